@@ -1,0 +1,11 @@
+//! ecs-agent: an Amazon ECS container agent that drives containerd directly,
+//! and ecs-local, a local ECS control plane. See ARCHITECTURE in the README.
+
+pub mod config;
+pub mod control;
+pub mod engine;
+pub mod image;
+pub mod local;
+pub mod model;
+pub mod runtime;
+pub mod task;

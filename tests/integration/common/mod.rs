@@ -1,0 +1,1 @@
+//! shared test harness (under construction)
