@@ -1,1 +1,18 @@
-//! (module under construction)
+//! The task/container lifecycle as a pure state machine. It decides; the
+//! engine acts. No I/O, no tokio, no clock reads here.
+
+pub mod def;
+pub mod docker_config;
+pub mod from_acs;
+pub mod lifecycle;
+pub mod spec;
+pub mod status;
+
+#[cfg(test)]
+mod from_acs_tests;
+#[cfg(test)]
+mod lifecycle_tests;
+
+pub use def::{ContainerDef, TaskDef};
+pub use lifecycle::{Action, ContainerChange, Event, StateChange, Task};
+pub use status::{ContainerStatus, DesiredStatus, TaskStatus};

@@ -1,0 +1,101 @@
+//! A task and its containers as the agent runs them: validated, typed values
+//! built from the ACS payload (see `from_acs`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::runtime::Ulimit;
+
+/// When a dependency counts as met (`dependsOn[].condition`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    /// The dependency has started.
+    Start,
+    /// The dependency ran to completion, whatever its exit code.
+    Complete,
+    /// The dependency exited with code 0.
+    Success,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    pub container: String,
+    pub condition: Condition,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortMapping {
+    pub container_port: u16,
+    /// `None` means "pick one" (dynamic) in bridge mode.
+    pub host_port: Option<u16>,
+    pub protocol: Protocol,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerDef {
+    pub name: String,
+    pub image: String,
+    pub essential: bool,
+    pub entry_point: Option<Vec<String>>,
+    pub command: Option<Vec<String>>,
+    pub environment: BTreeMap<String, String>,
+    pub working_directory: Option<String>,
+    pub user: Option<String>,
+    pub hostname: Option<String>,
+    /// CPU units (1024 = one core).
+    pub cpu: u32,
+    pub memory_mib: Option<u32>,
+    pub memory_reservation_mib: Option<u32>,
+    pub privileged: bool,
+    pub readonly_rootfs: bool,
+    pub ulimits: Vec<Ulimit>,
+    pub labels: BTreeMap<String, String>,
+    pub depends_on: Vec<Dependency>,
+    pub stop_timeout: Option<Duration>,
+    pub start_timeout: Option<Duration>,
+    pub port_mappings: Vec<PortMapping>,
+    pub container_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkMode {
+    Host,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskDef {
+    pub arn: String,
+    pub family: String,
+    pub version: String,
+    pub network_mode: NetworkMode,
+    pub containers: Vec<ContainerDef>,
+}
+
+impl TaskDef {
+    /// The last part of the ARN: `arn:aws:ecs:r:a:task/cluster/ID` -> `ID`.
+    pub fn id(&self) -> &str {
+        task_id(&self.arn)
+    }
+}
+
+pub fn task_id(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_id_is_last_arn_segment() {
+        assert_eq!(task_id("arn:aws:ecs:us-east-1:0:task/c/abc123"), "abc123");
+        assert_eq!(task_id("arn:aws:ecs:us-east-1:0:task/abc"), "abc");
+        assert_eq!(task_id("plain"), "plain");
+    }
+}

@@ -1,0 +1,315 @@
+//! Validation at the boundary: an ACS task becomes a typed `TaskDef`, or a
+//! reason that names the field, which the engine reports as the task's
+//! stoppedReason.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use crate::model::acs;
+
+use super::def::{Condition, ContainerDef, Dependency, NetworkMode, PortMapping, Protocol, TaskDef};
+use super::docker_config::{parse_config, parse_host_config};
+
+/// Instance-wide rules a task must follow (from the agent's config).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Policy {
+    pub disable_privileged: bool,
+}
+
+/// Why a task from ACS cannot run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct InvalidTask {
+    pub reason: String,
+}
+
+fn invalid(reason: impl Into<String>) -> InvalidTask {
+    InvalidTask { reason: reason.into() }
+}
+
+pub fn task_def(t: &acs::Task, policy: Policy) -> Result<TaskDef, InvalidTask> {
+    let arn = t.arn.clone().filter(|a| !a.is_empty()).ok_or_else(|| invalid("arn: missing"))?;
+    let network_mode = match t.network_mode.as_deref() {
+        Some("host") => NetworkMode::Host,
+        None | Some("") => {
+            return Err(invalid(
+                "networkMode: not set; ECS then means \"bridge\", which this agent does not support yet (supported: host)",
+            ))
+        }
+        Some(other) => {
+            return Err(invalid(format!(
+                "networkMode {other:?} is not supported by this agent yet (supported: host)"
+            )))
+        }
+    };
+    if t.containers.is_empty() {
+        return Err(invalid("containers: the task has no containers"));
+    }
+    for (field, set) in [
+        ("volumes", !t.volumes.is_empty()),
+        ("elasticNetworkInterfaces", !t.elastic_network_interfaces.is_empty()),
+        ("proxyConfiguration", t.proxy_configuration.is_some()),
+        ("associations", !t.associations.is_empty()),
+        ("pidMode", t.pid_mode.as_deref().is_some_and(|m| !m.is_empty())),
+        ("ipcMode", t.ipc_mode.as_deref().is_some_and(|m| !m.is_empty())),
+    ] {
+        if set {
+            return Err(invalid(format!("{field} is not supported by this agent yet")));
+        }
+    }
+    let mut names = BTreeSet::new();
+    let mut containers = Vec::with_capacity(t.containers.len());
+    for (i, c) in t.containers.iter().enumerate() {
+        let def = container_def(i, c, network_mode, policy)?;
+        if !names.insert(def.name.clone()) {
+            return Err(invalid(format!("containers[{i}].name {:?} is used twice", def.name)));
+        }
+        containers.push(def);
+    }
+    check_dependencies(&containers)?;
+    if !containers.iter().any(|c| c.essential) {
+        return Err(invalid("containers: at least one container must be essential"));
+    }
+    Ok(TaskDef {
+        arn,
+        family: t.family.clone().unwrap_or_default(),
+        version: t.version.clone().unwrap_or_default(),
+        network_mode,
+        containers,
+    })
+}
+
+fn valid_container_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 255
+        && n.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+}
+
+fn container_def(
+    i: usize,
+    c: &acs::Container,
+    network_mode: NetworkMode,
+    policy: Policy,
+) -> Result<ContainerDef, InvalidTask> {
+    let name = c.name.clone().unwrap_or_default();
+    if !valid_container_name(&name) {
+        return Err(invalid(format!(
+            "containers[{i}].name {name:?}: expected 1-255 letters, digits, hyphens or underscores"
+        )));
+    }
+    let at = |field: &str| format!("container {name:?}: {field}");
+    let image = c.image.clone().unwrap_or_default();
+    if image.trim().is_empty() {
+        return Err(invalid(at("image: missing")));
+    }
+    for (field, set) in [
+        ("mountPoints", !c.mount_points.is_empty()),
+        ("volumesFrom", !c.volumes_from.is_empty()),
+        ("links", !c.links.is_empty()),
+        ("secrets", !c.secrets.is_empty()),
+        ("environmentFiles", !c.environment_files.is_empty()),
+        ("linuxParameters", c.linux_parameters.is_some()),
+        ("firelensConfiguration", c.firelens_configuration.is_some()),
+        ("registryAuthentication", c.registry_authentication.is_some()),
+        ("credentialSpecs", !c.credential_specs.is_empty()),
+        ("healthCheckType", c.health_check_type.as_deref().is_some_and(|h| !h.is_empty())),
+        ("restartPolicy", c.restart_policy.as_ref().and_then(|r| r.enabled).unwrap_or(false)),
+    ] {
+        if set {
+            return Err(invalid(at(&format!("{field} is not supported by this agent yet"))));
+        }
+    }
+    let docker = c.docker_config.clone().unwrap_or_default();
+    let config = parse_config(docker.config.as_deref()).map_err(|e| invalid(at(&e)))?;
+    let host = parse_host_config(docker.host_config.as_deref()).map_err(|e| invalid(at(&e)))?;
+    let privileged = c.privileged.unwrap_or(false) || host.privileged;
+    if privileged && policy.disable_privileged {
+        return Err(invalid(at(
+            "privileged: privileged containers are disabled on this instance (ECS_DISABLE_PRIVILEGED=true)",
+        )));
+    }
+    let cpu = match c.cpu {
+        None => 0,
+        Some(n) => u32::try_from(n).map_err(|_| invalid(at(&format!("cpu {n}: expected 0 or more CPU units"))))?,
+    };
+    let memory_mib = positive_mib(c.memory).map_err(|n| invalid(at(&format!("memory {n}: expected MiB above 0"))))?;
+    let memory_reservation_mib = host
+        .memory_reservation_bytes
+        .map(|b| u32::try_from(b / (1024 * 1024)).unwrap_or(u32::MAX));
+    if let (Some(hard), Some(soft)) = (memory_mib, memory_reservation_mib) {
+        if soft > hard {
+            return Err(invalid(at(&format!(
+                "memoryReservation ({soft} MiB) must not be above memory ({hard} MiB)"
+            ))));
+        }
+    }
+    let command = match override_command(c.overrides.as_deref()).map_err(|e| invalid(at(&e)))? {
+        Some(cmd) => Some(cmd),
+        None => non_empty(&c.command),
+    };
+    Ok(ContainerDef {
+        essential: c.essential.unwrap_or(true),
+        entry_point: non_empty(&c.entry_point),
+        command,
+        environment: c.environment.clone(),
+        working_directory: config.working_dir,
+        user: config.user,
+        hostname: config.hostname,
+        cpu,
+        memory_mib,
+        memory_reservation_mib,
+        privileged,
+        readonly_rootfs: host.readonly_rootfs,
+        ulimits: host.ulimits,
+        labels: config.labels,
+        depends_on: dependencies(&name, &c.depends_on)?,
+        stop_timeout: seconds(c.stop_timeout).map_err(|n| invalid(at(&format!("stopTimeout {n}: expected seconds, 0 or more"))))?,
+        start_timeout: seconds(c.start_timeout).map_err(|n| invalid(at(&format!("startTimeout {n}: expected seconds, 0 or more"))))?,
+        port_mappings: port_mappings(&name, &c.port_mappings, network_mode)?,
+        container_arn: c.container_arn.clone(),
+        name,
+        image,
+    })
+}
+
+fn non_empty(v: &[String]) -> Option<Vec<String>> {
+    (!v.is_empty()).then(|| v.to_vec())
+}
+
+fn positive_mib(v: Option<i64>) -> Result<Option<u32>, i64> {
+    match v {
+        None | Some(0) => Ok(None),
+        Some(n) => u32::try_from(n).map(Some).map_err(|_| n),
+    }
+}
+
+fn seconds(v: Option<i64>) -> Result<Option<Duration>, i64> {
+    match v {
+        None | Some(0) => Ok(None),
+        Some(n) => u64::try_from(n).map(|s| Some(Duration::from_secs(s))).map_err(|_| n),
+    }
+}
+
+/// `overrides` is a JSON string; ECS puts a command override there.
+fn override_command(text: Option<&str>) -> Result<Option<Vec<String>>, String> {
+    let Some(text) = text.filter(|t| !t.trim().is_empty()) else { return Ok(None) };
+    let v: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("overrides: invalid JSON: {e}"))?;
+    match v.get("command") {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(cmd) => serde_json::from_value::<Vec<String>>(cmd.clone())
+            .map(|c| (!c.is_empty()).then_some(c))
+            .map_err(|_| "overrides.command: expected a list of strings".to_string()),
+    }
+}
+
+fn dependencies(name: &str, deps: &[acs::ContainerDependency]) -> Result<Vec<Dependency>, InvalidTask> {
+    deps.iter()
+        .enumerate()
+        .map(|(j, d)| {
+            let container = d.container_name.clone().unwrap_or_default();
+            let condition = match d.condition.as_deref() {
+                Some("START") => Condition::Start,
+                Some("COMPLETE") => Condition::Complete,
+                Some("SUCCESS") => Condition::Success,
+                Some("HEALTHY") => {
+                    return Err(invalid(format!(
+                        "container {name:?}: dependsOn[{j}].condition HEALTHY is not supported by this agent yet (container health checks are not implemented)"
+                    )))
+                }
+                other => {
+                    return Err(invalid(format!(
+                        "container {name:?}: dependsOn[{j}].condition {:?}: expected START, COMPLETE or SUCCESS",
+                        other.unwrap_or("")
+                    )))
+                }
+            };
+            Ok(Dependency { container, condition })
+        })
+        .collect()
+}
+
+fn port_mappings(
+    name: &str,
+    mappings: &[acs::PortMapping],
+    mode: NetworkMode,
+) -> Result<Vec<PortMapping>, InvalidTask> {
+    mappings
+        .iter()
+        .enumerate()
+        .map(|(j, m)| {
+            let at = |what: String| invalid(format!("container {name:?}: portMappings[{j}].{what}"));
+            let container_port = m
+                .container_port
+                .and_then(|p| u16::try_from(p).ok())
+                .filter(|p| *p > 0)
+                .ok_or_else(|| at(format!("containerPort {:?}: expected 1-65535", m.container_port)))?;
+            let host_port = match m.host_port {
+                None | Some(0) => None,
+                Some(p) => Some(
+                    u16::try_from(p).map_err(|_| at(format!("hostPort {p}: expected 0-65535")))?,
+                ),
+            };
+            if mode == NetworkMode::Host && host_port.is_some_and(|h| h != container_port) {
+                return Err(at(format!(
+                    "hostPort {}: in host network mode it must equal containerPort {container_port}",
+                    host_port.unwrap_or_default()
+                )));
+            }
+            let protocol = match m.protocol.as_deref() {
+                None | Some("") | Some("tcp") => Protocol::Tcp,
+                Some("udp") => Protocol::Udp,
+                Some(p) => return Err(at(format!("protocol {p:?}: expected tcp or udp"))),
+            };
+            Ok(PortMapping { container_port, host_port, protocol })
+        })
+        .collect()
+}
+
+/// Every dependency names another container of the task, and there is no cycle.
+fn check_dependencies(containers: &[ContainerDef]) -> Result<(), InvalidTask> {
+    let index: BTreeMap<&str, usize> =
+        containers.iter().enumerate().map(|(i, c)| (c.name.as_str(), i)).collect();
+    for c in containers {
+        for d in &c.depends_on {
+            if d.container == c.name {
+                return Err(invalid(format!("container {:?}: dependsOn itself", c.name)));
+            }
+            if !index.contains_key(d.container.as_str()) {
+                return Err(invalid(format!(
+                    "container {:?}: dependsOn container {:?}, which is not in the task",
+                    c.name, d.container
+                )));
+            }
+        }
+    }
+    // Depth-first search for a cycle: 0 = unvisited, 1 = on the path, 2 = done.
+    fn visit(i: usize, cs: &[ContainerDef], index: &BTreeMap<&str, usize>, mark: &mut [u8]) -> Option<usize> {
+        mark[i] = 1;
+        for d in &cs[i].depends_on {
+            let j = index[d.container.as_str()];
+            if mark[j] == 1 {
+                return Some(j);
+            }
+            if mark[j] == 0 {
+                if let Some(k) = visit(j, cs, index, mark) {
+                    return Some(k);
+                }
+            }
+        }
+        mark[i] = 2;
+        None
+    }
+    let mut mark = vec![0u8; containers.len()];
+    for i in 0..containers.len() {
+        if mark[i] == 0 {
+            if let Some(j) = visit(i, containers, &index, &mut mark) {
+                return Err(invalid(format!(
+                    "dependsOn: containers form a cycle through {:?}",
+                    containers[j].name
+                )));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,107 @@
+//! ACS tasks as Amazon ECS sends them, good and bad.
+
+use super::def::{Condition, Protocol};
+use super::from_acs::{task_def, Policy};
+use crate::model::acs;
+
+fn payload_task(containers: serde_json::Value) -> acs::Task {
+    serde_json::from_value(serde_json::json!({
+        "arn": "arn:aws:ecs:us-east-1:000000000000:task/demo/0123456789abcdef",
+        "family": "web", "version": "4", "desiredStatus": "RUNNING", "networkMode": "host",
+        "containers": containers
+    }))
+    .unwrap()
+}
+
+fn reason(t: &acs::Task) -> String {
+    task_def(t, Policy::default()).unwrap_err().reason
+}
+
+#[test]
+fn realistic_task_is_accepted() {
+    let t = payload_task(serde_json::json!([
+        {"name": "db", "image": "127.0.0.1:5000/busybox:latest", "essential": false, "cpu": 128, "memory": 64,
+         "command": ["sleep", "100"], "environment": {"A": "1"},
+         "dockerConfig": {"config": "{\"Labels\":{\"x\":\"y\"},\"User\":\"1000\",\"WorkingDir\":\"/tmp\"}",
+                          "hostConfig": "{\"Ulimits\":[{\"Name\":\"nofile\",\"Soft\":100,\"Hard\":200}],\"ReadonlyRootfs\":true,\"MemoryReservation\":33554432}",
+                          "version": "1.17"},
+         "portMappings": [{"containerPort": 80, "hostPort": 80, "protocol": "tcp"}, {"containerPort": 53, "protocol": "udp"}],
+         "stopTimeout": 5},
+        {"name": "web", "image": "busybox", "essential": true,
+         "dependsOn": [{"containerName": "db", "condition": "START"}],
+         "overrides": "{\"command\":[\"echo\",\"overridden\"]}", "command": ["echo", "original"]}
+    ]));
+    let d = task_def(&t, Policy::default()).unwrap();
+    assert_eq!(d.family, "web");
+    assert_eq!(d.version, "4");
+    let db = &d.containers[0];
+    assert!(!db.essential);
+    assert_eq!(db.cpu, 128);
+    assert_eq!(db.memory_mib, Some(64));
+    assert_eq!(db.memory_reservation_mib, Some(32));
+    assert_eq!(db.user.as_deref(), Some("1000"));
+    assert_eq!(db.working_directory.as_deref(), Some("/tmp"));
+    assert_eq!(db.labels["x"], "y");
+    assert!(db.readonly_rootfs);
+    assert_eq!(db.ulimits.len(), 1);
+    assert_eq!(db.stop_timeout, Some(std::time::Duration::from_secs(5)));
+    assert_eq!(db.port_mappings[1].protocol, Protocol::Udp);
+    let web = &d.containers[1];
+    assert!(web.essential);
+    assert_eq!(web.command, Some(vec!["echo".to_string(), "overridden".to_string()]));
+    assert_eq!(web.depends_on[0].condition, Condition::Start);
+}
+
+#[test]
+fn bad_tasks_are_refused_naming_the_field() {
+    let cases: Vec<(serde_json::Value, &str)> = vec![
+        (serde_json::json!([{"name": "a"}]), "container \"a\": image: missing"),
+        (serde_json::json!([{"name": "a b", "image": "x"}]), "containers[0].name \"a b\""),
+        (serde_json::json!([{"name": "a", "image": "x"}, {"name": "a", "image": "y"}]), "containers[1].name \"a\" is used twice"),
+        (serde_json::json!([{"name": "a", "image": "x", "essential": false}]), "at least one container must be essential"),
+        (serde_json::json!([{"name": "a", "image": "x", "dependsOn": [{"containerName": "zz", "condition": "START"}]}]), "dependsOn container \"zz\", which is not in the task"),
+        (serde_json::json!([{"name": "a", "image": "x", "dependsOn": [{"containerName": "a", "condition": "START"}]}]), "dependsOn itself"),
+        (serde_json::json!([{"name": "a", "image": "x", "dependsOn": [{"containerName": "b", "condition": "START"}]},
+                            {"name": "b", "image": "x", "dependsOn": [{"containerName": "a", "condition": "START"}]}]), "cycle"),
+        (serde_json::json!([{"name": "a", "image": "x"}, {"name": "b", "image": "x", "dependsOn": [{"containerName": "a", "condition": "HEALTHY"}]}]), "dependsOn[0].condition HEALTHY is not supported"),
+        (serde_json::json!([{"name": "a", "image": "x", "dependsOn": [{"containerName": "b", "condition": "LATER"}]}, {"name": "b", "image": "x"}]), "dependsOn[0].condition \"LATER\": expected START, COMPLETE or SUCCESS"),
+        (serde_json::json!([{"name": "a", "image": "x", "memory": -5}]), "container \"a\": memory -5"),
+        (serde_json::json!([{"name": "a", "image": "x", "cpu": -1}]), "container \"a\": cpu -1"),
+        (serde_json::json!([{"name": "a", "image": "x", "portMappings": [{"containerPort": 80, "hostPort": 81}]}]), "portMappings[0].hostPort 81: in host network mode it must equal containerPort 80"),
+        (serde_json::json!([{"name": "a", "image": "x", "portMappings": [{"containerPort": 70000}]}]), "portMappings[0].containerPort"),
+        (serde_json::json!([{"name": "a", "image": "x", "portMappings": [{"containerPort": 80, "protocol": "sctp"}]}]), "protocol \"sctp\": expected tcp or udp"),
+        (serde_json::json!([{"name": "a", "image": "x", "mountPoints": [{"sourceVolume": "v", "containerPath": "/v"}]}]), "container \"a\": mountPoints is not supported"),
+        (serde_json::json!([{"name": "a", "image": "x", "dockerConfig": {"hostConfig": "{\"CapAdd\":[\"NET_ADMIN\"]}"}}]), "dockerConfig.hostConfig.CapAdd is not supported"),
+        (serde_json::json!([{"name": "a", "image": "x", "overrides": "{\"command\": 5}"}]), "overrides.command: expected a list of strings"),
+        (serde_json::json!([{"name": "a", "image": "x", "memory": 32, "dockerConfig": {"hostConfig": "{\"MemoryReservation\":67108864}"}}]), "memoryReservation (64 MiB) must not be above memory (32 MiB)"),
+        (serde_json::json!([]), "the task has no containers"),
+    ];
+    for (containers, want) in cases {
+        let got = reason(&payload_task(containers.clone()));
+        assert!(got.contains(want), "for {containers}: got {got:?}, want it to contain {want:?}");
+    }
+}
+
+#[test]
+fn network_modes_other_than_host_are_refused_clearly() {
+    let mut t = payload_task(serde_json::json!([{"name": "a", "image": "x"}]));
+    t.network_mode = Some("bridge".into());
+    assert!(reason(&t).contains("networkMode \"bridge\" is not supported"));
+    t.network_mode = None;
+    assert!(reason(&t).contains("networkMode: not set"));
+}
+
+#[test]
+fn privileged_is_refused_when_disabled() {
+    let t = payload_task(serde_json::json!([{"name": "a", "image": "x", "privileged": true}]));
+    assert!(task_def(&t, Policy::default()).unwrap().containers[0].privileged);
+    let e = task_def(&t, Policy { disable_privileged: true }).unwrap_err();
+    assert!(e.reason.contains("ECS_DISABLE_PRIVILEGED"), "{e}");
+}
+
+#[test]
+fn missing_arn_is_refused() {
+    let mut t = payload_task(serde_json::json!([{"name": "a", "image": "x"}]));
+    t.arn = None;
+    assert_eq!(reason(&t), "arn: missing");
+}

@@ -1,0 +1,401 @@
+//! The task lifecycle as a pure state machine: events in, actions out.
+//!
+//! The engine feeds every outcome (`Event`) into `Task::apply` and carries out
+//! whatever `Task::next_actions` returns. Nothing here does I/O or reads a
+//! clock: times come in with the events.
+
+use std::time::Duration;
+
+use super::def::{Condition, TaskDef};
+use super::status::{ContainerStatus, DesiredStatus, TaskStatus};
+
+/// The reason ECS shows when an essential container's exit stopped the task.
+pub const ESSENTIAL_EXITED: &str = "Essential container in task exited";
+
+/// Per-container runtime facts the state machine tracks.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContainerState {
+    pub known: ContainerStatus,
+    /// The last status reported to the control plane.
+    pub sent: ContainerStatus,
+    /// A pull, create or start is under way; wait for its outcome.
+    pub in_flight: bool,
+    /// The main process was started at least once (dependency conditions need this).
+    pub started: bool,
+    /// The stop signal has been sent.
+    pub stop_sent: bool,
+    /// SIGKILL has been sent after the stop timeout.
+    pub kill_sent: bool,
+    pub runtime_id: Option<String>,
+    pub image_digest: Option<String>,
+    pub exit_code: Option<i32>,
+    pub reason: Option<String>,
+}
+
+/// What the engine must do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Pull(usize),
+    Create(usize),
+    Start(usize),
+    /// Send the stop signal; report `Event::StopTimedOut` after `timeout` if it still runs.
+    Stop { container: usize, timeout: Duration },
+    /// The stop timeout passed: SIGKILL.
+    Kill(usize),
+}
+
+/// An outcome the engine observed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Pulled { container: usize, result: Result<String, String> },
+    Created { container: usize, result: Result<String, String> },
+    Started { container: usize, result: Result<(), String> },
+    Exited { container: usize, exit_code: i32, at_ms: i64 },
+    StopTimedOut { container: usize },
+    DesiredStatus { status: DesiredStatus, reason: Option<String> },
+    PullStarted { at_ms: i64 },
+    PullStopped { at_ms: i64 },
+}
+
+/// One report for the control plane: the task's status if it changed, and
+/// every container whose reportable status changed since the last report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateChange {
+    pub task_arn: String,
+    pub task_status: Option<TaskStatus>,
+    pub reason: Option<String>,
+    pub containers: Vec<ContainerChange>,
+    pub pull_started_at_ms: Option<i64>,
+    pub pull_stopped_at_ms: Option<i64>,
+    pub execution_stopped_at_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerChange {
+    pub name: String,
+    pub status: ContainerStatus,
+    pub exit_code: Option<i32>,
+    pub reason: Option<String>,
+    pub runtime_id: Option<String>,
+    pub image_digest: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    pub def: TaskDef,
+    pub desired: DesiredStatus,
+    pub known: TaskStatus,
+    pub sent: TaskStatus,
+    /// Parallel to `def.containers`.
+    pub containers: Vec<ContainerState>,
+    pub stop_reason: Option<String>,
+    pub pull_started_at_ms: Option<i64>,
+    pub pull_stopped_at_ms: Option<i64>,
+    pub execution_stopped_at_ms: Option<i64>,
+    /// ECS_CONTAINER_STOP_TIMEOUT: used when a container sets no stopTimeout.
+    pub default_stop_timeout: Duration,
+}
+
+/// Why a container with dependencies cannot start yet (or ever).
+enum DependencyCheck {
+    Met,
+    Waiting,
+    Failed(String),
+}
+
+impl Task {
+    pub fn new(def: TaskDef, desired: DesiredStatus, default_stop_timeout: Duration) -> Task {
+        let containers = vec![ContainerState::default(); def.containers.len()];
+        Task {
+            def,
+            desired,
+            known: TaskStatus::Pending,
+            sent: TaskStatus::Pending,
+            containers,
+            stop_reason: None,
+            pull_started_at_ms: None,
+            pull_stopped_at_ms: None,
+            execution_stopped_at_ms: None,
+            default_stop_timeout,
+        }
+    }
+
+    pub fn arn(&self) -> &str {
+        &self.def.arn
+    }
+
+    /// Index of the container with this runtime (containerd) id.
+    pub fn container_by_runtime_id(&self, id: &str) -> Option<usize> {
+        self.containers.iter().position(|c| c.runtime_id.as_deref() == Some(id))
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.known == TaskStatus::Stopped && self.sent == TaskStatus::Stopped
+    }
+
+    pub fn apply(&mut self, event: Event) {
+        match event {
+            Event::Pulled { container, result } => {
+                let Some(c) = self.containers.get_mut(container) else { return };
+                c.in_flight = false;
+                match result {
+                    Ok(digest) => {
+                        c.image_digest = Some(digest);
+                        c.known = c.known.max(ContainerStatus::Pulled);
+                    }
+                    Err(reason) => self.container_failed(container, reason),
+                }
+            }
+            Event::Created { container, result } => {
+                let Some(c) = self.containers.get_mut(container) else { return };
+                c.in_flight = false;
+                match result {
+                    Ok(id) => {
+                        c.runtime_id = Some(id);
+                        c.known = c.known.max(ContainerStatus::Created);
+                    }
+                    Err(reason) => self.container_failed(container, reason),
+                }
+            }
+            Event::Started { container, result } => {
+                let Some(c) = self.containers.get_mut(container) else { return };
+                c.in_flight = false;
+                match result {
+                    Ok(()) => {
+                        c.started = true;
+                        // An exit may have been seen before the start call returned.
+                        c.known = c.known.max(ContainerStatus::Running);
+                    }
+                    Err(reason) => self.container_failed(container, reason),
+                }
+            }
+            Event::Exited { container, exit_code, at_ms } => {
+                let Some(c) = self.containers.get_mut(container) else { return };
+                if c.known == ContainerStatus::Stopped {
+                    return;
+                }
+                c.started = true;
+                c.known = ContainerStatus::Stopped;
+                c.exit_code = Some(exit_code);
+                self.execution_stopped_at_ms = Some(at_ms);
+                self.after_container_stopped(container);
+            }
+            Event::StopTimedOut { .. } => {}
+            Event::DesiredStatus { status, reason } => {
+                if status == DesiredStatus::Stopped && self.desired != DesiredStatus::Stopped {
+                    self.desired = DesiredStatus::Stopped;
+                    if self.stop_reason.is_none() {
+                        self.stop_reason = reason;
+                    }
+                }
+            }
+            Event::PullStarted { at_ms } => {
+                self.pull_started_at_ms.get_or_insert(at_ms);
+            }
+            Event::PullStopped { at_ms } => {
+                self.pull_stopped_at_ms = Some(at_ms);
+            }
+        }
+        self.update_task_status();
+    }
+
+    /// A pull, create or start failed: the container will never run.
+    fn container_failed(&mut self, container: usize, reason: String) {
+        if let Some(c) = self.containers.get_mut(container) {
+            c.known = ContainerStatus::Stopped;
+            c.reason = Some(reason);
+        }
+        self.after_container_stopped(container);
+    }
+
+    fn after_container_stopped(&mut self, container: usize) {
+        let Some(def) = self.def.containers.get(container) else { return };
+        if def.essential && self.desired != DesiredStatus::Stopped {
+            self.desired = DesiredStatus::Stopped;
+            let own_reason = self.containers.get(container).and_then(|c| c.reason.clone());
+            self.stop_reason
+                .get_or_insert_with(|| own_reason.unwrap_or_else(|| ESSENTIAL_EXITED.to_string()));
+        }
+    }
+
+    /// The actions to take now. Marks them under way, so calling it twice
+    /// without new events returns nothing new.
+    pub fn next_actions(&mut self) -> Vec<Action> {
+        let mut actions = Vec::new();
+        // Failures found while planning can stop the task; plan again until stable.
+        loop {
+            let before = (self.desired, self.containers.clone());
+            if self.desired == DesiredStatus::Stopped {
+                self.plan_stop(&mut actions);
+            } else {
+                self.plan_run(&mut actions);
+            }
+            self.update_task_status();
+            if before == (self.desired, self.containers.clone()) {
+                break;
+            }
+        }
+        actions
+    }
+
+    fn plan_run(&mut self, actions: &mut Vec<Action>) {
+        for i in 0..self.containers.len() {
+            let c = &self.containers[i];
+            if c.in_flight || c.known >= ContainerStatus::Running {
+                continue;
+            }
+            match c.known {
+                ContainerStatus::None => {
+                    self.containers[i].in_flight = true;
+                    actions.push(Action::Pull(i));
+                }
+                ContainerStatus::Pulled => {
+                    self.containers[i].in_flight = true;
+                    actions.push(Action::Create(i));
+                }
+                ContainerStatus::Created => match self.check_dependencies(i) {
+                    DependencyCheck::Met => {
+                        self.containers[i].in_flight = true;
+                        actions.push(Action::Start(i));
+                    }
+                    DependencyCheck::Waiting => {}
+                    DependencyCheck::Failed(reason) => self.container_failed(i, reason),
+                },
+                ContainerStatus::Running | ContainerStatus::Stopped => {}
+            }
+        }
+    }
+
+    fn plan_stop(&mut self, actions: &mut Vec<Action>) {
+        for i in 0..self.containers.len() {
+            let c = &self.containers[i];
+            if c.known == ContainerStatus::Stopped || c.in_flight {
+                continue;
+            }
+            if c.known < ContainerStatus::Running {
+                // Never started: nothing to signal.
+                self.containers[i].known = ContainerStatus::Stopped;
+                continue;
+            }
+            if c.stop_sent || !self.dependents_stopped(i) {
+                continue;
+            }
+            self.containers[i].stop_sent = true;
+            let timeout = self.def.containers[i].stop_timeout.unwrap_or(self.default_stop_timeout);
+            actions.push(Action::Stop { container: i, timeout });
+        }
+    }
+
+    /// The engine reports that the stop timeout passed; SIGKILL if it still runs.
+    pub fn on_stop_timeout(&mut self, container: usize) -> Option<Action> {
+        let c = self.containers.get_mut(container)?;
+        if c.known == ContainerStatus::Running && !c.kill_sent {
+            c.kill_sent = true;
+            return Some(Action::Kill(container));
+        }
+        None
+    }
+
+    /// Containers are stopped in reverse dependency order: a container stops
+    /// only once everything that depends on it has stopped.
+    fn dependents_stopped(&self, container: usize) -> bool {
+        let name = &self.def.containers[container].name;
+        self.def.containers.iter().zip(&self.containers).all(|(def, state)| {
+            state.known == ContainerStatus::Stopped
+                || !def.depends_on.iter().any(|d| &d.container == name)
+        })
+    }
+
+    fn check_dependencies(&self, container: usize) -> DependencyCheck {
+        let mut waiting = false;
+        for dep in &self.def.containers[container].depends_on {
+            let Some(j) = self.def.containers.iter().position(|d| d.name == dep.container) else {
+                return DependencyCheck::Failed(format!(
+                    "dependsOn: container {:?} is not in the task",
+                    dep.container
+                ));
+            };
+            let d = &self.containers[j];
+            let never_ran = d.known == ContainerStatus::Stopped && !d.started;
+            if never_ran {
+                return DependencyCheck::Failed(format!(
+                    "dependsOn: container {:?} never started{}",
+                    dep.container,
+                    d.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()
+                ));
+            }
+            match dep.condition {
+                Condition::Start => waiting |= d.known < ContainerStatus::Running,
+                Condition::Complete => waiting |= d.known < ContainerStatus::Stopped,
+                Condition::Success => {
+                    if d.known < ContainerStatus::Stopped {
+                        waiting = true;
+                    } else if d.exit_code != Some(0) {
+                        return DependencyCheck::Failed(format!(
+                            "dependsOn: container {:?} exited with code {} but condition SUCCESS needs 0",
+                            dep.container,
+                            d.exit_code.map(|c| c.to_string()).unwrap_or_else(|| "unknown".into())
+                        ));
+                    }
+                }
+            }
+        }
+        if waiting {
+            DependencyCheck::Waiting
+        } else {
+            DependencyCheck::Met
+        }
+    }
+
+    fn update_task_status(&mut self) {
+        let all_stopped = self.containers.iter().all(|c| c.known == ContainerStatus::Stopped);
+        let derived = if all_stopped {
+            TaskStatus::Stopped
+        } else if self.containers.iter().all(|c| c.known >= ContainerStatus::Running) {
+            TaskStatus::Running
+        } else {
+            TaskStatus::Pending
+        };
+        self.known = self.known.max(derived);
+        if self.known == TaskStatus::Stopped && self.stop_reason.is_none() {
+            self.stop_reason = Some(ESSENTIAL_EXITED.to_string());
+        }
+    }
+
+    /// What has changed since the last report, marking it reported. The engine
+    /// hands the change to a reporter that retries until the control plane takes it.
+    pub fn take_report(&mut self) -> Option<StateChange> {
+        let mut containers = Vec::new();
+        for (def, c) in self.def.containers.iter().zip(self.containers.iter_mut()) {
+            if c.known.wire().is_some() && c.known != c.sent {
+                c.sent = c.known;
+                containers.push(ContainerChange {
+                    name: def.name.clone(),
+                    status: c.known,
+                    exit_code: if c.known == ContainerStatus::Stopped { c.exit_code } else { None },
+                    reason: c.reason.clone(),
+                    runtime_id: c.runtime_id.clone(),
+                    image_digest: c.image_digest.clone(),
+                });
+            }
+        }
+        let task_status = (self.known != self.sent && self.known != TaskStatus::Pending)
+            .then_some(self.known);
+        if let Some(s) = task_status {
+            self.sent = s;
+        }
+        if task_status.is_none() && containers.is_empty() {
+            return None;
+        }
+        let stopped = task_status == Some(TaskStatus::Stopped);
+        Some(StateChange {
+            task_arn: self.def.arn.clone(),
+            task_status,
+            reason: if stopped { self.stop_reason.clone() } else { None },
+            containers,
+            pull_started_at_ms: self.pull_started_at_ms,
+            pull_stopped_at_ms: self.pull_stopped_at_ms,
+            execution_stopped_at_ms: if stopped { self.execution_stopped_at_ms } else { None },
+        })
+    }
+}
