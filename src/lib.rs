@@ -4,6 +4,7 @@
 pub mod config;
 pub mod control;
 pub mod engine;
+pub mod host;
 pub mod image;
 pub mod local;
 pub mod model;

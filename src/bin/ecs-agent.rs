@@ -1,1 +1,168 @@
-fn main() {}
+//! ecs-agent: registers this host with ECS and runs the tasks it is sent on
+//! containerd. Configured like amazon-ecs-agent (ECS_* variables and
+//! /etc/ecs/ecs.config).
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+
+use ecs::config::{self, Config, ImagePullBehavior, LogFormat};
+use ecs::control::registration::{registration, RegistrationInput};
+use ecs::control::{AcsSession, EcsClient};
+use ecs::engine::{Engine, EngineSettings, PullBehavior, ReportQueue};
+use ecs::image::{Platform, PullOptions};
+use ecs::runtime::containerd::{Conn, ContainerdRuntime};
+use ecs::task::from_acs::Policy;
+
+/// What the Go agent reports as the Docker version; ACS wants something there.
+const RUNTIME_VERSION: &str = "containerd";
+
+fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ecs-agent: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ecs-agent: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config() -> anyhow::Result<Config> {
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    let path = config::config_file_path(&env).to_string();
+    let file = match std::fs::read_to_string(&path) {
+        Ok(text) => config::parse_env_file(&text).with_context(|| format!("in {path}"))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => bail!("cannot read the config file {path}: {e}"),
+    };
+    Ok(Config::from_sources(&env, &file)?)
+}
+
+fn init_logging(cfg: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ECS_AGENT_LOG_FILTER")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(cfg.log_level.as_filter()));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cfg.log_output_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Logfmt => builder.init(),
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    let cfg = load_config()?;
+    init_logging(&cfg);
+    for name in &cfg.unknown_variables {
+        tracing::warn!(variable = %name, "unknown ECS_* setting ignored");
+    }
+    for name in &cfg.ignored_variables {
+        tracing::info!(variable = %name, "setting has no effect on this agent");
+    }
+    for w in &cfg.warnings {
+        tracing::warn!(warning = %w, "configuration");
+    }
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), config = ?cfg, "ecs-agent starting");
+
+    let conn = Conn::lazy(&cfg.containerd_address, &cfg.containerd_namespace)
+        .context("CONTAINERD_ADDRESS / CONTAINERD_NAMESPACE")?;
+    let pull = PullOptions {
+        snapshotter: "overlayfs".into(),
+        insecure_registries: cfg.insecure_registries.clone(),
+        platform: Platform::host(),
+    };
+    let runtime = Arc::new(ContainerdRuntime::new(conn, pull));
+
+    let ecs = Arc::new(EcsClient::new(&cfg.region, cfg.backend_host.as_deref(), &cfg.cluster).await);
+    let host = ecs::host::facts();
+    let input = RegistrationInput {
+        reserved_memory_mib: u64::from(cfg.reserved_memory_mib),
+        reserved_ports: cfg.reserved_ports.clone(),
+        reserved_ports_udp: cfg.reserved_ports_udp.clone(),
+        disable_privileged: cfg.disable_privileged,
+        custom_attributes: cfg.instance_attributes.clone(),
+        tags: cfg.container_instance_tags.clone(),
+        existing_arn: None,
+        runtime_version: RUNTIME_VERSION.into(),
+    };
+    let reg = registration(&host, &input, option_env!("ECS_AGENT_GIT_HASH").unwrap_or("unknown"));
+    let (instance_arn, cluster_arn) = register(&ecs, &cfg, &reg).await?;
+    tracing::info!(container_instance = %instance_arn, cluster = %cluster_arn, cpu = reg.cpu, memory_mib = reg.memory_mib, "registered");
+
+    let settings = EngineSettings {
+        cluster_arn: cluster_arn.clone(),
+        data_dir: cfg.data_dir.clone(),
+        default_stop_timeout: cfg.container_stop_timeout,
+        default_start_timeout: cfg.container_start_timeout,
+        pull_behavior: match cfg.image_pull_behavior {
+            ImagePullBehavior::Default => PullBehavior::Default,
+            ImagePullBehavior::Always => PullBehavior::Always,
+            ImagePullBehavior::Once => PullBehavior::Once,
+            ImagePullBehavior::PreferCached => PullBehavior::PreferCached,
+        },
+        policy: Policy { disable_privileged: cfg.disable_privileged },
+        registry_credentials: cfg.engine_auth.iter().map(|(h, c)| (h.clone(), c.clone())).collect(),
+    };
+    let engine = Engine::new(runtime, settings, ReportQueue::start(ecs.clone()));
+    let router = engine.clone();
+    tokio::spawn(async move { router.route_exits().await });
+
+    let (connected, _watch) = tokio::sync::watch::channel(false);
+    let session = AcsSession {
+        ecs: ecs.clone(),
+        engine,
+        cluster_arn,
+        instance_arn,
+        agent_hash: option_env!("ECS_AGENT_GIT_HASH").unwrap_or("unknown").into(),
+        runtime_version: RUNTIME_VERSION.into(),
+        connected,
+    };
+    let mut acs = tokio::spawn(session.run());
+
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: exiting; containers keep running"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: exiting; containers keep running"),
+        reason = &mut acs => {
+            let reason = reason.unwrap_or_else(|e| format!("ACS session ended: {e}"));
+            bail!("the control plane no longer accepts this instance: {reason}");
+        }
+    }
+    Ok(())
+}
+
+/// RegisterContainerInstance, retried while the control plane is unreachable.
+/// As the Go agent does, a missing `default` cluster is created.
+async fn register(
+    ecs: &EcsClient,
+    cfg: &Config,
+    reg: &ecs::control::registration::Registration,
+) -> anyhow::Result<(String, String)> {
+    let mut wait = Duration::from_millis(500);
+    loop {
+        match ecs.register(reg).await {
+            Ok(ids) => return Ok(ids),
+            Err(e) if e.code() == Some("ClusterNotFoundException") && cfg.cluster == "default" => {
+                tracing::info!("cluster \"default\" does not exist; creating it");
+                ecs.create_cluster().await.context("creating the default cluster")?;
+            }
+            Err(e) if e.is_retryable() => {
+                tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "cannot register yet; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(30));
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("registering with cluster {:?} (ECS_CLUSTER)", cfg.cluster));
+            }
+        }
+    }
+}

@@ -1,1 +1,486 @@
-//! (module under construction)
+//! Agent configuration: `ECS_*` variables from the process environment and
+//! from `/etc/ecs/ecs.config`, validated into one [`Config`].
+//!
+//! This module is pure: the binary reads the environment into a map and the
+//! file into a string ([`config_file_path`] says which file: `ECS_CONFIG_FILE`,
+//! else [`DEFAULT_CONFIG_FILE`]), then calls [`parse_env_file`] and
+//! [`Config::from_sources`].
+//!
+//! Names, formats and defaults follow the Go agent (amazon-ecs-agent), with
+//! these deliberate differences:
+//! - a value that does not parse is an error naming the variable, not a
+//!   logged warning followed by the default, so typos cannot go unnoticed;
+//!   out-of-range values the Go agent clamps are clamped the same way and
+//!   reported in [`Config::warnings`];
+//! - precedence is per variable: the environment wins over the file. A
+//!   variable present but empty (after trimming) counts as unset, as in Go,
+//!   so `ECS_CLUSTER=` in the environment masks the file's value and gives
+//!   the default;
+//! - the region is never fetched from EC2 instance metadata: it comes from
+//!   `AWS_DEFAULT_REGION`, else `AWS_REGION`, else `us-east-1` when
+//!   `ECS_BACKEND_HOST` points somewhere explicit, else it is an error;
+//! - `ECS_DATADIR` defaults to `/var/lib/ecs/data` (the host path ecs-init
+//!   uses) rather than the in-container `/data/`;
+//! - `ECS_INSECURE_REGISTRIES`, `CONTAINERD_ADDRESS`, `CONTAINERD_NAMESPACE`
+//!   and `ECS_CONFIG_FILE` are ours (there is no Docker daemon to hold them);
+//! - Go agent variables for features this agent does not implement are
+//!   accepted and listed in [`Config::ignored_variables`]; other `ECS_*`
+//!   names are listed in [`Config::unknown_variables`]. Neither is an error.
+
+mod auth;
+mod duration;
+mod env_file;
+mod error;
+mod values;
+mod variables;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::runtime::RegistryCredentials;
+
+pub use auth::{normalize_registry_host, DOCKER_HUB};
+pub use duration::{format_go_duration, parse_go_duration, DurationError};
+pub use env_file::parse_env_file;
+pub use error::{ConfigError, ConfigWarning, EnvFileProblem};
+pub use values::{ImagePullBehavior, LogFormat, LogLevel};
+pub use variables::documented_variables;
+use variables::GO_AGENT_IGNORED;
+
+/// Where the agent reads its settings file unless `ECS_CONFIG_FILE` says otherwise.
+pub const DEFAULT_CONFIG_FILE: &str = "/etc/ecs/ecs.config";
+
+/// The variable naming an alternative settings file.
+pub const CONFIG_FILE_VARIABLE: &str = "ECS_CONFIG_FILE";
+
+const DEFAULT_CLUSTER: &str = "default";
+pub(crate) const DEFAULT_DATA_DIR: &str = "/var/lib/ecs/data";
+const DEFAULT_REGION_WITH_BACKEND: &str = "us-east-1";
+const DEFAULT_RESERVED_PORTS: [u16; 5] = [22, 2375, 2376, 51678, 51679];
+pub(crate) const DEFAULT_CONTAINERD_ADDRESS: &str = "/run/containerd/containerd.sock";
+pub(crate) const DEFAULT_CONTAINERD_NAMESPACE: &str = "ecs";
+
+const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(30);
+const MIN_STOP_TIMEOUT: Duration = Duration::from_secs(1);
+const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(3 * 60);
+const MIN_START_TIMEOUT: Duration = Duration::from_secs(45);
+const DEFAULT_CLEANUP_WAIT: Duration = Duration::from_secs(3 * 3600);
+const MIN_CLEANUP_WAIT: Duration = Duration::from_secs(1);
+
+/// The settings file to read: `ECS_CONFIG_FILE` if set and non-empty, else
+/// [`DEFAULT_CONFIG_FILE`].
+pub fn config_file_path(env: &BTreeMap<String, String>) -> &str {
+    env.get(CONFIG_FILE_VARIABLE)
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .unwrap_or(DEFAULT_CONFIG_FILE)
+}
+
+/// The validated agent configuration.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Config {
+    /// ECS_CLUSTER: a cluster name or ARN.
+    pub cluster: String,
+    /// ECS_BACKEND_HOST, normalized to `scheme://host[:port][/path]` without a
+    /// trailing slash; None means the regional Amazon ECS endpoint.
+    pub backend_host: Option<String>,
+    /// AWS_DEFAULT_REGION / AWS_REGION.
+    pub region: String,
+    /// ECS_DATADIR.
+    pub data_dir: PathBuf,
+    /// ECS_CHECKPOINT.
+    pub checkpoint: bool,
+    /// ECS_LOGLEVEL.
+    pub log_level: LogLevel,
+    /// ECS_LOG_OUTPUT_FORMAT.
+    pub log_output_format: LogFormat,
+    /// ECS_RESERVED_MEMORY, in MiB.
+    pub reserved_memory_mib: u16,
+    /// ECS_RESERVED_PORTS (TCP).
+    pub reserved_ports: Vec<u16>,
+    /// ECS_RESERVED_PORTS_UDP.
+    pub reserved_ports_udp: Vec<u16>,
+    /// ECS_CONTAINER_STOP_TIMEOUT: SIGTERM to SIGKILL.
+    pub container_stop_timeout: Duration,
+    /// ECS_CONTAINER_START_TIMEOUT.
+    pub container_start_timeout: Duration,
+    /// ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION.
+    pub engine_task_cleanup_wait: Duration,
+    /// ECS_INSTANCE_ATTRIBUTES.
+    pub instance_attributes: BTreeMap<String, String>,
+    /// ECS_CONTAINER_INSTANCE_TAGS.
+    pub container_instance_tags: BTreeMap<String, String>,
+    /// ECS_IMAGE_PULL_BEHAVIOR.
+    pub image_pull_behavior: ImagePullBehavior,
+    /// ECS_DISABLE_PRIVILEGED.
+    pub disable_privileged: bool,
+    /// ECS_ENGINE_AUTH_TYPE + ECS_ENGINE_AUTH_DATA, keyed by normalized
+    /// registry host (see [`normalize_registry_host`]); use
+    /// [`Config::credentials_for`].
+    pub engine_auth: BTreeMap<String, RegistryCredentials>,
+    /// ECS_INSECURE_REGISTRIES: lowercased host[:port] entries.
+    pub insecure_registries: Vec<String>,
+    /// CONTAINERD_ADDRESS: socket path.
+    pub containerd_address: PathBuf,
+    /// CONTAINERD_NAMESPACE.
+    pub containerd_namespace: String,
+    /// `ECS_*` names set in either source that nothing here knows; for a warning.
+    pub unknown_variables: Vec<String>,
+    /// Go agent variables that are set but have no effect in this agent.
+    pub ignored_variables: Vec<String>,
+    /// Values accepted after adjustment, for the caller to log.
+    pub warnings: Vec<ConfigWarning>,
+}
+
+impl Config {
+    /// Build the configuration from the process environment and the parsed
+    /// settings file. For each variable the environment wins; in the file a
+    /// later line wins over an earlier one. Every problem found is reported
+    /// (as [`ConfigError::Multiple`] when there are several).
+    pub fn from_sources(
+        env: &BTreeMap<String, String>,
+        file: &[(String, String)],
+    ) -> Result<Config, ConfigError> {
+        Self::read(&mut Reader::new(env, file))
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Config, ConfigError> {
+        let cluster = r
+            .parse("ECS_CLUSTER", |s| {
+                values::validate_cluster(s).map(|()| s.to_string())
+            })
+            .unwrap_or_else(|| DEFAULT_CLUSTER.to_string());
+        let backend_host = r.parse("ECS_BACKEND_HOST", values::parse_backend_host);
+        let region = r.region(backend_host.is_some());
+        let data_dir = r
+            .parse("ECS_DATADIR", |s| values::parse_abs_path(s, false))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        // As in Go: on by default whenever there is a data directory, and
+        // there always is one here.
+        let checkpoint = r
+            .parse("ECS_CHECKPOINT", values::parse_bool)
+            .unwrap_or(!data_dir.as_os_str().is_empty());
+        let log_level = r
+            .parse("ECS_LOGLEVEL", LogLevel::parse)
+            .unwrap_or(LogLevel::Info);
+        let log_output_format = r
+            .parse("ECS_LOG_OUTPUT_FORMAT", LogFormat::parse)
+            .unwrap_or(LogFormat::Logfmt);
+        let reserved_memory_mib = r
+            .parse("ECS_RESERVED_MEMORY", values::parse_mib)
+            .unwrap_or(0);
+        // Go merges an empty array with the default, so `[]` keeps 22 etc.
+        let reserved_ports = r
+            .parse("ECS_RESERVED_PORTS", values::parse_ports)
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| DEFAULT_RESERVED_PORTS.to_vec());
+        let reserved_ports_udp = r
+            .parse("ECS_RESERVED_PORTS_UDP", values::parse_ports)
+            .unwrap_or_default();
+        let container_stop_timeout = r.duration_clamped(
+            "ECS_CONTAINER_STOP_TIMEOUT",
+            DEFAULT_STOP_TIMEOUT,
+            MIN_STOP_TIMEOUT,
+        );
+        let container_start_timeout = r.duration_clamped(
+            "ECS_CONTAINER_START_TIMEOUT",
+            DEFAULT_START_TIMEOUT,
+            MIN_START_TIMEOUT,
+        );
+        let engine_task_cleanup_wait = r.cleanup_wait();
+        let instance_attributes = r
+            .parse("ECS_INSTANCE_ATTRIBUTES", |s| {
+                let m = values::parse_string_map(s)?;
+                values::validate_attributes(&m).map(|()| m)
+            })
+            .unwrap_or_default();
+        let container_instance_tags = r
+            .parse("ECS_CONTAINER_INSTANCE_TAGS", |s| {
+                let m = values::parse_string_map(s)?;
+                values::validate_tags(&m).map(|()| m)
+            })
+            .unwrap_or_default();
+        let image_pull_behavior = r
+            .parse("ECS_IMAGE_PULL_BEHAVIOR", ImagePullBehavior::parse)
+            .unwrap_or(ImagePullBehavior::Default);
+        let disable_privileged = r
+            .parse("ECS_DISABLE_PRIVILEGED", values::parse_bool)
+            .unwrap_or(false);
+        let engine_auth = r.engine_auth();
+        let insecure_registries = r
+            .parse("ECS_INSECURE_REGISTRIES", values::parse_insecure_registries)
+            .unwrap_or_default();
+        let containerd_address = r
+            .parse("CONTAINERD_ADDRESS", |s| values::parse_abs_path(s, true))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONTAINERD_ADDRESS));
+        let containerd_namespace = r
+            .parse("CONTAINERD_NAMESPACE", |s| {
+                values::validate_containerd_namespace(s).map(|()| s.to_string())
+            })
+            .unwrap_or_else(|| DEFAULT_CONTAINERD_NAMESPACE.to_string());
+        r.get(CONFIG_FILE_VARIABLE);
+
+        let (unknown_variables, ignored_variables) = r.leftovers();
+        let warnings = std::mem::take(&mut r.warnings);
+        match r.errors.len() {
+            0 => {}
+            1 => return Err(r.errors.remove(0)),
+            _ => return Err(ConfigError::Multiple(std::mem::take(&mut r.errors))),
+        }
+        Ok(Config {
+            cluster,
+            backend_host,
+            region,
+            data_dir,
+            checkpoint,
+            log_level,
+            log_output_format,
+            reserved_memory_mib,
+            reserved_ports,
+            reserved_ports_udp,
+            container_stop_timeout,
+            container_start_timeout,
+            engine_task_cleanup_wait,
+            instance_attributes,
+            container_instance_tags,
+            image_pull_behavior,
+            disable_privileged,
+            engine_auth,
+            insecure_registries,
+            containerd_address,
+            containerd_namespace,
+            unknown_variables,
+            ignored_variables,
+            warnings,
+        })
+    }
+
+    /// Credentials for a registry, given as it appears in an image reference
+    /// or a URL (`registry-1.docker.io`, `https://index.docker.io/v1/`,
+    /// `127.0.0.1:5001`); Docker Hub aliases all match.
+    pub fn credentials_for(&self, registry_host: &str) -> Option<&RegistryCredentials> {
+        self.engine_auth
+            .get(&normalize_registry_host(registry_host))
+    }
+
+    /// Whether ECS_INSECURE_REGISTRIES lists this host[:port].
+    pub fn is_insecure_registry(&self, registry_host: &str) -> bool {
+        let host = registry_host.trim().to_ascii_lowercase();
+        self.insecure_registries.contains(&host)
+    }
+}
+
+impl fmt::Debug for Config {
+    // Written out so that a field added later cannot leak a secret by
+    // default: credentials show only registry and user name.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let auth: BTreeMap<&str, &str> = self
+            .engine_auth
+            .iter()
+            .map(|(host, c)| (host.as_str(), c.username.as_str()))
+            .collect();
+        f.debug_struct("Config")
+            .field("cluster", &self.cluster)
+            .field("backend_host", &self.backend_host)
+            .field("region", &self.region)
+            .field("data_dir", &self.data_dir)
+            .field("checkpoint", &self.checkpoint)
+            .field("log_level", &self.log_level)
+            .field("log_output_format", &self.log_output_format)
+            .field("reserved_memory_mib", &self.reserved_memory_mib)
+            .field("reserved_ports", &self.reserved_ports)
+            .field("reserved_ports_udp", &self.reserved_ports_udp)
+            .field("container_stop_timeout", &self.container_stop_timeout)
+            .field("container_start_timeout", &self.container_start_timeout)
+            .field("engine_task_cleanup_wait", &self.engine_task_cleanup_wait)
+            .field("instance_attributes", &self.instance_attributes)
+            .field("container_instance_tags", &self.container_instance_tags)
+            .field("image_pull_behavior", &self.image_pull_behavior)
+            .field("disable_privileged", &self.disable_privileged)
+            .field("engine_auth_users", &auth)
+            .field("insecure_registries", &self.insecure_registries)
+            .field("containerd_address", &self.containerd_address)
+            .field("containerd_namespace", &self.containerd_namespace)
+            .field("unknown_variables", &self.unknown_variables)
+            .field("ignored_variables", &self.ignored_variables)
+            .field("warnings", &self.warnings)
+            .finish()
+    }
+}
+
+/// Looks variables up in both sources, collecting errors instead of
+/// stopping at the first, and remembering which names were consulted.
+struct Reader<'a> {
+    env: &'a BTreeMap<String, String>,
+    file: BTreeMap<&'a str, &'a str>,
+    consulted: BTreeSet<&'static str>,
+    errors: Vec<ConfigError>,
+    warnings: Vec<ConfigWarning>,
+}
+
+impl<'a> Reader<'a> {
+    fn new(env: &'a BTreeMap<String, String>, file: &'a [(String, String)]) -> Self {
+        // Collecting into a map keeps the last occurrence of a key.
+        let file = file.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        Reader {
+            env,
+            file,
+            consulted: BTreeSet::new(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// The trimmed value, None when absent or empty.
+    fn get(&mut self, name: &'static str) -> Option<&'a str> {
+        self.consulted.insert(name);
+        let raw = match self.env.get(name) {
+            Some(v) => v.as_str(),
+            None => self.file.get(name).copied()?,
+        };
+        Some(raw.trim()).filter(|v| !v.is_empty())
+    }
+
+    /// Parse a variable if set; on failure record the error and return None.
+    fn parse<T>(
+        &mut self,
+        name: &'static str,
+        parse: impl FnOnce(&str) -> Result<T, values::Expected>,
+    ) -> Option<T> {
+        let raw = self.get(name)?;
+        match parse(raw) {
+            Ok(v) => Some(v),
+            Err(expected) => {
+                self.errors.push(ConfigError::Invalid {
+                    variable: name,
+                    value: raw.to_string(),
+                    expected,
+                });
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, name: &'static str) -> Option<Duration> {
+        self.parse(name, |s| {
+            parse_go_duration(s).map_err(|e| {
+                format!(
+                    "a Go duration like 30s, 1m30s, 1.5h or 500ms (units h, m, s, ms, us, ns): {e}"
+                )
+            })
+        })
+    }
+
+    /// Go semantics: zero means the default, below the minimum is raised to it.
+    fn duration_clamped(
+        &mut self,
+        name: &'static str,
+        default: Duration,
+        min: Duration,
+    ) -> Duration {
+        match self.duration(name) {
+            None => default,
+            Some(d) if d.is_zero() => default,
+            Some(d) if d < min => {
+                self.warn(
+                    name,
+                    format!(
+                        "below the minimum of {}; using {}",
+                        format_go_duration(min),
+                        format_go_duration(min)
+                    ),
+                );
+                min
+            }
+            Some(d) => d,
+        }
+    }
+
+    /// Go semantics: below the minimum, the default is used instead.
+    fn cleanup_wait(&mut self) -> Duration {
+        let name = "ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION";
+        match self.duration(name) {
+            None => DEFAULT_CLEANUP_WAIT,
+            Some(d) if d.is_zero() => DEFAULT_CLEANUP_WAIT,
+            Some(d) if d < MIN_CLEANUP_WAIT => {
+                self.warn(
+                    name,
+                    format!(
+                        "below the minimum of {}; using the default {}",
+                        format_go_duration(MIN_CLEANUP_WAIT),
+                        format_go_duration(DEFAULT_CLEANUP_WAIT)
+                    ),
+                );
+                DEFAULT_CLEANUP_WAIT
+            }
+            Some(d) => d,
+        }
+    }
+
+    fn warn(&mut self, name: &'static str, message: String) {
+        let value = self.get(name).unwrap_or_default().to_string();
+        self.warnings.push(ConfigWarning {
+            variable: name,
+            value,
+            message,
+        });
+    }
+
+    fn region(&mut self, has_backend_host: bool) -> String {
+        let check = |s: &str| values::validate_region(s).map(|()| s.to_string());
+        let default_set = self.get("AWS_DEFAULT_REGION").is_some();
+        let region_set = self.get("AWS_REGION").is_some();
+        // AWS_REGION is only validated when it is the one used.
+        let name = match (default_set, region_set) {
+            (true, _) => "AWS_DEFAULT_REGION",
+            (false, true) => "AWS_REGION",
+            (false, false) if has_backend_host => return DEFAULT_REGION_WITH_BACKEND.to_string(),
+            (false, false) => {
+                self.errors.push(ConfigError::MissingRegion);
+                return String::new();
+            }
+        };
+        // An invalid value is already recorded as an error.
+        self.parse(name, check).unwrap_or_default()
+    }
+
+    fn engine_auth(&mut self) -> BTreeMap<String, RegistryCredentials> {
+        let kind = self.get(auth::AUTH_TYPE);
+        let data = self.get(auth::AUTH_DATA);
+        match auth::parse_engine_auth(kind, data) {
+            Ok(m) => m,
+            Err(e) => {
+                self.errors.push(e);
+                BTreeMap::new()
+            }
+        }
+    }
+
+    /// (unknown, ignored) `ECS_*` names present in either source.
+    fn leftovers(&self) -> (Vec<String>, Vec<String>) {
+        let names: BTreeSet<&str> = self
+            .env
+            .keys()
+            .map(String::as_str)
+            .chain(self.file.keys().copied())
+            .collect();
+        let mut unknown = Vec::new();
+        let mut ignored = Vec::new();
+        for name in names {
+            if self.consulted.contains(name) {
+                continue;
+            }
+            if GO_AGENT_IGNORED.contains(&name) {
+                ignored.push(name.to_string());
+            } else if name.starts_with("ECS_") {
+                unknown.push(name.to_string());
+            }
+        }
+        (unknown, ignored)
+    }
+}
+
+#[cfg(test)]
+mod tests;

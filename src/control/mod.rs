@@ -1,1 +1,12 @@
-//! (module under construction)
+//! The control plane as the agent sees it: the ECS API (aws-sdk-ecs) and the
+//! ACS websocket session.
+
+pub mod acs;
+pub mod acs_url;
+pub mod backoff;
+pub mod ecs_client;
+pub mod registration;
+pub mod signing;
+
+pub use acs::AcsSession;
+pub use ecs_client::{ControlError, EcsClient};

@@ -1,0 +1,237 @@
+//! The table of variables this agent honours (documentation is generated
+//! from it) and the Go agent variables it accepts without effect.
+
+use super::{
+    DEFAULT_CONFIG_FILE, DEFAULT_CONTAINERD_ADDRESS, DEFAULT_CONTAINERD_NAMESPACE, DEFAULT_DATA_DIR,
+};
+
+/// Every variable this agent honours: (name, default, meaning). The README
+/// table and deploy/ecs.config are generated from it.
+pub fn documented_variables() -> &'static [(&'static str, &'static str, &'static str)] {
+    DOCUMENTED
+}
+
+const DOCUMENTED: &[(&str, &str, &str)] = &[
+    (
+        "ECS_CONFIG_FILE",
+        DEFAULT_CONFIG_FILE,
+        "Settings file of KEY=VALUE lines (# comments, optional `export ` and quotes). Read from the \
+         environment only. Variables in the environment win over the file.",
+    ),
+    (
+        "ECS_CLUSTER",
+        "default",
+        "Cluster to register into: a name (letters, digits, - and _, up to 255) or a cluster ARN.",
+    ),
+    (
+        "ECS_BACKEND_HOST",
+        "",
+        "ECS API endpoint, e.g. http://127.0.0.1:8080 for ecs-local. http(s)://host[:port][/path]; \
+         without a scheme https:// is assumed. Unset: the regional Amazon ECS endpoint.",
+    ),
+    (
+        "AWS_DEFAULT_REGION",
+        "",
+        "AWS region for API calls and signing. Required unless AWS_REGION is set or ECS_BACKEND_HOST \
+         is set (then us-east-1); it is not read from EC2 instance metadata.",
+    ),
+    (
+        "AWS_REGION",
+        "",
+        "Used as the region when AWS_DEFAULT_REGION is not set.",
+    ),
+    (
+        "ECS_DATADIR",
+        DEFAULT_DATA_DIR,
+        "Absolute directory for persistent agent state (instance registration, tasks) and task logs.",
+    ),
+    (
+        "ECS_CHECKPOINT",
+        "true",
+        "Whether to save state to ECS_DATADIR so a restarted agent resumes its tasks.",
+    ),
+    (
+        "ECS_LOGLEVEL",
+        "info",
+        "Agent log level: debug, info, warn, error, crit or none (case-insensitive).",
+    ),
+    (
+        "ECS_LOG_OUTPUT_FORMAT",
+        "logfmt",
+        "Agent log line format: logfmt or json.",
+    ),
+    (
+        "ECS_RESERVED_MEMORY",
+        "0",
+        "MiB of memory (0-65535) withheld from the capacity reported to ECS.",
+    ),
+    (
+        "ECS_RESERVED_PORTS",
+        "[22, 2375, 2376, 51678, 51679]",
+        "JSON array of TCP host ports ECS must not place tasks on. An empty array means the default, \
+         as in the Go agent.",
+    ),
+    (
+        "ECS_RESERVED_PORTS_UDP",
+        "[]",
+        "JSON array of UDP host ports ECS must not place tasks on.",
+    ),
+    (
+        "ECS_CONTAINER_STOP_TIMEOUT",
+        "30s",
+        "Time a container gets to exit after SIGTERM before SIGKILL (Go duration: 30s, 1m30s, 500ms). \
+         Values under 1s are raised to 1s.",
+    ),
+    (
+        "ECS_CONTAINER_START_TIMEOUT",
+        "3m",
+        "Time allowed for starting a container (Go duration). Values under 45s are raised to 45s.",
+    ),
+    (
+        "ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION",
+        "3h",
+        "Time a stopped task's containers are kept before removal (Go duration). Values under 1s are \
+         replaced by the default.",
+    ),
+    (
+        "ECS_INSTANCE_ATTRIBUTES",
+        "{}",
+        "JSON object of custom attributes registered with the instance, e.g. {\"stack\": \"prod\"}. \
+         At most 10; names of 1-128 letters, digits and -_./\\; values of 1-128 letters, digits, \
+         -_.@/\\: and inner spaces.",
+    ),
+    (
+        "ECS_CONTAINER_INSTANCE_TAGS",
+        "{}",
+        "JSON object of tags for the container instance. At most 50; keys 1-128 and values 0-256 \
+         characters of letters, digits, spaces and _.:/=+-@; no aws: prefix.",
+    ),
+    (
+        "ECS_IMAGE_PULL_BEHAVIOR",
+        "default",
+        "default (pull, fall back to a cached image), always (pull or fail), once (pull if never \
+         pulled), prefer-cached (use a cached image if present).",
+    ),
+    (
+        "ECS_DISABLE_PRIVILEGED",
+        "false",
+        "Refuse tasks with privileged containers.",
+    ),
+    (
+        "ECS_ENGINE_AUTH_TYPE",
+        "",
+        "Format of ECS_ENGINE_AUTH_DATA: docker or dockercfg. Set both or neither.",
+    ),
+    (
+        "ECS_ENGINE_AUTH_DATA",
+        "",
+        "Private registry credentials. docker: {\"https://index.docker.io/v1/\":{\"username\":\"u\",\
+         \"password\":\"p\",\"email\":\"e\"}}; dockercfg: {\"registry\":{\"auth\":\"base64(user:pass)\",\
+         \"email\":\"e\"}}. Never logged.",
+    ),
+    (
+        "ECS_INSECURE_REGISTRIES",
+        "",
+        "Comma-separated registry host[:port] list reached over plain HTTP (and HTTPS without \
+         certificate checks), e.g. 127.0.0.1:5000. Not a Go agent variable.",
+    ),
+    (
+        "CONTAINERD_ADDRESS",
+        DEFAULT_CONTAINERD_ADDRESS,
+        "containerd gRPC socket path (unix:// prefix optional).",
+    ),
+    (
+        "CONTAINERD_NAMESPACE",
+        DEFAULT_CONTAINERD_NAMESPACE,
+        "containerd namespace for task containers, images and snapshots: letters and digits joined \
+         by single . _ or -, at most 76 characters.",
+    ),
+];
+
+/// Go agent variables accepted without effect: features this agent does not
+/// have (Docker, Windows, updates, awsvpc, ...). Listed so they are neither
+/// errors nor reported as unknown, only as ignored.
+pub(crate) const GO_AGENT_IGNORED: &[&str] = &[
+    "ECS_AGENT_APPARMOR_PROFILE",
+    "ECS_AGENT_CONFIG_FILE_PATH",
+    "ECS_AGENT_HEALTHCHECK_HOST",
+    "ECS_AGENT_LABELS",
+    "ECS_AGENT_PID_NAMESPACE_HOST",
+    "ECS_AGENT_RUN_PRIVILEGED",
+    "ECS_ALLOW_OFFHOST_INTROSPECTION_ACCESS",
+    "ECS_ALTERNATE_CREDENTIAL_PROFILE",
+    "ECS_APPARMOR_CAPABLE",
+    "ECS_AUDIT_LOGFILE",
+    "ECS_AUDIT_LOGFILE_DISABLED",
+    "ECS_AVAILABLE_LOGGING_DRIVERS",
+    "ECS_AWSVPC_ADDITIONAL_LOCAL_ROUTES",
+    "ECS_AWSVPC_BLOCK_IMDS",
+    "ECS_CGROUP_CPU_PERIOD",
+    "ECS_CGROUP_PATH",
+    "ECS_CNI_PLUGINS_PATH",
+    "ECS_CONTAINER_CREATE_TIMEOUT",
+    "ECS_CONTAINER_INSTANCE_PROPAGATE_TAGS_FROM",
+    "ECS_DETAILED_OS_FAMILY",
+    "ECS_DISABLE_DOCKER_HEALTH_CHECK",
+    "ECS_DISABLE_IMAGE_CLEANUP",
+    "ECS_DISABLE_METRICS",
+    "ECS_DISABLE_TASK_METADATA_AZ",
+    "ECS_DOMAIN_JOINED_LINUX_INSTANCE",
+    "ECS_DYNAMIC_HOST_PORT_RANGE",
+    "ECS_EBSTA_SUPPORTED",
+    "ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE",
+    "ECS_ENABLE_CONTAINER_METADATA",
+    "ECS_ENABLE_CPU_UNBOUNDED_WINDOWS_WORKAROUND",
+    "ECS_ENABLE_FIRELENS_ASYNC",
+    "ECS_ENABLE_GPU_SUPPORT",
+    "ECS_ENABLE_HIGH_DENSITY_ENI",
+    "ECS_ENABLE_INF_SUPPORT",
+    "ECS_ENABLE_MEMORY_UNBOUNDED_WINDOWS_WORKAROUND",
+    "ECS_ENABLE_PROMETHEUS_METRICS",
+    "ECS_ENABLE_RUNTIME_STATS",
+    "ECS_ENABLE_SPOT_INSTANCE_DRAINING",
+    "ECS_ENABLE_TASK_CPU_MEM_LIMIT",
+    "ECS_ENABLE_TASK_ENI",
+    "ECS_ENABLE_TASK_IAM_ROLE",
+    "ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST",
+    "ECS_ENABLE_UNTRACKED_IMAGE_CLEANUP",
+    "ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION_JITTER",
+    "ECS_EXCLUDE_IPV6_PORTBINDING",
+    "ECS_EXCLUDE_UNTRACKED_IMAGE",
+    "ECS_EXTERNAL",
+    "ECS_FSX_WINDOWS_FILE_SERVER_SUPPORTED",
+    "ECS_GMSA_SUPPORTED",
+    "ECS_HOST_DATA_DIR",
+    "ECS_IMAGE_CLEANUP_INTERVAL",
+    "ECS_IMAGE_MINIMUM_CLEANUP_AGE",
+    "ECS_IMAGE_PULL_INACTIVITY_TIMEOUT",
+    "ECS_IMAGE_PULL_TIMEOUT",
+    "ECS_INIT_DOCKER_LOG_FILE_NUM",
+    "ECS_INIT_DOCKER_LOG_FILE_SIZE",
+    "ECS_INSTANCE_IP_COMPATIBILITY",
+    "ECS_LOGFILE",
+    "ECS_LOGLEVEL_ON_INSTANCE",
+    "ECS_LOG_DRIVER",
+    "ECS_LOG_MAX_FILE_SIZE_MB",
+    "ECS_LOG_MAX_ROLL_COUNT",
+    "ECS_LOG_OPTS",
+    "ECS_LOG_ROLLOVER_TYPE",
+    "ECS_MANIFEST_PULL_TIMEOUT",
+    "ECS_NUM_IMAGES_DELETE_PER_CYCLE",
+    "ECS_NVIDIA_RUNTIME",
+    "ECS_OFFHOST_INTROSPECTION_INTERFACE_NAME",
+    "ECS_POLLING_METRICS_WAIT_DURATION",
+    "ECS_POLL_METRICS",
+    "ECS_PROPAGATE_TASK_MEMORY_LIMIT_CGROUPV2",
+    "ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT",
+    "ECS_SELINUX_CAPABLE",
+    "ECS_SHARED_VOLUME_MATCH_FULL_CONFIG",
+    "ECS_SKIP_LOCALHOST_TRAFFIC_FILTER",
+    "ECS_TASK_METADATA_RPS_LIMIT",
+    "ECS_TASK_PIDS_LIMIT",
+    "ECS_UPDATES_ENABLED",
+    "ECS_UPDATE_DOWNLOAD_DIR",
+    "ECS_VOLUME_PLUGIN_CAPABILITIES",
+    "ECS_WARM_POOLS_CHECK",
+    "NON_ECS_IMAGE_MINIMUM_CLEANUP_AGE",
+];

@@ -1,0 +1,105 @@
+//! The ACS websocket URL, built as the Go agent builds it.
+
+/// What the agent tells ACS about itself in the query string.
+#[derive(Debug, Clone)]
+pub struct AcsQuery<'a> {
+    pub cluster_arn: &'a str,
+    pub container_instance_arn: &'a str,
+    pub agent_version: &'a str,
+    pub agent_hash: &'a str,
+    pub seq_num: i64,
+    pub send_credentials: bool,
+    pub docker_version: &'a str,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum UrlError {
+    #[error("poll endpoint {0:?} is not an http(s) URL")]
+    Scheme(String),
+}
+
+/// `endpoint` as DiscoverPollEndpoint returned it (`https://ecs-a-1.../`):
+/// scheme turned into ws(s), `ws` appended to the path, then the query.
+pub fn acs_url(endpoint: &str, q: &AcsQuery<'_>) -> Result<String, UrlError> {
+    let rest = if let Some(r) = endpoint.strip_prefix("https://") {
+        format!("wss://{r}")
+    } else if let Some(r) = endpoint.strip_prefix("http://") {
+        format!("ws://{r}")
+    } else {
+        return Err(UrlError::Scheme(endpoint.to_string()));
+    };
+    let mut url = rest;
+    if !url.ends_with('/') {
+        url.push('/');
+    }
+    url.push_str("ws");
+    let params = [
+        ("agentHash", q.agent_hash.to_string()),
+        ("agentVersion", q.agent_version.to_string()),
+        ("clusterArn", q.cluster_arn.to_string()),
+        ("containerInstanceArn", q.container_instance_arn.to_string()),
+        ("dockerVersion", q.docker_version.to_string()),
+        ("protocolVersion", "2".to_string()),
+        ("sendCredentials", q.send_credentials.to_string()),
+        ("seqNum", q.seq_num.to_string()),
+    ];
+    let query: Vec<String> = params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect();
+    Ok(format!("{url}?{}", query.join("&")))
+}
+
+/// RFC 3986 percent-encoding of everything but unreserved characters, as
+/// SigV4's canonical query string needs it.
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q() -> AcsQuery<'static> {
+        AcsQuery {
+            cluster_arn: "arn:aws:ecs:us-east-1:0:cluster/c",
+            container_instance_arn: "arn:aws:ecs:us-east-1:0:container-instance/c/i",
+            agent_version: "0.1.0",
+            agent_hash: "abc",
+            seq_num: 3,
+            send_credentials: true,
+            docker_version: "containerd",
+        }
+    }
+
+    #[test]
+    fn builds_ws_url_like_the_go_agent() {
+        let u = acs_url("http://127.0.0.1:9000/acs/", &q()).unwrap();
+        assert!(u.starts_with("ws://127.0.0.1:9000/acs/ws?"), "{u}");
+        assert!(
+            u.contains("clusterArn=arn%3Aaws%3Aecs%3Aus-east-1%3A0%3Acluster%2Fc"),
+            "{u}"
+        );
+        assert!(u.contains("protocolVersion=2"));
+        assert!(u.contains("sendCredentials=true"));
+        assert!(u.contains("seqNum=3"));
+        assert!(u.contains("dockerVersion=containerd"));
+        let u = acs_url("https://ecs-a-1.us-east-1.amazonaws.com", &q()).unwrap();
+        assert!(
+            u.starts_with("wss://ecs-a-1.us-east-1.amazonaws.com/ws?"),
+            "{u}"
+        );
+        assert_eq!(
+            acs_url("ftp://x", &q()),
+            Err(UrlError::Scheme("ftp://x".into()))
+        );
+    }
+}

@@ -1,0 +1,61 @@
+//! Jittered exponential backoff as a pure value: the caller supplies the
+//! random number, so tests are deterministic.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    min: Duration,
+    max: Duration,
+    current: Duration,
+    /// Fraction of each wait that is randomized (0.0 - 1.0).
+    jitter: f64,
+}
+
+impl Backoff {
+    pub fn new(min: Duration, max: Duration, jitter: f64) -> Backoff {
+        Backoff {
+            min,
+            max,
+            current: min,
+            jitter: jitter.clamp(0.0, 1.0),
+        }
+    }
+
+    /// The next wait; `random` is in [0, 1). Doubles the base each time, up to max.
+    pub fn next(&mut self, random: f64) -> Duration {
+        let base = self.current;
+        self.current = (self.current * 2).min(self.max);
+        let spread = base.as_secs_f64() * self.jitter;
+        let wait = base.as_secs_f64() - spread + spread * random.clamp(0.0, 1.0);
+        Duration::from_secs_f64(wait.max(0.0))
+    }
+
+    pub fn reset(&mut self) {
+        self.current = self.min;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doubles_up_to_max_and_resets() {
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(350), 0.0);
+        assert_eq!(b.next(0.5), Duration::from_millis(100));
+        assert_eq!(b.next(0.5), Duration::from_millis(200));
+        assert_eq!(b.next(0.5), Duration::from_millis(350));
+        assert_eq!(b.next(0.5), Duration::from_millis(350));
+        b.reset();
+        assert_eq!(b.next(0.5), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn jitter_stays_within_the_base() {
+        let mut lo = Backoff::new(Duration::from_secs(1), Duration::from_secs(10), 0.5);
+        let mut hi = lo.clone();
+        assert_eq!(lo.next(0.0), Duration::from_millis(500));
+        assert_eq!(hi.next(1.0), Duration::from_secs(1));
+    }
+}

@@ -1,0 +1,324 @@
+//! The ECS API as the agent uses it, through aws-sdk-ecs: register the
+//! instance, discover the ACS endpoint, submit state changes.
+
+use std::collections::BTreeMap;
+
+use aws_config::BehaviorVersion;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_credential_types::Credentials;
+use aws_sdk_ecs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_ecs::primitives::DateTime;
+use aws_sdk_ecs::types::{Attribute, ContainerStateChange, Resource, Tag, VersionInfo};
+
+use crate::engine::{ReportError, StateReporter};
+use crate::task::StateChange;
+
+use super::registration::Registration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("{call} failed: {message}")]
+    Api {
+        call: &'static str,
+        code: Option<String>,
+        message: String,
+        retryable: bool,
+    },
+    #[error("{call}: the response has no {field}")]
+    Incomplete {
+        call: &'static str,
+        field: &'static str,
+    },
+    #[error("invalid attribute {name:?}: {message}")]
+    Attribute { name: String, message: String },
+    #[error("no AWS credentials to sign requests with: {0}")]
+    Credentials(String),
+}
+
+impl ControlError {
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ControlError::Api { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ControlError::Api { retryable, .. } => *retryable,
+            ControlError::Credentials(_) => true,
+            _ => false,
+        }
+    }
+}
+
+fn api_error<E, R>(call: &'static str, err: SdkError<E, R>) -> ControlError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let (code, retryable) = match &err {
+        SdkError::ServiceError(se) => {
+            let code = se.err().code().map(str::to_string);
+            // Server-side faults and throttling are worth retrying; a refusal of the request is not.
+            let retryable = matches!(
+                code.as_deref(),
+                Some("ServerException" | "ThrottlingException" | "ServiceUnavailableException")
+            ) || code.is_none();
+            (code, retryable)
+        }
+        _ => (None, true),
+    };
+    ControlError::Api {
+        call,
+        code,
+        message: DisplayErrorContext(&err).to_string(),
+        retryable,
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct EcsClient {
+    client: aws_sdk_ecs::Client,
+    credentials: Option<SharedCredentialsProvider>,
+    region: String,
+    cluster: String,
+}
+
+impl EcsClient {
+    /// `endpoint`: ECS_BACKEND_HOST, else the SDK's regional endpoint.
+    pub async fn new(region: &str, endpoint: Option<&str>, cluster: &str) -> EcsClient {
+        let shared = aws_config::defaults(BehaviorVersion::latest())
+            .region(aws_config::Region::new(region.to_string()))
+            .load()
+            .await;
+        let mut builder = aws_sdk_ecs::config::Builder::from(&shared);
+        if let Some(ep) = endpoint {
+            builder = builder.endpoint_url(ep);
+        }
+        EcsClient {
+            client: aws_sdk_ecs::Client::from_conf(builder.build()),
+            credentials: shared.credentials_provider(),
+            region: region.to_string(),
+            cluster: cluster.to_string(),
+        }
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// Credentials for signing the websocket upgrade requests.
+    pub async fn credentials(&self) -> Result<Credentials, ControlError> {
+        let provider = self.credentials.as_ref().ok_or_else(|| {
+            ControlError::Credentials("no credentials provider is configured".into())
+        })?;
+        provider
+            .provide_credentials()
+            .await
+            .map_err(|e| ControlError::Credentials(DisplayErrorContext(&e).to_string()))
+    }
+
+    /// RegisterContainerInstance; returns (container instance ARN, cluster ARN).
+    pub async fn register(&self, reg: &Registration) -> Result<(String, String), ControlError> {
+        const CALL: &str = "RegisterContainerInstance";
+        let mut req = self
+            .client
+            .register_container_instance()
+            .cluster(&self.cluster)
+            .set_container_instance_arn(reg.existing_arn.clone())
+            .total_resources(integer("CPU", reg.cpu))
+            .total_resources(integer("MEMORY", reg.memory_mib))
+            .total_resources(string_set("PORTS", &reg.reserved_ports))
+            .total_resources(string_set("PORTS_UDP", &reg.reserved_ports_udp))
+            .version_info(
+                VersionInfo::builder()
+                    .agent_version(&reg.agent_version)
+                    .agent_hash(&reg.agent_hash)
+                    .docker_version(&reg.runtime_version)
+                    .build(),
+            );
+        for (name, value) in &reg.attributes {
+            let attr = Attribute::builder()
+                .name(name)
+                .set_value(value.clone())
+                .build()
+                .map_err(|e| ControlError::Attribute {
+                    name: name.clone(),
+                    message: e.to_string(),
+                })?;
+            req = req.attributes(attr);
+        }
+        for (k, v) in &reg.tags {
+            req = req.tags(Tag::builder().key(k).value(v).build());
+        }
+        let out = req.send().await.map_err(|e| api_error(CALL, e))?;
+        let ci = out.container_instance().ok_or(ControlError::Incomplete {
+            call: CALL,
+            field: "containerInstance",
+        })?;
+        let arn = ci
+            .container_instance_arn()
+            .ok_or(ControlError::Incomplete {
+                call: CALL,
+                field: "containerInstance.containerInstanceArn",
+            })?
+            .to_string();
+        let cluster_arn = cluster_arn_from_instance_arn(&arn, &self.cluster);
+        Ok((arn, cluster_arn))
+    }
+
+    pub async fn create_cluster(&self) -> Result<(), ControlError> {
+        self.client
+            .create_cluster()
+            .cluster_name(&self.cluster)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| api_error("CreateCluster", e))
+    }
+
+    /// DiscoverPollEndpoint: (ACS endpoint, telemetry endpoint).
+    pub async fn discover(
+        &self,
+        instance_arn: &str,
+    ) -> Result<(String, Option<String>), ControlError> {
+        const CALL: &str = "DiscoverPollEndpoint";
+        let out = self
+            .client
+            .discover_poll_endpoint()
+            .cluster(&self.cluster)
+            .container_instance(instance_arn)
+            .send()
+            .await
+            .map_err(|e| api_error(CALL, e))?;
+        let endpoint = out.endpoint().ok_or(ControlError::Incomplete {
+            call: CALL,
+            field: "endpoint",
+        })?;
+        Ok((
+            endpoint.to_string(),
+            out.telemetry_endpoint().map(str::to_string),
+        ))
+    }
+
+    async fn submit_change(&self, change: &StateChange) -> Result<(), ControlError> {
+        match change.task_status {
+            Some(status) => {
+                let mut req = self
+                    .client
+                    .submit_task_state_change()
+                    .cluster(&self.cluster)
+                    .task(&change.task_arn)
+                    .status(status.wire())
+                    .set_reason(change.reason.clone())
+                    .set_pull_started_at(change.pull_started_at_ms.map(DateTime::from_millis))
+                    .set_pull_stopped_at(change.pull_stopped_at_ms.map(DateTime::from_millis))
+                    .set_execution_stopped_at(
+                        change.execution_stopped_at_ms.map(DateTime::from_millis),
+                    );
+                for c in &change.containers {
+                    req = req.containers(
+                        ContainerStateChange::builder()
+                            .container_name(&c.name)
+                            .set_status(c.status.wire().map(str::to_string))
+                            .set_exit_code(c.exit_code)
+                            .set_reason(c.reason.clone())
+                            .set_runtime_id(c.runtime_id.clone())
+                            .set_image_digest(c.image_digest.clone())
+                            .build(),
+                    );
+                }
+                req.send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| api_error("SubmitTaskStateChange", e))
+            }
+            // A container changed but the task did not: one call per container, as ECS expects.
+            None => {
+                for c in &change.containers {
+                    self.client
+                        .submit_container_state_change()
+                        .cluster(&self.cluster)
+                        .task(&change.task_arn)
+                        .container_name(&c.name)
+                        .set_status(c.status.wire().map(str::to_string))
+                        .set_exit_code(c.exit_code)
+                        .set_reason(c.reason.clone())
+                        .set_runtime_id(c.runtime_id.clone())
+                        .send()
+                        .await
+                        .map_err(|e| api_error("SubmitContainerStateChange", e))?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl StateReporter for EcsClient {
+    async fn submit(&self, change: &StateChange) -> Result<(), ReportError> {
+        self.submit_change(change).await.map_err(|e| {
+            if e.is_retryable() {
+                ReportError::Retryable(e.to_string())
+            } else {
+                ReportError::Refused(e.to_string())
+            }
+        })
+    }
+}
+
+fn integer(name: &str, value: i64) -> Resource {
+    Resource::builder()
+        .name(name)
+        .r#type("INTEGER")
+        .integer_value(value as i32)
+        .build()
+}
+
+fn string_set(name: &str, ports: &[u16]) -> Resource {
+    Resource::builder()
+        .name(name)
+        .r#type("STRINGSET")
+        .set_string_set_value(Some(ports.iter().map(|p| p.to_string()).collect()))
+        .build()
+}
+
+/// `arn:aws:ecs:R:A:container-instance/CLUSTER/ID` -> `arn:aws:ecs:R:A:cluster/CLUSTER`.
+/// Old-style instance ARNs carry no cluster name: fall back to the configured one.
+pub fn cluster_arn_from_instance_arn(instance_arn: &str, cluster: &str) -> String {
+    let Some((prefix, resource)) = instance_arn.split_once(":container-instance/") else {
+        return cluster.to_string();
+    };
+    match resource.split_once('/') {
+        Some((name, _id)) => format!("{prefix}:cluster/{name}"),
+        None => format!("{prefix}:cluster/{cluster}"),
+    }
+}
+
+/// Attribute name -> optional value, in a stable order.
+pub type Attributes = BTreeMap<String, Option<String>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_arn_is_derived_from_the_instance_arn() {
+        assert_eq!(
+            cluster_arn_from_instance_arn(
+                "arn:aws:ecs:us-east-1:000000000000:container-instance/demo/abc",
+                "x"
+            ),
+            "arn:aws:ecs:us-east-1:000000000000:cluster/demo"
+        );
+        assert_eq!(
+            cluster_arn_from_instance_arn(
+                "arn:aws:ecs:us-east-1:0:container-instance/abc",
+                "default"
+            ),
+            "arn:aws:ecs:us-east-1:0:cluster/default"
+        );
+        assert_eq!(cluster_arn_from_instance_arn("weird", "c"), "c");
+    }
+}

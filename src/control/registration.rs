@@ -1,0 +1,180 @@
+//! What the agent registers: resources, attributes and the capabilities this
+//! build really implements. Pure: host facts are passed in.
+
+use std::collections::BTreeMap;
+
+use super::ecs_client::Attributes;
+
+pub const AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Registration {
+    pub existing_arn: Option<String>,
+    pub cpu: i64,
+    pub memory_mib: i64,
+    pub reserved_ports: Vec<u16>,
+    pub reserved_ports_udp: Vec<u16>,
+    pub agent_version: String,
+    pub agent_hash: String,
+    /// Reported where the Go agent reports the Docker version.
+    pub runtime_version: String,
+    pub attributes: Attributes,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Host facts the registration depends on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostFacts {
+    pub cpus: u32,
+    pub memory_mib: u64,
+    /// `std::env::consts::ARCH`.
+    pub arch: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RegistrationInput {
+    pub reserved_memory_mib: u64,
+    pub reserved_ports: Vec<u16>,
+    pub reserved_ports_udp: Vec<u16>,
+    pub disable_privileged: bool,
+    pub custom_attributes: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+    pub existing_arn: Option<String>,
+    pub runtime_version: String,
+}
+
+/// Capabilities advertised because the code behind them exists and is tested.
+/// ECS places a task only where every attribute its definition requires is
+/// present, so advertising more than this would send tasks we cannot run.
+pub fn capabilities(disable_privileged: bool) -> Vec<&'static str> {
+    let mut caps = vec![
+        // The container-definition fields these Docker API levels gate in ECS
+        // (command, env, cpu/memory, ulimits, dockerLabels, user, workingDirectory,
+        // readonlyRootFilesystem, hostname) are all implemented.
+        "com.amazonaws.ecs.capability.docker-remote-api.1.17",
+        "com.amazonaws.ecs.capability.docker-remote-api.1.18",
+        "com.amazonaws.ecs.capability.docker-remote-api.1.19",
+        // dependsOn with START, COMPLETE and SUCCESS.
+        "ecs.capability.container-ordering",
+    ];
+    if !disable_privileged {
+        caps.push("com.amazonaws.ecs.capability.privileged-container");
+    }
+    caps
+}
+
+fn arch_attribute(arch: &str) -> &str {
+    match arch {
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+pub fn registration(host: &HostFacts, input: &RegistrationInput, agent_hash: &str) -> Registration {
+    let mut attributes: Attributes = BTreeMap::new();
+    for cap in capabilities(input.disable_privileged) {
+        attributes.insert(cap.to_string(), None);
+    }
+    attributes.insert("ecs.os-type".into(), Some("linux".into()));
+    attributes.insert(
+        "ecs.cpu-architecture".into(),
+        Some(arch_attribute(&host.arch).to_string()),
+    );
+    for (k, v) in &input.custom_attributes {
+        attributes.insert(k.clone(), Some(v.clone()));
+    }
+    let memory = host.memory_mib.saturating_sub(input.reserved_memory_mib);
+    Registration {
+        existing_arn: input.existing_arn.clone(),
+        cpu: i64::from(host.cpus) * 1024,
+        memory_mib: i64::try_from(memory).unwrap_or(i64::MAX),
+        reserved_ports: input.reserved_ports.clone(),
+        reserved_ports_udp: input.reserved_ports_udp.clone(),
+        agent_version: AGENT_VERSION.to_string(),
+        agent_hash: agent_hash.to_string(),
+        runtime_version: input.runtime_version.clone(),
+        attributes,
+        tags: input.tags.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host() -> HostFacts {
+        HostFacts {
+            cpus: 2,
+            memory_mib: 4096,
+            arch: "x86_64".into(),
+        }
+    }
+
+    #[test]
+    fn resources_follow_the_go_agent() {
+        let input = RegistrationInput {
+            reserved_memory_mib: 256,
+            reserved_ports: vec![22, 51678],
+            ..Default::default()
+        };
+        let r = registration(&host(), &input, "h");
+        assert_eq!(r.cpu, 2048);
+        assert_eq!(r.memory_mib, 3840);
+        assert_eq!(r.reserved_ports, vec![22, 51678]);
+        assert_eq!(r.attributes["ecs.os-type"].as_deref(), Some("linux"));
+        assert_eq!(
+            r.attributes["ecs.cpu-architecture"].as_deref(),
+            Some("x86_64")
+        );
+    }
+
+    #[test]
+    fn custom_attributes_and_privileged_capability() {
+        let mut input = RegistrationInput::default();
+        input
+            .custom_attributes
+            .insert("stack".into(), "prod".into());
+        let r = registration(&host(), &input, "h");
+        assert_eq!(r.attributes["stack"].as_deref(), Some("prod"));
+        assert!(r
+            .attributes
+            .contains_key("com.amazonaws.ecs.capability.privileged-container"));
+        assert!(r
+            .attributes
+            .contains_key("ecs.capability.container-ordering"));
+        input.disable_privileged = true;
+        let r = registration(&host(), &input, "h");
+        assert!(!r
+            .attributes
+            .contains_key("com.amazonaws.ecs.capability.privileged-container"));
+    }
+
+    #[test]
+    fn nothing_unimplemented_is_advertised() {
+        let caps = capabilities(false);
+        for absent in [
+            "ecs.capability.task-eni",
+            "com.amazonaws.ecs.capability.task-iam-role",
+            "ecs.capability.container-health-check",
+            "com.amazonaws.ecs.capability.logging-driver.awslogs",
+        ] {
+            assert!(
+                !caps.contains(&absent),
+                "{absent} must not be advertised yet"
+            );
+        }
+    }
+
+    #[test]
+    fn arm_is_reported_as_arm64() {
+        let h = HostFacts {
+            arch: "aarch64".into(),
+            ..host()
+        };
+        let r = registration(&h, &RegistrationInput::default(), "h");
+        assert_eq!(
+            r.attributes["ecs.cpu-architecture"].as_deref(),
+            Some("arm64")
+        );
+    }
+}

@@ -1,0 +1,218 @@
+//! Carrying out one action against the runtime. Each runs in its own tokio
+//! task and reports its outcome to the task actor as a message.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use crate::runtime::{
+    ContainerRuntime, ContainerState, NetworkAttachment, PulledImage, RuntimeError,
+};
+use crate::task::def::task_id;
+use crate::task::spec::{container_id, container_spec, SpecContext};
+use crate::task::{Action, Event, Task};
+
+use super::settings::PullBehavior;
+use super::{Inner, Msg};
+
+const SIGTERM: i32 = 15;
+const SIGKILL: i32 = 9;
+
+/// How long to keep retrying while containerd is unreachable before failing
+/// the container: long enough to ride out a containerd restart.
+const UNAVAILABLE_PATIENCE: Duration = Duration::from_secs(300);
+
+pub(crate) fn execute<R: ContainerRuntime>(
+    inner: &Arc<Inner<R>>,
+    task: &Task,
+    images: &[Option<PulledImage>],
+    action: Action,
+    tx: &mpsc::UnboundedSender<Msg>,
+) {
+    let inner = inner.clone();
+    let tx = tx.clone();
+    let arn = task.arn().to_string();
+    match action {
+        Action::Pull(i) => {
+            let Some(def) = task.def.containers.get(i) else {
+                return;
+            };
+            let image = def.image.clone();
+            tokio::spawn(async move {
+                let result = pull(&inner, &image)
+                    .await
+                    .map_err(|e| format!("CannotPullContainerError: {e}"));
+                if let Err(reason) = &result {
+                    tracing::warn!(task = %arn, image = %image, reason = %reason, "pull failed");
+                }
+                let _ = tx.send(Msg::Pulled(i, result));
+            });
+        }
+        Action::Create(i) => {
+            let (Some(def), Some(Some(image))) = (task.def.containers.get(i), images.get(i)) else {
+                let _ = tx.send(Msg::Event(Event::Created {
+                    container: i,
+                    result: Err("CannotCreateContainerError: image was not pulled".into()),
+                }));
+                return;
+            };
+            let id = container_id(task_id(&arn), i, &def.name);
+            let ctx = SpecContext {
+                cluster_arn: inner.settings.cluster_arn.clone(),
+                container_id: id.clone(),
+                log_path: inner.settings.log_path(task_id(&arn), &def.name),
+                network: NetworkAttachment::Host,
+                extra_env: vec![("AWS_EXECUTION_ENV".into(), "AWS_ECS_EC2".into())],
+            };
+            let spec = container_spec(&task.def, def, image, &ctx);
+            inner.route(&id, &arn, i);
+            tokio::spawn(async move {
+                let result = retry_unavailable(&id, || inner.runtime.create(&spec))
+                    .await
+                    .map(|()| id.clone())
+                    .map_err(|e| format!("CannotCreateContainerError: {e}"));
+                match &result {
+                    Ok(_) => tracing::info!(task = %arn, container = %id, "container created"),
+                    Err(reason) => {
+                        tracing::warn!(task = %arn, container = %id, reason = %reason, "create failed")
+                    }
+                }
+                let _ = tx.send(Msg::Event(Event::Created {
+                    container: i,
+                    result,
+                }));
+            });
+        }
+        Action::Start(i) => {
+            let Some(id) = runtime_id(task, i) else {
+                return;
+            };
+            let timeout = task
+                .def
+                .containers
+                .get(i)
+                .and_then(|d| d.start_timeout)
+                .unwrap_or(inner.settings.default_start_timeout);
+            tokio::spawn(async move {
+                let started = tokio::time::timeout(
+                    timeout,
+                    retry_unavailable(&id, || inner.runtime.start(&id)),
+                )
+                .await;
+                let result = match started {
+                    Ok(Ok(pid)) => {
+                        tracing::info!(task = %arn, container = %id, pid, "container started");
+                        Ok(())
+                    }
+                    Ok(Err(e)) => Err(format!("CannotStartContainerError: {e}")),
+                    Err(_) => Err(format!(
+                        "CannotStartContainerError: start did not finish within {}s (startTimeout / ECS_CONTAINER_START_TIMEOUT)",
+                        timeout.as_secs()
+                    )),
+                };
+                let _ = tx.send(Msg::Event(Event::Started {
+                    container: i,
+                    result,
+                }));
+            });
+        }
+        Action::Stop {
+            container: i,
+            timeout,
+        } => {
+            let Some(id) = runtime_id(task, i) else {
+                return;
+            };
+            tokio::spawn(async move {
+                tracing::info!(task = %arn, container = %id, timeout_s = timeout.as_secs(), "stopping container");
+                signal(&inner, &id, i, SIGTERM, &tx).await;
+                tokio::time::sleep(timeout).await;
+                let _ = tx.send(Msg::StopTimedOut(i));
+            });
+        }
+        Action::Kill(i) => {
+            let Some(id) = runtime_id(task, i) else {
+                return;
+            };
+            tokio::spawn(async move { signal(&inner, &id, i, SIGKILL, &tx).await });
+        }
+    }
+}
+
+fn runtime_id(task: &Task, i: usize) -> Option<String> {
+    task.containers.get(i).and_then(|c| c.runtime_id.clone())
+}
+
+/// Sends a signal; if that fails, asks containerd whether the container has
+/// already exited, so an exit missed on the event stream is still seen.
+async fn signal<R: ContainerRuntime>(
+    inner: &Inner<R>,
+    id: &str,
+    index: usize,
+    sig: i32,
+    tx: &mpsc::UnboundedSender<Msg>,
+) {
+    let Err(e) = retry_unavailable(id, || inner.runtime.kill(id, sig)).await else {
+        return;
+    };
+    tracing::warn!(container = %id, signal = sig, error = %e, "signal failed; checking the container's state");
+    if let Ok(Some(ContainerState::Stopped { exit_code })) = inner.runtime.state(id).await {
+        let _ = tx.send(Msg::Event(Event::Exited {
+            container: index,
+            exit_code,
+            at_ms: super::now_ms(),
+        }));
+    }
+}
+
+async fn pull<R: ContainerRuntime>(
+    inner: &Inner<R>,
+    image: &str,
+) -> Result<PulledImage, RuntimeError> {
+    let runtime = &inner.runtime;
+    let creds = inner.settings.credentials_for_image(image);
+    let cached = || retry_unavailable(image, || runtime.find_image(image));
+    let fetch = || retry_unavailable(image, || runtime.pull_image(image, creds.clone()));
+    match inner.settings.pull_behavior {
+        PullBehavior::Always => fetch().await,
+        PullBehavior::Default => match fetch().await {
+            Ok(img) => Ok(img),
+            Err(e) => match cached().await {
+                Ok(Some(img)) => {
+                    tracing::warn!(image, error = %e, "pull failed; using the cached image (ECS_IMAGE_PULL_BEHAVIOR=default)");
+                    Ok(img)
+                }
+                _ => Err(e),
+            },
+        },
+        PullBehavior::Once | PullBehavior::PreferCached => match cached().await? {
+            Some(img) => {
+                tracing::info!(image, "using cached image");
+                Ok(img)
+            }
+            None => fetch().await,
+        },
+    }
+}
+
+/// Retries a runtime call while containerd is unreachable, with backoff.
+async fn retry_unavailable<T, F, Fut>(what: &str, mut call: F) -> Result<T, RuntimeError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, RuntimeError>>,
+{
+    let deadline = Instant::now() + UNAVAILABLE_PATIENCE;
+    let mut wait = Duration::from_millis(250);
+    loop {
+        match call().await {
+            Err(e) if e.is_unavailable() && Instant::now() < deadline => {
+                tracing::warn!(target_object = what, error = %e, retry_in_ms = wait.as_millis() as u64, "containerd unreachable; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(10));
+            }
+            other => return other,
+        }
+    }
+}

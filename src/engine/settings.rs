@@ -1,0 +1,91 @@
+//! What the engine needs from the agent's configuration.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::runtime::RegistryCredentials;
+use crate::task::from_acs::Policy;
+
+/// ECS_IMAGE_PULL_BEHAVIOR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PullBehavior {
+    /// Pull; if the pull fails, use the cached image when there is one.
+    #[default]
+    Default,
+    /// Pull; a failed pull fails the container.
+    Always,
+    /// Pull only if the image is not present.
+    Once,
+    /// Use the cached image if present, else pull.
+    PreferCached,
+}
+
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    pub cluster_arn: String,
+    /// Container logs go under `<data_dir>/logs/<task-id>/<container>.log`.
+    pub data_dir: PathBuf,
+    pub default_stop_timeout: Duration,
+    pub default_start_timeout: Duration,
+    pub pull_behavior: PullBehavior,
+    pub policy: Policy,
+    /// Registry host (`host[:port]`, `docker.io` for Docker Hub) -> credentials.
+    pub registry_credentials: Vec<(String, RegistryCredentials)>,
+}
+
+impl EngineSettings {
+    pub fn log_path(&self, task_id: &str, container: &str) -> PathBuf {
+        self.data_dir
+            .join("logs")
+            .join(task_id)
+            .join(format!("{container}.log"))
+    }
+
+    /// Credentials for the registry an image reference points at.
+    pub fn credentials_for_image(&self, image: &str) -> Option<RegistryCredentials> {
+        let host = registry_host(image);
+        self.registry_credentials
+            .iter()
+            .find(|(h, _)| *h == host)
+            .map(|(_, c)| c.clone())
+    }
+}
+
+/// The registry part of an image reference, as Docker decides it: the first
+/// path component when it looks like a host (has `.` or `:`, or is `localhost`),
+/// else Docker Hub.
+pub fn registry_host(image: &str) -> String {
+    match image.split_once('/') {
+        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            match first {
+                "index.docker.io" | "registry-1.docker.io" => "docker.io".to_string(),
+                other => other.to_string(),
+            }
+        }
+        _ => "docker.io".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_host_follows_docker_rules() {
+        assert_eq!(registry_host("busybox"), "docker.io");
+        assert_eq!(registry_host("library/busybox:1"), "docker.io");
+        assert_eq!(
+            registry_host("127.0.0.1:5001/busybox:latest"),
+            "127.0.0.1:5001"
+        );
+        assert_eq!(registry_host("localhost/x"), "localhost");
+        assert_eq!(
+            registry_host("123.dkr.ecr.us-east-1.amazonaws.com/app"),
+            "123.dkr.ecr.us-east-1.amazonaws.com"
+        );
+        assert_eq!(
+            registry_host("index.docker.io/library/busybox"),
+            "docker.io"
+        );
+    }
+}

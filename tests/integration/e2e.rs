@@ -1,0 +1,302 @@
+//! The whole system for real: ecs-local + ecs-agent + containerd + runc + the
+//! local registry, driven with the real `aws` CLI, checked the way a user
+//! would check: describe-tasks and the container's log file.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::common::{self, wait_until_with_log, Agent, Aws, EcsLocal, TestEnv};
+
+const START: Duration = Duration::from_secs(60);
+
+struct World {
+    env: TestEnv,
+    local: EcsLocal,
+    agent: Agent,
+    aws: Aws,
+}
+
+fn world(extra_env: &[(&str, &str)]) -> Option<World> {
+    let env = common::env()?;
+    let local = EcsLocal::start(&env);
+    let agent = Agent::start(&env, &local, extra_env);
+    let aws = Aws::new(&env, &local);
+    agent.wait_registered(&aws, START);
+    Some(World { env, local, agent, aws })
+}
+
+impl World {
+    fn register(&self, family: &str, containers: Value) -> String {
+        let input = json!({"family": family, "networkMode": "host", "containerDefinitions": containers});
+        let out = self
+            .aws
+            .ecs_ok(&["register-task-definition", "--cli-input-json", &input.to_string()]);
+        out["taskDefinition"]["taskDefinitionArn"].as_str().expect("taskDefinitionArn").to_string()
+    }
+
+    fn run(&self, task_def: &str) -> String {
+        let out = self.aws.ecs_ok(&[
+            "run-task",
+            "--cluster",
+            self.agent.cluster(),
+            "--task-definition",
+            task_def,
+        ]);
+        assert_eq!(out["failures"], json!([]), "run-task failures: {out}");
+        out["tasks"][0]["taskArn"].as_str().expect("taskArn").to_string()
+    }
+
+    fn describe(&self, task_arn: &str) -> Option<Value> {
+        let out = self
+            .aws
+            .ecs(&["describe-tasks", "--cluster", self.agent.cluster(), "--tasks", task_arn])
+            .ok()?;
+        Some(out["tasks"][0].clone())
+    }
+
+    #[track_caller]
+    fn wait_status(&self, task_arn: &str, status: &str, timeout: Duration) -> Value {
+        wait_until_with_log(&self.agent, &format!("task lastStatus {status}"), timeout, || {
+            self.describe(task_arn).filter(|t| t["lastStatus"] == status)
+        })
+    }
+
+    fn container<'a>(task: &'a Value, name: &str) -> &'a Value {
+        task["containers"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["name"] == name))
+            .unwrap_or_else(|| panic!("no container {name} in {task}"))
+    }
+
+    fn log(&self, task_arn: &str, container: &str) -> String {
+        let id = task_arn.rsplit('/').next().unwrap_or_default();
+        self.agent.container_log(id, container)
+    }
+}
+
+fn sh(script: &str) -> Value {
+    json!(["sh", "-c", script])
+}
+
+#[test]
+fn task_that_prints_and_exits_zero_is_stopped_with_its_output_logged() {
+    let Some(w) = world(&[]) else { return };
+    let td = w.register(
+        "hello",
+        json!([{"name": "hello", "image": w.env.image(), "memory": 32, "essential": true,
+                "command": sh("echo hello-from-the-task; echo to-stderr >&2")}]),
+    );
+    let arn = w.run(&td);
+    let t = w.wait_status(&arn, "STOPPED", START);
+    let c = World::container(&t, "hello");
+    assert_eq!(c["exitCode"], 0, "{t}");
+    assert_eq!(c["lastStatus"], "STOPPED");
+    assert!(c["runtimeId"].as_str().is_some_and(|s| !s.is_empty()), "runtimeId reported: {t}");
+    assert_eq!(t["stoppedReason"], "Essential container in task exited", "{t}");
+    let log = w.log(&arn, "hello");
+    assert!(log.contains("hello-from-the-task"), "log: {log:?}");
+    assert!(log.contains("to-stderr"), "stderr is logged too: {log:?}");
+}
+
+#[test]
+fn long_running_task_runs_until_stop_task_and_a_term_ignoring_container_is_killed() {
+    let Some(w) = world(&[("ECS_CONTAINER_STOP_TIMEOUT", "3s")]) else { return };
+    let td = w.register(
+        "long",
+        json!([
+            {"name": "polite", "image": w.env.image(), "memory": 32, "essential": true,
+             "command": sh("trap 'echo got-term; exit 0' TERM; while true; do sleep 1; done")},
+            {"name": "stubborn", "image": w.env.image(), "memory": 32, "essential": false,
+             "command": sh("trap '' TERM; echo ignoring-term; while true; do sleep 1; done")}
+        ]),
+    );
+    let arn = w.run(&td);
+    let t = w.wait_status(&arn, "RUNNING", START);
+    for name in ["polite", "stubborn"] {
+        assert_eq!(World::container(&t, name)["lastStatus"], "RUNNING", "{t}");
+    }
+    // Still running a while later: nothing stops it but us.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(w.describe(&arn).unwrap()["lastStatus"], "RUNNING");
+
+    w.aws.ecs_ok(&["stop-task", "--cluster", w.agent.cluster(), "--task", &arn, "--reason", "test says stop"]);
+    let t = w.wait_status(&arn, "STOPPED", Duration::from_secs(30));
+    assert_eq!(World::container(&t, "polite")["exitCode"], 0, "SIGTERM handled: {t}");
+    assert_eq!(World::container(&t, "stubborn")["exitCode"], 137, "SIGKILL after the stop timeout: {t}");
+    assert_eq!(t["stoppedReason"], "test says stop", "{t}");
+    assert!(w.log(&arn, "polite").contains("got-term"));
+    // Nothing of the task is left running in containerd.
+    let tasks = common::ctr(&w.env, w.agent.namespace(), &["tasks", "ls"]);
+    assert!(!tasks.contains("RUNNING"), "ctr tasks ls: {tasks}");
+}
+
+#[test]
+fn depends_on_success_runs_the_init_container_first() {
+    let Some(w) = world(&[]) else { return };
+    // /proc/uptime is the host's clock in every container: it orders events across them.
+    let td = w.register(
+        "ordered",
+        json!([
+            {"name": "app", "image": w.env.image(), "memory": 32, "essential": true,
+             "dependsOn": [{"containerName": "init", "condition": "SUCCESS"}],
+             "command": sh("cat /proc/uptime")},
+            {"name": "init", "image": w.env.image(), "memory": 32, "essential": false,
+             "command": sh("sleep 2; cat /proc/uptime; exit 0")}
+        ]),
+    );
+    let arn = w.run(&td);
+    let t = w.wait_status(&arn, "STOPPED", START);
+    assert_eq!(World::container(&t, "init")["exitCode"], 0, "{t}");
+    assert_eq!(World::container(&t, "app")["exitCode"], 0, "{t}");
+    let uptime = |c: &str| -> f64 {
+        let log = w.log(&arn, c);
+        log.split_whitespace().next().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{c} log: {log:?}"))
+    };
+    let (init_done, app_started) = (uptime("init"), uptime("app"));
+    assert!(app_started >= init_done, "app ran at {app_started}, before init finished at {init_done}");
+}
+
+#[test]
+fn depends_on_success_with_a_failing_init_never_starts_the_app() {
+    let Some(w) = world(&[]) else { return };
+    let td = w.register(
+        "ordered-fail",
+        json!([
+            {"name": "init", "image": w.env.image(), "memory": 32, "essential": false,
+             "command": sh("exit 4")},
+            {"name": "app", "image": w.env.image(), "memory": 32, "essential": true,
+             "dependsOn": [{"containerName": "init", "condition": "SUCCESS"}],
+             "command": sh("echo app-ran")}
+        ]),
+    );
+    let arn = w.run(&td);
+    let t = w.wait_status(&arn, "STOPPED", START);
+    assert_eq!(World::container(&t, "init")["exitCode"], 4, "{t}");
+    let reason = t["stoppedReason"].as_str().unwrap_or_default();
+    assert!(reason.contains("\"init\" exited with code 4") && reason.contains("SUCCESS"), "{t}");
+    assert!(!w.log(&arn, "app").contains("app-ran"), "the app must not have run");
+}
+
+#[test]
+fn essential_container_exit_stops_its_sibling() {
+    let Some(w) = world(&[]) else { return };
+    let td = w.register(
+        "essential",
+        json!([
+            {"name": "main", "image": w.env.image(), "memory": 32, "essential": true,
+             "command": sh("sleep 2; exit 3")},
+            {"name": "sidecar", "image": w.env.image(), "memory": 32, "essential": false,
+             "command": sh("trap 'exit 0' TERM; while true; do sleep 1; done")}
+        ]),
+    );
+    let arn = w.run(&td);
+    let t = w.wait_status(&arn, "STOPPED", START);
+    assert_eq!(World::container(&t, "main")["exitCode"], 3, "{t}");
+    assert_eq!(World::container(&t, "sidecar")["lastStatus"], "STOPPED", "{t}");
+    assert_eq!(World::container(&t, "sidecar")["exitCode"], 0, "stopped with SIGTERM: {t}");
+    assert_eq!(t["stoppedReason"], "Essential container in task exited");
+}
+
+#[test]
+fn missing_image_stops_the_task_with_cannot_pull_container_error() {
+    let Some(w) = world(&[]) else { return };
+    let image = format!("{}/no-such-image:latest", w.env.registry);
+    let td = w.register("missing", json!([{"name": "c", "image": image, "memory": 32, "essential": true}]));
+    let arn = w.run(&td);
+    let t = w.wait_status(&arn, "STOPPED", START);
+    let reason = t["stoppedReason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("CannotPullContainerError:"), "{t}");
+    assert!(reason.to_lowercase().contains("unknown") || reason.contains("not found"), "registry's message kept: {reason}");
+    assert!(World::container(&t, "c")["reason"].as_str().unwrap_or_default().starts_with("CannotPullContainerError:"), "{t}");
+}
+
+#[test]
+fn private_registry_needs_and_uses_ecs_engine_auth_data() {
+    let Some(env) = common::env() else { return };
+    let auth = json!({ format!("http://{}", env.auth_registry): {"username": env.auth_user, "password": env.auth_password, "email": "t@example.com"} }).to_string();
+    let Some(w) = world(&[("ECS_ENGINE_AUTH_TYPE", "docker"), ("ECS_ENGINE_AUTH_DATA", &auth)]) else { return };
+    let td = w.register(
+        "private",
+        json!([{"name": "c", "image": w.env.auth_image(), "memory": 32, "essential": true, "command": sh("echo pulled-with-auth")}]),
+    );
+    let arn = w.run(&td);
+    let t = w.wait_status(&arn, "STOPPED", START);
+    assert_eq!(World::container(&t, "c")["exitCode"], 0, "{t}");
+    assert!(w.log(&arn, "c").contains("pulled-with-auth"));
+
+    // The same image without credentials is refused by the registry, and the user is told so.
+    let Some(w) = world(&[]) else { return };
+    let td = w.register("private-noauth", json!([{"name": "c", "image": w.env.auth_image(), "memory": 32, "essential": true}]));
+    let arn = w.run(&td);
+    let t = w.wait_status(&arn, "STOPPED", START);
+    let reason = t["stoppedReason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("CannotPullContainerError:") && reason.to_lowercase().contains("unauthorized"), "{t}");
+}
+
+#[test]
+fn bad_container_definitions_are_stopped_with_a_reason_naming_the_field() {
+    let Some(w) = world(&[]) else { return };
+    let td = w.register(
+        "bad-user",
+        json!([{"name": "c", "image": w.env.image(), "memory": 32, "essential": true, "user": "nosuchuser", "command": sh("true")}]),
+    );
+    let arn = w.run(&td);
+    let t = w.wait_status(&arn, "STOPPED", START);
+    let reason = t["stoppedReason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("CannotCreateContainerError:") && reason.contains("nosuchuser"), "{t}");
+
+    let td = w.register(
+        "bad-ulimit",
+        json!([{"name": "c", "image": w.env.image(), "memory": 32, "essential": true,
+                "ulimits": [{"name": "nofile", "softLimit": 4096, "hardLimit": 1024}], "command": sh("true")}]),
+    );
+    let arn = w.run(&td);
+    let t = w.wait_status(&arn, "STOPPED", START);
+    let reason = t["stoppedReason"].as_str().unwrap_or_default();
+    assert!(reason.contains("Ulimits[0]") && reason.contains("greater than Hard"), "{t}");
+}
+
+#[test]
+fn container_settings_reach_the_container() {
+    let Some(w) = world(&[]) else { return };
+    let td = w.register(
+        "settings",
+        json!([{"name": "c", "image": w.env.image(), "memory": 64, "essential": true,
+                "user": "1000:1000", "workingDirectory": "/tmp", "readonlyRootFilesystem": true,
+                "environment": [{"name": "GREETING", "value": "hi there"}],
+                "ulimits": [{"name": "nofile", "softLimit": 1234, "hardLimit": 2345}],
+                "dockerLabels": {"team": "platform"},
+                "command": sh("echo uid=$(id -u) cwd=$(pwd) nofile=$(ulimit -n) greeting=\"$GREETING\" exec=$AWS_EXECUTION_ENV; touch /x 2>/dev/null && echo rw || echo ro")}]),
+    );
+    let arn = w.run(&td);
+    let t = w.wait_status(&arn, "STOPPED", START);
+    assert_eq!(World::container(&t, "c")["exitCode"], 0, "{t}");
+    let log = w.log(&arn, "c");
+    for want in ["uid=1000", "cwd=/tmp", "nofile=1234", "greeting=hi there", "exec=AWS_ECS_EC2", "ro"] {
+        assert!(log.contains(want), "{want:?} missing in {log:?}");
+    }
+    let id = World::container(&t, "c")["runtimeId"].as_str().unwrap_or_default().to_string();
+    let info = common::ctr(&w.env, w.agent.namespace(), &["containers", "info", &id]);
+    assert!(info.contains("\"team\": \"platform\""), "dockerLabels as containerd labels: {info}");
+}
+
+#[test]
+fn ecs_local_restart_keeps_tasks_and_the_agent_reconnects() {
+    let Some(mut w) = world(&[]) else { return };
+    let td = w.register(
+        "survivor",
+        json!([{"name": "c", "image": w.env.image(), "memory": 32, "essential": true,
+                "command": sh("trap 'exit 0' TERM; while true; do sleep 1; done")}]),
+    );
+    let arn = w.run(&td);
+    w.wait_status(&arn, "RUNNING", START);
+    w.local.restart();
+    // The control plane still knows the task after its restart...
+    let t = w.wait_status(&arn, "RUNNING", Duration::from_secs(20));
+    assert_eq!(World::container(&t, "c")["lastStatus"], "RUNNING");
+    // ...and reaches the agent again: the stop only works over a new ACS session.
+    w.aws.ecs_ok(&["stop-task", "--cluster", w.agent.cluster(), "--task", &arn]);
+    let t = w.wait_status(&arn, "STOPPED", Duration::from_secs(90));
+    assert_eq!(World::container(&t, "c")["exitCode"], 0, "{t}");
+}
