@@ -1,0 +1,850 @@
+//! Image pulls into the real containerd from the real test registries.
+//! Each test uses its own containerd namespace.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use containerd_client::services::v1::content_client::ContentClient;
+use containerd_client::services::v1::leases_client::LeasesClient;
+use containerd_client::services::v1::snapshots::snapshots_client::SnapshotsClient;
+use containerd_client::services::v1::snapshots::{RemoveSnapshotRequest, ViewSnapshotRequest};
+use containerd_client::services::v1::{
+    CreateRequest, DeleteRequest, InfoRequest, ListRequest, WriteAction, WriteContentRequest,
+};
+use ecs::image::{self, PullOptions};
+use ecs::runtime::containerd::Conn;
+use ecs::runtime::RegistryCredentials;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::common::{self, TestEnv};
+
+/// A namespace whose images and content are removed when the test ends.
+struct Ns {
+    env: TestEnv,
+    name: String,
+    conn: Conn,
+}
+
+impl Ns {
+    fn new(env: &TestEnv, prefix: &str) -> Ns {
+        let name = common::unique_ns(prefix);
+        let conn = Conn::lazy(&env.containerd_sock, &name).unwrap();
+        Ns {
+            env: env.clone(),
+            name,
+            conn,
+        }
+    }
+
+    fn ctr(&self, args: &[&str]) -> String {
+        common::ctr(&self.env, &self.name, args)
+    }
+
+    fn image_names(&self) -> Vec<String> {
+        lines(&self.ctr(&["images", "ls", "-q"]))
+    }
+
+    /// `(name, parent, kind)` of every snapshot in `overlayfs`.
+    fn snapshots(&self) -> Vec<(String, String, String)> {
+        self.ctr(&["snapshots", "--snapshotter", "overlayfs", "ls"])
+            .lines()
+            .skip(1)
+            .filter_map(|l| {
+                let cols: Vec<&str> = l.split_whitespace().collect();
+                match cols.as_slice() {
+                    [key, kind] => Some((key.to_string(), String::new(), kind.to_string())),
+                    [key, parent, kind] => {
+                        Some((key.to_string(), parent.to_string(), kind.to_string()))
+                    }
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+
+    fn content_digests(&self) -> Vec<String> {
+        lines(&self.ctr(&["content", "ls", "-q"]))
+    }
+
+    /// The labels `ctr content ls` shows for `digest` (comma-separated k=v).
+    fn content_labels(&self, digest: &str) -> String {
+        self.ctr(&["content", "ls"])
+            .lines()
+            .find(|l| l.starts_with(digest))
+            .map(|l| l.split_whitespace().last().unwrap_or("").to_string())
+            .unwrap_or_default()
+    }
+
+    async fn leases(&self) -> Vec<String> {
+        LeasesClient::new(self.conn.channel())
+            .list(self.conn.request(ListRequest { filters: vec![] }))
+            .await
+            .unwrap()
+            .into_inner()
+            .leases
+            .into_iter()
+            .map(|l| l.id)
+            .collect()
+    }
+}
+
+impl Drop for Ns {
+    fn drop(&mut self) {
+        // A synchronous removal lets GC empty the namespace so it can go too.
+        for image in lines(
+            &common::try_ctr(&self.env, &self.name, &["images", "ls", "-q"]).unwrap_or_default(),
+        ) {
+            let _ = common::try_ctr(&self.env, &self.name, &["images", "rm", "--sync", &image]);
+        }
+        common::cleanup_ns(&self.env, &self.name);
+    }
+}
+
+fn lines(s: &str) -> Vec<String> {
+    s.lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+fn opts() -> PullOptions {
+    PullOptions::default()
+}
+
+fn creds(env: &TestEnv) -> RegistryCredentials {
+    RegistryCredentials {
+        username: env.auth_user.clone(),
+        password: env.auth_password.clone(),
+    }
+}
+
+/// Runs a synchronous GC in containerd and proves that it ran: a blob held
+/// only by a lease is gone once the lease is deleted with `sync`.
+async fn force_gc(conn: &Conn) {
+    let lease = format!("gc-probe-{}", uuid::Uuid::new_v4());
+    LeasesClient::new(conn.channel())
+        .create(conn.request(CreateRequest {
+            id: lease.clone(),
+            labels: HashMap::new(),
+        }))
+        .await
+        .unwrap();
+    let data = format!("gc probe {lease}").into_bytes();
+    let digest = format!("sha256:{}", hex::encode(Sha256::digest(&data)));
+    let commit = WriteContentRequest {
+        action: WriteAction::Commit as i32,
+        r#ref: format!("probe-{lease}"),
+        total: data.len() as i64,
+        expected: digest.clone(),
+        offset: 0,
+        data,
+        labels: HashMap::new(),
+    };
+    let mut write = ContentClient::new(conn.channel())
+        .write(conn.leased_request(tokio_stream::iter(vec![commit]), &lease))
+        .await
+        .unwrap()
+        .into_inner();
+    while write.message().await.unwrap().is_some() {}
+    let info = |d: String| async move {
+        ContentClient::new(conn.channel())
+            .info(conn.request(InfoRequest { digest: d }))
+            .await
+    };
+    assert!(
+        info(digest.clone()).await.is_ok(),
+        "probe blob was not written"
+    );
+    LeasesClient::new(conn.channel())
+        .delete(conn.request(DeleteRequest {
+            id: lease,
+            sync: true,
+        }))
+        .await
+        .unwrap();
+    let gone = info(digest).await.unwrap_err();
+    assert_eq!(
+        gone.code(),
+        tonic::Code::NotFound,
+        "GC did not run: probe blob survived"
+    );
+}
+
+/// A TCP proxy in front of a registry that counts the manifest and blob GETs
+/// going through it, to see what a pull really downloads.
+struct CountingProxy {
+    port: u16,
+    manifests: Arc<AtomicUsize>,
+    blobs: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl CountingProxy {
+    async fn start(upstream: &str) -> CountingProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let manifests = Arc::new(AtomicUsize::new(0));
+        let blobs = Arc::new(AtomicUsize::new(0));
+        let (m, b, up) = (manifests.clone(), blobs.clone(), upstream.to_string());
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let (m, b, up) = (m.clone(), b.clone(), up.clone());
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(&up).await else {
+                        return;
+                    };
+                    let (mut cr, mut cw) = client.into_split();
+                    let (mut sr, mut sw) = server.into_split();
+                    let upward = async move {
+                        let mut buf = vec![0u8; 16 << 10];
+                        let mut pending: Vec<u8> = Vec::new();
+                        loop {
+                            let n = match cr.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            pending.extend_from_slice(&buf[..n]);
+                            while let Some(i) = pending.windows(2).position(|w| w == b"\r\n") {
+                                let line: Vec<u8> = pending.drain(..i + 2).collect();
+                                let line = String::from_utf8_lossy(&line);
+                                if line.starts_with("GET /v2/") && line.contains("/manifests/") {
+                                    m.fetch_add(1, Ordering::SeqCst);
+                                }
+                                if line.starts_with("GET /v2/") && line.contains("/blobs/") {
+                                    b.fetch_add(1, Ordering::SeqCst);
+                                }
+                            }
+                            if sw.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                        let _ = sw.shutdown().await;
+                    };
+                    let downward = async move {
+                        let _ = tokio::io::copy(&mut sr, &mut cw).await;
+                        let _ = cw.shutdown().await;
+                    };
+                    tokio::join!(upward, downward);
+                });
+            }
+        });
+        CountingProxy {
+            port,
+            manifests,
+            blobs,
+            task,
+        }
+    }
+
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// (manifest GETs, blob GETs) since the last call.
+    fn take(&self) -> (usize, usize) {
+        (
+            self.manifests.swap(0, Ordering::SeqCst),
+            self.blobs.swap(0, Ordering::SeqCst),
+        )
+    }
+}
+
+impl Drop for CountingProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_busybox_unpacks_records_and_survives_gc() {
+    let Some(env) = common::env() else { return };
+    let ns = Ns::new(&env, "pull-busybox");
+    let proxy = CountingProxy::start(&env.registry).await;
+    let reference = format!("{}/busybox:latest", proxy.addr());
+
+    assert_eq!(
+        image::find(&ns.conn, &reference, "overlayfs")
+            .await
+            .unwrap(),
+        None
+    );
+
+    let started = Instant::now();
+    let pulled = image::pull(&ns.conn, &reference, None, &opts())
+        .await
+        .unwrap();
+    let first = started.elapsed();
+    assert_eq!(
+        proxy.take(),
+        (1, 2),
+        "first pull: one manifest, config and layer blobs"
+    );
+
+    assert_eq!(pulled.name, reference);
+    assert!(
+        pulled.digest.starts_with("sha256:") && pulled.digest.len() == 71,
+        "{pulled:?}"
+    );
+    assert_eq!(pulled.config.cmd, vec!["sh"]);
+    assert!(
+        pulled.config.env.iter().any(|e| e.starts_with("PATH=")),
+        "{pulled:?}"
+    );
+
+    // What ctr sees.
+    assert_eq!(ns.image_names(), vec![reference.clone()]);
+    let listing = ns.ctr(&["images", "ls"]);
+    assert!(listing.contains(&pulled.digest), "{listing}");
+    let snapshots = ns.snapshots();
+    assert!(
+        snapshots
+            .iter()
+            .any(|(k, _, kind)| *k == pulled.chain_id && kind == "Committed"),
+        "{snapshots:?}"
+    );
+    assert!(
+        snapshots.iter().all(|(k, _, _)| !k.starts_with("extract-")),
+        "extraction snapshot left behind: {snapshots:?}"
+    );
+    assert!(ns.leases().await.is_empty(), "pull lease left behind");
+    let check = ns.ctr(&["images", "check"]);
+    assert!(check.contains("complete"), "{check}");
+
+    // GC labels as ctr sets them.
+    let manifest_labels = ns.content_labels(&pulled.digest);
+    assert!(
+        manifest_labels.contains("containerd.io/gc.ref.content.config=sha256:"),
+        "{manifest_labels}"
+    );
+    assert!(
+        manifest_labels.contains("containerd.io/gc.ref.content.l.0=sha256:"),
+        "{manifest_labels}"
+    );
+    let all_labels = ns.ctr(&["content", "ls"]);
+    assert!(
+        all_labels.contains(&format!(
+            "containerd.io/gc.ref.snapshot.overlayfs={}",
+            pulled.chain_id
+        )),
+        "{all_labels}"
+    );
+    assert!(
+        all_labels.contains("containerd.io/uncompressed=sha256:"),
+        "{all_labels}"
+    );
+
+    assert_eq!(
+        image::find(&ns.conn, &reference, "overlayfs")
+            .await
+            .unwrap(),
+        Some(pulled.clone())
+    );
+
+    // Again: only the manifest is fetched, nothing is downloaded or unpacked.
+    let started = Instant::now();
+    let again = image::pull(&ns.conn, &reference, None, &opts())
+        .await
+        .unwrap();
+    let second = started.elapsed();
+    assert_eq!(again, pulled);
+    assert_eq!(proxy.take(), (1, 0), "second pull must not download blobs");
+    assert!(
+        second < Duration::from_secs(2),
+        "second pull took {second:?} (first {first:?})"
+    );
+
+    // Containerd's GC must leave everything that was pulled in place.
+    let content_before = ns.content_digests();
+    assert_eq!(content_before.len(), 3, "{content_before:?}");
+    force_gc(&ns.conn).await;
+    let mut content_after = ns.content_digests();
+    content_after.sort();
+    let mut expected = content_before.clone();
+    expected.sort();
+    assert_eq!(content_after, expected, "GC removed pulled content");
+    let snapshots_after = ns.snapshots();
+    assert!(
+        snapshots_after
+            .iter()
+            .any(|(k, _, _)| *k == pulled.chain_id),
+        "GC removed the unpacked snapshot: {snapshots_after:?}"
+    );
+    assert_eq!(
+        image::find(&ns.conn, &reference, "overlayfs")
+            .await
+            .unwrap(),
+        Some(pulled.clone())
+    );
+
+    // The unpacked image runs (ctr makes the container's snapshot on our chain ID).
+    let out = ns.ctr(&[
+        "run",
+        "--rm",
+        &reference,
+        "pull-test-run",
+        "/bin/sh",
+        "-c",
+        "echo hello from $(pwd)",
+    ]);
+    assert_eq!(out.trim(), "hello from /");
+    assert_eq!(
+        proxy.take(),
+        (0, 0),
+        "ctr run found the image complete and unpacked"
+    );
+
+    // Not unpacked means not found; a pull unpacks again from the local blobs.
+    ns.ctr(&[
+        "snapshots",
+        "--snapshotter",
+        "overlayfs",
+        "rm",
+        &pulled.chain_id,
+    ]);
+    assert_eq!(
+        image::find(&ns.conn, &reference, "overlayfs")
+            .await
+            .unwrap(),
+        None
+    );
+    let again = image::pull(&ns.conn, &reference, None, &opts())
+        .await
+        .unwrap();
+    assert_eq!(again, pulled);
+    assert_eq!(proxy.take(), (1, 0), "re-unpacking needs no download");
+    assert!(ns.snapshots().iter().any(|(k, _, _)| *k == pulled.chain_id));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pulls_a_docker_v2_schema2_image() {
+    let Some(env) = common::env() else { return };
+    let ns = Ns::new(&env, "pull-v2s2");
+    let repo = common::unique_ns("pulltest-v2s2").to_ascii_lowercase();
+    let reference = format!("{}/{repo}:latest", env.registry);
+    let push = Command::new("skopeo")
+        .args([
+            "copy",
+            "-q",
+            "--format",
+            "v2s2",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+        ])
+        .arg(format!("docker://{}", env.image()))
+        .arg(format!("docker://{reference}"))
+        .output()
+        .unwrap();
+    assert!(
+        push.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&push.stderr)
+    );
+
+    let pulled = image::pull(&ns.conn, &reference, None, &opts())
+        .await
+        .unwrap();
+    assert_eq!(pulled.config.cmd, vec!["sh"]);
+    let listing = ns.ctr(&["images", "ls"]);
+    assert!(
+        listing.contains("application/vnd.docker.distribution.manifest.v2+json"),
+        "{listing}"
+    );
+    let check = ns.ctr(&["images", "check"]);
+    assert!(check.contains("complete"), "{check}");
+    let out = ns.ctr(&[
+        "run",
+        "--rm",
+        &reference,
+        "pull-v2s2-run",
+        "/bin/busybox",
+        "echo",
+        "ok",
+    ]);
+    assert_eq!(out.trim(), "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_from_the_auth_registry_needs_credentials() {
+    let Some(env) = common::env() else { return };
+    let ns = Ns::new(&env, "pull-auth");
+    let reference = env.auth_image();
+
+    let err = image::pull(&ns.conn, &reference, None, &opts())
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("unauthorized"), "{msg}");
+    assert!(!err.is_unavailable());
+
+    let wrong = RegistryCredentials {
+        username: env.auth_user.clone(),
+        password: "not-the-password".to_string(),
+    };
+    let msg = image::pull(&ns.conn, &reference, Some(&wrong), &opts())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("unauthorized"), "{msg}");
+    assert!(ns.image_names().is_empty());
+
+    let pulled = image::pull(&ns.conn, &reference, Some(&creds(&env)), &opts())
+        .await
+        .unwrap();
+    assert_eq!(pulled.name, reference);
+    assert_eq!(ns.image_names(), vec![reference.clone()]);
+    assert!(ns.snapshots().iter().any(|(k, _, _)| *k == pulled.chain_id));
+    assert!(ns.leases().await.is_empty(), "pull lease left behind");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_tag_says_manifest_unknown() {
+    let Some(env) = common::env() else { return };
+    let ns = Ns::new(&env, "pull-missing");
+    let reference = format!("{}/busybox:no-such-tag", env.registry);
+    let err = image::pull(&ns.conn, &reference, None, &opts())
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("manifest unknown"), "{msg}");
+    assert!(msg.contains(&reference), "{msg}");
+    assert!(!err.is_unavailable());
+    assert!(ns.image_names().is_empty());
+    assert!(ns.leases().await.is_empty(), "failed pull left its lease");
+
+    let err = image::pull(&ns.conn, "127.0.0.1:1/busybox:latest", None, &opts())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("cannot reach registry 127.0.0.1:1"),
+        "{err}"
+    );
+    assert_eq!(
+        image::find(&ns.conn, &reference, "overlayfs")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_pulls_of_one_image_agree() {
+    let Some(env) = common::env() else { return };
+    let ns = Ns::new(&env, "pull-concurrent");
+    let reference = env.image();
+    let o = opts();
+    let (a, b, c) = tokio::join!(
+        image::pull(&ns.conn, &reference, None, &o),
+        image::pull(&ns.conn, &reference, None, &o),
+        image::pull(&ns.conn, &reference, None, &o),
+    );
+    let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
+    assert_eq!(a, b);
+    assert_eq!(a, c);
+    let snapshots = ns.snapshots();
+    assert_eq!(snapshots.len(), 1, "{snapshots:?}");
+    assert!(ns.leases().await.is_empty());
+}
+
+/// Builds an OCI layout holding an index with linux/amd64 and linux/arm64
+/// images of three layers (gzip, plain tar with a whiteout, gzip), and prints
+/// what the test checks against, computed independently of our code.
+const MAKE_MULTI: &str = r#"
+import gzip, hashlib, io, json, os, sys, tarfile
+out = sys.argv[1]
+os.makedirs(os.path.join(out, "blobs", "sha256"), exist_ok=True)
+def sha(b): return "sha256:" + hashlib.sha256(b).hexdigest()
+def blob(b):
+    with open(os.path.join(out, "blobs", "sha256", sha(b)[7:]), "wb") as f: f.write(b)
+    return {"digest": sha(b), "size": len(b)}
+def canon(o): return json.dumps(o, sort_keys=True, separators=(",", ":")).encode()
+def tar(files):
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for name, data in files:
+            i = tarfile.TarInfo(name); i.mtime = 0
+            if data is None:
+                i.type = tarfile.DIRTYPE; i.mode = 0o755; t.addfile(i)
+            else:
+                i.size = len(data); i.mode = 0o644; t.addfile(i, io.BytesIO(data))
+    return raw.getvalue()
+layers = [
+    (tar([("etc", None), ("etc/one", b"one\n"), ("etc/gone", b"x")]), True),
+    (tar([("etc", None), ("etc/two", b"two\n"), ("etc/.wh.gone", b"")]), False),
+    (tar([("etc", None), ("etc/one", b"one-v2\n")]), True),
+]
+descs, diff_ids = [], []
+for raw, gz in layers:
+    diff_ids.append(sha(raw))
+    d = blob(gzip.compress(raw, mtime=0) if gz else raw)
+    d["mediaType"] = "application/vnd.oci.image.layer.v1.tar" + ("+gzip" if gz else "")
+    descs.append(d)
+chain = [diff_ids[0]]
+for d in diff_ids[1:]: chain.append(sha((chain[-1] + " " + d).encode()))
+manifests = []
+for arch in ["arm64", "amd64"]:
+    cfg = {"architecture": arch, "os": "linux",
+           "config": {"Entrypoint": ["/bin/true"], "Cmd": ["x"], "Env": ["A=" + arch],
+                      "WorkingDir": "/etc", "User": "1000", "Labels": {"test": "multi"}},
+           "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+    c = blob(canon(cfg)); c["mediaType"] = "application/vnd.oci.image.config.v1+json"
+    m = blob(canon({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "config": c, "layers": descs}))
+    m["mediaType"] = "application/vnd.oci.image.manifest.v1+json"
+    m["platform"] = {"os": "linux", "architecture": arch}
+    manifests.append(m)
+idx = blob(canon({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                  "manifests": manifests}))
+idx["mediaType"] = "application/vnd.oci.image.index.v1+json"
+idx["annotations"] = {"org.opencontainers.image.ref.name": "v1"}
+with open(os.path.join(out, "index.json"), "wb") as f: f.write(canon({"schemaVersion": 2, "manifests": [idx]}))
+with open(os.path.join(out, "oci-layout"), "wb") as f: f.write(canon({"imageLayoutVersion": "1.0.0"}))
+print(json.dumps({"index": idx["digest"], "amd64": manifests[1]["digest"], "chain": chain}))
+"#;
+
+struct MultiImage {
+    reference: String,
+    index_digest: String,
+    amd64_manifest: String,
+    chain: Vec<String>,
+}
+
+fn push_multi_image(env: &TestEnv, dir: &Path) -> MultiImage {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(MAKE_MULTI)
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let repo = common::unique_ns("pulltest-multi").to_ascii_lowercase();
+    let reference = format!("{}/{repo}:v1", env.registry);
+    let push = Command::new("skopeo")
+        .args([
+            "copy",
+            "-q",
+            "--all",
+            "--preserve-digests",
+            "--dest-tls-verify=false",
+        ])
+        .arg(format!("oci:{}:v1", dir.display()))
+        .arg(format!("docker://{reference}"))
+        .output()
+        .unwrap();
+    assert!(
+        push.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&push.stderr)
+    );
+    MultiImage {
+        reference,
+        index_digest: v["index"].as_str().unwrap().to_string(),
+        amd64_manifest: v["amd64"].as_str().unwrap().to_string(),
+        chain: v["chain"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect(),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pulls_a_multi_platform_multi_layer_index() {
+    let Some(env) = common::env() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let img = push_multi_image(&env, dir.path());
+    let ns = Ns::new(&env, "pull-multi");
+
+    let pulled = image::pull(&ns.conn, &img.reference, None, &opts())
+        .await
+        .unwrap();
+    assert_eq!(
+        pulled.digest, img.index_digest,
+        "the record points at the index"
+    );
+    assert_eq!(pulled.chain_id, img.chain[2]);
+    assert_eq!(pulled.config.entrypoint, vec!["/bin/true"]);
+    assert_eq!(
+        pulled.config.env,
+        vec!["A=amd64"],
+        "the amd64 image was chosen"
+    );
+    assert_eq!(pulled.config.working_dir, "/etc");
+    assert_eq!(pulled.config.user, "1000");
+    assert_eq!(
+        pulled.config.labels.get("test").map(String::as_str),
+        Some("multi")
+    );
+
+    // Three committed snapshots, each on its parent.
+    let snapshots = ns.snapshots();
+    for (i, chain_id) in img.chain.iter().enumerate() {
+        let parent = if i == 0 {
+            String::new()
+        } else {
+            img.chain[i - 1].clone()
+        };
+        assert!(
+            snapshots
+                .iter()
+                .any(|(k, p, kind)| k == chain_id && *p == parent && kind == "Committed"),
+            "layer {i}: {snapshots:?}"
+        );
+    }
+    let listing = ns.ctr(&["images", "ls"]);
+    assert!(
+        listing.contains("application/vnd.oci.image.index.v1+json"),
+        "{listing}"
+    );
+    let index_labels = ns.content_labels(&img.index_digest);
+    assert!(
+        index_labels.contains(&format!(
+            "containerd.io/gc.ref.content.m.1={}",
+            img.amd64_manifest
+        )),
+        "{index_labels}"
+    );
+
+    // Layers were applied in order: later files win, whiteouts delete.
+    let files =
+        read_snapshot_files(&ns, &pulled.chain_id, &["etc/one", "etc/two", "etc/gone"]).await;
+    assert_eq!(
+        files,
+        vec![
+            Some("one-v2\n".to_string()),
+            Some("two\n".to_string()),
+            None
+        ]
+    );
+
+    force_gc(&ns.conn).await;
+    assert_eq!(
+        image::find(&ns.conn, &img.reference, "overlayfs")
+            .await
+            .unwrap(),
+        Some(pulled.clone()),
+        "GC must keep index, manifest, config and snapshots"
+    );
+    assert_eq!(ns.snapshots().len(), 3);
+
+    // Only the top layer missing: it alone is unpacked again, on its parent.
+    ns.ctr(&[
+        "snapshots",
+        "--snapshotter",
+        "overlayfs",
+        "rm",
+        &img.chain[2],
+    ]);
+    assert_eq!(ns.snapshots().len(), 2);
+    let again = image::pull(&ns.conn, &img.reference, None, &opts())
+        .await
+        .unwrap();
+    assert_eq!(again, pulled);
+    let snapshots = ns.snapshots();
+    assert!(
+        snapshots
+            .iter()
+            .any(|(k, p, _)| *k == img.chain[2] && *p == img.chain[1]),
+        "{snapshots:?}"
+    );
+
+    // By digest: a second record, nothing new to unpack.
+    let repo = img.reference.trim_end_matches(":v1");
+    let by_digest = format!("{repo}@{}", img.index_digest);
+    let pinned = image::pull(&ns.conn, &by_digest, None, &opts())
+        .await
+        .unwrap();
+    assert_eq!(pinned.name, by_digest);
+    assert_eq!(pinned.chain_id, pulled.chain_id);
+    assert_eq!(ns.image_names().len(), 2);
+
+    // A platform the index does not have.
+    let s390x = PullOptions {
+        platform: image::Platform {
+            os: "linux".into(),
+            architecture: "s390x".into(),
+            variant: None,
+        },
+        ..opts()
+    };
+    let msg = image::pull(&ns.conn, &img.reference, None, &s390x)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("linux/s390x") && msg.contains("linux/amd64"),
+        "{msg}"
+    );
+}
+
+/// Mounts a read-only view of snapshot `chain_id` and reads `paths` from it.
+/// The view is made under a lease so that a GC run by a parallel test leaves it alone.
+async fn read_snapshot_files(ns: &Ns, chain_id: &str, paths: &[&str]) -> Vec<Option<String>> {
+    let lease = format!("pull-view-{}", uuid::Uuid::new_v4());
+    LeasesClient::new(ns.conn.channel())
+        .create(ns.conn.request(CreateRequest {
+            id: lease.clone(),
+            labels: HashMap::new(),
+        }))
+        .await
+        .unwrap();
+    let mounts = SnapshotsClient::new(ns.conn.channel())
+        .view(ns.conn.leased_request(
+            ViewSnapshotRequest {
+                snapshotter: "overlayfs".into(),
+                key: lease.clone(),
+                parent: chain_id.into(),
+                labels: HashMap::new(),
+            },
+            &lease,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .mounts;
+    assert_eq!(mounts.len(), 1, "{mounts:?}");
+    let m = &mounts[0];
+    let target = tempfile::tempdir().unwrap();
+    let status = Command::new("mount")
+        .args(["-t", &m.r#type, &m.source])
+        .arg(target.path())
+        .args(["-o", &m.options.join(",")])
+        .status()
+        .unwrap();
+    assert!(status.success(), "mount {m:?} failed");
+    let files = paths
+        .iter()
+        .map(|p| std::fs::read_to_string(target.path().join(p)).ok())
+        .collect();
+    let _ = Command::new("umount").arg(target.path()).status();
+    SnapshotsClient::new(ns.conn.channel())
+        .remove(ns.conn.leased_request(
+            RemoveSnapshotRequest {
+                snapshotter: "overlayfs".into(),
+                key: lease.clone(),
+            },
+            &lease,
+        ))
+        .await
+        .unwrap();
+    LeasesClient::new(ns.conn.channel())
+        .delete(ns.conn.request(DeleteRequest {
+            id: lease,
+            sync: false,
+        }))
+        .await
+        .unwrap();
+    files
+}
