@@ -4,12 +4,18 @@ use crate::control::registration::HostFacts;
 
 /// CPUs this process may use and the host's total memory.
 pub fn facts() -> HostFacts {
-    let cpus = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get() as u32)
+        .unwrap_or(1);
     let memory_mib = std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|text| mem_total_mib(&text))
         .unwrap_or(0);
-    HostFacts { cpus, memory_mib, arch: std::env::consts::ARCH.to_string() }
+    HostFacts {
+        cpus,
+        memory_mib,
+        arch: std::env::consts::ARCH.to_string(),
+    }
 }
 
 /// `MemTotal:  16326372 kB` -> MiB.

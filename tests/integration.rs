@@ -3,3 +3,12 @@
 
 #[path = "integration/common/mod.rs"]
 mod common;
+
+#[path = "integration/agent_config.rs"]
+mod agent_config;
+#[path = "integration/e2e.rs"]
+mod e2e;
+#[path = "integration/pull.rs"]
+mod pull;
+#[path = "integration/ship.rs"]
+mod ship;

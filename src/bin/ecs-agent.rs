@@ -21,7 +21,11 @@ use ecs::task::from_acs::Policy;
 const RUNTIME_VERSION: &str = "containerd";
 
 fn main() -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ecs-agent: cannot start the async runtime: {e}");
@@ -51,7 +55,9 @@ fn load_config() -> anyhow::Result<Config> {
 fn init_logging(cfg: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ECS_AGENT_LOG_FILTER")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(cfg.log_level.as_filter()));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match cfg.log_output_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Logfmt => builder.init(),
@@ -81,7 +87,8 @@ async fn run() -> anyhow::Result<()> {
     };
     let runtime = Arc::new(ContainerdRuntime::new(conn, pull));
 
-    let ecs = Arc::new(EcsClient::new(&cfg.region, cfg.backend_host.as_deref(), &cfg.cluster).await);
+    let ecs =
+        Arc::new(EcsClient::new(&cfg.region, cfg.backend_host.as_deref(), &cfg.cluster).await);
     let host = ecs::host::facts();
     let input = RegistrationInput {
         reserved_memory_mib: u64::from(cfg.reserved_memory_mib),
@@ -93,7 +100,11 @@ async fn run() -> anyhow::Result<()> {
         existing_arn: None,
         runtime_version: RUNTIME_VERSION.into(),
     };
-    let reg = registration(&host, &input, option_env!("ECS_AGENT_GIT_HASH").unwrap_or("unknown"));
+    let reg = registration(
+        &host,
+        &input,
+        option_env!("ECS_AGENT_GIT_HASH").unwrap_or("unknown"),
+    );
     let (instance_arn, cluster_arn) = register(&ecs, &cfg, &reg).await?;
     tracing::info!(container_instance = %instance_arn, cluster = %cluster_arn, cpu = reg.cpu, memory_mib = reg.memory_mib, "registered");
 
@@ -108,8 +119,14 @@ async fn run() -> anyhow::Result<()> {
             ImagePullBehavior::Once => PullBehavior::Once,
             ImagePullBehavior::PreferCached => PullBehavior::PreferCached,
         },
-        policy: Policy { disable_privileged: cfg.disable_privileged },
-        registry_credentials: cfg.engine_auth.iter().map(|(h, c)| (h.clone(), c.clone())).collect(),
+        policy: Policy {
+            disable_privileged: cfg.disable_privileged,
+        },
+        registry_credentials: cfg
+            .engine_auth
+            .iter()
+            .map(|(h, c)| (h.clone(), c.clone()))
+            .collect(),
     };
     let engine = Engine::new(runtime, settings, ReportQueue::start(ecs.clone()));
     let router = engine.clone();
@@ -121,7 +138,9 @@ async fn run() -> anyhow::Result<()> {
         engine,
         cluster_arn,
         instance_arn,
-        agent_hash: option_env!("ECS_AGENT_GIT_HASH").unwrap_or("unknown").into(),
+        agent_hash: option_env!("ECS_AGENT_GIT_HASH")
+            .unwrap_or("unknown")
+            .into(),
         runtime_version: RUNTIME_VERSION.into(),
         connected,
     };
@@ -153,7 +172,9 @@ async fn register(
             Ok(ids) => return Ok(ids),
             Err(e) if e.code() == Some("ClusterNotFoundException") && cfg.cluster == "default" => {
                 tracing::info!("cluster \"default\" does not exist; creating it");
-                ecs.create_cluster().await.context("creating the default cluster")?;
+                ecs.create_cluster()
+                    .await
+                    .context("creating the default cluster")?;
             }
             Err(e) if e.is_retryable() => {
                 tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "cannot register yet; retrying");
@@ -161,7 +182,9 @@ async fn register(
                 wait = (wait * 2).min(Duration::from_secs(30));
             }
             Err(e) => {
-                return Err(e).with_context(|| format!("registering with cluster {:?} (ECS_CLUSTER)", cfg.cluster));
+                return Err(e).with_context(|| {
+                    format!("registering with cluster {:?} (ECS_CLUSTER)", cfg.cluster)
+                });
             }
         }
     }

@@ -118,8 +118,12 @@ pub struct ContainerSpec {
 pub enum ContainerState {
     /// Container record exists, no task (process) yet or task created but not started.
     Created,
-    Running { pid: u32 },
-    Stopped { exit_code: i32 },
+    Running {
+        pid: u32,
+    },
+    Stopped {
+        exit_code: i32,
+    },
 }
 
 /// A container's main process exited.
@@ -150,7 +154,8 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<PulledImage>, RuntimeError>> + Send;
 
     /// Create the container (snapshot, record, OCI spec) and its task, not started.
-    fn create(&self, spec: &ContainerSpec) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+    fn create(&self, spec: &ContainerSpec)
+        -> impl Future<Output = Result<(), RuntimeError>> + Send;
 
     /// Start a created container; returns the pid of its main process.
     fn start(&self, id: &str) -> impl Future<Output = Result<u32, RuntimeError>> + Send;
@@ -162,7 +167,10 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     fn remove(&self, id: &str) -> impl Future<Output = Result<(), RuntimeError>> + Send;
 
     /// Current state, `None` when containerd has no such container.
-    fn state(&self, id: &str) -> impl Future<Output = Result<Option<ContainerState>, RuntimeError>> + Send;
+    fn state(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<ContainerState>, RuntimeError>> + Send;
 
     /// Exit events for all containers in our namespace. The stream reconnects
     /// by itself; after a reconnect callers should re-check `state` of what they

@@ -26,8 +26,13 @@ pub struct DockerHostConfig {
 }
 
 const CONFIG_KEYS: &[&str] = &["Labels", "User", "WorkingDir", "Hostname"];
-const HOST_CONFIG_KEYS: &[&str] =
-    &["Ulimits", "ReadonlyRootfs", "MemoryReservation", "Privileged", "LogConfig"];
+const HOST_CONFIG_KEYS: &[&str] = &[
+    "Ulimits",
+    "ReadonlyRootfs",
+    "MemoryReservation",
+    "Privileged",
+    "LogConfig",
+];
 
 fn object(field: &str, text: Option<&str>) -> Result<Map<String, Value>, String> {
     let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
@@ -120,7 +125,11 @@ pub fn parse_host_config(text: Option<&str>) -> Result<DockerHostConfig, String>
         Some(v) => match v.as_i64() {
             Some(0) => None,
             Some(n) if n > 0 => Some(n),
-            _ => return Err(format!("{F}.MemoryReservation: expected a positive number of bytes")),
+            _ => {
+                return Err(format!(
+                    "{F}.MemoryReservation: expected a positive number of bytes"
+                ))
+            }
         },
     };
     let mut ulimits = Vec::new();
@@ -151,13 +160,17 @@ fn parse_ulimit(field: &str, v: &Value) -> Result<Ulimit, String> {
         match v.get(key) {
             // Docker and ECS use -1 for unlimited.
             Some(n) if n.as_i64() == Some(-1) => Ok(u64::MAX),
-            Some(n) => n.as_u64().ok_or_else(|| format!("{field}.{key}: expected a whole number")),
+            Some(n) => n
+                .as_u64()
+                .ok_or_else(|| format!("{field}.{key}: expected a whole number")),
             None => Err(format!("{field}.{key}: missing")),
         }
     };
     let (soft, hard) = (limit("Soft")?, limit("Hard")?);
     if soft > hard {
-        return Err(format!("{field}: Soft ({soft}) is greater than Hard ({hard})"));
+        return Err(format!(
+            "{field}: Soft ({soft}) is greater than Hard ({hard})"
+        ));
     }
     Ok(Ulimit { name, soft, hard })
 }
@@ -202,9 +215,18 @@ mod tests {
     #[test]
     fn empty_and_absent_configs_are_default() {
         assert_eq!(parse_config(None).unwrap(), DockerCreateConfig::default());
-        assert_eq!(parse_config(Some("")).unwrap(), DockerCreateConfig::default());
-        assert_eq!(parse_host_config(Some("{}")).unwrap(), DockerHostConfig::default());
-        assert_eq!(parse_host_config(Some("null")).unwrap(), DockerHostConfig::default());
+        assert_eq!(
+            parse_config(Some("")).unwrap(),
+            DockerCreateConfig::default()
+        );
+        assert_eq!(
+            parse_host_config(Some("{}")).unwrap(),
+            DockerHostConfig::default()
+        );
+        assert_eq!(
+            parse_host_config(Some("null")).unwrap(),
+            DockerHostConfig::default()
+        );
     }
 
     #[test]
@@ -216,7 +238,14 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(h.ulimits.len(), 2);
-        assert_eq!(h.ulimits[0], Ulimit { name: UlimitName::Nofile, soft: 1024, hard: 2048 });
+        assert_eq!(
+            h.ulimits[0],
+            Ulimit {
+                name: UlimitName::Nofile,
+                soft: 1024,
+                hard: 2048
+            }
+        );
         assert_eq!(h.ulimits[1].soft, u64::MAX);
         assert!(h.readonly_rootfs);
         assert_eq!(h.memory_reservation_bytes, Some(67108864));
@@ -224,14 +253,19 @@ mod tests {
 
     #[test]
     fn errors_name_the_field() {
-        let e = parse_host_config(Some(r#"{"Ulimits":[{"Name":"nofiles","Soft":1,"Hard":1}]}"#))
-            .unwrap_err();
+        let e = parse_host_config(Some(
+            r#"{"Ulimits":[{"Name":"nofiles","Soft":1,"Hard":1}]}"#,
+        ))
+        .unwrap_err();
         assert!(e.contains("dockerConfig.hostConfig.Ulimits[0].Name"), "{e}");
         let e = parse_host_config(Some(r#"{"Ulimits":[{"Name":"nofile","Soft":5,"Hard":1}]}"#))
             .unwrap_err();
         assert!(e.contains("Soft (5) is greater than Hard (1)"), "{e}");
         let e = parse_host_config(Some(r#"{"CapAdd":["NET_ADMIN"]}"#)).unwrap_err();
-        assert_eq!(e, "dockerConfig.hostConfig.CapAdd is not supported by this agent");
+        assert_eq!(
+            e,
+            "dockerConfig.hostConfig.CapAdd is not supported by this agent"
+        );
         let e = parse_host_config(Some(r#"{"LogConfig":{"Type":"awslogs"}}"#)).unwrap_err();
         assert!(e.contains("LogConfig.Type \"awslogs\""), "{e}");
         let e = parse_config(Some("{not json")).unwrap_err();

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use crate::model::acs;
 
-use super::def::{Condition, ContainerDef, Dependency, NetworkMode, PortMapping, Protocol, TaskDef};
+use super::def::{
+    Condition, ContainerDef, Dependency, NetworkMode, PortMapping, Protocol, TaskDef,
+};
 use super::docker_config::{parse_config, parse_host_config};
 
 /// Instance-wide rules a task must follow (from the agent's config).
@@ -24,11 +26,17 @@ pub struct InvalidTask {
 }
 
 fn invalid(reason: impl Into<String>) -> InvalidTask {
-    InvalidTask { reason: reason.into() }
+    InvalidTask {
+        reason: reason.into(),
+    }
 }
 
 pub fn task_def(t: &acs::Task, policy: Policy) -> Result<TaskDef, InvalidTask> {
-    let arn = t.arn.clone().filter(|a| !a.is_empty()).ok_or_else(|| invalid("arn: missing"))?;
+    let arn = t
+        .arn
+        .clone()
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| invalid("arn: missing"))?;
     let network_mode = match t.network_mode.as_deref() {
         Some("host") => NetworkMode::Host,
         None | Some("") => {
@@ -47,14 +55,25 @@ pub fn task_def(t: &acs::Task, policy: Policy) -> Result<TaskDef, InvalidTask> {
     }
     for (field, set) in [
         ("volumes", !t.volumes.is_empty()),
-        ("elasticNetworkInterfaces", !t.elastic_network_interfaces.is_empty()),
+        (
+            "elasticNetworkInterfaces",
+            !t.elastic_network_interfaces.is_empty(),
+        ),
         ("proxyConfiguration", t.proxy_configuration.is_some()),
         ("associations", !t.associations.is_empty()),
-        ("pidMode", t.pid_mode.as_deref().is_some_and(|m| !m.is_empty())),
-        ("ipcMode", t.ipc_mode.as_deref().is_some_and(|m| !m.is_empty())),
+        (
+            "pidMode",
+            t.pid_mode.as_deref().is_some_and(|m| !m.is_empty()),
+        ),
+        (
+            "ipcMode",
+            t.ipc_mode.as_deref().is_some_and(|m| !m.is_empty()),
+        ),
     ] {
         if set {
-            return Err(invalid(format!("{field} is not supported by this agent yet")));
+            return Err(invalid(format!(
+                "{field} is not supported by this agent yet"
+            )));
         }
     }
     let mut names = BTreeSet::new();
@@ -62,13 +81,18 @@ pub fn task_def(t: &acs::Task, policy: Policy) -> Result<TaskDef, InvalidTask> {
     for (i, c) in t.containers.iter().enumerate() {
         let def = container_def(i, c, network_mode, policy)?;
         if !names.insert(def.name.clone()) {
-            return Err(invalid(format!("containers[{i}].name {:?} is used twice", def.name)));
+            return Err(invalid(format!(
+                "containers[{i}].name {:?} is used twice",
+                def.name
+            )));
         }
         containers.push(def);
     }
     check_dependencies(&containers)?;
     if !containers.iter().any(|c| c.essential) {
-        return Err(invalid("containers: at least one container must be essential"));
+        return Err(invalid(
+            "containers: at least one container must be essential",
+        ));
     }
     Ok(TaskDef {
         arn,
@@ -82,7 +106,8 @@ pub fn task_def(t: &acs::Task, policy: Policy) -> Result<TaskDef, InvalidTask> {
 fn valid_container_name(n: &str) -> bool {
     !n.is_empty()
         && n.len() <= 255
-        && n.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+        && n.chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
 }
 
 fn container_def(
@@ -110,13 +135,29 @@ fn container_def(
         ("environmentFiles", !c.environment_files.is_empty()),
         ("linuxParameters", c.linux_parameters.is_some()),
         ("firelensConfiguration", c.firelens_configuration.is_some()),
-        ("registryAuthentication", c.registry_authentication.is_some()),
+        (
+            "registryAuthentication",
+            c.registry_authentication.is_some(),
+        ),
         ("credentialSpecs", !c.credential_specs.is_empty()),
-        ("healthCheckType", c.health_check_type.as_deref().is_some_and(|h| !h.is_empty())),
-        ("restartPolicy", c.restart_policy.as_ref().and_then(|r| r.enabled).unwrap_or(false)),
+        (
+            "healthCheckType",
+            c.health_check_type
+                .as_deref()
+                .is_some_and(|h| !h.is_empty()),
+        ),
+        (
+            "restartPolicy",
+            c.restart_policy
+                .as_ref()
+                .and_then(|r| r.enabled)
+                .unwrap_or(false),
+        ),
     ] {
         if set {
-            return Err(invalid(at(&format!("{field} is not supported by this agent yet"))));
+            return Err(invalid(at(&format!(
+                "{field} is not supported by this agent yet"
+            ))));
         }
     }
     let docker = c.docker_config.clone().unwrap_or_default();
@@ -130,9 +171,11 @@ fn container_def(
     }
     let cpu = match c.cpu {
         None => 0,
-        Some(n) => u32::try_from(n).map_err(|_| invalid(at(&format!("cpu {n}: expected 0 or more CPU units"))))?,
+        Some(n) => u32::try_from(n)
+            .map_err(|_| invalid(at(&format!("cpu {n}: expected 0 or more CPU units"))))?,
     };
-    let memory_mib = positive_mib(c.memory).map_err(|n| invalid(at(&format!("memory {n}: expected MiB above 0"))))?;
+    let memory_mib = positive_mib(c.memory)
+        .map_err(|n| invalid(at(&format!("memory {n}: expected MiB above 0"))))?;
     let memory_reservation_mib = host
         .memory_reservation_bytes
         .map(|b| u32::try_from(b / (1024 * 1024)).unwrap_or(u32::MAX));
@@ -163,8 +206,13 @@ fn container_def(
         ulimits: host.ulimits,
         labels: config.labels,
         depends_on: dependencies(&name, &c.depends_on)?,
-        stop_timeout: seconds(c.stop_timeout).map_err(|n| invalid(at(&format!("stopTimeout {n}: expected seconds, 0 or more"))))?,
-        start_timeout: seconds(c.start_timeout).map_err(|n| invalid(at(&format!("startTimeout {n}: expected seconds, 0 or more"))))?,
+        stop_timeout: seconds(c.stop_timeout)
+            .map_err(|n| invalid(at(&format!("stopTimeout {n}: expected seconds, 0 or more"))))?,
+        start_timeout: seconds(c.start_timeout).map_err(|n| {
+            invalid(at(&format!(
+                "startTimeout {n}: expected seconds, 0 or more"
+            )))
+        })?,
         port_mappings: port_mappings(&name, &c.port_mappings, network_mode)?,
         container_arn: c.container_arn.clone(),
         name,
@@ -186,13 +234,17 @@ fn positive_mib(v: Option<i64>) -> Result<Option<u32>, i64> {
 fn seconds(v: Option<i64>) -> Result<Option<Duration>, i64> {
     match v {
         None | Some(0) => Ok(None),
-        Some(n) => u64::try_from(n).map(|s| Some(Duration::from_secs(s))).map_err(|_| n),
+        Some(n) => u64::try_from(n)
+            .map(|s| Some(Duration::from_secs(s)))
+            .map_err(|_| n),
     }
 }
 
 /// `overrides` is a JSON string; ECS puts a command override there.
 fn override_command(text: Option<&str>) -> Result<Option<Vec<String>>, String> {
-    let Some(text) = text.filter(|t| !t.trim().is_empty()) else { return Ok(None) };
+    let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
+        return Ok(None);
+    };
     let v: serde_json::Value =
         serde_json::from_str(text).map_err(|e| format!("overrides: invalid JSON: {e}"))?;
     match v.get("command") {
@@ -203,7 +255,10 @@ fn override_command(text: Option<&str>) -> Result<Option<Vec<String>>, String> {
     }
 }
 
-fn dependencies(name: &str, deps: &[acs::ContainerDependency]) -> Result<Vec<Dependency>, InvalidTask> {
+fn dependencies(
+    name: &str,
+    deps: &[acs::ContainerDependency],
+) -> Result<Vec<Dependency>, InvalidTask> {
     deps.iter()
         .enumerate()
         .map(|(j, d)| {
@@ -268,8 +323,11 @@ fn port_mappings(
 
 /// Every dependency names another container of the task, and there is no cycle.
 fn check_dependencies(containers: &[ContainerDef]) -> Result<(), InvalidTask> {
-    let index: BTreeMap<&str, usize> =
-        containers.iter().enumerate().map(|(i, c)| (c.name.as_str(), i)).collect();
+    let index: BTreeMap<&str, usize> = containers
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.name.as_str(), i))
+        .collect();
     for c in containers {
         for d in &c.depends_on {
             if d.container == c.name {
@@ -284,7 +342,12 @@ fn check_dependencies(containers: &[ContainerDef]) -> Result<(), InvalidTask> {
         }
     }
     // Depth-first search for a cycle: 0 = unvisited, 1 = on the path, 2 = done.
-    fn visit(i: usize, cs: &[ContainerDef], index: &BTreeMap<&str, usize>, mark: &mut [u8]) -> Option<usize> {
+    fn visit(
+        i: usize,
+        cs: &[ContainerDef],
+        index: &BTreeMap<&str, usize>,
+        mark: &mut [u8],
+    ) -> Option<usize> {
         mark[i] = 1;
         for d in &cs[i].depends_on {
             let j = index[d.container.as_str()];

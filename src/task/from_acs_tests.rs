@@ -48,37 +48,97 @@ fn realistic_task_is_accepted() {
     assert_eq!(db.port_mappings[1].protocol, Protocol::Udp);
     let web = &d.containers[1];
     assert!(web.essential);
-    assert_eq!(web.command, Some(vec!["echo".to_string(), "overridden".to_string()]));
+    assert_eq!(
+        web.command,
+        Some(vec!["echo".to_string(), "overridden".to_string()])
+    );
     assert_eq!(web.depends_on[0].condition, Condition::Start);
 }
 
 #[test]
 fn bad_tasks_are_refused_naming_the_field() {
     let cases: Vec<(serde_json::Value, &str)> = vec![
-        (serde_json::json!([{"name": "a"}]), "container \"a\": image: missing"),
-        (serde_json::json!([{"name": "a b", "image": "x"}]), "containers[0].name \"a b\""),
-        (serde_json::json!([{"name": "a", "image": "x"}, {"name": "a", "image": "y"}]), "containers[1].name \"a\" is used twice"),
-        (serde_json::json!([{"name": "a", "image": "x", "essential": false}]), "at least one container must be essential"),
-        (serde_json::json!([{"name": "a", "image": "x", "dependsOn": [{"containerName": "zz", "condition": "START"}]}]), "dependsOn container \"zz\", which is not in the task"),
-        (serde_json::json!([{"name": "a", "image": "x", "dependsOn": [{"containerName": "a", "condition": "START"}]}]), "dependsOn itself"),
-        (serde_json::json!([{"name": "a", "image": "x", "dependsOn": [{"containerName": "b", "condition": "START"}]},
-                            {"name": "b", "image": "x", "dependsOn": [{"containerName": "a", "condition": "START"}]}]), "cycle"),
-        (serde_json::json!([{"name": "a", "image": "x"}, {"name": "b", "image": "x", "dependsOn": [{"containerName": "a", "condition": "HEALTHY"}]}]), "dependsOn[0].condition HEALTHY is not supported"),
-        (serde_json::json!([{"name": "a", "image": "x", "dependsOn": [{"containerName": "b", "condition": "LATER"}]}, {"name": "b", "image": "x"}]), "dependsOn[0].condition \"LATER\": expected START, COMPLETE or SUCCESS"),
-        (serde_json::json!([{"name": "a", "image": "x", "memory": -5}]), "container \"a\": memory -5"),
-        (serde_json::json!([{"name": "a", "image": "x", "cpu": -1}]), "container \"a\": cpu -1"),
-        (serde_json::json!([{"name": "a", "image": "x", "portMappings": [{"containerPort": 80, "hostPort": 81}]}]), "portMappings[0].hostPort 81: in host network mode it must equal containerPort 80"),
-        (serde_json::json!([{"name": "a", "image": "x", "portMappings": [{"containerPort": 70000}]}]), "portMappings[0].containerPort"),
-        (serde_json::json!([{"name": "a", "image": "x", "portMappings": [{"containerPort": 80, "protocol": "sctp"}]}]), "protocol \"sctp\": expected tcp or udp"),
-        (serde_json::json!([{"name": "a", "image": "x", "mountPoints": [{"sourceVolume": "v", "containerPath": "/v"}]}]), "container \"a\": mountPoints is not supported"),
-        (serde_json::json!([{"name": "a", "image": "x", "dockerConfig": {"hostConfig": "{\"CapAdd\":[\"NET_ADMIN\"]}"}}]), "dockerConfig.hostConfig.CapAdd is not supported"),
-        (serde_json::json!([{"name": "a", "image": "x", "overrides": "{\"command\": 5}"}]), "overrides.command: expected a list of strings"),
-        (serde_json::json!([{"name": "a", "image": "x", "memory": 32, "dockerConfig": {"hostConfig": "{\"MemoryReservation\":67108864}"}}]), "memoryReservation (64 MiB) must not be above memory (32 MiB)"),
+        (
+            serde_json::json!([{"name": "a"}]),
+            "container \"a\": image: missing",
+        ),
+        (
+            serde_json::json!([{"name": "a b", "image": "x"}]),
+            "containers[0].name \"a b\"",
+        ),
+        (
+            serde_json::json!([{"name": "a", "image": "x"}, {"name": "a", "image": "y"}]),
+            "containers[1].name \"a\" is used twice",
+        ),
+        (
+            serde_json::json!([{"name": "a", "image": "x", "essential": false}]),
+            "at least one container must be essential",
+        ),
+        (
+            serde_json::json!([{"name": "a", "image": "x", "dependsOn": [{"containerName": "zz", "condition": "START"}]}]),
+            "dependsOn container \"zz\", which is not in the task",
+        ),
+        (
+            serde_json::json!([{"name": "a", "image": "x", "dependsOn": [{"containerName": "a", "condition": "START"}]}]),
+            "dependsOn itself",
+        ),
+        (
+            serde_json::json!([{"name": "a", "image": "x", "dependsOn": [{"containerName": "b", "condition": "START"}]},
+                            {"name": "b", "image": "x", "dependsOn": [{"containerName": "a", "condition": "START"}]}]),
+            "cycle",
+        ),
+        (
+            serde_json::json!([{"name": "a", "image": "x"}, {"name": "b", "image": "x", "dependsOn": [{"containerName": "a", "condition": "HEALTHY"}]}]),
+            "dependsOn[0].condition HEALTHY is not supported",
+        ),
+        (
+            serde_json::json!([{"name": "a", "image": "x", "dependsOn": [{"containerName": "b", "condition": "LATER"}]}, {"name": "b", "image": "x"}]),
+            "dependsOn[0].condition \"LATER\": expected START, COMPLETE or SUCCESS",
+        ),
+        (
+            serde_json::json!([{"name": "a", "image": "x", "memory": -5}]),
+            "container \"a\": memory -5",
+        ),
+        (
+            serde_json::json!([{"name": "a", "image": "x", "cpu": -1}]),
+            "container \"a\": cpu -1",
+        ),
+        (
+            serde_json::json!([{"name": "a", "image": "x", "portMappings": [{"containerPort": 80, "hostPort": 81}]}]),
+            "portMappings[0].hostPort 81: in host network mode it must equal containerPort 80",
+        ),
+        (
+            serde_json::json!([{"name": "a", "image": "x", "portMappings": [{"containerPort": 70000}]}]),
+            "portMappings[0].containerPort",
+        ),
+        (
+            serde_json::json!([{"name": "a", "image": "x", "portMappings": [{"containerPort": 80, "protocol": "sctp"}]}]),
+            "protocol \"sctp\": expected tcp or udp",
+        ),
+        (
+            serde_json::json!([{"name": "a", "image": "x", "mountPoints": [{"sourceVolume": "v", "containerPath": "/v"}]}]),
+            "container \"a\": mountPoints is not supported",
+        ),
+        (
+            serde_json::json!([{"name": "a", "image": "x", "dockerConfig": {"hostConfig": "{\"CapAdd\":[\"NET_ADMIN\"]}"}}]),
+            "dockerConfig.hostConfig.CapAdd is not supported",
+        ),
+        (
+            serde_json::json!([{"name": "a", "image": "x", "overrides": "{\"command\": 5}"}]),
+            "overrides.command: expected a list of strings",
+        ),
+        (
+            serde_json::json!([{"name": "a", "image": "x", "memory": 32, "dockerConfig": {"hostConfig": "{\"MemoryReservation\":67108864}"}}]),
+            "memoryReservation (64 MiB) must not be above memory (32 MiB)",
+        ),
         (serde_json::json!([]), "the task has no containers"),
     ];
     for (containers, want) in cases {
         let got = reason(&payload_task(containers.clone()));
-        assert!(got.contains(want), "for {containers}: got {got:?}, want it to contain {want:?}");
+        assert!(
+            got.contains(want),
+            "for {containers}: got {got:?}, want it to contain {want:?}"
+        );
     }
 }
 
@@ -95,7 +155,13 @@ fn network_modes_other_than_host_are_refused_clearly() {
 fn privileged_is_refused_when_disabled() {
     let t = payload_task(serde_json::json!([{"name": "a", "image": "x", "privileged": true}]));
     assert!(task_def(&t, Policy::default()).unwrap().containers[0].privileged);
-    let e = task_def(&t, Policy { disable_privileged: true }).unwrap_err();
+    let e = task_def(
+        &t,
+        Policy {
+            disable_privileged: true,
+        },
+    )
+    .unwrap_err();
     assert!(e.reason.contains("ECS_DISABLE_PRIVILEGED"), "{e}");
 }
 

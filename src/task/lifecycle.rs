@@ -39,7 +39,10 @@ pub enum Action {
     Create(usize),
     Start(usize),
     /// Send the stop signal; report `Event::StopTimedOut` after `timeout` if it still runs.
-    Stop { container: usize, timeout: Duration },
+    Stop {
+        container: usize,
+        timeout: Duration,
+    },
     /// The stop timeout passed: SIGKILL.
     Kill(usize),
 }
@@ -47,14 +50,36 @@ pub enum Action {
 /// An outcome the engine observed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    Pulled { container: usize, result: Result<String, String> },
-    Created { container: usize, result: Result<String, String> },
-    Started { container: usize, result: Result<(), String> },
-    Exited { container: usize, exit_code: i32, at_ms: i64 },
-    StopTimedOut { container: usize },
-    DesiredStatus { status: DesiredStatus, reason: Option<String> },
-    PullStarted { at_ms: i64 },
-    PullStopped { at_ms: i64 },
+    Pulled {
+        container: usize,
+        result: Result<String, String>,
+    },
+    Created {
+        container: usize,
+        result: Result<String, String>,
+    },
+    Started {
+        container: usize,
+        result: Result<(), String>,
+    },
+    Exited {
+        container: usize,
+        exit_code: i32,
+        at_ms: i64,
+    },
+    StopTimedOut {
+        container: usize,
+    },
+    DesiredStatus {
+        status: DesiredStatus,
+        reason: Option<String>,
+    },
+    PullStarted {
+        at_ms: i64,
+    },
+    PullStopped {
+        at_ms: i64,
+    },
 }
 
 /// One report for the control plane: the task's status if it changed, and
@@ -126,7 +151,9 @@ impl Task {
 
     /// Index of the container with this runtime (containerd) id.
     pub fn container_by_runtime_id(&self, id: &str) -> Option<usize> {
-        self.containers.iter().position(|c| c.runtime_id.as_deref() == Some(id))
+        self.containers
+            .iter()
+            .position(|c| c.runtime_id.as_deref() == Some(id))
     }
 
     pub fn is_done(&self) -> bool {
@@ -136,7 +163,9 @@ impl Task {
     pub fn apply(&mut self, event: Event) {
         match event {
             Event::Pulled { container, result } => {
-                let Some(c) = self.containers.get_mut(container) else { return };
+                let Some(c) = self.containers.get_mut(container) else {
+                    return;
+                };
                 c.in_flight = false;
                 match result {
                     Ok(digest) => {
@@ -147,7 +176,9 @@ impl Task {
                 }
             }
             Event::Created { container, result } => {
-                let Some(c) = self.containers.get_mut(container) else { return };
+                let Some(c) = self.containers.get_mut(container) else {
+                    return;
+                };
                 c.in_flight = false;
                 match result {
                     Ok(id) => {
@@ -158,7 +189,9 @@ impl Task {
                 }
             }
             Event::Started { container, result } => {
-                let Some(c) = self.containers.get_mut(container) else { return };
+                let Some(c) = self.containers.get_mut(container) else {
+                    return;
+                };
                 c.in_flight = false;
                 match result {
                     Ok(()) => {
@@ -169,8 +202,14 @@ impl Task {
                     Err(reason) => self.container_failed(container, reason),
                 }
             }
-            Event::Exited { container, exit_code, at_ms } => {
-                let Some(c) = self.containers.get_mut(container) else { return };
+            Event::Exited {
+                container,
+                exit_code,
+                at_ms,
+            } => {
+                let Some(c) = self.containers.get_mut(container) else {
+                    return;
+                };
                 if c.known == ContainerStatus::Stopped {
                     return;
                 }
@@ -209,10 +248,15 @@ impl Task {
     }
 
     fn after_container_stopped(&mut self, container: usize) {
-        let Some(def) = self.def.containers.get(container) else { return };
+        let Some(def) = self.def.containers.get(container) else {
+            return;
+        };
         if def.essential && self.desired != DesiredStatus::Stopped {
             self.desired = DesiredStatus::Stopped;
-            let own_reason = self.containers.get(container).and_then(|c| c.reason.clone());
+            let own_reason = self
+                .containers
+                .get(container)
+                .and_then(|c| c.reason.clone());
             self.stop_reason
                 .get_or_insert_with(|| own_reason.unwrap_or_else(|| ESSENTIAL_EXITED.to_string()));
         }
@@ -281,8 +325,13 @@ impl Task {
                 continue;
             }
             self.containers[i].stop_sent = true;
-            let timeout = self.def.containers[i].stop_timeout.unwrap_or(self.default_stop_timeout);
-            actions.push(Action::Stop { container: i, timeout });
+            let timeout = self.def.containers[i]
+                .stop_timeout
+                .unwrap_or(self.default_stop_timeout);
+            actions.push(Action::Stop {
+                container: i,
+                timeout,
+            });
         }
     }
 
@@ -300,16 +349,25 @@ impl Task {
     /// only once everything that depends on it has stopped.
     fn dependents_stopped(&self, container: usize) -> bool {
         let name = &self.def.containers[container].name;
-        self.def.containers.iter().zip(&self.containers).all(|(def, state)| {
-            state.known == ContainerStatus::Stopped
-                || !def.depends_on.iter().any(|d| &d.container == name)
-        })
+        self.def
+            .containers
+            .iter()
+            .zip(&self.containers)
+            .all(|(def, state)| {
+                state.known == ContainerStatus::Stopped
+                    || !def.depends_on.iter().any(|d| &d.container == name)
+            })
     }
 
     fn check_dependencies(&self, container: usize) -> DependencyCheck {
         let mut waiting = false;
         for dep in &self.def.containers[container].depends_on {
-            let Some(j) = self.def.containers.iter().position(|d| d.name == dep.container) else {
+            let Some(j) = self
+                .def
+                .containers
+                .iter()
+                .position(|d| d.name == dep.container)
+            else {
                 return DependencyCheck::Failed(format!(
                     "dependsOn: container {:?} is not in the task",
                     dep.container
@@ -321,7 +379,10 @@ impl Task {
                 return DependencyCheck::Failed(format!(
                     "dependsOn: container {:?} never started{}",
                     dep.container,
-                    d.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()
+                    d.reason
+                        .as_ref()
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default()
                 ));
             }
             match dep.condition {
@@ -348,18 +409,24 @@ impl Task {
     }
 
     fn update_task_status(&mut self) {
-        let all_stopped = self.containers.iter().all(|c| c.known == ContainerStatus::Stopped);
+        let all_stopped = self
+            .containers
+            .iter()
+            .all(|c| c.known == ContainerStatus::Stopped);
         let derived = if all_stopped {
             TaskStatus::Stopped
-        } else if self.containers.iter().all(|c| c.known >= ContainerStatus::Running) {
+        } else if self
+            .containers
+            .iter()
+            .all(|c| c.known >= ContainerStatus::Running)
+        {
             TaskStatus::Running
         } else {
             TaskStatus::Pending
         };
+        // No default stop reason here: a stop the control plane asked for keeps
+        // the reason it recorded itself.
         self.known = self.known.max(derived);
-        if self.known == TaskStatus::Stopped && self.stop_reason.is_none() {
-            self.stop_reason = Some(ESSENTIAL_EXITED.to_string());
-        }
     }
 
     /// What has changed since the last report, marking it reported. The engine
@@ -372,15 +439,19 @@ impl Task {
                 containers.push(ContainerChange {
                     name: def.name.clone(),
                     status: c.known,
-                    exit_code: if c.known == ContainerStatus::Stopped { c.exit_code } else { None },
+                    exit_code: if c.known == ContainerStatus::Stopped {
+                        c.exit_code
+                    } else {
+                        None
+                    },
                     reason: c.reason.clone(),
                     runtime_id: c.runtime_id.clone(),
                     image_digest: c.image_digest.clone(),
                 });
             }
         }
-        let task_status = (self.known != self.sent && self.known != TaskStatus::Pending)
-            .then_some(self.known);
+        let task_status =
+            (self.known != self.sent && self.known != TaskStatus::Pending).then_some(self.known);
         if let Some(s) = task_status {
             self.sent = s;
         }
@@ -391,11 +462,19 @@ impl Task {
         Some(StateChange {
             task_arn: self.def.arn.clone(),
             task_status,
-            reason: if stopped { self.stop_reason.clone() } else { None },
+            reason: if stopped {
+                self.stop_reason.clone()
+            } else {
+                None
+            },
             containers,
             pull_started_at_ms: self.pull_started_at_ms,
             pull_stopped_at_ms: self.pull_stopped_at_ms,
-            execution_stopped_at_ms: if stopped { self.execution_stopped_at_ms } else { None },
+            execution_stopped_at_ms: if stopped {
+                self.execution_stopped_at_ms
+            } else {
+                None
+            },
         })
     }
 }

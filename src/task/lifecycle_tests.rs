@@ -27,7 +27,10 @@ fn container(name: &str, essential: bool, deps: &[(&str, Condition)]) -> Contain
         labels: BTreeMap::new(),
         depends_on: deps
             .iter()
-            .map(|(n, c)| Dependency { container: (*n).into(), condition: *c })
+            .map(|(n, c)| Dependency {
+                container: (*n).into(),
+                condition: *c,
+            })
             .collect(),
         stop_timeout: None,
         start_timeout: None,
@@ -49,21 +52,40 @@ fn task(containers: Vec<ContainerDef>) -> Task {
 
 /// Pull, create and start container `i` successfully.
 fn bring_up(t: &mut Task, i: usize) {
-    t.apply(Event::Pulled { container: i, result: Ok("sha256:d".into()) });
-    t.apply(Event::Created { container: i, result: Ok(format!("id{i}")) });
+    t.apply(Event::Pulled {
+        container: i,
+        result: Ok("sha256:d".into()),
+    });
+    t.apply(Event::Created {
+        container: i,
+        result: Ok(format!("id{i}")),
+    });
 }
 
 #[test]
 fn single_container_runs_then_exits_and_is_reported_once_each() {
     let mut t = task(vec![container("app", true, &[])]);
     assert_eq!(t.next_actions(), vec![Action::Pull(0)]);
-    assert_eq!(t.next_actions(), vec![], "an action under way is not issued twice");
-    t.apply(Event::Pulled { container: 0, result: Ok("sha256:abc".into()) });
+    assert_eq!(
+        t.next_actions(),
+        vec![],
+        "an action under way is not issued twice"
+    );
+    t.apply(Event::Pulled {
+        container: 0,
+        result: Ok("sha256:abc".into()),
+    });
     assert_eq!(t.next_actions(), vec![Action::Create(0)]);
-    t.apply(Event::Created { container: 0, result: Ok("cid".into()) });
+    t.apply(Event::Created {
+        container: 0,
+        result: Ok("cid".into()),
+    });
     assert_eq!(t.next_actions(), vec![Action::Start(0)]);
     assert_eq!(t.take_report(), None, "nothing reportable before RUNNING");
-    t.apply(Event::Started { container: 0, result: Ok(()) });
+    t.apply(Event::Started {
+        container: 0,
+        result: Ok(()),
+    });
     assert_eq!(t.known, TaskStatus::Running);
     let r = t.take_report().expect("running report");
     assert_eq!(r.task_status, Some(TaskStatus::Running));
@@ -73,7 +95,11 @@ fn single_container_runs_then_exits_and_is_reported_once_each() {
     assert_eq!(r.containers[0].image_digest.as_deref(), Some("sha256:abc"));
     assert_eq!(t.take_report(), None, "each change is reported once");
 
-    t.apply(Event::Exited { container: 0, exit_code: 0, at_ms: 5 });
+    t.apply(Event::Exited {
+        container: 0,
+        exit_code: 0,
+        at_ms: 5,
+    });
     assert_eq!(t.next_actions(), vec![]);
     assert_eq!(t.known, TaskStatus::Stopped);
     let r = t.take_report().expect("stopped report");
@@ -91,8 +117,15 @@ fn exit_seen_before_start_returns_is_not_lost() {
     t.next_actions();
     bring_up(&mut t, 0);
     t.next_actions();
-    t.apply(Event::Exited { container: 0, exit_code: 3, at_ms: 1 });
-    t.apply(Event::Started { container: 0, result: Ok(()) });
+    t.apply(Event::Exited {
+        container: 0,
+        exit_code: 3,
+        at_ms: 1,
+    });
+    t.apply(Event::Started {
+        container: 0,
+        result: Ok(()),
+    });
     assert_eq!(t.containers[0].known, ContainerStatus::Stopped);
     assert_eq!(t.known, TaskStatus::Stopped);
     let r = t.take_report().unwrap();
@@ -101,7 +134,10 @@ fn exit_seen_before_start_returns_is_not_lost() {
 
 #[test]
 fn pull_failure_stops_task_with_its_reason() {
-    let mut t = task(vec![container("app", true, &[]), container("side", false, &[])]);
+    let mut t = task(vec![
+        container("app", true, &[]),
+        container("side", false, &[]),
+    ]);
     assert_eq!(t.next_actions(), vec![Action::Pull(0), Action::Pull(1)]);
     t.apply(Event::Pulled {
         container: 0,
@@ -110,11 +146,17 @@ fn pull_failure_stops_task_with_its_reason() {
     // The sibling's pull is still under way: wait for it, then stop it unstarted.
     assert_eq!(t.next_actions(), vec![]);
     assert_eq!(t.desired, DesiredStatus::Stopped);
-    t.apply(Event::Pulled { container: 1, result: Ok("d".into()) });
+    t.apply(Event::Pulled {
+        container: 1,
+        result: Ok("d".into()),
+    });
     assert_eq!(t.next_actions(), vec![]);
     assert_eq!(t.known, TaskStatus::Stopped);
     let r = t.take_report().unwrap();
-    assert_eq!(r.reason.as_deref(), Some("CannotPullContainerError: manifest unknown"));
+    assert_eq!(
+        r.reason.as_deref(),
+        Some("CannotPullContainerError: manifest unknown")
+    );
     assert_eq!(r.containers.len(), 2);
     assert_eq!(
         r.containers[0].reason.as_deref(),
@@ -126,21 +168,36 @@ fn pull_failure_stops_task_with_its_reason() {
 fn create_and_start_failures_stop_the_container() {
     let mut t = task(vec![container("a", true, &[])]);
     t.next_actions();
-    t.apply(Event::Pulled { container: 0, result: Ok("d".into()) });
+    t.apply(Event::Pulled {
+        container: 0,
+        result: Ok("d".into()),
+    });
     t.next_actions();
-    t.apply(Event::Created { container: 0, result: Err("CannotCreateContainerError: x".into()) });
+    t.apply(Event::Created {
+        container: 0,
+        result: Err("CannotCreateContainerError: x".into()),
+    });
     t.next_actions();
     assert_eq!(t.known, TaskStatus::Stopped);
-    assert_eq!(t.stop_reason.as_deref(), Some("CannotCreateContainerError: x"));
+    assert_eq!(
+        t.stop_reason.as_deref(),
+        Some("CannotCreateContainerError: x")
+    );
 
     let mut t = task(vec![container("a", true, &[])]);
     t.next_actions();
     bring_up(&mut t, 0);
     t.next_actions();
-    t.apply(Event::Started { container: 0, result: Err("CannotStartContainerError: y".into()) });
+    t.apply(Event::Started {
+        container: 0,
+        result: Err("CannotStartContainerError: y".into()),
+    });
     t.next_actions();
     assert_eq!(t.known, TaskStatus::Stopped);
-    assert_eq!(t.stop_reason.as_deref(), Some("CannotStartContainerError: y"));
+    assert_eq!(
+        t.stop_reason.as_deref(),
+        Some("CannotStartContainerError: y")
+    );
 }
 
 #[test]
@@ -152,23 +209,43 @@ fn essential_exit_stops_running_sibling_with_timeout_then_kill() {
     bring_up(&mut t, 0);
     bring_up(&mut t, 1);
     assert_eq!(t.next_actions(), vec![Action::Start(0), Action::Start(1)]);
-    t.apply(Event::Started { container: 0, result: Ok(()) });
-    t.apply(Event::Started { container: 1, result: Ok(()) });
+    t.apply(Event::Started {
+        container: 0,
+        result: Ok(()),
+    });
+    t.apply(Event::Started {
+        container: 1,
+        result: Ok(()),
+    });
     t.take_report();
-    t.apply(Event::Exited { container: 0, exit_code: 1, at_ms: 9 });
+    t.apply(Event::Exited {
+        container: 0,
+        exit_code: 1,
+        at_ms: 9,
+    });
     assert_eq!(
         t.next_actions(),
-        vec![Action::Stop { container: 1, timeout: Duration::from_secs(2) }]
+        vec![Action::Stop {
+            container: 1,
+            timeout: Duration::from_secs(2)
+        }]
     );
     assert_eq!(t.next_actions(), vec![], "stop is sent once");
     assert_eq!(t.known, TaskStatus::Running);
     let r = t.take_report().unwrap();
-    assert_eq!(r.task_status, None, "task still running while the sidecar stops");
+    assert_eq!(
+        r.task_status, None,
+        "task still running while the sidecar stops"
+    );
     assert_eq!(r.containers[0].status, ContainerStatus::Stopped);
     assert_eq!(r.containers[0].exit_code, Some(1));
     assert_eq!(t.on_stop_timeout(1), Some(Action::Kill(1)));
     assert_eq!(t.on_stop_timeout(1), None, "kill is sent once");
-    t.apply(Event::Exited { container: 1, exit_code: 137, at_ms: 12 });
+    t.apply(Event::Exited {
+        container: 1,
+        exit_code: 137,
+        at_ms: 12,
+    });
     assert_eq!(t.known, TaskStatus::Stopped);
     let r = t.take_report().unwrap();
     assert_eq!(r.task_status, Some(TaskStatus::Stopped));
@@ -179,14 +256,27 @@ fn essential_exit_stops_running_sibling_with_timeout_then_kill() {
 
 #[test]
 fn non_essential_exit_keeps_task_running() {
-    let mut t = task(vec![container("app", true, &[]), container("job", false, &[])]);
+    let mut t = task(vec![
+        container("app", true, &[]),
+        container("job", false, &[]),
+    ]);
     t.next_actions();
     bring_up(&mut t, 0);
     bring_up(&mut t, 1);
     t.next_actions();
-    t.apply(Event::Started { container: 0, result: Ok(()) });
-    t.apply(Event::Started { container: 1, result: Ok(()) });
-    t.apply(Event::Exited { container: 1, exit_code: 0, at_ms: 1 });
+    t.apply(Event::Started {
+        container: 0,
+        result: Ok(()),
+    });
+    t.apply(Event::Started {
+        container: 1,
+        result: Ok(()),
+    });
+    t.apply(Event::Exited {
+        container: 1,
+        exit_code: 0,
+        at_ms: 1,
+    });
     assert_eq!(t.next_actions(), vec![]);
     assert_eq!(t.desired, DesiredStatus::Running);
     assert_eq!(t.known, TaskStatus::Running);
@@ -198,13 +288,26 @@ fn stop_timeout_after_exit_does_nothing() {
     t.next_actions();
     bring_up(&mut t, 0);
     t.next_actions();
-    t.apply(Event::Started { container: 0, result: Ok(()) });
-    t.apply(Event::DesiredStatus { status: DesiredStatus::Stopped, reason: Some("Task stopped by user".into()) });
+    t.apply(Event::Started {
+        container: 0,
+        result: Ok(()),
+    });
+    t.apply(Event::DesiredStatus {
+        status: DesiredStatus::Stopped,
+        reason: Some("Task stopped by user".into()),
+    });
     assert_eq!(
         t.next_actions(),
-        vec![Action::Stop { container: 0, timeout: Duration::from_secs(30) }]
+        vec![Action::Stop {
+            container: 0,
+            timeout: Duration::from_secs(30)
+        }]
     );
-    t.apply(Event::Exited { container: 0, exit_code: 143, at_ms: 3 });
+    t.apply(Event::Exited {
+        container: 0,
+        exit_code: 143,
+        at_ms: 3,
+    });
     assert_eq!(t.on_stop_timeout(0), None);
     let r = t.take_report().unwrap();
     assert_eq!(r.task_status, Some(TaskStatus::Stopped));
@@ -215,9 +318,15 @@ fn stop_timeout_after_exit_does_nothing() {
 fn desired_stop_while_pulling_never_creates() {
     let mut t = task(vec![container("app", true, &[])]);
     assert_eq!(t.next_actions(), vec![Action::Pull(0)]);
-    t.apply(Event::DesiredStatus { status: DesiredStatus::Stopped, reason: None });
+    t.apply(Event::DesiredStatus {
+        status: DesiredStatus::Stopped,
+        reason: None,
+    });
     assert_eq!(t.next_actions(), vec![]);
-    t.apply(Event::Pulled { container: 0, result: Ok("d".into()) });
+    t.apply(Event::Pulled {
+        container: 0,
+        result: Ok("d".into()),
+    });
     assert_eq!(t.next_actions(), vec![], "no create after stop");
     assert_eq!(t.known, TaskStatus::Stopped);
     let r = t.take_report().unwrap();
@@ -234,7 +343,10 @@ fn depends_on_start_waits_for_dependency_running() {
     bring_up(&mut t, 0);
     bring_up(&mut t, 1);
     assert_eq!(t.next_actions(), vec![Action::Start(1)]);
-    t.apply(Event::Started { container: 1, result: Ok(()) });
+    t.apply(Event::Started {
+        container: 1,
+        result: Ok(()),
+    });
     assert_eq!(t.next_actions(), vec![Action::Start(0)]);
 }
 
@@ -248,15 +360,25 @@ fn depends_on_success_runs_init_first_and_task_is_pending_meanwhile() {
     bring_up(&mut t, 0);
     bring_up(&mut t, 1);
     assert_eq!(t.next_actions(), vec![Action::Start(0)]);
-    t.apply(Event::Started { container: 0, result: Ok(()) });
+    t.apply(Event::Started {
+        container: 0,
+        result: Ok(()),
+    });
     assert_eq!(t.next_actions(), vec![]);
     assert_eq!(t.known, TaskStatus::Pending, "app has not started yet");
     let r = t.take_report().unwrap();
     assert_eq!(r.task_status, None);
     assert_eq!(r.containers[0].status, ContainerStatus::Running);
-    t.apply(Event::Exited { container: 0, exit_code: 0, at_ms: 1 });
+    t.apply(Event::Exited {
+        container: 0,
+        exit_code: 0,
+        at_ms: 1,
+    });
     assert_eq!(t.next_actions(), vec![Action::Start(1)]);
-    t.apply(Event::Started { container: 1, result: Ok(()) });
+    t.apply(Event::Started {
+        container: 1,
+        result: Ok(()),
+    });
     assert_eq!(t.known, TaskStatus::Running);
 }
 
@@ -270,8 +392,15 @@ fn depends_on_success_with_failed_dependency_stops_dependent() {
     bring_up(&mut t, 0);
     bring_up(&mut t, 1);
     t.next_actions();
-    t.apply(Event::Started { container: 0, result: Ok(()) });
-    t.apply(Event::Exited { container: 0, exit_code: 2, at_ms: 1 });
+    t.apply(Event::Started {
+        container: 0,
+        result: Ok(()),
+    });
+    t.apply(Event::Exited {
+        container: 0,
+        exit_code: 2,
+        at_ms: 1,
+    });
     assert_eq!(t.next_actions(), vec![]);
     assert_eq!(t.known, TaskStatus::Stopped);
     let reason = t.stop_reason.clone().unwrap();
@@ -289,9 +418,16 @@ fn depends_on_complete_accepts_any_exit_code() {
     bring_up(&mut t, 0);
     bring_up(&mut t, 1);
     t.next_actions();
-    t.apply(Event::Started { container: 0, result: Ok(()) });
+    t.apply(Event::Started {
+        container: 0,
+        result: Ok(()),
+    });
     assert_eq!(t.next_actions(), vec![]);
-    t.apply(Event::Exited { container: 0, exit_code: 7, at_ms: 1 });
+    t.apply(Event::Exited {
+        container: 0,
+        exit_code: 7,
+        at_ms: 1,
+    });
     assert_eq!(t.next_actions(), vec![Action::Start(1)]);
 }
 
@@ -302,7 +438,10 @@ fn dependency_that_never_started_fails_dependent() {
         container("web", true, &[("db", Condition::Start)]),
     ]);
     t.next_actions();
-    t.apply(Event::Pulled { container: 0, result: Err("CannotPullContainerError: nope".into()) });
+    t.apply(Event::Pulled {
+        container: 0,
+        result: Err("CannotPullContainerError: nope".into()),
+    });
     bring_up(&mut t, 1);
     t.next_actions();
     assert_eq!(t.known, TaskStatus::Stopped);
@@ -320,19 +459,38 @@ fn stop_goes_in_reverse_dependency_order() {
     bring_up(&mut t, 0);
     bring_up(&mut t, 1);
     t.next_actions();
-    t.apply(Event::Started { container: 0, result: Ok(()) });
+    t.apply(Event::Started {
+        container: 0,
+        result: Ok(()),
+    });
     t.next_actions();
-    t.apply(Event::Started { container: 1, result: Ok(()) });
-    t.apply(Event::DesiredStatus { status: DesiredStatus::Stopped, reason: None });
+    t.apply(Event::Started {
+        container: 1,
+        result: Ok(()),
+    });
+    t.apply(Event::DesiredStatus {
+        status: DesiredStatus::Stopped,
+        reason: None,
+    });
     assert_eq!(
         t.next_actions(),
-        vec![Action::Stop { container: 1, timeout: Duration::from_secs(30) }],
+        vec![Action::Stop {
+            container: 1,
+            timeout: Duration::from_secs(30)
+        }],
         "web (the dependent) stops first"
     );
-    t.apply(Event::Exited { container: 1, exit_code: 0, at_ms: 1 });
+    t.apply(Event::Exited {
+        container: 1,
+        exit_code: 0,
+        at_ms: 1,
+    });
     assert_eq!(
         t.next_actions(),
-        vec![Action::Stop { container: 0, timeout: Duration::from_secs(30) }]
+        vec![Action::Stop {
+            container: 0,
+            timeout: Duration::from_secs(30)
+        }]
     );
 }
 
@@ -342,10 +500,21 @@ fn duplicate_exit_is_ignored() {
     t.next_actions();
     bring_up(&mut t, 0);
     t.next_actions();
-    t.apply(Event::Started { container: 0, result: Ok(()) });
-    t.apply(Event::Exited { container: 0, exit_code: 1, at_ms: 1 });
+    t.apply(Event::Started {
+        container: 0,
+        result: Ok(()),
+    });
+    t.apply(Event::Exited {
+        container: 0,
+        exit_code: 1,
+        at_ms: 1,
+    });
     t.take_report();
-    t.apply(Event::Exited { container: 0, exit_code: 9, at_ms: 2 });
+    t.apply(Event::Exited {
+        container: 0,
+        exit_code: 9,
+        at_ms: 2,
+    });
     assert_eq!(t.containers[0].exit_code, Some(1));
     assert_eq!(t.take_report(), None);
 }
@@ -353,8 +522,15 @@ fn duplicate_exit_is_ignored() {
 #[test]
 fn events_for_unknown_containers_are_ignored() {
     let mut t = task(vec![container("app", true, &[])]);
-    t.apply(Event::Exited { container: 5, exit_code: 0, at_ms: 1 });
-    t.apply(Event::Pulled { container: 9, result: Ok("d".into()) });
+    t.apply(Event::Exited {
+        container: 5,
+        exit_code: 0,
+        at_ms: 1,
+    });
+    t.apply(Event::Pulled {
+        container: 9,
+        result: Ok("d".into()),
+    });
     assert_eq!(t.known, TaskStatus::Pending);
 }
 

@@ -54,8 +54,14 @@ pub fn container_spec(
         ("com.amazonaws.ecs.cluster", ctx.cluster_arn.as_str()),
         ("com.amazonaws.ecs.container-name", def.name.as_str()),
         ("com.amazonaws.ecs.task-arn", task.arn.as_str()),
-        ("com.amazonaws.ecs.task-definition-family", task.family.as_str()),
-        ("com.amazonaws.ecs.task-definition-version", task.version.as_str()),
+        (
+            "com.amazonaws.ecs.task-definition-family",
+            task.family.as_str(),
+        ),
+        (
+            "com.amazonaws.ecs.task-definition-version",
+            task.version.as_str(),
+        ),
     ] {
         labels.insert(k.to_string(), v.to_string());
     }
@@ -87,7 +93,10 @@ pub fn container_spec(
 
 fn set_env(env: &mut Vec<String>, key: &str, value: &str) {
     let entry = format!("{key}={value}");
-    match env.iter_mut().find(|e| e.split_once('=').map(|(k, _)| k) == Some(key)) {
+    match env
+        .iter_mut()
+        .find(|e| e.split_once('=').map(|(k, _)| k) == Some(key))
+    {
         Some(existing) => *existing = entry,
         None => env.push(entry),
     }
@@ -188,7 +197,11 @@ mod tests {
         assert_eq!(args(&d, &img), vec!["/entry", "mine"]);
         let mut d = def();
         d.entry_point = Some(vec!["sh".into(), "-c".into()]);
-        assert_eq!(args(&d, &img), vec!["sh", "-c"], "entryPoint drops the image's Cmd");
+        assert_eq!(
+            args(&d, &img),
+            vec!["sh", "-c"],
+            "entryPoint drops the image's Cmd"
+        );
         d.command = Some(vec!["echo hi".into()]);
         assert_eq!(args(&d, &img), vec!["sh", "-c", "echo hi"]);
     }
@@ -197,12 +210,18 @@ mod tests {
     fn env_overrides_image_then_agent_last() {
         let mut d = def();
         d.environment.insert("A".into(), "def".into());
-        d.environment.insert("AWS_EXECUTION_ENV".into(), "user".into());
+        d.environment
+            .insert("AWS_EXECUTION_ENV".into(), "user".into());
         d.environment.insert("B".into(), "x=y".into());
         let s = container_spec(&task(), &d, &image(&[], &["sh"]), &ctx());
         assert_eq!(
             s.env,
-            vec!["PATH=/bin", "A=def", "AWS_EXECUTION_ENV=AWS_ECS_EC2", "B=x=y"]
+            vec![
+                "PATH=/bin",
+                "A=def",
+                "AWS_EXECUTION_ENV=AWS_ECS_EC2",
+                "B=x=y"
+            ]
         );
     }
 
@@ -212,7 +231,11 @@ mod tests {
         let s = container_spec(&task(), &def(), &img, &ctx());
         assert_eq!(s.cwd, "/img");
         assert_eq!(s.user, "app");
-        assert_eq!(s.cpu_shares, Some(2), "0 CPU units become the minimum 2 shares");
+        assert_eq!(
+            s.cpu_shares,
+            Some(2),
+            "0 CPU units become the minimum 2 shares"
+        );
         assert_eq!(s.memory_limit_bytes, None);
         let mut d = def();
         d.working_directory = Some("/srv".into());
@@ -238,7 +261,10 @@ mod tests {
         let s = container_spec(&task(), &d, &image(&[], &["sh"]), &ctx());
         assert_eq!(s.labels["team"], "a");
         assert_eq!(s.labels["from"], "image");
-        assert_eq!(s.labels["com.amazonaws.ecs.task-arn"], "arn:aws:ecs:us-east-1:0:task/c/abc");
+        assert_eq!(
+            s.labels["com.amazonaws.ecs.task-arn"],
+            "arn:aws:ecs:us-east-1:0:task/c/abc"
+        );
         assert_eq!(s.labels["com.amazonaws.ecs.container-name"], "web");
         assert_eq!(s.labels["com.amazonaws.ecs.task-definition-version"], "3");
     }

@@ -83,8 +83,14 @@ mod tests {
 
     #[test]
     fn desired_status_from_wire() {
-        assert_eq!(DesiredStatus::from_wire("STOPPED"), Some(DesiredStatus::Stopped));
-        assert_eq!(DesiredStatus::from_wire("RUNNING"), Some(DesiredStatus::Running));
+        assert_eq!(
+            DesiredStatus::from_wire("STOPPED"),
+            Some(DesiredStatus::Stopped)
+        );
+        assert_eq!(
+            DesiredStatus::from_wire("RUNNING"),
+            Some(DesiredStatus::Running)
+        );
         assert_eq!(DesiredStatus::from_wire("running"), None);
     }
 }

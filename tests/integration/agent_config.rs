@@ -14,7 +14,10 @@ fn run_agent(vars: &[(&str, &str)]) -> (bool, String) {
         .envs(vars.iter().copied())
         .output()
         .expect("run ecs-agent");
-    (out.status.success(), String::from_utf8_lossy(&out.stderr).to_string())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
 }
 
 #[test]
@@ -28,7 +31,10 @@ fn bad_settings_stop_the_agent_naming_the_variable() {
     ] {
         let (ok, stderr) = run_agent(&[("AWS_DEFAULT_REGION", "us-east-1"), (var, value)]);
         assert!(!ok, "{var}={value} must stop the agent");
-        assert!(stderr.contains(var), "{var}: stderr does not name it: {stderr}");
+        assert!(
+            stderr.contains(var),
+            "{var}: stderr does not name it: {stderr}"
+        );
     }
 }
 

@@ -23,16 +23,27 @@ fn world(extra_env: &[(&str, &str)]) -> Option<World> {
     let agent = Agent::start(&env, &local, extra_env);
     let aws = Aws::new(&env, &local);
     agent.wait_registered(&aws, START);
-    Some(World { env, local, agent, aws })
+    Some(World {
+        env,
+        local,
+        agent,
+        aws,
+    })
 }
 
 impl World {
     fn register(&self, family: &str, containers: Value) -> String {
-        let input = json!({"family": family, "networkMode": "host", "containerDefinitions": containers});
-        let out = self
-            .aws
-            .ecs_ok(&["register-task-definition", "--cli-input-json", &input.to_string()]);
-        out["taskDefinition"]["taskDefinitionArn"].as_str().expect("taskDefinitionArn").to_string()
+        let input =
+            json!({"family": family, "networkMode": "host", "containerDefinitions": containers});
+        let out = self.aws.ecs_ok(&[
+            "register-task-definition",
+            "--cli-input-json",
+            &input.to_string(),
+        ]);
+        out["taskDefinition"]["taskDefinitionArn"]
+            .as_str()
+            .expect("taskDefinitionArn")
+            .to_string()
     }
 
     fn run(&self, task_def: &str) -> String {
@@ -44,22 +55,37 @@ impl World {
             task_def,
         ]);
         assert_eq!(out["failures"], json!([]), "run-task failures: {out}");
-        out["tasks"][0]["taskArn"].as_str().expect("taskArn").to_string()
+        out["tasks"][0]["taskArn"]
+            .as_str()
+            .expect("taskArn")
+            .to_string()
     }
 
     fn describe(&self, task_arn: &str) -> Option<Value> {
         let out = self
             .aws
-            .ecs(&["describe-tasks", "--cluster", self.agent.cluster(), "--tasks", task_arn])
+            .ecs(&[
+                "describe-tasks",
+                "--cluster",
+                self.agent.cluster(),
+                "--tasks",
+                task_arn,
+            ])
             .ok()?;
         Some(out["tasks"][0].clone())
     }
 
     #[track_caller]
     fn wait_status(&self, task_arn: &str, status: &str, timeout: Duration) -> Value {
-        wait_until_with_log(&self.agent, &format!("task lastStatus {status}"), timeout, || {
-            self.describe(task_arn).filter(|t| t["lastStatus"] == status)
-        })
+        wait_until_with_log(
+            &self.agent,
+            &format!("task lastStatus {status}"),
+            timeout,
+            || {
+                self.describe(task_arn)
+                    .filter(|t| t["lastStatus"] == status)
+            },
+        )
     }
 
     fn container<'a>(task: &'a Value, name: &str) -> &'a Value {
@@ -92,8 +118,14 @@ fn task_that_prints_and_exits_zero_is_stopped_with_its_output_logged() {
     let c = World::container(&t, "hello");
     assert_eq!(c["exitCode"], 0, "{t}");
     assert_eq!(c["lastStatus"], "STOPPED");
-    assert!(c["runtimeId"].as_str().is_some_and(|s| !s.is_empty()), "runtimeId reported: {t}");
-    assert_eq!(t["stoppedReason"], "Essential container in task exited", "{t}");
+    assert!(
+        c["runtimeId"].as_str().is_some_and(|s| !s.is_empty()),
+        "runtimeId reported: {t}"
+    );
+    assert_eq!(
+        t["stoppedReason"], "Essential container in task exited",
+        "{t}"
+    );
     let log = w.log(&arn, "hello");
     assert!(log.contains("hello-from-the-task"), "log: {log:?}");
     assert!(log.contains("to-stderr"), "stderr is logged too: {log:?}");
@@ -101,7 +133,9 @@ fn task_that_prints_and_exits_zero_is_stopped_with_its_output_logged() {
 
 #[test]
 fn long_running_task_runs_until_stop_task_and_a_term_ignoring_container_is_killed() {
-    let Some(w) = world(&[("ECS_CONTAINER_STOP_TIMEOUT", "3s")]) else { return };
+    let Some(w) = world(&[("ECS_CONTAINER_STOP_TIMEOUT", "3s")]) else {
+        return;
+    };
     let td = w.register(
         "long",
         json!([
@@ -120,10 +154,26 @@ fn long_running_task_runs_until_stop_task_and_a_term_ignoring_container_is_kille
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(w.describe(&arn).unwrap()["lastStatus"], "RUNNING");
 
-    w.aws.ecs_ok(&["stop-task", "--cluster", w.agent.cluster(), "--task", &arn, "--reason", "test says stop"]);
+    w.aws.ecs_ok(&[
+        "stop-task",
+        "--cluster",
+        w.agent.cluster(),
+        "--task",
+        &arn,
+        "--reason",
+        "test says stop",
+    ]);
     let t = w.wait_status(&arn, "STOPPED", Duration::from_secs(30));
-    assert_eq!(World::container(&t, "polite")["exitCode"], 0, "SIGTERM handled: {t}");
-    assert_eq!(World::container(&t, "stubborn")["exitCode"], 137, "SIGKILL after the stop timeout: {t}");
+    assert_eq!(
+        World::container(&t, "polite")["exitCode"],
+        0,
+        "SIGTERM handled: {t}"
+    );
+    assert_eq!(
+        World::container(&t, "stubborn")["exitCode"],
+        137,
+        "SIGKILL after the stop timeout: {t}"
+    );
     assert_eq!(t["stoppedReason"], "test says stop", "{t}");
     assert!(w.log(&arn, "polite").contains("got-term"));
     // Nothing of the task is left running in containerd.
@@ -151,10 +201,16 @@ fn depends_on_success_runs_the_init_container_first() {
     assert_eq!(World::container(&t, "app")["exitCode"], 0, "{t}");
     let uptime = |c: &str| -> f64 {
         let log = w.log(&arn, c);
-        log.split_whitespace().next().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{c} log: {log:?}"))
+        log.split_whitespace()
+            .next()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("{c} log: {log:?}"))
     };
     let (init_done, app_started) = (uptime("init"), uptime("app"));
-    assert!(app_started >= init_done, "app ran at {app_started}, before init finished at {init_done}");
+    assert!(
+        app_started >= init_done,
+        "app ran at {app_started}, before init finished at {init_done}"
+    );
 }
 
 #[test]
@@ -174,8 +230,14 @@ fn depends_on_success_with_a_failing_init_never_starts_the_app() {
     let t = w.wait_status(&arn, "STOPPED", START);
     assert_eq!(World::container(&t, "init")["exitCode"], 4, "{t}");
     let reason = t["stoppedReason"].as_str().unwrap_or_default();
-    assert!(reason.contains("\"init\" exited with code 4") && reason.contains("SUCCESS"), "{t}");
-    assert!(!w.log(&arn, "app").contains("app-ran"), "the app must not have run");
+    assert!(
+        reason.contains("\"init\" exited with code 4") && reason.contains("SUCCESS"),
+        "{t}"
+    );
+    assert!(
+        !w.log(&arn, "app").contains("app-ran"),
+        "the app must not have run"
+    );
 }
 
 #[test]
@@ -193,8 +255,16 @@ fn essential_container_exit_stops_its_sibling() {
     let arn = w.run(&td);
     let t = w.wait_status(&arn, "STOPPED", START);
     assert_eq!(World::container(&t, "main")["exitCode"], 3, "{t}");
-    assert_eq!(World::container(&t, "sidecar")["lastStatus"], "STOPPED", "{t}");
-    assert_eq!(World::container(&t, "sidecar")["exitCode"], 0, "stopped with SIGTERM: {t}");
+    assert_eq!(
+        World::container(&t, "sidecar")["lastStatus"],
+        "STOPPED",
+        "{t}"
+    );
+    assert_eq!(
+        World::container(&t, "sidecar")["exitCode"],
+        0,
+        "stopped with SIGTERM: {t}"
+    );
     assert_eq!(t["stoppedReason"], "Essential container in task exited");
 }
 
@@ -202,20 +272,37 @@ fn essential_container_exit_stops_its_sibling() {
 fn missing_image_stops_the_task_with_cannot_pull_container_error() {
     let Some(w) = world(&[]) else { return };
     let image = format!("{}/no-such-image:latest", w.env.registry);
-    let td = w.register("missing", json!([{"name": "c", "image": image, "memory": 32, "essential": true}]));
+    let td = w.register(
+        "missing",
+        json!([{"name": "c", "image": image, "memory": 32, "essential": true}]),
+    );
     let arn = w.run(&td);
     let t = w.wait_status(&arn, "STOPPED", START);
     let reason = t["stoppedReason"].as_str().unwrap_or_default();
     assert!(reason.starts_with("CannotPullContainerError:"), "{t}");
-    assert!(reason.to_lowercase().contains("unknown") || reason.contains("not found"), "registry's message kept: {reason}");
-    assert!(World::container(&t, "c")["reason"].as_str().unwrap_or_default().starts_with("CannotPullContainerError:"), "{t}");
+    assert!(
+        reason.to_lowercase().contains("unknown") || reason.contains("not found"),
+        "registry's message kept: {reason}"
+    );
+    assert!(
+        World::container(&t, "c")["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("CannotPullContainerError:"),
+        "{t}"
+    );
 }
 
 #[test]
 fn private_registry_needs_and_uses_ecs_engine_auth_data() {
     let Some(env) = common::env() else { return };
     let auth = json!({ format!("http://{}", env.auth_registry): {"username": env.auth_user, "password": env.auth_password, "email": "t@example.com"} }).to_string();
-    let Some(w) = world(&[("ECS_ENGINE_AUTH_TYPE", "docker"), ("ECS_ENGINE_AUTH_DATA", &auth)]) else { return };
+    let Some(w) = world(&[
+        ("ECS_ENGINE_AUTH_TYPE", "docker"),
+        ("ECS_ENGINE_AUTH_DATA", &auth),
+    ]) else {
+        return;
+    };
     let td = w.register(
         "private",
         json!([{"name": "c", "image": w.env.auth_image(), "memory": 32, "essential": true, "command": sh("echo pulled-with-auth")}]),
@@ -227,11 +314,18 @@ fn private_registry_needs_and_uses_ecs_engine_auth_data() {
 
     // The same image without credentials is refused by the registry, and the user is told so.
     let Some(w) = world(&[]) else { return };
-    let td = w.register("private-noauth", json!([{"name": "c", "image": w.env.auth_image(), "memory": 32, "essential": true}]));
+    let td = w.register(
+        "private-noauth",
+        json!([{"name": "c", "image": w.env.auth_image(), "memory": 32, "essential": true}]),
+    );
     let arn = w.run(&td);
     let t = w.wait_status(&arn, "STOPPED", START);
     let reason = t["stoppedReason"].as_str().unwrap_or_default();
-    assert!(reason.starts_with("CannotPullContainerError:") && reason.to_lowercase().contains("unauthorized"), "{t}");
+    assert!(
+        reason.starts_with("CannotPullContainerError:")
+            && reason.to_lowercase().contains("unauthorized"),
+        "{t}"
+    );
 }
 
 #[test]
@@ -244,7 +338,10 @@ fn bad_container_definitions_are_stopped_with_a_reason_naming_the_field() {
     let arn = w.run(&td);
     let t = w.wait_status(&arn, "STOPPED", START);
     let reason = t["stoppedReason"].as_str().unwrap_or_default();
-    assert!(reason.starts_with("CannotCreateContainerError:") && reason.contains("nosuchuser"), "{t}");
+    assert!(
+        reason.starts_with("CannotCreateContainerError:") && reason.contains("nosuchuser"),
+        "{t}"
+    );
 
     let td = w.register(
         "bad-ulimit",
@@ -254,7 +351,10 @@ fn bad_container_definitions_are_stopped_with_a_reason_naming_the_field() {
     let arn = w.run(&td);
     let t = w.wait_status(&arn, "STOPPED", START);
     let reason = t["stoppedReason"].as_str().unwrap_or_default();
-    assert!(reason.contains("Ulimits[0]") && reason.contains("greater than Hard"), "{t}");
+    assert!(
+        reason.contains("Ulimits[0]") && reason.contains("greater than Hard"),
+        "{t}"
+    );
 }
 
 #[test]
@@ -273,12 +373,25 @@ fn container_settings_reach_the_container() {
     let t = w.wait_status(&arn, "STOPPED", START);
     assert_eq!(World::container(&t, "c")["exitCode"], 0, "{t}");
     let log = w.log(&arn, "c");
-    for want in ["uid=1000", "cwd=/tmp", "nofile=1234", "greeting=hi there", "exec=AWS_ECS_EC2", "ro"] {
+    for want in [
+        "uid=1000",
+        "cwd=/tmp",
+        "nofile=1234",
+        "greeting=hi there",
+        "exec=AWS_ECS_EC2",
+        "ro",
+    ] {
         assert!(log.contains(want), "{want:?} missing in {log:?}");
     }
-    let id = World::container(&t, "c")["runtimeId"].as_str().unwrap_or_default().to_string();
+    let id = World::container(&t, "c")["runtimeId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let info = common::ctr(&w.env, w.agent.namespace(), &["containers", "info", &id]);
-    assert!(info.contains("\"team\": \"platform\""), "dockerLabels as containerd labels: {info}");
+    assert!(
+        info.contains("\"team\": \"platform\""),
+        "dockerLabels as containerd labels: {info}"
+    );
 }
 
 #[test]
@@ -296,7 +409,8 @@ fn ecs_local_restart_keeps_tasks_and_the_agent_reconnects() {
     let t = w.wait_status(&arn, "RUNNING", Duration::from_secs(20));
     assert_eq!(World::container(&t, "c")["lastStatus"], "RUNNING");
     // ...and reaches the agent again: the stop only works over a new ACS session.
-    w.aws.ecs_ok(&["stop-task", "--cluster", w.agent.cluster(), "--task", &arn]);
+    w.aws
+        .ecs_ok(&["stop-task", "--cluster", w.agent.cluster(), "--task", &arn]);
     let t = w.wait_status(&arn, "STOPPED", Duration::from_secs(90));
     assert_eq!(World::container(&t, "c")["exitCode"], 0, "{t}");
 }

@@ -36,10 +36,16 @@ impl Conn {
         }
         let path = socket.to_path_buf();
         let connector_path = path.clone();
-        let endpoint = Endpoint::try_from("http://[::]")
-            .map_err(|source| ConnError::Endpoint { path: path.clone(), source })?;
+        let endpoint = Endpoint::try_from("http://[::]").map_err(|source| ConnError::Endpoint {
+            path: path.clone(),
+            source,
+        })?;
         let channel = endpoint.connect_with_connector_lazy(tower_service(connector_path));
-        Ok(Conn { channel, namespace: namespace.to_string(), socket: path })
+        Ok(Conn {
+            channel,
+            namespace: namespace.to_string(),
+            socket: path,
+        })
     }
 
     pub fn channel(&self) -> Channel {

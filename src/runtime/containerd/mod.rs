@@ -1,11 +1,77 @@
-//! containerd implementation of `ContainerRuntime` (under construction).
+//! containerd implementation of `ContainerRuntime`: one file per operation,
+//! the OCI spec built by a pure function (`oci`).
 
 pub mod conn;
+mod create;
+mod error;
+mod events;
+mod lifecycle;
+pub mod oci;
+mod rootfs;
+pub mod user;
 
 pub use conn::{Conn, ConnError};
+pub use error::RuntimeError;
 
-#[derive(Debug, thiserror::Error)]
-pub enum RuntimeError {
-    #[error("containerd unavailable: {0}")]
-    Unavailable(String),
+use crate::image::{self, PullOptions};
+use crate::runtime::{
+    ContainerRuntime, ContainerSpec, ContainerState, ExitEvent, PulledImage, RegistryCredentials,
+};
+
+/// The engine's runtime, driving containerd over gRPC. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct ContainerdRuntime {
+    conn: Conn,
+    pull: PullOptions,
+}
+
+impl ContainerdRuntime {
+    /// Containers are made on `pull.snapshotter`, where images are unpacked.
+    pub fn new(conn: Conn, pull: PullOptions) -> ContainerdRuntime {
+        ContainerdRuntime { conn, pull }
+    }
+
+    pub fn conn(&self) -> &Conn {
+        &self.conn
+    }
+}
+
+impl ContainerRuntime for ContainerdRuntime {
+    async fn pull_image(
+        &self,
+        reference: &str,
+        credentials: Option<RegistryCredentials>,
+    ) -> Result<PulledImage, RuntimeError> {
+        Ok(image::pull(&self.conn, reference, credentials.as_ref(), &self.pull).await?)
+    }
+
+    async fn find_image(&self, reference: &str) -> Result<Option<PulledImage>, RuntimeError> {
+        Ok(image::find(&self.conn, reference, &self.pull.snapshotter).await?)
+    }
+
+    async fn create(&self, spec: &ContainerSpec) -> Result<(), RuntimeError> {
+        create::create(&self.conn, &self.pull.snapshotter, spec).await
+    }
+
+    async fn start(&self, id: &str) -> Result<u32, RuntimeError> {
+        lifecycle::start(&self.conn, id).await
+    }
+
+    async fn kill(&self, id: &str, signal: i32) -> Result<(), RuntimeError> {
+        lifecycle::kill(&self.conn, id, signal).await
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), RuntimeError> {
+        lifecycle::remove(&self.conn, &self.pull.snapshotter, id).await
+    }
+
+    async fn state(&self, id: &str) -> Result<Option<ContainerState>, RuntimeError> {
+        lifecycle::state(&self.conn, id).await
+    }
+
+    async fn subscribe_exits(
+        &self,
+    ) -> Result<tokio::sync::mpsc::Receiver<ExitEvent>, RuntimeError> {
+        events::subscribe_exits(&self.conn).await
+    }
 }

@@ -1,1 +1,679 @@
-//! shared test harness (under construction)
+//! Shared harness for the integration tests.
+//!
+//! The tests drive the real things started by `scripts/testenv up` (a private
+//! containerd, two registries, the `aws` CLI); their coordinates arrive in the
+//! `ECS_TEST_*` variables written to `.work/testenv/env`. Outside CI a missing
+//! environment skips the test loudly; in CI it fails it.
+//!
+//! Every helper that starts a process kills it on drop, and `Agent` also
+//! removes its containerd namespace's tasks and containers, so tests can run
+//! in parallel without leaking runc processes.
+#![allow(dead_code)]
+
+#[cfg(test)]
+mod selftest;
+
+use std::ffi::OsStr;
+use std::fs::{self, File};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tempfile::TempDir;
+
+pub const REGION: &str = "us-east-1";
+/// Credentials the agent and the CLI sign with; ecs-local accepts any unless
+/// started with `--auth`.
+pub const ACCESS_KEY_ID: &str = "AKIDECSLOCALTEST";
+pub const SECRET_ACCESS_KEY: &str = "ecs-local-test-secret";
+
+/// Coordinates of the shared test environment (`scripts/testenv up`).
+#[derive(Debug, Clone)]
+pub struct TestEnv {
+    /// ECS_TEST_CONTAINERD_SOCK: socket of the private containerd.
+    pub containerd_sock: PathBuf,
+    /// ECS_TEST_REGISTRY: `127.0.0.1:5000`, no auth.
+    pub registry: String,
+    /// ECS_TEST_AUTH_REGISTRY: `127.0.0.1:5001`, htpasswd auth.
+    pub auth_registry: String,
+    /// ECS_TEST_AUTH_USER
+    pub auth_user: String,
+    /// ECS_TEST_AUTH_PASSWORD
+    pub auth_password: String,
+    /// ECS_TEST_AWS: the `aws` CLI in the venv.
+    pub aws: PathBuf,
+}
+
+impl TestEnv {
+    /// `127.0.0.1:5000/busybox:latest`
+    pub fn image(&self) -> String {
+        format!("{}/busybox:latest", self.registry)
+    }
+
+    /// `127.0.0.1:5001/busybox:latest` (needs the credentials).
+    pub fn auth_image(&self) -> String {
+        format!("{}/busybox:latest", self.auth_registry)
+    }
+}
+
+const VARS: [&str; 6] = [
+    "ECS_TEST_CONTAINERD_SOCK",
+    "ECS_TEST_REGISTRY",
+    "ECS_TEST_AUTH_REGISTRY",
+    "ECS_TEST_AUTH_USER",
+    "ECS_TEST_AUTH_PASSWORD",
+    "ECS_TEST_AWS",
+];
+
+fn in_ci() -> bool {
+    match std::env::var("CI") {
+        Ok(v) => {
+            let v = v.trim().to_ascii_lowercase();
+            !v.is_empty() && v != "false" && v != "0"
+        }
+        Err(_) => false,
+    }
+}
+
+fn current_test() -> String {
+    std::thread::current()
+        .name()
+        .unwrap_or("<unnamed test>")
+        .to_string()
+}
+
+/// The test environment, or `None` (after a loud SKIPPED line) when it is not
+/// set up and we are not in CI. In CI a missing variable fails the test.
+pub fn env() -> Option<TestEnv> {
+    let missing: Vec<&str> = VARS
+        .iter()
+        .copied()
+        .filter(|v| std::env::var_os(v).is_none_or(|s| s.is_empty()))
+        .collect();
+    if !missing.is_empty() {
+        let test = current_test();
+        if in_ci() {
+            panic!(
+                "{test}: CI is set but {} missing: run `scripts/testenv up` and \
+                 `source .work/testenv/env` before `cargo test` (scripts/test does this)",
+                missing.join(", ")
+            );
+        }
+        eprintln!(
+            "\n!!!!!!!! SKIPPED (not in CI): {test} needs scripts/testenv up \
+             (then `source .work/testenv/env`; missing {}) !!!!!!!!\n",
+            missing.join(", ")
+        );
+        return None;
+    }
+    let var = |k: &str| std::env::var(k).unwrap_or_default();
+    Some(TestEnv {
+        containerd_sock: PathBuf::from(var("ECS_TEST_CONTAINERD_SOCK")),
+        registry: var("ECS_TEST_REGISTRY"),
+        auth_registry: var("ECS_TEST_AUTH_REGISTRY"),
+        auth_user: var("ECS_TEST_AUTH_USER"),
+        auth_password: var("ECS_TEST_AUTH_PASSWORD"),
+        aws: PathBuf::from(var("ECS_TEST_AWS")),
+    })
+}
+
+/// A name unique across tests and test runs, valid as a containerd namespace
+/// and as an ECS cluster name (`[A-Za-z0-9][A-Za-z0-9_-]*`).
+pub fn unique_ns(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let clean: String = prefix
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let clean = clean.trim_matches('-');
+    let clean = if clean.is_empty() { "t" } else { clean };
+    format!("{clean}-{}-{n}-{:x}", std::process::id(), nanos & 0xffff)
+}
+
+/// Polls `f` every `poll` until it returns `Some`, panicking after `timeout`.
+#[track_caller]
+pub fn wait_until<T>(timeout: Duration, poll: Duration, f: impl FnMut() -> Option<T>) -> T {
+    wait_until_with("condition", timeout, poll, f)
+}
+
+/// Like [`wait_until`], naming what is awaited in the panic message.
+#[track_caller]
+pub fn wait_until_with<T>(
+    what: &str,
+    timeout: Duration,
+    poll: Duration,
+    mut f: impl FnMut() -> Option<T>,
+) -> T {
+    let start = Instant::now();
+    let mut tries = 0u32;
+    loop {
+        tries += 1;
+        if let Some(v) = f() {
+            return v;
+        }
+        if start.elapsed() >= timeout {
+            panic!(
+                "{}: timed out after {timeout:?} ({tries} tries) waiting for {what} (at {})",
+                current_test(),
+                std::panic::Location::caller()
+            );
+        }
+        std::thread::sleep(poll);
+    }
+}
+
+/// Runs `ctr -a SOCK -n NS ARGS...` and returns stdout; panics with stderr on failure.
+#[track_caller]
+pub fn ctr(env: &TestEnv, ns: &str, args: &[&str]) -> String {
+    match try_ctr(env, ns, args) {
+        Ok(out) => out,
+        Err(e) => panic!("ctr -n {ns} {}: {e}", args.join(" ")),
+    }
+}
+
+/// `ctr` returning stderr as the error instead of panicking.
+pub fn try_ctr(env: &TestEnv, ns: &str, args: &[&str]) -> Result<String, String> {
+    let out = Command::new("ctr")
+        .arg("-a")
+        .arg(&env.containerd_sock)
+        .args(["-n", ns])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run ctr: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "{}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Kills every task and deletes every container (and image) in `ns`, then
+/// tries to drop the namespace. Best effort: used from `Drop`.
+pub fn cleanup_ns(env: &TestEnv, ns: &str) {
+    let list = |args: &[&str]| -> Vec<String> {
+        try_ctr(env, ns, args)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect()
+    };
+    let tasks = list(&["tasks", "ls", "-q"]);
+    for id in &tasks {
+        let _ = try_ctr(env, ns, &["tasks", "kill", "-a", "-s", "SIGKILL", id]);
+    }
+    for id in &tasks {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while try_ctr(env, ns, &["tasks", "delete", id]).is_err() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = try_ctr(env, ns, &["tasks", "delete", "-f", id]);
+    }
+    for id in list(&["containers", "ls", "-q"]) {
+        let _ = try_ctr(env, ns, &["containers", "delete", &id]);
+    }
+    for image in list(&["images", "ls", "-q"]) {
+        let _ = try_ctr(env, ns, &["images", "rm", "--sync", &image]);
+    }
+    // Fails while containerd's GC has not yet removed content; harmless.
+    let _ = Command::new("ctr")
+        .arg("-a")
+        .arg(&env.containerd_sock)
+        .args(["namespaces", "rm", ns])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local_addr").port()
+}
+
+fn log_files(path: &Path) -> (File, File) {
+    let out = File::options()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap_or_else(|e| panic!("open log {}: {e}", path.display()));
+    let err = out.try_clone().expect("clone log file handle");
+    (out, err)
+}
+
+fn read_log(path: &Path) -> String {
+    fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+fn kill_child(child: &mut Option<Child>) {
+    if let Some(mut c) = child.take() {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
+
+/// SIGTERM, then SIGKILL after `grace`.
+fn term_child(child: &mut Option<Child>, grace: Duration) {
+    if let Some(c) = child.as_mut() {
+        let _ = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status();
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = c.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    kill_child(child);
+}
+
+/// A running `ecs-local` on a free 127.0.0.1 port with a private data dir.
+pub struct EcsLocal {
+    child: Option<Child>,
+    port: u16,
+    extra_args: Vec<String>,
+    // Option so that Drop can keep() it after a failure.
+    data_dir: Option<TempDir>,
+    log_path: PathBuf,
+}
+
+impl EcsLocal {
+    pub fn start(env: &TestEnv) -> EcsLocal {
+        Self::start_with_args(env, &[])
+    }
+
+    /// Extra CLI arguments, e.g. `["--auth", "AK:SK"]` or `["--region", "eu-west-1"]`.
+    pub fn start_with_args(_env: &TestEnv, extra_args: &[&str]) -> EcsLocal {
+        let data_dir = tempfile::Builder::new()
+            .prefix("ecs-local-")
+            .tempdir()
+            .expect("tempdir");
+        let log_path = data_dir.path().join("ecs-local.log");
+        let mut local = EcsLocal {
+            child: None,
+            port: free_port(),
+            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            data_dir: Some(data_dir),
+            log_path,
+        };
+        local.spawn();
+        local
+    }
+
+    fn spawn(&mut self) {
+        let (out, err) = log_files(&self.log_path);
+        let store = self.data_dir();
+        let child = Command::new(env!("CARGO_BIN_EXE_ecs-local"))
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{}", self.port))
+            .arg("--data-dir")
+            .arg(&store)
+            .args(&self.extra_args)
+            .env("RUST_BACKTRACE", "1")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("spawn ecs-local");
+        self.child = Some(child);
+        self.wait_listening();
+    }
+
+    fn wait_listening(&mut self) {
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return;
+            }
+            if let Some(c) = self.child.as_mut() {
+                if let Ok(Some(status)) = c.try_wait() {
+                    panic!(
+                        "ecs-local exited ({status}) before listening on {addr}; log:\n{}",
+                        tail(&self.log(), 60)
+                    );
+                }
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "ecs-local did not listen on {addr} within 30s; log:\n{}",
+                    tail(&self.log(), 60)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.log_path.with_file_name("data")
+    }
+
+    pub fn log(&self) -> String {
+        read_log(&self.log_path)
+    }
+
+    /// Stops (SIGTERM) and starts again on the same port with the same data dir.
+    pub fn restart(&mut self) {
+        term_child(&mut self.child, Duration::from_secs(10));
+        self.spawn();
+    }
+
+    /// SIGKILL, keeping the data dir; `restart()` brings it back.
+    pub fn kill9(&mut self) {
+        kill_child(&mut self.child);
+    }
+}
+
+impl Drop for EcsLocal {
+    fn drop(&mut self) {
+        kill_child(&mut self.child);
+        if std::thread::panicking() {
+            eprintln!(
+                "---- ecs-local log ({}) ----\n{}\n---- end ecs-local log ----",
+                self.log_path.display(),
+                tail(&self.log(), 80)
+            );
+            // Keep the files for a post-mortem.
+            if let Some(dir) = self.data_dir.take() {
+                eprintln!("ecs-local data kept at {}", dir.keep().display());
+            }
+        }
+    }
+}
+
+/// A running `ecs-agent` registered (or registering) with an [`EcsLocal`].
+pub struct Agent {
+    env: TestEnv,
+    child: Option<Child>,
+    cluster: String,
+    ns: String,
+    vars: Vec<(String, String)>,
+    data_dir: Option<TempDir>,
+    log_path: PathBuf,
+}
+
+impl Agent {
+    /// Starts the agent with a unique cluster (created first through the CLI)
+    /// and containerd namespace. `extra_env` is applied last, so it overrides.
+    pub fn start(env: &TestEnv, local: &EcsLocal, extra_env: &[(&str, &str)]) -> Agent {
+        let cluster = unique_ns("cluster");
+        let ns = unique_ns("ecs-test");
+        let data_dir = tempfile::Builder::new()
+            .prefix("ecs-agent-")
+            .tempdir()
+            .expect("tempdir");
+        let log_path = data_dir.path().join("agent.log");
+        let datadir = data_dir.path().join("data");
+        fs::create_dir_all(&datadir).expect("create agent data dir");
+
+        if let Err(e) = Aws::new(env, local).ecs(&["create-cluster", "--cluster-name", &cluster]) {
+            eprintln!("warning: create-cluster {cluster} failed: {e}");
+        }
+
+        let mut vars: Vec<(String, String)> = vec![
+            ("ECS_BACKEND_HOST".into(), local.endpoint()),
+            ("ECS_CLUSTER".into(), cluster.clone()),
+            ("AWS_DEFAULT_REGION".into(), REGION.into()),
+            ("AWS_ACCESS_KEY_ID".into(), ACCESS_KEY_ID.into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), SECRET_ACCESS_KEY.into()),
+            ("ECS_DATADIR".into(), datadir.display().to_string()),
+            (
+                "CONTAINERD_ADDRESS".into(),
+                env.containerd_sock.display().to_string(),
+            ),
+            ("CONTAINERD_NAMESPACE".into(), ns.clone()),
+            ("ECS_LOGLEVEL".into(), "debug".into()),
+            ("RUST_BACKTRACE".into(), "1".into()),
+        ];
+        for (k, v) in extra_env {
+            vars.retain(|(existing, _)| existing != k);
+            vars.push((k.to_string(), v.to_string()));
+        }
+        let mut agent = Agent {
+            env: env.clone(),
+            child: None,
+            cluster,
+            ns,
+            vars,
+            data_dir: Some(data_dir),
+            log_path,
+        };
+        agent.spawn();
+        agent
+    }
+
+    fn spawn(&mut self) {
+        let (out, err) = log_files(&self.log_path);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecs-agent"));
+        // Only what we pass: a developer's AWS_* or ECS_* must not leak in.
+        for (k, _) in std::env::vars_os() {
+            let name = k.to_string_lossy();
+            if name.starts_with("ECS_")
+                || name.starts_with("AWS_")
+                || name.starts_with("CONTAINERD_")
+            {
+                cmd.env_remove(&k);
+            }
+        }
+        let child = cmd
+            .envs(
+                self.vars
+                    .iter()
+                    .map(|(k, v)| (OsStr::new(k), OsStr::new(v))),
+            )
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("spawn ecs-agent");
+        self.child = Some(child);
+    }
+
+    pub fn cluster(&self) -> &str {
+        &self.cluster
+    }
+
+    /// The containerd namespace the agent runs its containers in.
+    pub fn namespace(&self) -> &str {
+        &self.ns
+    }
+
+    /// ECS_DATADIR
+    pub fn data_dir(&self) -> PathBuf {
+        self.log_path.with_file_name("data")
+    }
+
+    /// `$ECS_DATADIR/logs/<task-id>/<container-name>.log`
+    pub fn container_log_path(&self, task_id: &str, container: &str) -> PathBuf {
+        self.data_dir()
+            .join("logs")
+            .join(task_id)
+            .join(format!("{container}.log"))
+    }
+
+    pub fn container_log(&self, task_id: &str, container: &str) -> String {
+        read_log(&self.container_log_path(task_id, container))
+    }
+
+    /// The agent's own stdout and stderr so far.
+    pub fn log(&self) -> String {
+        read_log(&self.log_path)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// True while the process runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+
+    /// SIGKILL the agent, leaving its containers running (they must outlive it).
+    pub fn kill9(&mut self) {
+        kill_child(&mut self.child);
+    }
+
+    /// Graceful stop (SIGTERM, SIGKILL after 15s), leaving containers alone.
+    pub fn stop(&mut self) {
+        term_child(&mut self.child, Duration::from_secs(15));
+    }
+
+    /// Stops the agent if running (gracefully) and starts it again with the
+    /// same environment, data dir and namespace.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    /// Waits until the instance appears in list-container-instances and returns its ARN.
+    pub fn wait_registered(&self, aws: &Aws, timeout: Duration) -> String {
+        wait_until_with_log(self, "container instance registration", timeout, || {
+            let v = aws
+                .ecs(&["list-container-instances", "--cluster", &self.cluster])
+                .ok()?;
+            v["containerInstanceArns"]
+                .as_array()?
+                .first()?
+                .as_str()
+                .map(str::to_string)
+        })
+    }
+}
+
+/// [`wait_until_with`] that puts the agent's log tail into the panic message.
+#[track_caller]
+pub fn wait_until_with_log<T>(
+    agent: &Agent,
+    what: &str,
+    timeout: Duration,
+    mut f: impl FnMut() -> Option<T>,
+) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if start.elapsed() >= timeout {
+            panic!(
+                "{}: timed out after {timeout:?} waiting for {what} (at {}); agent log tail:\n{}",
+                current_test(),
+                std::panic::Location::caller(),
+                tail(&agent.log(), 60)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        kill_child(&mut self.child);
+        cleanup_ns(&self.env, &self.ns);
+        if std::thread::panicking() {
+            eprintln!(
+                "---- ecs-agent log ({}) ----\n{}\n---- end ecs-agent log ----",
+                self.log_path.display(),
+                tail(&self.log(), 120)
+            );
+            if let Some(dir) = self.data_dir.take() {
+                eprintln!("ecs-agent data kept at {}", dir.keep().display());
+            }
+        }
+    }
+}
+
+/// The real AWS CLI pointed at an [`EcsLocal`].
+#[derive(Debug, Clone)]
+pub struct Aws {
+    pub bin: PathBuf,
+    pub endpoint: String,
+}
+
+impl Aws {
+    pub fn new(env: &TestEnv, local: &EcsLocal) -> Aws {
+        Aws {
+            bin: env.aws.clone(),
+            endpoint: local.endpoint(),
+        }
+    }
+
+    /// `aws ecs ARGS... --output json`; the parsed stdout (`Null` when empty),
+    /// or the CLI's stderr (exit status included) so tests can assert on it.
+    pub fn ecs(&self, args: &[&str]) -> Result<serde_json::Value, String> {
+        let mut full = vec!["ecs"];
+        full.extend_from_slice(args);
+        self.run(&full)
+    }
+
+    /// Like [`Aws::ecs`] but panics with the CLI error.
+    #[track_caller]
+    pub fn ecs_ok(&self, args: &[&str]) -> serde_json::Value {
+        match self.ecs(args) {
+            Ok(v) => v,
+            Err(e) => panic!("aws ecs {}: {e}", args.join(" ")),
+        }
+    }
+
+    /// Any `aws` subcommand, with endpoint, region, credentials and JSON output set.
+    pub fn run(&self, args: &[&str]) -> Result<serde_json::Value, String> {
+        let out = Command::new(&self.bin)
+            .args(args)
+            .args(["--endpoint-url", &self.endpoint])
+            .args(["--region", REGION, "--output", "json"])
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_PAGER", "")
+            .env("AWS_MAX_ATTEMPTS", "1")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", self.bin.display()))?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() {
+            return Err(format!(
+                "{} (exit {}): {}",
+                self.bin.display(),
+                out.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        if stdout.trim().is_empty() {
+            return Ok(serde_json::Value::Null);
+        }
+        serde_json::from_str(&stdout).map_err(|e| format!("aws output is not JSON ({e}): {stdout}"))
+    }
+}

@@ -1,0 +1,276 @@
+//! The ACS websocket (/acs/ws): one session per connected agent. It delivers
+//! queued payloads (re-sending each until its AckRequest), sends heartbeats,
+//! and marks the instance connected while open.
+
+use super::api::lifecycle;
+use super::api::lookup_cluster_name;
+use super::app::App;
+use super::auth;
+use super::server::request_host;
+use crate::model::acs::{AcsMessage, ExceptionMessage, HeartbeatMessage};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::time::Instant;
+
+/// A refused websocket upgrade, with a body the agent can decode as an ACS
+/// exception frame.
+pub fn refuse(status: StatusCode, type_name: &str, message: &str) -> Response {
+    tracing::warn!(type_name, message, "websocket refused");
+    let body = serde_json::json!({"type": type_name, "message": {"message": message}});
+    (
+        status,
+        [("content-type", "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+pub async fn handler(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    if let Err(e) = auth::check(&app.cfg, &method, &uri, &headers, b"") {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "AccessDeniedException",
+            &e.to_string(),
+        );
+    }
+    let Ok(Query(q)) = query else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "BadRequestException",
+            "query string is malformed",
+        );
+    };
+    let Some(instance) = q
+        .get("containerInstanceArn")
+        .filter(|s| !s.is_empty())
+        .cloned()
+    else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "BadRequestException",
+            "containerInstanceArn is required",
+        );
+    };
+    let found = app.read(|st| {
+        st.instances
+            .get(&instance)
+            .map(|i| (i.status.clone(), i.cluster_arn.clone()))
+    });
+    let Some((status, cluster_arn)) = found else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "InvalidInstanceException",
+            &format!("containerInstanceArn {instance} is not registered"),
+        );
+    };
+    if status == "INACTIVE" {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "InactiveInstanceException",
+            &format!("container instance {instance} is deregistered"),
+        );
+    }
+    if let Some(c) = q.get("clusterArn").filter(|s| !s.is_empty()) {
+        if lookup_cluster_name(Some(c)) != lookup_cluster_name(Some(&cluster_arn)) {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "InvalidClusterException",
+                &format!("container instance {instance} is not in cluster {c}"),
+            );
+        }
+    }
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(e) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "BadRequestException",
+                &format!("not a websocket upgrade: {e}"),
+            )
+        }
+    };
+    tracing::info!(
+        instance = %instance,
+        agent_version = q.get("agentVersion").map(String::as_str).unwrap_or(""),
+        seq_num = q.get("seqNum").map(String::as_str).unwrap_or(""),
+        host = %request_host(&app, &headers),
+        "ACS session opening"
+    );
+    ws.on_upgrade(move |socket| session(app, socket, instance))
+}
+
+type Sink = SplitSink<WebSocket, Message>;
+
+fn set_connected(app: &App, instance: &str, connected: bool) {
+    let mut ctx = app.ctx("");
+    let result = app.transact(&mut ctx, |st, _| {
+        if let Some(mut i) = st.instances.get(instance).cloned() {
+            if i.agent_connected != connected {
+                i.agent_connected = connected;
+                st.put_instance(i);
+            }
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        tracing::error!(instance, error = %e, "recording agent connection failed");
+    }
+}
+
+async fn send(sink: &mut Sink, msg: &AcsMessage) -> bool {
+    sink.send(Message::Text(msg.encode().into())).await.is_ok()
+}
+
+/// Sends payloads not yet sent on this session, and (when `resend_due`) those
+/// sent at least `resend` ago and still unacknowledged.
+async fn flush_outbox(
+    app: &App,
+    instance: &str,
+    sink: &mut Sink,
+    sent: &mut HashMap<String, Instant>,
+    resend_due: bool,
+) -> bool {
+    let mut pending = app.read(|st| {
+        st.outbox
+            .values()
+            .filter(|o| o.instance_arn == instance)
+            .map(|o| o.payload.clone())
+            .collect::<Vec<_>>()
+    });
+    pending.sort_by_key(|p| p.seq_num);
+    sent.retain(|id, _| {
+        pending
+            .iter()
+            .any(|p| p.message_id.as_deref() == Some(id.as_str()))
+    });
+    let now = Instant::now();
+    for p in pending {
+        let Some(id) = p.message_id.clone() else {
+            continue;
+        };
+        let due = match sent.get(&id) {
+            None => true,
+            Some(at) => resend_due && now.duration_since(*at) >= app.cfg.resend,
+        };
+        if !due {
+            continue;
+        }
+        let again = sent.contains_key(&id);
+        if !send(sink, &AcsMessage::Payload(p)).await {
+            return false;
+        }
+        tracing::info!(instance, message_id = %id, resend = again, "payload sent");
+        sent.insert(id, now);
+    }
+    true
+}
+
+fn handle_frame(app: &App, instance: &str, text: &str) {
+    match AcsMessage::decode(text) {
+        Ok(AcsMessage::Ack(a)) => {
+            let Some(id) = a.message_id else {
+                tracing::warn!(instance, "AckRequest without messageId ignored");
+                return;
+            };
+            let mut ctx = app.ctx("");
+            match app.transact(&mut ctx, |st, _| Ok(lifecycle::ack(st, instance, &id))) {
+                Ok(true) => tracing::info!(instance, message_id = %id, "payload acknowledged"),
+                Ok(false) => {
+                    tracing::debug!(instance, message_id = %id, "ack for no pending payload")
+                }
+                Err(e) => tracing::error!(instance, error = %e, "recording ack failed"),
+            }
+        }
+        Ok(AcsMessage::HeartbeatAck(_)) => tracing::trace!(instance, "heartbeat acknowledged"),
+        Ok(AcsMessage::Nack(n)) => {
+            tracing::warn!(instance, message_id = ?n.message_id, reason = ?n.reason, "agent refused a message")
+        }
+        Ok(AcsMessage::Unknown { type_name }) => {
+            tracing::debug!(instance, type_name, "unknown ACS message ignored")
+        }
+        Ok(other) => tracing::debug!(
+            instance,
+            type_name = other.type_name(),
+            "ACS message ignored"
+        ),
+        Err(e) => tracing::warn!(instance, error = %e, "malformed ACS frame ignored"),
+    }
+}
+
+async fn session(app: Arc<App>, socket: WebSocket, instance: String) {
+    let (generation, notify) = app.open_session(&instance);
+    set_connected(&app, &instance, true);
+    let (mut sink, mut stream) = socket.split();
+    let mut sent: HashMap<String, Instant> = HashMap::new();
+    let mut heartbeat =
+        tokio::time::interval_at(Instant::now() + app.cfg.heartbeat, app.cfg.heartbeat);
+    let tick = app
+        .cfg
+        .resend
+        .min(app.cfg.heartbeat)
+        .max(std::time::Duration::from_millis(100));
+    let mut resend = tokio::time::interval_at(Instant::now() + tick, tick);
+    let mut open = flush_outbox(&app, &instance, &mut sink, &mut sent, false).await;
+    while open {
+        tokio::select! {
+            msg = stream.next() => match msg {
+                Some(Ok(Message::Text(t))) => handle_frame(&app, &instance, t.as_str()),
+                Some(Ok(Message::Binary(b))) => match std::str::from_utf8(&b) {
+                    Ok(t) => handle_frame(&app, &instance, t),
+                    Err(_) => tracing::warn!(instance = %instance, "non-UTF-8 binary frame ignored"),
+                },
+                Some(Ok(Message::Close(_))) | None => open = false,
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    tracing::info!(instance = %instance, error = %e, "ACS read failed");
+                    open = false;
+                }
+            },
+            _ = notify.notified() => {
+                if !app.session_is_current(&instance, generation) {
+                    tracing::info!(instance = %instance, "ACS session replaced by a newer one");
+                    break;
+                }
+                let inactive = app.read(|st| st.instances.get(&instance).is_none_or(|i| i.status == "INACTIVE"));
+                if inactive {
+                    let msg = AcsMessage::InactiveInstance(ExceptionMessage {
+                        message: Some(format!("container instance {instance} is deregistered")),
+                    });
+                    let _ = send(&mut sink, &msg).await;
+                    break;
+                }
+                open = flush_outbox(&app, &instance, &mut sink, &mut sent, false).await;
+            }
+            _ = heartbeat.tick() => {
+                let hb = AcsMessage::Heartbeat(HeartbeatMessage {
+                    healthy: Some(true),
+                    message_id: Some(uuid::Uuid::new_v4().to_string()),
+                });
+                open = send(&mut sink, &hb).await;
+            }
+            _ = resend.tick() => {
+                open = flush_outbox(&app, &instance, &mut sink, &mut sent, true).await;
+            }
+        }
+    }
+    let _ = sink.send(Message::Close(None)).await;
+    if app.close_session(&instance, generation) {
+        set_connected(&app, &instance, false);
+    }
+    tracing::info!(instance = %instance, "ACS session closed");
+}

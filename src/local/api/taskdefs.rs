@@ -1,0 +1,197 @@
+//! RegisterTaskDefinition, DeregisterTaskDefinition, DescribeTaskDefinition,
+//! ListTaskDefinitions, ListTaskDefinitionFamilies.
+
+use super::lookup::{arn, taskdef};
+use super::{paginate, parse, render};
+use crate::local::app::Ctx;
+use crate::local::error::ApiError;
+use crate::local::state::{State, TaskDefRec};
+use crate::local::taskdef::{requires_attributes, validate, view};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeSet;
+
+/// Fills the members ECS fills in on registration so a describe shows them.
+fn with_defaults(mut def: Map<String, Value>) -> Map<String, Value> {
+    let mode = def
+        .get("networkMode")
+        .and_then(Value::as_str)
+        .unwrap_or("bridge")
+        .to_string();
+    if let Some(Value::Array(containers)) = def.get_mut("containerDefinitions") {
+        for c in containers.iter_mut() {
+            let Value::Object(c) = c else { continue };
+            c.entry("cpu").or_insert(json!(0));
+            c.entry("essential").or_insert(json!(true));
+            for list in ["portMappings", "environment", "mountPoints", "volumesFrom"] {
+                c.entry(list).or_insert(json!([]));
+            }
+            if let Some(Value::Array(pms)) = c.get_mut("portMappings") {
+                for p in pms.iter_mut() {
+                    let Value::Object(p) = p else { continue };
+                    p.entry("protocol").or_insert(json!("tcp"));
+                    if mode == "host" || mode == "awsvpc" {
+                        if let Some(cp) = p.get("containerPort").cloned() {
+                            p.entry("hostPort").or_insert(cp);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    def.entry("volumes").or_insert(json!([]));
+    def.entry("placementConstraints").or_insert(json!([]));
+    def
+}
+
+pub fn register(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, ApiError> {
+    let Value::Object(mut def) = body else {
+        return Err(ApiError::client("The request body must be a JSON object."));
+    };
+    if !def.contains_key("family") {
+        return Err(ApiError::client("family is required."));
+    }
+    if !def.contains_key("containerDefinitions") {
+        return Err(ApiError::client("containerDefinitions is required."));
+    }
+    let tags = match def.remove("tags") {
+        Some(Value::Array(t)) => t,
+        _ => vec![],
+    };
+    let v = view(&def)?;
+    validate(&v)?;
+    let revision = st
+        .taskdefs
+        .values()
+        .filter(|t| t.family == v.family)
+        .map(|t| t.revision)
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let rec = TaskDefRec {
+        arn: arn(
+            &ctx.region,
+            &format!("task-definition/{}:{revision}", v.family),
+        ),
+        family: v.family.clone(),
+        revision,
+        status: "ACTIVE".into(),
+        registered_at: ctx.now,
+        deregistered_at: None,
+        definition: with_defaults(def),
+        requires_attributes: requires_attributes(&v),
+        tags: tags.clone(),
+    };
+    tracing::info!(task_definition = %rec.arn, "task definition registered");
+    let out = render::taskdef(&rec);
+    st.put_taskdef(rec);
+    Ok(json!({ "taskDefinition": out, "tags": tags }))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct OneReq {
+    task_definition: Option<String>,
+    include: Vec<String>,
+}
+
+fn required_taskdef(req: &OneReq) -> Result<&str, ApiError> {
+    req.task_definition
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::client("taskDefinition is required."))
+}
+
+pub fn deregister(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, ApiError> {
+    let req: OneReq = parse(body)?;
+    let name = required_taskdef(&req)?;
+    if !name.contains(':') {
+        return Err(ApiError::client(format!(
+            "Invalid taskDefinition {name:?}: a revision is required (family:revision or the full ARN)."
+        )));
+    }
+    let mut rec = taskdef(st, name)?.clone();
+    if rec.status == "ACTIVE" {
+        rec.status = "INACTIVE".into();
+        rec.deregistered_at = Some(ctx.now);
+        st.put_taskdef(rec.clone());
+    }
+    Ok(json!({ "taskDefinition": render::taskdef(&rec) }))
+}
+
+pub fn describe(st: &mut State, _ctx: &mut Ctx, body: Value) -> Result<Value, ApiError> {
+    let req: OneReq = parse(body)?;
+    let rec = taskdef(st, required_taskdef(&req)?)?;
+    let mut out = json!({ "taskDefinition": render::taskdef(rec) });
+    if req.include.iter().any(|i| i == "TAGS") {
+        out["tags"] = json!(rec.tags);
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct ListReq {
+    family_prefix: Option<String>,
+    status: Option<String>,
+    sort: Option<String>,
+    next_token: Option<String>,
+    max_results: Option<i64>,
+}
+
+fn status_filter(status: Option<&str>) -> Result<Option<&str>, ApiError> {
+    match status {
+        None => Ok(Some("ACTIVE")),
+        Some("ALL") => Ok(None),
+        Some(s @ ("ACTIVE" | "INACTIVE" | "DELETE_IN_PROGRESS")) => Ok(Some(s)),
+        Some(s) => Err(ApiError::invalid(format!(
+            "Invalid status {s:?}: must be ACTIVE, INACTIVE or DELETE_IN_PROGRESS."
+        ))),
+    }
+}
+
+pub fn list(st: &mut State, _ctx: &mut Ctx, body: Value) -> Result<Value, ApiError> {
+    let req: ListReq = parse(body)?;
+    let status = status_filter(req.status.as_deref())?;
+    let mut defs: Vec<&TaskDefRec> = st
+        .taskdefs
+        .values()
+        .filter(|t| req.family_prefix.as_ref().is_none_or(|f| &t.family == f))
+        .filter(|t| status.is_none_or(|s| t.status == s))
+        .collect();
+    defs.sort_by(|a, b| (&a.family, a.revision).cmp(&(&b.family, b.revision)));
+    match req.sort.as_deref() {
+        None | Some("ASC") => {}
+        Some("DESC") => defs.reverse(),
+        Some(s) => {
+            return Err(ApiError::invalid(format!(
+                "Invalid sort {s:?}: must be ASC or DESC."
+            )))
+        }
+    }
+    let arns = defs.iter().map(|t| t.arn.clone()).collect();
+    let (page, token) = paginate(arns, req.next_token.as_deref(), req.max_results)?;
+    Ok(json!({ "taskDefinitionArns": page, "nextToken": token }))
+}
+
+pub fn list_families(st: &mut State, _ctx: &mut Ctx, body: Value) -> Result<Value, ApiError> {
+    let req: ListReq = parse(body)?;
+    let status = status_filter(req.status.as_deref())?;
+    let families: BTreeSet<String> = st
+        .taskdefs
+        .values()
+        .filter(|t| {
+            req.family_prefix
+                .as_ref()
+                .is_none_or(|f| t.family.starts_with(f.as_str()))
+        })
+        .filter(|t| status.is_none_or(|s| t.status == s))
+        .map(|t| t.family.clone())
+        .collect();
+    let (page, token) = paginate(
+        families.into_iter().collect(),
+        req.next_token.as_deref(),
+        req.max_results,
+    )?;
+    Ok(json!({ "families": page, "nextToken": token }))
+}

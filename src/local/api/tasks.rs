@@ -1,0 +1,364 @@
+//! RunTask, StartTask, StopTask, DescribeTasks, ListTasks.
+
+use super::lifecycle::{new_task_id, queue_payload, request_stop, taskdef_of};
+use super::lookup::{arn, cluster, cluster_or_default, instance_arn, task_arn, taskdef};
+use super::{paginate, parse, render};
+use crate::local::app::Ctx;
+use crate::local::error::ApiError;
+use crate::local::overrides::{effective_containers, reservation, task_cpu_memory, TaskOverride};
+use crate::local::placement::{self, Candidate, Failure, Requirement};
+use crate::local::state::{ClusterRec, ContainerRec, State, TaskDefRec, TaskRec};
+use crate::local::taskdef::{view, TaskDefView};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct RunReq {
+    cluster: Option<String>,
+    task_definition: Option<String>,
+    count: Option<i64>,
+    overrides: Option<Value>,
+    started_by: Option<String>,
+    group: Option<String>,
+    launch_type: Option<String>,
+    network_configuration: Option<Value>,
+    tags: Vec<Value>,
+    container_instances: Vec<String>,
+}
+
+/// What RunTask and StartTask share once the request is checked.
+struct Launch {
+    cluster: ClusterRec,
+    def: TaskDefRec,
+    view: TaskDefView,
+    overrides: TaskOverride,
+    overrides_raw: Value,
+    started_by: Option<String>,
+    group: Option<String>,
+    tags: Vec<Value>,
+}
+
+fn prepare(st: &mut State, ctx: &Ctx, req: &RunReq) -> Result<Launch, ApiError> {
+    let td = req
+        .task_definition
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::invalid("taskDefinition is required."))?;
+    if let Some(lt) = req.launch_type.as_deref() {
+        if lt != "EC2" {
+            return Err(ApiError::invalid(format!(
+                "launchType {lt:?} is not supported by ecs-local; only EC2 is."
+            )));
+        }
+    }
+    if let Some(s) = &req.started_by {
+        if s.len() > 36 {
+            return Err(ApiError::invalid(format!(
+                "startedBy must be at most 36 characters (got {}).",
+                s.len()
+            )));
+        }
+    }
+    let cluster = cluster_or_default(st, &ctx.region, req.cluster.as_deref())?;
+    let def = taskdef(st, td)?.clone();
+    if def.status != "ACTIVE" {
+        return Err(ApiError::client(format!(
+            "TaskDefinition {} is inactive.",
+            def.arn
+        )));
+    }
+    let v = view(&def.definition)?;
+    if v.network_mode.as_deref() == Some("awsvpc") && req.network_configuration.is_none() {
+        return Err(ApiError::invalid(
+            "Network Configuration must be provided when networkMode 'awsvpc' is specified.",
+        ));
+    }
+    let overrides_raw = req.overrides.clone().unwrap_or_else(|| json!({}));
+    let overrides: TaskOverride = serde_path_to_error::deserialize(overrides_raw.clone())
+        .map_err(|e| ApiError::invalid(format!("Invalid overrides.{}: {}", e.path(), e.inner())))?;
+    for (i, o) in overrides.container_overrides.iter().enumerate() {
+        let name = o.name.as_deref().unwrap_or("");
+        if !v
+            .container_definitions
+            .iter()
+            .any(|c| c.name.as_deref() == Some(name))
+        {
+            return Err(ApiError::invalid(format!(
+                "overrides.containerOverrides[{i}].name: Override for container named {name:?} is not a container in the TaskDefinition."
+            )));
+        }
+        for (field, value) in [
+            ("cpu", o.cpu),
+            ("memory", o.memory),
+            ("memoryReservation", o.memory_reservation),
+        ] {
+            if value.is_some_and(|v| v < 0) {
+                return Err(ApiError::invalid(format!(
+                    "overrides.containerOverrides[{i}].{field} must not be negative."
+                )));
+            }
+        }
+    }
+    Ok(Launch {
+        cluster,
+        def,
+        view: v,
+        overrides,
+        overrides_raw,
+        started_by: req.started_by.clone(),
+        group: req.group.clone(),
+        tags: req.tags.clone(),
+    })
+}
+
+fn requirement(l: &Launch) -> Requirement {
+    Requirement {
+        reservation: reservation(&l.view, &l.overrides),
+        attributes: l.def.requires_attributes.clone(),
+    }
+}
+
+fn create_task(st: &mut State, ctx: &mut Ctx, l: &Launch, instance_arn: &str) -> Value {
+    let id = new_task_id();
+    let arn_ = arn(&ctx.region, &format!("task/{}/{id}", l.cluster.name));
+    let containers = effective_containers(&l.view, &l.overrides)
+        .into_iter()
+        .map(|c| ContainerRec {
+            container_arn: arn(
+                &ctx.region,
+                &format!("container/{}/{id}/{}", l.cluster.name, uuid::Uuid::new_v4()),
+            ),
+            name: c.name.unwrap_or_default(),
+            image: c.image.unwrap_or_default(),
+            last_status: "PENDING".into(),
+            cpu: c.cpu,
+            memory: c.memory,
+            memory_reservation: c.memory_reservation,
+            ..Default::default()
+        })
+        .collect();
+    let r = reservation(&l.view, &l.overrides);
+    let (task_cpu, task_mem) = task_cpu_memory(&l.view, &l.overrides);
+    let initial = if l.view.network_mode.as_deref() == Some("awsvpc") {
+        "PROVISIONING"
+    } else {
+        "PENDING"
+    };
+    let t = TaskRec {
+        arn: arn_.clone(),
+        cluster_arn: l.cluster.arn.clone(),
+        task_definition_arn: l.def.arn.clone(),
+        container_instance_arn: instance_arn.to_string(),
+        last_status: initial.into(),
+        desired_status: "RUNNING".into(),
+        created_at: ctx.now,
+        started_by: l.started_by.clone(),
+        group: Some(
+            l.group
+                .clone()
+                .unwrap_or_else(|| format!("family:{}", l.def.family)),
+        ),
+        cpu: Some(task_cpu.unwrap_or(r.cpu).to_string()),
+        memory: Some(task_mem.unwrap_or(r.memory).to_string()),
+        overrides: l.overrides_raw.clone(),
+        containers,
+        version: 1,
+        reservation: r,
+        tags: l.tags.clone(),
+        ..Default::default()
+    };
+    tracing::info!(task = %arn_, instance = %instance_arn, task_definition = %l.def.arn, "task placed");
+    let out = render::task(&t);
+    st.put_task(t);
+    queue_payload(st, ctx, &arn_);
+    out
+}
+
+fn candidates(st: &State, cluster_arn: &str) -> Vec<Candidate> {
+    st.instances
+        .values()
+        .filter(|i| i.cluster_arn == cluster_arn && i.status != "INACTIVE")
+        .map(|i| render::candidate(st, i))
+        .collect()
+}
+
+pub fn run(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, ApiError> {
+    let req: RunReq = parse(body)?;
+    let count = req.count.unwrap_or(1);
+    if !(1..=10).contains(&count) {
+        return Err(ApiError::invalid(format!(
+            "count must be between 1 and 10 (got {count})."
+        )));
+    }
+    let l = prepare(st, ctx, &req)?;
+    let mut cands = candidates(st, &l.cluster.arn);
+    if cands.is_empty() {
+        return Err(ApiError::invalid(
+            "No Container Instances were found in your cluster.",
+        ));
+    }
+    let (placed, failures) = placement::place(&mut cands, &requirement(&l), count as usize);
+    let tasks: Vec<Value> = placed.iter().map(|i| create_task(st, ctx, &l, i)).collect();
+    let failures: Vec<Value> = failures.iter().map(render::failure).collect();
+    Ok(json!({ "tasks": tasks, "failures": failures }))
+}
+
+pub fn start(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, ApiError> {
+    let req: RunReq = parse(body)?;
+    if req.container_instances.is_empty() || req.container_instances.len() > 10 {
+        return Err(ApiError::invalid(
+            "containerInstances must name between 1 and 10 container instances.",
+        ));
+    }
+    let l = prepare(st, ctx, &req)?;
+    let need = requirement(&l);
+    let mut tasks = Vec::new();
+    let mut failures = Vec::new();
+    for p in &req.container_instances {
+        let a = instance_arn(&ctx.region, &l.cluster, p);
+        let Some(inst) = st
+            .instances
+            .get(&a)
+            .filter(|i| i.cluster_arn == l.cluster.arn)
+        else {
+            failures.push(render::failure(&Failure {
+                arn: a,
+                reason: "MISSING".into(),
+                detail: None,
+            }));
+            continue;
+        };
+        let cand = render::candidate(st, inst);
+        match placement::check(&cand, &need) {
+            Ok(()) => tasks.push(create_task(st, ctx, &l, &a)),
+            Err(f) => failures.push(render::failure(&f)),
+        }
+    }
+    Ok(json!({ "tasks": tasks, "failures": failures }))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct StopReq {
+    cluster: Option<String>,
+    task: Option<String>,
+    reason: Option<String>,
+}
+
+fn find_task<'a>(st: &'a State, region: &str, c: &ClusterRec, param: &str) -> Option<&'a TaskRec> {
+    let a = task_arn(region, c, param);
+    st.tasks.get(&a).filter(|t| t.cluster_arn == c.arn)
+}
+
+pub fn stop(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, ApiError> {
+    let req: StopReq = parse(body)?;
+    let c = cluster(st, req.cluster.as_deref())?.clone();
+    let param = req
+        .task
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::invalid("task is required."))?;
+    if req.reason.as_deref().is_some_and(|r| r.len() > 255) {
+        return Err(ApiError::invalid("reason must be at most 255 characters."));
+    }
+    let arn_ = find_task(st, &ctx.region, &c, param)
+        .map(|t| t.arn.clone())
+        .ok_or_else(|| ApiError::invalid("The referenced task was not found."))?;
+    let reason = req
+        .reason
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| "Task stopped by user".to_string());
+    request_stop(st, ctx, &arn_, &reason, "UserInitiated");
+    let t = st
+        .tasks
+        .get(&arn_)
+        .ok_or_else(|| ApiError::server("task vanished while stopping"))?;
+    Ok(json!({ "task": render::task(t) }))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct DescribeReq {
+    cluster: Option<String>,
+    tasks: Vec<String>,
+}
+
+pub fn describe(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, ApiError> {
+    let req: DescribeReq = parse(body)?;
+    let c = cluster(st, req.cluster.as_deref())?.clone();
+    if req.tasks.is_empty() || req.tasks.len() > 100 {
+        return Err(ApiError::invalid(
+            "tasks must name between 1 and 100 tasks.",
+        ));
+    }
+    let mut out = Vec::new();
+    let mut failures = Vec::new();
+    for p in &req.tasks {
+        match find_task(st, &ctx.region, &c, p) {
+            Some(t) => out.push(render::task(t)),
+            None => failures.push(render::missing(&task_arn(&ctx.region, &c, p))),
+        }
+    }
+    Ok(json!({ "tasks": out, "failures": failures }))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct ListReq {
+    cluster: Option<String>,
+    container_instance: Option<String>,
+    family: Option<String>,
+    started_by: Option<String>,
+    desired_status: Option<String>,
+    launch_type: Option<String>,
+    next_token: Option<String>,
+    max_results: Option<i64>,
+}
+
+pub fn list(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, ApiError> {
+    let req: ListReq = parse(body)?;
+    let c = cluster(st, req.cluster.as_deref())?.clone();
+    let desired = req.desired_status.as_deref().unwrap_or("RUNNING");
+    if !["RUNNING", "PENDING", "STOPPED"].contains(&desired) {
+        return Err(ApiError::invalid(format!(
+            "Invalid desiredStatus {desired:?}: must be RUNNING, PENDING or STOPPED."
+        )));
+    }
+    let inst = req
+        .container_instance
+        .as_deref()
+        .map(|p| instance_arn(&ctx.region, &c, p));
+    let mut tasks: Vec<&TaskRec> = st
+        .tasks
+        .values()
+        .filter(|t| t.cluster_arn == c.arn)
+        .filter(|t| inst.as_ref().is_none_or(|i| &t.container_instance_arn == i))
+        .filter(|t| {
+            req.family
+                .as_ref()
+                .is_none_or(|f| taskdef_of(st, t).is_some_and(|d| &d.family == f))
+        })
+        .filter(|t| {
+            req.started_by
+                .as_ref()
+                .is_none_or(|s| t.started_by.as_ref() == Some(s))
+        })
+        .filter(|_| req.launch_type.as_deref().is_none_or(|l| l == "EC2"))
+        .filter(|t| match desired {
+            "PENDING" => {
+                t.desired_status == "RUNNING"
+                    && render::PENDING_STATUSES.contains(&t.last_status.as_str())
+            }
+            d => t.desired_status == d,
+        })
+        .collect();
+    tasks.sort_by(|a, b| {
+        a.created_at
+            .total_cmp(&b.created_at)
+            .then(a.arn.cmp(&b.arn))
+    });
+    let arns = tasks.iter().map(|t| t.arn.clone()).collect();
+    let (page, token) = paginate(arns, req.next_token.as_deref(), req.max_results)?;
+    Ok(json!({ "taskArns": page, "nextToken": token }))
+}

@@ -1,0 +1,185 @@
+//! The running control plane: state behind a lock, its store, and the open
+//! ACS sessions that must hear about new payloads.
+
+use super::error::ApiError;
+use super::state::State;
+use super::store::{Store, StoreError};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub region: String,
+    /// (access key, secret) every request must be signed with, if set.
+    pub auth: Option<(String, String)>,
+    pub heartbeat: Duration,
+    pub resend: Duration,
+}
+
+/// Per-request context handed to API handlers (time is passed in so handlers
+/// stay deterministic).
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub now: f64,
+    pub region: String,
+    /// `host[:port]` the caller used; endpoints handed to agents use it.
+    pub host: String,
+    /// Instances whose ACS session should look at the outbox.
+    pub notify: Vec<String>,
+}
+
+#[derive(Default)]
+pub struct TcsStats {
+    pub metrics: AtomicU64,
+    pub health: AtomicU64,
+    pub instance_status: AtomicU64,
+}
+
+struct Session {
+    generation: u64,
+    notify: Arc<Notify>,
+}
+
+pub struct App {
+    pub cfg: Config,
+    state: Mutex<State>,
+    store: Store,
+    sessions: Mutex<HashMap<String, Session>>,
+    next_generation: AtomicU64,
+    pub tcs_stats: TcsStats,
+}
+
+impl App {
+    pub fn new(cfg: Config, store: Store) -> Result<Self, StoreError> {
+        let state = store.load()?;
+        Ok(Self {
+            cfg,
+            state: Mutex::new(state),
+            store,
+            sessions: Mutex::new(HashMap::new()),
+            next_generation: AtomicU64::new(1),
+            tcs_stats: TcsStats::default(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves records that were being edited;
+        // they are still the best state we have.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` on the state and persists what it changed. On a store failure
+    /// the in-memory state is reloaded from disk so both stay the same.
+    pub fn transact<T>(
+        &self,
+        ctx: &mut Ctx,
+        f: impl FnOnce(&mut State, &mut Ctx) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let mut st = self.lock();
+        let result = f(&mut st, ctx);
+        let changes = st
+            .take_changes()
+            .map_err(|e| ApiError::server(format!("serializing state: {e}")))?;
+        if let Err(e) = self.store.write(&changes) {
+            tracing::error!(error = %e, "persisting state failed; reloading from disk");
+            if let Ok(fresh) = self.store.load() {
+                *st = fresh;
+            }
+            return Err(ApiError::server(format!("persisting state: {e}")));
+        }
+        drop(st);
+        for arn in ctx.notify.drain(..) {
+            self.notify(&arn);
+        }
+        result
+    }
+
+    /// Reads the state without changing it.
+    pub fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        f(&self.lock())
+    }
+
+    pub fn ctx(&self, host: &str) -> Ctx {
+        Ctx {
+            now: now_secs(),
+            region: self.cfg.region.clone(),
+            host: host.to_string(),
+            notify: Vec::new(),
+        }
+    }
+
+    pub fn notify(&self, instance_arn: &str) {
+        let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = sessions.get(instance_arn) {
+            s.notify.notify_one();
+        }
+    }
+
+    /// Registers a new ACS session for an instance (replacing an older one,
+    /// which notices through its generation and ends).
+    pub fn open_session(&self, instance_arn: &str) -> (u64, Arc<Notify>) {
+        let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
+        let notify = Arc::new(Notify::new());
+        let old = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                instance_arn.to_string(),
+                Session {
+                    generation,
+                    notify: notify.clone(),
+                },
+            );
+        if let Some(old) = old {
+            old.notify.notify_one();
+        }
+        (generation, notify)
+    }
+
+    pub fn session_is_current(&self, instance_arn: &str, generation: u64) -> bool {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(instance_arn)
+            .is_some_and(|s| s.generation == generation)
+    }
+
+    /// Forgets the session if it is still the current one; returns whether it was.
+    pub fn close_session(&self, instance_arn: &str, generation: u64) -> bool {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        if sessions
+            .get(instance_arn)
+            .is_some_and(|s| s.generation == generation)
+        {
+            sessions.remove(instance_arn);
+            true
+        } else {
+            false
+        }
+    }
+
+    pub fn connected_instances(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+pub fn now_secs() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}

@@ -1,0 +1,387 @@
+//! Builds the ACS `Task` an agent receives for a placed task, shaped as Amazon
+//! ECS sends it: container fields, environment as a map, Docker create options
+//! carried as JSON strings in `dockerConfig`. Pure.
+
+use super::overrides::{effective_containers, task_cpu_memory, TaskOverride};
+use super::state::{TaskRec, ACCOUNT_ID};
+use super::taskdef::{ContainerDef, TaskDefView};
+use crate::model::acs;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// Docker remote API version the dockerConfig JSON is written against.
+pub const DOCKER_CONFIG_VERSION: &str = "1.17";
+
+const MIB: i64 = 1024 * 1024;
+const NANOS_PER_SEC: i64 = 1_000_000_000;
+
+pub fn build_task(
+    task: &TaskRec,
+    family: &str,
+    revision: i64,
+    v: &TaskDefView,
+    region: &str,
+) -> acs::Task {
+    let ov: TaskOverride = serde_json::from_value(task.overrides.clone()).unwrap_or_default();
+    let (cpu, memory) = task_cpu_memory(v, &ov);
+    let containers = effective_containers(v, &ov)
+        .iter()
+        .map(|c| {
+            let arn = task
+                .containers
+                .iter()
+                .find(|r| Some(&r.name) == c.name.as_ref())
+                .map(|r| r.container_arn.clone());
+            build_container(
+                c,
+                arn,
+                ov.container_overrides
+                    .iter()
+                    .find(|o| o.name == c.name)
+                    .and_then(|o| o.command.clone()),
+                region,
+            )
+        })
+        .collect();
+    acs::Task {
+        arn: Some(task.arn.clone()),
+        task_cluster_arn: Some(task.cluster_arn.clone()),
+        family: Some(family.to_string()),
+        version: Some(revision.to_string()),
+        desired_status: Some(task.desired_status.clone()),
+        task_definition_account_id: Some(ACCOUNT_ID.to_string()),
+        launch_type: Some("EC2".to_string()),
+        network_mode: Some(
+            v.network_mode
+                .clone()
+                .unwrap_or_else(|| "bridge".to_string()),
+        ),
+        cpu: cpu.map(|c| c as f64 / 1024.0),
+        memory,
+        pid_mode: v.pid_mode.clone(),
+        ipc_mode: v.ipc_mode.clone(),
+        volumes: v.volumes.iter().map(build_volume).collect(),
+        containers,
+        ..Default::default()
+    }
+}
+
+fn build_volume(d: &super::taskdef::VolumeDef) -> acs::Volume {
+    let kind = if d.docker_volume_configuration.is_some() {
+        "docker"
+    } else if d.efs_volume_configuration.is_some() {
+        "efs"
+    } else {
+        "host"
+    };
+    acs::Volume {
+        name: d.name.clone(),
+        kind: Some(kind.to_string()),
+        host: d.host.clone(),
+        docker_volume_configuration: d.docker_volume_configuration.clone(),
+        efs_volume_configuration: d.efs_volume_configuration.clone(),
+        ..Default::default()
+    }
+}
+
+fn build_container(
+    c: &ContainerDef,
+    arn: Option<String>,
+    command_override: Option<Vec<String>>,
+    region: &str,
+) -> acs::Container {
+    let environment: BTreeMap<String, String> = c
+        .environment
+        .iter()
+        .filter_map(|kv| Some((kv.name.clone()?, kv.value.clone().unwrap_or_default())))
+        .collect();
+    let overrides = match &command_override {
+        Some(cmd) => json!({ "command": cmd }).to_string(),
+        None => "{}".to_string(),
+    };
+    acs::Container {
+        name: c.name.clone(),
+        image: c.image.clone(),
+        cpu: Some(c.cpu.unwrap_or(0)),
+        memory: c.memory,
+        essential: Some(c.essential.unwrap_or(true)),
+        entry_point: c.entry_point.clone(),
+        command: c.command.clone(),
+        environment,
+        port_mappings: c
+            .port_mappings
+            .iter()
+            .map(|p| acs::PortMapping {
+                container_port: p.container_port,
+                host_port: Some(p.host_port.unwrap_or(0)),
+                container_port_range: p.container_port_range.clone(),
+                protocol: Some(p.protocol.clone().unwrap_or_else(|| "tcp".to_string())),
+            })
+            .collect(),
+        links: c.links.clone(),
+        mount_points: c.mount_points.clone(),
+        volumes_from: c.volumes_from.clone(),
+        privileged: Some(c.privileged.unwrap_or(false)),
+        depends_on: c
+            .depends_on
+            .iter()
+            .map(|d| acs::ContainerDependency {
+                container_name: d.container_name.clone(),
+                condition: d.condition.clone(),
+            })
+            .collect(),
+        start_timeout: c.start_timeout,
+        stop_timeout: c.stop_timeout,
+        container_arn: arn,
+        overrides: Some(overrides),
+        linux_parameters: c.linux_parameters.as_ref().map(|l| acs::LinuxParameters {
+            capabilities: l.capabilities.as_ref().map(|k| acs::KernelCapabilities {
+                add: k.add.clone(),
+                drop: k.drop.clone(),
+            }),
+            devices: l
+                .devices
+                .iter()
+                .map(|d| acs::Device {
+                    host_path: d.host_path.clone(),
+                    container_path: d.container_path.clone(),
+                    permissions: d.permissions.clone(),
+                })
+                .collect(),
+            init_process_enabled: l.init_process_enabled,
+            shared_memory_size: l.shared_memory_size,
+        }),
+        health_check_type: c.health_check.as_ref().map(|_| "docker".to_string()),
+        secrets: c
+            .secrets
+            .iter()
+            .map(|s| {
+                let value_from = s.value_from.clone().unwrap_or_default();
+                let provider = if value_from.starts_with("arn:aws:secretsmanager:") {
+                    "asm"
+                } else {
+                    "ssm"
+                };
+                let secret_region = value_from
+                    .split(':')
+                    .nth(3)
+                    .filter(|r| !r.is_empty())
+                    .unwrap_or(region);
+                acs::Secret {
+                    name: s.name.clone(),
+                    value_from: Some(value_from.clone()),
+                    kind: Some("ENVIRONMENT_VARIABLE".to_string()),
+                    provider: Some(provider.to_string()),
+                    region: Some(secret_region.to_string()),
+                    target: Some("CONTAINER".to_string()),
+                    ..Default::default()
+                }
+            })
+            .collect(),
+        registry_authentication: registry_auth(c, region),
+        docker_config: Some(acs::DockerConfig {
+            version: Some(DOCKER_CONFIG_VERSION.to_string()),
+            config: Some(Value::Object(docker_config(c)).to_string()),
+            host_config: Some(Value::Object(docker_host_config(c)).to_string()),
+        }),
+        ..Default::default()
+    }
+}
+
+fn registry_auth(c: &ContainerDef, region: &str) -> Option<acs::RegistryAuthenticationData> {
+    if let Some(param) = c
+        .repository_credentials
+        .as_ref()
+        .and_then(|r| r.credentials_parameter.clone())
+    {
+        let r = param
+            .split(':')
+            .nth(3)
+            .filter(|r| !r.is_empty())
+            .unwrap_or(region)
+            .to_string();
+        return Some(acs::RegistryAuthenticationData {
+            kind: Some("asm".to_string()),
+            asm_auth_data: Some(acs::AsmAuthData {
+                credentials_parameter: Some(param),
+                region: Some(r),
+            }),
+            ..Default::default()
+        });
+    }
+    // <account>.dkr.ecr.<region>.amazonaws.com/repo:tag
+    let image = c.image.as_deref()?;
+    let host = image.split('/').next()?;
+    let parts: Vec<&str> = host.split('.').collect();
+    if parts.len() >= 6 && parts[1] == "dkr" && parts[2] == "ecr" {
+        return Some(acs::RegistryAuthenticationData {
+            kind: Some("ecr".to_string()),
+            ecr_auth_data: Some(acs::EcrAuthData {
+                registry_id: Some(parts[0].to_string()),
+                region: Some(parts[3].to_string()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    }
+    None
+}
+
+/// Docker create `Config` fields ECS carries in dockerConfig.config.
+fn docker_config(c: &ContainerDef) -> Map<String, Value> {
+    let mut m = Map::new();
+    if !c.docker_labels.is_empty() {
+        m.insert("Labels".into(), json!(c.docker_labels));
+    }
+    if let Some(u) = &c.user {
+        m.insert("User".into(), json!(u));
+    }
+    if let Some(w) = &c.working_directory {
+        m.insert("WorkingDir".into(), json!(w));
+    }
+    if let Some(h) = &c.hostname {
+        m.insert("Hostname".into(), json!(h));
+    }
+    if let Some(d) = c.disable_networking {
+        m.insert("NetworkDisabled".into(), json!(d));
+    }
+    if let Some(t) = c.pseudo_terminal {
+        m.insert("Tty".into(), json!(t));
+    }
+    if let Some(i) = c.interactive {
+        m.insert("OpenStdin".into(), json!(i));
+    }
+    if let Some(h) = &c.health_check {
+        // ECS task definitions give seconds; Docker wants nanoseconds.
+        let secs = |v: Option<i64>, default: i64| v.unwrap_or(default) * NANOS_PER_SEC;
+        m.insert(
+            "Healthcheck".into(),
+            json!({
+                "Test": h.command,
+                "Interval": secs(h.interval, 30),
+                "Timeout": secs(h.timeout, 5),
+                "Retries": h.retries.unwrap_or(3),
+                "StartPeriod": secs(h.start_period, 0),
+            }),
+        );
+    }
+    m
+}
+
+/// Docker `HostConfig` fields ECS carries in dockerConfig.hostConfig.
+fn docker_host_config(c: &ContainerDef) -> Map<String, Value> {
+    let mut m = Map::new();
+    if !c.ulimits.is_empty() {
+        let u: Vec<Value> = c
+            .ulimits
+            .iter()
+            .map(|u| json!({"Name": u.name, "Soft": u.soft_limit, "Hard": u.hard_limit}))
+            .collect();
+        m.insert("Ulimits".into(), Value::Array(u));
+    }
+    if let Some(r) = c.readonly_root_filesystem {
+        m.insert("ReadonlyRootfs".into(), json!(r));
+    }
+    if let Some(r) = c.memory_reservation {
+        m.insert("MemoryReservation".into(), json!(r * MIB));
+    }
+    if let Some(l) = &c.log_configuration {
+        m.insert(
+            "LogConfig".into(),
+            json!({"Type": l.log_driver, "Config": l.options}),
+        );
+    }
+    if !c.dns_servers.is_empty() {
+        m.insert("Dns".into(), json!(c.dns_servers));
+    }
+    if !c.dns_search_domains.is_empty() {
+        m.insert("DnsSearch".into(), json!(c.dns_search_domains));
+    }
+    if !c.extra_hosts.is_empty() {
+        let hosts: Vec<String> = c
+            .extra_hosts
+            .iter()
+            .map(|h| {
+                format!(
+                    "{}:{}",
+                    h.hostname.as_deref().unwrap_or(""),
+                    h.ip_address.as_deref().unwrap_or("")
+                )
+            })
+            .collect();
+        m.insert("ExtraHosts".into(), json!(hosts));
+    }
+    if !c.docker_security_options.is_empty() {
+        m.insert("SecurityOpt".into(), json!(c.docker_security_options));
+    }
+    if !c.system_controls.is_empty() {
+        let s: BTreeMap<String, String> = c
+            .system_controls
+            .iter()
+            .filter_map(|s| Some((s.namespace.clone()?, s.value.clone().unwrap_or_default())))
+            .collect();
+        m.insert("Sysctls".into(), json!(s));
+    }
+    if let Some(l) = &c.linux_parameters {
+        if let Some(k) = &l.capabilities {
+            if !k.add.is_empty() {
+                m.insert("CapAdd".into(), json!(k.add));
+            }
+            if !k.drop.is_empty() {
+                m.insert("CapDrop".into(), json!(k.drop));
+            }
+        }
+        if !l.devices.is_empty() {
+            let d: Vec<Value> = l
+                .devices
+                .iter()
+                .map(|d| {
+                    let perms = if d.permissions.is_empty() {
+                        "rwm".to_string()
+                    } else {
+                        d.permissions
+                            .iter()
+                            .filter_map(|p| p.chars().next())
+                            .collect()
+                    };
+                    json!({
+                        "PathOnHost": d.host_path,
+                        "PathInContainer": d.container_path.clone().or_else(|| d.host_path.clone()),
+                        "CgroupPermissions": perms,
+                    })
+                })
+                .collect();
+            m.insert("Devices".into(), Value::Array(d));
+        }
+        if let Some(i) = l.init_process_enabled {
+            m.insert("Init".into(), json!(i));
+        }
+        if let Some(s) = l.shared_memory_size {
+            m.insert("ShmSize".into(), json!(s * MIB));
+        }
+        if !l.tmpfs.is_empty() {
+            let t: BTreeMap<String, String> = l
+                .tmpfs
+                .iter()
+                .filter_map(|t| {
+                    let mut opts = vec![format!("size={}m", t.size.unwrap_or(0))];
+                    opts.extend(t.mount_options.iter().cloned());
+                    Some((t.container_path.clone()?, opts.join(",")))
+                })
+                .collect();
+            m.insert("Tmpfs".into(), json!(t));
+        }
+        if let Some(s) = l.max_swap {
+            let hard = c.memory.unwrap_or(0);
+            m.insert("MemorySwap".into(), json!((hard + s) * MIB));
+        }
+        if let Some(s) = l.swappiness {
+            m.insert("MemorySwappiness".into(), json!(s));
+        }
+    }
+    m
+}
+
+#[cfg(test)]
+#[path = "payload_tests.rs"]
+mod tests;

@@ -1,0 +1,140 @@
+use super::*;
+use crate::local::overrides::reservation;
+use crate::local::state::ContainerRec;
+use crate::local::taskdef::view;
+
+fn def() -> TaskDefView {
+    let d = serde_json::json!({
+        "family": "web",
+        "containerDefinitions": [{
+            "name": "app", "image": "busybox:latest", "cpu": 128, "memory": 256, "memoryReservation": 128,
+            "entryPoint": ["sh", "-c"], "command": ["sleep 1000"],
+            "environment": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+            "portMappings": [{"containerPort": 80, "hostPort": 8080}, {"containerPort": 53, "hostPort": 5353, "protocol": "udp"}, {"containerPort": 81}],
+            "dependsOn": [{"containerName": "init", "condition": "SUCCESS"}],
+            "startTimeout": 30, "stopTimeout": 10,
+            "dockerLabels": {"com.example": "x"}, "user": "1000", "workingDirectory": "/srv", "hostname": "h",
+            "ulimits": [{"name": "nofile", "softLimit": 1024, "hardLimit": 4096}],
+            "readonlyRootFilesystem": true,
+            "logConfiguration": {"logDriver": "json-file", "options": {"max-size": "10m"}},
+            "linuxParameters": {"capabilities": {"add": ["NET_ADMIN"], "drop": ["MKNOD"]}, "initProcessEnabled": true},
+            "dnsServers": ["10.0.0.2"], "extraHosts": [{"hostname": "db", "ipAddress": "10.0.0.3"}]
+        }, {"name": "init", "image": "busybox:latest", "memory": 32, "essential": false}]
+    });
+    view(d.as_object().unwrap()).unwrap()
+}
+
+fn task(overrides: serde_json::Value) -> TaskRec {
+    TaskRec {
+        arn: "arn:aws:ecs:us-east-1:000000000000:task/default/abc".into(),
+        cluster_arn: "arn:aws:ecs:us-east-1:000000000000:cluster/default".into(),
+        desired_status: "RUNNING".into(),
+        overrides,
+        containers: vec![ContainerRec {
+            container_arn: "arn:aws:ecs:us-east-1:000000000000:container/default/abc/1".into(),
+            name: "app".into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn payload_carries_what_the_agent_needs() {
+    let t = build_task(&task(serde_json::json!({})), "web", 3, &def(), "us-east-1");
+    assert_eq!(t.version.as_deref(), Some("3"));
+    assert_eq!(t.task_definition_account_id.as_deref(), Some(ACCOUNT_ID));
+    assert_eq!(t.launch_type.as_deref(), Some("EC2"));
+    assert_eq!(t.network_mode.as_deref(), Some("bridge"));
+    let c = &t.containers[0];
+    assert_eq!(c.cpu, Some(128));
+    assert_eq!(c.memory, Some(256));
+    assert_eq!(c.environment["B"], "2");
+    assert_eq!(c.port_mappings[0].host_port, Some(8080));
+    assert_eq!(c.port_mappings[1].protocol.as_deref(), Some("udp"));
+    assert_eq!(c.port_mappings[2].host_port, Some(0));
+    assert_eq!(c.depends_on[0].condition.as_deref(), Some("SUCCESS"));
+    assert_eq!(c.start_timeout, Some(30));
+    assert_eq!(c.essential, Some(true));
+    assert_eq!(
+        c.container_arn.as_deref(),
+        Some("arn:aws:ecs:us-east-1:000000000000:container/default/abc/1")
+    );
+    let dc = c.docker_config.as_ref().unwrap();
+    assert_eq!(dc.version.as_deref(), Some("1.17"));
+    let config: serde_json::Value = serde_json::from_str(dc.config.as_deref().unwrap()).unwrap();
+    assert_eq!(config["Labels"]["com.example"], "x");
+    assert_eq!(config["User"], "1000");
+    assert_eq!(config["WorkingDir"], "/srv");
+    assert_eq!(config["Hostname"], "h");
+    let host: serde_json::Value = serde_json::from_str(dc.host_config.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        host["Ulimits"][0],
+        serde_json::json!({"Name": "nofile", "Soft": 1024, "Hard": 4096})
+    );
+    assert_eq!(host["ReadonlyRootfs"], true);
+    assert_eq!(host["MemoryReservation"], 128 * 1024 * 1024);
+    assert_eq!(host["LogConfig"]["Type"], "json-file");
+    assert_eq!(host["LogConfig"]["Config"]["max-size"], "10m");
+    assert_eq!(host["CapAdd"][0], "NET_ADMIN");
+    assert_eq!(host["CapDrop"][0], "MKNOD");
+    assert_eq!(host["Init"], true);
+    assert_eq!(host["Dns"][0], "10.0.0.2");
+    assert_eq!(host["ExtraHosts"][0], "db:10.0.0.3");
+    assert_eq!(t.containers[1].essential, Some(false));
+    // The frame an agent decodes.
+    let frame = crate::model::acs::AcsMessage::Payload(acs::PayloadMessage {
+        tasks: vec![t.clone()],
+        ..Default::default()
+    })
+    .encode();
+    assert!(crate::model::acs::decode(&frame).is_ok());
+}
+
+#[test]
+fn overrides_are_merged() {
+    let ov = serde_json::json!({"containerOverrides": [{"name": "app", "command": ["echo", "hi"],
+        "environment": [{"name": "B", "value": "override"}, {"name": "C", "value": "3"}], "cpu": 64, "memory": 512, "memoryReservation": 200}]});
+    let t = build_task(&task(ov.clone()), "web", 1, &def(), "us-east-1");
+    let c = &t.containers[0];
+    assert_eq!(c.command, vec!["echo", "hi"]);
+    assert_eq!(c.environment["A"], "1");
+    assert_eq!(c.environment["B"], "override");
+    assert_eq!(c.environment["C"], "3");
+    assert_eq!(c.cpu, Some(64));
+    assert_eq!(c.memory, Some(512));
+    let host: serde_json::Value = serde_json::from_str(
+        c.docker_config
+            .as_ref()
+            .unwrap()
+            .host_config
+            .as_deref()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(host["MemoryReservation"], 200 * 1024 * 1024);
+    let o: serde_json::Value = serde_json::from_str(c.overrides.as_deref().unwrap()).unwrap();
+    assert_eq!(o["command"][1], "hi");
+
+    let r = reservation(&def(), &serde_json::from_value(ov).unwrap());
+    assert_eq!(r.cpu, 64);
+    assert_eq!(r.memory, 200 + 32);
+    assert_eq!(r.tcp_ports, vec![8080]);
+    assert_eq!(r.udp_ports, vec![5353]);
+}
+
+#[test]
+fn host_mode_reserves_container_ports_and_task_level_wins() {
+    let mut d = def();
+    d.network_mode = Some("host".into());
+    d.memory = Some("1 GB".into());
+    d.cpu = Some("0.5 vCPU".into());
+    let r = reservation(&d, &Default::default());
+    assert_eq!(r.tcp_ports, vec![80, 81]);
+    assert_eq!(r.udp_ports, vec![53]);
+    assert_eq!(r.memory, 1024);
+    assert_eq!(r.cpu, 512);
+    let t = build_task(&task(serde_json::json!({})), "web", 1, &d, "us-east-1");
+    assert_eq!(t.cpu, Some(0.5));
+    assert_eq!(t.memory, Some(1024));
+}

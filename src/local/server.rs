@@ -1,0 +1,135 @@
+//! The HTTP front: the ECS JSON API on POST /, the websockets, and a debug
+//! stats page.
+
+use super::acs;
+use super::api;
+use super::app::App;
+use super::auth;
+use super::error::{ApiError, ErrorKind};
+use super::tcs;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/", post(ecs_api).get(root))
+        .route("/acs/ws", get(acs::handler))
+        .route("/tcs/ws", get(tcs::handler))
+        .route("/debug/stats", get(stats))
+        .with_state(app)
+}
+
+/// `host[:port]` the caller addressed, for endpoints handed back to agents.
+pub fn request_host(app: &App, headers: &HeaderMap) -> String {
+    headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| app.cfg.listen.to_string())
+}
+
+async fn root() -> &'static str {
+    "ecs-local\n"
+}
+
+async fn ecs_api(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let mut resp = match handle_api(&app, &method, &uri, &headers, &body) {
+        Ok(v) => {
+            let mut r = (StatusCode::OK, v.to_string()).into_response();
+            r.headers_mut().insert(
+                "content-type",
+                HeaderValue::from_static("application/x-amz-json-1.1"),
+            );
+            r
+        }
+        Err(e) => e.into_response(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-amzn-requestid", v);
+    }
+    resp
+}
+
+fn handle_api(
+    app: &App,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<serde_json::Value, ApiError> {
+    auth::check(&app.cfg, method, uri, headers, body)?;
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            ApiError::new(ErrorKind::UnknownOperation, "Missing X-Amz-Target header.")
+        })?;
+    let op = target.strip_prefix(api::TARGET_PREFIX).ok_or_else(|| {
+        ApiError::new(
+            ErrorKind::UnknownOperation,
+            format!(
+                "X-Amz-Target {target:?} is not an {}* operation.",
+                api::TARGET_PREFIX
+            ),
+        )
+    })?;
+    let json: serde_json::Value = if body.iter().all(u8::is_ascii_whitespace) {
+        serde_json::json!({})
+    } else {
+        serde_json::from_slice(body).map_err(|e| {
+            ApiError::new(
+                ErrorKind::Serialization,
+                format!("Request body is not valid JSON: {e}"),
+            )
+        })?
+    };
+    if !json.is_object() {
+        return Err(ApiError::new(
+            ErrorKind::Serialization,
+            "Request body must be a JSON object.",
+        ));
+    }
+    let mut ctx = app.ctx(&request_host(app, headers));
+    let result = app.transact(&mut ctx, |st, ctx| api::dispatch(st, ctx, op, json));
+    match &result {
+        Ok(_) => tracing::debug!(op, "api call"),
+        Err(e) => tracing::info!(op, error = %e, "api call failed"),
+    }
+    result
+}
+
+async fn stats(State(app): State<Arc<App>>) -> Response {
+    let (dups, per_cluster, outbox) = app.read(|st| {
+        (
+            st.meta.duplicate_state_changes,
+            st.meta.duplicates_by_cluster.clone(),
+            st.outbox.len(),
+        )
+    });
+    let body = serde_json::json!({
+        "duplicateStateChanges": dups,
+        "duplicateStateChangesByCluster": per_cluster,
+        "pendingPayloads": outbox,
+        "connectedInstances": app.connected_instances(),
+        "tcs": {
+            "metrics": app.tcs_stats.metrics.load(Ordering::Relaxed),
+            "health": app.tcs_stats.health.load(Ordering::Relaxed),
+            "instanceStatus": app.tcs_stats.instance_status.load(Ordering::Relaxed),
+        },
+    });
+    ([("content-type", "application/json")], body.to_string()).into_response()
+}

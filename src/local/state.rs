@@ -1,0 +1,346 @@
+//! The control plane's records and the in-memory state that holds them.
+//! Every mutation marks the record dirty; `take_changes` hands the dirty
+//! records to the store, which writes them in one transaction.
+
+use crate::model::acs::PayloadMessage;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub const ACCOUNT_ID: &str = "000000000000";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Table {
+    Clusters,
+    TaskDefs,
+    Instances,
+    Tasks,
+    Outbox,
+    Meta,
+}
+
+impl Table {
+    pub const ALL: [Table; 6] = [
+        Table::Clusters,
+        Table::TaskDefs,
+        Table::Instances,
+        Table::Tasks,
+        Table::Outbox,
+        Table::Meta,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Clusters => "clusters",
+            Table::TaskDefs => "task_definitions",
+            Table::Instances => "container_instances",
+            Table::Tasks => "tasks",
+            Table::Outbox => "outbox",
+            Table::Meta => "meta",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attribute {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_id: Option<String>,
+}
+
+/// ECS's `Resource` shape (CPU, MEMORY, PORTS, PORTS_UDP, ...).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resource {
+    pub name: String,
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    #[serde(default)]
+    pub double_value: f64,
+    #[serde(default)]
+    pub long_value: i64,
+    #[serde(default)]
+    pub integer_value: i64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub string_set_value: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterRec {
+    pub arn: String,
+    pub name: String,
+    pub status: String,
+    #[serde(default)]
+    pub tags: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub settings: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskDefRec {
+    pub arn: String,
+    pub family: String,
+    pub revision: i64,
+    pub status: String,
+    pub registered_at: f64,
+    #[serde(default)]
+    pub deregistered_at: Option<f64>,
+    /// The registration request as given (minus tags): echoed back verbatim.
+    pub definition: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub requires_attributes: Vec<Attribute>,
+    #[serde(default)]
+    pub tags: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceRec {
+    pub arn: String,
+    pub cluster_arn: String,
+    #[serde(default)]
+    pub ec2_instance_id: Option<String>,
+    pub version: i64,
+    #[serde(default)]
+    pub version_info: serde_json::Value,
+    #[serde(default)]
+    pub registered_resources: Vec<Resource>,
+    pub status: String,
+    #[serde(default)]
+    pub status_reason: Option<String>,
+    /// Live: true while an ACS websocket is open. Reset at load.
+    #[serde(default)]
+    pub agent_connected: bool,
+    #[serde(default)]
+    pub attributes: Vec<Attribute>,
+    pub registered_at: f64,
+    #[serde(default)]
+    pub tags: Vec<serde_json::Value>,
+    /// Next ACS payload sequence number for this instance.
+    #[serde(default)]
+    pub next_seq_num: i64,
+}
+
+/// What a placed task holds on its instance until it is STOPPED.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reservation {
+    pub cpu: i64,
+    pub memory: i64,
+    #[serde(default)]
+    pub tcp_ports: Vec<u16>,
+    #[serde(default)]
+    pub udp_ports: Vec<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerRec {
+    pub container_arn: String,
+    pub name: String,
+    pub image: String,
+    pub last_status: String,
+    #[serde(default)]
+    pub exit_code: Option<i64>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub runtime_id: Option<String>,
+    #[serde(default)]
+    pub image_digest: Option<String>,
+    #[serde(default)]
+    pub network_bindings: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub cpu: Option<i64>,
+    #[serde(default)]
+    pub memory: Option<i64>,
+    #[serde(default)]
+    pub memory_reservation: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskRec {
+    pub arn: String,
+    pub cluster_arn: String,
+    pub task_definition_arn: String,
+    pub container_instance_arn: String,
+    pub last_status: String,
+    pub desired_status: String,
+    pub created_at: f64,
+    #[serde(default)]
+    pub started_at: Option<f64>,
+    #[serde(default)]
+    pub stopping_at: Option<f64>,
+    #[serde(default)]
+    pub stopped_at: Option<f64>,
+    #[serde(default)]
+    pub pull_started_at: Option<f64>,
+    #[serde(default)]
+    pub pull_stopped_at: Option<f64>,
+    #[serde(default)]
+    pub execution_stopped_at: Option<f64>,
+    #[serde(default)]
+    pub stopped_reason: Option<String>,
+    #[serde(default)]
+    pub stop_code: Option<String>,
+    #[serde(default)]
+    pub started_by: Option<String>,
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub cpu: Option<String>,
+    #[serde(default)]
+    pub memory: Option<String>,
+    /// TaskOverride as given to RunTask/StartTask.
+    #[serde(default)]
+    pub overrides: serde_json::Value,
+    #[serde(default)]
+    pub containers: Vec<ContainerRec>,
+    #[serde(default)]
+    pub version: i64,
+    #[serde(default)]
+    pub reservation: Reservation,
+    #[serde(default)]
+    pub tags: Vec<serde_json::Value>,
+}
+
+/// A payload waiting for the agent's AckRequest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outgoing {
+    pub message_id: String,
+    pub instance_arn: String,
+    pub task_arn: String,
+    pub payload: PayloadMessage,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Meta {
+    #[serde(default)]
+    pub duplicate_state_changes: u64,
+    /// Per cluster ARN.
+    #[serde(default)]
+    pub duplicates_by_cluster: BTreeMap<String, u64>,
+}
+
+pub const META_KEY: &str = "meta";
+
+/// One record to write (`Some`) or delete (`None`).
+pub type Change = (Table, String, Option<Vec<u8>>);
+
+#[derive(Debug, Default)]
+pub struct State {
+    pub clusters: BTreeMap<String, ClusterRec>,
+    pub taskdefs: BTreeMap<String, TaskDefRec>,
+    pub instances: BTreeMap<String, InstanceRec>,
+    pub tasks: BTreeMap<String, TaskRec>,
+    pub outbox: BTreeMap<String, Outgoing>,
+    pub meta: Meta,
+    dirty: BTreeSet<(Table, String)>,
+}
+
+pub fn taskdef_key(family: &str, revision: i64) -> String {
+    format!("{family}:{revision}")
+}
+
+impl State {
+    pub fn mark(&mut self, table: Table, key: &str) {
+        self.dirty.insert((table, key.to_string()));
+    }
+
+    pub fn put_cluster(&mut self, c: ClusterRec) {
+        self.mark(Table::Clusters, &c.name);
+        self.clusters.insert(c.name.clone(), c);
+    }
+    pub fn put_taskdef(&mut self, t: TaskDefRec) {
+        let key = taskdef_key(&t.family, t.revision);
+        self.mark(Table::TaskDefs, &key);
+        self.taskdefs.insert(key, t);
+    }
+    pub fn put_instance(&mut self, i: InstanceRec) {
+        self.mark(Table::Instances, &i.arn);
+        self.instances.insert(i.arn.clone(), i);
+    }
+    pub fn put_task(&mut self, t: TaskRec) {
+        self.mark(Table::Tasks, &t.arn);
+        self.tasks.insert(t.arn.clone(), t);
+    }
+    pub fn put_outgoing(&mut self, o: Outgoing) {
+        self.mark(Table::Outbox, &o.message_id);
+        self.outbox.insert(o.message_id.clone(), o);
+    }
+    pub fn remove_outgoing(&mut self, message_id: &str) -> Option<Outgoing> {
+        self.mark(Table::Outbox, message_id);
+        self.outbox.remove(message_id)
+    }
+    pub fn count_duplicate(&mut self, cluster_arn: &str) {
+        self.meta.duplicate_state_changes += 1;
+        *self
+            .meta
+            .duplicates_by_cluster
+            .entry(cluster_arn.to_string())
+            .or_default() += 1;
+        self.mark(Table::Meta, META_KEY);
+    }
+
+    /// Serialized dirty records, clearing the dirty set.
+    pub fn take_changes(&mut self) -> Result<Vec<Change>, serde_json::Error> {
+        let dirty = std::mem::take(&mut self.dirty);
+        let mut out = Vec::with_capacity(dirty.len());
+        for (table, key) in dirty {
+            let value = match table {
+                Table::Clusters => self.clusters.get(&key).map(serde_json::to_vec),
+                Table::TaskDefs => self.taskdefs.get(&key).map(serde_json::to_vec),
+                Table::Instances => self.instances.get(&key).map(serde_json::to_vec),
+                Table::Tasks => self.tasks.get(&key).map(serde_json::to_vec),
+                Table::Outbox => self.outbox.get(&key).map(serde_json::to_vec),
+                Table::Meta => Some(serde_json::to_vec(&self.meta)),
+            }
+            .transpose()?;
+            out.push((table, key, value));
+        }
+        Ok(out)
+    }
+
+    /// Loads one stored record (used by the store at start-up).
+    pub fn load_record(
+        &mut self,
+        table: Table,
+        key: &str,
+        bytes: &[u8],
+    ) -> Result<(), serde_json::Error> {
+        match table {
+            Table::Clusters => {
+                self.clusters
+                    .insert(key.to_string(), serde_json::from_slice(bytes)?);
+            }
+            Table::TaskDefs => {
+                self.taskdefs
+                    .insert(key.to_string(), serde_json::from_slice(bytes)?);
+            }
+            Table::Instances => {
+                let mut i: InstanceRec = serde_json::from_slice(bytes)?;
+                // No websocket survives a restart of the control plane.
+                i.agent_connected = false;
+                self.instances.insert(key.to_string(), i);
+            }
+            Table::Tasks => {
+                self.tasks
+                    .insert(key.to_string(), serde_json::from_slice(bytes)?);
+            }
+            Table::Outbox => {
+                self.outbox
+                    .insert(key.to_string(), serde_json::from_slice(bytes)?);
+            }
+            Table::Meta => self.meta = serde_json::from_slice(bytes)?,
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,96 @@
+use super::*;
+use serde_json::json;
+
+fn v(def: serde_json::Value) -> Result<TaskDefView, ApiError> {
+    let view = view(def.as_object().unwrap())?;
+    validate(&view)?;
+    Ok(view)
+}
+
+fn good() -> serde_json::Value {
+    json!({
+        "family": "web",
+        "containerDefinitions": [
+            {"name": "app", "image": "busybox", "memory": 128, "portMappings": [{"containerPort": 80, "hostPort": 8080}],
+             "dependsOn": [{"containerName": "init", "condition": "SUCCESS"}], "logConfiguration": {"logDriver": "json-file"}},
+            {"name": "init", "image": "busybox", "memoryReservation": 64, "essential": false}
+        ]
+    })
+}
+
+#[test]
+fn accepts_a_normal_definition() {
+    let view = v(good()).unwrap();
+    let attrs: Vec<String> = requires_attributes(&view)
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+    assert_eq!(
+        attrs,
+        vec![
+            "com.amazonaws.ecs.capability.logging-driver.json-file",
+            "ecs.capability.container-ordering"
+        ]
+    );
+}
+
+fn err(def: serde_json::Value) -> String {
+    v(def).unwrap_err().message
+}
+
+#[test]
+fn errors_name_the_field() {
+    let mut d = good();
+    d["containerDefinitions"][0]["memory"] = json!(null);
+    assert!(err(d).contains("'memory' or 'memoryReservation'"));
+
+    let mut d = good();
+    d["family"] = json!("bad name!");
+    assert!(err(d).contains("family"));
+
+    let mut d = good();
+    d["containerDefinitions"][0]["portMappings"][0]["containerPort"] = json!(70000);
+    assert!(err(d).contains("containerDefinitions[0].portMappings[0].containerPort"));
+
+    let mut d = good();
+    d["containerDefinitions"][0]["cpu"] = json!("lots");
+    let e = err(d);
+    assert!(e.contains("containerDefinitions[0].cpu"), "{e}");
+
+    let mut d = good();
+    d["containerDefinitions"][0]["dependsOn"][0]["containerName"] = json!("nope");
+    assert!(err(d).contains("dependsOn[0].containerName"));
+
+    let mut d = good();
+    d["containerDefinitions"][0]["image"] = json!("");
+    assert!(err(d).contains("image"));
+
+    let mut d = good();
+    d["containerDefinitions"][0]["dependsOn"] = json!([]);
+    d["containerDefinitions"][1]["name"] = json!("app");
+    assert!(err(d).contains("Duplicate container name"));
+
+    let mut d = good();
+    d["networkMode"] = json!("host");
+    assert!(err(d).contains("hostPort"));
+
+    let mut d = good();
+    d["containerDefinitions"][0]["essential"] = json!(false);
+    assert!(err(d).contains("essential"));
+
+    let mut d = good();
+    d["memory"] = json!("lots");
+    assert!(err(d).contains("'memory' setting for task"));
+}
+
+#[test]
+fn parses_cpu_and_memory_units() {
+    assert_eq!(parse_cpu("256"), Some(256));
+    assert_eq!(parse_cpu("0.25 vCPU"), Some(256));
+    assert_eq!(parse_cpu("1 vcpu"), Some(1024));
+    assert_eq!(parse_cpu("x"), None);
+    assert_eq!(parse_memory("512"), Some(512));
+    assert_eq!(parse_memory("1 GB"), Some(1024));
+    assert_eq!(parse_memory("2gb"), Some(2048));
+    assert_eq!(parse_memory("-1"), None);
+}

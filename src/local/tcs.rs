@@ -1,0 +1,142 @@
+//! The TCS websocket (/tcs/ws): takes the agent's telemetry and acks it.
+//! Frames are a JSON envelope, optionally preceded (as the Go agent sends
+//! them) by a signed HTTP header block and a blank line.
+
+use super::acs::refuse;
+use super::app::App;
+use super::auth;
+use crate::model::tcs::{
+    AckPublishHealth, AckPublishInstanceStatus, AckPublishMetric, HeartbeatMessage, TcsMessage,
+};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tokio::time::Instant;
+
+pub async fn handler(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    if let Err(e) = auth::check(&app.cfg, &method, &uri, &headers, b"") {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "AccessDeniedException",
+            &e.to_string(),
+        );
+    }
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(e) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "BadRequestException",
+                &format!("not a websocket upgrade: {e}"),
+            )
+        }
+    };
+    let peer = uri.query().unwrap_or("").to_string();
+    ws.on_upgrade(move |socket| session(app, socket, peer))
+}
+
+/// The JSON part of a frame: after the header block if there is one.
+pub fn json_part(frame: &str) -> &str {
+    let trimmed = frame.trim_start();
+    if trimmed.starts_with('{') {
+        return trimmed;
+    }
+    for sep in ["\r\n\r\n", "\n\n"] {
+        if let Some((_, rest)) = trimmed.split_once(sep) {
+            return rest.trim_start();
+        }
+    }
+    trimmed
+}
+
+/// The reply a frame calls for, if any.
+pub fn reply(app: &App, frame: &str) -> Option<TcsMessage> {
+    match TcsMessage::decode(json_part(frame)) {
+        Ok(TcsMessage::PublishMetrics(m)) => {
+            app.tcs_stats.metrics.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(tasks = m.task_metrics.len(), "metrics received");
+            Some(TcsMessage::AckPublishMetric(AckPublishMetric {
+                message: Some("ok".into()),
+            }))
+        }
+        Ok(TcsMessage::PublishHealth(h)) => {
+            app.tcs_stats.health.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(tasks = h.tasks.len(), "health received");
+            Some(TcsMessage::AckPublishHealth(AckPublishHealth {
+                message: Some("ok".into()),
+            }))
+        }
+        Ok(TcsMessage::PublishInstanceStatus(_)) => {
+            app.tcs_stats
+                .instance_status
+                .fetch_add(1, Ordering::Relaxed);
+            Some(TcsMessage::AckPublishInstanceStatus(
+                AckPublishInstanceStatus {
+                    message: Some("ok".into()),
+                },
+            ))
+        }
+        Ok(other) => {
+            tracing::debug!(type_name = other.type_name(), "TCS message ignored");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "malformed TCS frame ignored");
+            None
+        }
+    }
+}
+
+async fn session(app: Arc<App>, socket: WebSocket, peer: String) {
+    tracing::info!(query = %peer, "TCS session opened");
+    let (mut sink, mut stream) = socket.split();
+    let mut heartbeat =
+        tokio::time::interval_at(Instant::now() + app.cfg.heartbeat, app.cfg.heartbeat);
+    loop {
+        tokio::select! {
+            msg = stream.next() => {
+                let text = match msg {
+                    Some(Ok(Message::Text(t))) => t.as_str().to_string(),
+                    Some(Ok(Message::Binary(b))) => String::from_utf8_lossy(&b).into_owned(),
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => continue,
+                };
+                if let Some(r) = reply(&app, &text) {
+                    if sink.send(Message::Text(r.encode().into())).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            _ = heartbeat.tick() => {
+                let hb = TcsMessage::Heartbeat(HeartbeatMessage { healthy: Some(true) });
+                if sink.send(Message::Text(hb.encode().into())).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    tracing::info!(query = %peer, "TCS session closed");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_signed_header_block() {
+        let f = "Authorization: AWS4-HMAC-SHA256 x\r\nX-Amz-Date: 20260101T000000Z\r\n\r\n{\"type\":\"HeartbeatMessage\",\"message\":{}}";
+        assert!(json_part(f).starts_with("{\"type\""));
+        assert_eq!(json_part(" {\"a\":1}"), "{\"a\":1}");
+    }
+}

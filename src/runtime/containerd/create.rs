@@ -1,0 +1,423 @@
+//! Creating a container: snapshot, user lookup, OCI spec, container record and
+//! task (not started). Whatever was made is removed again if a later step fails.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use containerd_client::services::v1::container::Runtime;
+use containerd_client::services::v1::containers_client::ContainersClient;
+use containerd_client::services::v1::leases_client::LeasesClient;
+use containerd_client::services::v1::snapshots::snapshots_client::SnapshotsClient;
+use containerd_client::services::v1::snapshots::{PrepareSnapshotRequest, RemoveSnapshotRequest};
+use containerd_client::services::v1::tasks_client::TasksClient;
+use containerd_client::services::v1::{
+    Container, CreateContainerRequest, CreateRequest as CreateLeaseRequest, CreateTaskRequest,
+    DeleteContainerRequest, DeleteRequest as DeleteLeaseRequest, DeleteTaskRequest,
+};
+use containerd_client::types::Mount;
+use tonic::Code;
+
+use super::error::{from_status, RuntimeError};
+use super::oci::{build_spec, SpecError, SpecInputs};
+use super::rootfs;
+use super::user::{self, ResolvedUser};
+use super::Conn;
+use crate::runtime::{ContainerSpec, NetworkAttachment};
+
+pub(super) const RUNC_V2: &str = "io.containerd.runc.v2";
+const SPEC_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
+/// A crashed agent's lease must not pin snapshots forever.
+const LEASE_TTL: time::Duration = time::Duration::hours(1);
+
+/// What exists so far, so a failure removes exactly that.
+#[derive(Default)]
+struct Made {
+    snapshot: bool,
+    container: bool,
+    task: bool,
+}
+
+pub(super) async fn create(
+    conn: &Conn,
+    snapshotter: &str,
+    spec: &ContainerSpec,
+) -> Result<(), RuntimeError> {
+    validate_id(&spec.id)?;
+    let id = spec.id.as_str();
+    let log_uri = prepare_log(id, &spec.log_path).await?;
+
+    // The snapshot is unreferenced until the container record names it; the
+    // lease keeps the garbage collector off it in between.
+    let lease = create_lease(conn, id).await?;
+    let mut made = Made::default();
+    let result = create_steps(conn, snapshotter, spec, &lease, &log_uri, &mut made).await;
+    if let Err(e) = &result {
+        tracing::warn!(container = %id, image = %spec.image.name, error = %e, "create failed; cleaning up");
+        cleanup(conn, snapshotter, id, &made).await;
+    }
+    delete_lease(conn, &lease).await;
+    if result.is_ok() {
+        tracing::info!(container = %id, image = %spec.image.name, log = %spec.log_path.display(), "container created");
+    }
+    result
+}
+
+async fn create_steps(
+    conn: &Conn,
+    snapshotter: &str,
+    spec: &ContainerSpec,
+    lease: &str,
+    log_uri: &str,
+    made: &mut Made,
+) -> Result<(), RuntimeError> {
+    let id = spec.id.as_str();
+    let create_err = |message| RuntimeError::Create {
+        id: id.to_string(),
+        message,
+    };
+
+    let mut snapshots = SnapshotsClient::new(conn.channel());
+    let mounts = snapshots
+        .prepare(conn.leased_request(
+            PrepareSnapshotRequest {
+                snapshotter: snapshotter.to_string(),
+                key: id.to_string(),
+                parent: spec.image.chain_id.clone(),
+                labels: HashMap::new(),
+            },
+            lease,
+        ))
+        .await
+        .map_err(|s| from_status(s, |m| create_err(format!("preparing snapshot: {m}"))))?
+        .into_inner()
+        .mounts;
+    made.snapshot = true;
+
+    let user = resolve_user(&spec.user, mounts.clone()).await?;
+    let inputs = spec_inputs(conn, spec, user).await;
+    let oci = build_spec(spec, &inputs).map_err(|e| match e {
+        SpecError::Invalid {
+            field,
+            value,
+            reason,
+        } => RuntimeError::InvalidSpec {
+            field,
+            value,
+            reason: reason.to_string(),
+        },
+        SpecError::Build(e) => create_err(format!("building the OCI spec: {e}")),
+    })?;
+    let json =
+        serde_json::to_vec(&oci).map_err(|e| create_err(format!("encoding the OCI spec: {e}")))?;
+
+    let container = Container {
+        id: id.to_string(),
+        labels: spec
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        image: spec.image.name.clone(),
+        runtime: Some(Runtime {
+            name: RUNC_V2.to_string(),
+            options: None,
+        }),
+        spec: Some(prost_types::Any {
+            type_url: SPEC_TYPE_URL.to_string(),
+            value: json,
+        }),
+        snapshotter: snapshotter.to_string(),
+        snapshot_key: id.to_string(),
+        ..Default::default()
+    };
+    ContainersClient::new(conn.channel())
+        .create(conn.leased_request(
+            CreateContainerRequest {
+                container: Some(container),
+            },
+            lease,
+        ))
+        .await
+        .map_err(|s| from_status(s, |m| create_err(format!("recording container: {m}"))))?;
+    made.container = true;
+
+    // From here a failure may leave a half-made task behind even when the
+    // call errs, so cleanup must try to delete it.
+    made.task = true;
+    let resp = TasksClient::new(conn.channel())
+        .create(conn.request(CreateTaskRequest {
+            container_id: id.to_string(),
+            rootfs: mounts,
+            stdout: log_uri.to_string(),
+            stderr: log_uri.to_string(),
+            ..Default::default()
+        }))
+        .await
+        .map_err(|s| from_status(s, |m| create_err(format!("creating task: {m}"))))?
+        .into_inner();
+    tracing::debug!(container = %id, pid = resp.pid, "task created");
+    Ok(())
+}
+
+/// containerd's identifier rule (`identifiers.Validate`); checked here so a bad
+/// id never reaches the snapshotter or the cgroup path.
+fn validate_id(id: &str) -> Result<(), RuntimeError> {
+    let invalid = |reason: &str| {
+        Err(RuntimeError::InvalidSpec {
+            field: "id",
+            value: id.to_string(),
+            reason: reason.into(),
+        })
+    };
+    if id.is_empty() || id.len() > 76 {
+        return invalid("must be 1 to 76 characters");
+    }
+    let bytes = id.as_bytes();
+    for (i, b) in bytes.iter().enumerate() {
+        let sep = matches!(b, b'.' | b'_' | b'-');
+        if !(b.is_ascii_alphanumeric() || sep) {
+            return invalid("only letters, digits, '.', '_' and '-' are allowed");
+        }
+        let edge = i == 0 || i + 1 == bytes.len();
+        if sep && (edge || matches!(bytes[i + 1], b'.' | b'_' | b'-')) {
+            return invalid("separators must sit between letters or digits");
+        }
+    }
+    Ok(())
+}
+
+async fn prepare_log(id: &str, log_path: &Path) -> Result<String, RuntimeError> {
+    let create_err = |message| RuntimeError::Create {
+        id: id.to_string(),
+        message,
+    };
+    if !log_path.is_absolute() {
+        return Err(RuntimeError::InvalidSpec {
+            field: "log_path",
+            value: log_path.display().to_string(),
+            reason: "must be absolute".into(),
+        });
+    }
+    if let Some(dir) = log_path.parent() {
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| create_err(format!("creating log directory {}: {e}", dir.display())))?;
+    }
+    Ok(file_uri(log_path))
+}
+
+/// `file://` URI for the shim; characters a URL parser would take as
+/// delimiters are percent-encoded.
+pub(super) fn file_uri(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut uri = String::from("file://");
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            uri.push(b as char);
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri
+}
+
+async fn resolve_user(spec_user: &str, mounts: Vec<Mount>) -> Result<ResolvedUser, RuntimeError> {
+    let invalid = |reason: String| RuntimeError::InvalidSpec {
+        field: "user",
+        value: spec_user.to_string(),
+        reason,
+    };
+    // Names must be looked up; numeric ids and root only use the files for
+    // HOME, the passwd gid and extra groups, so a file we cannot read (an
+    // unusual snapshotter, say) is not fatal for them.
+    let needs_names = spec_user
+        .split(':')
+        .any(|p| !p.is_empty() && p.parse::<u32>().is_err());
+    let files = tokio::task::spawn_blocking(move || {
+        let dirs = rootfs::layer_dirs(&mounts)?;
+        let passwd = rootfs::read_file(&dirs, "/etc/passwd")?;
+        let group = rootfs::read_file(&dirs, "/etc/group")?;
+        Ok::<_, rootfs::RootfsError>((passwd, group))
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(rootfs::RootfsError::Io {
+            path: "/etc/passwd".into(),
+            source: std::io::Error::other(e),
+        })
+    });
+    let (passwd, group) = match files {
+        Ok(files) => files,
+        Err(e) if needs_names => return Err(invalid(e.to_string())),
+        Err(e) => {
+            tracing::debug!(user = %spec_user, error = %e, "image user files unreadable; using the ids as given");
+            (None, None)
+        }
+    };
+    user::resolve(spec_user, passwd.as_deref(), group.as_deref())
+        .map_err(|e| invalid(e.to_string()))
+}
+
+async fn spec_inputs(conn: &Conn, spec: &ContainerSpec, user: ResolvedUser) -> SpecInputs {
+    let host_hostname = match tokio::fs::read_to_string("/proc/sys/kernel/hostname").await {
+        Ok(h) if !h.trim().is_empty() => h.trim().to_string(),
+        _ => spec.id.chars().take(12).collect(),
+    };
+    let existing = |p: &str| {
+        let p = PathBuf::from(p);
+        async move { tokio::fs::metadata(&p).await.is_ok().then_some(p) }
+    };
+    let status = tokio::fs::read_to_string("/proc/self/status").await.ok();
+    let hosts = match spec.network {
+        NetworkAttachment::Host => existing("/etc/hosts").await,
+        NetworkAttachment::Namespace(_) => None,
+    };
+    SpecInputs {
+        user,
+        namespace: conn.namespace().to_string(),
+        host_hostname,
+        resolv_conf: existing("/etc/resolv.conf").await,
+        hosts,
+        nofile_cap: nofile_cap(status.as_deref()).await,
+        cap_bounding: status.as_deref().and_then(|s| cap_set(s, "CapBnd")),
+    }
+}
+
+/// Our own hard nofile limit, which the shim and runc share unless they may
+/// raise it (CAP_SYS_RESOURCE); `None` when unlimited or unreadable.
+async fn nofile_cap(status: Option<&str>) -> Option<u64> {
+    const CAP_SYS_RESOURCE: u64 = 1 << 24;
+    if cap_set(status?, "CapEff").is_some_and(|caps| caps & CAP_SYS_RESOURCE != 0) {
+        return None;
+    }
+    let limits = tokio::fs::read_to_string("/proc/self/limits").await.ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(4)?.parse().ok()
+}
+
+/// A capability mask (`CapEff`, `CapBnd`, ...) from /proc/<pid>/status.
+fn cap_set(status: &str, field: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+}
+
+async fn create_lease(conn: &Conn, id: &str) -> Result<String, RuntimeError> {
+    let expire = (time::OffsetDateTime::now_utc() + LEASE_TTL)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let mut labels = HashMap::new();
+    if !expire.is_empty() {
+        labels.insert("containerd.io/gc.expire".to_string(), expire);
+    }
+    let lease_id = format!("ecs-create-{id}-{}", uuid::Uuid::new_v4().simple());
+    LeasesClient::new(conn.channel())
+        .create(conn.request(CreateLeaseRequest {
+            id: lease_id,
+            labels,
+        }))
+        .await
+        .map_err(|s| {
+            from_status(s, |m| RuntimeError::Create {
+                id: id.to_string(),
+                message: format!("creating lease: {m}"),
+            })
+        })?
+        .into_inner()
+        .lease
+        .map(|l| l.id)
+        .ok_or_else(|| RuntimeError::Create {
+            id: id.to_string(),
+            message: "creating lease: containerd returned no lease".into(),
+        })
+}
+
+async fn delete_lease(conn: &Conn, lease: &str) {
+    let res = LeasesClient::new(conn.channel())
+        .delete(conn.request(DeleteLeaseRequest {
+            id: lease.to_string(),
+            sync: false,
+        }))
+        .await;
+    if let Err(s) = res {
+        if s.code() != Code::NotFound {
+            tracing::warn!(lease = %lease, error = %s.message(), "deleting lease failed; it expires by itself");
+        }
+    }
+}
+
+async fn cleanup(conn: &Conn, snapshotter: &str, id: &str, made: &Made) {
+    let log = |what: &str, s: tonic::Status| {
+        if s.code() != Code::NotFound {
+            tracing::warn!(container = %id, error = %s.message(), "cleanup: {what} failed");
+        }
+    };
+    if made.task {
+        let req = DeleteTaskRequest {
+            container_id: id.to_string(),
+        };
+        if let Err(s) = TasksClient::new(conn.channel())
+            .delete(conn.request(req))
+            .await
+        {
+            log("deleting task", s);
+        }
+    }
+    if made.container {
+        let req = DeleteContainerRequest { id: id.to_string() };
+        if let Err(s) = ContainersClient::new(conn.channel())
+            .delete(conn.request(req))
+            .await
+        {
+            log("deleting container record", s);
+        }
+    }
+    if made.snapshot {
+        let req = RemoveSnapshotRequest {
+            snapshotter: snapshotter.to_string(),
+            key: id.to_string(),
+        };
+        if let Err(s) = SnapshotsClient::new(conn.channel())
+            .remove(conn.request(req))
+            .await
+        {
+            log("removing snapshot", s);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_follow_containerd_rules() {
+        assert!(validate_id("ecs-task-1_web.2").is_ok());
+        assert!(validate_id("a").is_ok());
+        for bad in ["", "-a", "a-", "a--b", "a/b", "a b", &"x".repeat(77)] {
+            let err = validate_id(bad).unwrap_err();
+            assert!(err.to_string().starts_with("id "), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn capability_sets_are_read_from_status() {
+        let status = "Name:\tx\nCapEff:\t000001ffffffffff\nCapBnd:\t000001fffeffffff\n";
+        assert_eq!(cap_set(status, "CapEff"), Some(0x1ff_ffff_ffff));
+        assert_eq!(cap_set(status, "CapBnd"), Some(0x1ff_feff_ffff));
+        assert_eq!(cap_set("nothing", "CapEff"), None);
+    }
+
+    #[test]
+    fn file_uri_escapes_delimiters() {
+        assert_eq!(
+            file_uri(Path::new("/var/log/ecs/t1/web.log")),
+            "file:///var/log/ecs/t1/web.log"
+        );
+        assert_eq!(
+            file_uri(Path::new("/d/a b#?%.log")),
+            "file:///d/a%20b%23%3F%25.log"
+        );
+    }
+}

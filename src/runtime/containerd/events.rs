@@ -1,0 +1,253 @@
+//! Exit events of our namespace's containers, from containerd's event stream,
+//! resubscribing forever when the stream breaks.
+//!
+//! containerd sends the response headers of a Subscribe only with its first
+//! event, so "subscribed" is unobservable by itself. To know that the
+//! subscription is live (and no exit can slip by unseen) we publish a probe
+//! event on our own topic until it comes back through the stream.
+
+use std::time::{Duration, Instant};
+
+use containerd_client::events::TaskExit;
+use containerd_client::services::v1::events_client::EventsClient;
+use containerd_client::services::v1::{PublishRequest, SubscribeRequest};
+use containerd_client::types::Envelope;
+use prost::Message;
+use tokio::sync::mpsc;
+use tonic::codec::Streaming;
+
+use super::error::{from_status, RuntimeError};
+use super::lifecycle::exit_code;
+use super::Conn;
+use crate::runtime::ExitEvent;
+
+const EXIT_TOPIC: &str = "/tasks/exit";
+const PROBE_TOPIC: &str = "/ecs-agent/subscribe-probe";
+const TASK_EXIT_TYPE: &str = "containerd.events.TaskExit";
+const CHANNEL_CAPACITY: usize = 1024;
+const PROBE_EVERY: Duration = Duration::from_millis(200);
+const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// A stream that lived this long counts as healthy: the backoff starts over.
+const HEALTHY_AFTER: Duration = Duration::from_secs(5);
+
+/// Returns once the first subscription is live; from then on the events flow
+/// into the channel, across containerd restarts, until the receiver is dropped.
+pub(super) async fn subscribe_exits(
+    conn: &Conn,
+) -> Result<mpsc::Receiver<ExitEvent>, RuntimeError> {
+    let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+    let stream = open(conn).await?;
+    tracing::info!(namespace = %conn.namespace(), "subscribed to containerd exit events");
+    tokio::spawn(run(conn.clone(), tx, stream));
+    Ok(rx)
+}
+
+async fn run(conn: Conn, tx: mpsc::Sender<ExitEvent>, mut stream: Streaming<Envelope>) {
+    let mut backoff = BACKOFF_MIN;
+    loop {
+        let since = Instant::now();
+        match pump(&conn, &tx, &mut stream).await {
+            Pumped::ReceiverGone => {
+                tracing::debug!("exit event receiver dropped; unsubscribing");
+                return;
+            }
+            Pumped::Broken(reason) => {
+                tracing::warn!(namespace = %conn.namespace(), error = %reason, "containerd event stream broke; resubscribing");
+            }
+        }
+        if since.elapsed() >= HEALTHY_AFTER {
+            backoff = BACKOFF_MIN;
+        }
+        loop {
+            tokio::select! {
+                _ = tx.closed() => return,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(BACKOFF_MAX);
+            match open(&conn).await {
+                Ok(s) => {
+                    tracing::info!(namespace = %conn.namespace(), "resubscribed to containerd exit events");
+                    stream = s;
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "resubscribing to containerd events failed");
+                }
+            }
+        }
+    }
+}
+
+enum Pumped {
+    ReceiverGone,
+    Broken(String),
+}
+
+async fn pump(
+    conn: &Conn,
+    tx: &mpsc::Sender<ExitEvent>,
+    stream: &mut Streaming<Envelope>,
+) -> Pumped {
+    loop {
+        let msg = tokio::select! {
+            _ = tx.closed() => return Pumped::ReceiverGone,
+            msg = stream.message() => msg,
+        };
+        let envelope = match msg {
+            Ok(Some(e)) => e,
+            Ok(None) => return Pumped::Broken("stream ended".into()),
+            Err(s) => return Pumped::Broken(s.to_string()),
+        };
+        let Some(event) = decode_exit(conn.namespace(), &envelope) else {
+            continue;
+        };
+        tracing::info!(
+            container = %event.container_id,
+            exit_code = event.exit_code,
+            "container exited"
+        );
+        if tx.send(event).await.is_err() {
+            return Pumped::ReceiverGone;
+        }
+    }
+}
+
+/// The exit of a container's init process in `namespace`, or None for
+/// anything else (probes, exec'd processes, other namespaces, other types).
+fn decode_exit(namespace: &str, envelope: &Envelope) -> Option<ExitEvent> {
+    if envelope.topic != EXIT_TOPIC || envelope.namespace != namespace {
+        return None;
+    }
+    let any = envelope.event.as_ref()?;
+    // containerd writes the bare full name; tolerate the `type.googleapis.com/` form.
+    if any.type_url.rsplit('/').next() != Some(TASK_EXIT_TYPE) {
+        tracing::debug!(type_url = %any.type_url, "ignoring event of unexpected type");
+        return None;
+    }
+    let exit = match TaskExit::decode(any.value.as_slice()) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::warn!(error = %e, "undecodable TaskExit event");
+            return None;
+        }
+    };
+    // An exec'd process has its own id; the init process's id is the container's.
+    if exit.id != exit.container_id {
+        return None;
+    }
+    let at = exit.exited_at.or(envelope.timestamp)?;
+    let exited_at_ms = at.seconds.saturating_mul(1000) + i64::from(at.nanos / 1_000_000);
+    tracing::debug!(container = %exit.container_id, pid = exit.pid, exit_code = exit.exit_status, "task exit event");
+    Some(ExitEvent {
+        container_id: exit.container_id,
+        exit_code: exit_code(exit.exit_status),
+        exited_at_ms,
+    })
+}
+
+/// Subscribe, and probe until the stream delivers: then it is live.
+async fn open(conn: &Conn) -> Result<Streaming<Envelope>, RuntimeError> {
+    let ns = conn.namespace();
+    let filters = vec![
+        format!("topic==\"{EXIT_TOPIC}\",namespace==\"{ns}\""),
+        format!("topic==\"{PROBE_TOPIC}\",namespace==\"{ns}\""),
+    ];
+    let events_err = |message| RuntimeError::Events { message };
+    let mut client = EventsClient::new(conn.channel());
+    let mut publisher = EventsClient::new(conn.channel());
+    let subscribe = client.subscribe(conn.request(SubscribeRequest { filters }));
+    tokio::pin!(subscribe);
+    let mut probe = tokio::time::interval(PROBE_EVERY);
+    let deadline = tokio::time::sleep(OPEN_TIMEOUT);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            res = &mut subscribe => {
+                return res.map(|r| r.into_inner()).map_err(|s| from_status(s, events_err));
+            }
+            _ = probe.tick() => {
+                let req = PublishRequest {
+                    topic: PROBE_TOPIC.to_string(),
+                    event: Some(prost_types::Any {
+                        type_url: "types.googleapis.com/google.protobuf.Empty".to_string(),
+                        value: Vec::new(),
+                    }),
+                };
+                if let Err(s) = publisher.publish(conn.request(req)).await {
+                    return Err(from_status(s, |m| events_err(format!("publishing probe: {m}"))));
+                }
+            }
+            _ = &mut deadline => {
+                return Err(events_err(format!("no event came back within {OPEN_TIMEOUT:?}")));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use containerd_client::to_any;
+
+    fn envelope(ns: &str, topic: &str, exit: &TaskExit) -> Envelope {
+        Envelope {
+            timestamp: None,
+            namespace: ns.into(),
+            topic: topic.into(),
+            event: Some(to_any(exit)),
+        }
+    }
+
+    fn exit(container: &str, id: &str, status: u32) -> TaskExit {
+        TaskExit {
+            container_id: container.into(),
+            id: id.into(),
+            pid: 42,
+            exit_status: status,
+            exited_at: Some(prost_types::Timestamp {
+                seconds: 1_700_000_000,
+                nanos: 123_456_789,
+            }),
+        }
+    }
+
+    #[test]
+    fn init_exit_is_decoded() {
+        let ev = decode_exit("ecs", &envelope("ecs", EXIT_TOPIC, &exit("c1", "c1", 137))).unwrap();
+        assert_eq!(
+            ev,
+            ExitEvent {
+                container_id: "c1".into(),
+                exit_code: 137,
+                exited_at_ms: 1_700_000_000_123
+            }
+        );
+    }
+
+    #[test]
+    fn other_events_are_ignored() {
+        assert!(decode_exit(
+            "ecs",
+            &envelope("ecs", EXIT_TOPIC, &exit("c1", "exec-1", 0))
+        )
+        .is_none());
+        assert!(decode_exit("ecs", &envelope("other", EXIT_TOPIC, &exit("c1", "c1", 0))).is_none());
+        assert!(decode_exit("ecs", &envelope("ecs", PROBE_TOPIC, &exit("c1", "c1", 0))).is_none());
+        let mut wrong_type = envelope("ecs", EXIT_TOPIC, &exit("c1", "c1", 0));
+        if let Some(any) = wrong_type.event.as_mut() {
+            any.type_url = "containerd.events.TaskOOM".into();
+        }
+        assert!(decode_exit("ecs", &wrong_type).is_none());
+    }
+
+    #[test]
+    fn google_style_type_url_is_accepted() {
+        let mut env = envelope("ecs", EXIT_TOPIC, &exit("c1", "c1", 3));
+        if let Some(any) = env.event.as_mut() {
+            any.type_url = "type.googleapis.com/containerd.events.TaskExit".into();
+        }
+        assert_eq!(decode_exit("ecs", &env).unwrap().exit_code, 3);
+    }
+}

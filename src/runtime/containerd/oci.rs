@@ -1,0 +1,898 @@
+//! The OCI runtime spec for one container: containerd's default Unix spec
+//! (mounts, namespaces, masked paths) with Docker's capability set, plus what
+//! the task definition asks for. Pure: everything read from the host or the
+//! image is passed in.
+
+use std::path::PathBuf;
+
+use oci_spec::runtime::{
+    Capabilities, Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder,
+    LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxMemoryBuilder, LinuxNamespaceBuilder,
+    LinuxNamespaceType, LinuxResourcesBuilder, Mount, MountBuilder, PosixRlimit,
+    PosixRlimitBuilder, PosixRlimitType, ProcessBuilder, RootBuilder, Spec, SpecBuilder,
+    UserBuilder,
+};
+
+use super::user::ResolvedUser;
+use crate::runtime::{ContainerSpec, NetworkAttachment, Ulimit, UlimitName};
+
+/// What the spec needs besides the container definition, gathered by the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecInputs {
+    pub user: ResolvedUser,
+    /// containerd namespace; the cgroup is `/<namespace>/<id>`.
+    pub namespace: String,
+    /// The host's hostname, used in host network mode when none is set.
+    pub host_hostname: String,
+    /// Host file bind-mounted read-only at /etc/resolv.conf, if any.
+    pub resolv_conf: Option<PathBuf>,
+    /// Host file bind-mounted read-only at /etc/hosts (host network mode only).
+    pub hosts: Option<PathBuf>,
+    /// The hard nofile limit runc can grant without CAP_SYS_RESOURCE (the
+    /// host's); the default nofile is capped to it. Explicit ulimits are not.
+    pub nofile_cap: Option<u64>,
+    /// The host's capability bounding set (bit N = capability N), which limits
+    /// what a privileged container gets; `None` = all.
+    pub cap_bounding: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("{field} {value:?}: {reason}")]
+    Invalid {
+        field: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+    #[error("building the OCI spec: {0}")]
+    Build(#[from] oci_spec::OciSpecError),
+}
+
+const OCI_VERSION: &str = "1.0.2";
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// Docker daemons on ECS-optimized AMIs run with `--default-ulimit nofile=32768:65536`;
+/// the kernel's 1024 is too low for most servers.
+const DEFAULT_NOFILE_SOFT: u64 = 32768;
+const DEFAULT_NOFILE_HARD: u64 = 65536;
+/// The kernel's minimum for cpu.shares; Docker and the ECS agent clamp to it.
+const MIN_CPU_SHARES: u64 = 2;
+
+/// Docker's default capability set (moby `oci/caps/defaults.go`).
+const DOCKER_DEFAULT_CAPS: [Capability; 14] = [
+    Capability::Chown,
+    Capability::DacOverride,
+    Capability::Fsetid,
+    Capability::Fowner,
+    Capability::Mknod,
+    Capability::NetRaw,
+    Capability::Setgid,
+    Capability::Setuid,
+    Capability::Setfcap,
+    Capability::Setpcap,
+    Capability::NetBindService,
+    Capability::SysChroot,
+    Capability::Kill,
+    Capability::AuditWrite,
+];
+
+/// Every capability with its number (linux/capability.h).
+const ALL_CAPS: [(Capability, u32); 41] = [
+    (Capability::Chown, 0),
+    (Capability::DacOverride, 1),
+    (Capability::DacReadSearch, 2),
+    (Capability::Fowner, 3),
+    (Capability::Fsetid, 4),
+    (Capability::Kill, 5),
+    (Capability::Setgid, 6),
+    (Capability::Setuid, 7),
+    (Capability::Setpcap, 8),
+    (Capability::LinuxImmutable, 9),
+    (Capability::NetBindService, 10),
+    (Capability::NetBroadcast, 11),
+    (Capability::NetAdmin, 12),
+    (Capability::NetRaw, 13),
+    (Capability::IpcLock, 14),
+    (Capability::IpcOwner, 15),
+    (Capability::SysModule, 16),
+    (Capability::SysRawio, 17),
+    (Capability::SysChroot, 18),
+    (Capability::SysPtrace, 19),
+    (Capability::SysPacct, 20),
+    (Capability::SysAdmin, 21),
+    (Capability::SysBoot, 22),
+    (Capability::SysNice, 23),
+    (Capability::SysResource, 24),
+    (Capability::SysTime, 25),
+    (Capability::SysTtyConfig, 26),
+    (Capability::Mknod, 27),
+    (Capability::Lease, 28),
+    (Capability::AuditWrite, 29),
+    (Capability::AuditControl, 30),
+    (Capability::Setfcap, 31),
+    (Capability::MacOverride, 32),
+    (Capability::MacAdmin, 33),
+    (Capability::Syslog, 34),
+    (Capability::WakeAlarm, 35),
+    (Capability::BlockSuspend, 36),
+    (Capability::AuditRead, 37),
+    (Capability::Perfmon, 38),
+    (Capability::Bpf, 39),
+    (Capability::CheckpointRestore, 40),
+];
+
+const MASKED_PATHS: [&str; 10] = [
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/sys/firmware",
+    "/proc/scsi",
+];
+
+const READONLY_PATHS: [&str; 5] = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// Build the runtime spec for `spec`.
+pub fn build_spec(spec: &ContainerSpec, inputs: &SpecInputs) -> Result<Spec, SpecError> {
+    validate(spec)?;
+    let privileged = spec.privileged;
+
+    let caps: Capabilities = if privileged {
+        // Like Docker: everything this host can grant. Asking runc for a
+        // capability outside its own bounding set fails the container.
+        ALL_CAPS
+            .iter()
+            .filter(|(_, bit)| {
+                inputs
+                    .cap_bounding
+                    .is_none_or(|mask| mask & (1u64 << bit) != 0)
+            })
+            .map(|(cap, _)| *cap)
+            .collect()
+    } else {
+        DOCKER_DEFAULT_CAPS.iter().copied().collect()
+    };
+    // The builder fills unset sets from oci-spec's defaults, which grant
+    // inheritable and ambient capabilities; Docker grants neither.
+    let mut capabilities = LinuxCapabilitiesBuilder::default()
+        .bounding(caps.clone())
+        .effective(caps.clone())
+        .permitted(caps)
+        .build()?;
+    capabilities.set_inheritable(None);
+    capabilities.set_ambient(None);
+    let mut additional_gids = inputs.user.additional_gids.clone();
+    additional_gids.retain(|g| *g != inputs.user.gid);
+    let mut user = UserBuilder::default()
+        .uid(inputs.user.uid)
+        .gid(inputs.user.gid);
+    if !additional_gids.is_empty() {
+        user = user.additional_gids(additional_gids);
+    }
+
+    let process = ProcessBuilder::default()
+        .terminal(false)
+        .user(user.build()?)
+        .args(spec.args.clone())
+        .env(process_env(spec, &inputs.user))
+        .cwd(spec.cwd.clone())
+        .capabilities(capabilities)
+        .rlimits(rlimits(&spec.ulimits, inputs.nofile_cap)?)
+        // Docker's default: setuid binaries (sudo, ping) keep working.
+        .no_new_privileges(false)
+        .build()?;
+
+    let hostname = match (&spec.hostname, &spec.network) {
+        (Some(h), _) => h.clone(),
+        (None, NetworkAttachment::Host) => inputs.host_hostname.clone(),
+        // Docker's default: the short container id.
+        (None, NetworkAttachment::Namespace(_)) => spec.id.chars().take(12).collect(),
+    };
+
+    let mut namespaces = Vec::new();
+    for typ in [
+        LinuxNamespaceType::Pid,
+        LinuxNamespaceType::Ipc,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Mount,
+    ] {
+        namespaces.push(LinuxNamespaceBuilder::default().typ(typ).build()?);
+    }
+    if let NetworkAttachment::Namespace(path) = &spec.network {
+        namespaces.push(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::Network)
+                .path(path.clone())
+                .build()?,
+        );
+    }
+
+    let mut linux = LinuxBuilder::default()
+        .namespaces(namespaces)
+        .resources(resources(spec)?)
+        .cgroups_path(PathBuf::from(format!("/{}/{}", inputs.namespace, spec.id)));
+    if privileged {
+        linux = linux
+            .masked_paths(Vec::<String>::new())
+            .readonly_paths(Vec::<String>::new());
+    } else {
+        linux = linux
+            .masked_paths(
+                MASKED_PATHS
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .readonly_paths(
+                READONLY_PATHS
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>(),
+            );
+    }
+
+    Ok(SpecBuilder::default()
+        .version(OCI_VERSION)
+        .root(
+            RootBuilder::default()
+                .path("rootfs")
+                .readonly(spec.readonly_rootfs)
+                .build()?,
+        )
+        .process(process)
+        .hostname(hostname)
+        .mounts(mounts(spec, inputs)?)
+        .linux(linux.build()?)
+        .build()?)
+}
+
+fn validate(spec: &ContainerSpec) -> Result<(), SpecError> {
+    let invalid = |field, value: &str, reason| {
+        Err(SpecError::Invalid {
+            field,
+            value: value.to_string(),
+            reason,
+        })
+    };
+    if spec.args.is_empty() {
+        return invalid(
+            "command",
+            "",
+            "no command: neither the container nor the image sets one",
+        );
+    }
+    if !spec.cwd.starts_with('/') {
+        return invalid("workingDirectory", &spec.cwd, "must be an absolute path");
+    }
+    if let Some(m) = spec.memory_limit_bytes.filter(|m| *m <= 0) {
+        return invalid("memory", &m.to_string(), "must be positive");
+    }
+    if let Some(m) = spec.memory_reservation_bytes.filter(|m| *m <= 0) {
+        return invalid("memoryReservation", &m.to_string(), "must be positive");
+    }
+    if let NetworkAttachment::Namespace(p) = &spec.network {
+        if !p.is_absolute() {
+            return invalid(
+                "network namespace",
+                &p.display().to_string(),
+                "must be absolute",
+            );
+        }
+    }
+    for u in &spec.ulimits {
+        if u.soft > u.hard {
+            return invalid(
+                "ulimits",
+                &format!("{}={}:{}", ulimit_name(u.name), u.soft, u.hard),
+                "soft limit above hard limit",
+            );
+        }
+    }
+    Ok(())
+}
+
+fn process_env(spec: &ContainerSpec, user: &ResolvedUser) -> Vec<String> {
+    let mut env = spec.env.clone();
+    let has = |env: &[String], key: &str| {
+        env.iter()
+            .any(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) == key)
+    };
+    if !has(&env, "PATH") {
+        env.insert(0, DEFAULT_PATH.to_string());
+    }
+    if !has(&env, "HOSTNAME") {
+        if let Some(h) = &spec.hostname {
+            env.push(format!("HOSTNAME={h}"));
+        }
+    }
+    if !has(&env, "HOME") {
+        let home = user.home.clone().unwrap_or_else(|| "/".to_string());
+        env.push(format!("HOME={home}"));
+    }
+    env
+}
+
+fn ulimit_name(n: UlimitName) -> &'static str {
+    match n {
+        UlimitName::Core => "core",
+        UlimitName::Cpu => "cpu",
+        UlimitName::Data => "data",
+        UlimitName::Fsize => "fsize",
+        UlimitName::Locks => "locks",
+        UlimitName::Memlock => "memlock",
+        UlimitName::Msgqueue => "msgqueue",
+        UlimitName::Nice => "nice",
+        UlimitName::Nofile => "nofile",
+        UlimitName::Nproc => "nproc",
+        UlimitName::Rss => "rss",
+        UlimitName::Rtprio => "rtprio",
+        UlimitName::Rttime => "rttime",
+        UlimitName::Sigpending => "sigpending",
+        UlimitName::Stack => "stack",
+    }
+}
+
+fn rlimit_type(n: UlimitName) -> PosixRlimitType {
+    match n {
+        UlimitName::Core => PosixRlimitType::RlimitCore,
+        UlimitName::Cpu => PosixRlimitType::RlimitCpu,
+        UlimitName::Data => PosixRlimitType::RlimitData,
+        UlimitName::Fsize => PosixRlimitType::RlimitFsize,
+        UlimitName::Locks => PosixRlimitType::RlimitLocks,
+        UlimitName::Memlock => PosixRlimitType::RlimitMemlock,
+        UlimitName::Msgqueue => PosixRlimitType::RlimitMsgqueue,
+        UlimitName::Nice => PosixRlimitType::RlimitNice,
+        UlimitName::Nofile => PosixRlimitType::RlimitNofile,
+        UlimitName::Nproc => PosixRlimitType::RlimitNproc,
+        UlimitName::Rss => PosixRlimitType::RlimitRss,
+        UlimitName::Rtprio => PosixRlimitType::RlimitRtprio,
+        UlimitName::Rttime => PosixRlimitType::RlimitRttime,
+        UlimitName::Sigpending => PosixRlimitType::RlimitSigpending,
+        UlimitName::Stack => PosixRlimitType::RlimitStack,
+    }
+}
+
+/// The definition's ulimits, later entries for the same name winning, plus the
+/// default nofile when the definition sets none.
+fn rlimits(ulimits: &[Ulimit], nofile_cap: Option<u64>) -> Result<Vec<PosixRlimit>, SpecError> {
+    let mut chosen: Vec<Ulimit> = Vec::new();
+    for u in ulimits {
+        chosen.retain(|c| c.name != u.name);
+        chosen.push(*u);
+    }
+    if !chosen.iter().any(|u| u.name == UlimitName::Nofile) {
+        let cap = nofile_cap.unwrap_or(u64::MAX);
+        chosen.push(Ulimit {
+            name: UlimitName::Nofile,
+            soft: DEFAULT_NOFILE_SOFT.min(cap),
+            hard: DEFAULT_NOFILE_HARD.min(cap),
+        });
+    }
+    chosen
+        .iter()
+        .map(|u| {
+            Ok(PosixRlimitBuilder::default()
+                .typ(rlimit_type(u.name))
+                .soft(u.soft)
+                .hard(u.hard)
+                .build()?)
+        })
+        .collect()
+}
+
+fn resources(spec: &ContainerSpec) -> Result<oci_spec::runtime::LinuxResources, SpecError> {
+    let mut devices = Vec::new();
+    if spec.privileged {
+        devices.push(
+            LinuxDeviceCgroupBuilder::default()
+                .allow(true)
+                .access("rwm")
+                .build()?,
+        );
+    } else {
+        // Deny all, then allow what containerd's WithDefaultUnixDevices allows.
+        devices.push(
+            LinuxDeviceCgroupBuilder::default()
+                .allow(false)
+                .access("rwm")
+                .build()?,
+        );
+        let c = LinuxDeviceType::C;
+        let allowed: [(LinuxDeviceType, Option<i64>, Option<i64>, &str); 11] = [
+            (c, Some(1), Some(3), "rwm"),          // /dev/null
+            (c, Some(1), Some(5), "rwm"),          // /dev/zero
+            (c, Some(1), Some(7), "rwm"),          // /dev/full
+            (c, Some(5), Some(0), "rwm"),          // /dev/tty
+            (c, Some(1), Some(8), "rwm"),          // /dev/random
+            (c, Some(1), Some(9), "rwm"),          // /dev/urandom
+            (c, Some(5), Some(1), "rwm"),          // /dev/console
+            (c, Some(5), Some(2), "rwm"),          // /dev/ptmx
+            (c, Some(136), None, "rwm"),           // /dev/pts/*
+            (c, None, None, "m"),                  // mknod of any char device
+            (LinuxDeviceType::B, None, None, "m"), // mknod of any block device
+        ];
+        for (typ, major, minor, access) in allowed {
+            let mut d = LinuxDeviceCgroupBuilder::default()
+                .allow(true)
+                .typ(typ)
+                .access(access);
+            if let Some(major) = major {
+                d = d.major(major);
+            }
+            if let Some(minor) = minor {
+                d = d.minor(minor);
+            }
+            devices.push(d.build()?);
+        }
+    }
+
+    let mut res = LinuxResourcesBuilder::default().devices(devices);
+    if spec.memory_limit_bytes.is_some() || spec.memory_reservation_bytes.is_some() {
+        let mut mem = LinuxMemoryBuilder::default();
+        if let Some(limit) = spec.memory_limit_bytes {
+            mem = mem.limit(limit);
+        }
+        if let Some(reservation) = spec.memory_reservation_bytes {
+            mem = mem.reservation(reservation);
+        }
+        res = res.memory(mem.build()?);
+    }
+    if let Some(shares) = spec.cpu_shares {
+        res = res.cpu(
+            LinuxCpuBuilder::default()
+                .shares(shares.max(MIN_CPU_SHARES))
+                .build()?,
+        );
+    }
+    Ok(res.build()?)
+}
+
+fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Result<Mount, SpecError> {
+    Ok(MountBuilder::default()
+        .destination(dest)
+        .typ(typ)
+        .source(source)
+        .options(options.iter().map(|o| o.to_string()).collect::<Vec<_>>())
+        .build()?)
+}
+
+fn mounts(spec: &ContainerSpec, inputs: &SpecInputs) -> Result<Vec<Mount>, SpecError> {
+    let ro = if spec.privileged { "rw" } else { "ro" };
+    let mut m = vec![
+        mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
+        mount(
+            "/dev",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "strictatime", "mode=755", "size=65536k"],
+        )?,
+        mount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            &[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "gid=5",
+            ],
+        )?,
+        mount(
+            "/dev/shm",
+            "tmpfs",
+            "shm",
+            &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+        )?,
+        mount(
+            "/dev/mqueue",
+            "mqueue",
+            "mqueue",
+            &["nosuid", "noexec", "nodev"],
+        )?,
+        mount("/sys", "sysfs", "sysfs", &["nosuid", "noexec", "nodev", ro])?,
+        mount(
+            "/sys/fs/cgroup",
+            "cgroup",
+            "cgroup",
+            &["nosuid", "noexec", "nodev", "relatime", ro],
+        )?,
+    ];
+    let mut bind = |dest: &str, source: &PathBuf| -> Result<(), SpecError> {
+        m.push(
+            MountBuilder::default()
+                .destination(dest)
+                .typ("bind")
+                .source(source.clone())
+                .options(vec!["rbind".to_string(), "ro".to_string()])
+                .build()?,
+        );
+        Ok(())
+    };
+    if let Some(resolv) = &inputs.resolv_conf {
+        bind("/etc/resolv.conf", resolv)?;
+    }
+    if let (NetworkAttachment::Host, Some(hosts)) = (&spec.network, &inputs.hosts) {
+        bind("/etc/hosts", hosts)?;
+    }
+    Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::runtime::{ImageConfig, PulledImage};
+
+    fn spec() -> ContainerSpec {
+        ContainerSpec {
+            id: "c0123456789abcdef".into(),
+            image: PulledImage {
+                name: "docker.io/library/busybox:latest".into(),
+                digest: "sha256:00".into(),
+                chain_id: "sha256:11".into(),
+                config: ImageConfig::default(),
+            },
+            args: vec!["sh".into(), "-c".into(), "echo hi".into()],
+            env: vec!["PATH=/bin".into(), "A=b".into()],
+            cwd: "/".into(),
+            user: String::new(),
+            hostname: None,
+            cpu_shares: None,
+            memory_limit_bytes: None,
+            memory_reservation_bytes: None,
+            privileged: false,
+            readonly_rootfs: false,
+            ulimits: Vec::new(),
+            labels: BTreeMap::new(),
+            log_path: "/var/log/x.log".into(),
+            network: NetworkAttachment::Namespace("/var/run/netns/task1".into()),
+        }
+    }
+
+    fn inputs() -> SpecInputs {
+        SpecInputs {
+            user: ResolvedUser::root(),
+            namespace: "ecs".into(),
+            host_hostname: "ip-10-0-0-1".into(),
+            resolv_conf: Some("/etc/resolv.conf".into()),
+            hosts: Some("/etc/hosts".into()),
+            nofile_cap: None,
+            cap_bounding: None,
+        }
+    }
+
+    fn json(s: &ContainerSpec, i: &SpecInputs) -> serde_json::Value {
+        serde_json::to_value(build_spec(s, i).unwrap()).unwrap()
+    }
+
+    fn ns_types(v: &serde_json::Value) -> Vec<String> {
+        v["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["type"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    fn mount_dests(v: &serde_json::Value) -> Vec<String> {
+        v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["destination"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn namespace_network_joins_path() {
+        let v = json(&spec(), &inputs());
+        assert_eq!(ns_types(&v), ["pid", "ipc", "uts", "mount", "network"]);
+        assert_eq!(v["linux"]["namespaces"][4]["path"], "/var/run/netns/task1");
+        assert_eq!(v["hostname"], "c0123456789a");
+        assert_eq!(v["linux"]["cgroupsPath"], "/ecs/c0123456789abcdef");
+        let dests = mount_dests(&v);
+        assert!(dests.contains(&"/etc/resolv.conf".to_string()));
+        assert!(!dests.contains(&"/etc/hosts".to_string()));
+    }
+
+    #[test]
+    fn host_network_shares_host_netns_and_hostname() {
+        let mut s = spec();
+        s.network = NetworkAttachment::Host;
+        let v = json(&s, &inputs());
+        assert_eq!(ns_types(&v), ["pid", "ipc", "uts", "mount"]);
+        assert_eq!(v["hostname"], "ip-10-0-0-1");
+        let binds: Vec<_> = v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["type"] == "bind")
+            .map(|m| {
+                (
+                    m["destination"].clone(),
+                    m["source"].clone(),
+                    m["options"].clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            binds,
+            vec![
+                (
+                    "/etc/resolv.conf".into(),
+                    "/etc/resolv.conf".into(),
+                    serde_json::json!(["rbind", "ro"])
+                ),
+                (
+                    "/etc/hosts".into(),
+                    "/etc/hosts".into(),
+                    serde_json::json!(["rbind", "ro"])
+                ),
+            ]
+        );
+        s.hostname = Some("web".into());
+        assert_eq!(json(&s, &inputs())["hostname"], "web");
+    }
+
+    #[test]
+    fn missing_host_files_are_not_mounted() {
+        let mut s = spec();
+        s.network = NetworkAttachment::Host;
+        let mut i = inputs();
+        i.resolv_conf = None;
+        i.hosts = None;
+        let dests = mount_dests(&json(&s, &i));
+        assert_eq!(
+            dests,
+            [
+                "/proc",
+                "/dev",
+                "/dev/pts",
+                "/dev/shm",
+                "/dev/mqueue",
+                "/sys",
+                "/sys/fs/cgroup"
+            ]
+        );
+    }
+
+    #[test]
+    fn defaults_are_docker_like() {
+        let v = json(&spec(), &inputs());
+        let mut caps: Vec<String> =
+            serde_json::from_value(v["process"]["capabilities"]["bounding"].clone()).unwrap();
+        caps.sort();
+        assert_eq!(caps.len(), 14);
+        assert!(caps.contains(&"CAP_NET_BIND_SERVICE".to_string()));
+        assert!(!caps.contains(&"CAP_SYS_ADMIN".to_string()));
+        assert!(v["process"]["capabilities"].get("inheritable").is_none());
+        assert!(v["process"]["capabilities"].get("ambient").is_none());
+        assert_eq!(v["linux"]["maskedPaths"].as_array().unwrap().len(), 10);
+        assert_eq!(v["linux"]["readonlyPaths"].as_array().unwrap().len(), 5);
+        assert_eq!(
+            v["linux"]["resources"]["devices"][0],
+            serde_json::json!({"allow": false, "access": "rwm"})
+        );
+        let sys = v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["destination"] == "/sys")
+            .unwrap();
+        assert!(sys["options"].as_array().unwrap().contains(&"ro".into()));
+        assert_eq!(
+            v["root"],
+            serde_json::json!({"path": "rootfs", "readonly": false})
+        );
+        assert_eq!(
+            v["process"]["rlimits"],
+            serde_json::json!([{"type": "RLIMIT_NOFILE", "soft": 32768, "hard": 65536}])
+        );
+        assert_eq!(
+            v["process"]["args"],
+            serde_json::json!(["sh", "-c", "echo hi"])
+        );
+        assert_eq!(
+            v["process"]["env"],
+            serde_json::json!(["PATH=/bin", "A=b", "HOME=/"])
+        );
+        assert_eq!(
+            v["process"]["user"],
+            serde_json::json!({"uid": 0, "gid": 0})
+        );
+        assert_eq!(v["process"]["cwd"], "/");
+        assert_eq!(v["process"]["terminal"], false);
+        assert!(v["linux"]["resources"].get("memory").is_none());
+        assert!(v["linux"]["resources"].get("cpu").is_none());
+    }
+
+    #[test]
+    fn privileged_gets_everything() {
+        let mut s = spec();
+        s.privileged = true;
+        let v = json(&s, &inputs());
+        assert_eq!(
+            v["process"]["capabilities"]["bounding"]
+                .as_array()
+                .unwrap()
+                .len(),
+            41
+        );
+        assert_eq!(
+            v["process"]["capabilities"]["effective"]
+                .as_array()
+                .unwrap()
+                .len(),
+            41
+        );
+        assert_eq!(v["linux"]["maskedPaths"], serde_json::json!([]));
+        assert_eq!(v["linux"]["readonlyPaths"], serde_json::json!([]));
+        assert_eq!(
+            v["linux"]["resources"]["devices"],
+            serde_json::json!([{"allow": true, "access": "rwm"}])
+        );
+        let sys = v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["destination"] == "/sys")
+            .unwrap();
+        assert!(sys["options"].as_array().unwrap().contains(&"rw".into()));
+    }
+
+    #[test]
+    fn privileged_is_limited_to_the_host_bounding_set() {
+        let mut s = spec();
+        s.privileged = true;
+        let mut i = inputs();
+        i.cap_bounding = Some(0x1ff_feff_ffff); // all but CAP_SYS_RESOURCE (24)
+        let v = json(&s, &i);
+        let caps = v["process"]["capabilities"]["bounding"].as_array().unwrap();
+        assert_eq!(caps.len(), 40);
+        assert!(!caps.contains(&"CAP_SYS_RESOURCE".into()));
+        assert!(caps.contains(&"CAP_SYS_ADMIN".into()));
+    }
+
+    #[test]
+    fn ulimits_override_default_nofile() {
+        let mut s = spec();
+        s.ulimits = vec![
+            Ulimit {
+                name: UlimitName::Nofile,
+                soft: 100,
+                hard: 200,
+            },
+            Ulimit {
+                name: UlimitName::Nproc,
+                soft: 50,
+                hard: 60,
+            },
+            Ulimit {
+                name: UlimitName::Nofile,
+                soft: 1234,
+                hard: 4321,
+            },
+        ];
+        let v = json(&s, &inputs());
+        assert_eq!(
+            v["process"]["rlimits"],
+            serde_json::json!([
+                {"type": "RLIMIT_NPROC", "soft": 50, "hard": 60},
+                {"type": "RLIMIT_NOFILE", "soft": 1234, "hard": 4321},
+            ])
+        );
+        s.ulimits = vec![Ulimit {
+            name: UlimitName::Core,
+            soft: 0,
+            hard: 0,
+        }];
+        let v = json(&s, &inputs());
+        assert_eq!(v["process"]["rlimits"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn bad_ulimit_names_the_field() {
+        let mut s = spec();
+        s.ulimits = vec![Ulimit {
+            name: UlimitName::Nofile,
+            soft: 10,
+            hard: 5,
+        }];
+        let err = build_spec(&s, &inputs()).unwrap_err().to_string();
+        assert_eq!(err, "ulimits \"nofile=10:5\": soft limit above hard limit");
+    }
+
+    #[test]
+    fn memory_and_cpu() {
+        let mut s = spec();
+        s.memory_limit_bytes = Some(64 << 20);
+        s.memory_reservation_bytes = Some(32 << 20);
+        s.cpu_shares = Some(0);
+        let v = json(&s, &inputs());
+        assert_eq!(
+            v["linux"]["resources"]["memory"],
+            serde_json::json!({"limit": 67108864, "reservation": 33554432})
+        );
+        assert_eq!(
+            v["linux"]["resources"]["cpu"],
+            serde_json::json!({"shares": 2})
+        );
+        s.cpu_shares = Some(512);
+        assert_eq!(
+            json(&s, &inputs())["linux"]["resources"]["cpu"]["shares"],
+            512
+        );
+        s.memory_limit_bytes = Some(0);
+        assert!(build_spec(&s, &inputs())
+            .unwrap_err()
+            .to_string()
+            .starts_with("memory \"0\""));
+    }
+
+    #[test]
+    fn numeric_user_and_home() {
+        let mut i = inputs();
+        i.user = ResolvedUser {
+            uid: 1000,
+            gid: 1000,
+            additional_gids: vec![10, 1000],
+            home: Some("/home/app".into()),
+        };
+        let v = json(&spec(), &i);
+        assert_eq!(
+            v["process"]["user"],
+            serde_json::json!({"uid": 1000, "gid": 1000, "additionalGids": [10]})
+        );
+        assert!(v["process"]["env"]
+            .as_array()
+            .unwrap()
+            .contains(&"HOME=/home/app".into()));
+    }
+
+    #[test]
+    fn env_gets_default_path_and_keeps_home() {
+        let mut s = spec();
+        s.env = vec!["HOME=/data".into()];
+        s.hostname = Some("web".into());
+        let v = json(&s, &inputs());
+        assert_eq!(
+            v["process"]["env"],
+            serde_json::json!([DEFAULT_PATH, "HOME=/data", "HOSTNAME=web"])
+        );
+    }
+
+    #[test]
+    fn readonly_rootfs() {
+        let mut s = spec();
+        s.readonly_rootfs = true;
+        assert_eq!(json(&s, &inputs())["root"]["readonly"], true);
+    }
+
+    #[test]
+    fn empty_command_and_relative_cwd_are_rejected() {
+        let mut s = spec();
+        s.args.clear();
+        assert!(build_spec(&s, &inputs())
+            .unwrap_err()
+            .to_string()
+            .starts_with("command"));
+        let mut s = spec();
+        s.cwd = "app".into();
+        assert_eq!(
+            build_spec(&s, &inputs()).unwrap_err().to_string(),
+            "workingDirectory \"app\": must be an absolute path"
+        );
+    }
+}
