@@ -9,4 +9,5 @@ pub mod image;
 pub mod local;
 pub mod model;
 pub mod runtime;
+pub mod state;
 pub mod task;

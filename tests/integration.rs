@@ -6,9 +6,13 @@ mod common;
 
 #[path = "integration/agent_config.rs"]
 mod agent_config;
+#[path = "integration/durability.rs"]
+mod durability;
 #[path = "integration/e2e.rs"]
 mod e2e;
+#[path = "integration/local_api.rs"]
+mod local_api;
 #[path = "integration/pull.rs"]
 mod pull;
-#[path = "integration/ship.rs"]
-mod ship;
+#[path = "integration/runtime.rs"]
+mod runtime;

@@ -15,6 +15,7 @@ use ecs::control::{AcsSession, EcsClient};
 use ecs::engine::{Engine, EngineSettings, PullBehavior, ReportQueue};
 use ecs::image::{Platform, PullOptions};
 use ecs::runtime::containerd::{Conn, ContainerdRuntime};
+use ecs::state::{InstanceRecord, Saved, StateStore};
 use ecs::task::from_acs::Policy;
 
 /// What the Go agent reports as the Docker version; ACS wants something there.
@@ -87,6 +88,12 @@ async fn run() -> anyhow::Result<()> {
     };
     let runtime = Arc::new(ContainerdRuntime::new(conn, pull));
 
+    let (store, saved) = open_state(&cfg)?;
+    let endpoint = cfg.backend_host.clone().unwrap_or_default();
+    if let Some(store) = &store {
+        store.check_owner(saved.instance.as_ref(), &cfg.cluster, &endpoint)?;
+    }
+
     let ecs =
         Arc::new(EcsClient::new(&cfg.region, cfg.backend_host.as_deref(), &cfg.cluster).await);
     let host = ecs::host::facts();
@@ -97,7 +104,10 @@ async fn run() -> anyhow::Result<()> {
         disable_privileged: cfg.disable_privileged,
         custom_attributes: cfg.instance_attributes.clone(),
         tags: cfg.container_instance_tags.clone(),
-        existing_arn: None,
+        existing_arn: saved
+            .instance
+            .as_ref()
+            .map(|i| i.container_instance_arn.clone()),
         runtime_version: RUNTIME_VERSION.into(),
     };
     let reg = registration(
@@ -107,12 +117,21 @@ async fn run() -> anyhow::Result<()> {
     );
     let (instance_arn, cluster_arn) = register(&ecs, &cfg, &reg).await?;
     tracing::info!(container_instance = %instance_arn, cluster = %cluster_arn, cpu = reg.cpu, memory_mib = reg.memory_mib, "registered");
+    if let Some(store) = &store {
+        store.save_instance(&InstanceRecord {
+            cluster: cfg.cluster.clone(),
+            endpoint,
+            container_instance_arn: instance_arn.clone(),
+            cluster_arn: cluster_arn.clone(),
+        })?;
+    }
 
     let settings = EngineSettings {
         cluster_arn: cluster_arn.clone(),
         data_dir: cfg.data_dir.clone(),
         default_stop_timeout: cfg.container_stop_timeout,
         default_start_timeout: cfg.container_start_timeout,
+        cleanup_wait: cfg.engine_task_cleanup_wait,
         pull_behavior: match cfg.image_pull_behavior {
             ImagePullBehavior::Default => PullBehavior::Default,
             ImagePullBehavior::Always => PullBehavior::Always,
@@ -128,9 +147,21 @@ async fn run() -> anyhow::Result<()> {
             .map(|(h, c)| (h.clone(), c.clone()))
             .collect(),
     };
-    let engine = Engine::new(runtime, settings, ReportQueue::start(ecs.clone()));
+    let reports = ReportQueue::start(ecs.clone(), store.clone());
+    // What the last process decided but the control plane has not taken yet goes first.
+    let Saved {
+        tasks,
+        outbox,
+        seq_num,
+        ..
+    } = saved;
+    for (id, change) in outbox {
+        reports.push(Some(id), change);
+    }
+    let engine = Engine::new(runtime, settings, reports, store.clone());
     let router = engine.clone();
     tokio::spawn(async move { router.route_exits().await });
+    engine.restore(tasks);
 
     let (connected, _watch) = tokio::sync::watch::channel(false);
     let session = AcsSession {
@@ -143,6 +174,8 @@ async fn run() -> anyhow::Result<()> {
             .into(),
         runtime_version: RUNTIME_VERSION.into(),
         connected,
+        store: store.clone(),
+        initial_seq_num: seq_num.unwrap_or(1),
     };
     let mut acs = tokio::spawn(session.run());
 
@@ -157,6 +190,18 @@ async fn run() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The checkpoint (ECS_CHECKPOINT, on by default with a data dir) and what it holds.
+fn open_state(cfg: &Config) -> anyhow::Result<(Option<Arc<StateStore>>, Saved)> {
+    if !cfg.checkpoint {
+        tracing::warn!("ECS_CHECKPOINT=false: nothing survives a restart of the agent");
+        return Ok((None, Saved::default()));
+    }
+    let store = StateStore::open(&cfg.data_dir).context("ECS_DATADIR")?;
+    let saved = store.load()?;
+    tracing::info!(path = %store.path().display(), tasks = saved.tasks.len(), unsent_changes = saved.outbox.len(), "state loaded");
+    Ok((Some(Arc::new(store)), saved))
 }
 
 /// RegisterContainerInstance, retried while the control plane is unreachable.

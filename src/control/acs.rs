@@ -53,6 +53,10 @@ pub struct AcsSession<R> {
     pub runtime_version: String,
     /// Reports whether ACS is connected (for health and tests).
     pub connected: tokio::sync::watch::Sender<bool>,
+    /// Where the ACS sequence number is checkpointed.
+    pub store: Option<Arc<crate::state::StateStore>>,
+    /// The last sequence number seen, from the checkpoint.
+    pub initial_seq_num: i64,
 }
 
 impl<R: ContainerRuntime> AcsSession<R> {
@@ -60,7 +64,7 @@ impl<R: ContainerRuntime> AcsSession<R> {
     /// when the control plane declares the instance inactive.
     pub async fn run(self) -> String {
         let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(120), 0.3);
-        let mut seq_num: i64 = 1;
+        let mut seq_num: i64 = self.initial_seq_num.max(1);
         let mut send_credentials = true;
         loop {
             let started = Instant::now();
@@ -151,9 +155,18 @@ impl<R: ContainerRuntime> AcsSession<R> {
         match msg {
             AcsMessage::Payload(p) => {
                 tracing::info!(message_id = ?p.message_id, seq_num = ?p.seq_num, tasks = p.tasks.len(), "ACS payload");
-                self.engine.accept_payload(&p.tasks);
-                if let Some(s) = p.seq_num {
-                    *seq_num = (*seq_num).max(s);
+                // Acknowledged only once every task is checkpointed: unacked, ACS sends it again.
+                if let Err(e) = self.engine.accept_payload(&p.tasks) {
+                    tracing::error!(error = %e, message_id = ?p.message_id, "cannot checkpoint the payload; not acknowledging it");
+                    return Reply::None;
+                }
+                if let Some(s) = p.seq_num.filter(|s| *s > *seq_num) {
+                    *seq_num = s;
+                    if let Some(store) = &self.store {
+                        if let Err(e) = store.save_seq_num(s) {
+                            tracing::warn!(error = %e, "cannot checkpoint the ACS sequence number");
+                        }
+                    }
                 }
                 Reply::Send(Box::new(AcsMessage::Ack(AckRequest {
                     cluster: Some(self.cluster_arn.clone()),

@@ -4,8 +4,10 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::runtime::{ContainerRuntime, PulledImage};
-use crate::task::{Action, Event, Task};
+use crate::runtime::{ContainerRuntime, ContainerState, PulledImage};
+use crate::task::def::task_id;
+use crate::task::spec::container_id;
+use crate::task::{Action, ContainerStatus, Event, Observed, Task};
 
 use super::{exec, now_ms, Inner, Msg};
 
@@ -14,7 +16,11 @@ pub(crate) async fn run<R: ContainerRuntime>(
     mut task: Task,
     tx: mpsc::UnboundedSender<Msg>,
     mut rx: mpsc::UnboundedReceiver<Msg>,
+    restored: bool,
 ) {
+    if restored {
+        reconcile(&inner, &mut task).await;
+    }
     let mut images: Vec<Option<PulledImage>> = vec![None; task.containers.len()];
     loop {
         for action in task.next_actions() {
@@ -23,9 +29,10 @@ pub(crate) async fn run<R: ContainerRuntime>(
             }
             exec::execute(&inner, &task, &images, action, &tx);
         }
-        if let Some(change) = task.take_report() {
-            inner.reports.push(change);
-        }
+        // Checkpointed before the next message can act on it, so a restart
+        // sees every decision taken so far.
+        let change = task.take_report();
+        inner.persist_and_report(&task, change);
         if task.is_done() {
             tracing::info!(task = %task.arn(), "task finished");
             break;
@@ -53,6 +60,98 @@ pub(crate) async fn run<R: ContainerRuntime>(
                     exec::execute(&inner, &task, &images, kill, &tx);
                 }
             }
+            Msg::Recheck => recheck(&inner, &mut task).await,
         }
     }
+    cleanup(&inner, &task, &mut rx).await;
+}
+
+/// Asks containerd for each container's state and lets the task decide.
+async fn reconcile<R: ContainerRuntime>(inner: &Inner<R>, task: &mut Task) {
+    let mut observed = Vec::with_capacity(task.containers.len());
+    for (i, def) in task.def.containers.iter().enumerate() {
+        let id = container_id(task.def.id(), i, &def.name);
+        observed.push(match inner.runtime.state(&id).await {
+            Ok(None) => Observed::Missing,
+            Ok(Some(ContainerState::Created)) => Observed::Created,
+            Ok(Some(ContainerState::Running { .. })) => Observed::Running,
+            Ok(Some(ContainerState::Stopped { exit_code })) => Observed::Exited { exit_code },
+            Err(e) => {
+                // Without an answer, assume what was known: a later Recheck corrects it.
+                tracing::warn!(task = %task.arn(), container = %id, error = %e, "cannot ask containerd; keeping the saved status");
+                match task.containers[i].known {
+                    ContainerStatus::Running => Observed::Running,
+                    _ => Observed::Missing,
+                }
+            }
+        });
+    }
+    for i in task.reconcile(&observed) {
+        let id = container_id(task.def.id(), i, &task.def.containers[i].name);
+        tracing::info!(task = %task.arn(), container = %id, "removing a half-made container to make it again");
+        if let Err(e) = inner.runtime.remove(&id).await {
+            tracing::warn!(container = %id, error = %e, "cannot remove the half-made container");
+        }
+    }
+    tracing::info!(task = %task.arn(), known = ?task.known, "task reconciled with containerd");
+}
+
+/// After the exit stream was down: containers that stopped meanwhile.
+async fn recheck<R: ContainerRuntime>(inner: &Inner<R>, task: &mut Task) {
+    for i in 0..task.containers.len() {
+        if task.containers[i].known != ContainerStatus::Running {
+            continue;
+        }
+        let id = container_id(task.def.id(), i, &task.def.containers[i].name);
+        if let Ok(Some(ContainerState::Stopped { exit_code })) = inner.runtime.state(&id).await {
+            tracing::info!(task = %task.arn(), container = %id, exit_code, "exit seen on recheck");
+            task.apply(Event::Exited {
+                container: i,
+                exit_code,
+                at_ms: now_ms(),
+            });
+        }
+    }
+}
+
+/// ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION after the task stopped: its
+/// containers, snapshots and logs go, and the agent forgets it.
+async fn cleanup<R: ContainerRuntime>(
+    inner: &Inner<R>,
+    task: &Task,
+    rx: &mut mpsc::UnboundedReceiver<Msg>,
+) {
+    let wait = inner.settings.cleanup_wait;
+    let sleep = tokio::time::sleep(wait);
+    tokio::pin!(sleep);
+    // Keep draining messages (late exits, re-sent stops) while waiting.
+    loop {
+        tokio::select! {
+            _ = &mut sleep => break,
+            msg = rx.recv() => if msg.is_none() { break },
+        }
+    }
+    for (i, def) in task.def.containers.iter().enumerate() {
+        let id = container_id(task.def.id(), i, &def.name);
+        if let Err(e) = inner.runtime.remove(&id).await {
+            tracing::warn!(task = %task.arn(), container = %id, error = %e, "cannot remove container at cleanup");
+        }
+    }
+    let logs = inner
+        .settings
+        .data_dir
+        .join("logs")
+        .join(task_id(task.arn()));
+    if let Err(e) = std::fs::remove_dir_all(&logs) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!(task = %task.arn(), path = %logs.display(), error = %e, "cannot remove task logs");
+        }
+    }
+    if let Some(store) = &inner.store {
+        if let Err(e) = store.delete_task(task.arn()) {
+            tracing::error!(task = %task.arn(), error = %e, "cannot remove the task from the state");
+        }
+    }
+    inner.forget(task);
+    tracing::info!(task = %task.arn(), "task cleaned up");
 }

@@ -1,5 +1,7 @@
 //! Runs tasks: one actor per task feeds outcomes into the pure `task` state
 //! machine and carries out the actions it returns through `ContainerRuntime`.
+//! With a `StateStore`, every decision is checkpointed before it is acted on
+//! or acknowledged, and a restart picks up where the last process stopped.
 
 mod actor;
 mod exec;
@@ -14,7 +16,9 @@ use tokio::sync::mpsc;
 
 use crate::model::acs;
 use crate::runtime::ContainerRuntime;
+use crate::state::{StateError, StateStore};
 use crate::task::from_acs::task_def;
+use crate::task::spec::container_id;
 use crate::task::{
     ContainerChange, ContainerStatus, DesiredStatus, Event, StateChange, Task, TaskStatus,
 };
@@ -28,13 +32,17 @@ pub(crate) enum Msg {
     Event(Event),
     Pulled(usize, Result<crate::runtime::PulledImage, String>),
     StopTimedOut(usize),
+    /// The exit stream was down for a while: ask containerd about running containers.
+    Recheck,
 }
 
 pub(crate) struct Inner<R> {
     pub(crate) runtime: Arc<R>,
     pub(crate) settings: EngineSettings,
     pub(crate) reports: ReportQueue,
-    /// Task ARN -> its actor. Finished tasks stay, so a re-sent payload does not run them again.
+    pub(crate) store: Option<Arc<StateStore>>,
+    /// Task ARN -> its actor. Finished tasks stay until cleaned up, so a
+    /// re-sent payload does not run them again.
     tasks: Mutex<HashMap<String, mpsc::UnboundedSender<Msg>>>,
     /// ARNs of tasks refused at validation (already reported STOPPED).
     rejected: Mutex<HashSet<String>>,
@@ -51,6 +59,31 @@ impl<R> Inner<R> {
     pub(crate) fn route(&self, container_id: &str, task_arn: &str, index: usize) {
         lock(&self.routes).insert(container_id.to_string(), (task_arn.to_string(), index));
     }
+
+    /// Forgets a cleaned-up task.
+    pub(crate) fn forget(&self, task: &Task) {
+        lock(&self.tasks).remove(task.arn());
+        let mut routes = lock(&self.routes);
+        routes.retain(|_, (arn, _)| arn != task.arn());
+    }
+
+    /// Checkpoints the task with the change it produced, then hands the change
+    /// to the reporter. Without a store the change is only kept in memory.
+    pub(crate) fn persist_and_report(&self, task: &Task, change: Option<StateChange>) {
+        let outbox_id = match &self.store {
+            Some(store) => match store.save_task_with_report(task, change.as_ref()) {
+                Ok(id) => id,
+                Err(e) => {
+                    tracing::error!(task = %task.arn(), error = %e, "cannot checkpoint the task");
+                    None
+                }
+            },
+            None => None,
+        };
+        if let Some(change) = change {
+            self.reports.push(outbox_id, change);
+        }
+    }
 }
 
 pub struct Engine<R> {
@@ -66,12 +99,18 @@ impl<R> Clone for Engine<R> {
 }
 
 impl<R: ContainerRuntime> Engine<R> {
-    pub fn new(runtime: Arc<R>, settings: EngineSettings, reports: ReportQueue) -> Engine<R> {
+    pub fn new(
+        runtime: Arc<R>,
+        settings: EngineSettings,
+        reports: ReportQueue,
+        store: Option<Arc<StateStore>>,
+    ) -> Engine<R> {
         Engine {
             inner: Arc::new(Inner {
                 runtime,
                 settings,
                 reports,
+                store,
                 tasks: Mutex::new(HashMap::new()),
                 rejected: Mutex::new(HashSet::new()),
                 routes: Mutex::new(HashMap::new()),
@@ -79,26 +118,57 @@ impl<R: ContainerRuntime> Engine<R> {
         }
     }
 
-    /// Takes the tasks of one ACS payload. Returns once every task is accepted
-    /// (running under an actor, or refused and its STOPPED report queued), so
-    /// the caller may then acknowledge the payload.
-    pub fn accept_payload(&self, tasks: &[acs::Task]) {
-        for t in tasks {
-            self.accept_task(t);
+    /// Picks up the tasks of the previous process: each is reconciled with
+    /// containerd by its actor before anything else is done for it.
+    pub fn restore(&self, tasks: Vec<Task>) {
+        for task in tasks {
+            tracing::info!(task = %task.arn(), known = ?task.known, desired = ?task.desired, "restoring task");
+            self.spawn(task, true);
         }
     }
 
-    fn accept_task(&self, t: &acs::Task) {
+    fn spawn(&self, task: Task, restored: bool) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        for (i, c) in task.def.containers.iter().enumerate() {
+            self.inner
+                .route(&container_id(task.def.id(), i, &c.name), task.arn(), i);
+        }
+        lock(&self.inner.tasks).insert(task.arn().to_string(), tx.clone());
+        tokio::spawn(actor::run(self.inner.clone(), task, tx, rx, restored));
+    }
+
+    /// Takes the tasks of one ACS payload. Returns once every task is accepted
+    /// and checkpointed (running under an actor, or refused and its STOPPED
+    /// report queued), so the caller may then acknowledge the payload. An
+    /// error means nothing new was accepted: do not acknowledge.
+    pub fn accept_payload(&self, tasks: &[acs::Task]) -> Result<(), StateError> {
+        let mut accepted = Vec::new();
+        for t in tasks {
+            if let Some(task) = self.accept_task(t) {
+                accepted.push(task);
+            }
+        }
+        if let Some(store) = &self.inner.store {
+            store.save_tasks(&accepted.iter().collect::<Vec<_>>())?;
+        }
+        for task in accepted {
+            self.spawn(task, false);
+        }
+        Ok(())
+    }
+
+    /// A new task to run, or None when the payload entry changes a known task
+    /// (or is refused, which is reported here).
+    fn accept_task(&self, t: &acs::Task) -> Option<Task> {
         let Some(arn) = t.arn.clone().filter(|a| !a.is_empty()) else {
             tracing::warn!("payload task without an arn ignored");
-            return;
+            return None;
         };
         let desired = t
             .desired_status
             .as_deref()
             .and_then(DesiredStatus::from_wire);
-        let mut tasks = lock(&self.inner.tasks);
-        if let Some(tx) = tasks.get(&arn) {
+        if let Some(tx) = lock(&self.inner.tasks).get(&arn) {
             if desired == Some(DesiredStatus::Stopped) {
                 tracing::info!(task = %arn, "control plane asks to stop the task");
                 // A finished actor has dropped its receiver: nothing left to stop.
@@ -107,13 +177,12 @@ impl<R: ContainerRuntime> Engine<R> {
                     reason: None,
                 }));
             }
-            return;
+            return None;
         }
         if lock(&self.inner.rejected).contains(&arn) {
-            return;
+            return None;
         }
         let Some(desired) = desired else {
-            drop(tasks);
             self.reject(
                 &arn,
                 t,
@@ -122,23 +191,24 @@ impl<R: ContainerRuntime> Engine<R> {
                     t.desired_status
                 ),
             );
-            return;
+            return None;
         };
         if desired == DesiredStatus::Stopped {
             tracing::info!(task = %arn, "asked to stop a task this agent never ran; nothing to do");
-            return;
+            return None;
         }
         match task_def(t, self.inner.settings.policy) {
             Ok(def) => {
                 tracing::info!(task = %arn, family = %def.family, version = %def.version, containers = def.containers.len(), "task accepted");
-                let (tx, rx) = mpsc::unbounded_channel();
-                tasks.insert(arn, tx.clone());
-                let task = Task::new(def, desired, self.inner.settings.default_stop_timeout);
-                tokio::spawn(actor::run(self.inner.clone(), task, tx, rx));
+                Some(Task::new(
+                    def,
+                    desired,
+                    self.inner.settings.default_stop_timeout,
+                ))
             }
             Err(invalid) => {
-                drop(tasks);
                 self.reject(&arn, t, invalid.reason);
+                None
             }
         }
     }
@@ -160,7 +230,7 @@ impl<R: ContainerRuntime> Engine<R> {
                 image_digest: None,
             })
             .collect();
-        self.inner.reports.push(StateChange {
+        let change = StateChange {
             task_arn: arn.to_string(),
             task_status: Some(TaskStatus::Stopped),
             reason: Some(reason),
@@ -168,15 +238,34 @@ impl<R: ContainerRuntime> Engine<R> {
             pull_started_at_ms: None,
             pull_stopped_at_ms: None,
             execution_stopped_at_ms: None,
-        });
+        };
+        let outbox_id = self
+            .inner
+            .store
+            .as_ref()
+            .and_then(|s| match s.queue_report(&change) {
+                Ok(id) => Some(id),
+                Err(e) => {
+                    tracing::error!(task = %arn, error = %e, "cannot checkpoint the refusal");
+                    None
+                }
+            });
+        self.inner.reports.push(outbox_id, change);
     }
 
-    /// Routes container exits from the runtime to their task actors. Runs until
-    /// the runtime's exit stream ends for good.
+    /// Routes container exits from the runtime to their task actors. Runs
+    /// for as long as the agent does, resubscribing when containerd goes away.
     pub async fn route_exits(&self) {
+        // After the first subscription, exits may have happened while the stream was down.
+        let mut resubscribed = false;
         loop {
             match self.inner.runtime.subscribe_exits().await {
                 Ok(mut rx) => {
+                    if resubscribed {
+                        for tx in lock(&self.inner.tasks).values() {
+                            let _ = tx.send(Msg::Recheck);
+                        }
+                    }
                     while let Some(exit) = rx.recv().await {
                         let route = lock(&self.inner.routes).get(&exit.container_id).cloned();
                         let Some((arn, index)) = route else { continue };
@@ -195,13 +284,18 @@ impl<R: ContainerRuntime> Engine<R> {
                     tracing::warn!(error = %e, "cannot subscribe to containerd events; retrying");
                 }
             }
+            resubscribed = true;
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
 
-    /// Number of tasks this engine knows (running or finished).
+    /// Number of tasks this engine knows (running, or finished and not yet cleaned up).
     pub fn task_count(&self) -> usize {
         lock(&self.inner.tasks).len()
+    }
+
+    pub fn reports(&self) -> &ReportQueue {
+        &self.inner.reports
     }
 }
 

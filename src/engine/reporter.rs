@@ -1,5 +1,7 @@
 //! Delivers state changes to the control plane in the order they happened,
-//! retrying with backoff until each is taken.
+//! retrying with backoff until each is taken. Each change sits in the store's
+//! outbox from the moment it is decided until the control plane accepts it, so
+//! a restart redelivers what was not yet taken and nothing twice.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -7,6 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use crate::state::StateStore;
 use crate::task::StateChange;
 
 #[derive(Debug, thiserror::Error)]
@@ -24,32 +27,58 @@ pub trait StateReporter: Send + Sync + 'static {
     fn submit(&self, change: &StateChange) -> impl Future<Output = Result<(), ReportError>> + Send;
 }
 
+/// One change to deliver, with its outbox id when checkpointing is on.
+#[derive(Debug)]
+pub struct Outgoing {
+    pub outbox_id: Option<u64>,
+    pub change: StateChange,
+}
+
 /// Handle to the single delivery queue.
 #[derive(Clone)]
 pub struct ReportQueue {
-    tx: mpsc::UnboundedSender<StateChange>,
+    tx: mpsc::UnboundedSender<Outgoing>,
+    pending: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl ReportQueue {
     /// Starts the delivery loop on the current runtime.
-    pub fn start<P: StateReporter>(reporter: Arc<P>) -> ReportQueue {
+    pub fn start<P: StateReporter>(
+        reporter: Arc<P>,
+        store: Option<Arc<StateStore>>,
+    ) -> ReportQueue {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(deliver(reporter, rx));
-        ReportQueue { tx }
+        let pending = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        tokio::spawn(deliver(reporter, store, rx, pending.clone()));
+        ReportQueue { tx, pending }
     }
 
-    pub fn push(&self, change: StateChange) {
-        if self.tx.send(change).is_err() {
-            tracing::error!("state change queue closed; the change is lost");
+    pub fn push(&self, outbox_id: Option<u64>, change: StateChange) {
+        self.pending
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if self.tx.send(Outgoing { outbox_id, change }).is_err() {
+            tracing::error!(
+                "state change queue closed; the change stays in the outbox for the next start"
+            );
         }
+    }
+
+    /// Changes handed over but not yet accepted by the control plane.
+    pub fn pending(&self) -> usize {
+        self.pending.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
 const FIRST_RETRY: Duration = Duration::from_millis(500);
 const MAX_RETRY: Duration = Duration::from_secs(30);
 
-async fn deliver<P: StateReporter>(reporter: Arc<P>, mut rx: mpsc::UnboundedReceiver<StateChange>) {
-    while let Some(change) = rx.recv().await {
+async fn deliver<P: StateReporter>(
+    reporter: Arc<P>,
+    store: Option<Arc<StateStore>>,
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
+    pending: Arc<std::sync::atomic::AtomicUsize>,
+) {
+    while let Some(Outgoing { outbox_id, change }) = rx.recv().await {
         let mut wait = FIRST_RETRY;
         loop {
             match reporter.submit(&change).await {
@@ -73,5 +102,11 @@ async fn deliver<P: StateReporter>(reporter: Arc<P>, mut rx: mpsc::UnboundedRece
                 }
             }
         }
+        if let (Some(store), Some(id)) = (&store, outbox_id) {
+            if let Err(e) = store.delete_report(id) {
+                tracing::error!(error = %e, outbox_id = id, "cannot mark the state change sent; it may be sent again after a restart");
+            }
+        }
+        pending.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }

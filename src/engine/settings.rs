@@ -27,6 +27,8 @@ pub struct EngineSettings {
     pub data_dir: PathBuf,
     pub default_stop_timeout: Duration,
     pub default_start_timeout: Duration,
+    /// ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION: how long a stopped task's containers and logs are kept.
+    pub cleanup_wait: Duration,
     pub pull_behavior: PullBehavior,
     pub policy: Policy,
     /// Registry host (`host[:port]`, `docker.io` for Docker Hub) -> credentials.

@@ -65,6 +65,12 @@ pub fn verify<'k>(
     if (now - signed_at).abs() > MAX_SKEW_SECS {
         return Err(SigV4Error::Expired(amz_date));
     }
+    if auth.presigned {
+        let expires = query_value(&query, "X-Amz-Expires").and_then(|e| e.parse::<i64>().ok());
+        if expires.is_some_and(|e| now > signed_at + e) {
+            return Err(SigV4Error::Expired(amz_date));
+        }
+    }
     let scope_parts: Vec<&str> = auth.scope.split('/').collect();
     let [date, region, service, "aws4_request"] = scope_parts[..] else {
         return Err(SigV4Error::Incomplete(format!(
@@ -79,10 +85,15 @@ pub fn verify<'k>(
     }
     let secret = secret_for(&auth.access_key).ok_or(SigV4Error::UnknownAccessKey)?;
 
-    let payload_hash = match headers.get("x-amz-content-sha256") {
-        Some(h) => h.clone(),
-        None if auth.presigned => "UNSIGNED-PAYLOAD".to_string(),
-        None => hex::encode(Sha256::digest(req.body)),
+    // Presigned URLs are signed over the body hash by most clients (botocore)
+    // and over UNSIGNED-PAYLOAD by S3-style ones: accept either.
+    let payload_hashes: Vec<String> = match headers.get("x-amz-content-sha256") {
+        Some(h) => vec![h.clone()],
+        None if auth.presigned => vec![
+            hex::encode(Sha256::digest(req.body)),
+            "UNSIGNED-PAYLOAD".to_string(),
+        ],
+        None => vec![hex::encode(Sha256::digest(req.body))],
     };
     let mut canonical_headers = String::new();
     for name in &auth.signed_headers {
@@ -97,30 +108,29 @@ pub fn verify<'k>(
         canonical_headers.push('\n');
     }
     let canonical_query = canonical_query(&query, auth.presigned);
-    let canonical = format!(
-        "{}\n{}\n{}\n{}\n{}\n{}",
-        req.method,
-        uri_encode(req.raw_path, false),
-        canonical_query,
-        canonical_headers,
-        auth.signed_headers.join(";"),
-        payload_hash
-    );
-    let string_to_sign = format!(
-        "{ALGORITHM}\n{amz_date}\n{}\n{}",
-        auth.scope,
-        hex::encode(Sha256::digest(canonical.as_bytes()))
-    );
     let key = signing_key(secret, date, region, service);
-    let expected = hex::encode(hmac(&key, string_to_sign.as_bytes()));
-    if constant_time_eq(
-        expected.as_bytes(),
-        auth.signature.to_ascii_lowercase().as_bytes(),
-    ) {
-        Ok(auth.access_key)
-    } else {
-        Err(SigV4Error::Mismatch)
+    let given = auth.signature.to_ascii_lowercase();
+    for payload_hash in &payload_hashes {
+        let canonical = format!(
+            "{}\n{}\n{}\n{}\n{}\n{}",
+            req.method,
+            uri_encode(req.raw_path, false),
+            canonical_query,
+            canonical_headers,
+            auth.signed_headers.join(";"),
+            payload_hash
+        );
+        let string_to_sign = format!(
+            "{ALGORITHM}\n{amz_date}\n{}\n{}",
+            auth.scope,
+            hex::encode(Sha256::digest(canonical.as_bytes()))
+        );
+        let expected = hex::encode(hmac(&key, string_to_sign.as_bytes()));
+        if constant_time_eq(expected.as_bytes(), given.as_bytes()) {
+            return Ok(auth.access_key);
+        }
     }
+    Err(SigV4Error::Mismatch)
 }
 
 struct Auth {

@@ -146,3 +146,31 @@ fn percent_decoding_is_safe_on_odd_input() {
     assert_eq!(percent_decode("%zz%41"), "%zzA");
     assert_eq!(percent_decode("é%C3%A9"), "éé");
 }
+
+#[test]
+fn accepts_botocore_presigned_query() {
+    // botocore SigV4QueryAuth (expires 300) of a websocket URL.
+    let q = "clusterArn=arn%3Aaws%3Aecs%3Aus-east-1%3A000000000000%3Acluster%2Fdefault&seqNum=1&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDTEST%2F20261123%2Fus-east-1%2Fecs%2Faws4_request&X-Amz-Date=20261123T011927Z&X-Amz-Expires=300&X-Amz-SignedHeaders=host&X-Amz-Signature=5e519fffaef31668ef2e0fd92aac999246e07e9eb6a40d34fd50e17096604e9f";
+    let headers: Vec<(String, String)> = vec![("Host".into(), "127.0.0.1:8080".into())];
+    let req = SignedRequest {
+        method: "GET",
+        raw_path: "/acs/ws",
+        raw_query: q,
+        headers: &headers,
+        body: b"",
+    };
+    let at = parse_amz_date("20261123T011927Z").unwrap();
+    assert_eq!(verify(&req, secrets, at + 10).unwrap(), "AKIDTEST");
+    let wrong = |_: &str| Some("nope");
+    assert_eq!(verify(&req, wrong, at), Err(SigV4Error::Mismatch));
+    assert!(matches!(
+        verify(&req, secrets, at + 301),
+        Err(SigV4Error::Expired(_))
+    ));
+    let tampered = q.replace("seqNum=1", "seqNum=2");
+    let req2 = SignedRequest {
+        raw_query: &tampered,
+        ..req
+    };
+    assert_eq!(verify(&req2, secrets, at), Err(SigV4Error::Mismatch));
+}

@@ -48,7 +48,7 @@ pub struct PulledImage {
     pub config: ImageConfig,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Ulimit {
     /// Lower-case name as in ECS (`nofile`, `nproc`, ...).
     pub name: UlimitName,
@@ -56,7 +56,7 @@ pub struct Ulimit {
     pub hard: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum UlimitName {
     Core,
     Cpu,

@@ -13,7 +13,7 @@ use super::status::{ContainerStatus, DesiredStatus, TaskStatus};
 pub const ESSENTIAL_EXITED: &str = "Essential container in task exited";
 
 /// Per-container runtime facts the state machine tracks.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ContainerState {
     pub known: ContainerStatus,
     /// The last status reported to the control plane.
@@ -82,9 +82,21 @@ pub enum Event {
     },
 }
 
+/// What the runtime reports about a container when the agent starts again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observed {
+    Missing,
+    /// A record (and maybe a task) that was never started.
+    Created,
+    Running,
+    Exited {
+        exit_code: i32,
+    },
+}
+
 /// One report for the control plane: the task's status if it changed, and
 /// every container whose reportable status changed since the last report.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StateChange {
     pub task_arn: String,
     pub task_status: Option<TaskStatus>,
@@ -95,7 +107,7 @@ pub struct StateChange {
     pub execution_stopped_at_ms: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ContainerChange {
     pub name: String,
     pub status: ContainerStatus,
@@ -105,7 +117,7 @@ pub struct ContainerChange {
     pub image_digest: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Task {
     pub def: TaskDef,
     pub desired: DesiredStatus,
@@ -333,6 +345,57 @@ impl Task {
                 timeout,
             });
         }
+    }
+
+    /// After an agent restart: align with what the runtime reports for each
+    /// container (`observed`, parallel to the containers). Running containers
+    /// are adopted as they are; those that exited while the agent was down
+    /// become STOPPED with their real exit code; anything half-made is redone.
+    /// Returns the containers whose runtime leftovers must be removed first.
+    pub fn reconcile(&mut self, observed: &[Observed]) -> Vec<usize> {
+        let mut remove = Vec::new();
+        for i in 0..self.containers.len() {
+            let seen = observed.get(i).copied().unwrap_or(Observed::Missing);
+            let c = &mut self.containers[i];
+            // Whatever was under way died with the old process.
+            c.in_flight = false;
+            if c.known == ContainerStatus::Stopped {
+                continue;
+            }
+            match seen {
+                Observed::Running => {
+                    c.known = ContainerStatus::Running;
+                    c.started = true;
+                    // The stop timer died with the old process: stop again if still wanted.
+                    c.stop_sent = false;
+                    c.kill_sent = false;
+                }
+                Observed::Exited { exit_code } => {
+                    c.known = ContainerStatus::Stopped;
+                    c.started = true;
+                    c.exit_code = Some(exit_code);
+                    self.after_container_stopped(i);
+                }
+                Observed::Created | Observed::Missing if c.known >= ContainerStatus::Running => {
+                    c.known = ContainerStatus::Stopped;
+                    c.reason = Some(
+                        "the container disappeared from containerd while the agent was down".into(),
+                    );
+                    self.after_container_stopped(i);
+                }
+                Observed::Created | Observed::Missing => {
+                    // Half-made (or never made): start over from the pull, which
+                    // finds the image in place.
+                    if seen == Observed::Created {
+                        remove.push(i);
+                    }
+                    c.known = ContainerStatus::None;
+                    c.runtime_id = None;
+                }
+            }
+        }
+        self.update_task_status();
+        remove
     }
 
     /// The engine reports that the stop timeout passed; SIGKILL if it still runs.

@@ -12,7 +12,9 @@ pub mod status;
 mod from_acs_tests;
 #[cfg(test)]
 mod lifecycle_tests;
+#[cfg(test)]
+mod reconcile_tests;
 
 pub use def::{ContainerDef, TaskDef};
-pub use lifecycle::{Action, ContainerChange, Event, StateChange, Task};
+pub use lifecycle::{Action, ContainerChange, Event, Observed, StateChange, Task};
 pub use status::{ContainerStatus, DesiredStatus, TaskStatus};

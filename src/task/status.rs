@@ -1,7 +1,19 @@
 //! Container and task statuses, ordered as the lifecycle moves forward.
 
 /// Where a container is in its life. Ordered: a status never moves backwards.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub enum ContainerStatus {
     #[default]
     None,
@@ -23,7 +35,19 @@ impl ContainerStatus {
 }
 
 /// The task's status, derived from its containers'.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub enum TaskStatus {
     #[default]
     Pending,
@@ -42,7 +66,7 @@ impl TaskStatus {
 }
 
 /// What the control plane wants for a task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum DesiredStatus {
     #[default]
     Running,

@@ -186,6 +186,14 @@ async fn echo_exits_zero_with_log_and_state_transitions() {
         &["sh", "-c", "echo hello from the container; sleep 1"],
     );
 
+    // pull_image and find_image go through the image module.
+    assert_eq!(
+        fx.rt.find_image(&fx.env.image()).await.unwrap().as_ref(),
+        Some(&fx.image)
+    );
+    let absent = format!("{}/busybox:absent", fx.env.registry);
+    assert_eq!(fx.rt.find_image(&absent).await.unwrap(), None);
+
     assert_eq!(fx.rt.state("echo").await.unwrap(), None);
     fx.rt.create(&spec).await.unwrap();
     assert_eq!(
@@ -516,6 +524,18 @@ async fn failed_create_leaves_nothing_behind() {
     assert!(err.to_string().contains("/does/not/exist"), "{err}");
     fx.assert_gone("nobinary");
 
+    // A snapshot orphaned by a crash between preparing it and recording the
+    // container does not block the id forever.
+    fx.ctr(&["snapshots", "prepare", "orphan", &fx.image.chain_id]);
+    let spec = fx.spec("orphan", &["true"]);
+    fx.rt.create(&spec).await.unwrap();
+    assert_eq!(
+        fx.rt.state("orphan").await.unwrap(),
+        Some(ContainerState::Created)
+    );
+    fx.rt.remove("orphan").await.unwrap();
+    fx.assert_gone("orphan");
+
     // A container that never started is removed as well.
     let spec = fx.spec("never-started", &["true"]);
     fx.rt.create(&spec).await.unwrap();
@@ -534,6 +554,31 @@ async fn failed_create_leaves_nothing_behind() {
     assert_running(&fx.rt, "dup").await;
     fx.rt.remove("dup").await.unwrap();
     fx.assert_gone("dup");
+}
+
+/// A named network namespace, deleted on drop.
+struct NetNs(String);
+
+impl NetNs {
+    fn add(name: &str) -> NetNs {
+        let ok = Command::new("ip")
+            .args(["netns", "add", name])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "ip netns add {name}");
+        NetNs(name.to_string())
+    }
+
+    fn path(&self) -> PathBuf {
+        PathBuf::from("/var/run/netns").join(&self.0)
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -558,17 +603,10 @@ async fn host_network_and_network_namespace() {
     assert_eq!(fx.run(&mut exits, &spec).await, (0, "web-1\n".to_string()));
 
     // A fresh namespace made the way the network layer makes them.
-    let netns = format!("rt-{}", std::process::id());
-    let ok = Command::new("ip")
-        .args(["netns", "add", &netns])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "ip netns add {netns}");
+    let netns = NetNs::add(&format!("rt-{}", std::process::id()));
     let mut spec = fx.spec("isolated", &["sh", "-c", "ls /sys/class/net"]);
-    spec.network = NetworkAttachment::Namespace(PathBuf::from("/var/run/netns").join(&netns));
+    spec.network = NetworkAttachment::Namespace(netns.path());
     let result = fx.run(&mut exits, &spec).await;
-    let _ = Command::new("ip").args(["netns", "del", &netns]).status();
     assert_eq!(result, (0, "lo\n".to_string()));
 }
 
@@ -716,10 +754,21 @@ async fn exit_events_resume_after_containerd_restarts() {
     rt.create(&spec("before")).await.unwrap();
     rt.start("before").await.unwrap();
 
+    rt.create(&spec("during")).await.unwrap();
+    let during_pid = rt.start("during").await.unwrap();
+
     ctrd.kill9();
     let err = rt.state("before").await.unwrap_err();
     assert!(err.is_unavailable(), "{err}");
+    // This exit happens while nobody listens: it must still be reported.
+    let killed = Command::new("kill")
+        .args(["-9", &during_pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    tokio::time::sleep(Duration::from_millis(500)).await;
     ctrd.spawn();
+    assert_eq!(wait_exit(&mut exits, "during").await.exit_code, 137);
 
     // The task outlived containerd; the same runtime reconnects by itself.
     assert_running(&rt, "before").await;
@@ -732,6 +781,7 @@ async fn exit_events_resume_after_containerd_restarts() {
     assert_eq!(ev.exit_code, 137);
     rt.kill("before", 9).await.unwrap();
     assert_eq!(wait_exit(&mut exits, "before").await.exit_code, 137);
-    rt.remove("before").await.unwrap();
-    rt.remove("after").await.unwrap();
+    for id in ["before", "after", "during"] {
+        rt.remove(id).await.unwrap();
+    }
 }

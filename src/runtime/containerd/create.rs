@@ -13,6 +13,7 @@ use containerd_client::services::v1::tasks_client::TasksClient;
 use containerd_client::services::v1::{
     Container, CreateContainerRequest, CreateRequest as CreateLeaseRequest, CreateTaskRequest,
     DeleteContainerRequest, DeleteRequest as DeleteLeaseRequest, DeleteTaskRequest,
+    GetContainerRequest,
 };
 use containerd_client::types::Mount;
 use tonic::Code;
@@ -76,21 +77,7 @@ async fn create_steps(
         message,
     };
 
-    let mut snapshots = SnapshotsClient::new(conn.channel());
-    let mounts = snapshots
-        .prepare(conn.leased_request(
-            PrepareSnapshotRequest {
-                snapshotter: snapshotter.to_string(),
-                key: id.to_string(),
-                parent: spec.image.chain_id.clone(),
-                labels: HashMap::new(),
-            },
-            lease,
-        ))
-        .await
-        .map_err(|s| from_status(s, |m| create_err(format!("preparing snapshot: {m}"))))?
-        .into_inner()
-        .mounts;
+    let mounts = prepare_snapshot(conn, snapshotter, spec, lease).await?;
     made.snapshot = true;
 
     let user = resolve_user(&spec.user, mounts.clone()).await?;
@@ -157,6 +144,76 @@ async fn create_steps(
         .into_inner();
     tracing::debug!(container = %id, pid = resp.pid, "task created");
     Ok(())
+}
+
+/// Prepare the container's writable snapshot on top of the image. A snapshot
+/// left by an agent that died between this step and recording the container
+/// has no container record; it is removed and prepared afresh.
+async fn prepare_snapshot(
+    conn: &Conn,
+    snapshotter: &str,
+    spec: &ContainerSpec,
+    lease: &str,
+) -> Result<Vec<Mount>, RuntimeError> {
+    let id = spec.id.as_str();
+    let create_err = |m: String| RuntimeError::Create {
+        id: id.to_string(),
+        message: m,
+    };
+    let mut snapshots = SnapshotsClient::new(conn.channel());
+    let request = || {
+        conn.leased_request(
+            PrepareSnapshotRequest {
+                snapshotter: snapshotter.to_string(),
+                key: id.to_string(),
+                parent: spec.image.chain_id.clone(),
+                labels: HashMap::new(),
+            },
+            lease,
+        )
+    };
+    let status = match snapshots.prepare(request()).await {
+        Ok(resp) => return Ok(resp.into_inner().mounts),
+        Err(s) if s.code() == Code::AlreadyExists => s,
+        Err(s) => {
+            return Err(from_status(s, |m| {
+                create_err(format!("preparing snapshot: {m}"))
+            }))
+        }
+    };
+    let existing = ContainersClient::new(conn.channel())
+        .get(conn.request(GetContainerRequest { id: id.to_string() }))
+        .await;
+    match existing {
+        Ok(_) => {
+            return Err(create_err(format!(
+                "container already exists ({})",
+                status.message()
+            )))
+        }
+        Err(s) if s.code() == Code::NotFound => {}
+        Err(s) => {
+            return Err(from_status(s, |m| {
+                create_err(format!("preparing snapshot: {m}"))
+            }))
+        }
+    }
+    tracing::warn!(container = %id, "removing a snapshot left without a container by an earlier create");
+    let remove = RemoveSnapshotRequest {
+        snapshotter: snapshotter.to_string(),
+        key: id.to_string(),
+    };
+    snapshots.remove(conn.request(remove)).await.map_err(|s| {
+        from_status(s, |m| {
+            create_err(format!("removing orphaned snapshot: {m}"))
+        })
+    })?;
+    Ok(snapshots
+        .prepare(request())
+        .await
+        .map_err(|s| from_status(s, |m| create_err(format!("preparing snapshot: {m}"))))?
+        .into_inner()
+        .mounts)
 }
 
 /// containerd's identifier rule (`identifiers.Validate`); checked here so a bad

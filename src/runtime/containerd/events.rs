@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use containerd_client::events::TaskExit;
 use containerd_client::services::v1::events_client::EventsClient;
-use containerd_client::services::v1::{PublishRequest, SubscribeRequest};
+use containerd_client::services::v1::tasks_client::TasksClient;
+use containerd_client::services::v1::{ListTasksRequest, PublishRequest, SubscribeRequest};
+use containerd_client::types::v1::{Process, Status as ProcessStatus};
 use containerd_client::types::Envelope;
 use prost::Message;
 use tokio::sync::mpsc;
@@ -70,6 +72,9 @@ async fn run(conn: Conn, tx: mpsc::Sender<ExitEvent>, mut stream: Streaming<Enve
                 Ok(s) => {
                     tracing::info!(namespace = %conn.namespace(), "resubscribed to containerd exit events");
                     stream = s;
+                    if replay_stopped(&conn, &tx).await.is_err() {
+                        return;
+                    }
                     break;
                 }
                 Err(e) => {
@@ -78,6 +83,50 @@ async fn run(conn: Conn, tx: mpsc::Sender<ExitEvent>, mut stream: Streaming<Enve
             }
         }
     }
+}
+
+/// Exits that happened while the stream was down were never seen: send one
+/// for every stopped task (the live stream is already back, so none falls in
+/// between). Receivers may thus see an exit twice, never not at all.
+/// `Err` when the receiver is gone.
+async fn replay_stopped(conn: &Conn, tx: &mpsc::Sender<ExitEvent>) -> Result<(), ()> {
+    let tasks = match TasksClient::new(conn.channel())
+        .list(conn.request(ListTasksRequest {
+            filter: String::new(),
+        }))
+        .await
+    {
+        Ok(resp) => resp.into_inner().tasks,
+        Err(s) => {
+            // The next break of the stream will try again; exits stay
+            // visible through `state` meanwhile.
+            tracing::warn!(error = %s.message(), "listing tasks after resubscribing failed");
+            return Ok(());
+        }
+    };
+    for event in tasks.iter().filter_map(stopped_exit) {
+        tracing::info!(container = %event.container_id, exit_code = event.exit_code, "replaying exit missed while the event stream was down");
+        tx.send(event).await.map_err(|_| ())?;
+    }
+    Ok(())
+}
+
+/// The exit of a stopped task as listed by Tasks.List (whose `id` is the container id).
+fn stopped_exit(p: &Process) -> Option<ExitEvent> {
+    if ProcessStatus::try_from(p.status).ok()? != ProcessStatus::Stopped {
+        return None;
+    }
+    let container_id = if p.container_id.is_empty() {
+        &p.id
+    } else {
+        &p.container_id
+    };
+    let at = p.exited_at?;
+    Some(ExitEvent {
+        container_id: container_id.clone(),
+        exit_code: exit_code(p.exit_status),
+        exited_at_ms: at.seconds.saturating_mul(1000) + i64::from(at.nanos / 1_000_000),
+    })
 }
 
 enum Pumped {
@@ -171,7 +220,7 @@ async fn open(conn: &Conn) -> Result<Streaming<Envelope>, RuntimeError> {
                 let req = PublishRequest {
                     topic: PROBE_TOPIC.to_string(),
                     event: Some(prost_types::Any {
-                        type_url: "types.googleapis.com/google.protobuf.Empty".to_string(),
+                        type_url: "type.googleapis.com/google.protobuf.Empty".to_string(),
                         value: Vec::new(),
                     }),
                 };
@@ -240,6 +289,32 @@ mod tests {
             any.type_url = "containerd.events.TaskOOM".into();
         }
         assert!(decode_exit("ecs", &wrong_type).is_none());
+    }
+
+    #[test]
+    fn only_stopped_tasks_are_replayed() {
+        let ts = prost_types::Timestamp {
+            seconds: 5,
+            nanos: 2_000_000,
+        };
+        let p = |status: ProcessStatus, exited_at| Process {
+            id: "c1".into(),
+            pid: 7,
+            status: status as i32,
+            exit_status: 9,
+            exited_at,
+            ..Default::default()
+        };
+        assert_eq!(
+            stopped_exit(&p(ProcessStatus::Stopped, Some(ts))),
+            Some(ExitEvent {
+                container_id: "c1".into(),
+                exit_code: 9,
+                exited_at_ms: 5002
+            })
+        );
+        assert_eq!(stopped_exit(&p(ProcessStatus::Running, Some(ts))), None);
+        assert_eq!(stopped_exit(&p(ProcessStatus::Created, None)), None);
     }
 
     #[test]

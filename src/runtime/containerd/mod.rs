@@ -1,5 +1,12 @@
 //! containerd implementation of `ContainerRuntime`: one file per operation,
 //! the OCI spec built by a pure function (`oci`).
+//!
+//! - `create`: snapshot (under a lease), user lookup in the image's files
+//!   (`user`, `rootfs`), OCI spec, container record, task with `file://` stdio
+//!   so the shim owns the log; any failure removes what was made.
+//! - `lifecycle`: start, kill, state, remove (idempotent).
+//! - `events`: the exit stream, resubscribing forever and replaying exits of
+//!   tasks that stopped while it was down (exits may repeat, never go missing).
 
 pub mod conn;
 mod create;

@@ -555,18 +555,34 @@ impl Agent {
         self.spawn();
     }
 
-    /// Waits until the instance appears in list-container-instances and returns its ARN.
+    /// Waits until the instance is registered and its ACS session is open
+    /// (ECS places tasks only on connected instances) and returns its ARN.
     pub fn wait_registered(&self, aws: &Aws, timeout: Duration) -> String {
-        wait_until_with_log(self, "container instance registration", timeout, || {
-            let v = aws
-                .ecs(&["list-container-instances", "--cluster", &self.cluster])
-                .ok()?;
-            v["containerInstanceArns"]
-                .as_array()?
-                .first()?
-                .as_str()
-                .map(str::to_string)
-        })
+        wait_until_with_log(
+            self,
+            "container instance registration and ACS connection",
+            timeout,
+            || {
+                let v = aws
+                    .ecs(&["list-container-instances", "--cluster", &self.cluster])
+                    .ok()?;
+                let arn = v["containerInstanceArns"]
+                    .as_array()?
+                    .first()?
+                    .as_str()?
+                    .to_string();
+                let d = aws
+                    .ecs(&[
+                        "describe-container-instances",
+                        "--cluster",
+                        &self.cluster,
+                        "--container-instances",
+                        &arn,
+                    ])
+                    .ok()?;
+                (d["containerInstances"][0]["agentConnected"] == true).then_some(arn)
+            },
+        )
     }
 }
 

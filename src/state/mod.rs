@@ -1,0 +1,287 @@
+//! What survives a restart, in `ECS_DATADIR/agent.redb`: the instance's
+//! identity, every task with its containers' known/desired/sent statuses, the
+//! ACS sequence number, and the outbox of state changes not yet accepted by the
+//! control plane. Every write is a committed transaction before the fact it
+//! records is acknowledged anywhere.
+
+use std::path::{Path, PathBuf};
+
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+use crate::task::{StateChange, Task};
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const TASKS: TableDefinition<&str, &[u8]> = TableDefinition::new("tasks");
+const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
+
+const INSTANCE_KEY: &str = "instance";
+const SEQ_KEY: &str = "acs_seq_num";
+pub const FILE_NAME: &str = "agent.redb";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open the agent state {path}: {source}. The file is kept as it is; move it away deliberately to start afresh (running tasks would then be orphaned)")]
+    Open {
+        path: PathBuf,
+        source: redb::DatabaseError,
+    },
+    #[error("agent state {path}: {source}")]
+    Db { path: PathBuf, source: redb::Error },
+    #[error("agent state {path}: record {table}/{key} is unreadable ({source}); the file is kept as it is")]
+    Corrupt {
+        path: PathBuf,
+        table: &'static str,
+        key: String,
+        source: serde_json::Error,
+    },
+    #[error("{0}")]
+    OtherInstance(Box<OtherInstance>),
+    #[error("serializing agent state: {0}")]
+    Serialize(#[from] serde_json::Error),
+}
+
+/// A data dir that belongs to another instance, cluster or control plane.
+#[derive(Debug, thiserror::Error)]
+#[error("agent state {path} belongs to container instance {saved_instance} of cluster {saved_cluster:?} at {saved_endpoint:?}, but this agent is configured for cluster {cluster:?} at {endpoint:?} (ECS_CLUSTER / ECS_BACKEND_HOST). Use another ECS_DATADIR, or move the file away deliberately")]
+pub struct OtherInstance {
+    pub path: PathBuf,
+    pub saved_instance: String,
+    pub saved_cluster: String,
+    pub saved_endpoint: String,
+    pub cluster: String,
+    pub endpoint: String,
+}
+
+/// Who this data dir belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceRecord {
+    pub cluster: String,
+    /// ECS_BACKEND_HOST, or "" for the regional endpoint.
+    pub endpoint: String,
+    pub container_instance_arn: String,
+    pub cluster_arn: String,
+}
+
+/// Everything loaded at start.
+#[derive(Debug, Default)]
+pub struct Saved {
+    pub instance: Option<InstanceRecord>,
+    pub tasks: Vec<Task>,
+    pub outbox: Vec<(u64, StateChange)>,
+    pub seq_num: Option<i64>,
+}
+
+pub struct StateStore {
+    db: redb::Database,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for StateStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl StateStore {
+    /// Opens (or creates) the store in `dir`. A file that cannot be opened is
+    /// an error, never replaced.
+    pub fn open(dir: &Path) -> Result<StateStore, StateError> {
+        std::fs::create_dir_all(dir).map_err(|source| StateError::DataDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = dir.join(FILE_NAME);
+        let db = redb::Database::create(&path).map_err(|source| StateError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        let store = StateStore { db, path };
+        store.write(|txn| {
+            txn.open_table(META)?;
+            txn.open_table(TASKS)?;
+            txn.open_table(OUTBOX)?;
+            Ok(())
+        })?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn db_err(&self, e: impl Into<redb::Error>) -> StateError {
+        StateError::Db {
+            path: self.path.clone(),
+            source: e.into(),
+        }
+    }
+
+    fn write(
+        &self,
+        f: impl FnOnce(&redb::WriteTransaction) -> Result<(), redb::Error>,
+    ) -> Result<(), StateError> {
+        let txn = self.db.begin_write().map_err(|e| self.db_err(e))?;
+        f(&txn).map_err(|e| self.db_err(e))?;
+        txn.commit().map_err(|e| self.db_err(e))
+    }
+
+    fn decode<T: for<'de> Deserialize<'de>>(
+        &self,
+        table: &'static str,
+        key: String,
+        bytes: &[u8],
+    ) -> Result<T, StateError> {
+        serde_json::from_slice(bytes).map_err(|source| StateError::Corrupt {
+            path: self.path.clone(),
+            table,
+            key,
+            source,
+        })
+    }
+
+    pub fn load(&self) -> Result<Saved, StateError> {
+        let txn = self.db.begin_read().map_err(|e| self.db_err(e))?;
+        let meta = txn.open_table(META).map_err(|e| self.db_err(e))?;
+        let mut saved = Saved::default();
+        if let Some(v) = meta.get(INSTANCE_KEY).map_err(|e| self.db_err(e))? {
+            saved.instance = Some(self.decode("meta", INSTANCE_KEY.into(), v.value())?);
+        }
+        if let Some(v) = meta.get(SEQ_KEY).map_err(|e| self.db_err(e))? {
+            saved.seq_num = Some(self.decode("meta", SEQ_KEY.into(), v.value())?);
+        }
+        let tasks = txn.open_table(TASKS).map_err(|e| self.db_err(e))?;
+        for row in tasks.iter().map_err(|e| self.db_err(e))? {
+            let (k, v) = row.map_err(|e| self.db_err(e))?;
+            saved
+                .tasks
+                .push(self.decode("tasks", k.value().to_string(), v.value())?);
+        }
+        let outbox = txn.open_table(OUTBOX).map_err(|e| self.db_err(e))?;
+        for row in outbox.iter().map_err(|e| self.db_err(e))? {
+            let (k, v) = row.map_err(|e| self.db_err(e))?;
+            let id = k.value();
+            saved
+                .outbox
+                .push((id, self.decode("outbox", id.to_string(), v.value())?));
+        }
+        Ok(saved)
+    }
+
+    /// Refuses a data dir made by another instance, cluster or control plane.
+    pub fn check_owner(
+        &self,
+        saved: Option<&InstanceRecord>,
+        cluster: &str,
+        endpoint: &str,
+    ) -> Result<(), StateError> {
+        match saved {
+            Some(s) if s.cluster != cluster || s.endpoint != endpoint => {
+                Err(StateError::OtherInstance(Box::new(OtherInstance {
+                    path: self.path.clone(),
+                    saved_instance: s.container_instance_arn.clone(),
+                    saved_cluster: s.cluster.clone(),
+                    saved_endpoint: s.endpoint.clone(),
+                    cluster: cluster.to_string(),
+                    endpoint: endpoint.to_string(),
+                })))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub fn save_instance(&self, rec: &InstanceRecord) -> Result<(), StateError> {
+        let bytes = serde_json::to_vec(rec)?;
+        self.write(|txn| {
+            txn.open_table(META)?
+                .insert(INSTANCE_KEY, bytes.as_slice())?;
+            Ok(())
+        })
+    }
+
+    pub fn save_seq_num(&self, seq: i64) -> Result<(), StateError> {
+        let bytes = serde_json::to_vec(&seq)?;
+        self.write(|txn| {
+            txn.open_table(META)?.insert(SEQ_KEY, bytes.as_slice())?;
+            Ok(())
+        })
+    }
+
+    /// Saves tasks (new ones from a payload, before it is acknowledged).
+    pub fn save_tasks(&self, tasks: &[&Task]) -> Result<(), StateError> {
+        let rows: Vec<(String, Vec<u8>)> = tasks
+            .iter()
+            .map(|t| Ok((t.arn().to_string(), serde_json::to_vec(t)?)))
+            .collect::<Result<_, serde_json::Error>>()?;
+        self.write(|txn| {
+            let mut table = txn.open_table(TASKS)?;
+            for (k, v) in &rows {
+                table.insert(k.as_str(), v.as_slice())?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Saves a task and, in the same transaction, queues the state change it
+    /// produced: the change is marked sent in the task exactly when it enters
+    /// the outbox. Returns the outbox id.
+    pub fn save_task_with_report(
+        &self,
+        task: &Task,
+        change: Option<&StateChange>,
+    ) -> Result<Option<u64>, StateError> {
+        let task_bytes = serde_json::to_vec(task)?;
+        let change_bytes = change.map(serde_json::to_vec).transpose()?;
+        let mut id = None;
+        self.write(|txn| {
+            txn.open_table(TASKS)?
+                .insert(task.arn(), task_bytes.as_slice())?;
+            if let Some(bytes) = &change_bytes {
+                let mut outbox = txn.open_table(OUTBOX)?;
+                let next = outbox.last()?.map(|(k, _)| k.value() + 1).unwrap_or(1);
+                outbox.insert(next, bytes.as_slice())?;
+                id = Some(next);
+            }
+            Ok(())
+        })?;
+        Ok(id)
+    }
+
+    /// Queues a state change that belongs to no saved task (a refused task).
+    pub fn queue_report(&self, change: &StateChange) -> Result<u64, StateError> {
+        let bytes = serde_json::to_vec(change)?;
+        let mut id = 0;
+        self.write(|txn| {
+            let mut outbox = txn.open_table(OUTBOX)?;
+            id = outbox.last()?.map(|(k, _)| k.value() + 1).unwrap_or(1);
+            outbox.insert(id, bytes.as_slice())?;
+            Ok(())
+        })?;
+        Ok(id)
+    }
+
+    /// The control plane accepted the change.
+    pub fn delete_report(&self, id: u64) -> Result<(), StateError> {
+        self.write(|txn| {
+            txn.open_table(OUTBOX)?.remove(id)?;
+            Ok(())
+        })
+    }
+
+    pub fn delete_task(&self, arn: &str) -> Result<(), StateError> {
+        self.write(|txn| {
+            txn.open_table(TASKS)?.remove(arn)?;
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

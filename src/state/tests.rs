@@ -1,0 +1,136 @@
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::*;
+use crate::task::def::{ContainerDef, NetworkMode, TaskDef};
+use crate::task::{DesiredStatus, TaskStatus};
+
+fn task(arn: &str) -> Task {
+    let c = ContainerDef {
+        name: "c".into(),
+        image: "busybox".into(),
+        essential: true,
+        entry_point: None,
+        command: None,
+        environment: BTreeMap::new(),
+        working_directory: None,
+        user: None,
+        hostname: None,
+        cpu: 0,
+        memory_mib: None,
+        memory_reservation_mib: None,
+        privileged: false,
+        readonly_rootfs: false,
+        ulimits: vec![],
+        labels: BTreeMap::new(),
+        depends_on: vec![],
+        stop_timeout: None,
+        start_timeout: None,
+        port_mappings: vec![],
+        container_arn: None,
+    };
+    let td = TaskDef {
+        arn: arn.into(),
+        family: "f".into(),
+        version: "1".into(),
+        network_mode: NetworkMode::Host,
+        containers: vec![c],
+    };
+    Task::new(td, DesiredStatus::Running, Duration::from_secs(30))
+}
+
+fn change(arn: &str) -> StateChange {
+    StateChange {
+        task_arn: arn.into(),
+        task_status: Some(TaskStatus::Running),
+        reason: None,
+        containers: vec![],
+        pull_started_at_ms: None,
+        pull_stopped_at_ms: None,
+        execution_stopped_at_ms: None,
+    }
+}
+
+#[test]
+fn everything_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = StateStore::open(dir.path()).unwrap();
+        let rec = InstanceRecord {
+            cluster: "c".into(),
+            endpoint: "http://x".into(),
+            container_instance_arn: "arn:ci".into(),
+            cluster_arn: "arn:c".into(),
+        };
+        s.save_instance(&rec).unwrap();
+        s.save_seq_num(42).unwrap();
+        s.save_tasks(&[&task("a"), &task("b")]).unwrap();
+        assert_eq!(
+            s.save_task_with_report(&task("a"), Some(&change("a")))
+                .unwrap(),
+            Some(1)
+        );
+        assert_eq!(
+            s.save_task_with_report(&task("b"), Some(&change("b")))
+                .unwrap(),
+            Some(2)
+        );
+        assert_eq!(s.save_task_with_report(&task("b"), None).unwrap(), None);
+        s.delete_report(1).unwrap();
+        s.delete_task("b").unwrap();
+    }
+    let s = StateStore::open(dir.path()).unwrap();
+    let saved = s.load().unwrap();
+    assert_eq!(saved.instance.unwrap().container_instance_arn, "arn:ci");
+    assert_eq!(saved.seq_num, Some(42));
+    assert_eq!(saved.tasks.len(), 1);
+    assert_eq!(saved.tasks[0].arn(), "a");
+    assert_eq!(saved.outbox.len(), 1);
+    assert_eq!(saved.outbox[0].0, 2);
+    assert_eq!(saved.outbox[0].1.task_arn, "b");
+    // Ids keep growing after a delete, so order is kept.
+    assert_eq!(
+        s.save_task_with_report(&task("a"), Some(&change("a")))
+            .unwrap(),
+        Some(3)
+    );
+}
+
+#[test]
+fn another_instances_data_dir_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = StateStore::open(dir.path()).unwrap();
+    let rec = InstanceRecord {
+        cluster: "prod".into(),
+        endpoint: "".into(),
+        container_instance_arn: "arn:ci/1".into(),
+        cluster_arn: "arn:c".into(),
+    };
+    assert!(s.check_owner(Some(&rec), "prod", "").is_ok());
+    assert!(s.check_owner(None, "other", "").is_ok());
+    let e = s
+        .check_owner(Some(&rec), "staging", "")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("arn:ci/1")
+            && e.contains("\"prod\"")
+            && e.contains("\"staging\"")
+            && e.contains("ECS_CLUSTER"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_corrupted_file_is_an_error_and_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(FILE_NAME);
+    std::fs::write(&path, b"this is not a redb file at all, just garbage bytes").unwrap();
+    let e = StateStore::open(dir.path()).unwrap_err().to_string();
+    assert!(e.contains(&path.display().to_string()), "{e}");
+    assert!(e.contains("kept"), "{e}");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        b"this is not a redb file at all, just garbage bytes"
+    );
+}

@@ -1,0 +1,447 @@
+//! The promise: restarting or crashing the agent (or containerd) never
+//! disturbs a running container, never loses a task, and never reports a
+//! change twice or not at all. Real processes, real kill -9.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::common::{self, wait_until_with_log, Agent, Aws, EcsLocal, TestEnv};
+
+const START: Duration = Duration::from_secs(60);
+
+fn sh(script: &str) -> Value {
+    json!(["sh", "-c", script])
+}
+
+fn register(aws: &Aws, family: &str, containers: Value) -> String {
+    let input =
+        json!({"family": family, "networkMode": "host", "containerDefinitions": containers});
+    aws.ecs_ok(&[
+        "register-task-definition",
+        "--cli-input-json",
+        &input.to_string(),
+    ])["taskDefinition"]["taskDefinitionArn"]
+        .as_str()
+        .expect("taskDefinitionArn")
+        .to_string()
+}
+
+fn run(aws: &Aws, agent: &Agent, td: &str) -> String {
+    let out = aws.ecs_ok(&[
+        "run-task",
+        "--cluster",
+        agent.cluster(),
+        "--task-definition",
+        td,
+    ]);
+    assert_eq!(out["failures"], json!([]), "{out}");
+    out["tasks"][0]["taskArn"]
+        .as_str()
+        .expect("taskArn")
+        .to_string()
+}
+
+fn describe(aws: &Aws, agent: &Agent, arn: &str) -> Option<Value> {
+    aws.ecs(&[
+        "describe-tasks",
+        "--cluster",
+        agent.cluster(),
+        "--tasks",
+        arn,
+    ])
+    .ok()
+    .map(|v| v["tasks"][0].clone())
+}
+
+#[track_caller]
+fn wait_status(aws: &Aws, agent: &Agent, arn: &str, status: &str, timeout: Duration) -> Value {
+    wait_until_with_log(agent, &format!("{arn} {status}"), timeout, || {
+        describe(aws, agent, arn).filter(|t| t["lastStatus"] == status)
+    })
+}
+
+/// `ctr tasks ls` rows of this namespace: (container id, pid, status).
+fn ctr_tasks(env: &TestEnv, ns: &str) -> Vec<(String, String, String)> {
+    common::ctr(env, ns, &["tasks", "ls"])
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() >= 3).then(|| (f[0].to_string(), f[1].to_string(), f[2].to_string()))
+        })
+        .collect()
+}
+
+fn duplicates(local: &EcsLocal) -> u64 {
+    let out = Command::new("curl")
+        .args(["-sf", &format!("{}/debug/stats", local.endpoint())])
+        .output()
+        .expect("curl");
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("stats: {}", String::from_utf8_lossy(&out.stdout)));
+    v["duplicateStateChanges"]
+        .as_u64()
+        .expect("duplicateStateChanges")
+}
+
+#[test]
+fn kill_9_leaves_containers_running_and_the_restarted_agent_adopts_them() {
+    let Some(env) = common::env() else { return };
+    let local = EcsLocal::start(&env);
+    let mut agent = Agent::start(&env, &local, &[]);
+    let aws = Aws::new(&env, &local);
+    let instance = agent.wait_registered(&aws, START);
+    let td = register(
+        &aws,
+        "adopt",
+        json!([
+            {"name": "long", "image": env.image(), "memory": 32, "essential": true,
+             "command": sh("trap 'exit 0' TERM; while true; do sleep 1; done")},
+            {"name": "short", "image": env.image(), "memory": 32, "essential": false,
+             "command": sh("sleep 4; exit 5")}
+        ]),
+    );
+    let arn = run(&aws, &agent, &td);
+    wait_status(&aws, &agent, &arn, "RUNNING", START);
+    let before = ctr_tasks(&env, agent.namespace());
+    assert_eq!(before.len(), 2, "{before:?}");
+
+    agent.kill9();
+    // The short container exits while no agent is watching.
+    std::thread::sleep(Duration::from_secs(6));
+    let during = ctr_tasks(&env, agent.namespace());
+    let long_pid = |rows: &[(String, String, String)]| {
+        rows.iter()
+            .find(|r| r.0.ends_with("-long"))
+            .map(|r| (r.1.clone(), r.2.clone()))
+    };
+    assert_eq!(
+        long_pid(&during).map(|p| p.1),
+        Some("RUNNING".to_string()),
+        "survives kill -9: {during:?}"
+    );
+
+    agent.restart();
+    assert_eq!(
+        agent.wait_registered(&aws, START),
+        instance,
+        "re-registered with the saved ARN"
+    );
+    let t = wait_until_with_log(&agent, "the exit seen while down", START, || {
+        let t = describe(&aws, &agent, &arn)?;
+        let short = t["containers"]
+            .as_array()?
+            .iter()
+            .find(|c| c["name"] == "short")?
+            .clone();
+        (short["lastStatus"] == "STOPPED").then_some(t)
+    });
+    let short = t["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "short")
+        .unwrap();
+    assert_eq!(
+        short["exitCode"], 5,
+        "real exit code of a container that exited while the agent was down: {t}"
+    );
+    assert_eq!(
+        t["lastStatus"], "RUNNING",
+        "the essential container still runs: {t}"
+    );
+    let after = ctr_tasks(&env, agent.namespace());
+    assert_eq!(
+        long_pid(&after),
+        long_pid(&during),
+        "same process, not restarted"
+    );
+    let containers = common::ctr(&env, agent.namespace(), &["containers", "ls", "-q"]);
+    assert_eq!(
+        containers.lines().count(),
+        2,
+        "no duplicate containers: {containers}"
+    );
+
+    // The adopted container is still under control.
+    aws.ecs_ok(&["stop-task", "--cluster", agent.cluster(), "--task", &arn]);
+    let t = wait_status(&aws, &agent, &arn, "STOPPED", Duration::from_secs(40));
+    let long = t["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "long")
+        .unwrap();
+    assert_eq!(long["exitCode"], 0, "{t}");
+    assert_eq!(
+        duplicates(&local),
+        0,
+        "every change reached ecs-local exactly once"
+    );
+}
+
+#[test]
+fn sigterm_exits_the_agent_and_leaves_containers_running() {
+    let Some(env) = common::env() else { return };
+    let local = EcsLocal::start(&env);
+    let mut agent = Agent::start(&env, &local, &[]);
+    let aws = Aws::new(&env, &local);
+    agent.wait_registered(&aws, START);
+    let td = register(
+        &aws,
+        "sigterm",
+        json!([{"name": "c", "image": env.image(), "memory": 32, "essential": true,
+        "command": sh("trap 'exit 0' TERM; while true; do sleep 1; done")}]),
+    );
+    let arn = run(&aws, &agent, &td);
+    wait_status(&aws, &agent, &arn, "RUNNING", START);
+    agent.stop();
+    assert!(!agent.is_running());
+    assert!(agent.log().contains("SIGTERM"), "{}", agent.log());
+    std::thread::sleep(Duration::from_secs(1));
+    let rows = ctr_tasks(&env, agent.namespace());
+    assert!(
+        rows.iter().any(|r| r.2 == "RUNNING"),
+        "container outlives the agent: {rows:?}"
+    );
+    agent.restart();
+    wait_status(&aws, &agent, &arn, "RUNNING", START);
+    assert_eq!(duplicates(&local), 0);
+}
+
+#[test]
+fn stopped_tasks_are_cleaned_up_after_the_wait() {
+    let Some(env) = common::env() else { return };
+    let local = EcsLocal::start(&env);
+    let agent = Agent::start(
+        &env,
+        &local,
+        &[("ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION", "3s")],
+    );
+    let aws = Aws::new(&env, &local);
+    agent.wait_registered(&aws, START);
+    let td = register(
+        &aws,
+        "cleanup",
+        json!([{"name": "c", "image": env.image(), "memory": 32, "essential": true, "command": sh("echo bye")}]),
+    );
+    let keep_td = register(
+        &aws,
+        "keep",
+        json!([{"name": "k", "image": env.image(), "memory": 32, "essential": true,
+        "command": sh("trap 'exit 0' TERM; while true; do sleep 1; done")}]),
+    );
+    let keep = run(&aws, &agent, &keep_td);
+    let arn = run(&aws, &agent, &td);
+    wait_status(&aws, &agent, &arn, "STOPPED", START);
+    wait_status(&aws, &agent, &keep, "RUNNING", START);
+    let task_id = arn.rsplit('/').next().unwrap().to_string();
+    assert!(agent.container_log_path(&task_id, "c").exists());
+    wait_until_with_log(
+        &agent,
+        "cleanup of the stopped task",
+        Duration::from_secs(30),
+        || {
+            let ids = common::ctr(&env, agent.namespace(), &["containers", "ls", "-q"]);
+            (!ids.contains(&task_id)).then_some(())
+        },
+    );
+    assert!(
+        !agent.container_log_path(&task_id, "c").exists(),
+        "its logs are removed"
+    );
+    let ids = common::ctr(&env, agent.namespace(), &["containers", "ls", "-q"]);
+    assert!(
+        ids.contains(keep.rsplit('/').next().unwrap()),
+        "the running task is untouched: {ids}"
+    );
+    let snaps = common::ctr(&env, agent.namespace(), &["snapshots", "ls"]);
+    assert!(
+        !snaps.contains(&task_id),
+        "its snapshot is removed: {snaps}"
+    );
+}
+
+#[test]
+fn a_data_dir_of_another_cluster_is_refused() {
+    let Some(env) = common::env() else { return };
+    let local = EcsLocal::start(&env);
+    let mut first = Agent::start(&env, &local, &[]);
+    let aws = Aws::new(&env, &local);
+    first.wait_registered(&aws, START);
+    first.stop();
+    let dir = first.data_dir().display().to_string();
+    let mut second = Agent::start(&env, &local, &[("ECS_DATADIR", &dir)]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while second.is_running() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent kept running with a foreign data dir:\n{}",
+            second.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let log = second.log();
+    assert!(
+        log.contains(first.cluster())
+            && log.contains(second.cluster())
+            && log.contains("ECS_DATADIR"),
+        "{log}"
+    );
+}
+
+/// A containerd of this test's own, so that restarting it disturbs no other test.
+struct PrivateContainerd {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl PrivateContainerd {
+    fn start() -> PrivateContainerd {
+        let dir = tempfile::Builder::new()
+            .prefix("ctrd-")
+            .tempdir_in("/tmp")
+            .expect("tempdir");
+        let p = dir.path();
+        let config = format!(
+            "version = 2\nroot = \"{r}/root\"\nstate = \"{r}/state\"\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n[grpc]\n  address = \"{r}/c.sock\"\n[ttrpc]\n  address = \"{r}/c.sock.ttrpc\"\n",
+            r = p.display()
+        );
+        std::fs::write(p.join("config.toml"), config).expect("config");
+        let mut c = PrivateContainerd { dir, child: None };
+        c.spawn();
+        c
+    }
+
+    fn sock(&self) -> PathBuf {
+        self.dir.path().join("c.sock")
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("log"))
+            .expect("log");
+        let child = Command::new("containerd")
+            .args([
+                "--config",
+                &self.dir.path().join("config.toml").display().to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start containerd");
+        self.child = Some(child);
+        let sock = self.sock();
+        common::wait_until(Duration::from_secs(20), Duration::from_millis(100), || {
+            Command::new("ctr")
+                .args(["-a", &sock.display().to_string(), "version"])
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+        });
+    }
+
+    fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for PrivateContainerd {
+    fn drop(&mut self) {
+        if self.child.is_none() {
+            self.spawn();
+        }
+        let sock = self.sock().display().to_string();
+        // Kill every container it runs before it goes, so no shim outlives the test.
+        let ns = Command::new("ctr")
+            .args(["-a", &sock, "namespaces", "ls", "-q"])
+            .output();
+        for ns in ns
+            .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+            .unwrap_or_default()
+            .lines()
+        {
+            let env = TestEnv {
+                containerd_sock: self.sock(),
+                ..common::env().expect("env")
+            };
+            common::cleanup_ns(&env, ns);
+        }
+        self.kill9();
+        let _ = Command::new("umount")
+            .arg("-R")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+fn is_mounted_under(dir: &Path) -> bool {
+    std::fs::read_to_string("/proc/mounts")
+        .map(|m| m.contains(&dir.display().to_string()))
+        .unwrap_or(false)
+}
+
+#[test]
+fn containerd_restart_under_running_tasks_keeps_them_and_the_agent_follows() {
+    let Some(shared) = common::env() else { return };
+    let mut ctrd = PrivateContainerd::start();
+    let env = TestEnv {
+        containerd_sock: ctrd.sock(),
+        ..shared
+    };
+    let local = EcsLocal::start(&env);
+    let agent = Agent::start(&env, &local, &[]);
+    let aws = Aws::new(&env, &local);
+    agent.wait_registered(&aws, START);
+    let td = register(
+        &aws,
+        "ctrd",
+        json!([
+            {"name": "long", "image": env.image(), "memory": 32, "essential": true,
+             "command": sh("trap 'exit 0' TERM; while true; do sleep 1; done")},
+            {"name": "later", "image": env.image(), "memory": 32, "essential": false,
+             "command": sh("sleep 8; exit 6")}
+        ]),
+    );
+    let arn = run(&aws, &agent, &td);
+    wait_status(&aws, &agent, &arn, "RUNNING", START);
+    let before = ctr_tasks(&env, agent.namespace());
+
+    ctrd.kill9();
+    std::thread::sleep(Duration::from_secs(2));
+    ctrd.spawn();
+    let after = ctr_tasks(&env, agent.namespace());
+    assert_eq!(
+        before.iter().find(|r| r.0.ends_with("-long")),
+        after.iter().find(|r| r.0.ends_with("-long")),
+        "the shim kept the task running"
+    );
+
+    // An exit after the restart still reaches the agent and the control plane.
+    let t = wait_until_with_log(&agent, "exit after containerd restart", START, || {
+        let t = describe(&aws, &agent, &arn)?;
+        let c = t["containers"]
+            .as_array()?
+            .iter()
+            .find(|c| c["name"] == "later")?
+            .clone();
+        (c["lastStatus"] == "STOPPED").then_some(c)
+    });
+    assert_eq!(t["exitCode"], 6, "{t}");
+    aws.ecs_ok(&["stop-task", "--cluster", agent.cluster(), "--task", &arn]);
+    wait_status(&aws, &agent, &arn, "STOPPED", Duration::from_secs(40));
+    assert_eq!(duplicates(&local), 0);
+    drop(agent);
+    let dir = ctrd.dir.path().to_path_buf();
+    drop(ctrd);
+    assert!(!is_mounted_under(&dir), "no mounts left behind");
+}
