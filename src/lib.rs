@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod control;
+pub mod endpoints;
 pub mod engine;
 pub mod host;
 pub mod image;

@@ -10,9 +10,13 @@ mod agent_config;
 mod durability;
 #[path = "integration/e2e.rs"]
 mod e2e;
+#[path = "integration/endpoints.rs"]
+mod endpoints;
 #[path = "integration/local_api.rs"]
 mod local_api;
 #[path = "integration/pull.rs"]
 mod pull;
 #[path = "integration/runtime.rs"]
 mod runtime;
+#[path = "integration/ship.rs"]
+mod ship;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use aws_credential_types::Credentials;
 
 use ecs::config::{self, Config, ImagePullBehavior, LogFormat};
 use ecs::control::registration::{registration, RegistrationInput};
@@ -42,7 +43,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn load_config() -> anyhow::Result<Config> {
+/// The configuration, and AWS keys found in the config file.
+fn load_config() -> anyhow::Result<(Config, Option<Credentials>)> {
     let env: BTreeMap<String, String> = std::env::vars().collect();
     let path = config::config_file_path(&env).to_string();
     let file = match std::fs::read_to_string(&path) {
@@ -50,7 +52,35 @@ fn load_config() -> anyhow::Result<Config> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => bail!("cannot read the config file {path}: {e}"),
     };
-    Ok(Config::from_sources(&env, &file)?)
+    let credentials = file_credentials(&env, &file);
+    Ok((Config::from_sources(&env, &file)?, credentials))
+}
+
+/// The Go agent gets AWS_* keys from ecs.config through `docker --env-file`;
+/// the SDK reads only the process environment, so keys set in the file (and
+/// not in the environment) are handed to it explicitly.
+fn file_credentials(
+    env: &BTreeMap<String, String>,
+    file: &[(String, String)],
+) -> Option<Credentials> {
+    if env.get("AWS_ACCESS_KEY_ID").is_some_and(|v| !v.is_empty()) {
+        return None;
+    }
+    let get = |k: &str| {
+        file.iter()
+            .rev()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
+    };
+    let (id, secret) = (get("AWS_ACCESS_KEY_ID")?, get("AWS_SECRET_ACCESS_KEY")?);
+    Some(Credentials::new(
+        id,
+        secret,
+        get("AWS_SESSION_TOKEN"),
+        None,
+        "ecs.config",
+    ))
 }
 
 fn init_logging(cfg: &Config) {
@@ -66,7 +96,7 @@ fn init_logging(cfg: &Config) {
 }
 
 async fn run() -> anyhow::Result<()> {
-    let cfg = load_config()?;
+    let (cfg, file_credentials) = load_config()?;
     init_logging(&cfg);
     for name in &cfg.unknown_variables {
         tracing::warn!(variable = %name, "unknown ECS_* setting ignored");
@@ -94,8 +124,15 @@ async fn run() -> anyhow::Result<()> {
         store.check_owner(saved.instance.as_ref(), &cfg.cluster, &endpoint)?;
     }
 
-    let ecs =
-        Arc::new(EcsClient::new(&cfg.region, cfg.backend_host.as_deref(), &cfg.cluster).await);
+    let ecs = Arc::new(
+        EcsClient::new(
+            &cfg.region,
+            cfg.backend_host.as_deref(),
+            &cfg.cluster,
+            file_credentials,
+        )
+        .await,
+    );
     let host = ecs::host::facts();
     let input = RegistrationInput {
         reserved_memory_mib: u64::from(cfg.reserved_memory_mib),

@@ -1,7 +1,7 @@
 //! ecs-local: a local Amazon ECS control plane.
 //!
 //! ecs-local --listen ADDR:PORT --data-dir DIR [--region R] [--auth AK:SK]
-//!           [--heartbeat-secs N] [--resend-secs N]
+//!           [--heartbeat-secs N] [--resend-secs N] [--manifest-secs N]
 
 use anyhow::{anyhow, bail, Context, Result};
 use ecs::local::app::Config;
@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-const USAGE: &str = "usage: ecs-local --listen ADDR:PORT --data-dir DIR [--region REGION] [--auth ACCESS_KEY:SECRET] [--heartbeat-secs N] [--resend-secs N]";
+const USAGE: &str = "usage: ecs-local --listen ADDR:PORT --data-dir DIR [--region REGION] [--auth ACCESS_KEY:SECRET] [--heartbeat-secs N] [--resend-secs N] [--manifest-secs N]";
 
 struct Args {
     cfg: Config,
@@ -32,6 +32,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args> {
     let mut auth = None;
     let mut heartbeat = Duration::from_secs(20);
     let mut resend = Duration::from_secs(15);
+    let mut manifest = Duration::from_secs(60);
     while let Some(flag) = args.next() {
         if flag == "-h" || flag == "--help" {
             println!("{USAGE}");
@@ -78,6 +79,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args> {
             }
             "--heartbeat-secs" => heartbeat = secs("--heartbeat-secs", &value()?)?,
             "--resend-secs" => resend = secs("--resend-secs", &value()?)?,
+            "--manifest-secs" => manifest = secs("--manifest-secs", &value()?)?,
             other => bail!("{other}: unknown flag\n{USAGE}"),
         }
     }
@@ -90,6 +92,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args> {
             auth,
             heartbeat,
             resend,
+            manifest,
         },
         data_dir,
     })

@@ -9,7 +9,9 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::engine::Engine;
-use crate::model::acs::{AckRequest, AcsMessage, HeartbeatAckRequest};
+use crate::model::acs::{
+    AckRequest, AcsMessage, HeartbeatAckRequest, TaskIdentifier, TaskStopVerificationMessage,
+};
 use crate::runtime::ContainerRuntime;
 
 use super::acs_url::{acs_url, AcsQuery};
@@ -138,7 +140,11 @@ impl<R: ContainerRuntime> AcsSession<R> {
             };
             match self.handle(text.as_str(), seq_num) {
                 Reply::None => {}
-                Reply::Send(msg) => write.send(Message::Text(msg.encode().into())).await?,
+                Reply::Send(msgs) => {
+                    for msg in msgs {
+                        write.send(Message::Text(msg.encode().into())).await?;
+                    }
+                }
                 Reply::End(ended) => return Ok(ended),
             }
         }
@@ -168,17 +174,65 @@ impl<R: ContainerRuntime> AcsSession<R> {
                         }
                     }
                 }
-                Reply::Send(Box::new(AcsMessage::Ack(AckRequest {
+                Reply::Send(vec![AcsMessage::Ack(AckRequest {
                     cluster: Some(self.cluster_arn.clone()),
                     container_instance: Some(self.instance_arn.clone()),
                     message_id: p.message_id,
-                })))
+                })])
             }
             AcsMessage::Heartbeat(h) => {
                 tracing::debug!(message_id = ?h.message_id, "ACS heartbeat");
-                Reply::Send(Box::new(AcsMessage::HeartbeatAck(HeartbeatAckRequest {
+                Reply::Send(vec![AcsMessage::HeartbeatAck(HeartbeatAckRequest {
                     message_id: h.message_id,
-                })))
+                })])
+            }
+            AcsMessage::TaskManifest(m) => {
+                let listed: std::collections::HashSet<String> =
+                    m.tasks.iter().filter_map(|t| t.task_arn.clone()).collect();
+                let stopped: Vec<String> = m
+                    .tasks
+                    .iter()
+                    .filter(|t| t.desired_status.as_deref() == Some("STOPPED"))
+                    .filter_map(|t| t.task_arn.clone())
+                    .collect();
+                self.engine
+                    .stop_tasks(&stopped, "desired STOPPED in the task manifest");
+                let candidates = self.engine.stop_candidates(&listed);
+                tracing::info!(message_id = ?m.message_id, listed = listed.len(), candidates = candidates.len(), "task manifest");
+                let mut replies = vec![AcsMessage::Ack(AckRequest {
+                    cluster: Some(self.cluster_arn.clone()),
+                    container_instance: Some(self.instance_arn.clone()),
+                    message_id: m.message_id,
+                })];
+                if !candidates.is_empty() {
+                    // The control plane confirms before anything is stopped: a manifest
+                    // generated just before a new payload must not stop that task.
+                    replies.push(AcsMessage::TaskStopVerification(
+                        TaskStopVerificationMessage {
+                            message_id: Some(uuid::Uuid::new_v4().to_string()),
+                            stop_candidates: candidates
+                                .into_iter()
+                                .map(|arn| TaskIdentifier {
+                                    task_arn: Some(arn),
+                                    task_cluster_arn: Some(self.cluster_arn.clone()),
+                                    desired_status: Some("STOPPED".into()),
+                                })
+                                .collect(),
+                        },
+                    ));
+                }
+                Reply::Send(replies)
+            }
+            AcsMessage::TaskStopVerificationAck(a) => {
+                let arns: Vec<String> = a
+                    .stop_tasks
+                    .iter()
+                    .filter_map(|t| t.task_arn.clone())
+                    .collect();
+                tracing::info!(tasks = arns.len(), "control plane confirmed tasks to stop");
+                self.engine
+                    .stop_tasks(&arns, "the control plane no longer knows this task");
+                Reply::None
             }
             AcsMessage::Close(c) => {
                 tracing::info!(message = ?c.message, "ACS asked to close the connection");
@@ -224,6 +278,6 @@ fn msg_kind(text: &str) -> String {
 
 enum Reply {
     None,
-    Send(Box<AcsMessage>),
+    Send(Vec<AcsMessage>),
     End(Ended),
 }

@@ -87,11 +87,20 @@ pub struct EcsClient {
 
 impl EcsClient {
     /// `endpoint`: ECS_BACKEND_HOST, else the SDK's regional endpoint.
-    pub async fn new(region: &str, endpoint: Option<&str>, cluster: &str) -> EcsClient {
-        let shared = aws_config::defaults(BehaviorVersion::latest())
-            .region(aws_config::Region::new(region.to_string()))
-            .load()
-            .await;
+    /// `credentials`: static keys from the config file; otherwise the SDK's
+    /// default chain (environment, profile, instance role).
+    pub async fn new(
+        region: &str,
+        endpoint: Option<&str>,
+        cluster: &str,
+        credentials: Option<Credentials>,
+    ) -> EcsClient {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(aws_config::Region::new(region.to_string()));
+        if let Some(c) = credentials {
+            loader = loader.credentials_provider(c);
+        }
+        let shared = loader.load().await;
         let mut builder = aws_sdk_ecs::config::Builder::from(&shared);
         if let Some(ep) = endpoint {
             builder = builder.endpoint_url(ep);

@@ -34,6 +34,7 @@ pub(crate) async fn run<R: ContainerRuntime>(
         let change = task.take_report();
         inner.persist_and_report(&task, change);
         if task.is_done() {
+            inner.mark_finished(task.arn());
             tracing::info!(task = %task.arn(), "task finished");
             break;
         }

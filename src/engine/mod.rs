@@ -46,6 +46,8 @@ pub(crate) struct Inner<R> {
     tasks: Mutex<HashMap<String, mpsc::UnboundedSender<Msg>>>,
     /// ARNs of tasks refused at validation (already reported STOPPED).
     rejected: Mutex<HashSet<String>>,
+    /// ARNs of tasks whose STOPPED is reported, awaiting cleanup.
+    finished: Mutex<HashSet<String>>,
     /// containerd id -> (task ARN, container index), for routing exits.
     routes: Mutex<HashMap<String, (String, usize)>>,
 }
@@ -60,9 +62,14 @@ impl<R> Inner<R> {
         lock(&self.routes).insert(container_id.to_string(), (task_arn.to_string(), index));
     }
 
+    pub(crate) fn mark_finished(&self, arn: &str) {
+        lock(&self.finished).insert(arn.to_string());
+    }
+
     /// Forgets a cleaned-up task.
     pub(crate) fn forget(&self, task: &Task) {
         lock(&self.tasks).remove(task.arn());
+        lock(&self.finished).remove(task.arn());
         let mut routes = lock(&self.routes);
         routes.retain(|_, (arn, _)| arn != task.arn());
     }
@@ -113,6 +120,7 @@ impl<R: ContainerRuntime> Engine<R> {
                 store,
                 tasks: Mutex::new(HashMap::new()),
                 rejected: Mutex::new(HashSet::new()),
+                finished: Mutex::new(HashSet::new()),
                 routes: Mutex::new(HashMap::new()),
             }),
         }
@@ -286,6 +294,31 @@ impl<R: ContainerRuntime> Engine<R> {
             }
             resubscribed = true;
             tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// Tasks this agent runs (not yet stopped) that are missing from a task
+    /// manifest: the candidates to stop, once the control plane confirms.
+    pub fn stop_candidates(&self, manifest: &HashSet<String>) -> Vec<String> {
+        let finished = lock(&self.inner.finished);
+        lock(&self.inner.tasks)
+            .keys()
+            .filter(|arn| !manifest.contains(*arn) && !finished.contains(*arn))
+            .cloned()
+            .collect()
+    }
+
+    /// Stops tasks the control plane wants stopped (manifest or verification).
+    pub fn stop_tasks(&self, arns: &[String], reason: &str) {
+        let tasks = lock(&self.inner.tasks);
+        for arn in arns {
+            if let Some(tx) = tasks.get(arn) {
+                tracing::info!(task = %arn, reason, "stopping task");
+                let _ = tx.send(Msg::Event(Event::DesiredStatus {
+                    status: DesiredStatus::Stopped,
+                    reason: Some(reason.to_string()),
+                }));
+            }
         }
     }
 

@@ -7,7 +7,10 @@ use super::api::lookup_cluster_name;
 use super::app::App;
 use super::auth;
 use super::server::request_host;
-use crate::model::acs::{AcsMessage, ExceptionMessage, HeartbeatMessage};
+use crate::model::acs::{
+    AcsMessage, ExceptionMessage, HeartbeatMessage, TaskIdentifier, TaskManifestMessage,
+    TaskStopVerificationAck,
+};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -180,12 +183,85 @@ async fn flush_outbox(
     true
 }
 
-fn handle_frame(app: &App, instance: &str, text: &str) {
+/// What the control plane believes runs on the instance, so the agent can stop
+/// whatever it runs that the control plane no longer knows.
+fn manifest(app: &App, instance: &str) -> AcsMessage {
+    let (cluster_arn, tasks) = app.read(|st| {
+        let cluster = st.instances.get(instance).map(|i| i.cluster_arn.clone());
+        let tasks = st
+            .tasks
+            .values()
+            .filter(|t| t.container_instance_arn == instance && t.last_status != "STOPPED")
+            .map(|t| TaskIdentifier {
+                task_arn: Some(t.arn.clone()),
+                task_cluster_arn: Some(t.cluster_arn.clone()),
+                desired_status: Some(t.desired_status.clone()),
+            })
+            .collect();
+        (cluster, tasks)
+    });
+    AcsMessage::TaskManifest(TaskManifestMessage {
+        container_instance_arn: Some(instance.to_string()),
+        cluster_arn,
+        tasks,
+        generated_at: Some(now_millis()),
+        message_id: Some(uuid::Uuid::new_v4().to_string()),
+        timeline: Some(now_millis()),
+    })
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The agent proposes tasks to stop; confirm those this control plane does not
+/// want running (unknown to it, placed elsewhere, or desired STOPPED).
+fn verify_stop(app: &App, instance: &str, candidates: &[TaskIdentifier]) -> Vec<TaskIdentifier> {
+    app.read(|st| {
+        candidates
+            .iter()
+            .filter(|c| {
+                let Some(arn) = c.task_arn.as_deref() else {
+                    return false;
+                };
+                match st.tasks.get(arn) {
+                    None => true,
+                    Some(t) => {
+                        t.container_instance_arn != instance || t.desired_status == "STOPPED"
+                    }
+                }
+            })
+            .cloned()
+            .collect()
+    })
+}
+
+/// Handles one frame from the agent; some need an answer.
+fn handle_frame(app: &App, instance: &str, text: &str) -> Option<AcsMessage> {
     match AcsMessage::decode(text) {
+        Ok(AcsMessage::TaskStopVerification(v)) => {
+            let stop_tasks = verify_stop(app, instance, &v.stop_candidates);
+            tracing::info!(
+                instance,
+                candidates = v.stop_candidates.len(),
+                confirmed = stop_tasks.len(),
+                "task stop verification"
+            );
+            return Some(AcsMessage::TaskStopVerificationAck(
+                TaskStopVerificationAck {
+                    generated_at: Some(now_millis()),
+                    message_id: v.message_id,
+                    stop_tasks,
+                },
+            ));
+        }
         Ok(AcsMessage::Ack(a)) => {
             let Some(id) = a.message_id else {
                 tracing::warn!(instance, "AckRequest without messageId ignored");
-                return;
+                return None;
             };
             let mut ctx = app.ctx("");
             match app.transact(&mut ctx, |st, _| Ok(lifecycle::ack(st, instance, &id))) {
@@ -210,6 +286,7 @@ fn handle_frame(app: &App, instance: &str, text: &str) {
         ),
         Err(e) => tracing::warn!(instance, error = %e, "malformed ACS frame ignored"),
     }
+    None
 }
 
 async fn session(app: Arc<App>, socket: WebSocket, instance: String) {
@@ -225,13 +302,23 @@ async fn session(app: Arc<App>, socket: WebSocket, instance: String) {
         .min(app.cfg.heartbeat)
         .max(std::time::Duration::from_millis(100));
     let mut resend = tokio::time::interval_at(Instant::now() + tick, tick);
+    let mut manifests =
+        tokio::time::interval_at(Instant::now() + app.cfg.manifest, app.cfg.manifest);
     let mut open = flush_outbox(&app, &instance, &mut sink, &mut sent, false).await;
     while open {
         tokio::select! {
             msg = stream.next() => match msg {
-                Some(Ok(Message::Text(t))) => handle_frame(&app, &instance, t.as_str()),
+                Some(Ok(Message::Text(t))) => {
+                    if let Some(reply) = handle_frame(&app, &instance, t.as_str()) {
+                        open = send(&mut sink, &reply).await;
+                    }
+                }
                 Some(Ok(Message::Binary(b))) => match std::str::from_utf8(&b) {
-                    Ok(t) => handle_frame(&app, &instance, t),
+                    Ok(t) => {
+                        if let Some(reply) = handle_frame(&app, &instance, t) {
+                            open = send(&mut sink, &reply).await;
+                        }
+                    }
                     Err(_) => tracing::warn!(instance = %instance, "non-UTF-8 binary frame ignored"),
                 },
                 Some(Ok(Message::Close(_))) | None => open = false,
@@ -262,6 +349,9 @@ async fn session(app: Arc<App>, socket: WebSocket, instance: String) {
                     message_id: Some(uuid::Uuid::new_v4().to_string()),
                 });
                 open = send(&mut sink, &hb).await;
+            }
+            _ = manifests.tick() => {
+                open = send(&mut sink, &manifest(&app, &instance)).await;
             }
             _ = resend.tick() => {
                 open = flush_outbox(&app, &instance, &mut sink, &mut sent, true).await;

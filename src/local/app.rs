@@ -19,6 +19,8 @@ pub struct Config {
     pub auth: Option<(String, String)>,
     pub heartbeat: Duration,
     pub resend: Duration,
+    /// How often each connected agent gets a TaskManifestMessage.
+    pub manifest: Duration,
 }
 
 /// Per-request context handed to API handlers (time is passed in so handlers

@@ -22,6 +22,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/acs/ws", get(acs::handler))
         .route("/tcs/ws", get(tcs::handler))
         .route("/debug/stats", get(stats))
+        .route("/debug/forget-task", post(forget_task))
         .with_state(app)
 }
 
@@ -132,4 +133,30 @@ async fn stats(State(app): State<Arc<App>>) -> Response {
         },
     });
     ([("content-type", "application/json")], body.to_string()).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct ForgetTask {
+    task: String,
+}
+
+/// Test hook: the control plane loses a task record, as after a control-plane
+/// data loss, so that agents' reconciliation through task manifests can be seen.
+async fn forget_task(
+    State(app): State<Arc<App>>,
+    axum::Json(req): axum::Json<ForgetTask>,
+) -> StatusCode {
+    let mut ctx = app.ctx("");
+    let found = app.transact(&mut ctx, |st, _| {
+        let found = st.tasks.remove(&req.task).is_some();
+        if found {
+            st.mark(super::state::Table::Tasks, &req.task);
+        }
+        Ok(found)
+    });
+    match found {
+        Ok(true) => StatusCode::NO_CONTENT,
+        Ok(false) => StatusCode::NOT_FOUND,
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
 }

@@ -222,7 +222,9 @@ impl Task {
                 let Some(c) = self.containers.get_mut(container) else {
                     return;
                 };
-                if c.known == ContainerStatus::Stopped {
+                // Without a runtime id nothing of ours can have exited: this is
+                // the exit of a half-made container removed to be made again.
+                if c.known == ContainerStatus::Stopped || c.runtime_id.is_none() {
                     return;
                 }
                 c.started = true;

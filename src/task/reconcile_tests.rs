@@ -236,3 +236,35 @@ fn reported_changes_are_not_reported_again_after_reload() {
         "the sent status survived the restart"
     );
 }
+
+#[test]
+fn the_exit_of_a_removed_half_made_container_does_not_stop_its_successor() {
+    let td = TaskDef {
+        arn: "arn:aws:ecs:r:0:task/c/t".into(),
+        family: "f".into(),
+        version: "1".into(),
+        network_mode: NetworkMode::Host,
+        containers: vec![def("a", true)],
+    };
+    let mut t = Task::new(td, DesiredStatus::Running, Duration::from_secs(30));
+    t.next_actions();
+    t.apply(Event::Pulled {
+        container: 0,
+        result: Ok("d".into()),
+    });
+    t.next_actions();
+    t.apply(Event::Created {
+        container: 0,
+        result: Ok("id0".into()),
+    });
+    let mut t = reload(&t);
+    assert_eq!(t.reconcile(&[Observed::Created]), vec![0]);
+    // Removing it kills its never-started process: containerd reports that exit.
+    t.apply(Event::Exited {
+        container: 0,
+        exit_code: 137,
+        at_ms: 1,
+    });
+    assert_eq!(t.containers[0].known, ContainerStatus::None);
+    assert_eq!(t.next_actions(), vec![Action::Pull(0)]);
+}

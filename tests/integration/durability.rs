@@ -445,3 +445,232 @@ fn containerd_restart_under_running_tasks_keeps_them_and_the_agent_follows() {
     drop(ctrd);
     assert!(!is_mounted_under(&dir), "no mounts left behind");
 }
+
+fn post_json(url: &str, body: &Value) -> u16 {
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-X",
+            "POST",
+            "-H",
+            "content-type: application/json",
+            "-d",
+            &body.to_string(),
+            url,
+        ])
+        .output()
+        .expect("curl");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_task_the_control_plane_no_longer_knows_is_stopped_through_the_manifest() {
+    let Some(env) = common::env() else { return };
+    let local = EcsLocal::start_with_args(&env, &["--manifest-secs", "2"]);
+    let agent = Agent::start(&env, &local, &[]);
+    let aws = Aws::new(&env, &local);
+    agent.wait_registered(&aws, START);
+    let long = json!([{"name": "c", "image": env.image(), "memory": 32, "essential": true,
+        "command": sh("trap 'exit 0' TERM; while true; do sleep 1; done")}]);
+    let td = register(&aws, "manifest", long);
+    let lost = run(&aws, &agent, &td);
+    let kept = run(&aws, &agent, &td);
+    wait_status(&aws, &agent, &lost, "RUNNING", START);
+    wait_status(&aws, &agent, &kept, "RUNNING", START);
+    assert_eq!(
+        post_json(
+            &format!("{}/debug/forget-task", local.endpoint()),
+            &json!({"task": lost})
+        ),
+        204
+    );
+    let lost_id = lost.rsplit('/').next().unwrap().to_string();
+    wait_until_with_log(
+        &agent,
+        "the forgotten task's container to stop",
+        Duration::from_secs(40),
+        || {
+            let rows = ctr_tasks(&env, agent.namespace());
+            rows.iter()
+                .any(|r| r.0.starts_with(&lost_id) && r.2 == "STOPPED")
+                .then_some(())
+        },
+    );
+    assert!(
+        agent
+            .log()
+            .contains("control plane confirmed tasks to stop"),
+        "{}",
+        agent.log()
+    );
+    let t = describe(&aws, &agent, &kept).unwrap();
+    assert_eq!(
+        t["lastStatus"], "RUNNING",
+        "a task the manifest lists keeps running: {t}"
+    );
+}
+
+#[test]
+fn draining_stops_the_instances_tasks_and_places_no_new_ones() {
+    let Some(env) = common::env() else { return };
+    let local = EcsLocal::start(&env);
+    let agent = Agent::start(&env, &local, &[]);
+    let aws = Aws::new(&env, &local);
+    let instance = agent.wait_registered(&aws, START);
+    let td = register(
+        &aws,
+        "drain",
+        json!([{"name": "c", "image": env.image(), "memory": 32, "essential": true,
+        "command": sh("trap 'exit 0' TERM; while true; do sleep 1; done")}]),
+    );
+    let arn = run(&aws, &agent, &td);
+    wait_status(&aws, &agent, &arn, "RUNNING", START);
+    aws.ecs_ok(&[
+        "update-container-instances-state",
+        "--cluster",
+        agent.cluster(),
+        "--container-instances",
+        &instance,
+        "--status",
+        "DRAINING",
+    ]);
+    let t = wait_status(&aws, &agent, &arn, "STOPPED", Duration::from_secs(40));
+    assert_eq!(
+        t["containers"][0]["exitCode"], 0,
+        "stopped with SIGTERM by the agent: {t}"
+    );
+    let out = aws.ecs_ok(&[
+        "run-task",
+        "--cluster",
+        agent.cluster(),
+        "--task-definition",
+        &td,
+    ]);
+    assert_eq!(
+        out["tasks"],
+        json!([]),
+        "nothing placed on a draining instance: {out}"
+    );
+    assert!(!out["failures"].as_array().unwrap().is_empty(), "{out}");
+}
+
+#[test]
+fn deregistration_ends_the_session_and_the_agent_exits() {
+    let Some(env) = common::env() else { return };
+    let local = EcsLocal::start(&env);
+    let mut agent = Agent::start(&env, &local, &[]);
+    let aws = Aws::new(&env, &local);
+    let instance = agent.wait_registered(&aws, START);
+    aws.ecs_ok(&[
+        "deregister-container-instance",
+        "--cluster",
+        agent.cluster(),
+        "--container-instance",
+        &instance,
+        "--force",
+    ]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while agent.is_running() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "agent still running after deregistration:\n{}",
+            agent.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        agent.log().contains("no longer accepts this instance"),
+        "{}",
+        agent.log()
+    );
+}
+
+#[test]
+fn a_change_unsent_when_the_agent_dies_is_delivered_once_after_restart() {
+    let Some(env) = common::env() else { return };
+    let mut local = EcsLocal::start(&env);
+    let mut agent = Agent::start(&env, &local, &[]);
+    let aws = Aws::new(&env, &local);
+    agent.wait_registered(&aws, START);
+    let td = register(
+        &aws,
+        "unsent",
+        json!([{"name": "c", "image": env.image(), "memory": 32, "essential": true,
+        "command": sh("sleep 4; exit 9")}]),
+    );
+    let arn = run(&aws, &agent, &td);
+    wait_status(&aws, &agent, &arn, "RUNNING", START);
+    // The control plane goes away; the container exits; the agent cannot report it...
+    local.kill9();
+    wait_until_with_log(
+        &agent,
+        "the exit to be seen and the report to fail",
+        Duration::from_secs(30),
+        || {
+            agent
+                .log()
+                .contains("state change not delivered")
+                .then_some(())
+        },
+    );
+    // ...and dies with the change in its outbox.
+    agent.kill9();
+    local.restart();
+    agent.restart();
+    let t = wait_status(&aws, &agent, &arn, "STOPPED", START);
+    assert_eq!(t["containers"][0]["exitCode"], 9, "{t}");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(duplicates(&local), 0, "reported once, not once per process");
+}
+
+#[test]
+fn kill_9_between_create_and_start_neither_loses_nor_duplicates_the_container() {
+    let Some(env) = common::env() else { return };
+    let mut agent_local = EcsLocal::start(&env);
+    let mut agent = Agent::start(&env, &agent_local, &[]);
+    let aws = Aws::new(&env, &agent_local);
+    agent.wait_registered(&aws, START);
+    // "app" is created at once but waits for "init" to succeed: it sits between create and start.
+    let td = register(
+        &aws,
+        "between",
+        json!([
+            {"name": "init", "image": env.image(), "memory": 32, "essential": false, "command": sh("sleep 6; exit 0")},
+            {"name": "app", "image": env.image(), "memory": 32, "essential": true,
+             "dependsOn": [{"containerName": "init", "condition": "SUCCESS"}], "command": sh("echo app-ran")}
+        ]),
+    );
+    let arn = run(&aws, &agent, &td);
+    let task_id = arn.rsplit('/').next().unwrap().to_string();
+    wait_until_with_log(&agent, "app created, not started", START, || {
+        let ids = common::ctr(&env, agent.namespace(), &["containers", "ls", "-q"]);
+        (ids.lines().filter(|l| l.starts_with(&task_id)).count() == 2).then_some(())
+    });
+    agent.kill9();
+    agent.restart();
+    let t = wait_status(&aws, &agent, &arn, "STOPPED", START);
+    let app = t["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "app")
+        .unwrap()
+        .clone();
+    assert_eq!(app["exitCode"], 0, "{t}");
+    assert!(agent.container_log(&task_id, "app").contains("app-ran"));
+    let ids = common::ctr(&env, agent.namespace(), &["containers", "ls", "-q"]);
+    assert_eq!(
+        ids.lines().filter(|l| l.starts_with(&task_id)).count(),
+        2,
+        "no duplicate containers: {ids}"
+    );
+    assert_eq!(duplicates(&agent_local), 0);
+    agent_local.restart();
+}

@@ -414,3 +414,33 @@ fn ecs_local_restart_keeps_tasks_and_the_agent_reconnects() {
     let t = w.wait_status(&arn, "STOPPED", Duration::from_secs(90));
     assert_eq!(World::container(&t, "c")["exitCode"], 0, "{t}");
 }
+
+#[test]
+fn aws_keys_in_ecs_config_sign_the_agents_requests() {
+    let Some(env) = common::env() else { return };
+    // ecs-local that verifies signatures: only the right keys get in.
+    let local = EcsLocal::start_with_args(&env, &["--auth", "AKIDFROMFILE:secret-from-the-file"]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("ecs.config");
+    std::fs::write(
+        &config,
+        "AWS_ACCESS_KEY_ID=AKIDFROMFILE\nAWS_SECRET_ACCESS_KEY=secret-from-the-file\n",
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let mut agent = Agent::start(
+        &env,
+        &local,
+        &[
+            ("ECS_CONFIG_FILE", &config),
+            ("AWS_ACCESS_KEY_ID", ""),
+            ("AWS_SECRET_ACCESS_KEY", ""),
+        ],
+    );
+    let aws = Aws::with_keys(&env, &local, "AKIDFROMFILE", "secret-from-the-file");
+    // The harness could not create the cluster with its default keys, so the
+    // agent's first registration found none; create it with the right keys.
+    aws.ecs_ok(&["create-cluster", "--cluster-name", agent.cluster()]);
+    agent.restart();
+    agent.wait_registered(&aws, START);
+}

@@ -307,7 +307,7 @@ fn cloud_init_user_data_validates() {
         assert!(data.starts_with("#cloud-config\n"), "{file}: first line");
         assert!(
             data.contains(&embedded),
-            "{file} must embed {UNIT} verbatim (indented 6 spaces under write_files content)"
+            "{file} must embed {UNIT} verbatim: run deploy/cloud-init/sync-unit"
         );
         for want in [
             "path: /etc/ecs/ecs.config",
@@ -409,7 +409,12 @@ fn agent_image_registers_with_ecs_local_and_runs_a_task() {
     // Build (cargo release build, static; buildah) and import, as a user would.
     let archive = work.path().join("ecs-agent.oci.tar");
     let started = Instant::now();
-    let out = run(Command::new(repo("scripts/image"))
+    // Niced: when nothing built the release binary before `cargo test` (CI
+    // should run scripts/image first), this build competes with the other
+    // tests, whose timeouts matter more than this one's.
+    let out = run(Command::new("nice")
+        .args(["-n", "10"])
+        .arg(repo("scripts/image"))
         .arg("--output")
         .arg(&archive)
         .arg("--import")
@@ -453,13 +458,10 @@ fn agent_image_registers_with_ecs_local_and_runs_a_task() {
         etc_ecs.join("ecs.config"),
         format!(
             "ECS_CLUSTER={cluster}\nECS_BACKEND_HOST={}\nAWS_DEFAULT_REGION={}\n\
-             AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\nECS_DATADIR={}\n\
-             CONTAINERD_ADDRESS={SOCKET_IN_CONTAINER}\nCONTAINERD_NAMESPACE={task_ns}\n\
-             ECS_LOGLEVEL=debug\n",
+             ECS_DATADIR={}\nCONTAINERD_ADDRESS={SOCKET_IN_CONTAINER}\n\
+             CONTAINERD_NAMESPACE={task_ns}\nECS_LOGLEVEL=info\n",
             local.endpoint(),
             common::REGION,
-            common::ACCESS_KEY_ID,
-            common::SECRET_ACCESS_KEY,
             data_dir.display(),
         ),
     )
@@ -488,6 +490,14 @@ fn agent_image_registers_with_ecs_local_and_runs_a_task() {
     ];
     let mut args: Vec<String> = vec!["run".into(), "--detach".into(), "--net-host".into()];
     args.push(format!("--log-uri=file://{}", agent_log.display()));
+    // The AWS SDK takes static credentials from the process environment only
+    // (on EC2 they come from the instance profile instead), so they cannot
+    // live in the mounted ecs.config.
+    args.push(format!("--env=AWS_ACCESS_KEY_ID={}", common::ACCESS_KEY_ID));
+    args.push(format!(
+        "--env=AWS_SECRET_ACCESS_KEY={}",
+        common::SECRET_ACCESS_KEY
+    ));
     for m in &mounts {
         args.push("--mount".into());
         args.push(m.clone());
@@ -506,7 +516,7 @@ fn agent_image_registers_with_ecs_local_and_runs_a_task() {
                     "timed out after {timeout:?} waiting for {what}; agent container:\n{}\n\
                      agent log tail:\n{}",
                     common::try_ctr(&env, &image_ns, &["tasks", "ls"]).unwrap_or_default(),
-                    tail(&agent_log_text(), 60)
+                    tail(&agent_log_text(), 40)
                 );
             }
             std::thread::sleep(Duration::from_millis(250));

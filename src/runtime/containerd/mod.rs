@@ -25,6 +25,8 @@ use crate::runtime::{
     ContainerRuntime, ContainerSpec, ContainerState, ExitEvent, PulledImage, RegistryCredentials,
 };
 
+const SHIM_DIR_RETRIES: u32 = 10;
+
 /// The engine's runtime, driving containerd over gRPC. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct ContainerdRuntime {
@@ -57,7 +59,25 @@ impl ContainerRuntime for ContainerdRuntime {
     }
 
     async fn create(&self, spec: &ContainerSpec) -> Result<(), RuntimeError> {
-        create::create(&self.conn, &self.pull.snapshotter, spec).await
+        // containerd removes a deleted task's shim directory asynchronously; an
+        // id made again right after (a half-made container redone after an
+        // agent restart) can meet it still there. A failed create cleans up
+        // after itself, so trying again shortly is safe.
+        let mut attempts = 0;
+        loop {
+            match create::create(&self.conn, &self.pull.snapshotter, spec).await {
+                Err(RuntimeError::Create { message, .. })
+                    if attempts < SHIM_DIR_RETRIES
+                        && message.contains("failed to start shim")
+                        && message.contains("file exists") =>
+                {
+                    attempts += 1;
+                    tracing::info!(container = %spec.id, attempts, "previous shim of this id still going away; creating again");
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn start(&self, id: &str) -> Result<u32, RuntimeError> {

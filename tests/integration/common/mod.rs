@@ -633,13 +633,21 @@ impl Drop for Agent {
 pub struct Aws {
     pub bin: PathBuf,
     pub endpoint: String,
+    /// (access key id, secret) the CLI signs with.
+    pub keys: (String, String),
 }
 
 impl Aws {
     pub fn new(env: &TestEnv, local: &EcsLocal) -> Aws {
+        Aws::with_keys(env, local, ACCESS_KEY_ID, SECRET_ACCESS_KEY)
+    }
+
+    /// A CLI that signs with other keys (for ecs-local started with `--auth`).
+    pub fn with_keys(env: &TestEnv, local: &EcsLocal, access_key_id: &str, secret: &str) -> Aws {
         Aws {
             bin: env.aws.clone(),
             endpoint: local.endpoint(),
+            keys: (access_key_id.to_string(), secret.to_string()),
         }
     }
 
@@ -666,8 +674,8 @@ impl Aws {
             .args(args)
             .args(["--endpoint-url", &self.endpoint])
             .args(["--region", REGION, "--output", "json"])
-            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
-            .env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
+            .env("AWS_ACCESS_KEY_ID", &self.keys.0)
+            .env("AWS_SECRET_ACCESS_KEY", &self.keys.1)
             .env_remove("AWS_SESSION_TOKEN")
             .env_remove("AWS_PROFILE")
             .env("AWS_CONFIG_FILE", "/dev/null")

@@ -1,0 +1,122 @@
+//! Local HTTP endpoints for containers and operators: task metadata v3/v4
+//! with Docker-shaped stats, the introspection API with a Prometheus
+//! `/metrics`, the container metadata file, and the shared request limit.
+//!
+//! This module does not own listeners or the engine: it gets a narrow
+//! [`TaskSource`] (the engine publishes [`TaskView`]s into a [`Published`])
+//! and returns axum routers. Wiring, for the engine and `main`:
+//!
+//! ```ignore
+//! use std::sync::Arc;
+//! use ecs::endpoints::{self, *};
+//!
+//! // main, once at start:
+//! let metrics = Arc::new(AgentMetrics::new());
+//! let published = Published::new(AgentView {
+//!     cluster: cfg.cluster.clone(),
+//!     container_instance_arn: None, // publish_agent() again after registration
+//!     version: format!("ecs-agent v{}", env!("CARGO_PKG_VERSION")),
+//!     container_instance_tags: cfg.container_instance_tags.clone().into_iter().collect(),
+//!     vpc_id: String::new(),
+//! });
+//! let source: Arc<dyn TaskSource> = Arc::new(published.clone());
+//! let stats = Arc::new(StatsStore::new());
+//! let _poller = StatsCollector::new(conn.clone(), source.clone(), stats.clone())
+//!     .with_metrics(metrics.clone())
+//!     .spawn(std::time::Duration::from_secs(10));
+//! let limit = RateLimit::from_env_value(std::env::var("ECS_TASK_METADATA_RPS_LIMIT").ok().as_deref())?;
+//! let limiter = RateLimiter::new(limit, Some(metrics.clone()));
+//! // 127.0.0.1:51679 (what 169.254.170.2:80 is DNATed to): metadata + credentials
+//! // on one listener and one limiter (per client IP, as the Go agent). The
+//! // credentials router has its own bucket: give it a limit it never reaches
+//! // and wrap it with ours, so both share one budget.
+//! let creds_app = credentials::router(creds.clone(), credentials::RateLimit { steady: u32::MAX, burst: u32::MAX });
+//! let task_app = metadata_router(source.clone(), stats.clone(), limiter.clone())
+//!     .merge(limiter.apply(creds_app));
+//! // Neither router has a fallback; add one after merging if wanted.
+//! axum::serve(listener, task_app.into_make_service_with_connect_info::<std::net::SocketAddr>());
+//! // 127.0.0.1:51678: introspection + /metrics.
+//! axum::serve(intro_listener, introspection_router(source, metrics.clone()));
+//!
+//! // engine, per container at task acceptance: a token, persisted with the task.
+//! let token = endpoints::env::new_token();
+//! // engine, when building the container spec:
+//! endpoints::env::inject(&mut spec.env, &token);
+//! // engine, after every task/container change:
+//! published.publish_tasks(tasks.iter().map(to_task_view).collect());
+//! // engine, ECS_ENABLE_CONTAINER_METADATA=true, before create (blocking fs: spawn_blocking):
+//! let mount = metadata_file::prepare(&cfg.data_dir, host_data_dir, &task.arn, &c.name)?;
+//! metadata_file::write(&mount.host_dir, &metadata_file::initial(&agent, &host, &task_view, &c.name))?;
+//! // ... add bind mount mount.bind_source -> mount.container_dir and env mount.env to the spec;
+//! // after start: write(&mount.host_dir, &metadata_file::ready(&agent, &host, &task_view, &container_view));
+//! // at task cleanup: metadata_file::remove_task(&cfg.data_dir, &task.arn)
+//!
+//! // control: metrics.set_acs_connected(true/false); metrics.record_heartbeat();
+//! // image/engine: let pull = metrics.pull_started(); metrics.add_pull_bytes(n); pull.succeeded();
+//! // engine: metrics.set_state_changes_pending(n); metrics.inc_state_changes_submitted();
+//! // anyone: metrics.inc_error("pull" | "create" | "start" | "stop" | "acs" | "tcs" | "state_change" | ...);
+//! ```
+//!
+//! Stats: containers of the snapshot whose `known_status` is `RUNNING` and
+//! that have a `runtime_id` are polled. Network counters come from
+//! `/proc/<pid>/net/dev` of the container's init process (its network
+//! namespace; loopback left out) for non-`host` tasks; `host` tasks show no
+//! `networks`, as Docker does for host-mode containers.
+
+pub mod env;
+mod gojson;
+pub mod introspection;
+pub mod metadata_file;
+pub mod prometheus;
+pub mod ratelimit;
+pub mod stats;
+pub mod tmds;
+pub mod tmds_json;
+pub mod view;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+
+pub use gojson::{format_go_time, GoFloat, GoTime};
+pub use introspection::introspection_router;
+pub use prometheus::{AgentMetrics, PullGuard};
+pub use ratelimit::{RateLimit, RateLimiter};
+pub use stats::{ContainerStats, StatsCollector, StatsError, StatsStore};
+pub use tmds::metadata_router;
+pub use view::{
+    AgentView, ContainerView, EniView, HealthView, NetworkView, PortView, Published, Snapshot,
+    TaskLimits, TaskSource, TaskView, VolumeView,
+};
+
+/// The `/license` text.
+pub const LICENSE_TEXT: &str = include_str!("LICENSE-NOTICE.txt");
+
+#[derive(Debug, thiserror::Error)]
+pub enum EndpointsError {
+    #[error("ECS_TASK_METADATA_RPS_LIMIT={value:?}: {why}")]
+    BadRateLimit { value: String, why: String },
+    #[error("task ARN {0:?} has no task id (expected arn:...:task/[cluster/]id)")]
+    BadTaskArn(String),
+    #[error("container name {0:?} cannot name a metadata directory")]
+    BadContainerName(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot encode the container metadata file: {0}")]
+    Encode(#[source] serde_json::Error),
+}
+
+/// A task status as ECS (and introspection) names it: agent statuses before
+/// RUNNING are all PENDING.
+pub fn backend_status(agent_status: &str) -> &'static str {
+    match agent_status {
+        "RUNNING" => "RUNNING",
+        "STOPPED" => "STOPPED",
+        _ => "PENDING",
+    }
+}

@@ -1,0 +1,290 @@
+//! Polls containerd for the metrics of every running container the engine
+//! tracks: per poll one Tasks.Metrics call (filtered by id), one Tasks.List
+//! (for pids, only when a non-host task needs network counters) and a few
+//! /proc reads. Never a stream per container.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use containerd_client::services::v1::tasks_client::TasksClient;
+use containerd_client::services::v1::{ListTasksRequest, MetricsRequest};
+
+use super::cgroups::{self, CgroupMetrics};
+use super::docker::{CpuStats, DockerStats, NetworkRate, NetworkStats};
+use super::{procfs, ContainerStats, StatsStore};
+use crate::endpoints::gojson::{format_go_time, GoTime};
+use crate::endpoints::prometheus::AgentMetrics;
+use crate::endpoints::view::TaskSource;
+use crate::runtime::containerd::Conn;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StatsError {
+    #[error("containerd Tasks.Metrics failed: {0}")]
+    Metrics(#[source] tonic::Status),
+    #[error("containerd Tasks.List failed: {0}")]
+    List(#[source] tonic::Status),
+}
+
+/// What is kept of the previous sample: Docker's `precpu_stats`/`preread`
+/// and the network rate need it.
+#[derive(Debug, Clone)]
+struct Previous {
+    read: SystemTime,
+    cpu: CpuStats,
+    net_totals: Option<(u64, u64)>,
+}
+
+struct Target {
+    docker_name: String,
+    /// Host network mode: no per-container counters exist (Docker shows none).
+    wants_net: bool,
+}
+
+/// Keeps [`StatsStore`] fresh. Build it, then [`StatsCollector::spawn`].
+pub struct StatsCollector {
+    conn: Conn,
+    source: Arc<dyn TaskSource>,
+    store: Arc<StatsStore>,
+    metrics: Option<Arc<AgentMetrics>>,
+    proc_root: PathBuf,
+    previous: HashMap<String, Previous>,
+}
+
+impl StatsCollector {
+    pub fn new(conn: Conn, source: Arc<dyn TaskSource>, store: Arc<StatsStore>) -> StatsCollector {
+        StatsCollector {
+            conn,
+            source,
+            store,
+            metrics: None,
+            proc_root: PathBuf::from("/proc"),
+            previous: HashMap::new(),
+        }
+    }
+
+    /// Count failed polls as `errors_total{kind="stats"}`.
+    pub fn with_metrics(mut self, metrics: Arc<AgentMetrics>) -> StatsCollector {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Poll every `interval` until the returned handle is aborted (or dropped
+    /// with the runtime). A failed poll is logged and retried next tick.
+    pub fn spawn(mut self, interval: Duration) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = self.poll_once().await {
+                    tracing::warn!(error = %e, "container stats poll failed");
+                    if let Some(m) = &self.metrics {
+                        m.inc_error("stats");
+                    }
+                }
+            }
+        })
+    }
+
+    /// One poll; returns how many containers have a fresh sample.
+    pub async fn poll_once(&mut self) -> Result<usize, StatsError> {
+        let snapshot = self.source.snapshot();
+        let mut targets: HashMap<String, Target> = HashMap::new();
+        for task in &snapshot.tasks {
+            for c in &task.containers {
+                if c.runtime_id.is_empty() || c.known_status != "RUNNING" {
+                    continue;
+                }
+                targets.insert(
+                    c.runtime_id.clone(),
+                    Target {
+                        docker_name: c.docker_name.clone(),
+                        wants_net: task.network_mode != "host",
+                    },
+                );
+            }
+        }
+        if targets.is_empty() {
+            self.previous.clear();
+            self.store.replace_all(HashMap::new());
+            return Ok(0);
+        }
+
+        let mut ids: Vec<&String> = targets.keys().collect();
+        ids.sort();
+        let filters = ids.iter().map(|id| format!("id=={id}")).collect();
+        let metrics = TasksClient::new(self.conn.channel())
+            .metrics(self.conn.request(MetricsRequest { filters }))
+            .await
+            .map_err(StatsError::Metrics)?
+            .into_inner()
+            .metrics;
+
+        let pids = if targets.values().any(|t| t.wants_net) {
+            self.pids().await?
+        } else {
+            HashMap::new()
+        };
+        let host = procfs::read_host(&self.proc_root).await;
+
+        let mut samples = HashMap::new();
+        let mut previous = HashMap::new();
+        for m in metrics {
+            let Some(target) = targets.get(&m.id) else {
+                continue;
+            };
+            let Some(any) = m.data else { continue };
+            let decoded = match CgroupMetrics::decode(&any.type_url, &any.value) {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::warn!(container = %m.id, error = %e, "unreadable container metrics");
+                    continue;
+                }
+            };
+            let read = m
+                .timestamp
+                .and_then(|t| SystemTime::try_from(t).ok())
+                .unwrap_or_else(SystemTime::now);
+            let networks = match pids.get(&m.id) {
+                Some(&pid) if target.wants_net && pid > 0 => {
+                    match procfs::read_net_dev(&self.proc_root, pid).await {
+                        Ok(n) => Some(n),
+                        Err(e) => {
+                            tracing::debug!(container = %m.id, pid, error = %e, "no network counters");
+                            None
+                        }
+                    }
+                }
+                _ => None,
+            };
+            let (stats, prev) = sample(
+                &m.id,
+                &target.docker_name,
+                read,
+                &decoded,
+                host,
+                networks,
+                self.previous.get(&m.id),
+            );
+            samples.insert(m.id.clone(), Arc::new(stats));
+            previous.insert(m.id, prev);
+        }
+        let n = samples.len();
+        self.previous = previous;
+        self.store.replace_all(samples);
+        Ok(n)
+    }
+
+    async fn pids(&self) -> Result<HashMap<String, u32>, StatsError> {
+        let tasks = TasksClient::new(self.conn.channel())
+            .list(self.conn.request(ListTasksRequest {
+                filter: String::new(),
+            }))
+            .await
+            .map_err(StatsError::List)?
+            .into_inner()
+            .tasks;
+        Ok(tasks
+            .into_iter()
+            .map(|p| {
+                let id = if p.container_id.is_empty() {
+                    p.id
+                } else {
+                    p.container_id
+                };
+                (id, p.pid)
+            })
+            .collect())
+    }
+}
+
+/// Builds one Docker stats sample from a decoded payload and what was kept
+/// of the previous one. Pure.
+fn sample(
+    id: &str,
+    docker_name: &str,
+    read: SystemTime,
+    metrics: &CgroupMetrics,
+    host: cgroups::HostSample,
+    networks: Option<BTreeMap<String, NetworkStats>>,
+    prev: Option<&Previous>,
+) -> (ContainerStats, Previous) {
+    let mut docker = DockerStats {
+        read: format_go_time(read),
+        preread: prev
+            .map(|p| format_go_time(p.read))
+            .unwrap_or_else(|| GoTime::ZERO_TEXT.to_string()),
+        precpu_stats: prev.map(|p| p.cpu.clone()).unwrap_or_default(),
+        name: format!("/{docker_name}"),
+        id: id.to_string(),
+        ..DockerStats::default()
+    };
+    cgroups::fill(&mut docker, metrics, host);
+
+    let totals = networks.as_ref().map(|n| {
+        n.values().fold((0u64, 0u64), |(rx, tx), s| {
+            (rx.saturating_add(s.rx_bytes), tx.saturating_add(s.tx_bytes))
+        })
+    });
+    let network_rate = match (totals, prev.and_then(|p| p.net_totals.map(|t| (p.read, t)))) {
+        (Some((rx, tx)), Some((then, (prx, ptx)))) => {
+            let secs = read
+                .duration_since(then)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0);
+            (secs > 0.0).then(|| NetworkRate {
+                rx_bytes_per_sec: rx.saturating_sub(prx) as f64 / secs,
+                tx_bytes_per_sec: tx.saturating_sub(ptx) as f64 / secs,
+            })
+        }
+        _ => None,
+    };
+    if let Some(n) = networks {
+        docker.networks = n;
+    }
+    let keep = Previous {
+        read,
+        cpu: docker.cpu_stats.clone(),
+        net_totals: totals,
+    };
+    (
+        ContainerStats {
+            docker,
+            network_rate,
+        },
+        keep,
+    )
+}
+
+/// What tests pass for the previous sample: (read, cpu, (rx, tx) totals).
+#[cfg(test)]
+pub(super) type PreviousForTests = (SystemTime, CpuStats, Option<(u64, u64)>);
+
+#[cfg(test)]
+pub(super) fn sample_for_tests(
+    id: &str,
+    docker_name: &str,
+    read: SystemTime,
+    metrics: &CgroupMetrics,
+    host: cgroups::HostSample,
+    networks: Option<BTreeMap<String, NetworkStats>>,
+    prev: Option<PreviousForTests>,
+) -> ContainerStats {
+    let prev = prev.map(|(read, cpu, net_totals)| Previous {
+        read,
+        cpu,
+        net_totals,
+    });
+    sample(
+        id,
+        docker_name,
+        read,
+        metrics,
+        host,
+        networks,
+        prev.as_ref(),
+    )
+    .0
+}
