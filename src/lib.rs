@@ -3,12 +3,14 @@
 
 pub mod config;
 pub mod control;
+pub mod credentials;
 pub mod endpoints;
 pub mod engine;
 pub mod host;
 pub mod image;
 pub mod local;
 pub mod model;
+pub mod network;
 pub mod runtime;
 pub mod state;
 pub mod task;

@@ -6,6 +6,8 @@ mod common;
 
 #[path = "integration/agent_config.rs"]
 mod agent_config;
+#[path = "integration/credentials.rs"]
+mod credentials;
 #[path = "integration/durability.rs"]
 mod durability;
 #[path = "integration/e2e.rs"]
@@ -14,6 +16,8 @@ mod e2e;
 mod endpoints;
 #[path = "integration/local_api.rs"]
 mod local_api;
+#[path = "integration/network.rs"]
+mod network;
 #[path = "integration/pull.rs"]
 mod pull;
 #[path = "integration/runtime.rs"]

@@ -13,6 +13,8 @@ use aws_credential_types::Credentials;
 use ecs::config::{self, Config, ImagePullBehavior, LogFormat};
 use ecs::control::registration::{registration, RegistrationInput};
 use ecs::control::{AcsSession, EcsClient};
+use ecs::endpoints::AgentView;
+use ecs::engine::image_gc::CleanupPolicy;
 use ecs::engine::{Engine, EngineSettings, PullBehavior, ReportQueue};
 use ecs::image::{Platform, PullOptions};
 use ecs::runtime::containerd::{Conn, ContainerdRuntime};
@@ -116,7 +118,7 @@ async fn run() -> anyhow::Result<()> {
         insecure_registries: cfg.insecure_registries.clone(),
         platform: Platform::host(),
     };
-    let runtime = Arc::new(ContainerdRuntime::new(conn, pull));
+    let runtime = Arc::new(ContainerdRuntime::new(conn.clone(), pull));
 
     let (store, saved) = open_state(&cfg)?;
     let endpoint = cfg.backend_host.clone().unwrap_or_default();
@@ -190,6 +192,7 @@ async fn run() -> anyhow::Result<()> {
         tasks,
         outbox,
         seq_num,
+        images,
         ..
     } = saved;
     for (id, change) in outbox {
@@ -199,8 +202,38 @@ async fn run() -> anyhow::Result<()> {
     let router = engine.clone();
     tokio::spawn(async move { router.route_exits().await });
     engine.restore(tasks);
+    engine.restore_images(images);
+    if cfg.image_cleanup.disabled {
+        tracing::info!("image cleanup is off (ECS_DISABLE_IMAGE_CLEANUP)");
+    } else {
+        let ic = &cfg.image_cleanup;
+        let policy = CleanupPolicy {
+            interval: ic.interval,
+            minimum_age: ic.minimum_age,
+            non_ecs_minimum_age: ic.non_ecs_minimum_age,
+            per_cycle: ic.per_cycle as usize,
+            untracked: ic.untracked,
+            exclude_untracked: ic.exclude_untracked.clone(),
+        };
+        tokio::spawn(engine.clone().clean_images_forever(policy));
+    }
 
-    let (connected, _watch) = tokio::sync::watch::channel(false);
+    let (connected, acs_up) = tokio::sync::watch::channel(false);
+    endpoints::serve(
+        &cfg,
+        &engine,
+        conn,
+        AgentView {
+            cluster: cfg.cluster.clone(),
+            container_instance_arn: Some(instance_arn.clone()),
+            version: format!("ecs-agent v{}", env!("CARGO_PKG_VERSION")),
+            container_instance_tags: cfg.container_instance_tags.clone().into_iter().collect(),
+            vpc_id: String::new(),
+        },
+        acs_up,
+    )
+    .await?;
+    let engine_metrics = engine.metrics().clone();
     let session = AcsSession {
         ecs: ecs.clone(),
         engine,
@@ -213,6 +246,7 @@ async fn run() -> anyhow::Result<()> {
         connected,
         store: store.clone(),
         initial_seq_num: seq_num.unwrap_or(1),
+        metrics: engine_metrics,
     };
     let mut acs = tokio::spawn(session.run());
 
@@ -227,6 +261,105 @@ async fn run() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+mod endpoints {
+    //! The local endpoints: task metadata for containers, introspection and
+    //! `/metrics` for operators, fed by the engine's published tasks.
+
+    use std::net::{Ipv4Addr, SocketAddr};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use anyhow::Context;
+    use ecs::config::Config;
+    use ecs::endpoints::{
+        introspection_router, metadata_router, AgentView, RateLimit, RateLimiter, StatsCollector,
+        StatsStore, TaskSource,
+    };
+    use ecs::engine::Engine;
+    use ecs::runtime::containerd::Conn;
+    use ecs::runtime::ContainerRuntime;
+    use tokio::sync::watch;
+
+    /// How often the pending state change gauge is refreshed between task changes.
+    const PENDING_REFRESH: Duration = Duration::from_secs(5);
+
+    /// Binds both listeners (a port in use fails the start, naming its
+    /// variable) and serves them in the background.
+    pub async fn serve<R: ContainerRuntime>(
+        cfg: &Config,
+        engine: &Engine<R>,
+        conn: Conn,
+        agent: AgentView,
+        mut acs_up: watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
+        let published = engine.published().clone();
+        published.publish_agent(agent);
+        let metrics = engine.metrics().clone();
+        let source: Arc<dyn TaskSource> = Arc::new(published);
+        let stats = Arc::new(StatsStore::new());
+        StatsCollector::new(conn, source.clone(), stats.clone())
+            .with_metrics(metrics.clone())
+            .spawn(cfg.endpoints.stats_poll_interval);
+        let limit = cfg.endpoints.metadata_rps_limit;
+        let limiter = RateLimiter::new(
+            RateLimit {
+                steady: limit.steady,
+                burst: limit.burst,
+            },
+            Some(metrics.clone()),
+        );
+
+        let metadata_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, cfg.endpoints.credentials_port));
+        let metadata = tokio::net::TcpListener::bind(metadata_addr)
+            .await
+            .with_context(|| {
+                format!("task metadata listener on {metadata_addr} (ECS_AGENT_CREDENTIALS_PORT)")
+            })?;
+        let intro_addr =
+            SocketAddr::from((Ipv4Addr::UNSPECIFIED, cfg.endpoints.introspection_port));
+        let intro = tokio::net::TcpListener::bind(intro_addr)
+            .await
+            .with_context(|| {
+                format!("introspection listener on {intro_addr} (ECS_AGENT_INTROSPECTION_PORT)")
+            })?;
+        let app = metadata_router(source.clone(), stats, limiter);
+        tokio::spawn(async move {
+            let service = app.into_make_service_with_connect_info::<SocketAddr>();
+            if let Err(e) = axum::serve(metadata, service).await {
+                tracing::error!(error = %e, "task metadata listener failed");
+            }
+        });
+        let app = introspection_router(source, metrics.clone());
+        tokio::spawn(async move {
+            let service = app.into_make_service_with_connect_info::<SocketAddr>();
+            if let Err(e) = axum::serve(intro, service).await {
+                tracing::error!(error = %e, "introspection listener failed");
+            }
+        });
+        tracing::info!(metadata = %metadata_addr, introspection = %intro_addr, "local endpoints listening");
+
+        let acs_metrics = metrics.clone();
+        tokio::spawn(async move {
+            while acs_up.changed().await.is_ok() {
+                let up = *acs_up.borrow_and_update();
+                acs_metrics.set_acs_connected(up);
+                if up {
+                    acs_metrics.record_heartbeat();
+                }
+            }
+        });
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(PENDING_REFRESH);
+            loop {
+                tick.tick().await;
+                metrics.set_state_changes_pending(engine.reports().pending() as u64);
+            }
+        });
+        Ok(())
+    }
 }
 
 /// The checkpoint (ECS_CHECKPOINT, on by default with a data dir) and what it holds.

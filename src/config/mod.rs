@@ -29,6 +29,7 @@
 
 mod auth;
 mod duration;
+mod endpoints;
 mod env_file;
 mod error;
 mod values;
@@ -43,6 +44,7 @@ use crate::runtime::RegistryCredentials;
 
 pub use auth::{normalize_registry_host, DOCKER_HUB};
 pub use duration::{format_go_duration, parse_go_duration, DurationError};
+pub use endpoints::{Endpoints, RpsLimit};
 pub use env_file::parse_env_file;
 pub use error::{ConfigError, ConfigWarning, EnvFileProblem};
 pub use values::{ImagePullBehavior, LogFormat, LogLevel};
@@ -68,6 +70,18 @@ const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(3 * 60);
 const MIN_START_TIMEOUT: Duration = Duration::from_secs(45);
 const DEFAULT_CLEANUP_WAIT: Duration = Duration::from_secs(3 * 3600);
 const MIN_CLEANUP_WAIT: Duration = Duration::from_secs(1);
+
+/// When and which unused images are removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageCleanup {
+    pub disabled: bool,
+    pub interval: Duration,
+    pub minimum_age: Duration,
+    pub non_ecs_minimum_age: Duration,
+    pub per_cycle: u32,
+    pub untracked: bool,
+    pub exclude_untracked: Vec<String>,
+}
 
 /// The settings file to read: `ECS_CONFIG_FILE` if set and non-empty, else
 /// [`DEFAULT_CONFIG_FILE`].
@@ -108,6 +122,8 @@ pub struct Config {
     pub container_start_timeout: Duration,
     /// ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION.
     pub engine_task_cleanup_wait: Duration,
+    /// ECS_DISABLE_IMAGE_CLEANUP and friends.
+    pub image_cleanup: ImageCleanup,
     /// ECS_INSTANCE_ATTRIBUTES.
     pub instance_attributes: BTreeMap<String, String>,
     /// ECS_CONTAINER_INSTANCE_TAGS.
@@ -126,6 +142,8 @@ pub struct Config {
     pub containerd_address: PathBuf,
     /// CONTAINERD_NAMESPACE.
     pub containerd_namespace: String,
+    /// Local endpoint ports, request limit, stats polling.
+    pub endpoints: Endpoints,
     /// `ECS_*` names set in either source that nothing here knows; for a warning.
     pub unknown_variables: Vec<String>,
     /// Go agent variables that are set but have no effect in this agent.
@@ -190,6 +208,7 @@ impl Config {
             MIN_START_TIMEOUT,
         );
         let engine_task_cleanup_wait = r.cleanup_wait();
+        let image_cleanup = r.image_cleanup();
         let instance_attributes = r
             .parse("ECS_INSTANCE_ATTRIBUTES", |s| {
                 let m = values::parse_string_map(s)?;
@@ -220,6 +239,7 @@ impl Config {
                 values::validate_containerd_namespace(s).map(|()| s.to_string())
             })
             .unwrap_or_else(|| DEFAULT_CONTAINERD_NAMESPACE.to_string());
+        let endpoints = r.endpoints();
         r.get(CONFIG_FILE_VARIABLE);
 
         let (unknown_variables, ignored_variables) = r.leftovers();
@@ -243,6 +263,7 @@ impl Config {
             container_stop_timeout,
             container_start_timeout,
             engine_task_cleanup_wait,
+            image_cleanup,
             instance_attributes,
             container_instance_tags,
             image_pull_behavior,
@@ -251,6 +272,7 @@ impl Config {
             insecure_registries,
             containerd_address,
             containerd_namespace,
+            endpoints,
             unknown_variables,
             ignored_variables,
             warnings,
@@ -295,6 +317,7 @@ impl fmt::Debug for Config {
             .field("container_stop_timeout", &self.container_stop_timeout)
             .field("container_start_timeout", &self.container_start_timeout)
             .field("engine_task_cleanup_wait", &self.engine_task_cleanup_wait)
+            .field("image_cleanup", &self.image_cleanup)
             .field("instance_attributes", &self.instance_attributes)
             .field("container_instance_tags", &self.container_instance_tags)
             .field("image_pull_behavior", &self.image_pull_behavior)
@@ -303,6 +326,7 @@ impl fmt::Debug for Config {
             .field("insecure_registries", &self.insecure_registries)
             .field("containerd_address", &self.containerd_address)
             .field("containerd_namespace", &self.containerd_namespace)
+            .field("endpoints", &self.endpoints)
             .field("unknown_variables", &self.unknown_variables)
             .field("ignored_variables", &self.ignored_variables)
             .field("warnings", &self.warnings)
@@ -399,6 +423,56 @@ impl<'a> Reader<'a> {
     }
 
     /// Go semantics: below the minimum, the default is used instead.
+    fn image_cleanup(&mut self) -> ImageCleanup {
+        let positive_duration =
+            |r: &mut Self, name: &'static str, default: Duration| match r.duration(name) {
+                Some(d) if !d.is_zero() => d,
+                _ => default,
+            };
+        ImageCleanup {
+            disabled: self
+                .parse("ECS_DISABLE_IMAGE_CLEANUP", values::parse_bool)
+                .unwrap_or(false),
+            interval: positive_duration(
+                self,
+                "ECS_IMAGE_CLEANUP_INTERVAL",
+                Duration::from_secs(30 * 60),
+            ),
+            minimum_age: positive_duration(
+                self,
+                "ECS_IMAGE_MINIMUM_CLEANUP_AGE",
+                Duration::from_secs(3600),
+            ),
+            non_ecs_minimum_age: positive_duration(
+                self,
+                "NON_ECS_IMAGE_MINIMUM_CLEANUP_AGE",
+                Duration::from_secs(3600),
+            ),
+            per_cycle: self
+                .parse("ECS_NUM_IMAGES_DELETE_PER_CYCLE", |s| {
+                    match s.trim().parse::<u32>() {
+                        Ok(n) if n > 0 => Ok(n),
+                        _ => Err("a whole number of images above 0, e.g. 5".into()),
+                    }
+                })
+                .unwrap_or(5),
+            untracked: self
+                .parse("ECS_ENABLE_UNTRACKED_IMAGE_CLEANUP", values::parse_bool)
+                .unwrap_or(false),
+            exclude_untracked: self
+                .parse("ECS_EXCLUDE_UNTRACKED_IMAGE", |s| {
+                    Ok::<_, values::Expected>(
+                        s.split(',')
+                            .map(str::trim)
+                            .filter(|x| !x.is_empty())
+                            .map(str::to_string)
+                            .collect(),
+                    )
+                })
+                .unwrap_or_default(),
+        }
+    }
+
     fn cleanup_wait(&mut self) -> Duration {
         let name = "ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION";
         match self.duration(name) {

@@ -631,7 +631,7 @@ fn unknown_and_ignored_variables() {
             ("ECS_UPDATES_ENABLED", "true"),
             ("ECS_MYSTERY", "1"),
             ("ECS_CLUSTR", "again"),
-            ("NON_ECS_IMAGE_MINIMUM_CLEANUP_AGE", "1h"),
+            ("ECS_LOG_DRIVER", "json-file"),
         ]),
     )
     .unwrap();
@@ -640,8 +640,8 @@ fn unknown_and_ignored_variables() {
         c.ignored_variables,
         vec![
             "ECS_ENABLE_TASK_IAM_ROLE",
-            "ECS_UPDATES_ENABLED",
-            "NON_ECS_IMAGE_MINIMUM_CLEANUP_AGE"
+            "ECS_LOG_DRIVER",
+            "ECS_UPDATES_ENABLED"
         ]
     );
     // Ignored variables are not validated: garbage there is not an error.

@@ -113,6 +113,44 @@ const DOCUMENTED: &[(&str, &str, &str)] = &[
          pulled), prefer-cached (use a cached image if present).",
     ),
     (
+        "ECS_DISABLE_IMAGE_CLEANUP",
+        "false",
+        "Never remove images. Otherwise unused images the agent pulled are removed (least recently \
+         used first) every ECS_IMAGE_CLEANUP_INTERVAL.",
+    ),
+    (
+        "ECS_IMAGE_CLEANUP_INTERVAL",
+        "30m",
+        "How often unused images are removed. Unlike the Go agent (minimum 10m), any positive \
+         duration is accepted.",
+    ),
+    (
+        "ECS_IMAGE_MINIMUM_CLEANUP_AGE",
+        "1h",
+        "An image the agent pulled is removed only once it was pulled at least this long ago and no \
+         task that is not yet cleaned up uses it.",
+    ),
+    (
+        "NON_ECS_IMAGE_MINIMUM_CLEANUP_AGE",
+        "1h",
+        "With ECS_ENABLE_UNTRACKED_IMAGE_CLEANUP: minimum age of images the agent did not pull.",
+    ),
+    (
+        "ECS_NUM_IMAGES_DELETE_PER_CYCLE",
+        "5",
+        "At most this many images are removed per cleanup cycle.",
+    ),
+    (
+        "ECS_ENABLE_UNTRACKED_IMAGE_CLEANUP",
+        "false",
+        "Also remove images in the agent's containerd namespace that it did not pull.",
+    ),
+    (
+        "ECS_EXCLUDE_UNTRACKED_IMAGE",
+        "",
+        "Comma-separated image names never removed by untracked image cleanup.",
+    ),
+    (
         "ECS_DISABLE_PRIVILEGED",
         "false",
         "Refuse tasks with privileged containers.",
@@ -134,6 +172,33 @@ const DOCUMENTED: &[(&str, &str, &str)] = &[
         "",
         "Comma-separated registry host[:port] list reached over plain HTTP (and HTTPS without \
          certificate checks), e.g. 127.0.0.1:5000. Not a Go agent variable.",
+    ),
+    (
+        "ECS_AGENT_INTROSPECTION_PORT",
+        "51678",
+        "TCP port of the introspection API (/v1/metadata, /v1/tasks, /license) and the agent's \
+         Prometheus /metrics, on all addresses (ecs-init's iptables rule keeps other hosts out). \
+         Not a Go agent variable: there the port is fixed.",
+    ),
+    (
+        "ECS_AGENT_CREDENTIALS_PORT",
+        "51679",
+        "TCP port on 127.0.0.1 of the task metadata endpoint (v3/v4) that containers reach as \
+         169.254.170.2:80 through the networking layer's redirect. Not a Go agent variable: there \
+         the port is fixed.",
+    ),
+    (
+        "ECS_TASK_METADATA_RPS_LIMIT",
+        "40,60",
+        "Steady and burst request limits (per second) for the task metadata endpoint, per client \
+         address.",
+    ),
+    (
+        "ECS_POLLING_METRICS_WAIT_DURATION",
+        "10s",
+        "Time between container stats polls for task metadata /stats (Go duration, 5s to 20s; \
+         outside values are clamped). Stats are always polled here, so ECS_POLL_METRICS has no \
+         effect.",
     ),
     (
         "CONTAINERD_ADDRESS",
@@ -173,7 +238,6 @@ pub(crate) const GO_AGENT_IGNORED: &[&str] = &[
     "ECS_CONTAINER_INSTANCE_PROPAGATE_TAGS_FROM",
     "ECS_DETAILED_OS_FAMILY",
     "ECS_DISABLE_DOCKER_HEALTH_CHECK",
-    "ECS_DISABLE_IMAGE_CLEANUP",
     "ECS_DISABLE_METRICS",
     "ECS_DISABLE_TASK_METADATA_AZ",
     "ECS_DOMAIN_JOINED_LINUX_INSTANCE",
@@ -194,16 +258,12 @@ pub(crate) const GO_AGENT_IGNORED: &[&str] = &[
     "ECS_ENABLE_TASK_ENI",
     "ECS_ENABLE_TASK_IAM_ROLE",
     "ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST",
-    "ECS_ENABLE_UNTRACKED_IMAGE_CLEANUP",
     "ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION_JITTER",
     "ECS_EXCLUDE_IPV6_PORTBINDING",
-    "ECS_EXCLUDE_UNTRACKED_IMAGE",
     "ECS_EXTERNAL",
     "ECS_FSX_WINDOWS_FILE_SERVER_SUPPORTED",
     "ECS_GMSA_SUPPORTED",
     "ECS_HOST_DATA_DIR",
-    "ECS_IMAGE_CLEANUP_INTERVAL",
-    "ECS_IMAGE_MINIMUM_CLEANUP_AGE",
     "ECS_IMAGE_PULL_INACTIVITY_TIMEOUT",
     "ECS_IMAGE_PULL_TIMEOUT",
     "ECS_INIT_DOCKER_LOG_FILE_NUM",
@@ -217,21 +277,17 @@ pub(crate) const GO_AGENT_IGNORED: &[&str] = &[
     "ECS_LOG_OPTS",
     "ECS_LOG_ROLLOVER_TYPE",
     "ECS_MANIFEST_PULL_TIMEOUT",
-    "ECS_NUM_IMAGES_DELETE_PER_CYCLE",
     "ECS_NVIDIA_RUNTIME",
     "ECS_OFFHOST_INTROSPECTION_INTERFACE_NAME",
-    "ECS_POLLING_METRICS_WAIT_DURATION",
     "ECS_POLL_METRICS",
     "ECS_PROPAGATE_TASK_MEMORY_LIMIT_CGROUPV2",
     "ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT",
     "ECS_SELINUX_CAPABLE",
     "ECS_SHARED_VOLUME_MATCH_FULL_CONFIG",
     "ECS_SKIP_LOCALHOST_TRAFFIC_FILTER",
-    "ECS_TASK_METADATA_RPS_LIMIT",
     "ECS_TASK_PIDS_LIMIT",
     "ECS_UPDATES_ENABLED",
     "ECS_UPDATE_DOWNLOAD_DIR",
     "ECS_VOLUME_PLUGIN_CAPABILITIES",
     "ECS_WARM_POOLS_CHECK",
-    "NON_ECS_IMAGE_MINIMUM_CLEANUP_AGE",
 ];

@@ -59,6 +59,8 @@ pub struct AcsSession<R> {
     pub store: Option<Arc<crate::state::StateStore>>,
     /// The last sequence number seen, from the checkpoint.
     pub initial_seq_num: i64,
+    /// Heartbeats are recorded here for `/metrics`.
+    pub metrics: Arc<crate::endpoints::AgentMetrics>,
 }
 
 impl<R: ContainerRuntime> AcsSession<R> {
@@ -182,6 +184,7 @@ impl<R: ContainerRuntime> AcsSession<R> {
             }
             AcsMessage::Heartbeat(h) => {
                 tracing::debug!(message_id = ?h.message_id, "ACS heartbeat");
+                self.metrics.record_heartbeat();
                 Reply::Send(vec![AcsMessage::HeartbeatAck(HeartbeatAckRequest {
                     message_id: h.message_id,
                 })])

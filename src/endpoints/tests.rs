@@ -736,3 +736,23 @@ fn published_snapshots_are_replaced_whole() {
     assert!(before.by_token("").is_none());
     assert_eq!(before.by_token("tok-web").unwrap().1.name, "web");
 }
+
+#[test]
+fn one_task_is_published_and_removed_by_arn() {
+    let p = source();
+    let mut t = host_task();
+    t.known_status = "STOPPED".into();
+    p.publish_task(t.clone());
+    let snap = p.snapshot();
+    assert_eq!(snap.tasks.len(), 2, "replaced in place, not added");
+    assert_eq!(snap.task_by_arn(&t.arn).unwrap().known_status, "STOPPED");
+    let mut other = host_task();
+    other.arn = "arn:aws:ecs:us-east-1:1:task/c/other".into();
+    p.publish_task(other.clone());
+    assert_eq!(p.snapshot().tasks.len(), 3);
+    p.remove_task(&other.arn);
+    p.remove_task(&t.arn);
+    let snap = p.snapshot();
+    assert_eq!(snap.tasks.len(), 1);
+    assert!(snap.task_by_arn(&t.arn).is_none());
+}

@@ -210,6 +210,20 @@ impl Published {
         self.update(|s| s.tasks = tasks);
     }
 
+    /// Replace one task (matched by ARN), or add it at the end: for a
+    /// publisher that owns one task, such as the engine's task actors.
+    pub fn publish_task(&self, task: TaskView) {
+        self.update(|s| match s.tasks.iter_mut().find(|t| t.arn == task.arn) {
+            Some(slot) => *slot = task,
+            None => s.tasks.push(task),
+        });
+    }
+
+    /// Forget a task (at cleanup).
+    pub fn remove_task(&self, arn: &str) {
+        self.update(|s| s.tasks.retain(|t| t.arn != arn));
+    }
+
     /// Replace the agent fields (after registration, for instance).
     pub fn publish_agent(&self, agent: AgentView) {
         self.update(|s| s.agent = agent);

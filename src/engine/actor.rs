@@ -33,6 +33,7 @@ pub(crate) async fn run<R: ContainerRuntime>(
         // sees every decision taken so far.
         let change = task.take_report();
         inner.persist_and_report(&task, change);
+        inner.publish(&task);
         if task.is_done() {
             inner.mark_finished(task.arn());
             tracing::info!(task = %task.arn(), "task finished");
@@ -40,7 +41,13 @@ pub(crate) async fn run<R: ContainerRuntime>(
         }
         let Some(msg) = rx.recv().await else { break };
         match msg {
-            Msg::Event(event) => task.apply(event),
+            Msg::Event(event) => {
+                let stamp = runtime_time(&event);
+                task.apply(event);
+                if let Some(stamp) = stamp {
+                    stamp.record(&mut task, now_ms());
+                }
+            }
             Msg::Pulled(i, result) => {
                 let result = result.map(|image| {
                     let digest = image.digest.clone();
@@ -65,6 +72,43 @@ pub(crate) async fn run<R: ContainerRuntime>(
         }
     }
     cleanup(&inner, &task, &mut rx).await;
+}
+
+/// Times the endpoints show that the state machine does not track itself.
+enum Stamp {
+    Created(usize),
+    Started(usize),
+}
+
+impl Stamp {
+    fn record(self, task: &mut Task, at_ms: i64) {
+        match self {
+            Stamp::Created(i) => {
+                if let Some(c) = task.containers.get_mut(i) {
+                    c.created_at_ms = Some(at_ms);
+                }
+            }
+            Stamp::Started(i) => {
+                if let Some(c) = task.containers.get_mut(i) {
+                    c.started_at_ms = Some(at_ms);
+                }
+            }
+        }
+    }
+}
+
+fn runtime_time(event: &Event) -> Option<Stamp> {
+    match event {
+        Event::Created {
+            container,
+            result: Ok(_),
+        } => Some(Stamp::Created(*container)),
+        Event::Started {
+            container,
+            result: Ok(()),
+        } => Some(Stamp::Started(*container)),
+        _ => None,
+    }
 }
 
 /// Asks containerd for each container's state and lets the task decide.

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
+use crate::endpoints::env::endpoint_env;
 use crate::runtime::{
     ContainerRuntime, ContainerState, NetworkAttachment, PulledImage, RuntimeError,
 };
@@ -41,11 +42,20 @@ pub(crate) fn execute<R: ContainerRuntime>(
             };
             let image = def.image.clone();
             tokio::spawn(async move {
+                let metered = inner.metrics.pull_started();
                 let result = pull(&inner, &image)
                     .await
                     .map_err(|e| format!("CannotPullContainerError: {e}"));
-                if let Err(reason) = &result {
-                    tracing::warn!(task = %arn, image = %image, reason = %reason, "pull failed");
+                if let Ok(pulled) = &result {
+                    inner.record_image_use(&pulled.name);
+                }
+                match &result {
+                    Ok(_) => metered.succeeded(),
+                    Err(reason) => {
+                        drop(metered);
+                        inner.metrics.inc_error("pull");
+                        tracing::warn!(task = %arn, image = %image, reason = %reason, "pull failed");
+                    }
                 }
                 let _ = tx.send(Msg::Pulled(i, result));
             });
@@ -59,12 +69,16 @@ pub(crate) fn execute<R: ContainerRuntime>(
                 return;
             };
             let id = container_id(task_id(&arn), i, &def.name);
+            let mut extra_env = vec![("AWS_EXECUTION_ENV".into(), "AWS_ECS_EC2".into())];
+            if let Some(c) = task.containers.get(i).filter(|c| !c.token.is_empty()) {
+                extra_env.extend(endpoint_env(&c.token));
+            }
             let ctx = SpecContext {
                 cluster_arn: inner.settings.cluster_arn.clone(),
                 container_id: id.clone(),
                 log_path: inner.settings.log_path(task_id(&arn), &def.name),
                 network: NetworkAttachment::Host,
-                extra_env: vec![("AWS_EXECUTION_ENV".into(), "AWS_ECS_EC2".into())],
+                extra_env,
             };
             let spec = container_spec(&task.def, def, image, &ctx);
             inner.route(&id, &arn, i);
@@ -76,6 +90,7 @@ pub(crate) fn execute<R: ContainerRuntime>(
                 match &result {
                     Ok(_) => tracing::info!(task = %arn, container = %id, "container created"),
                     Err(reason) => {
+                        inner.metrics.inc_error("create");
                         tracing::warn!(task = %arn, container = %id, reason = %reason, "create failed")
                     }
                 }
@@ -112,6 +127,9 @@ pub(crate) fn execute<R: ContainerRuntime>(
                         timeout.as_secs()
                     )),
                 };
+                if result.is_err() {
+                    inner.metrics.inc_error("start");
+                }
                 let _ = tx.send(Msg::Event(Event::Started {
                     container: i,
                     result,

@@ -5,6 +5,8 @@
 
 mod actor;
 mod exec;
+pub mod image_gc;
+mod publish;
 pub mod reporter;
 pub mod settings;
 
@@ -14,6 +16,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use crate::endpoints::{AgentMetrics, Published};
 use crate::model::acs;
 use crate::runtime::ContainerRuntime;
 use crate::state::{StateError, StateStore};
@@ -50,6 +53,13 @@ pub(crate) struct Inner<R> {
     finished: Mutex<HashSet<String>>,
     /// containerd id -> (task ARN, container index), for routing exits.
     routes: Mutex<HashMap<String, (String, usize)>>,
+    /// Images the agent pulled (image cleanup's candidates).
+    pub(crate) images: Mutex<HashMap<String, crate::state::ImageState>>,
+    /// Task ARN -> the images its containers use, until the task is cleaned up.
+    pub(crate) task_images: Mutex<HashMap<String, Vec<String>>>,
+    /// What the task metadata and introspection endpoints show.
+    pub(crate) published: Published,
+    pub(crate) metrics: Arc<AgentMetrics>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -66,8 +76,48 @@ impl<R> Inner<R> {
         lock(&self.finished).insert(arn.to_string());
     }
 
+    /// Shows the task's current state to the local endpoints.
+    pub(crate) fn publish(&self, task: &Task) {
+        self.published
+            .publish_task(publish::task_view(task, &self.settings.cluster_arn));
+        self.metrics
+            .set_state_changes_pending(self.reports.pending() as u64);
+    }
+
+    /// An image was pulled (or found) for a container: it is in use now.
+    pub(crate) fn record_image_use(&self, name: &str) {
+        let now = now_ms();
+        let state = {
+            let mut images = lock(&self.images);
+            let s = images
+                .entry(name.to_string())
+                .or_insert(crate::state::ImageState {
+                    pulled_at_ms: now,
+                    last_used_ms: now,
+                });
+            s.last_used_ms = now;
+            *s
+        };
+        if let Some(store) = &self.store {
+            if let Err(e) = store.save_image(name, &state) {
+                tracing::warn!(image = name, error = %e, "cannot checkpoint the image state");
+            }
+        }
+    }
+
+    pub(crate) fn forget_image(&self, name: &str) {
+        lock(&self.images).remove(name);
+        if let Some(store) = &self.store {
+            if let Err(e) = store.delete_image(name) {
+                tracing::warn!(image = name, error = %e, "cannot remove the image state");
+            }
+        }
+    }
+
     /// Forgets a cleaned-up task.
     pub(crate) fn forget(&self, task: &Task) {
+        lock(&self.task_images).remove(task.arn());
+        self.published.remove_task(task.arn());
         lock(&self.tasks).remove(task.arn());
         lock(&self.finished).remove(task.arn());
         let mut routes = lock(&self.routes);
@@ -122,12 +172,33 @@ impl<R: ContainerRuntime> Engine<R> {
                 rejected: Mutex::new(HashSet::new()),
                 finished: Mutex::new(HashSet::new()),
                 routes: Mutex::new(HashMap::new()),
+                images: image_gc::new_tracker(Vec::new()),
+                task_images: Mutex::new(HashMap::new()),
+                published: Published::default(),
+                metrics: Arc::new(AgentMetrics::new()),
             }),
         }
     }
 
+    /// The tasks as the local endpoints see them, kept current by the task
+    /// actors. The agent fields are the caller's to publish.
+    pub fn published(&self) -> &Published {
+        &self.inner.published
+    }
+
+    /// The agent's health counters the engine keeps (pulls, errors, pending
+    /// state changes); share them with the other parts that report into them.
+    pub fn metrics(&self) -> &Arc<AgentMetrics> {
+        &self.inner.metrics
+    }
+
     /// Picks up the tasks of the previous process: each is reconciled with
     /// containerd by its actor before anything else is done for it.
+    /// Images the previous process pulled, from the checkpoint.
+    pub fn restore_images(&self, images: Vec<(String, crate::state::ImageState)>) {
+        lock(&self.inner.images).extend(images);
+    }
+
     pub fn restore(&self, tasks: Vec<Task>) {
         for task in tasks {
             tracing::info!(task = %task.arn(), known = ?task.known, desired = ?task.desired, "restoring task");
@@ -135,8 +206,25 @@ impl<R: ContainerRuntime> Engine<R> {
         }
     }
 
-    fn spawn(&self, task: Task, restored: bool) {
+    fn spawn(&self, mut task: Task, restored: bool) {
+        // Checkpoints from before tokens existed: give those containers one now
+        // (saved with the actor's first checkpoint).
+        for c in task.containers.iter_mut().filter(|c| c.token.is_empty()) {
+            c.token = crate::endpoints::env::new_token();
+        }
         let (tx, rx) = mpsc::unbounded_channel();
+        // The images its containers need stay while the task is known.
+        let images = task
+            .def
+            .containers
+            .iter()
+            .filter_map(|c| {
+                crate::image::parse_reference(&c.image)
+                    .ok()
+                    .map(|r| r.to_string())
+            })
+            .collect();
+        lock(&self.inner.task_images).insert(task.arn().to_string(), images);
         for (i, c) in task.def.containers.iter().enumerate() {
             self.inner
                 .route(&container_id(task.def.id(), i, &c.name), task.arn(), i);
@@ -208,11 +296,13 @@ impl<R: ContainerRuntime> Engine<R> {
         match task_def(t, self.inner.settings.policy) {
             Ok(def) => {
                 tracing::info!(task = %arn, family = %def.family, version = %def.version, containers = def.containers.len(), "task accepted");
-                Some(Task::new(
-                    def,
-                    desired,
-                    self.inner.settings.default_stop_timeout,
-                ))
+                let mut task = Task::new(def, desired, self.inner.settings.default_stop_timeout);
+                // Checkpointed with the task before the payload is acknowledged,
+                // so a container keeps its metadata URIs across restarts.
+                for c in &mut task.containers {
+                    c.token = crate::endpoints::env::new_token();
+                }
+                Some(task)
             }
             Err(invalid) => {
                 self.reject(&arn, t, invalid.reason);

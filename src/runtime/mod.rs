@@ -6,6 +6,7 @@ use std::future::Future;
 use std::path::PathBuf;
 
 pub mod containerd;
+pub mod images;
 
 /// Credentials for one registry, already resolved from ECS_ENGINE_AUTH_DATA
 /// (or, later, ECR / Secrets Manager).

@@ -14,6 +14,7 @@ use crate::task::{StateChange, Task};
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const TASKS: TableDefinition<&str, &[u8]> = TableDefinition::new("tasks");
 const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
+const IMAGES: TableDefinition<&str, &[u8]> = TableDefinition::new("images");
 
 const INSTANCE_KEY: &str = "instance";
 const SEQ_KEY: &str = "acs_seq_num";
@@ -68,6 +69,13 @@ pub struct InstanceRecord {
     pub cluster_arn: String,
 }
 
+/// An image the agent pulled: when, and when a container last used it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageState {
+    pub pulled_at_ms: i64,
+    pub last_used_ms: i64,
+}
+
 /// Everything loaded at start.
 #[derive(Debug, Default)]
 pub struct Saved {
@@ -75,6 +83,7 @@ pub struct Saved {
     pub tasks: Vec<Task>,
     pub outbox: Vec<(u64, StateChange)>,
     pub seq_num: Option<i64>,
+    pub images: Vec<(String, ImageState)>,
 }
 
 pub struct StateStore {
@@ -108,6 +117,7 @@ impl StateStore {
             txn.open_table(META)?;
             txn.open_table(TASKS)?;
             txn.open_table(OUTBOX)?;
+            txn.open_table(IMAGES)?;
             Ok(())
         })?;
         Ok(store)
@@ -172,7 +182,30 @@ impl StateStore {
                 .outbox
                 .push((id, self.decode("outbox", id.to_string(), v.value())?));
         }
+        let images = txn.open_table(IMAGES).map_err(|e| self.db_err(e))?;
+        for row in images.iter().map_err(|e| self.db_err(e))? {
+            let (k, v) = row.map_err(|e| self.db_err(e))?;
+            let name = k.value().to_string();
+            saved
+                .images
+                .push((name.clone(), self.decode("images", name, v.value())?));
+        }
         Ok(saved)
+    }
+
+    pub fn save_image(&self, name: &str, state: &ImageState) -> Result<(), StateError> {
+        let bytes = serde_json::to_vec(state)?;
+        self.write(|txn| {
+            txn.open_table(IMAGES)?.insert(name, bytes.as_slice())?;
+            Ok(())
+        })
+    }
+
+    pub fn delete_image(&self, name: &str) -> Result<(), StateError> {
+        self.write(|txn| {
+            txn.open_table(IMAGES)?.remove(name)?;
+            Ok(())
+        })
     }
 
     /// Refuses a data dir made by another instance, cluster or control plane.

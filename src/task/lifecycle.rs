@@ -30,6 +30,19 @@ pub struct ContainerState {
     pub image_digest: Option<String>,
     pub exit_code: Option<i32>,
     pub reason: Option<String>,
+    /// The random id in this container's metadata URIs (`/v4/<token>`):
+    /// chosen by the engine at acceptance and kept for the task's life.
+    /// Empty in checkpoints from before it existed; the engine fills it in.
+    #[serde(default)]
+    pub token: String,
+    /// Unix ms, recorded by the engine when the runtime created/started it.
+    #[serde(default)]
+    pub created_at_ms: Option<i64>,
+    #[serde(default)]
+    pub started_at_ms: Option<i64>,
+    /// Unix ms of the exit, from the runtime's exit event.
+    #[serde(default)]
+    pub finished_at_ms: Option<i64>,
 }
 
 /// What the engine must do next.
@@ -230,6 +243,7 @@ impl Task {
                 c.started = true;
                 c.known = ContainerStatus::Stopped;
                 c.exit_code = Some(exit_code);
+                c.finished_at_ms = Some(at_ms);
                 self.execution_stopped_at_ms = Some(at_ms);
                 self.after_container_stopped(container);
             }

@@ -50,19 +50,7 @@ pub fn container_spec(
 
     let mut labels: BTreeMap<String, String> = cfg.labels.clone();
     labels.extend(def.labels.clone());
-    for (k, v) in [
-        ("com.amazonaws.ecs.cluster", ctx.cluster_arn.as_str()),
-        ("com.amazonaws.ecs.container-name", def.name.as_str()),
-        ("com.amazonaws.ecs.task-arn", task.arn.as_str()),
-        (
-            "com.amazonaws.ecs.task-definition-family",
-            task.family.as_str(),
-        ),
-        (
-            "com.amazonaws.ecs.task-definition-version",
-            task.version.as_str(),
-        ),
-    ] {
+    for (k, v) in ecs_labels(&ctx.cluster_arn, task, def) {
         labels.insert(k.to_string(), v.to_string());
     }
 
@@ -89,6 +77,28 @@ pub fn container_spec(
         log_path: ctx.log_path.clone(),
         network: ctx.network.clone(),
     }
+}
+
+/// The labels the agent puts on every container, after the image's and the
+/// definition's `dockerLabels` (and over them).
+pub fn ecs_labels<'a>(
+    cluster_arn: &'a str,
+    task: &'a TaskDef,
+    def: &'a ContainerDef,
+) -> [(&'static str, &'a str); 5] {
+    [
+        ("com.amazonaws.ecs.cluster", cluster_arn),
+        ("com.amazonaws.ecs.container-name", def.name.as_str()),
+        ("com.amazonaws.ecs.task-arn", task.arn.as_str()),
+        (
+            "com.amazonaws.ecs.task-definition-family",
+            task.family.as_str(),
+        ),
+        (
+            "com.amazonaws.ecs.task-definition-version",
+            task.version.as_str(),
+        ),
+    ]
 }
 
 fn set_env(env: &mut Vec<String>, key: &str, value: &str) {

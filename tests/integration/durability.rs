@@ -674,3 +674,84 @@ fn kill_9_between_create_and_start_neither_loses_nor_duplicates_the_container() 
     assert_eq!(duplicates(&agent_local), 0);
     agent_local.restart();
 }
+
+/// Copies the test image to a new name in the plain registry, so this test's
+/// images are its own.
+fn copy_image(env: &TestEnv, name: &str) -> String {
+    let dest = format!("{}/{name}:v1", env.registry);
+    let ok = Command::new("skopeo")
+        .args(["copy", "--src-tls-verify=false", "--dest-tls-verify=false"])
+        .arg(format!("docker://{}", env.image()))
+        .arg(format!("docker://{dest}"))
+        .stdout(Stdio::null())
+        .status()
+        .expect("skopeo")
+        .success();
+    assert!(ok, "skopeo copy to {dest}");
+    dest
+}
+
+#[test]
+fn unused_images_are_cleaned_up_and_used_ones_kept() {
+    let Some(env) = common::env() else { return };
+    let tag = common::unique_ns("gc");
+    let (gone, kept) = (
+        copy_image(&env, &format!("{tag}-gone")),
+        copy_image(&env, &format!("{tag}-kept")),
+    );
+    let local = EcsLocal::start(&env);
+    let agent = Agent::start(
+        &env,
+        &local,
+        &[
+            ("ECS_IMAGE_CLEANUP_INTERVAL", "2s"),
+            ("ECS_IMAGE_MINIMUM_CLEANUP_AGE", "1s"),
+            ("ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION", "1s"),
+        ],
+    );
+    let aws = Aws::new(&env, &local);
+    agent.wait_registered(&aws, START);
+    // An image the agent did not pull: untracked cleanup is off by default.
+    common::ctr(
+        &env,
+        agent.namespace(),
+        &["images", "pull", "--plain-http", &env.image()],
+    );
+    let short = register(
+        &aws,
+        "gc-short",
+        json!([{"name": "c", "image": gone, "memory": 32, "essential": true, "command": sh("true")}]),
+    );
+    let long = register(
+        &aws,
+        "gc-long",
+        json!([{"name": "c", "image": kept, "memory": 32, "essential": true,
+        "command": sh("trap 'exit 0' TERM; while true; do sleep 1; done")}]),
+    );
+    let short_arn = run(&aws, &agent, &short);
+    let long_arn = run(&aws, &agent, &long);
+    wait_status(&aws, &agent, &short_arn, "STOPPED", START);
+    wait_status(&aws, &agent, &long_arn, "RUNNING", START);
+    let images = |agent: &Agent| common::ctr(&env, agent.namespace(), &["images", "ls", "-q"]);
+    wait_until_with_log(
+        &agent,
+        "the unused image to be removed",
+        Duration::from_secs(40),
+        || (!images(&agent).contains(&gone)).then_some(()),
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let left = images(&agent);
+    assert!(
+        left.contains(&kept),
+        "the running task's image stays: {left}"
+    );
+    assert!(
+        left.contains(&env.image()),
+        "an image the agent did not pull stays: {left}"
+    );
+    assert!(
+        agent.log().contains("image cleanup: removed"),
+        "{}",
+        agent.log()
+    );
+}

@@ -12,6 +12,7 @@ pub mod conn;
 mod create;
 mod error;
 mod events;
+mod images;
 mod lifecycle;
 pub mod oci;
 mod rootfs;

@@ -1,0 +1,45 @@
+//! Task IAM role credentials: held in memory only (never in the state store,
+//! never logged), served on the agent's credentials listener the way the Go
+//! agent serves them.
+//!
+//! # How the engine uses it
+//!
+//! ```text
+//! let creds = CredentialsStore::new();
+//! // ACS payload roleCredentials / executionRoleCredentials, and IAMRoleCredentialsMessage:
+//! creds.put(&task_arn, RoleCredentials { role_type: RoleType::TaskApplication, .. });
+//! // then ack with IAMRoleCredentialsAckRequest, and give the task's containers
+//! //   AWS_CONTAINER_CREDENTIALS_RELATIVE_URI = CredentialsStore::relative_uri(&credentials_id)
+//! // bridge/awsvpc tasks, after NetworkManager::setup:
+//! creds.set_task_sources(&task_arn, info.source_ips.iter().map(|ip| (*ip).into()).collect());
+//! // task stopped:
+//! creds.remove_task(&task_arn);
+//!
+//! // serving, on 127.0.0.1:51679 (what 169.254.170.2:80 is DNATed to); the
+//! // peer address is needed for the source check, hence connect info:
+//! let app = credentials::router(creds.clone(), RateLimit { steady: 40, burst: 60 });
+//! axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
+//! // (crate::endpoints merges this router with task metadata on the same
+//! // listener and applies its shared limiter; see its module docs.)
+//! ```
+//!
+//! The built-in limit is a token bucket per caller address and path (the
+//! keys of the Go agent's tollbooth limiter); over it: 429 with tollbooth's
+//! message. Every request is logged at info on target `ecs::audit` with the
+//! credentials id, task ARN, role type, caller and status, never a secret.
+//!
+//! Beyond the Go agent: once `set_task_sources` was called for a task, only
+//! those source addresses get its credentials (others: 403). Host-mode tasks
+//! never call it, so any local caller with the id is served (the Go agent's
+//! behaviour, ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST).
+
+mod handler;
+pub(crate) mod ratelimit;
+mod store;
+
+#[cfg(test)]
+mod tests;
+
+pub use handler::{router, V1_PATH, V2_PATH};
+pub use ratelimit::RateLimit;
+pub use store::{CredentialsError, CredentialsStore, RoleCredentials, RoleType};

@@ -1,0 +1,260 @@
+//! What the local endpoints (task metadata, introspection) see of a task:
+//! a `TaskView` built from the actor's `Task` after every change.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::endpoints::{ContainerView, NetworkView, PortView, TaskView};
+use crate::task::def::{NetworkMode, Protocol};
+use crate::task::spec::{container_id, ecs_labels};
+use crate::task::{ContainerStatus, DesiredStatus, Task, TaskStatus};
+
+/// The Go agent's name for container types the agent runs for the user.
+const NORMAL: &str = "NORMAL";
+const LAUNCH_TYPE: &str = "EC2";
+
+fn at(ms: Option<i64>) -> Option<SystemTime> {
+    let ms = u64::try_from(ms?).ok()?;
+    Some(UNIX_EPOCH + Duration::from_millis(ms))
+}
+
+/// Agent-side container status names, as the Go agent prints them.
+fn container_status(s: ContainerStatus) -> &'static str {
+    match s {
+        ContainerStatus::None => "NONE",
+        ContainerStatus::Pulled => "PULLED",
+        ContainerStatus::Created => "CREATED",
+        ContainerStatus::Running => "RUNNING",
+        ContainerStatus::Stopped => "STOPPED",
+    }
+}
+
+fn desired_status(s: DesiredStatus) -> &'static str {
+    match s {
+        DesiredStatus::Running => "RUNNING",
+        DesiredStatus::Stopped => "STOPPED",
+    }
+}
+
+/// Our task status is derived from the containers; the Go agent's finer
+/// pending states (NONE, CREATED) are told apart by them.
+fn task_status(task: &Task) -> &'static str {
+    match task.known {
+        TaskStatus::Running => "RUNNING",
+        TaskStatus::Stopped => "STOPPED",
+        TaskStatus::Pending
+            if task
+                .containers
+                .iter()
+                .any(|c| c.known >= ContainerStatus::Created) =>
+        {
+            "CREATED"
+        }
+        TaskStatus::Pending => "NONE",
+    }
+}
+
+fn network_mode(m: NetworkMode) -> &'static str {
+    match m {
+        NetworkMode::Host => "host",
+    }
+}
+
+pub(crate) fn task_view(task: &Task, cluster_arn: &str) -> TaskView {
+    let mode = network_mode(task.def.network_mode);
+    let containers = task
+        .def
+        .containers
+        .iter()
+        .zip(&task.containers)
+        .enumerate()
+        .map(|(i, (def, state))| {
+            let created = state.runtime_id.is_some();
+            let mut labels: Vec<(String, String)> = def
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            for (k, v) in ecs_labels(cluster_arn, &task.def, def) {
+                labels.retain(|(existing, _)| existing != k);
+                labels.push((k.to_string(), v.to_string()));
+            }
+            // Host mode: the container binds the host's ports as declared.
+            let ports = if created {
+                def.port_mappings
+                    .iter()
+                    .map(|p| PortView {
+                        container_port: p.container_port,
+                        host_port: p.host_port.unwrap_or(p.container_port),
+                        protocol: match p.protocol {
+                            Protocol::Tcp => "tcp".into(),
+                            Protocol::Udp => "udp".into(),
+                        },
+                        host_ip: "0.0.0.0".into(),
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            ContainerView {
+                token: state.token.clone(),
+                runtime_id: state.runtime_id.clone().unwrap_or_default(),
+                name: def.name.clone(),
+                docker_name: container_id(task.def.id(), i, &def.name),
+                image: def.image.clone(),
+                image_id: state.image_digest.clone().unwrap_or_default(),
+                labels,
+                desired_status: desired_status(task.desired).into(),
+                known_status: container_status(state.known).into(),
+                exit_code: state.exit_code,
+                cpu: def.cpu,
+                memory_mib: def.memory_mib.unwrap_or(0),
+                created_at: at(state.created_at_ms),
+                started_at: at(state.started_at_ms),
+                finished_at: at(state.finished_at_ms),
+                container_arn: def.container_arn.clone().unwrap_or_default(),
+                log_driver: String::new(),
+                log_options: Vec::new(),
+                ports,
+                volumes: Vec::new(),
+                networks: vec![NetworkView {
+                    mode: mode.into(),
+                    ..NetworkView::default()
+                }],
+                health: None,
+                container_type: NORMAL.into(),
+            }
+        })
+        .collect();
+    TaskView {
+        arn: task.arn().to_string(),
+        family: task.def.family.clone(),
+        revision: task.def.version.clone(),
+        desired_status: desired_status(task.desired).into(),
+        known_status: task_status(task).into(),
+        limits: Default::default(),
+        pull_started_at: at(task.pull_started_at_ms),
+        pull_stopped_at: at(task.pull_stopped_at_ms),
+        execution_stopped_at: at(task.execution_stopped_at_ms),
+        availability_zone: String::new(),
+        launch_type: LAUNCH_TYPE.into(),
+        tags: Vec::new(),
+        network_mode: mode.into(),
+        service_name: String::new(),
+        containers,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::task::def::{ContainerDef, PortMapping, TaskDef};
+    use crate::task::Event;
+
+    fn def(name: &str) -> ContainerDef {
+        ContainerDef {
+            name: name.into(),
+            image: "127.0.0.1:5000/busybox:latest".into(),
+            essential: true,
+            entry_point: None,
+            command: None,
+            environment: BTreeMap::new(),
+            working_directory: None,
+            user: None,
+            hostname: None,
+            cpu: 256,
+            memory_mib: Some(64),
+            memory_reservation_mib: None,
+            privileged: false,
+            readonly_rootfs: false,
+            ulimits: vec![],
+            labels: BTreeMap::from([("team".into(), "a".into())]),
+            depends_on: vec![],
+            stop_timeout: None,
+            start_timeout: None,
+            port_mappings: vec![PortMapping {
+                container_port: 8080,
+                host_port: None,
+                protocol: Protocol::Tcp,
+            }],
+            container_arn: Some("arn:aws:ecs:us-east-1:0:container/c/x".into()),
+        }
+    }
+
+    fn task() -> Task {
+        let def = TaskDef {
+            arn: "arn:aws:ecs:us-east-1:0:task/c/abc".into(),
+            family: "fam".into(),
+            version: "3".into(),
+            network_mode: NetworkMode::Host,
+            containers: vec![def("web"), def("side")],
+        };
+        let mut t = Task::new(def, DesiredStatus::Running, Duration::from_secs(30));
+        t.containers[0].token = "tok-0".into();
+        t.containers[1].token = "tok-1".into();
+        t
+    }
+
+    #[test]
+    fn a_new_task_has_tokens_and_no_runtime_facts() {
+        let v = task_view(&task(), "arn:aws:ecs:us-east-1:0:cluster/c");
+        assert_eq!(v.arn, "arn:aws:ecs:us-east-1:0:task/c/abc");
+        assert_eq!((v.family.as_str(), v.revision.as_str()), ("fam", "3"));
+        assert_eq!(v.known_status, "NONE");
+        assert_eq!(v.desired_status, "RUNNING");
+        assert_eq!(v.network_mode, "host");
+        assert_eq!(v.launch_type, "EC2");
+        let c = &v.containers[1];
+        assert_eq!(c.token, "tok-1");
+        assert_eq!(c.runtime_id, "", "not created yet");
+        assert_eq!(c.docker_name, "abc-1-side");
+        assert!(c.ports.is_empty());
+        assert_eq!(c.cpu, 256);
+        assert_eq!(c.memory_mib, 64);
+        assert_eq!(c.container_arn, "arn:aws:ecs:us-east-1:0:container/c/x");
+        assert!(c.labels.contains(&("team".into(), "a".into())));
+        assert!(c.labels.contains(&(
+            "com.amazonaws.ecs.cluster".into(),
+            "arn:aws:ecs:us-east-1:0:cluster/c".into()
+        )));
+    }
+
+    #[test]
+    fn runtime_facts_show_once_known() {
+        let mut t = task();
+        t.next_actions();
+        t.apply(Event::PullStarted { at_ms: 1_000 });
+        t.apply(Event::Pulled {
+            container: 0,
+            result: Ok("sha256:d".into()),
+        });
+        t.apply(Event::PullStopped { at_ms: 2_000 });
+        t.apply(Event::Created {
+            container: 0,
+            result: Ok("abc-0-web".into()),
+        });
+        t.containers[0].created_at_ms = Some(3_000);
+        t.apply(Event::Started {
+            container: 0,
+            result: Ok(()),
+        });
+        t.apply(Event::Exited {
+            container: 0,
+            exit_code: 3,
+            at_ms: 5_000,
+        });
+        let v = task_view(&t, "c");
+        let c = &v.containers[0];
+        assert_eq!(c.runtime_id, "abc-0-web");
+        assert_eq!(c.image_id, "sha256:d");
+        assert_eq!(c.known_status, "STOPPED");
+        assert_eq!(c.exit_code, Some(3));
+        assert_eq!(c.created_at, Some(UNIX_EPOCH + Duration::from_secs(3)));
+        assert_eq!(c.finished_at, Some(UNIX_EPOCH + Duration::from_secs(5)));
+        assert_eq!(c.ports[0].host_port, 8080, "host mode binds as declared");
+        assert_eq!(v.pull_started_at, Some(UNIX_EPOCH + Duration::from_secs(1)));
+        assert_eq!(v.pull_stopped_at, Some(UNIX_EPOCH + Duration::from_secs(2)));
+        assert_eq!(v.desired_status, "STOPPED", "essential container exited");
+    }
+}

@@ -1,0 +1,475 @@
+//! `NetworkManager`: sets up and tears down task namespaces. See the module docs.
+
+use std::net::Ipv4Addr;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use tokio::sync::Mutex;
+
+use super::state::{self, EniLease, Lease, State};
+use super::types::{
+    parse_mac, HostPrep, Mode, NamespaceInfo, NamespaceRequest, NetworkConfig, Protocol,
+};
+use super::{conntrack, ipt, link, netns, rules, NetworkError};
+
+/// The veth end inside an ENI task's namespace (the ENI itself is eth0).
+const ENI_BRIDGE_IF: &str = "ecs-eth0";
+const TASK_IF: &str = "eth0";
+
+pub struct NetworkManager {
+    cfg: NetworkConfig,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    state: State,
+    bridge_ready: bool,
+}
+
+/// Names derived from the key alone, so teardown works without a lease.
+pub(super) struct Names {
+    pub(super) netns: PathBuf,
+    pub(super) veth: String,
+    pub(super) peer: String,
+}
+
+fn short_hash(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(h.finalize())
+}
+
+impl Names {
+    pub(super) fn new(cfg: &NetworkConfig, key: &str) -> Self {
+        let clean = key.len() <= 100
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+        let hash = short_hash(&[&cfg.bridge_name, key]);
+        let file = if clean {
+            format!("ecs-{key}")
+        } else {
+            let s: String = key
+                .chars()
+                .take(60)
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
+            format!("ecs-{s}-{}", &hash[..8])
+        };
+        Self {
+            netns: cfg.netns_dir.join(file),
+            veth: format!("ve{}", &hash[..11]),
+            peer: format!("vp{}", &hash[..11]),
+        }
+    }
+}
+
+fn write_sysctl(path: &str, value: &str) -> Result<(), NetworkError> {
+    std::fs::write(path, value).map_err(|source| NetworkError::Sysctl {
+        path: PathBuf::from(path),
+        source,
+    })
+}
+
+/// A bind attempt: is the host port free for this protocol?
+fn port_is_free(p: Protocol, port: u16) -> bool {
+    let addr = (Ipv4Addr::UNSPECIFIED, port);
+    match p {
+        Protocol::Tcp => std::net::TcpListener::bind(addr).is_ok(),
+        Protocol::Udp => std::net::UdpSocket::bind(addr).is_ok(),
+    }
+}
+
+fn info_of(lease: &Lease) -> NamespaceInfo {
+    let mut source_ips: Vec<Ipv4Addr> = lease.ip.into_iter().collect();
+    if let Some(e) = &lease.eni {
+        source_ips.extend(e.ipv4.iter().map(|(ip, _)| *ip));
+    }
+    NamespaceInfo {
+        netns_path: lease.netns_path.clone(),
+        ipv4: lease
+            .eni
+            .as_ref()
+            .and_then(|e| e.ipv4.first().map(|(ip, _)| *ip))
+            .or(lease.ip),
+        source_ips,
+        bindings: lease.bindings.clone(),
+        dns: lease.dns.clone(),
+        dns_search: lease.dns_search.clone(),
+    }
+}
+
+impl NetworkManager {
+    /// Validates the config and loads the persisted leases. Touches nothing
+    /// on the host yet.
+    pub async fn new(cfg: NetworkConfig) -> Result<Self, NetworkError> {
+        cfg.validate()?;
+        let state = state::load(&cfg.state_dir, &cfg.bridge_name, cfg.bridge_subnet)?;
+        Ok(Self {
+            cfg,
+            inner: Mutex::new(Inner {
+                state,
+                bridge_ready: false,
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &NetworkConfig {
+        &self.cfg
+    }
+
+    /// Keys with a lease (for reconciliation after a restart).
+    pub async fn keys(&self) -> Vec<String> {
+        self.inner
+            .lock()
+            .await
+            .state
+            .leases
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// ecs-init's host preparation, idempotent: route_localnet, 169.254.170.2:80
+    /// to 127.0.0.1:credentials_port (PREROUTING DNAT, OUTPUT REDIRECT), the
+    /// localhost traffic filter and the off-host introspection block. The
+    /// rules live in ECS-AGENT-{PREROUTING,OUTPUT,INPUT}, rewritten each call.
+    pub async fn prepare_host(&self, prep: &HostPrep) -> Result<(), NetworkError> {
+        write_sysctl("/proc/sys/net/ipv4/conf/all/route_localnet", "1")?;
+        let iface = match &prep.offhost_introspection_interface {
+            Some(i) => i.clone(),
+            None => std::fs::read_to_string("/proc/net/route")
+                .ok()
+                .and_then(|s| rules::default_route_interface(&s))
+                .unwrap_or_else(|| "eth0".to_string()),
+        };
+        let wanted = rules::host_rules(prep, &iface);
+        for h in rules::host_hooks() {
+            ipt::ensure_hook(&h).await?;
+            ipt::sync_chain(h.table, &h.chain, wanted.clone()).await?;
+        }
+        tracing::info!(credentials_port = prep.credentials_port, offhost_interface = %iface,
+            localhost_filter = !prep.skip_localhost_traffic_filter,
+            introspection_blocked = !prep.allow_offhost_introspection, "host prepared for task networking");
+        Ok(())
+    }
+
+    /// Removes what `prepare_host` added (route_localnet is left on, as other
+    /// users may rely on it).
+    pub async fn undo_host_prep() -> Result<(), NetworkError> {
+        ipt::remove_hooks(&rules::host_hooks()).await
+    }
+
+    /// Creates the namespace for `req.key` and everything in it.
+    pub async fn setup(&self, req: &NamespaceRequest) -> Result<NamespaceInfo, NetworkError> {
+        if req.key.is_empty() || req.key.len() > 255 {
+            return Err(NetworkError::InvalidRequest {
+                field: "key",
+                reason: "must be 1-255 bytes".into(),
+            });
+        }
+        let eni_mac = match (&req.eni, req.mode) {
+            (Some(e), Mode::Awsvpc) => Some(parse_mac(&e.mac)?),
+            (Some(_), _) => {
+                return Err(NetworkError::InvalidRequest {
+                    field: "eni",
+                    reason: "an ENI is only for awsvpc mode".into(),
+                })
+            }
+            (None, _) => None,
+        };
+        let mut inner = self.inner.lock().await;
+        if let Some(lease) = inner.state.leases.get(&req.key) {
+            if netns::is_mounted(&lease.netns_path) {
+                return Ok(info_of(lease));
+            }
+            self.teardown_locked(&mut inner, &req.key).await?;
+        }
+        let names = Names::new(&self.cfg, &req.key);
+        // Leftovers of a lost state file would make creation fail.
+        self.cleanup_names(&names).await?;
+
+        let mut lease = Lease {
+            mode: req.mode,
+            netns_path: names.netns.clone(),
+            ip: None,
+            host_veth: None,
+            bindings: Vec::new(),
+            eni: None,
+            dns: Vec::new(),
+            dns_search: Vec::new(),
+        };
+        if req.mode != Mode::None {
+            lease.ip = Some(inner.state.allocate_ip()?);
+            lease.host_veth = Some(names.veth.clone());
+        }
+        if req.mode == Mode::Bridge {
+            lease.bindings = inner.state.allocate_ports(
+                &req.ports,
+                self.cfg.dynamic_port_range,
+                (&self.cfg.reserved_ports_tcp, &self.cfg.reserved_ports_udp),
+                port_is_free,
+            )?;
+        }
+        if let Some(e) = &req.eni {
+            lease.eni = Some(EniLease {
+                mac: e.mac.to_ascii_lowercase(),
+                host_name: String::new(),
+                ipv4: e.ipv4.clone(),
+            });
+            lease.dns = e.dns.clone();
+            lease.dns_search = e.dns_search.clone();
+        }
+        // Recorded before anything is created, so a crash midway can be undone.
+        inner.state.leases.insert(req.key.clone(), lease.clone());
+        state::save(&self.cfg.state_dir, &inner.state)?;
+
+        match self
+            .build(&mut inner, &names, &mut lease, req, eni_mac)
+            .await
+        {
+            Ok(()) => {
+                inner.state.leases.insert(req.key.clone(), lease.clone());
+                state::save(&self.cfg.state_dir, &inner.state)?;
+                let info = info_of(&lease);
+                tracing::info!(key = %req.key, mode = ?req.mode, netns = %info.netns_path.display(),
+                    ip = ?info.ipv4, bindings = ?info.bindings, "task network set up");
+                Ok(info)
+            }
+            Err(e) => {
+                // Keep what build learned (the ENI's host name) for the undo.
+                inner.state.leases.insert(req.key.clone(), lease);
+                if let Err(undo) = self.teardown_locked(&mut inner, &req.key).await {
+                    tracing::warn!(key = %req.key, error = %undo, "undoing a failed network setup failed");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn build(
+        &self,
+        inner: &mut Inner,
+        names: &Names,
+        lease: &mut Lease,
+        req: &NamespaceRequest,
+        eni_mac: Option<[u8; 6]>,
+    ) -> Result<(), NetworkError> {
+        netns::create(&names.netns).await?;
+        let ns = netns::handle_in(&names.netns).await?;
+        let lo = link::index_of(&ns.handle, "lo")
+            .await?
+            .ok_or_else(|| NetworkError::Netlink {
+                op: "find lo in the new namespace".into(),
+                reason: "missing".into(),
+            })?;
+        link::set_up(&ns.handle, lo, "lo").await?;
+        if req.mode == Mode::None {
+            return Ok(());
+        }
+        let ip = lease.ip.ok_or_else(|| NetworkError::InvalidRequest {
+            field: "mode",
+            reason: "no address was allocated".into(),
+        })?;
+        let bridge = self.ensure_bridge(inner).await?;
+        let host = netns::host_handle()?;
+        let ns_file =
+            std::fs::File::open(&names.netns).map_err(|source| NetworkError::Namespace {
+                path: names.netns.clone(),
+                op: "open",
+                source,
+            })?;
+        let subnet = self.cfg.bridge_subnet;
+        let gw = subnet.gateway();
+        let inner_if = if eni_mac.is_some() {
+            ENI_BRIDGE_IF
+        } else {
+            TASK_IF
+        };
+
+        link::create_veth(&host.handle, &names.veth, &names.peer).await?;
+        let vi = self.must_index(&host.handle, &names.veth).await?;
+        link::attach_to_bridge(&host.handle, vi, bridge, &names.veth).await?;
+        link::set_up(&host.handle, vi, &names.veth).await?;
+        let pi = self.must_index(&host.handle, &names.peer).await?;
+        link::move_to_ns(&host.handle, pi, inner_if, ns_file.as_raw_fd(), &names.peer).await?;
+        let ii = self.must_index(&ns.handle, inner_if).await?;
+        link::set_up(&ns.handle, ii, inner_if).await?;
+        link::add_addr(&ns.handle, ii, ip, subnet.prefix(), inner_if).await?;
+        if eni_mac.is_some() {
+            link::add_route(&ns.handle, rules::CREDENTIALS_IP, 32, gw, ii).await?;
+        } else {
+            link::add_route(&ns.handle, Ipv4Addr::UNSPECIFIED, 0, gw, ii).await?;
+        }
+
+        for b in &lease.bindings {
+            ipt::ensure_rule(&rules::port_rule(&self.cfg.bridge_name, b, ip)).await?;
+        }
+
+        if let (Some(mac), Some(eni)) = (eni_mac, req.eni.as_ref()) {
+            let (idx, host_name) = link::by_mac(&host.handle, &mac).await?.ok_or_else(|| {
+                NetworkError::EniNotFound {
+                    mac: eni.mac.clone(),
+                }
+            })?;
+            if let Some(l) = lease.eni.as_mut() {
+                l.host_name = host_name.clone();
+            }
+            inner.state.leases.insert(req.key.clone(), lease.clone());
+            state::save(&self.cfg.state_dir, &inner.state)?;
+            link::set_down(&host.handle, idx, &host_name).await?;
+            link::flush_addrs(&host.handle, idx, &host_name).await?;
+            link::move_to_ns(&host.handle, idx, TASK_IF, ns_file.as_raw_fd(), &host_name).await?;
+            let ei = self.must_index(&ns.handle, TASK_IF).await?;
+            link::set_up(&ns.handle, ei, TASK_IF).await?;
+            for (addr, prefix) in &eni.ipv4 {
+                link::add_addr(&ns.handle, ei, *addr, *prefix, TASK_IF).await?;
+            }
+            if let Some(gw) = eni.gateway {
+                link::add_route(&ns.handle, Ipv4Addr::UNSPECIFIED, 0, gw, ei).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn must_index(&self, h: &rtnetlink::Handle, name: &str) -> Result<u32, NetworkError> {
+        link::index_of(h, name)
+            .await?
+            .ok_or_else(|| NetworkError::Netlink {
+                op: format!("find link {name}"),
+                reason: "not found".into(),
+            })
+    }
+
+    /// The bridge, its sysctls and its iptables chains: once per manager,
+    /// again if the bridge was deleted behind our back.
+    async fn ensure_bridge(&self, inner: &mut Inner) -> Result<u32, NetworkError> {
+        let host = netns::host_handle()?;
+        let name = &self.cfg.bridge_name;
+        if inner.bridge_ready {
+            if let Some(i) = link::index_of(&host.handle, name).await? {
+                return Ok(i);
+            }
+        }
+        let subnet = self.cfg.bridge_subnet;
+        let index =
+            link::ensure_bridge(&host.handle, name, subnet.gateway(), subnet.prefix()).await?;
+        write_sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
+        write_sysctl(
+            &format!("/proc/sys/net/ipv4/conf/{name}/route_localnet"),
+            "1",
+        )?;
+        for h in rules::bridge_hooks(name) {
+            ipt::ensure_hook(&h).await?;
+        }
+        for r in rules::bridge_rules(name, subnet) {
+            ipt::ensure_rule(&r).await?;
+        }
+        inner.bridge_ready = true;
+        tracing::info!(bridge = %name, subnet = %subnet, "task bridge ready");
+        Ok(index)
+    }
+
+    /// Removes the namespace of `key` and everything set up for it; the
+    /// lease is released only when all of it is gone. Unknown keys are fine.
+    pub async fn teardown(&self, key: &str) -> Result<(), NetworkError> {
+        let mut inner = self.inner.lock().await;
+        self.teardown_locked(&mut inner, key).await
+    }
+
+    async fn teardown_locked(&self, inner: &mut Inner, key: &str) -> Result<(), NetworkError> {
+        let names = Names::new(&self.cfg, key);
+        let lease = inner.state.leases.get(key).cloned();
+        if let Some(l) = &lease {
+            if let Some(ip) = l.ip {
+                for b in &l.bindings {
+                    ipt::delete_rule(&rules::port_rule(&self.cfg.bridge_name, b, ip)).await?;
+                }
+            }
+            if let Some(eni) = &l.eni {
+                self.return_eni(&l.netns_path, eni).await?;
+            }
+        }
+        let path = lease
+            .as_ref()
+            .map(|l| l.netns_path.clone())
+            .unwrap_or_else(|| names.netns.clone());
+        self.cleanup_names(&Names {
+            netns: path,
+            ..names
+        })
+        .await?;
+        if let Some(ip) = lease.as_ref().and_then(|l| l.ip) {
+            // After the veth is gone, so no new entry can appear. Entries
+            // expire anyway, so a failure here does not fail the teardown.
+            match tokio::task::spawn_blocking(move || conntrack::flush_ip(ip)).await {
+                Ok(Ok(n)) => tracing::debug!(key, %ip, deleted = n, "conntrack entries flushed"),
+                Ok(Err(e)) => {
+                    tracing::warn!(key, %ip, error = %e, "cannot flush conntrack entries")
+                }
+                Err(e) => tracing::warn!(key, %ip, error = %e, "cannot flush conntrack entries"),
+            }
+        }
+        if inner.state.leases.remove(key).is_some() {
+            state::save(&self.cfg.state_dir, &inner.state)?;
+            tracing::info!(key, "task network torn down");
+        }
+        Ok(())
+    }
+
+    /// Deletes the host veth (its peer goes with it) and the namespace.
+    async fn cleanup_names(&self, names: &Names) -> Result<(), NetworkError> {
+        let host = netns::host_handle()?;
+        for n in [&names.veth, &names.peer] {
+            if let Some(i) = link::index_of(&host.handle, n).await? {
+                link::delete(&host.handle, i, n).await?;
+            }
+        }
+        netns::remove(&names.netns)
+    }
+
+    /// Takes the ENI out of the task namespace: down, addresses flushed, its
+    /// host name back. Nothing if the namespace or the ENI is gone.
+    async fn return_eni(&self, netns_path: &Path, eni: &EniLease) -> Result<(), NetworkError> {
+        if eni.host_name.is_empty() || !netns::is_mounted(netns_path) {
+            return Ok(());
+        }
+        let mac = parse_mac(&eni.mac)?;
+        let ns = netns::handle_in(netns_path).await?;
+        let Some((idx, name)) = link::by_mac(&ns.handle, &mac).await? else {
+            return Ok(());
+        };
+        link::set_down(&ns.handle, idx, &name).await?;
+        link::flush_addrs(&ns.handle, idx, &name).await?;
+        let host_ns = netns::host_ns_file()?;
+        link::move_to_ns(&ns.handle, idx, &eni.host_name, host_ns.as_raw_fd(), &name).await?;
+        tracing::info!(mac = %eni.mac, host_name = %eni.host_name, "ENI returned to the host");
+        Ok(())
+    }
+
+    /// Deletes the bridge and its chains when no lease is left (tests, or an
+    /// operator cleaning up). Returns false and does nothing otherwise.
+    pub async fn remove_bridge(&self) -> Result<bool, NetworkError> {
+        let mut inner = self.inner.lock().await;
+        if !inner.state.leases.is_empty() {
+            return Ok(false);
+        }
+        ipt::remove_hooks(&rules::bridge_hooks(&self.cfg.bridge_name)).await?;
+        let host = netns::host_handle()?;
+        if let Some(i) = link::index_of(&host.handle, &self.cfg.bridge_name).await? {
+            link::delete(&host.handle, i, &self.cfg.bridge_name).await?;
+        }
+        inner.bridge_ready = false;
+        Ok(true)
+    }
+}

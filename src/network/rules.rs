@@ -1,0 +1,203 @@
+//! The iptables rules, as data: which chains the agent owns, how they are
+//! hooked into the built-in chains, and what goes in them. Pure, so the exact
+//! rules are unit-tested; `ipt` applies them.
+
+use std::net::Ipv4Addr;
+
+use super::types::{Binding, HostPrep, Ipv4Net};
+
+/// The credentials endpoint address tasks use.
+pub const CREDENTIALS_IP: Ipv4Addr = Ipv4Addr::new(169, 254, 170, 2);
+
+/// Host-wide chains (ecs-init's rules live here instead of the built-ins so
+/// they can be flushed and rewritten idempotently).
+pub(crate) const HOST_PREROUTING: &str = "ECS-AGENT-PREROUTING";
+pub(crate) const HOST_OUTPUT: &str = "ECS-AGENT-OUTPUT";
+pub(crate) const HOST_INPUT: &str = "ECS-AGENT-INPUT";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Rule {
+    pub table: &'static str,
+    pub chain: String,
+    pub spec: String,
+}
+
+/// An agent-owned chain and the rule in a built-in chain that jumps to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Hook {
+    pub table: &'static str,
+    pub builtin: &'static str,
+    pub chain: String,
+    /// The jump rule (ends with `-j <chain>`).
+    pub spec: String,
+    /// Insert at the top (filter chains, so a DROP earlier cannot shadow us)
+    /// rather than append.
+    pub first: bool,
+}
+
+fn hook(
+    table: &'static str,
+    builtin: &'static str,
+    chain: &str,
+    matcher: &str,
+    first: bool,
+) -> Hook {
+    let spec = if matcher.is_empty() {
+        format!("-j {chain}")
+    } else {
+        format!("{matcher} -j {chain}")
+    };
+    Hook {
+        table,
+        builtin,
+        chain: chain.to_string(),
+        spec,
+        first,
+    }
+}
+
+pub(crate) fn host_hooks() -> Vec<Hook> {
+    vec![
+        hook("nat", "PREROUTING", HOST_PREROUTING, "", false),
+        hook("nat", "OUTPUT", HOST_OUTPUT, "", false),
+        hook("filter", "INPUT", HOST_INPUT, "", true),
+    ]
+}
+
+/// ecs-init's rules: 169.254.170.2:80 to the credentials listener from
+/// containers (PREROUTING DNAT) and from the host (OUTPUT REDIRECT), the
+/// localhost traffic filter and the introspection port closed off-host.
+pub(crate) fn host_rules(prep: &HostPrep, offhost_iface: &str) -> Vec<Rule> {
+    let mut rules = vec![
+        Rule {
+            table: "nat",
+            chain: HOST_PREROUTING.into(),
+            spec: format!(
+                "-d {CREDENTIALS_IP}/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination 127.0.0.1:{}",
+                prep.credentials_port
+            ),
+        },
+        Rule {
+            table: "nat",
+            chain: HOST_OUTPUT.into(),
+            spec: format!(
+                "-d {CREDENTIALS_IP}/32 -p tcp -m tcp --dport 80 -j REDIRECT --to-ports {}",
+                prep.credentials_port
+            ),
+        },
+    ];
+    if !prep.skip_localhost_traffic_filter {
+        rules.push(Rule {
+            table: "filter",
+            chain: HOST_INPUT.into(),
+            spec: "-d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP"
+                .into(),
+        });
+    }
+    if !prep.allow_offhost_introspection {
+        rules.push(Rule {
+            table: "filter",
+            chain: HOST_INPUT.into(),
+            spec: format!(
+                "-i {offhost_iface} -p tcp -m tcp --dport {} -j DROP",
+                prep.introspection_port
+            ),
+        });
+    }
+    rules
+}
+
+/// Per-bridge chain names (bridge names are at most 15 bytes, chains 28).
+pub(crate) fn dnat_chain(bridge: &str) -> String {
+    format!("ECS-DNAT-{bridge}")
+}
+pub(crate) fn snat_chain(bridge: &str) -> String {
+    format!("ECS-SNAT-{bridge}")
+}
+pub(crate) fn forward_chain(bridge: &str) -> String {
+    format!("ECS-FWD-{bridge}")
+}
+
+pub(crate) fn bridge_hooks(bridge: &str) -> Vec<Hook> {
+    let dnat = dnat_chain(bridge);
+    vec![
+        // Port mappings apply to traffic for any local address, from outside
+        // (PREROUTING) and from the host itself, 127.0.0.1 included (OUTPUT).
+        hook(
+            "nat",
+            "PREROUTING",
+            &dnat,
+            "-m addrtype --dst-type LOCAL",
+            false,
+        ),
+        hook(
+            "nat",
+            "OUTPUT",
+            &dnat,
+            "-m addrtype --dst-type LOCAL",
+            false,
+        ),
+        hook("nat", "POSTROUTING", &snat_chain(bridge), "", false),
+        hook("filter", "FORWARD", &forward_chain(bridge), "", true),
+    ]
+}
+
+pub(crate) fn bridge_rules(bridge: &str, subnet: Ipv4Net) -> Vec<Rule> {
+    let snat = snat_chain(bridge);
+    let fwd = forward_chain(bridge);
+    vec![
+        // Outbound from tasks.
+        Rule {
+            table: "nat",
+            chain: snat.clone(),
+            spec: format!("-s {subnet} ! -o {bridge} -j MASQUERADE"),
+        },
+        // 127.0.0.1:hostPort DNATed into a task: the source must leave loopback.
+        Rule {
+            table: "nat",
+            chain: snat.clone(),
+            spec: format!("-s 127.0.0.0/8 -o {bridge} -j MASQUERADE"),
+        },
+        // A task reaching another task through a host port: without this the
+        // reply would go straight back over the bridge with the wrong source.
+        Rule {
+            table: "nat",
+            chain: snat,
+            spec: format!("-s {subnet} -o {bridge} -m conntrack --ctstate DNAT -j MASQUERADE"),
+        },
+        Rule {
+            table: "filter",
+            chain: fwd.clone(),
+            spec: format!("-i {bridge} -j ACCEPT"),
+        },
+        Rule {
+            table: "filter",
+            chain: fwd,
+            spec: format!("-o {bridge} -j ACCEPT"),
+        },
+    ]
+}
+
+/// The DNAT of one port mapping.
+pub(crate) fn port_rule(bridge: &str, b: &Binding, task_ip: Ipv4Addr) -> Rule {
+    let p = b.protocol.as_str();
+    Rule {
+        table: "nat",
+        chain: dnat_chain(bridge),
+        spec: format!(
+            "-p {p} -m {p} --dport {} -j DNAT --to-destination {task_ip}:{}",
+            b.host_port, b.container_port
+        ),
+    }
+}
+
+/// The interface of the first IPv4 default route in `/proc/net/route`
+/// content, skipping loopback (ecs-init's choice for the introspection rule).
+pub(crate) fn default_route_interface(proc_net_route: &str) -> Option<String> {
+    proc_net_route.lines().skip(1).find_map(|line| {
+        let mut f = line.split_whitespace();
+        let iface = f.next()?;
+        let dest = f.next()?;
+        (dest == "00000000" && iface != "lo").then(|| iface.to_string())
+    })
+}

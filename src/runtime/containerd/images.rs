@@ -1,0 +1,57 @@
+//! Image records through containerd's Images service.
+
+use containerd_client::services::v1::images_client::ImagesClient;
+use containerd_client::services::v1::{DeleteImageRequest, ListImagesRequest};
+use tonic::Code;
+
+use super::error::from_status;
+use super::{ContainerdRuntime, RuntimeError};
+use crate::runtime::images::{ImageRecord, ImageStore};
+
+impl ImageStore for ContainerdRuntime {
+    async fn list_images(&self) -> Result<Vec<ImageRecord>, RuntimeError> {
+        let conn = self.conn();
+        let resp = ImagesClient::new(conn.channel())
+            .list(conn.request(ListImagesRequest { filters: vec![] }))
+            .await
+            .map_err(|s| {
+                from_status(s, |message| RuntimeError::State {
+                    id: "images".into(),
+                    message,
+                })
+            })?;
+        Ok(resp
+            .into_inner()
+            .images
+            .into_iter()
+            .map(|i| ImageRecord {
+                created_at_ms: i
+                    .created_at
+                    .map(|t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)
+                    .unwrap_or(0),
+                name: i.name,
+            })
+            .collect())
+    }
+
+    async fn remove_image(&self, name: &str) -> Result<(), RuntimeError> {
+        let conn = self.conn();
+        // sync: containerd collects garbage before answering, so the content is gone too.
+        let req = DeleteImageRequest {
+            name: name.to_string(),
+            sync: true,
+            ..Default::default()
+        };
+        match ImagesClient::new(conn.channel())
+            .delete(conn.request(req))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(s) if s.code() == Code::NotFound => Ok(()),
+            Err(s) => Err(from_status(s, |message| RuntimeError::Remove {
+                id: name.to_string(),
+                message,
+            })),
+        }
+    }
+}
