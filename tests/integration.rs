@@ -14,6 +14,8 @@ mod durability;
 mod e2e;
 #[path = "integration/endpoints.rs"]
 mod endpoints;
+#[path = "integration/endpoints_agent.rs"]
+mod endpoints_agent;
 #[path = "integration/local_api.rs"]
 mod local_api;
 #[path = "integration/network.rs"]

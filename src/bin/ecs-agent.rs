@@ -171,6 +171,7 @@ async fn run() -> anyhow::Result<()> {
         default_stop_timeout: cfg.container_stop_timeout,
         default_start_timeout: cfg.container_start_timeout,
         cleanup_wait: cfg.engine_task_cleanup_wait,
+        cleanup_jitter: cfg.engine_task_cleanup_jitter,
         pull_behavior: match cfg.image_pull_behavior {
             ImagePullBehavior::Default => PullBehavior::Default,
             ImagePullBehavior::Always => PullBehavior::Always,

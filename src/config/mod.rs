@@ -122,6 +122,8 @@ pub struct Config {
     pub container_start_timeout: Duration,
     /// ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION.
     pub engine_task_cleanup_wait: Duration,
+    /// ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION_JITTER.
+    pub engine_task_cleanup_jitter: Duration,
     /// ECS_DISABLE_IMAGE_CLEANUP and friends.
     pub image_cleanup: ImageCleanup,
     /// ECS_INSTANCE_ATTRIBUTES.
@@ -208,6 +210,9 @@ impl Config {
             MIN_START_TIMEOUT,
         );
         let engine_task_cleanup_wait = r.cleanup_wait();
+        let engine_task_cleanup_jitter = r
+            .duration("ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION_JITTER")
+            .unwrap_or(Duration::ZERO);
         let image_cleanup = r.image_cleanup();
         let instance_attributes = r
             .parse("ECS_INSTANCE_ATTRIBUTES", |s| {
@@ -263,6 +268,7 @@ impl Config {
             container_stop_timeout,
             container_start_timeout,
             engine_task_cleanup_wait,
+            engine_task_cleanup_jitter,
             image_cleanup,
             instance_attributes,
             container_instance_tags,

@@ -113,6 +113,12 @@ const DOCUMENTED: &[(&str, &str, &str)] = &[
          pulled), prefer-cached (use a cached image if present).",
     ),
     (
+        "ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION_JITTER",
+        "0s",
+        "A random extra wait of up to this much before a stopped task is cleaned up, so tasks \
+         stopped together are not all removed at once.",
+    ),
+    (
         "ECS_DISABLE_IMAGE_CLEANUP",
         "false",
         "Never remove images. Otherwise unused images the agent pulled are removed (least recently \
@@ -258,7 +264,6 @@ pub(crate) const GO_AGENT_IGNORED: &[&str] = &[
     "ECS_ENABLE_TASK_ENI",
     "ECS_ENABLE_TASK_IAM_ROLE",
     "ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST",
-    "ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION_JITTER",
     "ECS_EXCLUDE_IPV6_PORTBINDING",
     "ECS_EXTERNAL",
     "ECS_FSX_WINDOWS_FILE_SERVER_SUPPORTED",

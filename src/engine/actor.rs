@@ -23,6 +23,9 @@ pub(crate) async fn run<R: ContainerRuntime>(
     }
     let mut images: Vec<Option<PulledImage>> = vec![None; task.containers.len()];
     loop {
+        // Before acting: a container started below must find its own
+        // metadata (its runtime id came with the last message).
+        inner.publish(&task);
         for action in task.next_actions() {
             if let Action::Pull(_) = action {
                 task.apply(Event::PullStarted { at_ms: now_ms() });
@@ -166,7 +169,8 @@ async fn cleanup<R: ContainerRuntime>(
     task: &Task,
     rx: &mut mpsc::UnboundedReceiver<Msg>,
 ) {
-    let wait = inner.settings.cleanup_wait;
+    let jitter = inner.settings.cleanup_jitter.mul_f64(rand::random::<f64>());
+    let wait = inner.settings.cleanup_wait + jitter;
     let sleep = tokio::time::sleep(wait);
     tokio::pin!(sleep);
     // Keep draining messages (late exits, re-sent stops) while waiting.

@@ -29,6 +29,8 @@ pub struct EngineSettings {
     pub default_start_timeout: Duration,
     /// ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION: how long a stopped task's containers and logs are kept.
     pub cleanup_wait: Duration,
+    /// ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION_JITTER: a random extra wait up to this.
+    pub cleanup_jitter: Duration,
     pub pull_behavior: PullBehavior,
     pub policy: Policy,
     /// Registry host (`host[:port]`, `docker.io` for Docker Hub) -> credentials.

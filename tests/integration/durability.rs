@@ -755,3 +755,97 @@ fn unused_images_are_cleaned_up_and_used_ones_kept() {
         agent.log()
     );
 }
+
+/// A TCP proxy to the registry that slows what the registry sends, so a pull
+/// takes seconds; counts the bytes it relayed.
+struct SlowProxy {
+    port: u16,
+    relayed: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl SlowProxy {
+    fn start(upstream: &str) -> SlowProxy {
+        use std::io::{Read, Write};
+        use std::net::{TcpListener, TcpStream};
+        use std::sync::atomic::Ordering;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let relayed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = relayed.clone();
+        let upstream = upstream.to_string();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                let (mut c_read, mut s_write) = (
+                    client.try_clone().expect("clone"),
+                    server.try_clone().expect("clone"),
+                );
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut c_read, &mut s_write);
+                });
+                let (mut s_read, mut c_write) = (server, client);
+                let counter = counter.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 8192];
+                    // About 100 KB/s: the busybox layer takes several seconds.
+                    while let Ok(n) = s_read.read(&mut buf) {
+                        if n == 0 || c_write.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                        counter.fetch_add(n, Ordering::Relaxed);
+                        std::thread::sleep(Duration::from_millis(80));
+                    }
+                });
+            }
+        });
+        SlowProxy { port, relayed }
+    }
+
+    fn relayed(&self) -> usize {
+        self.relayed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+#[test]
+fn kill_9_mid_pull_then_restart_runs_the_task_once() {
+    let Some(env) = common::env() else { return };
+    let proxy = SlowProxy::start(&env.registry);
+    let image = format!("127.0.0.1:{}/busybox:latest", proxy.port);
+    let local = EcsLocal::start(&env);
+    let mut agent = Agent::start(&env, &local, &[]);
+    let aws = Aws::new(&env, &local);
+    agent.wait_registered(&aws, START);
+    let td = register(
+        &aws,
+        "midpull",
+        json!([{"name": "c", "image": image, "memory": 32, "essential": true, "command": sh("echo pulled-and-ran")}]),
+    );
+    let arn = run(&aws, &agent, &td);
+    // Layer bytes are flowing: the pull is under way.
+    wait_until_with_log(&agent, "the pull to be under way", START, || {
+        (proxy.relayed() > 200_000).then_some(())
+    });
+    assert_eq!(
+        describe(&aws, &agent, &arn).unwrap()["lastStatus"],
+        "PENDING"
+    );
+    agent.kill9();
+    agent.restart();
+    let t = wait_status(&aws, &agent, &arn, "STOPPED", Duration::from_secs(120));
+    assert_eq!(t["containers"][0]["exitCode"], 0, "{t}");
+    let task_id = arn.rsplit('/').next().unwrap().to_string();
+    assert!(agent
+        .container_log(&task_id, "c")
+        .contains("pulled-and-ran"));
+    let ids = common::ctr(&env, agent.namespace(), &["containers", "ls", "-q"]);
+    assert_eq!(
+        ids.lines().filter(|l| l.starts_with(&task_id)).count(),
+        1,
+        "one container: {ids}"
+    );
+    let check = common::ctr(&env, agent.namespace(), &["images", "check"]);
+    assert!(check.contains("complete"), "the image is whole: {check}");
+    assert_eq!(duplicates(&local), 0);
+}

@@ -453,7 +453,10 @@ impl Agent {
             ("CONTAINERD_NAMESPACE".into(), ns.clone()),
             ("ECS_LOGLEVEL".into(), "debug".into()),
             ("RUST_BACKTRACE".into(), "1".into()),
-            ("ECS_AGENT_INTROSPECTION_PORT".into(), free_port().to_string()),
+            (
+                "ECS_AGENT_INTROSPECTION_PORT".into(),
+                free_port().to_string(),
+            ),
             ("ECS_AGENT_CREDENTIALS_PORT".into(), free_port().to_string()),
         ];
         for (k, v) in extra_env {
