@@ -270,7 +270,6 @@ mod endpoints {
 
     use std::net::{Ipv4Addr, SocketAddr};
     use std::sync::Arc;
-    use std::time::Duration;
 
     use anyhow::Context;
     use ecs::config::Config;
@@ -282,9 +281,6 @@ mod endpoints {
     use ecs::runtime::containerd::Conn;
     use ecs::runtime::ContainerRuntime;
     use tokio::sync::watch;
-
-    /// How often the pending state change gauge is refreshed between task changes.
-    const PENDING_REFRESH: Duration = Duration::from_secs(5);
 
     /// Binds both listeners (a port in use fails the start, naming its
     /// variable) and serves them in the background.
@@ -341,22 +337,13 @@ mod endpoints {
         });
         tracing::info!(metadata = %metadata_addr, introspection = %intro_addr, "local endpoints listening");
 
-        let acs_metrics = metrics.clone();
         tokio::spawn(async move {
             while acs_up.changed().await.is_ok() {
                 let up = *acs_up.borrow_and_update();
-                acs_metrics.set_acs_connected(up);
+                metrics.set_acs_connected(up);
                 if up {
-                    acs_metrics.record_heartbeat();
+                    metrics.record_heartbeat();
                 }
-            }
-        });
-        let engine = engine.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(PENDING_REFRESH);
-            loop {
-                tick.tick().await;
-                metrics.set_state_changes_pending(engine.reports().pending() as u64);
             }
         });
         Ok(())

@@ -4,7 +4,9 @@
 //!
 //! This module does not own listeners or the engine: it gets a narrow
 //! [`TaskSource`] (the engine publishes [`TaskView`]s into a [`Published`])
-//! and returns axum routers. Wiring, for the engine and `main`:
+//! and returns axum routers. Wired in by `engine` (tokens, `publish.rs`,
+//! metrics) and `src/bin/ecs-agent.rs` (listeners, stats, ACS gauge), along
+//! these lines:
 //!
 //! ```ignore
 //! use std::sync::Arc;
@@ -35,7 +37,7 @@
 //!     .merge(limiter.apply(creds_app));
 //! // Neither router has a fallback; add one after merging if wanted.
 //! axum::serve(listener, task_app.into_make_service_with_connect_info::<std::net::SocketAddr>());
-//! // 127.0.0.1:51678: introspection + /metrics.
+//! // 0.0.0.0:51678 (as the Go agent): introspection + /metrics.
 //! axum::serve(intro_listener, introspection_router(source, metrics.clone()));
 //!
 //! // engine, per container at task acceptance: a token, persisted with the task.

@@ -162,6 +162,8 @@ impl<R: ContainerRuntime> Engine<R> {
         reports: ReportQueue,
         store: Option<Arc<StateStore>>,
     ) -> Engine<R> {
+        let metrics = Arc::new(AgentMetrics::new());
+        reports.report_into(metrics.clone());
         Engine {
             inner: Arc::new(Inner {
                 runtime,
@@ -175,7 +177,7 @@ impl<R: ContainerRuntime> Engine<R> {
                 images: image_gc::new_tracker(Vec::new()),
                 task_images: Mutex::new(HashMap::new()),
                 published: Published::default(),
-                metrics: Arc::new(AgentMetrics::new()),
+                metrics,
             }),
         }
     }

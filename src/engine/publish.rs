@@ -221,6 +221,23 @@ mod tests {
     }
 
     #[test]
+    fn checkpoints_from_before_tokens_still_load() {
+        let mut saved = serde_json::to_value(task()).unwrap();
+        for c in saved["containers"].as_array_mut().unwrap() {
+            let c = c.as_object_mut().unwrap();
+            for field in ["token", "created_at_ms", "started_at_ms", "finished_at_ms"] {
+                assert!(c.remove(field).is_some(), "{field} is saved");
+            }
+        }
+        let old: Task = serde_json::from_value(saved).unwrap();
+        assert_eq!(
+            old.containers[0].token, "",
+            "filled in by the engine at restore"
+        );
+        assert_eq!(old.containers[0].created_at_ms, None);
+    }
+
+    #[test]
     fn runtime_facts_show_once_known() {
         let mut t = task();
         t.next_actions();

@@ -4,11 +4,12 @@
 //! a restart redelivers what was not yet taken and nothing twice.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use crate::endpoints::AgentMetrics;
 use crate::state::StateStore;
 use crate::task::StateChange;
 
@@ -39,6 +40,8 @@ pub struct Outgoing {
 pub struct ReportQueue {
     tx: mpsc::UnboundedSender<Outgoing>,
     pending: Arc<std::sync::atomic::AtomicUsize>,
+    /// Set once the engine exists (the queue starts before it).
+    metrics: Arc<OnceLock<Arc<AgentMetrics>>>,
 }
 
 impl ReportQueue {
@@ -49,8 +52,24 @@ impl ReportQueue {
     ) -> ReportQueue {
         let (tx, rx) = mpsc::unbounded_channel();
         let pending = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        tokio::spawn(deliver(reporter, store, rx, pending.clone()));
-        ReportQueue { tx, pending }
+        let metrics = Arc::new(OnceLock::new());
+        tokio::spawn(deliver(
+            reporter,
+            store,
+            rx,
+            pending.clone(),
+            metrics.clone(),
+        ));
+        ReportQueue {
+            tx,
+            pending,
+            metrics,
+        }
+    }
+
+    /// Counts deliveries and failed attempts into `metrics` from now on.
+    pub(crate) fn report_into(&self, metrics: Arc<AgentMetrics>) {
+        let _ = self.metrics.set(metrics);
     }
 
     pub fn push(&self, outbox_id: Option<u64>, change: StateChange) {
@@ -77,11 +96,19 @@ async fn deliver<P: StateReporter>(
     store: Option<Arc<StateStore>>,
     mut rx: mpsc::UnboundedReceiver<Outgoing>,
     pending: Arc<std::sync::atomic::AtomicUsize>,
+    metrics: Arc<OnceLock<Arc<AgentMetrics>>>,
 ) {
     while let Some(Outgoing { outbox_id, change }) = rx.recv().await {
         let mut wait = FIRST_RETRY;
         loop {
-            match reporter.submit(&change).await {
+            let result = reporter.submit(&change).await;
+            if let Some(m) = metrics.get() {
+                match &result {
+                    Ok(()) => m.inc_state_changes_submitted(),
+                    Err(_) => m.inc_error("state_change"),
+                }
+            }
+            match result {
                 Ok(()) => {
                     tracing::info!(
                         task = %change.task_arn,
@@ -107,6 +134,9 @@ async fn deliver<P: StateReporter>(
                 tracing::error!(error = %e, outbox_id = id, "cannot mark the state change sent; it may be sent again after a restart");
             }
         }
-        pending.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        let left = pending.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(m) = metrics.get() {
+            m.set_state_changes_pending(left.saturating_sub(1) as u64);
+        }
     }
 }

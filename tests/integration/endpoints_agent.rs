@@ -309,6 +309,15 @@ fn a_container_reads_its_own_metadata_and_operators_see_the_task() {
         sample(&m, "ecs_agent_acs_last_heartbeat_age_seconds", &[]).is_some(),
         "{text}"
     );
+    // The engine's own counters: the pull, and RUNNING reported to ECS.
+    assert!(
+        sample(&m, "ecs_agent_image_pulls_completed", &[]).is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    assert!(
+        sample(&m, "ecs_agent_state_changes_submitted", &[]).is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
 
     // Unknown tokens are refused the Go agent's way.
     let (status, _) = get(&format!(
