@@ -715,3 +715,28 @@ fn documented_table_is_well_formed() {
         assert!(!default.contains('\n'), "{name}");
     }
 }
+
+/// The README's configuration table is generated from `documented_variables()`;
+/// this keeps the two equal (the failure message prints the table to paste).
+#[test]
+fn readme_configuration_table_is_current() {
+    let mut table = String::from("| variable | default | meaning |\n|---|---|---|\n");
+    for (name, default, meaning) in documented_variables() {
+        let default = if default.is_empty() {
+            "(unset)".to_string()
+        } else {
+            format!("`{default}`")
+        };
+        let meaning = meaning
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .replace('|', "\\|");
+        table.push_str(&format!("| `{name}` | {default} | {meaning} |\n"));
+    }
+    let readme = include_str!("../../README.md");
+    assert!(
+        readme.contains(&table),
+        "README.md's configuration table is out of date; it must contain exactly:\n\n{table}"
+    );
+}
