@@ -154,31 +154,16 @@ mod tests {
 
     fn def(name: &str) -> ContainerDef {
         ContainerDef {
-            name: name.into(),
-            image: "127.0.0.1:5000/busybox:latest".into(),
-            essential: true,
-            entry_point: None,
-            command: None,
-            environment: BTreeMap::new(),
-            working_directory: None,
-            user: None,
-            hostname: None,
             cpu: 256,
             memory_mib: Some(64),
-            memory_reservation_mib: None,
-            privileged: false,
-            readonly_rootfs: false,
-            ulimits: vec![],
             labels: BTreeMap::from([("team".into(), "a".into())]),
-            depends_on: vec![],
-            stop_timeout: None,
-            start_timeout: None,
             port_mappings: vec![PortMapping {
                 container_port: 8080,
                 host_port: None,
                 protocol: Protocol::Tcp,
             }],
             container_arn: Some("arn:aws:ecs:us-east-1:0:container/c/x".into()),
+            ..ContainerDef::minimal(name, "127.0.0.1:5000/busybox:latest")
         }
     }
 

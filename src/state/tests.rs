@@ -1,4 +1,3 @@
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::*;
@@ -6,29 +5,7 @@ use crate::task::def::{ContainerDef, NetworkMode, TaskDef};
 use crate::task::{DesiredStatus, TaskStatus};
 
 fn task(arn: &str) -> Task {
-    let c = ContainerDef {
-        name: "c".into(),
-        image: "busybox".into(),
-        essential: true,
-        entry_point: None,
-        command: None,
-        environment: BTreeMap::new(),
-        working_directory: None,
-        user: None,
-        hostname: None,
-        cpu: 0,
-        memory_mib: None,
-        memory_reservation_mib: None,
-        privileged: false,
-        readonly_rootfs: false,
-        ulimits: vec![],
-        labels: BTreeMap::new(),
-        depends_on: vec![],
-        stop_timeout: None,
-        start_timeout: None,
-        port_mappings: vec![],
-        container_arn: None,
-    };
+    let c = ContainerDef::minimal("c", "busybox");
     let td = TaskDef {
         arn: arn.into(),
         family: "f".into(),

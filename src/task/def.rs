@@ -77,6 +77,36 @@ pub struct TaskDef {
     pub containers: Vec<ContainerDef>,
 }
 
+#[cfg(test)]
+impl ContainerDef {
+    /// An essential container with only a name and an image set, for tests.
+    pub fn minimal(name: &str, image: &str) -> ContainerDef {
+        ContainerDef {
+            name: name.into(),
+            image: image.into(),
+            essential: true,
+            entry_point: None,
+            command: None,
+            environment: BTreeMap::new(),
+            working_directory: None,
+            user: None,
+            hostname: None,
+            cpu: 0,
+            memory_mib: None,
+            memory_reservation_mib: None,
+            privileged: false,
+            readonly_rootfs: false,
+            ulimits: vec![],
+            labels: BTreeMap::new(),
+            depends_on: vec![],
+            stop_timeout: None,
+            start_timeout: None,
+            port_mappings: vec![],
+            container_arn: None,
+        }
+    }
+}
+
 impl TaskDef {
     /// The last part of the ARN: `arn:aws:ecs:r:a:task/cluster/ID` -> `ID`.
     pub fn id(&self) -> &str {

@@ -1,6 +1,5 @@
 //! Every lifecycle transition, driven the way the engine drives it.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::def::{Condition, ContainerDef, Dependency, NetworkMode, TaskDef};
@@ -9,22 +8,7 @@ use super::status::{ContainerStatus, DesiredStatus, TaskStatus};
 
 fn container(name: &str, essential: bool, deps: &[(&str, Condition)]) -> ContainerDef {
     ContainerDef {
-        name: name.into(),
-        image: "busybox".into(),
         essential,
-        entry_point: None,
-        command: None,
-        environment: BTreeMap::new(),
-        working_directory: None,
-        user: None,
-        hostname: None,
-        cpu: 0,
-        memory_mib: None,
-        memory_reservation_mib: None,
-        privileged: false,
-        readonly_rootfs: false,
-        ulimits: vec![],
-        labels: BTreeMap::new(),
         depends_on: deps
             .iter()
             .map(|(n, c)| Dependency {
@@ -32,10 +16,7 @@ fn container(name: &str, essential: bool, deps: &[(&str, Condition)]) -> Contain
                 condition: *c,
             })
             .collect(),
-        stop_timeout: None,
-        start_timeout: None,
-        port_mappings: vec![],
-        container_arn: None,
+        ..ContainerDef::minimal(name, "busybox")
     }
 }
 

@@ -1,6 +1,5 @@
 //! Restart reconciliation: what the runtime reports decides, nothing is run twice.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::def::{ContainerDef, NetworkMode, TaskDef};
@@ -9,27 +8,8 @@ use super::status::{ContainerStatus, DesiredStatus, TaskStatus};
 
 fn def(name: &str, essential: bool) -> ContainerDef {
     ContainerDef {
-        name: name.into(),
-        image: "busybox".into(),
         essential,
-        entry_point: None,
-        command: None,
-        environment: BTreeMap::new(),
-        working_directory: None,
-        user: None,
-        hostname: None,
-        cpu: 0,
-        memory_mib: None,
-        memory_reservation_mib: None,
-        privileged: false,
-        readonly_rootfs: false,
-        ulimits: vec![],
-        labels: BTreeMap::new(),
-        depends_on: vec![],
-        stop_timeout: None,
-        start_timeout: None,
-        port_mappings: vec![],
-        container_arn: None,
+        ..ContainerDef::minimal(name, "busybox")
     }
 }
 

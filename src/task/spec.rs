@@ -149,29 +149,7 @@ mod tests {
     }
 
     fn def() -> ContainerDef {
-        ContainerDef {
-            name: "web".into(),
-            image: "busybox".into(),
-            essential: true,
-            entry_point: None,
-            command: None,
-            environment: BTreeMap::new(),
-            working_directory: None,
-            user: None,
-            hostname: None,
-            cpu: 0,
-            memory_mib: None,
-            memory_reservation_mib: None,
-            privileged: false,
-            readonly_rootfs: false,
-            ulimits: vec![],
-            labels: BTreeMap::new(),
-            depends_on: vec![],
-            stop_timeout: None,
-            start_timeout: None,
-            port_mappings: vec![],
-            container_arn: None,
-        }
+        ContainerDef::minimal("web", "busybox")
     }
 
     fn task() -> TaskDef {
