@@ -8,60 +8,12 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::common::{self, wait_until_with_log, Agent, Aws, EcsLocal, TestEnv};
+use crate::common::{
+    self, describe_task as describe, register_task_def as register, run_task as run, sh,
+    wait_task_status as wait_status, wait_until_with_log, Agent, Aws, EcsLocal, TestEnv,
+};
 
 const START: Duration = Duration::from_secs(60);
-
-fn sh(script: &str) -> Value {
-    json!(["sh", "-c", script])
-}
-
-fn register(aws: &Aws, family: &str, containers: Value) -> String {
-    let input =
-        json!({"family": family, "networkMode": "host", "containerDefinitions": containers});
-    aws.ecs_ok(&[
-        "register-task-definition",
-        "--cli-input-json",
-        &input.to_string(),
-    ])["taskDefinition"]["taskDefinitionArn"]
-        .as_str()
-        .expect("taskDefinitionArn")
-        .to_string()
-}
-
-fn run(aws: &Aws, agent: &Agent, td: &str) -> String {
-    let out = aws.ecs_ok(&[
-        "run-task",
-        "--cluster",
-        agent.cluster(),
-        "--task-definition",
-        td,
-    ]);
-    assert_eq!(out["failures"], json!([]), "{out}");
-    out["tasks"][0]["taskArn"]
-        .as_str()
-        .expect("taskArn")
-        .to_string()
-}
-
-fn describe(aws: &Aws, agent: &Agent, arn: &str) -> Option<Value> {
-    aws.ecs(&[
-        "describe-tasks",
-        "--cluster",
-        agent.cluster(),
-        "--tasks",
-        arn,
-    ])
-    .ok()
-    .map(|v| v["tasks"][0].clone())
-}
-
-#[track_caller]
-fn wait_status(aws: &Aws, agent: &Agent, arn: &str, status: &str, timeout: Duration) -> Value {
-    wait_until_with_log(agent, &format!("{arn} {status}"), timeout, || {
-        describe(aws, agent, arn).filter(|t| t["lastStatus"] == status)
-    })
-}
 
 /// `ctr tasks ls` rows of this namespace: (container id, pid, status).
 fn ctr_tasks(env: &TestEnv, ns: &str) -> Vec<(String, String, String)> {

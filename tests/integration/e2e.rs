@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::common::{self, wait_until_with_log, Agent, Aws, EcsLocal, TestEnv};
+use crate::common::{self, Agent, Aws, EcsLocal, TestEnv};
 
 const START: Duration = Duration::from_secs(60);
 
@@ -33,59 +33,20 @@ fn world(extra_env: &[(&str, &str)]) -> Option<World> {
 
 impl World {
     fn register(&self, family: &str, containers: Value) -> String {
-        let input =
-            json!({"family": family, "networkMode": "host", "containerDefinitions": containers});
-        let out = self.aws.ecs_ok(&[
-            "register-task-definition",
-            "--cli-input-json",
-            &input.to_string(),
-        ]);
-        out["taskDefinition"]["taskDefinitionArn"]
-            .as_str()
-            .expect("taskDefinitionArn")
-            .to_string()
+        common::register_task_def(&self.aws, family, containers)
     }
 
     fn run(&self, task_def: &str) -> String {
-        let out = self.aws.ecs_ok(&[
-            "run-task",
-            "--cluster",
-            self.agent.cluster(),
-            "--task-definition",
-            task_def,
-        ]);
-        assert_eq!(out["failures"], json!([]), "run-task failures: {out}");
-        out["tasks"][0]["taskArn"]
-            .as_str()
-            .expect("taskArn")
-            .to_string()
+        common::run_task(&self.aws, &self.agent, task_def)
     }
 
     fn describe(&self, task_arn: &str) -> Option<Value> {
-        let out = self
-            .aws
-            .ecs(&[
-                "describe-tasks",
-                "--cluster",
-                self.agent.cluster(),
-                "--tasks",
-                task_arn,
-            ])
-            .ok()?;
-        Some(out["tasks"][0].clone())
+        common::describe_task(&self.aws, &self.agent, task_arn)
     }
 
     #[track_caller]
     fn wait_status(&self, task_arn: &str, status: &str, timeout: Duration) -> Value {
-        wait_until_with_log(
-            &self.agent,
-            &format!("task lastStatus {status}"),
-            timeout,
-            || {
-                self.describe(task_arn)
-                    .filter(|t| t["lastStatus"] == status)
-            },
-        )
+        common::wait_task_status(&self.aws, &self.agent, task_arn, status, timeout)
     }
 
     fn container<'a>(task: &'a Value, name: &str) -> &'a Value {
@@ -102,7 +63,7 @@ impl World {
 }
 
 fn sh(script: &str) -> Value {
-    json!(["sh", "-c", script])
+    common::sh(script)
 }
 
 #[test]

@@ -21,6 +21,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use serde_json::{json, Value};
 use tempfile::TempDir;
 
 pub const REGION: &str = "us-east-1";
@@ -705,4 +706,65 @@ impl Aws {
         }
         serde_json::from_str(&stdout).map_err(|e| format!("aws output is not JSON ({e}): {stdout}"))
     }
+}
+
+/// `["sh", "-c", script]` for a container definition's command.
+pub fn sh(script: &str) -> Value {
+    json!(["sh", "-c", script])
+}
+
+/// Registers a host-network task definition; returns its ARN.
+pub fn register_task_def(aws: &Aws, family: &str, containers: Value) -> String {
+    let input =
+        json!({"family": family, "networkMode": "host", "containerDefinitions": containers});
+    aws.ecs_ok(&[
+        "register-task-definition",
+        "--cli-input-json",
+        &input.to_string(),
+    ])["taskDefinition"]["taskDefinitionArn"]
+        .as_str()
+        .expect("taskDefinitionArn")
+        .to_string()
+}
+
+/// Runs one task of `td` on the agent's cluster; returns its ARN.
+pub fn run_task(aws: &Aws, agent: &Agent, td: &str) -> String {
+    let out = aws.ecs_ok(&[
+        "run-task",
+        "--cluster",
+        agent.cluster(),
+        "--task-definition",
+        td,
+    ]);
+    assert_eq!(out["failures"], json!([]), "{out}");
+    out["tasks"][0]["taskArn"]
+        .as_str()
+        .expect("taskArn")
+        .to_string()
+}
+
+/// The task as describe-tasks shows it.
+pub fn describe_task(aws: &Aws, agent: &Agent, arn: &str) -> Option<Value> {
+    aws.ecs(&[
+        "describe-tasks",
+        "--cluster",
+        agent.cluster(),
+        "--tasks",
+        arn,
+    ])
+    .ok()
+    .map(|v| v["tasks"][0].clone())
+}
+
+#[track_caller]
+pub fn wait_task_status(
+    aws: &Aws,
+    agent: &Agent,
+    arn: &str,
+    status: &str,
+    timeout: Duration,
+) -> Value {
+    wait_until_with_log(agent, &format!("{arn} {status}"), timeout, || {
+        describe_task(aws, agent, arn).filter(|t| t["lastStatus"] == status)
+    })
 }
