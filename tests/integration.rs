@@ -6,6 +6,8 @@ mod common;
 
 #[path = "integration/agent_config.rs"]
 mod agent_config;
+#[path = "integration/bench_smoke.rs"]
+mod bench_smoke;
 #[path = "integration/credentials.rs"]
 mod credentials;
 #[path = "integration/durability.rs"]

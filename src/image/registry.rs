@@ -40,6 +40,22 @@ enum Auth {
     Bearer(String),
 }
 
+/// One HTTP client for every pull. Building one parses the system's root
+/// certificates: per pull that cost every task start milliseconds of CPU and
+/// kept memory growing with the number of tasks (see BENCHMARKS.md).
+fn shared_http() -> Result<reqwest::Client, reqwest::Error> {
+    static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    if let Some(client) = HTTP.get() {
+        return Ok(client.clone());
+    }
+    let client = reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .read_timeout(READ_TIMEOUT)
+        .build()?;
+    Ok(HTTP.get_or_init(|| client).clone())
+}
+
 /// One repository on one registry, with the auth state reached so far.
 pub struct RegistryClient {
     http: reqwest::Client,
@@ -63,15 +79,10 @@ impl RegistryClient {
         } else {
             "https"
         };
-        let http = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .read_timeout(READ_TIMEOUT)
-            .build()
-            .map_err(|e| PullError::Connect {
-                registry: host.clone(),
-                cause: error_chain(&e),
-            })?;
+        let http = shared_http().map_err(|e| PullError::Connect {
+            registry: host.clone(),
+            cause: error_chain(&e),
+        })?;
         Ok(RegistryClient {
             http,
             base: format!("{scheme}://{host}"),
