@@ -23,20 +23,20 @@ pub(crate) async fn run<R: ContainerRuntime>(
     }
     let mut images: Vec<Option<PulledImage>> = vec![None; task.containers.len()];
     loop {
-        // Before acting: a container started below must find its own
-        // metadata (its runtime id came with the last message).
+        let actions = task.next_actions();
+        if actions.iter().any(|a| matches!(a, Action::Pull(_))) {
+            task.apply(Event::PullStarted { at_ms: now_ms() });
+        }
+        // One view per step, published before acting: a container started
+        // below must find its own metadata, and the view shows what was planned.
         inner.publish(&task);
-        for action in task.next_actions() {
-            if let Action::Pull(_) = action {
-                task.apply(Event::PullStarted { at_ms: now_ms() });
-            }
+        for action in actions {
             exec::execute(&inner, &task, &images, action, &tx);
         }
         // Checkpointed before the next message can act on it, so a restart
         // sees every decision taken so far.
         let change = task.take_report();
         inner.persist_and_report(&task, change);
-        inner.publish(&task);
         if task.is_done() {
             inner.mark_finished(task.arn());
             tracing::info!(task = %task.arn(), "task finished");

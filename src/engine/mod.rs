@@ -80,8 +80,6 @@ impl<R> Inner<R> {
     pub(crate) fn publish(&self, task: &Task) {
         self.published
             .publish_task(publish::task_view(task, &self.settings.cluster_arn));
-        self.metrics
-            .set_state_changes_pending(self.reports.pending() as u64);
     }
 
     /// An image was pulled (or found) for a container: it is in use now.
@@ -140,6 +138,8 @@ impl<R> Inner<R> {
         if let Some(change) = change {
             self.reports.push(outbox_id, change);
         }
+        self.metrics
+            .set_state_changes_pending(self.reports.pending() as u64);
     }
 }
 
