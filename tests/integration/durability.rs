@@ -605,6 +605,19 @@ fn kill_9_between_create_and_start_neither_loses_nor_duplicates_the_container() 
         let ids = common::ctr(&env, agent.namespace(), &["containers", "ls", "-q"]);
         (ids.lines().filter(|l| l.starts_with(&task_id)).count() == 2).then_some(())
     });
+    // Kill between create and start, not in the milliseconds between the
+    // control plane taking init's RUNNING report and the agent striking it
+    // from its outbox (that window gives one re-sent report by design).
+    wait_until_with_log(&agent, "init RUNNING at the control plane", START, || {
+        let t = describe(&aws, &agent, &arn)?;
+        let init = t["containers"]
+            .as_array()?
+            .iter()
+            .find(|c| c["name"] == "init")?
+            .clone();
+        (init["lastStatus"] == "RUNNING").then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(500));
     agent.kill9();
     agent.restart();
     let t = wait_status(&aws, &agent, &arn, "STOPPED", START);
