@@ -44,16 +44,27 @@ enum Auth {
 /// certificates: per pull that cost every task start milliseconds of CPU and
 /// kept memory growing with the number of tasks (see BENCHMARKS.md).
 fn shared_http() -> Result<reqwest::Client, reqwest::Error> {
-    static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    if let Some(client) = HTTP.get() {
-        return Ok(client.clone());
+    // A pooled connection is driven by a task on the runtime that opened it, so a
+    // client must never outlive or cross runtimes: keep one per runtime id (the
+    // agent has one runtime; tests and embedders may have many in turn).
+    static HTTP: std::sync::Mutex<Option<(tokio::runtime::Id, reqwest::Client)>> =
+        std::sync::Mutex::new(None);
+    let runtime = tokio::runtime::Handle::try_current().ok().map(|h| h.id());
+    let mut slot = HTTP.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let (Some(id), Some((cached_id, client))) = (runtime, slot.as_ref()) {
+        if *cached_id == id {
+            return Ok(client.clone());
+        }
     }
     let client = reqwest::Client::builder()
         .user_agent(USER_AGENT)
         .connect_timeout(CONNECT_TIMEOUT)
         .read_timeout(READ_TIMEOUT)
         .build()?;
-    Ok(HTTP.get_or_init(|| client).clone())
+    if let Some(id) = runtime {
+        *slot = Some((id, client.clone()));
+    }
+    Ok(client)
 }
 
 /// One repository on one registry, with the auth state reached so far.
