@@ -2,14 +2,15 @@
 //!
 //! ecs-local --listen ADDR:PORT --data-dir DIR [--region R] [--auth AK:SK]
 //!           [--heartbeat-secs N] [--resend-secs N] [--manifest-secs N]
+//!           [--credentials-ttl-secs N]
 
 use anyhow::{anyhow, bail, Context, Result};
-use ecs::local::app::Config;
+use ecs::local::app::{Config, DEFAULT_CREDENTIALS_TTL, MIN_CREDENTIALS_TTL};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-const USAGE: &str = "usage: ecs-local --listen ADDR:PORT --data-dir DIR [--region REGION] [--auth ACCESS_KEY:SECRET] [--heartbeat-secs N] [--resend-secs N] [--manifest-secs N]";
+const USAGE: &str = "usage: ecs-local --listen ADDR:PORT --data-dir DIR [--region REGION] [--auth ACCESS_KEY:SECRET] [--heartbeat-secs N] [--resend-secs N] [--manifest-secs N] [--credentials-ttl-secs N]";
 
 struct Args {
     cfg: Config,
@@ -33,6 +34,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args> {
     let mut heartbeat = Duration::from_secs(20);
     let mut resend = Duration::from_secs(15);
     let mut manifest = Duration::from_secs(60);
+    let mut credentials_ttl = DEFAULT_CREDENTIALS_TTL;
     while let Some(flag) = args.next() {
         if flag == "-h" || flag == "--help" {
             println!("{USAGE}");
@@ -80,6 +82,17 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args> {
             "--heartbeat-secs" => heartbeat = secs("--heartbeat-secs", &value()?)?,
             "--resend-secs" => resend = secs("--resend-secs", &value()?)?,
             "--manifest-secs" => manifest = secs("--manifest-secs", &value()?)?,
+            "--credentials-ttl-secs" => {
+                let v = value()?;
+                let ttl = secs("--credentials-ttl-secs", &v)?;
+                if ttl < MIN_CREDENTIALS_TTL {
+                    bail!(
+                        "--credentials-ttl-secs: {v:?} is too short; credentials are refreshed a second before they expire, so at least {} seconds",
+                        MIN_CREDENTIALS_TTL.as_secs()
+                    );
+                }
+                credentials_ttl = ttl;
+            }
             other => bail!("{other}: unknown flag\n{USAGE}"),
         }
     }
@@ -93,6 +106,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args> {
             heartbeat,
             resend,
             manifest,
+            credentials_ttl,
         },
         data_dir,
     })

@@ -1,8 +1,9 @@
 //! The ACS websocket (/acs/ws): one session per connected agent. It delivers
-//! queued payloads (re-sending each until its AckRequest), sends heartbeats,
-//! and marks the instance connected while open.
+//! queued messages (payloads, ENI attachments, credential refreshes), re-sending
+//! each until the agent acknowledges it, sends heartbeats, and marks the
+//! instance connected while open.
 
-use super::api::lifecycle;
+use super::api::lifecycle::{self, Acked};
 use super::api::lookup_cluster_name;
 use super::app::App;
 use super::auth;
@@ -139,8 +140,8 @@ async fn send(sink: &mut Sink, msg: &AcsMessage) -> bool {
     sink.send(Message::Text(msg.encode().into())).await.is_ok()
 }
 
-/// Sends payloads not yet sent on this session, and (when `resend_due`) those
-/// sent at least `resend` ago and still unacknowledged.
+/// Sends messages not yet sent on this session, and (when `resend_due`) those
+/// sent at least `resend` ago and still unacknowledged, in the order queued.
 async fn flush_outbox(
     app: &App,
     instance: &str,
@@ -152,20 +153,16 @@ async fn flush_outbox(
         st.outbox
             .values()
             .filter(|o| o.instance_arn == instance)
-            .map(|o| o.payload.clone())
+            .map(|o| {
+                let seq = o.payload().and_then(|p| p.seq_num);
+                ((o.order, seq), o.message_id.clone(), o.message.to_acs())
+            })
             .collect::<Vec<_>>()
     });
-    pending.sort_by_key(|p| p.seq_num);
-    sent.retain(|id, _| {
-        pending
-            .iter()
-            .any(|p| p.message_id.as_deref() == Some(id.as_str()))
-    });
+    pending.sort_by_key(|p| p.0);
+    sent.retain(|id, _| pending.iter().any(|(_, p, _)| p == id));
     let now = Instant::now();
-    for p in pending {
-        let Some(id) = p.message_id.clone() else {
-            continue;
-        };
+    for (_, id, msg) in pending {
         let due = match sent.get(&id) {
             None => true,
             Some(at) => resend_due && now.duration_since(*at) >= app.cfg.resend,
@@ -174,13 +171,34 @@ async fn flush_outbox(
             continue;
         }
         let again = sent.contains_key(&id);
-        if !send(sink, &AcsMessage::Payload(p)).await {
+        if !send(sink, &msg).await {
             return false;
         }
-        tracing::info!(instance, message_id = %id, resend = again, "payload sent");
+        tracing::info!(instance, message_id = %id, type_name = msg.type_name(), resend = again, "message sent");
         sent.insert(id, now);
     }
     true
+}
+
+/// Records an acknowledgement (`credentials`: it was an
+/// IAMRoleCredentialsAckRequest).
+fn record_ack(app: &App, instance: &str, id: &str, credentials: bool) {
+    let mut ctx = app.ctx("");
+    match app.transact(&mut ctx, |st, _| {
+        Ok(lifecycle::ack(st, instance, id, credentials))
+    }) {
+        Ok(Some(Acked::Payload)) => {
+            tracing::info!(instance, message_id = %id, "payload acknowledged")
+        }
+        Ok(Some(Acked::EniAttachment)) => {
+            tracing::info!(instance, message_id = %id, "ENI attachment acknowledged")
+        }
+        Ok(Some(Acked::Credentials)) => {
+            tracing::info!(instance, message_id = %id, "credentials refresh acknowledged")
+        }
+        Ok(None) => tracing::debug!(instance, message_id = %id, "ack for no pending message"),
+        Err(e) => tracing::error!(instance, error = %e, "recording ack failed"),
+    }
 }
 
 /// What the control plane believes runs on the instance, so the agent can stop
@@ -263,14 +281,18 @@ fn handle_frame(app: &App, instance: &str, text: &str) -> Option<AcsMessage> {
                 tracing::warn!(instance, "AckRequest without messageId ignored");
                 return None;
             };
-            let mut ctx = app.ctx("");
-            match app.transact(&mut ctx, |st, _| Ok(lifecycle::ack(st, instance, &id))) {
-                Ok(true) => tracing::info!(instance, message_id = %id, "payload acknowledged"),
-                Ok(false) => {
-                    tracing::debug!(instance, message_id = %id, "ack for no pending payload")
-                }
-                Err(e) => tracing::error!(instance, error = %e, "recording ack failed"),
-            }
+            record_ack(app, instance, &id, false);
+        }
+        Ok(AcsMessage::IamRoleCredentialsAck(a)) => {
+            let Some(id) = a.message_id else {
+                tracing::warn!(
+                    instance,
+                    "IAMRoleCredentialsAckRequest without messageId ignored"
+                );
+                return None;
+            };
+            tracing::debug!(instance, message_id = %id, credentials_id = ?a.credentials_id, expiration = ?a.expiration, "credentials ack");
+            record_ack(app, instance, &id, true);
         }
         Ok(AcsMessage::HeartbeatAck(_)) => tracing::trace!(instance, "heartbeat acknowledged"),
         Ok(AcsMessage::Nack(n)) => {

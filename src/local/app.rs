@@ -21,7 +21,14 @@ pub struct Config {
     pub resend: Duration,
     /// How often each connected agent gets a TaskManifestMessage.
     pub manifest: Duration,
+    /// Lifetime of the task role credentials ecs-local mints.
+    pub credentials_ttl: Duration,
 }
+
+/// Like an STS role session: 6 hours.
+pub const DEFAULT_CREDENTIALS_TTL: Duration = Duration::from_secs(6 * 3600);
+/// Refreshes happen at least a second before expiry, so shorter makes no sense.
+pub const MIN_CREDENTIALS_TTL: Duration = Duration::from_secs(2);
 
 /// Per-request context handed to API handlers (time is passed in so handlers
 /// stay deterministic).
@@ -33,6 +40,8 @@ pub struct Ctx {
     pub host: String,
     /// Instances whose ACS session should look at the outbox.
     pub notify: Vec<String>,
+    /// Seconds minted task role credentials live.
+    pub credentials_ttl: f64,
 }
 
 #[derive(Default)]
@@ -112,6 +121,7 @@ impl App {
             region: self.cfg.region.clone(),
             host: host.to_string(),
             notify: Vec::new(),
+            credentials_ttl: self.cfg.credentials_ttl.as_secs_f64(),
         }
     }
 

@@ -11,6 +11,7 @@ pub enum ErrorKind {
     ClusterNotFound,
     ClusterContainsContainerInstances,
     ClusterContainsTasks,
+    ResourceNotFound,
     Server,
     AccessDenied,
     UnrecognizedClient,
@@ -29,6 +30,7 @@ impl ErrorKind {
             Self::ClusterNotFound => "ClusterNotFoundException",
             Self::ClusterContainsContainerInstances => "ClusterContainsContainerInstancesException",
             Self::ClusterContainsTasks => "ClusterContainsTasksException",
+            Self::ResourceNotFound => "ResourceNotFoundException",
             Self::Server => "ServerException",
             Self::AccessDenied => "AccessDeniedException",
             Self::UnrecognizedClient => "UnrecognizedClientException",
@@ -47,6 +49,7 @@ impl ErrorKind {
             | Self::ClusterNotFound
             | Self::ClusterContainsContainerInstances
             | Self::ClusterContainsTasks
+            | Self::ResourceNotFound
             | Self::UnrecognizedClient
             | Self::InvalidSignature
             | Self::IncompleteSignature

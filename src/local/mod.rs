@@ -6,10 +6,14 @@ pub mod acs;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod credentials;
+pub mod debug;
+pub mod enis;
 pub mod error;
 pub mod overrides;
 pub mod payload;
 pub mod placement;
+pub mod refresh;
 pub mod server;
 pub mod sigv4;
 pub mod state;
@@ -57,8 +61,11 @@ pub async fn run(
     println!("ecs-local listening on {bound}");
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    axum::serve(listener, server::router(app))
+    let refresher = tokio::spawn(refresh::run(app.clone()));
+    let served = axum::serve(listener, server::router(app))
         .with_graceful_shutdown(shutdown)
         .await
-        .map_err(LocalError::Serve)
+        .map_err(LocalError::Serve);
+    refresher.abort();
+    served
 }

@@ -2,6 +2,7 @@
 //! ECS sends it: container fields, environment as a map, Docker create options
 //! carried as JSON strings in `dockerConfig`. Pure.
 
+use super::enis::acs_eni;
 use super::overrides::{effective_containers, task_cpu_memory, TaskOverride};
 use super::state::{TaskRec, ACCOUNT_ID};
 use super::taskdef::{ContainerDef, TaskDefView};
@@ -62,6 +63,15 @@ pub fn build_task(
         ipc_mode: v.ipc_mode.clone(),
         volumes: v.volumes.iter().map(build_volume).collect(),
         containers,
+        role_credentials: task
+            .role_credentials
+            .as_ref()
+            .map(|c| c.credentials.clone()),
+        execution_role_credentials: task
+            .execution_role_credentials
+            .as_ref()
+            .map(|c| c.credentials.clone()),
+        elastic_network_interfaces: task.eni.iter().map(acs_eni).collect(),
         ..Default::default()
     }
 }

@@ -1,10 +1,11 @@
-//! The HTTP front: the ECS JSON API on POST /, the websockets, and a debug
-//! stats page.
+//! The HTTP front: the ECS JSON API on POST /, the websockets, and the
+//! /debug test hooks.
 
 use super::acs;
 use super::api;
 use super::app::App;
 use super::auth;
+use super::debug;
 use super::error::{ApiError, ErrorKind};
 use super::tcs;
 use axum::body::Bytes;
@@ -13,7 +14,6 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 pub fn router(app: Arc<App>) -> Router {
@@ -21,8 +21,13 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/", post(ecs_api).get(root))
         .route("/acs/ws", get(acs::handler))
         .route("/tcs/ws", get(tcs::handler))
-        .route("/debug/stats", get(stats))
-        .route("/debug/forget-task", post(forget_task))
+        .route("/debug/stats", get(debug::stats))
+        .route("/debug/forget-task", post(debug::forget_task))
+        .route(
+            "/debug/enis",
+            post(debug::register_eni).get(debug::list_enis),
+        )
+        .route("/debug/credentials", get(debug::credentials))
         .with_state(app)
 }
 
@@ -111,52 +116,4 @@ fn handle_api(
         Err(e) => tracing::info!(op, error = %e, "api call failed"),
     }
     result
-}
-
-async fn stats(State(app): State<Arc<App>>) -> Response {
-    let (dups, per_cluster, outbox) = app.read(|st| {
-        (
-            st.meta.duplicate_state_changes,
-            st.meta.duplicates_by_cluster.clone(),
-            st.outbox.len(),
-        )
-    });
-    let body = serde_json::json!({
-        "duplicateStateChanges": dups,
-        "duplicateStateChangesByCluster": per_cluster,
-        "pendingPayloads": outbox,
-        "connectedInstances": app.connected_instances(),
-        "tcs": {
-            "metrics": app.tcs_stats.metrics.load(Ordering::Relaxed),
-            "health": app.tcs_stats.health.load(Ordering::Relaxed),
-            "instanceStatus": app.tcs_stats.instance_status.load(Ordering::Relaxed),
-        },
-    });
-    ([("content-type", "application/json")], body.to_string()).into_response()
-}
-
-#[derive(serde::Deserialize)]
-struct ForgetTask {
-    task: String,
-}
-
-/// Test hook: the control plane loses a task record, as after a control-plane
-/// data loss, so that agents' reconciliation through task manifests can be seen.
-async fn forget_task(
-    State(app): State<Arc<App>>,
-    axum::Json(req): axum::Json<ForgetTask>,
-) -> StatusCode {
-    let mut ctx = app.ctx("");
-    let found = app.transact(&mut ctx, |st, _| {
-        let found = st.tasks.remove(&req.task).is_some();
-        if found {
-            st.mark(super::state::Table::Tasks, &req.task);
-        }
-        Ok(found)
-    });
-    match found {
-        Ok(true) => StatusCode::NO_CONTENT,
-        Ok(false) => StatusCode::NOT_FOUND,
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    }
 }

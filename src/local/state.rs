@@ -2,7 +2,10 @@
 //! Every mutation marks the record dirty; `take_changes` hands the dirty
 //! records to the store, which writes them in one transaction.
 
-use crate::model::acs::PayloadMessage;
+use crate::model::acs::{
+    AcsMessage, AttachTaskNetworkInterfacesMessage, IamRoleCredentials, IamRoleCredentialsMessage,
+    PayloadMessage,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -16,16 +19,18 @@ pub enum Table {
     Tasks,
     Outbox,
     Meta,
+    Enis,
 }
 
 impl Table {
-    pub const ALL: [Table; 6] = [
+    pub const ALL: [Table; 7] = [
         Table::Clusters,
         Table::TaskDefs,
         Table::Instances,
         Table::Tasks,
         Table::Outbox,
         Table::Meta,
+        Table::Enis,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -35,6 +40,7 @@ impl Table {
             Table::Tasks => "tasks",
             Table::Outbox => "outbox",
             Table::Meta => "meta",
+            Table::Enis => "enis",
         }
     }
 }
@@ -208,16 +214,104 @@ pub struct TaskRec {
     pub reservation: Reservation,
     #[serde(default)]
     pub tags: Vec<serde_json::Value>,
+    /// The registered ENI an awsvpc task holds until it is STOPPED (none:
+    /// awsvpc-style local mode, or another network mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eni: Option<TaskEni>,
+    /// Current credentials of the task role (`roleCredentials`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_credentials: Option<IssuedCredentials>,
+    /// Current credentials of the execution role (`executionRoleCredentials`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_role_credentials: Option<IssuedCredentials>,
 }
 
-/// A payload waiting for the agent's AckRequest.
+/// A test stand-in for an EC2 network interface, registered through
+/// `POST /debug/enis`. It is free unless a task that is not STOPPED holds it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EniRec {
+    /// `eni-<17 hex>`
+    pub network_interface_id: String,
+    pub subnet_id: String,
+    pub mac_address: String,
+    pub private_ipv4_address: String,
+    /// `a.b.c.d/prefix` of the subnet.
+    pub subnet_cidr: String,
+    pub gateway: String,
+    #[serde(default)]
+    pub dns_servers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_dns_name: Option<String>,
+    pub registered_at: f64,
+}
+
+/// The ENI attachment of one task (its copy of the ENI as it was attached).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskEni {
+    /// The attachment's id (describe-tasks `attachments[].id`).
+    pub attachment_id: String,
+    pub attachment_arn: String,
+    pub eni: EniRec,
+}
+
+/// Role credentials ecs-local minted for a task.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuedCredentials {
+    pub credentials: IamRoleCredentials,
+    pub issued_at: f64,
+    pub expires_at: f64,
+    /// When the refresher replaces them (before expiry).
+    pub refresh_at: f64,
+}
+
+/// An ACS message waiting for the agent's acknowledgement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OutMessage {
+    /// Acked with AckRequest.
+    Payload(PayloadMessage),
+    /// Acked with AckRequest.
+    AttachEnis(AttachTaskNetworkInterfacesMessage),
+    /// Acked with IAMRoleCredentialsAckRequest.
+    Credentials(IamRoleCredentialsMessage),
+}
+
+impl OutMessage {
+    pub fn to_acs(&self) -> AcsMessage {
+        match self {
+            Self::Payload(p) => AcsMessage::Payload(p.clone()),
+            Self::AttachEnis(m) => AcsMessage::AttachTaskNetworkInterfaces(m.clone()),
+            Self::Credentials(m) => AcsMessage::IamRoleCredentials(m.clone()),
+        }
+    }
+}
+
+/// A message waiting for its acknowledgement; re-sent until then.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Outgoing {
     pub message_id: String,
     pub instance_arn: String,
     pub task_arn: String,
-    pub payload: PayloadMessage,
+    /// Send order across kinds (0 in records written before it existed).
+    #[serde(default)]
+    pub order: u64,
+    // Flattened so that records holding `"payload": {...}` (the only kind
+    // there once was) still load.
+    #[serde(flatten)]
+    pub message: OutMessage,
+}
+
+impl Outgoing {
+    pub fn payload(&self) -> Option<&PayloadMessage> {
+        match &self.message {
+            OutMessage::Payload(p) => Some(p),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -228,6 +322,15 @@ pub struct Meta {
     /// Per cluster ARN.
     #[serde(default)]
     pub duplicates_by_cluster: BTreeMap<String, u64>,
+    /// Next `Outgoing::order`.
+    #[serde(default)]
+    pub next_order: u64,
+    /// AttachTaskNetworkInterfacesMessages the agents acknowledged.
+    #[serde(default)]
+    pub eni_attachment_acks: u64,
+    /// IAMRoleCredentialsMessages (refreshes) the agents acknowledged.
+    #[serde(default)]
+    pub credential_refresh_acks: u64,
 }
 
 pub const META_KEY: &str = "meta";
@@ -243,6 +346,8 @@ pub struct State {
     pub tasks: BTreeMap<String, TaskRec>,
     pub outbox: BTreeMap<String, Outgoing>,
     pub meta: Meta,
+    /// By network interface id.
+    pub enis: BTreeMap<String, EniRec>,
     dirty: BTreeSet<(Table, String)>,
 }
 
@@ -276,6 +381,24 @@ impl State {
         self.mark(Table::Outbox, &o.message_id);
         self.outbox.insert(o.message_id.clone(), o);
     }
+    pub fn put_eni(&mut self, e: EniRec) {
+        self.mark(Table::Enis, &e.network_interface_id);
+        self.enis.insert(e.network_interface_id.clone(), e);
+    }
+    /// The next send order for an outgoing message.
+    pub fn next_order(&mut self) -> u64 {
+        self.meta.next_order += 1;
+        self.mark(Table::Meta, META_KEY);
+        self.meta.next_order
+    }
+    pub fn count_eni_attachment_ack(&mut self) {
+        self.meta.eni_attachment_acks += 1;
+        self.mark(Table::Meta, META_KEY);
+    }
+    pub fn count_credential_refresh_ack(&mut self) {
+        self.meta.credential_refresh_acks += 1;
+        self.mark(Table::Meta, META_KEY);
+    }
     pub fn remove_outgoing(&mut self, message_id: &str) -> Option<Outgoing> {
         self.mark(Table::Outbox, message_id);
         self.outbox.remove(message_id)
@@ -302,6 +425,7 @@ impl State {
                 Table::Tasks => self.tasks.get(&key).map(serde_json::to_vec),
                 Table::Outbox => self.outbox.get(&key).map(serde_json::to_vec),
                 Table::Meta => Some(serde_json::to_vec(&self.meta)),
+                Table::Enis => self.enis.get(&key).map(serde_json::to_vec),
             }
             .transpose()?;
             out.push((table, key, value));
@@ -340,6 +464,10 @@ impl State {
                     .insert(key.to_string(), serde_json::from_slice(bytes)?);
             }
             Table::Meta => self.meta = serde_json::from_slice(bytes)?,
+            Table::Enis => {
+                self.enis
+                    .insert(key.to_string(), serde_json::from_slice(bytes)?);
+            }
         }
         Ok(())
     }

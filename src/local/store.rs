@@ -118,4 +118,46 @@ mod tests {
         assert_eq!(st.clusters["c"].arn, "arn:c");
         assert_eq!(st.meta.duplicate_state_changes, 1);
     }
+
+    #[test]
+    fn outbox_records_of_every_kind_round_trip_and_old_ones_load() {
+        use crate::local::state::{OutMessage, Outgoing};
+        use crate::model::acs::{IamRoleCredentialsMessage, PayloadMessage};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut st = store.load().unwrap();
+        for (id, message) in [
+            (
+                "p",
+                OutMessage::Payload(PayloadMessage {
+                    seq_num: Some(3),
+                    ..Default::default()
+                }),
+            ),
+            (
+                "c",
+                OutMessage::Credentials(IamRoleCredentialsMessage {
+                    role_type: Some("TaskApplication".into()),
+                    ..Default::default()
+                }),
+            ),
+        ] {
+            st.put_outgoing(Outgoing {
+                message_id: id.into(),
+                instance_arn: "i".into(),
+                task_arn: "t".into(),
+                order: 1,
+                message,
+            });
+        }
+        store.write(&st.take_changes().unwrap()).unwrap();
+        // A record as written before messages other than payloads existed.
+        let old = br#"{"messageId":"old","instanceArn":"i","taskArn":"t","payload":{"seqNum":2,"messageId":"old"}}"#;
+        st.load_record(Table::Outbox, "old", old).unwrap();
+        assert_eq!(st.outbox["old"].payload().unwrap().seq_num, Some(2));
+        assert_eq!(st.outbox["old"].order, 0);
+        let back = store.load().unwrap();
+        assert_eq!(back.outbox["p"], st.outbox["p"]);
+        assert_eq!(back.outbox["c"], st.outbox["c"]);
+    }
 }

@@ -6,16 +6,17 @@ use crate::local::error::ErrorKind;
 use crate::local::state::State;
 use serde_json::{json, Value};
 
-fn ctx() -> Ctx {
+pub(super) fn ctx() -> Ctx {
     Ctx {
         now: 1000.0,
         region: "us-east-1".into(),
         host: "127.0.0.1:1".into(),
         notify: vec![],
+        credentials_ttl: 100.0,
     }
 }
 
-fn call(st: &mut State, op: &str, body: Value) -> Value {
+pub(super) fn call(st: &mut State, op: &str, body: Value) -> Value {
     dispatch(st, &mut ctx(), op, body).unwrap_or_else(|e| panic!("{op}: {e}"))
 }
 
@@ -75,9 +76,9 @@ fn run_task_places_and_queues_a_payload() {
     assert_eq!(cx.notify, vec![inst.clone()]);
     assert_eq!(st.outbox.len(), 1);
     let out = st.outbox.values().next().unwrap();
-    assert_eq!(out.payload.seq_num, Some(1));
+    assert_eq!(out.payload().unwrap().seq_num, Some(1));
     assert_eq!(
-        out.payload.tasks[0].desired_status.as_deref(),
+        out.payload().unwrap().tasks[0].desired_status.as_deref(),
         Some("RUNNING")
     );
     let d = call(
@@ -146,10 +147,10 @@ fn state_changes_duplicates_and_stop() {
     assert_eq!(st.outbox.len(), 1);
     let out = st.outbox.values().next().unwrap();
     assert_eq!(
-        out.payload.tasks[0].desired_status.as_deref(),
+        out.payload().unwrap().tasks[0].desired_status.as_deref(),
         Some("STOPPED")
     );
-    assert_eq!(out.payload.seq_num, Some(2));
+    assert_eq!(out.payload().unwrap().seq_num, Some(2));
     call(
         &mut st,
         "SubmitTaskStateChange",

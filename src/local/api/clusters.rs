@@ -44,7 +44,7 @@ pub fn create(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, ApiEr
                 arn: cluster_arn(&ctx.region, &name),
                 name: name.clone(),
                 status: "ACTIVE".into(),
-                tags: req.tags,
+                tags: super::tags::validate(&req.tags, "tags")?,
                 settings,
             };
             tracing::info!(cluster = %rec.arn, "cluster created");
@@ -116,6 +116,7 @@ pub fn list(st: &mut State, _ctx: &mut Ctx, body: Value) -> Result<Value, ApiErr
 #[serde(rename_all = "camelCase", default)]
 struct DescribeReq {
     clusters: Vec<String>,
+    include: Vec<String>,
 }
 
 pub fn describe(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, ApiError> {
@@ -128,13 +129,17 @@ pub fn describe(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, Api
     if wanted.len() > 100 {
         return Err(ApiError::invalid("clusters can name at most 100 clusters."));
     }
+    let with_tags = render::include_tags(&req.include);
     let mut clusters = Vec::new();
     let mut failures = Vec::new();
     for w in &wanted {
         let name = cluster_name(Some(w));
         // ECS still describes INACTIVE clusters (for a while).
         match st.clusters.get(&name) {
-            Some(c) => clusters.push(render::cluster(st, c)),
+            Some(c) => clusters.push(render::without_tags_unless(
+                render::cluster(st, c),
+                with_tags,
+            )),
             None => failures.push(render::missing(&cluster_arn(&ctx.region, &name))),
         }
     }

@@ -25,6 +25,7 @@ struct RegisterReq {
 
 pub fn register(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, ApiError> {
     let req: RegisterReq = parse(body)?;
+    let tags = super::tags::validate(&req.tags, "tags")?;
     let c = cluster_or_default(st, &ctx.region, req.cluster.as_deref())?;
     for (i, a) in req.attributes.iter().enumerate() {
         if a.name.trim().is_empty() {
@@ -80,10 +81,10 @@ pub fn register(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, Api
                 ec2_instance_id: ec2_instance_id
                     .clone()
                     .or_else(|| old.ec2_instance_id.clone()),
-                tags: if req.tags.is_empty() {
+                tags: if tags.is_empty() {
                     old.tags.clone()
                 } else {
-                    req.tags.clone()
+                    tags.clone()
                 },
                 ..old.clone()
             }
@@ -105,7 +106,7 @@ pub fn register(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, Api
                 agent_connected: false,
                 attributes: req.attributes.clone(),
                 registered_at: ctx.now,
-                tags: req.tags.clone(),
+                tags: tags.clone(),
                 next_seq_num: 1,
             }
         }
@@ -173,6 +174,7 @@ pub fn deregister(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, A
 struct DescribeReq {
     cluster: Option<String>,
     container_instances: Vec<String>,
+    include: Vec<String>,
 }
 
 pub fn describe(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, ApiError> {
@@ -183,12 +185,16 @@ pub fn describe(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, Api
             "containerInstances must name between 1 and 100 container instances.",
         ));
     }
+    let with_tags = render::include_tags(&req.include);
     let mut out = Vec::new();
     let mut failures = Vec::new();
     for p in &req.container_instances {
         let a = instance_arn(&ctx.region, &c, p);
         match st.instances.get(&a).filter(|i| i.cluster_arn == c.arn) {
-            Some(i) => out.push(render::instance(st, i)),
+            Some(i) => out.push(render::without_tags_unless(
+                render::instance(st, i),
+                with_tags,
+            )),
             None => failures.push(render::missing(&a)),
         }
     }

@@ -3,10 +3,27 @@
 
 use super::lookup::new_id;
 use crate::local::app::Ctx;
+use crate::local::credentials::Role;
+use crate::local::enis::{acs_eni, ATTACH_WAIT_TIMEOUT_MS};
 use crate::local::payload::build_task;
-use crate::local::state::{taskdef_key, Outgoing, State, TaskRec};
+use crate::local::state::{taskdef_key, OutMessage, Outgoing, State, TaskRec};
 use crate::local::taskdef::view;
-use crate::model::acs::PayloadMessage;
+use crate::model::acs::{
+    AttachTaskNetworkInterfacesMessage, IamRoleCredentialsMessage, PayloadMessage,
+};
+
+/// Puts a message in the outbox of the task's instance and wakes its session.
+fn enqueue(st: &mut State, ctx: &mut Ctx, task: &TaskRec, message_id: String, message: OutMessage) {
+    let order = st.next_order();
+    st.put_outgoing(Outgoing {
+        message_id,
+        instance_arn: task.container_instance_arn.clone(),
+        task_arn: task.arn.clone(),
+        order,
+        message,
+    });
+    ctx.notify.push(task.container_instance_arn.clone());
+}
 
 /// Queues the task (at its current desired status) for its instance's ACS
 /// session, replacing any payload for the same task not yet acknowledged.
@@ -33,7 +50,7 @@ pub fn queue_payload(st: &mut State, ctx: &mut Ctx, task_arn: &str) {
     let superseded: Vec<String> = st
         .outbox
         .values()
-        .filter(|o| o.task_arn == task_arn)
+        .filter(|o| o.task_arn == task_arn && o.payload().is_some())
         .map(|o| o.message_id.clone())
         .collect();
     for id in superseded {
@@ -62,13 +79,91 @@ pub fn queue_payload(st: &mut State, ctx: &mut Ctx, task_arn: &str) {
         ..Default::default()
     };
     tracing::info!(task = %task_arn, message_id = %message_id, seq_num = seq, desired = %task.desired_status, "payload queued");
-    st.put_outgoing(Outgoing {
-        message_id,
-        instance_arn: task.container_instance_arn.clone(),
-        task_arn: task_arn.to_string(),
-        payload,
-    });
-    ctx.notify.push(task.container_instance_arn.clone());
+    enqueue(st, ctx, &task, message_id, OutMessage::Payload(payload));
+}
+
+/// Queues the AttachTaskNetworkInterfacesMessage of a task holding an ENI
+/// (sent before its payload, re-sent until the agent's AckRequest).
+pub fn queue_eni_attachment(st: &mut State, ctx: &mut Ctx, task_arn: &str) {
+    let Some(task) = st.tasks.get(task_arn).cloned() else {
+        return;
+    };
+    let Some(eni) = &task.eni else {
+        return;
+    };
+    let message_id = uuid::Uuid::new_v4().to_string();
+    let msg = AttachTaskNetworkInterfacesMessage {
+        message_id: Some(message_id.clone()),
+        cluster_arn: Some(task.cluster_arn.clone()),
+        container_instance_arn: Some(task.container_instance_arn.clone()),
+        task_arn: Some(task.arn.clone()),
+        task_cluster_arn: Some(task.cluster_arn.clone()),
+        generated_at: Some((ctx.now * 1000.0) as i64),
+        wait_timeout_ms: Some(ATTACH_WAIT_TIMEOUT_MS),
+        elastic_network_interfaces: vec![acs_eni(eni)],
+    };
+    tracing::info!(task = %task_arn, message_id = %message_id, eni = %eni.eni.network_interface_id, "ENI attachment queued");
+    enqueue(st, ctx, &task, message_id, OutMessage::AttachEnis(msg));
+}
+
+/// Queues an IAMRoleCredentialsMessage with the task's current credentials
+/// of `role`, replacing one for the same role not yet acknowledged. A payload
+/// of the task still waiting for its ack is brought up to date too, so that a
+/// re-send never hands out older keys.
+pub fn queue_credentials(st: &mut State, ctx: &mut Ctx, task_arn: &str, role: Role) {
+    let Some(task) = st.tasks.get(task_arn).cloned() else {
+        return;
+    };
+    let Some(issued) = credentials_of(&task, role) else {
+        return;
+    };
+    let role_type = role.role_type();
+    let pending: Vec<Outgoing> = st
+        .outbox
+        .values()
+        .filter(|o| o.task_arn == task_arn)
+        .cloned()
+        .collect();
+    for mut o in pending {
+        match &mut o.message {
+            OutMessage::Credentials(m) if m.role_type.as_deref() == Some(role_type) => {
+                st.remove_outgoing(&o.message_id);
+            }
+            OutMessage::Payload(p) => {
+                for t in p
+                    .tasks
+                    .iter_mut()
+                    .filter(|t| t.arn.as_deref() == Some(task_arn))
+                {
+                    match role {
+                        Role::Task => t.role_credentials = Some(issued.credentials.clone()),
+                        Role::Execution => {
+                            t.execution_role_credentials = Some(issued.credentials.clone())
+                        }
+                    }
+                }
+                st.put_outgoing(o);
+            }
+            _ => {}
+        }
+    }
+    let message_id = uuid::Uuid::new_v4().to_string();
+    let msg = IamRoleCredentialsMessage {
+        message_id: Some(message_id.clone()),
+        task_arn: Some(task.arn.clone()),
+        task_cluster_arn: Some(task.cluster_arn.clone()),
+        role_type: Some(role_type.to_string()),
+        role_credentials: Some(issued.credentials.clone()),
+    };
+    tracing::info!(task = %task_arn, message_id = %message_id, role_type, expiration = ?issued.credentials.expiration, "credentials refresh queued");
+    enqueue(st, ctx, &task, message_id, OutMessage::Credentials(msg));
+}
+
+pub fn credentials_of(t: &TaskRec, role: Role) -> Option<&crate::local::state::IssuedCredentials> {
+    match role {
+        Role::Task => t.role_credentials.as_ref(),
+        Role::Execution => t.execution_role_credentials.as_ref(),
+    }
 }
 
 /// Sets desiredStatus STOPPED (once) and tells the agent.
@@ -221,15 +316,39 @@ pub fn apply_container_change(t: &mut TaskRec, ch: &ContainerChange) -> Applied 
     result
 }
 
-/// The agent acknowledged a payload.
-pub fn ack(st: &mut State, instance_arn: &str, message_id: &str) -> bool {
-    match st.outbox.get(message_id) {
-        Some(o) if o.instance_arn == instance_arn => {
-            st.remove_outgoing(message_id);
-            true
-        }
-        _ => false,
+/// What an acknowledgement settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acked {
+    Payload,
+    EniAttachment,
+    Credentials,
+}
+
+/// The agent acknowledged a message with AckRequest (payloads and ENI
+/// attachments) or IAMRoleCredentialsAckRequest (credentials); `credentials`
+/// says which. Counts acknowledged attachments and refreshes.
+pub fn ack(
+    st: &mut State,
+    instance_arn: &str,
+    message_id: &str,
+    credentials: bool,
+) -> Option<Acked> {
+    let kind = match st.outbox.get(message_id) {
+        Some(o) if o.instance_arn == instance_arn => match (&o.message, credentials) {
+            (OutMessage::Payload(_), false) => Acked::Payload,
+            (OutMessage::AttachEnis(_), false) => Acked::EniAttachment,
+            (OutMessage::Credentials(_), true) => Acked::Credentials,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    st.remove_outgoing(message_id);
+    match kind {
+        Acked::EniAttachment => st.count_eni_attachment_ack(),
+        Acked::Credentials => st.count_credential_refresh_ack(),
+        Acked::Payload => {}
     }
+    Some(kind)
 }
 
 /// Drops undelivered payloads of a task that has stopped.

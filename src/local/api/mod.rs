@@ -9,6 +9,7 @@ mod lookup;
 
 pub use lookup::cluster_name as lookup_cluster_name;
 pub mod render;
+mod tags;
 mod taskdefs;
 mod tasks;
 
@@ -46,6 +47,9 @@ fn handler(op: &str) -> Option<Handler> {
         "DiscoverPollEndpoint" => agent::discover_poll_endpoint,
         "SubmitTaskStateChange" => agent::submit_task_state_change,
         "SubmitContainerStateChange" => agent::submit_container_state_change,
+        "TagResource" => tags::tag_resource,
+        "UntagResource" => tags::untag_resource,
+        "ListTagsForResource" => tags::list_tags_for_resource,
         _ => return None,
     };
     Some(h)
@@ -103,6 +107,9 @@ pub(crate) fn paginate(
     Ok((page, token))
 }
 
+#[cfg(test)]
+#[path = "net_tests.rs"]
+mod net_tests;
 #[cfg(test)]
 #[path = "api_tests.rs"]
 mod tests;

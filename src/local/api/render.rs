@@ -1,5 +1,6 @@
 //! Records to ECS API response shapes.
 
+use crate::local::enis::{render_attachments, render_container_interfaces};
 use crate::local::placement::{Candidate, Failure};
 use crate::local::state::{
     ClusterRec, InstanceRec, Resource, State, TaskDefRec, TaskRec, ACCOUNT_ID,
@@ -174,7 +175,7 @@ pub fn task(t: &TaskRec) -> Value {
             put_opt(&mut m, "exitCode", &c.exit_code);
             put_opt(&mut m, "reason", &c.reason);
             m.insert("networkBindings".into(), json!(c.network_bindings));
-            m.insert("networkInterfaces".into(), json!([]));
+            m.insert("networkInterfaces".into(), render_container_interfaces(t));
             m.insert("cpu".into(), json!(c.cpu.unwrap_or(0).to_string()));
             put_opt(&mut m, "memory", &c.memory.map(|v| v.to_string()));
             put_opt(
@@ -222,10 +223,25 @@ pub fn task(t: &TaskRec) -> Value {
     put_opt(&mut m, "executionStoppedAt", &t.execution_stopped_at);
     put_opt(&mut m, "group", &t.group);
     m.insert("launchType".into(), json!("EC2"));
-    m.insert("attachments".into(), json!([]));
+    m.insert("attachments".into(), render_attachments(t));
     m.insert("tags".into(), json!(t.tags));
     m.insert("enableExecuteCommand".into(), json!(false));
     Value::Object(m)
+}
+
+/// Whether a Describe* `include` asks for tags.
+pub fn include_tags(include: &[String]) -> bool {
+    include.iter().any(|i| i == "TAGS")
+}
+
+/// Describe* responses carry `tags` only when `include` asked for them.
+pub fn without_tags_unless(mut v: Value, tags: bool) -> Value {
+    if !tags {
+        if let Value::Object(m) = &mut v {
+            m.remove("tags");
+        }
+    }
+    v
 }
 
 pub fn failure(f: &Failure) -> Value {

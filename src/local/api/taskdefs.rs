@@ -55,8 +55,9 @@ pub fn register(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, Api
         return Err(ApiError::client("containerDefinitions is required."));
     }
     let tags = match def.remove("tags") {
-        Some(Value::Array(t)) => t,
-        _ => vec![],
+        Some(Value::Array(t)) => super::tags::validate(&t, "tags")?,
+        None | Some(Value::Null) => vec![],
+        Some(_) => return Err(ApiError::client("tags must be a list of {key, value}.")),
     };
     let v = view(&def)?;
     validate(&v)?;

@@ -1,13 +1,17 @@
 //! RunTask, StartTask, StopTask, DescribeTasks, ListTasks.
 
-use super::lifecycle::{new_task_id, queue_payload, request_stop, taskdef_of};
+use super::lifecycle::{
+    new_task_id, queue_eni_attachment, queue_payload, request_stop, taskdef_of,
+};
 use super::lookup::{arn, cluster, cluster_or_default, instance_arn, task_arn, taskdef};
-use super::{paginate, parse, render};
+use super::{paginate, parse, render, tags};
 use crate::local::app::Ctx;
+use crate::local::credentials;
+use crate::local::enis::{self, Pool};
 use crate::local::error::ApiError;
 use crate::local::overrides::{effective_containers, reservation, task_cpu_memory, TaskOverride};
 use crate::local::placement::{self, Candidate, Failure, Requirement};
-use crate::local::state::{ClusterRec, ContainerRec, State, TaskDefRec, TaskRec};
+use crate::local::state::{ClusterRec, ContainerRec, EniRec, State, TaskDefRec, TaskEni, TaskRec};
 use crate::local::taskdef::{view, TaskDefView};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -22,9 +26,80 @@ struct RunReq {
     started_by: Option<String>,
     group: Option<String>,
     launch_type: Option<String>,
-    network_configuration: Option<Value>,
+    network_configuration: Option<NetworkConfiguration>,
     tags: Vec<Value>,
     container_instances: Vec<String>,
+    propagate_tags: Option<String>,
+    #[serde(rename = "enableECSManagedTags")]
+    enable_ecs_managed_tags: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct NetworkConfiguration {
+    awsvpc_configuration: Option<AwsVpcConfiguration>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct AwsVpcConfiguration {
+    subnets: Vec<String>,
+    security_groups: Vec<String>,
+    assign_public_ip: Option<String>,
+}
+
+const MAX_SUBNETS: usize = 16;
+const MAX_SECURITY_GROUPS: usize = 5;
+
+/// The subnets an awsvpc task takes its ENI from; `None` when it runs
+/// without one (no awsvpcConfiguration: awsvpc-style local mode).
+fn subnets(
+    v: &TaskDefView,
+    nc: Option<&NetworkConfiguration>,
+) -> Result<Option<Vec<String>>, ApiError> {
+    let awsvpc = v.network_mode.as_deref() == Some("awsvpc");
+    let Some(cfg) = nc.and_then(|n| n.awsvpc_configuration.as_ref()) else {
+        return Ok(None);
+    };
+    if !awsvpc {
+        return Err(ApiError::invalid(
+            "Network Configuration is not valid for the given networkMode of this task definition.",
+        ));
+    }
+    if cfg.subnets.is_empty() {
+        return Err(ApiError::invalid(
+            "networkConfiguration.awsvpcConfiguration.subnets can not be empty.",
+        ));
+    }
+    if cfg.subnets.len() > MAX_SUBNETS {
+        return Err(ApiError::invalid(format!(
+            "networkConfiguration.awsvpcConfiguration.subnets can have at most {MAX_SUBNETS} items."
+        )));
+    }
+    if let Some(i) = cfg.subnets.iter().position(|s| s.trim().is_empty()) {
+        return Err(ApiError::invalid(format!(
+            "networkConfiguration.awsvpcConfiguration.subnets[{i}] must not be empty."
+        )));
+    }
+    if cfg.security_groups.len() > MAX_SECURITY_GROUPS {
+        return Err(ApiError::invalid(format!(
+            "networkConfiguration.awsvpcConfiguration.securityGroups can have at most {MAX_SECURITY_GROUPS} items."
+        )));
+    }
+    match cfg.assign_public_ip.as_deref() {
+        None | Some("DISABLED") => {}
+        Some("ENABLED") => {
+            return Err(ApiError::invalid(
+                "Assign public IP is not supported for this launch type.",
+            ))
+        }
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "Invalid networkConfiguration.awsvpcConfiguration.assignPublicIp {other:?}: must be ENABLED or DISABLED."
+            )))
+        }
+    }
+    Ok(Some(cfg.subnets.clone()))
 }
 
 /// What RunTask and StartTask share once the request is checked.
@@ -37,6 +112,8 @@ struct Launch {
     started_by: Option<String>,
     group: Option<String>,
     tags: Vec<Value>,
+    /// Subnets to take an ENI from (awsvpc with awsvpcConfiguration).
+    subnets: Option<Vec<String>>,
 }
 
 fn prepare(st: &mut State, ctx: &Ctx, req: &RunReq) -> Result<Launch, ApiError> {
@@ -69,11 +146,7 @@ fn prepare(st: &mut State, ctx: &Ctx, req: &RunReq) -> Result<Launch, ApiError> 
         )));
     }
     let v = view(&def.definition)?;
-    if v.network_mode.as_deref() == Some("awsvpc") && req.network_configuration.is_none() {
-        return Err(ApiError::invalid(
-            "Network Configuration must be provided when networkMode 'awsvpc' is specified.",
-        ));
-    }
+    let subnets = subnets(&v, req.network_configuration.as_ref())?;
     let overrides_raw = req.overrides.clone().unwrap_or_else(|| json!({}));
     let overrides: TaskOverride = serde_path_to_error::deserialize(overrides_raw.clone())
         .map_err(|e| ApiError::invalid(format!("Invalid overrides.{}: {}", e.path(), e.inner())))?;
@@ -100,6 +173,11 @@ fn prepare(st: &mut State, ctx: &Ctx, req: &RunReq) -> Result<Launch, ApiError> 
             }
         }
     }
+    let managed = req
+        .enable_ecs_managed_tags
+        .unwrap_or(false)
+        .then_some(cluster.name.as_str());
+    let tags = tags::task_tags(&req.tags, req.propagate_tags.as_deref(), &def.tags, managed)?;
     Ok(Launch {
         cluster,
         def,
@@ -108,8 +186,25 @@ fn prepare(st: &mut State, ctx: &Ctx, req: &RunReq) -> Result<Launch, ApiError> 
         overrides_raw,
         started_by: req.started_by.clone(),
         group: req.group.clone(),
-        tags: req.tags.clone(),
+        tags,
+        subnets,
     })
+}
+
+/// Credentials for the task role and the execution role, if the task has them.
+fn issue_credentials(t: &mut TaskRec, l: &Launch, now: f64, ttl: f64) {
+    let role = |over: &Option<String>, def: &Option<String>| {
+        over.clone()
+            .or_else(|| def.clone())
+            .filter(|r| !r.trim().is_empty())
+    };
+    let mut rng = rand::rng();
+    if let Some(r) = role(&l.overrides.task_role_arn, &l.view.task_role_arn) {
+        t.role_credentials = Some(credentials::issue(&mut rng, &r, now, ttl));
+    }
+    if let Some(r) = role(&l.overrides.execution_role_arn, &l.view.execution_role_arn) {
+        t.execution_role_credentials = Some(credentials::issue(&mut rng, &r, now, ttl));
+    }
 }
 
 fn requirement(l: &Launch) -> Requirement {
@@ -119,7 +214,13 @@ fn requirement(l: &Launch) -> Requirement {
     }
 }
 
-fn create_task(st: &mut State, ctx: &mut Ctx, l: &Launch, instance_arn: &str) -> Value {
+fn create_task(
+    st: &mut State,
+    ctx: &mut Ctx,
+    l: &Launch,
+    instance_arn: &str,
+    eni: Option<EniRec>,
+) -> Value {
     let id = new_task_id();
     let arn_ = arn(&ctx.region, &format!("task/{}/{id}", l.cluster.name));
     let containers = effective_containers(&l.view, &l.overrides)
@@ -145,7 +246,7 @@ fn create_task(st: &mut State, ctx: &mut Ctx, l: &Launch, instance_arn: &str) ->
     } else {
         "PENDING"
     };
-    let t = TaskRec {
+    let mut t = TaskRec {
         arn: arn_.clone(),
         cluster_arn: l.cluster.arn.clone(),
         task_definition_arn: l.def.arn.clone(),
@@ -166,13 +267,51 @@ fn create_task(st: &mut State, ctx: &mut Ctx, l: &Launch, instance_arn: &str) ->
         version: 1,
         reservation: r,
         tags: l.tags.clone(),
+        eni: eni.map(|eni| {
+            let attachment_id = uuid::Uuid::new_v4().to_string();
+            TaskEni {
+                attachment_arn: arn(&ctx.region, &format!("attachment/{attachment_id}")),
+                attachment_id,
+                eni,
+            }
+        }),
         ..Default::default()
     };
-    tracing::info!(task = %arn_, instance = %instance_arn, task_definition = %l.def.arn, "task placed");
+    issue_credentials(&mut t, l, ctx.now, ctx.credentials_ttl);
+    tracing::info!(
+        task = %arn_,
+        instance = %instance_arn,
+        task_definition = %l.def.arn,
+        eni = ?t.eni.as_ref().map(|e| &e.eni.network_interface_id),
+        task_role = t.role_credentials.is_some(),
+        execution_role = t.execution_role_credentials.is_some(),
+        "task placed"
+    );
     let out = render::task(&t);
+    let has_eni = t.eni.is_some();
     st.put_task(t);
+    // The agent hears of the ENI before the task that uses it.
+    if has_eni {
+        queue_eni_attachment(st, ctx, &arn_);
+    }
     queue_payload(st, ctx, &arn_);
     out
+}
+
+/// Registered ENIs the task may take, if its subnets have any registered.
+fn free_enis(st: &State, l: &Launch) -> Option<Vec<EniRec>> {
+    match enis::pool(st, l.subnets.as_deref()?) {
+        Pool::Local => None,
+        Pool::Free(free) => Some(free),
+    }
+}
+
+fn eni_failure(arn: &str) -> Failure {
+    Failure {
+        arn: arn.to_string(),
+        reason: "RESOURCE:ENI".into(),
+        detail: None,
+    }
 }
 
 fn candidates(st: &State, cluster_arn: &str) -> Vec<Candidate> {
@@ -198,8 +337,32 @@ pub fn run(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, ApiError
             "No Container Instances were found in your cluster.",
         ));
     }
-    let (placed, failures) = placement::place(&mut cands, &requirement(&l), count as usize);
-    let tasks: Vec<Value> = placed.iter().map(|i| create_task(st, ctx, &l, i)).collect();
+    let need = requirement(&l);
+    let want = count as usize;
+    let free = free_enis(st, &l);
+    let limit = free.as_ref().map_or(want, |f| f.len().min(want));
+    let (placed, mut failures) = placement::place(&mut cands, &need, limit);
+    if placed.len() == limit && limit < want {
+        // Out of ENIs: every instance says why it cannot take another task.
+        failures = cands
+            .iter()
+            .map(|c| {
+                placement::check(c, &need)
+                    .err()
+                    .unwrap_or_else(|| eni_failure(&c.arn))
+            })
+            .collect();
+        failures.sort();
+        failures.dedup();
+    }
+    let mut free = free.map(Vec::into_iter);
+    let tasks: Vec<Value> = placed
+        .iter()
+        .map(|i| {
+            let eni = free.as_mut().and_then(Iterator::next);
+            create_task(st, ctx, &l, i, eni)
+        })
+        .collect();
     let failures: Vec<Value> = failures.iter().map(render::failure).collect();
     Ok(json!({ "tasks": tasks, "failures": failures }))
 }
@@ -230,10 +393,22 @@ pub fn start(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, ApiErr
             continue;
         };
         let cand = render::candidate(st, inst);
-        match placement::check(&cand, &need) {
-            Ok(()) => tasks.push(create_task(st, ctx, &l, &a)),
-            Err(f) => failures.push(render::failure(&f)),
+        if let Err(f) = placement::check(&cand, &need) {
+            failures.push(render::failure(&f));
+            continue;
         }
+        // Looked up per task: the previous one may have taken the last ENI.
+        let eni = match free_enis(st, &l) {
+            None => None,
+            Some(free) => match free.into_iter().next() {
+                Some(e) => Some(e),
+                None => {
+                    failures.push(render::failure(&eni_failure(&a)));
+                    continue;
+                }
+            },
+        };
+        tasks.push(create_task(st, ctx, &l, &a, eni));
     }
     Ok(json!({ "tasks": tasks, "failures": failures }))
 }
@@ -282,6 +457,7 @@ pub fn stop(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, ApiErro
 struct DescribeReq {
     cluster: Option<String>,
     tasks: Vec<String>,
+    include: Vec<String>,
 }
 
 pub fn describe(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, ApiError> {
@@ -292,11 +468,12 @@ pub fn describe(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, Api
             "tasks must name between 1 and 100 tasks.",
         ));
     }
+    let with_tags = render::include_tags(&req.include);
     let mut out = Vec::new();
     let mut failures = Vec::new();
     for p in &req.tasks {
         match find_task(st, &ctx.region, &c, p) {
-            Some(t) => out.push(render::task(t)),
+            Some(t) => out.push(render::without_tags_unless(render::task(t), with_tags)),
             None => failures.push(render::missing(&task_arn(&ctx.region, &c, p))),
         }
     }

@@ -1,0 +1,162 @@
+//! Test hooks under /debug: counters, forgetting a task, registering stand-in
+//! ENIs, and the credentials minted for a task.
+
+use super::app::App;
+use super::enis;
+use super::state::{OutMessage, Table};
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+fn reply(status: StatusCode, body: Value) -> Response {
+    (
+        status,
+        [("content-type", "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// `{"error": "...", "field": "..."}` (field when one is to blame).
+fn error(status: StatusCode, field: Option<&str>, message: &str) -> Response {
+    let mut body = json!({ "error": message });
+    if let Some(f) = field {
+        body["field"] = json!(f);
+    }
+    reply(status, body)
+}
+
+/// GET /debug/stats
+pub async fn stats(State(app): State<Arc<App>>) -> Response {
+    let body = app.read(|st| {
+        let count =
+            |f: fn(&OutMessage) -> bool| st.outbox.values().filter(|o| f(&o.message)).count();
+        json!({
+            "duplicateStateChanges": st.meta.duplicate_state_changes,
+            "duplicateStateChangesByCluster": st.meta.duplicates_by_cluster,
+            "pendingPayloads": count(|m| matches!(m, OutMessage::Payload(_))),
+            "pendingEniAttachments": count(|m| matches!(m, OutMessage::AttachEnis(_))),
+            "pendingCredentialRefreshes": count(|m| matches!(m, OutMessage::Credentials(_))),
+            "eni_attachment_acks": st.meta.eni_attachment_acks,
+            "credential_refresh_acks": st.meta.credential_refresh_acks,
+        })
+    });
+    let mut body = body;
+    body["connectedInstances"] = json!(app.connected_instances());
+    body["tcs"] = json!({
+        "metrics": app.tcs_stats.metrics.load(Ordering::Relaxed),
+        "health": app.tcs_stats.health.load(Ordering::Relaxed),
+        "instanceStatus": app.tcs_stats.instance_status.load(Ordering::Relaxed),
+    });
+    reply(StatusCode::OK, body)
+}
+
+#[derive(serde::Deserialize)]
+pub struct ForgetTask {
+    task: String,
+}
+
+/// POST /debug/forget-task: the control plane loses a task record, as after a
+/// control-plane data loss, so that agents' reconciliation through task
+/// manifests can be seen.
+pub async fn forget_task(
+    State(app): State<Arc<App>>,
+    axum::Json(req): axum::Json<ForgetTask>,
+) -> StatusCode {
+    let mut ctx = app.ctx("");
+    let found = app.transact(&mut ctx, |st, _| {
+        let found = st.tasks.remove(&req.task).is_some();
+        if found {
+            st.mark(Table::Tasks, &req.task);
+        }
+        Ok(found)
+    });
+    match found {
+        Ok(true) => StatusCode::NO_CONTENT,
+        Ok(false) => StatusCode::NOT_FOUND,
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// POST /debug/enis: registers an available ENI in a subnet. 201 with the
+/// ENI (its `networkInterfaceId` included); 400 naming the field at fault.
+pub async fn register_eni(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let req = match enis::parse_request(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, Some(&e.field), &e.to_string()),
+    };
+    let mut ctx = app.ctx("");
+    let now = ctx.now;
+    let result =
+        app.transact(&mut ctx, |st, _| {
+            Ok(enis::validate(st, &req, enis::new_eni_id(), now)
+                .inspect(|rec| st.put_eni(rec.clone())))
+        });
+    match result {
+        Ok(Ok(rec)) => {
+            tracing::info!(eni = %rec.network_interface_id, subnet = %rec.subnet_id, mac = %rec.mac_address, ip = %rec.private_ipv4_address, "ENI registered");
+            reply(StatusCode::CREATED, enis::render(&rec, None))
+        }
+        Ok(Err(e)) => error(StatusCode::BAD_REQUEST, Some(&e.field), &e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, None, &e.to_string()),
+    }
+}
+
+/// GET /debug/enis: every registered ENI with `status` available or in-use
+/// (and the `taskArn` holding it).
+pub async fn list_enis(State(app): State<Arc<App>>) -> Response {
+    let list = app.read(|st| {
+        let holders: HashMap<String, String> = st
+            .tasks
+            .values()
+            .filter(|t| t.last_status != "STOPPED")
+            .filter_map(|t| {
+                t.eni
+                    .as_ref()
+                    .map(|e| (e.eni.network_interface_id.clone(), t.arn.clone()))
+            })
+            .collect();
+        st.enis
+            .values()
+            .map(|e| enis::render(e, holders.get(&e.network_interface_id).map(String::as_str)))
+            .collect::<Vec<_>>()
+    });
+    reply(StatusCode::OK, json!({ "enis": list }))
+}
+
+/// GET /debug/credentials?taskArn=ARN: the credentials currently minted for
+/// the task's roles (secrets included; `null` for a role it does not have).
+pub async fn credentials(
+    State(app): State<Arc<App>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(arn) = q.get("taskArn").filter(|a| !a.is_empty()) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            Some("taskArn"),
+            "taskArn is required",
+        );
+    };
+    let found = app.read(|st| {
+        st.tasks.get(arn).map(|t| {
+            json!({
+                "taskArn": t.arn,
+                "roleCredentials": t.role_credentials.as_ref().map(|c| &c.credentials),
+                "executionRoleCredentials": t.execution_role_credentials.as_ref().map(|c| &c.credentials),
+            })
+        })
+    });
+    match found {
+        Some(body) => reply(StatusCode::OK, body),
+        None => error(
+            StatusCode::NOT_FOUND,
+            Some("taskArn"),
+            &format!("no task {arn}"),
+        ),
+    }
+}

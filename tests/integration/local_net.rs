@@ -1,0 +1,683 @@
+//! ecs-local for networking, credentials and metadata: stand-in ENIs for
+//! awsvpc tasks, minted task role credentials and their refresh, and tags,
+//! through the real `aws` CLI plus a websocket client playing the agent.
+
+use crate::common::{self, Aws, EcsLocal};
+use ecs::model::acs::{AckRequest, AcsMessage, IamRoleCredentialsAckRequest};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+const SUBNET: &str = "subnet-test1";
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A plain HTTP/1.1 request to ecs-local; (status, JSON body or Null).
+fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let body = body.map(Value::to_string).unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let v = if body.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {out}"))
+    };
+    (status, v)
+}
+
+fn stats(port: u16) -> Value {
+    http(port, "GET", "/debug/stats", None).1
+}
+
+fn eni(n: u8) -> Value {
+    json!({"subnetId": SUBNET, "macAddress": format!("02:aa:bb:cc:dd:{n:02x}"),
+        "privateIpv4Address": format!("10.99.0.{n}"), "subnetCidr": "10.99.0.0/24",
+        "gateway": "10.99.0.1", "dnsServers": ["10.99.0.2"]})
+}
+
+/// A container instance that can take awsvpc and task-role tasks.
+fn register_instance(aws: &Aws, cluster: &str) -> String {
+    let resources = json!([
+        {"name": "CPU", "type": "INTEGER", "integerValue": 2048},
+        {"name": "MEMORY", "type": "INTEGER", "integerValue": 2048}
+    ])
+    .to_string();
+    let attrs = json!([
+        {"name": "ecs.capability.task-eni"},
+        {"name": "com.amazonaws.ecs.capability.task-iam-role"},
+        {"name": "ecs.capability.execution-role-ecr-pull"}
+    ])
+    .to_string();
+    aws.ecs_ok(&[
+        "register-container-instance",
+        "--cluster",
+        cluster,
+        "--total-resources",
+        &resources,
+        "--attributes",
+        &attrs,
+    ])["containerInstance"]["containerInstanceArn"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn connect(port: u16, cluster: &str, instance_arn: &str) -> Ws {
+    let enc = |s: &str| s.replace(':', "%3A").replace('/', "%2F");
+    let url = format!(
+        "ws://127.0.0.1:{port}/acs/ws?clusterArn={}&containerInstanceArn={}&agentVersion=1.0.0&seqNum=1&protocolVersion=2&sendCredentials=true",
+        enc(&format!("arn:aws:ecs:us-east-1:000000000000:cluster/{cluster}")),
+        enc(instance_arn)
+    );
+    tokio_tungstenite::connect_async(url)
+        .await
+        .expect("ACS websocket")
+        .0
+}
+
+/// The next ACS message `pick` accepts within `wait`, skipping others.
+async fn next_where<T>(
+    ws: &mut Ws,
+    wait: Duration,
+    mut pick: impl FnMut(AcsMessage) -> Option<T>,
+) -> Option<T> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let msg = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .ok()??
+            .ok()?;
+        let Message::Text(t) = msg else { continue };
+        let m = AcsMessage::decode(t.as_str()).expect("ecs-local sends well-formed frames");
+        if let Some(v) = pick(m) {
+            return Some(v);
+        }
+    }
+}
+
+async fn send(ws: &mut Ws, m: AcsMessage) {
+    ws.send(Message::Text(m.encode().into())).await.unwrap();
+}
+
+fn wait_connected(aws: &Aws, cluster: &str, instance: &str) {
+    common::wait_until_with(
+        "agentConnected",
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || {
+            let d = aws.ecs_ok(&[
+                "describe-container-instances",
+                "--cluster",
+                cluster,
+                "--container-instances",
+                instance,
+            ]);
+            (d["containerInstances"][0]["agentConnected"] == true).then_some(())
+        },
+    );
+}
+
+fn register_awsvpc_def(aws: &Aws, family: &str, extra: Value) -> String {
+    let mut input = json!({"family": family, "networkMode": "awsvpc",
+        "containerDefinitions": [{"name": "app", "image": "127.0.0.1:5000/busybox:latest",
+            "memory": 64, "command": ["sleep", "1000"]}]});
+    if let (Value::Object(i), Value::Object(e)) = (&mut input, extra) {
+        i.extend(e);
+    }
+    aws.ecs_ok(&[
+        "register-task-definition",
+        "--cli-input-json",
+        &input.to_string(),
+    ])["taskDefinition"]["taskDefinitionArn"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn detail(attachment: &Value, name: &str) -> Value {
+    attachment["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == name)
+        .map(|d| d["value"].clone())
+        .unwrap_or(Value::Null)
+}
+
+fn describe(aws: &Aws, cluster: &str, task: &str) -> Value {
+    aws.ecs_ok(&["describe-tasks", "--cluster", cluster, "--tasks", task])["tasks"][0].clone()
+}
+
+#[test]
+fn enis_for_awsvpc_tasks_through_the_cli() {
+    let Some(env) = common::env() else { return };
+    let local = EcsLocal::start_with_args(&env, &["--resend-secs", "30", "--heartbeat-secs", "30"]);
+    let aws = Aws::new(&env, &local);
+    let rt = runtime();
+    let port = local.port();
+
+    // Registration is validated field by field.
+    let mut bad = eni(5);
+    bad["gateway"] = json!("10.98.0.1");
+    let (status, body) = http(port, "POST", "/debug/enis", Some(&bad));
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (400, Some("gateway")),
+        "{body}"
+    );
+    let mut bad = eni(5);
+    bad["macAddress"] = json!("nope");
+    let (status, body) = http(port, "POST", "/debug/enis", Some(&bad));
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (400, Some("macAddress")),
+        "{body}"
+    );
+    let (status, body) = http(port, "POST", "/debug/enis", Some(&eni(5)));
+    assert_eq!(status, 201, "{body}");
+    let eni_id = body["networkInterfaceId"].as_str().unwrap().to_string();
+    assert!(eni_id.starts_with("eni-"), "{body}");
+    assert_eq!(body["status"], "available");
+
+    aws.ecs_ok(&["create-cluster", "--cluster-name", "net"]);
+    let inst = register_instance(&aws, "net");
+    let mut ws = rt.block_on(connect(port, "net", &inst));
+    wait_connected(&aws, "net", &inst);
+    register_awsvpc_def(&aws, "vpc", json!({}));
+
+    let nc = json!({"awsvpcConfiguration": {"subnets": [SUBNET], "securityGroups": ["sg-1"],
+        "assignPublicIp": "DISABLED"}})
+    .to_string();
+    let r = aws.ecs_ok(&[
+        "run-task",
+        "--cluster",
+        "net",
+        "--task-definition",
+        "vpc",
+        "--network-configuration",
+        &nc,
+    ]);
+    assert_eq!(r["failures"], json!([]), "{r}");
+    let task = r["tasks"][0]["taskArn"].as_str().unwrap().to_string();
+
+    let t = describe(&aws, "net", &task);
+    let a = &t["attachments"][0];
+    assert_eq!(a["type"], "ElasticNetworkInterface", "{t}");
+    assert_eq!(a["status"], "ATTACHED");
+    assert_eq!(detail(a, "subnetId"), SUBNET);
+    assert_eq!(detail(a, "networkInterfaceId"), eni_id.as_str());
+    assert_eq!(detail(a, "macAddress"), "02:aa:bb:cc:dd:05");
+    assert_eq!(detail(a, "privateIPv4Address"), "10.99.0.5");
+    assert_eq!(
+        t["containers"][0]["networkInterfaces"],
+        json!([{"attachmentId": a["id"], "privateIpv4Address": "10.99.0.5"}])
+    );
+
+    // The agent hears of the ENI first, then gets the task carrying it.
+    let attach = rt
+        .block_on(next_where(&mut ws, Duration::from_secs(10), |m| match m {
+            AcsMessage::AttachTaskNetworkInterfaces(a) => Some(a),
+            AcsMessage::Payload(p) => panic!("payload before the attachment: {p:?}"),
+            _ => None,
+        }))
+        .expect("AttachTaskNetworkInterfacesMessage");
+    assert_eq!(attach.task_arn.as_deref(), Some(task.as_str()));
+    assert_eq!(
+        attach.container_instance_arn.as_deref(),
+        Some(inst.as_str())
+    );
+    assert!(attach.wait_timeout_ms.unwrap_or(0) > 0);
+    let e = &attach.elastic_network_interfaces[0];
+    assert_eq!(e.ec2_id.as_deref(), Some(eni_id.as_str()));
+    assert_eq!(
+        e.subnet_gateway_ipv4_address.as_deref(),
+        Some("10.99.0.1/24")
+    );
+    assert_eq!(e.domain_name_servers, vec!["10.99.0.2"]);
+    assert_eq!(e.interface_association_protocol.as_deref(), Some("default"));
+    let payload = rt
+        .block_on(next_where(&mut ws, Duration::from_secs(10), |m| match m {
+            AcsMessage::Payload(p) => Some(p),
+            _ => None,
+        }))
+        .expect("payload");
+    assert_eq!(payload.tasks[0].elastic_network_interfaces, vec![e.clone()]);
+    assert_eq!(payload.tasks[0].network_mode.as_deref(), Some("awsvpc"));
+    for id in [attach.message_id.clone(), payload.message_id.clone()] {
+        rt.block_on(send(
+            &mut ws,
+            AcsMessage::Ack(AckRequest {
+                cluster: Some("net".into()),
+                container_instance: Some(inst.clone()),
+                message_id: id,
+            }),
+        ));
+    }
+    // Both acks in: nothing left to deliver.
+    common::wait_until_with(
+        "eni_attachment_acks",
+        Duration::from_secs(5),
+        Duration::from_millis(50),
+        || {
+            let s = stats(port);
+            (s["eni_attachment_acks"] == 1
+                && s["pendingPayloads"] == 0
+                && s["pendingEniAttachments"] == 0)
+                .then_some(())
+        },
+    );
+
+    // The only ENI of the subnet is taken.
+    let r = aws.ecs_ok(&[
+        "run-task",
+        "--cluster",
+        "net",
+        "--task-definition",
+        "vpc",
+        "--network-configuration",
+        &nc,
+    ]);
+    assert_eq!(r["tasks"], json!([]));
+    assert_eq!(
+        r["failures"],
+        json!([{"arn": inst, "reason": "RESOURCE:ENI"}])
+    );
+    let (_, l) = http(port, "GET", "/debug/enis", None);
+    assert_eq!(l["enis"][0]["status"], "in-use");
+    assert_eq!(l["enis"][0]["taskArn"], task.as_str());
+
+    // No awsvpcConfiguration, or a subnet without ENIs: awsvpc-style local mode.
+    for args in [
+        vec![],
+        vec![
+            "--network-configuration",
+            "awsvpcConfiguration={subnets=[subnet-none]}",
+        ],
+    ] {
+        let mut full = vec!["run-task", "--cluster", "net", "--task-definition", "vpc"];
+        full.extend(args);
+        let r = aws.ecs_ok(&full);
+        assert_eq!(r["failures"], json!([]), "{r}");
+        assert_eq!(r["tasks"][0]["attachments"], json!([]), "{r}");
+        let p = rt
+            .block_on(next_where(&mut ws, Duration::from_secs(10), |m| match m {
+                AcsMessage::Payload(p) => Some(p),
+                AcsMessage::AttachTaskNetworkInterfaces(a) => panic!("no ENI expected: {a:?}"),
+                _ => None,
+            }))
+            .expect("payload");
+        assert!(p.tasks[0].elastic_network_interfaces.is_empty(), "{p:?}");
+    }
+
+    // STOPPED: the attachment is DELETED and the ENI back in the pool.
+    aws.ecs_ok(&[
+        "submit-task-state-change",
+        "--cluster",
+        "net",
+        "--task",
+        &task,
+        "--status",
+        "STOPPED",
+    ]);
+    let t = describe(&aws, "net", &task);
+    assert_eq!(t["attachments"][0]["status"], "DELETED", "{t}");
+    let (_, l) = http(port, "GET", "/debug/enis", None);
+    assert_eq!(l["enis"][0]["status"], "available", "{l}");
+    let r = aws.ecs_ok(&[
+        "run-task",
+        "--cluster",
+        "net",
+        "--task-definition",
+        "vpc",
+        "--network-configuration",
+        &nc,
+    ]);
+    assert_eq!(r["failures"], json!([]), "{r}");
+    assert_eq!(
+        detail(&r["tasks"][0]["attachments"][0], "networkInterfaceId"),
+        eni_id.as_str()
+    );
+
+    // Registered ENIs survive a restart.
+    drop(ws);
+    let mut local = local;
+    local.restart();
+    let (_, l) = http(local.port(), "GET", "/debug/enis", None);
+    assert_eq!(l["enis"][0]["networkInterfaceId"], eni_id.as_str(), "{l}");
+}
+
+#[test]
+fn tags_round_trip_through_the_cli() {
+    let Some(env) = common::env() else { return };
+    let local = EcsLocal::start(&env);
+    let aws = Aws::new(&env, &local);
+    let rt = runtime();
+    let cluster = aws.ecs_ok(&[
+        "create-cluster",
+        "--cluster-name",
+        "tagged",
+        "--tags",
+        "key=owner,value=net",
+    ])["cluster"]["clusterArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let inst = register_instance(&aws, "tagged");
+    let _ws = rt.block_on(connect(local.port(), "tagged", &inst));
+    wait_connected(&aws, "tagged", &inst);
+    let td = register_awsvpc_def(
+        &aws,
+        "tagdef",
+        json!({"tags": [{"key": "team", "value": "td"}, {"key": "tier", "value": "td"}]}),
+    );
+
+    let list =
+        |arn: &str| aws.ecs_ok(&["list-tags-for-resource", "--resource-arn", arn])["tags"].clone();
+    assert_eq!(list(&cluster), json!([{"key": "owner", "value": "net"}]));
+    assert_eq!(
+        list(&td),
+        json!([{"key": "team", "value": "td"}, {"key": "tier", "value": "td"}])
+    );
+
+    let r = aws.ecs_ok(&[
+        "run-task",
+        "--cluster",
+        "tagged",
+        "--task-definition",
+        "tagdef",
+        "--tags",
+        "key=tier,value=run",
+        "--propagate-tags",
+        "TASK_DEFINITION",
+        "--enable-ecs-managed-tags",
+    ]);
+    assert_eq!(r["failures"], json!([]), "{r}");
+    let task = r["tasks"][0]["taskArn"].as_str().unwrap().to_string();
+    assert_eq!(
+        list(&task),
+        json!([{"key": "tier", "value": "run"}, {"key": "team", "value": "td"},
+            {"key": "aws:ecs:clusterName", "value": "tagged"}])
+    );
+    let d = aws.ecs_ok(&[
+        "describe-tasks",
+        "--cluster",
+        "tagged",
+        "--tasks",
+        &task,
+        "--include",
+        "TAGS",
+    ]);
+    assert_eq!(d["tasks"][0]["tags"], list(&task));
+
+    for arn in [cluster.as_str(), inst.as_str(), td.as_str(), task.as_str()] {
+        aws.ecs_ok(&[
+            "tag-resource",
+            "--resource-arn",
+            arn,
+            "--tags",
+            "key=env,value=test",
+            "key=k2,value=",
+        ]);
+        let tags = list(arn);
+        assert!(
+            tags.as_array()
+                .unwrap()
+                .contains(&json!({"key": "env", "value": "test"})),
+            "{arn}: {tags}"
+        );
+        aws.ecs_ok(&[
+            "untag-resource",
+            "--resource-arn",
+            arn,
+            "--tag-keys",
+            "env",
+            "k2",
+        ]);
+        let tags = list(arn);
+        assert!(
+            !tags.to_string().contains("\"env\"") && !tags.to_string().contains("\"k2\""),
+            "{arn}: {tags}"
+        );
+    }
+    let d = aws.ecs_ok(&[
+        "describe-clusters",
+        "--clusters",
+        "tagged",
+        "--include",
+        "TAGS",
+    ]);
+    assert_eq!(
+        d["clusters"][0]["tags"],
+        json!([{"key": "owner", "value": "net"}])
+    );
+
+    let err = |args: &[&str]| match aws.ecs(args) {
+        Ok(v) => panic!("expected a failure, got {v}"),
+        Err(e) => e,
+    };
+    let e = err(&[
+        "list-tags-for-resource",
+        "--resource-arn",
+        "arn:aws:ecs:us-east-1:000000000000:task/tagged/0123456789abcdef0123456789abcdef",
+    ]);
+    assert!(e.contains("(ResourceNotFoundException)"), "{e}");
+    let e = err(&[
+        "tag-resource",
+        "--resource-arn",
+        "arn:aws:ecr:us-east-1:000000000000:repository/x",
+        "--tags",
+        "key=a,value=b",
+    ]);
+    assert!(
+        e.contains("(InvalidParameterException)") && e.contains("The ARN provided is invalid."),
+        "{e}"
+    );
+    let e = err(&[
+        "list-tags-for-resource",
+        "--resource-arn",
+        "arn:aws:ecs:us-east-1:000000000000:cluster/nope",
+    ]);
+    assert!(e.contains("(ClusterNotFoundException)"), "{e}");
+    let e = err(&[
+        "tag-resource",
+        "--resource-arn",
+        &cluster,
+        "--tags",
+        "key=aws:x,value=b",
+    ]);
+    assert!(e.contains("(InvalidParameterException)"), "{e}");
+}
+
+#[test]
+fn role_credentials_are_minted_refreshed_and_kept() {
+    let Some(env) = common::env() else { return };
+    // Refreshed at 2 s (a second before the 3 s expiry).
+    let mut local = EcsLocal::start_with_args(
+        &env,
+        &[
+            "--credentials-ttl-secs",
+            "3",
+            "--resend-secs",
+            "30",
+            "--heartbeat-secs",
+            "30",
+        ],
+    );
+    let aws = Aws::new(&env, &local);
+    let rt = runtime();
+    let port = local.port();
+    aws.ecs_ok(&["create-cluster", "--cluster-name", "creds"]);
+    let inst = register_instance(&aws, "creds");
+    let mut ws = rt.block_on(connect(port, "creds", &inst));
+    wait_connected(&aws, "creds", &inst);
+    register_awsvpc_def(
+        &aws,
+        "roles",
+        json!({"taskRoleArn": "arn:aws:iam::000000000000:role/app",
+            "executionRoleArn": "arn:aws:iam::000000000000:role/exec"}),
+    );
+    let r = aws.ecs_ok(&[
+        "run-task",
+        "--cluster",
+        "creds",
+        "--task-definition",
+        "roles",
+    ]);
+    assert_eq!(r["failures"], json!([]), "{r}");
+    let task = r["tasks"][0]["taskArn"].as_str().unwrap().to_string();
+
+    let (status, c) = http(
+        port,
+        "GET",
+        &format!("/debug/credentials?taskArn={task}"),
+        None,
+    );
+    assert_eq!(status, 200, "{c}");
+    let role = c["roleCredentials"].clone();
+    assert_eq!(role["roleArn"], "arn:aws:iam::000000000000:role/app");
+    assert_eq!(
+        c["executionRoleCredentials"]["roleArn"],
+        "arn:aws:iam::000000000000:role/exec"
+    );
+    let key = role["accessKeyId"].as_str().unwrap();
+    assert!(key.starts_with("ASIA") && key.len() == 20, "{key}");
+    assert_eq!(role["secretAccessKey"].as_str().unwrap().len(), 40);
+    assert!(role["sessionToken"].as_str().unwrap().len() > 200);
+    assert!(
+        role["expiration"].as_str().unwrap().ends_with('Z'),
+        "{role}"
+    );
+    let (status, _) = http(
+        port,
+        "GET",
+        "/debug/credentials?taskArn=arn:aws:ecs:us-east-1:000000000000:task/creds/nope",
+        None,
+    );
+    assert_eq!(status, 404);
+    let (status, _) = http(port, "GET", "/debug/credentials", None);
+    assert_eq!(status, 400);
+
+    // The payload hands the agent exactly these.
+    let p = rt
+        .block_on(next_where(&mut ws, Duration::from_secs(10), |m| match m {
+            AcsMessage::Payload(p) => Some(p),
+            _ => None,
+        }))
+        .expect("payload");
+    let sent = serde_json::to_value(p.tasks[0].role_credentials.as_ref().unwrap()).unwrap();
+    assert_eq!(sent, role);
+    rt.block_on(send(
+        &mut ws,
+        AcsMessage::Ack(AckRequest {
+            message_id: p.message_id.clone(),
+            ..Default::default()
+        }),
+    ));
+
+    // Before they expire: new keys under the same credentials id, until acked.
+    let refresh = |ws: &mut Ws| {
+        rt.block_on(next_where(ws, Duration::from_secs(10), |m| match m {
+            AcsMessage::IamRoleCredentials(m)
+                if m.role_type.as_deref() == Some("TaskApplication") =>
+            {
+                Some(m)
+            }
+            _ => None,
+        }))
+        .expect("IAMRoleCredentialsMessage")
+    };
+    let m = refresh(&mut ws);
+    assert_eq!(m.task_arn.as_deref(), Some(task.as_str()));
+    let new = m.role_credentials.clone().unwrap();
+    assert_eq!(
+        new.credentials_id.as_deref(),
+        role["credentialsId"].as_str()
+    );
+    assert_ne!(new.access_key_id.as_deref(), role["accessKeyId"].as_str());
+    rt.block_on(send(
+        &mut ws,
+        AcsMessage::IamRoleCredentialsAck(IamRoleCredentialsAckRequest {
+            message_id: m.message_id.clone(),
+            credentials_id: new.credentials_id.clone(),
+            expiration: new.expiration.clone(),
+        }),
+    ));
+    common::wait_until_with(
+        "credential_refresh_acks",
+        Duration::from_secs(5),
+        Duration::from_millis(50),
+        || (stats(port)["credential_refresh_acks"].as_u64() >= Some(1)).then_some(()),
+    );
+    let (_, now) = http(
+        port,
+        "GET",
+        &format!("/debug/credentials?taskArn={task}"),
+        None,
+    );
+    assert_eq!(
+        now["roleCredentials"]["credentialsId"],
+        role["credentialsId"]
+    );
+    assert_ne!(now["roleCredentials"]["accessKeyId"], role["accessKeyId"]);
+
+    // A restart keeps them, and the refreshes go on.
+    drop(ws);
+    local.restart();
+    let (_, after) = http(
+        port,
+        "GET",
+        &format!("/debug/credentials?taskArn={task}"),
+        None,
+    );
+    assert_eq!(
+        after["roleCredentials"]["credentialsId"],
+        role["credentialsId"]
+    );
+    assert_eq!(
+        after["executionRoleCredentials"]["credentialsId"],
+        c["executionRoleCredentials"]["credentialsId"]
+    );
+    let mut ws = rt.block_on(connect(port, "creds", &inst));
+    let m = refresh(&mut ws);
+    assert_eq!(
+        m.role_credentials.unwrap().credentials_id.as_deref(),
+        role["credentialsId"].as_str()
+    );
+
+    // Desired STOPPED: no more refreshes.
+    aws.ecs_ok(&["stop-task", "--cluster", "creds", "--task", &task]);
+    let (_, frozen) = http(
+        port,
+        "GET",
+        &format!("/debug/credentials?taskArn={task}"),
+        None,
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let (_, later) = http(
+        port,
+        "GET",
+        &format!("/debug/credentials?taskArn={task}"),
+        None,
+    );
+    assert_eq!(frozen, later);
+}
