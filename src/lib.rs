@@ -9,6 +9,7 @@ pub mod engine;
 pub mod host;
 pub mod image;
 pub mod local;
+pub mod logger;
 pub mod model;
 pub mod network;
 pub mod runtime;

@@ -130,10 +130,12 @@ impl Drop for Fixture {
 }
 
 fn runtime(env: &TestEnv, ns: &str) -> ContainerdRuntime {
+    // The agent binary is the shim's logger, as in production.
     ContainerdRuntime::new(
         Conn::lazy(&env.containerd_sock, ns).unwrap(),
         PullOptions::default(),
     )
+    .with_logger(std::path::PathBuf::from(env!("CARGO_BIN_EXE_ecs-agent")))
 }
 
 async fn wait_exit(exits: &mut Receiver<ExitEvent>, id: &str) -> ExitEvent {
@@ -784,4 +786,86 @@ async fn exit_events_resume_after_containerd_restarts() {
     for id in ["before", "after", "during"] {
         rt.remove(id).await.unwrap();
     }
+}
+
+/// The runtime the agent uses: stdio through our `binary://` logger (the
+/// `ecs-agent` binary itself), not the shim's `file://` writer.
+fn logging_runtime(fx: &Fixture) -> ContainerdRuntime {
+    runtime(&fx.env, &fx.ns).with_logger(PathBuf::from(env!("CARGO_BIN_EXE_ecs-agent")))
+}
+
+/// Every line of both streams reaches the log, the end of stderr included,
+/// with several containers logging at once; after `remove` the log is
+/// complete without waiting (the shim waits for the logger to finish).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_logger_keeps_every_line_of_both_streams() {
+    let Some(fx) = Fixture::new("rt-logger").await else {
+        return;
+    };
+    let rt = logging_runtime(&fx);
+    let mut exits = rt.subscribe_exits().await.unwrap();
+    const LINES: usize = 2000;
+    let script = format!(
+        "i=0; while [ $i -lt {LINES} ]; do echo out$i; echo err$i >&2; i=$((i+1)); done; \
+         echo LAST-ERR >&2"
+    );
+    let ids = ["chatty-1", "chatty-2", "chatty-3", "chatty-4"];
+    let specs: Vec<ContainerSpec> = ids
+        .iter()
+        .map(|id| fx.spec(id, &["sh", "-c", &script]))
+        .collect();
+    let started: Vec<_> = specs
+        .iter()
+        .map(|spec| {
+            let (rt, spec) = (rt.clone(), spec.clone());
+            tokio::spawn(async move {
+                rt.create(&spec).await.unwrap();
+                rt.start(&spec.id).await.unwrap();
+            })
+        })
+        .collect();
+    for handle in started {
+        handle.await.unwrap();
+    }
+    let mut pending: Vec<&str> = ids.to_vec();
+    let deadline = tokio::time::Instant::now() + EXIT_TIMEOUT;
+    while !pending.is_empty() {
+        let ev = tokio::time::timeout_at(deadline, exits.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no exit for {pending:?}"))
+            .unwrap();
+        if let Some(i) = pending.iter().position(|id| *id == ev.container_id) {
+            assert_eq!(ev.exit_code, 0, "{ev:?}");
+            pending.remove(i);
+        }
+    }
+    for spec in &specs {
+        rt.remove(&spec.id).await.unwrap();
+        let log = std::fs::read_to_string(&spec.log_path).unwrap();
+        let (mut outs, mut errs) = (Vec::new(), Vec::new());
+        for line in log.lines() {
+            if line.starts_with("out") {
+                outs.push(line);
+            } else {
+                errs.push(line);
+            }
+        }
+        let want_out: Vec<String> = (0..LINES).map(|i| format!("out{i}")).collect();
+        let mut want_err: Vec<String> = (0..LINES).map(|i| format!("err{i}")).collect();
+        want_err.push("LAST-ERR".into());
+        assert_eq!(outs, want_out, "{}: stdout", spec.id);
+        // The order between the two streams is the readers' (two pipes have
+        // no common clock); within each, every line is there, in order.
+        assert_eq!(errs, want_err, "{}: stderr", spec.id);
+        fx.assert_gone(&spec.id);
+    }
+    // Each logger has exited (the shim waited for it in `remove`).
+    let ours = fx.dir.path().to_string_lossy().into_owned();
+    let loggers: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(ecs::logger::FLAG) && c.contains(&ours))
+        .collect();
+    assert!(loggers.is_empty(), "loggers left: {loggers:?}");
 }

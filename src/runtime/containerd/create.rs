@@ -23,6 +23,7 @@ use super::oci::{build_spec, SpecError, SpecInputs};
 use super::rootfs;
 use super::user::{self, ResolvedUser};
 use super::Conn;
+use crate::logger;
 use crate::runtime::{ContainerSpec, NetworkAttachment};
 
 pub(super) const RUNC_V2: &str = "io.containerd.runc.v2";
@@ -38,14 +39,17 @@ struct Made {
     task: bool,
 }
 
+/// `logger`: the program the shim runs to write the log (`binary://`); `None`
+/// lets the shim write the file itself (`file://`).
 pub(super) async fn create(
     conn: &Conn,
     snapshotter: &str,
+    logger: Option<&Path>,
     spec: &ContainerSpec,
 ) -> Result<(), RuntimeError> {
     validate_id(&spec.id)?;
     let id = spec.id.as_str();
-    let log_uri = prepare_log(id, &spec.log_path).await?;
+    let log_uri = prepare_log(id, &spec.log_path, logger).await?;
 
     // The snapshot is unreferenced until the container record names it; the
     // lease keeps the garbage collector off it in between.
@@ -243,7 +247,13 @@ fn validate_id(id: &str) -> Result<(), RuntimeError> {
     Ok(())
 }
 
-async fn prepare_log(id: &str, log_path: &Path) -> Result<String, RuntimeError> {
+/// Creates the log file (so a bad path fails here, with a message in our
+/// log, not in a logger whose stderr goes nowhere) and returns the stdio URI.
+async fn prepare_log(
+    id: &str,
+    log_path: &Path,
+    logger: Option<&Path>,
+) -> Result<String, RuntimeError> {
     let create_err = |message| RuntimeError::Create {
         id: id.to_string(),
         message,
@@ -260,22 +270,51 @@ async fn prepare_log(id: &str, log_path: &Path) -> Result<String, RuntimeError> 
             .await
             .map_err(|e| create_err(format!("creating log directory {}: {e}", dir.display())))?;
     }
-    Ok(file_uri(log_path))
+    tokio::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(logger::LOG_MODE)
+        .open(log_path)
+        .await
+        .map_err(|e| create_err(format!("creating log file {}: {e}", log_path.display())))?;
+    Ok(match logger {
+        Some(bin) => binary_uri(bin, log_path),
+        None => file_uri(log_path),
+    })
 }
 
-/// `file://` URI for the shim; characters a URL parser would take as
-/// delimiters are percent-encoded.
+/// `file://` URI: the shim opens the file and copies both streams into it.
 pub(super) fn file_uri(path: &Path) -> String {
+    format!("file://{}", uri_escape(path))
+}
+
+/// `binary://` URI: the shim runs `logger` with the container's stdout and
+/// stderr as fds 3 and 4 (see `crate::logger`). The shim turns each query key
+/// and its value into two arguments, in a Go map's random order, hence a
+/// single key: `logger --containerd-logger <log path>`.
+pub(super) fn binary_uri(logger: &Path, log_path: &Path) -> String {
+    format!(
+        "binary://{}?{}={}",
+        uri_escape(logger),
+        logger::FLAG,
+        uri_escape(log_path)
+    )
+}
+
+/// Percent-encodes all but unreserved characters and `/`: what a URL parser
+/// would take as a delimiter (`?`, `#`, `&`, `;`, `=`), `%`, and `+` (a space
+/// in Go's query decoding) reach the shim as the bytes they were.
+fn uri_escape(path: &Path) -> String {
     use std::os::unix::ffi::OsStrExt;
-    let mut uri = String::from("file://");
+    let mut out = String::new();
     for &b in path.as_os_str().as_bytes() {
         if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
-            uri.push(b as char);
+            out.push(b as char);
         } else {
-            uri.push_str(&format!("%{b:02X}"));
+            out.push_str(&format!("%{b:02X}"));
         }
     }
-    uri
+    out
 }
 
 async fn resolve_user(spec_user: &str, mounts: Vec<Mount>) -> Result<ResolvedUser, RuntimeError> {
@@ -476,5 +515,64 @@ mod tests {
             file_uri(Path::new("/d/a b#?%.log")),
             "file:///d/a%20b%23%3F%25.log"
         );
+    }
+
+    /// Decodes a `binary://` URI as the shim does (Go's `url.Parse`, then
+    /// `Query()`: pairs split on `&`, key and value split on the first `=`,
+    /// `+` read as a space, `%XX` as a byte) into program and arguments.
+    fn shim_command(uri: &str) -> (PathBuf, Vec<std::ffi::OsString>) {
+        use std::os::unix::ffi::OsStringExt;
+        fn unescape(s: &str, plus_is_space: bool) -> std::ffi::OsString {
+            let b = s.as_bytes();
+            let mut out = Vec::new();
+            let mut i = 0;
+            while i < b.len() {
+                match b[i] {
+                    b'%' => {
+                        out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+                        i += 3;
+                        continue;
+                    }
+                    b'+' if plus_is_space => out.push(b' '),
+                    c => out.push(c),
+                }
+                i += 1;
+            }
+            std::ffi::OsString::from_vec(out)
+        }
+        let rest = uri.strip_prefix("binary://").unwrap();
+        let (path, query) = rest.split_once('?').unwrap();
+        assert!(!path.contains('#') && !query.contains('#'));
+        let mut args = Vec::new();
+        for pair in query.split('&') {
+            assert!(!pair.contains(';'), "Go drops pairs with ';': {pair}");
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            args.push(unescape(k, true));
+            args.push(unescape(v, true));
+        }
+        (PathBuf::from(unescape(path, false)), args)
+    }
+
+    #[test]
+    fn binary_uri_carries_the_flag_and_the_log_path() {
+        assert_eq!(
+            binary_uri(
+                Path::new("/var/lib/ecs/data/bin/ecs-agent-logger"),
+                Path::new("/var/lib/ecs/data/logs/t1/web.log")
+            ),
+            "binary:///var/lib/ecs/data/bin/ecs-agent-logger\
+             ?--containerd-logger=/var/lib/ecs/data/logs/t1/web.log"
+        );
+        let logger = Path::new("/d ata/b+in/log?ger");
+        for log in [
+            "/d/a b#?%.log",
+            "/d/x&y=z;w+v.log",
+            "/d/caf\u{e9}/%41.log",
+            "/plain/web.log",
+        ] {
+            let (program, args) = shim_command(&binary_uri(logger, Path::new(log)));
+            assert_eq!(program, logger);
+            assert_eq!(args, [logger::FLAG, log], "{log}");
+        }
     }
 }

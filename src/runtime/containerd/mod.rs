@@ -2,8 +2,13 @@
 //! the OCI spec built by a pure function (`oci`).
 //!
 //! - `create`: snapshot (under a lease), user lookup in the image's files
-//!   (`user`, `rootfs`), OCI spec, container record, task with `file://` stdio
-//!   so the shim owns the log; any failure removes what was made.
+//!   (`user`, `rootfs`), OCI spec, container record, task whose stdio goes to
+//!   the shim, never through the agent: a `binary://` URI naming our logger
+//!   (`crate::logger`, run by the shim with both streams as pipes), or, for a
+//!   runtime made without one, `file://` (the shim writes the file itself,
+//!   and may lose the end of stderr). Any failure removes what was made.
+//!   Containers made with either keep their URI for life; the log file and
+//!   its format are the same.
 //! - `lifecycle`: start, kill, state, remove (idempotent).
 //! - `events`: the exit stream, resubscribing forever and replaying exits of
 //!   tasks that stopped while it was down (exits may repeat, never go missing).
@@ -21,6 +26,8 @@ pub mod user;
 pub use conn::{Conn, ConnError};
 pub use error::RuntimeError;
 
+use std::path::PathBuf;
+
 use crate::image::{self, PullOptions};
 use crate::runtime::{
     ContainerRuntime, ContainerSpec, ContainerState, ExitEvent, PulledImage, RegistryCredentials,
@@ -33,12 +40,27 @@ const SHIM_DIR_RETRIES: u32 = 10;
 pub struct ContainerdRuntime {
     conn: Conn,
     pull: PullOptions,
+    logger: Option<PathBuf>,
 }
 
 impl ContainerdRuntime {
     /// Containers are made on `pull.snapshotter`, where images are unpacked.
+    /// Without [`with_logger`](Self::with_logger) the shim writes container
+    /// logs through `file://`, which can lose the end of stderr.
     pub fn new(conn: Conn, pull: PullOptions) -> ContainerdRuntime {
-        ContainerdRuntime { conn, pull }
+        ContainerdRuntime {
+            conn,
+            pull,
+            logger: None,
+        }
+    }
+
+    /// Containers created from now on log through `binary`, an absolute path
+    /// valid on the host where the shim runs: `crate::logger::install`'s
+    /// result, or any `ecs-agent` binary.
+    pub fn with_logger(mut self, binary: PathBuf) -> ContainerdRuntime {
+        self.logger = Some(binary);
+        self
     }
 
     pub fn conn(&self) -> &Conn {
@@ -66,7 +88,8 @@ impl ContainerRuntime for ContainerdRuntime {
         // after itself, so trying again shortly is safe.
         let mut attempts = 0;
         loop {
-            match create::create(&self.conn, &self.pull.snapshotter, spec).await {
+            let logger = self.logger.as_deref();
+            match create::create(&self.conn, &self.pull.snapshotter, logger, spec).await {
                 Err(RuntimeError::Create { message, .. })
                     if attempts < SHIM_DIR_RETRIES
                         && message.contains("failed to start shim")
