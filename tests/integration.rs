@@ -20,6 +20,8 @@ mod endpoints;
 mod endpoints_agent;
 #[path = "integration/local_api.rs"]
 mod local_api;
+#[path = "integration/local_net.rs"]
+mod local_net;
 #[path = "integration/network.rs"]
 mod network;
 #[path = "integration/pull.rs"]
@@ -28,3 +30,5 @@ mod pull;
 mod runtime;
 #[path = "integration/ship.rs"]
 mod ship;
+#[path = "integration/task_network.rs"]
+mod task_network;

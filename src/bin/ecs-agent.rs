@@ -13,9 +13,10 @@ use aws_credential_types::Credentials;
 use ecs::config::{self, Config, ImagePullBehavior, LogFormat};
 use ecs::control::registration::{registration, RegistrationInput};
 use ecs::control::{AcsSession, EcsClient};
+use ecs::credentials::CredentialsStore;
 use ecs::endpoints::AgentView;
 use ecs::engine::image_gc::CleanupPolicy;
-use ecs::engine::{Engine, EngineSettings, PullBehavior, ReportQueue};
+use ecs::engine::{Engine, EngineServices, EngineSettings, PullBehavior, ReportQueue};
 use ecs::image::{Platform, PullOptions};
 use ecs::runtime::containerd::{Conn, ContainerdRuntime};
 use ecs::state::{InstanceRecord, Saved, StateStore};
@@ -25,6 +26,11 @@ use ecs::task::from_acs::Policy;
 const RUNTIME_VERSION: &str = "containerd";
 
 fn main() -> ExitCode {
+    // containerd's shim runs this same binary as each container's log writer
+    // (`binary://` stdio); that must happen before tokio or any setup.
+    if let Some(code) = ecs::logger::run_if_invoked(std::env::args_os()) {
+        return code;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -118,7 +124,8 @@ async fn run() -> anyhow::Result<()> {
         insecure_registries: cfg.insecure_registries.clone(),
         platform: Platform::host(),
     };
-    let runtime = Arc::new(ContainerdRuntime::new(conn.clone(), pull));
+    let logger = ecs::logger::install(&cfg.data_dir).context("ECS_DATADIR")?;
+    let runtime = Arc::new(ContainerdRuntime::new(conn.clone(), pull).with_logger(logger));
 
     let (store, saved) = open_state(&cfg)?;
     let endpoint = cfg.backend_host.clone().unwrap_or_default();
@@ -148,6 +155,9 @@ async fn run() -> anyhow::Result<()> {
             .as_ref()
             .map(|i| i.container_instance_arn.clone()),
         runtime_version: RUNTIME_VERSION.into(),
+        task_iam_role: cfg.networking.task_iam_role,
+        task_iam_role_network_host: cfg.networking.task_iam_role_network_host,
+        task_eni: cfg.networking.task_eni,
     };
     let reg = registration(
         &host,
@@ -180,12 +190,15 @@ async fn run() -> anyhow::Result<()> {
         },
         policy: Policy {
             disable_privileged: cfg.disable_privileged,
+            allow_eni: cfg.networking.task_eni,
         },
         registry_credentials: cfg
             .engine_auth
             .iter()
             .map(|(h, c)| (h.clone(), c.clone()))
             .collect(),
+        task_iam_role: cfg.networking.task_iam_role,
+        task_iam_role_network_host: cfg.networking.task_iam_role_network_host,
     };
     let reports = ReportQueue::start(ecs.clone(), store.clone());
     // What the last process decided but the control plane has not taken yet goes first.
@@ -199,9 +212,14 @@ async fn run() -> anyhow::Result<()> {
     for (id, change) in outbox {
         reports.push(Some(id), change);
     }
-    let engine = Engine::new(runtime, settings, reports, store.clone());
+    let services = EngineServices {
+        network: Some(networking::start(&cfg).await?),
+        credentials: CredentialsStore::new(),
+    };
+    let engine = Engine::new(runtime, settings, reports, store.clone(), services);
     let router = engine.clone();
     tokio::spawn(async move { router.route_exits().await });
+    engine.release_orphan_networks(&tasks).await;
     engine.restore(tasks);
     engine.restore_images(images);
     if cfg.image_cleanup.disabled {
@@ -264,6 +282,54 @@ async fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
+mod networking {
+    //! Task networking: the manager of task namespaces and, unless told
+    //! otherwise, the host preparation ecs-init does for the Go agent.
+
+    use std::sync::Arc;
+
+    use anyhow::Context;
+    use ecs::config::Config;
+    use ecs::network::{
+        default_dynamic_port_range, HostPrep, Ipv4Net, NetworkConfig, NetworkManager,
+    };
+
+    pub async fn start(cfg: &Config) -> anyhow::Result<Arc<NetworkManager>> {
+        let n = &cfg.networking;
+        let (addr, prefix) = n.task_subnet;
+        let net_cfg = NetworkConfig {
+            bridge_name: n.task_bridge.clone(),
+            bridge_subnet: Ipv4Net::new(addr, prefix).context("ECS_TASK_BRIDGE_SUBNET")?,
+            dynamic_port_range: n
+                .dynamic_host_port_range
+                .unwrap_or_else(default_dynamic_port_range),
+            reserved_ports_tcp: cfg.reserved_ports.clone(),
+            reserved_ports_udp: cfg.reserved_ports_udp.clone(),
+            credentials_port: cfg.endpoints.credentials_port,
+            ..NetworkConfig::with_defaults(cfg.data_dir.join("network"))
+        };
+        let manager = NetworkManager::new(net_cfg)
+            .await
+            .context("task networking state in ECS_DATADIR/network")?;
+        if n.host_setup {
+            let prep = HostPrep {
+                credentials_port: cfg.endpoints.credentials_port,
+                introspection_port: cfg.endpoints.introspection_port,
+                skip_localhost_traffic_filter: n.skip_localhost_traffic_filter,
+                allow_offhost_introspection: n.allow_offhost_introspection,
+                offhost_introspection_interface: n.offhost_introspection_interface.clone(),
+            };
+            manager.prepare_host(&prep).await.context(
+                "preparing the host for task networking (set ECS_HOST_NETWORK_SETUP=false to leave \
+                 host-wide iptables rules to someone else)",
+            )?;
+        } else {
+            tracing::info!("host preparation is off (ECS_HOST_NETWORK_SETUP=false)");
+        }
+        Ok(Arc::new(manager))
+    }
+}
+
 mod endpoints {
     //! The local endpoints: task metadata for containers, introspection and
     //! `/metrics` for operators, fed by the engine's published tasks.
@@ -321,7 +387,15 @@ mod endpoints {
             .with_context(|| {
                 format!("introspection listener on {intro_addr} (ECS_AGENT_INTROSPECTION_PORT)")
             })?;
-        let app = metadata_router(source.clone(), stats, limiter);
+        // Credentials and task metadata share the listener 169.254.170.2:80
+        // leads to, as in the Go agent.
+        let app = metadata_router(source.clone(), stats, limiter).merge(ecs::credentials::router(
+            engine.credentials().clone(),
+            ecs::credentials::RateLimit {
+                steady: limit.steady,
+                burst: limit.burst,
+            },
+        ));
         tokio::spawn(async move {
             let service = app.into_make_service_with_connect_info::<SocketAddr>();
             if let Err(e) = axum::serve(metadata, service).await {

@@ -32,6 +32,7 @@ mod duration;
 mod endpoints;
 mod env_file;
 mod error;
+mod network;
 mod values;
 mod variables;
 
@@ -47,6 +48,7 @@ pub use duration::{format_go_duration, parse_go_duration, DurationError};
 pub use endpoints::{Endpoints, RpsLimit};
 pub use env_file::parse_env_file;
 pub use error::{ConfigError, ConfigWarning, EnvFileProblem};
+pub use network::{Networking, DEFAULT_TASK_BRIDGE, DEFAULT_TASK_SUBNET};
 pub use values::{ImagePullBehavior, LogFormat, LogLevel};
 pub use variables::documented_variables;
 use variables::GO_AGENT_IGNORED;
@@ -146,6 +148,8 @@ pub struct Config {
     pub containerd_namespace: String,
     /// Local endpoint ports, request limit, stats polling.
     pub endpoints: Endpoints,
+    /// Task networking and task credentials.
+    pub networking: Networking,
     /// `ECS_*` names set in either source that nothing here knows; for a warning.
     pub unknown_variables: Vec<String>,
     /// Go agent variables that are set but have no effect in this agent.
@@ -245,6 +249,7 @@ impl Config {
             })
             .unwrap_or_else(|| DEFAULT_CONTAINERD_NAMESPACE.to_string());
         let endpoints = r.endpoints();
+        let networking = r.networking();
         r.get(CONFIG_FILE_VARIABLE);
 
         let (unknown_variables, ignored_variables) = r.leftovers();
@@ -279,6 +284,7 @@ impl Config {
             containerd_address,
             containerd_namespace,
             endpoints,
+            networking,
             unknown_variables,
             ignored_variables,
             warnings,
@@ -333,6 +339,7 @@ impl fmt::Debug for Config {
             .field("containerd_address", &self.containerd_address)
             .field("containerd_namespace", &self.containerd_namespace)
             .field("endpoints", &self.endpoints)
+            .field("networking", &self.networking)
             .field("unknown_variables", &self.unknown_variables)
             .field("ignored_variables", &self.ignored_variables)
             .field("warnings", &self.warnings)

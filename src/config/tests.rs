@@ -623,7 +623,7 @@ fn unknown_and_ignored_variables() {
     let c = Config::from_sources(
         &with(&[
             ("ECS_CLUSTR", "typo"),
-            ("ECS_ENABLE_TASK_IAM_ROLE", "true"),
+            ("ECS_AWSVPC_BLOCK_IMDS", "true"),
             ("PATH", "/usr/bin"),
             ("HOME", "/root"),
         ]),
@@ -639,7 +639,7 @@ fn unknown_and_ignored_variables() {
     assert_eq!(
         c.ignored_variables,
         vec![
-            "ECS_ENABLE_TASK_IAM_ROLE",
+            "ECS_AWSVPC_BLOCK_IMDS",
             "ECS_LOG_DRIVER",
             "ECS_UPDATES_ENABLED"
         ]

@@ -207,6 +207,67 @@ const DOCUMENTED: &[(&str, &str, &str)] = &[
          effect.",
     ),
     (
+        "ECS_HOST_NETWORK_SETUP",
+        "true",
+        "At start, prepare the host as ecs-init does for the Go agent: route_localnet, \
+         169.254.170.2:80 to the task metadata/credentials listener (nat PREROUTING DNAT and OUTPUT \
+         REDIRECT), the localhost traffic filter and the off-host introspection block, in chains \
+         ECS-AGENT-PREROUTING/OUTPUT/INPUT rewritten idempotently. false: leave host-wide rules to \
+         someone else (bridge and awsvpc tasks still reach 169.254.170.2 through the task bridge). \
+         Not a Go agent variable.",
+    ),
+    (
+        "ECS_SKIP_LOCALHOST_TRAFFIC_FILTER",
+        "false",
+        "Do not add the rule that drops packets to 127.0.0.0/8 from other hosts unless DNATed.",
+    ),
+    (
+        "ECS_ALLOW_OFFHOST_INTROSPECTION_ACCESS",
+        "false",
+        "Do not add the rule that closes the introspection port to other hosts.",
+    ),
+    (
+        "ECS_OFFHOST_INTROSPECTION_INTERFACE_NAME",
+        "",
+        "Interface the off-host introspection block applies to. Unset: the interface of the IPv4 \
+         default route (eth0 if there is none).",
+    ),
+    (
+        "ECS_DYNAMIC_HOST_PORT_RANGE",
+        "",
+        "low-high range dynamic host ports (hostPort 0 or absent, bridge mode) come from, e.g. \
+         32768-60999. Unset: the kernel's ip_local_port_range.",
+    ),
+    (
+        "ECS_TASK_BRIDGE_NAME",
+        "ecs-br0",
+        "Linux bridge the agent owns for bridge-mode containers and awsvpc tasks without an ENI. \
+         Not a Go agent variable (Docker owns docker0 there).",
+    ),
+    (
+        "ECS_TASK_BRIDGE_SUBNET",
+        "169.254.172.0/22",
+        "IPv4 subnet of the task bridge; the first address is the bridge's (the tasks' gateway). \
+         Not a Go agent variable.",
+    ),
+    (
+        "ECS_ENABLE_TASK_IAM_ROLE",
+        "false",
+        "Serve task role credentials to bridge and awsvpc tasks at 169.254.170.2 and advertise \
+         task-iam-role.",
+    ),
+    (
+        "ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST",
+        "false",
+        "Also serve them to host-network tasks (needs ECS_HOST_NETWORK_SETUP's redirect).",
+    ),
+    (
+        "ECS_ENABLE_TASK_ENI",
+        "false",
+        "Accept awsvpc tasks with an ENI (moved into the task's namespace by MAC) and advertise \
+         task-eni. awsvpc tasks without one always run, on the task bridge.",
+    ),
+    (
         "CONTAINERD_ADDRESS",
         DEFAULT_CONTAINERD_ADDRESS,
         "containerd gRPC socket path (unix:// prefix optional).",
@@ -229,7 +290,6 @@ pub(crate) const GO_AGENT_IGNORED: &[&str] = &[
     "ECS_AGENT_LABELS",
     "ECS_AGENT_PID_NAMESPACE_HOST",
     "ECS_AGENT_RUN_PRIVILEGED",
-    "ECS_ALLOW_OFFHOST_INTROSPECTION_ACCESS",
     "ECS_ALTERNATE_CREDENTIAL_PROFILE",
     "ECS_APPARMOR_CAPABLE",
     "ECS_AUDIT_LOGFILE",
@@ -247,7 +307,6 @@ pub(crate) const GO_AGENT_IGNORED: &[&str] = &[
     "ECS_DISABLE_METRICS",
     "ECS_DISABLE_TASK_METADATA_AZ",
     "ECS_DOMAIN_JOINED_LINUX_INSTANCE",
-    "ECS_DYNAMIC_HOST_PORT_RANGE",
     "ECS_EBSTA_SUPPORTED",
     "ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE",
     "ECS_ENABLE_CONTAINER_METADATA",
@@ -261,9 +320,6 @@ pub(crate) const GO_AGENT_IGNORED: &[&str] = &[
     "ECS_ENABLE_RUNTIME_STATS",
     "ECS_ENABLE_SPOT_INSTANCE_DRAINING",
     "ECS_ENABLE_TASK_CPU_MEM_LIMIT",
-    "ECS_ENABLE_TASK_ENI",
-    "ECS_ENABLE_TASK_IAM_ROLE",
-    "ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST",
     "ECS_EXCLUDE_IPV6_PORTBINDING",
     "ECS_EXTERNAL",
     "ECS_FSX_WINDOWS_FILE_SERVER_SUPPORTED",
@@ -283,13 +339,11 @@ pub(crate) const GO_AGENT_IGNORED: &[&str] = &[
     "ECS_LOG_ROLLOVER_TYPE",
     "ECS_MANIFEST_PULL_TIMEOUT",
     "ECS_NVIDIA_RUNTIME",
-    "ECS_OFFHOST_INTROSPECTION_INTERFACE_NAME",
     "ECS_POLL_METRICS",
     "ECS_PROPAGATE_TASK_MEMORY_LIMIT_CGROUPV2",
     "ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT",
     "ECS_SELINUX_CAPABLE",
     "ECS_SHARED_VOLUME_MATCH_FULL_CONFIG",
-    "ECS_SKIP_LOCALHOST_TRAFFIC_FILTER",
     "ECS_TASK_PIDS_LIMIT",
     "ECS_UPDATES_ENABLED",
     "ECS_UPDATE_DOWNLOAD_DIR",

@@ -8,9 +8,11 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::credentials::RoleType;
 use crate::engine::Engine;
 use crate::model::acs::{
-    AckRequest, AcsMessage, HeartbeatAckRequest, TaskIdentifier, TaskStopVerificationMessage,
+    AckRequest, AcsMessage, HeartbeatAckRequest, IamRoleCredentialsAckRequest, TaskIdentifier,
+    TaskStopVerificationMessage,
 };
 use crate::runtime::ContainerRuntime;
 
@@ -236,6 +238,50 @@ impl<R: ContainerRuntime> AcsSession<R> {
                 self.engine
                     .stop_tasks(&arns, "the control plane no longer knows this task");
                 Reply::None
+            }
+            AcsMessage::IamRoleCredentials(m) => {
+                let credentials_id = m
+                    .role_credentials
+                    .as_ref()
+                    .and_then(|c| c.credentials_id.clone());
+                let expiration = m
+                    .role_credentials
+                    .as_ref()
+                    .and_then(|c| c.expiration.clone());
+                let stored = match (&m.task_arn, &m.role_credentials, m.role_type.as_deref()) {
+                    (Some(arn), Some(creds), Some(role)) => role
+                        .parse::<RoleType>()
+                        .and_then(|role| self.engine.put_credentials(arn, creds, role))
+                        .map_err(|e| e.to_string()),
+                    _ => Err("taskArn, roleCredentials and roleType are required".to_string()),
+                };
+                match stored {
+                    Ok(()) => {
+                        tracing::info!(message_id = ?m.message_id, task = ?m.task_arn, credentials_id = ?credentials_id, "role credentials refreshed");
+                        // The Go agent acknowledges only what it stored: unacked, ACS sends again.
+                        Reply::Send(vec![AcsMessage::IamRoleCredentialsAck(
+                            IamRoleCredentialsAckRequest {
+                                message_id: m.message_id,
+                                expiration,
+                                credentials_id,
+                            },
+                        )])
+                    }
+                    Err(e) => {
+                        tracing::warn!(message_id = ?m.message_id, error = %e, "IAMRoleCredentialsMessage ignored");
+                        Reply::None
+                    }
+                }
+            }
+            AcsMessage::AttachTaskNetworkInterfaces(m) => {
+                // The ENIs come again in the task's payload, which is what the
+                // agent acts on; the attachment itself only needs acknowledging.
+                tracing::info!(message_id = ?m.message_id, task = ?m.task_arn, enis = m.elastic_network_interfaces.len(), "ENI attachment");
+                Reply::Send(vec![AcsMessage::Ack(AckRequest {
+                    cluster: Some(self.cluster_arn.clone()),
+                    container_instance: Some(self.instance_arn.clone()),
+                    message_id: m.message_id,
+                })])
             }
             AcsMessage::Close(c) => {
                 tracing::info!(message = ?c.message, "ACS asked to close the connection");

@@ -8,7 +8,11 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use aws_credential_types::Credentials;
 use aws_sdk_ecs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ecs::primitives::DateTime;
-use aws_sdk_ecs::types::{Attribute, ContainerStateChange, Resource, Tag, VersionInfo};
+use aws_sdk_ecs::types::{
+    Attribute, ContainerStateChange, Resource, Tag, TransportProtocol, VersionInfo,
+};
+
+use crate::task::def::{NetworkBinding, Protocol};
 
 use crate::engine::{ReportError, StateReporter};
 use crate::task::StateChange;
@@ -235,6 +239,7 @@ impl EcsClient {
                             .set_reason(c.reason.clone())
                             .set_runtime_id(c.runtime_id.clone())
                             .set_image_digest(c.image_digest.clone())
+                            .set_network_bindings(bindings(&c.network_bindings))
                             .build(),
                     );
                 }
@@ -255,6 +260,7 @@ impl EcsClient {
                         .set_exit_code(c.exit_code)
                         .set_reason(c.reason.clone())
                         .set_runtime_id(c.runtime_id.clone())
+                        .set_network_bindings(bindings(&c.network_bindings))
                         .send()
                         .await
                         .map_err(|e| api_error("SubmitContainerStateChange", e))?;
@@ -263,6 +269,28 @@ impl EcsClient {
             }
         }
     }
+}
+
+/// `networkBindings` as ECS takes them; None when there are none.
+fn bindings(b: &[NetworkBinding]) -> Option<Vec<aws_sdk_ecs::types::NetworkBinding>> {
+    if b.is_empty() {
+        return None;
+    }
+    Some(
+        b.iter()
+            .map(|b| {
+                aws_sdk_ecs::types::NetworkBinding::builder()
+                    .bind_ip(b.bind_ip.to_string())
+                    .container_port(i32::from(b.container_port))
+                    .host_port(i32::from(b.host_port))
+                    .protocol(match b.protocol {
+                        Protocol::Tcp => TransportProtocol::Tcp,
+                        Protocol::Udp => TransportProtocol::Udp,
+                    })
+                    .build()
+            })
+            .collect(),
+    )
 }
 
 impl StateReporter for EcsClient {

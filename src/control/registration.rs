@@ -41,12 +41,18 @@ pub struct RegistrationInput {
     pub tags: BTreeMap<String, String>,
     pub existing_arn: Option<String>,
     pub runtime_version: String,
+    /// ECS_ENABLE_TASK_IAM_ROLE (and task credentials are served).
+    pub task_iam_role: bool,
+    /// ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST
+    pub task_iam_role_network_host: bool,
+    /// ECS_ENABLE_TASK_ENI, and task networking works on this host.
+    pub task_eni: bool,
 }
 
 /// Capabilities advertised because the code behind them exists and is tested.
 /// ECS places a task only where every attribute its definition requires is
 /// present, so advertising more than this would send tasks we cannot run.
-pub fn capabilities(disable_privileged: bool) -> Vec<&'static str> {
+pub fn capabilities(input: &RegistrationInput) -> Vec<&'static str> {
     let mut caps = vec![
         // The container-definition fields these Docker API levels gate in ECS
         // (command, env, cpu/memory, ulimits, dockerLabels, user, workingDirectory,
@@ -57,8 +63,17 @@ pub fn capabilities(disable_privileged: bool) -> Vec<&'static str> {
         // dependsOn with START, COMPLETE and SUCCESS.
         "ecs.capability.container-ordering",
     ];
-    if !disable_privileged {
+    if !input.disable_privileged {
         caps.push("com.amazonaws.ecs.capability.privileged-container");
+    }
+    if input.task_iam_role {
+        caps.push("com.amazonaws.ecs.capability.task-iam-role");
+        if input.task_iam_role_network_host {
+            caps.push("com.amazonaws.ecs.capability.task-iam-role-network-host");
+        }
+    }
+    if input.task_eni {
+        caps.push("ecs.capability.task-eni");
     }
     caps
 }
@@ -72,7 +87,7 @@ fn arch_attribute(arch: &str) -> &str {
 
 pub fn registration(host: &HostFacts, input: &RegistrationInput, agent_hash: &str) -> Registration {
     let mut attributes: Attributes = BTreeMap::new();
-    for cap in capabilities(input.disable_privileged) {
+    for cap in capabilities(input) {
         attributes.insert(cap.to_string(), None);
     }
     attributes.insert("ecs.os-type".into(), Some("linux".into()));
@@ -151,7 +166,7 @@ mod tests {
 
     #[test]
     fn nothing_unimplemented_is_advertised() {
-        let caps = capabilities(false);
+        let caps = capabilities(&RegistrationInput::default());
         for absent in [
             "ecs.capability.task-eni",
             "com.amazonaws.ecs.capability.task-iam-role",
@@ -162,6 +177,28 @@ mod tests {
                 !caps.contains(&absent),
                 "{absent} must not be advertised yet"
             );
+        }
+    }
+
+    #[test]
+    fn role_and_eni_capabilities_follow_the_settings() {
+        let mut input = RegistrationInput {
+            task_iam_role_network_host: true,
+            ..Default::default()
+        };
+        // network-host alone means nothing without task roles.
+        assert!(!capabilities(&input)
+            .iter()
+            .any(|c| c.contains("task-iam-role")));
+        input.task_iam_role = true;
+        input.task_eni = true;
+        let caps = capabilities(&input);
+        for present in [
+            "com.amazonaws.ecs.capability.task-iam-role",
+            "com.amazonaws.ecs.capability.task-iam-role-network-host",
+            "ecs.capability.task-eni",
+        ] {
+            assert!(caps.contains(&present), "{present}");
         }
     }
 

@@ -87,6 +87,30 @@ pub(crate) struct CredentialsBody<'a> {
 }
 
 impl RoleCredentials {
+    /// Validates credentials from ACS (payload or IAMRoleCredentialsMessage).
+    pub fn from_acs(
+        c: &crate::model::acs::IamRoleCredentials,
+        role_type: RoleType,
+    ) -> Result<Self, CredentialsError> {
+        fn required(v: &Option<String>, field: &'static str) -> Result<String, CredentialsError> {
+            v.clone()
+                .filter(|s| !s.is_empty())
+                .ok_or(CredentialsError::Invalid {
+                    field,
+                    reason: "missing".into(),
+                })
+        }
+        Ok(RoleCredentials {
+            credentials_id: required(&c.credentials_id, "credentialsId")?,
+            role_arn: c.role_arn.clone().unwrap_or_default(),
+            access_key_id: required(&c.access_key_id, "accessKeyId")?,
+            secret_access_key: required(&c.secret_access_key, "secretAccessKey")?,
+            session_token: c.session_token.clone().unwrap_or_default(),
+            expiration: c.expiration.clone().unwrap_or_default(),
+            role_type,
+        })
+    }
+
     pub(crate) fn body(&self) -> CredentialsBody<'_> {
         CredentialsBody {
             role_arn: &self.role_arn,
@@ -176,6 +200,18 @@ impl CredentialsStore {
     pub fn set_task_sources(&self, task_arn: &str, ips: Vec<IpAddr>) {
         let ips = ips.into_iter().map(|ip| ip.to_canonical()).collect();
         self.write().sources.insert(task_arn.to_string(), ips);
+    }
+
+    /// Adds addresses to the task's allowed sources (bridge tasks have one
+    /// per container).
+    pub fn add_task_sources(&self, task_arn: &str, ips: &[IpAddr]) {
+        let mut inner = self.write();
+        let list = inner.sources.entry(task_arn.to_string()).or_default();
+        for ip in ips.iter().map(|ip| ip.to_canonical()) {
+            if !list.contains(&ip) {
+                list.push(ip);
+            }
+        }
     }
 
     /// Forgets every credential of the task and its source restriction.

@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 use crate::runtime::{ContainerRuntime, ContainerState, PulledImage};
 use crate::task::def::task_id;
 use crate::task::spec::container_id;
-use crate::task::{Action, ContainerStatus, Event, Observed, Task};
+use crate::task::{Action, ContainerStatus, Event, Observed, Task, TaskStatus};
 
 use super::{exec, now_ms, Inner, Msg};
 
@@ -22,6 +22,7 @@ pub(crate) async fn run<R: ContainerRuntime>(
         reconcile(&inner, &mut task).await;
     }
     let mut images: Vec<Option<PulledImage>> = vec![None; task.containers.len()];
+    let mut network_released = false;
     loop {
         let actions = task.next_actions();
         if actions.iter().any(|a| matches!(a, Action::Pull(_))) {
@@ -32,6 +33,12 @@ pub(crate) async fn run<R: ContainerRuntime>(
         inner.publish(&task);
         for action in actions {
             exec::execute(&inner, &task, &images, action, &tx);
+        }
+        // Released before STOPPED is reported, so that the control plane
+        // can place the next task on these host ports as soon as it hears.
+        if task.known == TaskStatus::Stopped && !network_released {
+            inner.release_network(&task.def).await;
+            network_released = true;
         }
         // Checkpointed before the next message can act on it, so a restart
         // sees every decision taken so far.
@@ -186,6 +193,8 @@ async fn cleanup<R: ContainerRuntime>(
             tracing::warn!(task = %task.arn(), container = %id, error = %e, "cannot remove container at cleanup");
         }
     }
+    // Again, in case the release at stop failed; idempotent.
+    inner.release_network(&task.def).await;
     let logs = inner
         .settings
         .data_dir

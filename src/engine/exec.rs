@@ -15,6 +15,7 @@ use crate::task::def::task_id;
 use crate::task::spec::{container_id, container_spec, SpecContext};
 use crate::task::{Action, Event, Task};
 
+use super::netsetup;
 use super::settings::PullBehavior;
 use super::{Inner, Msg};
 
@@ -73,6 +74,7 @@ pub(crate) fn execute<R: ContainerRuntime>(
             if let Some(c) = task.containers.get(i).filter(|c| !c.token.is_empty()) {
                 extra_env.extend(endpoint_env(&c.token));
             }
+            extra_env.extend(inner.credentials_env(&task.def));
             let ctx = SpecContext {
                 cluster_arn: inner.settings.cluster_arn.clone(),
                 container_id: id.clone(),
@@ -80,9 +82,33 @@ pub(crate) fn execute<R: ContainerRuntime>(
                 network: NetworkAttachment::Host,
                 extra_env,
             };
-            let spec = container_spec(&task.def, def, image, &ctx);
+            let mut spec = container_spec(&task.def, def, image, &ctx);
+            let net_request = netsetup::request(task, i);
             inner.route(&id, &arn, i);
             tokio::spawn(async move {
+                // The namespace comes first: the container is created inside it.
+                if let Some(req) = net_request {
+                    match inner.setup_network(&arn, &req).await {
+                        Ok(info) => {
+                            spec.network = NetworkAttachment::Namespace(info.netns_path.clone());
+                            let _ = tx.send(Msg::Event(Event::NetworkReady {
+                                container: i,
+                                network: netsetup::container_network(&info),
+                            }));
+                        }
+                        Err(reason) => {
+                            inner.metrics.inc_error("network");
+                            tracing::warn!(task = %arn, container = %id, reason = %reason, "task network setup failed");
+                            let _ = tx.send(Msg::Event(Event::Created {
+                                container: i,
+                                result: Err(format!(
+                                    "CannotCreateContainerError: network: {reason}"
+                                )),
+                            }));
+                            return;
+                        }
+                    }
+                }
                 let result = retry_unavailable(&id, || inner.runtime.create(&spec))
                     .await
                     .map(|()| id.clone())

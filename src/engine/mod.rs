@@ -6,6 +6,7 @@
 mod actor;
 mod exec;
 pub mod image_gc;
+mod netsetup;
 mod publish;
 pub mod reporter;
 pub mod settings;
@@ -16,8 +17,10 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use crate::credentials::{CredentialsStore, RoleType};
 use crate::endpoints::{AgentMetrics, Published};
 use crate::model::acs;
+use crate::network::NetworkManager;
 use crate::runtime::ContainerRuntime;
 use crate::state::{StateError, StateStore};
 use crate::task::from_acs::task_def;
@@ -26,6 +29,7 @@ use crate::task::{
     ContainerChange, ContainerStatus, DesiredStatus, Event, StateChange, Task, TaskStatus,
 };
 
+pub use netsetup::CREDENTIALS_URI_ENV;
 pub use reporter::{ReportError, ReportQueue, StateReporter};
 pub use settings::{EngineSettings, PullBehavior};
 
@@ -60,6 +64,18 @@ pub(crate) struct Inner<R> {
     /// What the task metadata and introspection endpoints show.
     pub(crate) published: Published,
     pub(crate) metrics: Arc<AgentMetrics>,
+    /// Task namespaces; None when the host cannot do task networking
+    /// (then only host-mode tasks run).
+    pub(crate) network: Option<Arc<NetworkManager>>,
+    /// Task role credentials, in memory only.
+    pub(crate) credentials: CredentialsStore,
+}
+
+/// The outside services the engine uses besides the runtime.
+#[derive(Default)]
+pub struct EngineServices {
+    pub network: Option<Arc<NetworkManager>>,
+    pub credentials: CredentialsStore,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -114,6 +130,7 @@ impl<R> Inner<R> {
 
     /// Forgets a cleaned-up task.
     pub(crate) fn forget(&self, task: &Task) {
+        self.credentials.remove_task(task.arn());
         lock(&self.task_images).remove(task.arn());
         self.published.remove_task(task.arn());
         lock(&self.tasks).remove(task.arn());
@@ -161,6 +178,7 @@ impl<R: ContainerRuntime> Engine<R> {
         settings: EngineSettings,
         reports: ReportQueue,
         store: Option<Arc<StateStore>>,
+        services: EngineServices,
     ) -> Engine<R> {
         let metrics = Arc::new(AgentMetrics::new());
         reports.report_into(metrics.clone());
@@ -178,6 +196,8 @@ impl<R: ContainerRuntime> Engine<R> {
                 task_images: Mutex::new(HashMap::new()),
                 published: Published::default(),
                 metrics,
+                network: services.network,
+                credentials: services.credentials,
             }),
         }
     }
@@ -262,6 +282,16 @@ impl<R: ContainerRuntime> Engine<R> {
             tracing::warn!("payload task without an arn ignored");
             return None;
         };
+        for (creds, role_type) in [
+            (&t.role_credentials, RoleType::TaskApplication),
+            (&t.execution_role_credentials, RoleType::TaskExecution),
+        ] {
+            if let Some(c) = creds {
+                if let Err(e) = self.put_credentials(&arn, c, role_type) {
+                    tracing::warn!(task = %arn, role_type = role_type.as_str(), error = %e, "payload credentials ignored");
+                }
+            }
+        }
         let desired = t
             .desired_status
             .as_deref()
@@ -328,6 +358,7 @@ impl<R: ContainerRuntime> Engine<R> {
                 reason: Some(reason.clone()),
                 runtime_id: None,
                 image_digest: None,
+                network_bindings: Vec::new(),
             })
             .collect();
         let change = StateChange {

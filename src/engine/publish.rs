@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::endpoints::{ContainerView, NetworkView, PortView, TaskView};
+use crate::endpoints::{ContainerView, EniView, NetworkView, PortView, TaskView};
 use crate::task::def::{NetworkMode, Protocol};
 use crate::task::spec::{container_id, ecs_labels};
 use crate::task::{ContainerStatus, DesiredStatus, Task, TaskStatus};
@@ -54,8 +54,37 @@ fn task_status(task: &Task) -> &'static str {
 }
 
 fn network_mode(m: NetworkMode) -> &'static str {
-    match m {
-        NetworkMode::Host => "host",
+    m.as_str()
+}
+
+/// The awsvpc ENI as task metadata shows it.
+fn eni_view(eni: &crate::network::Eni) -> EniView {
+    let subnet = eni
+        .ipv4
+        .first()
+        .map(|(ip, prefix)| {
+            let mask = u32::MAX.checked_shl(32 - u32::from(*prefix)).unwrap_or(0);
+            format!(
+                "{}/{prefix}",
+                std::net::Ipv4Addr::from(u32::from(*ip) & mask)
+            )
+        })
+        .unwrap_or_default();
+    EniView {
+        mac_address: eni.mac.to_ascii_lowercase(),
+        ipv4_subnet_cidr_block: subnet,
+        ipv6_subnet_cidr_block: String::new(),
+        domain_name_servers: eni.dns.iter().map(|d| d.to_string()).collect(),
+        domain_name_search_list: eni.dns_search.clone(),
+        private_dns_name: String::new(),
+        subnet_gateway_ipv4_address: eni.gateway.map(|g| g.to_string()).unwrap_or_default(),
+    }
+}
+
+fn protocol(p: Protocol) -> String {
+    match p {
+        Protocol::Tcp => "tcp".into(),
+        Protocol::Udp => "udp".into(),
     }
 }
 
@@ -78,23 +107,37 @@ pub(crate) fn task_view(task: &Task, cluster_arn: &str) -> TaskView {
                 labels.retain(|(existing, _)| existing != k);
                 labels.push((k.to_string(), v.to_string()));
             }
-            // Host mode: the container binds the host's ports as declared.
-            let ports = if created {
-                def.port_mappings
+            let ports = match (&state.network, task.def.network_mode) {
+                // Bridge: the host ports the network layer forwarded.
+                (Some(net), _) if !net.bindings.is_empty() => net
+                    .bindings
+                    .iter()
+                    .map(|b| PortView {
+                        container_port: b.container_port,
+                        host_port: b.host_port,
+                        protocol: protocol(b.protocol),
+                        host_ip: b.bind_ip.to_string(),
+                    })
+                    .collect(),
+                // Host and awsvpc: the container's own ports, as declared.
+                (_, NetworkMode::Host | NetworkMode::Awsvpc) if created => def
+                    .port_mappings
                     .iter()
                     .map(|p| PortView {
                         container_port: p.container_port,
                         host_port: p.host_port.unwrap_or(p.container_port),
-                        protocol: match p.protocol {
-                            Protocol::Tcp => "tcp".into(),
-                            Protocol::Udp => "udp".into(),
-                        },
+                        protocol: protocol(p.protocol),
                         host_ip: "0.0.0.0".into(),
                     })
-                    .collect()
-            } else {
-                Vec::new()
+                    .collect(),
+                _ => Vec::new(),
             };
+            let ipv4_addresses = state
+                .network
+                .as_ref()
+                .and_then(|n| n.ipv4)
+                .map(|ip| vec![ip.to_string()])
+                .unwrap_or_default();
             ContainerView {
                 token: state.token.clone(),
                 runtime_id: state.runtime_id.clone().unwrap_or_default(),
@@ -118,6 +161,8 @@ pub(crate) fn task_view(task: &Task, cluster_arn: &str) -> TaskView {
                 volumes: Vec::new(),
                 networks: vec![NetworkView {
                     mode: mode.into(),
+                    ipv4_addresses,
+                    eni: task.def.eni.as_ref().map(eni_view),
                     ..NetworkView::default()
                 }],
                 health: None,
@@ -173,6 +218,10 @@ mod tests {
             family: "fam".into(),
             version: "3".into(),
             network_mode: NetworkMode::Host,
+            eni: None,
+            eni_attachment_arn: None,
+            credentials_id: None,
+            execution_credentials_id: None,
             containers: vec![def("web"), def("side")],
         };
         let mut t = Task::new(def, DesiredStatus::Running, Duration::from_secs(30));

@@ -35,6 +35,10 @@ pub struct EngineSettings {
     pub policy: Policy,
     /// Registry host (`host[:port]`, `docker.io` for Docker Hub) -> credentials.
     pub registry_credentials: Vec<(String, RegistryCredentials)>,
+    /// ECS_ENABLE_TASK_IAM_ROLE: point containers of tasks with a role at their credentials.
+    pub task_iam_role: bool,
+    /// ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST: also in host network mode.
+    pub task_iam_role_network_host: bool,
 }
 
 impl EngineSettings {

@@ -372,7 +372,7 @@ impl NetworkManager {
         for h in rules::bridge_hooks(name) {
             ipt::ensure_hook(&h).await?;
         }
-        for r in rules::bridge_rules(name, subnet) {
+        for r in rules::bridge_rules(name, subnet, self.cfg.credentials_port) {
             ipt::ensure_rule(&r).await?;
         }
         inner.bridge_ready = true;

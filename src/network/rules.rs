@@ -117,6 +117,9 @@ pub(crate) fn snat_chain(bridge: &str) -> String {
 pub(crate) fn forward_chain(bridge: &str) -> String {
     format!("ECS-FWD-{bridge}")
 }
+pub(crate) fn credentials_chain(bridge: &str) -> String {
+    format!("ECS-CRED-{bridge}")
+}
 
 pub(crate) fn bridge_hooks(bridge: &str) -> Vec<Hook> {
     let dnat = dnat_chain(bridge);
@@ -137,15 +140,32 @@ pub(crate) fn bridge_hooks(bridge: &str) -> Vec<Hook> {
             "-m addrtype --dst-type LOCAL",
             false,
         ),
+        // 169.254.170.2 from this bridge's tasks goes to this agent's own
+        // listener, ahead of the host-wide rule, so agents with separate
+        // bridges on one host (tests) each serve their own tasks.
+        hook(
+            "nat",
+            "PREROUTING",
+            &credentials_chain(bridge),
+            &format!("-i {bridge}"),
+            true,
+        ),
         hook("nat", "POSTROUTING", &snat_chain(bridge), "", false),
         hook("filter", "FORWARD", &forward_chain(bridge), "", true),
     ]
 }
 
-pub(crate) fn bridge_rules(bridge: &str, subnet: Ipv4Net) -> Vec<Rule> {
+pub(crate) fn bridge_rules(bridge: &str, subnet: Ipv4Net, credentials_port: u16) -> Vec<Rule> {
     let snat = snat_chain(bridge);
     let fwd = forward_chain(bridge);
     vec![
+        Rule {
+            table: "nat",
+            chain: credentials_chain(bridge),
+            spec: format!(
+                "-d {CREDENTIALS_IP}/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination 127.0.0.1:{credentials_port}"
+            ),
+        },
         // Outbound from tasks.
         Rule {
             table: "nat",

@@ -349,7 +349,13 @@ fn bridge_and_port_rules() {
         .iter()
         .any(|h| h.builtin == "OUTPUT"
             && h.spec == "-m addrtype --dst-type LOCAL -j ECS-DNAT-ecs-br0"));
-    let r = rules::bridge_rules("ecs-br0", DEFAULT_SUBNET);
+    assert!(hooks.iter().any(|h| h.builtin == "PREROUTING"
+        && h.first
+        && h.spec == "-i ecs-br0 -j ECS-CRED-ecs-br0"));
+    let r = rules::bridge_rules("ecs-br0", DEFAULT_SUBNET, 40001);
+    assert!(r.iter().any(|r| r.chain == "ECS-CRED-ecs-br0"
+        && r.spec
+            == "-d 169.254.170.2/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination 127.0.0.1:40001"));
     assert!(r
         .iter()
         .any(|r| r.spec == "-s 169.254.172.0/22 ! -o ecs-br0 -j MASQUERADE"));

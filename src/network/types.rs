@@ -112,6 +112,9 @@ pub struct NetworkConfig {
     /// Where namespace files are bind-mounted; `/var/run/netns` so that
     /// `ip netns` sees them.
     pub netns_dir: PathBuf,
+    /// The agent's task metadata/credentials listener on 127.0.0.1, where
+    /// 169.254.170.2:80 from the bridge's tasks is sent.
+    pub credentials_port: u16,
 }
 
 /// Default bridge name.
@@ -136,6 +139,7 @@ impl NetworkConfig {
             reserved_ports_udp: Vec::new(),
             state_dir,
             netns_dir: PathBuf::from("/var/run/netns"),
+            credentials_port: 51679,
         }
     }
 
@@ -287,7 +291,7 @@ pub struct PortRequest {
 }
 
 /// An ENI from the ACS payload (`elasticNetworkInterfaces`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Eni {
     /// `macAddress`, `aa:bb:cc:dd:ee:ff` (any case).
     pub mac: String,

@@ -11,6 +11,10 @@ fn task(arn: &str) -> Task {
         family: "f".into(),
         version: "1".into(),
         network_mode: NetworkMode::Host,
+        eni: None,
+        eni_attachment_arn: None,
+        credentials_id: None,
+        execution_credentials_id: None,
         containers: vec![c],
     };
     Task::new(td, DesiredStatus::Running, Duration::from_secs(30))

@@ -66,6 +66,23 @@ pub struct ContainerDef {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum NetworkMode {
     Host,
+    /// One namespace per container on the agent's bridge, with port mappings.
+    Bridge,
+    /// One namespace per task, shared by its containers.
+    Awsvpc,
+    /// One namespace per task with only loopback.
+    None,
+}
+
+impl NetworkMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NetworkMode::Host => "host",
+            NetworkMode::Bridge => "bridge",
+            NetworkMode::Awsvpc => "awsvpc",
+            NetworkMode::None => "none",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -75,6 +92,35 @@ pub struct TaskDef {
     pub version: String,
     pub network_mode: NetworkMode,
     pub containers: Vec<ContainerDef>,
+    /// awsvpc: the ENI from the payload, moved into the task's namespace.
+    #[serde(default)]
+    pub eni: Option<crate::network::Eni>,
+    /// The ENI's attachment ARN (task metadata shows it).
+    #[serde(default)]
+    pub eni_attachment_arn: Option<String>,
+    /// Id of the task role's credentials (the secret parts are never
+    /// checkpointed: they live in the credentials store only).
+    #[serde(default)]
+    pub credentials_id: Option<String>,
+    #[serde(default)]
+    pub execution_credentials_id: Option<String>,
+}
+
+/// A host port forwarded to a container (`networkBindings`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NetworkBinding {
+    pub container_port: u16,
+    pub host_port: u16,
+    pub protocol: Protocol,
+    pub bind_ip: std::net::Ipv4Addr,
+}
+
+/// What the network layer gave a container.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ContainerNetwork {
+    /// The namespace's address (bridge IP, or the ENI's primary address).
+    pub ipv4: Option<std::net::Ipv4Addr>,
+    pub bindings: Vec<NetworkBinding>,
 }
 
 #[cfg(test)]

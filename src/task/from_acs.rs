@@ -16,6 +16,8 @@ use super::docker_config::{parse_config, parse_host_config};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Policy {
     pub disable_privileged: bool,
+    /// ECS_ENABLE_TASK_ENI: awsvpc tasks may come with an ENI.
+    pub allow_eni: bool,
 }
 
 /// Why a task from ACS cannot run.
@@ -39,26 +41,22 @@ pub fn task_def(t: &acs::Task, policy: Policy) -> Result<TaskDef, InvalidTask> {
         .ok_or_else(|| invalid("arn: missing"))?;
     let network_mode = match t.network_mode.as_deref() {
         Some("host") => NetworkMode::Host,
-        None | Some("") => {
-            return Err(invalid(
-                "networkMode: not set; ECS then means \"bridge\", which this agent does not support yet (supported: host)",
-            ))
-        }
+        // ECS's default on Linux.
+        None | Some("") | Some("bridge") => NetworkMode::Bridge,
+        Some("awsvpc") => NetworkMode::Awsvpc,
+        Some("none") => NetworkMode::None,
         Some(other) => {
             return Err(invalid(format!(
-                "networkMode {other:?} is not supported by this agent yet (supported: host)"
+                "networkMode {other:?}: expected host, bridge, awsvpc or none"
             )))
         }
     };
+    let (eni, eni_attachment_arn) = eni(t, network_mode, policy)?;
     if t.containers.is_empty() {
         return Err(invalid("containers: the task has no containers"));
     }
     for (field, set) in [
         ("volumes", !t.volumes.is_empty()),
-        (
-            "elasticNetworkInterfaces",
-            !t.elastic_network_interfaces.is_empty(),
-        ),
         ("proxyConfiguration", t.proxy_configuration.is_some()),
         ("associations", !t.associations.is_empty()),
         (
@@ -100,7 +98,50 @@ pub fn task_def(t: &acs::Task, policy: Policy) -> Result<TaskDef, InvalidTask> {
         version: t.version.clone().unwrap_or_default(),
         network_mode,
         containers,
+        eni,
+        eni_attachment_arn,
+        credentials_id: credentials_id(t.role_credentials.as_ref()),
+        execution_credentials_id: credentials_id(t.execution_role_credentials.as_ref()),
     })
+}
+
+fn credentials_id(c: Option<&acs::IamRoleCredentials>) -> Option<String> {
+    c.and_then(|c| c.credentials_id.clone())
+        .filter(|id| !id.is_empty())
+}
+
+/// The task's ENI: awsvpc only, at most one, and only where the instance
+/// takes them (ECS_ENABLE_TASK_ENI).
+#[allow(clippy::type_complexity)]
+fn eni(
+    t: &acs::Task,
+    mode: NetworkMode,
+    policy: Policy,
+) -> Result<(Option<crate::network::Eni>, Option<String>), InvalidTask> {
+    let Some(first) = t.elastic_network_interfaces.first() else {
+        return Ok((None, None));
+    };
+    if mode != NetworkMode::Awsvpc {
+        return Err(invalid(format!(
+            "elasticNetworkInterfaces: only awsvpc tasks take an ENI (networkMode is {})",
+            mode.as_str()
+        )));
+    }
+    if !policy.allow_eni {
+        return Err(invalid(
+            "elasticNetworkInterfaces: this instance does not run tasks with an ENI \
+             (ECS_ENABLE_TASK_ENI is not true)",
+        ));
+    }
+    if t.elastic_network_interfaces.len() > 1 {
+        return Err(invalid(format!(
+            "elasticNetworkInterfaces: {} given; this agent attaches one per task",
+            t.elastic_network_interfaces.len()
+        )));
+    }
+    let eni = crate::network::Eni::from_acs(first)
+        .map_err(|e| invalid(format!("elasticNetworkInterfaces[0]: {e}")))?;
+    Ok((Some(eni), first.attachment_arn.clone()))
 }
 
 fn valid_container_name(n: &str) -> bool {
@@ -293,22 +334,31 @@ fn port_mappings(
         .iter()
         .enumerate()
         .map(|(j, m)| {
-            let at = |what: String| invalid(format!("container {name:?}: portMappings[{j}].{what}"));
+            let at =
+                |what: String| invalid(format!("container {name:?}: portMappings[{j}].{what}"));
             let container_port = m
                 .container_port
                 .and_then(|p| u16::try_from(p).ok())
                 .filter(|p| *p > 0)
-                .ok_or_else(|| at(format!("containerPort {:?}: expected 1-65535", m.container_port)))?;
+                .ok_or_else(|| {
+                    at(format!(
+                        "containerPort {:?}: expected 1-65535",
+                        m.container_port
+                    ))
+                })?;
             let host_port = match m.host_port {
                 None | Some(0) => None,
                 Some(p) => Some(
                     u16::try_from(p).map_err(|_| at(format!("hostPort {p}: expected 0-65535")))?,
                 ),
             };
-            if mode == NetworkMode::Host && host_port.is_some_and(|h| h != container_port) {
+            if matches!(mode, NetworkMode::Host | NetworkMode::Awsvpc)
+                && host_port.is_some_and(|h| h != container_port)
+            {
                 return Err(at(format!(
-                    "hostPort {}: in host network mode it must equal containerPort {container_port}",
-                    host_port.unwrap_or_default()
+                    "hostPort {}: in {} network mode it must equal containerPort {container_port}",
+                    host_port.unwrap_or_default(),
+                    mode.as_str()
                 )));
             }
             let protocol = match m.protocol.as_deref() {
@@ -316,7 +366,11 @@ fn port_mappings(
                 Some("udp") => Protocol::Udp,
                 Some(p) => return Err(at(format!("protocol {p:?}: expected tcp or udp"))),
             };
-            Ok(PortMapping { container_port, host_port, protocol })
+            Ok(PortMapping {
+                container_port,
+                host_port,
+                protocol,
+            })
         })
         .collect()
 }

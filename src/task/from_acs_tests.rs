@@ -143,12 +143,76 @@ fn bad_tasks_are_refused_naming_the_field() {
 }
 
 #[test]
-fn network_modes_other_than_host_are_refused_clearly() {
+fn network_modes_and_enis() {
+    use super::def::NetworkMode;
+    let mut t = payload_task(serde_json::json!([{"name": "a", "image": "x",
+        "portMappings": [{"containerPort": 80, "hostPort": 8080}]}]));
+    for (wire, mode) in [
+        (Some("bridge"), NetworkMode::Bridge),
+        (None, NetworkMode::Bridge),
+        (Some(""), NetworkMode::Bridge),
+        (Some("none"), NetworkMode::None),
+    ] {
+        t.network_mode = wire.map(str::to_string);
+        assert_eq!(task_def(&t, Policy::default()).unwrap().network_mode, mode);
+    }
+    t.network_mode = Some("nat".into());
+    assert!(reason(&t).contains("networkMode \"nat\": expected host, bridge, awsvpc or none"));
+    // awsvpc and host: a host port other than the container port makes no sense.
+    t.network_mode = Some("awsvpc".into());
+    assert!(reason(&t).contains("in awsvpc network mode it must equal containerPort 80"));
+
     let mut t = payload_task(serde_json::json!([{"name": "a", "image": "x"}]));
+    t.network_mode = Some("awsvpc".into());
+    t.elastic_network_interfaces = vec![serde_json::from_value(serde_json::json!({
+        "macAddress": "0a:1b:2c:3d:4e:5f", "attachmentArn": "arn:aws:ecs:us-east-1:0:attachment/x",
+        "ipv4Addresses": [{"primary": true, "privateAddress": "10.0.0.5"}],
+        "subnetGatewayIpv4Address": "10.0.0.1/24", "domainNameServers": ["10.0.0.2"]
+    }))
+    .unwrap()];
+    assert!(reason(&t).contains("ECS_ENABLE_TASK_ENI"), "{}", reason(&t));
+    let allow = Policy {
+        allow_eni: true,
+        ..Policy::default()
+    };
+    let d = task_def(&t, allow).unwrap();
+    let eni = d.eni.unwrap();
+    assert_eq!(eni.ipv4, vec![("10.0.0.5".parse().unwrap(), 24)]);
+    assert_eq!(
+        d.eni_attachment_arn.as_deref(),
+        Some("arn:aws:ecs:us-east-1:0:attachment/x")
+    );
     t.network_mode = Some("bridge".into());
-    assert!(reason(&t).contains("networkMode \"bridge\" is not supported"));
-    t.network_mode = None;
-    assert!(reason(&t).contains("networkMode: not set"));
+    assert!(task_def(&t, allow)
+        .unwrap_err()
+        .reason
+        .contains("only awsvpc tasks take an ENI"));
+    t.network_mode = Some("awsvpc".into());
+    t.elastic_network_interfaces[0].mac_address = Some("nope".into());
+    assert!(task_def(&t, allow)
+        .unwrap_err()
+        .reason
+        .starts_with("elasticNetworkInterfaces[0]: "));
+}
+
+#[test]
+fn role_credential_ids_are_kept_but_not_the_secrets() {
+    let mut t = payload_task(serde_json::json!([{"name": "a", "image": "x"}]));
+    t.role_credentials = Some(
+        serde_json::from_value(serde_json::json!({
+            "credentialsId": "cid-1", "accessKeyId": "AK", "secretAccessKey": "SECRET",
+            "sessionToken": "TOKEN", "expiration": "2030-01-01T00:00:00Z"
+        }))
+        .unwrap(),
+    );
+    let d = task_def(&t, Policy::default()).unwrap();
+    assert_eq!(d.credentials_id.as_deref(), Some("cid-1"));
+    assert_eq!(d.execution_credentials_id, None);
+    let saved = serde_json::to_string(&d).unwrap();
+    assert!(
+        !saved.contains("SECRET") && !saved.contains("TOKEN"),
+        "{saved}"
+    );
 }
 
 #[test]
@@ -159,6 +223,7 @@ fn privileged_is_refused_when_disabled() {
         &t,
         Policy {
             disable_privileged: true,
+            ..Policy::default()
         },
     )
     .unwrap_err();

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use super::def::{Condition, TaskDef};
+use super::def::{Condition, ContainerNetwork, NetworkBinding, TaskDef};
 use super::status::{ContainerStatus, DesiredStatus, TaskStatus};
 
 /// The reason ECS shows when an essential container's exit stopped the task.
@@ -43,6 +43,9 @@ pub struct ContainerState {
     /// Unix ms of the exit, from the runtime's exit event.
     #[serde(default)]
     pub finished_at_ms: Option<i64>,
+    /// Set once its network namespace is ready (not in host mode).
+    #[serde(default)]
+    pub network: Option<ContainerNetwork>,
 }
 
 /// What the engine must do next.
@@ -66,6 +69,11 @@ pub enum Event {
     Pulled {
         container: usize,
         result: Result<String, String>,
+    },
+    /// The container's network namespace is set up (comes before `Created`).
+    NetworkReady {
+        container: usize,
+        network: ContainerNetwork,
     },
     Created {
         container: usize,
@@ -128,6 +136,9 @@ pub struct ContainerChange {
     pub reason: Option<String>,
     pub runtime_id: Option<String>,
     pub image_digest: Option<String>,
+    /// Host ports forwarded to the container (bridge mode).
+    #[serde(default)]
+    pub network_bindings: Vec<NetworkBinding>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -198,6 +209,11 @@ impl Task {
                         c.known = c.known.max(ContainerStatus::Pulled);
                     }
                     Err(reason) => self.container_failed(container, reason),
+                }
+            }
+            Event::NetworkReady { container, network } => {
+                if let Some(c) = self.containers.get_mut(container) {
+                    c.network = Some(network);
                 }
             }
             Event::Created { container, result } => {
@@ -526,6 +542,11 @@ impl Task {
                     reason: c.reason.clone(),
                     runtime_id: c.runtime_id.clone(),
                     image_digest: c.image_digest.clone(),
+                    network_bindings: c
+                        .network
+                        .as_ref()
+                        .map(|n| n.bindings.clone())
+                        .unwrap_or_default(),
                 });
             }
         }

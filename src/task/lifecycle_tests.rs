@@ -26,6 +26,10 @@ fn task(containers: Vec<ContainerDef>) -> Task {
         family: "f".into(),
         version: "1".into(),
         network_mode: NetworkMode::Host,
+        eni: None,
+        eni_attachment_arn: None,
+        credentials_id: None,
+        execution_credentials_id: None,
         containers,
     };
     Task::new(def, DesiredStatus::Running, Duration::from_secs(30))
@@ -523,4 +527,32 @@ fn pull_times_are_kept_first_start_last_stop() {
     t.apply(Event::PullStopped { at_ms: 30 });
     assert_eq!(t.pull_started_at_ms, Some(10));
     assert_eq!(t.pull_stopped_at_ms, Some(30));
+}
+
+#[test]
+fn network_bindings_are_reported_with_the_container() {
+    use super::def::{ContainerNetwork, NetworkBinding, Protocol};
+    let mut t = task(vec![container("web", true, &[])]);
+    t.next_actions();
+    let net = ContainerNetwork {
+        ipv4: Some("10.0.0.2".parse().unwrap()),
+        bindings: vec![NetworkBinding {
+            container_port: 80,
+            host_port: 41000,
+            protocol: Protocol::Tcp,
+            bind_ip: "0.0.0.0".parse().unwrap(),
+        }],
+    };
+    t.apply(Event::NetworkReady {
+        container: 0,
+        network: net.clone(),
+    });
+    bring_up(&mut t, 0);
+    t.apply(Event::Started {
+        container: 0,
+        result: Ok(()),
+    });
+    let r = t.take_report().expect("running report");
+    assert_eq!(r.containers[0].network_bindings, net.bindings);
+    assert_eq!(t.containers[0].network, Some(net));
 }

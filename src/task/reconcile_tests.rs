@@ -20,6 +20,10 @@ fn running_task() -> Task {
         family: "f".into(),
         version: "1".into(),
         network_mode: NetworkMode::Host,
+        eni: None,
+        eni_attachment_arn: None,
+        credentials_id: None,
+        execution_credentials_id: None,
         containers: vec![def("app", true), def("side", false)],
     };
     let mut t = Task::new(td, DesiredStatus::Running, Duration::from_secs(30));
@@ -110,6 +114,10 @@ fn half_created_containers_are_removed_and_redone() {
         family: "f".into(),
         version: "1".into(),
         network_mode: NetworkMode::Host,
+        eni: None,
+        eni_attachment_arn: None,
+        credentials_id: None,
+        execution_credentials_id: None,
         containers: vec![def("a", true), def("b", true)],
     };
     let mut t = Task::new(td, DesiredStatus::Running, Duration::from_secs(30));
@@ -137,6 +145,10 @@ fn created_but_never_started_is_redone_not_lost() {
         family: "f".into(),
         version: "1".into(),
         network_mode: NetworkMode::Host,
+        eni: None,
+        eni_attachment_arn: None,
+        credentials_id: None,
+        execution_credentials_id: None,
         containers: vec![def("a", true)],
     };
     let mut t = Task::new(td, DesiredStatus::Running, Duration::from_secs(30));
@@ -163,6 +175,10 @@ fn a_start_in_flight_that_ran_and_exited_is_reported() {
         family: "f".into(),
         version: "1".into(),
         network_mode: NetworkMode::Host,
+        eni: None,
+        eni_attachment_arn: None,
+        credentials_id: None,
+        execution_credentials_id: None,
         containers: vec![def("a", true)],
     };
     let mut t = Task::new(td, DesiredStatus::Running, Duration::from_secs(30));
@@ -224,6 +240,10 @@ fn the_exit_of_a_removed_half_made_container_does_not_stop_its_successor() {
         family: "f".into(),
         version: "1".into(),
         network_mode: NetworkMode::Host,
+        eni: None,
+        eni_attachment_arn: None,
+        credentials_id: None,
+        execution_credentials_id: None,
         containers: vec![def("a", true)],
     };
     let mut t = Task::new(td, DesiredStatus::Running, Duration::from_secs(30));

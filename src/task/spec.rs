@@ -158,6 +158,10 @@ mod tests {
             family: "fam".into(),
             version: "3".into(),
             network_mode: NetworkMode::Host,
+            eni: None,
+            eni_attachment_arn: None,
+            credentials_id: None,
+            execution_credentials_id: None,
             containers: vec![],
         }
     }

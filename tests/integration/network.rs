@@ -48,6 +48,11 @@ impl Net {
     /// `third` picks the subnet 10.213.<third>.0/24 and the port range
     /// 40000 + third*100 .. +99, distinct per test.
     pub async fn new(third: u8) -> Net {
+        Net::with_credentials_port(third, 51679).await
+    }
+
+    /// Tasks on this bridge reach 169.254.170.2:80 at 127.0.0.1:`port`.
+    pub async fn with_credentials_port(third: u8, port: u16) -> Net {
         let state_dir = tempfile::tempdir().unwrap();
         let bridge = unique("ecst");
         let subnet: Ipv4Net = format!("10.213.{third}.0/24").parse().unwrap();
@@ -58,6 +63,7 @@ impl Net {
             dynamic_port_range: (lo, lo + 99),
             reserved_ports_tcp: vec![lo],
             reserved_ports_udp: vec![],
+            credentials_port: port,
             ..NetworkConfig::with_defaults(state_dir.path().to_path_buf())
         };
         let mgr = Arc::new(NetworkManager::new(cfg).await.unwrap());
@@ -565,7 +571,7 @@ async fn credentials_address_reaches_the_agent_listener_from_namespaces() {
     }
     let _host = HOST_PREP.lock().await;
     let (port, server) = peer_echo_server().await;
-    let net = Net::new(15).await;
+    let net = Net::with_credentials_port(15, port).await;
     net.mgr
         .prepare_host(&HostPrep {
             credentials_port: port,

@@ -238,7 +238,7 @@ pub fn cleanup_ns(env: &TestEnv, ns: &str) {
         .status();
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     l.local_addr().expect("local_addr").port()
 }
@@ -440,6 +440,7 @@ impl Agent {
             eprintln!("warning: create-cluster {cluster} failed: {e}");
         }
 
+        let (bridge, subnet) = unique_bridge();
         let mut vars: Vec<(String, String)> = vec![
             ("ECS_BACKEND_HOST".into(), local.endpoint()),
             ("ECS_CLUSTER".into(), cluster.clone()),
@@ -459,6 +460,12 @@ impl Agent {
                 free_port().to_string(),
             ),
             ("ECS_AGENT_CREDENTIALS_PORT".into(), free_port().to_string()),
+            // Agents run in parallel: each gets its own bridge and subnet, and
+            // none rewrites the host-wide ECS-AGENT-* chains (tests that need
+            // them turn this back on, one at a time).
+            ("ECS_HOST_NETWORK_SETUP".into(), "false".into()),
+            ("ECS_TASK_BRIDGE_NAME".into(), bridge.clone()),
+            ("ECS_TASK_BRIDGE_SUBNET".into(), subnet),
         ];
         for (k, v) in extra_env {
             vars.retain(|(existing, _)| existing != k);
@@ -621,6 +628,7 @@ impl Drop for Agent {
     fn drop(&mut self) {
         kill_child(&mut self.child);
         cleanup_ns(&self.env, &self.ns);
+        self.cleanup_network();
         if std::thread::panicking() {
             eprintln!(
                 "---- ecs-agent log ({}) ----\n{}\n---- end ecs-agent log ----",
@@ -631,6 +639,65 @@ impl Drop for Agent {
                 eprintln!("ecs-agent data kept at {}", dir.keep().display());
             }
         }
+    }
+}
+
+/// A bridge name and /24 subnet no other agent of this run uses. The name
+/// follows from the subnet, so a leftover of an earlier run is reused rather
+/// than clashing with it.
+fn unique_bridge() -> (String, String) {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = (std::process::id() * 7 + NEXT.fetch_add(1, Ordering::Relaxed)) % 250;
+    // 10.213.x is the network module's tests', 10.214.x the ENI stand-ins'.
+    (format!("ecsa{n}"), format!("10.215.{n}.0/24"))
+}
+
+impl Agent {
+    /// ECS_TASK_BRIDGE_NAME of this agent.
+    pub fn bridge(&self) -> String {
+        self.var("ECS_TASK_BRIDGE_NAME").unwrap_or_default()
+    }
+
+    pub fn var(&self, name: &str) -> Option<String> {
+        self.vars
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// Namespaces, veths, the bridge and its iptables chains of a killed
+    /// agent (the agent itself releases them when tasks stop; a test that
+    /// ends early must not leave them to the next).
+    fn cleanup_network(&self) {
+        let state = self.data_dir().join("network").join("network.json");
+        let mut script = String::new();
+        if let Ok(text) = fs::read_to_string(&state) {
+            if let Ok(v) = serde_json::from_str::<Value>(&text) {
+                for lease in v["leases"].as_object().into_iter().flat_map(|m| m.values()) {
+                    if let Some(veth) = lease["host_veth"].as_str() {
+                        script.push_str(&format!("ip link del {veth} 2>/dev/null; "));
+                    }
+                    if let Some(ns) = lease["netns_path"].as_str() {
+                        script.push_str(&format!("umount {ns} 2>/dev/null; rm -f {ns}; "));
+                    }
+                }
+            }
+        }
+        let b = self.bridge();
+        if b.is_empty() {
+            return;
+        }
+        script.push_str(&format!(
+            "ip link del {b} 2>/dev/null; \
+             for tc in nat:ECS-DNAT-{b} nat:ECS-SNAT-{b} nat:ECS-CRED-{b} filter:ECS-FWD-{b}; do \
+               t=${{tc%%:*}}; c=${{tc#*:}}; \
+               iptables -w -t $t -S 2>/dev/null | grep -- \"-j $c\\b\" | grep '^-A' | sed 's/^-A/-D/' | \
+                 while read -r r; do eval iptables -w -t $t $r; done; \
+               iptables -w -t $t -F $c 2>/dev/null; iptables -w -t $t -X $c 2>/dev/null; \
+             done; true"
+        ));
+        let _ = Command::new("sh").arg("-c").arg(&script).status();
     }
 }
 

@@ -1,0 +1,181 @@
+//! Settings of task networking and task credentials: the host preparation
+//! ecs-init does for the Go agent, the task bridge, dynamic host ports and
+//! task IAM roles.
+
+use std::net::Ipv4Addr;
+
+use super::{values, Reader};
+
+pub const DEFAULT_TASK_BRIDGE: &str = "ecs-br0";
+/// The Go agent's awsvpc `ecs-bridge` subnet: link-local, so it clashes with
+/// neither docker0 (172.17.0.0/16) nor a VPC.
+pub const DEFAULT_TASK_SUBNET: (Ipv4Addr, u8) = (Ipv4Addr::new(169, 254, 172, 0), 22);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Networking {
+    /// ECS_HOST_NETWORK_SETUP: route_localnet and the ECS-AGENT-* iptables
+    /// chains (what ecs-init does for the Go agent).
+    pub host_setup: bool,
+    /// ECS_SKIP_LOCALHOST_TRAFFIC_FILTER
+    pub skip_localhost_traffic_filter: bool,
+    /// ECS_ALLOW_OFFHOST_INTROSPECTION_ACCESS
+    pub allow_offhost_introspection: bool,
+    /// ECS_OFFHOST_INTROSPECTION_INTERFACE_NAME; None = the default route's.
+    pub offhost_introspection_interface: Option<String>,
+    /// ECS_DYNAMIC_HOST_PORT_RANGE; None = the kernel's ephemeral range.
+    pub dynamic_host_port_range: Option<(u16, u16)>,
+    /// ECS_TASK_BRIDGE_NAME
+    pub task_bridge: String,
+    /// ECS_TASK_BRIDGE_SUBNET: network address and prefix length.
+    pub task_subnet: (Ipv4Addr, u8),
+    /// ECS_ENABLE_TASK_IAM_ROLE
+    pub task_iam_role: bool,
+    /// ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST
+    pub task_iam_role_network_host: bool,
+    /// ECS_ENABLE_TASK_ENI
+    pub task_eni: bool,
+}
+
+fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
+    let expected = || "a port range like 32768-60999 (low-high, 1-65535)".to_string();
+    let (lo, hi) = s.split_once('-').ok_or_else(expected)?;
+    let lo: u16 = lo.trim().parse().map_err(|_| expected())?;
+    let hi: u16 = hi.trim().parse().map_err(|_| expected())?;
+    if lo == 0 || lo > hi {
+        return Err(expected());
+    }
+    Ok((lo, hi))
+}
+
+fn parse_bridge_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 15
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err("an interface name of 1-15 characters from A-Z a-z 0-9 _ . -".into())
+    }
+}
+
+fn parse_subnet(s: &str) -> Result<(Ipv4Addr, u8), String> {
+    let expected = || "an IPv4 subnet like 169.254.172.0/22 (prefix 8-29)".to_string();
+    let (a, p) = s.split_once('/').ok_or_else(expected)?;
+    let addr: Ipv4Addr = a.trim().parse().map_err(|_| expected())?;
+    let prefix: u8 = p.trim().parse().map_err(|_| expected())?;
+    if !(8..=29).contains(&prefix) {
+        return Err(expected());
+    }
+    let mask = u32::MAX << (32 - u32::from(prefix));
+    if u32::from(addr) & !mask != 0 {
+        return Err(format!(
+            "the network address: host bits are set (did you mean {}/{prefix}?)",
+            Ipv4Addr::from(u32::from(addr) & mask)
+        ));
+    }
+    Ok((addr, prefix))
+}
+
+impl Reader<'_> {
+    pub(super) fn networking(&mut self) -> Networking {
+        let flag = |r: &mut Self, name: &'static str, default: bool| {
+            r.parse(name, values::parse_bool).unwrap_or(default)
+        };
+        Networking {
+            host_setup: flag(self, "ECS_HOST_NETWORK_SETUP", true),
+            skip_localhost_traffic_filter: flag(self, "ECS_SKIP_LOCALHOST_TRAFFIC_FILTER", false),
+            allow_offhost_introspection: flag(
+                self,
+                "ECS_ALLOW_OFFHOST_INTROSPECTION_ACCESS",
+                false,
+            ),
+            offhost_introspection_interface: self.parse(
+                "ECS_OFFHOST_INTROSPECTION_INTERFACE_NAME",
+                parse_bridge_name,
+            ),
+            dynamic_host_port_range: self.parse("ECS_DYNAMIC_HOST_PORT_RANGE", parse_port_range),
+            task_bridge: self
+                .parse("ECS_TASK_BRIDGE_NAME", parse_bridge_name)
+                .unwrap_or_else(|| DEFAULT_TASK_BRIDGE.to_string()),
+            task_subnet: self
+                .parse("ECS_TASK_BRIDGE_SUBNET", parse_subnet)
+                .unwrap_or(DEFAULT_TASK_SUBNET),
+            task_iam_role: flag(self, "ECS_ENABLE_TASK_IAM_ROLE", false),
+            task_iam_role_network_host: flag(self, "ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST", false),
+            task_eni: flag(self, "ECS_ENABLE_TASK_ENI", false),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::config::{documented_variables, Config, ConfigError};
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut env: BTreeMap<String, String> =
+            BTreeMap::from([("AWS_DEFAULT_REGION".into(), "us-west-2".into())]);
+        env.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Config::from_sources(&env, &[])
+    }
+
+    #[test]
+    fn defaults_follow_the_go_agent_and_are_documented() {
+        let n = cfg(&[]).unwrap().networking;
+        assert!(n.host_setup);
+        assert!(!n.skip_localhost_traffic_filter);
+        assert!(!n.allow_offhost_introspection);
+        assert!(!n.task_iam_role && !n.task_iam_role_network_host && !n.task_eni);
+        assert_eq!(n.dynamic_host_port_range, None);
+        assert_eq!(n.task_bridge, "ecs-br0");
+        assert_eq!(n.task_subnet, (Ipv4Addr::new(169, 254, 172, 0), 22));
+        let doc: BTreeMap<&str, &str> = documented_variables()
+            .iter()
+            .map(|(n, d, _)| (*n, *d))
+            .collect();
+        assert_eq!(doc["ECS_TASK_BRIDGE_NAME"], "ecs-br0");
+        assert_eq!(doc["ECS_TASK_BRIDGE_SUBNET"], "169.254.172.0/22");
+        assert_eq!(doc["ECS_ENABLE_TASK_IAM_ROLE"], "false");
+        assert_eq!(doc["ECS_HOST_NETWORK_SETUP"], "true");
+    }
+
+    #[test]
+    fn values_are_parsed() {
+        let n = cfg(&[
+            ("ECS_DYNAMIC_HOST_PORT_RANGE", "40000-40100"),
+            ("ECS_TASK_BRIDGE_NAME", "ecs-t1"),
+            ("ECS_TASK_BRIDGE_SUBNET", "10.213.4.0/24"),
+            ("ECS_ENABLE_TASK_IAM_ROLE", "true"),
+            ("ECS_ENABLE_TASK_ENI", "true"),
+            ("ECS_HOST_NETWORK_SETUP", "false"),
+            ("ECS_OFFHOST_INTROSPECTION_INTERFACE_NAME", "ens5"),
+        ])
+        .unwrap()
+        .networking;
+        assert_eq!(n.dynamic_host_port_range, Some((40000, 40100)));
+        assert_eq!(n.task_bridge, "ecs-t1");
+        assert_eq!(n.task_subnet, (Ipv4Addr::new(10, 213, 4, 0), 24));
+        assert!(n.task_iam_role && n.task_eni && !n.host_setup);
+        assert_eq!(n.offhost_introspection_interface.as_deref(), Some("ens5"));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (name, value) in [
+            ("ECS_DYNAMIC_HOST_PORT_RANGE", "200-100"),
+            ("ECS_DYNAMIC_HOST_PORT_RANGE", "0-100"),
+            ("ECS_DYNAMIC_HOST_PORT_RANGE", "100"),
+            ("ECS_TASK_BRIDGE_NAME", "a-name-that-is-too-long"),
+            ("ECS_TASK_BRIDGE_SUBNET", "10.0.0.1/24"),
+            ("ECS_TASK_BRIDGE_SUBNET", "10.0.0.0/31"),
+            ("ECS_TASK_BRIDGE_SUBNET", "10.0.0.0"),
+            ("ECS_ENABLE_TASK_IAM_ROLE", "yes please"),
+        ] {
+            let err = cfg(&[(name, value)]).unwrap_err().to_string();
+            assert!(err.contains(name), "{name}={value}: {err}");
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! The engine's side of task networking and task credentials: which
+//! namespace a container joins, when it is made and released, and which
+//! credentials a task's containers are pointed at.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+use crate::credentials::{CredentialsStore, RoleCredentials, RoleType};
+use crate::model::acs;
+use crate::network::{Mode, NamespaceInfo, NamespaceRequest, PortRequest, Protocol};
+use crate::task::def::{ContainerNetwork, NetworkBinding, NetworkMode, TaskDef};
+use crate::task::{self, Task};
+
+use super::{Engine, Inner};
+
+/// `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`, as the Go agent injects it.
+pub const CREDENTIALS_URI_ENV: &str = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI";
+
+/// The namespace key of a container: the task's id for awsvpc and none
+/// (one namespace shared by all its containers), `<task id>/<container>`
+/// for bridge (one per container, as Docker's bridge mode).
+fn key(def: &TaskDef, container: &str) -> Option<String> {
+    match def.network_mode {
+        NetworkMode::Host => None,
+        NetworkMode::Bridge => Some(format!("{}/{container}", def.id())),
+        NetworkMode::Awsvpc | NetworkMode::None => Some(def.id().to_string()),
+    }
+}
+
+/// Every key a task may have used (teardown of unknown keys is harmless).
+fn keys(def: &TaskDef) -> Vec<String> {
+    let mut keys: Vec<String> = def
+        .containers
+        .iter()
+        .filter_map(|c| key(def, &c.name))
+        .collect();
+    keys.dedup();
+    keys
+}
+
+/// What the network layer must set up before container `i` is created;
+/// `None` in host mode.
+pub(crate) fn request(task: &Task, i: usize) -> Option<NamespaceRequest> {
+    let def = task.def.containers.get(i)?;
+    let key = key(&task.def, &def.name)?;
+    let mode = match task.def.network_mode {
+        NetworkMode::Host => return None,
+        NetworkMode::Bridge => Mode::Bridge,
+        NetworkMode::Awsvpc => Mode::Awsvpc,
+        NetworkMode::None => Mode::None,
+    };
+    let ports = if mode == Mode::Bridge {
+        def.port_mappings
+            .iter()
+            .map(|p| PortRequest {
+                container_port: p.container_port,
+                host_port: p.host_port.filter(|h| *h != 0),
+                protocol: match p.protocol {
+                    task::def::Protocol::Tcp => Protocol::Tcp,
+                    task::def::Protocol::Udp => Protocol::Udp,
+                },
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Some(NamespaceRequest {
+        key,
+        mode,
+        eni: task.def.eni.clone(),
+        ports,
+    })
+}
+
+/// The pure task's view of what the network layer made.
+pub(crate) fn container_network(info: &NamespaceInfo) -> ContainerNetwork {
+    ContainerNetwork {
+        ipv4: info.ipv4,
+        bindings: info
+            .bindings
+            .iter()
+            .map(|b| NetworkBinding {
+                container_port: b.container_port,
+                host_port: b.host_port,
+                protocol: match b.protocol {
+                    Protocol::Tcp => task::def::Protocol::Tcp,
+                    Protocol::Udp => task::def::Protocol::Udp,
+                },
+                bind_ip: b.bind_ip,
+            })
+            .collect(),
+    }
+}
+
+impl<R> Inner<R> {
+    /// Sets up the namespace; the task's credentials are then served only to
+    /// its addresses.
+    pub(crate) async fn setup_network(
+        &self,
+        task_arn: &str,
+        req: &NamespaceRequest,
+    ) -> Result<NamespaceInfo, String> {
+        let Some(net) = &self.network else {
+            return Err(format!(
+                "networkMode {:?} needs task networking, which is not available on this instance",
+                format!("{:?}", req.mode).to_lowercase()
+            ));
+        };
+        let info = net.setup(req).await.map_err(|e| e.to_string())?;
+        let ips: Vec<IpAddr> = info.source_ips.iter().map(|ip| (*ip).into()).collect();
+        self.credentials.add_task_sources(task_arn, &ips);
+        Ok(info)
+    }
+
+    /// Tears down every namespace of the task (ports, addresses, ENI back
+    /// to the host). Errors are logged: cleanup and restarts retry.
+    pub(crate) async fn release_network(&self, def: &TaskDef) {
+        let Some(net) = &self.network else { return };
+        for key in keys(def) {
+            if let Err(e) = net.teardown(&key).await {
+                self.metrics.inc_error("network");
+                tracing::warn!(task = %def.arn, key = %key, error = %e, "cannot tear down the task network; will retry at cleanup");
+            }
+        }
+    }
+
+    /// `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` for the task's containers,
+    /// when it has a role and the instance serves task roles in its mode.
+    pub(crate) fn credentials_env(&self, def: &TaskDef) -> Option<(String, String)> {
+        let id = def.credentials_id.as_ref()?;
+        let allowed = self.settings.task_iam_role
+            && (def.network_mode != NetworkMode::Host || self.settings.task_iam_role_network_host);
+        if !allowed {
+            tracing::warn!(task = %def.arn, mode = def.network_mode.as_str(),
+                "the task has a role but this instance does not serve task roles in its network mode \
+                 (ECS_ENABLE_TASK_IAM_ROLE / ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST)");
+            return None;
+        }
+        Some((
+            CREDENTIALS_URI_ENV.to_string(),
+            CredentialsStore::relative_uri(id),
+        ))
+    }
+}
+
+impl<R> Engine<R> {
+    /// The credentials the task metadata listener serves.
+    pub fn credentials(&self) -> &CredentialsStore {
+        &self.inner.credentials
+    }
+
+    /// Stores one set of role credentials from ACS for a task; kept in memory only.
+    pub fn put_credentials(
+        &self,
+        task_arn: &str,
+        creds: &acs::IamRoleCredentials,
+        role_type: RoleType,
+    ) -> Result<(), crate::credentials::CredentialsError> {
+        let creds = RoleCredentials::from_acs(creds, role_type)?;
+        self.inner.credentials.put(task_arn, creds)
+    }
+
+    /// After a restart: namespaces whose task the agent no longer knows
+    /// (it was cleaned up while the agent was down, or never checkpointed).
+    pub async fn release_orphan_networks(&self, known_tasks: &[Task]) {
+        let Some(net) = &self.inner.network else {
+            return;
+        };
+        let known: HashSet<&str> = known_tasks.iter().map(|t| t.def.id()).collect();
+        for key in net.keys().await {
+            let owner = key.split('/').next().unwrap_or(&key);
+            if known.contains(owner) {
+                continue;
+            }
+            tracing::info!(key = %key, "releasing the network of a task this agent no longer knows");
+            if let Err(e) = net.teardown(&key).await {
+                tracing::warn!(key = %key, error = %e, "cannot release an orphaned task network");
+            }
+        }
+    }
+}
