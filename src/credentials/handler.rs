@@ -26,6 +26,9 @@ const LIMIT_MESSAGE: &str = "You have reached maximum request limit.";
 struct ErrorBody<'a> {
     code: &'a str,
     message: String,
+    /// Go's ErrorMessage has this field untagged, so it is in every body.
+    #[serde(rename = "HTTPErrorCode")]
+    http_error_code: u16,
 }
 
 #[derive(Clone)]
@@ -99,7 +102,12 @@ fn json(status: StatusCode, body: Vec<u8>) -> Response {
 }
 
 fn error(status: StatusCode, code: &str, message: String) -> Response {
-    let body = serde_json::to_vec(&ErrorBody { code, message }).unwrap_or_else(|_| b"{}".to_vec());
+    let body = serde_json::to_vec(&ErrorBody {
+        code,
+        message,
+        http_error_code: status.as_u16(),
+    })
+    .unwrap_or_else(|_| b"{}".to_vec());
     json(status, body)
 }
 
@@ -132,6 +140,14 @@ fn serve(app: &App, id: &str, caller: Option<SocketAddr>, path: &str, prefix: &s
                 StatusCode::BAD_REQUEST,
                 "InvalidIdInRequest",
                 format!("{prefix}Credentials not found"),
+            )
+        }
+        Lookup::Uninitialized { task_arn } => {
+            audit(id, &task_arn, "", caller, StatusCode::SERVICE_UNAVAILABLE);
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "CredentialsUninitialized",
+                format!("{prefix}Credentials uninitialized for ID"),
             )
         }
         Lookup::Denied {

@@ -128,6 +128,9 @@ struct Inner {
     by_id: HashMap<String, (String, RoleCredentials)>,
     /// task ARN -> the only source addresses allowed to read its credentials
     sources: HashMap<String, Vec<IpAddr>>,
+    /// credentials id -> task ARN: ids of tasks restored after a restart
+    /// whose credentials ACS has not sent again yet.
+    expected: HashMap<String, String>,
 }
 
 /// Shared, cheap to clone.
@@ -155,6 +158,10 @@ pub(crate) enum Lookup {
     Denied {
         task_arn: String,
         role_type: RoleType,
+    },
+    /// A restored task's id whose credentials have not arrived yet.
+    Uninitialized {
+        task_arn: String,
     },
     NotFound,
 }
@@ -202,6 +209,14 @@ impl CredentialsStore {
         self.write().sources.insert(task_arn.to_string(), ips);
     }
 
+    /// A credentials id the task had before a restart: until ACS sends its
+    /// credentials again, requests for it get 503 rather than 400.
+    pub fn expect(&self, task_arn: &str, credentials_id: &str) {
+        self.write()
+            .expected
+            .insert(credentials_id.to_string(), task_arn.to_string());
+    }
+
     /// Adds addresses to the task's allowed sources (bridge tasks have one
     /// per container).
     pub fn add_task_sources(&self, task_arn: &str, ips: &[IpAddr]) {
@@ -218,6 +233,7 @@ impl CredentialsStore {
     pub fn remove_task(&self, task_arn: &str) {
         let mut inner = self.write();
         inner.by_id.retain(|_, (arn, _)| arn != task_arn);
+        inner.expected.retain(|_, arn| arn != task_arn);
         inner.sources.remove(task_arn);
     }
 
@@ -240,7 +256,12 @@ impl CredentialsStore {
     pub(crate) fn lookup(&self, id: &str, caller: Option<IpAddr>) -> Lookup {
         let inner = self.read();
         let Some((task_arn, creds)) = inner.by_id.get(id) else {
-            return Lookup::NotFound;
+            return match inner.expected.get(id) {
+                Some(task_arn) => Lookup::Uninitialized {
+                    task_arn: task_arn.clone(),
+                },
+                None => Lookup::NotFound,
+            };
         };
         if let Some(allowed) = inner.sources.get(task_arn) {
             let ok = caller.is_some_and(|c| allowed.contains(&c.to_canonical()));

@@ -87,23 +87,23 @@ async fn error_bodies_match_the_go_agent() {
     let cases = [
         (
             "/v1/credentials",
-            r#"{"code":"NoIdInRequest","message":"CredentialsV1Request: No Credential ID in the request"}"#,
+            r#"{"code":"NoIdInRequest","message":"CredentialsV1Request: No Credential ID in the request","HTTPErrorCode":400}"#,
         ),
         (
             "/v1/credentials?id=",
-            r#"{"code":"NoIdInRequest","message":"CredentialsV1Request: No Credential ID in the request"}"#,
+            r#"{"code":"NoIdInRequest","message":"CredentialsV1Request: No Credential ID in the request","HTTPErrorCode":400}"#,
         ),
         (
             "/v2/credentials/",
-            r#"{"code":"NoIdInRequest","message":"CredentialsV2Request: No Credential ID in the request"}"#,
+            r#"{"code":"NoIdInRequest","message":"CredentialsV2Request: No Credential ID in the request","HTTPErrorCode":400}"#,
         ),
         (
             "/v1/credentials?id=nope",
-            r#"{"code":"InvalidIdInRequest","message":"CredentialsV1Request: Credentials not found"}"#,
+            r#"{"code":"InvalidIdInRequest","message":"CredentialsV1Request: Credentials not found","HTTPErrorCode":400}"#,
         ),
         (
             "/v2/credentials/nope",
-            r#"{"code":"InvalidIdInRequest","message":"CredentialsV2Request: Credentials not found"}"#,
+            r#"{"code":"InvalidIdInRequest","message":"CredentialsV2Request: Credentials not found","HTTPErrorCode":400}"#,
         ),
     ];
     for (uri, want) in cases {
@@ -112,6 +112,31 @@ async fn error_bodies_match_the_go_agent() {
         assert_eq!(b, want, "{uri}");
         assert_eq!(ct.as_deref(), Some("application/json"));
     }
+}
+
+#[tokio::test]
+async fn restored_ids_are_uninitialized_until_acs_sends_them_again() {
+    let store = CredentialsStore::new();
+    store.expect(TASK, "abc-1");
+    let app = app_with(&store);
+    let (s, b, _) = get(&app, "/v2/credentials/abc-1", local()).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        b,
+        r#"{"code":"CredentialsUninitialized","message":"CredentialsV2Request: Credentials uninitialized for ID","HTTPErrorCode":503}"#
+    );
+    store
+        .put(TASK, creds("abc-1", RoleType::TaskApplication))
+        .unwrap();
+    assert_eq!(
+        get(&app, "/v2/credentials/abc-1", local()).await.0,
+        StatusCode::OK
+    );
+    store.remove_task(TASK);
+    assert_eq!(
+        get(&app, "/v2/credentials/abc-1", local()).await.0,
+        StatusCode::BAD_REQUEST
+    );
 }
 
 #[tokio::test]

@@ -223,6 +223,7 @@ impl<R: ContainerRuntime> Engine<R> {
 
     pub fn restore(&self, tasks: Vec<Task>) {
         for task in tasks {
+            netsetup::restore_credentials(&self.inner.credentials, &task);
             tracing::info!(task = %task.arn(), known = ?task.known, desired = ?task.desired, "restoring task");
             self.spawn(task, true);
         }

@@ -89,6 +89,7 @@ pub(crate) fn container_network(info: &NamespaceInfo) -> ContainerNetwork {
                 bind_ip: b.bind_ip,
             })
             .collect(),
+        sources: info.source_ips.clone(),
     }
 }
 
@@ -140,6 +141,27 @@ impl<R> Inner<R> {
             CREDENTIALS_URI_ENV.to_string(),
             CredentialsStore::relative_uri(id),
         ))
+    }
+}
+
+/// After a restart: the task's credential ids are known (requests get 503
+/// until ACS sends the credentials again, as the Go agent) and restricted to
+/// the task's addresses from the checkpoint.
+pub(crate) fn restore_credentials(store: &CredentialsStore, task: &Task) {
+    for id in [&task.def.credentials_id, &task.def.execution_credentials_id]
+        .into_iter()
+        .flatten()
+    {
+        store.expect(task.arn(), id);
+    }
+    let ips: Vec<IpAddr> = task
+        .containers
+        .iter()
+        .filter_map(|c| c.network.as_ref())
+        .flat_map(|n| n.sources.iter().map(|ip| IpAddr::V4(*ip)))
+        .collect();
+    if !ips.is_empty() {
+        store.add_task_sources(task.arn(), &ips);
     }
 }
 

@@ -136,6 +136,23 @@ fn set_connected(app: &App, instance: &str, connected: bool) {
     }
 }
 
+fn resend_credentials(app: &App, instance: &str) {
+    let mut ctx = app.ctx("");
+    match app.transact(&mut ctx, |st, ctx| {
+        Ok(super::refresh::resend_on_connect(st, ctx, instance))
+    }) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            instance,
+            credentials = n,
+            "re-sending task credentials to the reconnected agent"
+        ),
+        Err(e) => {
+            tracing::error!(instance, error = %e, "queueing credentials for the reconnected agent failed")
+        }
+    }
+}
+
 async fn send(sink: &mut Sink, msg: &AcsMessage) -> bool {
     sink.send(Message::Text(msg.encode().into())).await.is_ok()
 }
@@ -314,6 +331,7 @@ fn handle_frame(app: &App, instance: &str, text: &str) -> Option<AcsMessage> {
 async fn session(app: Arc<App>, socket: WebSocket, instance: String) {
     let (generation, notify) = app.open_session(&instance);
     set_connected(&app, &instance, true);
+    resend_credentials(&app, &instance);
     let (mut sink, mut stream) = socket.split();
     let mut sent: HashMap<String, Instant> = HashMap::new();
     let mut heartbeat =

@@ -56,6 +56,31 @@ pub fn refresh(st: &mut State, ctx: &mut Ctx, task_arn: &str, role: Role) {
     queue_credentials(st, ctx, task_arn, role);
 }
 
+/// The agent on `instance` (re)connected: it keeps credentials in memory
+/// only, so ACS sends the current ones of its running tasks again.
+pub fn resend_on_connect(st: &mut State, ctx: &mut Ctx, instance: &str) -> usize {
+    let tasks: Vec<String> = st
+        .tasks
+        .values()
+        .filter(|t| t.container_instance_arn == instance && refreshable(t))
+        .map(|t| t.arn.clone())
+        .collect();
+    let mut queued = 0;
+    for arn in tasks {
+        for role in Role::BOTH {
+            let has = st
+                .tasks
+                .get(&arn)
+                .is_some_and(|t| credentials_of(t, role).is_some());
+            if has {
+                queue_credentials(st, ctx, &arn, role);
+                queued += 1;
+            }
+        }
+    }
+    queued
+}
+
 /// One pass: refreshes what is due; returns when to look again.
 pub fn tick(app: &App) -> Duration {
     let now = now_secs();

@@ -121,6 +121,10 @@ pub struct ContainerNetwork {
     /// The namespace's address (bridge IP, or the ENI's primary address).
     pub ipv4: Option<std::net::Ipv4Addr>,
     pub bindings: Vec<NetworkBinding>,
+    /// Every address the task's traffic may come from (the credentials
+    /// endpoint serves the task's credentials only to these).
+    #[serde(default)]
+    pub sources: Vec<std::net::Ipv4Addr>,
 }
 
 #[cfg(test)]

@@ -542,6 +542,7 @@ fn network_bindings_are_reported_with_the_container() {
             protocol: Protocol::Tcp,
             bind_ip: "0.0.0.0".parse().unwrap(),
         }],
+        sources: vec!["10.0.0.2".parse().unwrap()],
     };
     t.apply(Event::NetworkReady {
         container: 0,

@@ -753,7 +753,7 @@ async fn containerd_containers_in_task_namespaces() {
         .await
         .unwrap();
     });
-    let net = Net::new(31).await;
+    let net = Net::with_credentials_port(31, port).await;
     net.mgr
         .prepare_host(&HostPrep {
             credentials_port: port,
@@ -793,6 +793,7 @@ async fn containerd_containers_in_task_namespaces() {
         labels: BTreeMap::new(),
         log_path: logs.path().join(format!("{id}.log")),
         network: NetworkAttachment::Namespace(netns.to_path_buf()),
+        mounts: Vec::new(),
     };
     let web_cmd = [
         "sh",

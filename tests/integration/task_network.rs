@@ -836,3 +836,88 @@ fn refreshed_credentials_replace_the_old_ones_in_the_container() {
     stop(&aws, &agent, &arn);
     wait_task_status(&aws, &agent, &arn, "STOPPED", LONG);
 }
+
+/// `GET url` from inside the task's namespace (the host's busybox wget),
+/// so the request comes from the task's own address.
+fn wget_in_netns(task_arn: &str, url: &str) -> String {
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &format!("ecs-{}", task_id(task_arn)),
+            "busybox",
+            "wget",
+            "-qO-",
+            url,
+        ])
+        .output()
+        .expect("ip netns exec");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_killed_agent_leaves_task_networks_up_and_serves_credentials_again_after_restart() {
+    let Some(env) = env() else { return };
+    let local = EcsLocal::start(&env);
+    let mut agent = Agent::start(
+        &env,
+        &local,
+        &[
+            ("ECS_ENABLE_TASK_IAM_ROLE", "true"),
+            ("ECS_ENABLE_TASK_ENI", "true"),
+        ],
+    );
+    let aws = Aws::new(&env, &local);
+    agent.wait_registered(&aws, LONG);
+    let td = register(
+        &aws,
+        with_image(
+            json!({"family": "survivor", "networkMode": "awsvpc",
+                   "taskRoleArn": "arn:aws:iam::123456789012:role/s",
+                   "containerDefinitions": [
+                httpd_container("web", json!([{"containerPort": 80}]))
+            ]}),
+            &env.image(),
+        ),
+    );
+    let arn = run(&aws, &agent, &td, &[]);
+    wait_task_status(&aws, &agent, &arn, "RUNNING", LONG);
+    let creds_url = |id: &str| format!("http://169.254.170.2/v2/credentials/{id}");
+    let id = debug_credentials(&local, &arn)["roleCredentials"]["credentialsId"]
+        .as_str()
+        .expect("credentialsId")
+        .to_string();
+    let before: Value = wait_until(LONG, Duration::from_millis(300), || {
+        serde_json::from_str(&wget_in_netns(&arn, &creds_url(&id))).ok()
+    });
+    assert!(before["AccessKeyId"].as_str().is_some(), "{before}");
+
+    agent.kill9();
+    // The task's namespace and its server do not depend on the agent.
+    let page = wget_in_netns(&arn, "http://127.0.0.1:80/");
+    assert_eq!(page.trim(), "hello-from-web");
+
+    agent.restart();
+    agent.wait_registered(&aws, LONG);
+    // Credentials live in memory only: ACS sends them again on reconnect.
+    let after: Value = wait_until_with_log(&agent, "credentials served again", LONG, || {
+        serde_json::from_str::<Value>(&wget_in_netns(&arn, &creds_url(&id)))
+            .ok()
+            .filter(|v| v["AccessKeyId"].is_string())
+    });
+    let minted = debug_credentials(&local, &arn);
+    assert_eq!(
+        after["AccessKeyId"],
+        minted["roleCredentials"]["accessKeyId"]
+    );
+    let task = describe_task(&aws, &agent, &arn).unwrap_or_default();
+    assert_eq!(task["lastStatus"], "RUNNING", "{task}");
+
+    stop(&aws, &agent, &arn);
+    wait_task_status(&aws, &agent, &arn, "STOPPED", LONG);
+    let ns = format!("/var/run/netns/ecs-{}", task_id(&arn));
+    assert!(
+        !std::path::Path::new(&ns).exists(),
+        "{ns} outlived the task"
+    );
+}
