@@ -4,6 +4,8 @@
 #[path = "integration/common/mod.rs"]
 mod common;
 
+#[path = "integration/agent_api.rs"]
+mod agent_api;
 #[path = "integration/agent_config.rs"]
 mod agent_config;
 #[path = "integration/bench_smoke.rs"]

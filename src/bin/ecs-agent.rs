@@ -12,6 +12,7 @@ use aws_credential_types::Credentials;
 
 use ecs::config::{self, Config, ImagePullBehavior, LogFormat};
 use ecs::control::registration::{registration, RegistrationInput};
+use ecs::control::task_protection::TaskProtection;
 use ecs::control::{AcsSession, EcsClient};
 use ecs::credentials::CredentialsStore;
 use ecs::endpoints::AgentView;
@@ -142,6 +143,8 @@ async fn run() -> anyhow::Result<()> {
         )
         .await,
     );
+    let net = networking::start(&cfg).await?;
+    let net_ok = net.manager.is_some();
     let host = ecs::host::facts();
     let input = RegistrationInput {
         reserved_memory_mib: u64::from(cfg.reserved_memory_mib),
@@ -155,9 +158,11 @@ async fn run() -> anyhow::Result<()> {
             .as_ref()
             .map(|i| i.container_instance_arn.clone()),
         runtime_version: RUNTIME_VERSION.into(),
-        task_iam_role: cfg.networking.task_iam_role,
-        task_iam_role_network_host: cfg.networking.task_iam_role_network_host,
-        task_eni: cfg.networking.task_eni,
+        // Advertised only where they work: roles need 169.254.170.2 routed
+        // here, ENIs need task networking.
+        task_iam_role: cfg.networking.task_iam_role && net_ok,
+        task_iam_role_network_host: cfg.networking.task_iam_role_network_host && net.host_prepared,
+        task_eni: cfg.networking.task_eni && net_ok,
     };
     let reg = registration(
         &host,
@@ -190,15 +195,15 @@ async fn run() -> anyhow::Result<()> {
         },
         policy: Policy {
             disable_privileged: cfg.disable_privileged,
-            allow_eni: cfg.networking.task_eni,
+            allow_eni: input.task_eni,
         },
         registry_credentials: cfg
             .engine_auth
             .iter()
             .map(|(h, c)| (h.clone(), c.clone()))
             .collect(),
-        task_iam_role: cfg.networking.task_iam_role,
-        task_iam_role_network_host: cfg.networking.task_iam_role_network_host,
+        task_iam_role: input.task_iam_role,
+        task_iam_role_network_host: input.task_iam_role_network_host,
     };
     let reports = ReportQueue::start(ecs.clone(), store.clone());
     // What the last process decided but the control plane has not taken yet goes first.
@@ -213,7 +218,7 @@ async fn run() -> anyhow::Result<()> {
         reports.push(Some(id), change);
     }
     let services = EngineServices {
-        network: Some(networking::start(&cfg).await?),
+        network: net.manager.clone(),
         credentials: CredentialsStore::new(),
     };
     let engine = Engine::new(runtime, settings, reports, store.clone(), services);
@@ -250,6 +255,7 @@ async fn run() -> anyhow::Result<()> {
             vpc_id: String::new(),
         },
         acs_up,
+        Arc::new(TaskProtection::new(&ecs, &cluster_arn)),
     )
     .await?;
     let engine_metrics = engine.metrics().clone();
@@ -294,8 +300,25 @@ mod networking {
         default_dynamic_port_range, HostPrep, Ipv4Net, NetworkConfig, NetworkManager,
     };
 
-    pub async fn start(cfg: &Config) -> anyhow::Result<Arc<NetworkManager>> {
+    /// What this host can do for task networks.
+    pub struct Networking {
+        /// None: iptables or the sysctls are unusable here (an agent in a
+        /// container without them); only host-mode tasks run.
+        pub manager: Option<Arc<NetworkManager>>,
+        /// 169.254.170.2 reaches the agent from the host's namespace.
+        pub host_prepared: bool,
+    }
+
+    pub async fn start(cfg: &Config) -> anyhow::Result<Networking> {
         let n = &cfg.networking;
+        if let Err(e) = NetworkManager::probe().await {
+            tracing::warn!(error = %e, "task networking is unavailable on this host: only host-mode \
+                tasks will run, and task roles, ENIs and 169.254.170.2 are not offered");
+            return Ok(Networking {
+                manager: None,
+                host_prepared: false,
+            });
+        }
         let (addr, prefix) = n.task_subnet;
         let net_cfg = NetworkConfig {
             bridge_name: n.task_bridge.clone(),
@@ -311,6 +334,7 @@ mod networking {
         let manager = NetworkManager::new(net_cfg)
             .await
             .context("task networking state in ECS_DATADIR/network")?;
+        let mut host_prepared = false;
         if n.host_setup {
             let prep = HostPrep {
                 credentials_port: cfg.endpoints.credentials_port,
@@ -323,10 +347,14 @@ mod networking {
                 "preparing the host for task networking (set ECS_HOST_NETWORK_SETUP=false to leave \
                  host-wide iptables rules to someone else)",
             )?;
+            host_prepared = true;
         } else {
             tracing::info!("host preparation is off (ECS_HOST_NETWORK_SETUP=false)");
         }
-        Ok(Arc::new(manager))
+        Ok(Networking {
+            manager: Some(Arc::new(manager)),
+            host_prepared,
+        })
     }
 }
 
@@ -339,6 +367,7 @@ mod endpoints {
 
     use anyhow::Context;
     use ecs::config::Config;
+    use ecs::endpoints::agent_api::{agent_api_router, TaskProtectionApi};
     use ecs::endpoints::{
         introspection_router, metadata_router, AgentView, RateLimit, RateLimiter, StatsCollector,
         StatsStore, TaskSource,
@@ -356,6 +385,7 @@ mod endpoints {
         conn: Conn,
         agent: AgentView,
         mut acs_up: watch::Receiver<bool>,
+        protection: Arc<dyn TaskProtectionApi>,
     ) -> anyhow::Result<()> {
         let published = engine.published().clone();
         published.publish_agent(agent);
@@ -389,13 +419,21 @@ mod endpoints {
             })?;
         // Credentials and task metadata share the listener 169.254.170.2:80
         // leads to, as in the Go agent.
-        let app = metadata_router(source.clone(), stats, limiter).merge(ecs::credentials::router(
+        // The agent API shares the metadata endpoint's request limit.
+        let agent_api = limiter.apply(agent_api_router(
+            source.clone(),
             engine.credentials().clone(),
-            ecs::credentials::RateLimit {
-                steady: limit.steady,
-                burst: limit.burst,
-            },
+            protection,
         ));
+        let app = metadata_router(source.clone(), stats, limiter)
+            .merge(agent_api)
+            .merge(ecs::credentials::router(
+                engine.credentials().clone(),
+                ecs::credentials::RateLimit {
+                    steady: limit.steady,
+                    burst: limit.burst,
+                },
+            ));
         tokio::spawn(async move {
             let service = app.into_make_service_with_connect_info::<SocketAddr>();
             if let Err(e) = axum::serve(metadata, service).await {

@@ -121,6 +121,12 @@ impl EcsClient {
         &self.region
     }
 
+    /// The SDK client (endpoint, region, HTTP stack), for calls signed with
+    /// other credentials (task protection on a task's behalf).
+    pub fn sdk_client(&self) -> &aws_sdk_ecs::Client {
+        &self.client
+    }
+
     /// Credentials for signing the websocket upgrade requests.
     pub async fn credentials(&self) -> Result<Credentials, ControlError> {
         let provider = self.credentials.as_ref().ok_or_else(|| {

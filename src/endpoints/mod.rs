@@ -65,6 +65,7 @@
 //! namespace; loopback left out) for non-`host` tasks; `host` tasks show no
 //! `networks`, as Docker does for host-mode containers.
 
+pub mod agent_api;
 pub mod env;
 mod gojson;
 pub mod introspection;

@@ -103,7 +103,8 @@ impl<R> Inner<R> {
     ) -> Result<NamespaceInfo, String> {
         let Some(net) = &self.network else {
             return Err(format!(
-                "networkMode {:?} needs task networking, which is not available on this instance",
+                "networkMode {:?} needs task networking, which this instance does not offer \
+                 (iptables or a writable /proc/sys is missing; see the agent's start-up log)",
                 format!("{:?}", req.mode).to_lowercase()
             ));
         };

@@ -137,3 +137,12 @@ pub(crate) async fn sync_chain(
     })
     .await
 }
+
+/// Whether iptables can be run and the nat table read (a container without
+/// the program, or without NET_ADMIN, cannot).
+pub(crate) async fn probe() -> Result<(), NetworkError> {
+    with_ipt("-t nat -S PREROUTING".into(), |ipt| {
+        ipt.list("nat", "PREROUTING").map(|_| ()).map_err(s)
+    })
+    .await
+}

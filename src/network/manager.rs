@@ -164,6 +164,21 @@ impl NetworkManager {
         Ok(())
     }
 
+    /// Whether this host lets the agent make task networks: iptables runs
+    /// and the sysctls it needs are writable. Touches nothing.
+    pub async fn probe() -> Result<(), NetworkError> {
+        ipt::probe().await?;
+        let path = "/proc/sys/net/ipv4/ip_forward";
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map(|_| ())
+            .map_err(|source| NetworkError::Sysctl {
+                path: PathBuf::from(path),
+                source,
+            })
+    }
+
     /// Removes what `prepare_host` added (route_localnet is left on, as other
     /// users may rely on it).
     pub async fn undo_host_prep() -> Result<(), NetworkError> {
