@@ -921,3 +921,40 @@ fn a_killed_agent_leaves_task_networks_up_and_serves_credentials_again_after_res
         "{ns} outlived the task"
     );
 }
+
+#[test]
+fn a_host_port_already_in_use_stops_the_task_with_a_reason() {
+    let Some(env) = env() else { return };
+    let local = EcsLocal::start(&env);
+    let agent = Agent::start(&env, &local, &[]);
+    let aws = Aws::new(&env, &local);
+    agent.wait_registered(&aws, LONG);
+    let busy = std::net::TcpListener::bind("0.0.0.0:0").expect("bind");
+    let port = busy.local_addr().expect("addr").port();
+    let td = register(
+        &aws,
+        with_image(
+            json!({"family": "clash", "networkMode": "bridge", "containerDefinitions": [
+                httpd_container("web", json!([{"containerPort": 80, "hostPort": port}]))
+            ]}),
+            &env.image(),
+        ),
+    );
+    let arn = run(&aws, &agent, &td, &[]);
+    let task = wait_task_status(&aws, &agent, &arn, "STOPPED", LONG);
+    let reason = task["containers"][0]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains(&format!("host port {port}/tcp is already in use")),
+        "{task}"
+    );
+    // Nothing of the failed setup is left.
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(agent.data_dir().join("network/network.json")).unwrap_or_default(),
+    )
+    .unwrap_or(Value::Null);
+    assert!(
+        state["leases"].as_object().is_none_or(|m| m.is_empty()),
+        "{state}"
+    );
+    drop(busy);
+}
