@@ -325,8 +325,13 @@ mod tests {
             .await
             .unwrap();
         let status = resp.status();
-        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     #[tokio::test]
@@ -343,7 +348,10 @@ mod tests {
             r#"{"ProtectionEnabled":true,"ExpiresInMinutes":10}"#,
         )
         .await;
-        assert_eq!((s, &b["protection"]["ProtectionEnabled"]), (StatusCode::OK, &json!(true)));
+        assert_eq!(
+            (s, &b["protection"]["ProtectionEnabled"]),
+            (StatusCode::OK, &json!(true))
+        );
         let calls = fake.calls.lock().unwrap().clone();
         assert_eq!(calls.len(), 2);
         assert_eq!(calls[1].0, "ASIATASK");

@@ -1,6 +1,7 @@
 //! The running control plane: state behind a lock, its store, and the open
 //! ACS sessions that must hear about new payloads.
 
+use super::auth::TaskPrincipal;
 use super::error::ApiError;
 use super::state::State;
 use super::store::{Store, StoreError};
@@ -42,6 +43,9 @@ pub struct Ctx {
     pub notify: Vec<String>,
     /// Seconds minted task role credentials live.
     pub credentials_ttl: f64,
+    /// Set when the caller signed with a task's role keys: the handler holds
+    /// the call to that task.
+    pub principal: Option<TaskPrincipal>,
 }
 
 #[derive(Default)]
@@ -122,6 +126,7 @@ impl App {
             host: host.to_string(),
             notify: Vec::new(),
             credentials_ttl: self.cfg.credentials_ttl.as_secs_f64(),
+            principal: None,
         }
     }
 

@@ -15,6 +15,7 @@ pub enum ErrorKind {
     Server,
     AccessDenied,
     UnrecognizedClient,
+    ExpiredToken,
     InvalidSignature,
     MissingAuthenticationToken,
     IncompleteSignature,
@@ -34,6 +35,7 @@ impl ErrorKind {
             Self::Server => "ServerException",
             Self::AccessDenied => "AccessDeniedException",
             Self::UnrecognizedClient => "UnrecognizedClientException",
+            Self::ExpiredToken => "ExpiredTokenException",
             Self::InvalidSignature => "InvalidSignatureException",
             Self::MissingAuthenticationToken => "MissingAuthenticationTokenException",
             Self::IncompleteSignature => "IncompleteSignatureException",
@@ -51,6 +53,7 @@ impl ErrorKind {
             | Self::ClusterContainsTasks
             | Self::ResourceNotFound
             | Self::UnrecognizedClient
+            | Self::ExpiredToken
             | Self::InvalidSignature
             | Self::IncompleteSignature
             | Self::UnknownOperation

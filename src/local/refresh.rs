@@ -44,14 +44,18 @@ pub fn refresh(st: &mut State, ctx: &mut Ctx, task_arn: &str, role: Role) {
         return;
     };
     let mut rng = rand::rng();
-    let slot = match role {
-        Role::Task => &mut t.role_credentials,
-        Role::Execution => &mut t.execution_role_credentials,
+    let (slot, previous) = match role {
+        Role::Task => (&mut t.role_credentials, &mut t.previous_role_credentials),
+        Role::Execution => (
+            &mut t.execution_role_credentials,
+            &mut t.previous_execution_role_credentials,
+        ),
     };
-    let Some(old) = slot.as_ref() else {
+    let Some(old) = slot.take() else {
         return;
     };
-    *slot = Some(renew(&mut rng, old, ctx.now, ctx.credentials_ttl));
+    *slot = Some(renew(&mut rng, &old, ctx.now, ctx.credentials_ttl));
+    *previous = Some(old);
     st.put_task(t);
     queue_credentials(st, ctx, task_arn, role);
 }

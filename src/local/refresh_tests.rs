@@ -32,3 +32,35 @@ fn only_running_tasks_past_their_refresh_time_are_due() {
     assert_eq!(due_now.len(), 4);
     assert_eq!(next, None);
 }
+
+#[test]
+fn a_refresh_keeps_the_replaced_keys_until_the_next_one() {
+    use crate::local::credentials::issue;
+    let mut rng = rand::rng();
+    let mut st = State::default();
+    let first = issue(&mut rng, "arn:aws:iam::000000000000:role/app", 0.0, 100.0);
+    st.put_task(TaskRec {
+        arn: "a".into(),
+        desired_status: "RUNNING".into(),
+        last_status: "RUNNING".into(),
+        role_credentials: Some(first.clone()),
+        ..Default::default()
+    });
+    let mut ctx = Ctx {
+        now: 75.0,
+        region: "us-east-1".into(),
+        host: String::new(),
+        notify: vec![],
+        credentials_ttl: 100.0,
+        principal: None,
+    };
+    refresh(&mut st, &mut ctx, "a", Role::Task);
+    let t = &st.tasks["a"];
+    assert_eq!(t.previous_role_credentials.as_ref(), Some(&first));
+    let second = t.role_credentials.clone().unwrap();
+    assert_ne!(second, first);
+    ctx.now = 150.0;
+    refresh(&mut st, &mut ctx, "a", Role::Task);
+    assert_eq!(st.tasks["a"].previous_role_credentials, Some(second));
+    assert_eq!(st.tasks["a"].previous_execution_role_credentials, None);
+}

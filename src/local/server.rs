@@ -3,7 +3,7 @@
 
 use super::acs;
 use super::api;
-use super::app::App;
+use super::app::{now_secs, App};
 use super::auth;
 use super::debug;
 use super::error::{ApiError, ErrorKind};
@@ -77,7 +77,15 @@ fn handle_api(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<serde_json::Value, ApiError> {
-    auth::check(&app.cfg, method, uri, headers, body)?;
+    let caller = auth::authenticate(
+        &app.cfg,
+        |key| app.read(|st| auth::minted_key(st, key)),
+        now_secs(),
+        method,
+        uri,
+        headers,
+        body,
+    )?;
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
@@ -93,6 +101,7 @@ fn handle_api(
             ),
         )
     })?;
+    let principal = auth::authorize(&caller, op)?;
     let json: serde_json::Value = if body.iter().all(u8::is_ascii_whitespace) {
         serde_json::json!({})
     } else {
@@ -110,6 +119,7 @@ fn handle_api(
         ));
     }
     let mut ctx = app.ctx(&request_host(app, headers));
+    ctx.principal = principal;
     let result = app.transact(&mut ctx, |st, ctx| api::dispatch(st, ctx, op, json));
     match &result {
         Ok(_) => tracing::debug!(op, "api call"),

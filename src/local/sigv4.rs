@@ -133,6 +133,25 @@ pub fn verify<'k>(
     Err(SigV4Error::Mismatch)
 }
 
+/// The access key id a request claims to be signed with (header or
+/// presigned form), before any check.
+pub fn access_key_id(req: &SignedRequest<'_>) -> Option<String> {
+    let headers = lower_headers(req.headers);
+    let auth = match headers.get("authorization") {
+        Some(value) => parse_auth_header(value),
+        None => parse_auth_query(&parse_query(req.raw_query)),
+    };
+    auth.ok().map(|a| a.access_key)
+}
+
+/// The session token sent with temporary credentials: the
+/// `X-Amz-Security-Token` header, or the query parameter of a presigned URL.
+pub fn security_token(req: &SignedRequest<'_>) -> Option<String> {
+    lower_headers(req.headers)
+        .remove("x-amz-security-token")
+        .or_else(|| query_value(&parse_query(req.raw_query), "X-Amz-Security-Token"))
+}
+
 struct Auth {
     access_key: String,
     scope: String,

@@ -224,6 +224,18 @@ pub struct TaskRec {
     /// Current credentials of the execution role (`executionRoleCredentials`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_role_credentials: Option<IssuedCredentials>,
+    /// The task role keys a refresh replaced: like STS keys they stay valid
+    /// until they expire (the agent signs with them until it hears of the
+    /// new ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_role_credentials: Option<IssuedCredentials>,
+    /// The execution role keys a refresh replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_execution_role_credentials: Option<IssuedCredentials>,
+    /// Scale-in protection (UpdateTaskProtection): protected until this epoch
+    /// second; none when never protected or unprotected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protected_until: Option<f64>,
 }
 
 /// A test stand-in for an EC2 network interface, registered through

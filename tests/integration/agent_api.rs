@@ -39,25 +39,34 @@ fn task_id(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
 }
 
-/// The script's lines `name=<json>` once `done` is printed.
+/// The script's lines `name=<json>` once `done` is printed (`Null` for a
+/// name whose line has no JSON; the log is in the map under "log").
 fn wait_json_lines(agent: &Agent, arn: &str) -> std::collections::BTreeMap<String, Value> {
     let log = wait_until_with_log(agent, "agent API answers", LONG, || {
         let log = agent.container_log(task_id(arn), "app");
         log.contains("done").then_some(log)
     });
-    log.lines()
+    let mut out: std::collections::BTreeMap<String, Value> = log
+        .lines()
         .filter_map(|l| {
             let (k, v) = l.split_once('=')?;
-            let v = v.find('{').map(|i| &v[i..])?;
-            Some((k.to_string(), serde_json::from_str(v).ok()?))
+            let v = v.find('{').map(|i| &v[i..]).unwrap_or("null");
+            Some((
+                k.to_string(),
+                serde_json::from_str(v).unwrap_or(Value::Null),
+            ))
         })
-        .collect()
+        .collect();
+    out.insert("log".into(), Value::String(log));
+    out
 }
 
-/// A PUT with busybox (its wget cannot): raw HTTP over nc, body only.
+/// A PUT with busybox (its wget cannot): raw HTTP over nc, body only. nc
+/// gives up on the connection when its input ends, so the input stays open
+/// until the agent (which calls ECS first) has answered and closed.
 const PUT: &str = "put() { body=\"$1\"; \
-    printf 'PUT %s HTTP/1.0\\r\\nHost: 169.254.170.2\\r\\nContent-Type: application/json\\r\\nContent-Length: %s\\r\\n\\r\\n%s' \
-      \"${ECS_AGENT_URI#http://169.254.170.2}/task-protection/v1/state\" \"${#body}\" \"$body\" \
+    { printf 'PUT %s HTTP/1.0\\r\\nHost: 169.254.170.2\\r\\nContent-Type: application/json\\r\\nContent-Length: %s\\r\\n\\r\\n%s' \
+      \"${ECS_AGENT_URI#http://169.254.170.2}/task-protection/v1/state\" \"${#body}\" \"$body\"; sleep 2; } \
       | nc 169.254.170.2 80 | sed '1,/^\\r$/d'; }";
 
 #[test]

@@ -13,6 +13,7 @@ pub(super) fn ctx() -> Ctx {
         host: "127.0.0.1:1".into(),
         notify: vec![],
         credentials_ttl: 100.0,
+        principal: None,
     }
 }
 

@@ -6,6 +6,7 @@ mod clusters;
 mod instances;
 pub(crate) mod lifecycle;
 mod lookup;
+mod protection;
 
 pub use lookup::cluster_name as lookup_cluster_name;
 pub mod render;
@@ -50,6 +51,8 @@ fn handler(op: &str) -> Option<Handler> {
         "TagResource" => tags::tag_resource,
         "UntagResource" => tags::untag_resource,
         "ListTagsForResource" => tags::list_tags_for_resource,
+        "UpdateTaskProtection" => protection::update,
+        "GetTaskProtection" => protection::get,
         _ => return None,
     };
     Some(h)

@@ -252,6 +252,18 @@ pub fn failure(f: &Failure) -> Value {
     Value::Object(m)
 }
 
+/// A `ProtectedTask`: protection that has expired reads as none.
+pub fn protected_task(t: &TaskRec, now: f64) -> Value {
+    match t.protected_until.filter(|u| *u > now) {
+        Some(until) => json!({
+            "taskArn": t.arn,
+            "protectionEnabled": true,
+            "expirationDate": until,
+        }),
+        None => json!({"taskArn": t.arn, "protectionEnabled": false}),
+    }
+}
+
 pub fn missing(arn: &str) -> Value {
     json!({"arn": arn, "reason": "MISSING"})
 }
