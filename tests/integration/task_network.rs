@@ -739,7 +739,8 @@ fn host_mode_tasks_reach_credentials_through_the_prepared_host() {
                    "containerDefinitions": [{
                 "name": "app", "image": "IMAGE", "memory": 32, "essential": true,
                 "command": ["sh", "-c",
-                    "echo body=$(wget -qO- http://169.254.170.2$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)"],
+                    "echo meta=$(wget -qO- $ECS_CONTAINER_METADATA_URI_V4); \
+                     echo body=$(wget -qO- http://169.254.170.2$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)"],
             }]}),
             &env.image(),
         ),
@@ -757,6 +758,14 @@ fn host_mode_tasks_reach_credentials_through_the_prepared_host() {
         "{body}"
     );
     assert_eq!(body["RoleArn"], "arn:aws:iam::123456789012:role/host-app");
+    // Task metadata through the same redirect, from the host's namespace.
+    let meta: Value = log
+        .lines()
+        .find_map(|l| l.strip_prefix("meta="))
+        .and_then(|b| serde_json::from_str(b).ok())
+        .unwrap_or_else(|| panic!("no metadata JSON in:\n{log}"));
+    assert_eq!(meta["Name"], "app", "{meta}");
+    assert_eq!(meta["Networks"][0]["NetworkMode"], "host", "{meta}");
     wait_task_status(&aws, &agent, &arn, "STOPPED", LONG);
     drop(agent);
     let undo = tokio::runtime::Runtime::new()
