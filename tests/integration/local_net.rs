@@ -681,3 +681,392 @@ fn role_credentials_are_minted_refreshed_and_kept() {
     );
     assert_eq!(frozen, later);
 }
+
+// ---- Task scale-in protection (UpdateTaskProtection / GetTaskProtection) ----
+
+const PROTECT_WAIT: Duration = Duration::from_secs(120);
+
+/// A bridge-mode task that runs until stopped, optionally with a task role.
+fn register_sleeper(aws: &Aws, env: &common::TestEnv, family: &str, role: Option<&str>) -> String {
+    let mut input = json!({"family": family, "networkMode": "bridge",
+        "containerDefinitions": [{"name": "app", "image": env.image(), "memory": 32,
+            "essential": true, "stopTimeout": 2,
+            "command": common::sh("trap 'exit 0' TERM; sleep 600 & wait")}]});
+    if let Some(r) = role {
+        input["taskRoleArn"] = json!(r);
+    }
+    aws.ecs_ok(&[
+        "register-task-definition",
+        "--cli-input-json",
+        &input.to_string(),
+    ])["taskDefinition"]["taskDefinitionArn"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// A CLI timestamp as epoch seconds: CLI v1 prints the number ECS sent,
+/// CLI v2 an ISO 8601 string.
+fn epoch(v: &Value) -> f64 {
+    if let Some(n) = v.as_f64() {
+        return n;
+    }
+    let s = v.as_str().unwrap_or_else(|| panic!("not a timestamp: {v}"));
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("{s}: {e}"));
+    t.unix_timestamp_nanos() as f64 / 1e9
+}
+
+fn assert_expires_in(entry: &Value, secs: f64) {
+    assert_eq!(entry["protectionEnabled"], true, "{entry}");
+    let left = epoch(&entry["expirationDate"]) - unix_now();
+    assert!(
+        (secs - 60.0..=secs + 1.0).contains(&left),
+        "expected about {secs}s of protection, {left}s left: {entry}"
+    );
+}
+
+#[test]
+fn task_protection_through_the_cli() {
+    let Some(env) = common::env() else { return };
+    let mut local = EcsLocal::start(&env);
+    let agent = common::Agent::start(&env, &local, &[]);
+    let aws = Aws::new(&env, &local);
+    agent.wait_registered(&aws, PROTECT_WAIT);
+    let cluster = agent.cluster().to_string();
+    let td = register_sleeper(&aws, &env, "protected", None);
+    let task = common::run_task(&aws, &agent, &td);
+    common::wait_task_status(&aws, &agent, &task, "RUNNING", PROTECT_WAIT);
+    let id = task.rsplit('/').next().unwrap().to_string();
+
+    // Never protected.
+    let g = aws.ecs_ok(&["get-task-protection", "--cluster", &cluster, "--tasks", &id]);
+    assert_eq!(
+        g["protectedTasks"],
+        json!([{"taskArn": task, "protectionEnabled": false}]),
+        "{g}"
+    );
+
+    // Default: 2 hours.
+    let u = aws.ecs_ok(&[
+        "update-task-protection",
+        "--cluster",
+        &cluster,
+        "--tasks",
+        &task,
+        "--protection-enabled",
+    ]);
+    assert_eq!(u["failures"], json!([]), "{u}");
+    assert_eq!(u["protectedTasks"][0]["taskArn"], json!(task), "{u}");
+    assert_expires_in(&u["protectedTasks"][0], 7200.0);
+
+    // Again with a duration: the clock restarts with it.
+    let u = aws.ecs_ok(&[
+        "update-task-protection",
+        "--cluster",
+        &cluster,
+        "--tasks",
+        &id,
+        "--protection-enabled",
+        "--expires-in-minutes",
+        "30",
+    ]);
+    assert_expires_in(&u["protectedTasks"][0], 1800.0);
+    let g = aws.ecs_ok(&[
+        "get-task-protection",
+        "--cluster",
+        &cluster,
+        "--tasks",
+        &task,
+    ]);
+    assert_eq!(g["protectedTasks"], u["protectedTasks"], "{g}");
+
+    for bad in ["0", "2881"] {
+        let e = aws
+            .ecs(&[
+                "update-task-protection",
+                "--cluster",
+                &cluster,
+                "--tasks",
+                &task,
+                "--protection-enabled",
+                "--expires-in-minutes",
+                bad,
+            ])
+            .unwrap_err();
+        assert!(e.contains("(InvalidParameterException)"), "{e}");
+        assert!(e.contains("expiresInMinutes"), "{e}");
+    }
+    let eleven: Vec<String> = (0..11).map(|i| format!("t{i}")).collect();
+    let mut args = vec!["update-task-protection", "--cluster", &cluster];
+    args.push("--tasks");
+    args.extend(eleven.iter().map(String::as_str));
+    args.push("--protection-enabled");
+    let e = aws.ecs(&args).unwrap_err();
+    assert!(e.contains("(InvalidParameterException)"), "{e}");
+    let e = aws
+        .ecs(&[
+            "update-task-protection",
+            "--cluster",
+            "no-such-cluster",
+            "--tasks",
+            &task,
+            "--protection-enabled",
+        ])
+        .unwrap_err();
+    assert!(e.contains("(ClusterNotFoundException)"), "{e}");
+
+    // An unknown task is a failure next to the ones that worked.
+    let u = aws.ecs_ok(&[
+        "update-task-protection",
+        "--cluster",
+        &cluster,
+        "--tasks",
+        &task,
+        "0123456789abcdef0123456789abcdef",
+        "--protection-enabled",
+        "--expires-in-minutes",
+        "30",
+    ]);
+    assert_eq!(u["protectedTasks"].as_array().unwrap().len(), 1, "{u}");
+    assert_eq!(
+        u["failures"],
+        json!([{"arn": format!("arn:aws:ecs:us-east-1:000000000000:task/{cluster}/0123456789abcdef0123456789abcdef"),
+            "reason": "MISSING"}]),
+        "{u}"
+    );
+
+    // Kept with the task across a restart of ecs-local.
+    local.restart();
+    let after = aws.ecs_ok(&[
+        "get-task-protection",
+        "--cluster",
+        &cluster,
+        "--tasks",
+        &task,
+    ]);
+    assert_eq!(after["protectedTasks"], u["protectedTasks"], "{after}");
+    let listed = aws.ecs_ok(&["get-task-protection", "--cluster", &cluster]);
+    assert_eq!(listed["protectedTasks"], u["protectedTasks"], "{listed}");
+
+    // Unprotecting clears the expiration.
+    let u = aws.ecs_ok(&[
+        "update-task-protection",
+        "--cluster",
+        &cluster,
+        "--tasks",
+        &task,
+        "--no-protection-enabled",
+    ]);
+    assert_eq!(
+        u["protectedTasks"],
+        json!([{"taskArn": task, "protectionEnabled": false}]),
+        "{u}"
+    );
+    let g = aws.ecs_ok(&[
+        "get-task-protection",
+        "--cluster",
+        &cluster,
+        "--tasks",
+        &task,
+    ]);
+    assert_eq!(g["protectedTasks"], u["protectedTasks"], "{g}");
+
+    // A stopped task has nothing left to protect.
+    aws.ecs_ok(&["stop-task", "--cluster", &cluster, "--task", &task]);
+    common::wait_task_status(&aws, &agent, &task, "STOPPED", PROTECT_WAIT);
+    let u = aws.ecs_ok(&[
+        "update-task-protection",
+        "--cluster",
+        &cluster,
+        "--tasks",
+        &task,
+        "--protection-enabled",
+    ]);
+    assert_eq!(u["protectedTasks"], json!([]), "{u}");
+    assert_eq!(u["failures"][0]["arn"], json!(task), "{u}");
+    assert_eq!(
+        u["failures"][0]["reason"], "TASK_STOPPING_OR_STOPPED",
+        "{u}"
+    );
+}
+
+/// `aws ecs ARGS` signed with minted task keys (`keys` as /debug/credentials
+/// shows them); `with_token: false` leaves the session token out.
+fn aws_as_task(aws: &Aws, keys: &Value, with_token: bool, args: &[&str]) -> Result<Value, String> {
+    let mut cmd = std::process::Command::new(&aws.bin);
+    cmd.arg("ecs")
+        .args(args)
+        .args(["--endpoint-url", &aws.endpoint])
+        .args(["--region", common::REGION, "--output", "json"])
+        .env("AWS_ACCESS_KEY_ID", keys["accessKeyId"].as_str().unwrap())
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            keys["secretAccessKey"].as_str().unwrap(),
+        )
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_PAGER", "")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .stdin(std::process::Stdio::null());
+    if with_token {
+        cmd.env("AWS_SESSION_TOKEN", keys["sessionToken"].as_str().unwrap());
+    } else {
+        cmd.env_remove("AWS_SESSION_TOKEN");
+    }
+    let out = cmd.output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
+}
+
+#[test]
+fn task_role_keys_may_protect_their_own_task_only() {
+    let Some(env) = common::env() else { return };
+    let auth = format!("{}:{}", common::ACCESS_KEY_ID, common::SECRET_ACCESS_KEY);
+    let local = EcsLocal::start_with_args(&env, &["--auth", &auth]);
+    let agent = common::Agent::start(&env, &local, &[("ECS_ENABLE_TASK_IAM_ROLE", "true")]);
+    let aws = Aws::new(&env, &local);
+    agent.wait_registered(&aws, PROTECT_WAIT);
+    let cluster = agent.cluster().to_string();
+    let td = register_sleeper(
+        &aws,
+        &env,
+        "self-protect",
+        Some("arn:aws:iam::000000000000:role/worker"),
+    );
+    let mine = common::run_task(&aws, &agent, &td);
+    let other = common::run_task(&aws, &agent, &td);
+    common::wait_task_status(&aws, &agent, &mine, "RUNNING", PROTECT_WAIT);
+    let (status, c) = http(
+        local.port(),
+        "GET",
+        &format!("/debug/credentials?taskArn={mine}"),
+        None,
+    );
+    assert_eq!(status, 200, "{c}");
+    let keys = c["roleCredentials"].clone();
+
+    // Its own task: both operations.
+    let u = aws_as_task(
+        &aws,
+        &keys,
+        true,
+        &[
+            "update-task-protection",
+            "--cluster",
+            &cluster,
+            "--tasks",
+            &mine,
+            "--protection-enabled",
+            "--expires-in-minutes",
+            "10",
+        ],
+    )
+    .unwrap();
+    assert_expires_in(&u["protectedTasks"][0], 600.0);
+    let g = aws_as_task(
+        &aws,
+        &keys,
+        true,
+        &[
+            "get-task-protection",
+            "--cluster",
+            &cluster,
+            "--tasks",
+            &mine,
+        ],
+    )
+    .unwrap();
+    assert_eq!(g["protectedTasks"], u["protectedTasks"], "{g}");
+
+    // Another task, another operation, no session token: refused.
+    let session = format!(
+        "arn:aws:sts::000000000000:assumed-role/worker/{}",
+        mine.rsplit('/').next().unwrap()
+    );
+    let e = aws_as_task(
+        &aws,
+        &keys,
+        true,
+        &[
+            "update-task-protection",
+            "--cluster",
+            &cluster,
+            "--tasks",
+            &other,
+            "--protection-enabled",
+        ],
+    )
+    .unwrap_err();
+    assert!(e.contains("(AccessDeniedException)"), "{e}");
+    assert!(
+        e.contains(&format!(
+            "User: {session} is not authorized to perform: ecs:UpdateTaskProtection on resource: {other}"
+        )),
+        "{e}"
+    );
+    let e = aws_as_task(
+        &aws,
+        &keys,
+        true,
+        &["describe-tasks", "--cluster", &cluster, "--tasks", &mine],
+    )
+    .unwrap_err();
+    assert!(e.contains("(AccessDeniedException)"), "{e}");
+    assert!(e.contains("ecs:DescribeTasks"), "{e}");
+    let e = aws_as_task(
+        &aws,
+        &keys,
+        false,
+        &[
+            "get-task-protection",
+            "--cluster",
+            &cluster,
+            "--tasks",
+            &mine,
+        ],
+    )
+    .unwrap_err();
+    assert!(e.contains("(UnrecognizedClientException)"), "{e}");
+    let mut forged = keys.clone();
+    forged["secretAccessKey"] = json!("x".repeat(40));
+    let e = aws_as_task(
+        &aws,
+        &forged,
+        true,
+        &[
+            "get-task-protection",
+            "--cluster",
+            &cluster,
+            "--tasks",
+            &mine,
+        ],
+    )
+    .unwrap_err();
+    assert!(e.contains("(InvalidSignatureException)"), "{e}");
+
+    // The other task is untouched; the operator keys still do everything.
+    let g = aws.ecs_ok(&[
+        "get-task-protection",
+        "--cluster",
+        &cluster,
+        "--tasks",
+        &other,
+    ]);
+    assert_eq!(g["protectedTasks"][0]["protectionEnabled"], false, "{g}");
+    for t in [&mine, &other] {
+        aws.ecs_ok(&["stop-task", "--cluster", &cluster, "--task", t]);
+    }
+    common::wait_task_status(&aws, &agent, &other, "STOPPED", PROTECT_WAIT);
+}
