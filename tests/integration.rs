@@ -20,6 +20,8 @@ mod e2e;
 mod endpoints;
 #[path = "integration/endpoints_agent.rs"]
 mod endpoints_agent;
+#[path = "integration/endpoints_netns.rs"]
+mod endpoints_netns;
 #[path = "integration/local_api.rs"]
 mod local_api;
 #[path = "integration/local_net.rs"]

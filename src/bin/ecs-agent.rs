@@ -204,6 +204,8 @@ async fn run() -> anyhow::Result<()> {
             .collect(),
         task_iam_role: input.task_iam_role,
         task_iam_role_network_host: input.task_iam_role_network_host,
+        container_metadata: cfg.container_metadata.enabled,
+        host_data_dir: cfg.container_metadata.host_data_dir.clone(),
     };
     let reports = ReportQueue::start(ecs.clone(), store.clone());
     // What the last process decided but the control plane has not taken yet goes first.

@@ -28,6 +28,7 @@
 //!   names are listed in [`Config::unknown_variables`]. Neither is an error.
 
 mod auth;
+mod container_metadata;
 mod duration;
 mod endpoints;
 mod env_file;
@@ -44,6 +45,7 @@ use std::time::Duration;
 use crate::runtime::RegistryCredentials;
 
 pub use auth::{normalize_registry_host, DOCKER_HUB};
+pub use container_metadata::ContainerMetadata;
 pub use duration::{format_go_duration, parse_go_duration, DurationError};
 pub use endpoints::{Endpoints, RpsLimit};
 pub use env_file::parse_env_file;
@@ -150,6 +152,8 @@ pub struct Config {
     pub endpoints: Endpoints,
     /// Task networking and task credentials.
     pub networking: Networking,
+    /// ECS_ENABLE_CONTAINER_METADATA, ECS_HOST_DATA_DIR.
+    pub container_metadata: ContainerMetadata,
     /// `ECS_*` names set in either source that nothing here knows; for a warning.
     pub unknown_variables: Vec<String>,
     /// Go agent variables that are set but have no effect in this agent.
@@ -250,6 +254,7 @@ impl Config {
             .unwrap_or_else(|| DEFAULT_CONTAINERD_NAMESPACE.to_string());
         let endpoints = r.endpoints();
         let networking = r.networking();
+        let container_metadata = r.container_metadata();
         r.get(CONFIG_FILE_VARIABLE);
 
         let (unknown_variables, ignored_variables) = r.leftovers();
@@ -285,6 +290,7 @@ impl Config {
             containerd_namespace,
             endpoints,
             networking,
+            container_metadata,
             unknown_variables,
             ignored_variables,
             warnings,
@@ -340,6 +346,7 @@ impl fmt::Debug for Config {
             .field("containerd_namespace", &self.containerd_namespace)
             .field("endpoints", &self.endpoints)
             .field("networking", &self.networking)
+            .field("container_metadata", &self.container_metadata)
             .field("unknown_variables", &self.unknown_variables)
             .field("ignored_variables", &self.ignored_variables)
             .field("warnings", &self.warnings)

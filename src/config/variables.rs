@@ -207,6 +207,21 @@ const DOCUMENTED: &[(&str, &str, &str)] = &[
          effect.",
     ),
     (
+        "ECS_ENABLE_CONTAINER_METADATA",
+        "false",
+        "Write a JSON file describing each container (task, container id, image, ports, \
+         networks; MetadataFileStatus READY once it runs) under ECS_DATADIR/metadata, mounted in \
+         the container at the path in its ECS_CONTAINER_METADATA_FILE.",
+    ),
+    (
+        "ECS_HOST_DATA_DIR",
+        "",
+        "Only when the agent runs in a container: the host directory mounted at ECS_DATADIR, \
+         from which files the agent mounts into task containers (metadata file, /etc/hosts) are \
+         bound. Unset: ECS_DATADIR itself. Unlike the Go agent (default /var/lib/ecs, with \
+         ECS_DATADIR appended), it names the data directory itself.",
+    ),
+    (
         "ECS_HOST_NETWORK_SETUP",
         "true",
         "At start, prepare the host as ecs-init does for the Go agent: route_localnet, \
@@ -309,7 +324,6 @@ pub(crate) const GO_AGENT_IGNORED: &[&str] = &[
     "ECS_DOMAIN_JOINED_LINUX_INSTANCE",
     "ECS_EBSTA_SUPPORTED",
     "ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE",
-    "ECS_ENABLE_CONTAINER_METADATA",
     "ECS_ENABLE_CPU_UNBOUNDED_WINDOWS_WORKAROUND",
     "ECS_ENABLE_FIRELENS_ASYNC",
     "ECS_ENABLE_GPU_SUPPORT",
@@ -324,7 +338,6 @@ pub(crate) const GO_AGENT_IGNORED: &[&str] = &[
     "ECS_EXTERNAL",
     "ECS_FSX_WINDOWS_FILE_SERVER_SUPPORTED",
     "ECS_GMSA_SUPPORTED",
-    "ECS_HOST_DATA_DIR",
     "ECS_IMAGE_PULL_INACTIVITY_TIMEOUT",
     "ECS_IMAGE_PULL_TIMEOUT",
     "ECS_INIT_DOCKER_LOG_FILE_NUM",

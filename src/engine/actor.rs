@@ -53,9 +53,16 @@ pub(crate) async fn run<R: ContainerRuntime>(
         match msg {
             Msg::Event(event) => {
                 let stamp = runtime_time(&event);
+                let started = match stamp {
+                    Some(Stamp::Started(i)) => Some(i),
+                    _ => None,
+                };
                 task.apply(event);
                 if let Some(stamp) = stamp {
                     stamp.record(&mut task, now_ms());
+                }
+                if let Some(i) = started {
+                    exec::metadata_ready(&inner, &task, i);
                 }
             }
             Msg::Pulled(i, result) => {
@@ -205,6 +212,7 @@ async fn cleanup<R: ContainerRuntime>(
             tracing::warn!(task = %task.arn(), path = %logs.display(), error = %e, "cannot remove task logs");
         }
     }
+    exec::remove_task_files(&inner.settings.data_dir, task.arn());
     if let Some(store) = &inner.store {
         if let Err(e) = store.delete_task(task.arn()) {
             tracing::error!(task = %task.arn(), error = %e, "cannot remove the task from the state");

@@ -1,22 +1,28 @@
 //! Carrying out one action against the runtime. Each runs in its own tokio
 //! task and reports its outcome to the task actor as a message.
 
+mod metadata;
+mod netfiles;
+
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
 use crate::endpoints::env::endpoint_env;
+use crate::endpoints::{AgentView, TaskSource, TaskView};
+use crate::network::NamespaceInfo;
 use crate::runtime::{
-    ContainerRuntime, ContainerState, NetworkAttachment, PulledImage, RuntimeError,
+    BindMount, ContainerRuntime, ContainerState, NetworkAttachment, PulledImage, RuntimeError,
 };
-use crate::task::def::task_id;
-use crate::task::spec::{container_id, container_spec, SpecContext};
+use crate::task::def::{task_id, NetworkMode};
+use crate::task::spec::{container_id, container_spec, set_env, SpecContext};
 use crate::task::{Action, Event, Task};
 
-use super::netsetup;
 use super::settings::PullBehavior;
+use super::{netsetup, publish};
 use super::{Inner, Msg};
 
 const SIGTERM: i32 = 15;
@@ -84,9 +90,11 @@ pub(crate) fn execute<R: ContainerRuntime>(
             };
             let mut spec = container_spec(&task.def, def, image, &ctx);
             let net_request = netsetup::request(task, i);
+            let files = ContainerFiles::new(&inner, task, i, &id);
             inner.route(&id, &arn, i);
             tokio::spawn(async move {
                 // The namespace comes first: the container is created inside it.
+                let mut namespace = None;
                 if let Some(req) = net_request {
                     match inner.setup_network(&arn, &req).await {
                         Ok(info) => {
@@ -95,6 +103,7 @@ pub(crate) fn execute<R: ContainerRuntime>(
                                 container: i,
                                 network: netsetup::container_network(&info),
                             }));
+                            namespace = Some(info);
                         }
                         Err(reason) => {
                             inner.metrics.inc_error("network");
@@ -107,6 +116,23 @@ pub(crate) fn execute<R: ContainerRuntime>(
                             }));
                             return;
                         }
+                    }
+                }
+                let prepared =
+                    tokio::task::spawn_blocking(move || files.prepare(namespace.as_ref()))
+                        .await
+                        .map_err(|e| format!("preparing container files: {e}"))
+                        .and_then(|r| r);
+                match prepared {
+                    Ok(p) => p.apply(&mut spec),
+                    Err(reason) => {
+                        inner.metrics.inc_error("create");
+                        tracing::warn!(task = %arn, container = %id, reason = %reason, "cannot write the container's files");
+                        let _ = tx.send(Msg::Event(Event::Created {
+                            container: i,
+                            result: Err(format!("CannotCreateContainerError: {reason}")),
+                        }));
+                        return;
                     }
                 }
                 let result = retry_unavailable(&id, || inner.runtime.create(&spec))
@@ -182,6 +208,180 @@ pub(crate) fn execute<R: ContainerRuntime>(
             };
             tokio::spawn(async move { signal(&inner, &id, i, SIGKILL, &tx).await });
         }
+    }
+}
+
+/// What the agent mounts into a container beside its image: the hosts files
+/// of its own network namespace, and (ECS_ENABLE_CONTAINER_METADATA) the
+/// metadata file. Gathered from the task when the create is planned,
+/// written on a blocking thread once the namespace is up.
+struct ContainerFiles {
+    data_dir: PathBuf,
+    /// ECS_HOST_DATA_DIR: `data_dir` as the runtime sees it.
+    host_data_dir: Option<PathBuf>,
+    task_id: String,
+    mode: NetworkMode,
+    container: String,
+    container_id: String,
+    defined_hostname: Option<String>,
+    metadata: Option<(AgentView, TaskView)>,
+}
+
+/// The files written, as the container spec takes them.
+#[derive(Debug, Default)]
+struct PreparedFiles {
+    mounts: Vec<BindMount>,
+    env: Vec<String>,
+    hostname: Option<String>,
+}
+
+impl PreparedFiles {
+    fn apply(self, spec: &mut crate::runtime::ContainerSpec) {
+        spec.mounts.extend(self.mounts);
+        for e in &self.env {
+            if let Some((k, v)) = e.split_once('=') {
+                set_env(&mut spec.env, k, v);
+            }
+        }
+        if self.hostname.is_some() {
+            spec.hostname = self.hostname;
+        }
+    }
+}
+
+impl ContainerFiles {
+    fn new<R>(inner: &Inner<R>, task: &Task, i: usize, container_id: &str) -> ContainerFiles {
+        let def = &task.def.containers[i];
+        let settings = &inner.settings;
+        let metadata = settings.container_metadata.then(|| {
+            (
+                inner.published.snapshot().agent.clone(),
+                publish::task_view(task, &settings.cluster_arn),
+            )
+        });
+        ContainerFiles {
+            data_dir: settings.data_dir.clone(),
+            host_data_dir: settings.host_data_dir.clone(),
+            task_id: task.def.id().to_string(),
+            mode: task.def.network_mode,
+            container: def.name.clone(),
+            container_id: container_id.to_string(),
+            defined_hostname: def.hostname.clone(),
+            metadata,
+        }
+    }
+
+    /// Where a file under the data directory is for the runtime.
+    fn host_path(&self, path: &Path) -> PathBuf {
+        match (&self.host_data_dir, path.strip_prefix(&self.data_dir)) {
+            (Some(host), Ok(rel)) => host.join(rel),
+            _ => path.to_path_buf(),
+        }
+    }
+
+    /// Blocking. A container in its own namespace gets /etc/hosts,
+    /// /etc/hostname and, with the ENI's DNS settings, /etc/resolv.conf;
+    /// failing to write those fails the create. The metadata file only warns.
+    fn prepare(self, namespace: Option<&NamespaceInfo>) -> Result<PreparedFiles, String> {
+        let mut out = PreparedFiles::default();
+        if let Some(ns) = namespace {
+            let hostname = netfiles::hostname(
+                self.mode,
+                self.defined_hostname.as_deref(),
+                &self.container_id,
+                &self.task_id,
+                ns.ipv4,
+            );
+            let (ns_dir, own_dir) =
+                netfiles::dirs(&self.data_dir, &self.task_id, self.mode, &self.container)
+                    .map_err(|e| e.to_string())?;
+            // In none mode the namespace has no address for the name.
+            let ipv4 = ns.ipv4.filter(|_| self.mode != NetworkMode::None);
+            let mut files = vec![
+                (
+                    ns_dir.join("hosts"),
+                    "/etc/hosts",
+                    netfiles::hosts(&hostname, ipv4),
+                ),
+                (
+                    own_dir.join("hostname"),
+                    "/etc/hostname",
+                    format!("{hostname}\n"),
+                ),
+            ];
+            if !ns.dns.is_empty() || !ns.dns_search.is_empty() {
+                let servers = if ns.dns.is_empty() {
+                    // A search list alone keeps the host's servers, as Docker does.
+                    std::fs::read_to_string("/etc/resolv.conf")
+                        .map(|t| netfiles::nameservers(&t))
+                        .unwrap_or_default()
+                } else {
+                    ns.dns.iter().map(|d| d.to_string()).collect()
+                };
+                files.push((
+                    ns_dir.join("resolv.conf"),
+                    "/etc/resolv.conf",
+                    netfiles::resolv_conf(&servers, &ns.dns_search),
+                ));
+            }
+            for (path, destination, contents) in files {
+                netfiles::write(&path, &contents).map_err(|e| e.to_string())?;
+                out.mounts.push(BindMount {
+                    source: self.host_path(&path),
+                    destination: destination.to_string(),
+                    read_only: true,
+                });
+            }
+            out.hostname = Some(hostname);
+        }
+        if let Some((agent, view)) = &self.metadata {
+            match metadata::at_create(
+                &self.data_dir,
+                self.host_data_dir.as_deref(),
+                agent,
+                view,
+                &self.container,
+            ) {
+                Ok(at) => {
+                    out.mounts.push(at.mount);
+                    out.env.push(at.env);
+                }
+                Err(e) => {
+                    tracing::warn!(task = %view.arn, container = %self.container, error = %e, "cannot create the container metadata file; the container runs without it");
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// ECS_ENABLE_CONTAINER_METADATA: rewrites container `i`'s metadata file
+/// with its runtime facts and `READY`, once it runs.
+pub(crate) fn metadata_ready<R>(inner: &Inner<R>, task: &Task, i: usize) {
+    if !inner.settings.container_metadata {
+        return;
+    }
+    let Some(def) = task.def.containers.get(i) else {
+        return;
+    };
+    let container = def.name.clone();
+    let view = publish::task_view(task, &inner.settings.cluster_arn);
+    let agent = inner.published.snapshot().agent.clone();
+    let data_dir = inner.settings.data_dir.clone();
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = metadata::ready(&data_dir, &agent, &view, &container) {
+            tracing::warn!(task = %view.arn, container = %container, error = %e, "cannot update the container metadata file");
+        }
+    });
+}
+
+/// Removes what `ContainerFiles` wrote for a task (at cleanup). Blocking.
+pub(crate) fn remove_task_files(data_dir: &Path, task_arn: &str) {
+    if let Err(e) = netfiles::remove_task(data_dir, task_id(task_arn)) {
+        tracing::warn!(task = %task_arn, error = %e, "cannot remove the task's hosts files");
+    }
+    if let Err(e) = metadata::remove_task(data_dir, task_arn) {
+        tracing::warn!(task = %task_arn, error = %e, "cannot remove the task's metadata files");
     }
 }
 

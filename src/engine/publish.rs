@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::endpoints::{ContainerView, EniView, NetworkView, PortView, TaskView};
+use crate::endpoints::{ContainerView, EniView, NetworkView, PortView, TaskLimits, TaskView};
 use crate::task::def::{NetworkMode, Protocol};
 use crate::task::spec::{container_id, ecs_labels};
 use crate::task::{ContainerStatus, DesiredStatus, Task, TaskStatus};
@@ -176,7 +176,10 @@ pub(crate) fn task_view(task: &Task, cluster_arn: &str) -> TaskView {
         revision: task.def.version.clone(),
         desired_status: desired_status(task.desired).into(),
         known_status: task_status(task).into(),
-        limits: Default::default(),
+        limits: TaskLimits {
+            cpu: task.def.limits.cpu,
+            memory: task.def.limits.memory_mib,
+        },
         pull_started_at: at(task.pull_started_at_ms),
         pull_stopped_at: at(task.pull_stopped_at_ms),
         execution_stopped_at: at(task.execution_stopped_at_ms),
@@ -222,6 +225,7 @@ mod tests {
             eni_attachment_arn: None,
             credentials_id: None,
             execution_credentials_id: None,
+            limits: Default::default(),
             containers: vec![def("web"), def("side")],
         };
         let mut t = Task::new(def, DesiredStatus::Running, Duration::from_secs(30));
@@ -252,6 +256,86 @@ mod tests {
             "com.amazonaws.ecs.cluster".into(),
             "arn:aws:ecs:us-east-1:0:cluster/c".into()
         )));
+    }
+
+    #[test]
+    fn task_limits_show_in_vcpu_and_mib() {
+        let mut t = task();
+        assert_eq!(task_view(&t, "c").limits, TaskLimits::default());
+        t.def.limits = crate::task::def::TaskLimits {
+            cpu: Some(0.5),
+            memory_mib: Some(512),
+        };
+        let v = task_view(&t, "c");
+        assert_eq!(
+            v.limits,
+            TaskLimits {
+                cpu: Some(0.5),
+                memory: Some(512)
+            }
+        );
+        let j = crate::endpoints::tmds_json::task_json(
+            &crate::endpoints::AgentView::default(),
+            &v,
+            crate::endpoints::tmds_json::Version::V4,
+            false,
+        );
+        let j = serde_json::to_value(j).unwrap();
+        assert_eq!(j["Limits"], serde_json::json!({"CPU": 0.5, "Memory": 512}));
+        assert_eq!(j["LaunchType"], "EC2");
+    }
+
+    fn with_network(mut t: Task, mode: NetworkMode, ip: [u8; 4]) -> Task {
+        t.def.network_mode = mode;
+        t.next_actions();
+        t.apply(Event::NetworkReady {
+            container: 0,
+            network: crate::task::def::ContainerNetwork {
+                ipv4: Some(ip.into()),
+                ..Default::default()
+            },
+        });
+        t
+    }
+
+    #[test]
+    fn bridge_and_awsvpc_containers_show_their_address() {
+        let t = with_network(task(), NetworkMode::Bridge, [169, 254, 172, 5]);
+        let v = task_view(&t, "c");
+        let n = &v.containers[0].networks[0];
+        assert_eq!(n.mode, "bridge");
+        assert_eq!(n.ipv4_addresses, vec!["169.254.172.5"]);
+        assert!(n.eni.is_none());
+
+        let mut t = with_network(task(), NetworkMode::Awsvpc, [10, 0, 1, 5]);
+        t.def.eni = Some(crate::network::Eni {
+            mac: "0A:1B:2C:3D:4E:5F".into(),
+            ipv4: vec![([10, 0, 1, 5].into(), 24)],
+            gateway: Some([10, 0, 1, 1].into()),
+            dns: vec![[10, 0, 0, 2].into()],
+            dns_search: vec!["corp.example".into()],
+        });
+        let v = task_view(&t, "c");
+        let c = &v.containers[0];
+        let j = crate::endpoints::tmds_json::container_json(
+            &v,
+            c,
+            crate::endpoints::tmds_json::Version::V4,
+        );
+        let j = serde_json::to_value(j).unwrap();
+        assert_eq!(
+            j["Networks"],
+            serde_json::json!([{
+                "NetworkMode": "awsvpc",
+                "IPv4Addresses": ["10.0.1.5"],
+                "AttachmentIndex": 0,
+                "MACAddress": "0a:1b:2c:3d:4e:5f",
+                "IPv4SubnetCIDRBlock": "10.0.1.0/24",
+                "DomainNameServers": ["10.0.0.2"],
+                "DomainNameSearchList": ["corp.example"],
+                "SubnetGatewayIpv4Address": "10.0.1.1",
+            }])
+        );
     }
 
     #[test]

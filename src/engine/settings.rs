@@ -39,6 +39,11 @@ pub struct EngineSettings {
     pub task_iam_role: bool,
     /// ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST: also in host network mode.
     pub task_iam_role_network_host: bool,
+    /// ECS_ENABLE_CONTAINER_METADATA: write each container's metadata file.
+    pub container_metadata: bool,
+    /// ECS_HOST_DATA_DIR: `data_dir` as the host sees it, when the agent
+    /// runs in a container; the source of files bind-mounted into containers.
+    pub host_data_dir: Option<PathBuf>,
 }
 
 impl EngineSettings {

@@ -85,6 +85,16 @@ pub enum NetworkAttachment {
     Namespace(PathBuf),
 }
 
+/// A host file or directory bind-mounted into the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindMount {
+    /// Absolute path as the runtime (containerd, runc) sees it on the host.
+    pub source: PathBuf,
+    /// Absolute path inside the container.
+    pub destination: String,
+    pub read_only: bool,
+}
+
 /// Everything needed to create one container, already validated and resolved
 /// (entrypoint/command merged with the image config, env merged, ...).
 #[derive(Debug, Clone, PartialEq)]
@@ -112,6 +122,9 @@ pub struct ContainerSpec {
     /// stdout and stderr of the container land here, written by the containerd shim.
     pub log_path: PathBuf,
     pub network: NetworkAttachment,
+    /// Mounted after the default mounts, in order; one whose destination is
+    /// a default's (`/etc/hosts`, `/etc/resolv.conf`, ...) replaces it.
+    pub mounts: Vec<BindMount>,
 }
 
 /// What containerd says about one container.

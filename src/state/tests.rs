@@ -15,6 +15,7 @@ fn task(arn: &str) -> Task {
         eni_attachment_arn: None,
         credentials_id: None,
         execution_credentials_id: None,
+        limits: Default::default(),
         containers: vec![c],
     };
     Task::new(td, DesiredStatus::Running, Duration::from_secs(30))

@@ -104,6 +104,17 @@ pub struct TaskDef {
     pub credentials_id: Option<String>,
     #[serde(default)]
     pub execution_credentials_id: Option<String>,
+    /// Task-level `cpu` and `memory` (task metadata `Limits`).
+    #[serde(default)]
+    pub limits: TaskLimits,
+}
+
+/// Task-level limits as ACS sends them; `None` when the task sets none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TaskLimits {
+    /// vCPU (ACS carries the task definition's units / 1024).
+    pub cpu: Option<f64>,
+    pub memory_mib: Option<i64>,
 }
 
 /// A host port forwarded to a container (`networkBindings`).

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::model::acs;
 
 use super::def::{
-    Condition, ContainerDef, Dependency, NetworkMode, PortMapping, Protocol, TaskDef,
+    Condition, ContainerDef, Dependency, NetworkMode, PortMapping, Protocol, TaskDef, TaskLimits,
 };
 use super::docker_config::{parse_config, parse_host_config};
 
@@ -102,7 +102,25 @@ pub fn task_def(t: &acs::Task, policy: Policy) -> Result<TaskDef, InvalidTask> {
         eni_attachment_arn,
         credentials_id: credentials_id(t.role_credentials.as_ref()),
         execution_credentials_id: credentials_id(t.execution_role_credentials.as_ref()),
+        limits: task_limits(t)?,
     })
+}
+
+/// Task-level cpu (vCPU) and memory (MiB); zero means unset, as in Go.
+fn task_limits(t: &acs::Task) -> Result<TaskLimits, InvalidTask> {
+    let cpu = match t.cpu {
+        Some(c) if !c.is_finite() || c < 0.0 => {
+            return Err(invalid(format!("cpu {c}: expected 0 or more vCPU")))
+        }
+        Some(c) if c > 0.0 => Some(c),
+        _ => None,
+    };
+    let memory_mib = match t.memory {
+        Some(m) if m < 0 => return Err(invalid(format!("memory {m}: expected 0 or more MiB"))),
+        Some(m) if m > 0 => Some(m),
+        _ => None,
+    };
+    Ok(TaskLimits { cpu, memory_mib })
 }
 
 fn credentials_id(c: Option<&acs::IamRoleCredentials>) -> Option<String> {
@@ -429,4 +447,49 @@ fn check_dependencies(containers: &[ContainerDef]) -> Result<(), InvalidTask> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod limits_tests {
+    use super::*;
+
+    fn task(cpu: serde_json::Value, memory: serde_json::Value) -> acs::Task {
+        serde_json::from_value(serde_json::json!({
+            "arn": "arn:aws:ecs:us-east-1:0:task/c/abc", "family": "f", "version": "1",
+            "desiredStatus": "RUNNING", "networkMode": "host", "cpu": cpu, "memory": memory,
+            "containers": [{"name": "web", "image": "busybox", "essential": true}]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn task_cpu_and_memory_are_kept_and_zero_is_unset() {
+        let def = task_def(&task(0.25.into(), 512.into()), Policy::default()).unwrap();
+        assert_eq!(
+            def.limits,
+            TaskLimits {
+                cpu: Some(0.25),
+                memory_mib: Some(512)
+            }
+        );
+        let def = task_def(&task(0.into(), serde_json::Value::Null), Policy::default()).unwrap();
+        assert_eq!(def.limits, TaskLimits::default());
+    }
+
+    #[test]
+    fn negative_limits_are_refused_naming_the_field() {
+        let err = task_def(&task((-1.0).into(), 1.into()), Policy::default()).unwrap_err();
+        assert!(err.reason.starts_with("cpu -1"), "{}", err.reason);
+        let err = task_def(&task(1.into(), (-5).into()), Policy::default()).unwrap_err();
+        assert!(err.reason.starts_with("memory -5"), "{}", err.reason);
+    }
+
+    #[test]
+    fn checkpoints_without_limits_still_load() {
+        let def = task_def(&task(1.into(), 256.into()), Policy::default()).unwrap();
+        let mut saved = serde_json::to_value(&def).unwrap();
+        saved.as_object_mut().unwrap().remove("limits");
+        let old: TaskDef = serde_json::from_value(saved).unwrap();
+        assert_eq!(old.limits, TaskLimits::default());
+    }
 }

@@ -30,6 +30,7 @@ fn task(containers: Vec<ContainerDef>) -> Task {
         eni_attachment_arn: None,
         credentials_id: None,
         execution_credentials_id: None,
+        limits: Default::default(),
         containers,
     };
     Task::new(def, DesiredStatus::Running, Duration::from_secs(30))

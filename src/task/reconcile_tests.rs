@@ -24,6 +24,7 @@ fn running_task() -> Task {
         eni_attachment_arn: None,
         credentials_id: None,
         execution_credentials_id: None,
+        limits: Default::default(),
         containers: vec![def("app", true), def("side", false)],
     };
     let mut t = Task::new(td, DesiredStatus::Running, Duration::from_secs(30));
@@ -118,6 +119,7 @@ fn half_created_containers_are_removed_and_redone() {
         eni_attachment_arn: None,
         credentials_id: None,
         execution_credentials_id: None,
+        limits: Default::default(),
         containers: vec![def("a", true), def("b", true)],
     };
     let mut t = Task::new(td, DesiredStatus::Running, Duration::from_secs(30));
@@ -149,6 +151,7 @@ fn created_but_never_started_is_redone_not_lost() {
         eni_attachment_arn: None,
         credentials_id: None,
         execution_credentials_id: None,
+        limits: Default::default(),
         containers: vec![def("a", true)],
     };
     let mut t = Task::new(td, DesiredStatus::Running, Duration::from_secs(30));
@@ -179,6 +182,7 @@ fn a_start_in_flight_that_ran_and_exited_is_reported() {
         eni_attachment_arn: None,
         credentials_id: None,
         execution_credentials_id: None,
+        limits: Default::default(),
         containers: vec![def("a", true)],
     };
     let mut t = Task::new(td, DesiredStatus::Running, Duration::from_secs(30));
@@ -244,6 +248,7 @@ fn the_exit_of_a_removed_half_made_container_does_not_stop_its_successor() {
         eni_attachment_arn: None,
         credentials_id: None,
         execution_credentials_id: None,
+        limits: Default::default(),
         containers: vec![def("a", true)],
     };
     let mut t = Task::new(td, DesiredStatus::Running, Duration::from_secs(30));

@@ -76,6 +76,9 @@ pub fn container_spec(
         labels,
         log_path: ctx.log_path.clone(),
         network: ctx.network.clone(),
+        // The engine adds its own (hosts files, metadata file) once the
+        // container's network is known.
+        mounts: Vec::new(),
     }
 }
 
@@ -101,7 +104,8 @@ pub fn ecs_labels<'a>(
     ]
 }
 
-fn set_env(env: &mut Vec<String>, key: &str, value: &str) {
+/// Sets `key` in a `KEY=VALUE` list, replacing an earlier value.
+pub(crate) fn set_env(env: &mut Vec<String>, key: &str, value: &str) {
     let entry = format!("{key}={value}");
     match env
         .iter_mut()
@@ -162,6 +166,7 @@ mod tests {
             eni_attachment_arn: None,
             credentials_id: None,
             execution_credentials_id: None,
+            limits: Default::default(),
             containers: vec![],
         }
     }

@@ -69,6 +69,7 @@ impl Fixture {
             labels: BTreeMap::from([("com.amazonaws.ecs.container-name".into(), id.into())]),
             log_path: self.log_path(id),
             network: NetworkAttachment::Host,
+            mounts: Vec::new(),
         }
     }
 
@@ -751,6 +752,7 @@ async fn exit_events_resume_after_containerd_restarts() {
         labels: BTreeMap::new(),
         log_path: logs.path().join(format!("{id}.log")),
         network: NetworkAttachment::Host,
+        mounts: Vec::new(),
     };
     let mut exits = rt.subscribe_exits().await.unwrap();
     rt.create(&spec("before")).await.unwrap();

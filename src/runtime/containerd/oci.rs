@@ -288,6 +288,22 @@ fn validate(spec: &ContainerSpec) -> Result<(), SpecError> {
             );
         }
     }
+    for m in &spec.mounts {
+        if !m.source.is_absolute() {
+            return invalid(
+                "mounts.source",
+                &m.source.display().to_string(),
+                "must be an absolute path",
+            );
+        }
+        if !is_clean_absolute(&m.destination) {
+            return invalid(
+                "mounts.destination",
+                &m.destination,
+                "must be an absolute path below / without . or .. parts",
+            );
+        }
+    }
     for u in &spec.ulimits {
         if u.soft > u.hard {
             return invalid(
@@ -298,6 +314,19 @@ fn validate(spec: &ContainerSpec) -> Result<(), SpecError> {
         }
     }
     Ok(())
+}
+
+/// `/a/b`: absolute, not `/` itself, no `.`/`..`/empty parts (a trailing
+/// `/` aside), so two spellings of one path cannot dodge the override below.
+fn is_clean_absolute(p: &str) -> bool {
+    let Some(rest) = p.strip_prefix('/') else {
+        return false;
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    !rest.is_empty()
+        && rest
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
 }
 
 fn process_env(spec: &ContainerSpec, user: &ResolvedUser) -> Vec<String> {
@@ -525,6 +554,21 @@ fn mounts(spec: &ContainerSpec, inputs: &SpecInputs) -> Result<Vec<Mount>, SpecE
     if let (NetworkAttachment::Host, Some(hosts)) = (&spec.network, &inputs.hosts) {
         bind("/etc/hosts", hosts)?;
     }
+    // The container's own mounts win over defaults at the same place, as in Docker.
+    let trim = |d: &str| d.trim_end_matches('/').to_string();
+    let own: Vec<String> = spec.mounts.iter().map(|b| trim(&b.destination)).collect();
+    m.retain(|d| !own.contains(&trim(&d.destination().to_string_lossy())));
+    for b in &spec.mounts {
+        let mode = if b.read_only { "ro" } else { "rw" };
+        m.push(
+            MountBuilder::default()
+                .destination(trim(&b.destination))
+                .typ("bind")
+                .source(b.source.clone())
+                .options(vec!["rbind".to_string(), mode.to_string()])
+                .build()?,
+        );
+    }
     Ok(m)
 }
 
@@ -533,7 +577,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::runtime::{ImageConfig, PulledImage};
+    use crate::runtime::{BindMount, ImageConfig, PulledImage};
 
     fn spec() -> ContainerSpec {
         ContainerSpec {
@@ -558,6 +602,7 @@ mod tests {
             labels: BTreeMap::new(),
             log_path: "/var/log/x.log".into(),
             network: NetworkAttachment::Namespace("/var/run/netns/task1".into()),
+            mounts: Vec::new(),
         }
     }
 
@@ -666,6 +711,93 @@ mod tests {
                 "/sys/fs/cgroup"
             ]
         );
+    }
+
+    fn bind(source: &str, destination: &str, read_only: bool) -> BindMount {
+        BindMount {
+            source: source.into(),
+            destination: destination.into(),
+            read_only,
+        }
+    }
+
+    #[test]
+    fn bind_mounts_come_last_and_replace_defaults_at_the_same_place() {
+        let mut s = spec();
+        s.mounts = vec![
+            bind("/data/netfiles/t/hosts", "/etc/hosts", true),
+            bind("/data/netfiles/t/resolv.conf", "/etc/resolv.conf/", true),
+            bind("/data/metadata/c/t/web", "/opt/ecs/metadata/x", false),
+        ];
+        let v = json(&s, &inputs());
+        let mounts = v["mounts"].as_array().unwrap();
+        let last: Vec<_> = mounts[mounts.len() - 3..]
+            .iter()
+            .map(|m| {
+                (
+                    m["destination"].as_str().unwrap(),
+                    m["type"].as_str().unwrap(),
+                    m["source"].as_str().unwrap(),
+                    m["options"].clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            last,
+            vec![
+                (
+                    "/etc/hosts",
+                    "bind",
+                    "/data/netfiles/t/hosts",
+                    serde_json::json!(["rbind", "ro"])
+                ),
+                (
+                    "/etc/resolv.conf",
+                    "bind",
+                    "/data/netfiles/t/resolv.conf",
+                    serde_json::json!(["rbind", "ro"])
+                ),
+                (
+                    "/opt/ecs/metadata/x",
+                    "bind",
+                    "/data/metadata/c/t/web",
+                    serde_json::json!(["rbind", "rw"])
+                ),
+            ]
+        );
+        let dests = mount_dests(&v);
+        let count = |d: &str| dests.iter().filter(|x| *x == d).count();
+        assert_eq!(count("/etc/resolv.conf"), 1, "the host's is replaced");
+        assert_eq!(count("/etc/hosts"), 1);
+
+        // In host mode the host's /etc/hosts is replaced the same way.
+        s.network = NetworkAttachment::Host;
+        let v = json(&s, &inputs());
+        let hosts: Vec<_> = v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["destination"] == "/etc/hosts")
+            .collect();
+        assert_eq!(hosts.len(), 1);
+        assert_eq!(hosts[0]["source"], "/data/netfiles/t/hosts");
+    }
+
+    #[test]
+    fn bad_bind_mounts_name_the_field() {
+        for (source, dest, field) in [
+            ("relative/hosts", "/etc/hosts", "mounts.source"),
+            ("/h", "etc/hosts", "mounts.destination"),
+            ("/h", "/", "mounts.destination"),
+            ("/h", "/etc/../root", "mounts.destination"),
+            ("/h", "/etc//hosts", "mounts.destination"),
+            ("/h", "", "mounts.destination"),
+        ] {
+            let mut s = spec();
+            s.mounts = vec![bind(source, dest, true)];
+            let err = build_spec(&s, &inputs()).unwrap_err().to_string();
+            assert!(err.starts_with(field), "{source} -> {dest}: {err}");
+        }
     }
 
     #[test]
