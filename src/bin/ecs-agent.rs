@@ -12,6 +12,7 @@ use aws_credential_types::Credentials;
 
 use ecs::config::{self, Config, ImagePullBehavior, LogFormat};
 use ecs::control::registration::{registration, RegistrationInput};
+use ecs::control::tags::ResourceTags;
 use ecs::control::task_protection::TaskProtection;
 use ecs::control::{AcsSession, EcsClient};
 use ecs::credentials::CredentialsStore;
@@ -258,6 +259,7 @@ async fn run() -> anyhow::Result<()> {
         },
         acs_up,
         Arc::new(TaskProtection::new(&ecs, &cluster_arn)),
+        Arc::new(ResourceTags::new(&ecs)),
     )
     .await?;
     let engine_metrics = engine.metrics().clone();
@@ -370,9 +372,10 @@ mod endpoints {
     use anyhow::Context;
     use ecs::config::Config;
     use ecs::endpoints::agent_api::{agent_api_router, TaskProtectionApi};
+    use ecs::endpoints::tags::TagsApi;
     use ecs::endpoints::{
-        introspection_router, metadata_router, AgentView, RateLimit, RateLimiter, StatsCollector,
-        StatsStore, TaskSource,
+        introspection_router, metadata_router_with_tags, AgentView, RateLimit, RateLimiter,
+        StatsCollector, StatsStore, TaskSource,
     };
     use ecs::engine::Engine;
     use ecs::runtime::containerd::Conn;
@@ -388,6 +391,7 @@ mod endpoints {
         agent: AgentView,
         mut acs_up: watch::Receiver<bool>,
         protection: Arc<dyn TaskProtectionApi>,
+        tags: Arc<dyn TagsApi>,
     ) -> anyhow::Result<()> {
         let published = engine.published().clone();
         published.publish_agent(agent);
@@ -427,7 +431,7 @@ mod endpoints {
             engine.credentials().clone(),
             protection,
         ));
-        let app = metadata_router(source.clone(), stats, limiter)
+        let app = metadata_router_with_tags(source.clone(), stats, limiter, Some(tags))
             .merge(agent_api)
             .merge(ecs::credentials::router(
                 engine.credentials().clone(),

@@ -7,6 +7,7 @@ pub mod backoff;
 pub mod ecs_client;
 pub mod registration;
 pub mod signing;
+pub mod tags;
 pub mod task_protection;
 
 pub use acs::AcsSession;

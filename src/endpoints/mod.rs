@@ -73,6 +73,7 @@ pub mod metadata_file;
 pub mod prometheus;
 pub mod ratelimit;
 pub mod stats;
+pub mod tags;
 pub mod tmds;
 pub mod tmds_json;
 pub mod view;
@@ -87,7 +88,7 @@ pub use introspection::introspection_router;
 pub use prometheus::{AgentMetrics, PullGuard};
 pub use ratelimit::{RateLimit, RateLimiter};
 pub use stats::{ContainerStats, StatsCollector, StatsError, StatsStore};
-pub use tmds::metadata_router;
+pub use tmds::{metadata_router, metadata_router_with_tags};
 pub use view::{
     AgentView, ContainerView, EniView, HealthView, NetworkView, PortView, Published, Snapshot,
     TaskLimits, TaskSource, TaskView, VolumeView,

@@ -756,3 +756,57 @@ fn one_task_is_published_and_removed_by_arn() {
     assert_eq!(snap.tasks.len(), 1);
     assert!(snap.task_by_arn(&t.arn).is_none());
 }
+
+/// A control plane that knows the tasks' tags but fails for the instance.
+struct HalfTags;
+
+impl crate::endpoints::tags::TagsApi for HalfTags {
+    fn tags(&self, arn: String) -> crate::endpoints::tags::TagsFuture {
+        Box::pin(async move {
+            if arn.contains(":task/") {
+                Ok(vec![("team".to_string(), "a".to_string())])
+            } else {
+                Err(crate::endpoints::tags::TagsError {
+                    code: "AccessDeniedException".into(),
+                    message: "not allowed".into(),
+                    status: 400,
+                    request_id: Some("req-1".into()),
+                })
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn task_with_tags_asks_the_control_plane_and_reports_what_failed() {
+    let stats = Arc::new(StatsStore::new());
+    let limiter = RateLimiter::new(
+        RateLimit {
+            steady: 100,
+            burst: 100,
+        },
+        None,
+    );
+    let src = source();
+    let mut agent = src.snapshot().agent.clone();
+    agent.container_instance_arn =
+        Some("arn:aws:ecs:us-west-2:111122223333:container-instance/default/ci1".into());
+    src.publish_agent(agent);
+    let app = crate::endpoints::metadata_router_with_tags(
+        Arc::new(src),
+        stats,
+        limiter,
+        Some(Arc::new(HalfTags)),
+    );
+    let (s, _, body) = call(&app, "/v4/tok-web/taskWithTags").await;
+    assert_eq!(s, StatusCode::OK);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["TaskTags"], serde_json::json!({"team": "a"}), "{v}");
+    assert!(v.get("ContainerInstanceTags").is_none(), "{v}");
+    assert_eq!(v["Errors"][0]["ErrorField"], "ContainerInstanceTags", "{v}");
+    assert_eq!(v["Errors"][0]["ErrorCode"], "AccessDeniedException");
+    assert_eq!(v["Errors"][0]["RequestId"], "req-1");
+    assert!(v["Errors"][0]["ResourceARN"]
+        .as_str()
+        .is_some_and(|a| a.contains("container-instance")));
+}

@@ -12,6 +12,8 @@ use serde_json::{Map, Value};
 
 use super::ratelimit::RateLimiter;
 use super::stats::StatsStore;
+use super::tags::{TagsApi, TagsError};
+use super::tmds_json::ErrorJson;
 use super::tmds_json::{container_json, task_json, Version};
 use super::view::{Snapshot, TaskSource};
 
@@ -19,6 +21,9 @@ use super::view::{Snapshot, TaskSource};
 struct Tmds {
     source: Arc<dyn TaskSource>,
     stats: Arc<StatsStore>,
+    /// `/taskWithTags` asks the control plane; without it, the configured
+    /// instance tags (ECS_CONTAINER_INSTANCE_TAGS) are shown.
+    tags: Option<Arc<dyn TagsApi>>,
 }
 
 /// The task metadata routes, rate limited by `limiter` (shared with the
@@ -29,7 +34,22 @@ pub fn metadata_router(
     stats: Arc<StatsStore>,
     limiter: Arc<RateLimiter>,
 ) -> Router {
-    let state = Tmds { source, stats };
+    metadata_router_with_tags(source, stats, limiter, None)
+}
+
+/// [`metadata_router`] whose `/taskWithTags` asks `tags` (the control
+/// plane's ListTagsForResource) for the task's and the instance's tags.
+pub fn metadata_router_with_tags(
+    source: Arc<dyn TaskSource>,
+    stats: Arc<StatsStore>,
+    limiter: Arc<RateLimiter>,
+    tags: Option<Arc<dyn TagsApi>>,
+) -> Router {
+    let state = Tmds {
+        source,
+        stats,
+        tags,
+    };
     let routes = Router::new()
         .route("/v3/{token}", get(v3_container))
         .route("/v3/{token}/task", get(v3_task))
@@ -127,6 +147,60 @@ fn task(state: &Tmds, token: &str, v: Version, with_tags: bool) -> Response {
     }
 }
 
+/// `/taskWithTags`: the task, with the tags the control plane has for it
+/// and for this instance, looked up now (as the Go agent). A failed lookup
+/// leaves its tags out and is described in `Errors`.
+async fn task_with_tags(state: &Tmds, token: &str, v: Version) -> Response {
+    let Some(api) = state.tags.clone() else {
+        return task(state, token, v, true);
+    };
+    let snap = state.source.snapshot();
+    let Some((t, _)) = snap.by_token(token) else {
+        return task(state, token, v, true);
+    };
+    let mut body = task_json(&snap.agent, t, v, true);
+    let instance_arn = snap.agent.container_instance_arn.clone();
+    let task_arn = t.arn.clone();
+    let instance = async {
+        match &instance_arn {
+            Some(arn) => Some(api.tags(arn.clone()).await),
+            None => None,
+        }
+    };
+    let (instance_tags, task_tags) = tokio::join!(instance, api.tags(task_arn.clone()));
+    let mut fill = |field: &str, arn: &str, result: Result<Vec<(String, String)>, TagsError>| {
+        match result {
+            Ok(tags) => Some(tags.into_iter().collect()),
+            Err(e) => {
+                tracing::warn!(field, resource = %arn, code = %e.code, message = %e.message, "cannot list tags for task metadata");
+                body.errors.push(ErrorJson {
+                    error_field: field.to_string(),
+                    error_code: e.code,
+                    error_message: e.message,
+                    status_code: e.status,
+                    request_id: e.request_id.unwrap_or_default(),
+                    resource_arn: arn.to_string(),
+                });
+                None
+            }
+        }
+    };
+    let instance_map = match (instance_tags, &instance_arn) {
+        (Some(r), Some(arn)) => fill("ContainerInstanceTags", arn, r),
+        _ => None,
+    };
+    let task_map = fill("TaskTags", &task_arn, task_tags);
+    if let Some(m) = instance_map {
+        body.container_instance_tags = m;
+    } else {
+        body.container_instance_tags.clear();
+    }
+    if let Some(m) = task_map {
+        body.task_tags = m;
+    }
+    json(StatusCode::OK, &body)
+}
+
 fn stats_value(stats: &super::stats::ContainerStats, v: Version) -> Value {
     let mut value = serde_json::to_value(&stats.docker).unwrap_or(Value::Null);
     if v == Version::V4 {
@@ -202,7 +276,7 @@ async fn v3_task(State(s): State<Tmds>, Path(token): Path<String>) -> Response {
     task(&s, &token, Version::V3, false)
 }
 async fn v3_task_with_tags(State(s): State<Tmds>, Path(token): Path<String>) -> Response {
-    task(&s, &token, Version::V3, true)
+    task_with_tags(&s, &token, Version::V3).await
 }
 async fn v3_container_stats(State(s): State<Tmds>, Path(token): Path<String>) -> Response {
     container_stats(&s, &token, Version::V3)
@@ -217,7 +291,7 @@ async fn v4_task(State(s): State<Tmds>, Path(token): Path<String>) -> Response {
     task(&s, &token, Version::V4, false)
 }
 async fn v4_task_with_tags(State(s): State<Tmds>, Path(token): Path<String>) -> Response {
-    task(&s, &token, Version::V4, true)
+    task_with_tags(&s, &token, Version::V4).await
 }
 async fn v4_container_stats(State(s): State<Tmds>, Path(token): Path<String>) -> Response {
     container_stats(&s, &token, Version::V4)

@@ -195,6 +195,30 @@ pub struct TaskJson {
         skip_serializing_if = "Option::is_none"
     )]
     pub fault_injection_enabled: Option<bool>,
+    /// `/taskWithTags`: tag lookups that failed (the rest is still served).
+    #[serde(rename = "Errors", skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ErrorJson>,
+}
+
+/// The Go agent's v4 `ErrorResponse`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorJson {
+    #[serde(rename = "ErrorField", skip_serializing_if = "String::is_empty")]
+    pub error_field: String,
+    #[serde(rename = "ErrorCode", skip_serializing_if = "String::is_empty")]
+    pub error_code: String,
+    #[serde(rename = "ErrorMessage", skip_serializing_if = "String::is_empty")]
+    pub error_message: String,
+    #[serde(rename = "StatusCode", skip_serializing_if = "is_zero")]
+    pub status_code: u16,
+    #[serde(rename = "RequestId", skip_serializing_if = "String::is_empty")]
+    pub request_id: String,
+    #[serde(rename = "ResourceARN", skip_serializing_if = "String::is_empty")]
+    pub resource_arn: String,
+}
+
+fn is_zero(n: &u16) -> bool {
+    *n == 0
 }
 
 fn networks_json(task: &TaskView, c: &ContainerView, v: Version) -> Vec<NetworkJson> {
@@ -385,5 +409,6 @@ pub fn task_json(agent: &AgentView, task: &TaskView, v: Version, with_tags: bool
             String::new()
         },
         fault_injection_enabled: v4.then_some(false),
+        errors: Vec::new(),
     }
 }

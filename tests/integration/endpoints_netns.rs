@@ -333,3 +333,72 @@ fn an_eni_task_gets_the_enis_dns_and_attachment_fields() {
     );
     stop(&aws, &agent, &arn);
 }
+
+#[test]
+fn task_with_tags_shows_the_control_planes_task_and_instance_tags() {
+    let Some(env) = env() else { return };
+    let local = EcsLocal::start(&env);
+    let agent = Agent::start(
+        &env,
+        &local,
+        &[("ECS_CONTAINER_INSTANCE_TAGS", r#"{"team":"infra"}"#)],
+    );
+    let aws = Aws::new(&env, &local);
+    agent.wait_registered(&aws, LONG);
+    let input = json!({"family": "tagged", "networkMode": "bridge",
+    "tags": [{"key": "app", "value": "web"}],
+    "containerDefinitions": [{
+        "name": "app", "image": env.image(), "memory": 32, "essential": true, "stopTimeout": 2,
+        "command": ["sh", "-c",
+            "trap 'exit 0' TERM; sleep 1; echo \"TAGS:$(wget -qO- $ECS_CONTAINER_METADATA_URI_V4/taskWithTags)\"; \
+             echo \"PLAIN:$(wget -qO- $ECS_CONTAINER_METADATA_URI_V4/task)\"; echo DONE:; sleep 300 & wait"],
+    }]});
+    let td = aws.ecs_ok(&[
+        "register-task-definition",
+        "--cli-input-json",
+        &input.to_string(),
+    ])["taskDefinition"]["taskDefinitionArn"]
+        .as_str()
+        .expect("taskDefinitionArn")
+        .to_string();
+    let arn = run(
+        &aws,
+        &agent,
+        &td,
+        &[
+            "--tags",
+            "key=run,value=1",
+            "--propagate-tags",
+            "TASK_DEFINITION",
+        ],
+    );
+    let log = wait_until_with_log(&agent, "taskWithTags answered", LONG, || {
+        let log = agent.container_log(task_id(&arn), "app");
+        log.contains("DONE:").then_some(log)
+    });
+    let field = |tag: &str| -> Value {
+        log.lines()
+            .find_map(|l| l.strip_prefix(tag))
+            .and_then(|v| serde_json::from_str(v).ok())
+            .unwrap_or_else(|| panic!("no {tag} JSON in:\n{log}"))
+    };
+    let tagged = field("TAGS:");
+    assert_eq!(
+        tagged["TaskTags"],
+        json!({"app": "web", "run": "1"}),
+        "{tagged}"
+    );
+    assert_eq!(
+        tagged["ContainerInstanceTags"],
+        json!({"team": "infra"}),
+        "{tagged}"
+    );
+    assert!(tagged.get("Errors").is_none(), "{tagged}");
+    let plain = field("PLAIN:");
+    assert!(
+        plain.get("TaskTags").is_none(),
+        "/task must not carry tags: {plain}"
+    );
+    stop(&aws, &agent, &arn);
+    wait_task_status(&aws, &agent, &arn, "STOPPED", LONG);
+}
