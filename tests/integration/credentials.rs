@@ -51,7 +51,7 @@ async fn tasks_fetch_their_own_credentials_through_169_254_170_2() {
         .unwrap();
     });
 
-    let net = Net::new(21).await;
+    let net = Net::with_credentials_port(21, port).await;
     net.mgr
         .prepare_host(&HostPrep {
             credentials_port: port,
