@@ -341,7 +341,10 @@ fn task_with_tags_shows_the_control_planes_task_and_instance_tags() {
     let agent = Agent::start(
         &env,
         &local,
-        &[("ECS_CONTAINER_INSTANCE_TAGS", r#"{"team":"infra"}"#)],
+        &[
+            ("ECS_CONTAINER_INSTANCE_TAGS", r#"{"team":"infra"}"#),
+            ("ECS_POLLING_METRICS_WAIT_DURATION", "5s"),
+        ],
     );
     let aws = Aws::new(&env, &local);
     agent.wait_registered(&aws, LONG);
@@ -351,7 +354,10 @@ fn task_with_tags_shows_the_control_planes_task_and_instance_tags() {
         "name": "app", "image": env.image(), "memory": 32, "essential": true, "stopTimeout": 2,
         "command": ["sh", "-c",
             "trap 'exit 0' TERM; sleep 1; echo \"TAGS:$(wget -qO- $ECS_CONTAINER_METADATA_URI_V4/taskWithTags)\"; \
-             echo \"PLAIN:$(wget -qO- $ECS_CONTAINER_METADATA_URI_V4/task)\"; echo DONE:; sleep 300 & wait"],
+             echo \"PLAIN:$(wget -qO- $ECS_CONTAINER_METADATA_URI_V4/task)\"; \
+                 i=0; until S=$(wget -qO- $ECS_CONTAINER_METADATA_URI_V4/stats) && echo \"$S\" | grep -q eth0; do \
+                   i=$((i+1)); [ $i -gt 60 ] && break; sleep 0.5; done; echo \"STATS:$S\"; \
+                 echo DONE:; sleep 300 & wait"],
     }]});
     let td = aws.ecs_ok(&[
         "register-task-definition",
@@ -398,6 +404,12 @@ fn task_with_tags_shows_the_control_planes_task_and_instance_tags() {
     assert!(
         plain.get("TaskTags").is_none(),
         "/task must not carry tags: {plain}"
+    );
+    // Its stats carry the counters of its own namespace's interface.
+    let stats = field("STATS:");
+    assert!(
+        stats["networks"]["eth0"]["rx_bytes"].as_u64() > Some(0),
+        "{stats}"
     );
     stop(&aws, &agent, &arn);
     wait_task_status(&aws, &agent, &arn, "STOPPED", LONG);
