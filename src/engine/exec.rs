@@ -266,7 +266,17 @@ impl ContainerFiles {
             mode: task.def.network_mode,
             container: def.name.clone(),
             container_id: container_id.to_string(),
-            defined_hostname: def.hostname.clone(),
+            // awsvpc with an ENI: the first label of its private DNS name,
+            // as the Go agent names the task's containers.
+            defined_hostname: def.hostname.clone().or_else(|| {
+                task.def
+                    .eni
+                    .as_ref()
+                    .and_then(|e| e.private_dns_name.as_deref())
+                    .and_then(|n| n.split('.').next())
+                    .filter(|h| !h.is_empty())
+                    .map(str::to_string)
+            }),
             metadata,
         }
     }

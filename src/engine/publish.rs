@@ -76,7 +76,7 @@ fn eni_view(eni: &crate::network::Eni) -> EniView {
         ipv6_subnet_cidr_block: String::new(),
         domain_name_servers: eni.dns.iter().map(|d| d.to_string()).collect(),
         domain_name_search_list: eni.dns_search.clone(),
-        private_dns_name: String::new(),
+        private_dns_name: eni.private_dns_name.clone().unwrap_or_default(),
         subnet_gateway_ipv4_address: eni.gateway.map(|g| g.to_string()).unwrap_or_default(),
     }
 }
@@ -314,6 +314,7 @@ mod tests {
             gateway: Some([10, 0, 1, 1].into()),
             dns: vec![[10, 0, 0, 2].into()],
             dns_search: vec!["corp.example".into()],
+            private_dns_name: None,
         });
         let v = task_view(&t, "c");
         let c = &v.containers[0];

@@ -303,6 +303,10 @@ pub struct Eni {
     pub dns: Vec<Ipv4Addr>,
     /// `domainNameSearchList`
     pub dns_search: Vec<String>,
+    /// `privateDnsName` (`ip-10-0-1-5.ec2.internal`): task metadata shows it
+    /// and its first label is the task's hostname.
+    #[serde(default)]
+    pub private_dns_name: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -418,6 +422,7 @@ impl Eni {
             gateway: Some(gw),
             dns,
             dns_search: e.domain_name.clone(),
+            private_dns_name: e.private_dns_name.clone().filter(|n| !n.is_empty()),
         })
     }
 }

@@ -94,6 +94,7 @@ async fn tasks_fetch_their_own_credentials_through_169_254_170_2() {
                 gateway: Some(Ipv4Addr::new(10, 214, 21, 1)),
                 dns: vec![],
                 dns_search: vec![],
+                private_dns_name: None,
             }),
         )
         .await;

@@ -295,7 +295,8 @@ fn an_eni_task_gets_the_enis_dns_and_attachment_fields() {
                     "privateIpv4Address": format!("{subnet}.6"),
                     "subnetCidr": format!("{subnet}.0/24"),
                     "gateway": format!("{subnet}.1"),
-                    "dnsServers": [format!("{subnet}.2")]})
+                    "dnsServers": [format!("{subnet}.2")],
+                    "privateDnsName": format!("eni-host-{n}.corp.internal")})
             .to_string(),
             &format!("{}/debug/enis", local.endpoint()),
         ])
@@ -308,9 +309,8 @@ fn an_eni_task_gets_the_enis_dns_and_attachment_fields() {
     let net = format!("awsvpcConfiguration={{subnets=[subnet-m{n}]}}");
     let arn = run(&aws, &agent, &td, &["--network-configuration", &net]);
     let seen = Seen::wait(&agent, &arn);
-    let addr = check_common(&seen, &arn, "awsvpc", &|addr| {
-        format!("ip-{}", addr.replace('.', "-"))
-    });
+    // The hostname is the first label of the ENI's private DNS name.
+    let addr = check_common(&seen, &arn, "awsvpc", &|_| format!("eni-host-{n}"));
     assert_eq!(addr, format!("{subnet}.6"));
     assert_eq!(seen.text("RESOLV"), format!("nameserver {subnet}.2|"));
     let net = &seen.json("C4")["Networks"][0];
@@ -329,6 +329,11 @@ fn an_eni_task_gets_the_enis_dns_and_attachment_fields() {
     assert_eq!(
         net["DomainNameServers"],
         json!([format!("{subnet}.2")]),
+        "{net}"
+    );
+    assert_eq!(
+        net["PrivateDNSName"],
+        format!("eni-host-{n}.corp.internal"),
         "{net}"
     );
     stop(&aws, &agent, &arn);

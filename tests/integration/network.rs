@@ -495,6 +495,7 @@ async fn eni_moves_into_the_namespace_and_back() {
         gateway: Some(Ipv4Addr::new(10, 214, 14, 1)),
         dns: vec![Ipv4Addr::new(10, 214, 14, 2)],
         dns_search: vec!["ec2.internal".into()],
+        private_dns_name: None,
     };
     let info = net.setup(&k, Mode::Awsvpc, vec![], Some(eni)).await;
     assert_eq!(info.ipv4, Some(Ipv4Addr::new(10, 214, 14, 5)));
