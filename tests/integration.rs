@@ -36,3 +36,5 @@ mod runtime;
 mod ship;
 #[path = "integration/task_network.rs"]
 mod task_network;
+#[path = "integration/telemetry.rs"]
+mod telemetry;

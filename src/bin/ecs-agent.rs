@@ -14,9 +14,9 @@ use ecs::config::{self, Config, ImagePullBehavior, LogFormat};
 use ecs::control::registration::{registration, RegistrationInput};
 use ecs::control::tags::ResourceTags;
 use ecs::control::task_protection::TaskProtection;
-use ecs::control::{AcsSession, EcsClient};
+use ecs::control::{AcsSession, EcsClient, TcsSession};
 use ecs::credentials::CredentialsStore;
-use ecs::endpoints::AgentView;
+use ecs::endpoints::{AgentView, TaskSource};
 use ecs::engine::image_gc::CleanupPolicy;
 use ecs::engine::{Engine, EngineServices, EngineSettings, PullBehavior, ReportQueue};
 use ecs::image::{Platform, PullOptions};
@@ -246,7 +246,8 @@ async fn run() -> anyhow::Result<()> {
     }
 
     let (connected, acs_up) = tokio::sync::watch::channel(false);
-    endpoints::serve(
+    // The endpoints' collector fills this store; TCS reads it too.
+    let stats = endpoints::serve(
         &cfg,
         &engine,
         conn,
@@ -263,6 +264,25 @@ async fn run() -> anyhow::Result<()> {
     )
     .await?;
     let engine_metrics = engine.metrics().clone();
+    if cfg.disable_metrics {
+        tracing::info!("task metrics are off (ECS_DISABLE_METRICS); no TCS session");
+    } else {
+        let tasks: Arc<dyn TaskSource> = Arc::new(engine.published().clone());
+        tokio::spawn(
+            TcsSession {
+                ecs: ecs.clone(),
+                cluster_arn: cluster_arn.clone(),
+                instance_arn: instance_arn.clone(),
+                agent_hash: option_env!("ECS_AGENT_GIT_HASH")
+                    .unwrap_or("unknown")
+                    .into(),
+                stats,
+                tasks,
+                sample_interval: cfg.endpoints.stats_poll_interval,
+            }
+            .run(),
+        );
+    }
     let session = AcsSession {
         ecs: ecs.clone(),
         engine,
@@ -383,7 +403,8 @@ mod endpoints {
     use tokio::sync::watch;
 
     /// Binds both listeners (a port in use fails the start, naming its
-    /// variable) and serves them in the background.
+    /// variable) and serves them in the background. Returns the container
+    /// stats store its collector keeps fresh.
     pub async fn serve<R: ContainerRuntime>(
         cfg: &Config,
         engine: &Engine<R>,
@@ -392,7 +413,7 @@ mod endpoints {
         mut acs_up: watch::Receiver<bool>,
         protection: Arc<dyn TaskProtectionApi>,
         tags: Arc<dyn TagsApi>,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Arc<StatsStore>> {
         let published = engine.published().clone();
         published.publish_agent(agent);
         let metrics = engine.metrics().clone();
@@ -431,7 +452,7 @@ mod endpoints {
             engine.credentials().clone(),
             protection,
         ));
-        let app = metadata_router_with_tags(source.clone(), stats, limiter, Some(tags))
+        let app = metadata_router_with_tags(source.clone(), stats.clone(), limiter, Some(tags))
             .merge(agent_api)
             .merge(ecs::credentials::router(
                 engine.credentials().clone(),
@@ -464,7 +485,7 @@ mod endpoints {
                 }
             }
         });
-        Ok(())
+        Ok(stats)
     }
 }
 

@@ -110,6 +110,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// ECS_CHECKPOINT.
     pub checkpoint: bool,
+    /// ECS_DISABLE_METRICS: no task metrics sent over TCS.
+    pub disable_metrics: bool,
     /// ECS_LOGLEVEL.
     pub log_level: LogLevel,
     /// ECS_LOG_OUTPUT_FORMAT.
@@ -190,6 +192,9 @@ impl Config {
         let checkpoint = r
             .parse("ECS_CHECKPOINT", values::parse_bool)
             .unwrap_or(!data_dir.as_os_str().is_empty());
+        let disable_metrics = r
+            .parse("ECS_DISABLE_METRICS", values::parse_bool)
+            .unwrap_or(false);
         let log_level = r
             .parse("ECS_LOGLEVEL", LogLevel::parse)
             .unwrap_or(LogLevel::Info);
@@ -270,6 +275,7 @@ impl Config {
             region,
             data_dir,
             checkpoint,
+            disable_metrics,
             log_level,
             log_output_format,
             reserved_memory_mib,
@@ -327,6 +333,7 @@ impl fmt::Debug for Config {
             .field("region", &self.region)
             .field("data_dir", &self.data_dir)
             .field("checkpoint", &self.checkpoint)
+            .field("disable_metrics", &self.disable_metrics)
             .field("log_level", &self.log_level)
             .field("log_output_format", &self.log_output_format)
             .field("reserved_memory_mib", &self.reserved_memory_mib)

@@ -119,6 +119,12 @@ const DOCUMENTED: &[(&str, &str, &str)] = &[
          stopped together are not all removed at once.",
     ),
     (
+        "ECS_DISABLE_METRICS",
+        "false",
+        "Do not send task CPU and memory metrics to the telemetry service (TCS). The agent has no \
+         container health checks yet, so with metrics off no TCS connection is made.",
+    ),
+    (
         "ECS_DISABLE_IMAGE_CLEANUP",
         "false",
         "Never remove images. Otherwise unused images the agent pulled are removed (least recently \
@@ -319,7 +325,6 @@ pub(crate) const GO_AGENT_IGNORED: &[&str] = &[
     "ECS_CONTAINER_INSTANCE_PROPAGATE_TAGS_FROM",
     "ECS_DETAILED_OS_FAMILY",
     "ECS_DISABLE_DOCKER_HEALTH_CHECK",
-    "ECS_DISABLE_METRICS",
     "ECS_DISABLE_TASK_METADATA_AZ",
     "ECS_DOMAIN_JOINED_LINUX_INSTANCE",
     "ECS_EBSTA_SUPPORTED",

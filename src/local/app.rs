@@ -53,6 +53,24 @@ pub struct TcsStats {
     pub metrics: AtomicU64,
     pub health: AtomicU64,
     pub instance_status: AtomicU64,
+    /// Task entries across every PublishMetricsRequest.
+    pub task_metrics: AtomicU64,
+    /// PublishMetricsRequests marked idle.
+    pub idle: AtomicU64,
+    /// What agents reported per task ARN, for tests to observe.
+    pub tasks: Mutex<HashMap<String, TaskTelemetry>>,
+    /// The JSON of the last PublishMetricsRequest.
+    pub last_metrics: Mutex<Option<String>>,
+}
+
+/// What ecs-local saw of one task's metrics.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskTelemetry {
+    pub frames: u64,
+    pub cpu_samples: i64,
+    pub cpu_max: f64,
+    pub memory_max_mib: f64,
 }
 
 struct Session {

@@ -52,7 +52,15 @@ pub async fn stats(State(app): State<Arc<App>>) -> Response {
         "metrics": app.tcs_stats.metrics.load(Ordering::Relaxed),
         "health": app.tcs_stats.health.load(Ordering::Relaxed),
         "instanceStatus": app.tcs_stats.instance_status.load(Ordering::Relaxed),
+        "taskMetrics": app.tcs_stats.task_metrics.load(Ordering::Relaxed),
+        "idle": app.tcs_stats.idle.load(Ordering::Relaxed),
+        "tasks": json!(*app.tcs_stats.tasks.lock().unwrap_or_else(|e| e.into_inner())),
+        "lastMetrics": app.tcs_stats.last_metrics.lock().unwrap_or_else(|e| e.into_inner())
+            .as_deref()
+            .and_then(|t| serde_json::from_str::<Value>(t).ok()),
     });
+    body["tcs_metrics_received"] = body["tcs"]["metrics"].clone();
+    body["tcs_task_metrics_received"] = body["tcs"]["taskMetrics"].clone();
     reply(StatusCode::OK, body)
 }
 

@@ -6,7 +6,8 @@ use super::acs::refuse;
 use super::app::App;
 use super::auth;
 use crate::model::tcs::{
-    AckPublishHealth, AckPublishInstanceStatus, AckPublishMetric, HeartbeatMessage, TcsMessage,
+    AckPublishHealth, AckPublishInstanceStatus, AckPublishMetric, HeartbeatMessage,
+    PublishMetricsRequest, TcsMessage,
 };
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -64,7 +65,7 @@ pub fn json_part(frame: &str) -> &str {
 pub fn reply(app: &App, frame: &str) -> Option<TcsMessage> {
     match TcsMessage::decode(json_part(frame)) {
         Ok(TcsMessage::PublishMetrics(m)) => {
-            app.tcs_stats.metrics.fetch_add(1, Ordering::Relaxed);
+            record_metrics(app, &m, json_part(frame));
             tracing::debug!(tasks = m.task_metrics.len(), "metrics received");
             Some(TcsMessage::AckPublishMetric(AckPublishMetric {
                 message: Some("ok".into()),
@@ -94,6 +95,35 @@ pub fn reply(app: &App, frame: &str) -> Option<TcsMessage> {
         Err(e) => {
             tracing::warn!(error = %e, "malformed TCS frame ignored");
             None
+        }
+    }
+}
+
+/// Counts a PublishMetricsRequest for /debug/stats.
+fn record_metrics(app: &App, m: &PublishMetricsRequest, json: &str) {
+    let stats = &app.tcs_stats;
+    stats.metrics.fetch_add(1, Ordering::Relaxed);
+    stats
+        .task_metrics
+        .fetch_add(m.task_metrics.len() as u64, Ordering::Relaxed);
+    if m.metadata.as_ref().and_then(|md| md.idle) == Some(true) {
+        stats.idle.fetch_add(1, Ordering::Relaxed);
+    }
+    *stats.last_metrics.lock().unwrap_or_else(|e| e.into_inner()) = Some(json.to_string());
+    let mut tasks = stats.tasks.lock().unwrap_or_else(|e| e.into_inner());
+    for t in &m.task_metrics {
+        let entry = tasks
+            .entry(t.task_arn.clone().unwrap_or_default())
+            .or_default();
+        entry.frames += 1;
+        for c in &t.container_metrics {
+            if let Some(cpu) = &c.cpu_stats_set {
+                entry.cpu_samples += cpu.sample_count.unwrap_or(0);
+                entry.cpu_max = entry.cpu_max.max(cpu.max.unwrap_or(0.0));
+            }
+            if let Some(mem) = &c.memory_stats_set {
+                entry.memory_max_mib = entry.memory_max_mib.max(mem.max.unwrap_or(0.0));
+            }
         }
     }
 }

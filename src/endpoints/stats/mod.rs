@@ -57,6 +57,16 @@ impl StatsStore {
             .insert(runtime_id.to_string(), Arc::new(stats));
     }
 
+    /// Every latest sample (the TCS publisher reads them all).
+    pub fn all(&self) -> Vec<(String, Arc<ContainerStats>)> {
+        self.inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(id, s)| (id.clone(), s.clone()))
+            .collect()
+    }
+
     pub fn len(&self) -> usize {
         self.inner.read().unwrap_or_else(|e| e.into_inner()).len()
     }
