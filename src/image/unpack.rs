@@ -6,11 +6,13 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use containerd_client::services::v1::diff_client::DiffClient;
+use containerd_client::services::v1::leases_client::LeasesClient;
 use containerd_client::services::v1::snapshots::snapshots_client::SnapshotsClient;
 use containerd_client::services::v1::snapshots::{
     CommitSnapshotRequest, PrepareSnapshotRequest, RemoveSnapshotRequest, StatSnapshotRequest,
 };
 use containerd_client::services::v1::ApplyRequest;
+use containerd_client::services::v1::{AddResourceRequest, Resource};
 use containerd_client::types::Descriptor as CdDescriptor;
 use tonic::Code;
 
@@ -51,9 +53,16 @@ impl Unpacker<'_> {
         // tells what is left to do; usually one Stat for an unpacked image.
         let mut done = 0;
         for i in (0..chain.len()).rev() {
+            // An existing snapshot may be garbage already (its child was
+            // removed, nothing references it): put it in the pull's lease
+            // before building on it, then check that GC did not win the race.
             if self.exists(&chain[i]).await? {
-                done = i + 1;
-                break;
+                self.protect(&chain[i]).await?;
+                if self.exists(&chain[i]).await? {
+                    done = i + 1;
+                    break;
+                }
+                tracing::debug!(image = %self.image, chain_id = %chain[i], "snapshot collected while checked; looking further down");
             }
         }
         if done > 0 {
@@ -90,6 +99,21 @@ impl Unpacker<'_> {
 
     pub async fn exists(&self, key: &str) -> Result<bool, PullError> {
         exists(self.conn, self.snapshotter, key).await
+    }
+
+    /// Adds the snapshot (and so its parents) to the pull's lease.
+    async fn protect(&self, key: &str) -> Result<(), PullError> {
+        LeasesClient::new(self.conn.channel())
+            .add_resource(self.conn.request(AddResourceRequest {
+                id: self.lease.to_string(),
+                resource: Some(Resource {
+                    id: key.to_string(),
+                    r#type: format!("snapshots/{}", self.snapshotter),
+                }),
+            }))
+            .await
+            .map(|_| ())
+            .map_err(|s| PullError::grpc("lease add snapshot", s))
     }
 
     async fn apply_layer(
