@@ -5,39 +5,12 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::common::{env, wait_task_status, wait_until_with_log, Agent, Aws, EcsLocal};
+use crate::common::{
+    env, register_task_definition as register, run_task as run, task_id, wait_task_status,
+    wait_until_with_log, Agent, Aws, EcsLocal,
+};
 
 const LONG: Duration = Duration::from_secs(90);
-
-fn register(aws: &Aws, input: Value) -> String {
-    aws.ecs_ok(&[
-        "register-task-definition",
-        "--cli-input-json",
-        &input.to_string(),
-    ])["taskDefinition"]["taskDefinitionArn"]
-        .as_str()
-        .expect("taskDefinitionArn")
-        .to_string()
-}
-
-fn run(aws: &Aws, agent: &Agent, td: &str) -> String {
-    let out = aws.ecs_ok(&[
-        "run-task",
-        "--cluster",
-        agent.cluster(),
-        "--task-definition",
-        td,
-    ]);
-    assert_eq!(out["failures"], json!([]), "{out}");
-    out["tasks"][0]["taskArn"]
-        .as_str()
-        .expect("taskArn")
-        .to_string()
-}
-
-fn task_id(arn: &str) -> &str {
-    arn.rsplit('/').next().unwrap_or(arn)
-}
 
 /// The script's lines `name=<json>` once `done` is printed (`Null` for a
 /// name whose line has no JSON; the log is in the map under "log").

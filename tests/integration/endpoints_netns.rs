@@ -4,12 +4,14 @@
 //! /etc/hostname and /etc/resolv.conf are the agent's, and with
 //! ECS_ENABLE_CONTAINER_METADATA the metadata file turns READY.
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::common::{env, wait_task_status, wait_until_with_log, Agent, Aws, EcsLocal};
+use crate::common::{
+    env, register_eni, register_task_definition, run_task_with as run, stop_task, task_id,
+    wait_task_status, wait_until_with_log, Agent, Aws, EcsLocal, FakeEni,
+};
 
 const LONG: Duration = Duration::from_secs(90);
 
@@ -43,40 +45,12 @@ fn register(aws: &Aws, family: &str, mode: &str, image: &str, ports: Value) -> S
         "portMappings": ports,
         "command": ["sh", "-c", PROBE],
     }]});
-    aws.ecs_ok(&[
-        "register-task-definition",
-        "--cli-input-json",
-        &input.to_string(),
-    ])["taskDefinition"]["taskDefinitionArn"]
-        .as_str()
-        .expect("taskDefinitionArn")
-        .to_string()
-}
-
-fn run(aws: &Aws, agent: &Agent, td: &str, extra: &[&str]) -> String {
-    let mut args = vec![
-        "run-task",
-        "--cluster",
-        agent.cluster(),
-        "--task-definition",
-        td,
-    ];
-    args.extend_from_slice(extra);
-    let out = aws.ecs_ok(&args);
-    assert_eq!(out["failures"], json!([]), "{out}");
-    out["tasks"][0]["taskArn"]
-        .as_str()
-        .expect("taskArn")
-        .to_string()
+    register_task_definition(aws, input)
 }
 
 fn stop(aws: &Aws, agent: &Agent, arn: &str) {
-    aws.ecs_ok(&["stop-task", "--cluster", agent.cluster(), "--task", arn]);
+    stop_task(aws, agent, arn);
     wait_task_status(aws, agent, arn, "STOPPED", LONG);
-}
-
-fn task_id(arn: &str) -> &str {
-    arn.rsplit('/').next().unwrap_or(arn)
 }
 
 /// What the probe printed, once it is done: tag -> value.
@@ -231,39 +205,6 @@ fn an_awsvpc_container_sees_its_own_address_hosts_and_metadata_file() {
     });
 }
 
-/// A veth end with a chosen MAC stands in for an ENI the control plane attached.
-struct FakeEni(String);
-
-impl FakeEni {
-    fn new(name: &str, mac: &str) -> FakeEni {
-        let _ = Command::new("ip")
-            .args(["link", "del", name])
-            .stderr(Stdio::null())
-            .status();
-        let peer = format!("{name}p");
-        let ok = Command::new("ip")
-            .args([
-                "link", "add", name, "address", mac, "type", "veth", "peer", "name", &peer,
-            ])
-            .status()
-            .expect("ip")
-            .success();
-        assert!(ok, "cannot create the ENI stand-in {name}");
-        FakeEni(name.to_string())
-    }
-}
-
-impl Drop for FakeEni {
-    fn drop(&mut self) {
-        for link in [format!("{}p", self.0), self.0.clone()] {
-            let _ = Command::new("ip")
-                .args(["link", "del", &link])
-                .stderr(Stdio::null())
-                .status();
-        }
-    }
-}
-
 #[test]
 fn an_eni_task_gets_the_enis_dns_and_attachment_fields() {
     let Some(env) = env() else { return };
@@ -283,28 +224,15 @@ fn an_eni_task_gets_the_enis_dns_and_attachment_fields() {
     let mac = format!("02:14:00:00:{:02x}:02", n % 256);
     let _eni = FakeEni::new(&format!("ecsmd{n}"), &mac);
     let subnet = format!("10.214.{n}");
-    let registered = Command::new("curl")
-        .args([
-            "-sf",
-            "-X",
-            "POST",
-            "-H",
-            "content-type: application/json",
-            "-d",
-            &json!({"subnetId": format!("subnet-m{n}"), "macAddress": mac,
+    register_eni(
+        &local,
+        &json!({"subnetId": format!("subnet-m{n}"), "macAddress": mac,
                     "privateIpv4Address": format!("{subnet}.6"),
                     "subnetCidr": format!("{subnet}.0/24"),
                     "gateway": format!("{subnet}.1"),
                     "dnsServers": [format!("{subnet}.2")],
-                    "privateDnsName": format!("eni-host-{n}.corp.internal")})
-            .to_string(),
-            &format!("{}/debug/enis", local.endpoint()),
-        ])
-        .stdout(Stdio::null())
-        .status()
-        .expect("curl")
-        .success();
-    assert!(registered, "ecs-local refused the ENI");
+                    "privateDnsName": format!("eni-host-{n}.corp.internal")}),
+    );
     let td = register(&aws, "md-eni", "awsvpc", &env.image(), json!([]));
     let net = format!("awsvpcConfiguration={{subnets=[subnet-m{n}]}}");
     let arn = run(&aws, &agent, &td, &["--network-configuration", &net]);
@@ -364,14 +292,7 @@ fn task_with_tags_shows_the_control_planes_task_and_instance_tags() {
                    i=$((i+1)); [ $i -gt 60 ] && break; sleep 0.5; done; echo \"STATS:$S\"; \
                  echo DONE:; sleep 300 & wait"],
     }]});
-    let td = aws.ecs_ok(&[
-        "register-task-definition",
-        "--cli-input-json",
-        &input.to_string(),
-    ])["taskDefinition"]["taskDefinitionArn"]
-        .as_str()
-        .expect("taskDefinitionArn")
-        .to_string();
+    let td = register_task_definition(&aws, input);
     let arn = run(
         &aws,
         &agent,

@@ -9,7 +9,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::common::{
-    describe_task, env, wait_task_status, wait_until, wait_until_with_log, Agent, Aws, EcsLocal,
+    describe_task, env, register_eni, register_task_definition as register, run_task_with as run,
+    stop_task as stop, task_id, wait_task_status, wait_until, wait_until_with_log, Agent, Aws,
+    EcsLocal, FakeEni,
 };
 
 const LONG: Duration = Duration::from_secs(90);
@@ -22,42 +24,6 @@ fn stoppable(body: &str) -> Value {
         "-c",
         format!("trap 'exit 0' TERM; {body}; sleep 300 & wait")
     ])
-}
-
-fn register(aws: &Aws, input: Value) -> String {
-    aws.ecs_ok(&[
-        "register-task-definition",
-        "--cli-input-json",
-        &input.to_string(),
-    ])["taskDefinition"]["taskDefinitionArn"]
-        .as_str()
-        .expect("taskDefinitionArn")
-        .to_string()
-}
-
-fn run(aws: &Aws, agent: &Agent, td: &str, extra: &[&str]) -> String {
-    let mut args = vec![
-        "run-task",
-        "--cluster",
-        agent.cluster(),
-        "--task-definition",
-        td,
-    ];
-    args.extend_from_slice(extra);
-    let out = aws.ecs_ok(&args);
-    assert_eq!(out["failures"], json!([]), "{out}");
-    out["tasks"][0]["taskArn"]
-        .as_str()
-        .expect("taskArn")
-        .to_string()
-}
-
-fn stop(aws: &Aws, agent: &Agent, arn: &str) {
-    aws.ecs_ok(&["stop-task", "--cluster", agent.cluster(), "--task", arn]);
-}
-
-fn task_id(arn: &str) -> &str {
-    arn.rsplit('/').next().unwrap_or(arn)
 }
 
 fn sh_out(script: &str) -> String {
@@ -439,56 +405,6 @@ fn a_task_gets_exactly_its_own_credentials_and_no_one_elses() {
     wait_task_status(&aws, &agent, &arn, "STOPPED", LONG);
 }
 
-/// A veth end with a chosen MAC stands in for an ENI the control plane attached.
-struct FakeEni {
-    name: String,
-}
-
-impl FakeEni {
-    fn new(name: &str, mac: &str) -> FakeEni {
-        let _ = Command::new("ip").args(["link", "del", name]).status();
-        let ok = Command::new("ip")
-            .args([
-                "link",
-                "add",
-                name,
-                "address",
-                mac,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                &format!("{name}p"),
-            ])
-            .status()
-            .expect("ip")
-            .success();
-        assert!(ok, "cannot create the ENI stand-in {name}");
-        FakeEni {
-            name: name.to_string(),
-        }
-    }
-
-    fn on_host(&self) -> bool {
-        Command::new("ip")
-            .args(["link", "show", &self.name])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    }
-}
-
-impl Drop for FakeEni {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["link", "del", &format!("{}p", self.name)])
-            .status();
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.name])
-            .status();
-    }
-}
-
 #[test]
 fn an_eni_with_the_payloads_mac_moves_into_the_task_and_back() {
     let Some(env) = env() else { return };
@@ -499,25 +415,13 @@ fn an_eni_with_the_payloads_mac_moves_into_the_task_and_back() {
     let n = std::process::id() % 200 + 20;
     let mac = format!("02:13:00:00:{:02x}:01", n % 256);
     let eni = FakeEni::new(&format!("ecseni{n}"), &mac);
-    let registered = Command::new("curl")
-        .args([
-            "-sf",
-            "-X",
-            "POST",
-            "-H",
-            "content-type: application/json",
-            "-d",
-            &json!({"subnetId": format!("subnet-t{n}"), "macAddress": mac,
-                    "privateIpv4Address": format!("10.214.{n}.5"),
-                    "subnetCidr": format!("10.214.{n}.0/24"),
-                    "gateway": format!("10.214.{n}.1")})
-            .to_string(),
-            &format!("{}/debug/enis", local.endpoint()),
-        ])
-        .status()
-        .expect("curl")
-        .success();
-    assert!(registered, "ecs-local refused the ENI");
+    register_eni(
+        &local,
+        &json!({"subnetId": format!("subnet-t{n}"), "macAddress": mac,
+                "privateIpv4Address": format!("10.214.{n}.5"),
+                "subnetCidr": format!("10.214.{n}.0/24"),
+                "gateway": format!("10.214.{n}.1")}),
+    );
 
     let td = register(
         &aws,

@@ -782,8 +782,14 @@ pub fn sh(script: &str) -> Value {
 
 /// Registers a host-network task definition; returns its ARN.
 pub fn register_task_def(aws: &Aws, family: &str, containers: Value) -> String {
-    let input =
-        json!({"family": family, "networkMode": "host", "containerDefinitions": containers});
+    register_task_definition(
+        aws,
+        json!({"family": family, "networkMode": "host", "containerDefinitions": containers}),
+    )
+}
+
+/// Registers a task definition given as the CLI's whole input; returns its ARN.
+pub fn register_task_definition(aws: &Aws, input: Value) -> String {
     aws.ecs_ok(&[
         "register-task-definition",
         "--cli-input-json",
@@ -796,18 +802,102 @@ pub fn register_task_def(aws: &Aws, family: &str, containers: Value) -> String {
 
 /// Runs one task of `td` on the agent's cluster; returns its ARN.
 pub fn run_task(aws: &Aws, agent: &Agent, td: &str) -> String {
-    let out = aws.ecs_ok(&[
+    run_task_with(aws, agent, td, &[])
+}
+
+/// [`run_task`] with more run-task arguments (network configuration, tags).
+pub fn run_task_with(aws: &Aws, agent: &Agent, td: &str, extra: &[&str]) -> String {
+    let mut args = vec![
         "run-task",
         "--cluster",
         agent.cluster(),
         "--task-definition",
         td,
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let out = aws.ecs_ok(&args);
     assert_eq!(out["failures"], json!([]), "{out}");
     out["tasks"][0]["taskArn"]
         .as_str()
         .expect("taskArn")
         .to_string()
+}
+
+/// StopTask (does not wait for STOPPED).
+pub fn stop_task(aws: &Aws, agent: &Agent, arn: &str) {
+    aws.ecs_ok(&["stop-task", "--cluster", agent.cluster(), "--task", arn]);
+}
+
+/// The last part of a task ARN (the agent's log directory name).
+pub fn task_id(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// A veth end with a chosen MAC stands in for an ENI the control plane
+/// attached; both ends go when it is dropped.
+pub struct FakeEni {
+    name: String,
+}
+
+impl FakeEni {
+    pub fn new(name: &str, mac: &str) -> FakeEni {
+        let _ = Command::new("ip")
+            .args(["link", "del", name])
+            .stderr(Stdio::null())
+            .status();
+        let peer = format!("{name}p");
+        let ok = Command::new("ip")
+            .args([
+                "link", "add", name, "address", mac, "type", "veth", "peer", "name", &peer,
+            ])
+            .status()
+            .expect("ip")
+            .success();
+        assert!(ok, "cannot create the ENI stand-in {name}");
+        FakeEni {
+            name: name.to_string(),
+        }
+    }
+
+    /// Whether the interface is in the host's namespace.
+    pub fn on_host(&self) -> bool {
+        Command::new("ip")
+            .args(["link", "show", &self.name])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    }
+}
+
+impl Drop for FakeEni {
+    fn drop(&mut self) {
+        for link in [format!("{}p", self.name), self.name.clone()] {
+            let _ = Command::new("ip")
+                .args(["link", "del", &link])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// Registers a stand-in ENI with ecs-local (`POST /debug/enis`).
+pub fn register_eni(local: &EcsLocal, eni: &Value) {
+    let ok = Command::new("curl")
+        .args([
+            "-sf",
+            "-X",
+            "POST",
+            "-H",
+            "content-type: application/json",
+            "-d",
+            &eni.to_string(),
+            &format!("{}/debug/enis", local.endpoint()),
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .expect("curl")
+        .success();
+    assert!(ok, "ecs-local refused the ENI {eni}");
 }
 
 /// The task as describe-tasks shows it.
