@@ -2,10 +2,9 @@
 //! tasks and heartbeats, kept open for as long as the agent runs.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::credentials::RoleType;
@@ -19,7 +18,7 @@ use crate::runtime::ContainerRuntime;
 use super::acs_url::{acs_url, AcsQuery};
 use super::backoff::Backoff;
 use super::ecs_client::EcsClient;
-use super::signing::sign_request;
+use super::signing::connect_signed;
 
 /// Without any message for this long (plus jitter) the connection is deemed
 /// dead and replaced, as the Go agent does with its heartbeat timeout.
@@ -111,15 +110,7 @@ impl<R: ContainerRuntime> AcsSession<R> {
                 docker_version: &self.runtime_version,
             },
         )?;
-        let mut request = url.as_str().into_client_request()?;
-        let credentials = self.ecs.credentials().await?;
-        sign_request(
-            &mut request,
-            &credentials,
-            self.ecs.region(),
-            SystemTime::now(),
-        )?;
-        let (ws, _) = tokio_tungstenite::connect_async(request).await?;
+        let ws = connect_signed::<AcsError>(&self.ecs, url.as_str()).await?;
         tracing::info!(endpoint = %endpoint, "ACS connected");
         let _ = self.connected.send(true);
         let (mut write, mut read) = ws.split();

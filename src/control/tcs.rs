@@ -11,7 +11,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::endpoints::view::TaskSource;
@@ -20,7 +19,7 @@ use crate::model::tcs::TcsMessage;
 
 use super::backoff::Backoff;
 use super::ecs_client::EcsClient;
-use super::signing::sign_request;
+use super::signing::connect_signed;
 use super::tcs_frame::signed_frame;
 use super::tcs_metrics::{publish_requests, Accumulator, Sample};
 use super::tcs_url::{tcs_url, TcsQuery};
@@ -122,15 +121,7 @@ impl TcsSession {
                 agent_hash: &self.agent_hash,
             },
         )?;
-        let mut request = url.as_str().into_client_request()?;
-        let credentials = self.ecs.credentials().await?;
-        sign_request(
-            &mut request,
-            &credentials,
-            self.ecs.region(),
-            SystemTime::now(),
-        )?;
-        let (ws, _) = tokio_tungstenite::connect_async(request).await?;
+        let ws = connect_signed::<TcsError>(&self.ecs, url.as_str()).await?;
         tracing::info!(endpoint = %endpoint, publish_interval_ms = interval.as_millis() as u64, "TCS connected");
         let (mut write, mut read) = ws.split();
         let mut publish =

@@ -4,12 +4,8 @@
 
 use std::time::SystemTime;
 
+use super::signing::{sign_get, SignError};
 use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
-
-use super::signing::SignError;
 
 /// `Header: value` lines (sorted, CRLF-terminated), an empty line, `payload`.
 pub fn signed_frame(
@@ -26,33 +22,7 @@ pub fn signed_frame(
             message: e.to_string(),
         })?;
     let host = uri.authority().map(|a| a.to_string()).unwrap_or_default();
-    let identity: Identity = credentials.clone().into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name("ecs")
-        .time(now)
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|e| SignError::Params(e.to_string()))?
-        .into();
-    let headers = [("host", host.as_str())];
-    let signable = SignableRequest::new(
-        "GET",
-        url,
-        headers.into_iter(),
-        SignableBody::Bytes(payload.as_bytes()),
-    )
-    .map_err(|e| SignError::Sign {
-        url: url.to_string(),
-        message: e.to_string(),
-    })?;
-    let (instructions, _signature) = sign(signable, &params)
-        .map_err(|e| SignError::Sign {
-            url: url.to_string(),
-            message: e.to_string(),
-        })?
-        .into_parts();
+    let instructions = sign_get(url, &host, payload.as_bytes(), credentials, region, now)?;
     let mut lines: Vec<(String, String)> = instructions
         .headers()
         .map(|(k, v)| (canonical_key(k), v.to_string()))
