@@ -30,16 +30,12 @@ impl Reader<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use super::*;
-    use crate::config::{documented_variables, Config, ConfigError};
+    use crate::config::{test_support, Config, ConfigError};
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let mut env: BTreeMap<String, String> =
-            BTreeMap::from([("AWS_DEFAULT_REGION".into(), "us-west-2".into())]);
-        env.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        Config::from_sources(&env, &[])
+        test_support::config(pairs)
     }
 
     #[test]
@@ -47,10 +43,7 @@ mod tests {
         let c = cfg(&[]).unwrap();
         assert_eq!(c.container_metadata, ContainerMetadata::default());
         assert!(c.ignored_variables.is_empty());
-        let doc: BTreeMap<&str, &str> = documented_variables()
-            .iter()
-            .map(|(n, d, _)| (*n, *d))
-            .collect();
+        let doc = test_support::documented_defaults();
         assert_eq!(doc["ECS_ENABLE_CONTAINER_METADATA"], "false");
         assert_eq!(doc["ECS_HOST_DATA_DIR"], "");
     }

@@ -105,16 +105,12 @@ impl Reader<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use super::*;
-    use crate::config::{documented_variables, Config};
+    use crate::config::{test_support, Config};
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let mut env: BTreeMap<String, String> =
-            BTreeMap::from([("AWS_DEFAULT_REGION".into(), "us-west-2".into())]);
-        env.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        Config::from_sources(&env, &[])
+        test_support::config(pairs)
     }
 
     #[test]
@@ -130,10 +126,7 @@ mod tests {
             }
         );
         assert_eq!(e.stats_poll_interval, Duration::from_secs(10));
-        let doc: BTreeMap<&str, &str> = documented_variables()
-            .iter()
-            .map(|(n, d, _)| (*n, *d))
-            .collect();
+        let doc = test_support::documented_defaults();
         assert_eq!(doc["ECS_AGENT_INTROSPECTION_PORT"], "51678");
         assert_eq!(doc["ECS_AGENT_CREDENTIALS_PORT"], "51679");
         assert_eq!(doc["ECS_TASK_METADATA_RPS_LIMIT"], "40,60");

@@ -585,3 +585,26 @@ impl<'a> Reader<'a> {
 
 #[cfg(test)]
 mod tests;
+
+/// For the per-area config tests: the configuration from a minimal valid
+/// environment plus `pairs`, and the documented default of each variable.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::collections::BTreeMap;
+
+    use super::{documented_variables, Config, ConfigError};
+
+    pub(crate) fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut env: BTreeMap<String, String> =
+            BTreeMap::from([("AWS_DEFAULT_REGION".into(), "us-west-2".into())]);
+        env.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Config::from_sources(&env, &[])
+    }
+
+    pub(crate) fn documented_defaults() -> BTreeMap<&'static str, &'static str> {
+        documented_variables()
+            .iter()
+            .map(|(n, d, _)| (*n, *d))
+            .collect()
+    }
+}

@@ -110,16 +110,12 @@ impl Reader<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use super::*;
-    use crate::config::{documented_variables, Config, ConfigError};
+    use crate::config::{test_support, Config, ConfigError};
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let mut env: BTreeMap<String, String> =
-            BTreeMap::from([("AWS_DEFAULT_REGION".into(), "us-west-2".into())]);
-        env.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        Config::from_sources(&env, &[])
+        test_support::config(pairs)
     }
 
     #[test]
@@ -132,10 +128,7 @@ mod tests {
         assert_eq!(n.dynamic_host_port_range, None);
         assert_eq!(n.task_bridge, "ecs-br0");
         assert_eq!(n.task_subnet, (Ipv4Addr::new(169, 254, 172, 0), 22));
-        let doc: BTreeMap<&str, &str> = documented_variables()
-            .iter()
-            .map(|(n, d, _)| (*n, *d))
-            .collect();
+        let doc = test_support::documented_defaults();
         assert_eq!(doc["ECS_TASK_BRIDGE_NAME"], "ecs-br0");
         assert_eq!(doc["ECS_TASK_BRIDGE_SUBNET"], "169.254.172.0/22");
         assert_eq!(doc["ECS_ENABLE_TASK_IAM_ROLE"], "false");
