@@ -152,23 +152,24 @@ mod tests {
     fn every_byte_of_both_streams_lands() {
         let (out_r, out_w) = io::pipe().unwrap();
         let (err_r, err_w) = io::pipe().unwrap();
-        let (stdout_done, wait_stdout) = mpsc::channel();
         let stdout_writer = thread::spawn(move || {
             for i in 0..20_000 {
                 write(&out_w, &format!("out{i}\n"));
             }
-            drop(out_w);
-            stdout_done.send(()).unwrap();
         });
-        // A burst far larger than the pipe, after stdout has ended.
+        // A burst far larger than the pipe, after stdout has ended and all of
+        // it has been copied: a write this size is not atomic, so a stdout
+        // chunk copied while it is in flight could land inside one of its
+        // lines (as it would for any logger), which is not what this checks.
         let burst: String = (0..50_000).map(|i| format!("err{i}\n")).collect();
         let expected_err = format!("{burst}LAST-ERR\n");
         let err_text = expected_err.clone();
+        let sink = Shared::default();
+        let seen = sink.clone();
         let stderr_writer = thread::spawn(move || {
-            wait_stdout.recv().unwrap();
+            seen.wait_for("out19999\n");
             write(&err_w, &err_text);
         });
-        let sink = Shared::default();
         let copied = copy_streams(out_r, err_r, sink.clone()).unwrap();
         stdout_writer.join().unwrap();
         stderr_writer.join().unwrap();
