@@ -13,7 +13,8 @@ use containerd_client::services::v1::leases_client::LeasesClient;
 use containerd_client::services::v1::snapshots::snapshots_client::SnapshotsClient;
 use containerd_client::services::v1::snapshots::{RemoveSnapshotRequest, ViewSnapshotRequest};
 use containerd_client::services::v1::{
-    CreateRequest, DeleteRequest, InfoRequest, ListRequest, WriteAction, WriteContentRequest,
+    AddResourceRequest, CreateRequest, DeleteRequest, InfoRequest, ListRequest, Resource,
+    WriteAction, WriteContentRequest,
 };
 use ecs::image::{self, PullOptions};
 use ecs::runtime::containerd::Conn;
@@ -740,6 +741,10 @@ async fn pulls_a_multi_platform_multi_layer_index() {
     assert_eq!(ns.snapshots().len(), 3);
 
     // Only the top layer missing: it alone is unpacked again, on its parent.
+    // Once the top is gone nothing references its parents, and containerd's
+    // GC (scheduled after every removal) would take them too; a lease keeps
+    // them, as a running container's snapshot would on a real host.
+    let hold = hold_snapshot(&ns.conn, &img.chain[1]).await;
     ns.ctr(&[
         "snapshots",
         "--snapshotter",
@@ -759,6 +764,7 @@ async fn pulls_a_multi_platform_multi_layer_index() {
             .any(|(k, p, _)| *k == img.chain[2] && *p == img.chain[1]),
         "{snapshots:?}"
     );
+    drop_lease(&ns.conn, hold).await;
 
     // By digest: a second record, nothing new to unpack.
     let repo = img.reference.trim_end_matches(":v1");
@@ -787,6 +793,42 @@ async fn pulls_a_multi_platform_multi_layer_index() {
         msg.contains("linux/s390x") && msg.contains("linux/amd64"),
         "{msg}"
     );
+}
+
+/// A lease holding overlayfs snapshot `key` (and so its parents).
+async fn hold_snapshot(conn: &Conn, key: &str) -> String {
+    let lease = format!("pull-hold-{}", uuid::Uuid::new_v4());
+    let leases = LeasesClient::new(conn.channel());
+    leases
+        .clone()
+        .create(conn.request(CreateRequest {
+            id: lease.clone(),
+            labels: HashMap::new(),
+        }))
+        .await
+        .unwrap();
+    leases
+        .clone()
+        .add_resource(conn.request(AddResourceRequest {
+            id: lease.clone(),
+            resource: Some(Resource {
+                id: key.to_string(),
+                r#type: "snapshots/overlayfs".to_string(),
+            }),
+        }))
+        .await
+        .unwrap();
+    lease
+}
+
+async fn drop_lease(conn: &Conn, lease: String) {
+    LeasesClient::new(conn.channel())
+        .delete(conn.request(DeleteRequest {
+            id: lease,
+            sync: false,
+        }))
+        .await
+        .unwrap();
 }
 
 /// Mounts a read-only view of snapshot `chain_id` and reads `paths` from it.
