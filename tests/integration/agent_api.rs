@@ -39,7 +39,7 @@ fn wait_json_lines(agent: &Agent, arn: &str) -> std::collections::BTreeMap<Strin
 /// until the agent (which calls ECS first) has answered and closed.
 const PUT: &str = "put() { body=\"$1\"; \
     { printf 'PUT %s HTTP/1.0\\r\\nHost: 169.254.170.2\\r\\nContent-Type: application/json\\r\\nContent-Length: %s\\r\\n\\r\\n%s' \
-      \"${ECS_AGENT_URI#http://169.254.170.2}/task-protection/v1/state\" \"${#body}\" \"$body\"; sleep 2; } \
+      \"${ECS_AGENT_URI#http://169.254.170.2}/task-protection/v1/state\" \"${#body}\" \"$body\"; sleep 5; } \
       | nc 169.254.170.2 80 | sed '1,/^\\r$/d'; }";
 
 #[test]

@@ -49,6 +49,10 @@ fn bench_smoke_run_prints_every_row_with_numbers_and_cleans_up() {
     let json = out_dir.path().join("bench.json");
     let out = Command::new(repo().join("scripts/bench"))
         .arg("--smoke")
+        // The host-wide ECS-AGENT-* chains belong to the tests that check
+        // them (under HOST_PREP); the bench's host-mode tasks do not need them.
+        .arg("--agent-env")
+        .arg("ECS_HOST_NETWORK_SETUP=false")
         .arg("--bin-dir")
         .arg(&bin_dir)
         .arg("--out")

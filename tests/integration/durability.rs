@@ -53,7 +53,7 @@ fn kill_9_leaves_containers_running_and_the_restarted_agent_adopts_them() {
             {"name": "long", "image": env.image(), "memory": 32, "essential": true,
              "command": sh("trap 'exit 0' TERM; while true; do sleep 1; done")},
             {"name": "short", "image": env.image(), "memory": 32, "essential": false,
-             "command": sh("sleep 4; exit 5")}
+             "command": sh("sleep 10; exit 5")}
         ]),
     );
     let arn = run(&aws, &agent, &td);
@@ -61,9 +61,17 @@ fn kill_9_leaves_containers_running_and_the_restarted_agent_adopts_them() {
     let before = ctr_tasks(&env, agent.namespace());
     assert_eq!(before.len(), 2, "{before:?}");
 
+    // Not in the milliseconds between ecs-local taking the RUNNING report and
+    // the agent striking it from its outbox (one re-send by design).
+    std::thread::sleep(Duration::from_millis(500));
     agent.kill9();
     // The short container exits while no agent is watching.
-    std::thread::sleep(Duration::from_secs(6));
+    wait_until_with_log(&agent, "the short container to exit", START, || {
+        let rows = ctr_tasks(&env, agent.namespace());
+        rows.iter()
+            .any(|r| r.0.ends_with("-short") && r.2 == "STOPPED")
+            .then_some(())
+    });
     let during = ctr_tasks(&env, agent.namespace());
     let long_pid = |rows: &[(String, String, String)]| {
         rows.iter()
@@ -171,7 +179,9 @@ fn stopped_tasks_are_cleaned_up_after_the_wait() {
     let agent = Agent::start(
         &env,
         &local,
-        &[("ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION", "3s")],
+        // Long enough for the two describe-tasks calls below to see the log
+        // before it goes, even when the aws CLI is slow on a loaded machine.
+        &[("ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION", "15s")],
     );
     let aws = Aws::new(&env, &local);
     agent.wait_registered(&aws, START);
@@ -195,7 +205,7 @@ fn stopped_tasks_are_cleaned_up_after_the_wait() {
     wait_until_with_log(
         &agent,
         "cleanup of the stopped task",
-        Duration::from_secs(30),
+        Duration::from_secs(60),
         || {
             let ids = common::ctr(&env, agent.namespace(), &["containers", "ls", "-q"]);
             (!ids.contains(&task_id)).then_some(())
@@ -555,7 +565,8 @@ fn a_change_unsent_when_the_agent_dies_is_delivered_once_after_restart() {
         &aws,
         "unsent",
         json!([{"name": "c", "image": env.image(), "memory": 32, "essential": true,
-        "command": sh("sleep 4; exit 9")}]),
+        // Long enough to outlive the CLI round trips before ecs-local is killed.
+        "command": sh("sleep 12; exit 9")}]),
     );
     let arn = run(&aws, &agent, &td);
     wait_status(&aws, &agent, &arn, "RUNNING", START);
@@ -564,7 +575,7 @@ fn a_change_unsent_when_the_agent_dies_is_delivered_once_after_restart() {
     wait_until_with_log(
         &agent,
         "the exit to be seen and the report to fail",
-        Duration::from_secs(30),
+        Duration::from_secs(60),
         || {
             agent
                 .log()

@@ -101,7 +101,7 @@ fn long_running_task_runs_until_stop_task_and_a_term_ignoring_container_is_kille
         "long",
         json!([
             {"name": "polite", "image": w.env.image(), "memory": 32, "essential": true,
-             "command": sh("trap 'echo got-term; exit 0' TERM; while true; do sleep 1; done")},
+             "command": sh("trap 'echo got-term; exit 0' TERM; while true; do sleep 1 & wait; done")},
             {"name": "stubborn", "image": w.env.image(), "memory": 32, "essential": false,
              "command": sh("trap '' TERM; echo ignoring-term; while true; do sleep 1; done")}
         ]),
@@ -207,8 +207,10 @@ fn essential_container_exit_stops_its_sibling() {
     let td = w.register(
         "essential",
         json!([
+            // After the sidecar has started, so that its trap is set when SIGTERM comes.
             {"name": "main", "image": w.env.image(), "memory": 32, "essential": true,
-             "command": sh("sleep 2; exit 3")},
+             "dependsOn": [{"containerName": "sidecar", "condition": "START"}],
+             "command": sh("sleep 3; exit 3")},
             {"name": "sidecar", "image": w.env.image(), "memory": 32, "essential": false,
              "command": sh("trap 'exit 0' TERM; while true; do sleep 1; done")}
         ]),

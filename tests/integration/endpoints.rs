@@ -224,18 +224,20 @@ async fn stats_move_when_a_container_burns_cpu_and_fills_memory() {
     let Some(env) = common::env() else { return };
     let ns = Ns::new(&env);
     let id = "burner";
-    // Burn CPU for a bounded time, then put 40 MiB into /dev/shm (tmpfs
-    // pages are charged to the container's memory cgroup).
-    ns.run_detached(
-        id,
-        &["--net-host"],
-        "timeout 6 sh -c 'while :; do :; done'; \
-         dd if=/dev/zero of=/dev/shm/fill bs=1M count=40 2>/dev/null; exec sleep 600",
-    );
     // A second tracked container and an untracked one: one filtered
     // Tasks.Metrics call must return exactly the tracked ones.
     ns.run_detached("idle", &["--net-host"], "exec sleep 600");
     ns.run_detached("stranger", &["--net-host"], "exec sleep 600");
+    // Burn CPU for a bounded time, then put 40 MiB into /dev/shm (tmpfs
+    // pages are charged to the container's memory cgroup). Started last and
+    // burning long, so that the first sample is taken before the memory grows
+    // even on a loaded machine.
+    ns.run_detached(
+        id,
+        &["--net-host"],
+        "timeout 20 sh -c 'while :; do :; done'; \
+         dd if=/dev/zero of=/dev/shm/fill bs=1M count=40 2>/dev/null; exec sleep 600",
+    );
     let source: Arc<dyn TaskSource> = Arc::new(published(vec![task(
         "host",
         vec![
@@ -275,7 +277,7 @@ async fn stats_move_when_a_container_burns_cpu_and_fills_memory() {
         &mut collector,
         &stats,
         id,
-        Duration::from_secs(40),
+        Duration::from_secs(60),
         "cpu and memory to grow",
         |v| {
             u64_at(v, &["cpu_stats", "cpu_usage", "total_usage"]) > cpu0 + 200_000_000

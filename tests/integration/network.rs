@@ -31,7 +31,8 @@ pub fn is_root() -> bool {
 fn unique(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
-    format!("{prefix}{:x}{n}", std::process::id() & 0xffff)
+    // Fixed width: no name may be a prefix of another (leftover checks match substrings).
+    format!("{prefix}{:04x}{n:03}", std::process::id() & 0xffff)
 }
 
 /// A manager on its own bridge; Drop tears down every key it set up and
@@ -46,7 +47,8 @@ pub struct Net {
 
 impl Net {
     /// `third` picks the subnet 10.213.<third>.0/24 and the port range
-    /// 40000 + third*100 .. +99, distinct per test.
+    /// 10000 + third*100 .. +99, distinct per test and below the kernel's
+    /// ephemeral ports, which `free_port()` hands out to other tests.
     pub async fn new(third: u8) -> Net {
         Net::with_credentials_port(third, 51679).await
     }
@@ -56,7 +58,7 @@ impl Net {
         let state_dir = tempfile::tempdir().unwrap();
         let bridge = unique("ecst");
         let subnet: Ipv4Net = format!("10.213.{third}.0/24").parse().unwrap();
-        let lo = 40000 + u16::from(third) * 100;
+        let lo = 10000 + u16::from(third) * 100;
         let cfg = NetworkConfig {
             bridge_name: bridge.clone(),
             bridge_subnet: subnet,

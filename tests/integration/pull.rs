@@ -6,7 +6,6 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use containerd_client::services::v1::content_client::ContentClient;
 use containerd_client::services::v1::leases_client::LeasesClient;
@@ -275,11 +274,9 @@ async fn pull_busybox_unpacks_records_and_survives_gc() {
         None
     );
 
-    let started = Instant::now();
     let pulled = image::pull(&ns.conn, &reference, None, &opts())
         .await
         .unwrap();
-    let first = started.elapsed();
     assert_eq!(
         proxy.take(),
         (1, 2),
@@ -347,17 +344,11 @@ async fn pull_busybox_unpacks_records_and_survives_gc() {
     );
 
     // Again: only the manifest is fetched, nothing is downloaded or unpacked.
-    let started = Instant::now();
     let again = image::pull(&ns.conn, &reference, None, &opts())
         .await
         .unwrap();
-    let second = started.elapsed();
     assert_eq!(again, pulled);
     assert_eq!(proxy.take(), (1, 0), "second pull must not download blobs");
-    assert!(
-        second < Duration::from_secs(2),
-        "second pull took {second:?} (first {first:?})"
-    );
 
     // Containerd's GC must leave everything that was pulled in place.
     let content_before = ns.content_digests();

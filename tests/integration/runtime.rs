@@ -186,7 +186,7 @@ async fn echo_exits_zero_with_log_and_state_transitions() {
     let mut exits = fx.rt.subscribe_exits().await.unwrap();
     let spec = fx.spec(
         "echo",
-        &["sh", "-c", "echo hello from the container; sleep 1"],
+        &["sh", "-c", "echo hello from the container; sleep 3"],
     );
 
     // pull_image and find_image go through the image module.
@@ -288,10 +288,18 @@ async fn sigterm_stops_a_sleeping_container() {
     fx.rt.create(&spec).await.unwrap();
     fx.rt.start("sleeper").await.unwrap();
     assert_running(&fx.rt, "sleeper").await;
-    // Give the shell a moment to install its trap.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    fx.rt.kill("sleeper", 15).await.unwrap();
-    assert_eq!(wait_exit(&mut exits, "sleeper").await.exit_code, 143);
+    // Until the shell has installed its trap, SIGTERM is ignored: send it
+    // again until the trap answers.
+    let mut exit = None;
+    for _ in 0..30 {
+        fx.rt.kill("sleeper", 15).await.unwrap();
+        let wait = wait_exit(&mut exits, "sleeper");
+        if let Ok(ev) = tokio::time::timeout(Duration::from_secs(1), wait).await {
+            exit = Some(ev.exit_code);
+            break;
+        }
+    }
+    assert_eq!(exit, Some(143));
     fx.rt.remove("sleeper").await.unwrap();
     fx.assert_gone("sleeper");
 }
@@ -423,7 +431,7 @@ async fn memory_limit_reaches_the_cgroup() {
         &[
             "sh",
             "-c",
-            "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max; sleep 2",
+            "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max; sleep 8",
         ],
     );
     spec.memory_limit_bytes = Some(64 << 20);

@@ -94,7 +94,7 @@ fn bridge_dynamic_port_is_reported_and_reachable_from_host_and_other_tasks() {
     let agent = Agent::start(
         &env,
         &local,
-        &[("ECS_DYNAMIC_HOST_PORT_RANGE", "41000-41999")],
+        &[("ECS_DYNAMIC_HOST_PORT_RANGE", "30000-30999")],
     );
     let aws = Aws::new(&env, &local);
     agent.wait_registered(&aws, LONG);
@@ -115,7 +115,7 @@ fn bridge_dynamic_port_is_reported_and_reachable_from_host_and_other_tasks() {
     assert_eq!(bindings[0]["containerPort"], 80, "{bindings}");
     assert_eq!(bindings[0]["protocol"], "tcp", "{bindings}");
     let host_port = bindings[0]["hostPort"].as_u64().expect("hostPort");
-    assert!((41000..=41999).contains(&host_port), "{bindings}");
+    assert!((30000..=30999).contains(&host_port), "{bindings}");
 
     // From the host, on loopback and on the bridge's address.
     let body = wait_until(LONG, Duration::from_millis(300), || {
@@ -500,7 +500,7 @@ fn twenty_tasks_started_and_stopped_leave_nothing_behind() {
         &env,
         &local,
         &[
-            ("ECS_DYNAMIC_HOST_PORT_RANGE", "42000-42999"),
+            ("ECS_DYNAMIC_HOST_PORT_RANGE", "31000-31999"),
             ("ECS_ENABLE_TASK_ENI", "true"),
         ],
     );

@@ -440,7 +440,7 @@ impl Agent {
             eprintln!("warning: create-cluster {cluster} failed: {e}");
         }
 
-        let (bridge, subnet) = unique_bridge();
+        let (bridge, subnet, ports) = unique_bridge();
         let mut vars: Vec<(String, String)> = vec![
             ("ECS_BACKEND_HOST".into(), local.endpoint()),
             ("ECS_CLUSTER".into(), cluster.clone()),
@@ -466,6 +466,7 @@ impl Agent {
             ("ECS_HOST_NETWORK_SETUP".into(), "false".into()),
             ("ECS_TASK_BRIDGE_NAME".into(), bridge.clone()),
             ("ECS_TASK_BRIDGE_SUBNET".into(), subnet),
+            ("ECS_DYNAMIC_HOST_PORT_RANGE".into(), ports),
         ];
         for (k, v) in extra_env {
             vars.retain(|(existing, _)| existing != k);
@@ -645,11 +646,20 @@ impl Drop for Agent {
 /// A bridge name and /24 subnet no other agent of this run uses. The name
 /// follows from the subnet, so a leftover of an earlier run is reused rather
 /// than clashing with it.
-fn unique_bridge() -> (String, String) {
+///
+/// With them, a dynamic host port range of its own, below the kernel's
+/// ephemeral ports (32768 up): a port rule must never catch a connection to a
+/// port that `free_port()` handed to an ecs-local or another agent.
+fn unique_bridge() -> (String, String, String) {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let n = (std::process::id() * 7 + NEXT.fetch_add(1, Ordering::Relaxed)) % 250;
     // 10.213.x is the network module's tests', 10.214.x the ENI stand-ins'.
-    (format!("ecsa{n}"), format!("10.215.{n}.0/24"))
+    let ports = 20000 + n * 50;
+    (
+        format!("ecsa{n}"),
+        format!("10.215.{n}.0/24"),
+        format!("{ports}-{}", ports + 49),
+    )
 }
 
 impl Agent {
