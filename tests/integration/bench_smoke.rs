@@ -10,8 +10,10 @@ use std::process::Command;
 use crate::common;
 
 /// Row keys of the table, one per benchmark item.
-const ROWS: [&str; 7] = [
+const ROWS: [&str; 9] = [
     "start-host",
+    "start-bridge",
+    "start-awsvpc",
     "burst",
     "rss-idle",
     "rss-100",
@@ -49,10 +51,6 @@ fn bench_smoke_run_prints_every_row_with_numbers_and_cleans_up() {
     let json = out_dir.path().join("bench.json");
     let out = Command::new(repo().join("scripts/bench"))
         .arg("--smoke")
-        // The host-wide ECS-AGENT-* chains belong to the tests that check
-        // them (under HOST_PREP); the bench's host-mode tasks do not need them.
-        .arg("--agent-env")
-        .arg("ECS_HOST_NETWORK_SETUP=false")
         .arg("--bin-dir")
         .arg(&bin_dir)
         .arg("--out")
@@ -83,7 +81,13 @@ fn bench_smoke_run_prints_every_row_with_numbers_and_cleans_up() {
             "row {key} has no verdict: {cells:?}"
         );
     }
-    for key in ["start-host", "burst", "pull"] {
+    for key in [
+        "start-host",
+        "start-bridge",
+        "start-awsvpc",
+        "burst",
+        "pull",
+    ] {
         let cells = row(&stdout, key).expect("row");
         assert!(
             cells[3].chars().any(|c| c.is_ascii_digit()),
@@ -119,6 +123,20 @@ fn bench_smoke_run_prints_every_row_with_numbers_and_cleans_up() {
         !run_dir.exists(),
         "{} is left behind after the run",
         run_dir.display()
+    );
+    // So are its task bridge and that bridge's chains.
+    let link = Command::new("ip")
+        .args(["link", "show", "ecsbench0"])
+        .output()
+        .expect("ip link");
+    assert!(!link.status.success(), "bench bridge left behind");
+    let rules = Command::new("iptables-save")
+        .output()
+        .expect("iptables-save");
+    let rules = String::from_utf8_lossy(&rules.stdout);
+    assert!(
+        !rules.contains("ecsbench0"),
+        "bench bridge rules left behind:\n{rules}"
     );
     let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
     assert!(
