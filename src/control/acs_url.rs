@@ -21,28 +21,38 @@ pub enum UrlError {
 /// `endpoint` as DiscoverPollEndpoint returned it (`https://ecs-a-1.../`):
 /// scheme turned into ws(s), `ws` appended to the path, then the query.
 pub fn acs_url(endpoint: &str, q: &AcsQuery<'_>) -> Result<String, UrlError> {
-    let rest = if let Some(r) = endpoint.strip_prefix("https://") {
+    let seq_num = q.seq_num.to_string();
+    let send_credentials = q.send_credentials.to_string();
+    ws_url(
+        endpoint,
+        &[
+            ("agentHash", q.agent_hash),
+            ("agentVersion", q.agent_version),
+            ("clusterArn", q.cluster_arn),
+            ("containerInstanceArn", q.container_instance_arn),
+            ("dockerVersion", q.docker_version),
+            ("protocolVersion", "2"),
+            ("sendCredentials", &send_credentials),
+            ("seqNum", &seq_num),
+        ],
+    )
+}
+
+/// The websocket URL of a poll endpoint (ACS or TCS): the scheme turned into
+/// ws(s), `ws` appended to the path, then `params` (already in Go's
+/// `url.Values` order, sorted by key), each value percent-encoded.
+pub(crate) fn ws_url(endpoint: &str, params: &[(&str, &str)]) -> Result<String, UrlError> {
+    let mut url = if let Some(r) = endpoint.strip_prefix("https://") {
         format!("wss://{r}")
     } else if let Some(r) = endpoint.strip_prefix("http://") {
         format!("ws://{r}")
     } else {
         return Err(UrlError::Scheme(endpoint.to_string()));
     };
-    let mut url = rest;
     if !url.ends_with('/') {
         url.push('/');
     }
     url.push_str("ws");
-    let params = [
-        ("agentHash", q.agent_hash.to_string()),
-        ("agentVersion", q.agent_version.to_string()),
-        ("clusterArn", q.cluster_arn.to_string()),
-        ("containerInstanceArn", q.container_instance_arn.to_string()),
-        ("dockerVersion", q.docker_version.to_string()),
-        ("protocolVersion", "2".to_string()),
-        ("sendCredentials", q.send_credentials.to_string()),
-        ("seqNum", q.seq_num.to_string()),
-    ];
     let query: Vec<String> = params
         .iter()
         .map(|(k, v)| format!("{k}={}", encode(v)))

@@ -3,7 +3,7 @@
 //! agentHash in Go's `url.Values` order (sorted by key). The Go agent adds
 //! `dockerVersion` only when its runtime is Docker, so it is absent here.
 
-use super::acs_url::{encode, UrlError};
+use super::acs_url::{ws_url, UrlError};
 
 #[derive(Debug, Clone)]
 pub struct TcsQuery<'a> {
@@ -15,28 +15,15 @@ pub struct TcsQuery<'a> {
 
 /// `endpoint` as DiscoverPollEndpoint returned its telemetryEndpoint.
 pub fn tcs_url(endpoint: &str, q: &TcsQuery<'_>) -> Result<String, UrlError> {
-    let mut url = if let Some(r) = endpoint.strip_prefix("https://") {
-        format!("wss://{r}")
-    } else if let Some(r) = endpoint.strip_prefix("http://") {
-        format!("ws://{r}")
-    } else {
-        return Err(UrlError::Scheme(endpoint.to_string()));
-    };
-    if !url.ends_with('/') {
-        url.push('/');
-    }
-    url.push_str("ws");
-    let params = [
-        ("agentHash", q.agent_hash),
-        ("agentVersion", q.agent_version),
-        ("cluster", q.cluster),
-        ("containerInstance", q.container_instance),
-    ];
-    let query: Vec<String> = params
-        .iter()
-        .map(|(k, v)| format!("{k}={}", encode(v)))
-        .collect();
-    Ok(format!("{url}?{}", query.join("&")))
+    ws_url(
+        endpoint,
+        &[
+            ("agentHash", q.agent_hash),
+            ("agentVersion", q.agent_version),
+            ("cluster", q.cluster),
+            ("containerInstance", q.container_instance),
+        ],
+    )
 }
 
 #[cfg(test)]
