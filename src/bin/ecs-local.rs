@@ -5,7 +5,7 @@
 //!           [--credentials-ttl-secs N]
 
 use anyhow::{anyhow, bail, Context, Result};
-use ecs::local::app::{Config, DEFAULT_CREDENTIALS_TTL, MIN_CREDENTIALS_TTL};
+use ecs::local::config::{Config, DEFAULT_CREDENTIALS_TTL, MIN_CREDENTIALS_TTL};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;

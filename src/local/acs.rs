@@ -6,8 +6,7 @@
 use super::api::lifecycle::{self, Acked};
 use super::api::lookup_cluster_name;
 use super::app::App;
-use super::auth;
-use super::server::request_host;
+use super::ws::{self, refuse, request_host};
 use crate::model::acs::{
     AcsMessage, ExceptionMessage, HeartbeatMessage, TaskIdentifier, TaskManifestMessage,
     TaskStopVerificationAck,
@@ -17,25 +16,12 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::time::Instant;
-
-/// A refused websocket upgrade, with a body the agent can decode as an ACS
-/// exception frame.
-pub fn refuse(status: StatusCode, type_name: &str, message: &str) -> Response {
-    tracing::warn!(type_name, message, "websocket refused");
-    let body = serde_json::json!({"type": type_name, "message": {"message": message}});
-    (
-        status,
-        [("content-type", "application/json")],
-        body.to_string(),
-    )
-        .into_response()
-}
 
 pub async fn handler(
     State(app): State<Arc<App>>,
@@ -45,12 +31,8 @@ pub async fn handler(
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    if let Err(e) = auth::check(&app.cfg, &method, &uri, &headers, b"") {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "AccessDeniedException",
-            &e.to_string(),
-        );
+    if let Some(refused) = ws::unsigned(&app, &method, &uri, &headers) {
+        return refused;
     }
     let Ok(Query(q)) = query else {
         return refuse(
@@ -100,13 +82,7 @@ pub async fn handler(
     }
     let ws = match ws {
         Ok(ws) => ws,
-        Err(e) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                "BadRequestException",
-                &format!("not a websocket upgrade: {e}"),
-            )
-        }
+        Err(e) => return ws::not_an_upgrade(e),
     };
     tracing::info!(
         instance = %instance,

@@ -2,34 +2,14 @@
 //! ACS sessions that must hear about new payloads.
 
 use super::auth::TaskPrincipal;
+use super::config::{now_secs, Config};
 use super::error::ApiError;
 use super::state::State;
 use super::store::{Store, StoreError};
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 use tokio::sync::Notify;
-
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub listen: SocketAddr,
-    pub region: String,
-    /// (access key, secret) every request must be signed with, if set.
-    pub auth: Option<(String, String)>,
-    pub heartbeat: Duration,
-    pub resend: Duration,
-    /// How often each connected agent gets a TaskManifestMessage.
-    pub manifest: Duration,
-    /// Lifetime of the task role credentials ecs-local mints.
-    pub credentials_ttl: Duration,
-}
-
-/// Like an STS role session: 6 hours.
-pub const DEFAULT_CREDENTIALS_TTL: Duration = Duration::from_secs(6 * 3600);
-/// Refreshes happen at least a second before expiry, so shorter makes no sense.
-pub const MIN_CREDENTIALS_TTL: Duration = Duration::from_secs(2);
 
 /// Per-request context handed to API handlers (time is passed in so handlers
 /// stay deterministic).
@@ -210,11 +190,4 @@ impl App {
         v.sort();
         v
     }
-}
-
-pub fn now_secs() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }

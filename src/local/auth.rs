@@ -3,7 +3,7 @@
 //! ecs-local runs without `--auth`. Then authorization: minted task role keys
 //! may only manage their own task's scale-in protection.
 
-use super::app::{now_secs, Config};
+use super::config::{now_secs, Config};
 use super::credentials::Role;
 use super::error::{ApiError, ErrorKind};
 use super::sigv4::{self, SigV4Error, SignedRequest};

@@ -6,6 +6,7 @@ pub mod acs;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod config;
 pub mod credentials;
 pub mod debug;
 pub mod enis;
@@ -20,6 +21,7 @@ pub mod state;
 pub mod store;
 pub mod taskdef;
 pub mod tcs;
+pub mod ws;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -41,7 +43,7 @@ pub enum LocalError {
 /// Opens the store, binds, prints `ecs-local listening on ADDR` and serves
 /// until `shutdown` resolves.
 pub async fn run(
-    cfg: app::Config,
+    cfg: config::Config,
     data_dir: PathBuf,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), LocalError> {

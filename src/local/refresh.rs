@@ -3,7 +3,8 @@
 //! the agent's IAMRoleCredentialsAckRequest) and kept with the task.
 
 use super::api::lifecycle::{credentials_of, queue_credentials};
-use super::app::{now_secs, App, Ctx};
+use super::app::{App, Ctx};
+use super::config::now_secs;
 use super::credentials::{renew, Role};
 use super::state::{State, TaskRec};
 use std::sync::Arc;

@@ -3,11 +3,13 @@
 
 use super::acs;
 use super::api;
-use super::app::{now_secs, App};
+use super::app::App;
 use super::auth;
+use super::config::now_secs;
 use super::debug;
 use super::error::{ApiError, ErrorKind};
 use super::tcs;
+use super::ws::request_host;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
@@ -29,16 +31,6 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/debug/credentials", get(debug::credentials))
         .with_state(app)
-}
-
-/// `host[:port]` the caller addressed, for endpoints handed back to agents.
-pub fn request_host(app: &App, headers: &HeaderMap) -> String {
-    headers
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| !h.is_empty())
-        .map(str::to_string)
-        .unwrap_or_else(|| app.cfg.listen.to_string())
 }
 
 async fn root() -> &'static str {

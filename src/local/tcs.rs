@@ -2,9 +2,8 @@
 //! Frames are a JSON envelope, optionally preceded (as the Go agent sends
 //! them) by a signed HTTP header block and a blank line.
 
-use super::acs::refuse;
 use super::app::App;
-use super::auth;
+use super::ws;
 use crate::model::tcs::{
     AckPublishHealth, AckPublishInstanceStatus, AckPublishMetric, HeartbeatMessage,
     PublishMetricsRequest, TcsMessage,
@@ -12,7 +11,7 @@ use crate::model::tcs::{
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use std::sync::atomic::Ordering;
@@ -26,22 +25,12 @@ pub async fn handler(
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    if let Err(e) = auth::check(&app.cfg, &method, &uri, &headers, b"") {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "AccessDeniedException",
-            &e.to_string(),
-        );
+    if let Some(refused) = ws::unsigned(&app, &method, &uri, &headers) {
+        return refused;
     }
     let ws = match ws {
         Ok(ws) => ws,
-        Err(e) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                "BadRequestException",
-                &format!("not a websocket upgrade: {e}"),
-            )
-        }
+        Err(e) => return ws::not_an_upgrade(e),
     };
     let peer = uri.query().unwrap_or("").to_string();
     ws.on_upgrade(move |socket| session(app, socket, peer))

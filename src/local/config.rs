@@ -1,0 +1,34 @@
+//! ecs-local's settings (from its command line) and its one clock read.
+//! Its own file so that the API handlers, the auth layer and the app state can
+//! all use them without importing each other.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub region: String,
+    /// (access key, secret) every request must be signed with, if set.
+    pub auth: Option<(String, String)>,
+    pub heartbeat: Duration,
+    pub resend: Duration,
+    /// How often each connected agent gets a TaskManifestMessage.
+    pub manifest: Duration,
+    /// Lifetime of the task role credentials ecs-local mints.
+    pub credentials_ttl: Duration,
+}
+
+/// Like an STS role session: 6 hours.
+pub const DEFAULT_CREDENTIALS_TTL: Duration = Duration::from_secs(6 * 3600);
+/// Refreshes happen at least a second before expiry, so shorter makes no sense.
+pub const MIN_CREDENTIALS_TTL: Duration = Duration::from_secs(2);
+
+/// Unix time in seconds, as the ECS API's timestamps carry it. Handlers get it
+/// passed in through `Ctx` rather than calling this.
+pub fn now_secs() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
