@@ -6,6 +6,8 @@ pub mod control;
 pub mod credentials;
 pub mod endpoints;
 pub mod engine;
+#[cfg(test)]
+mod fuzz_support;
 pub mod host;
 pub mod image;
 pub mod local;

@@ -33,6 +33,8 @@ mod duration;
 mod endpoints;
 mod env_file;
 mod error;
+#[cfg(test)]
+mod fuzz_tests;
 mod network;
 mod values;
 mod variables;

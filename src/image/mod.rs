@@ -5,6 +5,8 @@
 
 mod content;
 mod error;
+#[cfg(test)]
+mod fuzz_tests;
 mod lease;
 mod manifest;
 mod reference;

@@ -11,6 +11,8 @@ pub mod credentials;
 pub mod debug;
 pub mod enis;
 pub mod error;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod overrides;
 pub mod payload;
 pub mod placement;

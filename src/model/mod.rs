@@ -9,3 +9,6 @@ mod lenient;
 pub mod tcs;
 
 pub use frame::DecodeError;
+
+#[cfg(test)]
+pub(crate) mod fuzz_tests;

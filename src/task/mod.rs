@@ -4,6 +4,8 @@
 pub mod def;
 pub mod docker_config;
 pub mod from_acs;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod lifecycle;
 pub mod spec;
 pub mod status;
