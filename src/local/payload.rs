@@ -10,7 +10,9 @@ use crate::model::acs;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
-/// Docker remote API version the dockerConfig JSON is written against.
+/// Docker remote API version of a dockerConfig that uses no newer feature:
+/// what Amazon ECS sends most often (the Go agent's checkpoint fixtures,
+/// agent/statemanager/testdata, e.g. v14, v17, v20, v28).
 pub const DOCKER_CONFIG_VERSION: &str = "1.17";
 
 const MIB: i64 = 1024 * 1024;
@@ -35,6 +37,7 @@ pub fn build_task(
                 .map(|r| r.container_arn.clone());
             build_container(
                 c,
+                v,
                 arn,
                 ov.container_overrides
                     .iter()
@@ -96,6 +99,7 @@ fn build_volume(d: &super::taskdef::VolumeDef) -> acs::Volume {
 
 fn build_container(
     c: &ContainerDef,
+    v: &TaskDefView,
     arn: Option<String>,
     command_override: Option<Vec<String>>,
     region: &str,
@@ -190,9 +194,9 @@ fn build_container(
             .collect(),
         registry_authentication: registry_auth(c, region),
         docker_config: Some(acs::DockerConfig {
-            version: Some(DOCKER_CONFIG_VERSION.to_string()),
+            version: Some(docker_api_version(c, v).to_string()),
             config: Some(Value::Object(docker_config(c)).to_string()),
-            host_config: Some(Value::Object(docker_host_config(c)).to_string()),
+            host_config: Some(Value::Object(docker_host_config(c, v)).to_string()),
         }),
         ..Default::default()
     }
@@ -237,6 +241,44 @@ fn registry_auth(c: &ContainerDef, region: &str) -> Option<acs::RegistryAuthenti
     None
 }
 
+/// The Docker remote API version a container's dockerConfig is written for,
+/// as Amazon ECS picks it: the newest that one of its features needs. Levels
+/// seen in the Go agent's checkpoint fixtures (agent/statemanager/testdata):
+/// 1.18 awsvpc (v11/task-networking), 1.19 a LogConfig (v23/firelens,
+/// v24/firelens), 1.24 a health check (v10/container-health-check), 1.25 EFS
+/// (v27/efs); and the levels ECS requires of instances for a feature
+/// (`docker-remote-api.1.N` in requiresAttributes): 1.21 memoryReservation,
+/// 1.25 initProcessEnabled, sharedMemorySize and tmpfs.
+fn docker_api_version(c: &ContainerDef, v: &TaskDefView) -> &'static str {
+    let linux = c.linux_parameters.as_ref();
+    let levels = [
+        (v.network_mode.as_deref() == Some("awsvpc"), "1.18"),
+        (c.log_configuration.is_some(), "1.19"),
+        (c.memory_reservation.is_some(), "1.21"),
+        (c.health_check.is_some(), "1.24"),
+        (
+            v.volumes
+                .iter()
+                .any(|d| d.efs_volume_configuration.is_some()),
+            "1.25",
+        ),
+        (
+            linux.is_some_and(|l| {
+                l.init_process_enabled.is_some()
+                    || l.shared_memory_size.is_some()
+                    || !l.tmpfs.is_empty()
+            }),
+            "1.25",
+        ),
+    ];
+    levels
+        .iter()
+        .filter(|(used, _)| *used)
+        .map(|(_, level)| *level)
+        .max_by_key(|level| level.split('.').nth(1).and_then(|m| m.parse::<u32>().ok()))
+        .unwrap_or(DOCKER_CONFIG_VERSION)
+}
+
 /// Docker create `Config` fields ECS carries in dockerConfig.config.
 fn docker_config(c: &ContainerDef) -> Map<String, Value> {
     let mut m = Map::new();
@@ -264,23 +306,35 @@ fn docker_config(c: &ContainerDef) -> Map<String, Value> {
     if let Some(h) = &c.health_check {
         // ECS task definitions give seconds; Docker wants nanoseconds.
         let secs = |v: Option<i64>, default: i64| v.unwrap_or(default) * NANOS_PER_SEC;
-        m.insert(
-            "Healthcheck".into(),
-            json!({
-                "Test": h.command,
-                "Interval": secs(h.interval, 30),
-                "Timeout": secs(h.timeout, 5),
-                "Retries": h.retries.unwrap_or(3),
-                "StartPeriod": secs(h.start_period, 0),
-            }),
-        );
+        // Spelled as Amazon ECS spells it (the Go agent's fixture
+        // v10/container-health-check), not as Docker's struct does
+        // (`Healthcheck`); Go's decoder matches either.
+        let mut check = json!({
+            "Test": h.command,
+            "Interval": secs(h.interval, 30),
+            "Timeout": secs(h.timeout, 5),
+            "Retries": h.retries.unwrap_or(3),
+        });
+        if let Some(p) = h.start_period {
+            check["StartPeriod"] = json!(p * NANOS_PER_SEC);
+        }
+        m.insert("HealthCheck".into(), check);
     }
     m
 }
 
-/// Docker `HostConfig` fields ECS carries in dockerConfig.hostConfig.
-fn docker_host_config(c: &ContainerDef) -> Map<String, Value> {
+/// Docker `HostConfig` fields ECS carries in dockerConfig.hostConfig. As in
+/// every payload the Go agent's fixtures keep, `CapAdd` and `CapDrop` are
+/// always there (empty unless linuxParameters.capabilities says otherwise),
+/// and a network mode the task definition names is repeated as `NetworkMode`
+/// (v13/1 and v23/firelens: bridge; v11/task-networking and v27/efs: awsvpc).
+fn docker_host_config(c: &ContainerDef, v: &TaskDefView) -> Map<String, Value> {
     let mut m = Map::new();
+    if let Some(mode) = v.network_mode.as_deref().filter(|m| !m.is_empty()) {
+        m.insert("NetworkMode".into(), json!(mode));
+    }
+    m.insert("CapAdd".into(), json!([]));
+    m.insert("CapDrop".into(), json!([]));
     if !c.ulimits.is_empty() {
         let u: Vec<Value> = c
             .ulimits

@@ -61,7 +61,8 @@ fn payload_carries_what_the_agent_needs() {
         Some("arn:aws:ecs:us-east-1:000000000000:container/default/abc/1")
     );
     let dc = c.docker_config.as_ref().unwrap();
-    assert_eq!(dc.version.as_deref(), Some("1.17"));
+    // initProcessEnabled needs Docker API 1.25, the newest this container uses.
+    assert_eq!(dc.version.as_deref(), Some("1.25"));
     let config: serde_json::Value = serde_json::from_str(dc.config.as_deref().unwrap()).unwrap();
     assert_eq!(config["Labels"]["com.example"], "x");
     assert_eq!(config["User"], "1000");
@@ -137,4 +138,55 @@ fn host_mode_reserves_container_ports_and_task_level_wins() {
     let t = build_task(&task(serde_json::json!({})), "web", 1, &d, "us-east-1");
     assert_eq!(t.cpu, Some(0.5));
     assert_eq!(t.memory, Some(1024));
+}
+
+/// dockerConfig as Amazon ECS fills it, in the shapes the Go agent's
+/// checkpoint fixtures keep (agent/statemanager/testdata): `{}` and
+/// `{"CapAdd":[],"CapDrop":[]}` at least, a named network mode repeated in
+/// hostConfig, `HealthCheck` spelled as ECS spells it, the API version the
+/// container's features need.
+#[test]
+fn docker_config_has_amazon_ecs_shapes() {
+    let shaped = |def: serde_json::Value| {
+        let v = view(def.as_object().unwrap()).unwrap();
+        let t = build_task(&task(serde_json::json!({})), "f", 1, &v, "us-east-1");
+        let dc = t.containers[0].docker_config.clone().unwrap();
+        let host: Value = serde_json::from_str(dc.host_config.as_deref().unwrap()).unwrap();
+        let config: Value = serde_json::from_str(dc.config.as_deref().unwrap()).unwrap();
+        (dc.version.unwrap(), config, host)
+    };
+    // v14/private-registry and most others.
+    let (version, config, host) = shaped(serde_json::json!({"family": "f",
+        "containerDefinitions": [{"name": "app", "image": "busybox", "memory": 32}]}));
+    assert_eq!(version, "1.17");
+    assert_eq!(config, serde_json::json!({}));
+    assert_eq!(host, serde_json::json!({"CapAdd": [], "CapDrop": []}));
+    // v13/1 (bridge) and v11/task-networking (awsvpc, version 1.18).
+    let (version, _, host) = shaped(serde_json::json!({"family": "f", "networkMode": "bridge",
+        "containerDefinitions": [{"name": "app", "image": "busybox", "memory": 32}]}));
+    assert_eq!(version, "1.17");
+    assert_eq!(
+        host,
+        serde_json::json!({"NetworkMode": "bridge", "CapAdd": [], "CapDrop": []})
+    );
+    let (version, _, host) = shaped(serde_json::json!({"family": "f", "networkMode": "awsvpc",
+        "containerDefinitions": [{"name": "app", "image": "busybox", "memory": 32}]}));
+    assert_eq!(version, "1.18");
+    assert_eq!(host["NetworkMode"], "awsvpc");
+    // v10/container-health-check: version 1.24, `HealthCheck` in nanoseconds.
+    let (version, config, _) = shaped(serde_json::json!({"family": "f",
+        "containerDefinitions": [{"name": "app", "image": "busybox", "memory": 32,
+            "healthCheck": {"command": ["CMD", "echo", "hello"]}}]}));
+    assert_eq!(version, "1.24");
+    assert_eq!(
+        config,
+        serde_json::json!({"HealthCheck": {"Test": ["CMD", "echo", "hello"],
+            "Interval": 30_000_000_000_i64, "Timeout": 5_000_000_000_i64, "Retries": 3}})
+    );
+    // v23/firelens: a LogConfig makes it 1.19.
+    let (version, _, host) = shaped(serde_json::json!({"family": "f",
+        "containerDefinitions": [{"name": "app", "image": "busybox", "memory": 32,
+            "logConfiguration": {"logDriver": "json-file"}}]}));
+    assert_eq!(version, "1.19");
+    assert_eq!(host["LogConfig"]["Type"], "json-file");
 }

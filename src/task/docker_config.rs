@@ -1,7 +1,16 @@
-//! The Docker create JSON that ECS sends as strings in `dockerConfig.config`
-//! and `dockerConfig.hostConfig`. Only what this agent implements is accepted;
-//! anything else set to a non-empty value is refused by name, so a task never
-//! silently runs without a setting it asked for.
+//! The Docker create JSON that Amazon ECS sends as strings in
+//! `dockerConfig.config` and `dockerConfig.hostConfig`.
+//!
+//! The Go agent unmarshals both strings into Docker's own `Config` and
+//! `HostConfig` structs with Go's decoder (agent/api/task/task.go
+//! `dockerConfig`, `dockerHostConfig`), and this reads them the same way: keys
+//! match Docker's field names case-insensitively (Amazon ECS spells the health
+//! check `HealthCheck`, Docker's struct says `Healthcheck`), and a key that is
+//! no field of Docker's API is ignored (reported back so that the caller can
+//! log it once). A field of Docker's API that this agent does not implement is
+//! refused by name when it is set, so a task never silently runs without a
+//! setting it asked for. Null, false, 0, "", [] and {} mean "not set", which is
+//! how Amazon ECS fills fields the task definition leaves out (`"CapAdd":[]`).
 
 use std::collections::BTreeMap;
 
@@ -15,6 +24,8 @@ pub struct DockerCreateConfig {
     pub user: Option<String>,
     pub working_dir: Option<String>,
     pub hostname: Option<String>,
+    /// Keys that are no field of Docker's `Config`, as `dockerConfig.config.KEY`.
+    pub unknown_keys: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -23,26 +34,219 @@ pub struct DockerHostConfig {
     pub readonly_rootfs: bool,
     pub memory_reservation_bytes: Option<i64>,
     pub privileged: bool,
+    /// `NetworkMode` as sent (Amazon ECS repeats the task's network mode
+    /// here); the caller checks it against the task's.
+    pub network_mode: Option<String>,
+    /// Keys that are no field of Docker's `HostConfig`, as `dockerConfig.hostConfig.KEY`.
+    pub unknown_keys: Vec<String>,
 }
 
-const CONFIG_KEYS: &[&str] = &["Labels", "User", "WorkingDir", "Hostname"];
-const HOST_CONFIG_KEYS: &[&str] = &[
+/// Every field of Docker's `container.Config` (its JSON names).
+const CONFIG_FIELDS: &[&str] = &[
+    "Hostname",
+    "Domainname",
+    "User",
+    "AttachStdin",
+    "AttachStdout",
+    "AttachStderr",
+    "ExposedPorts",
+    "Tty",
+    "OpenStdin",
+    "StdinOnce",
+    "Env",
+    "Cmd",
+    "Healthcheck",
+    "ArgsEscaped",
+    "Image",
+    "Volumes",
+    "WorkingDir",
+    "Entrypoint",
+    "NetworkDisabled",
+    "MacAddress",
+    "OnBuild",
+    "Labels",
+    "StopSignal",
+    "StopTimeout",
+    "Shell",
+];
+
+/// The `Config` fields this agent applies.
+const CONFIG_IMPLEMENTED: &[&str] = &["Labels", "User", "WorkingDir", "Hostname"];
+
+/// Every field of Docker's `container.HostConfig`, its embedded `Resources`
+/// included (their JSON names).
+const HOST_CONFIG_FIELDS: &[&str] = &[
+    "Binds",
+    "ContainerIDFile",
+    "LogConfig",
+    "NetworkMode",
+    "PortBindings",
+    "RestartPolicy",
+    "AutoRemove",
+    "VolumeDriver",
+    "VolumesFrom",
+    "ConsoleSize",
+    "Annotations",
+    "CapAdd",
+    "CapDrop",
+    "CgroupnsMode",
+    "Dns",
+    "DnsOptions",
+    "DnsSearch",
+    "ExtraHosts",
+    "GroupAdd",
+    "IpcMode",
+    "Cgroup",
+    "Links",
+    "OomScoreAdj",
+    "PidMode",
+    "Privileged",
+    "PublishAllPorts",
+    "ReadonlyRootfs",
+    "SecurityOpt",
+    "StorageOpt",
+    "Tmpfs",
+    "UTSMode",
+    "UsernsMode",
+    "ShmSize",
+    "Sysctls",
+    "Runtime",
+    "Isolation",
+    "CpuShares",
+    "Memory",
+    "NanoCpus",
+    "CgroupParent",
+    "BlkioWeight",
+    "BlkioWeightDevice",
+    "BlkioDeviceReadBps",
+    "BlkioDeviceWriteBps",
+    "BlkioDeviceReadIOps",
+    "BlkioDeviceWriteIOps",
+    "CpuPeriod",
+    "CpuQuota",
+    "CpuRealtimePeriod",
+    "CpuRealtimeRuntime",
+    "CpusetCpus",
+    "CpusetMems",
+    "Devices",
+    "DeviceCgroupRules",
+    "DeviceRequests",
+    "KernelMemory",
+    "KernelMemoryTCP",
+    "MemoryReservation",
+    "MemorySwap",
+    "MemorySwappiness",
+    "OomKillDisable",
+    "PidsLimit",
+    "Ulimits",
+    "CpuCount",
+    "CpuPercent",
+    "IOMaximumIOps",
+    "IOMaximumBandwidth",
+    "MaskedPaths",
+    "ReadonlyPaths",
+    "Init",
+];
+
+/// The `HostConfig` fields this agent applies, or checks against what it
+/// applies by other means (`NetworkMode` against the task's network mode).
+const HOST_CONFIG_IMPLEMENTED: &[&str] = &[
     "Ulimits",
     "ReadonlyRootfs",
     "MemoryReservation",
     "Privileged",
     "LogConfig",
+    "NetworkMode",
 ];
 
-fn object(field: &str, text: Option<&str>) -> Result<Map<String, Value>, String> {
-    let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
-        return Ok(Map::new());
-    };
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(Value::Null) => Ok(Map::new()),
-        Ok(_) => Err(format!("{field}: expected a JSON object")),
-        Err(e) => Err(format!("{field}: invalid JSON: {e}")),
+/// A decoded object keyed by Docker's field names, each value with the key it
+/// was sent under (error messages name what the user's payload says).
+struct Fields {
+    field: &'static str,
+    by_name: BTreeMap<&'static str, (String, Value)>,
+    unknown: Vec<String>,
+}
+
+impl Fields {
+    fn decode(
+        field: &'static str,
+        text: Option<&str>,
+        known: &[&'static str],
+    ) -> Result<Self, String> {
+        let mut fields = Fields {
+            field,
+            by_name: BTreeMap::new(),
+            unknown: Vec::new(),
+        };
+        let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
+            return Ok(fields);
+        };
+        let m: Map<String, Value> = match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(m)) => m,
+            Ok(Value::Null) => return Ok(fields),
+            Ok(_) => return Err(format!("{field}: expected a JSON object")),
+            Err(e) => return Err(format!("{field}: invalid JSON: {e}")),
+        };
+        for (key, value) in m {
+            // Go prefers an exact match, then takes any that equals ignoring case.
+            let name = known
+                .iter()
+                .find(|n| **n == key)
+                .or_else(|| known.iter().find(|n| n.eq_ignore_ascii_case(&key)));
+            match name {
+                Some(name) => {
+                    let exact = *name == key;
+                    match fields.by_name.get(name) {
+                        // An exact spelling wins over a case-folded one.
+                        Some((sent, _)) if sent == name && !exact => {}
+                        _ => {
+                            fields.by_name.insert(name, (key, value));
+                        }
+                    }
+                }
+                None => fields.unknown.push(format!("{field}.{key}")),
+            }
+        }
+        Ok(fields)
+    }
+
+    fn get(&self, name: &str) -> Option<&Value> {
+        self.by_name.get(name).map(|(_, v)| v)
+    }
+
+    /// `FIELD.KEY` as the payload spelled it.
+    fn path(&self, name: &str) -> String {
+        let sent = self.by_name.get(name).map_or(name, |(k, _)| k.as_str());
+        format!("{}.{sent}", self.field)
+    }
+
+    fn refuse_unimplemented(&self, implemented: &[&str]) -> Result<(), String> {
+        for (name, (sent, value)) in &self.by_name {
+            if !implemented.contains(name) && !is_unset(value) {
+                return Err(format!(
+                    "{}.{sent} is not supported by this agent",
+                    self.field
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn opt_string(&self, name: &str) -> Result<Option<String>, String> {
+        match self.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(format!("{}: expected a string", self.path(name))),
+        }
+    }
+
+    fn opt_bool(&self, name: &str) -> Result<bool, String> {
+        match self.get(name) {
+            None | Some(Value::Null) => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(format!("{}: expected true or false", self.path(name))),
+        }
     }
 }
 
@@ -58,106 +262,108 @@ fn is_unset(v: &Value) -> bool {
     }
 }
 
-fn refuse_unsupported(field: &str, m: &Map<String, Value>, known: &[&str]) -> Result<(), String> {
-    for (k, v) in m {
-        if !known.contains(&k.as_str()) && !is_unset(v) {
-            return Err(format!("{field}.{k} is not supported by this agent"));
-        }
-    }
-    Ok(())
-}
-
-fn opt_string(field: &str, m: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
-    match m.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(format!("{field}.{key}: expected a string")),
-    }
-}
-
-fn opt_bool(field: &str, m: &Map<String, Value>, key: &str) -> Result<bool, String> {
-    match m.get(key) {
-        None | Some(Value::Null) => Ok(false),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(_) => Err(format!("{field}.{key}: expected true or false")),
-    }
+/// Value of a key of a nested Docker object (`LogConfig.Type`), matched as Go
+/// matches it: exactly, else ignoring case.
+fn nested<'v>(m: &'v Map<String, Value>, name: &str) -> Option<&'v Value> {
+    m.get(name).or_else(|| {
+        m.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    })
 }
 
 pub fn parse_config(text: Option<&str>) -> Result<DockerCreateConfig, String> {
-    const F: &str = "dockerConfig.config";
-    let m = object(F, text)?;
-    refuse_unsupported(F, &m, CONFIG_KEYS)?;
-    let labels = match m.get("Labels") {
+    let f = Fields::decode("dockerConfig.config", text, CONFIG_FIELDS)?;
+    f.refuse_unimplemented(CONFIG_IMPLEMENTED)?;
+    let labels = match f.get("Labels") {
         None | Some(Value::Null) => BTreeMap::new(),
         Some(Value::Object(o)) => o
             .iter()
             .map(|(k, v)| match v {
                 Value::String(s) => Ok((k.clone(), s.clone())),
-                _ => Err(format!("{F}.Labels.{k}: expected a string")),
+                _ => Err(format!("{}.{k}: expected a string", f.path("Labels"))),
             })
             .collect::<Result<_, _>>()?,
-        Some(_) => return Err(format!("{F}.Labels: expected an object of strings")),
+        Some(_) => {
+            return Err(format!(
+                "{}: expected an object of strings",
+                f.path("Labels")
+            ))
+        }
     };
     Ok(DockerCreateConfig {
         labels,
-        user: opt_string(F, &m, "User")?,
-        working_dir: opt_string(F, &m, "WorkingDir")?,
-        hostname: opt_string(F, &m, "Hostname")?,
+        user: f.opt_string("User")?,
+        working_dir: f.opt_string("WorkingDir")?,
+        hostname: f.opt_string("Hostname")?,
+        unknown_keys: f.unknown.clone(),
     })
 }
 
 pub fn parse_host_config(text: Option<&str>) -> Result<DockerHostConfig, String> {
-    const F: &str = "dockerConfig.hostConfig";
-    let m = object(F, text)?;
-    refuse_unsupported(F, &m, HOST_CONFIG_KEYS)?;
-    if let Some(Value::Object(log)) = m.get("LogConfig") {
-        let kind = log.get("Type").and_then(Value::as_str).unwrap_or("");
-        // Our log files are what json-file gives users: the output on local disk.
-        if !matches!(kind, "" | "json-file") {
-            return Err(format!(
-                "{F}.LogConfig.Type {kind:?} is not supported by this agent (supported: json-file)"
-            ));
+    let f = Fields::decode("dockerConfig.hostConfig", text, HOST_CONFIG_FIELDS)?;
+    f.refuse_unimplemented(HOST_CONFIG_IMPLEMENTED)?;
+    match f.get("LogConfig") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(log)) => {
+            let kind = match nested(log, "Type") {
+                None | Some(Value::Null) => "",
+                Some(Value::String(s)) => s.as_str(),
+                Some(_) => return Err(format!("{}.Type: expected a string", f.path("LogConfig"))),
+            };
+            // Our log files are what json-file gives users: the output on local disk.
+            if !matches!(kind, "" | "json-file") {
+                return Err(format!(
+                    "{}.Type {kind:?} is not supported by this agent (supported: json-file)",
+                    f.path("LogConfig")
+                ));
+            }
         }
+        Some(_) => return Err(format!("{}: expected an object", f.path("LogConfig"))),
     }
-    let memory_reservation_bytes = match m.get("MemoryReservation") {
+    let memory_reservation_bytes = match f.get("MemoryReservation") {
         None | Some(Value::Null) => None,
         Some(v) => match v.as_i64() {
             Some(0) => None,
             Some(n) if n > 0 => Some(n),
             _ => {
                 return Err(format!(
-                    "{F}.MemoryReservation: expected a positive number of bytes"
+                    "{}: expected a positive number of bytes",
+                    f.path("MemoryReservation")
                 ))
             }
         },
     };
     let mut ulimits = Vec::new();
-    match m.get("Ulimits") {
+    match f.get("Ulimits") {
         None | Some(Value::Null) => {}
         Some(Value::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
-                ulimits.push(parse_ulimit(&format!("{F}.Ulimits[{i}]"), item)?);
+                ulimits.push(parse_ulimit(&format!("{}[{i}]", f.path("Ulimits")), item)?);
             }
         }
-        Some(_) => return Err(format!("{F}.Ulimits: expected a list")),
+        Some(_) => return Err(format!("{}: expected a list", f.path("Ulimits"))),
     }
     Ok(DockerHostConfig {
         ulimits,
-        readonly_rootfs: opt_bool(F, &m, "ReadonlyRootfs")?,
+        readonly_rootfs: f.opt_bool("ReadonlyRootfs")?,
         memory_reservation_bytes,
-        privileged: opt_bool(F, &m, "Privileged")?,
+        privileged: f.opt_bool("Privileged")?,
+        network_mode: f.opt_string("NetworkMode")?,
+        unknown_keys: f.unknown.clone(),
     })
 }
 
 fn parse_ulimit(field: &str, v: &Value) -> Result<Ulimit, String> {
-    let name = v
-        .get("Name")
+    let v = v
+        .as_object()
+        .ok_or_else(|| format!("{field}: expected an object"))?;
+    let name = nested(v, "Name")
         .and_then(Value::as_str)
         .ok_or_else(|| format!("{field}.Name: missing"))?;
     let name = ulimit_name(name).ok_or_else(|| format!("{field}.Name: unknown ulimit {name:?}"))?;
     let limit = |key: &str| -> Result<u64, String> {
-        match v.get(key) {
+        match nested(v, key) {
             // Docker and ECS use -1 for unlimited.
             Some(n) if n.as_i64() == Some(-1) => Ok(u64::MAX),
             Some(n) => n
@@ -274,5 +480,47 @@ mod tests {
         assert_eq!(e, "dockerConfig.config.User: expected a string");
         let e = parse_config(Some("[1]")).unwrap_err();
         assert_eq!(e, "dockerConfig.config: expected a JSON object");
+    }
+    #[test]
+    fn keys_match_docker_fields_ignoring_case_as_go_does() {
+        let c = parse_config(Some(r#"{"user":"0","WORKINGDIR":"/w","labels":{"a":"b"}}"#)).unwrap();
+        assert_eq!(c.user.as_deref(), Some("0"));
+        assert_eq!(c.working_dir.as_deref(), Some("/w"));
+        assert_eq!(c.labels.get("a").map(String::as_str), Some("b"));
+        let h = parse_host_config(Some(
+            r#"{"ulimits":[{"name":"nofile","soft":10,"hard":20}],"readonlyrootfs":true,"networkmode":"bridge"}"#,
+        ))
+        .unwrap();
+        assert_eq!(h.ulimits[0].hard, 20);
+        assert!(h.readonly_rootfs);
+        assert_eq!(h.network_mode.as_deref(), Some("bridge"));
+        // An exact spelling wins over a case-folded one, whatever the order.
+        let c = parse_config(Some(r#"{"User":"exact","user":"folded"}"#)).unwrap();
+        assert_eq!(c.user.as_deref(), Some("exact"));
+    }
+
+    #[test]
+    fn keys_docker_does_not_define_are_ignored_and_reported() {
+        let c = parse_config(Some(r#"{"User":"0","SomethingNew":{"x":1}}"#)).unwrap();
+        assert_eq!(c.user.as_deref(), Some("0"));
+        assert_eq!(c.unknown_keys, vec!["dockerConfig.config.SomethingNew"]);
+        let h = parse_host_config(Some(r#"{"CapAdd":[],"Futuristic":true}"#)).unwrap();
+        assert_eq!(h.unknown_keys, vec!["dockerConfig.hostConfig.Futuristic"]);
+    }
+
+    #[test]
+    fn docker_fields_not_implemented_are_refused_by_the_name_sent() {
+        let e = parse_host_config(Some(r#"{"dns":["10.0.0.2"]}"#)).unwrap_err();
+        assert_eq!(
+            e,
+            "dockerConfig.hostConfig.dns is not supported by this agent"
+        );
+        let e = parse_config(Some(r#"{"Tty":true}"#)).unwrap_err();
+        assert_eq!(e, "dockerConfig.config.Tty is not supported by this agent");
+        // Set to Docker's zero value, they are not set at all.
+        parse_host_config(Some(
+            r#"{"Dns":[],"ShmSize":0,"Init":false,"SecurityOpt":null}"#,
+        ))
+        .unwrap();
     }
 }

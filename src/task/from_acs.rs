@@ -39,18 +39,7 @@ pub fn task_def(t: &acs::Task, policy: Policy) -> Result<TaskDef, InvalidTask> {
         .clone()
         .filter(|a| !a.is_empty())
         .ok_or_else(|| invalid("arn: missing"))?;
-    let network_mode = match t.network_mode.as_deref() {
-        Some("host") => NetworkMode::Host,
-        // ECS's default on Linux.
-        None | Some("") | Some("bridge") => NetworkMode::Bridge,
-        Some("awsvpc") => NetworkMode::Awsvpc,
-        Some("none") => NetworkMode::None,
-        Some(other) => {
-            return Err(invalid(format!(
-                "networkMode {other:?}: expected host, bridge, awsvpc or none"
-            )))
-        }
-    };
+    let network_mode = network_mode(t)?;
     let (eni, eni_attachment_arn) = eni(t, network_mode, policy)?;
     if t.containers.is_empty() {
         return Err(invalid("containers: the task has no containers"));
@@ -169,6 +158,51 @@ fn valid_container_name(n: &str) -> bool {
             .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
 }
 
+/// Keys of the containers' dockerConfig strings that are no field of
+/// Docker's API, as `container "NAME": dockerConfig.config.KEY`. The Go agent
+/// drops them silently; the caller logs them, once per task.
+pub fn ignored_docker_keys(t: &acs::Task) -> Vec<String> {
+    let mut keys = Vec::new();
+    for c in &t.containers {
+        let Some(d) = &c.docker_config else { continue };
+        let name = c.name.as_deref().unwrap_or("");
+        let config = parse_config(d.config.as_deref()).map(|c| c.unknown_keys);
+        let host = parse_host_config(d.host_config.as_deref()).map(|h| h.unknown_keys);
+        for k in config.into_iter().chain(host).flatten() {
+            keys.push(format!("container {name:?}: {k}"));
+        }
+    }
+    keys
+}
+
+/// The task's network mode. Amazon ECS names it in the task and repeats it in
+/// each container's `hostConfig.NetworkMode`; a payload that names it only
+/// there (as old payloads did) gets it from there, since that is what Docker
+/// applied for the Go agent. Neither: bridge, ECS's default on Linux.
+fn network_mode(t: &acs::Task) -> Result<NetworkMode, InvalidTask> {
+    let from_containers = || {
+        t.containers.iter().find_map(|c| {
+            let host = c.docker_config.as_ref()?.host_config.as_deref();
+            parse_host_config(host).ok()?.network_mode
+        })
+    };
+    let (field, mode) = match t.network_mode.as_deref().filter(|m| !m.is_empty()) {
+        Some(m) => ("networkMode", Some(m.to_string())),
+        None => ("dockerConfig.hostConfig.NetworkMode", from_containers()),
+    };
+    Ok(match mode.as_deref() {
+        None | Some("bridge") | Some("default") => NetworkMode::Bridge,
+        Some("host") => NetworkMode::Host,
+        Some("awsvpc") => NetworkMode::Awsvpc,
+        Some("none") => NetworkMode::None,
+        Some(other) => {
+            return Err(invalid(format!(
+                "{field} {other:?}: expected host, bridge, awsvpc or none"
+            )))
+        }
+    })
+}
+
 fn container_def(
     i: usize,
     c: &acs::Container,
@@ -222,6 +256,17 @@ fn container_def(
     let docker = c.docker_config.clone().unwrap_or_default();
     let config = parse_config(docker.config.as_deref()).map_err(|e| invalid(at(&e)))?;
     let host = parse_host_config(docker.host_config.as_deref()).map_err(|e| invalid(at(&e)))?;
+    if let Some(mode) = host.network_mode.as_deref() {
+        // Docker's "default" is its bridge.
+        let same = mode == network_mode.as_str()
+            || (mode == "default" && network_mode == NetworkMode::Bridge);
+        if !same {
+            return Err(invalid(at(&format!(
+                "dockerConfig.hostConfig.NetworkMode {mode:?} differs from the task's networkMode {:?}",
+                network_mode.as_str()
+            ))));
+        }
+    }
     let privileged = c.privileged.unwrap_or(false) || host.privileged;
     if privileged && policy.disable_privileged {
         return Err(invalid(at(

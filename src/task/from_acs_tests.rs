@@ -1,8 +1,8 @@
 //! ACS tasks as Amazon ECS sends them, good and bad.
 
-use super::def::{Condition, Protocol};
+use super::def::{Condition, NetworkMode, Protocol};
 use super::from_acs::{task_def, Policy};
-use crate::model::acs;
+use crate::model::acs::{self, AcsMessage};
 
 fn payload_task(containers: serde_json::Value) -> acs::Task {
     serde_json::from_value(serde_json::json!({
@@ -235,4 +235,52 @@ fn missing_arn_is_refused() {
     let mut t = payload_task(serde_json::json!([{"name": "a", "image": "x"}]));
     t.arn = None;
     assert_eq!(reason(&t), "arn: missing");
+}
+
+/// Amazon ECS repeats the network mode in each container's hostConfig
+/// (the Go agent's fixtures v13/1, v11/task-networking); a mode there that
+/// contradicts the task's is refused naming both.
+#[test]
+fn host_config_network_mode_must_match_the_task() {
+    let payload = |task_mode: &str, host_mode: &str| {
+        format!(
+            r#"{{"type":"PayloadMessage","message":{{"tasks":[{{"arn":"arn:aws:ecs:us-west-2:1:task/c/t","networkMode":{task_mode},
+               "containers":[{{"name":"app","image":"busybox","dockerConfig":{{"config":"{{}}","version":"1.17",
+               "hostConfig":"{{\"NetworkMode\":\"{host_mode}\",\"CapAdd\":[],\"CapDrop\":[]}}"}}}}]}}]}}}}"#
+        )
+    };
+    let def = |text: String| {
+        let AcsMessage::Payload(p) = AcsMessage::decode(&text).unwrap() else {
+            panic!("not a payload")
+        };
+        task_def(&p.tasks[0], Policy::default())
+    };
+    assert_eq!(
+        def(payload("\"bridge\"", "bridge")).unwrap().network_mode,
+        NetworkMode::Bridge
+    );
+    assert_eq!(
+        def(payload("\"bridge\"", "default")).unwrap().network_mode,
+        NetworkMode::Bridge
+    );
+    assert_eq!(
+        def(payload("\"host\"", "host")).unwrap().network_mode,
+        NetworkMode::Host
+    );
+    assert_eq!(
+        def(payload("null", "none")).unwrap().network_mode,
+        NetworkMode::None
+    );
+    let e = def(payload("\"bridge\"", "host")).unwrap_err();
+    assert_eq!(
+        e.reason,
+        "container \"app\": dockerConfig.hostConfig.NetworkMode \"host\" differs from the task's networkMode \"bridge\""
+    );
+    let e = def(payload("null", "container:other")).unwrap_err();
+    assert!(
+        e.reason
+            .starts_with("dockerConfig.hostConfig.NetworkMode \"container:other\""),
+        "{}",
+        e.reason
+    );
 }

@@ -15,6 +15,8 @@ mod from_acs_tests;
 #[cfg(test)]
 mod lifecycle_tests;
 #[cfg(test)]
+mod payload_fixture_tests;
+#[cfg(test)]
 mod reconcile_tests;
 
 pub use def::{ContainerDef, TaskDef};
