@@ -15,7 +15,6 @@ use base64::Engine as _;
 use serde::Deserialize;
 
 use super::error::ConfigError;
-use crate::runtime::RegistryCredentials;
 
 pub(crate) const AUTH_TYPE: &str = "ECS_ENGINE_AUTH_TYPE";
 pub(crate) const AUTH_DATA: &str = "ECS_ENGINE_AUTH_DATA";
@@ -82,6 +81,24 @@ const DOCKER_EXAMPLE: &str =
     r#"{"https://index.docker.io/v1/":{"username":"u","password":"p","email":"e"}}"#;
 const DOCKERCFG_EXAMPLE: &str =
     r#"{"registry.example.com":{"auth":"<base64 of user:pass>","email":"e"}}"#;
+
+/// Credentials for one registry, already resolved from ECS_ENGINE_AUTH_DATA
+/// (or, later, ECR / Secrets Manager).
+#[derive(Clone, PartialEq, Eq)]
+pub struct RegistryCredentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for RegistryCredentials {
+    // Never print the secret, not even at trace level.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryCredentials")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
 
 /// Parse the pair; both absent gives no credentials. Values are already
 /// trimmed and empty ones treated as absent.

@@ -44,9 +44,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::runtime::RegistryCredentials;
-
-pub use auth::{normalize_registry_host, DOCKER_HUB};
+pub use auth::{normalize_registry_host, RegistryCredentials, DOCKER_HUB};
 pub use container_metadata::ContainerMetadata;
 pub use duration::{format_go_duration, parse_go_duration, DurationError};
 pub use endpoints::{Endpoints, RpsLimit};

@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::runtime::{ContainerRuntime, ContainerState, PulledImage};
+use crate::runtime::{ContainerRuntime, ContainerState};
+use crate::task::container::PulledImage;
 use crate::task::def::task_id;
 use crate::task::spec::container_id;
 use crate::task::{Action, ContainerStatus, Event, Observed, Task, TaskStatus};

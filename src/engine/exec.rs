@@ -14,9 +14,8 @@ use tokio::sync::mpsc;
 use crate::endpoints::env::endpoint_env;
 use crate::endpoints::{AgentView, TaskSource, TaskView};
 use crate::network::NamespaceInfo;
-use crate::runtime::{
-    BindMount, ContainerRuntime, ContainerState, NetworkAttachment, PulledImage, RuntimeError,
-};
+use crate::runtime::{ContainerRuntime, ContainerState, RuntimeError};
+use crate::task::container::{BindMount, NetworkAttachment, PulledImage};
 use crate::task::def::{task_id, NetworkMode};
 use crate::task::spec::{container_id, container_spec, set_env, SpecContext};
 use crate::task::{Action, Event, Task};
@@ -236,7 +235,7 @@ struct PreparedFiles {
 }
 
 impl PreparedFiles {
-    fn apply(self, spec: &mut crate::runtime::ContainerSpec) {
+    fn apply(self, spec: &mut crate::task::container::ContainerSpec) {
         spec.mounts.extend(self.mounts);
         for e in &self.env {
             if let Some((k, v)) = e.split_once('=') {

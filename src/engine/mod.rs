@@ -37,7 +37,7 @@ pub use settings::{EngineSettings, PullBehavior};
 #[derive(Debug)]
 pub(crate) enum Msg {
     Event(Event),
-    Pulled(usize, Result<crate::runtime::PulledImage, String>),
+    Pulled(usize, Result<crate::task::container::PulledImage, String>),
     StopTimedOut(usize),
     /// The exit stream was down for a while: ask containerd about running containers.
     Recheck,

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::runtime::RegistryCredentials;
+use crate::config::RegistryCredentials;
 use crate::task::from_acs::Policy;
 
 /// ECS_IMAGE_PULL_BEHAVIOR.

@@ -25,8 +25,9 @@ use containerd_client::types::Descriptor as CdDescriptor;
 use tokio::sync::Semaphore;
 use tonic::Code;
 
+use crate::config::RegistryCredentials;
 use crate::runtime::containerd::Conn;
-use crate::runtime::{PulledImage, RegistryCredentials};
+use crate::task::container::PulledImage;
 
 pub use error::PullError;
 pub use manifest::Platform;

@@ -15,7 +15,7 @@ use sha2::{Digest as _, Sha256};
 use super::error::{error_chain, PullError};
 use super::manifest::{Descriptor, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES};
 use super::reference::Reference;
-use crate::runtime::RegistryCredentials;
+use crate::config::RegistryCredentials;
 
 /// Error bodies are only read this far: enough for any registry's JSON error.
 const MAX_ERROR_BODY: u64 = 64 << 10;

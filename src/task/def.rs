@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::runtime::Ulimit;
+use super::container::Ulimit;
 
 /// When a dependency counts as met (`dependsOn[].condition`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

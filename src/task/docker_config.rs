@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::runtime::{Ulimit, UlimitName};
+use super::container::{Ulimit, UlimitName};
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DockerCreateConfig {

@@ -1,6 +1,7 @@
 //! The task/container lifecycle as a pure state machine. It decides; the
 //! engine acts. No I/O, no tokio, no clock reads here.
 
+pub mod container;
 pub mod def;
 pub mod docker_config;
 pub mod from_acs;

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::runtime::{ContainerSpec, NetworkAttachment, PulledImage};
+use super::container::{ContainerSpec, NetworkAttachment, PulledImage};
 
 use super::def::{ContainerDef, TaskDef};
 
@@ -133,7 +133,7 @@ pub fn container_id(task_id: &str, container_index: usize, name: &str) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::ImageConfig;
+    use crate::task::container::ImageConfig;
     use crate::task::def::NetworkMode;
 
     fn image(entrypoint: &[&str], cmd: &[&str]) -> PulledImage {

@@ -732,7 +732,8 @@ async fn containerd_containers_in_task_namespaces() {
     use ecs::credentials::{CredentialsStore, RateLimit, RoleCredentials, RoleType};
     use ecs::image::PullOptions;
     use ecs::runtime::containerd::{Conn, ContainerdRuntime};
-    use ecs::runtime::{ContainerRuntime, ContainerSpec, NetworkAttachment};
+    use ecs::runtime::ContainerRuntime;
+    use ecs::task::container::{ContainerSpec, NetworkAttachment};
     use std::collections::BTreeMap;
 
     if !is_root() {

@@ -15,9 +15,9 @@ use containerd_client::services::v1::{
     AddResourceRequest, CreateRequest, DeleteRequest, InfoRequest, ListRequest, Resource,
     WriteAction, WriteContentRequest,
 };
+use ecs::config::RegistryCredentials;
 use ecs::image::{self, PullOptions};
 use ecs::runtime::containerd::Conn;
-use ecs::runtime::RegistryCredentials;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -8,10 +8,8 @@ use std::time::{Duration, Instant};
 
 use ecs::image::PullOptions;
 use ecs::runtime::containerd::{Conn, ContainerdRuntime};
-use ecs::runtime::{
-    ContainerRuntime, ContainerSpec, ContainerState, ExitEvent, NetworkAttachment, PulledImage,
-    Ulimit, UlimitName,
-};
+use ecs::runtime::{ContainerRuntime, ContainerState, ExitEvent};
+use ecs::task::container::{ContainerSpec, NetworkAttachment, PulledImage, Ulimit, UlimitName};
 use tokio::sync::mpsc::Receiver;
 
 use crate::common::{self, TestEnv};

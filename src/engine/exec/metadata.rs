@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::endpoints::metadata_file::{self, HostInfo};
 use crate::endpoints::{AgentView, EndpointsError, TaskView};
-use crate::runtime::BindMount;
+use crate::task::container::BindMount;
 
 /// Prepared at create: the mount and the variable pointing into it.
 #[derive(Debug, Clone, PartialEq, Eq)]

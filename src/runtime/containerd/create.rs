@@ -24,7 +24,7 @@ use super::rootfs;
 use super::user::{self, ResolvedUser};
 use super::Conn;
 use crate::logger;
-use crate::runtime::{ContainerSpec, NetworkAttachment};
+use crate::task::container::{ContainerSpec, NetworkAttachment};
 
 pub(super) const RUNC_V2: &str = "io.containerd.runc.v2";
 const SPEC_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spec/1/Spec";

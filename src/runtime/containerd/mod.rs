@@ -28,10 +28,10 @@ pub use error::RuntimeError;
 
 use std::path::PathBuf;
 
+use crate::config::RegistryCredentials;
 use crate::image::{self, PullOptions};
-use crate::runtime::{
-    ContainerRuntime, ContainerSpec, ContainerState, ExitEvent, PulledImage, RegistryCredentials,
-};
+use crate::runtime::{ContainerRuntime, ContainerState, ExitEvent};
+use crate::task::container::{ContainerSpec, PulledImage};
 
 const SHIM_DIR_RETRIES: u32 = 10;
 

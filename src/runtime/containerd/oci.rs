@@ -14,7 +14,7 @@ use oci_spec::runtime::{
 };
 
 use super::user::ResolvedUser;
-use crate::runtime::{ContainerSpec, NetworkAttachment, Ulimit, UlimitName};
+use crate::task::container::{ContainerSpec, NetworkAttachment, Ulimit, UlimitName};
 
 /// What the spec needs besides the container definition, gathered by the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -577,7 +577,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::runtime::{BindMount, ImageConfig, PulledImage};
+    use crate::task::container::{BindMount, ImageConfig, PulledImage};
 
     fn spec() -> ContainerSpec {
         ContainerSpec {

@@ -1,0 +1,107 @@
+//! The plain values of a container as the runtime creates it: its resolved
+//! spec, the image it runs from and its limits. Pure vocabulary, shared by
+//! the core (which builds specs), the engine and the runtime (which runs them).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// The parts of an OCI image config that decide how a container runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageConfig {
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub working_dir: String,
+    pub user: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// An image present in containerd: recorded, unpacked, ready to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PulledImage {
+    /// The containerd image name (the normalized reference, e.g. `docker.io/library/busybox:latest`).
+    pub name: String,
+    /// Digest of the manifest the image record points at (`sha256:...`).
+    pub digest: String,
+    /// Chain ID of the top layer: the parent snapshot of every container made from it.
+    pub chain_id: String,
+    pub config: ImageConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Ulimit {
+    /// Lower-case name as in ECS (`nofile`, `nproc`, ...).
+    pub name: UlimitName,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum UlimitName {
+    Core,
+    Cpu,
+    Data,
+    Fsize,
+    Locks,
+    Memlock,
+    Msgqueue,
+    Nice,
+    Nofile,
+    Nproc,
+    Rss,
+    Rtprio,
+    Rttime,
+    Sigpending,
+    Stack,
+}
+
+/// Which network namespace the container joins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetworkAttachment {
+    /// The host's namespace (`networkMode: host`).
+    Host,
+    /// An existing namespace made by the network layer, by path (`/var/run/netns/...`).
+    Namespace(PathBuf),
+}
+
+/// A host file or directory bind-mounted into the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindMount {
+    /// Absolute path as the runtime (containerd, runc) sees it on the host.
+    pub source: PathBuf,
+    /// Absolute path inside the container.
+    pub destination: String,
+    pub read_only: bool,
+}
+
+/// Everything needed to create one container, already validated and resolved
+/// (entrypoint/command merged with the image config, env merged, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerSpec {
+    /// containerd container id; also used as the snapshot key.
+    pub id: String,
+    pub image: PulledImage,
+    /// Final argv.
+    pub args: Vec<String>,
+    /// `KEY=VALUE`, image env first, then the container definition's.
+    pub env: Vec<String>,
+    /// Absolute path; `/` when neither the definition nor the image sets one.
+    pub cwd: String,
+    /// As in the task definition or image: `user`, `uid`, `user:group`, `uid:gid`; empty = root.
+    pub user: String,
+    pub hostname: Option<String>,
+    pub cpu_shares: Option<u64>,
+    pub memory_limit_bytes: Option<i64>,
+    pub memory_reservation_bytes: Option<i64>,
+    pub privileged: bool,
+    pub readonly_rootfs: bool,
+    pub ulimits: Vec<Ulimit>,
+    /// dockerLabels plus the agent's own `com.amazonaws.ecs.*` labels.
+    pub labels: BTreeMap<String, String>,
+    /// stdout and stderr of the container land here, written by the containerd shim.
+    pub log_path: PathBuf,
+    pub network: NetworkAttachment,
+    /// Mounted after the default mounts, in order; one whose destination is
+    /// a default's (`/etc/hosts`, `/etc/resolv.conf`, ...) replaces it.
+    pub mounts: Vec<BindMount>,
+}
