@@ -221,7 +221,10 @@ async fn run() -> anyhow::Result<()> {
         reports.push(Some(id), change);
     }
     let services = EngineServices {
-        network: net.manager.clone(),
+        network: net
+            .manager
+            .clone()
+            .map(|m| m as Arc<dyn ecs::network::TaskNetwork>),
         credentials: CredentialsStore::new(),
     };
     let engine = Engine::new(runtime, settings, reports, store.clone(), services);
@@ -320,9 +323,7 @@ mod networking {
 
     use anyhow::Context;
     use ecs::config::Config;
-    use ecs::network::{
-        default_dynamic_port_range, HostPrep, Ipv4Net, NetworkConfig, NetworkManager,
-    };
+    use ecs::network::{default_dynamic_port_range, HostPrep, NetworkConfig, NetworkManager};
 
     /// What this host can do for task networks.
     pub struct Networking {
@@ -343,10 +344,9 @@ mod networking {
                 host_prepared: false,
             });
         }
-        let (addr, prefix) = n.task_subnet;
         let net_cfg = NetworkConfig {
             bridge_name: n.task_bridge.clone(),
-            bridge_subnet: Ipv4Net::new(addr, prefix).context("ECS_TASK_BRIDGE_SUBNET")?,
+            bridge_subnet: n.task_subnet,
             dynamic_port_range: n
                 .dynamic_host_port_range
                 .unwrap_or_else(default_dynamic_port_range),

@@ -36,6 +36,7 @@ mod error;
 #[cfg(test)]
 mod fuzz_tests;
 mod network;
+mod subnet;
 mod values;
 mod variables;
 
@@ -50,7 +51,8 @@ pub use duration::{format_go_duration, parse_go_duration, DurationError};
 pub use endpoints::{Endpoints, RpsLimit};
 pub use env_file::parse_env_file;
 pub use error::{ConfigError, ConfigWarning, EnvFileProblem};
-pub use network::{Networking, DEFAULT_TASK_BRIDGE, DEFAULT_TASK_SUBNET};
+pub use network::{parse_port_range, Networking, DEFAULT_TASK_BRIDGE, DEFAULT_TASK_SUBNET};
+pub use subnet::{Ipv4Net, SubnetError};
 pub use values::{ImagePullBehavior, LogFormat, LogLevel};
 pub use variables::documented_variables;
 use variables::GO_AGENT_IGNORED;

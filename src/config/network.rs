@@ -4,12 +4,14 @@
 
 use std::net::Ipv4Addr;
 
+use super::subnet::{Ipv4Net, SubnetError};
 use super::{values, Reader};
 
 pub const DEFAULT_TASK_BRIDGE: &str = "ecs-br0";
 /// The Go agent's awsvpc `ecs-bridge` subnet: link-local, so it clashes with
 /// neither docker0 (172.17.0.0/16) nor a VPC.
-pub const DEFAULT_TASK_SUBNET: (Ipv4Addr, u8) = (Ipv4Addr::new(169, 254, 172, 0), 22);
+pub const DEFAULT_TASK_SUBNET: Ipv4Net =
+    Ipv4Net::new_unchecked(Ipv4Addr::new(169, 254, 172, 0), 22);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Networking {
@@ -26,8 +28,8 @@ pub struct Networking {
     pub dynamic_host_port_range: Option<(u16, u16)>,
     /// ECS_TASK_BRIDGE_NAME
     pub task_bridge: String,
-    /// ECS_TASK_BRIDGE_SUBNET: network address and prefix length.
-    pub task_subnet: (Ipv4Addr, u8),
+    /// ECS_TASK_BRIDGE_SUBNET
+    pub task_subnet: Ipv4Net,
     /// ECS_ENABLE_TASK_IAM_ROLE
     pub task_iam_role: bool,
     /// ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST
@@ -36,7 +38,9 @@ pub struct Networking {
     pub task_eni: bool,
 }
 
-fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
+/// `low-high`, inclusive, 1-65535: ECS_DYNAMIC_HOST_PORT_RANGE (and the
+/// kernel's ip_local_port_range once its blank is read as the dash).
+pub fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
     let expected = || "a port range like 32768-60999 (low-high, 1-65535)".to_string();
     let (lo, hi) = s.split_once('-').ok_or_else(expected)?;
     let lo: u16 = lo.trim().parse().map_err(|_| expected())?;
@@ -59,22 +63,17 @@ fn parse_bridge_name(s: &str) -> Result<String, String> {
     }
 }
 
-fn parse_subnet(s: &str) -> Result<(Ipv4Addr, u8), String> {
-    let expected = || "an IPv4 subnet like 169.254.172.0/22 (prefix 8-29)".to_string();
-    let (a, p) = s.split_once('/').ok_or_else(expected)?;
-    let addr: Ipv4Addr = a.trim().parse().map_err(|_| expected())?;
-    let prefix: u8 = p.trim().parse().map_err(|_| expected())?;
-    if !(8..=29).contains(&prefix) {
-        return Err(expected());
-    }
-    let mask = u32::MAX << (32 - u32::from(prefix));
-    if u32::from(addr) & !mask != 0 {
-        return Err(format!(
-            "the network address: host bits are set (did you mean {}/{prefix}?)",
-            Ipv4Addr::from(u32::from(addr) & mask)
-        ));
-    }
-    Ok((addr, prefix))
+fn parse_subnet(s: &str) -> Result<Ipv4Net, String> {
+    s.parse().map_err(|e| match e {
+        SubnetError::HostBits {
+            network, prefix, ..
+        } => format!("the network address: host bits are set (did you mean {network}/{prefix}?)"),
+        SubnetError::Syntax(_) | SubnetError::Prefix(_) => format!(
+            "an IPv4 subnet like 169.254.172.0/22 (prefix {}-{})",
+            super::subnet::MIN_PREFIX,
+            super::subnet::MAX_PREFIX
+        ),
+    })
 }
 
 impl Reader<'_> {
@@ -127,7 +126,10 @@ mod tests {
         assert!(!n.task_iam_role && !n.task_iam_role_network_host && !n.task_eni);
         assert_eq!(n.dynamic_host_port_range, None);
         assert_eq!(n.task_bridge, "ecs-br0");
-        assert_eq!(n.task_subnet, (Ipv4Addr::new(169, 254, 172, 0), 22));
+        assert_eq!(
+            n.task_subnet,
+            Ipv4Net::new(Ipv4Addr::new(169, 254, 172, 0), 22).unwrap()
+        );
         let doc = test_support::documented_defaults();
         assert_eq!(doc["ECS_TASK_BRIDGE_NAME"], "ecs-br0");
         assert_eq!(doc["ECS_TASK_BRIDGE_SUBNET"], "169.254.172.0/22");
@@ -150,7 +152,10 @@ mod tests {
         .networking;
         assert_eq!(n.dynamic_host_port_range, Some((40000, 40100)));
         assert_eq!(n.task_bridge, "ecs-t1");
-        assert_eq!(n.task_subnet, (Ipv4Addr::new(10, 213, 4, 0), 24));
+        assert_eq!(
+            n.task_subnet,
+            Ipv4Net::new(Ipv4Addr::new(10, 213, 4, 0), 24).unwrap()
+        );
         assert!(n.task_iam_role && n.task_eni && !n.host_setup);
         assert_eq!(n.offhost_introspection_interface.as_deref(), Some("ens5"));
     }

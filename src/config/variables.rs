@@ -268,8 +268,8 @@ const DOCUMENTED: &[(&str, &str, &str)] = &[
     (
         "ECS_TASK_BRIDGE_SUBNET",
         "169.254.172.0/22",
-        "IPv4 subnet of the task bridge; the first address is the bridge's (the tasks' gateway). \
-         Not a Go agent variable.",
+        "IPv4 subnet of the task bridge, prefix /8 to /29; the first address is the bridge's (the \
+         tasks' gateway). Not a Go agent variable.",
     ),
     (
         "ECS_ENABLE_TASK_IAM_ROLE",

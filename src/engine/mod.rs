@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use crate::credentials::{CredentialsStore, RoleType};
 use crate::endpoints::{AgentMetrics, Published};
 use crate::model::acs;
-use crate::network::NetworkManager;
+use crate::network::TaskNetwork;
 use crate::runtime::ContainerRuntime;
 use crate::state::{StateError, StateStore};
 use crate::task::from_acs::task_def;
@@ -66,7 +66,7 @@ pub(crate) struct Inner<R> {
     pub(crate) metrics: Arc<AgentMetrics>,
     /// Task namespaces; None when the host cannot do task networking
     /// (then only host-mode tasks run).
-    pub(crate) network: Option<Arc<NetworkManager>>,
+    pub(crate) network: Option<Arc<dyn TaskNetwork>>,
     /// Task role credentials, in memory only.
     pub(crate) credentials: CredentialsStore,
 }
@@ -74,7 +74,7 @@ pub(crate) struct Inner<R> {
 /// The outside services the engine uses besides the runtime.
 #[derive(Default)]
 pub struct EngineServices {
-    pub network: Option<Arc<NetworkManager>>,
+    pub network: Option<Arc<dyn TaskNetwork>>,
     pub credentials: CredentialsStore,
 }
 

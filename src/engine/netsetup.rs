@@ -7,9 +7,9 @@ use std::net::IpAddr;
 
 use crate::credentials::{CredentialsStore, RoleCredentials, RoleType};
 use crate::model::acs;
-use crate::network::{Mode, NamespaceInfo, NamespaceRequest, PortRequest, Protocol};
-use crate::task::def::{ContainerNetwork, NetworkBinding, NetworkMode, TaskDef};
-use crate::task::{self, Task};
+use crate::network::{NamespaceInfo, NamespaceRequest};
+use crate::task::def::{ContainerNetwork, NetworkMode, TaskDef};
+use crate::task::Task;
 
 use super::{Engine, Inner};
 
@@ -42,25 +42,11 @@ fn keys(def: &TaskDef) -> Vec<String> {
 /// `None` in host mode.
 pub(crate) fn request(task: &Task, i: usize) -> Option<NamespaceRequest> {
     let def = task.def.containers.get(i)?;
+    // None in host mode.
     let key = key(&task.def, &def.name)?;
-    let mode = match task.def.network_mode {
-        NetworkMode::Host => return None,
-        NetworkMode::Bridge => Mode::Bridge,
-        NetworkMode::Awsvpc => Mode::Awsvpc,
-        NetworkMode::None => Mode::None,
-    };
-    let ports = if mode == Mode::Bridge {
-        def.port_mappings
-            .iter()
-            .map(|p| PortRequest {
-                container_port: p.container_port,
-                host_port: p.host_port.filter(|h| *h != 0),
-                protocol: match p.protocol {
-                    task::def::Protocol::Tcp => Protocol::Tcp,
-                    task::def::Protocol::Udp => Protocol::Udp,
-                },
-            })
-            .collect()
+    let mode = task.def.network_mode;
+    let ports = if mode == NetworkMode::Bridge {
+        def.port_mappings.clone()
     } else {
         Vec::new()
     };
@@ -76,19 +62,7 @@ pub(crate) fn request(task: &Task, i: usize) -> Option<NamespaceRequest> {
 pub(crate) fn container_network(info: &NamespaceInfo) -> ContainerNetwork {
     ContainerNetwork {
         ipv4: info.ipv4,
-        bindings: info
-            .bindings
-            .iter()
-            .map(|b| NetworkBinding {
-                container_port: b.container_port,
-                host_port: b.host_port,
-                protocol: match b.protocol {
-                    Protocol::Tcp => task::def::Protocol::Tcp,
-                    Protocol::Udp => task::def::Protocol::Udp,
-                },
-                bind_ip: b.bind_ip,
-            })
-            .collect(),
+        bindings: info.bindings.clone(),
         sources: info.source_ips.clone(),
     }
 }
@@ -105,7 +79,7 @@ impl<R> Inner<R> {
             return Err(format!(
                 "networkMode {:?} needs task networking, which this instance does not offer \
                  (iptables or a writable /proc/sys is missing; see the agent's start-up log)",
-                format!("{:?}", req.mode).to_lowercase()
+                req.mode.as_str()
             ));
         };
         let info = net.setup(req).await.map_err(|e| e.to_string())?;

@@ -58,7 +58,7 @@ fn network_mode(m: NetworkMode) -> &'static str {
 }
 
 /// The awsvpc ENI as task metadata shows it.
-fn eni_view(eni: &crate::network::Eni) -> EniView {
+fn eni_view(eni: &crate::task::net::Eni) -> EniView {
     let subnet = eni
         .ipv4
         .first()
@@ -308,7 +308,7 @@ mod tests {
         assert!(n.eni.is_none());
 
         let mut t = with_network(task(), NetworkMode::Awsvpc, [10, 0, 1, 5]);
-        t.def.eni = Some(crate::network::Eni {
+        t.def.eni = Some(crate::task::net::Eni {
             mac: "0A:1B:2C:3D:4E:5F".into(),
             ipv4: vec![([10, 0, 1, 5].into(), 24)],
             gateway: Some([10, 0, 1, 1].into()),

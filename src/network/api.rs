@@ -1,31 +1,44 @@
 //! The engine's view of task networking, so engine tests can use a fake.
 
 use std::future::Future;
+use std::pin::Pin;
 
 use super::{NamespaceInfo, NamespaceRequest, NetworkError, NetworkManager};
+
+/// A boxed future of the network: the engine holds the network as
+/// `Arc<dyn TaskNetwork>`, and async methods of a trait object must be boxed.
+pub type NetFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// What the engine needs from task networking; `NetworkManager` is the real one.
 pub trait TaskNetwork: Send + Sync + 'static {
     /// Create (or return the existing) namespace for `req.key`.
-    fn setup(
-        &self,
-        req: &NamespaceRequest,
-    ) -> impl Future<Output = Result<NamespaceInfo, NetworkError>> + Send;
+    fn setup<'a>(
+        &'a self,
+        req: &'a NamespaceRequest,
+    ) -> NetFuture<'a, Result<NamespaceInfo, NetworkError>>;
 
     /// Remove everything of `key`; idempotent, retry on error.
-    fn teardown(&self, key: &str) -> impl Future<Output = Result<(), NetworkError>> + Send;
+    fn teardown<'a>(&'a self, key: &'a str) -> NetFuture<'a, Result<(), NetworkError>>;
+
+    /// The keys of every namespace set up and not yet torn down (also those
+    /// of earlier agent processes).
+    fn keys(&self) -> NetFuture<'_, Vec<String>>;
 }
 
 impl TaskNetwork for NetworkManager {
-    fn setup(
-        &self,
-        req: &NamespaceRequest,
-    ) -> impl Future<Output = Result<NamespaceInfo, NetworkError>> + Send {
-        NetworkManager::setup(self, req)
+    fn setup<'a>(
+        &'a self,
+        req: &'a NamespaceRequest,
+    ) -> NetFuture<'a, Result<NamespaceInfo, NetworkError>> {
+        Box::pin(NetworkManager::setup(self, req))
     }
 
-    fn teardown(&self, key: &str) -> impl Future<Output = Result<(), NetworkError>> + Send {
-        NetworkManager::teardown(self, key)
+    fn teardown<'a>(&'a self, key: &'a str) -> NetFuture<'a, Result<(), NetworkError>> {
+        Box::pin(NetworkManager::teardown(self, key))
+    }
+
+    fn keys(&self) -> NetFuture<'_, Vec<String>> {
+        Box::pin(NetworkManager::keys(self))
     }
 }
 
@@ -38,12 +51,13 @@ pub mod fake {
     use std::path::PathBuf;
     use std::sync::Mutex;
 
-    use super::super::{Binding, Mode, NamespaceInfo, NamespaceRequest, NetworkError};
-    use super::TaskNetwork;
+    use super::super::{NamespaceInfo, NamespaceRequest, NetworkError};
+    use super::{NetFuture, TaskNetwork};
+    use crate::task::def::{NetworkBinding, NetworkMode, Protocol};
 
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub enum Call {
-        Setup { key: String, mode: Mode },
+        Setup { key: String, mode: NetworkMode },
         Teardown { key: String },
     }
 
@@ -55,8 +69,8 @@ pub mod fake {
         pub fail_setup: Mutex<Option<u16>>,
     }
 
-    impl TaskNetwork for FakeNetwork {
-        async fn setup(&self, req: &NamespaceRequest) -> Result<NamespaceInfo, NetworkError> {
+    impl FakeNetwork {
+        fn setup_now(&self, req: &NamespaceRequest) -> Result<NamespaceInfo, NetworkError> {
             self.calls.lock().unwrap().push(Call::Setup {
                 key: req.key.clone(),
                 mode: req.mode,
@@ -64,16 +78,16 @@ pub mod fake {
             if let Some(port) = *self.fail_setup.lock().unwrap() {
                 return Err(NetworkError::PortInUse {
                     port,
-                    protocol: super::super::Protocol::Tcp,
+                    protocol: Protocol::Tcp,
                 });
             }
             let mut live = self.live.lock().unwrap();
             let n = live.len() as u8 + 2;
-            let ip = (req.mode != Mode::None).then_some(Ipv4Addr::new(10, 0, 0, n));
-            let bindings = if req.mode == Mode::Bridge {
+            let ip = (req.mode != NetworkMode::None).then_some(Ipv4Addr::new(10, 0, 0, n));
+            let bindings = if req.mode == NetworkMode::Bridge {
                 req.ports
                     .iter()
-                    .map(|p| Binding {
+                    .map(|p| NetworkBinding {
                         container_port: p.container_port,
                         host_port: p
                             .host_port
@@ -97,13 +111,28 @@ pub mod fake {
             live.insert(req.key.clone(), info.clone());
             Ok(info)
         }
+    }
 
-        async fn teardown(&self, key: &str) -> Result<(), NetworkError> {
+    impl TaskNetwork for FakeNetwork {
+        fn setup<'a>(
+            &'a self,
+            req: &'a NamespaceRequest,
+        ) -> NetFuture<'a, Result<NamespaceInfo, NetworkError>> {
+            let result = self.setup_now(req);
+            Box::pin(async move { result })
+        }
+
+        fn teardown<'a>(&'a self, key: &'a str) -> NetFuture<'a, Result<(), NetworkError>> {
             self.calls.lock().unwrap().push(Call::Teardown {
                 key: key.to_string(),
             });
             self.live.lock().unwrap().remove(key);
-            Ok(())
+            Box::pin(async { Ok(()) })
+        }
+
+        fn keys(&self) -> NetFuture<'_, Vec<String>> {
+            let keys = self.live.lock().unwrap().keys().cloned().collect();
+            Box::pin(async move { keys })
         }
     }
 }

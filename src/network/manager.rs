@@ -8,10 +8,18 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
 use super::state::{self, EniLease, Lease, State};
-use super::types::{
-    parse_mac, HostPrep, Mode, NamespaceInfo, NamespaceRequest, NetworkConfig, Protocol,
-};
+use super::types::{HostPrep, NamespaceInfo, NamespaceRequest, NetworkConfig};
 use super::{conntrack, ipt, link, netns, rules, NetworkError};
+use crate::task::def::{NetworkMode, Protocol};
+use crate::task::net::parse_mac;
+
+/// The MAC of an ENI, as the network layer reports a bad one.
+fn eni_mac(mac: &str) -> Result<[u8; 6], NetworkError> {
+    parse_mac(mac).map_err(|e| NetworkError::InvalidRequest {
+        field: "eni.mac",
+        reason: e.to_string(),
+    })
+}
 
 /// The veth end inside an ENI task's namespace (the ENI itself is eth0).
 const ENI_BRIDGE_IF: &str = "ecs-eth0";
@@ -193,8 +201,14 @@ impl NetworkManager {
                 reason: "must be 1-255 bytes".into(),
             });
         }
+        if req.mode == NetworkMode::Host {
+            return Err(NetworkError::InvalidRequest {
+                field: "mode",
+                reason: "host mode has no namespace to set up".into(),
+            });
+        }
         let eni_mac = match (&req.eni, req.mode) {
-            (Some(e), Mode::Awsvpc) => Some(parse_mac(&e.mac)?),
+            (Some(e), NetworkMode::Awsvpc) => Some(eni_mac(&e.mac)?),
             (Some(_), _) => {
                 return Err(NetworkError::InvalidRequest {
                     field: "eni",
@@ -224,11 +238,11 @@ impl NetworkManager {
             dns: Vec::new(),
             dns_search: Vec::new(),
         };
-        if req.mode != Mode::None {
+        if req.mode != NetworkMode::None {
             lease.ip = Some(inner.state.allocate_ip()?);
             lease.host_veth = Some(names.veth.clone());
         }
-        if req.mode == Mode::Bridge {
+        if req.mode == NetworkMode::Bridge {
             lease.bindings = inner.state.allocate_ports(
                 &req.ports,
                 self.cfg.dynamic_port_range,
@@ -289,7 +303,7 @@ impl NetworkManager {
                 reason: "missing".into(),
             })?;
         link::set_up(&ns.handle, lo, "lo").await?;
-        if req.mode == Mode::None {
+        if req.mode == NetworkMode::None {
             return Ok(());
         }
         let ip = lease.ip.ok_or_else(|| NetworkError::InvalidRequest {
@@ -459,7 +473,7 @@ impl NetworkManager {
         if eni.host_name.is_empty() || !netns::is_mounted(netns_path) {
             return Ok(());
         }
-        let mac = parse_mac(&eni.mac)?;
+        let mac = eni_mac(&eni.mac)?;
         let ns = netns::handle_in(netns_path).await?;
         let Some((idx, name)) = link::by_mac(&ns.handle, &mac).await? else {
             return Ok(());

@@ -78,15 +78,16 @@ mod tests;
 
 use std::path::PathBuf;
 
+use crate::task::def::Protocol;
+
 #[cfg(test)]
 pub use api::fake;
-pub use api::TaskNetwork;
+pub use api::{NetFuture, TaskNetwork};
 pub use manager::NetworkManager;
 pub use rules::CREDENTIALS_IP;
 pub use types::{
-    default_dynamic_port_range, parse_mac, parse_port_range, Binding, Eni, HostPrep, Ipv4Net, Mode,
-    NamespaceInfo, NamespaceRequest, NetworkConfig, PortRequest, Protocol, DEFAULT_BRIDGE,
-    DEFAULT_SUBNET, FALLBACK_DYNAMIC_RANGE,
+    default_dynamic_port_range, HostPrep, NamespaceInfo, NamespaceRequest, NetworkConfig,
+    DEFAULT_BRIDGE, FALLBACK_DYNAMIC_RANGE,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -4,7 +4,9 @@
 
 use std::net::Ipv4Addr;
 
-use super::types::{Binding, HostPrep, Ipv4Net};
+use super::types::HostPrep;
+use crate::config::Ipv4Net;
+use crate::task::def::NetworkBinding;
 
 /// The credentials endpoint address tasks use.
 pub const CREDENTIALS_IP: Ipv4Addr = Ipv4Addr::new(169, 254, 170, 2);
@@ -199,7 +201,7 @@ pub(crate) fn bridge_rules(bridge: &str, subnet: Ipv4Net, credentials_port: u16)
 }
 
 /// The DNAT of one port mapping.
-pub(crate) fn port_rule(bridge: &str, b: &Binding, task_ip: Ipv4Addr) -> Rule {
+pub(crate) fn port_rule(bridge: &str, b: &NetworkBinding, task_ip: Ipv4Addr) -> Rule {
     let p = b.protocol.as_str();
     Rule {
         table: "nat",

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::types::{Binding, Ipv4Net, Mode, PortRequest, Protocol};
 use super::NetworkError;
+use crate::config::Ipv4Net;
+use crate::task::def::{NetworkBinding, NetworkMode, PortMapping, Protocol};
 
 pub(crate) const STATE_FILE: &str = "network.json";
 const VERSION: u32 = 1;
@@ -17,12 +18,14 @@ const VERSION: u32 = 1;
 /// Everything the manager must remember to undo a namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Lease {
-    pub mode: Mode,
+    #[serde(with = "stored::mode")]
+    pub mode: NetworkMode,
     pub netns_path: PathBuf,
     /// Bridge address (bridge, awsvpc with or without ENI).
     pub ip: Option<Ipv4Addr>,
     pub host_veth: Option<String>,
-    pub bindings: Vec<Binding>,
+    #[serde(with = "stored::bindings")]
+    pub bindings: Vec<NetworkBinding>,
     pub eni: Option<EniLease>,
     #[serde(default)]
     pub dns: Vec<Ipv4Addr>,
@@ -101,11 +104,11 @@ impl State {
     /// reserved, leased or bound. `is_free` probes the host (a bind attempt).
     pub fn allocate_ports(
         &mut self,
-        reqs: &[PortRequest],
+        reqs: &[PortMapping],
         range: (u16, u16),
         reserved: (&[u16], &[u16]),
         mut is_free: impl FnMut(Protocol, u16) -> bool,
-    ) -> Result<Vec<Binding>, NetworkError> {
+    ) -> Result<Vec<NetworkBinding>, NetworkError> {
         let mut used = self.used_ports();
         let mut out = Vec::with_capacity(reqs.len());
         let reserved_for = |p: Protocol| match p {
@@ -160,10 +163,10 @@ impl State {
         }
         self.port_cursor = cursor;
         // Report in the order asked.
-        let mut bindings: Vec<Binding> = Vec::with_capacity(out.len());
+        let mut bindings: Vec<NetworkBinding> = Vec::with_capacity(out.len());
         for r in reqs {
             if let Some(&(_, hp)) = out.iter().find(|(o, _)| std::ptr::eq(*o, r)) {
-                bindings.push(Binding {
+                bindings.push(NetworkBinding {
                     container_port: r.container_port,
                     host_port: hp,
                     protocol: r.protocol,
@@ -172,6 +175,71 @@ impl State {
             }
         }
         Ok(bindings)
+    }
+}
+
+/// How network.json spells the task's types: modes and protocols in lower
+/// case (`"bridge"`, `"tcp"`), where the task checkpoint uses the enum names.
+/// Both files outlive upgrades, so neither spelling may change.
+mod stored {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::task::def::{NetworkBinding, NetworkMode, Protocol};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(remote = "NetworkMode", rename_all = "lowercase")]
+    enum ModeDef {
+        Host,
+        Bridge,
+        Awsvpc,
+        None,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(remote = "Protocol", rename_all = "lowercase")]
+    enum ProtocolDef {
+        Tcp,
+        Udp,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(remote = "NetworkBinding")]
+    struct BindingDef {
+        container_port: u16,
+        host_port: u16,
+        #[serde(with = "ProtocolDef")]
+        protocol: Protocol,
+        bind_ip: std::net::Ipv4Addr,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    struct Binding(#[serde(with = "BindingDef")] NetworkBinding);
+
+    pub mod mode {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(m: &NetworkMode, s: S) -> Result<S::Ok, S::Error> {
+            ModeDef::serialize(m, s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NetworkMode, D::Error> {
+            ModeDef::deserialize(d)
+        }
+    }
+
+    pub mod bindings {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(b: &[NetworkBinding], s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(b.iter().map(|b| Binding(*b)))
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Vec<NetworkBinding>, D::Error> {
+            let v = Vec::<Binding>::deserialize(d)?;
+            Ok(v.into_iter().map(|b| b.0).collect())
+        }
     }
 }
 

@@ -6,64 +6,23 @@ use super::rules;
 use super::state::{self, Lease, State};
 use super::types::*;
 use super::NetworkError;
+use crate::config::{parse_port_range, Ipv4Net, DEFAULT_TASK_SUBNET};
+use crate::task::def::{NetworkBinding, NetworkMode, PortMapping, Protocol};
 
 fn net(s: &str) -> Ipv4Net {
     s.parse().unwrap()
 }
 
 #[test]
-fn subnet_parsing_and_arithmetic() {
-    let n = net("169.254.172.0/22");
-    assert_eq!(n, DEFAULT_SUBNET);
-    assert_eq!(n.gateway(), Ipv4Addr::new(169, 254, 172, 1));
-    assert_eq!(n.broadcast(), Ipv4Addr::new(169, 254, 175, 255));
-    assert_eq!(
-        n.task_range(),
-        (
-            u32::from(Ipv4Addr::new(169, 254, 172, 2)),
-            u32::from(Ipv4Addr::new(169, 254, 175, 254))
-        )
-    );
-    assert!(n.contains(Ipv4Addr::new(169, 254, 175, 9)));
-    assert!(!n.contains(Ipv4Addr::new(169, 254, 176, 1)));
-    assert_eq!(n.to_string(), "169.254.172.0/22");
-    for bad in [
-        "10.0.0.1/24",
-        "10.0.0.0",
-        "10.0.0.0/31",
-        "10.0.0.0/7",
-        "x/24",
-        "10.0.0.0/a",
-    ] {
-        let e = bad.parse::<Ipv4Net>().unwrap_err();
-        assert!(e.to_string().contains("bridge_subnet"), "{bad}: {e}");
-    }
-}
-
-#[test]
-fn port_range_and_mac_parsing() {
-    assert_eq!(parse_port_range("32768\t60999\n"), Some((32768, 60999)));
-    assert_eq!(parse_port_range("100-200"), Some((100, 200)));
+fn port_range_parsing() {
+    // The proc file's blank-separated pair, read by ECS_DYNAMIC_HOST_PORT_RANGE's parser.
+    assert_eq!(proc_port_range("32768\t60999\n"), Some((32768, 60999)));
+    assert_eq!(parse_port_range("100-200"), Ok((100, 200)));
     for bad in ["", "5", "200-100", "0-10", "1-2-3", "a-b", "1-70000"] {
-        assert_eq!(parse_port_range(bad), None, "{bad}");
+        assert!(parse_port_range(bad).is_err(), "{bad}");
     }
-    assert_eq!(
-        parse_mac("0A:e5:14:00:00:01").unwrap(),
-        [0x0a, 0xe5, 0x14, 0, 0, 1]
-    );
-    assert_eq!(
-        parse_mac("0a-e5-14-00-00-01").unwrap(),
-        [0x0a, 0xe5, 0x14, 0, 0, 1]
-    );
-    for bad in [
-        "",
-        "0a:e5:14:00:00",
-        "0a:e5:14:00:00:01:02",
-        "0a:e5:14:00:00:g1",
-        "a:e5:14:00:00:011",
-    ] {
-        let e = parse_mac(bad).unwrap_err();
-        assert!(e.to_string().contains("eni.mac"), "{bad}: {e}");
+    for bad in ["", "5", "200 100", "0 10", "1 2 3", "a b", "1 70000"] {
+        assert_eq!(proc_port_range(bad), None, "{bad}");
     }
 }
 
@@ -94,13 +53,13 @@ fn config_validation_names_the_field() {
 
 fn lease(ip: Option<Ipv4Addr>, ports: &[(Protocol, u16)]) -> Lease {
     Lease {
-        mode: Mode::Bridge,
+        mode: NetworkMode::Bridge,
         netns_path: "/x".into(),
         ip,
         host_veth: None,
         bindings: ports
             .iter()
-            .map(|&(protocol, host_port)| Binding {
+            .map(|&(protocol, host_port)| NetworkBinding {
                 container_port: 80,
                 host_port,
                 protocol,
@@ -135,12 +94,12 @@ fn ipam_hands_out_each_address_once_round_robin() {
     }
     let e = s.allocate_ip().unwrap_err();
     assert!(matches!(e, NetworkError::AddressesExhausted { .. }), "{e}");
-    let mut one = State::new("br", net("10.2.0.0/30"));
+    let mut one = State::new("br", net("10.2.0.0/29"));
     assert_eq!(one.allocate_ip().unwrap(), Ipv4Addr::new(10, 2, 0, 2));
 }
 
-fn req(container_port: u16, host_port: Option<u16>, protocol: Protocol) -> PortRequest {
-    PortRequest {
+fn req(container_port: u16, host_port: Option<u16>, protocol: Protocol) -> PortMapping {
+    PortMapping {
         container_port,
         host_port,
         protocol,
@@ -352,7 +311,7 @@ fn bridge_and_port_rules() {
     assert!(hooks.iter().any(|h| h.builtin == "PREROUTING"
         && h.first
         && h.spec == "-i ecs-br0 -j ECS-CRED-ecs-br0"));
-    let r = rules::bridge_rules("ecs-br0", DEFAULT_SUBNET, 40001);
+    let r = rules::bridge_rules("ecs-br0", DEFAULT_TASK_SUBNET, 40001);
     assert!(r.iter().any(|r| r.chain == "ECS-CRED-ecs-br0"
         && r.spec
             == "-d 169.254.170.2/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination 127.0.0.1:40001"));
@@ -362,7 +321,7 @@ fn bridge_and_port_rules() {
     assert!(r
         .iter()
         .any(|r| r.spec == "-s 127.0.0.0/8 -o ecs-br0 -j MASQUERADE"));
-    let b = Binding {
+    let b = NetworkBinding {
         container_port: 80,
         host_port: 32768,
         protocol: Protocol::Udp,
@@ -461,9 +420,9 @@ async fn fake_network_records_calls() {
     let info = f
         .setup(&NamespaceRequest {
             key: "t1/web".into(),
-            mode: Mode::Bridge,
+            mode: NetworkMode::Bridge,
             eni: None,
-            ports: vec![PortRequest {
+            ports: vec![PortMapping {
                 container_port: 80,
                 host_port: None,
                 protocol: Protocol::Tcp,
@@ -478,7 +437,7 @@ async fn fake_network_records_calls() {
         vec![
             Call::Setup {
                 key: "t1/web".into(),
-                mode: Mode::Bridge
+                mode: NetworkMode::Bridge
             },
             Call::Teardown {
                 key: "t1/web".into()
@@ -488,82 +447,17 @@ async fn fake_network_records_calls() {
 }
 
 #[test]
-fn eni_from_the_acs_payload() {
-    use crate::model::acs::ElasticNetworkInterface;
-    let e: ElasticNetworkInterface = serde_json::from_value(serde_json::json!({
-        "macAddress": "0a:1b:2c:3d:4e:5f",
-        "ec2Id": "eni-123",
-        "ipv4Addresses": [
-            {"privateAddress": "10.0.1.9", "primary": false},
-            {"privateAddress": "10.0.1.8", "primary": true}
-        ],
-        "subnetGatewayIpv4Address": "10.0.1.1/24",
-        "domainNameServers": ["10.0.0.2"],
-        "domainName": ["ec2.internal"]
-    }))
-    .unwrap();
-    let eni = Eni::from_acs(&e).unwrap();
-    assert_eq!(eni.mac, "0a:1b:2c:3d:4e:5f");
-    assert_eq!(
-        eni.ipv4,
-        vec![
-            (Ipv4Addr::new(10, 0, 1, 8), 24),
-            (Ipv4Addr::new(10, 0, 1, 9), 24)
-        ]
-    );
-    assert_eq!(eni.gateway, Some(Ipv4Addr::new(10, 0, 1, 1)));
-    assert_eq!(eni.dns, vec![Ipv4Addr::new(10, 0, 0, 2)]);
-    assert_eq!(eni.dns_search, vec!["ec2.internal".to_string()]);
-
-    let field = |patch: serde_json::Value| {
-        let mut v = serde_json::to_value(&e).unwrap();
-        for (k, x) in patch.as_object().unwrap() {
-            v[k] = x.clone();
-        }
-        let e: ElasticNetworkInterface = serde_json::from_value(v).unwrap();
-        match Eni::from_acs(&e).unwrap_err() {
-            NetworkError::InvalidRequest { field, .. } => field,
-            other => panic!("{other}"),
-        }
-    };
-    assert_eq!(field(serde_json::json!({"macAddress": null})), "macAddress");
-    assert_eq!(field(serde_json::json!({"macAddress": "zz"})), "eni.mac");
-    assert_eq!(
-        field(serde_json::json!({"subnetGatewayIpv4Address": "10.0.1.1"})),
-        "subnetGatewayIpv4Address"
-    );
-    assert_eq!(
-        field(serde_json::json!({"ipv4Addresses": []})),
-        "ipv4Addresses"
-    );
-    assert_eq!(
-        field(serde_json::json!({"ipv4Addresses": [{"privateAddress": "x"}]})),
-        "ipv4Addresses.privateAddress"
-    );
-    assert_eq!(
-        field(serde_json::json!({"domainNameServers": ["::1"]})),
-        "domainNameServers"
-    );
-}
-
-#[test]
-fn network_mode_and_protocol_parsing() {
-    assert_eq!(Mode::from_network_mode("host").unwrap(), None);
-    assert_eq!(Mode::from_network_mode("").unwrap(), Some(Mode::Bridge));
-    assert_eq!(
-        Mode::from_network_mode("awsvpc").unwrap(),
-        Some(Mode::Awsvpc)
-    );
-    assert_eq!(Mode::from_network_mode("none").unwrap(), Some(Mode::None));
-    assert!(Mode::from_network_mode("nat")
-        .unwrap_err()
-        .to_string()
-        .contains("networkMode"));
-    assert_eq!("UDP".parse::<Protocol>().unwrap(), Protocol::Udp);
-    assert_eq!("".parse::<Protocol>().unwrap(), Protocol::Tcp);
-    assert!("sctp"
-        .parse::<Protocol>()
-        .unwrap_err()
-        .to_string()
-        .contains("protocol"));
+fn network_json_keeps_its_lower_case_spelling() {
+    let l = lease(Some(Ipv4Addr::new(10, 1, 0, 2)), &[(Protocol::Udp, 1234)]);
+    let v = serde_json::to_value(&l).unwrap();
+    assert_eq!(v["mode"], "bridge");
+    assert_eq!(v["bindings"][0]["protocol"], "udp");
+    // A lease written by an earlier agent.
+    let old = serde_json::json!({
+        "mode": "bridge", "netns_path": "/x", "ip": "10.1.0.2", "host_veth": null,
+        "bindings": [{"container_port": 80, "host_port": 1234, "protocol": "udp",
+                      "bind_ip": "0.0.0.0"}],
+        "eni": null
+    });
+    assert_eq!(serde_json::from_value::<Lease>(old).unwrap(), l);
 }

@@ -23,10 +23,26 @@ pub struct Dependency {
     pub condition: Condition,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Protocol {
     Tcp,
     Udp,
+}
+
+impl Protocol {
+    /// As ECS and iptables spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
+    }
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -94,7 +110,7 @@ pub struct TaskDef {
     pub containers: Vec<ContainerDef>,
     /// awsvpc: the ENI from the payload, moved into the task's namespace.
     #[serde(default)]
-    pub eni: Option<crate::network::Eni>,
+    pub eni: Option<super::net::Eni>,
     /// The ENI's attachment ARN (task metadata shows it).
     #[serde(default)]
     pub eni_attachment_arn: Option<String>,

@@ -3,6 +3,7 @@
 //! stoppedReason.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use crate::model::acs;
@@ -11,6 +12,7 @@ use super::def::{
     Condition, ContainerDef, Dependency, NetworkMode, PortMapping, Protocol, TaskDef, TaskLimits,
 };
 use super::docker_config::{parse_config, parse_host_config};
+use super::net::{parse_mac, Eni};
 
 /// Instance-wide rules a task must follow (from the agent's config).
 #[derive(Debug, Clone, Copy, Default)]
@@ -124,7 +126,7 @@ fn eni(
     t: &acs::Task,
     mode: NetworkMode,
     policy: Policy,
-) -> Result<(Option<crate::network::Eni>, Option<String>), InvalidTask> {
+) -> Result<(Option<Eni>, Option<String>), InvalidTask> {
     let Some(first) = t.elastic_network_interfaces.first() else {
         return Ok((None, None));
     };
@@ -146,9 +148,74 @@ fn eni(
             t.elastic_network_interfaces.len()
         )));
     }
-    let eni = crate::network::Eni::from_acs(first)
-        .map_err(|e| invalid(format!("elasticNetworkInterfaces[0]: {e}")))?;
+    let eni =
+        eni_from_acs(first).map_err(|e| invalid(format!("elasticNetworkInterfaces[0]: {e}")))?;
     Ok((Some(eni), first.attachment_arn.clone()))
+}
+
+/// A field of an ACS ENI that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub(crate) struct EniFieldError {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+/// Validates an ENI of the ACS payload (`elasticNetworkInterfaces[]`):
+/// the MAC, the IPv4 addresses (primary first) with the prefix of
+/// `subnetGatewayIpv4Address` (`"10.0.0.1/24"`), which is also the
+/// default gateway, and the DNS servers and search domains.
+pub(crate) fn eni_from_acs(e: &acs::ElasticNetworkInterface) -> Result<Eni, EniFieldError> {
+    let bad = |field: &'static str, reason: String| EniFieldError { field, reason };
+    let mac = e
+        .mac_address
+        .clone()
+        .ok_or_else(|| bad("macAddress", "missing".into()))?;
+    parse_mac(&mac).map_err(|e| bad("macAddress", e.to_string()))?;
+    let gw_cidr = e
+        .subnet_gateway_ipv4_address
+        .as_deref()
+        .ok_or_else(|| bad("subnetGatewayIpv4Address", "missing".into()))?;
+    let (gw, prefix) = gw_cidr
+        .split_once('/')
+        .and_then(|(a, p)| Some((a.parse::<Ipv4Addr>().ok()?, p.parse::<u8>().ok()?)))
+        .filter(|(_, p)| (1..=32).contains(p))
+        .ok_or_else(|| {
+            bad(
+                "subnetGatewayIpv4Address",
+                format!("{gw_cidr:?} is not like 10.0.0.1/24"),
+            )
+        })?;
+    let mut addrs: Vec<(bool, Ipv4Addr)> = Vec::new();
+    for a in &e.ipv4_addresses {
+        let s = a.private_address.as_deref().unwrap_or_default();
+        let ip: Ipv4Addr = s.parse().map_err(|_| {
+            bad(
+                "ipv4Addresses.privateAddress",
+                format!("{s:?} is not an IPv4 address"),
+            )
+        })?;
+        addrs.push((a.primary.unwrap_or(false), ip));
+    }
+    if addrs.is_empty() {
+        return Err(bad("ipv4Addresses", "no address".into()));
+    }
+    addrs.sort_by_key(|(primary, _)| !primary);
+    let mut dns = Vec::new();
+    for s in &e.domain_name_servers {
+        dns.push(
+            s.parse::<Ipv4Addr>()
+                .map_err(|_| bad("domainNameServers", format!("{s:?} is not an IPv4 address")))?,
+        );
+    }
+    Ok(Eni {
+        mac,
+        ipv4: addrs.into_iter().map(|(_, ip)| (ip, prefix)).collect(),
+        gateway: Some(gw),
+        dns,
+        dns_search: e.domain_name.clone(),
+        private_dns_name: e.private_dns_name.clone().filter(|n| !n.is_empty()),
+    })
 }
 
 fn valid_container_name(n: &str) -> bool {

@@ -284,3 +284,62 @@ fn host_config_network_mode_must_match_the_task() {
         e.reason
     );
 }
+
+#[test]
+fn eni_from_the_acs_payload() {
+    use super::from_acs::eni_from_acs;
+    use crate::model::acs::ElasticNetworkInterface;
+    use std::net::Ipv4Addr;
+    let e: ElasticNetworkInterface = serde_json::from_value(serde_json::json!({
+        "macAddress": "0a:1b:2c:3d:4e:5f",
+        "ec2Id": "eni-123",
+        "ipv4Addresses": [
+            {"privateAddress": "10.0.1.9", "primary": false},
+            {"privateAddress": "10.0.1.8", "primary": true}
+        ],
+        "subnetGatewayIpv4Address": "10.0.1.1/24",
+        "domainNameServers": ["10.0.0.2"],
+        "domainName": ["ec2.internal"]
+    }))
+    .unwrap();
+    let eni = eni_from_acs(&e).unwrap();
+    assert_eq!(eni.mac, "0a:1b:2c:3d:4e:5f");
+    assert_eq!(
+        eni.ipv4,
+        vec![
+            (Ipv4Addr::new(10, 0, 1, 8), 24),
+            (Ipv4Addr::new(10, 0, 1, 9), 24)
+        ]
+    );
+    assert_eq!(eni.gateway, Some(Ipv4Addr::new(10, 0, 1, 1)));
+    assert_eq!(eni.dns, vec![Ipv4Addr::new(10, 0, 0, 2)]);
+    assert_eq!(eni.dns_search, vec!["ec2.internal".to_string()]);
+
+    let field = |patch: serde_json::Value| {
+        let mut v = serde_json::to_value(&e).unwrap();
+        for (k, x) in patch.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        let e: ElasticNetworkInterface = serde_json::from_value(v).unwrap();
+        eni_from_acs(&e).unwrap_err().field
+    };
+    assert_eq!(field(serde_json::json!({"macAddress": null})), "macAddress");
+    // The ACS field (the network layer called it eni.mac).
+    assert_eq!(field(serde_json::json!({"macAddress": "zz"})), "macAddress");
+    assert_eq!(
+        field(serde_json::json!({"subnetGatewayIpv4Address": "10.0.1.1"})),
+        "subnetGatewayIpv4Address"
+    );
+    assert_eq!(
+        field(serde_json::json!({"ipv4Addresses": []})),
+        "ipv4Addresses"
+    );
+    assert_eq!(
+        field(serde_json::json!({"ipv4Addresses": [{"privateAddress": "x"}]})),
+        "ipv4Addresses.privateAddress"
+    );
+    assert_eq!(
+        field(serde_json::json!({"domainNameServers": ["::1"]})),
+        "domainNameServers"
+    );
+}

@@ -8,6 +8,7 @@ pub mod from_acs;
 #[cfg(test)]
 mod fuzz_tests;
 pub mod lifecycle;
+pub mod net;
 pub mod spec;
 pub mod status;
 

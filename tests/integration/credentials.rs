@@ -7,7 +7,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::Command;
 
 use ecs::credentials::{self, CredentialsStore, RateLimit, RoleCredentials, RoleType};
-use ecs::network::{Eni, HostPrep, Mode, NetworkManager};
+use ecs::network::{HostPrep, NetworkManager};
+use ecs::task::def::NetworkMode;
+use ecs::task::net::Eni;
 
 use crate::network::{is_root, wget, Net, HOST_PREP};
 
@@ -61,8 +63,8 @@ async fn tasks_fetch_their_own_credentials_through_169_254_170_2() {
         .unwrap();
 
     let (ka, kb, kc) = (net.key("task-a"), net.key("task-b"), net.key("task-c"));
-    let a = net.setup(&ka, Mode::Bridge, vec![], None).await;
-    let b = net.setup(&kb, Mode::Awsvpc, vec![], None).await;
+    let a = net.setup(&ka, NetworkMode::Bridge, vec![], None).await;
+    let b = net.setup(&kb, NetworkMode::Awsvpc, vec![], None).await;
     // An ENI task: 169.254.170.2 goes over the ecs-eth0 veth, not the ENI.
     let eni_name = format!("enic{:x}", std::process::id() & 0xffff);
     let mac = "0a:e5:21:00:00:01";
@@ -86,7 +88,7 @@ async fn tasks_fetch_their_own_credentials_through_169_254_170_2() {
     let c = net
         .setup(
             &kc,
-            Mode::Awsvpc,
+            NetworkMode::Awsvpc,
             vec![],
             Some(Eni {
                 mac: mac.into(),

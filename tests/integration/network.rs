@@ -11,10 +11,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ecs::network::{
-    Binding, Eni, HostPrep, Ipv4Net, Mode, NamespaceInfo, NamespaceRequest, NetworkConfig,
-    NetworkManager, PortRequest, Protocol,
-};
+use ecs::config::Ipv4Net;
+use ecs::network::{HostPrep, NamespaceInfo, NamespaceRequest, NetworkConfig, NetworkManager};
+use ecs::task::def::{NetworkBinding, NetworkMode, PortMapping, Protocol};
+use ecs::task::net::Eni;
 
 /// Tests that change the host-wide ECS-AGENT-* chains take this.
 pub static HOST_PREP: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -87,8 +87,8 @@ impl Net {
     pub async fn setup(
         &self,
         key: &str,
-        mode: Mode,
-        ports: Vec<PortRequest>,
+        mode: NetworkMode,
+        ports: Vec<PortMapping>,
         eni: Option<Eni>,
     ) -> NamespaceInfo {
         self.mgr
@@ -250,8 +250,8 @@ pub fn conntrack_mentions(ip: Ipv4Addr) -> Vec<String> {
         .collect()
 }
 
-fn tcp(container_port: u16, host_port: Option<u16>) -> PortRequest {
-    PortRequest {
+fn tcp(container_port: u16, host_port: Option<u16>) -> PortMapping {
+    PortMapping {
         container_port,
         host_port,
         protocol: Protocol::Tcp,
@@ -296,11 +296,11 @@ async fn bridge_dynamic_port_answers_from_host_and_other_namespace() {
     let info = net
         .setup(
             &a,
-            Mode::Bridge,
+            NetworkMode::Bridge,
             vec![
                 tcp(8080, None),
                 tcp(8081, Some(0)),
-                PortRequest {
+                PortMapping {
                     container_port: 53,
                     host_port: None,
                     protocol: Protocol::Udp,
@@ -376,7 +376,7 @@ async fn bridge_dynamic_port_answers_from_host_and_other_namespace() {
     );
 
     // Another namespace on the bridge, through the host port and directly.
-    let other = net.setup(&b, Mode::Bridge, vec![], None).await;
+    let other = net.setup(&b, NetworkMode::Bridge, vec![], None).await;
     assert_ne!(other.ipv4, info.ipv4);
     let url = format!("http://{}:{hp}/", net.subnet.gateway());
     let got = wget(&other, &url).unwrap();
@@ -396,7 +396,7 @@ async fn bridge_dynamic_port_answers_from_host_and_other_namespace() {
         .mgr
         .setup(&NamespaceRequest {
             key: c,
-            mode: Mode::Bridge,
+            mode: NetworkMode::Bridge,
             eni: None,
             ports: vec![tcp(80, Some(taken))],
         })
@@ -421,8 +421,10 @@ async fn awsvpc_tasks_get_distinct_addresses_and_reach_each_other() {
     }
     let net = Net::new(12).await;
     let (a, b) = (net.key("task-a"), net.key("task-b"));
-    let ia = net.setup(&a, Mode::Awsvpc, vec![tcp(80, None)], None).await;
-    let ib = net.setup(&b, Mode::Awsvpc, vec![], None).await;
+    let ia = net
+        .setup(&a, NetworkMode::Awsvpc, vec![tcp(80, None)], None)
+        .await;
+    let ib = net.setup(&b, NetworkMode::Awsvpc, vec![], None).await;
     assert!(ia.bindings.is_empty(), "awsvpc has no host port mappings");
     assert_ne!(ia.ipv4, ib.ipv4);
     let (_p, _d) = httpd(&ia, 80, "task a");
@@ -443,7 +445,9 @@ async fn none_mode_has_only_loopback() {
     }
     let net = Net::new(13).await;
     let k = net.key("none");
-    let info = net.setup(&k, Mode::None, vec![tcp(80, None)], None).await;
+    let info = net
+        .setup(&k, NetworkMode::None, vec![tcp(80, None)], None)
+        .await;
     assert_eq!(info.ipv4, None);
     assert!(info.bindings.is_empty());
     let links = in_ns(&info, &["ip", "-o", "link"]).unwrap();
@@ -499,7 +503,7 @@ async fn eni_moves_into_the_namespace_and_back() {
         dns_search: vec!["ec2.internal".into()],
         private_dns_name: None,
     };
-    let info = net.setup(&k, Mode::Awsvpc, vec![], Some(eni)).await;
+    let info = net.setup(&k, NetworkMode::Awsvpc, vec![], Some(eni)).await;
     assert_eq!(info.ipv4, Some(Ipv4Addr::new(10, 214, 14, 5)));
     assert_eq!(info.dns, vec![Ipv4Addr::new(10, 214, 14, 2)]);
     assert_eq!(info.source_ips.len(), 2, "bridge veth and ENI addresses");
@@ -605,11 +609,11 @@ async fn credentials_address_reaches_the_agent_listener_from_namespaces() {
     );
 
     let k = net.key("creds");
-    let info = net.setup(&k, Mode::Bridge, vec![], None).await;
+    let info = net.setup(&k, NetworkMode::Bridge, vec![], None).await;
     let got = wget(&info, "http://169.254.170.2/v2/credentials/x").unwrap();
     assert_eq!(got, format!("creds-listener peer={}", info.ipv4.unwrap()));
     let k2 = net.key("creds-vpc");
-    let info2 = net.setup(&k2, Mode::Awsvpc, vec![], None).await;
+    let info2 = net.setup(&k2, NetworkMode::Awsvpc, vec![], None).await;
     let got = wget(&info2, "http://169.254.170.2/").unwrap();
     assert_eq!(got, format!("creds-listener peer={}", info2.ipv4.unwrap()));
     // From the host itself (OUTPUT REDIRECT); the source is whichever host
@@ -645,15 +649,15 @@ async fn twenty_cycles_leave_nothing_behind_and_leases_persist() {
     for i in 0..20 {
         let k = net.key(&format!("cycle{i}"));
         let mode = if i % 2 == 0 {
-            Mode::Bridge
+            NetworkMode::Bridge
         } else {
-            Mode::Awsvpc
+            NetworkMode::Awsvpc
         };
         let info = net
             .setup(&k, mode, vec![tcp(80, None), tcp(81, None)], None)
             .await;
         names.push(ns_name(&info));
-        for Binding { host_port, .. } in &info.bindings {
+        for NetworkBinding { host_port, .. } in &info.bindings {
             seen_ports.insert(*host_port);
         }
         assert_eq!(net.lease_file()["leases"].as_object().unwrap().len(), 1);
@@ -668,7 +672,9 @@ async fn twenty_cycles_leave_nothing_behind_and_leases_persist() {
 
     // Leases survive a new manager on the same state dir.
     let k = net.key("persist");
-    let first = net.setup(&k, Mode::Bridge, vec![tcp(80, None)], None).await;
+    let first = net
+        .setup(&k, NetworkMode::Bridge, vec![tcp(80, None)], None)
+        .await;
     let cfg = net.mgr.config().clone();
     let again = NetworkManager::new(cfg).await.unwrap();
     assert_eq!(again.keys().await, vec![k.clone()]);
@@ -676,7 +682,7 @@ async fn twenty_cycles_leave_nothing_behind_and_leases_persist() {
     let second = again
         .setup(&NamespaceRequest {
             key: k2.clone(),
-            mode: Mode::Bridge,
+            mode: NetworkMode::Bridge,
             eni: None,
             ports: vec![tcp(80, None)],
         })
@@ -688,7 +694,7 @@ async fn twenty_cycles_leave_nothing_behind_and_leases_persist() {
     let same = again
         .setup(&NamespaceRequest {
             key: k2.clone(),
-            mode: Mode::Bridge,
+            mode: NetworkMode::Bridge,
             eni: None,
             ports: vec![tcp(80, None)],
         })
@@ -808,7 +814,7 @@ async fn containerd_containers_in_task_namespaces() {
     // awsvpc task: one namespace, two containers.
     let task = net.key("ctr-task");
     let task_arn = format!("arn:aws:ecs:us-east-1:123456789012:task/c/{task}");
-    let info = net.setup(&task, Mode::Awsvpc, vec![], None).await;
+    let info = net.setup(&task, NetworkMode::Awsvpc, vec![], None).await;
     store
         .put(
             &task_arn,
@@ -871,7 +877,7 @@ async fn containerd_containers_in_task_namespaces() {
     // bridge container with a dynamic host port.
     let bkey = net.key("ctr-bridge");
     let binfo = net
-        .setup(&bkey, Mode::Bridge, vec![tcp(80, None)], None)
+        .setup(&bkey, NetworkMode::Bridge, vec![tcp(80, None)], None)
         .await;
     let bweb = spec("bweb", &web_cmd, &[], &binfo.netns_path);
     rt.create(&bweb).await.unwrap();
