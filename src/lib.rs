@@ -17,3 +17,6 @@ pub mod network;
 pub mod runtime;
 pub mod state;
 pub mod task;
+
+#[cfg(test)]
+mod layering_tests;
