@@ -14,6 +14,7 @@ pub mod local;
 pub mod logger;
 pub mod model;
 pub mod network;
+pub mod observe;
 pub mod runtime;
 pub mod state;
 pub mod task;

@@ -16,10 +16,10 @@ use ecs::control::tags::ResourceTags;
 use ecs::control::task_protection::TaskProtection;
 use ecs::control::{AcsSession, EcsClient, TcsSession};
 use ecs::credentials::CredentialsStore;
-use ecs::endpoints::{AgentView, TaskSource};
 use ecs::engine::image_gc::CleanupPolicy;
 use ecs::engine::{Engine, EngineServices, EngineSettings, PullBehavior, ReportQueue};
 use ecs::image::{Platform, PullOptions};
+use ecs::observe::{AgentView, TaskSource};
 use ecs::runtime::containerd::{Conn, ContainerdRuntime};
 use ecs::state::{InstanceRecord, Saved, StateStore};
 use ecs::task::from_acs::Policy;
@@ -394,10 +394,11 @@ mod endpoints {
     use ecs::endpoints::agent_api::{agent_api_router, TaskProtectionApi};
     use ecs::endpoints::tags::TagsApi;
     use ecs::endpoints::{
-        introspection_router, metadata_router_with_tags, AgentView, RateLimit, RateLimiter,
-        StatsCollector, StatsStore, TaskSource,
+        introspection_router, metadata_router_with_tags, RateLimit, RateLimiter, StatsCollector,
+        StatsStore,
     };
     use ecs::engine::Engine;
+    use ecs::observe::{AgentView, TaskSource};
     use ecs::runtime::containerd::Conn;
     use ecs::runtime::ContainerRuntime;
     use tokio::sync::watch;

@@ -61,7 +61,7 @@ pub struct AcsSession<R> {
     /// The last sequence number seen, from the checkpoint.
     pub initial_seq_num: i64,
     /// Heartbeats are recorded here for `/metrics`.
-    pub metrics: Arc<crate::endpoints::AgentMetrics>,
+    pub metrics: Arc<crate::observe::AgentMetrics>,
 }
 
 impl<R: ContainerRuntime> AcsSession<R> {

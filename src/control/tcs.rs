@@ -13,9 +13,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::endpoints::view::TaskSource;
 use crate::endpoints::StatsStore;
 use crate::model::tcs::TcsMessage;
+use crate::observe::view::TaskSource;
 
 use super::backoff::Backoff;
 use super::ecs_client::EcsClient;

@@ -8,11 +8,11 @@
 use std::collections::{HashMap, VecDeque};
 
 use crate::endpoints::stats::DockerStats;
-use crate::endpoints::view::Snapshot;
 use crate::model::tcs::{
     ContainerMetric, CwStatsSet, MetricsMetadata, PublishMetricsRequest, StorageStatsSet,
     TaskMetric, ULongStatsSet,
 };
+use crate::observe::view::Snapshot;
 
 /// Samples kept per container: a publish interval's worth at the fastest poll
 /// the agent allows, so nothing unsent is dropped between publishes.

@@ -1,6 +1,6 @@
 use super::*;
 use crate::endpoints::stats::docker::{BlkioEntry, MemoryStats};
-use crate::endpoints::view::{ContainerView, TaskView};
+use crate::observe::view::{ContainerView, TaskView};
 
 const SEC: i128 = 1_000_000_000;
 

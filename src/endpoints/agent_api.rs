@@ -17,8 +17,8 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::view::TaskSource;
 use crate::credentials::{CredentialsStore, RoleCredentials, RoleType};
+use crate::observe::view::TaskSource;
 
 pub const TASK_PROTECTION_PATH: &str = "/api/{token}/task-protection/v1/state";
 
@@ -245,7 +245,7 @@ async fn put_protection(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::endpoints::{ContainerView, Published, TaskView};
+    use crate::observe::view::{ContainerView, Published, TaskView};
     use axum::body::Body;
     use axum::http::Request;
     use std::sync::Mutex;

@@ -14,10 +14,15 @@ use axum::Router;
 use serde::Serialize;
 
 use super::gojson::GoTime;
-use super::prometheus::{self_rss, AgentMetrics};
-use super::tmds_json::{NetworkJson, PortJson, VolumeJson};
-use super::view::{ContainerView, Snapshot, TaskSource, TaskView};
-use super::{backend_status, LICENSE_TEXT};
+use super::prometheus::{render, self_rss};
+use super::tmds_json::{PortJson, VolumeJson};
+use super::LICENSE_TEXT;
+use crate::observe::metadata_json::NetworkJson;
+use crate::observe::names;
+use crate::observe::view::{ContainerView, Snapshot, TaskSource, TaskView};
+use crate::observe::AgentMetrics;
+use crate::task::def::NetworkMode;
+use crate::task::{DesiredStatus, TaskStatus};
 
 /// Go agent: ids longer than this are full ids, others prefixes.
 const SHORT_ID_LEN: usize = 12;
@@ -100,7 +105,7 @@ pub struct TasksJson {
 }
 
 fn container_json(task: &TaskView, c: &ContainerView) -> ContainerJson {
-    let awsvpc = task.network_mode == "awsvpc";
+    let awsvpc = task.network_mode == NetworkMode::Awsvpc;
     ContainerJson {
         docker_id: c.runtime_id.clone(),
         docker_name: c.docker_name.clone(),
@@ -114,7 +119,7 @@ fn container_json(task: &TaskView, c: &ContainerView) -> ContainerJson {
             .iter()
             .map(|p| PortJson {
                 container_port: p.container_port,
-                protocol: p.protocol.clone(),
+                protocol: names::protocol(p.protocol).to_string(),
                 host_port: if awsvpc {
                     p.container_port
                 } else {
@@ -159,16 +164,19 @@ fn container_json(task: &TaskView, c: &ContainerView) -> ContainerJson {
 /// As the Go agent: statuses as ECS names them, and no desired status when
 /// it would contradict the known one.
 pub fn task_json(task: &TaskView) -> TaskJson {
-    let known = backend_status(&task.known_status);
-    let mut desired = backend_status(&task.desired_status);
-    if (known == "STOPPED" && desired != "STOPPED") || (known == "RUNNING" && desired == "PENDING")
+    // The Go agent also drops a PENDING desired status next to a RUNNING
+    // known one; a desired status is never pending here.
+    let desired = if task.known_status == TaskStatus::Stopped
+        && task.desired_status != DesiredStatus::Stopped
     {
-        desired = "";
-    }
+        ""
+    } else {
+        names::desired_status(task.desired_status)
+    };
     TaskJson {
         arn: task.arn.clone(),
         desired_status: desired.to_string(),
-        known_status: known.to_string(),
+        known_status: names::backend_task_status(task.known_status).to_string(),
         family: task.family.clone(),
         version: task.revision.clone(),
         containers: Some(
@@ -278,7 +286,7 @@ async fn license() -> Response {
 
 async fn prometheus(State(s): State<Introspection>) -> Response {
     let snap = s.source.snapshot();
-    let body = s.metrics.render(&snap, SystemTime::now(), self_rss().await);
+    let body = render(&s.metrics, &snap, SystemTime::now(), self_rss().await);
     (
         StatusCode::OK,
         [(

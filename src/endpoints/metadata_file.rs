@@ -12,9 +12,10 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::Serialize;
 
-use super::tmds_json::{container_json, NetworkJson, Version};
-use super::view::{AgentView, ContainerView, TaskView};
 use super::EndpointsError;
+use crate::observe::metadata_json::{networks_json, NetworkJson, Version};
+use crate::observe::names;
+use crate::observe::view::{AgentView, ContainerView, TaskView};
 
 pub const FILE_NAME: &str = "ecs-container-metadata.json";
 pub const CONTAINER_MOUNT_ROOT: &str = "/opt/ecs/metadata";
@@ -154,10 +155,10 @@ pub fn ready(
             container_port_range: String::new(),
             host_port: p.host_port,
             bind_ip: p.host_ip.clone(),
-            protocol: p.protocol.clone(),
+            protocol: names::protocol(p.protocol).to_string(),
         })
         .collect();
-    f.networks = container_json(task, c, Version::V3).networks;
+    f.networks = networks_json(task, c, Version::V3);
     f.metadata_file_status = Some(READY);
     f
 }

@@ -3,14 +3,15 @@
 //! `/metrics`, the container metadata file, and the shared request limit.
 //!
 //! This module does not own listeners or the engine: it gets a narrow
-//! [`TaskSource`] (the engine publishes [`TaskView`]s into a [`Published`])
-//! and returns axum routers. Wired in by `engine` (tokens, `publish.rs`,
+//! `observe::TaskSource` (the engine publishes `observe::TaskView`s into an
+//! `observe::Published`) and returns axum routers. Wired in by `engine` (tokens, `publish.rs`,
 //! metrics) and `src/bin/ecs-agent.rs` (listeners, stats, ACS gauge), along
 //! these lines:
 //!
 //! ```ignore
 //! use std::sync::Arc;
 //! use ecs::endpoints::{self, *};
+//! use ecs::observe::*;
 //!
 //! // main, once at start:
 //! let metrics = Arc::new(AgentMetrics::new());
@@ -76,7 +77,6 @@ pub mod stats;
 pub mod tags;
 pub mod tmds;
 pub mod tmds_json;
-pub mod view;
 
 #[cfg(test)]
 mod tests;
@@ -85,14 +85,9 @@ use std::path::PathBuf;
 
 pub use gojson::{format_go_time, GoFloat, GoTime};
 pub use introspection::introspection_router;
-pub use prometheus::{AgentMetrics, PullGuard};
 pub use ratelimit::{RateLimit, RateLimiter};
 pub use stats::{ContainerStats, StatsCollector, StatsError, StatsStore};
 pub use tmds::{metadata_router, metadata_router_with_tags};
-pub use view::{
-    AgentView, ContainerView, EniView, HealthView, NetworkView, PortView, Published, Snapshot,
-    TaskLimits, TaskSource, TaskView, VolumeView,
-};
 
 /// The `/license` text.
 pub const LICENSE_TEXT: &str = include_str!("LICENSE-NOTICE.txt");
@@ -113,14 +108,4 @@ pub enum EndpointsError {
     },
     #[error("cannot encode the container metadata file: {0}")]
     Encode(#[source] serde_json::Error),
-}
-
-/// A task status as ECS (and introspection) names it: agent statuses before
-/// RUNNING are all PENDING.
-pub fn backend_status(agent_status: &str) -> &'static str {
-    match agent_status {
-        "RUNNING" => "RUNNING",
-        "STOPPED" => "STOPPED",
-        _ => "PENDING",
-    }
 }

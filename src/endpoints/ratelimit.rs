@@ -13,8 +13,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 
-use super::prometheus::AgentMetrics;
 use super::EndpointsError;
+use crate::observe::AgentMetrics;
 
 /// Go agent defaults for ECS_TASK_METADATA_RPS_LIMIT.
 pub const DEFAULT_STEADY_RPS: u32 = 40;

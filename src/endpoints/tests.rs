@@ -13,8 +13,16 @@ use tower::ServiceExt;
 
 use super::stats::docker::DockerStats;
 use super::stats::{ContainerStats, NetworkRate, StatsStore};
-use super::tmds_json::{container_json, task_json, Version};
+use super::tmds_json::{container_json, task_json};
 use super::*;
+use crate::observe::metadata_json::Version;
+use crate::observe::view::{
+    AgentView, ContainerView, EniView, NetworkView, PortView, Published, TaskLimits, TaskSource,
+    TaskView,
+};
+use crate::observe::AgentMetrics;
+use crate::task::def::{NetworkMode, Protocol};
+use crate::task::{ContainerStatus, DesiredStatus, TaskStatus};
 
 const TASK_ARN: &str =
     "arn:aws:ecs:us-west-2:111122223333:task/default/8f03e41243824aea923aca126495f665";
@@ -37,8 +45,8 @@ fn awsvpc_task() -> TaskView {
         arn: TASK_ARN.into(),
         family: "curltest".into(),
         revision: "26".into(),
-        desired_status: "RUNNING".into(),
-        known_status: "RUNNING".into(),
+        desired_status: DesiredStatus::Running,
+        known_status: TaskStatus::Running,
         limits: TaskLimits {
             cpu: Some(0.25),
             memory: Some(512),
@@ -48,7 +56,7 @@ fn awsvpc_task() -> TaskView {
         availability_zone: "us-west-2d".into(),
         launch_type: "EC2".into(),
         tags: pairs(&[("team", "a"), ("env", "b")]),
-        network_mode: "awsvpc".into(),
+        network_mode: NetworkMode::Awsvpc,
         containers: vec![ContainerView {
             token: "tok-curl".into(),
             runtime_id: CID.into(),
@@ -61,8 +69,8 @@ fn awsvpc_task() -> TaskView {
                 ("com.amazonaws.ecs.cluster", "default"),
                 ("com.amazonaws.ecs.container-name", "curl"),
             ]),
-            desired_status: "RUNNING".into(),
-            known_status: "RUNNING".into(),
+            desired_status: DesiredStatus::Running,
+            known_status: ContainerStatus::Running,
             cpu: 10,
             memory_mib: 128,
             created_at: at(1_601_597_706, 0),
@@ -73,7 +81,7 @@ fn awsvpc_task() -> TaskView {
             log_driver: "awslogs".into(),
             log_options: pairs(&[("awslogs-group", "/ecs/metadata")]),
             networks: vec![NetworkView {
-                mode: "awsvpc".into(),
+                mode: NetworkMode::Awsvpc,
                 ipv4_addresses: vec!["10.0.2.106".into()],
                 ipv6_addresses: vec![],
                 eni: Some(EniView {
@@ -96,10 +104,11 @@ fn host_task() -> TaskView {
         arn: HOST_TASK_ARN.into(),
         family: "web".into(),
         revision: "3".into(),
-        desired_status: "RUNNING".into(),
-        known_status: "CREATED".into(),
+        desired_status: DesiredStatus::Running,
+        // With a created container: task metadata prints CREATED.
+        known_status: TaskStatus::Pending,
         launch_type: "EC2".into(),
-        network_mode: "host".into(),
+        network_mode: NetworkMode::Host,
         containers: vec![
             ContainerView {
                 token: "tok-web".into(),
@@ -107,15 +116,15 @@ fn host_task() -> TaskView {
                 name: "web".into(),
                 docker_name: "ecs-web-3-web-1".into(),
                 image: "busybox".into(),
-                desired_status: "RUNNING".into(),
-                known_status: "RUNNING".into(),
+                desired_status: DesiredStatus::Running,
+                known_status: ContainerStatus::Running,
                 exit_code: None,
                 cpu: 0,
                 memory_mib: 32,
                 ports: vec![PortView {
                     container_port: 8080,
                     host_port: 8080,
-                    protocol: "tcp".into(),
+                    protocol: Protocol::Tcp,
                     host_ip: "0.0.0.0".into(),
                 }],
                 ..ContainerView::default()
@@ -123,8 +132,8 @@ fn host_task() -> TaskView {
             ContainerView {
                 token: "tok-pending".into(),
                 name: "sidecar".into(),
-                desired_status: "RUNNING".into(),
-                known_status: "NONE".into(),
+                desired_status: DesiredStatus::Running,
+                known_status: ContainerStatus::None,
                 ..ContainerView::default()
             },
         ],
@@ -219,6 +228,23 @@ fn v3_container_json_has_no_v4_fields_and_host_mode_shows_an_empty_address() {
         json!([{"NetworkMode": "awsvpc", "IPv4Addresses": ["10.0.2.106"]}])
     );
     assert!(v3.get("LogDriver").is_none() && v3.get("ContainerARN").is_none());
+}
+
+/// What the engine publishes for a task with limits (its `task_view` test
+/// checks the view), as task metadata prints it.
+#[test]
+fn task_limits_print_in_vcpu_and_mib() {
+    let v = TaskView {
+        limits: TaskLimits {
+            cpu: Some(0.5),
+            memory: Some(512),
+        },
+        launch_type: "EC2".into(),
+        ..TaskView::default()
+    };
+    let j = serde_json::to_value(task_json(&AgentView::default(), &v, Version::V4, false)).unwrap();
+    assert_eq!(j["Limits"], serde_json::json!({"CPU": 0.5, "Memory": 512}));
+    assert_eq!(j["LaunchType"], "EC2");
 }
 
 #[test]
@@ -741,11 +767,14 @@ fn published_snapshots_are_replaced_whole() {
 fn one_task_is_published_and_removed_by_arn() {
     let p = source();
     let mut t = host_task();
-    t.known_status = "STOPPED".into();
+    t.known_status = TaskStatus::Stopped;
     p.publish_task(t.clone());
     let snap = p.snapshot();
     assert_eq!(snap.tasks.len(), 2, "replaced in place, not added");
-    assert_eq!(snap.task_by_arn(&t.arn).unwrap().known_status, "STOPPED");
+    assert_eq!(
+        snap.task_by_arn(&t.arn).unwrap().known_status,
+        TaskStatus::Stopped
+    );
     let mut other = host_task();
     other.arn = "arn:aws:ecs:us-east-1:1:task/c/other".into();
     p.publish_task(other.clone());

@@ -14,8 +14,9 @@ use super::ratelimit::RateLimiter;
 use super::stats::StatsStore;
 use super::tags::{TagsApi, TagsError};
 use super::tmds_json::ErrorJson;
-use super::tmds_json::{container_json, task_json, Version};
-use super::view::{Snapshot, TaskSource};
+use super::tmds_json::{container_json, task_json};
+use crate::observe::metadata_json::Version;
+use crate::observe::view::{ContainerView, Snapshot, TaskSource, TaskView};
 
 #[derive(Clone)]
 struct Tmds {
@@ -102,7 +103,7 @@ fn no_container_reason(token: &str) -> String {
 fn created_container<'a>(
     snap: &'a Snapshot,
     token: &str,
-) -> Option<(&'a super::view::TaskView, &'a super::view::ContainerView)> {
+) -> Option<(&'a TaskView, &'a ContainerView)> {
     snap.by_token(token)
         .filter(|(_, c)| !c.runtime_id.is_empty())
 }

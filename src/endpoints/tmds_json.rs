@@ -7,16 +7,13 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::gojson::{sorted_map, GoFloat, GoTime};
-use super::view::{AgentView, ContainerView, HealthView, NetworkView, TaskView};
+use crate::observe::metadata_json::{networks_json, NetworkJson, Version};
+use crate::observe::names;
+use crate::observe::view::{AgentView, ContainerView, HealthView, TaskView};
+use crate::task::def::NetworkMode;
 
 /// The Go agent shows container CPU below this many units as this.
 const MIN_CPU_UNITS: u32 = 2;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Version {
-    V3,
-    V4,
-}
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct PortJson {
@@ -66,42 +63,6 @@ pub struct HealthJson {
 
 fn is_zero_i32(v: &i32) -> bool {
     *v == 0
-}
-
-/// One entry of `Networks`. The ENI fields are v4 and `awsvpc` only.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct NetworkJson {
-    #[serde(rename = "NetworkMode", skip_serializing_if = "String::is_empty")]
-    pub network_mode: String,
-    #[serde(rename = "IPv4Addresses", skip_serializing_if = "Vec::is_empty")]
-    pub ipv4_addresses: Vec<String>,
-    #[serde(rename = "IPv6Addresses", skip_serializing_if = "Vec::is_empty")]
-    pub ipv6_addresses: Vec<String>,
-    #[serde(rename = "AttachmentIndex", skip_serializing_if = "Option::is_none")]
-    pub attachment_index: Option<u32>,
-    #[serde(rename = "MACAddress", skip_serializing_if = "String::is_empty")]
-    pub mac_address: String,
-    #[serde(
-        rename = "IPv4SubnetCIDRBlock",
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub ipv4_subnet_cidr_block: String,
-    #[serde(
-        rename = "IPv6SubnetCIDRBlock",
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub ipv6_subnet_cidr_block: String,
-    #[serde(rename = "DomainNameServers", skip_serializing_if = "Vec::is_empty")]
-    pub domain_name_servers: Vec<String>,
-    #[serde(rename = "DomainNameSearchList", skip_serializing_if = "Vec::is_empty")]
-    pub domain_name_search_list: Vec<String>,
-    #[serde(rename = "PrivateDNSName", skip_serializing_if = "String::is_empty")]
-    pub private_dns_name: String,
-    #[serde(
-        rename = "SubnetGatewayIpv4Address",
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub subnet_gateway_ipv4_address: String,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -221,63 +182,6 @@ fn is_zero(n: &u16) -> bool {
     *n == 0
 }
 
-fn networks_json(task: &TaskView, c: &ContainerView, v: Version) -> Vec<NetworkJson> {
-    let awsvpc = task.network_mode == "awsvpc";
-    let fallback;
-    let networks: &[NetworkView] = if c.networks.is_empty() {
-        // The Go agent reads these from the runtime's network settings,
-        // which always name the mode; do the same from the task's mode.
-        fallback = [NetworkView {
-            mode: task.network_mode.clone(),
-            ..NetworkView::default()
-        }];
-        &fallback
-    } else {
-        &c.networks
-    };
-    networks
-        .iter()
-        .map(|n| {
-            let mut j = NetworkJson {
-                network_mode: n.mode.clone(),
-                ipv4_addresses: n.ipv4_addresses.clone(),
-                ipv6_addresses: n.ipv6_addresses.clone(),
-                attachment_index: None,
-                mac_address: String::new(),
-                ipv4_subnet_cidr_block: String::new(),
-                ipv6_subnet_cidr_block: String::new(),
-                domain_name_servers: Vec::new(),
-                domain_name_search_list: Vec::new(),
-                private_dns_name: String::new(),
-                subnet_gateway_ipv4_address: String::new(),
-            };
-            if awsvpc {
-                j.network_mode = "awsvpc".into();
-                if v == Version::V4 {
-                    let eni = n.eni.clone().unwrap_or_default();
-                    j.attachment_index = Some(0);
-                    j.mac_address = eni.mac_address;
-                    j.ipv4_subnet_cidr_block = eni.ipv4_subnet_cidr_block;
-                    j.ipv6_subnet_cidr_block = eni.ipv6_subnet_cidr_block;
-                    j.domain_name_servers = eni.domain_name_servers;
-                    j.domain_name_search_list = eni.domain_name_search_list;
-                    j.private_dns_name = eni.private_dns_name;
-                    j.subnet_gateway_ipv4_address = eni.subnet_gateway_ipv4_address;
-                }
-            } else {
-                // Go: `[]string{settings.IPAddress}`, so host mode shows [""].
-                if j.ipv4_addresses.is_empty() {
-                    j.ipv4_addresses.push(String::new());
-                }
-                if v == Version::V3 {
-                    j.ipv6_addresses.clear();
-                }
-            }
-            j
-        })
-        .collect()
-}
-
 fn health_json(h: &HealthView) -> HealthJson {
     HealthJson {
         status: h.status.clone(),
@@ -288,7 +192,7 @@ fn health_json(h: &HealthView) -> HealthJson {
 }
 
 pub fn container_json(task: &TaskView, c: &ContainerView, v: Version) -> ContainerJson {
-    let awsvpc = task.network_mode == "awsvpc";
+    let awsvpc = task.network_mode == NetworkMode::Awsvpc;
     let v4 = v == Version::V4;
     ContainerJson {
         docker_id: c.runtime_id.clone(),
@@ -301,7 +205,7 @@ pub fn container_json(task: &TaskView, c: &ContainerView, v: Version) -> Contain
             .iter()
             .map(|p| PortJson {
                 container_port: p.container_port,
-                protocol: p.protocol.clone(),
+                protocol: names::protocol(p.protocol).to_string(),
                 host_port: if awsvpc {
                     p.container_port
                 } else {
@@ -311,8 +215,8 @@ pub fn container_json(task: &TaskView, c: &ContainerView, v: Version) -> Contain
             })
             .collect(),
         labels: sorted_map(&c.labels),
-        desired_status: c.desired_status.clone(),
-        known_status: c.known_status.clone(),
+        desired_status: names::desired_status(c.desired_status).to_string(),
+        known_status: names::container_status(c.known_status).to_string(),
         exit_code: c.exit_code,
         limits: LimitsJson {
             cpu: Some(GoFloat(f64::from(c.cpu.max(MIN_CPU_UNITS)))),
@@ -365,8 +269,8 @@ pub fn task_json(agent: &AgentView, task: &TaskView, v: Version, with_tags: bool
         task_arn: task.arn.clone(),
         family: task.family.clone(),
         revision: task.revision.clone(),
-        desired_status: task.desired_status.clone(),
-        known_status: task.known_status.clone(),
+        desired_status: names::desired_status(task.desired_status).to_string(),
+        known_status: names::task_status(task).to_string(),
         limits: (cpu.is_some() || mem.is_some()).then_some(LimitsJson {
             cpu: cpu.map(GoFloat),
             memory: mem,

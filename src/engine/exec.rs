@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::endpoints::env::endpoint_env;
-use crate::endpoints::{AgentView, TaskSource, TaskView};
 use crate::network::NamespaceInfo;
+use crate::observe::view::{AgentView, TaskSource, TaskView};
 use crate::runtime::{ContainerRuntime, ContainerState, RuntimeError};
 use crate::task::container::{BindMount, NetworkAttachment, PulledImage};
 use crate::task::def::{task_id, NetworkMode};

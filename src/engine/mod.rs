@@ -18,9 +18,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::credentials::{CredentialsStore, RoleType};
-use crate::endpoints::{AgentMetrics, Published};
 use crate::model::acs;
 use crate::network::TaskNetwork;
+use crate::observe::{AgentMetrics, Published};
 use crate::runtime::ContainerRuntime;
 use crate::state::{StateError, StateStore};
 use crate::task::from_acs::task_def;

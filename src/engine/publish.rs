@@ -3,10 +3,10 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::endpoints::{ContainerView, EniView, NetworkView, PortView, TaskLimits, TaskView};
-use crate::task::def::{NetworkMode, Protocol};
+use crate::observe::view::{ContainerView, EniView, NetworkView, PortView, TaskLimits, TaskView};
+use crate::task::def::NetworkMode;
 use crate::task::spec::{container_id, ecs_labels};
-use crate::task::{ContainerStatus, DesiredStatus, Task, TaskStatus};
+use crate::task::Task;
 
 /// The Go agent's name for container types the agent runs for the user.
 const NORMAL: &str = "NORMAL";
@@ -15,46 +15,6 @@ const LAUNCH_TYPE: &str = "EC2";
 fn at(ms: Option<i64>) -> Option<SystemTime> {
     let ms = u64::try_from(ms?).ok()?;
     Some(UNIX_EPOCH + Duration::from_millis(ms))
-}
-
-/// Agent-side container status names, as the Go agent prints them.
-fn container_status(s: ContainerStatus) -> &'static str {
-    match s {
-        ContainerStatus::None => "NONE",
-        ContainerStatus::Pulled => "PULLED",
-        ContainerStatus::Created => "CREATED",
-        ContainerStatus::Running => "RUNNING",
-        ContainerStatus::Stopped => "STOPPED",
-    }
-}
-
-fn desired_status(s: DesiredStatus) -> &'static str {
-    match s {
-        DesiredStatus::Running => "RUNNING",
-        DesiredStatus::Stopped => "STOPPED",
-    }
-}
-
-/// Our task status is derived from the containers; the Go agent's finer
-/// pending states (NONE, CREATED) are told apart by them.
-fn task_status(task: &Task) -> &'static str {
-    match task.known {
-        TaskStatus::Running => "RUNNING",
-        TaskStatus::Stopped => "STOPPED",
-        TaskStatus::Pending
-            if task
-                .containers
-                .iter()
-                .any(|c| c.known >= ContainerStatus::Created) =>
-        {
-            "CREATED"
-        }
-        TaskStatus::Pending => "NONE",
-    }
-}
-
-fn network_mode(m: NetworkMode) -> &'static str {
-    m.as_str()
 }
 
 /// The awsvpc ENI as task metadata shows it.
@@ -81,15 +41,8 @@ fn eni_view(eni: &crate::task::net::Eni) -> EniView {
     }
 }
 
-fn protocol(p: Protocol) -> String {
-    match p {
-        Protocol::Tcp => "tcp".into(),
-        Protocol::Udp => "udp".into(),
-    }
-}
-
 pub(crate) fn task_view(task: &Task, cluster_arn: &str) -> TaskView {
-    let mode = network_mode(task.def.network_mode);
+    let mode = task.def.network_mode;
     let containers = task
         .def
         .containers
@@ -115,7 +68,7 @@ pub(crate) fn task_view(task: &Task, cluster_arn: &str) -> TaskView {
                     .map(|b| PortView {
                         container_port: b.container_port,
                         host_port: b.host_port,
-                        protocol: protocol(b.protocol),
+                        protocol: b.protocol,
                         host_ip: b.bind_ip.to_string(),
                     })
                     .collect(),
@@ -126,7 +79,7 @@ pub(crate) fn task_view(task: &Task, cluster_arn: &str) -> TaskView {
                     .map(|p| PortView {
                         container_port: p.container_port,
                         host_port: p.host_port.unwrap_or(p.container_port),
-                        protocol: protocol(p.protocol),
+                        protocol: p.protocol,
                         host_ip: "0.0.0.0".into(),
                     })
                     .collect(),
@@ -146,8 +99,8 @@ pub(crate) fn task_view(task: &Task, cluster_arn: &str) -> TaskView {
                 image: def.image.clone(),
                 image_id: state.image_digest.clone().unwrap_or_default(),
                 labels,
-                desired_status: desired_status(task.desired).into(),
-                known_status: container_status(state.known).into(),
+                desired_status: task.desired,
+                known_status: state.known,
                 exit_code: state.exit_code,
                 cpu: def.cpu,
                 memory_mib: def.memory_mib.unwrap_or(0),
@@ -160,10 +113,9 @@ pub(crate) fn task_view(task: &Task, cluster_arn: &str) -> TaskView {
                 ports,
                 volumes: Vec::new(),
                 networks: vec![NetworkView {
-                    mode: mode.into(),
                     ipv4_addresses,
                     eni: task.def.eni.as_ref().map(eni_view),
-                    ..NetworkView::default()
+                    ..NetworkView::new(mode)
                 }],
                 health: None,
                 container_type: NORMAL.into(),
@@ -174,8 +126,8 @@ pub(crate) fn task_view(task: &Task, cluster_arn: &str) -> TaskView {
         arn: task.arn().to_string(),
         family: task.def.family.clone(),
         revision: task.def.version.clone(),
-        desired_status: desired_status(task.desired).into(),
-        known_status: task_status(task).into(),
+        desired_status: task.desired,
+        known_status: task.known,
         limits: TaskLimits {
             cpu: task.def.limits.cpu,
             memory: task.def.limits.memory_mib,
@@ -186,7 +138,7 @@ pub(crate) fn task_view(task: &Task, cluster_arn: &str) -> TaskView {
         availability_zone: String::new(),
         launch_type: LAUNCH_TYPE.into(),
         tags: Vec::new(),
-        network_mode: mode.into(),
+        network_mode: mode,
         service_name: String::new(),
         containers,
     }
@@ -197,8 +149,10 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::task::def::{ContainerDef, PortMapping, TaskDef};
-    use crate::task::Event;
+    use crate::observe::metadata_json::{networks_json, Version};
+    use crate::observe::names;
+    use crate::task::def::{ContainerDef, PortMapping, Protocol, TaskDef};
+    use crate::task::{ContainerStatus, DesiredStatus, Event};
 
     fn def(name: &str) -> ContainerDef {
         ContainerDef {
@@ -239,9 +193,9 @@ mod tests {
         let v = task_view(&task(), "arn:aws:ecs:us-east-1:0:cluster/c");
         assert_eq!(v.arn, "arn:aws:ecs:us-east-1:0:task/c/abc");
         assert_eq!((v.family.as_str(), v.revision.as_str()), ("fam", "3"));
-        assert_eq!(v.known_status, "NONE");
-        assert_eq!(v.desired_status, "RUNNING");
-        assert_eq!(v.network_mode, "host");
+        assert_eq!(names::task_status(&v), "NONE");
+        assert_eq!(v.desired_status, DesiredStatus::Running);
+        assert_eq!(v.network_mode, NetworkMode::Host);
         assert_eq!(v.launch_type, "EC2");
         let c = &v.containers[1];
         assert_eq!(c.token, "tok-1");
@@ -274,15 +228,9 @@ mod tests {
                 memory: Some(512)
             }
         );
-        let j = crate::endpoints::tmds_json::task_json(
-            &crate::endpoints::AgentView::default(),
-            &v,
-            crate::endpoints::tmds_json::Version::V4,
-            false,
-        );
-        let j = serde_json::to_value(j).unwrap();
-        assert_eq!(j["Limits"], serde_json::json!({"CPU": 0.5, "Memory": 512}));
-        assert_eq!(j["LaunchType"], "EC2");
+        // How task metadata prints them: endpoints' tests
+        // (`task_limits_print_in_vcpu_and_mib`).
+        assert_eq!(v.launch_type, "EC2");
     }
 
     fn with_network(mut t: Task, mode: NetworkMode, ip: [u8; 4]) -> Task {
@@ -303,7 +251,7 @@ mod tests {
         let t = with_network(task(), NetworkMode::Bridge, [169, 254, 172, 5]);
         let v = task_view(&t, "c");
         let n = &v.containers[0].networks[0];
-        assert_eq!(n.mode, "bridge");
+        assert_eq!(n.mode, NetworkMode::Bridge);
         assert_eq!(n.ipv4_addresses, vec!["169.254.172.5"]);
         assert!(n.eni.is_none());
 
@@ -318,14 +266,9 @@ mod tests {
         });
         let v = task_view(&t, "c");
         let c = &v.containers[0];
-        let j = crate::endpoints::tmds_json::container_json(
-            &v,
-            c,
-            crate::endpoints::tmds_json::Version::V4,
-        );
-        let j = serde_json::to_value(j).unwrap();
+        let j = serde_json::to_value(networks_json(&v, c, Version::V4)).unwrap();
         assert_eq!(
-            j["Networks"],
+            j,
             serde_json::json!([{
                 "NetworkMode": "awsvpc",
                 "IPv4Addresses": ["10.0.1.5"],
@@ -384,13 +327,17 @@ mod tests {
         let c = &v.containers[0];
         assert_eq!(c.runtime_id, "abc-0-web");
         assert_eq!(c.image_id, "sha256:d");
-        assert_eq!(c.known_status, "STOPPED");
+        assert_eq!(c.known_status, ContainerStatus::Stopped);
         assert_eq!(c.exit_code, Some(3));
         assert_eq!(c.created_at, Some(UNIX_EPOCH + Duration::from_secs(3)));
         assert_eq!(c.finished_at, Some(UNIX_EPOCH + Duration::from_secs(5)));
         assert_eq!(c.ports[0].host_port, 8080, "host mode binds as declared");
         assert_eq!(v.pull_started_at, Some(UNIX_EPOCH + Duration::from_secs(1)));
         assert_eq!(v.pull_stopped_at, Some(UNIX_EPOCH + Duration::from_secs(2)));
-        assert_eq!(v.desired_status, "STOPPED", "essential container exited");
+        assert_eq!(
+            v.desired_status,
+            DesiredStatus::Stopped,
+            "essential container exited"
+        );
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::endpoints::AgentMetrics;
+use crate::observe::AgentMetrics;
 use crate::state::StateStore;
 use crate::task::StateChange;
 

@@ -11,11 +11,13 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ecs::endpoints::{
-    self, metadata_file, AgentMetrics, AgentView, ContainerView, Published, RateLimit, RateLimiter,
-    StatsCollector, StatsStore, TaskLimits, TaskSource, TaskView,
+use ecs::endpoints::{self, metadata_file, RateLimit, RateLimiter, StatsCollector, StatsStore};
+use ecs::observe::{
+    AgentMetrics, AgentView, ContainerView, Published, TaskLimits, TaskSource, TaskView,
 };
 use ecs::runtime::containerd::Conn;
+use ecs::task::def::NetworkMode;
+use ecs::task::{ContainerStatus, DesiredStatus, TaskStatus};
 use serde_json::Value;
 
 use crate::common::{self, TestEnv};
@@ -116,8 +118,8 @@ fn container(token: &str, id: &str, name: &str) -> ContainerView {
         name: name.into(),
         docker_name: format!("ecs-endpoints-1-{name}-1"),
         image: "127.0.0.1:5000/busybox:latest".into(),
-        desired_status: "RUNNING".into(),
-        known_status: "RUNNING".into(),
+        desired_status: DesiredStatus::Running,
+        known_status: ContainerStatus::Running,
         cpu: 128,
         memory_mib: 64,
         container_type: "NORMAL".into(),
@@ -125,19 +127,19 @@ fn container(token: &str, id: &str, name: &str) -> ContainerView {
     }
 }
 
-fn task(network_mode: &str, containers: Vec<ContainerView>) -> TaskView {
+fn task(network_mode: NetworkMode, containers: Vec<ContainerView>) -> TaskView {
     TaskView {
         arn: TASK_ARN.into(),
         family: "endpoints".into(),
         revision: "1".into(),
-        desired_status: "RUNNING".into(),
-        known_status: "RUNNING".into(),
+        desired_status: DesiredStatus::Running,
+        known_status: TaskStatus::Running,
         limits: TaskLimits {
             cpu: Some(0.5),
             memory: Some(256),
         },
         launch_type: "EC2".into(),
-        network_mode: network_mode.into(),
+        network_mode,
         tags: vec![("team".into(), "endpoints".into())],
         containers,
         ..TaskView::default()
@@ -239,7 +241,7 @@ async fn stats_move_when_a_container_burns_cpu_and_fills_memory() {
          dd if=/dev/zero of=/dev/shm/fill bs=1M count=40 2>/dev/null; exec sleep 600",
     );
     let source: Arc<dyn TaskSource> = Arc::new(published(vec![task(
-        "host",
+        NetworkMode::Host,
         vec![
             container("tok-burn", id, "burner"),
             container("tok-idle", "idle", "idle"),
@@ -327,7 +329,7 @@ async fn network_counters_come_from_the_task_namespace() {
         "while :; do ping -c 1 -W 1 -s 1000 10.77.0.2 >/dev/null 2>&1; sleep 0.2; done",
     );
     let source: Arc<dyn TaskSource> = Arc::new(published(vec![task(
-        "awsvpc",
+        NetworkMode::Awsvpc,
         vec![container("tok-ping", id, "pinger")],
     )]));
     let stats = Arc::new(StatsStore::new());
@@ -434,14 +436,14 @@ async fn routers_over_real_http_and_from_inside_a_container() {
     let id = "web";
     ns.run_detached(id, &["--net-host"], "exec sleep 600");
     let mut stopped = container("tok-old", "old-container-id", "old");
-    stopped.known_status = "STOPPED".into();
+    stopped.known_status = ContainerStatus::Stopped;
     stopped.exit_code = Some(0);
-    let mut old_task = task("host", vec![stopped]);
+    let mut old_task = task(NetworkMode::Host, vec![stopped]);
     old_task.arn = "arn:aws:ecs:us-east-1:123456789012:task/endpoints-it/fedcba9876543210".into();
-    old_task.known_status = "STOPPED".into();
-    old_task.desired_status = "STOPPED".into();
+    old_task.known_status = TaskStatus::Stopped;
+    old_task.desired_status = DesiredStatus::Stopped;
     let published = published(vec![
-        task("host", vec![container("tok-web", id, "web")]),
+        task(NetworkMode::Host, vec![container("tok-web", id, "web")]),
         old_task,
     ]);
     let source: Arc<dyn TaskSource> = Arc::new(published.clone());
@@ -579,7 +581,10 @@ async fn routers_over_real_http_and_from_inside_a_container() {
     }
     metrics.inc_error("pull");
     metrics.set_acs_connected(false);
-    published.publish_tasks(vec![task("host", vec![container("tok-web", id, "web")])]);
+    published.publish_tasks(vec![task(
+        NetworkMode::Host,
+        vec![container("tok-web", id, "web")],
+    )]);
     // Exhaust the limiter (burst 200) so the throttle counter moves.
     let client = reqwest::Client::new();
     let mut throttled = 0;
@@ -625,7 +630,10 @@ async fn metadata_file_is_read_inside_the_container_in_both_phases() {
     let Some(env) = common::env() else { return };
     let ns = Ns::new(&env);
     let data = tempfile::tempdir().unwrap();
-    let t = task("host", vec![container("tok-f", "filed", "filed")]);
+    let t = task(
+        NetworkMode::Host,
+        vec![container("tok-f", "filed", "filed")],
+    );
     let agent = AgentView {
         cluster: "endpoints-it".into(),
         container_instance_arn: Some(

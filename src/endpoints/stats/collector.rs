@@ -15,9 +15,11 @@ use super::cgroups::{self, CgroupMetrics};
 use super::docker::{CpuStats, DockerStats, NetworkRate, NetworkStats};
 use super::{procfs, ContainerStats, StatsStore};
 use crate::endpoints::gojson::{format_go_time, GoTime};
-use crate::endpoints::prometheus::AgentMetrics;
-use crate::endpoints::view::TaskSource;
+use crate::observe::view::TaskSource;
+use crate::observe::AgentMetrics;
 use crate::runtime::containerd::Conn;
+use crate::task::def::NetworkMode;
+use crate::task::ContainerStatus;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StatsError {
@@ -94,14 +96,14 @@ impl StatsCollector {
         let mut targets: HashMap<String, Target> = HashMap::new();
         for task in &snapshot.tasks {
             for c in &task.containers {
-                if c.runtime_id.is_empty() || c.known_status != "RUNNING" {
+                if c.runtime_id.is_empty() || c.known_status != ContainerStatus::Running {
                     continue;
                 }
                 targets.insert(
                     c.runtime_id.clone(),
                     Target {
                         docker_name: c.docker_name.clone(),
-                        wants_net: task.network_mode != "host",
+                        wants_net: task.network_mode != NetworkMode::Host,
                     },
                 );
             }

@@ -248,9 +248,11 @@ fn unknown_or_corrupt_payloads_are_errors() {
 async fn polling_nothing_touches_no_socket_and_a_dead_socket_is_an_error() {
     use std::sync::Arc;
 
-    use crate::endpoints::view::{ContainerView, Published, TaskView};
     use crate::endpoints::{StatsCollector, StatsError, StatsStore};
+    use crate::observe::view::{ContainerView, Published, TaskView};
     use crate::runtime::containerd::Conn;
+    use crate::task::def::NetworkMode;
+    use crate::task::ContainerStatus;
 
     let conn = Conn::lazy(std::path::Path::new("/nonexistent/containerd.sock"), "ns").unwrap();
     let published = Published::default();
@@ -272,10 +274,10 @@ async fn polling_nothing_touches_no_socket_and_a_dead_socket_is_an_error() {
     assert_eq!(c.poll_once().await.unwrap(), 0);
     assert!(store.is_empty());
     published.publish_tasks(vec![TaskView {
-        network_mode: "host".into(),
+        network_mode: NetworkMode::Host,
         containers: vec![ContainerView {
             runtime_id: "c1".into(),
-            known_status: "RUNNING".into(),
+            known_status: ContainerStatus::Running,
             ..ContainerView::default()
         }],
         ..TaskView::default()

@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use crate::endpoints::metadata_file::{self, HostInfo};
-use crate::endpoints::{AgentView, EndpointsError, TaskView};
+use crate::endpoints::EndpointsError;
+use crate::observe::view::{AgentView, TaskView};
 use crate::task::container::BindMount;
 
 /// Prepared at create: the mount and the variable pointing into it.
@@ -70,14 +71,15 @@ pub(crate) fn remove_task(data_dir: &Path, task_arn: &str) -> Result<(), Endpoin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::endpoints::ContainerView;
+    use crate::observe::view::ContainerView;
+    use crate::task::def::NetworkMode;
 
     fn task() -> TaskView {
         TaskView {
             arn: "arn:aws:ecs:us-east-1:0:task/c/abc".into(),
             family: "fam".into(),
             revision: "3".into(),
-            network_mode: "bridge".into(),
+            network_mode: NetworkMode::Bridge,
             containers: vec![ContainerView {
                 name: "web".into(),
                 runtime_id: "abc-0-web".into(),

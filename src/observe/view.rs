@@ -1,23 +1,27 @@
-//! What the endpoints know about tasks: plain values the engine fills and
-//! publishes. Handlers read one published snapshot per request (an `Arc`
-//! clone), so a request never waits on the engine and never sees half an update.
+//! What the endpoints and telemetry know about tasks: plain values the engine
+//! fills and publishes. Readers take one published snapshot at a time (an
+//! `Arc` clone), so a request never waits on the engine and never sees half
+//! an update. Statuses, modes and protocols are the core's own types; the
+//! names the Go agent prints for them are in [`super::names`].
 
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
-/// One task as the endpoints show it. Status strings are the agent-side names
-/// the Go agent prints in task metadata: task `NONE`, `MANIFEST_PULLED`,
-/// `CREATED`, `RUNNING`, `STOPPED` (introspection maps everything but
-/// `RUNNING`/`STOPPED` to `PENDING`); desired `RUNNING` or `STOPPED`.
-#[derive(Debug, Clone, Default, PartialEq)]
+use crate::task::def::{NetworkMode, Protocol};
+use crate::task::{ContainerStatus, DesiredStatus, TaskStatus};
+
+/// One task as the endpoints show it.
+#[derive(Debug, Clone, PartialEq)]
 pub struct TaskView {
     pub arn: String,
     /// Task definition family.
     pub family: String,
     /// Task definition revision, as a string (`"3"`).
     pub revision: String,
-    pub desired_status: String,
-    pub known_status: String,
+    pub desired_status: DesiredStatus,
+    /// The Go agent's finer pending statuses (`NONE`, `CREATED`) are told
+    /// apart by the containers' statuses: see [`super::names::task_status`].
+    pub known_status: TaskStatus,
     /// Task-level limits from the task definition (CPU in vCPU, memory in MiB).
     pub limits: TaskLimits,
     pub pull_started_at: Option<SystemTime>,
@@ -29,11 +33,33 @@ pub struct TaskView {
     pub launch_type: String,
     /// Task tags, shown by `/taskWithTags`.
     pub tags: Vec<(String, String)>,
-    /// `host`, `bridge`, `awsvpc` or `none`.
-    pub network_mode: String,
+    pub network_mode: NetworkMode,
     /// ECS service that started the task, if any (v4 `ServiceName`).
     pub service_name: String,
     pub containers: Vec<ContainerView>,
+}
+
+/// An empty host-mode task: what tests and fallbacks build on.
+impl Default for TaskView {
+    fn default() -> TaskView {
+        TaskView {
+            arn: String::new(),
+            family: String::new(),
+            revision: String::new(),
+            desired_status: DesiredStatus::default(),
+            known_status: TaskStatus::default(),
+            limits: TaskLimits::default(),
+            pull_started_at: None,
+            pull_stopped_at: None,
+            execution_stopped_at: None,
+            availability_zone: String::new(),
+            launch_type: String::new(),
+            tags: Vec::new(),
+            network_mode: NetworkMode::Host,
+            service_name: String::new(),
+            containers: Vec::new(),
+        }
+    }
 }
 
 /// Task-level limits: `None` (or zero) means not set, and the field is omitted.
@@ -62,10 +88,8 @@ pub struct ContainerView {
     /// Image manifest digest (`sha256:...`).
     pub image_id: String,
     pub labels: Vec<(String, String)>,
-    /// Agent-side container status: `NONE`, `MANIFEST_PULLED`, `PULLED`,
-    /// `CREATED`, `RUNNING`, `RESOURCES_PROVISIONED`, `STOPPED`.
-    pub desired_status: String,
-    pub known_status: String,
+    pub desired_status: DesiredStatus,
+    pub known_status: ContainerStatus,
     pub exit_code: Option<i32>,
     /// Container definition `cpu` units (shown as at least 2, as Go does).
     pub cpu: u32,
@@ -91,12 +115,11 @@ pub struct ContainerView {
     pub container_type: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortView {
     pub container_port: u16,
     pub host_port: u16,
-    /// `tcp` or `udp`.
-    pub protocol: String,
+    pub protocol: Protocol,
     /// Bind address (`0.0.0.0`); empty when unknown.
     pub host_ip: String,
 }
@@ -118,14 +141,25 @@ pub struct HealthView {
 }
 
 /// One network attachment of a container.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkView {
-    /// `host`, `bridge`, `awsvpc`, ...
-    pub mode: String,
+    pub mode: NetworkMode,
     pub ipv4_addresses: Vec<String>,
     pub ipv6_addresses: Vec<String>,
     /// `awsvpc` only: the task ENI.
     pub eni: Option<EniView>,
+}
+
+impl NetworkView {
+    /// An attachment in `mode` with no address known yet.
+    pub fn new(mode: NetworkMode) -> NetworkView {
+        NetworkView {
+            mode,
+            ipv4_addresses: Vec::new(),
+            ipv6_addresses: Vec::new(),
+            eni: None,
+        }
+    }
 }
 
 /// The task ENI fields task metadata v4 shows for `awsvpc` networks.
