@@ -1,12 +1,11 @@
 //! Local HTTP endpoints for containers and operators: task metadata v3/v4
 //! with Docker-shaped stats, the introspection API with a Prometheus
-//! `/metrics`, the container metadata file, and the shared request limit.
+//! `/metrics`, and the shared request limit.
 //!
 //! This module does not own listeners or the engine: it gets a narrow
 //! `observe::TaskSource` (the engine publishes `observe::TaskView`s into an
-//! `observe::Published`) and returns axum routers. Wired in by `engine` (tokens, `publish.rs`,
-//! metrics) and `src/bin/ecs-agent.rs` (listeners, stats, ACS gauge), along
-//! these lines:
+//! `observe::Published`) and returns axum routers. Wired in by
+//! `src/bin/ecs-agent.rs` (listeners, stats, ACS gauge), along these lines:
 //!
 //! ```ignore
 //! use std::sync::Arc;
@@ -41,18 +40,10 @@
 //! // 0.0.0.0:51678 (as the Go agent): introspection + /metrics.
 //! axum::serve(intro_listener, introspection_router(source, metrics.clone()));
 //!
-//! // engine, per container at task acceptance: a token, persisted with the task.
-//! let token = endpoints::env::new_token();
-//! // engine, when building the container spec:
-//! endpoints::env::inject(&mut spec.env, &token);
-//! // engine, after every task/container change:
-//! published.publish_tasks(tasks.iter().map(to_task_view).collect());
-//! // engine, ECS_ENABLE_CONTAINER_METADATA=true, before create (blocking fs: spawn_blocking):
-//! let mount = metadata_file::prepare(&cfg.data_dir, host_data_dir, &task.arn, &c.name)?;
-//! metadata_file::write(&mount.host_dir, &metadata_file::initial(&agent, &host, &task_view, &c.name))?;
-//! // ... add bind mount mount.bind_source -> mount.container_dir and env mount.env to the spec;
-//! // after start: write(&mount.host_dir, &metadata_file::ready(&agent, &host, &task_view, &container_view));
-//! // at task cleanup: metadata_file::remove_task(&cfg.data_dir, &task.arn)
+//! // engine (not through this module): a token per container
+//! // (engine::exec::tokens), its URIs in the container's environment, the
+//! // container metadata file (engine::exec::metadata_file), and
+//! // published.publish_task(view) after every task/container change.
 //!
 //! // control: metrics.set_acs_connected(true/false); metrics.record_heartbeat();
 //! // image/engine: let pull = metrics.pull_started(); metrics.add_pull_bytes(n); pull.succeeded();
@@ -67,10 +58,8 @@
 //! `networks`, as Docker does for host-mode containers.
 
 pub mod agent_api;
-pub mod env;
 mod gojson;
 pub mod introspection;
-pub mod metadata_file;
 pub mod prometheus;
 pub mod ratelimit;
 pub mod stats;
@@ -80,8 +69,6 @@ pub mod tmds_json;
 
 #[cfg(test)]
 mod tests;
-
-use std::path::PathBuf;
 
 pub use gojson::{format_go_time, GoFloat, GoTime};
 pub use introspection::introspection_router;
@@ -96,16 +83,4 @@ pub const LICENSE_TEXT: &str = include_str!("LICENSE-NOTICE.txt");
 pub enum EndpointsError {
     #[error("ECS_TASK_METADATA_RPS_LIMIT={value:?}: {why}")]
     BadRateLimit { value: String, why: String },
-    #[error("task ARN {0:?} has no task id (expected arn:...:task/[cluster/]id)")]
-    BadTaskArn(String),
-    #[error("container name {0:?} cannot name a metadata directory")]
-    BadContainerName(String),
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot encode the container metadata file: {0}")]
-    Encode(#[source] serde_json::Error),
 }

@@ -1,7 +1,6 @@
 //! Unit tests of the endpoints: JSON shapes against the Go agent's response
 //! types and documented examples, router status codes and error bodies.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -637,118 +636,6 @@ async fn metrics_text_has_help_type_and_moving_counters() {
 fn prometheus_escaping() {
     assert_eq!(prometheus::escape_label("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
     assert_eq!(prometheus::escape_help("x\\y\nz\"q"), "x\\\\y\\nz\"q");
-}
-
-#[test]
-fn metadata_file_phases_match_the_go_agent() {
-    let t = host_task();
-    let host = metadata_file::HostInfo {
-        availability_zone: "us-west-2b".into(),
-        private_ipv4: "10.0.0.5".into(),
-        ..Default::default()
-    };
-    let mut a = agent();
-    a.container_instance_arn =
-        Some("arn:aws:ecs:us-west-2:111122223333:container-instance/default/ci1".into());
-    let first = metadata_file::initial(&a, &host, &t, "web");
-    let v = serde_json::to_value(&first).unwrap();
-    assert_eq!(
-        v,
-        json!({
-            "Cluster": "default",
-            "ContainerInstanceARN": "arn:aws:ecs:us-west-2:111122223333:container-instance/default/ci1",
-            "TaskARN": HOST_TASK_ARN,
-            "TaskDefinitionFamily": "web",
-            "TaskDefinitionRevision": "3",
-            "ContainerName": "web",
-            "AvailabilityZone": "us-west-2b",
-            "HostPrivateIPv4Address": "10.0.0.5"
-        })
-    );
-    let ready = metadata_file::ready(&a, &host, &t, &t.containers[0]);
-    let v = serde_json::to_value(&ready).unwrap();
-    assert_eq!(v["MetadataFileStatus"], "READY");
-    assert_eq!(v["ContainerID"], HOST_CID);
-    assert_eq!(v["DockerContainerName"], "/ecs-web-3-web-1");
-    assert_eq!(v["ImageName"], "busybox");
-    assert_eq!(
-        v["PortMappings"],
-        json!([{"ContainerPort": 8080, "ContainerPortRange": "", "HostPort": 8080,
-                "BindIp": "0.0.0.0", "Protocol": "tcp"}])
-    );
-    assert_eq!(
-        v["Networks"],
-        json!([{"NetworkMode": "host", "IPv4Addresses": [""]}])
-    );
-
-    let text = String::from_utf8(metadata_file::to_json(&ready).unwrap()).unwrap();
-    assert!(
-        text.starts_with("{\n\t\"Cluster\": \"default\",\n"),
-        "{text}"
-    );
-
-    let dir = tempfile::tempdir().unwrap();
-    let m = metadata_file::prepare(dir.path(), None, HOST_TASK_ARN, "web").unwrap();
-    assert_eq!(m.bind_source, m.host_dir);
-    let in_container = metadata_file::prepare(
-        dir.path(),
-        Some(Path::new("/var/lib/ecs/data")),
-        HOST_TASK_ARN,
-        "web",
-    )
-    .unwrap();
-    assert_eq!(
-        in_container.bind_source,
-        Path::new("/var/lib/ecs/data/metadata/default/1111aaaa2222bbbb/web")
-    );
-    assert_eq!(
-        m.host_dir,
-        dir.path().join("metadata/default/1111aaaa2222bbbb/web")
-    );
-    assert!(m.container_dir.starts_with("/opt/ecs/metadata/"));
-    assert_eq!(
-        m.env,
-        format!(
-            "ECS_CONTAINER_METADATA_FILE={}/ecs-container-metadata.json",
-            m.container_dir
-        )
-    );
-    let path = metadata_file::write(&m.host_dir, &first).unwrap();
-    let path2 = metadata_file::write(&m.host_dir, &ready).unwrap();
-    assert_eq!(path, path2);
-    let back: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    assert_eq!(back["MetadataFileStatus"], "READY");
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-        0o644
-    );
-    assert_eq!(
-        std::fs::read_dir(&m.host_dir).unwrap().count(),
-        1,
-        "no temp files left"
-    );
-    metadata_file::remove_task(dir.path(), HOST_TASK_ARN).unwrap();
-    assert!(!dir
-        .path()
-        .join("metadata/default/1111aaaa2222bbbb")
-        .exists());
-    metadata_file::remove_task(dir.path(), HOST_TASK_ARN).unwrap();
-
-    // Old-style ARNs have no cluster part; nonsense is refused.
-    assert_eq!(
-        metadata_file::task_dir_name("arn:aws:ecs:r:1:task/abc").unwrap(),
-        "abc"
-    );
-    for bad in [
-        "arn:aws:ecs:r:1:task",
-        "nope",
-        "arn:aws:ecs:r:1:task/../x",
-        "arn:aws:ecs:r:1:task/",
-    ] {
-        assert!(metadata_file::task_dir_name(bad).is_err(), "{bad}");
-    }
-    assert!(metadata_file::container_dir(dir.path(), HOST_TASK_ARN, "../x").is_err());
 }
 
 #[test]

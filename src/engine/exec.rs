@@ -2,7 +2,9 @@
 //! task and reports its outcome to the task actor as a message.
 
 mod metadata;
+pub mod metadata_file;
 mod netfiles;
+pub mod tokens;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -11,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use crate::endpoints::env::endpoint_env;
 use crate::network::NamespaceInfo;
 use crate::observe::view::{AgentView, TaskSource, TaskView};
 use crate::runtime::{ContainerRuntime, ContainerState, RuntimeError};
@@ -23,6 +24,7 @@ use crate::task::{Action, Event, Task};
 use super::settings::PullBehavior;
 use super::{netsetup, publish};
 use super::{Inner, Msg};
+use tokens::endpoint_env;
 
 const SIGTERM: i32 = 15;
 const SIGKILL: i32 = 9;

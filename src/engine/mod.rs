@@ -4,7 +4,7 @@
 //! or acknowledged, and a restart picks up where the last process stopped.
 
 mod actor;
-mod exec;
+pub mod exec;
 pub mod image_gc;
 mod netsetup;
 mod publish;
@@ -233,7 +233,7 @@ impl<R: ContainerRuntime> Engine<R> {
         // Checkpoints from before tokens existed: give those containers one now
         // (saved with the actor's first checkpoint).
         for c in task.containers.iter_mut().filter(|c| c.token.is_empty()) {
-            c.token = crate::endpoints::env::new_token();
+            c.token = exec::tokens::new_token();
         }
         let (tx, rx) = mpsc::unbounded_channel();
         // The images its containers need stay while the task is known.
@@ -333,7 +333,7 @@ impl<R: ContainerRuntime> Engine<R> {
                 // Checkpointed with the task before the payload is acknowledged,
                 // so a container keeps its metadata URIs across restarts.
                 for c in &mut task.containers {
-                    c.token = crate::endpoints::env::new_token();
+                    c.token = exec::tokens::new_token();
                 }
                 Some(task)
             }

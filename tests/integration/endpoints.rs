@@ -11,7 +11,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ecs::endpoints::{self, metadata_file, RateLimit, RateLimiter, StatsCollector, StatsStore};
+use ecs::endpoints::{self, RateLimit, RateLimiter, StatsCollector, StatsStore};
+use ecs::engine::exec::metadata_file;
 use ecs::observe::{
     AgentMetrics, AgentView, ContainerView, Published, TaskLimits, TaskSource, TaskView,
 };

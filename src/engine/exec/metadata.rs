@@ -4,8 +4,7 @@
 
 use std::path::Path;
 
-use crate::endpoints::metadata_file::{self, HostInfo};
-use crate::endpoints::EndpointsError;
+use super::metadata_file::{self, HostInfo, MetadataFileError};
 use crate::observe::view::{AgentView, TaskView};
 use crate::task::container::BindMount;
 
@@ -32,7 +31,7 @@ pub(crate) fn at_create(
     agent: &AgentView,
     task: &TaskView,
     container: &str,
-) -> Result<AtCreate, EndpointsError> {
+) -> Result<AtCreate, MetadataFileError> {
     let prepared = metadata_file::prepare(data_dir, host_data_dir, &task.arn, container)?;
     let initial = metadata_file::initial(agent, &host_info(), task, container);
     metadata_file::write(&prepared.host_dir, &initial)?;
@@ -54,9 +53,9 @@ pub(crate) fn ready(
     agent: &AgentView,
     task: &TaskView,
     container: &str,
-) -> Result<(), EndpointsError> {
+) -> Result<(), MetadataFileError> {
     let Some(c) = task.containers.iter().find(|c| c.name == container) else {
-        return Err(EndpointsError::BadContainerName(container.to_string()));
+        return Err(MetadataFileError::BadContainerName(container.to_string()));
     };
     let dir = metadata_file::container_dir(data_dir, &task.arn, container)?;
     let file = metadata_file::ready(agent, &host_info(), task, c);
@@ -64,7 +63,7 @@ pub(crate) fn ready(
 }
 
 /// Removes the task's metadata files (at cleanup). Missing is fine.
-pub(crate) fn remove_task(data_dir: &Path, task_arn: &str) -> Result<(), EndpointsError> {
+pub(crate) fn remove_task(data_dir: &Path, task_arn: &str) -> Result<(), MetadataFileError> {
     metadata_file::remove_task(data_dir, task_arn)
 }
 

@@ -5,14 +5,15 @@
 //! and `"MetadataFileStatus": "READY"`. The host directory
 //! `$ECS_DATADIR/metadata/<task-arn-resource-after-"task/">/<container>` is
 //! bind-mounted at `/opt/ecs/metadata/<uuid>` and
-//! `ECS_CONTAINER_METADATA_FILE` points at the file inside.
+//! `ECS_CONTAINER_METADATA_FILE` points at the file inside. The engine
+//! writes it (see `metadata.rs`); its `Networks` are printed as task metadata
+//! v3 prints them (`observe::metadata_json`).
 
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
 use serde::Serialize;
 
-use super::EndpointsError;
 use crate::observe::metadata_json::{networks_json, NetworkJson, Version};
 use crate::observe::names;
 use crate::observe::view::{AgentView, ContainerView, TaskView};
@@ -21,6 +22,22 @@ pub const FILE_NAME: &str = "ecs-container-metadata.json";
 pub const CONTAINER_MOUNT_ROOT: &str = "/opt/ecs/metadata";
 pub const ENV_VAR: &str = "ECS_CONTAINER_METADATA_FILE";
 const READY: &str = "READY";
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetadataFileError {
+    #[error("task ARN {0:?} has no task id (expected arn:...:task/[cluster/]id)")]
+    BadTaskArn(String),
+    #[error("container name {0:?} cannot name a metadata directory")]
+    BadContainerName(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot encode the container metadata file: {0}")]
+    Encode(#[source] serde_json::Error),
+}
 
 /// Host facts the Go agent adds (from EC2 instance metadata there; pass
 /// what is known, empty strings are omitted).
@@ -164,20 +181,20 @@ pub fn ready(
 }
 
 /// Go's MarshalIndent(.., "", "\t").
-pub fn to_json(f: &MetadataFile) -> Result<Vec<u8>, EndpointsError> {
+pub fn to_json(f: &MetadataFile) -> Result<Vec<u8>, MetadataFileError> {
     let mut out = Vec::new();
     let mut ser = serde_json::Serializer::with_formatter(
         &mut out,
         serde_json::ser::PrettyFormatter::with_indent(b"\t"),
     );
-    f.serialize(&mut ser).map_err(EndpointsError::Encode)?;
+    f.serialize(&mut ser).map_err(MetadataFileError::Encode)?;
     Ok(out)
 }
 
 /// The part of a task ARN the Go agent names the directory after: what
 /// follows the first `/` of the resource (`cluster/id` for long ARNs).
-pub fn task_dir_name(task_arn: &str) -> Result<&str, EndpointsError> {
-    let bad = || EndpointsError::BadTaskArn(task_arn.to_string());
+pub fn task_dir_name(task_arn: &str) -> Result<&str, MetadataFileError> {
+    let bad = || MetadataFileError::BadTaskArn(task_arn.to_string());
     let resource = task_arn.splitn(6, ':').nth(5).ok_or_else(bad)?;
     let (_, rest) = resource.split_once('/').ok_or_else(bad)?;
     if rest.is_empty() || !is_plain_relative(rest) {
@@ -197,12 +214,14 @@ pub fn container_dir(
     data_dir: &Path,
     task_arn: &str,
     container_name: &str,
-) -> Result<PathBuf, EndpointsError> {
+) -> Result<PathBuf, MetadataFileError> {
     if container_name.is_empty()
         || !is_plain_relative(container_name)
         || container_name.contains('/')
     {
-        return Err(EndpointsError::BadContainerName(container_name.to_string()));
+        return Err(MetadataFileError::BadContainerName(
+            container_name.to_string(),
+        ));
     }
     Ok(data_dir
         .join("metadata")
@@ -211,7 +230,7 @@ pub fn container_dir(
 }
 
 /// `$ECS_DATADIR/metadata/<task>`, removed when the task is cleaned up.
-pub fn task_dir(data_dir: &Path, task_arn: &str) -> Result<PathBuf, EndpointsError> {
+pub fn task_dir(data_dir: &Path, task_arn: &str) -> Result<PathBuf, MetadataFileError> {
     Ok(data_dir.join("metadata").join(task_dir_name(task_arn)?))
 }
 
@@ -238,10 +257,10 @@ pub fn prepare(
     host_data_dir: Option<&Path>,
     task_arn: &str,
     container_name: &str,
-) -> Result<MetadataMount, EndpointsError> {
+) -> Result<MetadataMount, MetadataFileError> {
     let host_dir = container_dir(data_dir, task_arn, container_name)?;
     let bind_source = container_dir(host_data_dir.unwrap_or(data_dir), task_arn, container_name)?;
-    std::fs::create_dir_all(&host_dir).map_err(|source| EndpointsError::Io {
+    std::fs::create_dir_all(&host_dir).map_err(|source| MetadataFileError::Io {
         path: host_dir.clone(),
         source,
     })?;
@@ -257,12 +276,12 @@ pub fn prepare(
 
 /// Writes `f` as `<dir>/ecs-container-metadata.json` atomically (temp file,
 /// mode 0644, fsync, rename), so a reader never sees half a file.
-pub fn write(dir: &Path, f: &MetadataFile) -> Result<PathBuf, EndpointsError> {
+pub fn write(dir: &Path, f: &MetadataFile) -> Result<PathBuf, MetadataFileError> {
     use std::os::unix::fs::PermissionsExt;
     let data = to_json(f)?;
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| EndpointsError::Io { path, source }
+        move |source| MetadataFileError::Io { path, source }
     };
     let target = dir.join(FILE_NAME);
     let tmp = dir.join(format!(
@@ -284,11 +303,187 @@ pub fn write(dir: &Path, f: &MetadataFile) -> Result<PathBuf, EndpointsError> {
 }
 
 /// Removes the task's metadata directory (at task cleanup). Missing is fine.
-pub fn remove_task(data_dir: &Path, task_arn: &str) -> Result<(), EndpointsError> {
+pub fn remove_task(data_dir: &Path, task_arn: &str) -> Result<(), MetadataFileError> {
     let dir = task_dir(data_dir, task_arn)?;
     match std::fs::remove_dir_all(&dir) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(source) => Err(EndpointsError::Io { path: dir, source }),
+        Err(source) => Err(MetadataFileError::Io { path: dir, source }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::observe::view::PortView;
+    use crate::task::def::{NetworkMode, Protocol};
+    use crate::task::{ContainerStatus, DesiredStatus, TaskStatus};
+
+    const HOST_TASK_ARN: &str = "arn:aws:ecs:us-west-2:111122223333:task/default/1111aaaa2222bbbb";
+    const HOST_CID: &str = "ecs-host-web-0123456789abcdef";
+
+    /// The host-mode task of the endpoints' tests.
+    fn host_task() -> TaskView {
+        TaskView {
+            arn: HOST_TASK_ARN.into(),
+            family: "web".into(),
+            revision: "3".into(),
+            desired_status: DesiredStatus::Running,
+            known_status: TaskStatus::Pending,
+            launch_type: "EC2".into(),
+            network_mode: NetworkMode::Host,
+            containers: vec![
+                ContainerView {
+                    token: "tok-web".into(),
+                    runtime_id: HOST_CID.into(),
+                    name: "web".into(),
+                    docker_name: "ecs-web-3-web-1".into(),
+                    image: "busybox".into(),
+                    desired_status: DesiredStatus::Running,
+                    known_status: ContainerStatus::Running,
+                    exit_code: None,
+                    cpu: 0,
+                    memory_mib: 32,
+                    ports: vec![PortView {
+                        container_port: 8080,
+                        host_port: 8080,
+                        protocol: Protocol::Tcp,
+                        host_ip: "0.0.0.0".into(),
+                    }],
+                    ..ContainerView::default()
+                },
+                ContainerView {
+                    token: "tok-pending".into(),
+                    name: "sidecar".into(),
+                    desired_status: DesiredStatus::Running,
+                    known_status: ContainerStatus::None,
+                    ..ContainerView::default()
+                },
+            ],
+            ..TaskView::default()
+        }
+    }
+
+    fn agent() -> AgentView {
+        AgentView {
+            cluster: "default".into(),
+            container_instance_arn: None,
+            version: "ecs-agent v0.1.0".into(),
+            container_instance_tags: vec![("rack".into(), "r1".into())],
+            vpc_id: "vpc-1234".into(),
+        }
+    }
+
+    #[test]
+    fn metadata_file_phases_match_the_go_agent() {
+        let t = host_task();
+        let host = HostInfo {
+            availability_zone: "us-west-2b".into(),
+            private_ipv4: "10.0.0.5".into(),
+            ..Default::default()
+        };
+        let mut a = agent();
+        a.container_instance_arn =
+            Some("arn:aws:ecs:us-west-2:111122223333:container-instance/default/ci1".into());
+        let first = initial(&a, &host, &t, "web");
+        let v = serde_json::to_value(&first).unwrap();
+        assert_eq!(
+            v,
+            json!({
+                "Cluster": "default",
+                "ContainerInstanceARN": "arn:aws:ecs:us-west-2:111122223333:container-instance/default/ci1",
+                "TaskARN": HOST_TASK_ARN,
+                "TaskDefinitionFamily": "web",
+                "TaskDefinitionRevision": "3",
+                "ContainerName": "web",
+                "AvailabilityZone": "us-west-2b",
+                "HostPrivateIPv4Address": "10.0.0.5"
+            })
+        );
+        let ready = ready(&a, &host, &t, &t.containers[0]);
+        let v = serde_json::to_value(&ready).unwrap();
+        assert_eq!(v["MetadataFileStatus"], "READY");
+        assert_eq!(v["ContainerID"], HOST_CID);
+        assert_eq!(v["DockerContainerName"], "/ecs-web-3-web-1");
+        assert_eq!(v["ImageName"], "busybox");
+        assert_eq!(
+            v["PortMappings"],
+            json!([{"ContainerPort": 8080, "ContainerPortRange": "", "HostPort": 8080,
+                    "BindIp": "0.0.0.0", "Protocol": "tcp"}])
+        );
+        assert_eq!(
+            v["Networks"],
+            json!([{"NetworkMode": "host", "IPv4Addresses": [""]}])
+        );
+
+        let text = String::from_utf8(to_json(&ready).unwrap()).unwrap();
+        assert!(
+            text.starts_with("{\n\t\"Cluster\": \"default\",\n"),
+            "{text}"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let m = prepare(dir.path(), None, HOST_TASK_ARN, "web").unwrap();
+        assert_eq!(m.bind_source, m.host_dir);
+        let in_container = prepare(
+            dir.path(),
+            Some(Path::new("/var/lib/ecs/data")),
+            HOST_TASK_ARN,
+            "web",
+        )
+        .unwrap();
+        assert_eq!(
+            in_container.bind_source,
+            Path::new("/var/lib/ecs/data/metadata/default/1111aaaa2222bbbb/web")
+        );
+        assert_eq!(
+            m.host_dir,
+            dir.path().join("metadata/default/1111aaaa2222bbbb/web")
+        );
+        assert!(m.container_dir.starts_with("/opt/ecs/metadata/"));
+        assert_eq!(
+            m.env,
+            format!(
+                "ECS_CONTAINER_METADATA_FILE={}/ecs-container-metadata.json",
+                m.container_dir
+            )
+        );
+        let path = write(&m.host_dir, &first).unwrap();
+        let path2 = write(&m.host_dir, &ready).unwrap();
+        assert_eq!(path, path2);
+        let back: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(back["MetadataFileStatus"], "READY");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+        assert_eq!(
+            std::fs::read_dir(&m.host_dir).unwrap().count(),
+            1,
+            "no temp files left"
+        );
+        remove_task(dir.path(), HOST_TASK_ARN).unwrap();
+        assert!(!dir
+            .path()
+            .join("metadata/default/1111aaaa2222bbbb")
+            .exists());
+        remove_task(dir.path(), HOST_TASK_ARN).unwrap();
+
+        // Old-style ARNs have no cluster part; nonsense is refused.
+        assert_eq!(task_dir_name("arn:aws:ecs:r:1:task/abc").unwrap(), "abc");
+        for bad in [
+            "arn:aws:ecs:r:1:task",
+            "nope",
+            "arn:aws:ecs:r:1:task/../x",
+            "arn:aws:ecs:r:1:task/",
+        ] {
+            assert!(task_dir_name(bad).is_err(), "{bad}");
+        }
+        assert!(container_dir(dir.path(), HOST_TASK_ARN, "../x").is_err());
     }
 }
