@@ -395,10 +395,9 @@ mod endpoints {
     use ecs::endpoints::tags::TagsApi;
     use ecs::endpoints::{
         introspection_router, metadata_router_with_tags, RateLimit, RateLimiter, StatsCollector,
-        StatsStore,
     };
     use ecs::engine::Engine;
-    use ecs::observe::{AgentView, TaskSource};
+    use ecs::observe::{AgentView, StatsStore, TaskSource};
     use ecs::runtime::containerd::Conn;
     use ecs::runtime::ContainerRuntime;
     use tokio::sync::watch;

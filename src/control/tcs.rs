@@ -13,9 +13,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::endpoints::StatsStore;
 use crate::model::tcs::TcsMessage;
 use crate::observe::view::TaskSource;
+use crate::observe::StatsStore;
 
 use super::backoff::Backoff;
 use super::ecs_client::EcsClient;
@@ -246,7 +246,7 @@ async fn sample_forever(stats: Arc<StatsStore>, acc: Arc<Mutex<Accumulator>>, ev
         let all = stats.all();
         let samples: Vec<(&str, Sample)> = all
             .iter()
-            .filter_map(|(id, s)| Some((id.as_str(), Sample::from_docker(&s.docker)?)))
+            .filter_map(|(id, s)| Some((id.as_str(), Sample::from_stats(s)?)))
             .collect();
         acc.lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -6,12 +6,13 @@
 //! at least two samples in the queue. Pure: no clock, no I/O.
 
 use std::collections::{HashMap, VecDeque};
+use std::time::UNIX_EPOCH;
 
-use crate::endpoints::stats::DockerStats;
 use crate::model::tcs::{
     ContainerMetric, CwStatsSet, MetricsMetadata, PublishMetricsRequest, StorageStatsSet,
     TaskMetric, ULongStatsSet,
 };
+use crate::observe::stats::{ContainerSample, Memory};
 use crate::observe::view::Snapshot;
 
 /// Samples kept per container: a publish interval's worth at the fastest poll
@@ -22,7 +23,7 @@ pub const TASKS_PER_MESSAGE: usize = 10;
 
 const BYTES_PER_MIB: u64 = 1024 * 1024;
 
-/// What is used of one Docker stats sample.
+/// What is used of one container stats sample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sample {
     /// When containerd read it, nanoseconds since the epoch.
@@ -37,41 +38,35 @@ pub struct Sample {
 }
 
 impl Sample {
-    /// None when the sample has no usable time or no core count (the Go
-    /// agent rejects those too).
-    pub fn from_docker(d: &DockerStats) -> Option<Sample> {
-        let at =
-            time::OffsetDateTime::parse(&d.read, &time::format_description::well_known::Rfc3339)
-                .ok()?;
-        let cores = match d.cpu_stats.online_cpus {
-            0 => u32::try_from(d.cpu_stats.cpu_usage.percpu_usage.len()).ok()?,
+    /// None when the sample has no usable time (not after the Unix epoch:
+    /// never read) or no core count (the Go agent rejects those too).
+    pub fn from_stats(s: &ContainerSample) -> Option<Sample> {
+        let at = s
+            .read
+            .duration_since(UNIX_EPOCH)
+            .ok()
+            .filter(|d| !d.is_zero())?;
+        let cores = match s.cpu.online_cpus {
+            0 => u32::try_from(s.cpu.per_cpu_ns.len()).ok()?,
             n => n,
         };
         if cores == 0 {
             return None;
         }
-        let (mut read, mut write) = (0u64, 0u64);
-        for e in d.blkio_stats.io_service_bytes_recursive.iter().flatten() {
-            match e.op.as_str() {
-                "Read" | "read" => read = read.saturating_add(e.value),
-                "Write" | "write" => write = write.saturating_add(e.value),
-                _ => {}
-            }
-        }
         Some(Sample {
-            at_ns: at.unix_timestamp_nanos(),
-            cpu_ns: d.cpu_stats.cpu_usage.total_usage,
+            at_ns: i128::try_from(at.as_nanos()).ok()?,
+            cpu_ns: s.cpu.total_ns,
             cores,
-            memory_bytes: memory_in_use(&d.memory_stats),
-            storage_read_bytes: read,
-            storage_write_bytes: write,
+            memory_bytes: memory_in_use(&s.memory),
+            storage_read_bytes: s.blkio.read_bytes(),
+            storage_write_bytes: s.blkio.write_bytes(),
         })
     }
 }
 
 /// Usage minus reclaimable page cache (`total_inactive_file` on cgroup v1,
 /// `inactive_file` on v2), as `docker stats` and the Go agent report it.
-pub fn memory_in_use(m: &crate::endpoints::stats::docker::MemoryStats) -> u64 {
+pub fn memory_in_use(m: &Memory) -> u64 {
     let cache = m
         .stats
         .get("total_inactive_file")

@@ -1,5 +1,7 @@
+use std::time::{Duration, SystemTime};
+
 use super::*;
-use crate::endpoints::stats::docker::{BlkioEntry, MemoryStats};
+use crate::observe::stats::{Blkio, BlkioEntry, BlkioOp, BlkioV1};
 use crate::observe::view::{ContainerView, TaskView};
 
 const SEC: i128 = 1_000_000_000;
@@ -127,50 +129,44 @@ fn storage_set_from_unsent_samples() {
     assert_eq!(s.write_size_bytes.unwrap().max, Some(20));
 }
 
-fn docker(read: &str, total: u64, online: u32) -> DockerStats {
-    let mut d = DockerStats {
-        read: read.into(),
-        ..DockerStats::default()
+/// `2026-01-02T03:04:05Z` plus `millis`.
+fn at(millis: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_767_323_045) + Duration::from_millis(millis)
+}
+
+fn stats(read: SystemTime, total: u64, online: u32) -> ContainerSample {
+    let mut d = ContainerSample {
+        read,
+        ..ContainerSample::default()
     };
-    d.cpu_stats.cpu_usage.total_usage = total;
-    d.cpu_stats.online_cpus = online;
-    d.memory_stats = MemoryStats {
+    d.cpu.total_ns = total;
+    d.cpu.online_cpus = online;
+    d.memory = Memory {
         usage: 10 * BYTES_PER_MIB,
         stats: [("inactive_file".to_string(), 4 * BYTES_PER_MIB)].into(),
-        ..MemoryStats::default()
+        ..Memory::default()
     };
-    d.blkio_stats.io_service_bytes_recursive = Some(vec![
-        BlkioEntry {
-            major: 8,
-            minor: 0,
-            op: "read".into(),
-            value: 100,
-        },
-        BlkioEntry {
-            major: 8,
-            minor: 16,
-            op: "Read".into(),
-            value: 1,
-        },
-        BlkioEntry {
-            major: 8,
-            minor: 0,
-            op: "write".into(),
-            value: 50,
-        },
-        BlkioEntry {
-            major: 8,
-            minor: 0,
-            op: "Total".into(),
-            value: 151,
-        },
-    ]);
+    let entry = |minor, op, value| BlkioEntry {
+        major: 8,
+        minor,
+        op,
+        value,
+    };
+    d.blkio = Blkio::V1(BlkioV1 {
+        service_bytes: vec![
+            entry(0, BlkioOp::Read, 100),
+            entry(16, BlkioOp::Read, 1),
+            entry(0, BlkioOp::Write, 50),
+            entry(0, BlkioOp::Total, 151),
+        ],
+        ..BlkioV1::default()
+    });
     d
 }
 
 #[test]
-fn sample_from_docker_stats() {
-    let s = Sample::from_docker(&docker("2026-01-02T03:04:05.5Z", 42, 4)).unwrap();
+fn sample_from_container_stats() {
+    let s = Sample::from_stats(&stats(at(500), 42, 4)).unwrap();
     assert_eq!(s.at_ns, 1_767_323_045_500_000_000);
     assert_eq!(s.cpu_ns, 42);
     assert_eq!(s.cores, 4);
@@ -180,21 +176,19 @@ fn sample_from_docker_stats() {
 
 #[test]
 fn sample_needs_a_time_and_cores() {
-    assert_eq!(Sample::from_docker(&docker("nonsense", 1, 4)), None);
-    assert_eq!(
-        Sample::from_docker(&docker("2026-01-02T03:04:05Z", 1, 0)),
-        None
-    );
-    let mut d = docker("2026-01-02T03:04:05Z", 1, 0);
-    d.cpu_stats.cpu_usage.percpu_usage = vec![1, 0, 0];
-    assert_eq!(Sample::from_docker(&d).unwrap().cores, 3);
+    // Never read: the time a sample has before the collector sets it.
+    assert_eq!(Sample::from_stats(&stats(UNIX_EPOCH, 1, 4)), None);
+    assert_eq!(Sample::from_stats(&stats(at(0), 1, 0)), None);
+    let mut d = stats(at(0), 1, 0);
+    d.cpu.per_cpu_ns = vec![1, 0, 0];
+    assert_eq!(Sample::from_stats(&d).unwrap().cores, 3);
 }
 
 #[test]
 fn memory_subtracts_inactive_cache() {
-    let mut m = MemoryStats {
+    let mut m = Memory {
         usage: 100,
-        ..MemoryStats::default()
+        ..Memory::default()
     };
     assert_eq!(memory_in_use(&m), 100);
     m.stats.insert("total_inactive_file".into(), 30);

@@ -73,7 +73,7 @@ mod tests;
 pub use gojson::{format_go_time, GoFloat, GoTime};
 pub use introspection::introspection_router;
 pub use ratelimit::{RateLimit, RateLimiter};
-pub use stats::{ContainerStats, StatsCollector, StatsError, StatsStore};
+pub use stats::{StatsCollector, StatsError};
 pub use tmds::{metadata_router, metadata_router_with_tags};
 
 /// The `/license` text.

@@ -10,16 +10,15 @@ use axum::Router;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use super::stats::docker::DockerStats;
-use super::stats::{ContainerStats, NetworkRate, StatsStore};
 use super::tmds_json::{container_json, task_json};
 use super::*;
 use crate::observe::metadata_json::Version;
+use crate::observe::stats::{ContainerSample, NetworkRate};
 use crate::observe::view::{
     AgentView, ContainerView, EniView, NetworkView, PortView, Published, TaskLimits, TaskSource,
     TaskView,
 };
-use crate::observe::AgentMetrics;
+use crate::observe::{AgentMetrics, StatsStore};
 use crate::task::def::{NetworkMode, Protocol};
 use crate::task::{ContainerStatus, DesiredStatus, TaskStatus};
 
@@ -313,19 +312,18 @@ async fn call(app: &Router, uri: &str) -> (StatusCode, String, String) {
     (status, ctype, String::from_utf8(body.to_vec()).unwrap())
 }
 
-fn stats_for(id: &str) -> ContainerStats {
-    ContainerStats {
-        docker: DockerStats {
-            read: "2020-10-02T00:51:13.410254284Z".into(),
-            preread: "2020-10-02T00:51:12.406202398Z".into(),
-            id: id.into(),
-            name: "/n".into(),
-            ..DockerStats::default()
-        },
+fn stats_for(id: &str) -> ContainerSample {
+    ContainerSample {
+        // 2020-10-02T00:51:13.410254284Z, 2020-10-02T00:51:12.406202398Z
+        read: UNIX_EPOCH + Duration::new(1_601_599_873, 410_254_284),
+        preread: at(1_601_599_872, 406_202_398),
+        id: id.into(),
+        name: "n".into(),
         network_rate: Some(NetworkRate {
             rx_bytes_per_sec: 1.5,
             tx_bytes_per_sec: 0.0,
         }),
+        ..ContainerSample::default()
     }
 }
 

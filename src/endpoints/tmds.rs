@@ -11,11 +11,13 @@ use axum::Router;
 use serde_json::{Map, Value};
 
 use super::ratelimit::RateLimiter;
-use super::stats::StatsStore;
+use super::stats::docker::{DockerStats, NetworkRateJson};
 use super::tags::{TagsApi, TagsError};
 use super::tmds_json::ErrorJson;
 use super::tmds_json::{container_json, task_json};
 use crate::observe::metadata_json::Version;
+use crate::observe::stats::ContainerSample;
+use crate::observe::stats_store::StatsStore;
 use crate::observe::view::{ContainerView, Snapshot, TaskSource, TaskView};
 
 #[derive(Clone)]
@@ -202,13 +204,13 @@ async fn task_with_tags(state: &Tmds, token: &str, v: Version) -> Response {
     json(StatusCode::OK, &body)
 }
 
-fn stats_value(stats: &super::stats::ContainerStats, v: Version) -> Value {
-    let mut value = serde_json::to_value(&stats.docker).unwrap_or(Value::Null);
+fn stats_value(sample: &ContainerSample, v: Version) -> Value {
+    let mut value = serde_json::to_value(DockerStats::from_sample(sample)).unwrap_or(Value::Null);
     if v == Version::V4 {
-        if let (Value::Object(obj), Some(rate)) = (&mut value, stats.network_rate) {
+        if let (Value::Object(obj), Some(rate)) = (&mut value, sample.network_rate) {
             obj.insert(
                 "network_rate_stats".into(),
-                serde_json::to_value(rate).unwrap_or(Value::Null),
+                serde_json::to_value(NetworkRateJson::from(rate)).unwrap_or(Value::Null),
             );
         }
     }

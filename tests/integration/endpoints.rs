@@ -11,10 +11,11 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ecs::endpoints::{self, RateLimit, RateLimiter, StatsCollector, StatsStore};
+use ecs::endpoints::stats::DockerStats;
+use ecs::endpoints::{self, RateLimit, RateLimiter, StatsCollector};
 use ecs::engine::exec::metadata_file;
 use ecs::observe::{
-    AgentMetrics, AgentView, ContainerView, Published, TaskLimits, TaskSource, TaskView,
+    AgentMetrics, AgentView, ContainerView, Published, StatsStore, TaskLimits, TaskSource, TaskView,
 };
 use ecs::runtime::containerd::Conn;
 use ecs::task::def::NetworkMode;
@@ -209,7 +210,7 @@ async fn poll_until(
     loop {
         collector.poll_once().await.unwrap();
         if let Some(s) = stats.get(id) {
-            last = serde_json::to_value(&s.docker).unwrap();
+            last = serde_json::to_value(DockerStats::from_sample(&s)).unwrap();
             if f(&last) {
                 return last;
             }

@@ -1,13 +1,13 @@
-//! containerd's Tasks.Metrics payloads (cgroup v1 and v2) turned into the
-//! Docker stats JSON the way Docker's daemon does it. Pure: the host figures
-//! and the previous sample are passed in.
+//! containerd's Tasks.Metrics payloads (cgroup v1 and v2) turned into a
+//! typed sample, with the units and host figures Docker's daemon uses. Pure:
+//! the host figures are passed in.
 
 use std::collections::BTreeMap;
 
 use prost::Message;
 
-use super::docker::{
-    BlkioEntry, BlkioStats, CpuStats, CpuUsage, DockerStats, MemoryStats, PidsStats, ThrottlingData,
+use crate::observe::stats::{
+    Blkio, BlkioEntry, BlkioOp, BlkioV1, ContainerSample, Cpu, IoDevice, Memory, Pids, Throttling,
 };
 
 #[allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]
@@ -75,21 +75,21 @@ pub struct HostSample {
 
 /// Fills cpu, memory, pids and blkio of `out` from one payload. The caller
 /// sets read/preread, precpu, name, id and networks.
-pub fn fill(out: &mut DockerStats, metrics: &CgroupMetrics, host: HostSample) {
+pub fn fill(out: &mut ContainerSample, metrics: &CgroupMetrics, host: HostSample) {
     match metrics {
         CgroupMetrics::V1(m) => fill_v1(out, m),
         CgroupMetrics::V2(m) => fill_v2(out, m),
     }
-    out.cpu_stats.system_cpu_usage = host.system_cpu_usage;
-    out.cpu_stats.online_cpus = host.online_cpus;
-    if host.mem_total > 0 && out.memory_stats.limit > host.mem_total {
-        out.memory_stats.limit = host.mem_total;
+    out.cpu.system_ns = host.system_cpu_usage;
+    out.cpu.online_cpus = host.online_cpus;
+    if host.mem_total > 0 && out.memory.limit > host.mem_total {
+        out.memory.limit = host.mem_total;
     }
 }
 
-fn fill_v1(out: &mut DockerStats, m: &v1::Metrics) {
+fn fill_v1(out: &mut ContainerSample, m: &v1::Metrics) {
     if let Some(p) = &m.pids {
-        out.pids_stats = PidsStats {
+        out.pids = Pids {
             current: p.current,
             limit: p.limit,
         };
@@ -97,25 +97,23 @@ fn fill_v1(out: &mut DockerStats, m: &v1::Metrics) {
     if let Some(cpu) = &m.cpu {
         let usage = cpu.usage.clone().unwrap_or_default();
         let thr = cpu.throttling.unwrap_or_default();
-        out.cpu_stats = CpuStats {
-            cpu_usage: CpuUsage {
-                total_usage: usage.total,
-                percpu_usage: usage.per_cpu,
-                usage_in_kernelmode: usage.kernel,
-                usage_in_usermode: usage.user,
-            },
-            system_cpu_usage: 0,
+        out.cpu = Cpu {
+            total_ns: usage.total,
+            per_cpu_ns: usage.per_cpu,
+            kernel_ns: usage.kernel,
+            user_ns: usage.user,
+            system_ns: 0,
             online_cpus: 0,
-            throttling_data: ThrottlingData {
+            throttling: Throttling {
                 periods: thr.periods,
                 throttled_periods: thr.throttled_periods,
-                throttled_time: thr.throttled_time,
+                throttled_ns: thr.throttled_time,
             },
         };
     }
     if let Some(mem) = &m.memory {
         let usage = mem.usage.unwrap_or_default();
-        out.memory_stats = MemoryStats {
+        out.memory = Memory {
             usage: usage.usage,
             max_usage: usage.max,
             stats: v1_memory_stat(mem),
@@ -124,28 +122,26 @@ fn fill_v1(out: &mut DockerStats, m: &v1::Metrics) {
         };
     }
     if let Some(b) = &m.blkio {
-        let conv = |v: &[v1::BlkIoEntry]| -> Option<Vec<BlkioEntry>> {
-            Some(
-                v.iter()
-                    .map(|e| BlkioEntry {
-                        major: e.major,
-                        minor: e.minor,
-                        op: e.op.clone(),
-                        value: e.value,
-                    })
-                    .collect(),
-            )
+        let conv = |v: &[v1::BlkIoEntry]| -> Vec<BlkioEntry> {
+            v.iter()
+                .map(|e| BlkioEntry {
+                    major: e.major,
+                    minor: e.minor,
+                    op: BlkioOp::from_kernel(&e.op),
+                    value: e.value,
+                })
+                .collect()
         };
-        out.blkio_stats = BlkioStats {
-            io_service_bytes_recursive: conv(&b.io_service_bytes_recursive),
-            io_serviced_recursive: conv(&b.io_serviced_recursive),
-            io_queue_recursive: conv(&b.io_queued_recursive),
-            io_service_time_recursive: conv(&b.io_service_time_recursive),
-            io_wait_time_recursive: conv(&b.io_wait_time_recursive),
-            io_merged_recursive: conv(&b.io_merged_recursive),
-            io_time_recursive: conv(&b.io_time_recursive),
-            sectors_recursive: conv(&b.sectors_recursive),
-        };
+        out.blkio = Blkio::V1(BlkioV1 {
+            service_bytes: conv(&b.io_service_bytes_recursive),
+            serviced: conv(&b.io_serviced_recursive),
+            queued: conv(&b.io_queued_recursive),
+            service_time: conv(&b.io_service_time_recursive),
+            wait_time: conv(&b.io_wait_time_recursive),
+            merged: conv(&b.io_merged_recursive),
+            time: conv(&b.io_time_recursive),
+            sectors: conv(&b.sectors_recursive),
+        });
     }
 }
 
@@ -190,33 +186,31 @@ fn v1_memory_stat(m: &v1::MemoryStat) -> BTreeMap<String, u64> {
     .collect()
 }
 
-fn fill_v2(out: &mut DockerStats, m: &v2::Metrics) {
+fn fill_v2(out: &mut ContainerSample, m: &v2::Metrics) {
     if let Some(p) = &m.pids {
-        out.pids_stats = PidsStats {
+        out.pids = Pids {
             current: p.current,
             limit: p.limit,
         };
     }
     if let Some(cpu) = &m.cpu {
         // cpu.stat is in microseconds; Docker shows nanoseconds.
-        out.cpu_stats = CpuStats {
-            cpu_usage: CpuUsage {
-                total_usage: cpu.usage_usec.saturating_mul(1000),
-                percpu_usage: Vec::new(),
-                usage_in_kernelmode: cpu.system_usec.saturating_mul(1000),
-                usage_in_usermode: cpu.user_usec.saturating_mul(1000),
-            },
-            system_cpu_usage: 0,
+        out.cpu = Cpu {
+            total_ns: cpu.usage_usec.saturating_mul(1000),
+            per_cpu_ns: Vec::new(),
+            kernel_ns: cpu.system_usec.saturating_mul(1000),
+            user_ns: cpu.user_usec.saturating_mul(1000),
+            system_ns: 0,
             online_cpus: 0,
-            throttling_data: ThrottlingData {
+            throttling: Throttling {
                 periods: cpu.nr_periods,
                 throttled_periods: cpu.nr_throttled,
-                throttled_time: cpu.throttled_usec.saturating_mul(1000),
+                throttled_ns: cpu.throttled_usec.saturating_mul(1000),
             },
         };
     }
     if let Some(mem) = &m.memory {
-        out.memory_stats = MemoryStats {
+        out.memory = Memory {
             usage: mem.usage,
             max_usage: 0,
             stats: v2_memory_stat(mem),
@@ -225,25 +219,19 @@ fn fill_v2(out: &mut DockerStats, m: &v2::Metrics) {
         };
     }
     if let Some(io) = &m.io {
-        let mut bytes = Vec::new();
-        let mut ios = Vec::new();
-        for e in &io.usage {
-            let entry = |op: &str, value| BlkioEntry {
-                major: e.major,
-                minor: e.minor,
-                op: op.to_string(),
-                value,
-            };
-            bytes.push(entry("read", e.rbytes));
-            bytes.push(entry("write", e.wbytes));
-            ios.push(entry("read", e.rios));
-            ios.push(entry("write", e.wios));
-        }
-        out.blkio_stats = BlkioStats {
-            io_service_bytes_recursive: Some(bytes),
-            io_serviced_recursive: Some(ios),
-            ..BlkioStats::default()
-        };
+        out.blkio = Blkio::V2(
+            io.usage
+                .iter()
+                .map(|e| IoDevice {
+                    major: e.major,
+                    minor: e.minor,
+                    read_bytes: e.rbytes,
+                    write_bytes: e.wbytes,
+                    read_ios: e.rios,
+                    write_ios: e.wios,
+                })
+                .collect(),
+        );
     }
 }
 

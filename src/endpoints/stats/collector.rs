@@ -12,9 +12,9 @@ use containerd_client::services::v1::tasks_client::TasksClient;
 use containerd_client::services::v1::{ListTasksRequest, MetricsRequest};
 
 use super::cgroups::{self, CgroupMetrics};
-use super::docker::{CpuStats, DockerStats, NetworkRate, NetworkStats};
-use super::{procfs, ContainerStats, StatsStore};
-use crate::endpoints::gojson::{format_go_time, GoTime};
+use super::procfs;
+use crate::observe::stats::{ContainerSample, Cpu, NetworkCounters, NetworkRate};
+use crate::observe::stats_store::StatsStore;
 use crate::observe::view::TaskSource;
 use crate::observe::AgentMetrics;
 use crate::runtime::containerd::Conn;
@@ -34,7 +34,7 @@ pub enum StatsError {
 #[derive(Debug, Clone)]
 struct Previous {
     read: SystemTime,
-    cpu: CpuStats,
+    cpu: Cpu,
     net_totals: Option<(u64, u64)>,
 }
 
@@ -202,28 +202,26 @@ impl StatsCollector {
     }
 }
 
-/// Builds one Docker stats sample from a decoded payload and what was kept
-/// of the previous one. Pure.
+/// Builds one sample from a decoded payload and what was kept of the
+/// previous one. Pure.
 fn sample(
     id: &str,
     docker_name: &str,
     read: SystemTime,
     metrics: &CgroupMetrics,
     host: cgroups::HostSample,
-    networks: Option<BTreeMap<String, NetworkStats>>,
+    networks: Option<BTreeMap<String, NetworkCounters>>,
     prev: Option<&Previous>,
-) -> (ContainerStats, Previous) {
-    let mut docker = DockerStats {
-        read: format_go_time(read),
-        preread: prev
-            .map(|p| format_go_time(p.read))
-            .unwrap_or_else(|| GoTime::ZERO_TEXT.to_string()),
-        precpu_stats: prev.map(|p| p.cpu.clone()).unwrap_or_default(),
-        name: format!("/{docker_name}"),
+) -> (ContainerSample, Previous) {
+    let mut out = ContainerSample {
         id: id.to_string(),
-        ..DockerStats::default()
+        name: docker_name.to_string(),
+        read,
+        preread: prev.map(|p| p.read),
+        precpu: prev.map(|p| p.cpu.clone()).unwrap_or_default(),
+        ..ContainerSample::default()
     };
-    cgroups::fill(&mut docker, metrics, host);
+    cgroups::fill(&mut out, metrics, host);
 
     let totals = networks.as_ref().map(|n| {
         n.values().fold((0u64, 0u64), |(rx, tx), s| {
@@ -244,25 +242,20 @@ fn sample(
         _ => None,
     };
     if let Some(n) = networks {
-        docker.networks = n;
+        out.networks = n;
     }
+    out.network_rate = network_rate;
     let keep = Previous {
         read,
-        cpu: docker.cpu_stats.clone(),
+        cpu: out.cpu.clone(),
         net_totals: totals,
     };
-    (
-        ContainerStats {
-            docker,
-            network_rate,
-        },
-        keep,
-    )
+    (out, keep)
 }
 
 /// What tests pass for the previous sample: (read, cpu, (rx, tx) totals).
 #[cfg(test)]
-pub(super) type PreviousForTests = (SystemTime, CpuStats, Option<(u64, u64)>);
+pub(super) type PreviousForTests = (SystemTime, Cpu, Option<(u64, u64)>);
 
 #[cfg(test)]
 pub(super) fn sample_for_tests(
@@ -271,9 +264,9 @@ pub(super) fn sample_for_tests(
     read: SystemTime,
     metrics: &CgroupMetrics,
     host: cgroups::HostSample,
-    networks: Option<BTreeMap<String, NetworkStats>>,
+    networks: Option<BTreeMap<String, NetworkCounters>>,
     prev: Option<PreviousForTests>,
-) -> ContainerStats {
+) -> ContainerSample {
     let prev = prev.map(|(read, cpu, net_totals)| Previous {
         read,
         cpu,

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::docker::NetworkStats;
 use super::HostSample;
+use crate::observe::stats::NetworkCounters;
 
 /// USER_HZ: the unit of /proc/stat. It is 100 on every Linux ABI we run on.
 const CLOCK_TICKS_PER_SECOND: u64 = 100;
@@ -53,7 +53,7 @@ pub fn parse_mem_total(text: &str) -> Option<u64> {
 
 /// Interface counters from /proc/<pid>/net/dev text, loopback left out (as
 /// Docker, which only lists the container's endpoints).
-pub fn parse_net_dev(text: &str) -> BTreeMap<String, NetworkStats> {
+pub fn parse_net_dev(text: &str) -> BTreeMap<String, NetworkCounters> {
     let mut out = BTreeMap::new();
     // Two header lines, then `name: rx(8 fields) tx(8 fields)`.
     for line in text.lines().skip(2) {
@@ -73,7 +73,7 @@ pub fn parse_net_dev(text: &str) -> BTreeMap<String, NetworkStats> {
         }
         out.insert(
             name.to_string(),
-            NetworkStats {
+            NetworkCounters {
                 rx_bytes: v[0],
                 rx_packets: v[1],
                 rx_errors: v[2],
@@ -111,7 +111,7 @@ pub async fn read_host(proc_root: &Path) -> HostSample {
 pub async fn read_net_dev(
     proc_root: &Path,
     pid: u32,
-) -> std::io::Result<BTreeMap<String, NetworkStats>> {
+) -> std::io::Result<BTreeMap<String, NetworkCounters>> {
     let text = tokio::fs::read_to_string(proc_root.join(pid.to_string()).join("net/dev")).await?;
     Ok(parse_net_dev(&text))
 }

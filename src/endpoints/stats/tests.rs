@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 
 use super::cgroups::{v1, v2, CgroupMetrics, HostSample};
 use super::collector::sample_for_tests;
-use super::docker::{CpuStats, CpuUsage, NetworkStats};
+use super::docker::DockerStats;
+use crate::observe::stats::{Cpu, NetworkCounters};
 
 fn host() -> HostSample {
     HostSample {
@@ -71,7 +72,7 @@ fn v1_metrics_become_docker_stats_with_docker_field_names() {
     let decoded = CgroupMetrics::decode("io.containerd.cgroups.v1.Metrics", &any_value).unwrap();
     let read = UNIX_EPOCH + Duration::new(1_700_000_000, 500_000_000);
     let s = sample_for_tests("abc", "ecs-fam-1-web-1", read, &decoded, host(), None, None);
-    let v = serde_json::to_value(&s.docker).unwrap();
+    let v = serde_json::to_value(DockerStats::from_sample(&s)).unwrap();
     assert_eq!(v["read"], "2023-11-14T22:13:20.5Z");
     assert_eq!(v["preread"], "0001-01-01T00:00:00Z");
     assert_eq!(v["name"], "/ecs-fam-1-web-1");
@@ -161,7 +162,7 @@ fn v2_metrics_convert_microseconds_and_io_like_docker() {
     )
     .unwrap();
     let s = sample_for_tests("id2", "n", UNIX_EPOCH, &decoded, host(), None, None);
-    let v = serde_json::to_value(&s.docker).unwrap();
+    let v = serde_json::to_value(DockerStats::from_sample(&s)).unwrap();
     assert_eq!(
         v["cpu_stats"]["cpu_usage"],
         json!({"total_usage": 1_500_000, "usage_in_kernelmode": 500_000, "usage_in_usermode": 1_000_000})
@@ -198,19 +199,16 @@ fn previous_sample_fills_precpu_preread_and_network_rate() {
     let decoded = CgroupMetrics::V1(v1_sample(2_000, 10));
     let t0 = UNIX_EPOCH + Duration::from_secs(1_000);
     let t1 = t0 + Duration::from_secs(2);
-    let prev_cpu = CpuStats {
-        cpu_usage: CpuUsage {
-            total_usage: 1_000,
-            ..Default::default()
-        },
-        system_cpu_usage: 42,
+    let prev_cpu = Cpu {
+        total_ns: 1_000,
+        system_ns: 42,
         online_cpus: 2,
         ..Default::default()
     };
     let mut nets = BTreeMap::new();
     nets.insert(
         "eth0".to_string(),
-        NetworkStats {
+        NetworkCounters {
             rx_bytes: 3_000,
             tx_bytes: 1_000,
             ..Default::default()
@@ -225,12 +223,13 @@ fn previous_sample_fills_precpu_preread_and_network_rate() {
         Some(nets),
         Some((t0, prev_cpu.clone(), Some((1_000, 600)))),
     );
-    assert_eq!(s.docker.precpu_stats, prev_cpu);
-    assert_eq!(s.docker.preread, "1970-01-01T00:16:40Z");
+    assert_eq!(s.precpu, prev_cpu);
+    let docker = DockerStats::from_sample(&s);
+    assert_eq!(docker.preread, "1970-01-01T00:16:40Z");
     let rate = s.network_rate.unwrap();
     assert_eq!(rate.rx_bytes_per_sec, 1_000.0);
     assert_eq!(rate.tx_bytes_per_sec, 200.0);
-    let v: Value = serde_json::to_value(&s.docker).unwrap();
+    let v: Value = serde_json::to_value(&docker).unwrap();
     assert_eq!(
         v["networks"]["eth0"],
         json!({"rx_bytes": 3000, "rx_packets": 0, "rx_errors": 0, "rx_dropped": 0,
@@ -248,8 +247,9 @@ fn unknown_or_corrupt_payloads_are_errors() {
 async fn polling_nothing_touches_no_socket_and_a_dead_socket_is_an_error() {
     use std::sync::Arc;
 
-    use crate::endpoints::{StatsCollector, StatsError, StatsStore};
+    use crate::endpoints::{StatsCollector, StatsError};
     use crate::observe::view::{ContainerView, Published, TaskView};
+    use crate::observe::StatsStore;
     use crate::runtime::containerd::Conn;
     use crate::task::def::NetworkMode;
     use crate::task::ContainerStatus;
