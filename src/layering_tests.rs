@@ -15,6 +15,9 @@ const FLOORS: &[(&str, &[&str])] = &[
     ("model", &["model"]),
     // The pure task core: its own values, the config's and the ACS wire types it validates.
     ("task", &["task", "config", "model"]),
+    // What the agent shows (views, counters, stats samples): over the core,
+    // under the engine, the endpoints and control that fill and read it.
+    ("observe", &["observe", "task", "config", "model"]),
 ];
 
 /// Test-only helpers any floor's tests may use; they import nothing of the crate.
