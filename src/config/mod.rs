@@ -35,6 +35,7 @@ mod env_file;
 mod error;
 #[cfg(test)]
 mod fuzz_tests;
+mod ignored;
 mod network;
 mod subnet;
 mod values;
@@ -51,11 +52,11 @@ pub use duration::{format_go_duration, parse_go_duration, DurationError};
 pub use endpoints::{Endpoints, RpsLimit};
 pub use env_file::parse_env_file;
 pub use error::{ConfigError, ConfigWarning, EnvFileProblem};
+use ignored::GO_AGENT_IGNORED;
 pub use network::{parse_port_range, Networking, DEFAULT_TASK_BRIDGE, DEFAULT_TASK_SUBNET};
 pub use subnet::{Ipv4Net, SubnetError};
 pub use values::{ImagePullBehavior, LogFormat, LogLevel};
 pub use variables::documented_variables;
-use variables::GO_AGENT_IGNORED;
 
 /// Where the agent reads its settings file unless `ECS_CONFIG_FILE` says otherwise.
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/ecs/ecs.config";

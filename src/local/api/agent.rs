@@ -5,7 +5,7 @@ use super::lifecycle::{
     apply_container_change, apply_task_status, forget_payloads, Applied, ContainerChange,
 };
 use super::lookup::{cluster, cluster_name, task_arn};
-use super::parse;
+use super::request::parse;
 use crate::local::app::Ctx;
 use crate::local::error::ApiError;
 use crate::local::state::State;

@@ -1,7 +1,8 @@
 //! CreateCluster, DeleteCluster, ListClusters, DescribeClusters.
 
 use super::lookup::{cluster, cluster_arn, cluster_name, valid_cluster_name, DEFAULT_CLUSTER};
-use super::{paginate, parse, render};
+use super::render;
+use super::request::{paginate, parse};
 use crate::local::app::Ctx;
 use crate::local::error::{ApiError, ErrorKind};
 use crate::local::state::{ClusterRec, State};

@@ -4,7 +4,8 @@
 
 use super::lifecycle::request_stop;
 use super::lookup::{arn, cluster, cluster_or_default, instance_arn, new_id};
-use super::{paginate, parse, render};
+use super::render;
+use super::request::{paginate, parse};
 use crate::local::app::Ctx;
 use crate::local::error::ApiError;
 use crate::local::state::{Attribute, InstanceRec, Resource, State};

@@ -7,6 +7,7 @@ mod instances;
 pub(crate) mod lifecycle;
 mod lookup;
 mod protection;
+mod request;
 
 pub use lookup::cluster_name as lookup_cluster_name;
 pub mod render;
@@ -17,7 +18,6 @@ mod tasks;
 use super::app::Ctx;
 use super::error::{ApiError, ErrorKind};
 use super::state::State;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 pub const TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113.";
@@ -66,48 +66,6 @@ pub fn dispatch(st: &mut State, ctx: &mut Ctx, op: &str, body: Value) -> Result<
         )
     })?;
     h(st, ctx, body)
-}
-
-/// Parses a request body into its typed shape, naming the member on failure.
-pub(crate) fn parse<T: DeserializeOwned>(body: Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(body).map_err(|e| {
-        let path = e.path().to_string();
-        ApiError::new(
-            ErrorKind::Serialization,
-            format!("Invalid value for '{path}': {}", e.into_inner()),
-        )
-    })
-}
-
-/// `nextToken`/`maxResults` paging over an ordered list.
-pub(crate) fn paginate(
-    items: Vec<String>,
-    next_token: Option<&str>,
-    max_results: Option<i64>,
-) -> Result<(Vec<String>, Option<String>), ApiError> {
-    let start = match next_token {
-        None | Some("") => 0,
-        Some(t) => t
-            .strip_prefix("ecs-local:")
-            .and_then(|n| n.parse::<usize>().ok())
-            .ok_or_else(|| ApiError::invalid(format!("Invalid nextToken {t:?}.")))?,
-    };
-    let max = match max_results {
-        None => 100,
-        Some(m) if (1..=100).contains(&m) => m as usize,
-        Some(m) => {
-            return Err(ApiError::invalid(format!(
-                "maxResults must be between 1 and 100 (got {m})."
-            )))
-        }
-    };
-    let end = (start + max).min(items.len());
-    let page = items
-        .get(start..end)
-        .map(<[String]>::to_vec)
-        .unwrap_or_default();
-    let token = (end < items.len()).then(|| format!("ecs-local:{end}"));
-    Ok((page, token))
 }
 
 #[cfg(test)]

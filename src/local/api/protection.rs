@@ -6,7 +6,8 @@
 //! can be protected.
 
 use super::lookup::{arn, cluster, cluster_arn, cluster_name};
-use super::{parse, render};
+use super::render;
+use super::request::parse;
 use crate::local::app::Ctx;
 use crate::local::auth::access_denied;
 use crate::local::error::ApiError;

@@ -2,7 +2,7 @@
 //! operations that take `tags` share.
 
 use super::lookup::DEFAULT_CLUSTER;
-use super::parse;
+use super::request::parse;
 use crate::local::app::Ctx;
 use crate::local::error::{ApiError, ErrorKind};
 use crate::local::state::{taskdef_key, State, ACCOUNT_ID};

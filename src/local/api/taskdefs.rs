@@ -2,7 +2,8 @@
 //! ListTaskDefinitions, ListTaskDefinitionFamilies.
 
 use super::lookup::{arn, taskdef};
-use super::{paginate, parse, render};
+use super::render;
+use super::request::{paginate, parse};
 use crate::local::app::Ctx;
 use crate::local::error::ApiError;
 use crate::local::state::{State, TaskDefRec};

@@ -4,7 +4,8 @@ use super::lifecycle::{
     new_task_id, queue_eni_attachment, queue_payload, request_stop, taskdef_of,
 };
 use super::lookup::{arn, cluster, cluster_or_default, instance_arn, task_arn, taskdef};
-use super::{paginate, parse, render, tags};
+use super::request::{paginate, parse};
+use super::{render, tags};
 use crate::local::app::Ctx;
 use crate::local::credentials;
 use crate::local::enis::{self, Pool};
