@@ -198,11 +198,7 @@ async fn run() -> anyhow::Result<()> {
             disable_privileged: cfg.disable_privileged,
             allow_eni: input.task_eni,
         },
-        registry_credentials: cfg
-            .engine_auth
-            .iter()
-            .map(|(h, c)| (h.clone(), c.clone()))
-            .collect(),
+        registry_auth: cfg.engine_auth.clone(),
         task_iam_role: input.task_iam_role,
         task_iam_role_network_host: input.task_iam_role_network_host,
         container_metadata: cfg.container_metadata.enabled,

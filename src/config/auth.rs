@@ -6,10 +6,13 @@
 //! - `dockercfg`: `{"registry":{"auth":"base64(user:pass)","email":"e"}}`; the
 //!   newer `{"auths":{...}}` wrapper of `~/.docker/config.json` is also taken.
 //!
-//! Registry keys are reduced to a host (scheme and path dropped, lowercased),
-//! and every Docker Hub alias becomes `docker.io`. Errors never echo the data.
+//! Registry keys are reduced to a [`RegistryHost`] (scheme and path dropped,
+//! lowercased, every Docker Hub alias `docker.io`): the one rule by which an
+//! image reference's registry finds its credentials. Errors never echo the data.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
+use std::fmt;
 
 use base64::Engine as _;
 use serde::Deserialize;
@@ -24,21 +27,97 @@ pub const DOCKER_HUB: &str = "docker.io";
 
 const DOCKER_HUB_ALIASES: [&str; 3] = ["docker.io", "index.docker.io", "registry-1.docker.io"];
 
-/// Reduce a registry name as written in auth data or an image reference
-/// (`https://index.docker.io/v1/`, `Registry.Example.com:5000/team`) to the
-/// host[:port] used as the credentials key.
-pub fn normalize_registry_host(registry: &str) -> String {
-    let s = registry.trim();
-    let lower = s.to_ascii_lowercase();
-    let without_scheme = lower
-        .strip_prefix("https://")
-        .or_else(|| lower.strip_prefix("http://"))
-        .unwrap_or(&lower);
-    let host = without_scheme.split('/').next().unwrap_or_default();
-    if DOCKER_HUB_ALIASES.contains(&host) {
-        DOCKER_HUB.to_string()
-    } else {
-        host.to_string()
+/// A registry as credentials and the plain-HTTP rule key it: `host[:port]`,
+/// lowercased (host names have no case, so `Registry.Example.com:5000` and
+/// `registry.example.com:5000` are one registry), scheme and path dropped,
+/// and every Docker Hub alias `docker.io`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RegistryHost(String);
+
+impl RegistryHost {
+    /// From a registry name as written in auth data, a URL or an image
+    /// reference's domain (`https://index.docker.io/v1/`, `Registry.Example.com:5000/team`).
+    pub fn new(registry: &str) -> RegistryHost {
+        let lower = registry.trim().to_ascii_lowercase();
+        let without_scheme = lower
+            .strip_prefix("https://")
+            .or_else(|| lower.strip_prefix("http://"))
+            .unwrap_or(&lower);
+        let host = without_scheme.split('/').next().unwrap_or_default();
+        if DOCKER_HUB_ALIASES.contains(&host) {
+            RegistryHost(DOCKER_HUB.to_string())
+        } else {
+            RegistryHost(host.to_string())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The host without its port (`[::1]` keeps its brackets).
+    pub fn host(&self) -> &str {
+        let s = self.0.as_str();
+        if s.starts_with('[') {
+            return match s.find(']') {
+                Some(i) => &s[..=i],
+                None => s,
+            };
+        }
+        match s.rsplit_once(':') {
+            Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => h,
+            _ => s,
+        }
+    }
+}
+
+impl fmt::Display for RegistryHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+// Ordering, equality and hashing are those of the inner string, so maps keyed
+// by RegistryHost may be read with an already normalized `&str`.
+impl Borrow<str> for RegistryHost {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The registry credentials of ECS_ENGINE_AUTH_DATA, by registry host.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct RegistryAuth(BTreeMap<RegistryHost, RegistryCredentials>);
+
+impl RegistryAuth {
+    /// Credentials for a registry: the one lookup, for every caller.
+    pub fn get(&self, registry: &RegistryHost) -> Option<&RegistryCredentials> {
+        self.0.get(registry)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&RegistryHost, &RegistryCredentials)> {
+        self.0.iter()
+    }
+}
+
+impl fmt::Debug for RegistryAuth {
+    // Registry and user name only (RegistryCredentials redacts the password).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.0.iter()).finish()
+    }
+}
+
+impl From<BTreeMap<RegistryHost, RegistryCredentials>> for RegistryAuth {
+    fn from(m: BTreeMap<RegistryHost, RegistryCredentials>) -> Self {
+        RegistryAuth(m)
     }
 }
 
@@ -105,7 +184,7 @@ impl std::fmt::Debug for RegistryCredentials {
 pub(crate) fn parse_engine_auth(
     auth_type: Option<&str>,
     auth_data: Option<&str>,
-) -> Result<BTreeMap<String, RegistryCredentials>, ConfigError> {
+) -> Result<BTreeMap<RegistryHost, RegistryCredentials>, ConfigError> {
     let (kind, data) = match (auth_type, auth_data) {
         (None, None) => return Ok(BTreeMap::new()),
         (Some(_), None) => {
@@ -134,10 +213,10 @@ pub(crate) fn parse_engine_auth(
         }
     };
     let mut out = BTreeMap::new();
-    let mut origin: BTreeMap<String, String> = BTreeMap::new();
+    let mut origin: BTreeMap<RegistryHost, String> = BTreeMap::new();
     for (registry, creds) in raw {
-        let host = normalize_registry_host(&registry);
-        if host.is_empty() {
+        let host = RegistryHost::new(&registry);
+        if host.as_str().is_empty() {
             return Err(invalid(format!(
                 "registry keys naming a host; {registry:?} does not"
             )));
@@ -258,19 +337,26 @@ mod tests {
 
     #[test]
     fn normalizes_hosts() {
+        let norm = |s: &str| RegistryHost::new(s).as_str().to_string();
+        assert_eq!(norm("https://index.docker.io/v1/"), "docker.io");
+        assert_eq!(norm("index.docker.io"), "docker.io");
+        assert_eq!(norm("registry-1.docker.io"), "docker.io");
+        assert_eq!(norm("docker.io"), "docker.io");
         assert_eq!(
-            normalize_registry_host("https://index.docker.io/v1/"),
-            "docker.io"
-        );
-        assert_eq!(normalize_registry_host("index.docker.io"), "docker.io");
-        assert_eq!(normalize_registry_host("registry-1.docker.io"), "docker.io");
-        assert_eq!(normalize_registry_host("docker.io"), "docker.io");
-        assert_eq!(
-            normalize_registry_host("HTTP://Reg.Example.com:5000/team/x"),
+            norm("HTTP://Reg.Example.com:5000/team/x"),
             "reg.example.com:5000"
         );
-        assert_eq!(normalize_registry_host("127.0.0.1:5001"), "127.0.0.1:5001");
-        assert_eq!(normalize_registry_host(" quay.io "), "quay.io");
+        assert_eq!(norm("127.0.0.1:5001"), "127.0.0.1:5001");
+        assert_eq!(norm(" quay.io "), "quay.io");
+        assert_eq!(norm("LOCALHOST:5001"), "localhost:5001");
+    }
+
+    #[test]
+    fn host_drops_the_port() {
+        assert_eq!(RegistryHost::new("LocalHost:5001").host(), "localhost");
+        assert_eq!(RegistryHost::new("[::1]:5001").host(), "[::1]");
+        assert_eq!(RegistryHost::new("[::1]").host(), "[::1]");
+        assert_eq!(RegistryHost::new("quay.io").host(), "quay.io");
     }
 
     #[test]

@@ -46,7 +46,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use auth::{normalize_registry_host, RegistryCredentials, DOCKER_HUB};
+pub use auth::{RegistryAuth, RegistryCredentials, RegistryHost, DOCKER_HUB};
 pub use container_metadata::ContainerMetadata;
 pub use duration::{format_go_duration, parse_go_duration, DurationError};
 pub use endpoints::{Endpoints, RpsLimit};
@@ -143,10 +143,8 @@ pub struct Config {
     pub image_pull_behavior: ImagePullBehavior,
     /// ECS_DISABLE_PRIVILEGED.
     pub disable_privileged: bool,
-    /// ECS_ENGINE_AUTH_TYPE + ECS_ENGINE_AUTH_DATA, keyed by normalized
-    /// registry host (see [`normalize_registry_host`]); use
-    /// [`Config::credentials_for`].
-    pub engine_auth: BTreeMap<String, RegistryCredentials>,
+    /// ECS_ENGINE_AUTH_TYPE + ECS_ENGINE_AUTH_DATA, keyed by [`RegistryHost`].
+    pub engine_auth: RegistryAuth,
     /// ECS_INSECURE_REGISTRIES: lowercased host[:port] entries.
     pub insecure_registries: Vec<String>,
     /// CONTAINERD_ADDRESS: socket path.
@@ -306,12 +304,11 @@ impl Config {
         })
     }
 
-    /// Credentials for a registry, given as it appears in an image reference
-    /// or a URL (`registry-1.docker.io`, `https://index.docker.io/v1/`,
-    /// `127.0.0.1:5001`); Docker Hub aliases all match.
-    pub fn credentials_for(&self, registry_host: &str) -> Option<&RegistryCredentials> {
-        self.engine_auth
-            .get(&normalize_registry_host(registry_host))
+    /// Credentials for a registry (an image reference's
+    /// [`Reference::registry`](crate::task::image_ref::Reference::registry),
+    /// or [`RegistryHost::new`] of a name as written); Docker Hub aliases all match.
+    pub fn credentials_for(&self, registry: &RegistryHost) -> Option<&RegistryCredentials> {
+        self.engine_auth.get(registry)
     }
 
     /// Whether ECS_INSECURE_REGISTRIES lists this host[:port].
@@ -550,14 +547,14 @@ impl<'a> Reader<'a> {
         self.parse(name, check).unwrap_or_default()
     }
 
-    fn engine_auth(&mut self) -> BTreeMap<String, RegistryCredentials> {
+    fn engine_auth(&mut self) -> RegistryAuth {
         let kind = self.get(auth::AUTH_TYPE);
         let data = self.get(auth::AUTH_DATA);
         match auth::parse_engine_auth(kind, data) {
-            Ok(m) => m,
+            Ok(m) => m.into(),
             Err(e) => {
                 self.errors.push(e);
-                BTreeMap::new()
+                RegistryAuth::default()
             }
         }
     }

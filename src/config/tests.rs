@@ -459,11 +459,13 @@ fn engine_auth_and_lookup() {
         "https://index.docker.io/v1/",
         "Registry-1.Docker.IO",
     ] {
-        assert_eq!(c.credentials_for(hub).unwrap().username, "hub", "{hub}");
+        let host = RegistryHost::new(hub);
+        assert_eq!(c.credentials_for(&host).unwrap().username, "hub", "{hub}");
     }
-    assert_eq!(c.credentials_for("127.0.0.1:5001").unwrap().password, "p2");
-    assert!(c.credentials_for("127.0.0.1:5000").is_none());
-    assert!(c.credentials_for("quay.io").is_none());
+    let lookup = |h: &str| c.credentials_for(&RegistryHost::new(h));
+    assert_eq!(lookup("127.0.0.1:5001").unwrap().password, "p2");
+    assert!(lookup("127.0.0.1:5000").is_none());
+    assert!(lookup("quay.io").is_none());
 }
 
 #[test]
@@ -696,7 +698,12 @@ fn end_to_end_from_env_file_text() {
     assert_eq!(c.backend_host.as_deref(), Some("http://127.0.0.1:8080"));
     assert_eq!(c.region, "us-east-1");
     assert_eq!(c.instance_attributes["stack"], "prod");
-    assert_eq!(c.credentials_for("127.0.0.1:5001").unwrap().password, "p=w");
+    assert_eq!(
+        c.credentials_for(&RegistryHost::new("127.0.0.1:5001"))
+            .unwrap()
+            .password,
+        "p=w"
+    );
     assert_eq!(c.container_stop_timeout, Duration::from_secs(90));
     assert_eq!(c.log_level, LogLevel::Warn);
 }

@@ -18,6 +18,7 @@ use crate::observe::view::{AgentView, TaskSource, TaskView};
 use crate::runtime::{ContainerRuntime, ContainerState, RuntimeError};
 use crate::task::container::{BindMount, NetworkAttachment, PulledImage};
 use crate::task::def::{task_id, NetworkMode};
+use crate::task::image_ref::ImageRef;
 use crate::task::spec::{container_id, container_spec, set_env, SpecContext};
 use crate::task::{Action, Event, Task};
 
@@ -424,10 +425,11 @@ async fn signal<R: ContainerRuntime>(
 
 async fn pull<R: ContainerRuntime>(
     inner: &Inner<R>,
-    image: &str,
+    image: &ImageRef,
 ) -> Result<PulledImage, RuntimeError> {
     let runtime = &inner.runtime;
-    let creds = inner.settings.credentials_for_image(image);
+    let creds = inner.settings.credentials_for_image(image.reference());
+    let image = image.as_written();
     let cached = || retry_unavailable(image, || runtime.find_image(image));
     let fetch = || retry_unavailable(image, || runtime.pull_image(image, creds.clone()));
     match inner.settings.pull_behavior {

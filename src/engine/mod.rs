@@ -241,11 +241,7 @@ impl<R: ContainerRuntime> Engine<R> {
             .def
             .containers
             .iter()
-            .filter_map(|c| {
-                crate::image::parse_reference(&c.image)
-                    .ok()
-                    .map(|r| r.to_string())
-            })
+            .map(|c| c.image.reference().to_string())
             .collect();
         lock(&self.inner.task_images).insert(task.arn().to_string(), images);
         for (i, c) in task.def.containers.iter().enumerate() {

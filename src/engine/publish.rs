@@ -96,7 +96,7 @@ pub(crate) fn task_view(task: &Task, cluster_arn: &str) -> TaskView {
                 runtime_id: state.runtime_id.clone().unwrap_or_default(),
                 name: def.name.clone(),
                 docker_name: container_id(task.def.id(), i, &def.name),
-                image: def.image.clone(),
+                image: def.image.as_written().to_string(),
                 image_id: state.image_digest.clone().unwrap_or_default(),
                 labels,
                 desired_status: task.desired,

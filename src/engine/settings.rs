@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::RegistryCredentials;
+use crate::config::{RegistryAuth, RegistryCredentials};
 use crate::task::from_acs::Policy;
+use crate::task::image_ref::Reference;
 
 /// ECS_IMAGE_PULL_BEHAVIOR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -33,8 +34,8 @@ pub struct EngineSettings {
     pub cleanup_jitter: Duration,
     pub pull_behavior: PullBehavior,
     pub policy: Policy,
-    /// Registry host (`host[:port]`, `docker.io` for Docker Hub) -> credentials.
-    pub registry_credentials: Vec<(String, RegistryCredentials)>,
+    /// ECS_ENGINE_AUTH_DATA, as the config parsed it.
+    pub registry_auth: RegistryAuth,
     /// ECS_ENABLE_TASK_IAM_ROLE: point containers of tasks with a role at their credentials.
     pub task_iam_role: bool,
     /// ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST: also in host network mode.
@@ -55,50 +56,7 @@ impl EngineSettings {
     }
 
     /// Credentials for the registry an image reference points at.
-    pub fn credentials_for_image(&self, image: &str) -> Option<RegistryCredentials> {
-        let host = registry_host(image);
-        self.registry_credentials
-            .iter()
-            .find(|(h, _)| *h == host)
-            .map(|(_, c)| c.clone())
-    }
-}
-
-/// The registry part of an image reference, as Docker decides it: the first
-/// path component when it looks like a host (has `.` or `:`, or is `localhost`),
-/// else Docker Hub.
-pub fn registry_host(image: &str) -> String {
-    match image.split_once('/') {
-        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
-            match first {
-                "index.docker.io" | "registry-1.docker.io" => "docker.io".to_string(),
-                other => other.to_string(),
-            }
-        }
-        _ => "docker.io".to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn registry_host_follows_docker_rules() {
-        assert_eq!(registry_host("busybox"), "docker.io");
-        assert_eq!(registry_host("library/busybox:1"), "docker.io");
-        assert_eq!(
-            registry_host("127.0.0.1:5001/busybox:latest"),
-            "127.0.0.1:5001"
-        );
-        assert_eq!(registry_host("localhost/x"), "localhost");
-        assert_eq!(
-            registry_host("123.dkr.ecr.us-east-1.amazonaws.com/app"),
-            "123.dkr.ecr.us-east-1.amazonaws.com"
-        );
-        assert_eq!(
-            registry_host("index.docker.io/library/busybox"),
-            "docker.io"
-        );
+    pub fn credentials_for_image(&self, image: &Reference) -> Option<RegistryCredentials> {
+        self.registry_auth.get(&image.registry()).cloned()
     }
 }

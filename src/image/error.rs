@@ -1,7 +1,7 @@
 //! Everything a pull can fail with, worded for the user who has to act on it:
 //! the engine shows it after `CannotPullContainerError:`.
 
-use super::reference::ReferenceError;
+use crate::task::image_ref::ReferenceError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PullError {

@@ -263,7 +263,7 @@ pub fn parse_manifest(content_type: Option<&str>, body: &[u8]) -> Result<Parsed,
 }
 
 fn check_descriptor(field: &str, d: &Descriptor) -> Result<(), ManifestError> {
-    if !super::reference::valid_digest(&d.digest) {
+    if !crate::task::image_ref::valid_digest(&d.digest) {
         return Err(ManifestError::BadDigest {
             field: field.to_string(),
             digest: d.digest.clone(),
@@ -387,7 +387,7 @@ pub fn parse_config(body: &[u8]) -> Result<ImageConfigBlob, ManifestError> {
     let run = raw.config.unwrap_or_default();
     let diff_ids = raw.rootfs.and_then(|r| r.diff_ids).unwrap_or_default();
     for (i, d) in diff_ids.iter().enumerate() {
-        if !super::reference::valid_digest(d) {
+        if !crate::task::image_ref::valid_digest(d) {
             return Err(ManifestError::BadDigest {
                 field: format!("rootfs.diff_ids[{i}]"),
                 digest: d.clone(),

@@ -9,7 +9,6 @@ mod error;
 mod fuzz_tests;
 mod lease;
 mod manifest;
-mod reference;
 mod registry;
 mod unpack;
 
@@ -29,9 +28,9 @@ use crate::config::RegistryCredentials;
 use crate::runtime::containerd::Conn;
 use crate::task::container::PulledImage;
 
+use crate::task::image_ref::{parse_reference, Reference};
 pub use error::PullError;
 pub use manifest::Platform;
-pub use reference::{parse_reference, Reference, ReferenceError};
 
 use content::{ref_key, Store, Written};
 use lease::{Lease, LEASE_EXPIRY};

@@ -14,8 +14,8 @@ use sha2::{Digest as _, Sha256};
 
 use super::error::{error_chain, PullError};
 use super::manifest::{Descriptor, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES};
-use super::reference::Reference;
-use crate::config::RegistryCredentials;
+use crate::config::{RegistryCredentials, RegistryHost};
+use crate::task::image_ref::Reference;
 
 /// Error bodies are only read this far: enough for any registry's JSON error.
 const MAX_ERROR_BODY: u64 = 64 << 10;
@@ -85,7 +85,7 @@ impl RegistryClient {
         insecure_registries: &[String],
     ) -> Result<RegistryClient, PullError> {
         let host = reference.registry_host().to_string();
-        let scheme = if plain_http(reference.domain(), insecure_registries) {
+        let scheme = if plain_http(&reference.registry(), insecure_registries) {
             "http"
         } else {
             "https"
@@ -447,32 +447,17 @@ fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// Loopback registries and the ones the operator listed are spoken to in
-/// plain HTTP; everything else over TLS.
-fn plain_http(domain: &str, insecure_registries: &[String]) -> bool {
-    let host = host_without_port(domain);
+/// plain HTTP; everything else over TLS. Host names compare without case.
+fn plain_http(registry: &RegistryHost, insecure_registries: &[String]) -> bool {
+    let host = registry.host();
     if matches!(host, "127.0.0.1" | "localhost" | "::1" | "[::1]") {
         return true;
     }
-    insecure_registries.iter().map(|r| r.trim()).any(|r| {
-        let r = r
-            .trim_start_matches("http://")
-            .trim_start_matches("https://")
-            .trim_end_matches('/');
-        r == domain || (r == host_without_port(r) && r == host)
+    insecure_registries.iter().any(|r| {
+        let r = RegistryHost::new(r);
+        // An entry without a port stands for every port of its host.
+        r == *registry || (r.host() == r.as_str() && r.host() == host)
     })
-}
-
-fn host_without_port(domain: &str) -> &str {
-    if domain.starts_with('[') {
-        return match domain.find(']') {
-            Some(i) => &domain[..=i],
-            None => domain,
-        };
-    }
-    match domain.rsplit_once(':') {
-        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => h,
-        _ => domain,
-    }
 }
 
 /// One `WWW-Authenticate` challenge: scheme and its parameters (keys lower-cased).
@@ -710,6 +695,7 @@ mod tests {
 
     #[test]
     fn plain_http_only_for_loopback_and_listed_registries() {
+        let plain_http = |r: &str, insecure: &[String]| plain_http(&RegistryHost::new(r), insecure);
         assert!(plain_http("127.0.0.1:5000", &[]));
         assert!(plain_http("localhost", &[]));
         assert!(plain_http("[::1]:5000", &[]));
@@ -721,6 +707,13 @@ mod tests {
         assert!(plain_http("other.local", &insecure));
         assert!(plain_http("other.local:8080", &insecure));
         assert!(!plain_http("evil.local", &insecure));
+        // Host names have no case: one rule with the credentials lookup.
+        assert!(plain_http("LOCALHOST:5001", &[]));
+        assert!(plain_http("Reg.Local:5000", &insecure));
+        assert!(plain_http(
+            "reg.local:5000",
+            &["REG.local:5000".to_string()]
+        ));
     }
 
     /// A fake registry with a token service, to run the Bearer flow end to end.
@@ -859,7 +852,7 @@ mod tests {
     async fn client(creds: Option<RegistryCredentials>) -> RegistryClient {
         let addr = fake::start().await;
         let r =
-            super::super::reference::parse_reference(&format!("{addr}/team/app:latest")).unwrap();
+            crate::task::image_ref::parse_reference(&format!("{addr}/team/app:latest")).unwrap();
         RegistryClient::new(&r, creds, &[]).unwrap()
     }
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::container::Ulimit;
+use super::image_ref::ImageRef;
 
 /// When a dependency counts as met (`dependsOn[].condition`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -56,7 +57,8 @@ pub struct PortMapping {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ContainerDef {
     pub name: String,
-    pub image: String,
+    /// Parsed once, by `from_acs`; checkpointed as written.
+    pub image: ImageRef,
     pub essential: bool,
     pub entry_point: Option<Vec<String>>,
     pub command: Option<Vec<String>>,
@@ -160,7 +162,7 @@ impl ContainerDef {
     pub fn minimal(name: &str, image: &str) -> ContainerDef {
         ContainerDef {
             name: name.into(),
-            image: image.into(),
+            image: ImageRef::parse(image).expect("a test image reference"),
             essential: true,
             entry_point: None,
             command: None,

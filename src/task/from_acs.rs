@@ -12,6 +12,7 @@ use super::def::{
     Condition, ContainerDef, Dependency, NetworkMode, PortMapping, Protocol, TaskDef, TaskLimits,
 };
 use super::docker_config::{parse_config, parse_host_config};
+use super::image_ref::ImageRef;
 use super::net::{parse_mac, Eni};
 
 /// Instance-wide rules a task must follow (from the agent's config).
@@ -287,6 +288,8 @@ fn container_def(
     if image.trim().is_empty() {
         return Err(invalid(at("image: missing")));
     }
+    // Parsed here, once: a reference that cannot be pulled stops the task now.
+    let image = ImageRef::parse(&image).map_err(|e| invalid(at(&format!("image: {e}"))))?;
     for (field, set) in [
         ("mountPoints", !c.mount_points.is_empty()),
         ("volumesFrom", !c.volumes_from.is_empty()),

@@ -63,6 +63,10 @@ fn bad_tasks_are_refused_naming_the_field() {
             "container \"a\": image: missing",
         ),
         (
+            serde_json::json!([{"name": "a", "image": "BusyBox"}]),
+            "container \"a\": image: image reference \"BusyBox\": invalid repository path",
+        ),
+        (
             serde_json::json!([{"name": "a b", "image": "x"}]),
             "containers[0].name \"a b\"",
         ),

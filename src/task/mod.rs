@@ -7,6 +7,7 @@ pub mod docker_config;
 pub mod from_acs;
 #[cfg(test)]
 mod fuzz_tests;
+pub mod image_ref;
 pub mod lifecycle;
 pub mod net;
 pub mod spec;

@@ -291,6 +291,37 @@ fn private_registry_needs_and_uses_ecs_engine_auth_data() {
     );
 }
 
+/// Host names have no case: a registry spelled `LocalHost:5001` in the image
+/// and `LOCALHOST:5001` in ECS_ENGINE_AUTH_DATA is one registry, spoken to in
+/// plain HTTP (loopback) and with the credentials.
+#[test]
+fn private_registry_host_matches_its_credentials_in_any_case() {
+    let Some(env) = common::env() else { return };
+    let port = env
+        .auth_registry
+        .rsplit_once(':')
+        .map(|(_, p)| p.to_string())
+        .expect("ECS_TEST_AUTH_REGISTRY has a port");
+    let auth = json!({ format!("http://LOCALHOST:{port}"): {"username": env.auth_user, "password": env.auth_password} }).to_string();
+    let Some(w) = world(&[
+        ("ECS_ENGINE_AUTH_TYPE", "docker"),
+        ("ECS_ENGINE_AUTH_DATA", &auth),
+    ]) else {
+        return;
+    };
+    let td = w.register(
+        "private-case",
+        json!([{"name": "c", "image": format!("LocalHost:{port}/busybox:latest"), "memory": 32,
+                "essential": true, "command": sh("echo pulled-in-any-case; sleep 600")}]),
+    );
+    let arn = w.run(&td);
+    let t = w.wait_status(&arn, "RUNNING", START);
+    assert_eq!(World::container(&t, "c")["lastStatus"], "RUNNING", "{t}");
+    common::stop_task(&w.aws, &w.agent, &arn);
+    w.wait_status(&arn, "STOPPED", Duration::from_secs(30));
+    assert!(w.log(&arn, "c").contains("pulled-in-any-case"));
+}
+
 #[test]
 fn bad_container_definitions_are_stopped_with_a_reason_naming_the_field() {
     let Some(w) = world(&[]) else { return };

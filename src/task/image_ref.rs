@@ -1,7 +1,13 @@
 //! Image references as Docker and containerd spell them, normalized so that
 //! `busybox` and `docker.io/library/busybox:latest` name the same image.
+//! `from_acs` parses a container's image once into an [`ImageRef`]; the
+//! registry client and the credentials lookup read the parsed value.
 
 use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::config::RegistryHost;
 
 /// The registry Docker Hub references resolve to when no domain is given.
 pub const DOCKER_HUB_DOMAIN: &str = "docker.io";
@@ -63,6 +69,12 @@ impl Reference {
         format!("{}/{}", self.domain, self.path)
     }
 
+    /// The registry as credentials and the plain-HTTP rule key it
+    /// (lowercased, Docker Hub aliases `docker.io`).
+    pub fn registry(&self) -> RegistryHost {
+        RegistryHost::new(&self.domain)
+    }
+
     /// Host (and port) to talk to for this reference's registry API.
     pub fn registry_host(&self) -> &str {
         if self.domain == DOCKER_HUB_DOMAIN {
@@ -101,6 +113,54 @@ impl std::str::FromStr for Reference {
     type Err = ReferenceError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         parse_reference(s)
+    }
+}
+
+/// A container's image as the task definition names it: the text as written
+/// (what task metadata shows) and the parsed reference (what is pulled).
+/// Checkpoints keep the text; it is parsed again when they are read.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ImageRef {
+    written: String,
+    reference: Reference,
+}
+
+impl ImageRef {
+    pub fn parse(s: &str) -> Result<ImageRef, ReferenceError> {
+        Ok(ImageRef {
+            written: s.to_string(),
+            reference: parse_reference(s)?,
+        })
+    }
+
+    /// The image as the task definition wrote it (`busybox`).
+    pub fn as_written(&self) -> &str {
+        &self.written
+    }
+
+    /// The normalized reference (`docker.io/library/busybox:latest`).
+    pub fn reference(&self) -> &Reference {
+        &self.reference
+    }
+}
+
+impl fmt::Display for ImageRef {
+    /// As written.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.written)
+    }
+}
+
+impl Serialize for ImageRef {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.written)
+    }
+}
+
+impl<'de> Deserialize<'de> for ImageRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ImageRef, D::Error> {
+        let s = String::deserialize(d)?;
+        ImageRef::parse(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -427,6 +487,45 @@ mod tests {
             parse_reference(&format!("x:{}", "t".repeat(129))),
             Err(ReferenceError::BadTag { .. })
         ));
+    }
+
+    #[test]
+    fn registry_is_the_credentials_key() {
+        let registry = |s: &str| parse_reference(s).unwrap().registry().to_string();
+        assert_eq!(registry("busybox"), "docker.io");
+        assert_eq!(registry("library/busybox:1"), "docker.io");
+        assert_eq!(registry("127.0.0.1:5001/busybox:latest"), "127.0.0.1:5001");
+        assert_eq!(registry("localhost/x"), "localhost");
+        assert_eq!(
+            registry("123.dkr.ecr.us-east-1.amazonaws.com/app"),
+            "123.dkr.ecr.us-east-1.amazonaws.com"
+        );
+        assert_eq!(registry("index.docker.io/library/busybox"), "docker.io");
+        assert_eq!(
+            registry("registry-1.docker.io/library/busybox"),
+            "docker.io"
+        );
+        // Host names have no case; the reference keeps the spelling.
+        let r = parse_reference("Registry.Example.com:5000/app").unwrap();
+        assert_eq!(r.registry().as_str(), "registry.example.com:5000");
+        assert_eq!(r.domain(), "Registry.Example.com:5000");
+        assert_eq!(registry("LOCALHOST:5001/busybox"), "localhost:5001");
+        assert_eq!(registry("Registry/foo"), "registry");
+    }
+
+    #[test]
+    fn image_ref_keeps_the_text_and_checkpoints_it() {
+        let i = ImageRef::parse("busybox").unwrap();
+        assert_eq!(i.as_written(), "busybox");
+        assert_eq!(
+            i.reference().to_string(),
+            "docker.io/library/busybox:latest"
+        );
+        let json = serde_json::to_string(&i).unwrap();
+        assert_eq!(json, "\"busybox\"");
+        assert_eq!(serde_json::from_str::<ImageRef>(&json).unwrap(), i);
+        assert!(serde_json::from_str::<ImageRef>("\"BusyBox\"").is_err());
+        assert!(ImageRef::parse("").is_err());
     }
 
     #[test]
