@@ -1,5 +1,5 @@
-//! No manifest, index, image config or image reference from a registry or a
-//! task definition makes the parsers panic.
+//! No manifest, index or image config from a registry makes the parsers
+//! panic (image references: task/fuzz_tests.rs, with their parser).
 
 use super::manifest::{
     check_image_manifest, check_layers, parse_config, parse_manifest, select_manifest, Parsed,
@@ -14,16 +14,6 @@ const MANIFESTS: &[&str] = &[
 
 const CONFIGS: &[&str] = &[
     r#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin"],"Cmd":["sh"],"Entrypoint":null,"WorkingDir":"/","User":"1000:1000","Labels":{"a":"b"}},"rootfs":{"type":"layers","diff_ids":["sha256:56b2c5f18527289468fb1f39cca97ce9cfa7c2864ee1021c755a9ef1fbd63f1b"]}}"#,
-];
-
-const REFERENCES: &[&str] = &[
-    "busybox",
-    "library/busybox:latest",
-    "Registry.Example.com:5000/team/app:v1.2",
-    "127.0.0.1:5001/busybox@sha256:56b2c5f18527289468fb1f39cca97ce9cfa7c2864ee1021c755a9ef1fbd63f1b",
-    "123456789012.dkr.ecr.us-west-2.amazonaws.com/app:latest@sha256:56b2c5f18527289468fb1f39cca97ce9cfa7c2864ee1021c755a9ef1fbd63f1b",
-    "localhost/a/b/c:tag",
-    "[::1]:5000/app",
 ];
 
 #[test]
@@ -64,15 +54,6 @@ fn image_configs_never_panic_the_parser() {
     fuzz_support::json(CONFIGS, |text| {
         if let Ok(cfg) = parse_config(text.as_bytes()) {
             let _ = check_layers(&m, &cfg);
-        }
-    });
-}
-
-#[test]
-fn image_references_never_panic_the_parser() {
-    fuzz_support::strings(REFERENCES, |text| {
-        if let Ok(r) = super::parse_reference(text) {
-            let _ = (r.registry_host(), r.repository(), r.object());
         }
     });
 }

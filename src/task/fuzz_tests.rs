@@ -1,8 +1,9 @@
 //! No task from ACS, however malformed, makes validation panic: it is either a
-//! `TaskDef` or an `InvalidTask` naming what was wrong.
+//! `TaskDef` or an `InvalidTask` naming what was wrong. Nor does an image reference.
 
 use super::docker_config::{parse_config, parse_host_config};
 use super::from_acs::{task_def, Policy};
+use super::image_ref::{parse_reference, ImageRef};
 use crate::fuzz_support;
 use crate::model::acs;
 use crate::model::fuzz_tests::ACS_SEEDS;
@@ -67,5 +68,26 @@ fn acs_tasks_never_panic_validation() {
                 let _ = task_def(&t, *policy);
             }
         }
+    });
+}
+
+/// Image references as task definitions write them.
+const REFERENCES: &[&str] = &[
+    "busybox",
+    "library/busybox:latest",
+    "Registry.Example.com:5000/team/app:v1.2",
+    "127.0.0.1:5001/busybox@sha256:56b2c5f18527289468fb1f39cca97ce9cfa7c2864ee1021c755a9ef1fbd63f1b",
+    "123456789012.dkr.ecr.us-west-2.amazonaws.com/app:latest@sha256:56b2c5f18527289468fb1f39cca97ce9cfa7c2864ee1021c755a9ef1fbd63f1b",
+    "localhost/a/b/c:tag",
+    "[::1]:5000/app",
+];
+
+#[test]
+fn image_references_never_panic_the_parser() {
+    fuzz_support::strings(REFERENCES, |text| {
+        if let Ok(r) = parse_reference(text) {
+            let _ = (r.registry_host(), r.registry(), r.repository(), r.object());
+        }
+        let _ = ImageRef::parse(text);
     });
 }
