@@ -15,9 +15,7 @@ use serde::Serialize;
 
 use super::ratelimit::{Limiter, RateLimit};
 use super::store::{CredentialsStore, Lookup};
-
-pub const V1_PATH: &str = "/v1/credentials";
-pub const V2_PATH: &str = "/v2/credentials";
+use super::{V1_PATH, V2_PATH};
 
 /// tollbooth's default message, which the Go agent's limiter returns.
 const LIMIT_MESSAGE: &str = "You have reached maximum request limit.";

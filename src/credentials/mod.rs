@@ -40,6 +40,11 @@ mod store;
 #[cfg(test)]
 mod tests;
 
-pub use handler::{router, V1_PATH, V2_PATH};
+/// Where containers ask for their credentials (the Go agent's paths): the
+/// handler serves them and the store hands out relative URIs under v2.
+pub const V1_PATH: &str = "/v1/credentials";
+pub const V2_PATH: &str = "/v2/credentials";
+
+pub use handler::router;
 pub use ratelimit::RateLimit;
 pub use store::{CredentialsError, CredentialsStore, RoleCredentials, RoleType};
