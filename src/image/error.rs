@@ -1,10 +1,14 @@
-//! Everything a pull can fail with, worded for the user who has to act on it:
-//! the engine shows it after `CannotPullContainerError:`.
+//! Everything fetching an image from its registry can fail with (reference,
+//! registry, token, manifest and config), worded for the user who has to act
+//! on it: the engine shows it after `CannotPullContainerError:`. What the
+//! runtime adds while storing the image is its own error
+//! (`runtime::containerd::pull::PullError`).
 
-use crate::task::image_ref::ReferenceError;
+use super::manifest::ManifestError;
+use crate::task::image_ref::{Reference, ReferenceError};
 
 #[derive(Debug, thiserror::Error)]
-pub enum PullError {
+pub enum RegistryError {
     #[error(transparent)]
     Reference(#[from] ReferenceError),
 
@@ -64,54 +68,25 @@ pub enum PullError {
         wanted: String,
         available: String,
     },
-
-    /// containerd cannot be reached: the caller should retry later.
-    #[error("containerd unavailable during {op}: {message}")]
-    Unavailable { op: &'static str, message: String },
-
-    /// containerd refused a call.
-    #[error("containerd {op} failed: {code}: {message}")]
-    Containerd {
-        op: &'static str,
-        code: String,
-        message: String,
-    },
 }
 
-impl PullError {
-    /// Name the socket in "containerd unavailable" errors: that is what the
-    /// operator checks first.
-    pub(crate) fn with_socket(self, socket: &std::path::Path) -> PullError {
-        match self {
-            PullError::Unavailable { op, message } => PullError::Unavailable {
-                op,
-                message: format!("{message} (socket {})", socket.display()),
-            },
-            other => other,
+impl RegistryError {
+    /// A manifest, index or config of `reference` we cannot use.
+    pub fn manifest(reference: &Reference, e: ManifestError) -> RegistryError {
+        match e {
+            ManifestError::NoMatchingPlatform { wanted, available } => {
+                RegistryError::NoMatchingPlatform {
+                    reference: reference.to_string(),
+                    wanted,
+                    available,
+                }
+            }
+            other => RegistryError::bad_image(reference, other),
         }
     }
 
-    /// True when containerd itself could not be reached, so the pull may
-    /// succeed later and the task should not fail because of it.
-    pub fn is_unavailable(&self) -> bool {
-        matches!(self, PullError::Unavailable { .. })
-    }
-
-    /// Map a containerd gRPC status, keeping the codes that callers act on.
-    pub(crate) fn grpc(op: &'static str, status: tonic::Status) -> PullError {
-        let message = status.message().to_string();
-        match status.code() {
-            tonic::Code::Unavailable => PullError::Unavailable { op, message },
-            code => PullError::Containerd {
-                op,
-                code: format!("{code:?}"),
-                message,
-            },
-        }
-    }
-
-    pub(crate) fn bad_image(reference: impl ToString, detail: impl ToString) -> PullError {
-        PullError::BadImage {
+    pub fn bad_image(reference: impl ToString, detail: impl ToString) -> RegistryError {
+        RegistryError::BadImage {
             reference: reference.to_string(),
             detail: detail.to_string(),
         }

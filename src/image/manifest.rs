@@ -1,8 +1,8 @@
 //! OCI and Docker v2 manifests, indexes and image configs: media types,
-//! platform selection, chain IDs and the GC labels that tie blobs together.
+//! platform selection and chain IDs.
 //! Pure: no I/O, so everything here is unit-tested.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Deserialize;
@@ -44,12 +44,6 @@ application/vnd.docker.distribution.manifest.v2+json";
 pub const MAX_MANIFEST_BYTES: u64 = 4 << 20;
 /// Image configs are JSON too, but carry history; allow more room.
 pub const MAX_CONFIG_BYTES: u64 = 8 << 20;
-
-pub const LABEL_UNCOMPRESSED: &str = "containerd.io/uncompressed";
-pub const LABEL_GC_CONFIG: &str = "containerd.io/gc.ref.content.config";
-pub const LABEL_GC_LAYER_PREFIX: &str = "containerd.io/gc.ref.content.l.";
-pub const LABEL_GC_MANIFEST_PREFIX: &str = "containerd.io/gc.ref.content.m.";
-pub const LABEL_GC_SNAPSHOT_PREFIX: &str = "containerd.io/gc.ref.snapshot.";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ManifestError {
@@ -437,32 +431,6 @@ pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
     out
 }
 
-/// Labels a manifest blob needs so that GC keeps its config and layers.
-pub fn manifest_gc_labels(m: &Manifest) -> HashMap<String, String> {
-    let mut labels = HashMap::new();
-    labels.insert(LABEL_GC_CONFIG.to_string(), m.config.digest.clone());
-    for (i, l) in m.layers.iter().enumerate() {
-        labels.insert(format!("{LABEL_GC_LAYER_PREFIX}{i}"), l.digest.clone());
-    }
-    labels
-}
-
-/// Label an index blob needs so that GC keeps the manifest we chose (at `position`).
-pub fn index_gc_labels(position: usize, manifest_digest: &str) -> HashMap<String, String> {
-    HashMap::from([(
-        format!("{LABEL_GC_MANIFEST_PREFIX}{position}"),
-        manifest_digest.to_string(),
-    )])
-}
-
-/// Label the config blob needs so that GC keeps the unpacked snapshots.
-pub fn snapshot_gc_label(snapshotter: &str, top_chain_id: &str) -> (String, String) {
-    (
-        format!("{LABEL_GC_SNAPSHOT_PREFIX}{snapshotter}"),
-        top_chain_id.to_string(),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -513,12 +481,6 @@ mod tests {
         assert_eq!(m.layers.len(), 1);
         assert_eq!(m.layers[0].size, 1031895);
         check_image_manifest(&m).unwrap();
-        let labels = manifest_gc_labels(&m);
-        assert_eq!(labels[LABEL_GC_CONFIG], m.config.digest);
-        assert_eq!(
-            labels["containerd.io/gc.ref.content.l.0"],
-            m.layers[0].digest
-        );
         assert_eq!(
             sha256_digest(BUSYBOX_MANIFEST.as_bytes()),
             "sha256:7c6a29c4b6c5e4d4d7b6baba82b00f62747c2a445f16fab09774a74a90eb7cd0"
@@ -734,18 +696,5 @@ mod tests {
             "sha256:c1377126441fb2f5ec2c21ae2a60255331d639e830f0ee1b40a36e52d4c40588"
         );
         assert!(chain_ids(&[]).is_empty());
-    }
-
-    #[test]
-    fn index_and_snapshot_labels() {
-        let l = index_gc_labels(3, A);
-        assert_eq!(l["containerd.io/gc.ref.content.m.3"], A);
-        assert_eq!(
-            snapshot_gc_label("overlayfs", B),
-            (
-                "containerd.io/gc.ref.snapshot.overlayfs".to_string(),
-                B.to_string()
-            )
-        );
     }
 }

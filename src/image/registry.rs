@@ -12,7 +12,7 @@ use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
-use super::error::{error_chain, PullError};
+use super::error::{error_chain, RegistryError};
 use super::manifest::{Descriptor, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES};
 use crate::config::{RegistryCredentials, RegistryHost};
 use crate::task::image_ref::Reference;
@@ -83,14 +83,14 @@ impl RegistryClient {
         reference: &Reference,
         credentials: Option<RegistryCredentials>,
         insecure_registries: &[String],
-    ) -> Result<RegistryClient, PullError> {
+    ) -> Result<RegistryClient, RegistryError> {
         let host = reference.registry_host().to_string();
         let scheme = if plain_http(&reference.registry(), insecure_registries) {
             "http"
         } else {
             "https"
         };
-        let http = shared_http().map_err(|e| PullError::Connect {
+        let http = shared_http().map_err(|e| RegistryError::Connect {
             registry: host.clone(),
             cause: error_chain(&e),
         })?;
@@ -116,7 +116,7 @@ impl RegistryClient {
         &self,
         object: &str,
         expected: Option<&str>,
-    ) -> Result<FetchedManifest, PullError> {
+    ) -> Result<FetchedManifest, RegistryError> {
         let url = format!("{}/v2/{}/manifests/{}", self.base, self.path, object);
         let resp = self.get(&url, Some(MANIFEST_ACCEPT)).await?;
         let content_type = header_str(resp.headers(), CONTENT_TYPE.as_str());
@@ -128,7 +128,7 @@ impl RegistryClient {
         let want = expected.or(announced.as_deref().filter(|d| d.starts_with("sha256:")));
         if let Some(want) = want {
             if want != digest {
-                return Err(PullError::DigestMismatch {
+                return Err(RegistryError::DigestMismatch {
                     reference: self.reference.clone(),
                     registry: self.host.clone(),
                     expected: want.to_string(),
@@ -145,13 +145,13 @@ impl RegistryClient {
     }
 
     /// Fetch a small blob (an image config) whole, checking size and digest.
-    pub async fn small_blob(&self, desc: &Descriptor, limit: u64) -> Result<Bytes, PullError> {
+    pub async fn small_blob(&self, desc: &Descriptor, limit: u64) -> Result<Bytes, RegistryError> {
         let mut stream = Box::pin(self.blob_stream(desc).await?);
         let mut out = Vec::new();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
             if (out.len() + chunk.len()) as u64 > limit {
-                return Err(PullError::bad_image(
+                return Err(RegistryError::bad_image(
                     &self.reference,
                     format!("blob {} is larger than {limit} bytes", desc.digest),
                 ));
@@ -167,7 +167,8 @@ impl RegistryClient {
     pub async fn blob_stream(
         &self,
         desc: &Descriptor,
-    ) -> Result<impl Stream<Item = Result<Bytes, PullError>> + Send + 'static, PullError> {
+    ) -> Result<impl Stream<Item = Result<Bytes, RegistryError>> + Send + 'static, RegistryError>
+    {
         let url = format!("{}/v2/{}/blobs/{}", self.base, self.path, desc.digest);
         let resp = self.get(&url, None).await?;
         let expected_size = u64::try_from(desc.size).unwrap_or(0);
@@ -196,7 +197,7 @@ impl RegistryClient {
                         Err(e) => Some((Err(e), (inner, verifier, true))),
                     },
                     Some(Err(e)) => Some((
-                        Err(PullError::Connect {
+                        Err(RegistryError::Connect {
                             registry,
                             cause: format!("reading blob: {}", error_chain(&e)),
                         }),
@@ -216,7 +217,11 @@ impl RegistryClient {
     }
 
     /// GET with the current auth; on a 401, answer the challenge once and retry.
-    async fn get(&self, url: &str, accept: Option<&str>) -> Result<reqwest::Response, PullError> {
+    async fn get(
+        &self,
+        url: &str,
+        accept: Option<&str>,
+    ) -> Result<reqwest::Response, RegistryError> {
         let mut challenged = false;
         loop {
             let auth = self.current_auth();
@@ -230,7 +235,7 @@ impl RegistryClient {
                 _ => req,
             };
             tracing::debug!(image = %self.reference, url, "registry request");
-            let resp = req.send().await.map_err(|e| PullError::Connect {
+            let resp = req.send().await.map_err(|e| RegistryError::Connect {
                 registry: self.host.clone(),
                 cause: error_chain(&e),
             })?;
@@ -271,7 +276,7 @@ impl RegistryClient {
 
     /// Set up auth for a challenge. Returns false when there is nothing new to
     /// try, so the 401 goes back to the user as it is.
-    async fn answer(&self, challenges: &[Challenge]) -> Result<bool, PullError> {
+    async fn answer(&self, challenges: &[Challenge]) -> Result<bool, RegistryError> {
         if let Some(bearer) = challenges
             .iter()
             .find(|c| c.scheme.eq_ignore_ascii_case("bearer"))
@@ -290,9 +295,9 @@ impl RegistryClient {
         Ok(false)
     }
 
-    async fn fetch_token(&self, challenge: &Challenge) -> Result<String, PullError> {
+    async fn fetch_token(&self, challenge: &Challenge) -> Result<String, RegistryError> {
         let realm = challenge.params.get("realm").cloned().unwrap_or_default();
-        let token_err = |message: String| PullError::Token {
+        let token_err = |message: String| RegistryError::Token {
             reference: self.reference.clone(),
             realm: realm.clone(),
             message,
@@ -346,10 +351,10 @@ impl RegistryClient {
             .ok_or_else(|| token_err("token response holds no token".to_string()))
     }
 
-    async fn status_error(&self, resp: reqwest::Response) -> PullError {
+    async fn status_error(&self, resp: reqwest::Response) -> RegistryError {
         let status = resp.status();
         let body = read_limited(resp, MAX_ERROR_BODY).await.unwrap_or_default();
-        PullError::Registry {
+        RegistryError::Registry {
             reference: self.reference.clone(),
             registry: self.host.clone(),
             status: status.as_u16(),
@@ -357,13 +362,13 @@ impl RegistryClient {
         }
     }
 
-    fn body_error(&self, e: BodyError, what: &str) -> PullError {
+    fn body_error(&self, e: BodyError, what: &str) -> RegistryError {
         match e {
-            BodyError::TooLarge(limit) => PullError::bad_image(
+            BodyError::TooLarge(limit) => RegistryError::bad_image(
                 &self.reference,
                 format!("{what} is larger than {limit} bytes"),
             ),
-            BodyError::Read(e) => PullError::Connect {
+            BodyError::Read(e) => RegistryError::Connect {
                 registry: self.host.clone(),
                 cause: format!("reading {what}: {}", error_chain(&e)),
             },
@@ -381,7 +386,7 @@ struct Verifier {
 }
 
 impl Verifier {
-    fn update(&mut self, chunk: &[u8]) -> Result<(), PullError> {
+    fn update(&mut self, chunk: &[u8]) -> Result<(), RegistryError> {
         self.seen += chunk.len() as u64;
         if self.seen > self.expected_size {
             return Err(self.size_error());
@@ -390,13 +395,13 @@ impl Verifier {
         Ok(())
     }
 
-    fn finish(self) -> Result<(), PullError> {
+    fn finish(self) -> Result<(), RegistryError> {
         if self.seen != self.expected_size {
             return Err(self.size_error());
         }
         let actual = format!("sha256:{}", hex::encode(self.hasher.finalize()));
         if actual != self.expected_digest {
-            return Err(PullError::DigestMismatch {
+            return Err(RegistryError::DigestMismatch {
                 reference: self.reference,
                 registry: self.registry,
                 expected: self.expected_digest,
@@ -406,8 +411,8 @@ impl Verifier {
         Ok(())
     }
 
-    fn size_error(&self) -> PullError {
-        PullError::SizeMismatch {
+    fn size_error(&self) -> RegistryError {
+        RegistryError::SizeMismatch {
             reference: self.reference.clone(),
             registry: self.registry.clone(),
             digest: self.expected_digest.clone(),
@@ -886,7 +891,7 @@ mod tests {
     async fn bearer_flow_without_or_with_wrong_credentials() {
         let c = client(None).await;
         let err = c.manifest("latest", None).await.unwrap_err();
-        assert!(matches!(err, PullError::Token { .. }), "{err:?}");
+        assert!(matches!(err, RegistryError::Token { .. }), "{err:?}");
         assert!(
             err.to_string().contains("incorrect username or password"),
             "{err}"
@@ -919,7 +924,7 @@ mod tests {
             .await
             .unwrap_err();
         assert!(
-            matches!(err, PullError::DigestMismatch { ref expected, .. } if *expected == wrong),
+            matches!(err, RegistryError::DigestMismatch { ref expected, .. } if *expected == wrong),
             "{err:?}"
         );
         let good = super::super::manifest::sha256_digest(fake::BLOB);
@@ -928,7 +933,7 @@ mod tests {
             .await
             .unwrap_err();
         assert!(
-            matches!(err, PullError::SizeMismatch { expected: 3, .. }),
+            matches!(err, RegistryError::SizeMismatch { expected: 3, .. }),
             "{err:?}"
         );
         let err = c
@@ -938,7 +943,7 @@ mod tests {
         assert!(
             matches!(
                 err,
-                PullError::SizeMismatch {
+                RegistryError::SizeMismatch {
                     expected: 100,
                     actual: 10,
                     ..
@@ -948,6 +953,9 @@ mod tests {
         );
         // A pinned manifest digest that the content does not match.
         let err = c.manifest("latest", Some(&wrong)).await.unwrap_err();
-        assert!(matches!(err, PullError::DigestMismatch { .. }), "{err:?}");
+        assert!(
+            matches!(err, RegistryError::DigestMismatch { .. }),
+            "{err:?}"
+        );
     }
 }

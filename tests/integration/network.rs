@@ -736,7 +736,7 @@ impl Drop for CtrNs {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn containerd_containers_in_task_namespaces() {
     use ecs::credentials::{CredentialsStore, RateLimit, RoleCredentials, RoleType};
-    use ecs::image::PullOptions;
+    use ecs::runtime::containerd::pull::PullOptions;
     use ecs::runtime::containerd::{Conn, ContainerdRuntime};
     use ecs::runtime::ContainerRuntime;
     use ecs::task::container::{ContainerSpec, NetworkAttachment};

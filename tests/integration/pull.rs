@@ -16,7 +16,8 @@ use containerd_client::services::v1::{
     WriteAction, WriteContentRequest,
 };
 use ecs::config::RegistryCredentials;
-use ecs::image::{self, PullOptions};
+use ecs::image;
+use ecs::runtime::containerd::pull::{self, PullOptions};
 use ecs::runtime::containerd::Conn;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -268,13 +269,11 @@ async fn pull_busybox_unpacks_records_and_survives_gc() {
     let reference = format!("{}/busybox:latest", proxy.addr());
 
     assert_eq!(
-        image::find(&ns.conn, &reference, "overlayfs")
-            .await
-            .unwrap(),
+        pull::find(&ns.conn, &reference, "overlayfs").await.unwrap(),
         None
     );
 
-    let pulled = image::pull(&ns.conn, &reference, None, &opts())
+    let pulled = pull::pull(&ns.conn, &reference, None, &opts())
         .await
         .unwrap();
     assert_eq!(
@@ -337,14 +336,12 @@ async fn pull_busybox_unpacks_records_and_survives_gc() {
     );
 
     assert_eq!(
-        image::find(&ns.conn, &reference, "overlayfs")
-            .await
-            .unwrap(),
+        pull::find(&ns.conn, &reference, "overlayfs").await.unwrap(),
         Some(pulled.clone())
     );
 
     // Again: only the manifest is fetched, nothing is downloaded or unpacked.
-    let again = image::pull(&ns.conn, &reference, None, &opts())
+    let again = pull::pull(&ns.conn, &reference, None, &opts())
         .await
         .unwrap();
     assert_eq!(again, pulled);
@@ -367,9 +364,7 @@ async fn pull_busybox_unpacks_records_and_survives_gc() {
         "GC removed the unpacked snapshot: {snapshots_after:?}"
     );
     assert_eq!(
-        image::find(&ns.conn, &reference, "overlayfs")
-            .await
-            .unwrap(),
+        pull::find(&ns.conn, &reference, "overlayfs").await.unwrap(),
         Some(pulled.clone())
     );
 
@@ -399,12 +394,10 @@ async fn pull_busybox_unpacks_records_and_survives_gc() {
         &pulled.chain_id,
     ]);
     assert_eq!(
-        image::find(&ns.conn, &reference, "overlayfs")
-            .await
-            .unwrap(),
+        pull::find(&ns.conn, &reference, "overlayfs").await.unwrap(),
         None
     );
-    let again = image::pull(&ns.conn, &reference, None, &opts())
+    let again = pull::pull(&ns.conn, &reference, None, &opts())
         .await
         .unwrap();
     assert_eq!(again, pulled);
@@ -437,7 +430,7 @@ async fn pulls_a_docker_v2_schema2_image() {
         String::from_utf8_lossy(&push.stderr)
     );
 
-    let pulled = image::pull(&ns.conn, &reference, None, &opts())
+    let pulled = pull::pull(&ns.conn, &reference, None, &opts())
         .await
         .unwrap();
     assert_eq!(pulled.config.cmd, vec!["sh"]);
@@ -466,7 +459,7 @@ async fn pull_from_the_auth_registry_needs_credentials() {
     let ns = Ns::new(&env, "pull-auth");
     let reference = env.auth_image();
 
-    let err = image::pull(&ns.conn, &reference, None, &opts())
+    let err = pull::pull(&ns.conn, &reference, None, &opts())
         .await
         .unwrap_err();
     let msg = err.to_string();
@@ -477,14 +470,14 @@ async fn pull_from_the_auth_registry_needs_credentials() {
         username: env.auth_user.clone(),
         password: "not-the-password".to_string(),
     };
-    let msg = image::pull(&ns.conn, &reference, Some(&wrong), &opts())
+    let msg = pull::pull(&ns.conn, &reference, Some(&wrong), &opts())
         .await
         .unwrap_err()
         .to_string();
     assert!(msg.contains("unauthorized"), "{msg}");
     assert!(ns.image_names().is_empty());
 
-    let pulled = image::pull(&ns.conn, &reference, Some(&creds(&env)), &opts())
+    let pulled = pull::pull(&ns.conn, &reference, Some(&creds(&env)), &opts())
         .await
         .unwrap();
     assert_eq!(pulled.name, reference);
@@ -498,7 +491,7 @@ async fn missing_tag_says_manifest_unknown() {
     let Some(env) = common::env() else { return };
     let ns = Ns::new(&env, "pull-missing");
     let reference = format!("{}/busybox:no-such-tag", env.registry);
-    let err = image::pull(&ns.conn, &reference, None, &opts())
+    let err = pull::pull(&ns.conn, &reference, None, &opts())
         .await
         .unwrap_err();
     let msg = err.to_string();
@@ -508,7 +501,7 @@ async fn missing_tag_says_manifest_unknown() {
     assert!(ns.image_names().is_empty());
     assert!(ns.leases().await.is_empty(), "failed pull left its lease");
 
-    let err = image::pull(&ns.conn, "127.0.0.1:1/busybox:latest", None, &opts())
+    let err = pull::pull(&ns.conn, "127.0.0.1:1/busybox:latest", None, &opts())
         .await
         .unwrap_err();
     assert!(
@@ -517,9 +510,7 @@ async fn missing_tag_says_manifest_unknown() {
         "{err}"
     );
     assert_eq!(
-        image::find(&ns.conn, &reference, "overlayfs")
-            .await
-            .unwrap(),
+        pull::find(&ns.conn, &reference, "overlayfs").await.unwrap(),
         None
     );
 }
@@ -531,9 +522,9 @@ async fn concurrent_pulls_of_one_image_agree() {
     let reference = env.image();
     let o = opts();
     let (a, b, c) = tokio::join!(
-        image::pull(&ns.conn, &reference, None, &o),
-        image::pull(&ns.conn, &reference, None, &o),
-        image::pull(&ns.conn, &reference, None, &o),
+        pull::pull(&ns.conn, &reference, None, &o),
+        pull::pull(&ns.conn, &reference, None, &o),
+        pull::pull(&ns.conn, &reference, None, &o),
     );
     let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
     assert_eq!(a, b);
@@ -659,7 +650,7 @@ async fn pulls_a_multi_platform_multi_layer_index() {
     let img = push_multi_image(&env, dir.path());
     let ns = Ns::new(&env, "pull-multi");
 
-    let pulled = image::pull(&ns.conn, &img.reference, None, &opts())
+    let pulled = pull::pull(&ns.conn, &img.reference, None, &opts())
         .await
         .unwrap();
     assert_eq!(
@@ -723,7 +714,7 @@ async fn pulls_a_multi_platform_multi_layer_index() {
 
     force_gc(&ns.conn).await;
     assert_eq!(
-        image::find(&ns.conn, &img.reference, "overlayfs")
+        pull::find(&ns.conn, &img.reference, "overlayfs")
             .await
             .unwrap(),
         Some(pulled.clone()),
@@ -744,7 +735,7 @@ async fn pulls_a_multi_platform_multi_layer_index() {
         &img.chain[2],
     ]);
     assert_eq!(ns.snapshots().len(), 2);
-    let again = image::pull(&ns.conn, &img.reference, None, &opts())
+    let again = pull::pull(&ns.conn, &img.reference, None, &opts())
         .await
         .unwrap();
     assert_eq!(again, pulled);
@@ -760,7 +751,7 @@ async fn pulls_a_multi_platform_multi_layer_index() {
     // By digest: a second record, nothing new to unpack.
     let repo = img.reference.trim_end_matches(":v1");
     let by_digest = format!("{repo}@{}", img.index_digest);
-    let pinned = image::pull(&ns.conn, &by_digest, None, &opts())
+    let pinned = pull::pull(&ns.conn, &by_digest, None, &opts())
         .await
         .unwrap();
     assert_eq!(pinned.name, by_digest);
@@ -776,7 +767,7 @@ async fn pulls_a_multi_platform_multi_layer_index() {
         },
         ..opts()
     };
-    let msg = image::pull(&ns.conn, &img.reference, None, &s390x)
+    let msg = pull::pull(&ns.conn, &img.reference, None, &s390x)
         .await
         .unwrap_err()
         .to_string();

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ecs::image::PullOptions;
+use ecs::runtime::containerd::pull::PullOptions;
 use ecs::runtime::containerd::{Conn, ContainerdRuntime};
 use ecs::runtime::{ContainerRuntime, ContainerState, ExitEvent};
 use ecs::task::container::{ContainerSpec, NetworkAttachment, PulledImage, Ulimit, UlimitName};

@@ -3,7 +3,7 @@
 
 use tonic::{Code, Status};
 
-use crate::image::PullError;
+use super::pull::PullError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {

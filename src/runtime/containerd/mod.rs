@@ -20,6 +20,7 @@ mod events;
 mod images;
 mod lifecycle;
 pub mod oci;
+pub mod pull;
 mod rootfs;
 pub mod user;
 
@@ -29,9 +30,9 @@ pub use error::RuntimeError;
 use std::path::PathBuf;
 
 use crate::config::RegistryCredentials;
-use crate::image::{self, PullOptions};
 use crate::runtime::{ContainerRuntime, ContainerState, ExitEvent};
 use crate::task::container::{ContainerSpec, PulledImage};
+use pull::PullOptions;
 
 const SHIM_DIR_RETRIES: u32 = 10;
 
@@ -74,11 +75,11 @@ impl ContainerRuntime for ContainerdRuntime {
         reference: &str,
         credentials: Option<RegistryCredentials>,
     ) -> Result<PulledImage, RuntimeError> {
-        Ok(image::pull(&self.conn, reference, credentials.as_ref(), &self.pull).await?)
+        Ok(pull::pull(&self.conn, reference, credentials.as_ref(), &self.pull).await?)
     }
 
     async fn find_image(&self, reference: &str) -> Result<Option<PulledImage>, RuntimeError> {
-        Ok(image::find(&self.conn, reference, &self.pull.snapshotter).await?)
+        Ok(pull::find(&self.conn, reference, &self.pull.snapshotter).await?)
     }
 
     async fn create(&self, spec: &ContainerSpec) -> Result<(), RuntimeError> {

@@ -138,7 +138,7 @@ impl<'a> Store<'a> {
         let started = Instant::now();
         let total = i64::try_from(size).map_err(|_| PullError::Containerd {
             op: "content write",
-            code: "InvalidArgument".to_string(),
+            code: Code::InvalidArgument,
             message: format!("blob {digest} size {size} is too large"),
         })?;
 
@@ -252,7 +252,7 @@ impl<'a> Store<'a> {
                 if resp.offset != offset {
                     return Err(PullError::Containerd {
                         op: "content write",
-                        code: "DataLoss".to_string(),
+                        code: Code::DataLoss,
                         message: format!(
                             "containerd reports offset {} for {digest}, expected {offset}",
                             resp.offset
@@ -303,7 +303,7 @@ impl<'a> Store<'a> {
                     if (out.len() + m.data.len()) as u64 > limit {
                         return Err(PullError::Containerd {
                             op: "content read",
-                            code: "OutOfRange".to_string(),
+                            code: Code::OutOfRange,
                             message: format!("blob {digest} is larger than {limit} bytes"),
                         });
                     }
@@ -341,7 +341,7 @@ async fn round_trip(
 fn closed(op: &'static str) -> PullError {
     PullError::Containerd {
         op,
-        code: "Aborted".to_string(),
+        code: Code::Aborted,
         message: "containerd closed the write stream".to_string(),
     }
 }

@@ -32,7 +32,7 @@ impl Lease {
             .format(&Rfc3339)
             .map_err(|e| PullError::Containerd {
                 op: "lease create",
-                code: "Internal".to_string(),
+                code: tonic::Code::Internal,
                 message: format!("cannot format lease expiry: {e}"),
             })?;
         let labels = HashMap::from([(LABEL_EXPIRE.to_string(), expire)]);

@@ -18,7 +18,8 @@ use tonic::Code;
 
 use super::content::Store;
 use super::error::PullError;
-use super::manifest::{chain_ids, Descriptor, LABEL_UNCOMPRESSED};
+use super::labels::LABEL_UNCOMPRESSED;
+use crate::image::manifest::{chain_ids, Descriptor};
 use crate::runtime::containerd::Conn;
 
 /// Tells remote snapshotters which committed snapshot an extraction is for;

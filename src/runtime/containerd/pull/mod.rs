@@ -1,0 +1,488 @@
+//! Client-side image pulls into containerd (1.6 has no Transfer service):
+//! resolve and fetch from the registry (`crate::image`), write blobs into
+//! containerd's content store under a lease with the GC labels that keep
+//! them, unpack the layers into snapshots, and record the image, as `ctr pull`
+//! and nerdctl do.
+
+mod content;
+mod error;
+mod labels;
+mod lease;
+mod unpack;
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use bytes::Bytes;
+use containerd_client::services::v1::images_client::ImagesClient;
+use containerd_client::services::v1::{
+    CreateImageRequest, GetImageRequest, Image, UpdateImageRequest,
+};
+use containerd_client::types::Descriptor as CdDescriptor;
+use futures_util::StreamExt as _;
+use tokio::sync::Semaphore;
+use tonic::Code;
+
+use super::Conn;
+use crate::config::RegistryCredentials;
+use crate::image::manifest::{self, Parsed, MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES};
+use crate::image::registry::{FetchedManifest, RegistryClient};
+use crate::image::{Platform, RegistryError};
+use crate::task::container::PulledImage;
+use crate::task::image_ref::{parse_reference, Reference};
+
+pub use error::PullError;
+
+use content::{ref_key, Store, Written};
+use lease::{Lease, LEASE_EXPIRY};
+
+/// Layers downloaded at once, as Docker and containerd default to.
+const CONCURRENT_DOWNLOADS: usize = 3;
+/// Indexes nested in indexes are legal but rare; refuse absurd depths.
+const MAX_INDEX_DEPTH: usize = 4;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullOptions {
+    /// containerd snapshotter to unpack into, normally `overlayfs`.
+    pub snapshotter: String,
+    /// `host[:port]` of registries spoken to in plain HTTP (loopback always is).
+    pub insecure_registries: Vec<String>,
+    /// Which image to take from a multi-platform index.
+    pub platform: Platform,
+}
+
+impl Default for PullOptions {
+    fn default() -> Self {
+        PullOptions {
+            snapshotter: "overlayfs".to_string(),
+            insecure_registries: Vec::new(),
+            platform: Platform::host(),
+        }
+    }
+}
+
+/// Pull `reference` into containerd and unpack it. Blobs and snapshots already
+/// present are not fetched or unpacked again. The returned `digest` is that
+/// of the manifest (or index) the image record points at.
+pub async fn pull(
+    conn: &Conn,
+    reference: &str,
+    creds: Option<&RegistryCredentials>,
+    opts: &PullOptions,
+) -> Result<PulledImage, PullError> {
+    pull_inner(conn, reference, creds, opts)
+        .await
+        .map_err(|e| e.with_socket(conn.socket()))
+}
+
+async fn pull_inner(
+    conn: &Conn,
+    reference: &str,
+    creds: Option<&RegistryCredentials>,
+    opts: &PullOptions,
+) -> Result<PulledImage, PullError> {
+    let r = parse_reference(reference).map_err(RegistryError::from)?;
+    let started = Instant::now();
+    tracing::info!(image = %r, snapshotter = %opts.snapshotter, "pulling image");
+    let registry = RegistryClient::new(&r, creds.cloned(), &opts.insecure_registries)?;
+    let lease = Lease::create(conn, LEASE_EXPIRY).await?;
+    let result = Puller {
+        conn,
+        lease: lease.id(),
+        reference: &r,
+        registry: &registry,
+        opts,
+    }
+    .run()
+    .await;
+    if let Err(e) = lease.delete().await {
+        // It expires by itself; the image record already holds what we pulled.
+        tracing::warn!(image = %r, error = %e, "cannot delete pull lease");
+    }
+    match result {
+        Ok((image, downloaded)) => {
+            tracing::info!(
+                image = %r,
+                digest = %image.digest,
+                chain_id = %image.chain_id,
+                bytes = downloaded,
+                ms = started.elapsed().as_millis() as u64,
+                "image pulled"
+            );
+            Ok(image)
+        }
+        Err(e) => {
+            tracing::warn!(image = %r, error = %e, ms = started.elapsed().as_millis() as u64, "image pull failed");
+            Err(e)
+        }
+    }
+}
+
+/// The image if containerd has it recorded, its blobs present and its top
+/// snapshot unpacked in `snapshotter`. Never touches the network.
+pub async fn find(
+    conn: &Conn,
+    reference: &str,
+    snapshotter: &str,
+) -> Result<Option<PulledImage>, PullError> {
+    find_inner(conn, reference, snapshotter)
+        .await
+        .map_err(|e| e.with_socket(conn.socket()))
+}
+
+async fn find_inner(
+    conn: &Conn,
+    reference: &str,
+    snapshotter: &str,
+) -> Result<Option<PulledImage>, PullError> {
+    let r = parse_reference(reference).map_err(RegistryError::from)?;
+    let name = r.to_string();
+    let res = ImagesClient::new(conn.channel())
+        .get(conn.request(GetImageRequest { name: name.clone() }))
+        .await;
+    let image = match res {
+        Ok(resp) => resp.into_inner().image,
+        Err(s) if s.code() == Code::NotFound => return Ok(None),
+        Err(s) => return Err(PullError::grpc("image get", s)),
+    };
+    let Some(target) = image.and_then(|i| i.target) else {
+        return Ok(None);
+    };
+    let store = Store::new(conn, "");
+    let platform = Platform::host();
+    let mut media_type = target.media_type.clone();
+    let mut digest = target.digest.clone();
+    let mut depth = 0;
+    let m = loop {
+        let Some(bytes) = store.read_all(&digest, MAX_MANIFEST_BYTES).await? else {
+            return Ok(None);
+        };
+        match parse(&r, Some(&media_type), &bytes)? {
+            Parsed::Manifest(m) => break m,
+            Parsed::Index(idx) => {
+                depth += 1;
+                if depth > MAX_INDEX_DEPTH {
+                    return Err(PullError::bad_image(&r, "indexes nested too deep"));
+                }
+                let (_, d) = manifest::select_manifest(&idx, &platform)
+                    .map_err(|e| RegistryError::manifest(&r, e))?;
+                media_type = d.media_type.clone();
+                digest = d.digest.clone();
+            }
+        }
+    };
+    let Some(config_bytes) = store.read_all(&m.config.digest, MAX_CONFIG_BYTES).await? else {
+        return Ok(None);
+    };
+    let cfg = manifest::parse_config(&config_bytes).map_err(|e| RegistryError::manifest(&r, e))?;
+    let Some(chain_id) = manifest::chain_ids(&cfg.diff_ids).pop() else {
+        return Ok(None);
+    };
+    if !unpack::exists(conn, snapshotter, &chain_id).await? {
+        return Ok(None);
+    }
+    Ok(Some(PulledImage {
+        name,
+        digest: target.digest,
+        chain_id,
+        config: cfg.config,
+    }))
+}
+
+struct Puller<'a> {
+    conn: &'a Conn,
+    lease: &'a str,
+    reference: &'a Reference,
+    registry: &'a RegistryClient,
+    opts: &'a PullOptions,
+}
+
+/// An index on the way down to the manifest, and which entry we took.
+struct IndexStep {
+    fetched: FetchedManifest,
+    position: usize,
+    child: String,
+}
+
+impl Puller<'_> {
+    fn store(&self) -> Store<'_> {
+        Store::new(self.conn, self.lease)
+    }
+
+    /// Returns the image and the number of bytes downloaded.
+    async fn run(&self) -> Result<(PulledImage, u64), PullError> {
+        let r = self.reference;
+        let top = self.registry.manifest(r.object(), r.digest()).await?;
+        let mut parsed = parse(r, top.content_type.as_deref(), &top.bytes)?;
+        let target = CdDescriptor {
+            media_type: media_type_of(&parsed),
+            digest: top.digest.clone(),
+            size: top.bytes.len() as i64,
+            annotations: HashMap::new(),
+        };
+
+        // Walk down the index(es) to our platform's manifest.
+        let mut steps: Vec<IndexStep> = Vec::new();
+        let mut current = top;
+        let m = loop {
+            match parsed {
+                Parsed::Manifest(m) => break m,
+                Parsed::Index(idx) => {
+                    if steps.len() >= MAX_INDEX_DEPTH {
+                        return Err(PullError::bad_image(r, "indexes nested too deep"));
+                    }
+                    let (position, d) = manifest::select_manifest(&idx, &self.opts.platform)
+                        .map_err(|e| RegistryError::manifest(r, e))?;
+                    let d = d.clone();
+                    let child = self.registry.manifest(&d.digest, Some(&d.digest)).await?;
+                    if child.bytes.len() as i64 != d.size {
+                        return Err(RegistryError::SizeMismatch {
+                            reference: r.to_string(),
+                            registry: self.registry.host().to_string(),
+                            digest: d.digest.clone(),
+                            expected: u64::try_from(d.size).unwrap_or(0),
+                            actual: child.bytes.len() as u64,
+                        }
+                        .into());
+                    }
+                    parsed = parse(
+                        r,
+                        child.content_type.as_deref().or(Some(&d.media_type)),
+                        &child.bytes,
+                    )?;
+                    steps.push(IndexStep {
+                        fetched: current,
+                        position,
+                        child: d.digest.clone(),
+                    });
+                    current = child;
+                }
+            }
+        };
+        manifest::check_image_manifest(&m).map_err(|e| RegistryError::manifest(r, e))?;
+
+        // The config is tiny; take it from containerd when we have it already.
+        let (config_bytes, config_from_registry) = match self
+            .store()
+            .read_all(&m.config.digest, MAX_CONFIG_BYTES)
+            .await?
+        {
+            Some(b) if manifest::sha256_digest(&b) == m.config.digest => (b, false),
+            _ => (
+                self.registry
+                    .small_blob(&m.config, MAX_CONFIG_BYTES)
+                    .await?,
+                true,
+            ),
+        };
+        let cfg =
+            manifest::parse_config(&config_bytes).map_err(|e| RegistryError::manifest(r, e))?;
+        manifest::check_layers(&m, &cfg).map_err(|e| RegistryError::manifest(r, e))?;
+
+        let mut downloaded = self.fetch_layers(&m.layers).await?;
+        if config_from_registry {
+            downloaded += config_bytes.len() as u64;
+        }
+
+        // Children before parents, each parent labelled with its children.
+        let store = self.store();
+        store
+            .put_bytes(
+                &ref_key("config", &m.config.digest),
+                &m.config.digest,
+                config_bytes,
+                HashMap::new(),
+            )
+            .await?;
+        store
+            .put_bytes(
+                &ref_key("manifest", &current.digest),
+                &current.digest,
+                current.bytes.clone(),
+                labels::manifest_gc_labels(&m),
+            )
+            .await?;
+        downloaded += current.bytes.len() as u64;
+        for step in steps.iter().rev() {
+            store
+                .put_bytes(
+                    &ref_key("index", &step.fetched.digest),
+                    &step.fetched.digest,
+                    step.fetched.bytes.clone(),
+                    labels::index_gc_labels(step.position, &step.child),
+                )
+                .await?;
+            downloaded += step.fetched.bytes.len() as u64;
+        }
+
+        let image_name = r.to_string();
+        let chain_id = unpack::Unpacker {
+            conn: self.conn,
+            lease: self.lease,
+            snapshotter: &self.opts.snapshotter,
+            image: &image_name,
+        }
+        .unpack(&m.layers, &cfg.diff_ids)
+        .await?;
+        let (key, value) = labels::snapshot_gc_label(&self.opts.snapshotter, &chain_id);
+        store
+            .set_labels(&m.config.digest, HashMap::from([(key, value)]))
+            .await?;
+
+        self.record_image(&image_name, target.clone()).await?;
+        Ok((
+            PulledImage {
+                name: image_name,
+                digest: target.digest,
+                chain_id,
+                config: cfg.config,
+            },
+            downloaded,
+        ))
+    }
+
+    /// Download missing layers, a few at a time, straight into containerd.
+    async fn fetch_layers(&self, layers: &[manifest::Descriptor]) -> Result<u64, PullError> {
+        let permits = Semaphore::new(CONCURRENT_DOWNLOADS);
+        let jobs = layers.iter().map(|layer| {
+            let permits = &permits;
+            async move {
+                let _permit = permits.acquire().await.map_err(|_| PullError::Containerd {
+                    op: "layer download",
+                    code: Code::Cancelled,
+                    message: "download slots closed".to_string(),
+                })?;
+                self.fetch_layer(layer).await
+            }
+        });
+        let sizes = futures_util::future::try_join_all(jobs).await?;
+        Ok(sizes.into_iter().sum())
+    }
+
+    async fn fetch_layer(&self, layer: &manifest::Descriptor) -> Result<u64, PullError> {
+        let store = self.store();
+        if store.info(&layer.digest).await?.is_some() {
+            tracing::debug!(image = %self.reference, layer = %layer.digest, "layer already present");
+            return Ok(0);
+        }
+        let started = Instant::now();
+        let size = u64::try_from(layer.size).unwrap_or(0);
+        let stream = self
+            .registry
+            .blob_stream(layer)
+            .await?
+            .map(|chunk| chunk.map_err(PullError::from));
+        let written = store
+            .write(
+                &ref_key("layer", &layer.digest),
+                &layer.digest,
+                size,
+                stream,
+                HashMap::new(),
+            )
+            .await?;
+        match written {
+            Written::Bytes(n) => {
+                tracing::info!(
+                    image = %self.reference,
+                    layer = %layer.digest,
+                    bytes = n,
+                    ms = started.elapsed().as_millis() as u64,
+                    "layer downloaded"
+                );
+                Ok(n)
+            }
+            Written::Present => Ok(0),
+        }
+    }
+
+    /// Create the image record, or point an existing one at what we pulled.
+    async fn record_image(&self, name: &str, target: CdDescriptor) -> Result<(), PullError> {
+        let image = Image {
+            name: name.to_string(),
+            labels: HashMap::new(),
+            target: Some(target),
+            created_at: None,
+            updated_at: None,
+        };
+        let mut client = ImagesClient::new(self.conn.channel());
+        // Create, else update; a record deleted in between is created again.
+        for _ in 0..3 {
+            let created = client
+                .create(self.conn.leased_request(
+                    CreateImageRequest {
+                        image: Some(image.clone()),
+                        source_date_epoch: None,
+                    },
+                    self.lease,
+                ))
+                .await;
+            match created {
+                Ok(_) => return Ok(()),
+                Err(s) if s.code() == Code::AlreadyExists => {}
+                Err(s) => return Err(PullError::grpc("image create", s)),
+            }
+            let updated = client
+                .update(self.conn.leased_request(
+                    UpdateImageRequest {
+                        image: Some(image.clone()),
+                        update_mask: None,
+                        source_date_epoch: None,
+                    },
+                    self.lease,
+                ))
+                .await;
+            match updated {
+                Ok(_) => return Ok(()),
+                Err(s) if s.code() == Code::NotFound => continue,
+                Err(s) => return Err(PullError::grpc("image update", s)),
+            }
+        }
+        Err(PullError::Containerd {
+            op: "image update",
+            code: Code::Aborted,
+            message: format!("image record {name} keeps disappearing while it is updated"),
+        })
+    }
+}
+
+fn parse(r: &Reference, content_type: Option<&str>, bytes: &Bytes) -> Result<Parsed, PullError> {
+    Ok(manifest::parse_manifest(content_type, bytes).map_err(|e| RegistryError::manifest(r, e))?)
+}
+
+fn media_type_of(p: &Parsed) -> String {
+    match p {
+        Parsed::Index(i) => i.media_type.clone(),
+        Parsed::Manifest(m) => m.media_type.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn unreachable_containerd_is_unavailable() {
+        let dir = std::env::temp_dir().join(format!("no-containerd-{}", uuid::Uuid::new_v4()));
+        let conn = Conn::lazy(&dir.join("containerd.sock"), "test").unwrap();
+        let err = find(&conn, "busybox", "overlayfs").await.unwrap_err();
+        assert!(err.is_unavailable(), "{err:?}");
+        let err = pull(&conn, "127.0.0.1:9/busybox", None, &PullOptions::default())
+            .await
+            .unwrap_err();
+        assert!(err.is_unavailable(), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn bad_reference_fails_before_any_io() {
+        let conn = Conn::lazy(std::path::Path::new("/nonexistent.sock"), "test").unwrap();
+        let err = pull(&conn, "Bad//Ref", None, &PullOptions::default())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, PullError::Registry(RegistryError::Reference(_))),
+            "{err:?}"
+        );
+        assert!(!err.is_unavailable());
+    }
+}
