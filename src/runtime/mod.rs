@@ -7,6 +7,7 @@ use crate::config::RegistryCredentials;
 use crate::task::container::{ContainerSpec, PulledImage};
 
 pub mod containerd;
+mod error;
 pub mod images;
 
 /// What containerd says about one container.
@@ -31,7 +32,7 @@ pub struct ExitEvent {
     pub exited_at_ms: i64,
 }
 
-pub use containerd::RuntimeError;
+pub use error::{ErrorKind, RuntimeError};
 
 /// The runtime as the engine uses it. Implementations must be cheap to clone
 /// behind an `Arc` and safe to call concurrently.

@@ -18,12 +18,13 @@ use containerd_client::services::v1::{
 use containerd_client::types::Mount;
 use tonic::Code;
 
-use super::error::{from_status, RuntimeError};
+use super::error::from_status;
 use super::oci::{build_spec, SpecError, SpecInputs};
 use super::rootfs;
 use super::user::{self, ResolvedUser};
 use super::Conn;
 use crate::logger;
+use crate::runtime::{ErrorKind, RuntimeError};
 use crate::task::container::{ContainerSpec, NetworkAttachment};
 
 pub(super) const RUNC_V2: &str = "io.containerd.runc.v2";
@@ -76,8 +77,9 @@ async fn create_steps(
     made: &mut Made,
 ) -> Result<(), RuntimeError> {
     let id = spec.id.as_str();
-    let create_err = |message| RuntimeError::Create {
+    let create_err = |kind, message| RuntimeError::Create {
         id: id.to_string(),
+        kind,
         message,
     };
 
@@ -96,10 +98,10 @@ async fn create_steps(
             value,
             reason: reason.to_string(),
         },
-        SpecError::Build(e) => create_err(format!("building the OCI spec: {e}")),
+        SpecError::Build(e) => create_err(ErrorKind::Other, format!("building the OCI spec: {e}")),
     })?;
-    let json =
-        serde_json::to_vec(&oci).map_err(|e| create_err(format!("encoding the OCI spec: {e}")))?;
+    let json = serde_json::to_vec(&oci)
+        .map_err(|e| create_err(ErrorKind::Other, format!("encoding the OCI spec: {e}")))?;
 
     let container = Container {
         id: id.to_string(),
@@ -129,7 +131,11 @@ async fn create_steps(
             lease,
         ))
         .await
-        .map_err(|s| from_status(s, |m| create_err(format!("recording container: {m}"))))?;
+        .map_err(|s| {
+            from_status(s, |kind, m| {
+                create_err(kind, format!("recording container: {m}"))
+            })
+        })?;
     made.container = true;
 
     // From here a failure may leave a half-made task behind even when the
@@ -144,7 +150,7 @@ async fn create_steps(
             ..Default::default()
         }))
         .await
-        .map_err(|s| from_status(s, |m| create_err(format!("creating task: {m}"))))?
+        .map_err(|s| from_status(s, |kind, m| create_err(kind, format!("creating task: {m}"))))?
         .into_inner();
     tracing::debug!(container = %id, pid = resp.pid, "task created");
     Ok(())
@@ -160,8 +166,9 @@ async fn prepare_snapshot(
     lease: &str,
 ) -> Result<Vec<Mount>, RuntimeError> {
     let id = spec.id.as_str();
-    let create_err = |m: String| RuntimeError::Create {
+    let create_err = |kind, m: String| RuntimeError::Create {
         id: id.to_string(),
+        kind,
         message: m,
     };
     let mut snapshots = SnapshotsClient::new(conn.channel());
@@ -180,8 +187,8 @@ async fn prepare_snapshot(
         Ok(resp) => return Ok(resp.into_inner().mounts),
         Err(s) if s.code() == Code::AlreadyExists => s,
         Err(s) => {
-            return Err(from_status(s, |m| {
-                create_err(format!("preparing snapshot: {m}"))
+            return Err(from_status(s, |kind, m| {
+                create_err(kind, format!("preparing snapshot: {m}"))
             }))
         }
     };
@@ -190,15 +197,15 @@ async fn prepare_snapshot(
         .await;
     match existing {
         Ok(_) => {
-            return Err(create_err(format!(
-                "container already exists ({})",
-                status.message()
-            )))
+            return Err(create_err(
+                ErrorKind::AlreadyExists,
+                format!("container already exists ({})", status.message()),
+            ))
         }
         Err(s) if s.code() == Code::NotFound => {}
         Err(s) => {
-            return Err(from_status(s, |m| {
-                create_err(format!("preparing snapshot: {m}"))
+            return Err(from_status(s, |kind, m| {
+                create_err(kind, format!("preparing snapshot: {m}"))
             }))
         }
     }
@@ -208,14 +215,18 @@ async fn prepare_snapshot(
         key: id.to_string(),
     };
     snapshots.remove(conn.request(remove)).await.map_err(|s| {
-        from_status(s, |m| {
-            create_err(format!("removing orphaned snapshot: {m}"))
+        from_status(s, |kind, m| {
+            create_err(kind, format!("removing orphaned snapshot: {m}"))
         })
     })?;
     Ok(snapshots
         .prepare(request())
         .await
-        .map_err(|s| from_status(s, |m| create_err(format!("preparing snapshot: {m}"))))?
+        .map_err(|s| {
+            from_status(s, |kind, m| {
+                create_err(kind, format!("preparing snapshot: {m}"))
+            })
+        })?
         .into_inner()
         .mounts)
 }
@@ -254,8 +265,9 @@ async fn prepare_log(
     log_path: &Path,
     logger: Option<&Path>,
 ) -> Result<String, RuntimeError> {
-    let create_err = |message| RuntimeError::Create {
+    let create_err = |kind, message| RuntimeError::Create {
         id: id.to_string(),
+        kind,
         message,
     };
     if !log_path.is_absolute() {
@@ -266,9 +278,12 @@ async fn prepare_log(
         });
     }
     if let Some(dir) = log_path.parent() {
-        tokio::fs::create_dir_all(dir)
-            .await
-            .map_err(|e| create_err(format!("creating log directory {}: {e}", dir.display())))?;
+        tokio::fs::create_dir_all(dir).await.map_err(|e| {
+            create_err(
+                ErrorKind::Other,
+                format!("creating log directory {}: {e}", dir.display()),
+            )
+        })?;
     }
     tokio::fs::OpenOptions::new()
         .create(true)
@@ -276,7 +291,12 @@ async fn prepare_log(
         .mode(logger::LOG_MODE)
         .open(log_path)
         .await
-        .map_err(|e| create_err(format!("creating log file {}: {e}", log_path.display())))?;
+        .map_err(|e| {
+            create_err(
+                ErrorKind::Other,
+                format!("creating log file {}: {e}", log_path.display()),
+            )
+        })?;
     Ok(match logger {
         Some(bin) => binary_uri(bin, log_path),
         None => file_uri(log_path),
@@ -415,8 +435,9 @@ async fn create_lease(conn: &Conn, id: &str) -> Result<String, RuntimeError> {
         }))
         .await
         .map_err(|s| {
-            from_status(s, |m| RuntimeError::Create {
+            from_status(s, |kind, m| RuntimeError::Create {
                 id: id.to_string(),
+                kind,
                 message: format!("creating lease: {m}"),
             })
         })?
@@ -425,6 +446,7 @@ async fn create_lease(conn: &Conn, id: &str) -> Result<String, RuntimeError> {
         .map(|l| l.id)
         .ok_or_else(|| RuntimeError::Create {
             id: id.to_string(),
+            kind: ErrorKind::Other,
             message: "creating lease: containerd returned no lease".into(),
         })
 }

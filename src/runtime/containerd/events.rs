@@ -18,10 +18,11 @@ use prost::Message;
 use tokio::sync::mpsc;
 use tonic::codec::Streaming;
 
-use super::error::{from_status, RuntimeError};
+use super::error::from_status;
 use super::lifecycle::exit_code;
 use super::Conn;
 use crate::runtime::ExitEvent;
+use crate::runtime::{ErrorKind, RuntimeError};
 
 const EXIT_TOPIC: &str = "/tasks/exit";
 const PROBE_TOPIC: &str = "/ecs-agent/subscribe-probe";
@@ -203,7 +204,7 @@ async fn open(conn: &Conn) -> Result<Streaming<Envelope>, RuntimeError> {
         format!("topic==\"{EXIT_TOPIC}\",namespace==\"{ns}\""),
         format!("topic==\"{PROBE_TOPIC}\",namespace==\"{ns}\""),
     ];
-    let events_err = |message| RuntimeError::Events { message };
+    let events_err = |kind, message| RuntimeError::Events { kind, message };
     let mut client = EventsClient::new(conn.channel());
     let mut publisher = EventsClient::new(conn.channel());
     let subscribe = client.subscribe(conn.request(SubscribeRequest { filters }));
@@ -225,11 +226,11 @@ async fn open(conn: &Conn) -> Result<Streaming<Envelope>, RuntimeError> {
                     }),
                 };
                 if let Err(s) = publisher.publish(conn.request(req)).await {
-                    return Err(from_status(s, |m| events_err(format!("publishing probe: {m}"))));
+                    return Err(from_status(s, |kind, m| events_err(kind, format!("publishing probe: {m}"))));
                 }
             }
             _ = &mut deadline => {
-                return Err(events_err(format!("no event came back within {OPEN_TIMEOUT:?}")));
+                return Err(events_err(ErrorKind::Other, format!("no event came back within {OPEN_TIMEOUT:?}")));
             }
         }
     }

@@ -5,8 +5,9 @@ use containerd_client::services::v1::{DeleteImageRequest, ListImagesRequest};
 use tonic::Code;
 
 use super::error::from_status;
-use super::{ContainerdRuntime, RuntimeError};
+use super::ContainerdRuntime;
 use crate::runtime::images::{ImageRecord, ImageStore};
+use crate::runtime::RuntimeError;
 
 impl ImageStore for ContainerdRuntime {
     async fn list_images(&self) -> Result<Vec<ImageRecord>, RuntimeError> {
@@ -15,8 +16,9 @@ impl ImageStore for ContainerdRuntime {
             .list(conn.request(ListImagesRequest { filters: vec![] }))
             .await
             .map_err(|s| {
-                from_status(s, |message| RuntimeError::State {
+                from_status(s, |kind, message| RuntimeError::State {
                     id: "images".into(),
+                    kind,
                     message,
                 })
             })?;
@@ -48,8 +50,9 @@ impl ImageStore for ContainerdRuntime {
         {
             Ok(_) => Ok(()),
             Err(s) if s.code() == Code::NotFound => Ok(()),
-            Err(s) => Err(from_status(s, |message| RuntimeError::Remove {
+            Err(s) => Err(from_status(s, |kind, message| RuntimeError::Remove {
                 id: name.to_string(),
+                kind,
                 message,
             })),
         }

@@ -13,9 +13,10 @@ use containerd_client::services::v1::{
 use containerd_client::types::v1::Status as ProcessStatus;
 use tonic::Code;
 
-use super::error::{from_status, RuntimeError};
+use super::error::from_status;
 use super::Conn;
 use crate::runtime::ContainerState;
+use crate::runtime::{ErrorKind, RuntimeError};
 
 const SIGKILL: u32 = 9;
 /// How long `remove` waits for a SIGKILLed task to be reaped.
@@ -29,8 +30,9 @@ pub(super) async fn start(conn: &Conn, id: &str) -> Result<u32, RuntimeError> {
         }))
         .await
         .map_err(|s| {
-            from_status(s, |message| RuntimeError::Start {
+            from_status(s, |kind, message| RuntimeError::Start {
                 id: id.to_string(),
+                kind,
                 message,
             })
         })?
@@ -41,14 +43,15 @@ pub(super) async fn start(conn: &Conn, id: &str) -> Result<u32, RuntimeError> {
 }
 
 pub(super) async fn kill(conn: &Conn, id: &str, signal: i32) -> Result<(), RuntimeError> {
-    let kill_err = |message| RuntimeError::Kill {
+    let kill_err = |kind, message| RuntimeError::Kill {
         id: id.to_string(),
+        kind,
         message,
     };
     let signal = u32::try_from(signal)
         .ok()
         .filter(|s| (1..=64).contains(s))
-        .ok_or_else(|| kill_err(format!("invalid signal {signal}")))?;
+        .ok_or_else(|| kill_err(ErrorKind::Other, format!("invalid signal {signal}")))?;
     let req = KillRequest {
         container_id: id.to_string(),
         exec_id: String::new(),
@@ -77,8 +80,9 @@ fn already_gone(s: &tonic::Status) -> bool {
 }
 
 pub(super) async fn state(conn: &Conn, id: &str) -> Result<Option<ContainerState>, RuntimeError> {
-    let state_err = |message| RuntimeError::State {
+    let state_err = |kind, message| RuntimeError::State {
         id: id.to_string(),
+        kind,
         message,
     };
     match ContainersClient::new(conn.channel())
@@ -123,8 +127,9 @@ pub(super) fn exit_code(status: u32) -> i32 {
 }
 
 pub(super) async fn remove(conn: &Conn, snapshotter: &str, id: &str) -> Result<(), RuntimeError> {
-    let remove_err = |message| RuntimeError::Remove {
+    let remove_err = |kind, message| RuntimeError::Remove {
         id: id.to_string(),
+        kind,
         message,
     };
     let mut tasks = TasksClient::new(conn.channel());
@@ -167,9 +172,10 @@ pub(super) async fn remove(conn: &Conn, snapshotter: &str, id: &str) -> Result<(
             Ok(Err(s)) if s.code() == Code::NotFound => {}
             Ok(Err(s)) => return Err(from_status(s, remove_err)),
             Err(_) => {
-                return Err(remove_err(format!(
-                    "task still running {KILL_WAIT:?} after SIGKILL"
-                )))
+                return Err(remove_err(
+                    ErrorKind::Other,
+                    format!("task still running {KILL_WAIT:?} after SIGKILL"),
+                ))
             }
         }
     }
@@ -186,8 +192,8 @@ pub(super) async fn remove(conn: &Conn, snapshotter: &str, id: &str) -> Result<(
         }
         Err(s) if s.code() == Code::NotFound => {}
         Err(s) => {
-            return Err(from_status(s, |m| {
-                remove_err(format!("deleting task: {m}"))
+            return Err(from_status(s, |kind, m| {
+                remove_err(kind, format!("deleting task: {m}"))
             }))
         }
     }
@@ -198,8 +204,8 @@ pub(super) async fn remove(conn: &Conn, snapshotter: &str, id: &str) -> Result<(
         Ok(_) => {}
         Err(s) if s.code() == Code::NotFound => {}
         Err(s) => {
-            return Err(from_status(s, |m| {
-                remove_err(format!("deleting container record: {m}"))
+            return Err(from_status(s, |kind, m| {
+                remove_err(kind, format!("deleting container record: {m}"))
             }))
         }
     }
@@ -214,8 +220,8 @@ pub(super) async fn remove(conn: &Conn, snapshotter: &str, id: &str) -> Result<(
         Ok(_) => {}
         Err(s) if s.code() == Code::NotFound => {}
         Err(s) => {
-            return Err(from_status(s, |m| {
-                remove_err(format!("removing snapshot: {m}"))
+            return Err(from_status(s, |kind, m| {
+                remove_err(kind, format!("removing snapshot: {m}"))
             }))
         }
     }

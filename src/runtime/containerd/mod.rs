@@ -25,12 +25,11 @@ mod rootfs;
 pub mod user;
 
 pub use conn::{Conn, ConnError};
-pub use error::RuntimeError;
 
 use std::path::PathBuf;
 
 use crate::config::RegistryCredentials;
-use crate::runtime::{ContainerRuntime, ContainerState, ExitEvent};
+use crate::runtime::{ContainerRuntime, ContainerState, ErrorKind, ExitEvent, RuntimeError};
 use crate::task::container::{ContainerSpec, PulledImage};
 use pull::PullOptions;
 
@@ -91,10 +90,8 @@ impl ContainerRuntime for ContainerdRuntime {
         loop {
             let logger = self.logger.as_deref();
             match create::create(&self.conn, &self.pull.snapshotter, logger, spec).await {
-                Err(RuntimeError::Create { message, .. })
-                    if attempts < SHIM_DIR_RETRIES
-                        && message.contains("failed to start shim")
-                        && message.contains("file exists") =>
+                Err(e)
+                    if attempts < SHIM_DIR_RETRIES && e.kind() == ErrorKind::ShimStillExiting =>
                 {
                     attempts += 1;
                     tracing::info!(container = %spec.id, attempts, "previous shim of this id still going away; creating again");
