@@ -128,7 +128,7 @@ async fn run() -> anyhow::Result<()> {
         platform: Platform::host(),
     };
     let logger = ecs::logger::install(&cfg.data_dir).context("ECS_DATADIR")?;
-    let runtime = Arc::new(ContainerdRuntime::new(conn.clone(), pull).with_logger(logger));
+    let runtime = Arc::new(ContainerdRuntime::new(conn, pull).with_logger(logger));
 
     let (store, saved) = open_state(&cfg)?;
     let endpoint = cfg.backend_host.clone().unwrap_or_default();
@@ -224,7 +224,7 @@ async fn run() -> anyhow::Result<()> {
             .map(|m| m as Arc<dyn ecs::network::TaskNetwork>),
         credentials: CredentialsStore::new(),
     };
-    let engine = Engine::new(runtime, settings, reports, store.clone(), services);
+    let engine = Engine::new(runtime.clone(), settings, reports, store.clone(), services);
     let router = engine.clone();
     tokio::spawn(async move { router.route_exits().await });
     engine.release_orphan_networks(&tasks).await;
@@ -250,7 +250,7 @@ async fn run() -> anyhow::Result<()> {
     let stats = endpoints::serve(
         &cfg,
         &engine,
-        conn,
+        runtime,
         AgentView {
             cluster: cfg.cluster.clone(),
             container_instance_arn: Some(instance_arn.clone()),
@@ -395,7 +395,6 @@ mod endpoints {
     };
     use ecs::engine::Engine;
     use ecs::observe::{AgentView, StatsStore, TaskSource};
-    use ecs::runtime::containerd::Conn;
     use ecs::runtime::ContainerRuntime;
     use tokio::sync::watch;
 
@@ -405,7 +404,7 @@ mod endpoints {
     pub async fn serve<R: ContainerRuntime>(
         cfg: &Config,
         engine: &Engine<R>,
-        conn: Conn,
+        runtime: Arc<R>,
         agent: AgentView,
         mut acs_up: watch::Receiver<bool>,
         protection: Arc<dyn TaskProtectionApi>,
@@ -416,7 +415,7 @@ mod endpoints {
         let metrics = engine.metrics().clone();
         let source: Arc<dyn TaskSource> = Arc::new(published);
         let stats = Arc::new(StatsStore::new());
-        StatsCollector::new(conn, source.clone(), stats.clone())
+        StatsCollector::new(runtime, source.clone(), stats.clone())
             .with_metrics(metrics.clone())
             .spawn(cfg.endpoints.stats_poll_interval);
         let limit = cfg.endpoints.metadata_rps_limit;

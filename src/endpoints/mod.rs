@@ -23,7 +23,7 @@
 //! });
 //! let source: Arc<dyn TaskSource> = Arc::new(published.clone());
 //! let stats = Arc::new(StatsStore::new());
-//! let _poller = StatsCollector::new(conn.clone(), source.clone(), stats.clone())
+//! let _poller = StatsCollector::new(runtime.clone(), source.clone(), stats.clone())
 //!     .with_metrics(metrics.clone())
 //!     .spawn(std::time::Duration::from_secs(10));
 //! let limit = RateLimit::from_env_value(std::env::var("ECS_TASK_METADATA_RPS_LIMIT").ok().as_deref())?;

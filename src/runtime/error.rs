@@ -73,6 +73,10 @@ pub enum RuntimeError {
     },
     #[error("subscribing to containerd events: {message}")]
     Events { kind: ErrorKind, message: String },
+    #[error("reading container metrics: {message}")]
+    Metrics { kind: ErrorKind, message: String },
+    #[error("listing tasks: {message}")]
+    ListTasks { kind: ErrorKind, message: String },
     /// containerd's socket is missing, refuses connections or answers UNAVAILABLE.
     #[error("containerd unavailable: {0}")]
     Unavailable(String),
@@ -90,7 +94,9 @@ impl RuntimeError {
             | RuntimeError::Kill { kind, .. }
             | RuntimeError::Remove { kind, .. }
             | RuntimeError::State { kind, .. }
-            | RuntimeError::Events { kind, .. } => *kind,
+            | RuntimeError::Events { kind, .. }
+            | RuntimeError::Metrics { kind, .. }
+            | RuntimeError::ListTasks { kind, .. } => *kind,
         }
     }
 

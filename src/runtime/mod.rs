@@ -1,6 +1,7 @@
 //! The container runtime seen by the engine: one narrow trait shaped like what
 //! the agent needs, and its containerd implementation.
 
+use std::collections::HashMap;
 use std::future::Future;
 
 use crate::config::RegistryCredentials;
@@ -9,6 +10,7 @@ use crate::task::container::{ContainerSpec, PulledImage};
 pub mod containerd;
 mod error;
 pub mod images;
+pub mod metrics;
 
 /// What containerd says about one container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,4 +77,14 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     fn subscribe_exits(
         &self,
     ) -> impl Future<Output = Result<tokio::sync::mpsc::Receiver<ExitEvent>, RuntimeError>> + Send;
+
+    /// Resource usage of the running containers among `ids`, in one call; a
+    /// container without a task, or whose sample cannot be read, is left out.
+    fn metrics(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<metrics::ContainerMetrics>, RuntimeError>> + Send;
+
+    /// The pid of every container's main process, by container id, in one call.
+    fn pids(&self) -> impl Future<Output = Result<HashMap<String, u32>, RuntimeError>> + Send;
 }

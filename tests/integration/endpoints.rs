@@ -17,7 +17,8 @@ use ecs::engine::exec::metadata_file;
 use ecs::observe::{
     AgentMetrics, AgentView, ContainerView, Published, StatsStore, TaskLimits, TaskSource, TaskView,
 };
-use ecs::runtime::containerd::Conn;
+use ecs::runtime::containerd::pull::PullOptions;
+use ecs::runtime::containerd::{Conn, ContainerdRuntime};
 use ecs::task::def::NetworkMode;
 use ecs::task::{ContainerStatus, DesiredStatus, TaskStatus};
 use serde_json::Value;
@@ -46,6 +47,14 @@ impl Ns {
         };
         ns.ctr(&["images", "pull", "--plain-http", &env.image()]);
         ns
+    }
+
+    /// The runtime the collector reads metrics through, in this namespace.
+    fn runtime(&self) -> Arc<ContainerdRuntime> {
+        Arc::new(ContainerdRuntime::new(
+            self.conn.clone(),
+            PullOptions::default(),
+        ))
     }
 
     fn ctr(&self, args: &[&str]) -> String {
@@ -198,7 +207,7 @@ fn u64_at(v: &Value, path: &[&str]) -> u64 {
 
 /// Polls until `f` holds, panicking with the last stats after `timeout`.
 async fn poll_until(
-    collector: &mut StatsCollector,
+    collector: &mut StatsCollector<ContainerdRuntime>,
     stats: &StatsStore,
     id: &str,
     timeout: Duration,
@@ -250,7 +259,7 @@ async fn stats_move_when_a_container_burns_cpu_and_fills_memory() {
         ],
     )]));
     let stats = Arc::new(StatsStore::new());
-    let mut collector = StatsCollector::new(ns.conn.clone(), source.clone(), stats.clone());
+    let mut collector = StatsCollector::new(ns.runtime(), source.clone(), stats.clone());
 
     let first = poll_until(
         &mut collector,
@@ -335,7 +344,7 @@ async fn network_counters_come_from_the_task_namespace() {
         vec![container("tok-ping", id, "pinger")],
     )]));
     let stats = Arc::new(StatsStore::new());
-    let mut collector = StatsCollector::new(ns.conn.clone(), source.clone(), stats.clone());
+    let mut collector = StatsCollector::new(ns.runtime(), source.clone(), stats.clone());
     let first = poll_until(
         &mut collector,
         &stats,

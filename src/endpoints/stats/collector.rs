@@ -1,32 +1,30 @@
-//! Polls containerd for the metrics of every running container the engine
-//! tracks: per poll one Tasks.Metrics call (filtered by id), one Tasks.List
-//! (for pids, only when a non-host task needs network counters) and a few
-//! /proc reads. Never a stream per container.
+//! Polls the runtime for the metrics of every running container the engine
+//! tracks: per poll one `metrics` call for all of them, one `pids` call (only
+//! when a non-host task needs network counters) and a few /proc reads. Never
+//! a stream per container.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use containerd_client::services::v1::tasks_client::TasksClient;
-use containerd_client::services::v1::{ListTasksRequest, MetricsRequest};
-
-use super::cgroups::{self, CgroupMetrics};
+use super::cgroups;
 use super::procfs;
 use crate::observe::stats::{ContainerSample, Cpu, NetworkCounters, NetworkRate};
 use crate::observe::stats_store::StatsStore;
 use crate::observe::view::TaskSource;
 use crate::observe::AgentMetrics;
-use crate::runtime::containerd::Conn;
+use crate::runtime::metrics::ResourceUsage;
+use crate::runtime::{ContainerRuntime, RuntimeError};
 use crate::task::def::NetworkMode;
 use crate::task::ContainerStatus;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StatsError {
-    #[error("containerd Tasks.Metrics failed: {0}")]
-    Metrics(#[source] tonic::Status),
-    #[error("containerd Tasks.List failed: {0}")]
-    List(#[source] tonic::Status),
+    #[error("polling container metrics: {0}")]
+    Metrics(#[source] RuntimeError),
+    #[error("polling container pids: {0}")]
+    List(#[source] RuntimeError),
 }
 
 /// What is kept of the previous sample: Docker's `precpu_stats`/`preread`
@@ -45,8 +43,8 @@ struct Target {
 }
 
 /// Keeps [`StatsStore`] fresh. Build it, then [`StatsCollector::spawn`].
-pub struct StatsCollector {
-    conn: Conn,
+pub struct StatsCollector<R> {
+    runtime: Arc<R>,
     source: Arc<dyn TaskSource>,
     store: Arc<StatsStore>,
     metrics: Option<Arc<AgentMetrics>>,
@@ -54,10 +52,14 @@ pub struct StatsCollector {
     previous: HashMap<String, Previous>,
 }
 
-impl StatsCollector {
-    pub fn new(conn: Conn, source: Arc<dyn TaskSource>, store: Arc<StatsStore>) -> StatsCollector {
+impl<R: ContainerRuntime> StatsCollector<R> {
+    pub fn new(
+        runtime: Arc<R>,
+        source: Arc<dyn TaskSource>,
+        store: Arc<StatsStore>,
+    ) -> StatsCollector<R> {
         StatsCollector {
-            conn,
+            runtime,
             source,
             store,
             metrics: None,
@@ -67,7 +69,7 @@ impl StatsCollector {
     }
 
     /// Count failed polls as `errors_total{kind="stats"}`.
-    pub fn with_metrics(mut self, metrics: Arc<AgentMetrics>) -> StatsCollector {
+    pub fn with_metrics(mut self, metrics: Arc<AgentMetrics>) -> StatsCollector<R> {
         self.metrics = Some(metrics);
         self
     }
@@ -114,18 +116,16 @@ impl StatsCollector {
             return Ok(0);
         }
 
-        let mut ids: Vec<&String> = targets.keys().collect();
+        let mut ids: Vec<String> = targets.keys().cloned().collect();
         ids.sort();
-        let filters = ids.iter().map(|id| format!("id=={id}")).collect();
-        let metrics = TasksClient::new(self.conn.channel())
-            .metrics(self.conn.request(MetricsRequest { filters }))
+        let metrics = self
+            .runtime
+            .metrics(&ids)
             .await
-            .map_err(StatsError::Metrics)?
-            .into_inner()
-            .metrics;
+            .map_err(StatsError::Metrics)?;
 
         let pids = if targets.values().any(|t| t.wants_net) {
-            self.pids().await?
+            self.runtime.pids().await.map_err(StatsError::List)?
         } else {
             HashMap::new()
         };
@@ -137,18 +137,7 @@ impl StatsCollector {
             let Some(target) = targets.get(&m.id) else {
                 continue;
             };
-            let Some(any) = m.data else { continue };
-            let decoded = match CgroupMetrics::decode(&any.type_url, &any.value) {
-                Ok(d) => d,
-                Err(e) => {
-                    tracing::warn!(container = %m.id, error = %e, "unreadable container metrics");
-                    continue;
-                }
-            };
-            let read = m
-                .timestamp
-                .and_then(|t| SystemTime::try_from(t).ok())
-                .unwrap_or_else(SystemTime::now);
+            let read = m.read.unwrap_or_else(SystemTime::now);
             let networks = match pids.get(&m.id) {
                 Some(&pid) if target.wants_net && pid > 0 => {
                     match procfs::read_net_dev(&self.proc_root, pid).await {
@@ -165,7 +154,7 @@ impl StatsCollector {
                 &m.id,
                 &target.docker_name,
                 read,
-                &decoded,
+                &m.usage,
                 host,
                 networks,
                 self.previous.get(&m.id),
@@ -178,37 +167,15 @@ impl StatsCollector {
         self.store.replace_all(samples);
         Ok(n)
     }
-
-    async fn pids(&self) -> Result<HashMap<String, u32>, StatsError> {
-        let tasks = TasksClient::new(self.conn.channel())
-            .list(self.conn.request(ListTasksRequest {
-                filter: String::new(),
-            }))
-            .await
-            .map_err(StatsError::List)?
-            .into_inner()
-            .tasks;
-        Ok(tasks
-            .into_iter()
-            .map(|p| {
-                let id = if p.container_id.is_empty() {
-                    p.id
-                } else {
-                    p.container_id
-                };
-                (id, p.pid)
-            })
-            .collect())
-    }
 }
 
-/// Builds one sample from a decoded payload and what was kept of the
-/// previous one. Pure.
+/// Builds one sample from the runtime's usage figures and what was kept of
+/// the previous one. Pure.
 fn sample(
     id: &str,
     docker_name: &str,
     read: SystemTime,
-    metrics: &CgroupMetrics,
+    usage: &ResourceUsage,
     host: cgroups::HostSample,
     networks: Option<BTreeMap<String, NetworkCounters>>,
     prev: Option<&Previous>,
@@ -221,7 +188,7 @@ fn sample(
         precpu: prev.map(|p| p.cpu.clone()).unwrap_or_default(),
         ..ContainerSample::default()
     };
-    cgroups::fill(&mut out, metrics, host);
+    cgroups::fill(&mut out, usage, host);
 
     let totals = networks.as_ref().map(|n| {
         n.values().fold((0u64, 0u64), |(rx, tx), s| {
@@ -262,7 +229,7 @@ pub(super) fn sample_for_tests(
     id: &str,
     docker_name: &str,
     read: SystemTime,
-    metrics: &CgroupMetrics,
+    usage: &ResourceUsage,
     host: cgroups::HostSample,
     networks: Option<BTreeMap<String, NetworkCounters>>,
     prev: Option<PreviousForTests>,
@@ -272,14 +239,5 @@ pub(super) fn sample_for_tests(
         cpu,
         net_totals,
     });
-    sample(
-        id,
-        docker_name,
-        read,
-        metrics,
-        host,
-        networks,
-        prev.as_ref(),
-    )
-    .0
+    sample(id, docker_name, read, usage, host, networks, prev.as_ref()).0
 }

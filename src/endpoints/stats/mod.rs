@@ -1,6 +1,6 @@
-//! Container stats: the collector polls containerd's Tasks.Metrics (cgroup
-//! v1 or v2) plus /proc into `observe`'s typed samples, and task metadata
-//! renders them in the Docker stats JSON shape.
+//! Container stats: the collector polls the runtime's cgroup metrics
+//! (`ContainerRuntime::metrics`) plus /proc into `observe`'s typed samples,
+//! and task metadata renders them in the Docker stats JSON shape.
 
 pub mod cgroups;
 mod collector;
@@ -10,6 +10,6 @@ pub mod procfs;
 #[cfg(test)]
 mod tests;
 
-pub use cgroups::{CgroupMetrics, HostSample};
+pub use cgroups::HostSample;
 pub use collector::{StatsCollector, StatsError};
 pub use docker::DockerStats;

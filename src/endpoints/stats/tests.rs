@@ -6,10 +6,13 @@ use std::time::{Duration, UNIX_EPOCH};
 use prost::Message;
 use serde_json::{json, Value};
 
-use super::cgroups::{v1, v2, CgroupMetrics, HostSample};
+use super::cgroups::HostSample;
 use super::collector::sample_for_tests;
 use super::docker::DockerStats;
 use crate::observe::stats::{Cpu, NetworkCounters};
+// The payloads are built as containerd sends them, so that these tests cover
+// the decoding by the containerd runtime and the rendering together.
+use crate::runtime::containerd::metrics::{decode, from_v1, v1, v2};
 
 fn host() -> HostSample {
     HostSample {
@@ -69,7 +72,7 @@ fn v1_sample(total_cpu: u64, mem_usage: u64) -> v1::Metrics {
 #[test]
 fn v1_metrics_become_docker_stats_with_docker_field_names() {
     let any_value = v1_sample(123_456_789, 1 << 20).encode_to_vec();
-    let decoded = CgroupMetrics::decode("io.containerd.cgroups.v1.Metrics", &any_value).unwrap();
+    let decoded = decode("io.containerd.cgroups.v1.Metrics", &any_value).unwrap();
     let read = UNIX_EPOCH + Duration::new(1_700_000_000, 500_000_000);
     let s = sample_for_tests("abc", "ecs-fam-1-web-1", read, &decoded, host(), None, None);
     let v = serde_json::to_value(DockerStats::from_sample(&s)).unwrap();
@@ -156,7 +159,7 @@ fn v2_metrics_convert_microseconds_and_io_like_docker() {
         }),
         ..Default::default()
     };
-    let decoded = CgroupMetrics::decode(
+    let decoded = decode(
         "type.googleapis.com/io.containerd.cgroups.v2.Metrics",
         &m.encode_to_vec(),
     )
@@ -196,7 +199,7 @@ fn v2_metrics_convert_microseconds_and_io_like_docker() {
 
 #[test]
 fn previous_sample_fills_precpu_preread_and_network_rate() {
-    let decoded = CgroupMetrics::V1(v1_sample(2_000, 10));
+    let decoded = from_v1(&v1_sample(2_000, 10));
     let t0 = UNIX_EPOCH + Duration::from_secs(1_000);
     let t1 = t0 + Duration::from_secs(2);
     let prev_cpu = Cpu {
@@ -237,12 +240,6 @@ fn previous_sample_fills_precpu_preread_and_network_rate() {
     );
 }
 
-#[test]
-fn unknown_or_corrupt_payloads_are_errors() {
-    assert!(CgroupMetrics::decode("io.containerd.cgroups.v3.Metrics", &[]).is_err());
-    assert!(CgroupMetrics::decode("io.containerd.cgroups.v1.Metrics", &[0xff, 0xff]).is_err());
-}
-
 #[tokio::test]
 async fn polling_nothing_touches_no_socket_and_a_dead_socket_is_an_error() {
     use std::sync::Arc;
@@ -250,11 +247,13 @@ async fn polling_nothing_touches_no_socket_and_a_dead_socket_is_an_error() {
     use crate::endpoints::{StatsCollector, StatsError};
     use crate::observe::view::{ContainerView, Published, TaskView};
     use crate::observe::StatsStore;
-    use crate::runtime::containerd::Conn;
+    use crate::runtime::containerd::pull::PullOptions;
+    use crate::runtime::containerd::{Conn, ContainerdRuntime};
     use crate::task::def::NetworkMode;
     use crate::task::ContainerStatus;
 
     let conn = Conn::lazy(std::path::Path::new("/nonexistent/containerd.sock"), "ns").unwrap();
+    let runtime = Arc::new(ContainerdRuntime::new(conn, PullOptions::default()));
     let published = Published::default();
     let store = Arc::new(StatsStore::new());
     store.insert(
@@ -263,13 +262,13 @@ async fn polling_nothing_touches_no_socket_and_a_dead_socket_is_an_error() {
             "gone",
             "g",
             UNIX_EPOCH,
-            &CgroupMetrics::V1(v1_sample(1, 1)),
+            &from_v1(&v1_sample(1, 1)),
             host(),
             None,
             None,
         ),
     );
-    let mut c = StatsCollector::new(conn, Arc::new(published.clone()), store.clone());
+    let mut c = StatsCollector::new(runtime, Arc::new(published.clone()), store.clone());
     // No running container: no call, and stale samples are dropped.
     assert_eq!(c.poll_once().await.unwrap(), 0);
     assert!(store.is_empty());

@@ -12,6 +12,9 @@
 //! - `lifecycle`: start, kill, state, remove (idempotent).
 //! - `events`: the exit stream, resubscribing forever and replaying exits of
 //!   tasks that stopped while it was down (exits may repeat, never go missing).
+//! - `pull`: images fetched from their registry (`crate::image`) into the
+//!   content store, unpacked into snapshots and recorded.
+//! - `metrics`: cgroup metrics of running containers and their pids.
 
 pub mod conn;
 mod create;
@@ -19,6 +22,7 @@ mod error;
 mod events;
 mod images;
 mod lifecycle;
+pub mod metrics;
 pub mod oci;
 pub mod pull;
 mod rootfs;
@@ -26,9 +30,11 @@ pub mod user;
 
 pub use conn::{Conn, ConnError};
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use crate::config::RegistryCredentials;
+use crate::runtime::metrics::ContainerMetrics;
 use crate::runtime::{ContainerRuntime, ContainerState, ErrorKind, ExitEvent, RuntimeError};
 use crate::task::container::{ContainerSpec, PulledImage};
 use pull::PullOptions;
@@ -122,5 +128,13 @@ impl ContainerRuntime for ContainerdRuntime {
         &self,
     ) -> Result<tokio::sync::mpsc::Receiver<ExitEvent>, RuntimeError> {
         events::subscribe_exits(&self.conn).await
+    }
+
+    async fn metrics(&self, ids: &[String]) -> Result<Vec<ContainerMetrics>, RuntimeError> {
+        metrics::metrics(&self.conn, ids).await
+    }
+
+    async fn pids(&self) -> Result<HashMap<String, u32>, RuntimeError> {
+        metrics::pids(&self.conn).await
     }
 }
