@@ -144,6 +144,13 @@ impl Unpacker<'_> {
                 .await;
             match res {
                 Ok(r) => break (key, r.into_inner().mounts),
+                // The snapshotter refuses an extraction whose target (the
+                // snapshot.ref label) a concurrent pull has just committed:
+                // use theirs, as containerd's unpacker does.
+                Err(s) if s.code() == Code::AlreadyExists && self.exists(chain_id).await? => {
+                    tracing::debug!(image = %self.image, chain_id, "layer unpacked by a concurrent pull");
+                    return self.protect(chain_id).await;
+                }
                 Err(s) if s.code() == Code::AlreadyExists && attempt < MAX_PREPARE_ATTEMPTS => {
                     continue
                 }
