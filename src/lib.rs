@@ -1,6 +1,7 @@
 //! ecs-agent: an Amazon ECS container agent that drives containerd directly,
 //! and ecs-local, a local ECS control plane. See ARCHITECTURE in the README.
 
+pub mod backoff;
 pub mod config;
 pub mod control;
 pub mod credentials;
@@ -18,6 +19,7 @@ pub mod observe;
 pub mod runtime;
 pub mod state;
 pub mod task;
+pub mod token_bucket;
 
 #[cfg(test)]
 mod layering_tests;

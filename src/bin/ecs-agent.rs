@@ -10,14 +10,14 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use aws_credential_types::Credentials;
 
-use ecs::config::{self, Config, ImagePullBehavior, LogFormat};
+use ecs::backoff::Backoff;
+use ecs::config::{self, Config, LogFormat};
 use ecs::control::registration::{registration, RegistrationInput};
 use ecs::control::tags::ResourceTags;
 use ecs::control::task_protection::TaskProtection;
 use ecs::control::{AcsSession, EcsClient, TcsSession};
 use ecs::credentials::CredentialsStore;
-use ecs::engine::image_gc::CleanupPolicy;
-use ecs::engine::{Engine, EngineServices, EngineSettings, PullBehavior, ReportQueue};
+use ecs::engine::{Engine, EngineServices, EngineSettings, ReportQueue};
 use ecs::image::Platform;
 use ecs::observe::{AgentView, TaskSource};
 use ecs::runtime::containerd::pull::PullOptions;
@@ -189,12 +189,7 @@ async fn run() -> anyhow::Result<()> {
         default_start_timeout: cfg.container_start_timeout,
         cleanup_wait: cfg.engine_task_cleanup_wait,
         cleanup_jitter: cfg.engine_task_cleanup_jitter,
-        pull_behavior: match cfg.image_pull_behavior {
-            ImagePullBehavior::Default => PullBehavior::Default,
-            ImagePullBehavior::Always => PullBehavior::Always,
-            ImagePullBehavior::Once => PullBehavior::Once,
-            ImagePullBehavior::PreferCached => PullBehavior::PreferCached,
-        },
+        pull_behavior: cfg.image_pull_behavior,
         policy: Policy {
             disable_privileged: cfg.disable_privileged,
             allow_eni: input.task_eni,
@@ -233,16 +228,11 @@ async fn run() -> anyhow::Result<()> {
     if cfg.image_cleanup.disabled {
         tracing::info!("image cleanup is off (ECS_DISABLE_IMAGE_CLEANUP)");
     } else {
-        let ic = &cfg.image_cleanup;
-        let policy = CleanupPolicy {
-            interval: ic.interval,
-            minimum_age: ic.minimum_age,
-            non_ecs_minimum_age: ic.non_ecs_minimum_age,
-            per_cycle: ic.per_cycle as usize,
-            untracked: ic.untracked,
-            exclude_untracked: ic.exclude_untracked.clone(),
-        };
-        tokio::spawn(engine.clone().clean_images_forever(policy));
+        tokio::spawn(
+            engine
+                .clone()
+                .clean_images_forever(cfg.image_cleanup.clone()),
+        );
     }
 
     let (connected, acs_up) = tokio::sync::watch::channel(false);
@@ -279,6 +269,9 @@ async fn run() -> anyhow::Result<()> {
                 stats,
                 tasks,
                 sample_interval: cfg.endpoints.stats_poll_interval,
+                publish_interval: cfg
+                    .tcs_publish_interval
+                    .unwrap_or(ecs::control::tcs::PUBLISH_INTERVAL),
             }
             .run(),
         );
@@ -391,7 +384,7 @@ mod endpoints {
     use ecs::endpoints::agent_api::{agent_api_router, TaskProtectionApi};
     use ecs::endpoints::tags::TagsApi;
     use ecs::endpoints::{
-        introspection_router, metadata_router_with_tags, RateLimit, RateLimiter, StatsCollector,
+        introspection_router, metadata_router_with_tags, RateLimiter, StatsCollector,
     };
     use ecs::engine::Engine;
     use ecs::observe::{AgentView, StatsStore, TaskSource};
@@ -419,13 +412,7 @@ mod endpoints {
             .with_metrics(metrics.clone())
             .spawn(cfg.endpoints.stats_poll_interval);
         let limit = cfg.endpoints.metadata_rps_limit;
-        let limiter = RateLimiter::new(
-            RateLimit {
-                steady: limit.steady,
-                burst: limit.burst,
-            },
-            Some(metrics.clone()),
-        );
+        let limiter = RateLimiter::new(limit, Some(metrics.clone()));
 
         let metadata_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, cfg.endpoints.credentials_port));
         let metadata = tokio::net::TcpListener::bind(metadata_addr)
@@ -452,10 +439,7 @@ mod endpoints {
             .merge(agent_api)
             .merge(ecs::credentials::router(
                 engine.credentials().clone(),
-                ecs::credentials::RateLimit {
-                    steady: limit.steady,
-                    burst: limit.burst,
-                },
+                limit,
             ));
         tokio::spawn(async move {
             let service = app.into_make_service_with_connect_info::<SocketAddr>();
@@ -504,7 +488,7 @@ async fn register(
     cfg: &Config,
     reg: &ecs::control::registration::Registration,
 ) -> anyhow::Result<(String, String)> {
-    let mut wait = Duration::from_millis(500);
+    let mut backoff = Backoff::doubling(Duration::from_millis(500), Duration::from_secs(30));
     loop {
         match ecs.register(reg).await {
             Ok(ids) => return Ok(ids),
@@ -515,9 +499,9 @@ async fn register(
                     .context("creating the default cluster")?;
             }
             Err(e) if e.is_retryable() => {
+                let wait = backoff.next(0.0);
                 tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "cannot register yet; retrying");
                 tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(30));
             }
             Err(e) => {
                 return Err(e).with_context(|| {

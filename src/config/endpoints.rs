@@ -24,6 +24,13 @@ pub struct RpsLimit {
     pub burst: u32,
 }
 
+impl Default for RpsLimit {
+    /// The Go agent's default, `40,60`.
+    fn default() -> Self {
+        DEFAULT_RPS
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Endpoints {
     /// ECS_AGENT_INTROSPECTION_PORT: introspection API and `/metrics`, on all addresses.
@@ -125,6 +132,7 @@ mod tests {
                 burst: 60
             }
         );
+        assert_eq!(e.metadata_rps_limit, RpsLimit::default());
         assert_eq!(e.stats_poll_interval, Duration::from_secs(10));
         let doc = test_support::documented_defaults();
         assert_eq!(doc["ECS_AGENT_INTROSPECTION_PORT"], "51678");
@@ -157,6 +165,10 @@ mod tests {
             ("ECS_AGENT_CREDENTIALS_PORT", "70000"),
             ("ECS_TASK_METADATA_RPS_LIMIT", "40"),
             ("ECS_TASK_METADATA_RPS_LIMIT", "0,5"),
+            // Once parsed a second time by endpoints' RateLimit::from_env_value.
+            ("ECS_TASK_METADATA_RPS_LIMIT", "a,1"),
+            ("ECS_TASK_METADATA_RPS_LIMIT", "1,b"),
+            ("ECS_TASK_METADATA_RPS_LIMIT", "1,2,3"),
             ("ECS_POLLING_METRICS_WAIT_DURATION", "soon"),
         ] {
             let err = cfg(&[(name, value)]).unwrap_err().to_string();

@@ -1,4 +1,5 @@
-//! The Go agent's variables that this agent accepts without effect.
+//! The Go agent's variables that this agent accepts without effect, and
+//! the test knobs that are read but not documented.
 
 /// Go agent variables accepted without effect: features this agent does not
 /// have (Docker, Windows, updates, awsvpc, ...). Listed so they are neither
@@ -67,3 +68,7 @@ pub(crate) const GO_AGENT_IGNORED: &[&str] = &[
     "ECS_VOLUME_PLUGIN_CAPABILITIES",
     "ECS_WARM_POOLS_CHECK",
 ];
+
+/// Knobs for the integration tests, read from the same sources as the
+/// variables but neither documented for operators nor reported as unknown.
+pub(crate) const TEST_KNOBS: &[&str] = &["ECS_TEST_TCS_PUBLISH_INTERVAL_MS"];

@@ -52,7 +52,7 @@ pub use duration::{format_go_duration, parse_go_duration, DurationError};
 pub use endpoints::{Endpoints, RpsLimit};
 pub use env_file::parse_env_file;
 pub use error::{ConfigError, ConfigWarning, EnvFileProblem};
-use ignored::GO_AGENT_IGNORED;
+use ignored::{GO_AGENT_IGNORED, TEST_KNOBS};
 pub use network::{parse_port_range, Networking, DEFAULT_TASK_BRIDGE, DEFAULT_TASK_SUBNET};
 pub use subnet::{Ipv4Net, SubnetError};
 pub use values::{ImagePullBehavior, LogFormat, LogLevel};
@@ -157,6 +157,10 @@ pub struct Config {
     pub networking: Networking,
     /// ECS_ENABLE_CONTAINER_METADATA, ECS_HOST_DATA_DIR.
     pub container_metadata: ContainerMetadata,
+    /// Test only (ECS_TEST_TCS_PUBLISH_INTERVAL_MS, whole milliseconds above
+    /// 0): integration tests shorten TCS's publish interval with it. Not a
+    /// setting for operators, so not in the documented table.
+    pub tcs_publish_interval: Option<Duration>,
     /// `ECS_*` names set in either source that nothing here knows; for a warning.
     pub unknown_variables: Vec<String>,
     /// Go agent variables that are set but have no effect in this agent.
@@ -261,6 +265,12 @@ impl Config {
         let endpoints = r.endpoints();
         let networking = r.networking();
         let container_metadata = r.container_metadata();
+        // A test knob: anything but a positive number leaves the default.
+        let tcs_publish_interval = r
+            .test_knob("ECS_TEST_TCS_PUBLISH_INTERVAL_MS")
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|ms| *ms > 0)
+            .map(Duration::from_millis);
         r.get(CONFIG_FILE_VARIABLE);
 
         let (unknown_variables, ignored_variables) = r.leftovers();
@@ -298,6 +308,7 @@ impl Config {
             endpoints,
             networking,
             container_metadata,
+            tcs_publish_interval,
             unknown_variables,
             ignored_variables,
             warnings,
@@ -354,6 +365,7 @@ impl fmt::Debug for Config {
             .field("endpoints", &self.endpoints)
             .field("networking", &self.networking)
             .field("container_metadata", &self.container_metadata)
+            .field("tcs_publish_interval", &self.tcs_publish_interval)
             .field("unknown_variables", &self.unknown_variables)
             .field("ignored_variables", &self.ignored_variables)
             .field("warnings", &self.warnings)
@@ -387,6 +399,17 @@ impl<'a> Reader<'a> {
     /// The trimmed value, None when absent or empty.
     fn get(&mut self, name: &'static str) -> Option<&'a str> {
         self.consulted.insert(name);
+        let raw = match self.env.get(name) {
+            Some(v) => v.as_str(),
+            None => self.file.get(name).copied()?,
+        };
+        Some(raw.trim()).filter(|v| !v.is_empty())
+    }
+
+    /// A test knob's trimmed value: read like a variable, but neither
+    /// documented nor reported as unknown.
+    fn test_knob(&self, name: &'static str) -> Option<&'a str> {
+        debug_assert!(TEST_KNOBS.contains(&name));
         let raw = match self.env.get(name) {
             Some(v) => v.as_str(),
             None => self.file.get(name).copied()?,
@@ -570,7 +593,7 @@ impl<'a> Reader<'a> {
         let mut unknown = Vec::new();
         let mut ignored = Vec::new();
         for name in names {
-            if self.consulted.contains(name) {
+            if self.consulted.contains(name) || TEST_KNOBS.contains(&name) {
                 continue;
             }
             if GO_AGENT_IGNORED.contains(&name) {

@@ -747,3 +747,19 @@ fn readme_configuration_table_is_current() {
         "README.md's configuration table is out of date; it must contain exactly:\n\n{table}"
     );
 }
+
+#[test]
+fn tcs_publish_interval_is_a_hidden_test_knob() {
+    assert_eq!(cfg(&[]).tcs_publish_interval, None);
+    let c = cfg(&[("ECS_TEST_TCS_PUBLISH_INTERVAL_MS", "1500")]);
+    assert_eq!(c.tcs_publish_interval, Some(Duration::from_millis(1500)));
+    // Neither documented nor reported as unknown.
+    assert!(c.unknown_variables.is_empty(), "{:?}", c.unknown_variables);
+    assert!(!documented_variables()
+        .iter()
+        .any(|(n, _, _)| *n == "ECS_TEST_TCS_PUBLISH_INTERVAL_MS"));
+    for ignored in ["0", "soon", "-5"] {
+        let c = cfg(&[("ECS_TEST_TCS_PUBLISH_INTERVAL_MS", ignored)]);
+        assert_eq!(c.tcs_publish_interval, None, "{ignored}");
+    }
+}

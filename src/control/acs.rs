@@ -16,9 +16,9 @@ use crate::model::acs::{
 use crate::runtime::ContainerRuntime;
 
 use super::acs_url::{acs_url, AcsQuery};
-use super::backoff::Backoff;
 use super::ecs_client::EcsClient;
 use super::signing::connect_signed;
+use crate::backoff::Backoff;
 
 /// Without any message for this long (plus jitter) the connection is deemed
 /// dead and replaced, as the Go agent does with its heartbeat timeout.

@@ -3,7 +3,6 @@
 
 pub mod acs;
 pub mod acs_url;
-pub mod backoff;
 pub mod ecs_client;
 pub mod registration;
 pub mod signing;

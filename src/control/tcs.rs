@@ -17,20 +17,17 @@ use crate::model::tcs::TcsMessage;
 use crate::observe::view::TaskSource;
 use crate::observe::StatsStore;
 
-use super::backoff::Backoff;
 use super::ecs_client::EcsClient;
 use super::signing::connect_signed;
 use super::tcs_frame::signed_frame;
 use super::tcs_metrics::{publish_requests, Accumulator, Sample};
 use super::tcs_url::{tcs_url, TcsQuery};
+use crate::backoff::Backoff;
 
 /// How often metrics are published (the Go agent's
-/// DefaultContainerMetricsPublishInterval).
+/// DefaultContainerMetricsPublishInterval), unless the config's test knob
+/// `tcs_publish_interval` shortens it.
 pub const PUBLISH_INTERVAL: Duration = Duration::from_secs(20);
-/// Test-only: integration tests shorten [`PUBLISH_INTERVAL`] with this
-/// variable (milliseconds). Not a configuration setting; not documented for
-/// operators.
-const TEST_PUBLISH_INTERVAL_VAR: &str = "ECS_TEST_TCS_PUBLISH_INTERVAL_MS";
 /// Without a heartbeat or ack for this long (plus up to as much again of
 /// jitter) the connection is deemed dead, as in the Go agent.
 const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -62,16 +59,8 @@ pub struct TcsSession {
     pub tasks: Arc<dyn TaskSource>,
     /// How often the store is read: the collector's poll interval.
     pub sample_interval: Duration,
-}
-
-/// [`PUBLISH_INTERVAL`], unless a test shortened it.
-pub fn publish_interval() -> Duration {
-    std::env::var(TEST_PUBLISH_INTERVAL_VAR)
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .filter(|ms| *ms > 0)
-        .map(Duration::from_millis)
-        .unwrap_or(PUBLISH_INTERVAL)
+    /// How often metrics are published: [`PUBLISH_INTERVAL`] outside tests.
+    pub publish_interval: Duration,
 }
 
 impl TcsSession {
@@ -84,7 +73,7 @@ impl TcsSession {
             acc.clone(),
             self.sample_interval,
         ));
-        let interval = publish_interval();
+        let interval = self.publish_interval;
         let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60), 0.2);
         loop {
             let started = Instant::now();

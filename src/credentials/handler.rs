@@ -13,12 +13,21 @@ use axum::routing::get;
 use axum::Router;
 use serde::Serialize;
 
-use super::ratelimit::{Limiter, RateLimit};
+use crate::config::RpsLimit;
+use crate::token_bucket::TokenBuckets;
+
 use super::store::{CredentialsStore, Lookup};
 use super::{V1_PATH, V2_PATH};
 
 /// tollbooth's default message, which the Go agent's limiter returns.
 const LIMIT_MESSAGE: &str = "You have reached maximum request limit.";
+
+/// Buckets kept before full ones are dropped.
+const MAX_TRACKED_CALLERS: usize = 1024;
+
+/// A bucket per caller address and path, the keys of the Go agent's
+/// tollbooth limiter, so one noisy task cannot starve the others.
+pub(crate) type Limiter = TokenBuckets<(Option<IpAddr>, String)>;
 
 #[derive(Serialize)]
 struct ErrorBody<'a> {
@@ -35,13 +44,23 @@ struct App {
     limiter: Arc<Limiter>,
 }
 
+/// Takes one token from the caller's bucket for this path, if there is one.
+pub(crate) fn try_acquire_at(
+    limiter: &Limiter,
+    caller: Option<IpAddr>,
+    path: &str,
+    now: std::time::Instant,
+) -> bool {
+    limiter.allow_at((caller.map(|c| c.to_canonical()), path.to_string()), now)
+}
+
 /// The credentials routes. Serve with
 /// `into_make_service_with_connect_info::<SocketAddr>()` so the source check
 /// sees the caller; without it, tasks with sources set are refused.
-pub fn router(store: CredentialsStore, limit: RateLimit) -> Router {
+pub fn router(store: CredentialsStore, limit: RpsLimit) -> Router {
     let app = App {
         store,
-        limiter: Arc::new(Limiter::new(limit)),
+        limiter: Arc::new(Limiter::new(limit, MAX_TRACKED_CALLERS)),
     };
     let a1 = app.clone();
     let a2 = app.clone();
@@ -118,7 +137,9 @@ fn audit(id: &str, task: &str, role_type: &str, caller: Option<SocketAddr>, stat
 }
 
 fn serve(app: &App, id: &str, caller: Option<SocketAddr>, path: &str, prefix: &str) -> Response {
-    if !app.limiter.try_acquire(caller.map(|c| c.ip()), path) {
+    // tokio's clock, so that tests under a paused clock see it move.
+    let now = tokio::time::Instant::now().into_std();
+    if !try_acquire_at(&app.limiter, caller.map(|c| c.ip()), path, now) {
         audit(id, "", "", caller, StatusCode::TOO_MANY_REQUESTS);
         return (StatusCode::TOO_MANY_REQUESTS, LIMIT_MESSAGE).into_response();
     }

@@ -17,13 +17,13 @@
 //!
 //! // serving, on 127.0.0.1:51679 (what 169.254.170.2:80 is DNATed to); the
 //! // peer address is needed for the source check, hence connect info:
-//! let app = credentials::router(creds.clone(), RateLimit { steady: 40, burst: 60 });
+//! let app = credentials::router(creds.clone(), cfg.endpoints.metadata_rps_limit);
 //! axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
-//! // (crate::endpoints merges this router with task metadata on the same
-//! // listener and applies its shared limiter; see its module docs.)
+//! // (the agent merges this router with task metadata on the same listener;
+//! // the credentials routes keep their own buckets, not the metadata limiter's.)
 //! ```
 //!
-//! The built-in limit is a token bucket per caller address and path (the
+//! The built-in limit ([`crate::token_bucket`]) is a token bucket per caller address and path (the
 //! keys of the Go agent's tollbooth limiter); over it: 429 with tollbooth's
 //! message. Every request is logged at info on target `ecs::audit` with the
 //! credentials id, task ARN, role type, caller and status, never a secret.
@@ -34,7 +34,6 @@
 //! behaviour, ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST).
 
 mod handler;
-pub(crate) mod ratelimit;
 mod store;
 
 #[cfg(test)]
@@ -46,5 +45,4 @@ pub const V1_PATH: &str = "/v1/credentials";
 pub const V2_PATH: &str = "/v2/credentials";
 
 pub use handler::router;
-pub use ratelimit::RateLimit;
 pub use store::{CredentialsError, CredentialsStore, RoleCredentials, RoleType};

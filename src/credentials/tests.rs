@@ -7,6 +7,7 @@ use axum::http::{Request, StatusCode};
 use tower::ServiceExt;
 
 use super::*;
+use crate::config::RpsLimit;
 
 const TASK: &str = "arn:aws:ecs:us-east-1:123456789012:task/c/0f3c";
 
@@ -51,7 +52,7 @@ fn local() -> Option<IpAddr> {
 fn app_with(store: &CredentialsStore) -> axum::Router {
     router(
         store.clone(),
-        RateLimit {
+        RpsLimit {
             steady: 1000,
             burst: 1000,
         },
@@ -200,7 +201,7 @@ async fn rate_limited_with_a_token_bucket() {
         .unwrap();
     let app = router(
         store,
-        RateLimit {
+        RpsLimit {
             steady: 1,
             burst: 3,
         },
@@ -220,8 +221,8 @@ async fn rate_limited_with_a_token_bucket() {
         )
     );
     assert_eq!(
-        RateLimit::default(),
-        RateLimit {
+        RpsLimit::default(),
+        RpsLimit {
             steady: 40,
             burst: 60
         }
@@ -230,26 +231,29 @@ async fn rate_limited_with_a_token_bucket() {
 
 #[test]
 fn token_buckets_per_caller_and_path_refill_at_the_steady_rate() {
-    use super::ratelimit::Limiter;
-    let t0 = tokio::time::Instant::now();
-    let l = Limiter::new(RateLimit {
-        steady: 2,
-        burst: 3,
-    });
+    use super::handler::{try_acquire_at, Limiter};
+    let t0 = std::time::Instant::now();
+    let l = Limiter::new(
+        RpsLimit {
+            steady: 2,
+            burst: 3,
+        },
+        16,
+    );
     let a = Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)));
     let b = Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 3)));
-    assert!((0..3).all(|_| l.try_acquire_at(a, "/v2/credentials/x", t0)));
-    assert!(!l.try_acquire_at(a, "/v2/credentials/x", t0));
+    assert!((0..3).all(|_| try_acquire_at(&l, a, "/v2/credentials/x", t0)));
+    assert!(!try_acquire_at(&l, a, "/v2/credentials/x", t0));
     // Other callers and other paths have their own buckets.
-    assert!(l.try_acquire_at(b, "/v2/credentials/x", t0));
-    assert!(l.try_acquire_at(a, "/v2/credentials/y", t0));
+    assert!(try_acquire_at(&l, b, "/v2/credentials/x", t0));
+    assert!(try_acquire_at(&l, a, "/v2/credentials/y", t0));
     let half = t0 + Duration::from_millis(500);
-    assert!(l.try_acquire_at(a, "/v2/credentials/x", half));
-    assert!(!l.try_acquire_at(a, "/v2/credentials/x", half));
+    assert!(try_acquire_at(&l, a, "/v2/credentials/x", half));
+    assert!(!try_acquire_at(&l, a, "/v2/credentials/x", half));
     // Never more than the burst.
     let later = t0 + Duration::from_secs(60);
-    assert!((0..3).all(|_| l.try_acquire_at(a, "/v2/credentials/x", later)));
-    assert!(!l.try_acquire_at(a, "/v2/credentials/x", later));
+    assert!((0..3).all(|_| try_acquire_at(&l, a, "/v2/credentials/x", later)));
+    assert!(!try_acquire_at(&l, a, "/v2/credentials/x", later));
 }
 
 #[test]

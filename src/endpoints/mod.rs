@@ -4,40 +4,34 @@
 //!
 //! This module does not own listeners or the engine: it gets a narrow
 //! `observe::TaskSource` (the engine publishes `observe::TaskView`s into an
-//! `observe::Published`) and returns axum routers. Wired in by
-//! `src/bin/ecs-agent.rs` (listeners, stats, ACS gauge), along these lines:
+//! `observe::Published`) and returns axum routers. The agent
+//! (`src/agent/endpoints.rs`) wires them, along these lines:
 //!
 //! ```ignore
 //! use std::sync::Arc;
-//! use ecs::endpoints::{self, *};
+//! use ecs::endpoints::*;
 //! use ecs::observe::*;
 //!
-//! // main, once at start:
-//! let metrics = Arc::new(AgentMetrics::new());
-//! let published = Published::new(AgentView {
-//!     cluster: cfg.cluster.clone(),
-//!     container_instance_arn: None, // publish_agent() again after registration
-//!     version: format!("ecs-agent v{}", env!("CARGO_PKG_VERSION")),
-//!     container_instance_tags: cfg.container_instance_tags.clone().into_iter().collect(),
-//!     vpc_id: String::new(),
-//! });
-//! let source: Arc<dyn TaskSource> = Arc::new(published.clone());
+//! // Published tasks and the agent's counters come from the engine.
+//! let published = engine.published().clone();
+//! published.publish_agent(agent_view); // cluster, instance ARN, version, tags
+//! let metrics = engine.metrics().clone();
+//! let source: Arc<dyn TaskSource> = Arc::new(published);
 //! let stats = Arc::new(StatsStore::new());
-//! let _poller = StatsCollector::new(runtime.clone(), source.clone(), stats.clone())
+//! StatsCollector::new(runtime.clone(), source.clone(), stats.clone())
 //!     .with_metrics(metrics.clone())
-//!     .spawn(std::time::Duration::from_secs(10));
-//! let limit = RateLimit::from_env_value(std::env::var("ECS_TASK_METADATA_RPS_LIMIT").ok().as_deref())?;
+//!     .spawn(cfg.endpoints.stats_poll_interval);
+//! // ECS_TASK_METADATA_RPS_LIMIT, as the config parsed it.
+//! let limit = cfg.endpoints.metadata_rps_limit;
 //! let limiter = RateLimiter::new(limit, Some(metrics.clone()));
-//! // 127.0.0.1:51679 (what 169.254.170.2:80 is DNATed to): metadata + credentials
-//! // on one listener and one limiter (per client IP, as the Go agent). The
-//! // credentials router has its own bucket: give it a limit it never reaches
-//! // and wrap it with ours, so both share one budget.
-//! let creds_app = credentials::router(creds.clone(), credentials::RateLimit { steady: u32::MAX, burst: u32::MAX });
-//! let task_app = metadata_router(source.clone(), stats.clone(), limiter.clone())
-//!     .merge(limiter.apply(creds_app));
-//! // Neither router has a fallback; add one after merging if wanted.
-//! axum::serve(listener, task_app.into_make_service_with_connect_info::<std::net::SocketAddr>());
-//! // 0.0.0.0:51678 (as the Go agent): introspection + /metrics.
+//! // 127.0.0.1:ECS_AGENT_CREDENTIALS_PORT (what 169.254.170.2:80 is DNATed
+//! // to): task metadata, the agent API (sharing the metadata limiter) and
+//! // the credentials routes, which keep buckets of their own.
+//! let app = metadata_router_with_tags(source.clone(), stats.clone(), limiter.clone(), Some(tags))
+//!     .merge(limiter.apply(agent_api::agent_api_router(source.clone(), creds.clone(), protection)))
+//!     .merge(ecs::credentials::router(creds.clone(), limit));
+//! axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>());
+//! // 0.0.0.0:ECS_AGENT_INTROSPECTION_PORT: introspection + /metrics.
 //! axum::serve(intro_listener, introspection_router(source, metrics.clone()));
 //!
 //! // engine (not through this module): a token per container
@@ -72,15 +66,10 @@ mod tests;
 
 pub use gojson::{format_go_time, GoFloat, GoTime};
 pub use introspection::introspection_router;
-pub use ratelimit::{RateLimit, RateLimiter};
+pub use ratelimit::RateLimiter;
 pub use stats::{StatsCollector, StatsError};
 pub use tmds::{metadata_router, metadata_router_with_tags};
 
 /// The `/license` text.
 pub const LICENSE_TEXT: &str = include_str!("LICENSE-NOTICE.txt");
 
-#[derive(Debug, thiserror::Error)]
-pub enum EndpointsError {
-    #[error("ECS_TASK_METADATA_RPS_LIMIT={value:?}: {why}")]
-    BadRateLimit { value: String, why: String },
-}

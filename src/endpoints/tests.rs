@@ -21,6 +21,7 @@ use crate::observe::view::{
 use crate::observe::{AgentMetrics, StatsStore};
 use crate::task::def::{NetworkMode, Protocol};
 use crate::task::{ContainerStatus, DesiredStatus, TaskStatus};
+use crate::config::RpsLimit;
 
 const TASK_ARN: &str =
     "arn:aws:ecs:us-west-2:111122223333:task/default/8f03e41243824aea923aca126495f665";
@@ -329,7 +330,7 @@ fn stats_for(id: &str) -> ContainerSample {
 
 fn tmds_app(burst: u32) -> (Router, Arc<StatsStore>) {
     let stats = Arc::new(StatsStore::new());
-    let limiter = RateLimiter::new(RateLimit { steady: 1, burst }, None);
+    let limiter = RateLimiter::new(RpsLimit { steady: 1, burst }, None);
     (
         metadata_router(Arc::new(source()), stats.clone(), limiter),
         stats,
@@ -695,7 +696,7 @@ impl crate::endpoints::tags::TagsApi for HalfTags {
 async fn task_with_tags_asks_the_control_plane_and_reports_what_failed() {
     let stats = Arc::new(StatsStore::new());
     let limiter = RateLimiter::new(
-        RateLimit {
+        RpsLimit {
             steady: 100,
             burst: 100,
         },

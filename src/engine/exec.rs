@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
+use crate::backoff::Backoff;
+use crate::config::ImagePullBehavior;
 use crate::network::NamespaceInfo;
 use crate::observe::view::{AgentView, TaskSource, TaskView};
 use crate::runtime::{ContainerRuntime, ContainerState, RuntimeError};
@@ -22,7 +24,6 @@ use crate::task::image_ref::ImageRef;
 use crate::task::spec::{container_id, container_spec, set_env, SpecContext};
 use crate::task::{Action, Event, Task};
 
-use super::settings::PullBehavior;
 use super::{netsetup, publish};
 use super::{Inner, Msg};
 use tokens::endpoint_env;
@@ -433,8 +434,8 @@ async fn pull<R: ContainerRuntime>(
     let cached = || retry_unavailable(image, || runtime.find_image(image));
     let fetch = || retry_unavailable(image, || runtime.pull_image(image, creds.clone()));
     match inner.settings.pull_behavior {
-        PullBehavior::Always => fetch().await,
-        PullBehavior::Default => match fetch().await {
+        ImagePullBehavior::Always => fetch().await,
+        ImagePullBehavior::Default => match fetch().await {
             Ok(img) => Ok(img),
             Err(e) => match cached().await {
                 Ok(Some(img)) => {
@@ -444,7 +445,7 @@ async fn pull<R: ContainerRuntime>(
                 _ => Err(e),
             },
         },
-        PullBehavior::Once | PullBehavior::PreferCached => match cached().await? {
+        ImagePullBehavior::Once | ImagePullBehavior::PreferCached => match cached().await? {
             Some(img) => {
                 tracing::info!(image, "using cached image");
                 Ok(img)
@@ -461,13 +462,13 @@ where
     Fut: Future<Output = Result<T, RuntimeError>>,
 {
     let deadline = Instant::now() + UNAVAILABLE_PATIENCE;
-    let mut wait = Duration::from_millis(250);
+    let mut backoff = Backoff::doubling(Duration::from_millis(250), Duration::from_secs(10));
     loop {
         match call().await {
             Err(e) if e.is_unavailable() && Instant::now() < deadline => {
+                let wait = backoff.next(0.0);
                 tracing::warn!(target_object = what, error = %e, retry_in_ms = wait.as_millis() as u64, "containerd unreachable; retrying");
                 tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(10));
             }
             other => return other,
         }

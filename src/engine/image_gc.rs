@@ -5,31 +5,22 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use crate::config::ImageCleanup;
 use crate::runtime::images::{ImageRecord, ImageStore};
 use crate::runtime::ContainerRuntime;
 use crate::state::ImageState;
 
 use super::{lock, now_ms, Engine};
 
-/// ECS_* image cleanup settings.
-#[derive(Debug, Clone)]
-pub struct CleanupPolicy {
-    pub interval: Duration,
-    pub minimum_age: Duration,
-    pub non_ecs_minimum_age: Duration,
-    pub per_cycle: usize,
-    pub untracked: bool,
-    pub exclude_untracked: Vec<String>,
-}
-
 /// The images to remove now. Pure: every fact is passed in.
 pub fn choose(
     tracked: &HashMap<String, ImageState>,
     present: &[ImageRecord],
     in_use: &HashSet<String>,
-    policy: &CleanupPolicy,
+    policy: &ImageCleanup,
     now_ms: i64,
 ) -> Vec<String> {
+    let per_cycle = policy.per_cycle as usize;
     let age_ok = |since: i64, min: Duration| now_ms.saturating_sub(since) >= min.as_millis() as i64;
     let mut ours: Vec<(&String, &ImageState)> = tracked
         .iter()
@@ -39,9 +30,9 @@ pub fn choose(
     let mut out: Vec<String> = ours
         .into_iter()
         .map(|(n, _)| n.clone())
-        .take(policy.per_cycle)
+        .take(per_cycle)
         .collect();
-    if policy.untracked && out.len() < policy.per_cycle {
+    if policy.untracked && out.len() < per_cycle {
         let mut others: Vec<&ImageRecord> = present
             .iter()
             .filter(|r| !tracked.contains_key(&r.name) && !in_use.contains(&r.name))
@@ -49,7 +40,7 @@ pub fn choose(
             .filter(|r| age_ok(r.created_at_ms, policy.non_ecs_minimum_age))
             .collect();
         others.sort_by_key(|r| (r.created_at_ms, r.name.clone()));
-        let room = policy.per_cycle - out.len();
+        let room = per_cycle - out.len();
         out.extend(others.into_iter().take(room).map(|r| r.name.clone()));
     }
     out
@@ -57,14 +48,14 @@ pub fn choose(
 
 impl<R: ContainerRuntime + ImageStore> Engine<R> {
     /// Runs image cleanup for as long as the agent does.
-    pub async fn clean_images_forever(self, policy: CleanupPolicy) {
+    pub async fn clean_images_forever(self, policy: ImageCleanup) {
         loop {
             tokio::time::sleep(policy.interval).await;
             self.clean_images_once(&policy).await;
         }
     }
 
-    pub async fn clean_images_once(&self, policy: &CleanupPolicy) {
+    pub async fn clean_images_once(&self, policy: &ImageCleanup) {
         let present = match self.inner.runtime.list_images().await {
             Ok(p) => p,
             Err(e) => {
@@ -111,12 +102,13 @@ pub(crate) fn new_tracker(
 mod tests {
     use super::*;
 
-    fn policy(per_cycle: usize, untracked: bool) -> CleanupPolicy {
-        CleanupPolicy {
+    fn policy(per_cycle: usize, untracked: bool) -> ImageCleanup {
+        ImageCleanup {
+            disabled: false,
             interval: Duration::from_secs(60),
             minimum_age: Duration::from_secs(10),
             non_ecs_minimum_age: Duration::from_secs(20),
-            per_cycle,
+            per_cycle: per_cycle as u32,
             untracked,
             exclude_untracked: vec!["keep:me".into()],
         }

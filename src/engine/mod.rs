@@ -31,7 +31,7 @@ use crate::task::{
 
 pub use netsetup::CREDENTIALS_URI_ENV;
 pub use reporter::{ReportError, ReportQueue, StateReporter};
-pub use settings::{EngineSettings, PullBehavior};
+pub use settings::EngineSettings;
 
 /// Messages a task actor receives.
 #[derive(Debug)]

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use crate::backoff::Backoff;
 use crate::observe::AgentMetrics;
 use crate::state::StateStore;
 use crate::task::StateChange;
@@ -99,7 +100,7 @@ async fn deliver<P: StateReporter>(
     metrics: Arc<OnceLock<Arc<AgentMetrics>>>,
 ) {
     while let Some(Outgoing { outbox_id, change }) = rx.recv().await {
-        let mut wait = FIRST_RETRY;
+        let mut backoff = Backoff::doubling(FIRST_RETRY, MAX_RETRY);
         loop {
             let result = reporter.submit(&change).await;
             if let Some(m) = metrics.get() {
@@ -123,9 +124,9 @@ async fn deliver<P: StateReporter>(
                     break;
                 }
                 Err(ReportError::Retryable(e)) => {
+                    let wait = backoff.next(0.0);
                     tracing::warn!(task = %change.task_arn, error = %e, retry_in_ms = wait.as_millis() as u64, "state change not delivered; retrying");
                     tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(MAX_RETRY);
                 }
             }
         }

@@ -3,23 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::{RegistryAuth, RegistryCredentials};
+use crate::config::{ImagePullBehavior, RegistryAuth, RegistryCredentials};
 use crate::task::from_acs::Policy;
 use crate::task::image_ref::Reference;
-
-/// ECS_IMAGE_PULL_BEHAVIOR.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum PullBehavior {
-    /// Pull; if the pull fails, use the cached image when there is one.
-    #[default]
-    Default,
-    /// Pull; a failed pull fails the container.
-    Always,
-    /// Pull only if the image is not present.
-    Once,
-    /// Use the cached image if present, else pull.
-    PreferCached,
-}
 
 #[derive(Debug, Clone)]
 pub struct EngineSettings {
@@ -32,7 +18,7 @@ pub struct EngineSettings {
     pub cleanup_wait: Duration,
     /// ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION_JITTER: a random extra wait up to this.
     pub cleanup_jitter: Duration,
-    pub pull_behavior: PullBehavior,
+    pub pull_behavior: ImagePullBehavior,
     pub policy: Policy,
     /// ECS_ENGINE_AUTH_DATA, as the config parsed it.
     pub registry_auth: RegistryAuth,

@@ -6,7 +6,8 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::Command;
 
-use ecs::credentials::{self, CredentialsStore, RateLimit, RoleCredentials, RoleType};
+use ecs::config::RpsLimit;
+use ecs::credentials::{self, CredentialsStore, RoleCredentials, RoleType};
 use ecs::network::{HostPrep, NetworkManager};
 use ecs::task::def::NetworkMode;
 use ecs::task::net::Eni;
@@ -43,7 +44,7 @@ async fn tasks_fetch_their_own_credentials_through_169_254_170_2() {
         .await
         .unwrap();
     let port = listener.local_addr().unwrap().port();
-    let app = credentials::router(store.clone(), RateLimit::default());
+    let app = credentials::router(store.clone(), RpsLimit::default());
     let server = tokio::spawn(async move {
         axum::serve(
             listener,

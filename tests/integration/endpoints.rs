@@ -11,8 +11,9 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ecs::config::RpsLimit;
 use ecs::endpoints::stats::DockerStats;
-use ecs::endpoints::{self, RateLimit, RateLimiter, StatsCollector};
+use ecs::endpoints::{self, RateLimiter, StatsCollector};
 use ecs::engine::exec::metadata_file;
 use ecs::observe::{
     AgentMetrics, AgentView, ContainerView, Published, StatsStore, TaskLimits, TaskSource, TaskView,
@@ -310,7 +311,7 @@ async fn stats_move_when_a_container_burns_cpu_and_fills_memory() {
     assert!(u64_at(&later, &["pids_stats", "current"]) >= 1, "{later}");
 
     // Served: the same sample through /v4 and /v3 stats.
-    let limiter = RateLimiter::new(RateLimit::default(), None);
+    let limiter = RateLimiter::new(RpsLimit::default(), None);
     let addr = serve(endpoints::metadata_router(source, stats.clone(), limiter)).await;
     let (status, ctype, body) = get(&format!("http://{addr}/v4/tok-burn/stats")).await;
     assert_eq!(
@@ -376,7 +377,7 @@ async fn network_counters_come_from_the_task_namespace() {
     let rate = stats.get(id).unwrap().network_rate.unwrap();
     assert!(rate.tx_bytes_per_sec > 0.0, "{rate:?}");
 
-    let limiter = RateLimiter::new(RateLimit::default(), None);
+    let limiter = RateLimiter::new(RpsLimit::default(), None);
     let addr = serve(endpoints::metadata_router(source, stats, limiter)).await;
     let (status, _, body) = get(&format!("http://{addr}/v4/tok-ping/stats")).await;
     assert_eq!(status, 200);
@@ -461,7 +462,7 @@ async fn routers_over_real_http_and_from_inside_a_container() {
     let stats = Arc::new(StatsStore::new());
     let metrics = Arc::new(AgentMetrics::new());
     let limiter = RateLimiter::new(
-        RateLimit {
+        RpsLimit {
             steady: 1,
             burst: 200,
         },

@@ -735,7 +735,8 @@ impl Drop for CtrNs {
 /// dynamic host port.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn containerd_containers_in_task_namespaces() {
-    use ecs::credentials::{CredentialsStore, RateLimit, RoleCredentials, RoleType};
+    use ecs::config::RpsLimit;
+    use ecs::credentials::{CredentialsStore, RoleCredentials, RoleType};
     use ecs::runtime::containerd::pull::PullOptions;
     use ecs::runtime::containerd::{Conn, ContainerdRuntime};
     use ecs::runtime::ContainerRuntime;
@@ -754,7 +755,7 @@ async fn containerd_containers_in_task_namespaces() {
         .await
         .unwrap();
     let port = listener.local_addr().unwrap().port();
-    let app = ecs::credentials::router(store.clone(), RateLimit::default());
+    let app = ecs::credentials::router(store.clone(), RpsLimit::default());
     let server = tokio::spawn(async move {
         axum::serve(
             listener,

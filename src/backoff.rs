@@ -1,5 +1,8 @@
 //! Jittered exponential backoff as a pure value: the caller supplies the
-//! random number, so tests are deterministic.
+//! random number, so tests are deterministic. Every retry loop of the agent
+//! waits by it (registration, the report queue, containerd-unavailable
+//! retries, the ACS and TCS sessions); it sits on the ground floor so that
+//! each of them may import it.
 
 use std::time::Duration;
 
@@ -20,6 +23,12 @@ impl Backoff {
             current: min,
             jitter: jitter.clamp(0.0, 1.0),
         }
+    }
+
+    /// Plain doubling from `min` up to `max`, without jitter: for loops that
+    /// retry one local call, where there is no crowd of clients to spread.
+    pub fn doubling(min: Duration, max: Duration) -> Backoff {
+        Backoff::new(min, max, 0.0)
     }
 
     /// The next wait; `random` is in [0, 1). Doubles the base each time, up to max.
@@ -49,6 +58,17 @@ mod tests {
         assert_eq!(b.next(0.5), Duration::from_millis(350));
         b.reset();
         assert_eq!(b.next(0.5), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn doubling_ignores_the_random_number() {
+        let mut b = Backoff::doubling(Duration::from_millis(500), Duration::from_secs(30));
+        assert_eq!(b.next(0.9), Duration::from_millis(500));
+        assert_eq!(b.next(0.1), Duration::from_secs(1));
+        for _ in 0..10 {
+            b.next(0.0);
+        }
+        assert_eq!(b.next(0.5), Duration::from_secs(30));
     }
 
     #[test]
