@@ -13,11 +13,12 @@ use aws_credential_types::Credentials;
 use ecs::backoff::Backoff;
 use ecs::config::{self, Config, LogFormat};
 use ecs::control::registration::{registration, RegistrationInput};
+use ecs::control::sink::{NoSeqCheckpoint, SeqCheckpoint};
 use ecs::control::tags::ResourceTags;
 use ecs::control::task_protection::TaskProtection;
 use ecs::control::{AcsSession, EcsClient, TcsSession};
 use ecs::credentials::CredentialsStore;
-use ecs::engine::{Engine, EngineServices, EngineSettings, ReportQueue};
+use ecs::engine::{Checkpoint, Engine, EngineServices, EngineSettings, NoCheckpoint, ReportQueue};
 use ecs::image::Platform;
 use ecs::observe::{AgentView, TaskSource};
 use ecs::runtime::containerd::pull::PullOptions;
@@ -190,17 +191,21 @@ async fn run() -> anyhow::Result<()> {
         cleanup_wait: cfg.engine_task_cleanup_wait,
         cleanup_jitter: cfg.engine_task_cleanup_jitter,
         pull_behavior: cfg.image_pull_behavior,
-        policy: Policy {
-            disable_privileged: cfg.disable_privileged,
-            allow_eni: input.task_eni,
-        },
         registry_auth: cfg.engine_auth.clone(),
         task_iam_role: input.task_iam_role,
         task_iam_role_network_host: input.task_iam_role_network_host,
         container_metadata: cfg.container_metadata.enabled,
         host_data_dir: cfg.container_metadata.host_data_dir.clone(),
     };
-    let reports = ReportQueue::start(ecs.clone(), store.clone());
+    let checkpoint: Arc<dyn Checkpoint> = match &store {
+        Some(store) => store.clone(),
+        None => Arc::new(NoCheckpoint),
+    };
+    let seq_checkpoint: Arc<dyn SeqCheckpoint> = match &store {
+        Some(store) => store.clone(),
+        None => Arc::new(NoSeqCheckpoint),
+    };
+    let reports = ReportQueue::start(ecs.clone(), checkpoint.clone());
     // What the last process decided but the control plane has not taken yet goes first.
     let Saved {
         tasks,
@@ -219,7 +224,7 @@ async fn run() -> anyhow::Result<()> {
             .map(|m| m as Arc<dyn ecs::network::TaskNetwork>),
         credentials: CredentialsStore::new(),
     };
-    let engine = Engine::new(runtime.clone(), settings, reports, store.clone(), services);
+    let engine = Engine::new(runtime.clone(), settings, reports, checkpoint, services);
     let router = engine.clone();
     tokio::spawn(async move { router.route_exits().await });
     engine.release_orphan_networks(&tasks).await;
@@ -278,7 +283,11 @@ async fn run() -> anyhow::Result<()> {
     }
     let session = AcsSession {
         ecs: ecs.clone(),
-        engine,
+        sink: Arc::new(engine),
+        policy: Policy {
+            disable_privileged: cfg.disable_privileged,
+            allow_eni: input.task_eni,
+        },
         cluster_arn,
         instance_arn,
         agent_hash: option_env!("ECS_AGENT_GIT_HASH")
@@ -286,7 +295,7 @@ async fn run() -> anyhow::Result<()> {
             .into(),
         runtime_version: RUNTIME_VERSION.into(),
         connected,
-        store: store.clone(),
+        seq_checkpoint,
         initial_seq_num: seq_num.unwrap_or(1),
         metrics: engine_metrics,
     };

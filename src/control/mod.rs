@@ -1,11 +1,14 @@
 //! The control plane as the agent sees it: the ECS API (aws-sdk-ecs) and the
-//! ACS and TCS websocket sessions.
+//! ACS and TCS websocket sessions. Control reaches the engine only through
+//! the [`sink::TaskSink`] trait it owns.
 
 pub mod acs;
+mod acs_handlers;
 pub mod acs_url;
 pub mod ecs_client;
 pub mod registration;
 pub mod signing;
+pub mod sink;
 pub mod tags;
 pub mod task_protection;
 pub mod tcs;

@@ -214,10 +214,8 @@ async fn cleanup<R: ContainerRuntime>(
         }
     }
     exec::remove_task_files(&inner.settings.data_dir, task.arn());
-    if let Some(store) = &inner.store {
-        if let Err(e) = store.delete_task(task.arn()) {
-            tracing::error!(task = %task.arn(), error = %e, "cannot remove the task from the state");
-        }
+    if let Err(e) = inner.checkpoint.delete_task(task.arn()) {
+        tracing::error!(task = %task.arn(), error = %e, "cannot remove the task from the state");
     }
     inner.forget(task);
     tracing::info!(task = %task.arn(), "task cleaned up");

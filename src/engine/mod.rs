@@ -1,9 +1,13 @@
 //! Runs tasks: one actor per task feeds outcomes into the pure `task` state
 //! machine and carries out the actions it returns through `ContainerRuntime`.
-//! With a `StateStore`, every decision is checkpointed before it is acted on
-//! or acknowledged, and a restart picks up where the last process stopped.
+//! Every decision is checkpointed (through [`Checkpoint`]) before it is acted
+//! on or acknowledged, and a restart picks up where the last process stopped.
+//! Control hands it tasks through `control::sink::TaskSink`, which it
+//! implements in `accept.rs`.
 
+mod accept;
 mod actor;
+pub mod checkpoint;
 pub mod exec;
 pub mod image_gc;
 mod netsetup;
@@ -17,18 +21,14 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::credentials::{CredentialsStore, RoleType};
-use crate::model::acs;
+use crate::credentials::CredentialsStore;
 use crate::network::TaskNetwork;
 use crate::observe::{AgentMetrics, Published};
 use crate::runtime::ContainerRuntime;
-use crate::state::{StateError, StateStore};
-use crate::task::from_acs::task_def;
 use crate::task::spec::container_id;
-use crate::task::{
-    ContainerChange, ContainerStatus, DesiredStatus, Event, StateChange, Task, TaskStatus,
-};
+use crate::task::{Event, StateChange, Task};
 
+pub use checkpoint::{Checkpoint, NoCheckpoint};
 pub use netsetup::CREDENTIALS_URI_ENV;
 pub use reporter::{ReportError, ReportQueue, StateReporter};
 pub use settings::EngineSettings;
@@ -47,7 +47,7 @@ pub(crate) struct Inner<R> {
     pub(crate) runtime: Arc<R>,
     pub(crate) settings: EngineSettings,
     pub(crate) reports: ReportQueue,
-    pub(crate) store: Option<Arc<StateStore>>,
+    pub(crate) checkpoint: Arc<dyn Checkpoint>,
     /// Task ARN -> its actor. Finished tasks stay until cleaned up, so a
     /// re-sent payload does not run them again.
     tasks: Mutex<HashMap<String, mpsc::UnboundedSender<Msg>>>,
@@ -112,19 +112,15 @@ impl<R> Inner<R> {
             s.last_used_ms = now;
             *s
         };
-        if let Some(store) = &self.store {
-            if let Err(e) = store.save_image(name, &state) {
-                tracing::warn!(image = name, error = %e, "cannot checkpoint the image state");
-            }
+        if let Err(e) = self.checkpoint.save_image(name, &state) {
+            tracing::warn!(image = name, error = %e, "cannot checkpoint the image state");
         }
     }
 
     pub(crate) fn forget_image(&self, name: &str) {
         lock(&self.images).remove(name);
-        if let Some(store) = &self.store {
-            if let Err(e) = store.delete_image(name) {
-                tracing::warn!(image = name, error = %e, "cannot remove the image state");
-            }
+        if let Err(e) = self.checkpoint.delete_image(name) {
+            tracing::warn!(image = name, error = %e, "cannot remove the image state");
         }
     }
 
@@ -140,17 +136,14 @@ impl<R> Inner<R> {
     }
 
     /// Checkpoints the task with the change it produced, then hands the change
-    /// to the reporter. Without a store the change is only kept in memory.
+    /// to the reporter. Without checkpointing the change is only kept in memory.
     pub(crate) fn persist_and_report(&self, task: &Task, change: Option<StateChange>) {
-        let outbox_id = match &self.store {
-            Some(store) => match store.save_task_with_report(task, change.as_ref()) {
-                Ok(id) => id,
-                Err(e) => {
-                    tracing::error!(task = %task.arn(), error = %e, "cannot checkpoint the task");
-                    None
-                }
-            },
-            None => None,
+        let outbox_id = match self.checkpoint.save_task_with_report(task, change.as_ref()) {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::error!(task = %task.arn(), error = %e, "cannot checkpoint the task");
+                None
+            }
         };
         if let Some(change) = change {
             self.reports.push(outbox_id, change);
@@ -177,7 +170,7 @@ impl<R: ContainerRuntime> Engine<R> {
         runtime: Arc<R>,
         settings: EngineSettings,
         reports: ReportQueue,
-        store: Option<Arc<StateStore>>,
+        checkpoint: Arc<dyn Checkpoint>,
         services: EngineServices,
     ) -> Engine<R> {
         let metrics = Arc::new(AgentMetrics::new());
@@ -187,7 +180,7 @@ impl<R: ContainerRuntime> Engine<R> {
                 runtime,
                 settings,
                 reports,
-                store,
+                checkpoint,
                 tasks: Mutex::new(HashMap::new()),
                 rejected: Mutex::new(HashSet::new()),
                 finished: Mutex::new(HashSet::new()),
@@ -252,135 +245,6 @@ impl<R: ContainerRuntime> Engine<R> {
         tokio::spawn(actor::run(self.inner.clone(), task, tx, rx, restored));
     }
 
-    /// Takes the tasks of one ACS payload. Returns once every task is accepted
-    /// and checkpointed (running under an actor, or refused and its STOPPED
-    /// report queued), so the caller may then acknowledge the payload. An
-    /// error means nothing new was accepted: do not acknowledge.
-    pub fn accept_payload(&self, tasks: &[acs::Task]) -> Result<(), StateError> {
-        let mut accepted = Vec::new();
-        for t in tasks {
-            if let Some(task) = self.accept_task(t) {
-                accepted.push(task);
-            }
-        }
-        if let Some(store) = &self.inner.store {
-            store.save_tasks(&accepted.iter().collect::<Vec<_>>())?;
-        }
-        for task in accepted {
-            self.spawn(task, false);
-        }
-        Ok(())
-    }
-
-    /// A new task to run, or None when the payload entry changes a known task
-    /// (or is refused, which is reported here).
-    fn accept_task(&self, t: &acs::Task) -> Option<Task> {
-        let Some(arn) = t.arn.clone().filter(|a| !a.is_empty()) else {
-            tracing::warn!("payload task without an arn ignored");
-            return None;
-        };
-        for (creds, role_type) in [
-            (&t.role_credentials, RoleType::TaskApplication),
-            (&t.execution_role_credentials, RoleType::TaskExecution),
-        ] {
-            if let Some(c) = creds {
-                if let Err(e) = self.put_credentials(&arn, c, role_type) {
-                    tracing::warn!(task = %arn, role_type = role_type.as_str(), error = %e, "payload credentials ignored");
-                }
-            }
-        }
-        let desired = t
-            .desired_status
-            .as_deref()
-            .and_then(DesiredStatus::from_wire);
-        if let Some(tx) = lock(&self.inner.tasks).get(&arn) {
-            if desired == Some(DesiredStatus::Stopped) {
-                tracing::info!(task = %arn, "control plane asks to stop the task");
-                // A finished actor has dropped its receiver: nothing left to stop.
-                let _ = tx.send(Msg::Event(Event::DesiredStatus {
-                    status: DesiredStatus::Stopped,
-                    reason: None,
-                }));
-            }
-            return None;
-        }
-        if lock(&self.inner.rejected).contains(&arn) {
-            return None;
-        }
-        let Some(desired) = desired else {
-            self.reject(
-                &arn,
-                t,
-                format!(
-                    "desiredStatus {:?}: expected RUNNING or STOPPED",
-                    t.desired_status
-                ),
-            );
-            return None;
-        };
-        if desired == DesiredStatus::Stopped {
-            tracing::info!(task = %arn, "asked to stop a task this agent never ran; nothing to do");
-            return None;
-        }
-        match task_def(t, self.inner.settings.policy) {
-            Ok(def) => {
-                tracing::info!(task = %arn, family = %def.family, version = %def.version, containers = def.containers.len(), "task accepted");
-                let mut task = Task::new(def, desired, self.inner.settings.default_stop_timeout);
-                // Checkpointed with the task before the payload is acknowledged,
-                // so a container keeps its metadata URIs across restarts.
-                for c in &mut task.containers {
-                    c.token = exec::tokens::new_token();
-                }
-                Some(task)
-            }
-            Err(invalid) => {
-                self.reject(&arn, t, invalid.reason);
-                None
-            }
-        }
-    }
-
-    /// A task that cannot run is reported STOPPED at once, with the reason.
-    fn reject(&self, arn: &str, t: &acs::Task, reason: String) {
-        tracing::warn!(task = %arn, reason = %reason, "task refused");
-        lock(&self.inner.rejected).insert(arn.to_string());
-        let containers = t
-            .containers
-            .iter()
-            .filter_map(|c| c.name.clone())
-            .map(|name| ContainerChange {
-                name,
-                status: ContainerStatus::Stopped,
-                exit_code: None,
-                reason: Some(reason.clone()),
-                runtime_id: None,
-                image_digest: None,
-                network_bindings: Vec::new(),
-            })
-            .collect();
-        let change = StateChange {
-            task_arn: arn.to_string(),
-            task_status: Some(TaskStatus::Stopped),
-            reason: Some(reason),
-            containers,
-            pull_started_at_ms: None,
-            pull_stopped_at_ms: None,
-            execution_stopped_at_ms: None,
-        };
-        let outbox_id = self
-            .inner
-            .store
-            .as_ref()
-            .and_then(|s| match s.queue_report(&change) {
-                Ok(id) => Some(id),
-                Err(e) => {
-                    tracing::error!(task = %arn, error = %e, "cannot checkpoint the refusal");
-                    None
-                }
-            });
-        self.inner.reports.push(outbox_id, change);
-    }
-
     /// Routes container exits from the runtime to their task actors. Runs
     /// for as long as the agent does, resubscribing when containerd goes away.
     pub async fn route_exits(&self) {
@@ -414,31 +278,6 @@ impl<R: ContainerRuntime> Engine<R> {
             }
             resubscribed = true;
             tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    }
-
-    /// Tasks this agent runs (not yet stopped) that are missing from a task
-    /// manifest: the candidates to stop, once the control plane confirms.
-    pub fn stop_candidates(&self, manifest: &HashSet<String>) -> Vec<String> {
-        let finished = lock(&self.inner.finished);
-        lock(&self.inner.tasks)
-            .keys()
-            .filter(|arn| !manifest.contains(*arn) && !finished.contains(*arn))
-            .cloned()
-            .collect()
-    }
-
-    /// Stops tasks the control plane wants stopped (manifest or verification).
-    pub fn stop_tasks(&self, arns: &[String], reason: &str) {
-        let tasks = lock(&self.inner.tasks);
-        for arn in arns {
-            if let Some(tx) = tasks.get(arn) {
-                tracing::info!(task = %arn, reason, "stopping task");
-                let _ = tx.send(Msg::Event(Event::DesiredStatus {
-                    status: DesiredStatus::Stopped,
-                    reason: Some(reason.to_string()),
-                }));
-            }
         }
     }
 

@@ -5,8 +5,7 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 
-use crate::credentials::{CredentialsStore, RoleCredentials, RoleType};
-use crate::model::acs;
+use crate::credentials::CredentialsStore;
 use crate::network::{NamespaceInfo, NamespaceRequest};
 use crate::task::def::{ContainerNetwork, NetworkMode, TaskDef};
 use crate::task::Task;
@@ -144,17 +143,6 @@ impl<R> Engine<R> {
     /// The credentials the task metadata listener serves.
     pub fn credentials(&self) -> &CredentialsStore {
         &self.inner.credentials
-    }
-
-    /// Stores one set of role credentials from ACS for a task; kept in memory only.
-    pub fn put_credentials(
-        &self,
-        task_arn: &str,
-        creds: &acs::IamRoleCredentials,
-        role_type: RoleType,
-    ) -> Result<(), crate::credentials::CredentialsError> {
-        let creds = RoleCredentials::from_acs(creds, role_type)?;
-        self.inner.credentials.put(task_arn, creds)
     }
 
     /// After a restart: namespaces whose task the agent no longer knows

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use super::checkpoint::Checkpoint;
 use crate::backoff::Backoff;
 use crate::observe::AgentMetrics;
-use crate::state::StateStore;
 use crate::task::StateChange;
 
 #[derive(Debug, thiserror::Error)]
@@ -49,14 +49,14 @@ impl ReportQueue {
     /// Starts the delivery loop on the current runtime.
     pub fn start<P: StateReporter>(
         reporter: Arc<P>,
-        store: Option<Arc<StateStore>>,
+        checkpoint: Arc<dyn Checkpoint>,
     ) -> ReportQueue {
         let (tx, rx) = mpsc::unbounded_channel();
         let pending = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let metrics = Arc::new(OnceLock::new());
         tokio::spawn(deliver(
             reporter,
-            store,
+            checkpoint,
             rx,
             pending.clone(),
             metrics.clone(),
@@ -94,7 +94,7 @@ const MAX_RETRY: Duration = Duration::from_secs(30);
 
 async fn deliver<P: StateReporter>(
     reporter: Arc<P>,
-    store: Option<Arc<StateStore>>,
+    checkpoint: Arc<dyn Checkpoint>,
     mut rx: mpsc::UnboundedReceiver<Outgoing>,
     pending: Arc<std::sync::atomic::AtomicUsize>,
     metrics: Arc<OnceLock<Arc<AgentMetrics>>>,
@@ -130,8 +130,8 @@ async fn deliver<P: StateReporter>(
                 }
             }
         }
-        if let (Some(store), Some(id)) = (&store, outbox_id) {
-            if let Err(e) = store.delete_report(id) {
+        if let Some(id) = outbox_id {
+            if let Err(e) = checkpoint.delete_report(id) {
                 tracing::error!(error = %e, outbox_id = id, "cannot mark the state change sent; it may be sent again after a restart");
             }
         }

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::{ImagePullBehavior, RegistryAuth, RegistryCredentials};
-use crate::task::from_acs::Policy;
 use crate::task::image_ref::Reference;
 
 #[derive(Debug, Clone)]
@@ -19,7 +18,6 @@ pub struct EngineSettings {
     /// ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION_JITTER: a random extra wait up to this.
     pub cleanup_jitter: Duration,
     pub pull_behavior: ImagePullBehavior,
-    pub policy: Policy,
     /// ECS_ENGINE_AUTH_DATA, as the config parsed it.
     pub registry_auth: RegistryAuth,
     /// ECS_ENABLE_TASK_IAM_ROLE: point containers of tasks with a role at their credentials.

@@ -1,0 +1,339 @@
+//! What the ACS session does with each message: validate at control's
+//! boundary, hand the engine typed values through [`TaskSink`], and say
+//! what to send back. An acknowledgement always follows the checkpoint of
+//! what it acknowledges: unacknowledged, ACS sends the message again.
+
+use std::collections::HashSet;
+
+use crate::credentials::{RoleCredentials, RoleType};
+use crate::model::acs::{
+    self, AckRequest, AcsMessage, HeartbeatAckRequest, HeartbeatMessage,
+    IamRoleCredentialsAckRequest, IamRoleCredentialsMessage, PayloadMessage, TaskIdentifier,
+    TaskManifestMessage, TaskStopVerificationAck, TaskStopVerificationMessage,
+};
+use crate::task::from_acs::{task_def, Policy};
+use crate::task::{DesiredStatus, TaskStatus};
+
+use super::acs::{AcsSession, Ended};
+use super::sink::{PayloadTask, TaskSink};
+
+/// What the session sends after a message, or whether it ends.
+pub(super) enum Reply {
+    None,
+    Send(Vec<AcsMessage>),
+    End(Ended),
+}
+
+impl AcsSession {
+    pub(super) fn handle(&self, text: &str, seq_num: &mut i64) -> Reply {
+        let msg = match AcsMessage::decode(text) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "malformed ACS message ignored");
+                return Reply::None;
+            }
+        };
+        match &msg {
+            AcsMessage::Payload(p) => self.on_payload(p, seq_num),
+            AcsMessage::Heartbeat(h) => self.on_heartbeat(h),
+            AcsMessage::TaskManifest(m) => self.on_manifest(m),
+            AcsMessage::TaskStopVerificationAck(a) => self.on_stop_verified(a),
+            AcsMessage::IamRoleCredentials(m) => self.on_credentials(m),
+            AcsMessage::AttachTaskNetworkInterfaces(m) => {
+                // The ENIs come again in the task's payload, which is what the
+                // agent acts on; the attachment itself only needs acknowledging.
+                tracing::info!(message_id = ?m.message_id, task = ?m.task_arn, enis = m.elastic_network_interfaces.len(), "ENI attachment");
+                Reply::Send(vec![self.ack(m.message_id.clone())])
+            }
+            AcsMessage::Close(c) => {
+                tracing::info!(message = ?c.message, "ACS asked to close the connection");
+                Reply::End(Ended::Reconnect)
+            }
+            AcsMessage::InactiveInstance(e) => {
+                let reason = e
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| "container instance is inactive".into());
+                tracing::error!(reason = %reason, "ACS: this container instance is no longer active");
+                Reply::End(Ended::Inactive(reason))
+            }
+            AcsMessage::Error(e)
+            | AcsMessage::AccessDenied(e)
+            | AcsMessage::BadRequest(e)
+            | AcsMessage::InvalidCluster(e)
+            | AcsMessage::InvalidInstance(e)
+            | AcsMessage::Server(e) => {
+                tracing::warn!(kind = msg.type_name(), message = ?e.message, "ACS reported an error");
+                Reply::None
+            }
+            AcsMessage::Unknown { type_name } => {
+                tracing::debug!(type_name = %type_name, "unknown ACS message ignored");
+                Reply::None
+            }
+            other => {
+                tracing::info!(
+                    type_name = other.type_name(),
+                    "ACS message not handled by this agent yet; ignored"
+                );
+                Reply::None
+            }
+        }
+    }
+
+    fn ack(&self, message_id: Option<String>) -> AcsMessage {
+        AcsMessage::Ack(AckRequest {
+            cluster: Some(self.cluster_arn.clone()),
+            container_instance: Some(self.instance_arn.clone()),
+            message_id,
+        })
+    }
+
+    fn on_payload(&self, p: &PayloadMessage, seq_num: &mut i64) -> Reply {
+        tracing::info!(message_id = ?p.message_id, seq_num = ?p.seq_num, tasks = p.tasks.len(), "ACS payload");
+        let tasks = p
+            .tasks
+            .iter()
+            .filter_map(|t| payload_task(self.sink.as_ref(), t, self.policy))
+            .collect();
+        // Acknowledged only once every task is checkpointed: unacked, ACS sends it again.
+        if let Err(e) = self.sink.accept(tasks) {
+            tracing::error!(error = %e, message_id = ?p.message_id, "cannot checkpoint the payload; not acknowledging it");
+            return Reply::None;
+        }
+        if let Some(s) = p.seq_num.filter(|s| *s > *seq_num) {
+            *seq_num = s;
+            if let Err(e) = self.seq_checkpoint.save_seq_num(s) {
+                tracing::warn!(error = %e, "cannot checkpoint the ACS sequence number");
+            }
+        }
+        Reply::Send(vec![self.ack(p.message_id.clone())])
+    }
+
+    fn on_heartbeat(&self, h: &HeartbeatMessage) -> Reply {
+        tracing::debug!(message_id = ?h.message_id, "ACS heartbeat");
+        self.metrics.record_heartbeat();
+        Reply::Send(vec![AcsMessage::HeartbeatAck(HeartbeatAckRequest {
+            message_id: h.message_id.clone(),
+        })])
+    }
+
+    fn on_manifest(&self, m: &TaskManifestMessage) -> Reply {
+        let listed: HashSet<String> = m.tasks.iter().filter_map(|t| t.task_arn.clone()).collect();
+        let stopped: Vec<String> = m
+            .tasks
+            .iter()
+            .filter(|t| desired_status(t.desired_status.as_deref()) == Some(DesiredStatus::Stopped))
+            .filter_map(|t| t.task_arn.clone())
+            .collect();
+        self.sink
+            .stop(&stopped, "desired STOPPED in the task manifest");
+        let candidates = self.sink.stop_candidates(&listed);
+        tracing::info!(message_id = ?m.message_id, listed = listed.len(), candidates = candidates.len(), "task manifest");
+        let mut replies = vec![self.ack(m.message_id.clone())];
+        if !candidates.is_empty() {
+            // The control plane confirms before anything is stopped: a manifest
+            // generated just before a new payload must not stop that task.
+            replies.push(AcsMessage::TaskStopVerification(
+                TaskStopVerificationMessage {
+                    message_id: Some(uuid::Uuid::new_v4().to_string()),
+                    stop_candidates: candidates
+                        .into_iter()
+                        .map(|arn| TaskIdentifier {
+                            task_arn: Some(arn),
+                            task_cluster_arn: Some(self.cluster_arn.clone()),
+                            // A desired status on the wire: the same word as the task status.
+                            desired_status: Some(TaskStatus::Stopped.wire().into()),
+                        })
+                        .collect(),
+                },
+            ));
+        }
+        Reply::Send(replies)
+    }
+
+    fn on_stop_verified(&self, a: &TaskStopVerificationAck) -> Reply {
+        let arns: Vec<String> = a
+            .stop_tasks
+            .iter()
+            .filter_map(|t| t.task_arn.clone())
+            .collect();
+        tracing::info!(tasks = arns.len(), "control plane confirmed tasks to stop");
+        self.sink
+            .stop(&arns, "the control plane no longer knows this task");
+        Reply::None
+    }
+
+    fn on_credentials(&self, m: &IamRoleCredentialsMessage) -> Reply {
+        let credentials_id = m
+            .role_credentials
+            .as_ref()
+            .and_then(|c| c.credentials_id.clone());
+        let expiration = m
+            .role_credentials
+            .as_ref()
+            .and_then(|c| c.expiration.clone());
+        let stored = match (&m.task_arn, &m.role_credentials, m.role_type.as_deref()) {
+            (Some(arn), Some(creds), Some(role)) => role
+                .parse::<RoleType>()
+                .and_then(|role| RoleCredentials::from_acs(creds, role))
+                .and_then(|creds| self.sink.put_credentials(arn, creds))
+                .map_err(|e| e.to_string()),
+            _ => Err("taskArn, roleCredentials and roleType are required".to_string()),
+        };
+        match stored {
+            Ok(()) => {
+                tracing::info!(message_id = ?m.message_id, task = ?m.task_arn, credentials_id = ?credentials_id, "role credentials refreshed");
+                // The Go agent acknowledges only what it stored: unacked, ACS sends again.
+                Reply::Send(vec![AcsMessage::IamRoleCredentialsAck(
+                    IamRoleCredentialsAckRequest {
+                        message_id: m.message_id.clone(),
+                        expiration,
+                        credentials_id,
+                    },
+                )])
+            }
+            Err(e) => {
+                tracing::warn!(message_id = ?m.message_id, error = %e, "IAMRoleCredentialsMessage ignored");
+                Reply::None
+            }
+        }
+    }
+}
+
+fn desired_status(wire: Option<&str>) -> Option<DesiredStatus> {
+    wire.and_then(DesiredStatus::from_wire)
+}
+
+/// One payload task validated at control's boundary, after its role
+/// credentials are stored; None without an ARN.
+fn payload_task(sink: &dyn TaskSink, t: &acs::Task, policy: Policy) -> Option<PayloadTask> {
+    let Some(arn) = t.arn.clone().filter(|a| !a.is_empty()) else {
+        tracing::warn!("payload task without an arn ignored");
+        return None;
+    };
+    for (creds, role_type) in [
+        (&t.role_credentials, RoleType::TaskApplication),
+        (&t.execution_role_credentials, RoleType::TaskExecution),
+    ] {
+        if let Some(c) = creds {
+            let stored =
+                RoleCredentials::from_acs(c, role_type).and_then(|c| sink.put_credentials(&arn, c));
+            if let Err(e) = stored {
+                tracing::warn!(task = %arn, role_type = role_type.as_str(), error = %e, "payload credentials ignored");
+            }
+        }
+    }
+    let refuse = |reason: String| PayloadTask::Refuse {
+        arn: arn.clone(),
+        containers: t.containers.iter().filter_map(|c| c.name.clone()).collect(),
+        reason,
+    };
+    Some(match desired_status(t.desired_status.as_deref()) {
+        None => refuse(format!(
+            "desiredStatus {:?}: expected RUNNING or STOPPED",
+            t.desired_status
+        )),
+        Some(DesiredStatus::Stopped) => PayloadTask::Stop { arn },
+        Some(DesiredStatus::Running) => match task_def(t, policy) {
+            Ok(def) => PayloadTask::Run(Box::new(def)),
+            Err(invalid) => refuse(invalid.reason),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::credentials::CredentialsError;
+    use crate::state::StateError;
+
+    /// Records the role credentials it is given; nothing else is called here.
+    #[derive(Default)]
+    struct Recording {
+        credentials: Mutex<Vec<(String, RoleType)>>,
+    }
+
+    impl TaskSink for Recording {
+        fn accept(&self, _: Vec<PayloadTask>) -> Result<(), StateError> {
+            Ok(())
+        }
+        fn stop(&self, _: &[String], _: &str) {}
+        fn stop_candidates(&self, _: &HashSet<String>) -> Vec<String> {
+            Vec::new()
+        }
+        fn put_credentials(&self, arn: &str, c: RoleCredentials) -> Result<(), CredentialsError> {
+            self.credentials
+                .lock()
+                .unwrap()
+                .push((arn.to_string(), c.role_type));
+            Ok(())
+        }
+    }
+
+    const ARN: &str = "arn:aws:ecs:us-east-1:000000000000:task/demo/0123456789abcdef";
+
+    fn task(desired: &str, image: &str) -> acs::Task {
+        serde_json::from_value(serde_json::json!({
+            "arn": ARN, "family": "web", "version": "4", "desiredStatus": desired,
+            "networkMode": "host",
+            "containers": [{"name": "app", "image": image, "essential": true, "memory": 32}],
+            "roleCredentials": {"credentialsId": "c1", "accessKeyId": "AK", "secretAccessKey": "S",
+                                "sessionToken": "T", "expiration": "2030-01-01T00:00:00Z",
+                                "roleArn": "arn:aws:iam::000000000000:role/r"}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn payload_tasks_are_validated_at_the_boundary() {
+        let sink = Recording::default();
+        let policy = Policy::default();
+        match payload_task(&sink, &task("RUNNING", "busybox"), policy) {
+            Some(PayloadTask::Run(def)) => assert_eq!(def.arn, ARN),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            payload_task(&sink, &task("STOPPED", "busybox"), policy),
+            Some(PayloadTask::Stop { arn: ARN.into() })
+        );
+        match payload_task(&sink, &task("PAUSED", "busybox"), policy) {
+            Some(PayloadTask::Refuse {
+                arn,
+                containers,
+                reason,
+            }) => {
+                assert_eq!((arn.as_str(), containers), (ARN, vec!["app".to_string()]));
+                assert!(reason.contains("desiredStatus"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        match payload_task(&sink, &task("RUNNING", ""), policy) {
+            Some(PayloadTask::Refuse { reason, .. }) => {
+                assert!(reason.contains("image"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+        // The role credentials are stored whatever becomes of the task.
+        assert_eq!(
+            sink.credentials.lock().unwrap().len(),
+            4,
+            "{:?}",
+            sink.credentials
+        );
+        let mut no_arn = task("RUNNING", "busybox");
+        no_arn.arn = None;
+        assert_eq!(payload_task(&sink, &no_arn, policy), None);
+    }
+
+    #[test]
+    fn manifest_desired_status_is_typed() {
+        assert_eq!(
+            desired_status(Some("STOPPED")),
+            Some(DesiredStatus::Stopped)
+        );
+        assert_eq!(desired_status(Some("stopped")), None);
+        assert_eq!(desired_status(None), None);
+    }
+}
