@@ -1,6 +1,7 @@
 //! ecs-agent: an Amazon ECS container agent that drives containerd directly,
 //! and ecs-local, a local ECS control plane. See ARCHITECTURE in the README.
 
+pub mod agent;
 pub mod backoff;
 pub mod config;
 pub mod control;
@@ -9,7 +10,6 @@ pub mod endpoints;
 pub mod engine;
 #[cfg(test)]
 mod fuzz_support;
-pub mod host;
 pub mod image;
 pub mod local;
 pub mod logger;

@@ -14,7 +14,6 @@ use aws_sdk_ecs::types::{
 
 use crate::task::def::{NetworkBinding, Protocol};
 
-use crate::engine::{ReportError, StateReporter};
 use crate::task::StateChange;
 
 use super::registration::Registration;
@@ -221,7 +220,9 @@ impl EcsClient {
         ))
     }
 
-    async fn submit_change(&self, change: &StateChange) -> Result<(), ControlError> {
+    /// SubmitTaskStateChange, or SubmitContainerStateChange for a change
+    /// without a task status.
+    pub async fn submit_change(&self, change: &StateChange) -> Result<(), ControlError> {
         match change.task_status {
             Some(status) => {
                 let mut req = self
@@ -297,18 +298,6 @@ fn bindings(b: &[NetworkBinding]) -> Option<Vec<aws_sdk_ecs::types::NetworkBindi
             })
             .collect(),
     )
-}
-
-impl StateReporter for EcsClient {
-    async fn submit(&self, change: &StateChange) -> Result<(), ReportError> {
-        self.submit_change(change).await.map_err(|e| {
-            if e.is_retryable() {
-                ReportError::Retryable(e.to_string())
-            } else {
-                ReportError::Refused(e.to_string())
-            }
-        })
-    }
 }
 
 fn integer(name: &str, value: i64) -> Resource {

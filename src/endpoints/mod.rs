@@ -72,4 +72,3 @@ pub use tmds::{metadata_router, metadata_router_with_tags};
 
 /// The `/license` text.
 pub const LICENSE_TEXT: &str = include_str!("LICENSE-NOTICE.txt");
-

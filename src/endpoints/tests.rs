@@ -12,6 +12,7 @@ use tower::ServiceExt;
 
 use super::tmds_json::{container_json, task_json};
 use super::*;
+use crate::config::RpsLimit;
 use crate::observe::metadata_json::Version;
 use crate::observe::stats::{ContainerSample, NetworkRate};
 use crate::observe::view::{
@@ -21,7 +22,6 @@ use crate::observe::view::{
 use crate::observe::{AgentMetrics, StatsStore};
 use crate::task::def::{NetworkMode, Protocol};
 use crate::task::{ContainerStatus, DesiredStatus, TaskStatus};
-use crate::config::RpsLimit;
 
 const TASK_ARN: &str =
     "arn:aws:ecs:us-west-2:111122223333:task/default/8f03e41243824aea923aca126495f665";

@@ -1,0 +1,239 @@
+//! Builds the agent from a [`Config`] and runs it: the one module that knows
+//! every other. It passes the config's own types through; the binary only
+//! reads the environment and the config file and calls [`run`].
+
+mod checkpoint;
+mod endpoints;
+mod error;
+pub mod host;
+mod networking;
+mod register;
+mod reporter;
+
+use std::sync::Arc;
+
+use aws_credential_types::Credentials;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::control::tags::ResourceTags;
+use crate::control::task_protection::TaskProtection;
+use crate::control::tcs::PUBLISH_INTERVAL;
+use crate::control::{AcsSession, EcsClient, TcsSession};
+use crate::credentials::CredentialsStore;
+use crate::engine::{Engine, EngineServices, EngineSettings, ReportQueue};
+use crate::image::Platform;
+use crate::network::TaskNetwork;
+use crate::observe::{AgentView, TaskSource};
+use crate::runtime::containerd::pull::PullOptions;
+use crate::runtime::containerd::{Conn, ContainerdRuntime};
+use crate::state::{InstanceRecord, Saved};
+use crate::task::from_acs::Policy;
+
+pub use error::AgentError;
+
+/// What the Go agent reports as the Docker version; ACS wants something there.
+const RUNTIME_VERSION: &str = "containerd";
+/// The build's commit, when the build knew it.
+const AGENT_HASH: &str = match option_env!("ECS_AGENT_GIT_HASH") {
+    Some(hash) => hash,
+    None => "unknown",
+};
+
+/// A started agent: tasks run, endpoints listen, the ACS session is open.
+pub struct Agent {
+    /// Ends only when the control plane declares the instance inactive.
+    acs: JoinHandle<String>,
+}
+
+/// Builds and runs the agent until SIGTERM or SIGINT (Ok: containers keep
+/// running) or until the control plane no longer accepts this instance.
+/// `aws_credentials`: AWS keys from the config file, if any.
+pub async fn run(cfg: Config, aws_credentials: Option<Credentials>) -> Result<(), AgentError> {
+    log_config(&cfg);
+    build(&cfg, aws_credentials).await?.wait().await
+}
+
+fn log_config(cfg: &Config) {
+    for name in &cfg.unknown_variables {
+        tracing::warn!(variable = %name, "unknown ECS_* setting ignored");
+    }
+    for name in &cfg.ignored_variables {
+        tracing::info!(variable = %name, "setting has no effect on this agent");
+    }
+    for w in &cfg.warnings {
+        tracing::warn!(warning = %w, "configuration");
+    }
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), config = ?cfg, "ecs-agent starting");
+}
+
+/// Starts every part of the agent in order: runtime, checkpoint,
+/// registration, engine (with the last process's tasks), endpoints, TCS and
+/// ACS.
+pub async fn build(
+    cfg: &Config,
+    aws_credentials: Option<Credentials>,
+) -> Result<Agent, AgentError> {
+    let conn = Conn::lazy(&cfg.containerd_address, &cfg.containerd_namespace)
+        .map_err(AgentError::Containerd)?;
+    let pull = PullOptions {
+        snapshotter: "overlayfs".into(),
+        insecure_registries: cfg.insecure_registries.clone(),
+        platform: Platform::host(),
+    };
+    let logger = crate::logger::install(&cfg.data_dir).map_err(AgentError::Logger)?;
+    let runtime = Arc::new(ContainerdRuntime::new(conn, pull).with_logger(logger));
+
+    let opened = checkpoint::open(cfg)?;
+    let endpoint = cfg.backend_host.clone().unwrap_or_default();
+    if let Some(store) = &opened.store {
+        store.check_owner(opened.saved.instance.as_ref(), &cfg.cluster, &endpoint)?;
+    }
+
+    let ecs = Arc::new(
+        EcsClient::new(
+            &cfg.region,
+            cfg.backend_host.as_deref(),
+            &cfg.cluster,
+            aws_credentials,
+        )
+        .await,
+    );
+    let net = networking::start(cfg).await?;
+    let input = register::input(cfg, &net, &opened.saved);
+    let (instance_arn, cluster_arn) = register::register(&ecs, cfg, &input).await?;
+    if let Some(store) = &opened.store {
+        store.save_instance(&InstanceRecord {
+            cluster: cfg.cluster.clone(),
+            endpoint,
+            container_instance_arn: instance_arn.clone(),
+            cluster_arn: cluster_arn.clone(),
+        })?;
+    }
+
+    let settings = EngineSettings {
+        cluster_arn: cluster_arn.clone(),
+        data_dir: cfg.data_dir.clone(),
+        default_stop_timeout: cfg.container_stop_timeout,
+        default_start_timeout: cfg.container_start_timeout,
+        cleanup_wait: cfg.engine_task_cleanup_wait,
+        cleanup_jitter: cfg.engine_task_cleanup_jitter,
+        pull_behavior: cfg.image_pull_behavior,
+        registry_auth: cfg.engine_auth.clone(),
+        task_iam_role: input.task_iam_role,
+        task_iam_role_network_host: input.task_iam_role_network_host,
+        container_metadata: cfg.container_metadata.enabled,
+        host_data_dir: cfg.container_metadata.host_data_dir.clone(),
+    };
+    let reports = ReportQueue::start(ecs.clone(), opened.checkpoint.clone());
+    // What the last process decided but the control plane has not taken yet goes first.
+    let Saved {
+        tasks,
+        outbox,
+        seq_num,
+        images,
+        ..
+    } = opened.saved;
+    for (id, change) in outbox {
+        reports.push(Some(id), change);
+    }
+    let services = EngineServices {
+        network: net.manager.clone().map(|m| m as Arc<dyn TaskNetwork>),
+        credentials: CredentialsStore::new(),
+    };
+    let engine = Engine::new(
+        runtime.clone(),
+        settings,
+        reports,
+        opened.checkpoint,
+        services,
+    );
+    let router = engine.clone();
+    tokio::spawn(async move { router.route_exits().await });
+    engine.release_orphan_networks(&tasks).await;
+    engine.restore(tasks);
+    engine.restore_images(images);
+    if cfg.image_cleanup.disabled {
+        tracing::info!("image cleanup is off (ECS_DISABLE_IMAGE_CLEANUP)");
+    } else {
+        tokio::spawn(
+            engine
+                .clone()
+                .clean_images_forever(cfg.image_cleanup.clone()),
+        );
+    }
+
+    let (connected, acs_up) = tokio::sync::watch::channel(false);
+    // The endpoints' collector fills this store; TCS reads it too.
+    let stats = endpoints::serve(
+        cfg,
+        &engine,
+        runtime,
+        AgentView {
+            cluster: cfg.cluster.clone(),
+            container_instance_arn: Some(instance_arn.clone()),
+            version: format!("ecs-agent v{}", env!("CARGO_PKG_VERSION")),
+            container_instance_tags: cfg.container_instance_tags.clone().into_iter().collect(),
+            vpc_id: String::new(),
+        },
+        acs_up,
+        Arc::new(TaskProtection::new(&ecs, &cluster_arn)),
+        Arc::new(ResourceTags::new(&ecs)),
+    )
+    .await?;
+    if cfg.disable_metrics {
+        tracing::info!("task metrics are off (ECS_DISABLE_METRICS); no TCS session");
+    } else {
+        let tasks: Arc<dyn TaskSource> = Arc::new(engine.published().clone());
+        tokio::spawn(
+            TcsSession {
+                ecs: ecs.clone(),
+                cluster_arn: cluster_arn.clone(),
+                instance_arn: instance_arn.clone(),
+                agent_hash: AGENT_HASH.into(),
+                stats,
+                tasks,
+                sample_interval: cfg.endpoints.stats_poll_interval,
+                publish_interval: cfg.tcs_publish_interval.unwrap_or(PUBLISH_INTERVAL),
+            }
+            .run(),
+        );
+    }
+    let session = AcsSession {
+        ecs,
+        metrics: engine.metrics().clone(),
+        sink: Arc::new(engine),
+        policy: Policy {
+            disable_privileged: cfg.disable_privileged,
+            allow_eni: input.task_eni,
+        },
+        cluster_arn,
+        instance_arn,
+        agent_hash: AGENT_HASH.into(),
+        runtime_version: RUNTIME_VERSION.into(),
+        connected,
+        seq_checkpoint: opened.seq_checkpoint,
+        initial_seq_num: seq_num.unwrap_or(1),
+    };
+    Ok(Agent {
+        acs: tokio::spawn(session.run()),
+    })
+}
+
+impl Agent {
+    /// Until SIGTERM or SIGINT (Ok: containers keep running), or until the
+    /// control plane no longer accepts this instance.
+    pub async fn wait(mut self) -> Result<(), AgentError> {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(AgentError::Signal)?;
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: exiting; containers keep running"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: exiting; containers keep running"),
+            reason = &mut self.acs => {
+                let reason = reason.unwrap_or_else(|e| format!("ACS session ended: {e}"));
+                return Err(AgentError::Inactive(reason));
+            }
+        }
+        Ok(())
+    }
+}
