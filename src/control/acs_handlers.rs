@@ -327,6 +327,97 @@ mod tests {
         assert_eq!(payload_task(&sink, &no_arn, policy), None);
     }
 
+    /// A sink whose checkpoint fails or succeeds, and a recorded sequence number.
+    struct Checkpointing {
+        fails: bool,
+    }
+
+    impl TaskSink for Checkpointing {
+        fn accept(&self, _: Vec<PayloadTask>) -> Result<(), StateError> {
+            match self.fails {
+                true => Err(StateError::Serialize(
+                    serde_json::from_str::<i32>("disk full").unwrap_err(),
+                )),
+                false => Ok(()),
+            }
+        }
+        fn stop(&self, _: &[String], _: &str) {}
+        fn stop_candidates(&self, _: &HashSet<String>) -> Vec<String> {
+            Vec::new()
+        }
+        fn put_credentials(&self, _: &str, _: RoleCredentials) -> Result<(), CredentialsError> {
+            Ok(())
+        }
+    }
+
+    #[derive(Default)]
+    struct Seqs(Mutex<Vec<i64>>);
+
+    impl super::super::sink::SeqCheckpoint for Seqs {
+        fn save_seq_num(&self, seq: i64) -> Result<(), StateError> {
+            self.0.lock().unwrap().push(seq);
+            Ok(())
+        }
+    }
+
+    async fn session(fails: bool, seqs: std::sync::Arc<Seqs>) -> AcsSession {
+        use std::sync::Arc;
+        let keys = aws_credential_types::Credentials::new("AK", "SK", None, None, "test");
+        let ecs = super::super::EcsClient::new(
+            "us-east-1",
+            Some("http://127.0.0.1:9"),
+            "default",
+            Some(keys),
+        )
+        .await;
+        AcsSession {
+            ecs: Arc::new(ecs),
+            sink: Arc::new(Checkpointing { fails }),
+            policy: Policy::default(),
+            cluster_arn: "cluster".into(),
+            instance_arn: "instance".into(),
+            agent_hash: "hash".into(),
+            runtime_version: "containerd".into(),
+            connected: tokio::sync::watch::channel(false).0,
+            seq_checkpoint: seqs,
+            initial_seq_num: 1,
+            metrics: Arc::new(crate::observe::AgentMetrics::new()),
+        }
+    }
+
+    fn payload() -> String {
+        AcsMessage::Payload(PayloadMessage {
+            message_id: Some("m1".into()),
+            seq_num: Some(5),
+            tasks: vec![task("RUNNING", "busybox")],
+            ..Default::default()
+        })
+        .encode()
+    }
+
+    #[tokio::test]
+    async fn a_payload_is_acknowledged_only_after_its_checkpoint() {
+        let seqs = std::sync::Arc::new(Seqs::default());
+        let failing = session(true, seqs.clone()).await;
+        let mut seq_num = 1;
+        assert!(matches!(
+            failing.handle(&payload(), &mut seq_num),
+            Reply::None
+        ));
+        assert_eq!(seq_num, 1);
+        assert!(seqs.0.lock().unwrap().is_empty());
+
+        let ok = session(false, seqs.clone()).await;
+        match ok.handle(&payload(), &mut seq_num) {
+            Reply::Send(msgs) => match msgs.as_slice() {
+                [AcsMessage::Ack(a)] => assert_eq!(a.message_id.as_deref(), Some("m1")),
+                other => panic!("{other:?}"),
+            },
+            _ => panic!("no acknowledgement"),
+        }
+        assert_eq!((seq_num, seqs.0.lock().unwrap().clone()), (5, vec![5]));
+    }
+
     #[test]
     fn manifest_desired_status_is_typed() {
         assert_eq!(
