@@ -9,7 +9,7 @@ use crate::control::sink::{NoSeqCheckpoint, SeqCheckpoint};
 use crate::engine::{Checkpoint, NoCheckpoint};
 use crate::state::{Saved, StateStore};
 
-use super::AgentError;
+use super::error::AgentError;
 
 pub struct Opened {
     /// The store itself, for the instance record; None when off.

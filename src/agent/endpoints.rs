@@ -15,7 +15,7 @@ use crate::observe::{AgentView, StatsStore, TaskSource};
 use crate::runtime::ContainerRuntime;
 use tokio::sync::watch;
 
-use super::AgentError;
+use super::error::AgentError;
 
 /// Binds both listeners (a port in use fails the start, naming its
 /// variable) and serves them in the background. Returns the container

@@ -31,14 +31,7 @@ use crate::state::{InstanceRecord, Saved};
 use crate::task::from_acs::Policy;
 
 pub use error::AgentError;
-
-/// What the Go agent reports as the Docker version; ACS wants something there.
-const RUNTIME_VERSION: &str = "containerd";
-/// The build's commit, when the build knew it.
-const AGENT_HASH: &str = match option_env!("ECS_AGENT_GIT_HASH") {
-    Some(hash) => hash,
-    None => "unknown",
-};
+use register::{AGENT_HASH, RUNTIME_VERSION};
 
 /// A started agent: tasks run, endpoints listen, the ACS session is open.
 pub struct Agent {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::network::{default_dynamic_port_range, HostPrep, NetworkConfig, NetworkManager};
 
-use super::AgentError;
+use super::error::AgentError;
 
 /// What this host can do for task networks.
 pub struct Networking {

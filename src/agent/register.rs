@@ -9,8 +9,17 @@ use crate::control::registration::{registration, Registration, RegistrationInput
 use crate::control::EcsClient;
 use crate::state::Saved;
 
+use super::error::AgentError;
+use super::host;
 use super::networking::Networking;
-use super::{host, AgentError, AGENT_HASH, RUNTIME_VERSION};
+
+/// What the Go agent reports as the Docker version; ACS wants something there.
+pub const RUNTIME_VERSION: &str = "containerd";
+/// The build's commit, when the build knew it.
+pub const AGENT_HASH: &str = match option_env!("ECS_AGENT_GIT_HASH") {
+    Some(hash) => hash,
+    None => "unknown",
+};
 
 /// What the agent registers with: the config, the host, the previous
 /// instance ARN, and the task features this host can really serve.

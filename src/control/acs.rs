@@ -11,7 +11,7 @@ use crate::backoff::Backoff;
 use crate::observe::AgentMetrics;
 use crate::task::from_acs::Policy;
 
-use super::acs_handlers::Reply;
+use super::acs_reply::{Ended, Reply};
 use super::acs_url::{acs_url, AcsQuery};
 use super::ecs_client::EcsClient;
 use super::signing::connect_signed;
@@ -33,15 +33,6 @@ pub enum AcsError {
     Sign(#[from] super::signing::SignError),
     #[error("websocket: {0}")]
     Websocket(#[from] tokio_tungstenite::tungstenite::Error),
-}
-
-/// Why a connection ended.
-#[derive(Debug, PartialEq, Eq)]
-pub(super) enum Ended {
-    /// Closed or idle: connect again.
-    Reconnect,
-    /// The control plane says this instance is gone; reconnecting cannot help.
-    Inactive(String),
 }
 
 pub struct AcsSession {

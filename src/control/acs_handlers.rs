@@ -14,15 +14,9 @@ use crate::model::acs::{
 use crate::task::from_acs::{task_def, Policy};
 use crate::task::{DesiredStatus, TaskStatus};
 
-use super::acs::{AcsSession, Ended};
+use super::acs::AcsSession;
+use super::acs_reply::{Ended, Reply};
 use super::sink::{PayloadTask, TaskSink};
-
-/// What the session sends after a message, or whether it ends.
-pub(super) enum Reply {
-    None,
-    Send(Vec<AcsMessage>),
-    End(Ended),
-}
 
 impl AcsSession {
     pub(super) fn handle(&self, text: &str, seq_num: &mut i64) -> Reply {

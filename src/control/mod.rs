@@ -4,6 +4,7 @@
 
 pub mod acs;
 mod acs_handlers;
+mod acs_reply;
 pub mod acs_url;
 pub mod ecs_client;
 pub mod registration;
