@@ -1,8 +1,6 @@
 //! The ECS API as the agent uses it, through aws-sdk-ecs: register the
 //! instance, discover the ACS endpoint, submit state changes.
 
-use std::collections::BTreeMap;
-
 use aws_config::BehaviorVersion;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_credential_types::Credentials;
@@ -327,9 +325,6 @@ pub fn cluster_arn_from_instance_arn(instance_arn: &str, cluster: &str) -> Strin
         None => format!("{prefix}:cluster/{cluster}"),
     }
 }
-
-/// Attribute name -> optional value, in a stable order.
-pub type Attributes = BTreeMap<String, Option<String>>;
 
 #[cfg(test)]
 mod tests {

@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use super::ecs_client::Attributes;
-
 pub const AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Attribute name -> optional value, in a stable order.
+pub type Attributes = BTreeMap<String, Option<String>>;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Registration {
