@@ -12,7 +12,7 @@ use crate::task::{
     ContainerChange, ContainerStatus, DesiredStatus, Event, StateChange, Task, TaskDef, TaskStatus,
 };
 
-use super::{lock, Engine, Msg};
+use super::inner::{lock, Engine, Msg};
 
 impl<R: ContainerRuntime> TaskSink for Engine<R> {
     fn accept(&self, tasks: Vec<PayloadTask>) -> Result<(), StateError> {

@@ -10,7 +10,8 @@ use crate::task::def::task_id;
 use crate::task::spec::container_id;
 use crate::task::{Action, ContainerStatus, Event, Observed, Task, TaskStatus};
 
-use super::{exec, now_ms, Inner, Msg};
+use super::exec;
+use super::inner::{now_ms, Inner, Msg};
 
 pub(crate) async fn run<R: ContainerRuntime>(
     inner: Arc<Inner<R>>,

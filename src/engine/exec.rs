@@ -24,8 +24,8 @@ use crate::task::image_ref::ImageRef;
 use crate::task::spec::{container_id, container_spec, set_env, SpecContext};
 use crate::task::{Action, Event, Task};
 
+use super::inner::{Inner, Msg};
 use super::{netsetup, publish};
-use super::{Inner, Msg};
 use tokens::endpoint_env;
 
 const SIGTERM: i32 = 15;
@@ -419,7 +419,7 @@ async fn signal<R: ContainerRuntime>(
         let _ = tx.send(Msg::Event(Event::Exited {
             container: index,
             exit_code,
-            at_ms: super::now_ms(),
+            at_ms: super::inner::now_ms(),
         }));
     }
 }

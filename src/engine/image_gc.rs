@@ -10,7 +10,7 @@ use crate::runtime::images::{ImageRecord, ImageStore};
 use crate::runtime::ContainerRuntime;
 use crate::state::ImageState;
 
-use super::{lock, now_ms, Engine};
+use super::inner::{lock, now_ms, Engine};
 
 /// The images to remove now. Pure: every fact is passed in.
 pub fn choose(

@@ -10,7 +10,7 @@ use crate::network::{NamespaceInfo, NamespaceRequest};
 use crate::task::def::{ContainerNetwork, NetworkMode, TaskDef};
 use crate::task::Task;
 
-use super::{Engine, Inner};
+use super::inner::{Engine, Inner};
 
 /// `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`, as the Go agent injects it.
 pub const CREDENTIALS_URI_ENV: &str = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI";
