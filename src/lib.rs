@@ -6,6 +6,8 @@ pub mod backoff;
 pub mod config;
 pub mod control;
 pub mod credentials;
+#[cfg(test)]
+mod cycle_tests;
 pub mod endpoints;
 pub mod engine;
 #[cfg(test)]
