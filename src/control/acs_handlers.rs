@@ -11,7 +11,7 @@ use crate::model::acs::{
     IamRoleCredentialsAckRequest, IamRoleCredentialsMessage, PayloadMessage, TaskIdentifier,
     TaskManifestMessage, TaskStopVerificationAck, TaskStopVerificationMessage,
 };
-use crate::task::from_acs::{task_def, Policy};
+use crate::task::from_acs::{ignored_docker_keys, task_def, Policy};
 use crate::task::{DesiredStatus, TaskStatus};
 
 use super::acs::AcsSession;
@@ -228,10 +228,18 @@ fn payload_task(sink: &dyn TaskSink, t: &acs::Task, policy: Policy) -> Option<Pa
             t.desired_status
         )),
         Some(DesiredStatus::Stopped) => PayloadTask::Stop { arn },
-        Some(DesiredStatus::Running) => match task_def(t, policy) {
-            Ok(def) => PayloadTask::Run(Box::new(def)),
-            Err(invalid) => refuse(invalid.reason),
-        },
+        Some(DesiredStatus::Running) => {
+            let ignored = ignored_docker_keys(t);
+            if !ignored.is_empty() {
+                // The Go agent drops these silently; a typo in a task
+                // definition's dockerConfig deserves a line in the log.
+                tracing::warn!(task = %arn, keys = ?ignored, "dockerConfig keys that Docker's API does not define are ignored");
+            }
+            match task_def(t, policy) {
+                Ok(def) => PayloadTask::Run(Box::new(def)),
+                Err(invalid) => refuse(invalid.reason),
+            }
+        }
     })
 }
 
