@@ -40,6 +40,11 @@ impl Backoff {
         Duration::from_secs_f64(wait.max(0.0))
     }
 
+    /// The base of the next wait (before jitter), for logs.
+    pub fn upcoming(&self) -> Duration {
+        self.current
+    }
+
     pub fn reset(&mut self) {
         self.current = self.min;
     }

@@ -21,6 +21,7 @@ use tonic::codec::Streaming;
 use super::error::from_status;
 use super::lifecycle::exit_code;
 use super::Conn;
+use crate::backoff::Backoff;
 use crate::runtime::ExitEvent;
 use crate::runtime::{ErrorKind, RuntimeError};
 
@@ -48,7 +49,7 @@ pub(super) async fn subscribe_exits(
 }
 
 async fn run(conn: Conn, tx: mpsc::Sender<ExitEvent>, mut stream: Streaming<Envelope>) {
-    let mut backoff = BACKOFF_MIN;
+    let mut backoff = Backoff::doubling(BACKOFF_MIN, BACKOFF_MAX);
     loop {
         let since = Instant::now();
         match pump(&conn, &tx, &mut stream).await {
@@ -61,14 +62,14 @@ async fn run(conn: Conn, tx: mpsc::Sender<ExitEvent>, mut stream: Streaming<Enve
             }
         }
         if since.elapsed() >= HEALTHY_AFTER {
-            backoff = BACKOFF_MIN;
+            backoff.reset();
         }
         loop {
+            let wait = backoff.next(0.0);
             tokio::select! {
                 _ = tx.closed() => return,
-                _ = tokio::time::sleep(backoff) => {}
+                _ = tokio::time::sleep(wait) => {}
             }
-            backoff = (backoff * 2).min(BACKOFF_MAX);
             match open(&conn).await {
                 Ok(s) => {
                     tracing::info!(namespace = %conn.namespace(), "resubscribed to containerd exit events");
@@ -79,7 +80,7 @@ async fn run(conn: Conn, tx: mpsc::Sender<ExitEvent>, mut stream: Streaming<Enve
                     break;
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "resubscribing to containerd events failed");
+                    tracing::warn!(error = %e, retry_in_ms = backoff.upcoming().as_millis() as u64, "resubscribing to containerd events failed");
                 }
             }
         }
