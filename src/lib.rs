@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod backoff;
+pub mod blocking;
 pub mod config;
 pub mod control;
 pub mod credentials;

@@ -209,12 +209,14 @@ async fn cleanup<R: ContainerRuntime>(
         .data_dir
         .join("logs")
         .join(task_id(task.arn()));
-    if let Err(e) = std::fs::remove_dir_all(&logs) {
-        if e.kind() != std::io::ErrorKind::NotFound {
-            tracing::warn!(task = %task.arn(), path = %logs.display(), error = %e, "cannot remove task logs");
+    crate::blocking::run(|| {
+        if let Err(e) = std::fs::remove_dir_all(&logs) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(task = %task.arn(), path = %logs.display(), error = %e, "cannot remove task logs");
+            }
         }
-    }
-    exec::remove_task_files(&inner.settings.data_dir, task.arn());
+        exec::remove_task_files(&inner.settings.data_dir, task.arn());
+    });
     if let Err(e) = inner.checkpoint.delete_task(task.arn()) {
         tracing::error!(task = %task.arn(), error = %e, "cannot remove the task from the state");
     }

@@ -138,9 +138,12 @@ impl StateStore {
         &self,
         f: impl FnOnce(&redb::WriteTransaction) -> Result<(), redb::Error>,
     ) -> Result<(), StateError> {
-        let txn = self.db.begin_write().map_err(|e| self.db_err(e))?;
-        f(&txn).map_err(|e| self.db_err(e))?;
-        txn.commit().map_err(|e| self.db_err(e))
+        // A commit fsyncs: off the async worker, by the one rule.
+        crate::blocking::run(|| {
+            let txn = self.db.begin_write().map_err(|e| self.db_err(e))?;
+            f(&txn).map_err(|e| self.db_err(e))?;
+            txn.commit().map_err(|e| self.db_err(e))
+        })
     }
 
     fn decode<T: for<'de> Deserialize<'de>>(
