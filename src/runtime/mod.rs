@@ -9,6 +9,8 @@ use crate::task::container::{ContainerSpec, PulledImage};
 
 pub mod containerd;
 mod error;
+#[cfg(test)]
+pub mod fake;
 pub mod images;
 pub mod metrics;
 
