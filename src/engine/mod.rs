@@ -16,6 +16,13 @@ mod publish;
 pub mod reporter;
 pub mod settings;
 
+#[cfg(test)]
+mod actor_tests;
+#[cfg(test)]
+mod reporter_tests;
+#[cfg(test)]
+mod test_support;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

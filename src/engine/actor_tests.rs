@@ -1,0 +1,153 @@
+//! The task actor and the executor, driven through the engine's front (the
+//! `TaskSink` control hands tasks to) on the fake runtime, with time paused:
+//! what a user sees in the runtime's calls and in the reports.
+
+use std::time::Duration;
+
+use crate::config::ImagePullBehavior;
+use crate::control::sink::{PayloadTask, TaskSink};
+use crate::image::RegistryError;
+use crate::runtime::fake::Call;
+use crate::runtime::RuntimeError;
+use crate::task::def::ContainerDef;
+use crate::task::spec::container_id;
+use crate::task::{StateChange, TaskStatus};
+
+use super::test_support::{engine, task_def, Harness, TASK_ARN};
+
+const SIGTERM: i32 = 15;
+const SIGKILL: i32 = 9;
+
+fn app_id() -> String {
+    container_id("t1", 0, "app")
+}
+
+fn is_status(status: TaskStatus) -> impl Fn(&StateChange) -> bool {
+    move |c| c.task_arn == TASK_ARN && c.task_status == Some(status)
+}
+
+fn run(h: &Harness, container: ContainerDef) {
+    h.engine
+        .accept(vec![PayloadTask::Run(Box::new(task_def(container)))])
+        .expect("NoCheckpoint accepts every task");
+}
+
+#[tokio::test(start_paused = true)]
+async fn stop_timeout_sends_sigkill_only_after_it_passed() {
+    let h = engine(ImagePullBehavior::Default);
+    let stop_timeout = Duration::from_secs(7);
+    run(
+        &h,
+        ContainerDef {
+            stop_timeout: Some(stop_timeout),
+            ..ContainerDef::minimal("app", "busybox")
+        },
+    );
+    h.reporter.wait_for(is_status(TaskStatus::Running)).await;
+
+    h.engine.stop(&[TASK_ARN.to_string()], "scaled in");
+    let id = app_id();
+    let is_signal = |sig: i32| {
+        let id = id.clone();
+        move |c: &Call| {
+            *c == Call::Kill {
+                id: id.clone(),
+                signal: sig,
+            }
+        }
+    };
+    let term_at = h.runtime.wait_for(is_signal(SIGTERM)).await;
+
+    // The container ignores SIGTERM: just before the timeout, no SIGKILL yet.
+    tokio::time::sleep_until(term_at + stop_timeout - Duration::from_millis(1)).await;
+    assert!(
+        !h.runtime.calls().iter().any(is_signal(SIGKILL)),
+        "SIGKILL sent before stopTimeout passed: {:?}",
+        h.runtime.calls()
+    );
+
+    let kill_at = h.runtime.wait_for(is_signal(SIGKILL)).await;
+    assert_eq!(
+        kill_at - term_at,
+        stop_timeout,
+        "SIGKILL at the stopTimeout"
+    );
+
+    // The killed container's exit stops the task, with the code SIGKILL leaves.
+    h.runtime.exit(&id, 128 + SIGKILL).await;
+    let stopped = h.reporter.wait_for(is_status(TaskStatus::Stopped)).await;
+    assert_eq!(stopped.containers[0].exit_code, Some(137));
+}
+
+#[tokio::test(start_paused = true)]
+async fn pull_failure_is_reported_stopped_with_the_registry_words() {
+    let h = engine(ImagePullBehavior::Default);
+    h.runtime
+        .queue_pull(Err(RuntimeError::Image(RegistryError::Registry {
+            reference: "docker.io/library/nosuch:latest".into(),
+            registry: "registry-1.docker.io".into(),
+            status: 404,
+            message: "manifest unknown".into(),
+        })));
+    run(&h, ContainerDef::minimal("app", "nosuch"));
+
+    let stopped = h.reporter.wait_for(is_status(TaskStatus::Stopped)).await;
+    let reason = stopped.containers[0]
+        .reason
+        .clone()
+        .expect("the container's reason");
+    assert!(
+        reason.starts_with("CannotPullContainerError"),
+        "reason: {reason}"
+    );
+    assert!(reason.contains("manifest unknown"), "reason: {reason}");
+    assert!(
+        stopped
+            .reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("manifest unknown"),
+        "task reason: {:?}",
+        stopped.reason
+    );
+    // Default pull behaviour looked for a cached image before giving up,
+    // and nothing was created.
+    let calls = h.runtime.calls();
+    assert!(calls.iter().any(|c| matches!(c, Call::FindImage { .. })));
+    assert!(!calls.iter().any(|c| matches!(c, Call::Create { .. })));
+}
+
+#[tokio::test(start_paused = true)]
+async fn create_is_retried_while_containerd_is_unavailable() {
+    let h = engine(ImagePullBehavior::Default);
+    h.runtime
+        .queue_create(Err(RuntimeError::Unavailable("connection refused".into())));
+    h.runtime
+        .queue_create(Err(RuntimeError::Unavailable("connection refused".into())));
+    run(&h, ContainerDef::minimal("app", "busybox"));
+
+    let running = h.reporter.wait_for(is_status(TaskStatus::Running)).await;
+    assert_eq!(running.reason, None);
+
+    let creates: Vec<_> = h
+        .runtime
+        .timed_calls()
+        .into_iter()
+        .filter(|(_, c)| matches!(c, Call::Create { .. }))
+        .map(|(at, _)| at)
+        .collect();
+    assert_eq!(
+        creates.len(),
+        3,
+        "two refusals, then the create that worked"
+    );
+    // Waits of the doubling backoff from 250ms.
+    assert_eq!(creates[1] - creates[0], Duration::from_millis(250));
+    assert_eq!(creates[2] - creates[1], Duration::from_millis(500));
+    let started = h
+        .runtime
+        .calls()
+        .into_iter()
+        .filter(|c| matches!(c, Call::Start { .. }));
+    assert_eq!(started.count(), 1);
+}

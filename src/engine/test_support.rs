@@ -1,0 +1,128 @@
+//! What the engine's unit tests share: a recording [`StateReporter`] whose
+//! answers a test queues, and an engine on the fake runtime with nothing
+//! checkpointed and no task networking. Test-only.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::reporter::{ReportError, ReportQueue, StateReporter};
+use super::settings::EngineSettings;
+use super::{Engine, EngineServices, NoCheckpoint};
+use crate::config::{ImagePullBehavior, RegistryAuth};
+use crate::runtime::fake::FakeRuntime;
+use crate::task::def::{ContainerDef, NetworkMode, TaskDef};
+use crate::task::StateChange;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Records every submitted change with its instant; answers with the queued
+/// failures first, then accepts.
+#[derive(Default)]
+pub struct RecordingReporter {
+    failures: Mutex<VecDeque<ReportError>>,
+    submitted: Mutex<Vec<(Instant, StateChange)>>,
+    changed: Notify,
+}
+
+impl RecordingReporter {
+    pub fn fail_next(&self, error: ReportError) {
+        lock(&self.failures).push_back(error);
+    }
+
+    pub fn submitted(&self) -> Vec<(Instant, StateChange)> {
+        lock(&self.submitted).clone()
+    }
+
+    /// Waits until a submitted change matches `want`, and returns it.
+    pub async fn wait_for(&self, want: impl Fn(&StateChange) -> bool) -> StateChange {
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if let Some((_, c)) = lock(&self.submitted).iter().find(|(_, c)| want(c)) {
+                return c.clone();
+            }
+            changed.await;
+        }
+    }
+}
+
+impl StateReporter for RecordingReporter {
+    async fn submit(&self, change: &StateChange) -> Result<(), ReportError> {
+        lock(&self.submitted).push((Instant::now(), change.clone()));
+        self.changed.notify_waiters();
+        match lock(&self.failures).pop_front() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+pub const TASK_ARN: &str = "arn:aws:ecs:us-east-1:0:task/c/t1";
+
+/// A one-container host-mode task.
+pub fn task_def(container: ContainerDef) -> TaskDef {
+    TaskDef {
+        arn: TASK_ARN.into(),
+        family: "fam".into(),
+        version: "1".into(),
+        network_mode: NetworkMode::Host,
+        containers: vec![container],
+        eni: None,
+        eni_attachment_arn: None,
+        credentials_id: None,
+        execution_credentials_id: None,
+        limits: Default::default(),
+    }
+}
+
+pub struct Harness {
+    pub engine: Engine<FakeRuntime>,
+    pub runtime: Arc<FakeRuntime>,
+    pub reporter: Arc<RecordingReporter>,
+    /// The data directory; removed when the test ends.
+    _data: tempfile::TempDir,
+}
+
+/// An engine on the fake runtime, with its exits routed, as the agent runs it.
+pub fn engine(pull_behavior: ImagePullBehavior) -> Harness {
+    let runtime = Arc::new(FakeRuntime::new());
+    let reporter = Arc::new(RecordingReporter::default());
+    let data = tempfile::tempdir().expect("a temporary data directory");
+    let settings = EngineSettings {
+        cluster_arn: "arn:aws:ecs:us-east-1:0:cluster/c".into(),
+        data_dir: data.path().to_path_buf(),
+        default_stop_timeout: Duration::from_secs(30),
+        default_start_timeout: Duration::from_secs(180),
+        cleanup_wait: Duration::from_secs(3 * 3600),
+        cleanup_jitter: Duration::ZERO,
+        pull_behavior,
+        registry_auth: RegistryAuth::default(),
+        task_iam_role: false,
+        task_iam_role_network_host: false,
+        container_metadata: false,
+        host_data_dir: None,
+    };
+    let reports = ReportQueue::start(reporter.clone(), Arc::new(NoCheckpoint));
+    let engine = Engine::new(
+        runtime.clone(),
+        settings,
+        reports,
+        Arc::new(NoCheckpoint),
+        EngineServices::default(),
+    );
+    let router = engine.clone();
+    tokio::spawn(async move { router.route_exits().await });
+    Harness {
+        engine,
+        runtime,
+        reporter,
+        _data: data,
+    }
+}
