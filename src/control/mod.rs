@@ -5,6 +5,8 @@
 pub mod acs;
 mod acs_handlers;
 mod acs_reply;
+#[cfg(test)]
+mod acs_tests;
 pub mod acs_url;
 pub mod ecs_client;
 pub mod registration;
