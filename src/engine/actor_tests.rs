@@ -13,7 +13,7 @@ use crate::task::def::ContainerDef;
 use crate::task::spec::container_id;
 use crate::task::{StateChange, TaskStatus};
 
-use super::test_support::{engine, task_def, Harness, TASK_ARN};
+use super::test_support::{engine, task_def, Harness, CLEANUP_WAIT, TASK_ARN};
 
 const SIGTERM: i32 = 15;
 const SIGKILL: i32 = 9;
@@ -150,4 +150,30 @@ async fn create_is_retried_while_containerd_is_unavailable() {
         .into_iter()
         .filter(|c| matches!(c, Call::Start { .. }));
     assert_eq!(started.count(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stopped_task_is_cleaned_up_after_the_cleanup_wait() {
+    let h = engine(ImagePullBehavior::Default);
+    run(&h, ContainerDef::minimal("app", "busybox"));
+    h.reporter.wait_for(is_status(TaskStatus::Running)).await;
+    assert_eq!(h.engine.task_count(), 1);
+
+    let id = app_id();
+    let exited_at = tokio::time::Instant::now();
+    h.runtime.exit(&id, 0).await;
+    h.reporter.wait_for(is_status(TaskStatus::Stopped)).await;
+    // The stopped container stays (for its logs) until the cleanup wait passed.
+    tokio::time::sleep_until(exited_at + CLEANUP_WAIT - Duration::from_millis(1)).await;
+    assert!(!h.runtime.calls().contains(&Call::Remove { id: id.clone() }));
+    assert_eq!(h.engine.task_count(), 1, "the stopped task is still known");
+
+    let removed_at = h
+        .runtime
+        .wait_for(|c| *c == Call::Remove { id: id.clone() })
+        .await;
+    assert_eq!(removed_at - exited_at, CLEANUP_WAIT);
+    // Then the agent forgets it.
+    tokio::task::yield_now().await;
+    assert_eq!(h.engine.task_count(), 0);
 }

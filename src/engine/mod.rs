@@ -19,6 +19,8 @@ pub mod settings;
 #[cfg(test)]
 mod actor_tests;
 #[cfg(test)]
+mod netsetup_tests;
+#[cfg(test)]
 mod reporter_tests;
 #[cfg(test)]
 mod test_support;

@@ -13,6 +13,7 @@ use super::reporter::{ReportError, ReportQueue, StateReporter};
 use super::settings::EngineSettings;
 use super::{Engine, EngineServices, NoCheckpoint};
 use crate::config::{ImagePullBehavior, RegistryAuth};
+use crate::network::TaskNetwork;
 use crate::runtime::fake::FakeRuntime;
 use crate::task::def::{ContainerDef, NetworkMode, TaskDef};
 use crate::task::StateChange;
@@ -66,13 +67,21 @@ impl StateReporter for RecordingReporter {
 
 pub const TASK_ARN: &str = "arn:aws:ecs:us-east-1:0:task/c/t1";
 
+/// ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION of the test engines (its default), without jitter.
+pub const CLEANUP_WAIT: Duration = Duration::from_secs(3 * 3600);
+
 /// A one-container host-mode task.
 pub fn task_def(container: ContainerDef) -> TaskDef {
+    task_def_in(NetworkMode::Host, container)
+}
+
+/// A one-container task in network mode `mode`.
+pub fn task_def_in(mode: NetworkMode, container: ContainerDef) -> TaskDef {
     TaskDef {
         arn: TASK_ARN.into(),
         family: "fam".into(),
         version: "1".into(),
-        network_mode: NetworkMode::Host,
+        network_mode: mode,
         containers: vec![container],
         eni: None,
         eni_attachment_arn: None,
@@ -90,8 +99,17 @@ pub struct Harness {
     _data: tempfile::TempDir,
 }
 
-/// An engine on the fake runtime, with its exits routed, as the agent runs it.
+/// An engine on the fake runtime, with its exits routed, as the agent runs it,
+/// on a host without task networking (host-mode tasks only).
 pub fn engine(pull_behavior: ImagePullBehavior) -> Harness {
+    engine_with(pull_behavior, None)
+}
+
+/// The same, with task namespaces made by `network`.
+pub fn engine_with(
+    pull_behavior: ImagePullBehavior,
+    network: Option<Arc<dyn TaskNetwork>>,
+) -> Harness {
     let runtime = Arc::new(FakeRuntime::new());
     let reporter = Arc::new(RecordingReporter::default());
     let data = tempfile::tempdir().expect("a temporary data directory");
@@ -100,7 +118,7 @@ pub fn engine(pull_behavior: ImagePullBehavior) -> Harness {
         data_dir: data.path().to_path_buf(),
         default_stop_timeout: Duration::from_secs(30),
         default_start_timeout: Duration::from_secs(180),
-        cleanup_wait: Duration::from_secs(3 * 3600),
+        cleanup_wait: CLEANUP_WAIT,
         cleanup_jitter: Duration::ZERO,
         pull_behavior,
         registry_auth: RegistryAuth::default(),
@@ -115,7 +133,10 @@ pub fn engine(pull_behavior: ImagePullBehavior) -> Harness {
         settings,
         reports,
         Arc::new(NoCheckpoint),
-        EngineServices::default(),
+        EngineServices {
+            network,
+            ..EngineServices::default()
+        },
     );
     let router = engine.clone();
     tokio::spawn(async move { router.route_exits().await });
