@@ -139,6 +139,9 @@ pub struct Config {
     pub instance_attributes: BTreeMap<String, String>,
     /// ECS_CONTAINER_INSTANCE_TAGS.
     pub container_instance_tags: BTreeMap<String, String>,
+    /// ECS_DETAILED_OS_FAMILY (ecs-init passes `<ID>_<VERSION_ID>` of
+    /// /etc/os-release); unset: the agent reads os-release itself.
+    pub detailed_os_family: Option<String>,
     /// ECS_IMAGE_PULL_BEHAVIOR.
     pub image_pull_behavior: ImagePullBehavior,
     /// ECS_DISABLE_PRIVILEGED.
@@ -238,6 +241,7 @@ impl Config {
                 values::validate_attributes(&m).map(|()| m)
             })
             .unwrap_or_default();
+        let detailed_os_family = r.parse("ECS_DETAILED_OS_FAMILY", values::parse_os_family);
         let container_instance_tags = r
             .parse("ECS_CONTAINER_INSTANCE_TAGS", |s| {
                 let m = values::parse_string_map(s)?;
@@ -299,6 +303,7 @@ impl Config {
             image_cleanup,
             instance_attributes,
             container_instance_tags,
+            detailed_os_family,
             image_pull_behavior,
             disable_privileged,
             engine_auth,
@@ -356,6 +361,7 @@ impl fmt::Debug for Config {
             .field("image_cleanup", &self.image_cleanup)
             .field("instance_attributes", &self.instance_attributes)
             .field("container_instance_tags", &self.container_instance_tags)
+            .field("detailed_os_family", &self.detailed_os_family)
             .field("image_pull_behavior", &self.image_pull_behavior)
             .field("disable_privileged", &self.disable_privileged)
             .field("engine_auth_users", &auth)

@@ -49,6 +49,23 @@ const MAX_ATTRIBUTES: usize = 10;
 /// name 1-128 of letters, digits, `-_/\.`; value 1-128 of letters, digits,
 /// `-_.@/\:` and spaces, not starting or ending with a space). The Go agent
 /// leaves this to RegisterContainerInstance; failing at start-up is clearer.
+/// `ECS_DETAILED_OS_FAMILY`: registered as the value of the
+/// `ecs.os-type-detailed` attribute, so it follows ECS's attribute values.
+pub(crate) fn parse_os_family(s: &str) -> Result<String, Expected> {
+    let ok = (1..=128).contains(&s.chars().count())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@/\\:".contains(c));
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(
+            "1-128 letters, digits, hyphens, underscores, periods, at signs, slashes or colons, \
+             e.g. amzn_2023"
+                .into(),
+        )
+    }
+}
+
 pub(crate) fn validate_attributes(map: &BTreeMap<String, String>) -> Result<(), Expected> {
     if map.len() > MAX_ATTRIBUTES {
         return Err(format!(

@@ -107,6 +107,12 @@ const DOCUMENTED: &[(&str, &str, &str)] = &[
          characters of letters, digits, spaces and _.:/=+-@; no aws: prefix.",
     ),
     (
+        "ECS_DETAILED_OS_FAMILY",
+        "",
+        "Value of the ecs.os-type-detailed attribute, as ecs-init sets it: <ID>_<VERSION_ID> of \
+         /etc/os-release (e.g. amzn_2023). Unset: read from /etc/os-release, else LINUX.",
+    ),
+    (
         "ECS_IMAGE_PULL_BEHAVIOR",
         "default",
         "default (pull, fall back to a cached image), always (pull or fail), once (pull if never \

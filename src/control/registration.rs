@@ -30,6 +30,8 @@ pub struct HostFacts {
     pub memory_mib: u64,
     /// `std::env::consts::ARCH`.
     pub arch: String,
+    /// `<ID>_<VERSION_ID>` of /etc/os-release, as ecs-init computes it.
+    pub os_release_family: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -48,6 +50,8 @@ pub struct RegistrationInput {
     pub task_iam_role_network_host: bool,
     /// ECS_ENABLE_TASK_ENI, and task networking works on this host.
     pub task_eni: bool,
+    /// ECS_DETAILED_OS_FAMILY.
+    pub detailed_os_family: Option<String>,
 }
 
 /// Capabilities advertised because the code behind them exists and is tested.
@@ -91,7 +95,19 @@ pub fn registration(host: &HostFacts, input: &RegistrationInput, agent_hash: &st
     for cap in capabilities(input) {
         attributes.insert(cap.to_string(), None);
     }
+    // As the Go agent (ecs_client.go getAdditionalAttributes): the family is
+    // always LINUX; the detailed one is what ecs-init passes in
+    // ECS_DETAILED_OS_FAMILY, which this agent, doing ecs-init's job, reads
+    // from /etc/os-release itself when it is not set (the Go agent alone
+    // would fall back to LINUX).
     attributes.insert("ecs.os-type".into(), Some("linux".into()));
+    attributes.insert("ecs.os-family".into(), Some("LINUX".into()));
+    let detailed = input
+        .detailed_os_family
+        .clone()
+        .or_else(|| host.os_release_family.clone())
+        .unwrap_or_else(|| "LINUX".into());
+    attributes.insert("ecs.os-type-detailed".into(), Some(detailed));
     attributes.insert(
         "ecs.cpu-architecture".into(),
         Some(arch_attribute(&host.arch).to_string()),
@@ -123,7 +139,43 @@ mod tests {
             cpus: 2,
             memory_mib: 4096,
             arch: "x86_64".into(),
+            os_release_family: Some("debian_12".into()),
         }
+    }
+
+    /// ecs.os-family is always LINUX (the Go agent's GetOSFamily); the
+    /// detailed family is ECS_DETAILED_OS_FAMILY, else /etc/os-release's,
+    /// else LINUX (the Go agent's GetDetailedOSFamily without ecs-init).
+    #[test]
+    fn os_attributes_as_the_go_agent_registers_them() {
+        let attr = |h: &HostFacts, input: &RegistrationInput| {
+            let r = registration(h, input, "h");
+            (
+                r.attributes["ecs.os-family"].clone(),
+                r.attributes["ecs.os-type-detailed"].clone(),
+            )
+        };
+        let linux = Some("LINUX".to_string());
+        assert_eq!(
+            attr(&host(), &RegistrationInput::default()),
+            (linux.clone(), Some("debian_12".into()))
+        );
+        let set = RegistrationInput {
+            detailed_os_family: Some("amzn_2023".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            attr(&host(), &set),
+            (linux.clone(), Some("amzn_2023".into()))
+        );
+        let bare = HostFacts {
+            os_release_family: None,
+            ..host()
+        };
+        assert_eq!(
+            attr(&bare, &RegistrationInput::default()),
+            (linux.clone(), linux)
+        );
     }
 
     #[test]

@@ -58,3 +58,46 @@ fn a_bad_config_file_line_is_reported_with_its_file() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("ECS_RESERVED_MEMORY"), "{stderr}");
 }
+
+/// The OS attributes the Go agent registers (ecs_client.go
+/// getAdditionalAttributes): `ecs.os-type` linux, `ecs.os-family` LINUX and
+/// `ecs.os-type-detailed` from ECS_DETAILED_OS_FAMILY, as describe-container-
+/// instances shows them.
+#[test]
+fn os_attributes_are_registered_as_the_go_agent_does() {
+    use crate::common::{env, Agent, Aws, EcsLocal};
+    let Some(env) = env() else { return };
+    let local = EcsLocal::start(&env);
+    let agent = Agent::start(&env, &local, &[("ECS_DETAILED_OS_FAMILY", "testos_7.1")]);
+    let aws = Aws::new(&env, &local);
+    let instance = agent.wait_registered(&aws, std::time::Duration::from_secs(90));
+    let described = aws.ecs_ok(&[
+        "describe-container-instances",
+        "--cluster",
+        agent.cluster(),
+        "--container-instances",
+        &instance,
+    ]);
+    let attrs = described["containerInstances"][0]["attributes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let value = |name: &str| {
+        attrs
+            .iter()
+            .find(|a| a["name"] == name)
+            .and_then(|a| a["value"].as_str())
+            .map(str::to_string)
+    };
+    assert_eq!(value("ecs.os-type").as_deref(), Some("linux"), "{attrs:?}");
+    assert_eq!(
+        value("ecs.os-family").as_deref(),
+        Some("LINUX"),
+        "{attrs:?}"
+    );
+    assert_eq!(
+        value("ecs.os-type-detailed").as_deref(),
+        Some("testos_7.1"),
+        "{attrs:?}"
+    );
+}
