@@ -94,6 +94,15 @@ pub async fn build(
     );
     let net = networking::start(cfg).await?;
     let input = register::input(cfg, &net, &opened.saved);
+    let missing =
+        crate::control::registration::unimplemented_logging_drivers(&input.logging_drivers);
+    if !missing.is_empty() {
+        if cfg.logging_drivers_set {
+            tracing::warn!(drivers = ?missing, "ECS_AVAILABLE_LOGGING_DRIVERS lists logging drivers this agent does not implement; they are not advertised, so ECS places no task that needs them here");
+        } else {
+            tracing::info!(drivers = ?missing, "logging drivers of ecs-init's default list that this agent does not implement are not advertised");
+        }
+    }
     let (instance_arn, cluster_arn) = register::register(&ecs, cfg, &input).await?;
     if let Some(store) = &opened.store {
         store.save_instance(&InstanceRecord {

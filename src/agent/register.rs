@@ -38,6 +38,7 @@ pub fn input(cfg: &Config, net: &Networking, saved: &Saved) -> RegistrationInput
             .map(|i| i.container_instance_arn.clone()),
         runtime_version: RUNTIME_VERSION.into(),
         detailed_os_family: cfg.detailed_os_family.clone(),
+        logging_drivers: cfg.available_logging_drivers.clone(),
         // Advertised only where they work: roles need 169.254.170.2 routed
         // here, ENIs need task networking.
         task_iam_role: cfg.networking.task_iam_role && net_ok,

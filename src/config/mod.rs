@@ -150,6 +150,12 @@ pub struct Config {
     pub engine_auth: RegistryAuth,
     /// ECS_INSECURE_REGISTRIES: lowercased host[:port] entries.
     pub insecure_registries: Vec<String>,
+    /// ECS_AVAILABLE_LOGGING_DRIVERS; ecs-init's list when unset.
+    pub available_logging_drivers: Vec<String>,
+    /// Whether ECS_AVAILABLE_LOGGING_DRIVERS was set (a driver listed by the
+    /// user that this agent lacks deserves a warning; ecs-init's default list
+    /// does not).
+    pub logging_drivers_set: bool,
     /// CONTAINERD_ADDRESS: socket path.
     pub containerd_address: PathBuf,
     /// CONTAINERD_NAMESPACE.
@@ -255,6 +261,17 @@ impl Config {
             .parse("ECS_DISABLE_PRIVILEGED", values::parse_bool)
             .unwrap_or(false);
         let engine_auth = r.engine_auth();
+        let logging_drivers = r.parse(
+            "ECS_AVAILABLE_LOGGING_DRIVERS",
+            values::parse_logging_drivers,
+        );
+        let logging_drivers_set = logging_drivers.is_some();
+        let available_logging_drivers = logging_drivers.unwrap_or_else(|| {
+            values::ECS_INIT_LOGGING_DRIVERS
+                .iter()
+                .map(|d| d.to_string())
+                .collect()
+        });
         let insecure_registries = r
             .parse("ECS_INSECURE_REGISTRIES", values::parse_insecure_registries)
             .unwrap_or_default();
@@ -308,6 +325,8 @@ impl Config {
             disable_privileged,
             engine_auth,
             insecure_registries,
+            available_logging_drivers,
+            logging_drivers_set,
             containerd_address,
             containerd_namespace,
             endpoints,
@@ -366,6 +385,8 @@ impl fmt::Debug for Config {
             .field("disable_privileged", &self.disable_privileged)
             .field("engine_auth_users", &auth)
             .field("insecure_registries", &self.insecure_registries)
+            .field("available_logging_drivers", &self.available_logging_drivers)
+            .field("logging_drivers_set", &self.logging_drivers_set)
             .field("containerd_address", &self.containerd_address)
             .field("containerd_namespace", &self.containerd_namespace)
             .field("endpoints", &self.endpoints)

@@ -277,6 +277,32 @@ pub(crate) fn validate_host_port(s: &str, port_required: bool) -> Result<(), ()>
     }
 }
 
+/// The logging drivers ecs-init lists in ECS_AVAILABLE_LOGGING_DRIVERS on the
+/// ECS-optimized AMI (ecs-init/docker/docker.go).
+pub(crate) const ECS_INIT_LOGGING_DRIVERS: &[&str] =
+    &["json-file", "syslog", "awslogs", "fluentd", "none"];
+
+/// ECS_AVAILABLE_LOGGING_DRIVERS: a JSON array of driver names, as the Go
+/// agent reads it (`["json-file","awslogs"]`).
+pub(crate) fn parse_logging_drivers(s: &str) -> Result<Vec<String>, Expected> {
+    let expected =
+        || "a JSON array of logging driver names, like [\"json-file\",\"awslogs\"]".to_string();
+    let list: Vec<String> = serde_json::from_str(s).map_err(|_| expected())?;
+    let mut out = Vec::new();
+    for d in list {
+        let ok = !d.is_empty()
+            && d.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !ok {
+            return Err(expected());
+        }
+        if !out.contains(&d) {
+            out.push(d);
+        }
+    }
+    Ok(out)
+}
+
 /// Comma-separated `host[:port]` list; entries are lowercased, blanks skipped.
 pub(crate) fn parse_insecure_registries(s: &str) -> Result<Vec<String>, Expected> {
     let mut out = Vec::new();

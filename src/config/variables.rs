@@ -107,6 +107,13 @@ const DOCUMENTED: &[(&str, &str, &str)] = &[
          characters of letters, digits, spaces and _.:/=+-@; no aws: prefix.",
     ),
     (
+        "ECS_AVAILABLE_LOGGING_DRIVERS",
+        "[\"json-file\",\"syslog\",\"awslogs\",\"fluentd\",\"none\"]",
+        "JSON array of the logging drivers tasks may use; the default is ecs-init's on the \
+         ECS-optimized AMI. Advertised as logging-driver.NAME for the listed drivers this agent \
+         implements (json-file); the others are named in a start-up warning when set explicitly.",
+    ),
+    (
         "ECS_DETAILED_OS_FAMILY",
         "",
         "Value of the ecs.os-type-detailed attribute, as ecs-init sets it: <ID>_<VERSION_ID> of \

@@ -52,6 +52,24 @@ pub struct RegistrationInput {
     pub task_eni: bool,
     /// ECS_DETAILED_OS_FAMILY.
     pub detailed_os_family: Option<String>,
+    /// ECS_AVAILABLE_LOGGING_DRIVERS.
+    pub logging_drivers: Vec<String>,
+}
+
+/// The logging drivers this agent implements, with the capability ECS
+/// gates them by: json-file is what the shim-run logger writes.
+const LOGGING_DRIVERS: &[(&str, &str)] = &[(
+    "json-file",
+    "com.amazonaws.ecs.capability.logging-driver.json-file",
+)];
+
+/// The listed logging drivers this agent does not implement.
+pub fn unimplemented_logging_drivers(listed: &[String]) -> Vec<String> {
+    listed
+        .iter()
+        .filter(|d| !LOGGING_DRIVERS.iter().any(|(name, _)| name == d))
+        .cloned()
+        .collect()
 }
 
 /// Capabilities advertised because the code behind them exists and is tested.
@@ -79,6 +97,11 @@ pub fn capabilities(input: &RegistrationInput) -> Vec<&'static str> {
     }
     if input.task_eni {
         caps.push("ecs.capability.task-eni");
+    }
+    for (name, cap) in LOGGING_DRIVERS {
+        if input.logging_drivers.iter().any(|d| d == name) {
+            caps.push(cap);
+        }
     }
     caps
 }
@@ -141,6 +164,31 @@ mod tests {
             arch: "x86_64".into(),
             os_release_family: Some("debian_12".into()),
         }
+    }
+
+    /// Only listed drivers that work are advertised (the Go agent's
+    /// appendLoggingDriverCapabilities advertises every listed one).
+    #[test]
+    fn logging_drivers_listed_and_implemented_are_advertised() {
+        let input = RegistrationInput {
+            logging_drivers: vec!["json-file".into(), "awslogs".into(), "none".into()],
+            ..Default::default()
+        };
+        let caps = capabilities(&input);
+        assert!(caps.contains(&"com.amazonaws.ecs.capability.logging-driver.json-file"));
+        assert!(!caps.iter().any(|c| c.ends_with("logging-driver.awslogs")));
+        assert!(!caps.iter().any(|c| c.ends_with("logging-driver.none")));
+        assert_eq!(
+            unimplemented_logging_drivers(&input.logging_drivers),
+            vec!["awslogs".to_string(), "none".to_string()]
+        );
+        let none = RegistrationInput {
+            logging_drivers: vec!["awslogs".into()],
+            ..Default::default()
+        };
+        assert!(!capabilities(&none)
+            .iter()
+            .any(|c| c.contains("logging-driver")));
     }
 
     /// ecs.os-family is always LINUX (the Go agent's GetOSFamily); the

@@ -101,3 +101,43 @@ fn os_attributes_are_registered_as_the_go_agent_does() {
         "{attrs:?}"
     );
 }
+
+/// With default settings (ecs-init's ECS_AVAILABLE_LOGGING_DRIVERS), a task
+/// definition that names the json-file log driver is placed (ecs-local, like
+/// Amazon ECS, requires logging-driver.json-file for it) and runs; a listed
+/// driver this agent lacks is not advertised.
+#[test]
+fn json_file_logging_is_advertised_and_placed_by_default() {
+    use crate::common::{
+        env, register_task_definition, run_task, wait_task_status, Agent, Aws, EcsLocal,
+    };
+    use std::time::Duration;
+    let Some(env) = env() else { return };
+    let local = EcsLocal::start(&env);
+    let agent = Agent::start(&env, &local, &[]);
+    let aws = Aws::new(&env, &local);
+    let instance = agent.wait_registered(&aws, Duration::from_secs(90));
+    let attrs = aws.ecs_ok(&[
+        "describe-container-instances",
+        "--cluster",
+        agent.cluster(),
+        "--container-instances",
+        &instance,
+    ])["containerInstances"][0]["attributes"]
+        .to_string();
+    assert!(
+        attrs.contains("com.amazonaws.ecs.capability.logging-driver.json-file"),
+        "{attrs}"
+    );
+    assert!(!attrs.contains("logging-driver.awslogs"), "{attrs}");
+    let td = register_task_definition(
+        &aws,
+        serde_json::json!({"family": "json-file-logs", "containerDefinitions": [{
+            "name": "app", "image": env.image(), "memory": 32, "essential": true,
+            "command": ["sleep", "300"],
+            "logConfiguration": {"logDriver": "json-file", "options": {"max-size": "10m"}}
+        }]}),
+    );
+    let arn = run_task(&aws, &agent, &td);
+    wait_task_status(&aws, &agent, &arn, "RUNNING", Duration::from_secs(90));
+}
