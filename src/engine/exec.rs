@@ -20,6 +20,7 @@ use crate::observe::view::{AgentView, TaskSource, TaskView};
 use crate::runtime::{ContainerRuntime, ContainerState, RuntimeError};
 use crate::task::container::{BindMount, NetworkAttachment, PulledImage};
 use crate::task::def::{task_id, NetworkMode};
+use crate::task::failure::{Failure, FailureKind};
 use crate::task::image_ref::ImageRef;
 use crate::task::spec::{container_id, container_spec, set_env, SpecContext};
 use crate::task::{Action, Event, Task};
@@ -55,7 +56,7 @@ pub(crate) fn execute<R: ContainerRuntime>(
                 let metered = inner.metrics.pull_started();
                 let result = pull(&inner, &image)
                     .await
-                    .map_err(|e| format!("CannotPullContainerError: {e}"));
+                    .map_err(|e| Failure::new(FailureKind::CannotPull, e.to_string()));
                 if let Ok(pulled) = &result {
                     inner.record_image_use(&pulled.name);
                 }
@@ -74,7 +75,10 @@ pub(crate) fn execute<R: ContainerRuntime>(
             let (Some(def), Some(Some(image))) = (task.def.containers.get(i), images.get(i)) else {
                 let _ = tx.send(Msg::Event(Event::Created {
                     container: i,
-                    result: Err("CannotCreateContainerError: image was not pulled".into()),
+                    result: Err(Failure::new(
+                        FailureKind::CannotCreate,
+                        "image was not pulled",
+                    )),
                 }));
                 return;
             };
@@ -113,9 +117,7 @@ pub(crate) fn execute<R: ContainerRuntime>(
                             tracing::warn!(task = %arn, container = %id, reason = %reason, "task network setup failed");
                             let _ = tx.send(Msg::Event(Event::Created {
                                 container: i,
-                                result: Err(format!(
-                                    "CannotCreateContainerError: network: {reason}"
-                                )),
+                                result: Err(Failure::new(FailureKind::Network, reason)),
                             }));
                             return;
                         }
@@ -133,7 +135,7 @@ pub(crate) fn execute<R: ContainerRuntime>(
                         tracing::warn!(task = %arn, container = %id, reason = %reason, "cannot write the container's files");
                         let _ = tx.send(Msg::Event(Event::Created {
                             container: i,
-                            result: Err(format!("CannotCreateContainerError: {reason}")),
+                            result: Err(Failure::new(FailureKind::CannotCreate, reason)),
                         }));
                         return;
                     }
@@ -141,7 +143,7 @@ pub(crate) fn execute<R: ContainerRuntime>(
                 let result = retry_unavailable(&id, || inner.runtime.create(&spec))
                     .await
                     .map(|()| id.clone())
-                    .map_err(|e| format!("CannotCreateContainerError: {e}"));
+                    .map_err(|e| Failure::new(FailureKind::CannotCreate, e.to_string()));
                 match &result {
                     Ok(_) => tracing::info!(task = %arn, container = %id, "container created"),
                     Err(reason) => {
@@ -176,10 +178,13 @@ pub(crate) fn execute<R: ContainerRuntime>(
                         tracing::info!(task = %arn, container = %id, pid, "container started");
                         Ok(())
                     }
-                    Ok(Err(e)) => Err(format!("CannotStartContainerError: {e}")),
-                    Err(_) => Err(format!(
-                        "CannotStartContainerError: start did not finish within {}s (startTimeout / ECS_CONTAINER_START_TIMEOUT)",
-                        timeout.as_secs()
+                    Ok(Err(e)) => Err(Failure::new(FailureKind::CannotStart, e.to_string())),
+                    Err(_) => Err(Failure::new(
+                        FailureKind::CannotStart,
+                        format!(
+                            "start did not finish within {}s (startTimeout / ECS_CONTAINER_START_TIMEOUT)",
+                            timeout.as_secs()
+                        ),
                     )),
                 };
                 if result.is_err() {

@@ -15,13 +15,14 @@ use super::settings::EngineSettings;
 use crate::credentials::CredentialsStore;
 use crate::network::TaskNetwork;
 use crate::observe::{AgentMetrics, Published};
+use crate::task::failure::Failure;
 use crate::task::{Event, StateChange, Task};
 
 /// Messages a task actor receives.
 #[derive(Debug)]
 pub(crate) enum Msg {
     Event(Event),
-    Pulled(usize, Result<crate::task::container::PulledImage, String>),
+    Pulled(usize, Result<crate::task::container::PulledImage, Failure>),
     StopTimedOut(usize),
     /// The exit stream was down for a while: ask containerd about running containers.
     Recheck,

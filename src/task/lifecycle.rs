@@ -7,10 +7,8 @@
 use std::time::Duration;
 
 use super::def::{Condition, ContainerNetwork, NetworkBinding, TaskDef};
+use super::failure::{Failure, FailureKind, StopReason};
 use super::status::{ContainerStatus, DesiredStatus, TaskStatus};
-
-/// The reason ECS shows when an essential container's exit stopped the task.
-pub const ESSENTIAL_EXITED: &str = "Essential container in task exited";
 
 /// Per-container runtime facts the state machine tracks.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -29,7 +27,9 @@ pub struct ContainerState {
     pub runtime_id: Option<String>,
     pub image_digest: Option<String>,
     pub exit_code: Option<i32>,
-    pub reason: Option<String>,
+    /// Why a pull, create, start or dependency failed; rendered as ECS's
+    /// reason string only in the report.
+    pub reason: Option<Failure>,
     /// The random id in this container's metadata URIs (`/v4/<token>`):
     /// chosen by the engine at acceptance and kept for the task's life.
     /// Empty in checkpoints from before it existed; the engine fills it in.
@@ -68,7 +68,7 @@ pub enum Action {
 pub enum Event {
     Pulled {
         container: usize,
-        result: Result<String, String>,
+        result: Result<String, Failure>,
     },
     /// The container's network namespace is set up (comes before `Created`).
     NetworkReady {
@@ -77,11 +77,11 @@ pub enum Event {
     },
     Created {
         container: usize,
-        result: Result<String, String>,
+        result: Result<String, Failure>,
     },
     Started {
         container: usize,
-        result: Result<(), String>,
+        result: Result<(), Failure>,
     },
     Exited {
         container: usize,
@@ -149,7 +149,7 @@ pub struct Task {
     pub sent: TaskStatus,
     /// Parallel to `def.containers`.
     pub containers: Vec<ContainerState>,
-    pub stop_reason: Option<String>,
+    pub stop_reason: Option<StopReason>,
     pub pull_started_at_ms: Option<i64>,
     pub pull_stopped_at_ms: Option<i64>,
     pub execution_stopped_at_ms: Option<i64>,
@@ -161,7 +161,7 @@ pub struct Task {
 enum DependencyCheck {
     Met,
     Waiting,
-    Failed(String),
+    Failed(Failure),
 }
 
 impl Task {
@@ -179,6 +179,11 @@ impl Task {
             execution_stopped_at_ms: None,
             default_stop_timeout,
         }
+    }
+
+    /// Why the task is stopping, as ECS shows it.
+    pub fn stop_reason(&self) -> Option<String> {
+        self.stop_reason.as_ref().map(StopReason::to_string)
     }
 
     pub fn arn(&self) -> &str {
@@ -268,7 +273,7 @@ impl Task {
                 if status == DesiredStatus::Stopped && self.desired != DesiredStatus::Stopped {
                     self.desired = DesiredStatus::Stopped;
                     if self.stop_reason.is_none() {
-                        self.stop_reason = reason;
+                        self.stop_reason = reason.map(StopReason::Requested);
                     }
                 }
             }
@@ -283,7 +288,7 @@ impl Task {
     }
 
     /// A pull, create or start failed: the container will never run.
-    fn container_failed(&mut self, container: usize, reason: String) {
+    fn container_failed(&mut self, container: usize, reason: Failure) {
         if let Some(c) = self.containers.get_mut(container) {
             c.known = ContainerStatus::Stopped;
             c.reason = Some(reason);
@@ -301,8 +306,9 @@ impl Task {
                 .containers
                 .get(container)
                 .and_then(|c| c.reason.clone());
-            self.stop_reason
-                .get_or_insert_with(|| own_reason.unwrap_or_else(|| ESSENTIAL_EXITED.to_string()));
+            self.stop_reason.get_or_insert_with(|| {
+                own_reason.map_or(StopReason::EssentialExited, StopReason::Failed)
+            });
         }
     }
 
@@ -410,9 +416,7 @@ impl Task {
                 }
                 Observed::Created | Observed::Missing if c.known >= ContainerStatus::Running => {
                     c.known = ContainerStatus::Stopped;
-                    c.reason = Some(
-                        "the container disappeared from containerd while the agent was down".into(),
-                    );
+                    c.reason = Some(Failure::vanished());
                     self.after_container_stopped(i);
                 }
                 Observed::Created | Observed::Missing => {
@@ -463,21 +467,24 @@ impl Task {
                 .iter()
                 .position(|d| d.name == dep.container)
             else {
-                return DependencyCheck::Failed(format!(
-                    "dependsOn: container {:?} is not in the task",
-                    dep.container
+                return DependencyCheck::Failed(Failure::new(
+                    FailureKind::Dependency,
+                    format!("container {:?} is not in the task", dep.container),
                 ));
             };
             let d = &self.containers[j];
             let never_ran = d.known == ContainerStatus::Stopped && !d.started;
             if never_ran {
-                return DependencyCheck::Failed(format!(
-                    "dependsOn: container {:?} never started{}",
-                    dep.container,
-                    d.reason
-                        .as_ref()
-                        .map(|r| format!(" ({r})"))
-                        .unwrap_or_default()
+                return DependencyCheck::Failed(Failure::new(
+                    FailureKind::Dependency,
+                    format!(
+                        "container {:?} never started{}",
+                        dep.container,
+                        d.reason
+                            .as_ref()
+                            .map(|r| format!(" ({r})"))
+                            .unwrap_or_default()
+                    ),
                 ));
             }
             match dep.condition {
@@ -487,10 +494,15 @@ impl Task {
                     if d.known < ContainerStatus::Stopped {
                         waiting = true;
                     } else if d.exit_code != Some(0) {
-                        return DependencyCheck::Failed(format!(
-                            "dependsOn: container {:?} exited with code {} but condition SUCCESS needs 0",
-                            dep.container,
-                            d.exit_code.map(|c| c.to_string()).unwrap_or_else(|| "unknown".into())
+                        return DependencyCheck::Failed(Failure::new(
+                            FailureKind::Dependency,
+                            format!(
+                                "container {:?} exited with code {} but condition SUCCESS needs 0",
+                                dep.container,
+                                d.exit_code
+                                    .map(|c| c.to_string())
+                                    .unwrap_or_else(|| "unknown".into())
+                            ),
                         ));
                     }
                 }
@@ -539,7 +551,7 @@ impl Task {
                     } else {
                         None
                     },
-                    reason: c.reason.clone(),
+                    reason: c.reason.as_ref().map(Failure::to_string),
                     runtime_id: c.runtime_id.clone(),
                     image_digest: c.image_digest.clone(),
                     network_bindings: c
@@ -563,7 +575,7 @@ impl Task {
             task_arn: self.def.arn.clone(),
             task_status,
             reason: if stopped {
-                self.stop_reason.clone()
+                self.stop_reason.as_ref().map(StopReason::to_string)
             } else {
                 None
             },

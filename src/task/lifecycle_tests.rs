@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use super::def::{Condition, ContainerDef, Dependency, NetworkMode, TaskDef};
-use super::lifecycle::{Action, Event, Task, ESSENTIAL_EXITED};
+use super::failure::{Failure, FailureKind, ESSENTIAL_EXITED};
+use super::lifecycle::{Action, Event, Task};
 use super::status::{ContainerStatus, DesiredStatus, TaskStatus};
 
 fn container(name: &str, essential: bool, deps: &[(&str, Condition)]) -> ContainerDef {
@@ -127,7 +128,7 @@ fn pull_failure_stops_task_with_its_reason() {
     assert_eq!(t.next_actions(), vec![Action::Pull(0), Action::Pull(1)]);
     t.apply(Event::Pulled {
         container: 0,
-        result: Err("CannotPullContainerError: manifest unknown".into()),
+        result: Err(Failure::new(FailureKind::CannotPull, "manifest unknown")),
     });
     // The sibling's pull is still under way: wait for it, then stop it unstarted.
     assert_eq!(t.next_actions(), vec![]);
@@ -161,12 +162,12 @@ fn create_and_start_failures_stop_the_container() {
     t.next_actions();
     t.apply(Event::Created {
         container: 0,
-        result: Err("CannotCreateContainerError: x".into()),
+        result: Err(Failure::new(FailureKind::CannotCreate, "x")),
     });
     t.next_actions();
     assert_eq!(t.known, TaskStatus::Stopped);
     assert_eq!(
-        t.stop_reason.as_deref(),
+        t.stop_reason().as_deref(),
         Some("CannotCreateContainerError: x")
     );
 
@@ -176,12 +177,12 @@ fn create_and_start_failures_stop_the_container() {
     t.next_actions();
     t.apply(Event::Started {
         container: 0,
-        result: Err("CannotStartContainerError: y".into()),
+        result: Err(Failure::new(FailureKind::CannotStart, "y")),
     });
     t.next_actions();
     assert_eq!(t.known, TaskStatus::Stopped);
     assert_eq!(
-        t.stop_reason.as_deref(),
+        t.stop_reason().as_deref(),
         Some("CannotStartContainerError: y")
     );
 }
@@ -389,7 +390,7 @@ fn depends_on_success_with_failed_dependency_stops_dependent() {
     });
     assert_eq!(t.next_actions(), vec![]);
     assert_eq!(t.known, TaskStatus::Stopped);
-    let reason = t.stop_reason.clone().unwrap();
+    let reason = t.stop_reason().unwrap();
     assert!(reason.contains("\"init\" exited with code 2"), "{reason}");
     assert!(reason.contains("SUCCESS"), "{reason}");
 }
@@ -426,12 +427,12 @@ fn dependency_that_never_started_fails_dependent() {
     t.next_actions();
     t.apply(Event::Pulled {
         container: 0,
-        result: Err("CannotPullContainerError: nope".into()),
+        result: Err(Failure::new(FailureKind::CannotPull, "nope")),
     });
     bring_up(&mut t, 1);
     t.next_actions();
     assert_eq!(t.known, TaskStatus::Stopped);
-    let reason = t.stop_reason.clone().unwrap();
+    let reason = t.stop_reason().unwrap();
     assert!(reason.contains("\"db\" never started"), "{reason}");
 }
 

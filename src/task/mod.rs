@@ -4,6 +4,7 @@
 pub mod container;
 pub mod def;
 pub mod docker_config;
+pub mod failure;
 pub mod from_acs;
 #[cfg(test)]
 mod fuzz_tests;

@@ -273,3 +273,57 @@ fn the_exit_of_a_removed_half_made_container_does_not_stop_its_successor() {
     assert_eq!(t.containers[0].known, ContainerStatus::None);
     assert_eq!(t.next_actions(), vec![Action::Pull(0)]);
 }
+
+/// A checkpoint written before failures were typed holds the reasons as
+/// ECS strings: it loads into typed failures, and reports the same strings.
+#[test]
+fn a_checkpoint_with_reason_strings_loads_and_reports_them_unchanged() {
+    use super::failure::{Failure, FailureKind, StopReason};
+
+    let mut t = running_task();
+    t.reconcile(&[Observed::Missing, Observed::Running]);
+    let mut saved = serde_json::to_value(&t).unwrap();
+    // Today's shape: typed.
+    assert_eq!(
+        saved["containers"][0]["reason"],
+        serde_json::json!({"kind": "Vanished", "detail": ""})
+    );
+    // The older shape: the rendered strings.
+    let vanished = "the container disappeared from containerd while the agent was down";
+    saved["containers"][0]["reason"] = serde_json::json!(vanished);
+    saved["containers"][1]["reason"] =
+        serde_json::json!("CannotCreateContainerError: network: no iptables");
+    saved["stop_reason"] = serde_json::json!(vanished);
+    let mut old: Task = serde_json::from_value(saved).unwrap();
+
+    assert_eq!(old.containers[0].reason, Some(Failure::vanished()));
+    assert_eq!(
+        old.containers[1].reason,
+        Some(Failure::new(FailureKind::Network, "no iptables"))
+    );
+    assert_eq!(
+        old.stop_reason,
+        Some(StopReason::Failed(Failure::vanished()))
+    );
+    let r = old.take_report().unwrap();
+    assert_eq!(r.containers[0].reason.as_deref(), Some(vanished));
+    assert_eq!(old.stop_reason().as_deref(), Some(vanished));
+
+    // A stop the control plane asked for, and an essential exit, stored as text.
+    for (text, typed) in [
+        (
+            "Task stopped by user",
+            StopReason::Requested("Task stopped by user".into()),
+        ),
+        (
+            "Essential container in task exited",
+            StopReason::EssentialExited,
+        ),
+    ] {
+        let mut saved = serde_json::to_value(&t).unwrap();
+        saved["stop_reason"] = serde_json::json!(text);
+        let old: Task = serde_json::from_value(saved).unwrap();
+        assert_eq!(old.stop_reason, Some(typed));
+        assert_eq!(old.stop_reason().as_deref(), Some(text));
+    }
+}
