@@ -435,9 +435,10 @@ async fn pull<R: ContainerRuntime>(
 ) -> Result<PulledImage, RuntimeError> {
     let runtime = &inner.runtime;
     let creds = inner.settings.credentials_for_image(image.reference());
+    let parsed = image;
     let image = image.as_written();
-    let cached = || retry_unavailable(image, || runtime.find_image(image));
-    let fetch = || retry_unavailable(image, || runtime.pull_image(image, creds.clone()));
+    let cached = || retry_unavailable(image, || runtime.find_image(parsed));
+    let fetch = || retry_unavailable(image, || runtime.pull_image(parsed, creds.clone()));
     match inner.settings.pull_behavior {
         ImagePullBehavior::Always => fetch().await,
         ImagePullBehavior::Default => match fetch().await {

@@ -16,6 +16,7 @@ use super::metrics::ContainerMetrics;
 use super::{ContainerRuntime, ContainerState, ExitEvent, RuntimeError};
 use crate::config::RegistryCredentials;
 use crate::task::container::{ContainerSpec, ImageConfig, PulledImage};
+use crate::task::image_ref::ImageRef;
 
 /// One call the engine made, with its arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,9 +173,10 @@ impl FakeRuntime {
 impl ContainerRuntime for FakeRuntime {
     async fn pull_image(
         &self,
-        reference: &str,
+        image: &ImageRef,
         credentials: Option<RegistryCredentials>,
     ) -> Result<PulledImage, RuntimeError> {
+        let reference = image.as_written();
         self.record(Call::Pull {
             reference: reference.to_string(),
             with_credentials: credentials.is_some(),
@@ -182,9 +184,9 @@ impl ContainerRuntime for FakeRuntime {
         self.next(|o| o.pull.pop_front(), Ok(pulled(reference)))
     }
 
-    async fn find_image(&self, reference: &str) -> Result<Option<PulledImage>, RuntimeError> {
+    async fn find_image(&self, image: &ImageRef) -> Result<Option<PulledImage>, RuntimeError> {
         self.record(Call::FindImage {
-            reference: reference.to_string(),
+            reference: image.as_written().to_string(),
         });
         self.next(|o| o.find_image.pop_front(), Ok(None))
     }

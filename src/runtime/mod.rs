@@ -6,6 +6,7 @@ use std::future::Future;
 
 use crate::config::RegistryCredentials;
 use crate::task::container::{ContainerSpec, PulledImage};
+use crate::task::image_ref::ImageRef;
 
 pub mod containerd;
 mod error;
@@ -41,17 +42,18 @@ pub use error::{ErrorKind, RuntimeError};
 /// The runtime as the engine uses it. Implementations must be cheap to clone
 /// behind an `Arc` and safe to call concurrently.
 pub trait ContainerRuntime: Send + Sync + 'static {
-    /// Fetch `reference` from its registry into the runtime and unpack it.
+    /// Fetch the image from its registry into the runtime and unpack it.
+    /// The reference comes parsed (it was validated with the task).
     fn pull_image(
         &self,
-        reference: &str,
+        image: &ImageRef,
         credentials: Option<RegistryCredentials>,
     ) -> impl Future<Output = Result<PulledImage, RuntimeError>> + Send;
 
     /// The image if it is already present and unpacked, without touching the network.
     fn find_image(
         &self,
-        reference: &str,
+        image: &ImageRef,
     ) -> impl Future<Output = Result<Option<PulledImage>, RuntimeError>> + Send;
 
     /// Create the container (snapshot, record, OCI spec) and its task, not started.

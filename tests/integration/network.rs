@@ -741,6 +741,7 @@ async fn containerd_containers_in_task_namespaces() {
     use ecs::runtime::containerd::{Conn, ContainerdRuntime};
     use ecs::runtime::ContainerRuntime;
     use ecs::task::container::{ContainerSpec, NetworkAttachment};
+    use ecs::task::image_ref::ImageRef;
     use std::collections::BTreeMap;
 
     if !is_root() {
@@ -779,7 +780,13 @@ async fn containerd_containers_in_task_namespaces() {
         Conn::lazy(&env.containerd_sock, &ns).unwrap(),
         PullOptions::default(),
     );
-    let image = rt.pull_image(&env.image(), None).await.unwrap();
+    let image = rt
+        .pull_image(
+            &ImageRef::parse(&env.image()).expect("image reference"),
+            None,
+        )
+        .await
+        .unwrap();
     let logs = tempfile::tempdir().unwrap();
     let spec = |id: &str, args: &[&str], extra_env: &[String], netns: &Path| ContainerSpec {
         id: id.to_string(),

@@ -10,6 +10,7 @@ use ecs::runtime::containerd::pull::PullOptions;
 use ecs::runtime::containerd::{Conn, ContainerdRuntime};
 use ecs::runtime::{ContainerRuntime, ContainerState, ExitEvent};
 use ecs::task::container::{ContainerSpec, NetworkAttachment, PulledImage, Ulimit, UlimitName};
+use ecs::task::image_ref::ImageRef;
 use tokio::sync::mpsc::Receiver;
 
 use crate::common::{self, TestEnv};
@@ -30,7 +31,13 @@ impl Fixture {
         let env = common::env()?;
         let ns = common::unique_ns(prefix);
         let rt = runtime(&env, &ns);
-        let image = rt.pull_image(&env.image(), None).await.unwrap();
+        let image = rt
+            .pull_image(
+                &ImageRef::parse(&env.image()).expect("image reference"),
+                None,
+            )
+            .await
+            .unwrap();
         let dir = tempfile::tempdir().unwrap();
         Some(Fixture {
             env,
@@ -189,11 +196,21 @@ async fn echo_exits_zero_with_log_and_state_transitions() {
 
     // pull_image and find_image go through the image module.
     assert_eq!(
-        fx.rt.find_image(&fx.env.image()).await.unwrap().as_ref(),
+        fx.rt
+            .find_image(&ImageRef::parse(&fx.env.image()).expect("image reference"))
+            .await
+            .unwrap()
+            .as_ref(),
         Some(&fx.image)
     );
     let absent = format!("{}/busybox:absent", fx.env.registry);
-    assert_eq!(fx.rt.find_image(&absent).await.unwrap(), None);
+    assert_eq!(
+        fx.rt
+            .find_image(&ImageRef::parse(&absent).expect("image reference"))
+            .await
+            .unwrap(),
+        None
+    );
 
     assert_eq!(fx.rt.state("echo").await.unwrap(), None);
     fx.rt.create(&spec).await.unwrap();
@@ -739,7 +756,13 @@ async fn exit_events_resume_after_containerd_restarts() {
     let mut ctrd = PrivateContainerd::start(&shared);
     let ns = "rt-restart";
     let rt = runtime(&ctrd.env, ns);
-    let image = rt.pull_image(&shared.image(), None).await.unwrap();
+    let image = rt
+        .pull_image(
+            &ImageRef::parse(&shared.image()).expect("image reference"),
+            None,
+        )
+        .await
+        .unwrap();
     let logs = tempfile::tempdir().unwrap();
     let spec = |id: &str| ContainerSpec {
         id: id.to_string(),

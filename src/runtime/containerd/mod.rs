@@ -37,6 +37,7 @@ use crate::config::RegistryCredentials;
 use crate::runtime::metrics::ContainerMetrics;
 use crate::runtime::{ContainerRuntime, ContainerState, ErrorKind, ExitEvent, RuntimeError};
 use crate::task::container::{ContainerSpec, PulledImage};
+use crate::task::image_ref::ImageRef;
 use pull::PullOptions;
 
 const SHIM_DIR_RETRIES: u32 = 10;
@@ -77,14 +78,16 @@ impl ContainerdRuntime {
 impl ContainerRuntime for ContainerdRuntime {
     async fn pull_image(
         &self,
-        reference: &str,
+        image: &ImageRef,
         credentials: Option<RegistryCredentials>,
     ) -> Result<PulledImage, RuntimeError> {
-        Ok(pull::pull(&self.conn, reference, credentials.as_ref(), &self.pull).await?)
+        let r = image.reference();
+        Ok(pull::pull_parsed(&self.conn, r, credentials.as_ref(), &self.pull).await?)
     }
 
-    async fn find_image(&self, reference: &str) -> Result<Option<PulledImage>, RuntimeError> {
-        Ok(pull::find(&self.conn, reference, &self.pull.snapshotter).await?)
+    async fn find_image(&self, image: &ImageRef) -> Result<Option<PulledImage>, RuntimeError> {
+        let r = image.reference();
+        Ok(pull::find_parsed(&self.conn, r, &self.pull.snapshotter).await?)
     }
 
     async fn create(&self, spec: &ContainerSpec) -> Result<(), RuntimeError> {

@@ -70,6 +70,18 @@ pub async fn pull(
     creds: Option<&RegistryCredentials>,
     opts: &PullOptions,
 ) -> Result<PulledImage, PullError> {
+    let r = parse_reference(reference).map_err(RegistryError::from)?;
+    pull_parsed(conn, &r, creds, opts).await
+}
+
+/// [`pull`] of a reference already parsed (the engine's, from the task's
+/// `ImageRef`), so that it is not parsed twice.
+pub async fn pull_parsed(
+    conn: &Conn,
+    reference: &Reference,
+    creds: Option<&RegistryCredentials>,
+    opts: &PullOptions,
+) -> Result<PulledImage, PullError> {
     pull_inner(conn, reference, creds, opts)
         .await
         .map_err(|e| e.with_socket(conn.socket()))
@@ -77,19 +89,18 @@ pub async fn pull(
 
 async fn pull_inner(
     conn: &Conn,
-    reference: &str,
+    r: &Reference,
     creds: Option<&RegistryCredentials>,
     opts: &PullOptions,
 ) -> Result<PulledImage, PullError> {
-    let r = parse_reference(reference).map_err(RegistryError::from)?;
     let started = Instant::now();
     tracing::info!(image = %r, snapshotter = %opts.snapshotter, "pulling image");
-    let registry = RegistryClient::new(&r, creds.cloned(), &opts.insecure_registries)?;
+    let registry = RegistryClient::new(r, creds.cloned(), &opts.insecure_registries)?;
     let lease = Lease::create(conn, LEASE_EXPIRY).await?;
     let result = Puller {
         conn,
         lease: lease.id(),
-        reference: &r,
+        reference: r,
         registry: &registry,
         opts,
     }
@@ -125,6 +136,16 @@ pub async fn find(
     reference: &str,
     snapshotter: &str,
 ) -> Result<Option<PulledImage>, PullError> {
+    let r = parse_reference(reference).map_err(RegistryError::from)?;
+    find_parsed(conn, &r, snapshotter).await
+}
+
+/// [`find`] of a reference already parsed.
+pub async fn find_parsed(
+    conn: &Conn,
+    reference: &Reference,
+    snapshotter: &str,
+) -> Result<Option<PulledImage>, PullError> {
     find_inner(conn, reference, snapshotter)
         .await
         .map_err(|e| e.with_socket(conn.socket()))
@@ -132,10 +153,9 @@ pub async fn find(
 
 async fn find_inner(
     conn: &Conn,
-    reference: &str,
+    r: &Reference,
     snapshotter: &str,
 ) -> Result<Option<PulledImage>, PullError> {
-    let r = parse_reference(reference).map_err(RegistryError::from)?;
     let name = r.to_string();
     let res = ImagesClient::new(conn.channel())
         .get(conn.request(GetImageRequest { name: name.clone() }))
@@ -157,15 +177,15 @@ async fn find_inner(
         let Some(bytes) = store.read_all(&digest, MAX_MANIFEST_BYTES).await? else {
             return Ok(None);
         };
-        match parse(&r, Some(&media_type), &bytes)? {
+        match parse(r, Some(&media_type), &bytes)? {
             Parsed::Manifest(m) => break m,
             Parsed::Index(idx) => {
                 depth += 1;
                 if depth > MAX_INDEX_DEPTH {
-                    return Err(PullError::bad_image(&r, "indexes nested too deep"));
+                    return Err(PullError::bad_image(r, "indexes nested too deep"));
                 }
                 let (_, d) = manifest::select_manifest(&idx, &platform)
-                    .map_err(|e| RegistryError::manifest(&r, e))?;
+                    .map_err(|e| RegistryError::manifest(r, e))?;
                 media_type = d.media_type.clone();
                 digest = d.digest.clone();
             }
@@ -174,7 +194,7 @@ async fn find_inner(
     let Some(config_bytes) = store.read_all(&m.config.digest, MAX_CONFIG_BYTES).await? else {
         return Ok(None);
     };
-    let cfg = manifest::parse_config(&config_bytes).map_err(|e| RegistryError::manifest(&r, e))?;
+    let cfg = manifest::parse_config(&config_bytes).map_err(|e| RegistryError::manifest(r, e))?;
     let Some(chain_id) = manifest::chain_ids(&cfg.diff_ids).pop() else {
         return Ok(None);
     };
