@@ -108,9 +108,7 @@ impl<R: ContainerRuntime> Engine<R> {
         );
         // Checkpointed with the task before the payload is acknowledged,
         // so a container keeps its metadata URIs across restarts.
-        for c in &mut task.containers {
-            c.token = super::exec::tokens::new_token();
-        }
+        task.assign_tokens(super::exec::tokens::new_token);
         task
     }
 

@@ -23,7 +23,7 @@ pub(crate) async fn run<R: ContainerRuntime>(
     if restored {
         reconcile(&inner, &mut task).await;
     }
-    let mut images: Vec<Option<PulledImage>> = vec![None; task.containers.len()];
+    let mut images: Vec<Option<PulledImage>> = vec![None; task.containers().len()];
     let mut network_released = false;
     loop {
         let actions = task.next_actions();
@@ -38,8 +38,8 @@ pub(crate) async fn run<R: ContainerRuntime>(
         }
         // Released before STOPPED is reported, so that the control plane
         // can place the next task on these host ports as soon as it hears.
-        if task.known == TaskStatus::Stopped && !network_released {
-            inner.release_network(&task.def).await;
+        if task.known() == TaskStatus::Stopped && !network_released {
+            inner.release_network(task.def()).await;
             network_released = true;
         }
         // Checkpointed before the next message can act on it, so a restart
@@ -102,16 +102,8 @@ enum Stamp {
 impl Stamp {
     fn record(self, task: &mut Task, at_ms: i64) {
         match self {
-            Stamp::Created(i) => {
-                if let Some(c) = task.containers.get_mut(i) {
-                    c.created_at_ms = Some(at_ms);
-                }
-            }
-            Stamp::Started(i) => {
-                if let Some(c) = task.containers.get_mut(i) {
-                    c.started_at_ms = Some(at_ms);
-                }
-            }
+            Stamp::Created(i) => task.record_created(i, at_ms),
+            Stamp::Started(i) => task.record_started(i, at_ms),
         }
     }
 }
@@ -132,9 +124,9 @@ fn runtime_time(event: &Event) -> Option<Stamp> {
 
 /// Asks containerd for each container's state and lets the task decide.
 async fn reconcile<R: ContainerRuntime>(inner: &Inner<R>, task: &mut Task) {
-    let mut observed = Vec::with_capacity(task.containers.len());
-    for (i, def) in task.def.containers.iter().enumerate() {
-        let id = container_id(task.def.id(), i, &def.name);
+    let mut observed = Vec::with_capacity(task.containers().len());
+    for (i, def) in task.def().containers.iter().enumerate() {
+        let id = container_id(task.def().id(), i, &def.name);
         observed.push(match inner.runtime.state(&id).await {
             Ok(None) => Observed::Missing,
             Ok(Some(ContainerState::Created)) => Observed::Created,
@@ -143,7 +135,7 @@ async fn reconcile<R: ContainerRuntime>(inner: &Inner<R>, task: &mut Task) {
             Err(e) => {
                 // Without an answer, assume what was known: a later Recheck corrects it.
                 tracing::warn!(task = %task.arn(), container = %id, error = %e, "cannot ask containerd; keeping the saved status");
-                match task.containers[i].known {
+                match task.containers()[i].known {
                     ContainerStatus::Running => Observed::Running,
                     _ => Observed::Missing,
                 }
@@ -151,22 +143,22 @@ async fn reconcile<R: ContainerRuntime>(inner: &Inner<R>, task: &mut Task) {
         });
     }
     for i in task.reconcile(&observed) {
-        let id = container_id(task.def.id(), i, &task.def.containers[i].name);
+        let id = container_id(task.def().id(), i, &task.def().containers[i].name);
         tracing::info!(task = %task.arn(), container = %id, "removing a half-made container to make it again");
         if let Err(e) = inner.runtime.remove(&id).await {
             tracing::warn!(container = %id, error = %e, "cannot remove the half-made container");
         }
     }
-    tracing::info!(task = %task.arn(), known = ?task.known, "task reconciled with containerd");
+    tracing::info!(task = %task.arn(), known = ?task.known(), "task reconciled with containerd");
 }
 
 /// After the exit stream was down: containers that stopped meanwhile.
 async fn recheck<R: ContainerRuntime>(inner: &Inner<R>, task: &mut Task) {
-    for i in 0..task.containers.len() {
-        if task.containers[i].known != ContainerStatus::Running {
+    for i in 0..task.containers().len() {
+        if task.containers()[i].known != ContainerStatus::Running {
             continue;
         }
-        let id = container_id(task.def.id(), i, &task.def.containers[i].name);
+        let id = container_id(task.def().id(), i, &task.def().containers[i].name);
         if let Ok(Some(ContainerState::Stopped { exit_code })) = inner.runtime.state(&id).await {
             tracing::info!(task = %task.arn(), container = %id, exit_code, "exit seen on recheck");
             task.apply(Event::Exited {
@@ -196,14 +188,14 @@ async fn cleanup<R: ContainerRuntime>(
             msg = rx.recv() => if msg.is_none() { break },
         }
     }
-    for (i, def) in task.def.containers.iter().enumerate() {
-        let id = container_id(task.def.id(), i, &def.name);
+    for (i, def) in task.def().containers.iter().enumerate() {
+        let id = container_id(task.def().id(), i, &def.name);
         if let Err(e) = inner.runtime.remove(&id).await {
             tracing::warn!(task = %task.arn(), container = %id, error = %e, "cannot remove container at cleanup");
         }
     }
     // Again, in case the release at stop failed; idempotent.
-    inner.release_network(&task.def).await;
+    inner.release_network(task.def()).await;
     let logs = inner
         .settings
         .data_dir

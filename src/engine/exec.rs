@@ -48,7 +48,7 @@ pub(crate) fn execute<R: ContainerRuntime>(
     let arn = task.arn().to_string();
     match action {
         Action::Pull(i) => {
-            let Some(def) = task.def.containers.get(i) else {
+            let Some(def) = task.def().containers.get(i) else {
                 return;
             };
             let image = def.image.clone();
@@ -72,7 +72,8 @@ pub(crate) fn execute<R: ContainerRuntime>(
             });
         }
         Action::Create(i) => {
-            let (Some(def), Some(Some(image))) = (task.def.containers.get(i), images.get(i)) else {
+            let (Some(def), Some(Some(image))) = (task.def().containers.get(i), images.get(i))
+            else {
                 let _ = tx.send(Msg::Event(Event::Created {
                     container: i,
                     result: Err(Failure::new(
@@ -84,10 +85,10 @@ pub(crate) fn execute<R: ContainerRuntime>(
             };
             let id = container_id(task_id(&arn), i, &def.name);
             let mut extra_env = vec![("AWS_EXECUTION_ENV".into(), "AWS_ECS_EC2".into())];
-            if let Some(c) = task.containers.get(i).filter(|c| !c.token.is_empty()) {
+            if let Some(c) = task.containers().get(i).filter(|c| !c.token.is_empty()) {
                 extra_env.extend(endpoint_env(&c.token));
             }
-            extra_env.extend(inner.credentials_env(&task.def));
+            extra_env.extend(inner.credentials_env(task.def()));
             let ctx = SpecContext {
                 cluster_arn: inner.settings.cluster_arn.clone(),
                 container_id: id.clone(),
@@ -95,7 +96,7 @@ pub(crate) fn execute<R: ContainerRuntime>(
                 network: NetworkAttachment::Host,
                 extra_env,
             };
-            let mut spec = container_spec(&task.def, def, image, &ctx);
+            let mut spec = container_spec(task.def(), def, image, &ctx);
             let net_request = netsetup::request(task, i);
             let files = ContainerFiles::new(&inner, task, i, &id);
             inner.route(&id, &arn, i);
@@ -162,7 +163,7 @@ pub(crate) fn execute<R: ContainerRuntime>(
                 return;
             };
             let timeout = task
-                .def
+                .def()
                 .containers
                 .get(i)
                 .and_then(|d| d.start_timeout)
@@ -259,7 +260,7 @@ impl PreparedFiles {
 
 impl ContainerFiles {
     fn new<R>(inner: &Inner<R>, task: &Task, i: usize, container_id: &str) -> ContainerFiles {
-        let def = &task.def.containers[i];
+        let def = &task.def().containers[i];
         let settings = &inner.settings;
         let metadata = settings.container_metadata.then(|| {
             (
@@ -270,14 +271,14 @@ impl ContainerFiles {
         ContainerFiles {
             data_dir: settings.data_dir.clone(),
             host_data_dir: settings.host_data_dir.clone(),
-            task_id: task.def.id().to_string(),
-            mode: task.def.network_mode,
+            task_id: task.def().id().to_string(),
+            mode: task.def().network_mode,
             container: def.name.clone(),
             container_id: container_id.to_string(),
             // awsvpc with an ENI: the first label of its private DNS name,
             // as the Go agent names the task's containers.
             defined_hostname: def.hostname.clone().or_else(|| {
-                task.def
+                task.def()
                     .eni
                     .as_ref()
                     .and_then(|e| e.private_dns_name.as_deref())
@@ -379,7 +380,7 @@ pub(crate) fn metadata_ready<R>(inner: &Inner<R>, task: &Task, i: usize) {
     if !inner.settings.container_metadata {
         return;
     }
-    let Some(def) = task.def.containers.get(i) else {
+    let Some(def) = task.def().containers.get(i) else {
         return;
     };
     let container = def.name.clone();
@@ -404,7 +405,7 @@ pub(crate) fn remove_task_files(data_dir: &Path, task_arn: &str) {
 }
 
 fn runtime_id(task: &Task, i: usize) -> Option<String> {
-    task.containers.get(i).and_then(|c| c.runtime_id.clone())
+    task.containers().get(i).and_then(|c| c.runtime_id.clone())
 }
 
 /// Sends a signal; if that fails, asks containerd whether the container has

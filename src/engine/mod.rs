@@ -105,7 +105,7 @@ impl<R: ContainerRuntime> Engine<R> {
     pub fn restore(&self, tasks: Vec<Task>) {
         for task in tasks {
             netsetup::restore_credentials(&self.inner.credentials, &task);
-            tracing::info!(task = %task.arn(), known = ?task.known, desired = ?task.desired, "restoring task");
+            tracing::info!(task = %task.arn(), known = ?task.known(), desired = ?task.desired(), "restoring task");
             self.spawn(task, true);
         }
     }
@@ -113,21 +113,19 @@ impl<R: ContainerRuntime> Engine<R> {
     fn spawn(&self, mut task: Task, restored: bool) {
         // Checkpoints from before tokens existed: give those containers one now
         // (saved with the actor's first checkpoint).
-        for c in task.containers.iter_mut().filter(|c| c.token.is_empty()) {
-            c.token = exec::tokens::new_token();
-        }
+        task.assign_tokens(exec::tokens::new_token);
         let (tx, rx) = mpsc::unbounded_channel();
         // The images its containers need stay while the task is known.
         let images = task
-            .def
+            .def()
             .containers
             .iter()
             .map(|c| c.image.reference().to_string())
             .collect();
         lock(&self.inner.task_images).insert(task.arn().to_string(), images);
-        for (i, c) in task.def.containers.iter().enumerate() {
+        for (i, c) in task.def().containers.iter().enumerate() {
             self.inner
-                .route(&container_id(task.def.id(), i, &c.name), task.arn(), i);
+                .route(&container_id(task.def().id(), i, &c.name), task.arn(), i);
         }
         lock(&self.inner.tasks).insert(task.arn().to_string(), tx.clone());
         tokio::spawn(actor::run(self.inner.clone(), task, tx, rx, restored));

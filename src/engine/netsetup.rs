@@ -40,10 +40,10 @@ fn keys(def: &TaskDef) -> Vec<String> {
 /// What the network layer must set up before container `i` is created;
 /// `None` in host mode.
 pub(crate) fn request(task: &Task, i: usize) -> Option<NamespaceRequest> {
-    let def = task.def.containers.get(i)?;
+    let def = task.def().containers.get(i)?;
     // None in host mode.
-    let key = key(&task.def, &def.name)?;
-    let mode = task.def.network_mode;
+    let key = key(task.def(), &def.name)?;
+    let mode = task.def().network_mode;
     let ports = if mode == NetworkMode::Bridge {
         def.port_mappings.clone()
     } else {
@@ -52,7 +52,7 @@ pub(crate) fn request(task: &Task, i: usize) -> Option<NamespaceRequest> {
     Some(NamespaceRequest {
         key,
         mode,
-        eni: task.def.eni.clone(),
+        eni: task.def().eni.clone(),
         ports,
     })
 }
@@ -122,14 +122,17 @@ impl<R> Inner<R> {
 /// until ACS sends the credentials again, as the Go agent) and restricted to
 /// the task's addresses from the checkpoint.
 pub(crate) fn restore_credentials(store: &CredentialsStore, task: &Task) {
-    for id in [&task.def.credentials_id, &task.def.execution_credentials_id]
-        .into_iter()
-        .flatten()
+    for id in [
+        &task.def().credentials_id,
+        &task.def().execution_credentials_id,
+    ]
+    .into_iter()
+    .flatten()
     {
         store.expect(task.arn(), id);
     }
     let ips: Vec<IpAddr> = task
-        .containers
+        .containers()
         .iter()
         .filter_map(|c| c.network.as_ref())
         .flat_map(|n| n.sources.iter().map(|ip| IpAddr::V4(*ip)))
@@ -151,7 +154,7 @@ impl<R> Engine<R> {
         let Some(net) = &self.inner.network else {
             return;
         };
-        let known: HashSet<&str> = known_tasks.iter().map(|t| t.def.id()).collect();
+        let known: HashSet<&str> = known_tasks.iter().map(|t| t.def().id()).collect();
         for key in net.keys().await {
             let owner = key.split('/').next().unwrap_or(&key);
             if known.contains(owner) {

@@ -42,12 +42,12 @@ fn eni_view(eni: &crate::task::net::Eni) -> EniView {
 }
 
 pub(crate) fn task_view(task: &Task, cluster_arn: &str) -> TaskView {
-    let mode = task.def.network_mode;
+    let mode = task.def().network_mode;
     let containers = task
-        .def
+        .def()
         .containers
         .iter()
-        .zip(&task.containers)
+        .zip(task.containers())
         .enumerate()
         .map(|(i, (def, state))| {
             let created = state.runtime_id.is_some();
@@ -56,11 +56,11 @@ pub(crate) fn task_view(task: &Task, cluster_arn: &str) -> TaskView {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
-            for (k, v) in ecs_labels(cluster_arn, &task.def, def) {
+            for (k, v) in ecs_labels(cluster_arn, task.def(), def) {
                 labels.retain(|(existing, _)| existing != k);
                 labels.push((k.to_string(), v.to_string()));
             }
-            let ports = match (&state.network, task.def.network_mode) {
+            let ports = match (&state.network, task.def().network_mode) {
                 // Bridge: the host ports the network layer forwarded.
                 (Some(net), _) if !net.bindings.is_empty() => net
                     .bindings
@@ -95,11 +95,11 @@ pub(crate) fn task_view(task: &Task, cluster_arn: &str) -> TaskView {
                 token: state.token.clone(),
                 runtime_id: state.runtime_id.clone().unwrap_or_default(),
                 name: def.name.clone(),
-                docker_name: container_id(task.def.id(), i, &def.name),
+                docker_name: container_id(task.def().id(), i, &def.name),
                 image: def.image.as_written().to_string(),
                 image_id: state.image_digest.clone().unwrap_or_default(),
                 labels,
-                desired_status: task.desired,
+                desired_status: task.desired(),
                 known_status: state.known,
                 exit_code: state.exit_code,
                 cpu: def.cpu,
@@ -114,7 +114,7 @@ pub(crate) fn task_view(task: &Task, cluster_arn: &str) -> TaskView {
                 volumes: Vec::new(),
                 networks: vec![NetworkView {
                     ipv4_addresses,
-                    eni: task.def.eni.as_ref().map(eni_view),
+                    eni: task.def().eni.as_ref().map(eni_view),
                     ..NetworkView::new(mode)
                 }],
                 health: None,
@@ -124,17 +124,17 @@ pub(crate) fn task_view(task: &Task, cluster_arn: &str) -> TaskView {
         .collect();
     TaskView {
         arn: task.arn().to_string(),
-        family: task.def.family.clone(),
-        revision: task.def.version.clone(),
-        desired_status: task.desired,
-        known_status: task.known,
+        family: task.def().family.clone(),
+        revision: task.def().version.clone(),
+        desired_status: task.desired(),
+        known_status: task.known(),
         limits: TaskLimits {
-            cpu: task.def.limits.cpu,
-            memory: task.def.limits.memory_mib,
+            cpu: task.def().limits.cpu,
+            memory: task.def().limits.memory_mib,
         },
-        pull_started_at: at(task.pull_started_at_ms),
-        pull_stopped_at: at(task.pull_stopped_at_ms),
-        execution_stopped_at: at(task.execution_stopped_at_ms),
+        pull_started_at: at(task.pull_started_at_ms()),
+        pull_stopped_at: at(task.pull_stopped_at_ms()),
+        execution_stopped_at: at(task.execution_stopped_at_ms()),
         availability_zone: String::new(),
         launch_type: LAUNCH_TYPE.into(),
         tags: Vec::new(),
@@ -170,7 +170,12 @@ mod tests {
     }
 
     fn task() -> Task {
-        let def = TaskDef {
+        task_with(|_| {})
+    }
+
+    /// The test task, its definition changed by `edit` before it is made.
+    fn task_with(edit: impl FnOnce(&mut TaskDef)) -> Task {
+        let mut def = TaskDef {
             arn: "arn:aws:ecs:us-east-1:0:task/c/abc".into(),
             family: "fam".into(),
             version: "3".into(),
@@ -182,9 +187,10 @@ mod tests {
             limits: Default::default(),
             containers: vec![def("web"), def("side")],
         };
+        edit(&mut def);
         let mut t = Task::new(def, DesiredStatus::Running, Duration::from_secs(30));
-        t.containers[0].token = "tok-0".into();
-        t.containers[1].token = "tok-1".into();
+        let mut tokens = ["tok-0", "tok-1"].into_iter();
+        t.assign_tokens(|| tokens.next().unwrap_or_default().to_string());
         t
     }
 
@@ -214,12 +220,14 @@ mod tests {
 
     #[test]
     fn task_limits_show_in_vcpu_and_mib() {
-        let mut t = task();
+        let t = task();
         assert_eq!(task_view(&t, "c").limits, TaskLimits::default());
-        t.def.limits = crate::task::def::TaskLimits {
-            cpu: Some(0.5),
-            memory_mib: Some(512),
-        };
+        let t = task_with(|d| {
+            d.limits = crate::task::def::TaskLimits {
+                cpu: Some(0.5),
+                memory_mib: Some(512),
+            }
+        });
         let v = task_view(&t, "c");
         assert_eq!(
             v.limits,
@@ -233,8 +241,8 @@ mod tests {
         assert_eq!(v.launch_type, "EC2");
     }
 
-    fn with_network(mut t: Task, mode: NetworkMode, ip: [u8; 4]) -> Task {
-        t.def.network_mode = mode;
+    fn with_network(edit: impl FnOnce(&mut TaskDef), ip: [u8; 4]) -> Task {
+        let mut t = task_with(edit);
         t.next_actions();
         t.apply(Event::NetworkReady {
             container: 0,
@@ -248,22 +256,27 @@ mod tests {
 
     #[test]
     fn bridge_and_awsvpc_containers_show_their_address() {
-        let t = with_network(task(), NetworkMode::Bridge, [169, 254, 172, 5]);
+        let t = with_network(|d| d.network_mode = NetworkMode::Bridge, [169, 254, 172, 5]);
         let v = task_view(&t, "c");
         let n = &v.containers[0].networks[0];
         assert_eq!(n.mode, NetworkMode::Bridge);
         assert_eq!(n.ipv4_addresses, vec!["169.254.172.5"]);
         assert!(n.eni.is_none());
 
-        let mut t = with_network(task(), NetworkMode::Awsvpc, [10, 0, 1, 5]);
-        t.def.eni = Some(crate::task::net::Eni {
-            mac: "0A:1B:2C:3D:4E:5F".into(),
-            ipv4: vec![([10, 0, 1, 5].into(), 24)],
-            gateway: Some([10, 0, 1, 1].into()),
-            dns: vec![[10, 0, 0, 2].into()],
-            dns_search: vec!["corp.example".into()],
-            private_dns_name: None,
-        });
+        let t = with_network(
+            |d| {
+                d.network_mode = NetworkMode::Awsvpc;
+                d.eni = Some(crate::task::net::Eni {
+                    mac: "0A:1B:2C:3D:4E:5F".into(),
+                    ipv4: vec![([10, 0, 1, 5].into(), 24)],
+                    gateway: Some([10, 0, 1, 1].into()),
+                    dns: vec![[10, 0, 0, 2].into()],
+                    dns_search: vec!["corp.example".into()],
+                    private_dns_name: None,
+                });
+            },
+            [10, 0, 1, 5],
+        );
         let v = task_view(&t, "c");
         let c = &v.containers[0];
         let j = serde_json::to_value(networks_json(&v, c, Version::V4)).unwrap();
@@ -293,10 +306,11 @@ mod tests {
         }
         let old: Task = serde_json::from_value(saved).unwrap();
         assert_eq!(
-            old.containers[0].token, "",
+            old.containers()[0].token,
+            "",
             "filled in by the engine at restore"
         );
-        assert_eq!(old.containers[0].created_at_ms, None);
+        assert_eq!(old.containers()[0].created_at_ms, None);
     }
 
     #[test]
@@ -313,7 +327,7 @@ mod tests {
             container: 0,
             result: Ok("abc-0-web".into()),
         });
-        t.containers[0].created_at_ms = Some(3_000);
+        t.record_created(0, 3_000);
         t.apply(Event::Started {
             container: 0,
             result: Ok(()),

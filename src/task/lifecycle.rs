@@ -142,19 +142,23 @@ pub struct ContainerChange {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+/// The fields are the task core's own (visible to its tests): the rest of
+/// the crate changes a task through `apply` and the `record_*` and
+/// `assign_tokens` methods, and reads it through accessors. Field names are
+/// the checkpoint's.
 pub struct Task {
-    pub def: TaskDef,
-    pub desired: DesiredStatus,
-    pub known: TaskStatus,
-    pub sent: TaskStatus,
+    pub(super) def: TaskDef,
+    pub(super) desired: DesiredStatus,
+    pub(super) known: TaskStatus,
+    pub(super) sent: TaskStatus,
     /// Parallel to `def.containers`.
-    pub containers: Vec<ContainerState>,
-    pub stop_reason: Option<StopReason>,
-    pub pull_started_at_ms: Option<i64>,
-    pub pull_stopped_at_ms: Option<i64>,
-    pub execution_stopped_at_ms: Option<i64>,
+    pub(super) containers: Vec<ContainerState>,
+    pub(super) stop_reason: Option<StopReason>,
+    pub(super) pull_started_at_ms: Option<i64>,
+    pub(super) pull_stopped_at_ms: Option<i64>,
+    pub(super) execution_stopped_at_ms: Option<i64>,
     /// ECS_CONTAINER_STOP_TIMEOUT: used when a container sets no stopTimeout.
-    pub default_stop_timeout: Duration,
+    pub(super) default_stop_timeout: Duration,
 }
 
 /// Why a container with dependencies cannot start yet (or ever).
@@ -188,6 +192,57 @@ impl Task {
 
     pub fn arn(&self) -> &str {
         &self.def.arn
+    }
+
+    pub fn def(&self) -> &TaskDef {
+        &self.def
+    }
+
+    pub fn desired(&self) -> DesiredStatus {
+        self.desired
+    }
+
+    pub fn known(&self) -> TaskStatus {
+        self.known
+    }
+
+    /// Parallel to `def().containers`.
+    pub fn containers(&self) -> &[ContainerState] {
+        &self.containers
+    }
+
+    pub fn pull_started_at_ms(&self) -> Option<i64> {
+        self.pull_started_at_ms
+    }
+
+    pub fn pull_stopped_at_ms(&self) -> Option<i64> {
+        self.pull_stopped_at_ms
+    }
+
+    pub fn execution_stopped_at_ms(&self) -> Option<i64> {
+        self.execution_stopped_at_ms
+    }
+
+    /// The runtime created container `i` at `at_ms` (Unix ms; shown by the endpoints).
+    pub fn record_created(&mut self, i: usize, at_ms: i64) {
+        if let Some(c) = self.containers.get_mut(i) {
+            c.created_at_ms = Some(at_ms);
+        }
+    }
+
+    /// The runtime started container `i` at `at_ms` (Unix ms; shown by the endpoints).
+    pub fn record_started(&mut self, i: usize, at_ms: i64) {
+        if let Some(c) = self.containers.get_mut(i) {
+            c.started_at_ms = Some(at_ms);
+        }
+    }
+
+    /// Gives every container without a metadata token one from `mint`:
+    /// all of them at acceptance, and those of checkpoints from before tokens.
+    pub fn assign_tokens(&mut self, mut mint: impl FnMut() -> String) {
+        for c in self.containers.iter_mut().filter(|c| c.token.is_empty()) {
+            c.token = mint();
+        }
     }
 
     /// Index of the container with this runtime (containerd) id.
