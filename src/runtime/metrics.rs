@@ -6,6 +6,10 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
+// The block I/O shapes are the ones the agent shows (observe), so that the
+// runtime's reading needs no second copy and no field-by-field mapping.
+use crate::observe::stats::{BlkioV1, IoDevice};
+
 /// One container's sample.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContainerMetrics {
@@ -64,36 +68,4 @@ pub enum BlkioUsage {
     V1(BlkioV1),
     /// cgroup v2: io.stat, one entry per device.
     V2(Vec<IoDevice>),
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BlkioV1 {
-    pub service_bytes: Vec<BlkioEntry>,
-    pub serviced: Vec<BlkioEntry>,
-    pub queued: Vec<BlkioEntry>,
-    pub service_time: Vec<BlkioEntry>,
-    pub wait_time: Vec<BlkioEntry>,
-    pub merged: Vec<BlkioEntry>,
-    pub time: Vec<BlkioEntry>,
-    pub sectors: Vec<BlkioEntry>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlkioEntry {
-    pub major: u64,
-    pub minor: u64,
-    /// As the kernel prints it (`Read`, `Write`, ...; empty for lists
-    /// without operations).
-    pub op: String,
-    pub value: u64,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct IoDevice {
-    pub major: u64,
-    pub minor: u64,
-    pub read_bytes: u64,
-    pub write_bytes: u64,
-    pub read_ios: u64,
-    pub write_ios: u64,
 }

@@ -2,10 +2,8 @@
 //! typed sample, with the units and host figures Docker's daemon uses. Pure:
 //! the host figures are passed in.
 
-use crate::observe::stats::{
-    Blkio, BlkioEntry, BlkioOp, BlkioV1, ContainerSample, Cpu, IoDevice, Memory, Pids, Throttling,
-};
-use crate::runtime::metrics::{self, BlkioUsage, ResourceUsage};
+use crate::observe::stats::{Blkio, ContainerSample, Cpu, Memory, Pids, Throttling};
+use crate::runtime::metrics::{BlkioUsage, ResourceUsage};
 
 /// What Docker adds from the host to each sample.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -51,43 +49,8 @@ pub fn fill(out: &mut ContainerSample, usage: &ResourceUsage, host: HostSample) 
         };
     }
     match &usage.blkio {
-        Some(BlkioUsage::V1(b)) => {
-            let conv = |v: &[metrics::BlkioEntry]| -> Vec<BlkioEntry> {
-                v.iter()
-                    .map(|e| BlkioEntry {
-                        major: e.major,
-                        minor: e.minor,
-                        op: BlkioOp::from_kernel(&e.op),
-                        value: e.value,
-                    })
-                    .collect()
-            };
-            out.blkio = Blkio::V1(BlkioV1 {
-                service_bytes: conv(&b.service_bytes),
-                serviced: conv(&b.serviced),
-                queued: conv(&b.queued),
-                service_time: conv(&b.service_time),
-                wait_time: conv(&b.wait_time),
-                merged: conv(&b.merged),
-                time: conv(&b.time),
-                sectors: conv(&b.sectors),
-            });
-        }
-        Some(BlkioUsage::V2(devices)) => {
-            out.blkio = Blkio::V2(
-                devices
-                    .iter()
-                    .map(|d| IoDevice {
-                        major: d.major,
-                        minor: d.minor,
-                        read_bytes: d.read_bytes,
-                        write_bytes: d.write_bytes,
-                        read_ios: d.read_ios,
-                        write_ios: d.write_ios,
-                    })
-                    .collect(),
-            );
-        }
+        Some(BlkioUsage::V1(b)) => out.blkio = Blkio::V1(b.clone()),
+        Some(BlkioUsage::V2(devices)) => out.blkio = Blkio::V2(devices.clone()),
         None => {}
     }
     out.cpu.system_ns = host.system_cpu_usage;

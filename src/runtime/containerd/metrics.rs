@@ -12,9 +12,9 @@ use prost::Message;
 
 use super::error::from_status;
 use super::Conn;
+use crate::observe::stats::{BlkioEntry, BlkioOp, BlkioV1, IoDevice};
 use crate::runtime::metrics::{
-    BlkioEntry, BlkioUsage, BlkioV1, ContainerMetrics, CpuUsage, IoDevice, MemoryUsage, PidsUsage,
-    ResourceUsage,
+    BlkioUsage, ContainerMetrics, CpuUsage, MemoryUsage, PidsUsage, ResourceUsage,
 };
 use crate::runtime::RuntimeError;
 
@@ -147,7 +147,7 @@ pub fn from_v1(m: &v1::Metrics) -> ResourceUsage {
                 .map(|e| BlkioEntry {
                     major: e.major,
                     minor: e.minor,
-                    op: e.op.clone(),
+                    op: BlkioOp::from_kernel(&e.op),
                     value: e.value,
                 })
                 .collect()
