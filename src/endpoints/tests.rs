@@ -15,19 +15,17 @@ use super::*;
 use crate::config::RpsLimit;
 use crate::observe::metadata_json::Version;
 use crate::observe::stats::{ContainerSample, NetworkRate};
+use crate::observe::test_fixtures::{agent, host_task, HOST_CID, HOST_TASK_ARN};
 use crate::observe::view::{
-    AgentView, ContainerView, EniView, NetworkView, PortView, Published, TaskLimits, TaskSource,
-    TaskView,
+    AgentView, ContainerView, EniView, NetworkView, Published, TaskLimits, TaskSource, TaskView,
 };
 use crate::observe::{AgentMetrics, StatsStore};
-use crate::task::def::{NetworkMode, Protocol};
+use crate::task::def::NetworkMode;
 use crate::task::{ContainerStatus, DesiredStatus, TaskStatus};
 
 const TASK_ARN: &str =
     "arn:aws:ecs:us-west-2:111122223333:task/default/8f03e41243824aea923aca126495f665";
-const HOST_TASK_ARN: &str = "arn:aws:ecs:us-west-2:111122223333:task/default/1111aaaa2222bbbb";
 const CID: &str = "ea32192c8553fbff06c9340478a2ff089b2bb5646fb718b4ee206641c9086d66";
-const HOST_CID: &str = "ecs-host-web-0123456789abcdef";
 
 fn at(secs: u64, nanos: u32) -> Option<std::time::SystemTime> {
     Some(UNIX_EPOCH + Duration::new(secs, nanos))
@@ -95,58 +93,6 @@ fn awsvpc_task() -> TaskView {
             ..ContainerView::default()
         }],
         ..TaskView::default()
-    }
-}
-
-fn host_task() -> TaskView {
-    TaskView {
-        arn: HOST_TASK_ARN.into(),
-        family: "web".into(),
-        revision: "3".into(),
-        desired_status: DesiredStatus::Running,
-        // With a created container: task metadata prints CREATED.
-        known_status: TaskStatus::Pending,
-        launch_type: "EC2".into(),
-        network_mode: NetworkMode::Host,
-        containers: vec![
-            ContainerView {
-                token: "tok-web".into(),
-                runtime_id: HOST_CID.into(),
-                name: "web".into(),
-                docker_name: "ecs-web-3-web-1".into(),
-                image: "busybox".into(),
-                desired_status: DesiredStatus::Running,
-                known_status: ContainerStatus::Running,
-                exit_code: None,
-                cpu: 0,
-                memory_mib: 32,
-                ports: vec![PortView {
-                    container_port: 8080,
-                    host_port: 8080,
-                    protocol: Protocol::Tcp,
-                    host_ip: "0.0.0.0".into(),
-                }],
-                ..ContainerView::default()
-            },
-            ContainerView {
-                token: "tok-pending".into(),
-                name: "sidecar".into(),
-                desired_status: DesiredStatus::Running,
-                known_status: ContainerStatus::None,
-                ..ContainerView::default()
-            },
-        ],
-        ..TaskView::default()
-    }
-}
-
-fn agent() -> AgentView {
-    AgentView {
-        cluster: "default".into(),
-        container_instance_arn: None,
-        version: "ecs-agent v0.1.0".into(),
-        container_instance_tags: pairs(&[("rack", "r1")]),
-        vpc_id: "vpc-1234".into(),
     }
 }
 

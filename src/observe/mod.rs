@@ -12,6 +12,8 @@ pub mod metrics;
 pub mod names;
 pub mod stats;
 pub mod stats_store;
+#[cfg(test)]
+pub mod test_fixtures;
 pub mod view;
 
 pub use metrics::{AgentMetrics, PullGuard};
