@@ -28,8 +28,8 @@ fn web() -> ContainerDef {
     }
 }
 
-fn bridge_engine() -> (Harness, Arc<FakeNetwork>) {
-    let network = Arc::new(FakeNetwork::default());
+/// An engine on `network` that has accepted the bridge-mode `web` task.
+fn bridge_engine(network: Arc<FakeNetwork>) -> (Harness, Arc<FakeNetwork>) {
     let h = engine_with(
         ImagePullBehavior::Default,
         Some(network.clone() as Arc<dyn TaskNetwork>),
@@ -53,7 +53,7 @@ fn net_calls(network: &FakeNetwork) -> Vec<NetCall> {
 
 #[tokio::test(start_paused = true)]
 async fn bridge_ports_are_reported_and_the_namespace_released_at_stop() {
-    let (h, network) = bridge_engine();
+    let (h, network) = bridge_engine(Arc::new(FakeNetwork::default()));
 
     let running = h.reporter.wait_for(is_status(TaskStatus::Running)).await;
     let bindings = &running.containers[0].network_bindings;
@@ -86,16 +86,7 @@ async fn bridge_ports_are_reported_and_the_namespace_released_at_stop() {
 async fn a_port_conflict_fails_the_create_without_touching_the_runtime() {
     let network = Arc::new(FakeNetwork::default());
     *network.fail_setup.lock().unwrap_or_else(|p| p.into_inner()) = Some(8080);
-    let h = engine_with(
-        ImagePullBehavior::Default,
-        Some(network.clone() as Arc<dyn TaskNetwork>),
-    );
-    h.engine
-        .accept(vec![PayloadTask::Run(Box::new(task_def_in(
-            NetworkMode::Bridge,
-            web(),
-        )))])
-        .expect("NoCheckpoint accepts every task");
+    let (h, _) = bridge_engine(network);
 
     let stopped = h.reporter.wait_for(is_status(TaskStatus::Stopped)).await;
     let reason = stopped.containers[0].reason.clone().unwrap_or_default();
