@@ -71,14 +71,8 @@ fn os_attributes_are_registered_as_the_go_agent_does() {
     let agent = Agent::start(&env, &local, &[("ECS_DETAILED_OS_FAMILY", "testos_7.1")]);
     let aws = Aws::new(&env, &local);
     let instance = agent.wait_registered(&aws, std::time::Duration::from_secs(90));
-    let described = aws.ecs_ok(&[
-        "describe-container-instances",
-        "--cluster",
-        agent.cluster(),
-        "--container-instances",
-        &instance,
-    ]);
-    let attrs = described["containerInstances"][0]["attributes"]
+    let attrs = agent
+        .registered_attributes(&aws, &instance)
         .as_array()
         .cloned()
         .unwrap_or_default();
@@ -117,14 +111,7 @@ fn json_file_logging_is_advertised_and_placed_by_default() {
     let agent = Agent::start(&env, &local, &[]);
     let aws = Aws::new(&env, &local);
     let instance = agent.wait_registered(&aws, Duration::from_secs(90));
-    let attrs = aws.ecs_ok(&[
-        "describe-container-instances",
-        "--cluster",
-        agent.cluster(),
-        "--container-instances",
-        &instance,
-    ])["containerInstances"][0]["attributes"]
-        .to_string();
+    let attrs = agent.registered_attributes(&aws, &instance).to_string();
     assert!(
         attrs.contains("com.amazonaws.ecs.capability.logging-driver.json-file"),
         "{attrs}"

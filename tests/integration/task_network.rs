@@ -622,14 +622,7 @@ fn host_mode_tasks_reach_credentials_through_the_prepared_host() {
         rules.contains(&format!("--dport {intro} -j DROP")),
         "introspection not closed off-host:\n{rules}"
     );
-    let attrs = aws.ecs_ok(&[
-        "describe-container-instances",
-        "--cluster",
-        agent.cluster(),
-        "--container-instances",
-        &instance,
-    ])["containerInstances"][0]["attributes"]
-        .to_string();
+    let attrs = agent.registered_attributes(&aws, &instance).to_string();
     assert!(
         attrs.contains("com.amazonaws.ecs.capability.task-iam-role-network-host"),
         "{attrs}"

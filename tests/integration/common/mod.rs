@@ -569,6 +569,19 @@ impl Agent {
         self.spawn();
     }
 
+    /// The attributes the control plane holds for this agent's `instance`
+    /// (describe-container-instances), as a JSON array.
+    pub fn registered_attributes(&self, aws: &Aws, instance: &str) -> Value {
+        aws.ecs_ok(&[
+            "describe-container-instances",
+            "--cluster",
+            self.cluster(),
+            "--container-instances",
+            instance,
+        ])["containerInstances"][0]["attributes"]
+            .clone()
+    }
+
     /// Waits until the instance is registered and its ACS session is open
     /// (ECS places tasks only on connected instances) and returns its ARN.
     pub fn wait_registered(&self, aws: &Aws, timeout: Duration) -> String {
