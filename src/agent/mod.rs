@@ -117,7 +117,7 @@ pub async fn build(
         cluster_arn: cluster_arn.clone(),
         data_dir: cfg.data_dir.clone(),
         default_stop_timeout: cfg.container_stop_timeout,
-        default_start_timeout: cfg.container_start_timeout,
+        start_call_timeout: cfg.container_start_timeout,
         cleanup_wait: cfg.engine_task_cleanup_wait,
         cleanup_jitter: cfg.engine_task_cleanup_jitter,
         pull_behavior: cfg.image_pull_behavior,

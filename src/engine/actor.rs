@@ -1,6 +1,7 @@
 //! One task's actor: the only owner of its `Task` state.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 
@@ -22,6 +23,7 @@ pub(crate) async fn run<R: ContainerRuntime>(
 ) {
     if restored {
         reconcile(&inner, &mut task).await;
+        rearm_start_timeouts(&task, &tx);
     }
     let mut images: Vec<Option<PulledImage>> = vec![None; task.containers().len()];
     let mut network_released = false;
@@ -65,6 +67,7 @@ pub(crate) async fn run<R: ContainerRuntime>(
                 }
                 if let Some(i) = started {
                     exec::metadata_ready(&inner, &task, i);
+                    arm_start_timeout(&task, i, Duration::ZERO, &tx);
                 }
             }
             Msg::Pulled(i, result) => {
@@ -91,6 +94,41 @@ pub(crate) async fn run<R: ContainerRuntime>(
         }
     }
     cleanup(&inner, &task, &mut rx).await;
+}
+
+/// Container `i` started `elapsed` ago: tell the task when its own
+/// `startTimeout` (if any) has passed, so that containers waiting on its
+/// SUCCESS or COMPLETE stop waiting (the Go agent's dependency timeout).
+fn arm_start_timeout(task: &Task, i: usize, elapsed: Duration, tx: &mpsc::UnboundedSender<Msg>) {
+    let Some(timeout) = task
+        .def()
+        .containers
+        .get(i)
+        .and_then(|d| d.start_timeout)
+        .filter(|t| !t.is_zero())
+    else {
+        return;
+    };
+    let tx = tx.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(timeout.saturating_sub(elapsed)).await;
+        let _ = tx.send(Msg::Event(Event::StartTimeoutPassed { container: i }));
+    });
+}
+
+/// After an agent restart the timers are gone: running containers get
+/// theirs back, counted from their recorded start.
+fn rearm_start_timeouts(task: &Task, tx: &mpsc::UnboundedSender<Msg>) {
+    let now = now_ms();
+    for (i, c) in task.containers().iter().enumerate() {
+        if c.known != ContainerStatus::Running || c.start_timed_out {
+            continue;
+        }
+        if let Some(at) = c.started_at_ms {
+            let elapsed = Duration::from_millis(now.saturating_sub(at).max(0) as u64);
+            arm_start_timeout(task, i, elapsed, tx);
+        }
+    }
 }
 
 /// Times the endpoints show that the state machine does not track itself.

@@ -9,9 +9,9 @@ use crate::control::sink::{PayloadTask, TaskSink};
 use crate::image::RegistryError;
 use crate::runtime::fake::Call;
 use crate::runtime::RuntimeError;
-use crate::task::def::ContainerDef;
+use crate::task::def::{Condition, ContainerDef, Dependency};
 use crate::task::spec::container_id;
-use crate::task::{StateChange, TaskStatus};
+use crate::task::{ContainerStatus, StateChange, TaskStatus};
 
 use super::test_support::{engine, task_def, Harness, CLEANUP_WAIT, TASK_ARN};
 
@@ -176,4 +176,73 @@ async fn a_stopped_task_is_cleaned_up_after_the_cleanup_wait() {
     // Then the agent forgets it.
     tokio::task::yield_now().await;
     assert_eq!(h.engine.task_count(), 0);
+}
+
+/// The Go agent's dependency timeout (dependencygraph/graph.go): `init`'s
+/// own startTimeout, counted from init's start, ends `app`'s wait on its
+/// SUCCESS; `app` is reported STOPPED with 143 and never started.
+#[tokio::test(start_paused = true)]
+async fn a_dependency_start_timeout_counts_from_its_start() {
+    let h = engine(ImagePullBehavior::Default);
+    let timeout = Duration::from_secs(5);
+    let mut def = task_def(ContainerDef {
+        essential: false,
+        start_timeout: Some(timeout),
+        ..ContainerDef::minimal("init", "busybox")
+    });
+    def.containers.push(ContainerDef {
+        depends_on: vec![Dependency {
+            container: "init".into(),
+            condition: Condition::Success,
+        }],
+        ..ContainerDef::minimal("app", "busybox")
+    });
+    h.engine
+        .accept(vec![PayloadTask::Run(Box::new(def))])
+        .expect("NoCheckpoint accepts every task");
+
+    let init = container_id("t1", 0, "init");
+    let started_at = h
+        .runtime
+        .wait_for(|c| *c == Call::Start { id: init.clone() })
+        .await;
+    let app_stopped = |c: &StateChange| {
+        c.containers
+            .iter()
+            .any(|x| x.name == "app" && x.status == ContainerStatus::Stopped)
+    };
+    let change = h.reporter.wait_for(app_stopped).await;
+    let (reported_at, _) = h
+        .reporter
+        .submitted()
+        .into_iter()
+        .find(|(_, c)| app_stopped(c))
+        .expect("the report just seen");
+    assert_eq!(
+        reported_at - started_at,
+        timeout,
+        "startTimeout after init started"
+    );
+    let app = change.containers.iter().find(|x| x.name == "app").unwrap();
+    assert_eq!(app.exit_code, Some(143));
+    let reason = app.reason.clone().unwrap_or_default();
+    assert!(
+        reason.starts_with("CannotStartContainerError: dependency graph: container ordering dependency [init(busybox)")
+            && reason.ends_with("has timed out."),
+        "{reason}"
+    );
+    let app_id = container_id("t1", 1, "app");
+    assert!(
+        !h.runtime.calls().contains(&Call::Start { id: app_id }),
+        "app must never start"
+    );
+    // app was essential: the still running init is sent SIGTERM.
+    h.runtime
+        .wait_for(|c| {
+            *c == Call::Kill {
+                id: init.clone(),
+                signal: SIGTERM,
+            }
+        })
+        .await;
 }

@@ -162,12 +162,10 @@ pub(crate) fn execute<R: ContainerRuntime>(
             let Some(id) = runtime_id(task, i) else {
                 return;
             };
-            let timeout = task
-                .def()
-                .containers
-                .get(i)
-                .and_then(|d| d.start_timeout)
-                .unwrap_or(inner.settings.default_start_timeout);
+            // ECS_CONTAINER_START_TIMEOUT bounds the start call, as the Go
+            // agent's; a container's own startTimeout is about the containers
+            // that depend on it (see the task's dependency checks).
+            let timeout = inner.settings.start_call_timeout;
             tokio::spawn(async move {
                 let started = tokio::time::timeout(
                     timeout,
@@ -183,7 +181,7 @@ pub(crate) fn execute<R: ContainerRuntime>(
                     Err(_) => Err(Failure::new(
                         FailureKind::CannotStart,
                         format!(
-                            "start did not finish within {}s (startTimeout / ECS_CONTAINER_START_TIMEOUT)",
+                            "start did not finish within {}s (ECS_CONTAINER_START_TIMEOUT)",
                             timeout.as_secs()
                         ),
                     )),

@@ -12,7 +12,8 @@ pub struct EngineSettings {
     /// Container logs go under `<data_dir>/logs/<task-id>/<container>.log`.
     pub data_dir: PathBuf,
     pub default_stop_timeout: Duration,
-    pub default_start_timeout: Duration,
+    /// ECS_CONTAINER_START_TIMEOUT: how long the runtime's start call may take.
+    pub start_call_timeout: Duration,
     /// ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION: how long a stopped task's containers and logs are kept.
     pub cleanup_wait: Duration,
     /// ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION_JITTER: a random extra wait up to this.

@@ -117,7 +117,7 @@ pub fn engine_with(
         cluster_arn: "arn:aws:ecs:us-east-1:0:cluster/c".into(),
         data_dir: data.path().to_path_buf(),
         default_stop_timeout: Duration::from_secs(30),
-        default_start_timeout: Duration::from_secs(180),
+        start_call_timeout: Duration::from_secs(180),
         cleanup_wait: CLEANUP_WAIT,
         cleanup_jitter: Duration::ZERO,
         pull_behavior,

@@ -46,6 +46,10 @@ pub struct ContainerState {
     /// Set once its network namespace is ready (not in host mode).
     #[serde(default)]
     pub network: Option<ContainerNetwork>,
+    /// Its own `startTimeout` has passed since it started (the engine's
+    /// timer says so): containers waiting on its SUCCESS or COMPLETE give up.
+    #[serde(default)]
+    pub start_timed_out: bool,
 }
 
 /// What the engine must do next.
@@ -89,6 +93,11 @@ pub enum Event {
         at_ms: i64,
     },
     StopTimedOut {
+        container: usize,
+    },
+    /// The container's `startTimeout` has passed since it started (the Go
+    /// agent's `hasDependencyTimedOut`: counted from the dependency's start).
+    StartTimeoutPassed {
         container: usize,
     },
     DesiredStatus {
@@ -166,7 +175,12 @@ enum DependencyCheck {
     Met,
     Waiting,
     Failed(Failure),
+    /// A dependency's `startTimeout` ran out before its condition was met.
+    TimedOut(Failure),
 }
+
+/// The exit code the Go agent gives a container whose dependency timed out.
+pub const DEPENDENCY_TIMEOUT_EXIT_CODE: i32 = 143;
 
 impl Task {
     pub fn new(def: TaskDef, desired: DesiredStatus, default_stop_timeout: Duration) -> Task {
@@ -324,6 +338,11 @@ impl Task {
                 self.after_container_stopped(container);
             }
             Event::StopTimedOut { .. } => {}
+            Event::StartTimeoutPassed { container } => {
+                if let Some(c) = self.containers.get_mut(container) {
+                    c.start_timed_out = c.started;
+                }
+            }
             Event::DesiredStatus { status, reason } => {
                 if status == DesiredStatus::Stopped && self.desired != DesiredStatus::Stopped {
                     self.desired = DesiredStatus::Stopped;
@@ -409,6 +428,13 @@ impl Task {
                     }
                     DependencyCheck::Waiting => {}
                     DependencyCheck::Failed(reason) => self.container_failed(i, reason),
+                    DependencyCheck::TimedOut(reason) => {
+                        // The Go agent's handleTerminalDependencyError: 143 is
+                        // what Docker reports after SIGTERM; the container never
+                        // ran, but ECS shows this code for it.
+                        self.containers[i].exit_code = Some(DEPENDENCY_TIMEOUT_EXIT_CODE);
+                        self.container_failed(i, reason)
+                    }
                 },
                 ContainerStatus::Running | ContainerStatus::Stopped => {}
             }
@@ -542,6 +568,22 @@ impl Task {
                     ),
                 ));
             }
+            // The Go agent's hasDependencyTimedOut: only SUCCESS and COMPLETE
+            // (and HEALTHY, which this agent refuses) time out, and a
+            // dependency that already stopped cannot. (Go checks it while the
+            // target is not yet created; this agent creates first and waits
+            // before the start, so the same moment is "not yet started".)
+            let times_out = matches!(dep.condition, Condition::Success | Condition::Complete);
+            if times_out && d.start_timed_out && d.known != ContainerStatus::Stopped {
+                return DependencyCheck::TimedOut(Failure::new(
+                    FailureKind::CannotStart,
+                    format!(
+                        "dependency graph: container ordering dependency [{}] for target [{}] has timed out.",
+                        self.go_container_string(j),
+                        self.go_container_string(container)
+                    ),
+                ));
+            }
             match dep.condition {
                 Condition::Start => waiting |= d.known < ContainerStatus::Running,
                 Condition::Complete => waiting |= d.known < ContainerStatus::Stopped,
@@ -568,6 +610,28 @@ impl Task {
         } else {
             DependencyCheck::Met
         }
+    }
+
+    /// A container as the Go agent's `Container.String()` prints it in its
+    /// dependency errors: `name(image) (KNOWN->DESIRED)`, then ` - Exit: N`.
+    fn go_container_string(&self, i: usize) -> String {
+        let (def, c) = (&self.def.containers[i], &self.containers[i]);
+        let desired =
+            if self.desired == DesiredStatus::Stopped || c.known == ContainerStatus::Stopped {
+                "STOPPED"
+            } else {
+                "RUNNING"
+            };
+        let mut s = format!(
+            "{}({}) ({}->{desired})",
+            def.name,
+            def.image,
+            c.known.go_name()
+        );
+        if let Some(code) = c.exit_code {
+            s.push_str(&format!(" - Exit: {code}"));
+        }
+        s
     }
 
     fn update_task_status(&mut self) {

@@ -22,6 +22,8 @@ mod lifecycle_tests;
 mod payload_fixture_tests;
 #[cfg(test)]
 mod reconcile_tests;
+#[cfg(test)]
+mod start_timeout_tests;
 
 pub use def::{ContainerDef, TaskDef};
 pub use lifecycle::{Action, ContainerChange, Event, Observed, StateChange, Task};

@@ -32,6 +32,18 @@ impl ContainerStatus {
             ContainerStatus::None | ContainerStatus::Pulled | ContainerStatus::Created => None,
         }
     }
+
+    /// The name the Go agent's `ContainerStatus.String()` gives it (in the
+    /// reason strings copied from the Go agent).
+    pub fn go_name(self) -> &'static str {
+        match self {
+            ContainerStatus::None => "NONE",
+            ContainerStatus::Pulled => "PULLED",
+            ContainerStatus::Created => "CREATED",
+            ContainerStatus::Running => "RUNNING",
+            ContainerStatus::Stopped => "STOPPED",
+        }
+    }
 }
 
 /// The task's status, derived from its containers'.

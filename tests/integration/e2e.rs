@@ -201,6 +201,42 @@ fn depends_on_success_with_a_failing_init_never_starts_the_app() {
     );
 }
 
+/// startTimeout as the Go agent reads it (dependencygraph/graph.go): set on
+/// the dependency, counted from its start; the container waiting on its
+/// SUCCESS is STOPPED with 143 and the Go agent's reason, never started.
+#[test]
+fn depends_on_start_timeout_of_the_dependency_stops_the_waiting_container() {
+    let Some(w) = world(&[]) else { return };
+    let td = w.register(
+        "ordered-timeout",
+        json!([
+            {"name": "init", "image": w.env.image(), "memory": 32, "essential": false,
+             "startTimeout": 2,
+             "command": sh("trap 'exit 0' TERM; while true; do sleep 1; done")},
+            {"name": "app", "image": w.env.image(), "memory": 32, "essential": true,
+             "dependsOn": [{"containerName": "init", "condition": "SUCCESS"}],
+             "command": sh("echo app-ran")}
+        ]),
+    );
+    let arn = w.run(&td);
+    let t = w.wait_status(&arn, "STOPPED", START);
+    let app = World::container(&t, "app");
+    assert_eq!(app["exitCode"], 143, "{t}");
+    let reason = app["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with(
+            "CannotStartContainerError: dependency graph: container ordering dependency [init("
+        ) && reason.ends_with("has timed out."),
+        "{t}"
+    );
+    // init was running when app gave up: the task's stop sent it SIGTERM.
+    assert_eq!(World::container(&t, "init")["exitCode"], 0, "{t}");
+    assert!(
+        !w.log(&arn, "app").contains("app-ran"),
+        "the app must not have run"
+    );
+}
+
 #[test]
 fn essential_container_exit_stops_its_sibling() {
     let Some(w) = world(&[]) else { return };
