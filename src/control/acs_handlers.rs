@@ -12,6 +12,7 @@ use crate::model::acs::{
     TaskManifestMessage, TaskStopVerificationAck, TaskStopVerificationMessage,
 };
 use crate::task::from_acs::{ignored_docker_keys, task_def, Policy};
+use crate::task::limits::MAX_CONTAINERS;
 use crate::task::{DesiredStatus, TaskStatus};
 
 use super::acs::AcsSession;
@@ -23,7 +24,10 @@ impl AcsSession {
         let msg = match AcsMessage::decode(text) {
             Ok(m) => m,
             Err(e) => {
+                // Nothing in it can be acknowledged: without a type or a
+                // readable envelope there is no message id to ack.
                 tracing::warn!(error = %e, "malformed ACS message ignored");
+                self.metrics.inc_error("acs_malformed_message");
                 return Reply::None;
             }
         };
@@ -84,11 +88,20 @@ impl AcsSession {
 
     fn on_payload(&self, p: &PayloadMessage, seq_num: &mut i64) -> Reply {
         tracing::info!(message_id = ?p.message_id, seq_num = ?p.seq_num, tasks = p.tasks.len(), "ACS payload");
-        let tasks = p
+        let mut tasks: Vec<PayloadTask> = p
             .tasks
             .iter()
             .filter_map(|t| payload_task(self.sink.as_ref(), t, self.policy))
             .collect();
+        for t in &p.undecodable {
+            match undecodable_task(t) {
+                Some(task) => tasks.push(task),
+                None => {
+                    tracing::warn!(message_id = ?p.message_id, index = t.index, error = %t.error, "payload task without a readable arn ignored");
+                    self.metrics.inc_error("acs_malformed_task");
+                }
+            }
+        }
         // Acknowledged only once every task is checkpointed: unacked, ACS sends it again.
         if let Err(e) = self.sink.accept(tasks) {
             tracing::error!(error = %e, message_id = ?p.message_id, "cannot checkpoint the payload; not acknowledging it");
@@ -198,6 +211,22 @@ fn desired_status(wire: Option<&str>) -> Option<DesiredStatus> {
     wire.and_then(DesiredStatus::from_wire)
 }
 
+/// A payload task that could not be decoded: reported STOPPED with the
+/// decode error (or stopped, if that is what the control plane wants);
+/// None without an ARN to report it under.
+fn undecodable_task(t: &acs::UndecodableTask) -> Option<PayloadTask> {
+    let arn = t.arn.clone().filter(|a| !a.is_empty())?;
+    tracing::warn!(task = %arn, error = %t.error, "payload task cannot be decoded");
+    if desired_status(t.desired_status.as_deref()) == Some(DesiredStatus::Stopped) {
+        return Some(PayloadTask::Stop { arn });
+    }
+    Some(PayloadTask::Refuse {
+        arn,
+        containers: t.containers.iter().take(MAX_CONTAINERS).cloned().collect(),
+        reason: format!("the task cannot be decoded: {}", t.error),
+    })
+}
+
 /// One payload task validated at control's boundary, after its role
 /// credentials are stored; None without an ARN.
 fn payload_task(sink: &dyn TaskSink, t: &acs::Task, policy: Policy) -> Option<PayloadTask> {
@@ -219,7 +248,14 @@ fn payload_task(sink: &dyn TaskSink, t: &acs::Task, policy: Policy) -> Option<Pa
     }
     let refuse = |reason: String| PayloadTask::Refuse {
         arn: arn.clone(),
-        containers: t.containers.iter().filter_map(|c| c.name.clone()).collect(),
+        // Bounded: a task refused for having too many containers reports
+        // as many as Amazon ECS could know of.
+        containers: t
+            .containers
+            .iter()
+            .filter_map(|c| c.name.clone())
+            .take(MAX_CONTAINERS)
+            .collect(),
         reason,
     };
     Some(match desired_status(t.desired_status.as_deref()) {
@@ -363,6 +399,13 @@ mod tests {
     }
 
     async fn session(fails: bool, seqs: std::sync::Arc<Seqs>) -> AcsSession {
+        session_with(std::sync::Arc::new(Checkpointing { fails }), seqs).await
+    }
+
+    async fn session_with(
+        sink: std::sync::Arc<dyn TaskSink>,
+        seqs: std::sync::Arc<Seqs>,
+    ) -> AcsSession {
         use std::sync::Arc;
         let keys = aws_credential_types::Credentials::new("AK", "SK", None, None, "test");
         let ecs = super::super::EcsClient::new(
@@ -374,7 +417,7 @@ mod tests {
         .await;
         AcsSession {
             ecs: Arc::new(ecs),
-            sink: Arc::new(Checkpointing { fails }),
+            sink,
             policy: Policy::default(),
             cluster_arn: "cluster".into(),
             instance_arn: "instance".into(),
@@ -418,6 +461,114 @@ mod tests {
             _ => panic!("no acknowledgement"),
         }
         assert_eq!((seq_num, seqs.0.lock().unwrap().clone()), (5, vec![5]));
+    }
+
+    /// Records the tasks of each accepted payload.
+    #[derive(Default)]
+    struct Accepting(Mutex<Vec<PayloadTask>>);
+
+    impl TaskSink for Accepting {
+        fn accept(&self, tasks: Vec<PayloadTask>) -> Result<(), StateError> {
+            self.0.lock().unwrap().extend(tasks);
+            Ok(())
+        }
+        fn stop(&self, _: &[String], _: &str) {}
+        fn stop_candidates(&self, _: &HashSet<String>) -> Vec<String> {
+            Vec::new()
+        }
+        fn put_credentials(&self, _: &str, _: RoleCredentials) -> Result<(), CredentialsError> {
+            Ok(())
+        }
+    }
+
+    /// Handles one frame; the tasks the sink was given and the ids acknowledged.
+    async fn handled(frame: &str) -> (Vec<PayloadTask>, Vec<String>, AcsSession) {
+        let sink = std::sync::Arc::new(Accepting::default());
+        let session = session_with(sink.clone(), Default::default()).await;
+        let mut seq_num = 1;
+        let acked = match session.handle(frame, &mut seq_num) {
+            Reply::Send(msgs) => msgs
+                .iter()
+                .filter_map(|m| match m {
+                    AcsMessage::Ack(a) => a.message_id.clone(),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let tasks = std::mem::take(&mut *sink.0.lock().unwrap());
+        (tasks, acked, session)
+    }
+
+    #[tokio::test]
+    async fn an_undecodable_task_is_refused_naming_the_field_and_the_others_run() {
+        let frame = r#"{"type":"PayloadMessage","message":{"messageId":"m1","seqNum":2,"tasks":[
+          {"arn":"arn:aws:ecs:us-east-1:1:task/c/bad","desiredStatus":"RUNNING",
+           "containers":[{"name":"web","image":"busybox","essential":"yes"}]},
+          {"arn":"arn:aws:ecs:us-east-1:1:task/c/good","desiredStatus":"RUNNING","networkMode":"host",
+           "containers":[{"name":"app","image":"busybox","essential":true}]}]}}"#;
+        let (tasks, acked, _) = handled(frame).await;
+        assert_eq!(acked, vec!["m1".to_string()]);
+        let [PayloadTask::Run(good), PayloadTask::Refuse {
+            arn,
+            containers,
+            reason,
+        }] = tasks.as_slice()
+        else {
+            panic!("{tasks:?}")
+        };
+        assert_eq!(good.arn, "arn:aws:ecs:us-east-1:1:task/c/good");
+        assert_eq!(arn, "arn:aws:ecs:us-east-1:1:task/c/bad");
+        assert_eq!(containers, &vec!["web".to_string()]);
+        assert_eq!(
+            reason,
+            "the task cannot be decoded: containers[0].essential: expected a boolean, got string \"yes\""
+        );
+    }
+
+    /// What the outside probe sent through RegisterTaskDefinition and
+    /// RunTask: 18,000 containers, each depending on the next. The
+    /// recursive cycle check overflowed the stack on it.
+    #[tokio::test]
+    async fn an_18000_container_chain_is_refused_naming_the_limit_and_acknowledged() {
+        let containers: Vec<serde_json::Value> = (0..18_000)
+            .map(|i| {
+                serde_json::json!({"name": format!("c{i}"), "image": "busybox", "essential": true,
+                    "dependsOn": [{"containerName": format!("c{}", i + 1), "condition": "START"}]})
+            })
+            .collect();
+        let frame = serde_json::json!({"type": "PayloadMessage", "message": {"messageId": "big",
+            "tasks": [{"arn": ARN, "desiredStatus": "RUNNING", "containers": containers}]}})
+        .to_string();
+        let (tasks, acked, _) = handled(&frame).await;
+        assert_eq!(acked, vec!["big".to_string()]);
+        let [PayloadTask::Refuse {
+            containers, reason, ..
+        }] = tasks.as_slice()
+        else {
+            panic!("{tasks:?}")
+        };
+        assert!(
+            reason.starts_with("containers: 18000 given; Amazon ECS allows at most 10"),
+            "{reason}"
+        );
+        assert_eq!(containers.len(), MAX_CONTAINERS);
+    }
+
+    #[tokio::test]
+    async fn a_broken_envelope_is_counted_and_a_task_without_arn_too() {
+        let (tasks, acked, session) =
+            handled(r#"{"type":"PayloadMessage","message":{"messageId":7}}"#).await;
+        assert!(tasks.is_empty() && acked.is_empty());
+        assert_eq!(session.metrics.errors("acs_malformed_message"), 1);
+        let (tasks, acked, session) = handled(
+            r#"{"type":"PayloadMessage","message":{"messageId":"m","tasks":[{"containers":5}]}}"#,
+        )
+        .await;
+        assert!(tasks.is_empty());
+        // Nothing in it can run: acknowledged, so that it is not sent forever.
+        assert_eq!(acked, vec!["m".to_string()]);
+        assert_eq!(session.metrics.errors("acs_malformed_task"), 1);
     }
 
     #[test]

@@ -229,7 +229,7 @@ impl EcsClient {
                     .cluster(&self.cluster)
                     .task(&change.task_arn)
                     .status(status.wire())
-                    .set_reason(change.reason.clone())
+                    .set_reason(trimmed(change.reason.as_deref()))
                     .set_pull_started_at(change.pull_started_at_ms.map(DateTime::from_millis))
                     .set_pull_stopped_at(change.pull_stopped_at_ms.map(DateTime::from_millis))
                     .set_execution_stopped_at(
@@ -241,7 +241,7 @@ impl EcsClient {
                             .container_name(&c.name)
                             .set_status(c.status.wire().map(str::to_string))
                             .set_exit_code(c.exit_code)
-                            .set_reason(c.reason.clone())
+                            .set_reason(trimmed(c.reason.as_deref()))
                             .set_runtime_id(c.runtime_id.clone())
                             .set_image_digest(c.image_digest.clone())
                             .set_network_bindings(bindings(&c.network_bindings))
@@ -263,7 +263,7 @@ impl EcsClient {
                         .container_name(&c.name)
                         .set_status(c.status.wire().map(str::to_string))
                         .set_exit_code(c.exit_code)
-                        .set_reason(c.reason.clone())
+                        .set_reason(trimmed(c.reason.as_deref()))
                         .set_runtime_id(c.runtime_id.clone())
                         .set_network_bindings(bindings(&c.network_bindings))
                         .send()
@@ -326,6 +326,21 @@ pub fn cluster_arn_from_instance_arn(instance_arn: &str, cluster: &str) -> Strin
     }
 }
 
+/// The Go agent's limit on a task's or container's reason
+/// (`ecsMaxTaskReasonLength`, `ecsMaxContainerReasonLength`): longer
+/// reasons are cut, as it cuts them, so that a reason quoting a long input
+/// cannot make the change undeliverable.
+const MAX_REASON_LEN: usize = 1024;
+
+fn trimmed(reason: Option<&str>) -> Option<String> {
+    let r = reason?;
+    let mut end = r.len().min(MAX_REASON_LEN);
+    while !r.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(r[..end].to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,5 +362,15 @@ mod tests {
             "arn:aws:ecs:us-east-1:0:cluster/default"
         );
         assert_eq!(cluster_arn_from_instance_arn("weird", "c"), "c");
+    }
+
+    #[test]
+    fn reasons_are_cut_at_the_go_agent_limit_on_a_character_boundary() {
+        assert_eq!(trimmed(None), None);
+        assert_eq!(trimmed(Some("short")).as_deref(), Some("short"));
+        let long = "é".repeat(600); // 1200 bytes
+        let cut = trimmed(Some(&long)).unwrap();
+        assert_eq!(cut.len(), 1024);
+        assert!(long.starts_with(&cut));
     }
 }

@@ -130,7 +130,7 @@ impl AcsMessage {
     pub fn decode(text: &str) -> Result<Self, DecodeError> {
         let (type_name, body) = frame::split(text)?;
         let msg = match type_name.as_str() {
-            "PayloadMessage" => Self::Payload(frame::typed(&type_name, body)?),
+            "PayloadMessage" => Self::Payload(PayloadMessage::decode(&type_name, body)?),
             "HeartbeatMessage" => Self::Heartbeat(frame::typed(&type_name, body)?),
             "HeartbeatAckRequest" => Self::HeartbeatAck(frame::typed(&type_name, body)?),
             "AckRequest" => Self::Ack(frame::typed(&type_name, body)?),
@@ -1010,6 +1010,100 @@ pub struct PayloadMessage {
         deserialize_with = "lenient::opt_i64"
     )]
     pub timeline: Option<i64>,
+    /// Tasks of the frame that could not be decoded (not on the wire: see
+    /// [`PayloadMessage::decode`]).
+    #[serde(skip)]
+    pub undecodable: Vec<UndecodableTask>,
+}
+
+/// A task of a PayloadMessage that could not be decoded: what could still be
+/// read of it, and what was wrong, so that it can be reported STOPPED while
+/// the message's other tasks run.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UndecodableTask {
+    /// Its place in the frame's `tasks`.
+    pub index: usize,
+    pub arn: Option<String>,
+    pub desired_status: Option<String>,
+    /// The names of its containers that could be read.
+    pub containers: Vec<String>,
+    /// The JSON path within the task (`containers[0].essential`) and why.
+    pub error: String,
+}
+
+impl UndecodableTask {
+    fn read(index: usize, task: &serde_json::Value, path: String, e: serde_json::Error) -> Self {
+        let text = |key: &str| {
+            task.get(key)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string)
+        };
+        let containers = task
+            .get("containers")
+            .and_then(serde_json::Value::as_array)
+            .map(|cs| {
+                cs.iter()
+                    .filter_map(|c| c.get("name")?.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        UndecodableTask {
+            index,
+            arn: text("arn"),
+            desired_status: text("desiredStatus"),
+            containers,
+            error: match path.as_str() {
+                "." => e.to_string(),
+                _ => format!("{path}: {e}"),
+            },
+        }
+    }
+}
+
+impl PayloadMessage {
+    /// Decodes a PayloadMessage body one task at a time: a task that cannot
+    /// be decoded (a wrong-typed field anywhere in it) goes to `undecodable`
+    /// instead of failing the whole message, so the other tasks run and the
+    /// message can be acknowledged. Only a broken envelope (its own fields,
+    /// or `tasks` not a list) fails.
+    fn decode(type_name: &str, mut body: serde_json::Value) -> Result<Self, DecodeError> {
+        let tasks = body.as_object_mut().and_then(|o| o.remove("tasks"));
+        let tasks = match tasks {
+            None | Some(serde_json::Value::Null) => Vec::new(),
+            Some(serde_json::Value::Array(tasks)) => tasks,
+            Some(other) => {
+                return Err(DecodeError::Message {
+                    type_name: type_name.to_string(),
+                    path: "tasks".into(),
+                    source: serde::de::Error::custom(format!(
+                        "expected a list of tasks, got {}",
+                        json_kind(&other)
+                    )),
+                })
+            }
+        };
+        let mut msg: PayloadMessage = frame::typed(type_name, body)?;
+        for (index, task) in tasks.iter().enumerate() {
+            match frame::typed_part::<Task>(task) {
+                Ok(t) => msg.tasks.push(t),
+                Err((path, e)) => msg
+                    .undecodable
+                    .push(UndecodableTask::read(index, task, path, e)),
+            }
+        }
+        Ok(msg)
+    }
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::Object(_) => "an object",
+    }
 }
 
 /// `PerformUpdateMessage`.

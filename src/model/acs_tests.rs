@@ -183,13 +183,115 @@ fn malformed_frames_are_errors() {
             "{bad}"
         );
     }
-    let err = decode(
-        r#"{"type":"PayloadMessage","message":{"tasks":[{"containers":[{"cpu":"lots"}]}]}}"#,
-    )
-    .unwrap_err();
+    // (A payload's tasks are decoded one by one instead: see below.)
+    let err = decode(r#"{"type":"TaskManifestMessage","message":{"tasks":[{"taskArn":5}]}}"#)
+        .unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("PayloadMessage"), "{text}");
-    assert!(text.contains("tasks[0].containers[0].cpu"), "{text}");
+    assert!(text.contains("TaskManifestMessage"), "{text}");
+    assert!(text.contains("tasks[0].taskArn"), "{text}");
     let err = decode(r#"{"type":"AckRequest","message":"nope"}"#).unwrap_err();
     assert!(matches!(err, DecodeError::Message { .. }), "{err}");
+}
+
+/// Go's `encoding/json` matches the envelope's keys case-insensitively
+/// (ecs-agent/wsclient/decode.go reads into `ReceivedMessage{Type, Message}`
+/// with tags `json:"type"` and `json:"message"`), so a frame the Go agent
+/// takes must not be refused here.
+#[test]
+fn the_envelope_keys_match_case_insensitively_as_in_go() {
+    for frame in [
+        r#"{"TYPE":"HeartbeatMessage","MESSAGE":{"messageId":"h1"}}"#,
+        r#"{"Type":"HeartbeatMessage","Message":{"messageId":"h1"}}"#,
+        r#"{"tYpE":"HeartbeatMessage","message":{"messageId":"h1"},"other":1}"#,
+        // The Kelvin sign and the long s fold to k and s in Go.
+        "{\"type\":\"HeartbeatMessage\",\"me\u{17f}\u{17f}age\":{\"messageId\":\"h1\"}}",
+    ] {
+        match decode(frame) {
+            Ok(AcsMessage::Heartbeat(h)) => {
+                assert_eq!(h.message_id.as_deref(), Some("h1"), "{frame}")
+            }
+            other => panic!("{frame}: {other:?}"),
+        }
+    }
+    // As in Go, the last matching key wins.
+    let m = decode(r#"{"type":"PayloadMessage","TYPE":"HeartbeatMessage"}"#).unwrap();
+    assert_eq!(m.type_name(), "HeartbeatMessage");
+    // A type that is no string is no frame, in Go as here.
+    assert!(decode(r#"{"type":5,"message":{}}"#).is_err());
+}
+
+/// ecs-agent/wsclient/decode.go `DecodeConnectionError`: the backend's
+/// `{"<ErrorType>": "<message>"}` form, without type and message keys.
+#[test]
+fn the_unframed_error_form_decodes_as_go_does() {
+    match decode(r#"{"InvalidInstanceException":"instance is gone"}"#) {
+        Ok(AcsMessage::InvalidInstance(e)) => {
+            assert_eq!(e.message.as_deref(), Some("instance is gone"))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(decode(r#"{"a":"1","b":"2"}"#).is_err());
+    assert!(decode(r#"{"a":1}"#).is_err());
+    assert!(decode("[]").is_err());
+}
+
+fn two_tasks(bad_field: &str) -> String {
+    format!(
+        r#"{{"type":"PayloadMessage","message":{{"messageId":"m1","seqNum":3,"tasks":[
+          {{"arn":"arn:aws:ecs:us-east-1:1:task/c/bad","desiredStatus":"RUNNING",
+            "containers":[{{"name":"web","image":"busybox",{bad_field}}},{{"name":"side","image":"busybox"}}]}},
+          {{"arn":"arn:aws:ecs:us-east-1:1:task/c/good","desiredStatus":"RUNNING",
+            "containers":[{{"name":"app","image":"busybox","essential":true}}]}}]}}}}"#
+    )
+}
+
+#[test]
+fn a_task_that_cannot_be_decoded_leaves_the_others_decoded() {
+    for (field, path) in [
+        (r#""essential":"yes""#, "containers[0].essential"),
+        (r#""memory":1e20"#, "containers[0].memory"),
+        (r#""portMappings":{"a":1}"#, "containers[0].portMappings"),
+    ] {
+        let AcsMessage::Payload(p) = decode(&two_tasks(field)).unwrap() else {
+            panic!("not a payload")
+        };
+        assert_eq!(p.message_id.as_deref(), Some("m1"));
+        assert_eq!(p.seq_num, Some(3));
+        assert_eq!(p.tasks.len(), 1);
+        assert_eq!(
+            p.tasks[0].arn.as_deref(),
+            Some("arn:aws:ecs:us-east-1:1:task/c/good")
+        );
+        let [bad] = p.undecodable.as_slice() else {
+            panic!("{:?}", p.undecodable)
+        };
+        assert_eq!(bad.index, 0);
+        assert_eq!(
+            bad.arn.as_deref(),
+            Some("arn:aws:ecs:us-east-1:1:task/c/bad")
+        );
+        assert_eq!(bad.desired_status.as_deref(), Some("RUNNING"));
+        assert_eq!(bad.containers, vec!["web".to_string(), "side".to_string()]);
+        assert!(bad.error.starts_with(&format!("{path}: ")), "{}", bad.error);
+    }
+}
+
+#[test]
+fn a_broken_payload_envelope_fails_the_message() {
+    for body in [
+        r#"{"messageId":5,"tasks":[]}"#,
+        r#"{"messageId":"m","tasks":"many"}"#,
+        r#"{"messageId":"m","seqNum":"x"}"#,
+    ] {
+        let frame = format!(r#"{{"type":"PayloadMessage","message":{body}}}"#);
+        assert!(decode(&frame).is_err(), "{frame}");
+    }
+    // A task that is no object at all is one undecodable task.
+    let AcsMessage::Payload(p) =
+        decode(r#"{"type":"PayloadMessage","message":{"tasks":["x"]}}"#).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(p.undecodable.len(), 1);
+    assert_eq!(p.undecodable[0].arn, None);
 }

@@ -17,12 +17,65 @@ pub enum DecodeError {
     },
 }
 
-#[derive(Deserialize)]
+/// The envelope as Go's `encoding/json` reads it into the agent's
+/// `ReceivedMessage{Type string; Message json.RawMessage}`: keys match
+/// `type` and `message` case-insensitively (Unicode simple folding, so
+/// `"TYPE"` and `"Type"` both do), the last matching key wins, and other
+/// keys are ignored. The first entry is kept for the unframed form.
+#[derive(Default)]
 struct RawFrame {
-    #[serde(rename = "type")]
-    type_name: String,
-    #[serde(default)]
-    message: serde_json::Value,
+    type_name: Option<serde_json::Value>,
+    message: Option<serde_json::Value>,
+    entries: usize,
+    /// The first entry, when its value is a string.
+    first: Option<(String, String)>,
+}
+
+impl<'de> Deserialize<'de> for RawFrame {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawFrame;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RawFrame, A::Error> {
+                let mut raw = RawFrame::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    let value: serde_json::Value = map.next_value()?;
+                    raw.entries += 1;
+                    if raw.entries == 1 {
+                        if let serde_json::Value::String(s) = &value {
+                            raw.first = Some((key.clone(), s.clone()));
+                        }
+                    }
+                    if fold_eq(&key, "type") {
+                        raw.type_name = Some(value);
+                    } else if fold_eq(&key, "message") {
+                        raw.message = Some(value);
+                    }
+                }
+                Ok(raw)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Go's case-insensitive key match (`encoding/json` folds with
+/// `unicode.SimpleFold`): upper- then lower-casing maps `ſ` to `s` and the
+/// Kelvin sign to `k`, as folding does.
+fn fold_eq(a: &str, b: &str) -> bool {
+    let fold = |s: &str| {
+        s.chars()
+            .flat_map(char::to_uppercase)
+            .flat_map(char::to_lowercase)
+            .collect::<Vec<char>>()
+    };
+    a.len() <= 4 * b.len() && fold(a) == fold(b)
 }
 
 #[derive(Serialize)]
@@ -33,14 +86,38 @@ struct OutFrame<'a, T: Serialize> {
 }
 
 /// Splits a frame into its type name and (not yet typed) message body.
+///
+/// As the Go agent's `wsclient.DecodeData`: a frame without a `type` (or an
+/// empty one) may be the unframed error form `{"InvalidInstanceException":
+/// "message"}`, one key naming the type with its message as the value.
 pub(crate) fn split(text: &str) -> Result<(String, serde_json::Value), DecodeError> {
     let raw: RawFrame = serde_json::from_str(text).map_err(DecodeError::Envelope)?;
+    let type_name = match raw.type_name {
+        Some(serde_json::Value::String(t)) if !t.is_empty() => t,
+        // Go fails to read a type that is not a string, and the unframed
+        // form wants string values only: nothing to decode.
+        Some(other) if !other.is_null() && !other.is_string() => {
+            return Err(DecodeError::Envelope(serde::de::Error::custom(format!(
+                "\"type\" is {other}, not a string"
+            ))))
+        }
+        _ => match (raw.entries, raw.first) {
+            (1, Some((type_name, message))) => {
+                return Ok((type_name, serde_json::json!({ "message": message })))
+            }
+            _ => {
+                return Err(DecodeError::Envelope(serde::de::Error::custom(
+                    "no \"type\", and not the {\"<type>\": \"<message>\"} form either",
+                )))
+            }
+        },
+    };
     let body = match raw.message {
         // Some senders omit the body of empty messages (e.g. a bare heartbeat ack).
-        serde_json::Value::Null => serde_json::Value::Object(Default::default()),
-        other => other,
+        None | Some(serde_json::Value::Null) => serde_json::Value::Object(Default::default()),
+        Some(other) => other,
     };
-    Ok((raw.type_name, body))
+    Ok((type_name, body))
 }
 
 /// Types a message body, naming the frame type and the JSON path on failure.
@@ -53,6 +130,15 @@ pub(crate) fn typed<T: DeserializeOwned>(
         path: e.path().to_string(),
         source: e.into_inner(),
     })
+}
+
+/// Types one part of a message, borrowing it (so that the caller can still
+/// read what it can of a part that fails); the error names the JSON path
+/// within the part.
+pub(crate) fn typed_part<T: DeserializeOwned>(
+    part: &serde_json::Value,
+) -> Result<T, (String, serde_json::Error)> {
+    serde_path_to_error::deserialize(part).map_err(|e| (e.path().to_string(), e.into_inner()))
 }
 
 pub(crate) fn envelope<T: Serialize>(type_name: &str, message: &T) -> String {

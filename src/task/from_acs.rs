@@ -13,6 +13,7 @@ use super::def::{
 };
 use super::docker_config::{parse_config, parse_host_config};
 use super::image_ref::ImageRef;
+use super::limits::{too_many_containers, MAX_CONTAINERS, MAX_NAME_LEN};
 use super::net::{parse_mac, Eni};
 
 /// Instance-wide rules a task must follow (from the agent's config).
@@ -42,6 +43,17 @@ pub fn task_def(t: &acs::Task, policy: Policy) -> Result<TaskDef, InvalidTask> {
         .clone()
         .filter(|a| !a.is_empty())
         .ok_or_else(|| invalid("arn: missing"))?;
+    // Bounds first: nothing below may do work in proportion to an
+    // unbounded payload.
+    if t.containers.len() > MAX_CONTAINERS {
+        return Err(invalid(too_many_containers(t.containers.len())));
+    }
+    if let Some(family) = t.family.as_deref().filter(|f| f.len() > MAX_NAME_LEN) {
+        return Err(invalid(format!(
+            "family: {} characters; Amazon ECS allows at most {MAX_NAME_LEN}",
+            family.len()
+        )));
+    }
     let network_mode = network_mode(t)?;
     let (eni, eni_attachment_arn) = eni(t, network_mode, policy)?;
     if t.containers.is_empty() {
@@ -221,7 +233,7 @@ pub(crate) fn eni_from_acs(e: &acs::ElasticNetworkInterface) -> Result<Eni, EniF
 
 fn valid_container_name(n: &str) -> bool {
     !n.is_empty()
-        && n.len() <= 255
+        && n.len() <= MAX_NAME_LEN
         && n.chars()
             .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
 }
@@ -528,40 +540,51 @@ fn check_dependencies(containers: &[ContainerDef]) -> Result<(), InvalidTask> {
             }
         }
     }
-    // Depth-first search for a cycle: 0 = unvisited, 1 = on the path, 2 = done.
-    fn visit(
-        i: usize,
-        cs: &[ContainerDef],
-        index: &BTreeMap<&str, usize>,
-        mark: &mut [u8],
-    ) -> Option<usize> {
-        mark[i] = 1;
-        for d in &cs[i].depends_on {
-            let j = index[d.container.as_str()];
-            if mark[j] == 1 {
-                return Some(j);
-            }
-            if mark[j] == 0 {
-                if let Some(k) = visit(j, cs, index, mark) {
-                    return Some(k);
+    match find_cycle(containers, &index) {
+        Some(j) => Err(invalid(format!(
+            "dependsOn: containers form a cycle through {:?}",
+            containers[j].name
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A container on a dependsOn cycle, if there is one. Depth-first with an
+/// explicit stack, not recursion: the depth is the payload's to choose.
+/// Every dependency must name a container of `index`.
+fn find_cycle(containers: &[ContainerDef], index: &BTreeMap<&str, usize>) -> Option<usize> {
+    const UNVISITED: u8 = 0;
+    const ON_PATH: u8 = 1;
+    const DONE: u8 = 2;
+    let mut mark = vec![UNVISITED; containers.len()];
+    // (container, how many of its dependencies were followed)
+    let mut path: Vec<(usize, usize)> = Vec::new();
+    for start in 0..containers.len() {
+        if mark[start] != UNVISITED {
+            continue;
+        }
+        mark[start] = ON_PATH;
+        path.push((start, 0));
+        while let Some((i, next)) = path.last_mut() {
+            let i = *i;
+            let Some(d) = containers[i].depends_on.get(*next) else {
+                mark[i] = DONE;
+                path.pop();
+                continue;
+            };
+            *next += 1;
+            let j = *index.get(d.container.as_str())?;
+            match mark[j] {
+                ON_PATH => return Some(j),
+                UNVISITED => {
+                    mark[j] = ON_PATH;
+                    path.push((j, 0));
                 }
-            }
-        }
-        mark[i] = 2;
-        None
-    }
-    let mut mark = vec![0u8; containers.len()];
-    for i in 0..containers.len() {
-        if mark[i] == 0 {
-            if let Some(j) = visit(i, containers, &index, &mut mark) {
-                return Err(invalid(format!(
-                    "dependsOn: containers form a cycle through {:?}",
-                    containers[j].name
-                )));
+                _ => {}
             }
         }
     }
-    Ok(())
+    None
 }
 
 #[cfg(test)]
@@ -597,6 +620,72 @@ mod limits_tests {
         assert!(err.reason.starts_with("cpu -1"), "{}", err.reason);
         let err = task_def(&task(1.into(), (-5).into()), Policy::default()).unwrap_err();
         assert!(err.reason.starts_with("memory -5"), "{}", err.reason);
+    }
+
+    fn with_containers(n: usize) -> acs::Task {
+        let mut t = task(0.into(), 0.into());
+        let one = t.containers[0].clone();
+        t.containers = (0..n)
+            .map(|i| acs::Container {
+                name: Some(format!("c{i}")),
+                ..one.clone()
+            })
+            .collect();
+        t
+    }
+
+    #[test]
+    fn more_containers_than_amazon_ecs_allows_are_refused_naming_the_limit() {
+        // 10 per definition and a Service Connect proxy: what ECS can send.
+        assert!(task_def(&with_containers(MAX_CONTAINERS), Policy::default()).is_ok());
+        let err = task_def(&with_containers(18_000), Policy::default()).unwrap_err();
+        assert_eq!(
+            err.reason,
+            "containers: 18000 given; Amazon ECS allows at most 10 per task definition \
+             (11 with a Service Connect proxy)"
+        );
+        let mut long = with_containers(1);
+        long.family = Some("f".repeat(256));
+        let err = task_def(&long, Policy::default()).unwrap_err();
+        assert!(
+            err.reason.starts_with("family: 256 characters"),
+            "{}",
+            err.reason
+        );
+    }
+
+    /// `n` containers, each depending on the next: a chain as deep as `n`.
+    fn chain(n: usize) -> Vec<ContainerDef> {
+        let one = task_def(&with_containers(1), Policy::default()).unwrap();
+        let template = one.containers[0].clone();
+        (0..n)
+            .map(|i| ContainerDef {
+                name: format!("c{i}"),
+                depends_on: (i + 1 < n)
+                    .then(|| Dependency {
+                        container: format!("c{}", i + 1),
+                        condition: Condition::Start,
+                    })
+                    .into_iter()
+                    .collect(),
+                ..template.clone()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_deep_dependency_chain_is_checked_without_recursion() {
+        // The recursive check overflowed the stack near 18,000 containers;
+        // 200,000 on a test thread's 2 MiB stack would have aborted the run.
+        let mut containers = chain(200_000);
+        assert_eq!(check_dependencies(&containers), Ok(()));
+        let last = containers.len() - 1;
+        containers[last].depends_on.push(Dependency {
+            container: "c0".into(),
+            condition: Condition::Start,
+        });
+        let err = check_dependencies(&containers).unwrap_err();
+        assert!(err.reason.contains("cycle"), "{}", err.reason);
     }
 
     #[test]

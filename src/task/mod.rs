@@ -10,6 +10,7 @@ pub mod from_acs;
 mod fuzz_tests;
 pub mod image_ref;
 pub mod lifecycle;
+pub mod limits;
 pub mod net;
 pub mod spec;
 pub mod status;
