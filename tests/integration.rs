@@ -22,6 +22,8 @@ mod endpoints;
 mod endpoints_agent;
 #[path = "integration/endpoints_netns.rs"]
 mod endpoints_netns;
+#[path = "integration/hardening.rs"]
+mod hardening;
 #[path = "integration/local_api.rs"]
 mod local_api;
 #[path = "integration/local_net.rs"]
