@@ -189,7 +189,9 @@ impl AcsSession {
         };
         match stored {
             Ok(()) => {
-                tracing::info!(message_id = ?m.message_id, task = ?m.task_arn, credentials_id = ?credentials_id, "role credentials refreshed");
+                tracing::info!(message_id = ?m.message_id, task = ?m.task_arn,
+                    credentials = ?credentials_id.as_deref().map(crate::credentials::fingerprint),
+                    "role credentials refreshed");
                 // The Go agent acknowledges only what it stored: unacked, ACS sends again.
                 Reply::Send(vec![AcsMessage::IamRoleCredentialsAck(
                     IamRoleCredentialsAckRequest {

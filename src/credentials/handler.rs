@@ -132,7 +132,7 @@ fn audit(id: &str, task: &str, role_type: &str, caller: Option<SocketAddr>, stat
     let caller = caller
         .map(|c| c.to_string())
         .unwrap_or_else(|| "unknown".into());
-    tracing::info!(target: "ecs::audit", credentials_id = %id, task = %task, role_type,
+    tracing::info!(target: "ecs::audit", credentials = %super::fingerprint(id), task = %task, role_type,
         caller = %caller, status = status.as_u16(), "credentials request");
 }
 

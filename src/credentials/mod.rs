@@ -10,7 +10,9 @@
 //! creds.put(&task_arn, RoleCredentials { role_type: RoleType::TaskApplication, .. });
 //! // then ack with IAMRoleCredentialsAckRequest, and give the task's containers
 //! //   AWS_CONTAINER_CREDENTIALS_RELATIVE_URI = CredentialsStore::relative_uri(&credentials_id)
-//! // bridge/awsvpc tasks, after NetworkManager::setup:
+//! // host-mode tasks, when accepted (any local caller with the id is served):
+//! creds.open_task(&task_arn);
+//! // bridge/awsvpc tasks, after NetworkManager::setup (refused until then):
 //! creds.set_task_sources(&task_arn, info.source_ips.iter().map(|ip| (*ip).into()).collect());
 //! // task stopped:
 //! creds.remove_task(&task_arn);
@@ -25,13 +27,19 @@
 //!
 //! The built-in limit ([`crate::token_bucket`]) is a token bucket per caller address and path (the
 //! keys of the Go agent's tollbooth limiter); over it: 429 with tollbooth's
-//! message. Every request is logged at info on target `ecs::audit` with the
-//! credentials id, task ARN, role type, caller and status, never a secret.
+//! message. Every request is logged at info on target `ecs::audit` with a
+//! fingerprint of the credentials id ([`fingerprint`]: for a host-mode task
+//! the id is the only secret, so it is never logged), task ARN, role type,
+//! caller and status, never a secret.
 //!
-//! Beyond the Go agent: once `set_task_sources` was called for a task, only
-//! those source addresses get its credentials (others: 403). Host-mode tasks
-//! never call it, so any local caller with the id is served (the Go agent's
-//! behaviour, ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST).
+//! Beyond the Go agent: a task's credentials are bound to the task from the
+//! moment they are stored. Once `set_task_sources` / `add_task_sources` was
+//! called for a task, only those source addresses get its credentials
+//! (others: 403); before that (a bridge or awsvpc task between acceptance and
+//! network setup, the whole image pull) nobody does. Only tasks marked with
+//! `open_task` (host mode: they share the host's addresses) are served to any
+//! local caller with the id, the Go agent's behaviour
+//! (ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST).
 
 mod handler;
 mod store;
@@ -44,5 +52,6 @@ mod tests;
 pub const V1_PATH: &str = "/v1/credentials";
 pub const V2_PATH: &str = "/v2/credentials";
 
+pub use crate::model::acs::credentials_fingerprint as fingerprint;
 pub use handler::router;
 pub use store::{CredentialsError, CredentialsStore, RoleCredentials, RoleType};

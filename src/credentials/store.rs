@@ -1,6 +1,6 @@
 //! The in-memory credentials store.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
@@ -60,7 +60,7 @@ pub struct RoleCredentials {
 impl fmt::Debug for RoleCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RoleCredentials")
-            .field("credentials_id", &self.credentials_id)
+            .field("credentials_id", &super::fingerprint(&self.credentials_id))
             .field("role_arn", &self.role_arn)
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &"<redacted>")
@@ -128,6 +128,9 @@ struct Inner {
     by_id: HashMap<String, (String, RoleCredentials)>,
     /// task ARN -> the only source addresses allowed to read its credentials
     sources: HashMap<String, Vec<IpAddr>>,
+    /// Tasks whose credentials any local caller with the id may read (host
+    /// mode). A task neither here nor in `sources` is served to nobody.
+    open: HashSet<String>,
     /// credentials id -> task ARN: ids of tasks restored after a restart
     /// whose credentials ACS has not sent again yet.
     expected: HashMap<String, String>,
@@ -195,12 +198,18 @@ impl CredentialsStore {
                 reason: "is empty".into(),
             });
         }
-        tracing::info!(task = %task_arn, credentials_id = %creds.credentials_id,
+        tracing::info!(task = %task_arn, credentials = %super::fingerprint(&creds.credentials_id),
             role_type = creds.role_type.as_str(), expiration = %creds.expiration, "role credentials stored");
         self.write()
             .by_id
             .insert(creds.credentials_id.clone(), (task_arn.to_string(), creds));
         Ok(())
+    }
+
+    /// Host mode: the task's credentials go to any local caller with the id
+    /// (its containers share the host's addresses), as in the Go agent.
+    pub fn open_task(&self, task_arn: &str) {
+        self.write().open.insert(task_arn.to_string());
     }
 
     /// Restricts the task's credentials to these source addresses.
@@ -235,6 +244,7 @@ impl CredentialsStore {
         inner.by_id.retain(|_, (arn, _)| arn != task_arn);
         inner.expected.retain(|_, arn| arn != task_arn);
         inner.sources.remove(task_arn);
+        inner.open.remove(task_arn);
     }
 
     /// The latest credentials of this role type for a task (e.g. the
@@ -263,14 +273,17 @@ impl CredentialsStore {
                 None => Lookup::NotFound,
             };
         };
-        if let Some(allowed) = inner.sources.get(task_arn) {
-            let ok = caller.is_some_and(|c| allowed.contains(&c.to_canonical()));
-            if !ok {
-                return Lookup::Denied {
-                    task_arn: task_arn.clone(),
-                    role_type: creds.role_type,
-                };
-            }
+        let ok = match inner.sources.get(task_arn) {
+            Some(allowed) => caller.is_some_and(|c| allowed.contains(&c.to_canonical())),
+            // Bound from the start: until its addresses are known, a bridge
+            // or awsvpc task's credentials go to nobody.
+            None => inner.open.contains(task_arn),
+        };
+        if !ok {
+            return Lookup::Denied {
+                task_arn: task_arn.clone(),
+                role_type: creds.role_type,
+            };
         }
         Lookup::Found {
             task_arn: task_arn.clone(),

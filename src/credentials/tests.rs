@@ -64,6 +64,7 @@ const BODY: &str = r#"{"RoleArn":"arn:aws:iam::123456789012:role/app","AccessKey
 #[tokio::test]
 async fn serves_the_go_agent_json_on_v1_and_v2() {
     let store = CredentialsStore::new();
+    store.open_task(TASK);
     store
         .put(TASK, creds("abc-1", RoleType::TaskApplication))
         .unwrap();
@@ -118,6 +119,7 @@ async fn error_bodies_match_the_go_agent() {
 #[tokio::test]
 async fn restored_ids_are_uninitialized_until_acs_sends_them_again() {
     let store = CredentialsStore::new();
+    store.open_task(TASK);
     store.expect(TASK, "abc-1");
     let app = app_with(&store);
     let (s, b, _) = get(&app, "/v2/credentials/abc-1", local()).await;
@@ -148,7 +150,8 @@ async fn source_check_for_bridge_and_awsvpc_tasks() {
         .unwrap();
     let app = app_with(&store);
     let task_ip: IpAddr = "169.254.172.5".parse().unwrap();
-    // Host mode (no sources): any local caller.
+    // Host mode (open, no sources): any local caller.
+    store.open_task(TASK);
     assert_eq!(
         get(&app, "/v2/credentials/abc-1", local()).await.0,
         StatusCode::OK
@@ -196,6 +199,7 @@ async fn source_check_for_bridge_and_awsvpc_tasks() {
 #[tokio::test]
 async fn rate_limited_with_a_token_bucket() {
     let store = CredentialsStore::new();
+    store.open_task(TASK);
     store
         .put(TASK, creds("abc-1", RoleType::TaskApplication))
         .unwrap();
@@ -327,8 +331,48 @@ fn debug_never_shows_secrets() {
         !d.contains("very-secret") && !d.contains("token/with"),
         "{d}"
     );
-    assert!(d.contains("abc-1") && d.contains("<redacted>"));
+    assert!(!d.contains("abc-1") && d.contains("<redacted>"), "{d}");
+    assert!(d.contains(&fingerprint("abc-1")), "{d}");
     let store = CredentialsStore::new();
     store.put(TASK, c).unwrap();
     assert!(!format!("{store:?}").contains("very-secret"));
+}
+
+/// Between acceptance and network setup (the whole image pull) a bridge or
+/// awsvpc task's credentials went to any local caller with the id: they are
+/// bound to the task from the moment they are stored.
+#[tokio::test]
+async fn credentials_go_to_nobody_until_the_task_addresses_are_known() {
+    let store = CredentialsStore::new();
+    store
+        .put(TASK, creds("abc-1", RoleType::TaskApplication))
+        .unwrap();
+    let app = app_with(&store);
+    let task_ip: IpAddr = "169.254.172.5".parse().unwrap();
+    for caller in [local(), Some(task_ip), None] {
+        let (s, b, _) = get(&app, "/v2/credentials/abc-1", caller).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{caller:?}");
+        assert!(!b.contains("very-secret"), "{b}");
+    }
+    // Network set up: its addresses, and only them.
+    store.add_task_sources(TASK, &[task_ip]);
+    assert_eq!(
+        get(&app, "/v2/credentials/abc-1", Some(task_ip)).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(&app, "/v2/credentials/abc-1", local()).await.0,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[test]
+fn the_id_is_logged_as_a_short_fingerprint() {
+    let f = fingerprint("c3a1e6b2-8d2f-4c3e-9b1a-0f5e6d7c8b9a");
+    assert_eq!(f.len(), 8);
+    assert!(f.chars().all(|c| c.is_ascii_hexdigit()), "{f}");
+    assert_eq!(f, fingerprint("c3a1e6b2-8d2f-4c3e-9b1a-0f5e6d7c8b9a"));
+    assert_ne!(f, fingerprint("c3a1e6b2-8d2f-4c3e-9b1a-0f5e6d7c8b9b"));
+    // SHA-256("abc") begins ba7816bf.
+    assert_eq!(fingerprint("abc"), "ba7816bf");
 }

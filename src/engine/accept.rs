@@ -8,6 +8,7 @@ use crate::control::sink::{PayloadTask, TaskSink};
 use crate::credentials::{CredentialsError, RoleCredentials};
 use crate::runtime::ContainerRuntime;
 use crate::state::StateError;
+use crate::task::def::NetworkMode;
 use crate::task::{
     ContainerChange, ContainerStatus, DesiredStatus, Event, StateChange, Task, TaskDef, TaskStatus,
 };
@@ -101,6 +102,12 @@ impl<R: ContainerRuntime> Engine<R> {
 
     fn new_task(&self, def: TaskDef) -> Task {
         tracing::info!(task = %def.arn, family = %def.family, version = %def.version, containers = def.containers.len(), "task accepted");
+        if def.network_mode == NetworkMode::Host {
+            // Its containers share the host's addresses: any local caller
+            // with the id is served, as by the Go agent. Other modes' stay
+            // bound until their addresses are known (network setup).
+            self.inner.credentials.open_task(&def.arn);
+        }
         let mut task = Task::new(
             def,
             DesiredStatus::Running,

@@ -120,8 +120,12 @@ impl<R> Inner<R> {
 
 /// After a restart: the task's credential ids are known (requests get 503
 /// until ACS sends the credentials again, as the Go agent) and restricted to
-/// the task's addresses from the checkpoint.
+/// the task's addresses from the checkpoint (a host-mode task's open to any
+/// local caller, as when it was accepted).
 pub(crate) fn restore_credentials(store: &CredentialsStore, task: &Task) {
+    if task.def().network_mode == NetworkMode::Host {
+        store.open_task(task.arn());
+    }
     for id in [
         &task.def().credentials_id,
         &task.def().execution_credentials_id,

@@ -19,10 +19,23 @@ pub struct ExceptionMessage {
     pub message: Option<String>,
 }
 
+/// A short, non-reversible name for a credentials id, for logs: the first 8
+/// hex digits of its SHA-256. For a host-mode task the id is the only secret
+/// between a local process and the task's role, so the id itself is never
+/// logged; the fingerprint still tells which credentials a line is about.
+pub fn credentials_fingerprint(id: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(id.as_bytes());
+    digest[..4].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 impl fmt::Debug for IamRoleCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IamRoleCredentials")
-            .field("credentials_id", &self.credentials_id)
+            .field(
+                "credentials_id",
+                &self.credentials_id.as_deref().map(credentials_fingerprint),
+            )
             .field("role_arn", &self.role_arn)
             .field("access_key_id", &self.access_key_id)
             .field(

@@ -130,7 +130,12 @@ async fn tasks_fetch_their_own_credentials_through_169_254_170_2() {
     assert!(err.contains("403"), "{err}");
     let err = wget(&a, "http://169.254.170.2/v1/credentials?id=id-CCC").unwrap_err();
     assert!(err.contains("403"), "{err}");
-    // A host-mode task (no sources) is served to a host caller via the OUTPUT rule.
+    // A bridge task's credentials before its addresses are known: nobody's.
+    store.put(&arn("early"), role("id-EARLY", "EARLY")).unwrap();
+    let err = wget(&a, &url("EARLY")).unwrap_err();
+    assert!(err.contains("403"), "{err}");
+    // A host-mode task (open, no sources) is served to a host caller via the OUTPUT rule.
+    store.open_task(&arn("host"));
     store.put(&arn("host"), role("id-HOST", "HOST")).unwrap();
     let out = Command::new("timeout")
         .args(["5", "busybox", "wget", "-qO-", &url("HOST")])

@@ -92,3 +92,84 @@ fn a_task_over_amazon_ecs_container_limit_is_refused_and_the_agent_lives() {
         .container_log(common::task_id(&arn), "c")
         .contains("alive"));
 }
+
+/// A bridge task's credentials, stored when the task is accepted, went to
+/// any local caller with the id until its network was set up, which comes
+/// after the whole image pull. Here the pull never ends (a registry that
+/// accepts connections and never answers), and a host process that has the
+/// id is refused. The id itself is never in the agent's log either (for a
+/// host-mode task it is the only secret).
+#[test]
+fn a_bridge_task_credentials_go_to_nobody_while_its_image_is_pulled() {
+    let Some(env) = common::env() else { return };
+    let local = EcsLocal::start(&env);
+    let agent = Agent::start(&env, &local, &[("ECS_ENABLE_TASK_IAM_ROLE", "true")]);
+    let aws = Aws::new(&env, &local);
+    agent.wait_registered(&aws, START);
+
+    let registry = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let registry_port = registry.local_addr().expect("addr").port();
+    let (pulling_tx, pulling) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in registry.incoming().flatten() {
+            held.push(conn);
+            let _ = pulling_tx.send(());
+        }
+    });
+    let td = common::register_task_definition(
+        &aws,
+        json!({"family": "stalled-pull", "networkMode": "bridge",
+               "taskRoleArn": "arn:aws:iam::123456789012:role/app",
+               "containerDefinitions": [{"name": "app", "memory": 32, "essential": true,
+                   "image": format!("127.0.0.1:{registry_port}/stall:latest")}]}),
+    );
+    let arn = common::run_task(&aws, &agent, &td);
+    pulling
+        .recv_timeout(START)
+        .unwrap_or_else(|_| panic!("the pull never began:\n{}", agent.log()));
+
+    let minted = Command::new("curl")
+        .args([
+            "-sf",
+            &format!(
+                "{}/debug/credentials?taskArn={}",
+                local.endpoint(),
+                arn.replace(':', "%3A").replace('/', "%2F")
+            ),
+        ])
+        .output()
+        .expect("curl");
+    let minted: Value = serde_json::from_slice(&minted.stdout).expect("debug credentials");
+    let id = minted["roleCredentials"]["credentialsId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no credentials for the task: {minted}"))
+        .to_string();
+    let secret = minted["roleCredentials"]["secretAccessKey"]
+        .as_str()
+        .unwrap_or("?")
+        .to_string();
+    let port = agent
+        .var("ECS_AGENT_CREDENTIALS_PORT")
+        .expect("credentials port");
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-w",
+            "\nstatus=%{http_code}",
+            &format!("http://127.0.0.1:{port}/v2/credentials/{id}"),
+        ])
+        .output()
+        .expect("curl");
+    let answer = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        answer.ends_with("status=403") && !answer.contains(&secret),
+        "{answer}"
+    );
+    let log = agent.log();
+    assert!(log.contains("role credentials stored"), "{log}");
+    assert!(
+        !log.contains(&id),
+        "the credentials id is in the agent's log"
+    );
+}
