@@ -4,7 +4,9 @@
 use super::auth::TaskPrincipal;
 use super::config::{now_secs, Config};
 use super::error::ApiError;
+use super::imds::{Imds, Instance};
 use super::state::State;
+use super::state::ACCOUNT_ID;
 use super::store::{Store, StoreError};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -65,12 +67,18 @@ pub struct App {
     sessions: Mutex<HashMap<String, Session>>,
     next_generation: AtomicU64,
     pub tcs_stats: TcsStats,
+    /// The EC2 instance metadata stand-in under /debug/imds.
+    pub imds: Imds,
 }
 
 impl App {
     pub fn new(cfg: Config, store: Store) -> Result<Self, StoreError> {
         let state = store.load()?;
+        let mut rng = rand::rng();
+        let instance = Instance::generate(&mut rng, ACCOUNT_ID, &cfg.region, now_secs());
+        let imds = Imds::new(instance, &mut rng);
         Ok(Self {
+            imds,
             cfg,
             state: Mutex::new(state),
             store,

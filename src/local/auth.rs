@@ -92,7 +92,9 @@ fn refused(uri: &Uri, e: SigV4Error) -> ApiError {
         SigV4Error::Missing => ErrorKind::MissingAuthenticationToken,
         SigV4Error::Incomplete(_) => ErrorKind::IncompleteSignature,
         SigV4Error::UnknownAccessKey => ErrorKind::UnrecognizedClient,
-        SigV4Error::Mismatch | SigV4Error::Expired(_) => ErrorKind::InvalidSignature,
+        SigV4Error::Mismatch | SigV4Error::Expired(_) | SigV4Error::WrongRegion { .. } => {
+            ErrorKind::InvalidSignature
+        }
     };
     tracing::warn!(path = %uri.path(), error = %e, "request refused: bad signature");
     ApiError::new(kind, e.to_string())
@@ -120,8 +122,21 @@ pub fn check(
     };
     let secret_for = |key: &str| (key == ak).then_some(sk.as_str());
     sigv4::verify(&req, secret_for, now_secs() as i64)
-        .map(|_| ())
+        .and_then(|_| in_region(cfg, &req))
         .map_err(|e| refused(uri, e))
+}
+
+/// A signature good for another region is refused, as a regional Amazon
+/// ECS endpoint refuses it: that is how a client with the wrong region finds
+/// out.
+fn in_region(cfg: &Config, req: &SignedRequest<'_>) -> Result<(), SigV4Error> {
+    match sigv4::scope_region(req) {
+        Some(given) if given != cfg.region => Err(SigV4Error::WrongRegion {
+            given,
+            expected: cfg.region.clone(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Authenticates an ECS API request: the `--auth` key pair, or keys minted
@@ -160,7 +175,9 @@ pub fn authenticate(
                 .map(|(_, m)| m.secret.as_str())
         }
     };
-    let signer = sigv4::verify(&req, secret_for, now as i64).map_err(|e| refused(uri, e))?;
+    let signer = sigv4::verify(&req, secret_for, now as i64)
+        .and_then(|signer| in_region(cfg, &req).map(|()| signer))
+        .map_err(|e| refused(uri, e))?;
     if &signer == ak {
         return Ok(Caller::Operator);
     }

@@ -102,6 +102,20 @@ fn the_configured_pair_is_the_operator() {
     assert_eq!(kind(run(&cfg(true), &h, None)), ErrorKind::InvalidSignature);
 }
 
+/// Amazon ECS's regional endpoints refuse a credential scoped to another
+/// region: a client with the wrong region finds out at its first call.
+#[test]
+fn a_signature_for_another_region_is_refused() {
+    let h = signed("AKIDOPERATOR", "operatorsecret", None);
+    let mut c = cfg(true);
+    c.region = "eu-west-3".into();
+    let e = run(&c, &h, None).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidSignature);
+    assert!(e.message.contains("not 'us-east-1'"), "{}", e.message);
+    c.region = "us-east-1".into();
+    assert_eq!(run(&c, &h, None).unwrap(), Caller::Operator);
+}
+
 #[test]
 fn minted_keys_with_their_token_are_the_task() {
     let h = signed(MINTED_AK, MINTED_SK, Some(TOKEN));

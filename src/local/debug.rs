@@ -1,12 +1,15 @@
 //! Test hooks under /debug: counters, forgetting a task, registering stand-in
-//! ENIs, and the credentials minted for a task.
+//! ENIs, the credentials minted for a task, and the EC2 instance metadata
+//! stand-in (its behaviour in `imds`).
 
 use super::app::App;
+use super::config::now_secs;
 use super::enis;
+use super::imds;
 use super::state::{OutMessage, Table};
 use axum::body::Bytes;
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -166,5 +169,53 @@ pub async fn credentials(
             Some("taskArn"),
             &format!("no task {arn}"),
         ),
+    }
+}
+
+fn imds_text(status: StatusCode, body: String) -> Response {
+    (status, [("content-type", "text/plain")], body).into_response()
+}
+
+fn imds_header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// PUT /debug/imds/latest/api/token
+pub async fn imds_token(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let now = now_secs();
+    match app.imds.issue(
+        imds_header(&headers, imds::TOKEN_TTL_HEADER),
+        now,
+        &mut rand::rng(),
+    ) {
+        Ok((token, ttl)) => (
+            StatusCode::OK,
+            [
+                ("content-type", "text/plain".to_string()),
+                (imds::TOKEN_TTL_HEADER, ttl.to_string()),
+            ],
+            token,
+        )
+            .into_response(),
+        Err(message) => imds_text(StatusCode::BAD_REQUEST, message),
+    }
+}
+
+/// GET /debug/imds/latest/...: 401 without a valid token, 404 for a path the
+/// stand-in does not know.
+pub async fn imds_get(
+    State(app): State<Arc<App>>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !app
+        .imds
+        .valid(imds_header(&headers, imds::TOKEN_HEADER), now_secs())
+    {
+        return imds_text(StatusCode::UNAUTHORIZED, "Unauthorized".into());
+    }
+    match path.strip_prefix("latest/").and_then(|p| app.imds.get(p)) {
+        Some(body) => imds_text(StatusCode::OK, body),
+        None => imds_text(StatusCode::NOT_FOUND, "Not Found".into()),
     }
 }

@@ -13,6 +13,7 @@ pub mod enis;
 pub mod error;
 #[cfg(test)]
 mod fuzz_tests;
+pub mod imds;
 pub mod overrides;
 pub mod payload;
 pub mod placement;

@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use std::sync::Arc;
 
@@ -30,6 +30,8 @@ pub fn router(app: Arc<App>) -> Router {
             post(debug::register_eni).get(debug::list_enis),
         )
         .route("/debug/credentials", get(debug::credentials))
+        .route("/debug/imds/latest/api/token", put(debug::imds_token))
+        .route("/debug/imds/{*path}", get(debug::imds_get))
         .with_state(app)
 }
 

@@ -23,6 +23,9 @@ pub enum SigV4Error {
     Mismatch,
     #[error("Signature expired: {0} is now earlier or later than the allowed 15 minute window.")]
     Expired(String),
+    /// Signed for another region than the endpoint's, as Amazon ECS refuses it.
+    #[error("Credential should be scoped to a valid region, not '{given}'. (this endpoint is {expected})")]
+    WrongRegion { given: String, expected: String },
 }
 
 /// What the verifier needs to know about a request.
@@ -142,6 +145,17 @@ pub fn access_key_id(req: &SignedRequest<'_>) -> Option<String> {
         None => parse_auth_query(&parse_query(req.raw_query)),
     };
     auth.ok().map(|a| a.access_key)
+}
+
+/// The region a request's credential is scoped to
+/// (`AKID/DATE/REGION/SERVICE/aws4_request`).
+pub fn scope_region(req: &SignedRequest<'_>) -> Option<String> {
+    let headers = lower_headers(req.headers);
+    let auth = match headers.get("authorization") {
+        Some(value) => parse_auth_header(value),
+        None => parse_auth_query(&parse_query(req.raw_query)),
+    };
+    auth.ok()?.scope.split('/').nth(1).map(str::to_string)
 }
 
 /// The session token sent with temporary credentials: the

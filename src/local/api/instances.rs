@@ -8,6 +8,7 @@ use super::render;
 use super::request::{paginate, parse};
 use crate::local::app::Ctx;
 use crate::local::error::ApiError;
+use crate::local::imds::derived_from_document;
 use crate::local::state::{Attribute, InstanceRec, Resource, State};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -42,15 +43,12 @@ pub fn register(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, Api
             )));
         }
     }
-    let ec2_instance_id = req
-        .instance_identity_document
-        .as_deref()
-        .and_then(|d| serde_json::from_str::<Value>(d).ok())
-        .and_then(|d| {
-            d.get("instanceId")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        });
+    // Amazon ECS adds what the identity document says to what the agent sent.
+    let (ec2_instance_id, derived) =
+        derived_from_document(req.instance_identity_document.as_deref().unwrap_or(""));
+    let mut attributes = req.attributes.clone();
+    attributes.retain(|a| !derived.iter().any(|d| d.name == a.name));
+    attributes.extend(derived);
     let prefix = arn(&ctx.region, &format!("container-instance/{}/", c.name));
     let existing = req
         .container_instance_arn
@@ -78,7 +76,7 @@ pub fn register(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, Api
                     .clone()
                     .unwrap_or_else(|| old.version_info.clone()),
                 registered_resources: req.total_resources.clone(),
-                attributes: req.attributes.clone(),
+                attributes: attributes.clone(),
                 ec2_instance_id: ec2_instance_id
                     .clone()
                     .or_else(|| old.ec2_instance_id.clone()),
@@ -105,7 +103,7 @@ pub fn register(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, Api
                 status: "ACTIVE".into(),
                 status_reason: None,
                 agent_connected: false,
-                attributes: req.attributes.clone(),
+                attributes: attributes.clone(),
                 registered_at: ctx.now,
                 tags: tags.clone(),
                 next_seq_num: 1,
