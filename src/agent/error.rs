@@ -9,6 +9,9 @@ use crate::state::StateError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
+    /// A setting the agent could only complete at start (the region).
+    #[error(transparent)]
+    Config(crate::config::ConfigError),
     #[error("CONTAINERD_ADDRESS / CONTAINERD_NAMESPACE: {0}")]
     Containerd(ConnError),
     #[error("ECS_DATADIR: {0}")]

@@ -6,6 +6,7 @@ mod checkpoint;
 mod endpoints;
 mod error;
 pub mod host;
+pub mod imds;
 mod networking;
 mod register;
 mod reporter;
@@ -83,9 +84,24 @@ pub async fn build(
         store.check_owner(opened.saved.instance.as_ref(), &cfg.cluster, &endpoint)?;
     }
 
+    // Before anything is called: the region may come from the identity document.
+    let ec2 = imds::read(cfg).await;
+    let region = cfg
+        .resolve_region(ec2.as_ref().and_then(|e| e.identity.region.as_deref()))
+        .map_err(AgentError::Config)?;
+    if cfg.region.is_none() {
+        let from_document =
+            ec2.as_ref().and_then(|e| e.identity.region.as_deref()) == Some(&region);
+        let source = if from_document {
+            "the EC2 instance identity document"
+        } else {
+            "the default with ECS_BACKEND_HOST"
+        };
+        tracing::info!(%region, source, "no AWS_DEFAULT_REGION set; region taken from elsewhere");
+    }
     let ecs = Arc::new(
         EcsClient::new(
-            &cfg.region,
+            &region,
             cfg.backend_host.as_deref(),
             &cfg.cluster,
             aws_credentials,
@@ -93,7 +109,7 @@ pub async fn build(
         .await,
     );
     let net = networking::start(cfg).await?;
-    let input = register::input(cfg, &net, &opened.saved);
+    let input = register::input(cfg, &net, &opened.saved, ec2.as_ref());
     let missing =
         crate::control::registration::unimplemented_logging_drivers(&input.logging_drivers);
     if !missing.is_empty() {
@@ -176,7 +192,12 @@ pub async fn build(
             container_instance_arn: Some(instance_arn.clone()),
             version: format!("ecs-agent v{}", env!("CARGO_PKG_VERSION")),
             container_instance_tags: cfg.container_instance_tags.clone().into_iter().collect(),
-            vpc_id: String::new(),
+            // As the Go agent hands its task metadata server the VPC it read.
+            vpc_id: ec2
+                .as_ref()
+                .and_then(|e| e.network.as_ref())
+                .map(|n| n.vpc_id.clone())
+                .unwrap_or_default(),
         },
         acs_up,
         Arc::new(TaskProtection::new(&ecs, &cluster_arn)),

@@ -5,12 +5,15 @@ use std::time::Duration;
 
 use crate::backoff::Backoff;
 use crate::config::Config;
-use crate::control::registration::{registration, Registration, RegistrationInput};
+use crate::control::registration::{
+    registration, InstanceIdentity, Registration, RegistrationInput,
+};
 use crate::control::EcsClient;
 use crate::state::Saved;
 
 use super::error::AgentError;
 use super::host;
+use super::imds::Ec2Instance;
 use super::networking::Networking;
 
 /// What the Go agent reports as the Docker version; ACS wants something there.
@@ -22,9 +25,26 @@ pub const AGENT_HASH: &str = match option_env!("ECS_AGENT_GIT_HASH") {
 };
 
 /// What the agent registers with: the config, the host, the previous
-/// instance ARN, and the task features this host can really serve.
-pub fn input(cfg: &Config, net: &Networking, saved: &Saved) -> RegistrationInput {
+/// instance ARN, what EC2 instance metadata said (`ec2`, None off EC2), and
+/// the task features this host can really serve.
+pub fn input(
+    cfg: &Config,
+    net: &Networking,
+    saved: &Saved,
+    ec2: Option<&Ec2Instance>,
+) -> RegistrationInput {
     let net_ok = net.manager.is_some();
+    let vpc_subnet = ec2
+        .and_then(|e| e.network.as_ref())
+        .map(|n| (n.vpc_id.clone(), n.subnet_id.clone()));
+    let mut task_eni = cfg.networking.task_eni && net_ok;
+    // As the Go agent (agent/app/agent.go): on EC2 an instance whose VPC
+    // cannot be found gets no task-eni capability; ECS could not place an
+    // ENI in a subnet it does not know.
+    if task_eni && ec2.is_some() && vpc_subnet.is_none() {
+        tracing::warn!("ECS_ENABLE_TASK_ENI: the instance's VPC and subnet are unknown, so the task-eni capability is not advertised");
+        task_eni = false;
+    }
     RegistrationInput {
         reserved_memory_mib: u64::from(cfg.reserved_memory_mib),
         reserved_ports: cfg.reserved_ports.clone(),
@@ -43,7 +63,12 @@ pub fn input(cfg: &Config, net: &Networking, saved: &Saved) -> RegistrationInput
         // here, ENIs need task networking.
         task_iam_role: cfg.networking.task_iam_role && net_ok,
         task_iam_role_network_host: cfg.networking.task_iam_role_network_host && net.host_prepared,
-        task_eni: cfg.networking.task_eni && net_ok,
+        task_eni,
+        instance_identity: ec2.map(|e| InstanceIdentity {
+            document: e.document.clone(),
+            signature: e.signature.clone(),
+        }),
+        vpc_subnet,
     }
 }
 

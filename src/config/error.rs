@@ -26,11 +26,11 @@ pub enum ConfigError {
         set: &'static str,
         missing: &'static str,
     },
-    /// No region anywhere; the Go agent would ask EC2 instance metadata, a
-    /// pure config module cannot.
+    /// No region anywhere: not set, and no EC2 instance identity document
+    /// (off EC2, or AWS_EC2_METADATA_DISABLED) to take it from.
     #[error(
-        "AWS_DEFAULT_REGION is not set (nor AWS_REGION): expected a region such as us-west-2; \
-         it is not read from EC2 instance metadata, so set it explicitly"
+        "AWS_DEFAULT_REGION is not set (nor AWS_REGION) and EC2 instance metadata gave no region \
+         (not on EC2, or AWS_EC2_METADATA_DISABLED): expected a region such as us-west-2"
     )]
     MissingRegion,
     /// A line of the env file that is not `KEY=VALUE`.

@@ -16,9 +16,12 @@
 //!   variable present but empty (after trimming) counts as unset, as in Go,
 //!   so `ECS_CLUSTER=` in the environment masks the file's value and gives
 //!   the default;
-//! - the region is never fetched from EC2 instance metadata: it comes from
-//!   `AWS_DEFAULT_REGION`, else `AWS_REGION`, else `us-east-1` when
-//!   `ECS_BACKEND_HOST` points somewhere explicit, else it is an error;
+//! - the region comes from `AWS_DEFAULT_REGION`, else `AWS_REGION` (each from
+//!   the environment, then the file); this pure module cannot ask EC2
+//!   instance metadata, so [`Config::resolve_region`] takes the identity
+//!   document's region from the agent and completes the Go agent's order
+//!   (then `us-east-1` when `ECS_BACKEND_HOST` points somewhere explicit,
+//!   else an error);
 //! - `ECS_DATADIR` defaults to `/var/lib/ecs/data` (the host path ecs-init
 //!   uses) rather than the in-container `/data/`;
 //! - `ECS_INSECURE_REGISTRIES`, `CONTAINERD_ADDRESS`, `CONTAINERD_NAMESPACE`
@@ -107,8 +110,14 @@ pub struct Config {
     /// ECS_BACKEND_HOST, normalized to `scheme://host[:port][/path]` without a
     /// trailing slash; None means the regional Amazon ECS endpoint.
     pub backend_host: Option<String>,
-    /// AWS_DEFAULT_REGION / AWS_REGION.
-    pub region: String,
+    /// AWS_DEFAULT_REGION / AWS_REGION, when set; [`Config::resolve_region`]
+    /// gives the region the agent uses.
+    pub region: Option<String>,
+    /// AWS_EC2_METADATA_DISABLED: never ask EC2 instance metadata (IMDS).
+    pub imds_disabled: bool,
+    /// AWS_EC2_METADATA_SERVICE_ENDPOINT; None: the SDK's default
+    /// (http://169.254.169.254, or per AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE).
+    pub imds_endpoint: Option<String>,
     /// ECS_DATADIR.
     pub data_dir: PathBuf,
     /// ECS_CHECKPOINT.
@@ -190,6 +199,26 @@ impl Config {
         Self::read(&mut Reader::new(env, file))
     }
 
+    /// The region the agent uses, in the Go agent's order (agent/config
+    /// config.go NewConfig): AWS_DEFAULT_REGION (or AWS_REGION) from the
+    /// environment, then the config file, then the region of the EC2
+    /// instance identity document (`identity_region`, None off EC2). After
+    /// that, ours alone: `us-east-1` when ECS_BACKEND_HOST is set (ecs-local
+    /// does not care), else [`ConfigError::MissingRegion`]. An identity
+    /// region that is no region name counts as none.
+    pub fn resolve_region(&self, identity_region: Option<&str>) -> Result<String, ConfigError> {
+        if let Some(r) = &self.region {
+            return Ok(r.clone());
+        }
+        if let Some(r) = identity_region.filter(|r| values::validate_region(r).is_ok()) {
+            return Ok(r.to_string());
+        }
+        if self.backend_host.is_some() {
+            return Ok(DEFAULT_REGION_WITH_BACKEND.to_string());
+        }
+        Err(ConfigError::MissingRegion)
+    }
+
     fn read(r: &mut Reader<'_>) -> Result<Config, ConfigError> {
         let cluster = r
             .parse("ECS_CLUSTER", |s| {
@@ -197,7 +226,18 @@ impl Config {
             })
             .unwrap_or_else(|| DEFAULT_CLUSTER.to_string());
         let backend_host = r.parse("ECS_BACKEND_HOST", values::parse_backend_host);
-        let region = r.region(backend_host.is_some());
+        let region = r.region();
+        // As every AWS SDK reads them (aws-config's imds module): only `true`,
+        // in any case, disables; the endpoint is a full http(s) URL.
+        let imds_disabled = r
+            .parse("AWS_EC2_METADATA_DISABLED", |s| {
+                Ok(s.eq_ignore_ascii_case("true"))
+            })
+            .unwrap_or(false);
+        let imds_endpoint = r.parse(
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+            values::parse_imds_endpoint,
+        );
         let data_dir = r
             .parse("ECS_DATADIR", |s| values::parse_abs_path(s, false))
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
@@ -305,6 +345,8 @@ impl Config {
             cluster,
             backend_host,
             region,
+            imds_disabled,
+            imds_endpoint,
             data_dir,
             checkpoint,
             disable_metrics,
@@ -366,6 +408,8 @@ impl fmt::Debug for Config {
             .field("cluster", &self.cluster)
             .field("backend_host", &self.backend_host)
             .field("region", &self.region)
+            .field("imds_disabled", &self.imds_disabled)
+            .field("imds_endpoint", &self.imds_endpoint)
             .field("data_dir", &self.data_dir)
             .field("checkpoint", &self.checkpoint)
             .field("disable_metrics", &self.disable_metrics)
@@ -579,7 +623,9 @@ impl<'a> Reader<'a> {
         });
     }
 
-    fn region(&mut self, has_backend_host: bool) -> String {
+    /// The region set explicitly, if any; the rest of the order is
+    /// [`Config::resolve_region`]'s.
+    fn region(&mut self) -> Option<String> {
         let check = |s: &str| values::validate_region(s).map(|()| s.to_string());
         let default_set = self.get("AWS_DEFAULT_REGION").is_some();
         let region_set = self.get("AWS_REGION").is_some();
@@ -587,14 +633,10 @@ impl<'a> Reader<'a> {
         let name = match (default_set, region_set) {
             (true, _) => "AWS_DEFAULT_REGION",
             (false, true) => "AWS_REGION",
-            (false, false) if has_backend_host => return DEFAULT_REGION_WITH_BACKEND.to_string(),
-            (false, false) => {
-                self.errors.push(ConfigError::MissingRegion);
-                return String::new();
-            }
+            (false, false) => return None,
         };
         // An invalid value is already recorded as an error.
-        self.parse(name, check).unwrap_or_default()
+        self.parse(name, check)
     }
 
     fn engine_auth(&mut self) -> RegistryAuth {

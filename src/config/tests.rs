@@ -57,7 +57,7 @@ fn defaults() {
     let c = cfg(&[]);
     assert_eq!(c.cluster, "default");
     assert_eq!(c.backend_host, None);
-    assert_eq!(c.region, "us-west-2");
+    assert_eq!(c.region.as_deref(), Some("us-west-2"));
     assert_eq!(c.data_dir, PathBuf::from("/var/lib/ecs/data"));
     assert!(c.checkpoint);
     assert_eq!(c.log_level, LogLevel::Info);
@@ -178,19 +178,111 @@ fn backend_host_and_region() {
     let c =
         Config::from_sources(&env(&[("ECS_BACKEND_HOST", "http://127.0.0.1:8080")]), &[]).unwrap();
     assert_eq!(c.backend_host.as_deref(), Some("http://127.0.0.1:8080"));
-    assert_eq!(c.region, "us-east-1");
+    assert_eq!(c.region, None);
+    assert_eq!(c.resolve_region(None).unwrap(), "us-east-1");
 
     let c = cfg(&[("ECS_BACKEND_HOST", "ecs.example.com")]);
     assert_eq!(c.backend_host.as_deref(), Some("https://ecs.example.com"));
-    assert_eq!(c.region, "us-west-2", "explicit region wins");
+    assert_eq!(
+        c.region.as_deref(),
+        Some("us-west-2"),
+        "explicit region wins"
+    );
 
     let msg = invalid("ECS_BACKEND_HOST", "ftp://x");
     assert!(msg.contains("http(s)"), "{msg}");
 }
 
+/// The Go agent's order (agent/config/config.go NewConfig): the
+/// environment, then the config file, then the instance identity document
+/// (ec2MetadataConfig); user data that sets only ECS_CLUSTER must work.
+/// Ours then defaults to us-east-1 with ECS_BACKEND_HOST.
+#[test]
+fn region_precedence_env_file_identity_document() {
+    let resolve = |e: &[(&str, &str)], f: &[(&str, &str)], iid: Option<&str>| {
+        Config::from_sources(&env(e), &file(f))
+            .and_then(|c| c.resolve_region(iid))
+            .map_err(|e| e.to_string())
+    };
+    let iid = Some("eu-north-1");
+    let env_region = [("AWS_DEFAULT_REGION", "eu-west-1")];
+    let file_region = [("AWS_DEFAULT_REGION", "ap-south-1")];
+    // The environment wins over the file, the file over the document.
+    assert_eq!(
+        resolve(&env_region, &file_region, iid).unwrap(),
+        "eu-west-1"
+    );
+    assert_eq!(resolve(&[], &file_region, iid).unwrap(), "ap-south-1");
+    assert_eq!(
+        resolve(&[], &[("AWS_REGION", "ca-central-1")], iid).unwrap(),
+        "ca-central-1"
+    );
+    // Only ECS_CLUSTER set: the document's region.
+    let cluster_only = [("ECS_CLUSTER", "prod")];
+    assert_eq!(resolve(&[], &cluster_only, iid).unwrap(), "eu-north-1");
+    // The document wins over ecs-local's default too.
+    let backend = [("ECS_BACKEND_HOST", "http://127.0.0.1:8080")];
+    assert_eq!(resolve(&backend, &[], iid).unwrap(), "eu-north-1");
+    assert_eq!(resolve(&backend, &[], None).unwrap(), "us-east-1");
+    // A document region that is no region name counts as none.
+    assert_eq!(
+        resolve(&backend, &[], Some("Not A Region")).unwrap(),
+        "us-east-1"
+    );
+    let e = resolve(&cluster_only, &[], Some("")).unwrap_err();
+    assert!(e.starts_with("AWS_DEFAULT_REGION is not set"), "{e}");
+    assert!(e.contains("AWS_EC2_METADATA_DISABLED"), "{e}");
+}
+
+/// AWS_EC2_METADATA_DISABLED and AWS_EC2_METADATA_SERVICE_ENDPOINT as the
+/// AWS SDKs read them (aws-config imds: `true` in any case disables).
+#[test]
+fn imds_variables_as_the_sdks_read_them() {
+    let c = cfg(&[]);
+    assert!(!c.imds_disabled);
+    assert_eq!(c.imds_endpoint, None);
+    for (v, disabled) in [
+        ("true", true),
+        ("TRUE", true),
+        ("false", false),
+        ("1", false),
+    ] {
+        assert_eq!(
+            cfg(&[("AWS_EC2_METADATA_DISABLED", v)]).imds_disabled,
+            disabled,
+            "{v}"
+        );
+    }
+    let c = Config::from_sources(
+        &with(&[]),
+        &file(&[(
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+            "http://127.0.0.1:9/debug/imds/",
+        )]),
+    )
+    .unwrap();
+    assert_eq!(
+        c.imds_endpoint.as_deref(),
+        Some("http://127.0.0.1:9/debug/imds")
+    );
+    assert_eq!(
+        cfg(&[(
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+            "http://[fd00:ec2::254]"
+        )])
+        .imds_endpoint
+        .as_deref(),
+        Some("http://[fd00:ec2::254]")
+    );
+    let msg = invalid("AWS_EC2_METADATA_SERVICE_ENDPOINT", "169.254.169.254");
+    assert!(msg.contains("http(s) URL"), "{msg}");
+}
+
 #[test]
 fn region_sources() {
-    let r = |pairs: &[(&str, &str)]| Config::from_sources(&env(pairs), &[]).map(|c| c.region);
+    let r = |pairs: &[(&str, &str)]| {
+        Config::from_sources(&env(pairs), &[]).and_then(|c| c.resolve_region(None))
+    };
     assert_eq!(
         r(&[("AWS_DEFAULT_REGION", "eu-west-1")]).unwrap(),
         "eu-west-1"
@@ -211,7 +303,7 @@ fn region_sources() {
     // From the file too.
     let c =
         Config::from_sources(&env(&[]), &file(&[("AWS_DEFAULT_REGION", "ap-south-1")])).unwrap();
-    assert_eq!(c.region, "ap-south-1");
+    assert_eq!(c.region.as_deref(), Some("ap-south-1"));
 
     let e = r(&[]).unwrap_err();
     assert_eq!(e, ConfigError::MissingRegion);
@@ -544,7 +636,7 @@ fn environment_wins_over_file() {
     )
     .unwrap();
     assert_eq!(c.cluster, "from-env");
-    assert_eq!(c.region, "us-west-2");
+    assert_eq!(c.region.as_deref(), Some("us-west-2"));
     assert_eq!(c.log_level, LogLevel::Debug, "file fills what env lacks");
 }
 
@@ -605,18 +697,19 @@ fn all_errors_reported_together() {
         panic!("{e:?}")
     };
     let names: Vec<_> = all.iter().map(|e| e.variable().unwrap()).collect();
+    // No region is no error here: it may still come from EC2 instance
+    // metadata (Config::resolve_region).
     assert_eq!(
         names,
         vec![
-            "AWS_DEFAULT_REGION",
             "ECS_LOGLEVEL",
             "ECS_RESERVED_MEMORY",
             "CONTAINERD_NAMESPACE"
         ]
     );
-    assert_eq!(e.errors().len(), 4);
+    assert_eq!(e.errors().len(), 3);
     let msg = e.to_string();
-    assert!(msg.starts_with("4 configuration errors:\n  "), "{msg}");
+    assert!(msg.starts_with("3 configuration errors:\n  "), "{msg}");
     assert!(msg.contains("\n  ECS_RESERVED_MEMORY=\"abc\""), "{msg}");
 }
 
@@ -696,7 +789,7 @@ fn end_to_end_from_env_file_text() {
     let c = Config::from_sources(&env(&[("ECS_LOGLEVEL", "warn")]), &pairs).unwrap();
     assert_eq!(c.cluster, "prod");
     assert_eq!(c.backend_host.as_deref(), Some("http://127.0.0.1:8080"));
-    assert_eq!(c.region, "us-east-1");
+    assert_eq!(c.resolve_region(None).unwrap(), "us-east-1");
     assert_eq!(c.instance_attributes["stack"], "prod");
     assert_eq!(
         c.credentials_for(&RegistryHost::new("127.0.0.1:5001"))

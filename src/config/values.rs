@@ -228,6 +228,20 @@ pub(crate) fn parse_backend_host(s: &str) -> Result<String, Expected> {
     Ok(url.trim_end_matches('/').to_string())
 }
 
+/// AWS_EC2_METADATA_SERVICE_ENDPOINT: the SDKs want a full URL, scheme
+/// included (`http://169.254.169.254`, `http://[fd00:ec2::254]`).
+pub(crate) fn parse_imds_endpoint(s: &str) -> Result<String, Expected> {
+    let lower = s.to_ascii_lowercase();
+    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+        return Err(
+            "an http(s) URL like http://169.254.169.254 (scheme://host[:port][/path])".into(),
+        );
+    }
+    parse_backend_host(s).map_err(|_| {
+        "an http(s) URL like http://169.254.169.254 (scheme://host[:port][/path])".into()
+    })
+}
+
 /// `host[:port]`: a DNS name, an IPv4 address or a bracketed IPv6 address,
 /// with an optional port 1-65535. `port_required` is for callers that need
 /// one.

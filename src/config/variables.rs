@@ -32,13 +32,27 @@ const DOCUMENTED: &[(&str, &str, &str)] = &[
     (
         "AWS_DEFAULT_REGION",
         "",
-        "AWS region for API calls and signing. Required unless AWS_REGION is set or ECS_BACKEND_HOST \
-         is set (then us-east-1); it is not read from EC2 instance metadata.",
+        "AWS region for API calls and signing. Unset: AWS_REGION, else the region of the EC2 \
+         instance identity document (IMDS), else us-east-1 when ECS_BACKEND_HOST is set; \
+         otherwise the agent does not start.",
     ),
     (
         "AWS_REGION",
         "",
         "Used as the region when AWS_DEFAULT_REGION is not set.",
+    ),
+    (
+        "AWS_EC2_METADATA_DISABLED",
+        "false",
+        "As in the AWS SDKs: `true` (any case) means EC2 instance metadata (IMDS) is never asked, so \
+         no instance identity document, region or VPC/subnet ids come from it. Otherwise the agent \
+         asks IMDSv2 once at start (at most about 1s off EC2).",
+    ),
+    (
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+        "",
+        "As in the AWS SDKs: the IMDS base URL, e.g. http://[fd00:ec2::254]. Unset: \
+         http://169.254.169.254 (or the IPv6 address with AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6).",
     ),
     (
         "ECS_DATADIR",

@@ -168,6 +168,11 @@ impl EcsClient {
         for (k, v) in &reg.tags {
             req = req.tags(Tag::builder().key(k).value(v).build());
         }
+        if let Some(id) = &reg.instance_identity {
+            req = req
+                .instance_identity_document(&id.document)
+                .instance_identity_document_signature(&id.signature);
+        }
         let out = req.send().await.map_err(|e| api_error(CALL, e))?;
         let ci = out.container_instance().ok_or(ControlError::Incomplete {
             call: CALL,

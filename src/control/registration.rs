@@ -21,6 +21,15 @@ pub struct Registration {
     pub runtime_version: String,
     pub attributes: Attributes,
     pub tags: BTreeMap<String, String>,
+    /// Sent on EC2 as the Go agent sends it; None off EC2.
+    pub instance_identity: Option<InstanceIdentity>,
+}
+
+/// The EC2 instance identity document and its signature, as IMDS gave them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceIdentity {
+    pub document: String,
+    pub signature: String,
 }
 
 /// Host facts the registration depends on.
@@ -54,6 +63,11 @@ pub struct RegistrationInput {
     pub detailed_os_family: Option<String>,
     /// ECS_AVAILABLE_LOGGING_DRIVERS.
     pub logging_drivers: Vec<String>,
+    /// From EC2 instance metadata; None off EC2.
+    pub instance_identity: Option<InstanceIdentity>,
+    /// (VPC id, subnet id) of the primary interface, from EC2 instance
+    /// metadata; registered with task ENIs, as the Go agent does.
+    pub vpc_subnet: Option<(String, String)>,
 }
 
 /// The logging drivers this agent implements, with the capability ECS
@@ -135,6 +149,11 @@ pub fn registration(host: &HostFacts, input: &RegistrationInput, agent_hash: &st
         "ecs.cpu-architecture".into(),
         Some(arch_attribute(&host.arch).to_string()),
     );
+    // agent/app/agent.go constructVPCSubnetAttributes: only with task ENIs.
+    if let (true, Some((vpc, subnet))) = (input.task_eni, &input.vpc_subnet) {
+        attributes.insert("ecs.vpc-id".into(), Some(vpc.clone()));
+        attributes.insert("ecs.subnet-id".into(), Some(subnet.clone()));
+    }
     for (k, v) in &input.custom_attributes {
         attributes.insert(k.clone(), Some(v.clone()));
     }
@@ -150,6 +169,7 @@ pub fn registration(host: &HostFacts, input: &RegistrationInput, agent_hash: &st
         runtime_version: input.runtime_version.clone(),
         attributes,
         tags: input.tags.clone(),
+        instance_identity: input.instance_identity.clone(),
     }
 }
 
@@ -301,6 +321,33 @@ mod tests {
         ] {
             assert!(caps.contains(&present), "{present}");
         }
+    }
+
+    /// ecs.vpc-id and ecs.subnet-id are registered with task ENIs only
+    /// (agent/app/agent.go: constructVPCSubnetAttributes under
+    /// TaskENIEnabled); the identity document goes along as it came.
+    #[test]
+    fn vpc_and_subnet_attributes_with_task_enis_only() {
+        let identity = InstanceIdentity {
+            document: "{\"instanceId\":\"i-0\"}".into(),
+            signature: "sig".into(),
+        };
+        let mut input = RegistrationInput {
+            vpc_subnet: Some(("vpc-1".into(), "subnet-2".into())),
+            instance_identity: Some(identity.clone()),
+            ..Default::default()
+        };
+        let r = registration(&host(), &input, "h");
+        assert!(!r.attributes.contains_key("ecs.vpc-id"));
+        assert!(!r.attributes.contains_key("ecs.subnet-id"));
+        assert_eq!(r.instance_identity, Some(identity));
+        input.task_eni = true;
+        let r = registration(&host(), &input, "h");
+        assert_eq!(r.attributes["ecs.vpc-id"].as_deref(), Some("vpc-1"));
+        assert_eq!(r.attributes["ecs.subnet-id"].as_deref(), Some("subnet-2"));
+        input.vpc_subnet = None;
+        let r = registration(&host(), &input, "h");
+        assert!(!r.attributes.contains_key("ecs.vpc-id"));
     }
 
     #[test]
