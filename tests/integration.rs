@@ -16,6 +16,8 @@ mod credentials;
 mod durability;
 #[path = "integration/e2e.rs"]
 mod e2e;
+#[path = "integration/ec2_identity.rs"]
+mod ec2_identity;
 #[path = "integration/endpoints.rs"]
 mod endpoints;
 #[path = "integration/endpoints_agent.rs"]

@@ -426,6 +426,17 @@ impl Agent {
     /// Starts the agent with a unique cluster (created first through the CLI)
     /// and containerd namespace. `extra_env` is applied last, so it overrides.
     pub fn start(env: &TestEnv, local: &EcsLocal, extra_env: &[(&str, &str)]) -> Agent {
+        Self::start_unsetting(env, local, extra_env, &[])
+    }
+
+    /// [`Agent::start`] with the harness's variables named in `unset` left
+    /// out of the agent's environment altogether (not set to "").
+    pub fn start_unsetting(
+        env: &TestEnv,
+        local: &EcsLocal,
+        extra_env: &[(&str, &str)],
+        unset: &[&str],
+    ) -> Agent {
         let cluster = unique_ns("cluster");
         let ns = unique_ns("ecs-test");
         let data_dir = tempfile::Builder::new()
@@ -467,7 +478,11 @@ impl Agent {
             ("ECS_TASK_BRIDGE_NAME".into(), bridge.clone()),
             ("ECS_TASK_BRIDGE_SUBNET".into(), subnet),
             ("ECS_DYNAMIC_HOST_PORT_RANGE".into(), ports),
+            // Not on EC2: no wait on instance metadata (tests of the EC2 path
+            // point AWS_EC2_METADATA_SERVICE_ENDPOINT at ecs-local's stand-in).
+            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
         ];
+        vars.retain(|(k, _)| !unset.contains(&k.as_str()));
         for (k, v) in extra_env {
             vars.retain(|(existing, _)| existing != k);
             vars.push((k.to_string(), v.to_string()));
@@ -731,6 +746,8 @@ pub struct Aws {
     pub endpoint: String,
     /// (access key id, secret) the CLI signs with.
     pub keys: (String, String),
+    /// The region the CLI signs for ([`REGION`] unless a test says otherwise).
+    pub region: String,
 }
 
 impl Aws {
@@ -744,6 +761,7 @@ impl Aws {
             bin: env.aws.clone(),
             endpoint: local.endpoint(),
             keys: (access_key_id.to_string(), secret.to_string()),
+            region: REGION.to_string(),
         }
     }
 
@@ -769,7 +787,7 @@ impl Aws {
         let out = Command::new(&self.bin)
             .args(args)
             .args(["--endpoint-url", &self.endpoint])
-            .args(["--region", REGION, "--output", "json"])
+            .args(["--region", &self.region, "--output", "json"])
             .env("AWS_ACCESS_KEY_ID", &self.keys.0)
             .env("AWS_SECRET_ACCESS_KEY", &self.keys.1)
             .env_remove("AWS_SESSION_TOKEN")
