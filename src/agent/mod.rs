@@ -17,6 +17,7 @@ use aws_credential_types::Credentials;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
+use crate::control::eni_watcher::EniWatcher;
 use crate::control::tags::ResourceTags;
 use crate::control::task_protection::TaskProtection;
 use crate::control::tcs::PUBLISH_INTERVAL;
@@ -222,7 +223,11 @@ pub async fn build(
             .run(),
         );
     }
+    // Reports task ENIs ATTACHED as their MACs appear on the host.
+    let eni_watcher = Arc::new(EniWatcher::new());
+    tokio::spawn(eni_watcher.clone().run(ecs.clone()));
     let session = AcsSession {
+        eni_watcher,
         ecs,
         metrics: engine.metrics().clone(),
         sink: Arc::new(engine),

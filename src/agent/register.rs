@@ -16,7 +16,9 @@ use super::host;
 use super::imds::Ec2Instance;
 use super::networking::Networking;
 
-/// What the Go agent reports as the Docker version; ACS wants something there.
+/// What the agent reports where the Go agent reports Docker's version: the
+/// runtime name the Go ACS library itself uses for containerd-based agents
+/// (see `control::acs_url::format_docker_version`).
 pub const RUNTIME_VERSION: &str = "containerd";
 /// The build's commit, when the build knew it.
 pub const AGENT_HASH: &str = match option_env!("ECS_AGENT_GIT_HASH") {

@@ -2,15 +2,17 @@
 //!
 //! ecs-local --listen ADDR:PORT --data-dir DIR [--region R] [--auth AK:SK]
 //!           [--heartbeat-secs N] [--resend-secs N] [--manifest-secs N]
-//!           [--credentials-ttl-secs N]
+//!           [--credentials-ttl-secs N] [--eni-attach-timeout-secs N]
 
 use anyhow::{anyhow, bail, Context, Result};
-use ecs::local::config::{Config, DEFAULT_CREDENTIALS_TTL, MIN_CREDENTIALS_TTL};
+use ecs::local::config::{
+    Config, DEFAULT_CREDENTIALS_TTL, DEFAULT_ENI_ATTACH_TIMEOUT, MIN_CREDENTIALS_TTL,
+};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-const USAGE: &str = "usage: ecs-local --listen ADDR:PORT --data-dir DIR [--region REGION] [--auth ACCESS_KEY:SECRET] [--heartbeat-secs N] [--resend-secs N] [--manifest-secs N] [--credentials-ttl-secs N]";
+const USAGE: &str = "usage: ecs-local --listen ADDR:PORT --data-dir DIR [--region REGION] [--auth ACCESS_KEY:SECRET] [--heartbeat-secs N] [--resend-secs N] [--manifest-secs N] [--credentials-ttl-secs N] [--eni-attach-timeout-secs N]";
 
 struct Args {
     cfg: Config,
@@ -35,6 +37,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args> {
     let mut resend = Duration::from_secs(15);
     let mut manifest = Duration::from_secs(60);
     let mut credentials_ttl = DEFAULT_CREDENTIALS_TTL;
+    let mut eni_attach_timeout = DEFAULT_ENI_ATTACH_TIMEOUT;
     while let Some(flag) = args.next() {
         if flag == "-h" || flag == "--help" {
             println!("{USAGE}");
@@ -93,6 +96,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args> {
                 }
                 credentials_ttl = ttl;
             }
+            "--eni-attach-timeout-secs" => {
+                eni_attach_timeout = secs("--eni-attach-timeout-secs", &value()?)?
+            }
             other => bail!("{other}: unknown flag\n{USAGE}"),
         }
     }
@@ -107,6 +113,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args> {
             resend,
             manifest,
             credentials_ttl,
+            eni_attach_timeout,
         },
         data_dir,
     })

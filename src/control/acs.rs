@@ -53,6 +53,8 @@ pub struct AcsSession {
     pub initial_seq_num: i64,
     /// Heartbeats are recorded here for `/metrics`.
     pub metrics: Arc<AgentMetrics>,
+    /// Task ENI attachments waiting to be seen on the host.
+    pub eni_watcher: Arc<super::eni_watcher::EniWatcher>,
 }
 
 impl AcsSession {

@@ -17,6 +17,7 @@ use crate::task::{DesiredStatus, TaskStatus};
 
 use super::acs::AcsSession;
 use super::acs_reply::{Ended, Reply};
+use super::eni_watcher::attachments_of;
 use super::sink::{PayloadTask, TaskSink};
 
 impl AcsSession {
@@ -38,10 +39,23 @@ impl AcsSession {
             AcsMessage::TaskStopVerificationAck(a) => self.on_stop_verified(a),
             AcsMessage::IamRoleCredentials(m) => self.on_credentials(m),
             AcsMessage::AttachTaskNetworkInterfaces(m) => {
-                // The ENIs come again in the task's payload, which is what the
-                // agent acts on; the attachment itself only needs acknowledging.
-                tracing::info!(message_id = ?m.message_id, task = ?m.task_arn, enis = m.elastic_network_interfaces.len(), "ENI attachment");
-                Reply::Send(vec![self.ack(m.message_id.clone())])
+                // The watcher reports each ENI ATTACHED once its MAC is on the
+                // host; the ENIs come again in the task's payload, which is what
+                // the engine acts on. As the Go agent (attach_task_eni_responder.go),
+                // a message that does not validate is logged and not acknowledged.
+                match attachments_of(m, tokio::time::Instant::now()) {
+                    Ok(list) => {
+                        tracing::info!(message_id = ?m.message_id, task = ?m.task_arn, enis = list.len(), wait_timeout_ms = ?m.wait_timeout_ms, "ENI attachment");
+                        for a in list {
+                            self.eni_watcher.add(a);
+                        }
+                        Reply::Send(vec![self.ack(m.message_id.clone())])
+                    }
+                    Err(e) => {
+                        tracing::error!(message_id = ?m.message_id, error = %e, "ENI attachment message refused");
+                        Reply::None
+                    }
+                }
             }
             AcsMessage::Close(c) => {
                 tracing::info!(message = ?c.message, "ACS asked to close the connection");
@@ -429,6 +443,7 @@ mod tests {
             seq_checkpoint: seqs,
             initial_seq_num: 1,
             metrics: Arc::new(crate::observe::AgentMetrics::new()),
+            eni_watcher: Arc::new(super::super::eni_watcher::EniWatcher::new()),
         }
     }
 

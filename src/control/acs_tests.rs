@@ -142,6 +142,7 @@ async fn session(endpoint: &str) -> AcsSession {
         seq_checkpoint: Arc::new(NoSeqCheckpoint),
         initial_seq_num: 1,
         metrics: Arc::new(crate::observe::AgentMetrics::new()),
+        eni_watcher: Arc::new(super::eni_watcher::EniWatcher::new()),
     }
 }
 

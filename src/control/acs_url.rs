@@ -18,11 +18,29 @@ pub enum UrlError {
     Scheme(String),
 }
 
+/// The `dockerVersion` parameter, as the Go agent's `formatDockerVersion`
+/// (ecs-agent/acs/session/session.go) writes it: Docker's version behind
+/// `DockerVersion: ` (Amazon ECS shows the value as given in
+/// describe-container-instances `versionInfo.dockerVersion`, e.g.
+/// `DockerVersion: 25.0.8`), except the runtime name `containerd`, which the
+/// Go library passes on bare for agents that run containerd rather than
+/// Docker (and for which it leaves out the agent-update handlers). This
+/// agent is one of those, so it sends `containerd`: a version of containerd
+/// behind `DockerVersion: ` would tell ECS that Docker runs here.
+pub fn format_docker_version(runtime: &str) -> String {
+    if runtime == "containerd" {
+        runtime.to_string()
+    } else {
+        format!("DockerVersion: {runtime}")
+    }
+}
+
 /// `endpoint` as DiscoverPollEndpoint returned it (`https://ecs-a-1.../`):
 /// scheme turned into ws(s), `ws` appended to the path, then the query.
 pub fn acs_url(endpoint: &str, q: &AcsQuery<'_>) -> Result<String, UrlError> {
     let seq_num = q.seq_num.to_string();
     let send_credentials = q.send_credentials.to_string();
+    let docker_version = format_docker_version(q.docker_version);
     ws_url(
         endpoint,
         &[
@@ -30,7 +48,7 @@ pub fn acs_url(endpoint: &str, q: &AcsQuery<'_>) -> Result<String, UrlError> {
             ("agentVersion", q.agent_version),
             ("clusterArn", q.cluster_arn),
             ("containerInstanceArn", q.container_instance_arn),
-            ("dockerVersion", q.docker_version),
+            ("dockerVersion", &docker_version),
             ("protocolVersion", "2"),
             ("sendCredentials", &send_credentials),
             ("seqNum", &seq_num),
@@ -88,6 +106,46 @@ mod tests {
             send_credentials: true,
             docker_version: "containerd",
         }
+    }
+
+    /// The query the Go agent sends (ecs-agent/acs/session/session.go,
+    /// acsURL): exactly these eight parameters, sorted by name as Go's
+    /// url.Values.Encode writes them.
+    #[test]
+    fn the_query_has_the_go_agents_parameters() {
+        let u = acs_url("http://h/acs/", &q()).unwrap();
+        let query = u.split_once('?').unwrap().1;
+        let names: Vec<&str> = query
+            .split('&')
+            .map(|kv| kv.split_once('=').unwrap().0)
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                "agentHash",
+                "agentVersion",
+                "clusterArn",
+                "containerInstanceArn",
+                "dockerVersion",
+                "protocolVersion",
+                "sendCredentials",
+                "seqNum"
+            ]
+        );
+        assert!(query.contains("agentVersion=0.1.0&"), "{query}");
+        assert!(query.contains("agentHash=abc&"), "{query}");
+        // formatDockerVersion: Docker's version prefixed, containerd bare.
+        assert_eq!(format_docker_version("containerd"), "containerd");
+        assert_eq!(format_docker_version("25.0.8"), "DockerVersion: 25.0.8");
+        let docker = AcsQuery {
+            docker_version: "25.0.8",
+            ..q()
+        };
+        let u = acs_url("http://h/acs/", &docker).unwrap();
+        assert!(
+            u.contains("dockerVersion=DockerVersion%3A%2025.0.8&"),
+            "{u}"
+        );
     }
 
     #[test]

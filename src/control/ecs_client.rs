@@ -7,7 +7,8 @@ use aws_credential_types::Credentials;
 use aws_sdk_ecs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ecs::primitives::DateTime;
 use aws_sdk_ecs::types::{
-    Attribute, ContainerStateChange, Resource, Tag, TransportProtocol, VersionInfo,
+    AttachmentStateChange, Attribute, ContainerStateChange, Resource, Tag, TransportProtocol,
+    VersionInfo,
 };
 
 use crate::task::def::{NetworkBinding, Protocol};
@@ -223,6 +224,38 @@ impl EcsClient {
         ))
     }
 
+    /// Confirms a task ENI attachment as the Go agent does
+    /// (ecs-agent/api/ecs/client/ecs_client.go, submitTaskStateChange with an
+    /// Attachment): a SubmitTaskStateChange carrying only cluster, task and
+    /// `attachments: [{attachmentArn, status: "ATTACHED"}]`.
+    pub async fn submit_attachment(
+        &self,
+        cluster_arn: &str,
+        task_arn: &str,
+        attachment_arn: &str,
+    ) -> Result<(), ControlError> {
+        const CALL: &str = "SubmitTaskStateChange";
+        let attachment = AttachmentStateChange::builder()
+            .attachment_arn(attachment_arn)
+            .status("ATTACHED")
+            .build()
+            .map_err(|e| ControlError::Api {
+                call: CALL,
+                code: None,
+                message: e.to_string(),
+                retryable: false,
+            })?;
+        self.client
+            .submit_task_state_change()
+            .cluster(cluster_arn)
+            .task(task_arn)
+            .attachments(attachment)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| api_error(CALL, e))
+    }
+
     /// SubmitTaskStateChange, or SubmitContainerStateChange for a change
     /// without a task status.
     pub async fn submit_change(&self, change: &StateChange) -> Result<(), ControlError> {
@@ -244,7 +277,7 @@ impl EcsClient {
                     req = req.containers(
                         ContainerStateChange::builder()
                             .container_name(&c.name)
-                            .set_status(c.status.wire().map(str::to_string))
+                            .status(c.status.backend_wire())
                             .set_exit_code(c.exit_code)
                             .set_reason(trimmed(c.reason.as_deref()))
                             .set_runtime_id(c.runtime_id.clone())
@@ -349,6 +382,108 @@ fn trimmed(reason: Option<&str>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Serves one request on 127.0.0.1, answers `{}` and returns its JSON
+    /// body; `call` gets the port.
+    async fn capture<F: std::future::Future<Output = ()>>(
+        call: impl FnOnce(u16) -> F,
+    ) -> serde_json::Value {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            loop {
+                let n = s.read(&mut chunk).await.unwrap();
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse().ok())?
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        let resp = "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: 2\r\n\r\n{}";
+                        s.write_all(resp.as_bytes()).await.unwrap();
+                        return serde_json::from_str::<serde_json::Value>(body).unwrap();
+                    }
+                }
+            }
+        });
+        call(port).await;
+        server.await.unwrap()
+    }
+
+    async fn client(port: u16) -> EcsClient {
+        let keys = Credentials::new("AK", "SK", None, None, "test");
+        EcsClient::new(
+            "us-east-1",
+            Some(&format!("http://127.0.0.1:{port}")),
+            "default",
+            Some(keys),
+        )
+        .await
+    }
+
+    /// The Go agent's attachment confirmation
+    /// (ecs-agent/api/ecs/client/ecs_client.go, submitTaskStateChange with
+    /// an Attachment): cluster, task and attachments, nothing else.
+    #[tokio::test]
+    async fn the_attachment_report_has_the_go_agents_shape() {
+        let body = capture(|port| async move {
+            client(port)
+                .await
+                .submit_attachment("arn:cluster", "arn:task", "arn:attachment")
+                .await
+                .unwrap();
+        })
+        .await;
+        assert_eq!(
+            body,
+            serde_json::json!({"cluster": "arn:cluster", "task": "arn:task",
+                "attachments": [{"attachmentArn": "arn:attachment", "status": "ATTACHED"}]})
+        );
+    }
+
+    /// The Go agent's manifest-pulled report (agent/api/statechange.go,
+    /// MANIFEST_PULLED as PENDING): task and container PENDING, imageDigest.
+    #[tokio::test]
+    async fn the_digests_report_has_the_go_agents_shape() {
+        use crate::task::{ContainerChange, ContainerStatus, TaskStatus};
+        let change = StateChange {
+            task_arn: "arn:task".into(),
+            task_status: Some(TaskStatus::Pending),
+            reason: None,
+            containers: vec![ContainerChange {
+                name: "app".into(),
+                status: ContainerStatus::Pulled,
+                exit_code: None,
+                reason: None,
+                runtime_id: None,
+                image_digest: Some("sha256:abc".into()),
+                network_bindings: Vec::new(),
+            }],
+            pull_started_at_ms: None,
+            pull_stopped_at_ms: None,
+            execution_stopped_at_ms: None,
+        };
+        let body = capture(|port| async move {
+            client(port).await.submit_change(&change).await.unwrap();
+        })
+        .await;
+        assert_eq!(
+            body,
+            serde_json::json!({"cluster": "default", "task": "arn:task", "status": "PENDING",
+                "containers": [{"containerName": "app", "status": "PENDING",
+                                "imageDigest": "sha256:abc"}]})
+        );
+    }
 
     #[test]
     fn cluster_arn_is_derived_from_the_instance_arn() {

@@ -9,6 +9,7 @@ mod acs_reply;
 mod acs_tests;
 pub mod acs_url;
 pub mod ecs_client;
+pub mod eni_watcher;
 pub mod registration;
 pub mod signing;
 pub mod sink;

@@ -87,11 +87,55 @@ pub async fn handler(
     tracing::info!(
         instance = %instance,
         agent_version = q.get("agentVersion").map(String::as_str).unwrap_or(""),
+        docker_version = q.get("dockerVersion").map(String::as_str).unwrap_or(""),
         seq_num = q.get("seqNum").map(String::as_str).unwrap_or(""),
         host = %request_host(&app, &headers),
         "ACS session opening"
     );
+    record_versions(&app, &instance, &q);
     ws.on_upgrade(move |socket| session(app, socket, instance))
+}
+
+/// The ACS connect query's version parameters and the `versionInfo` member
+/// each fills. The Go agent sends no versionInfo with
+/// RegisterContainerInstance; Amazon ECS takes it from this query
+/// (ecs-agent/acs/session/session.go, `acsURL`).
+const VERSION_PARAMS: [(&str, &str); 3] = [
+    ("agentVersion", "agentVersion"),
+    ("agentHash", "agentHash"),
+    ("dockerVersion", "dockerVersion"),
+];
+
+/// `versionInfo` updated with what the connect query says; parameters that
+/// are missing or empty leave the registered value alone.
+pub(crate) fn merge_version_info(
+    old: &serde_json::Value,
+    q: &HashMap<String, String>,
+) -> serde_json::Value {
+    let mut m = old.as_object().cloned().unwrap_or_default();
+    for (param, member) in VERSION_PARAMS {
+        if let Some(v) = q.get(param).filter(|v| !v.is_empty()) {
+            m.insert(member.to_string(), serde_json::Value::String(v.clone()));
+        }
+    }
+    serde_json::Value::Object(m)
+}
+
+fn record_versions(app: &App, instance: &str, q: &HashMap<String, String>) {
+    let mut ctx = app.ctx("");
+    let result = app.transact(&mut ctx, |st, _| {
+        if let Some(mut i) = st.instances.get(instance).cloned() {
+            let merged = merge_version_info(&i.version_info, q);
+            if merged != i.version_info {
+                i.version_info = merged;
+                st.put_instance(i);
+            }
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        tracing::error!(instance, error = %e, "recording the agent's versions failed");
+    }
 }
 
 type Sink = SplitSink<WebSocket, Message>;
@@ -379,4 +423,39 @@ async fn session(app: Arc<App>, socket: WebSocket, instance: String) {
         set_connected(&app, &instance, false);
     }
     tracing::info!(instance = %instance, "ACS session closed");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn version_info_comes_from_the_connect_query() {
+        // The query the Go agent 1.105 sends (ecs-agent/acs/session/session.go
+        // acsURL, formatDockerVersion): Docker's version behind "DockerVersion: ".
+        let q: HashMap<String, String> = [
+            ("agentHash", "7ab4c1b0"),
+            ("agentVersion", "1.105.0"),
+            ("dockerVersion", "DockerVersion: 25.0.8"),
+            ("seqNum", "1"),
+            ("protocolVersion", "2"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(
+            merge_version_info(&json!({}), &q),
+            json!({"agentHash": "7ab4c1b0", "agentVersion": "1.105.0",
+                   "dockerVersion": "DockerVersion: 25.0.8"})
+        );
+        // Missing or empty parameters keep what registration gave.
+        let mut partial = HashMap::new();
+        partial.insert("agentVersion".to_string(), "2.0.0".to_string());
+        partial.insert("agentHash".to_string(), String::new());
+        assert_eq!(
+            merge_version_info(&json!({"agentHash": "h", "agentVersion": "1"}), &partial),
+            json!({"agentHash": "h", "agentVersion": "2.0.0"})
+        );
+    }
 }

@@ -25,6 +25,8 @@ pub struct Ctx {
     pub notify: Vec<String>,
     /// Seconds minted task role credentials live.
     pub credentials_ttl: f64,
+    /// `waitTimeoutMs` of ENI attachments.
+    pub eni_attach_timeout_ms: i64,
     /// Set when the caller signed with a task's role keys: the handler holds
     /// the call to that task.
     pub principal: Option<TaskPrincipal>,
@@ -132,6 +134,8 @@ impl App {
             host: host.to_string(),
             notify: Vec::new(),
             credentials_ttl: self.cfg.credentials_ttl.as_secs_f64(),
+            eni_attach_timeout_ms: i64::try_from(self.cfg.eni_attach_timeout.as_millis())
+                .unwrap_or(i64::MAX),
             principal: None,
         }
     }

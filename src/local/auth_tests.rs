@@ -22,6 +22,7 @@ fn cfg(auth: bool) -> Config {
         resend: Duration::from_secs(1),
         manifest: Duration::from_secs(1),
         credentials_ttl: Duration::from_secs(60),
+        eni_attach_timeout: Duration::from_secs(60),
     }
 }
 

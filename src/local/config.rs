@@ -17,10 +17,17 @@ pub struct Config {
     pub manifest: Duration,
     /// Lifetime of the task role credentials ecs-local mints.
     pub credentials_ttl: Duration,
+    /// `waitTimeoutMs` of the AttachTaskNetworkInterfacesMessages it sends:
+    /// how long the agent has to report an ENI ATTACHED before the task is
+    /// stopped.
+    pub eni_attach_timeout: Duration,
 }
 
 /// Like an STS role session: 6 hours.
 pub const DEFAULT_CREDENTIALS_TTL: Duration = Duration::from_secs(6 * 3600);
+/// `waitTimeoutMs` of an ENI attachment unless `--eni-attach-timeout-secs`
+/// says otherwise (the value ecs-local always sent before).
+pub const DEFAULT_ENI_ATTACH_TIMEOUT: Duration = Duration::from_secs(60);
 /// Refreshes happen at least a second before expiry, so shorter makes no sense.
 pub const MIN_CREDENTIALS_TTL: Duration = Duration::from_secs(2);
 

@@ -6,7 +6,7 @@ use super::app::App;
 use super::config::now_secs;
 use super::enis;
 use super::imds;
-use super::state::{OutMessage, Table};
+use super::state::{OutMessage, Table, TaskEni};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -122,19 +122,19 @@ pub async fn register_eni(State(app): State<Arc<App>>, body: Bytes) -> Response 
 /// (and the `taskArn` holding it).
 pub async fn list_enis(State(app): State<Arc<App>>) -> Response {
     let list = app.read(|st| {
-        let holders: HashMap<String, String> = st
+        let holders: HashMap<&str, (&str, &TaskEni)> = st
             .tasks
             .values()
             .filter(|t| t.last_status != "STOPPED")
             .filter_map(|t| {
                 t.eni
                     .as_ref()
-                    .map(|e| (e.eni.network_interface_id.clone(), t.arn.clone()))
+                    .map(|e| (e.eni.network_interface_id.as_str(), (t.arn.as_str(), e)))
             })
             .collect();
         st.enis
             .values()
-            .map(|e| enis::render(e, holders.get(&e.network_interface_id).map(String::as_str)))
+            .map(|e| enis::render_held(e, holders.get(e.network_interface_id.as_str()).copied()))
             .collect::<Vec<_>>()
     });
     reply(StatusCode::OK, json!({ "enis": list }))

@@ -13,8 +13,13 @@ use std::net::Ipv4Addr;
 pub const ASSOCIATION_DEFAULT: &str = "default";
 /// describe-tasks `attachments[].type`.
 pub const ATTACHMENT_TYPE: &str = "ElasticNetworkInterface";
-/// How long the agent may wait for the ENI to appear on the host.
-pub const ATTACH_WAIT_TIMEOUT_MS: i64 = 60_000;
+/// Attachment statuses as describe-tasks shows them (ECS's
+/// `Attachment.status`): created, agent told; the agent has it, waiting for
+/// the ENI on the host; the agent reported it; released with its task.
+pub const PRECREATED: &str = "PRECREATED";
+pub const ATTACHING: &str = "ATTACHING";
+pub const ATTACHED: &str = "ATTACHED";
+pub const DELETED: &str = "DELETED";
 
 /// A registration refused, naming the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -285,16 +290,17 @@ pub fn acs_eni(t: &TaskEni) -> acs::ElasticNetworkInterface {
     }
 }
 
-/// describe-tasks `attachments`: ATTACHED while the task holds the ENI,
-/// DELETED once it is STOPPED and the ENI went back to the pool.
+/// describe-tasks `attachments`: PRECREATED, ATTACHING or ATTACHED (see
+/// [`TaskEni::status`]) while the task holds the ENI, DELETED once it is
+/// STOPPED and the ENI went back to the pool.
 pub fn render_attachments(t: &TaskRec) -> Value {
     let Some(a) = &t.eni else {
         return json!([]);
     };
     let status = if t.last_status == "STOPPED" {
-        "DELETED"
+        DELETED
     } else {
-        "ATTACHED"
+        a.status.as_str()
     };
     let mut details = vec![
         json!({"name": "subnetId", "value": a.eni.subnet_id}),
@@ -322,6 +328,20 @@ pub fn render_container_interfaces(t: &TaskRec) -> Value {
         }]),
         None => json!([]),
     }
+}
+
+/// `GET /debug/enis` view of one ENI: with its holder, the attachment's
+/// status and the members of the report that said ATTACHED.
+pub fn render_held(e: &EniRec, holder: Option<(&str, &TaskEni)>) -> Value {
+    let mut v = render(e, holder.map(|(arn, _)| arn));
+    if let (Value::Object(m), Some((_, a))) = (&mut v, holder) {
+        m.insert("attachmentArn".into(), json!(a.attachment_arn));
+        m.insert("attachmentStatus".into(), json!(a.status));
+        if !a.reported_with.is_empty() {
+            m.insert("attachedReportMembers".into(), json!(a.reported_with));
+        }
+    }
+    v
 }
 
 /// `GET /debug/enis` view of one ENI.

@@ -134,6 +134,8 @@ fn pool_prefers_subnet_order_and_skips_held_enis() {
             attachment_id: "att".into(),
             attachment_arn: "arn:att".into(),
             eni: st.enis["eni-6"].clone(),
+            status: super::ATTACHED.into(),
+            ..Default::default()
         }),
         ..Default::default()
     };
@@ -154,6 +156,9 @@ fn acs_and_describe_shapes() {
         attachment_id: "a1".into(),
         attachment_arn: "arn:aws:ecs:us-east-1:000000000000:attachment/a1".into(),
         eni: validate(&st, &r, "eni-1".into(), 0.0).unwrap(),
+        status: super::PRECREATED.into(),
+        attach_deadline: Some(60.0),
+        reported_with: Vec::new(),
     };
     let a = acs_eni(&t);
     assert_eq!(
@@ -178,6 +183,11 @@ fn acs_and_describe_shapes() {
         eni: Some(t),
         ..Default::default()
     };
+    // Until the agent reports it, describe-tasks shows where it is.
+    assert_eq!(render_attachments(&task)[0]["status"], "PRECREATED");
+    task.eni.as_mut().unwrap().status = super::ATTACHING.into();
+    assert_eq!(render_attachments(&task)[0]["status"], "ATTACHING");
+    task.eni.as_mut().unwrap().status = super::ATTACHED.into();
     let att = render_attachments(&task);
     assert_eq!(att[0]["status"], "ATTACHED");
     assert_eq!(att[0]["id"], "a1");

@@ -5,6 +5,7 @@
 pub mod acs;
 pub mod api;
 pub mod app;
+pub mod attach_timeout;
 pub mod auth;
 pub mod config;
 pub mod credentials;
@@ -67,10 +68,12 @@ pub async fn run(
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let refresher = tokio::spawn(refresh::run(app.clone()));
+    let attach_deadlines = tokio::spawn(attach_timeout::run(app.clone()));
     let served = axum::serve(listener, server::router(app))
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(LocalError::Serve);
     refresher.abort();
+    attach_deadlines.abort();
     served
 }

@@ -266,6 +266,27 @@ pub struct TaskEni {
     pub attachment_id: String,
     pub attachment_arn: String,
     pub eni: EniRec,
+    /// Where the attachment is, as describe-tasks shows it while the task
+    /// is not STOPPED: PRECREATED until the agent acknowledged the
+    /// AttachTaskNetworkInterfacesMessage, ATTACHING until it reported the
+    /// ENI ATTACHED (SubmitTaskStateChange `attachments`), then ATTACHED.
+    /// Records from before it existed had their payload sent at once.
+    #[serde(default = "attached")]
+    pub status: String,
+    /// Until when (epoch seconds) the agent may report it ATTACHED; after
+    /// that the task is stopped. None once ATTACHED.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attach_deadline: Option<f64>,
+    /// The members of the SubmitTaskStateChange request that reported it
+    /// ATTACHED, sorted (`GET /debug/enis` shows them): the Go agent sends
+    /// only `attachments`, `cluster` and `task`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reported_with: Vec<String>,
+}
+
+/// `enis::ATTACHED` (spelled out: `enis` builds on this module).
+fn attached() -> String {
+    "ATTACHED".to_string()
 }
 
 /// Role credentials ecs-local minted for a task.

@@ -65,6 +65,7 @@
 
 mod api;
 mod conntrack;
+mod host_links;
 mod ipt;
 mod link;
 mod manager;
@@ -83,6 +84,7 @@ use crate::task::def::Protocol;
 #[cfg(test)]
 pub use api::fake;
 pub use api::{NetFuture, TaskNetwork};
+pub use host_links::host_macs;
 pub use manager::NetworkManager;
 pub use rules::CREDENTIALS_IP;
 pub use types::{

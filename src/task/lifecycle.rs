@@ -168,6 +168,10 @@ pub struct Task {
     pub(super) execution_stopped_at_ms: Option<i64>,
     /// ECS_CONTAINER_STOP_TIMEOUT: used when a container sets no stopTimeout.
     pub(super) default_stop_timeout: Duration,
+    /// The image digests went out in their own PENDING report (the Go
+    /// agent's MANIFEST_PULLED report), or the task got past PENDING first.
+    #[serde(default)]
+    pub(super) digests_reported: bool,
 }
 
 /// Why a container with dependencies cannot start yet (or ever).
@@ -196,6 +200,7 @@ impl Task {
             pull_stopped_at_ms: None,
             execution_stopped_at_ms: None,
             default_stop_timeout,
+            digests_reported: false,
         }
     }
 
@@ -655,10 +660,44 @@ impl Task {
         self.known = self.known.max(derived);
     }
 
+    /// Once every container's image digest is known and the task is still
+    /// PENDING: one entry per container not yet reported, status PENDING
+    /// with its digest, as the Go agent's manifest-pulled report carries
+    /// them (agent/api/statechange.go: a container at MANIFEST_PULLED with a
+    /// resolved digest is reported, its BackendStatusString being PENDING).
+    /// Our digests come from the pull itself, so the report follows the
+    /// last pull rather than a manifest-only fetch before it.
+    fn take_digests_report(&mut self) -> Vec<ContainerChange> {
+        if self.digests_reported
+            || self.known != TaskStatus::Pending
+            || self.containers.is_empty()
+            || self.containers.iter().any(|c| c.image_digest.is_none())
+        {
+            return Vec::new();
+        }
+        self.digests_reported = true;
+        self.def
+            .containers
+            .iter()
+            .zip(self.containers.iter())
+            .filter(|(_, c)| c.sent == ContainerStatus::None && c.known < ContainerStatus::Running)
+            .map(|(def, c)| ContainerChange {
+                name: def.name.clone(),
+                status: ContainerStatus::Pulled,
+                exit_code: None,
+                reason: None,
+                runtime_id: c.runtime_id.clone(),
+                image_digest: c.image_digest.clone(),
+                network_bindings: Vec::new(),
+            })
+            .collect()
+    }
+
     /// What has changed since the last report, marking it reported. The engine
     /// hands the change to a reporter that retries until the control plane takes it.
     pub fn take_report(&mut self) -> Option<StateChange> {
-        let mut containers = Vec::new();
+        let mut containers = self.take_digests_report();
+        let digests = !containers.is_empty();
         for (def, c) in self.def.containers.iter().zip(self.containers.iter_mut()) {
             if c.known.wire().is_some() && c.known != c.sent {
                 c.sent = c.known;
@@ -681,8 +720,16 @@ impl Task {
                 });
             }
         }
-        let task_status =
-            (self.known != self.sent && self.known != TaskStatus::Pending).then_some(self.known);
+        let task_status = if self.known != self.sent && self.known != TaskStatus::Pending {
+            Some(self.known)
+        } else if digests {
+            // The Go agent reports its MANIFEST_PULLED step as task PENDING
+            // (agent/api/statechange.go NewTaskStateChangeEvent; ecs-agent's
+            // TaskStatus.BackendStatus maps it to PENDING).
+            Some(TaskStatus::Pending)
+        } else {
+            None
+        };
         if let Some(s) = task_status {
             self.sent = s;
         }
@@ -690,6 +737,9 @@ impl Task {
             return None;
         }
         let stopped = task_status == Some(TaskStatus::Stopped);
+        if self.known != TaskStatus::Pending {
+            self.digests_reported = true;
+        }
         Some(StateChange {
             task_arn: self.def.arn.clone(),
             task_status,

@@ -62,13 +62,21 @@ fn single_container_runs_then_exits_and_is_reported_once_each() {
         container: 0,
         result: Ok("sha256:abc".into()),
     });
+    // The digests, once all are known: the Go agent's manifest-pulled report
+    // (agent/api/statechange.go), task PENDING, container PENDING + imageDigest.
+    let r = t.take_report().expect("digests report");
+    assert_eq!(r.task_status, Some(TaskStatus::Pending));
+    assert_eq!(r.containers.len(), 1);
+    assert_eq!(r.containers[0].status.backend_wire(), "PENDING");
+    assert_eq!(r.containers[0].image_digest.as_deref(), Some("sha256:abc"));
+    assert_eq!(r.containers[0].exit_code, None);
     assert_eq!(t.next_actions(), vec![Action::Create(0)]);
     t.apply(Event::Created {
         container: 0,
         result: Ok("cid".into()),
     });
     assert_eq!(t.next_actions(), vec![Action::Start(0)]);
-    assert_eq!(t.take_report(), None, "nothing reportable before RUNNING");
+    assert_eq!(t.take_report(), None, "nothing more before RUNNING");
     t.apply(Event::Started {
         container: 0,
         result: Ok(()),
@@ -346,6 +354,8 @@ fn depends_on_success_runs_init_first_and_task_is_pending_meanwhile() {
     t.next_actions();
     bring_up(&mut t, 0);
     bring_up(&mut t, 1);
+    let digests = t.take_report().unwrap();
+    assert_eq!(digests.task_status, Some(TaskStatus::Pending));
     assert_eq!(t.next_actions(), vec![Action::Start(0)]);
     t.apply(Event::Started {
         container: 0,
@@ -558,4 +568,48 @@ fn network_bindings_are_reported_with_the_container() {
     let r = t.take_report().expect("running report");
     assert_eq!(r.containers[0].network_bindings, net.bindings);
     assert_eq!(t.containers[0].network, Some(net));
+}
+
+#[test]
+fn digests_are_reported_once_after_the_last_pull() {
+    let mut t = task(vec![container("a", true, &[]), container("b", true, &[])]);
+    t.next_actions();
+    t.apply(Event::Pulled {
+        container: 0,
+        result: Ok("sha256:a".into()),
+    });
+    assert_eq!(t.take_report(), None, "b's digest is not known yet");
+    t.apply(Event::Pulled {
+        container: 1,
+        result: Ok("sha256:b".into()),
+    });
+    let r = t.take_report().expect("digests report");
+    assert_eq!(r.task_status, Some(TaskStatus::Pending));
+    let digests: Vec<(&str, Option<&str>)> = r
+        .containers
+        .iter()
+        .map(|c| (c.name.as_str(), c.image_digest.as_deref()))
+        .collect();
+    assert_eq!(
+        digests,
+        vec![("a", Some("sha256:a")), ("b", Some("sha256:b"))]
+    );
+    assert_eq!(t.take_report(), None, "sent once");
+    // The RUNNING report carries the digests too, as the Go agent's does.
+    for i in 0..2 {
+        t.apply(Event::Created {
+            container: i,
+            result: Ok(format!("id{i}")),
+        });
+        t.apply(Event::Started {
+            container: i,
+            result: Ok(()),
+        });
+    }
+    let r = t.take_report().expect("running report");
+    assert_eq!(r.task_status, Some(TaskStatus::Running));
+    assert!(
+        r.containers.iter().all(|c| c.image_digest.is_some()),
+        "{r:?}"
+    );
 }

@@ -46,6 +46,19 @@ impl ContainerStatus {
     }
 }
 
+impl ContainerStatus {
+    /// The status a container entry of SubmitTaskStateChange carries: as the
+    /// Go agent's `BackendStatusString` (ecs-agent/api/container/status/
+    /// containerstatus.go), RUNNING, STOPPED, and PENDING for anything before.
+    pub fn backend_wire(self) -> &'static str {
+        match self {
+            ContainerStatus::Running => "RUNNING",
+            ContainerStatus::Stopped => "STOPPED",
+            ContainerStatus::None | ContainerStatus::Pulled | ContainerStatus::Created => "PENDING",
+        }
+    }
+}
+
 /// The task's status, derived from its containers'.
 #[derive(
     Debug,
@@ -115,6 +128,9 @@ mod tests {
         assert_eq!(ContainerStatus::Created.wire(), None);
         assert_eq!(ContainerStatus::Running.wire(), Some("RUNNING"));
         assert_eq!(ContainerStatus::Stopped.wire(), Some("STOPPED"));
+        // In a task report (the manifest-pulled one) anything before RUNNING is PENDING.
+        assert_eq!(ContainerStatus::Pulled.backend_wire(), "PENDING");
+        assert_eq!(ContainerStatus::Running.backend_wire(), "RUNNING");
     }
 
     #[test]

@@ -223,7 +223,9 @@ fn enis_for_awsvpc_tasks_through_the_cli() {
     let t = describe(&aws, "net", &task);
     let a = &t["attachments"][0];
     assert_eq!(a["type"], "ElasticNetworkInterface", "{t}");
-    assert_eq!(a["status"], "ATTACHED");
+    // ATTACHED only once the agent says so.
+    assert_eq!(a["status"], "PRECREATED", "{t}");
+    assert_eq!(t["lastStatus"], "PROVISIONING", "{t}");
     assert_eq!(detail(a, "subnetId"), SUBNET);
     assert_eq!(detail(a, "networkInterfaceId"), eni_id.as_str());
     assert_eq!(detail(a, "macAddress"), "02:aa:bb:cc:dd:05");
@@ -255,6 +257,47 @@ fn enis_for_awsvpc_tasks_through_the_cli() {
     );
     assert_eq!(e.domain_name_servers, vec!["10.99.0.2"]);
     assert_eq!(e.interface_association_protocol.as_deref(), Some("default"));
+    let ack = |id: Option<String>| {
+        AcsMessage::Ack(AckRequest {
+            cluster: Some("net".into()),
+            container_instance: Some(inst.clone()),
+            message_id: id,
+        })
+    };
+    rt.block_on(send(&mut ws, ack(attach.message_id.clone())));
+    common::wait_until_with(
+        "ATTACHING",
+        Duration::from_secs(5),
+        Duration::from_millis(50),
+        || (describe(&aws, "net", &task)["attachments"][0]["status"] == "ATTACHING").then_some(()),
+    );
+    // No payload until the agent reports the ENI ATTACHED, as the Go agent
+    // does (ecs-agent/api/ecs/client/ecs_client.go: cluster, task, attachments).
+    assert!(
+        rt.block_on(next_where(
+            &mut ws,
+            Duration::from_millis(800),
+            |m| match m {
+                AcsMessage::Payload(p) => Some(p),
+                _ => None,
+            }
+        ))
+        .is_none(),
+        "payload before the ENI was reported ATTACHED"
+    );
+    let attachment_arn = e.attachment_arn.clone().unwrap();
+    aws.ecs_ok(&[
+        "submit-task-state-change",
+        "--cluster",
+        "net",
+        "--task",
+        &task,
+        "--attachments",
+        &format!("attachmentArn={attachment_arn},status=ATTACHED"),
+    ]);
+    let t = describe(&aws, "net", &task);
+    assert_eq!(t["attachments"][0]["status"], "ATTACHED", "{t}");
+    assert_eq!(t["lastStatus"], "PENDING", "{t}");
     let payload = rt
         .block_on(next_where(&mut ws, Duration::from_secs(10), |m| match m {
             AcsMessage::Payload(p) => Some(p),
@@ -263,16 +306,7 @@ fn enis_for_awsvpc_tasks_through_the_cli() {
         .expect("payload");
     assert_eq!(payload.tasks[0].elastic_network_interfaces, vec![e.clone()]);
     assert_eq!(payload.tasks[0].network_mode.as_deref(), Some("awsvpc"));
-    for id in [attach.message_id.clone(), payload.message_id.clone()] {
-        rt.block_on(send(
-            &mut ws,
-            AcsMessage::Ack(AckRequest {
-                cluster: Some("net".into()),
-                container_instance: Some(inst.clone()),
-                message_id: id,
-            }),
-        ));
-    }
+    rt.block_on(send(&mut ws, ack(payload.message_id.clone())));
     // Both acks in: nothing left to deliver.
     common::wait_until_with(
         "eni_attachment_acks",
@@ -364,6 +398,55 @@ fn enis_for_awsvpc_tasks_through_the_cli() {
     local.restart();
     let (_, l) = http(local.port(), "GET", "/debug/enis", None);
     assert_eq!(l["enis"][0]["networkInterfaceId"], eni_id.as_str(), "{l}");
+}
+
+/// The Go agent (1.105) sends no versionInfo with RegisterContainerInstance
+/// and its versions in the ACS connect query (ecs-agent/acs/session/
+/// session.go acsURL, formatDockerVersion); Amazon ECS shows them in
+/// describe-container-instances.
+#[test]
+fn version_info_comes_from_the_acs_connect_query() {
+    let Some(env) = common::env() else { return };
+    let local = EcsLocal::start(&env);
+    let aws = Aws::new(&env, &local);
+    aws.ecs_ok(&["create-cluster", "--cluster-name", "ver"]);
+    let inst = register_instance(&aws, "ver");
+    let describe_versions = || {
+        aws.ecs_ok(&[
+            "describe-container-instances",
+            "--cluster",
+            "ver",
+            "--container-instances",
+            &inst,
+        ])["containerInstances"][0]["versionInfo"]
+            .clone()
+    };
+    assert_eq!(describe_versions(), json!({}));
+    let enc = |s: &str| {
+        s.replace(':', "%3A")
+            .replace('/', "%2F")
+            .replace(' ', "%20")
+    };
+    let url = format!(
+        "ws://127.0.0.1:{}/acs/ws?agentHash=7ab4c1b0&agentVersion=1.105.0&clusterArn={}&containerInstanceArn={}&dockerVersion={}&protocolVersion=2&sendCredentials=true&seqNum=1",
+        local.port(),
+        enc("arn:aws:ecs:us-east-1:000000000000:cluster/ver"),
+        enc(&inst),
+        enc("DockerVersion: 25.0.8"),
+    );
+    let rt = runtime();
+    let _ws = rt.block_on(async {
+        tokio_tungstenite::connect_async(url)
+            .await
+            .expect("ACS websocket")
+            .0
+    });
+    wait_connected(&aws, "ver", &inst);
+    assert_eq!(
+        describe_versions(),
+        json!({"agentHash": "7ab4c1b0", "agentVersion": "1.105.0",
+               "dockerVersion": "DockerVersion: 25.0.8"})
+    );
 }
 
 #[test]

@@ -314,6 +314,14 @@ fn debug_credentials(local: &EcsLocal, arn: &str) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
 }
 
+fn debug_enis(local: &EcsLocal) -> Value {
+    let out = Command::new("curl")
+        .args(["-sf", &format!("{}/debug/enis", local.endpoint())])
+        .output()
+        .expect("curl");
+    serde_json::from_slice(&out.stdout).unwrap_or_default()
+}
+
 fn debug_stats(local: &EcsLocal) -> Value {
     let out = Command::new("curl")
         .args(["-sf", &format!("{}/debug/stats", local.endpoint())])
@@ -447,6 +455,23 @@ fn an_eni_with_the_payloads_mac_moves_into_the_task_and_back() {
     assert_eq!(
         task["attachments"][0]["type"], "ElasticNetworkInterface",
         "{task}"
+    );
+    // The task ran, so the agent reported the ENI ATTACHED (ecs-local sends
+    // the payload only then, as Amazon ECS), in the Go agent's shape: a
+    // SubmitTaskStateChange with only cluster, task and attachments
+    // (ecs-agent/api/ecs/client/ecs_client.go, submitTaskStateChange).
+    assert_eq!(task["attachments"][0]["status"], "ATTACHED", "{task}");
+    let listed = debug_enis(&local);
+    let held = listed["enis"]
+        .as_array()
+        .and_then(|l| l.iter().find(|e| e["macAddress"] == mac.as_str()))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(held["attachmentStatus"], "ATTACHED", "{listed}");
+    assert_eq!(
+        held["attachedReportMembers"],
+        json!(["attachments", "cluster", "task"]),
+        "{listed}"
     );
 
     assert!(

@@ -2,7 +2,8 @@
 //! SubmitContainerStateChange.
 
 use super::lifecycle::{
-    apply_container_change, apply_task_status, forget_payloads, Applied, ContainerChange,
+    apply_container_change, apply_task_status, forget_payloads, report_attachment, Applied,
+    ContainerChange,
 };
 use super::lookup::{cluster, cluster_name, task_arn};
 use super::request::parse;
@@ -72,9 +73,18 @@ struct ContainerStateChange {
     status: Option<String>,
 }
 
+/// ECS's `AttachmentStateChange`.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct AttachmentStateChange {
+    attachment_arn: Option<String>,
+    status: Option<String>,
+}
+
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
 struct TaskChangeReq {
+    attachments: Vec<AttachmentStateChange>,
     cluster: Option<String>,
     task: Option<String>,
     status: Option<String>,
@@ -107,10 +117,32 @@ pub fn submit_task_state_change(
     ctx: &mut Ctx,
     body: Value,
 ) -> Result<Value, ApiError> {
+    let members: Vec<String> = body
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
     let req: TaskChangeReq = parse(body)?;
     let c = cluster(st, Some(&cluster_name(req.cluster.as_deref())))?.clone();
     let param = required(&req.task, "task")?;
     let arn = task_arn(&ctx.region, &c, param);
+    if st.tasks.get(&arn).is_none_or(|t| t.cluster_arn != c.arn) {
+        return Err(ApiError::invalid(format!(
+            "task: the referenced task {param:?} was not found."
+        )));
+    }
+    // The Go agent confirms an ENI in a request of its own that carries only
+    // cluster, task and attachments (ecs-agent/api/ecs/client/ecs_client.go,
+    // submitTaskStateChange); handled first, so a request with more in it
+    // moves the task on from PENDING.
+    for (i, a) in req.attachments.iter().enumerate() {
+        let attachment = required(
+            &a.attachment_arn,
+            &format!("attachments[{i}].attachmentArn"),
+        )?;
+        let status = required(&a.status, &format!("attachments[{i}].status"))?;
+        report_attachment(st, ctx, &arn, attachment, status, &members)
+            .map_err(|e| ApiError::invalid(format!("attachments[{i}].attachmentArn: {e}.")))?;
+    }
     let mut t = st
         .tasks
         .get(&arn)
@@ -121,6 +153,7 @@ pub fn submit_task_state_change(
                 "task: the referenced task {param:?} was not found."
             ))
         })?;
+    let mut containers_changed = false;
     for (i, ch) in req.containers.iter().enumerate() {
         let name = ch
             .container_name
@@ -139,6 +172,7 @@ pub fn submit_task_state_change(
             network_bindings: ch.network_bindings.clone(),
         };
         let a = apply_container_change(&mut t, &change);
+        containers_changed |= a == Applied::Changed;
         record(
             st,
             &c.arn,
@@ -157,7 +191,13 @@ pub fn submit_task_state_change(
         t.execution_stopped_at = Some(v);
     }
     if let Some(status) = req.status.as_deref().filter(|s| !s.is_empty()) {
-        let a = apply_task_status(&mut t, status, req.reason.as_deref(), ctx.now);
+        let mut a = apply_task_status(&mut t, status, req.reason.as_deref(), ctx.now);
+        if a == Applied::Duplicate && containers_changed {
+            // The same task status carrying container news (the manifest-pulled
+            // report: PENDING again, with the image digests) is not a repeat.
+            a = Applied::Ignored;
+            tracing::info!(task = %arn, status, "task state change with container updates");
+        }
         record(st, &c.arn, &arn, &format!("task {status}"), a);
     }
     let stopped = t.last_status == "STOPPED";

@@ -13,6 +13,7 @@ pub(super) fn ctx() -> Ctx {
         host: "127.0.0.1:1".into(),
         notify: vec![],
         credentials_ttl: 100.0,
+        eni_attach_timeout_ms: 60_000,
         principal: None,
     }
 }
@@ -121,6 +122,24 @@ fn state_changes_duplicates_and_stop() {
     );
     let task = r["tasks"][0]["taskArn"].as_str().unwrap().to_string();
     let id = task.rsplit('/').next().unwrap().to_string();
+    // The Go agent's manifest-pulled report: PENDING again, with the digest
+    // (agent/api/statechange.go); news, not a duplicate.
+    call(
+        &mut st,
+        "SubmitTaskStateChange",
+        json!({"cluster": "c", "task": id, "status": "PENDING",
+        "containers": [{"containerName": "app", "status": "PENDING", "imageDigest": "sha256:d1"}]}),
+    );
+    assert_eq!(st.meta.duplicate_state_changes, 0);
+    let d = call(
+        &mut st,
+        "DescribeTasks",
+        json!({"cluster": "c", "tasks": [id]}),
+    );
+    assert_eq!(
+        d["tasks"][0]["containers"][0]["imageDigest"], "sha256:d1",
+        "{d}"
+    );
     call(
         &mut st,
         "SubmitTaskStateChange",

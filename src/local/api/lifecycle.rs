@@ -4,7 +4,7 @@
 use super::lookup::new_id;
 use crate::local::app::Ctx;
 use crate::local::credentials::Role;
-use crate::local::enis::{acs_eni, ATTACH_WAIT_TIMEOUT_MS};
+use crate::local::enis::{self, acs_eni};
 use crate::local::payload::build_task;
 use crate::local::state::{taskdef_key, OutMessage, Outgoing, State, TaskRec};
 use crate::local::taskdef::view;
@@ -99,7 +99,7 @@ pub fn queue_eni_attachment(st: &mut State, ctx: &mut Ctx, task_arn: &str) {
         task_arn: Some(task.arn.clone()),
         task_cluster_arn: Some(task.cluster_arn.clone()),
         generated_at: Some((ctx.now * 1000.0) as i64),
-        wait_timeout_ms: Some(ATTACH_WAIT_TIMEOUT_MS),
+        wait_timeout_ms: Some(ctx.eni_attach_timeout_ms),
         elastic_network_interfaces: vec![acs_eni(eni)],
     };
     tracing::info!(task = %task_arn, message_id = %message_id, eni = %eni.eni.network_interface_id, "ENI attachment queued");
@@ -179,9 +179,103 @@ pub fn request_stop(st: &mut State, ctx: &mut Ctx, task_arn: &str, reason: &str,
     t.stop_code = Some(code.to_string());
     t.stopping_at = Some(ctx.now);
     t.version += 1;
+    if !payload_sent(&t) {
+        // The agent was never given this task (its ENI is not ATTACHED yet):
+        // nothing runs, so it is STOPPED here and now.
+        t.last_status = "STOPPED".into();
+        t.stopped_at = Some(ctx.now);
+        st.put_task(t);
+        forget_payloads(st, task_arn);
+        tracing::info!(task = %task_arn, reason, "task stopped before its ENI was attached");
+        return;
+    }
     st.put_task(t);
     tracing::info!(task = %task_arn, reason, "task stop requested");
     queue_payload(st, ctx, task_arn);
+}
+
+/// Whether the task's payload has been queued for its agent: at once,
+/// unless it waits for its ENI to be reported ATTACHED.
+pub fn payload_sent(t: &TaskRec) -> bool {
+    t.eni.as_ref().is_none_or(|e| e.status == enis::ATTACHED)
+}
+
+/// The agent reported the task's ENI attachment `attachment_arn` with
+/// `status` (SubmitTaskStateChange `attachments`; `members`: the request's
+/// top-level members). ATTACHED moves the task from PROVISIONING to PENDING
+/// and queues its payload; returns whether it did.
+pub fn report_attachment(
+    st: &mut State,
+    ctx: &mut Ctx,
+    task_arn: &str,
+    attachment_arn: &str,
+    status: &str,
+    members: &[String],
+) -> Result<bool, String> {
+    let Some(mut t) = st.tasks.get(task_arn).cloned() else {
+        return Err(format!("task {task_arn} was not found"));
+    };
+    let Some(a) = t
+        .eni
+        .as_mut()
+        .filter(|a| a.attachment_arn == attachment_arn)
+    else {
+        return Err(format!(
+            "{attachment_arn} is not an attachment of task {task_arn}"
+        ));
+    };
+    if status != enis::ATTACHED {
+        // The Go agent reports task ENIs ATTACHED only (agent/eni/watcher).
+        tracing::info!(task = %task_arn, attachment = %attachment_arn, status, "attachment status ignored");
+        return Ok(false);
+    }
+    if a.status == enis::ATTACHED || t.last_status == "STOPPED" {
+        tracing::info!(task = %task_arn, attachment = %attachment_arn, last_status = %t.last_status, "attachment report ignored: already attached or stopped");
+        return Ok(false);
+    }
+    a.status = enis::ATTACHED.into();
+    a.attach_deadline = None;
+    let mut sorted = members.to_vec();
+    sorted.sort();
+    a.reported_with = sorted;
+    if t.last_status == "PROVISIONING" {
+        t.last_status = "PENDING".into();
+    }
+    t.version += 1;
+    st.put_task(t);
+    tracing::info!(task = %task_arn, attachment = %attachment_arn, "ENI attachment reported ATTACHED");
+    queue_payload(st, ctx, task_arn);
+    Ok(true)
+}
+
+/// Tasks whose ENI was not reported ATTACHED by its deadline.
+pub fn attach_expired(st: &State, now: f64) -> Vec<String> {
+    st.tasks
+        .values()
+        .filter(|t| t.last_status != "STOPPED")
+        .filter(|t| {
+            t.eni
+                .as_ref()
+                .and_then(|a| a.attach_deadline.filter(|_| a.status != enis::ATTACHED))
+                .is_some_and(|d| d <= now)
+        })
+        .map(|t| t.arn.clone())
+        .collect()
+}
+
+/// Stops a task whose ENI the agent never reported ATTACHED in time, with
+/// Amazon ECS's words for it and the attachment named.
+pub fn fail_unattached(st: &mut State, ctx: &mut Ctx, task_arn: &str) {
+    let Some(a) = st.tasks.get(task_arn).and_then(|t| t.eni.clone()) else {
+        return;
+    };
+    let reason = format!(
+        "Timeout waiting for network interface provisioning to complete: attachment {} \
+         (network interface {}, MAC {}) was not reported ATTACHED by the agent within {} ms",
+        a.attachment_arn, a.eni.network_interface_id, a.eni.mac_address, ctx.eni_attach_timeout_ms
+    );
+    tracing::warn!(task = %task_arn, attachment = %a.attachment_arn, status = %a.status, "ENI attachment timed out; stopping the task");
+    request_stop(st, ctx, task_arn, &reason, "TaskFailedToStart");
 }
 
 /// Order of task statuses; a report never moves a task backwards.
@@ -302,8 +396,16 @@ pub fn apply_container_change(t: &mut TaskRec, ch: &ContainerChange) -> Applied 
     if ch.reason.as_deref().is_some_and(|r| !r.is_empty()) {
         c.reason = ch.reason.clone();
     }
-    if ch.image_digest.is_some() {
-        c.image_digest = ch.image_digest.clone();
+    if let Some(d) = ch.image_digest.as_deref().filter(|d| !d.is_empty()) {
+        // The Go agent's manifest-pulled report (agent/api/statechange.go,
+        // MANIFEST_PULLED sent as PENDING with imageDigest) repeats the
+        // container's status to deliver the digest: news, not a duplicate.
+        if c.image_digest.as_deref() != Some(d) {
+            c.image_digest = Some(d.to_string());
+            if result == Applied::Duplicate {
+                result = Applied::Changed;
+            }
+        }
     }
     if let Some(nb) = &ch.network_bindings {
         if !nb.is_empty() {
@@ -342,9 +444,19 @@ pub fn ack(
         },
         _ => return None,
     };
-    st.remove_outgoing(message_id);
+    let acked = st.remove_outgoing(message_id);
     match kind {
-        Acked::EniAttachment => st.count_eni_attachment_ack(),
+        Acked::EniAttachment => {
+            st.count_eni_attachment_ack();
+            // The agent has the attachment; now it waits for the ENI.
+            if let Some(mut t) = acked.and_then(|o| st.tasks.get(&o.task_arn).cloned()) {
+                if let Some(a) = t.eni.as_mut().filter(|a| a.status == enis::PRECREATED) {
+                    a.status = enis::ATTACHING.into();
+                    t.version += 1;
+                    st.put_task(t);
+                }
+            }
+        }
         Acked::Credentials => st.count_credential_refresh_ack(),
         Acked::Payload => {}
     }

@@ -88,3 +88,22 @@ fn container_changes() {
     };
     assert_eq!(apply_container_change(&mut t, &unknown), Applied::Ignored);
 }
+
+/// The Go agent's manifest-pulled report (agent/api/statechange.go: task
+/// MANIFEST_PULLED sent as PENDING, each container PENDING with its
+/// resolved imageDigest) records the digests and is no duplicate.
+#[test]
+fn manifest_pulled_report_records_the_digest() {
+    let mut t = task();
+    let ch = ContainerChange {
+        name: "app".into(),
+        status: Some("PENDING".into()),
+        image_digest: Some("sha256:abc".into()),
+        ..Default::default()
+    };
+    assert_eq!(apply_container_change(&mut t, &ch), Applied::Changed);
+    assert_eq!(t.containers[0].image_digest.as_deref(), Some("sha256:abc"));
+    assert_eq!(t.containers[0].last_status, "PENDING");
+    // The same again is a duplicate.
+    assert_eq!(apply_container_change(&mut t, &ch), Applied::Duplicate);
+}

@@ -2,7 +2,7 @@
 //! end to end on an in-memory state.
 
 use super::dispatch;
-use super::lifecycle::{ack, Acked};
+use super::lifecycle::{ack, attach_expired, fail_unattached, Acked};
 use super::tests::{call, ctx};
 use crate::local::credentials::Role;
 use crate::local::enis::{self, EniRequest};
@@ -115,7 +115,8 @@ fn awsvpc_task_takes_a_registered_eni_and_gives_it_back() {
     let t = describe(&mut st, &task, false);
     let a = &t["attachments"][0];
     assert_eq!(a["type"], "ElasticNetworkInterface");
-    assert_eq!(a["status"], "ATTACHED");
+    // Not ATTACHED until the agent says so.
+    assert_eq!(a["status"], "PRECREATED");
     assert_eq!(detail(a, "subnetId"), "subnet-a");
     assert_eq!(detail(a, "networkInterfaceId"), eni.as_str());
     assert_eq!(detail(a, "macAddress"), "02:aa:bb:cc:dd:05");
@@ -125,17 +126,79 @@ fn awsvpc_task_takes_a_registered_eni_and_gives_it_back() {
     assert_eq!(ni["attachmentId"], a["id"]);
     assert_eq!(ni["privateIpv4Address"], "10.99.0.5");
 
-    // The attachment goes out before the payload; both carry the ENI.
+    // Only the attachment goes out: the payload waits for the ATTACHED report.
     let q = queued(&st, &task);
-    assert_eq!(q.len(), 2);
+    assert_eq!(q.len(), 1, "{q:?}");
     let OutMessage::AttachEnis(m) = &q[0].message else {
         panic!("attachment first: {q:?}")
     };
     assert_eq!(m.task_arn.as_deref(), Some(task.as_str()));
     assert_eq!(m.container_instance_arn.as_deref(), Some(inst.as_str()));
-    assert!(m.wait_timeout_ms.unwrap() > 0);
+    assert_eq!(m.wait_timeout_ms, Some(60_000));
     assert_eq!(m.message_id.as_deref(), Some(q[0].message_id.as_str()));
-    let p = q[1].payload().expect("then the payload");
+    let attach_message_id = q[0].message_id.clone();
+    let attachment_arn = m.elastic_network_interfaces[0]
+        .attachment_arn
+        .clone()
+        .unwrap();
+
+    // No ENI left in that subnet: RESOURCE:ENI, from RunTask and StartTask.
+    let r2 = run(&mut st, subnets(&["subnet-a"]));
+    assert_eq!(r2["tasks"], json!([]));
+    assert_eq!(
+        r2["failures"],
+        json!([{"arn": inst, "reason": "RESOURCE:ENI"}])
+    );
+    let mut body = subnets(&["subnet-a"]);
+    body["cluster"] = json!("c");
+    body["taskDefinition"] = json!("vpc");
+    body["containerInstances"] = json!([inst]);
+    let s = call(&mut st, "StartTask", body);
+    assert_eq!(s["failures"][0]["reason"], "RESOURCE:ENI", "{s}");
+
+    // The agent acks the attachment (AckRequest): ATTACHING.
+    assert_eq!(ack(&mut st, &inst, &attach_message_id, true), None);
+    assert_eq!(
+        ack(&mut st, &inst, &attach_message_id, false),
+        Some(Acked::EniAttachment)
+    );
+    assert_eq!(st.meta.eni_attachment_acks, 1);
+    let t = describe(&mut st, &task, false);
+    assert_eq!(t["attachments"][0]["status"], "ATTACHING");
+    assert_eq!(t["lastStatus"], "PROVISIONING");
+
+    // A report naming an attachment the task does not have is refused.
+    let e = dispatch(
+        &mut st,
+        &mut ctx(),
+        "SubmitTaskStateChange",
+        json!({"cluster": "c", "task": task,
+               "attachments": [{"attachmentArn": "arn:nope", "status": "ATTACHED"}]}),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("attachments[0].attachmentArn"),
+        "{e}"
+    );
+
+    // The Go agent's report (ecs-agent/api/ecs/client/ecs_client.go
+    // submitTaskStateChange with an Attachment): cluster, task, attachments.
+    call(
+        &mut st,
+        "SubmitTaskStateChange",
+        json!({"cluster": "c", "task": task,
+               "attachments": [{"attachmentArn": attachment_arn, "status": "ATTACHED"}]}),
+    );
+    let t = describe(&mut st, &task, false);
+    assert_eq!(t["attachments"][0]["status"], "ATTACHED");
+    assert_eq!(t["lastStatus"], "PENDING");
+    let held = &st.tasks[&task].eni.as_ref().unwrap().reported_with;
+    assert_eq!(held, &vec!["attachments", "cluster", "task"]);
+
+    // Now the payload, carrying the same ENI.
+    let q = queued(&st, &task);
+    assert_eq!(q.len(), 1, "{q:?}");
+    let p = q[0].payload().expect("the payload");
     let e = &p.tasks[0].elastic_network_interfaces[0];
     assert_eq!(e, &m.elastic_network_interfaces[0]);
     assert_eq!(e.ec2_id.as_deref(), Some(eni.as_str()));
@@ -159,30 +222,16 @@ fn awsvpc_task_takes_a_registered_eni_and_gives_it_back() {
             .ends_with(&format!(":attachment/{attachment_id}")),
         "{e:?}"
     );
-
-    // No ENI left in that subnet: RESOURCE:ENI, from RunTask and StartTask.
-    let r2 = run(&mut st, subnets(&["subnet-a"]));
-    assert_eq!(r2["tasks"], json!([]));
-    assert_eq!(
-        r2["failures"],
-        json!([{"arn": inst, "reason": "RESOURCE:ENI"}])
+    // A second report changes nothing and queues nothing more.
+    call(
+        &mut st,
+        "SubmitTaskStateChange",
+        json!({"cluster": "c", "task": task,
+               "attachments": [{"attachmentArn": attachment_arn, "status": "ATTACHED"}]}),
     );
-    let mut body = subnets(&["subnet-a"]);
-    body["cluster"] = json!("c");
-    body["taskDefinition"] = json!("vpc");
-    body["containerInstances"] = json!([inst]);
-    let s = call(&mut st, "StartTask", body);
-    assert_eq!(s["failures"][0]["reason"], "RESOURCE:ENI", "{s}");
-
-    // The agent acks the attachment (AckRequest) and the payload.
-    assert_eq!(ack(&mut st, &inst, &q[0].message_id, true), None);
+    assert_eq!(queued(&st, &task).len(), 1);
     assert_eq!(
         ack(&mut st, &inst, &q[0].message_id, false),
-        Some(Acked::EniAttachment)
-    );
-    assert_eq!(st.meta.eni_attachment_acks, 1);
-    assert_eq!(
-        ack(&mut st, &inst, &q[1].message_id, false),
         Some(Acked::Payload)
     );
     assert_eq!(st.meta.eni_attachment_acks, 1);
@@ -202,6 +251,55 @@ fn awsvpc_task_takes_a_registered_eni_and_gives_it_back() {
         detail(&t3["attachments"][0], "networkInterfaceId"),
         eni.as_str()
     );
+}
+
+#[test]
+fn an_eni_never_reported_attached_stops_its_task() {
+    let (mut st, _inst) = setup();
+    let eni = add_eni(&mut st, "subnet-a", 5);
+    let r = run(&mut st, subnets(&["subnet-a"]));
+    let task = r["tasks"][0]["taskArn"].as_str().unwrap().to_string();
+    let deadline = st.tasks[&task]
+        .eni
+        .as_ref()
+        .unwrap()
+        .attach_deadline
+        .unwrap();
+    assert_eq!(deadline, ctx().now + 60.0);
+    assert!(attach_expired(&st, deadline - 0.1).is_empty());
+    assert_eq!(attach_expired(&st, deadline), vec![task.clone()]);
+    fail_unattached(&mut st, &mut ctx(), &task);
+    let t = describe(&mut st, &task, false);
+    assert_eq!(t["lastStatus"], "STOPPED", "{t}");
+    assert_eq!(t["desiredStatus"], "STOPPED");
+    assert_eq!(t["stopCode"], "TaskFailedToStart");
+    let reason = t["stoppedReason"].as_str().unwrap();
+    let attachment = st.tasks[&task].eni.as_ref().unwrap().attachment_arn.clone();
+    assert!(
+        reason.starts_with("Timeout waiting for network interface provisioning to complete")
+            && reason.contains(&attachment)
+            && reason.contains(&eni),
+        "{reason}"
+    );
+    assert_eq!(t["attachments"][0]["status"], "DELETED");
+    // Nothing was ever sent but the attachment, and that is withdrawn.
+    assert!(queued(&st, &task).is_empty());
+    assert!(attach_expired(&st, deadline + 1.0).is_empty());
+    // The ENI is free again.
+    let r = run(&mut st, subnets(&["subnet-a"]));
+    assert_eq!(r["failures"], json!([]), "{r}");
+}
+
+#[test]
+fn stopping_a_task_whose_eni_is_not_attached_stops_it_at_once() {
+    let (mut st, _inst) = setup();
+    add_eni(&mut st, "subnet-a", 5);
+    let r = run(&mut st, subnets(&["subnet-a"]));
+    let task = r["tasks"][0]["taskArn"].as_str().unwrap().to_string();
+    call(&mut st, "StopTask", json!({"cluster": "c", "task": task}));
+    let t = describe(&mut st, &task, false);
+    assert_eq!(t["lastStatus"], "STOPPED", "{t}");
+    assert!(queued(&st, &task).is_empty());
 }
 
 #[test]

@@ -274,6 +274,9 @@ fn create_task(
                 attachment_arn: arn(&ctx.region, &format!("attachment/{attachment_id}")),
                 attachment_id,
                 eni,
+                status: enis::PRECREATED.into(),
+                attach_deadline: Some(ctx.now + ctx.eni_attach_timeout_ms as f64 / 1000.0),
+                reported_with: Vec::new(),
             }
         }),
         ..Default::default()
@@ -291,11 +294,15 @@ fn create_task(
     let out = render::task(&t);
     let has_eni = t.eni.is_some();
     st.put_task(t);
-    // The agent hears of the ENI before the task that uses it.
+    // As Amazon ECS: the agent hears of the ENI first, and gets the task
+    // (PROVISIONING until then) only once it reported the ENI ATTACHED
+    // (`agent::submit_task_state_change`), or the task is stopped when it
+    // does not within the attachment's waitTimeoutMs (`attach_timeout`).
     if has_eni {
         queue_eni_attachment(st, ctx, &arn_);
+    } else {
+        queue_payload(st, ctx, &arn_);
     }
-    queue_payload(st, ctx, &arn_);
     out
 }
 
