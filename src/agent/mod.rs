@@ -76,6 +76,9 @@ pub async fn build(
         insecure_registries: cfg.insecure_registries.clone(),
         platform: Platform::host(),
     };
+    // Owner-only before anything is written there (with or without a
+    // checkpoint: container logs and metadata files live there too).
+    crate::state::secure_data_dir(&cfg.data_dir).map_err(AgentError::OpenState)?;
     let logger = crate::logger::install(&cfg.data_dir).map_err(AgentError::Logger)?;
     let runtime = Arc::new(ContainerdRuntime::new(conn, pull).with_logger(logger));
 

@@ -80,8 +80,11 @@ fn file_credentials(
 fn init_logging(cfg: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ECS_AGENT_LOG_FILTER")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(cfg.log_level.as_filter()));
+    // Colour codes only for a person at a terminal: a log file, journald or
+    // a container runtime's log driver gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match cfg.log_output_format {
         LogFormat::Json => builder.json().init(),

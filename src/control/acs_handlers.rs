@@ -588,6 +588,52 @@ mod tests {
         assert_eq!(session.metrics.errors("acs_malformed_task"), 1);
     }
 
+    /// The oracle, independent of the decoder: the message id of a
+    /// PayloadMessage frame whose own fields have their types (ids and ARNs
+    /// strings, numbers numbers, `tasks` a list), whatever the tasks hold.
+    fn readable_payload_envelope(text: &str) -> Option<String> {
+        use serde_json::Value;
+        let v: Value = serde_json::from_str(text).ok()?;
+        let obj = v.as_object()?;
+        if obj.len() != 2 || v.get("type")? != "PayloadMessage" {
+            return None;
+        }
+        let m = v.get("message")?.as_object()?;
+        for (k, val) in m {
+            let ok = match k.as_str() {
+                "messageId" | "clusterArn" | "containerInstanceArn" => val.is_string(),
+                "seqNum" | "generatedAt" | "timeline" => val.as_i64().is_some(),
+                "tasks" => val.is_array(),
+                _ => true,
+            };
+            if !ok {
+                return None;
+            }
+        }
+        m.get("messageId")?.as_str().map(str::to_string)
+    }
+
+    /// Fuzz-style: frames derived from Amazon ECS-shaped seeds with values of
+    /// the wrong type at random paths. Whatever a payload's tasks hold, a
+    /// payload whose envelope decodes is acknowledged (unacknowledged, the
+    /// control plane re-sends it forever), and nothing panics.
+    #[tokio::test]
+    async fn every_payload_with_a_readable_envelope_is_acknowledged() {
+        let sink = std::sync::Arc::new(Accepting::default());
+        let session = session_with(sink.clone(), Default::default()).await;
+        crate::fuzz_support::json(crate::model::fuzz_tests::ACS_SEEDS, |text| {
+            let mut seq_num = 1;
+            let reply = session.handle(text, &mut seq_num);
+            sink.0.lock().unwrap().clear();
+            let Some(id) = readable_payload_envelope(text) else {
+                return;
+            };
+            let acked = matches!(&reply, Reply::Send(msgs)
+                if msgs.iter().any(|m| matches!(m, AcsMessage::Ack(a) if a.message_id.as_deref() == Some(id.as_str()))));
+            assert!(acked, "not acknowledged: {text}");
+        });
+    }
+
     #[test]
     fn manifest_desired_status_is_typed() {
         assert_eq!(

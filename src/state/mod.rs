@@ -11,6 +11,22 @@ use serde::{Deserialize, Serialize};
 
 use crate::task::{StateChange, Task};
 
+mod perms;
+
+/// Creates the data directory owner-only (0700), or narrows a wider one.
+pub fn secure_data_dir(dir: &Path) -> Result<(), StateError> {
+    Ok(perms::secure_dir(dir)?)
+}
+
+impl From<perms::ModeError> for StateError {
+    fn from(e: perms::ModeError) -> Self {
+        StateError::DataDir {
+            path: e.path,
+            source: e.source,
+        }
+    }
+}
+
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const TASKS: TableDefinition<&str, &[u8]> = TableDefinition::new("tasks");
 const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
@@ -22,7 +38,7 @@ pub const FILE_NAME: &str = "agent.redb";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("cannot create the data directory {path}: {source}")]
+    #[error("data directory {path}: {source}")]
     DataDir {
         path: PathBuf,
         source: std::io::Error,
@@ -103,11 +119,9 @@ impl StateStore {
     /// Opens (or creates) the store in `dir`. A file that cannot be opened is
     /// an error, never replaced.
     pub fn open(dir: &Path) -> Result<StateStore, StateError> {
-        std::fs::create_dir_all(dir).map_err(|source| StateError::DataDir {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        perms::secure_dir(dir)?;
         let path = dir.join(FILE_NAME);
+        perms::secure_file(&path)?;
         let db = redb::Database::create(&path).map_err(|source| StateError::Open {
             path: path.clone(),
             source,

@@ -116,3 +116,36 @@ fn a_corrupted_file_is_an_error_and_is_kept() {
         b"this is not a redb file at all, just garbage bytes"
     );
 }
+
+fn mode(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+/// The checkpoint holds task environments: owner-only, from creation on.
+#[test]
+fn a_new_data_dir_and_checkpoint_are_owner_only() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    drop(StateStore::open(&dir).unwrap());
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir.join(FILE_NAME)), 0o600);
+}
+
+#[test]
+fn wider_modes_are_narrowed_at_start_and_the_state_is_kept() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = StateStore::open(dir.path()).unwrap();
+        s.save_seq_num(42).unwrap();
+    }
+    let file = dir.path().join(FILE_NAME);
+    // As an older agent left them.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let s = StateStore::open(dir.path()).unwrap();
+    assert_eq!(mode(dir.path()), 0o700);
+    assert_eq!(mode(&file), 0o600);
+    assert_eq!(s.load().unwrap().seq_num, Some(42));
+}

@@ -173,3 +173,37 @@ fn a_bridge_task_credentials_go_to_nobody_while_its_image_is_pulled() {
         "the credentials id is in the agent's log"
     );
 }
+
+/// The checkpoint holds task environments: the agent narrows the data dir
+/// the harness made 0755 (as an older agent left it) to 0700, and creates
+/// agent.redb 0600. And its log, written to a file here, is plain text.
+#[test]
+fn the_data_dir_is_owner_only_and_the_log_has_no_colour_codes() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(env) = common::env() else { return };
+    let local = EcsLocal::start(&env);
+    let agent = Agent::start(&env, &local, &[]);
+    let aws = Aws::new(&env, &local);
+    agent.wait_registered(&aws, START);
+    let mode = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let data = agent.data_dir();
+    assert_eq!(mode(&data), 0o700, "{}", data.display());
+    assert_eq!(mode(&data.join("agent.redb")), 0o600);
+    let log = agent.log();
+    assert!(log.contains("ACS connected"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "ANSI escape codes in the agent's log file:\n{}",
+        &log[..log.len().min(2000)]
+    );
+    assert!(
+        log.contains("narrowed"),
+        "no log line for the narrowed mode:\n{log}"
+    );
+}
