@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod backoff;
 pub mod blocking;
+pub mod cgroups;
 pub mod config;
 pub mod control;
 pub mod credentials;

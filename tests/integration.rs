@@ -40,6 +40,8 @@ mod pull;
 mod runtime;
 #[path = "integration/ship.rs"]
 mod ship;
+#[path = "integration/task_cgroups.rs"]
+mod task_cgroups;
 #[path = "integration/task_network.rs"]
 mod task_network;
 #[path = "integration/telemetry.rs"]

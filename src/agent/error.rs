@@ -24,6 +24,8 @@ pub enum AgentError {
     NetworkState(NetworkError),
     #[error("preparing the host for task networking (set ECS_HOST_NETWORK_SETUP=false to leave host-wide iptables rules to someone else): {0}")]
     HostNetwork(NetworkError),
+    #[error("ECS_ENABLE_TASK_CPU_MEM_LIMIT=true, but task cgroups cannot be set up (ECS_CGROUP_PATH): {0}")]
+    TaskCgroups(crate::cgroups::CgroupError),
     #[error("creating the default cluster: {0}")]
     CreateCluster(ControlError),
     #[error("registering with cluster {cluster:?} (ECS_CLUSTER): {error}")]

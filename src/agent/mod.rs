@@ -10,6 +10,7 @@ pub mod imds;
 mod networking;
 mod register;
 mod reporter;
+mod task_cgroups;
 
 use std::sync::Arc;
 
@@ -113,7 +114,9 @@ pub async fn build(
         .await,
     );
     let net = networking::start(cfg).await?;
-    let input = register::input(cfg, &net, &opened.saved, ec2.as_ref());
+    let cgroups = task_cgroups::start(cfg)?;
+    let mut input = register::input(cfg, &net, &opened.saved, ec2.as_ref());
+    input.task_cpu_mem_limit = cgroups.is_some();
     let missing =
         crate::control::registration::unimplemented_logging_drivers(&input.logging_drivers);
     if !missing.is_empty() {
@@ -162,6 +165,7 @@ pub async fn build(
     let services = EngineServices {
         network: net.manager.clone().map(|m| m as Arc<dyn TaskNetwork>),
         credentials: CredentialsStore::new(),
+        cgroups,
     };
     let engine = Engine::new(
         runtime.clone(),
@@ -173,6 +177,7 @@ pub async fn build(
     let router = engine.clone();
     tokio::spawn(async move { router.route_exits().await });
     engine.release_orphan_networks(&tasks).await;
+    engine.remove_stale_cgroups(&tasks);
     engine.restore(tasks);
     engine.restore_images(images);
     if cfg.image_cleanup.disabled {

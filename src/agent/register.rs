@@ -71,6 +71,8 @@ pub fn input(
             signature: e.signature.clone(),
         }),
         vpc_subnet,
+        // Set by the caller once task cgroups are set up.
+        task_cpu_mem_limit: false,
     }
 }
 

@@ -41,6 +41,7 @@ mod fuzz_tests;
 mod ignored;
 mod network;
 mod subnet;
+mod task_limits;
 mod values;
 mod variables;
 
@@ -58,6 +59,7 @@ pub use error::{ConfigError, ConfigWarning, EnvFileProblem};
 use ignored::{GO_AGENT_IGNORED, TEST_KNOBS};
 pub use network::{parse_port_range, Networking, DEFAULT_TASK_BRIDGE, DEFAULT_TASK_SUBNET};
 pub use subnet::{Ipv4Net, SubnetError};
+pub use task_limits::{TaskLimitsConfig, DEFAULT_CGROUP_PATH};
 pub use values::{ImagePullBehavior, LogFormat, LogLevel};
 pub use variables::documented_variables;
 
@@ -175,6 +177,9 @@ pub struct Config {
     pub networking: Networking,
     /// ECS_ENABLE_CONTAINER_METADATA, ECS_HOST_DATA_DIR.
     pub container_metadata: ContainerMetadata,
+    /// Task cgroups: ECS_ENABLE_TASK_CPU_MEM_LIMIT, ECS_CGROUP_PATH,
+    /// ECS_CGROUP_CPU_PERIOD, ECS_TASK_PIDS_LIMIT.
+    pub task_limits: TaskLimitsConfig,
     /// Test only (ECS_TEST_TCS_PUBLISH_INTERVAL_MS, whole milliseconds above
     /// 0): integration tests shorten TCS's publish interval with it. Not a
     /// setting for operators, so not in the documented table.
@@ -326,6 +331,7 @@ impl Config {
         let endpoints = r.endpoints();
         let networking = r.networking();
         let container_metadata = r.container_metadata();
+        let task_limits = r.task_limits();
         // A test knob: anything but a positive number leaves the default.
         let tcs_publish_interval = r
             .test_knob("ECS_TEST_TCS_PUBLISH_INTERVAL_MS")
@@ -374,6 +380,7 @@ impl Config {
             endpoints,
             networking,
             container_metadata,
+            task_limits,
             tcs_publish_interval,
             unknown_variables,
             ignored_variables,
@@ -436,6 +443,7 @@ impl fmt::Debug for Config {
             .field("endpoints", &self.endpoints)
             .field("networking", &self.networking)
             .field("container_metadata", &self.container_metadata)
+            .field("task_limits", &self.task_limits)
             .field("tcs_publish_interval", &self.tcs_publish_interval)
             .field("unknown_variables", &self.unknown_variables)
             .field("ignored_variables", &self.ignored_variables)

@@ -2,7 +2,8 @@
 //! from it) and the Go agent variables it accepts without effect.
 
 use super::{
-    DEFAULT_CONFIG_FILE, DEFAULT_CONTAINERD_ADDRESS, DEFAULT_CONTAINERD_NAMESPACE, DEFAULT_DATA_DIR,
+    DEFAULT_CGROUP_PATH, DEFAULT_CONFIG_FILE, DEFAULT_CONTAINERD_ADDRESS,
+    DEFAULT_CONTAINERD_NAMESPACE, DEFAULT_DATA_DIR,
 };
 
 /// Every variable this agent honours: (name, default, meaning). The README
@@ -99,7 +100,32 @@ const DOCUMENTED: &[(&str, &str, &str)] = &[
     (
         "ECS_CONTAINER_START_TIMEOUT",
         "3m",
-        "Time allowed for starting a container (Go duration). Values under 45s are raised to 45s.",
+        "Time the runtime's start call of a container may take (Go duration). Values under 45s are \
+         raised to 45s. (A container's startTimeout is about the containers that depend on it.)",
+    ),
+    (
+        "ECS_ENABLE_TASK_CPU_MEM_LIMIT",
+        "true",
+        "Enforce task-level cpu and memory on a cgroup per task (`/<CONTAINERD_NAMESPACE>/<task id>`) \
+         that its containers live under. Unset: on when the host allows it; true: the agent does not \
+         start without it; false: off.",
+    ),
+    (
+        "ECS_CGROUP_PATH",
+        DEFAULT_CGROUP_PATH,
+        "Where the cgroup file system is mounted (v1 hierarchies or the v2 unified one).",
+    ),
+    (
+        "ECS_CGROUP_CPU_PERIOD",
+        "100ms",
+        "CFS period of task cpu quotas (quota = task vCPU x period), 8ms to 100ms; other values \
+         fall back to 100ms with a warning.",
+    ),
+    (
+        "ECS_TASK_PIDS_LIMIT",
+        "",
+        "pids.max of every task cgroup, 1 to 4194304; anything else (or unset) means no limit. \
+         Needs ECS_ENABLE_TASK_CPU_MEM_LIMIT.",
     ),
     (
         "ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION",

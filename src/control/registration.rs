@@ -68,6 +68,8 @@ pub struct RegistrationInput {
     /// (VPC id, subnet id) of the primary interface, from EC2 instance
     /// metadata; registered with task ENIs, as the Go agent does.
     pub vpc_subnet: Option<(String, String)>,
+    /// ECS_ENABLE_TASK_CPU_MEM_LIMIT, and task cgroups work on this host.
+    pub task_cpu_mem_limit: bool,
 }
 
 /// The logging drivers this agent implements, with the capability ECS
@@ -111,6 +113,12 @@ pub fn capabilities(input: &RegistrationInput) -> Vec<&'static str> {
     }
     if input.task_eni {
         caps.push("ecs.capability.task-eni");
+    }
+    // The Go agent's names (agent_capability.go); it advertises both
+    // whenever task cgroups are on, and so does this agent.
+    if input.task_cpu_mem_limit {
+        caps.push("ecs.capability.task-cpu-mem-limit");
+        caps.push("ecs.capability.increased-task-cpu-limit");
     }
     for (name, cap) in LOGGING_DRIVERS {
         if input.logging_drivers.iter().any(|d| d == name) {
@@ -348,6 +356,21 @@ mod tests {
         input.vpc_subnet = None;
         let r = registration(&host(), &input, "h");
         assert!(!r.attributes.contains_key("ecs.vpc-id"));
+    }
+
+    #[test]
+    fn task_limit_capabilities_only_with_task_cgroups() {
+        let names = [
+            "ecs.capability.task-cpu-mem-limit",
+            "ecs.capability.increased-task-cpu-limit",
+        ];
+        let caps = capabilities(&RegistrationInput::default());
+        assert!(names.iter().all(|n| !caps.contains(n)), "{caps:?}");
+        let caps = capabilities(&RegistrationInput {
+            task_cpu_mem_limit: true,
+            ..Default::default()
+        });
+        assert!(names.iter().all(|n| caps.contains(n)), "{caps:?}");
     }
 
     #[test]

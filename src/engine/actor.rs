@@ -26,6 +26,13 @@ pub(crate) async fn run<R: ContainerRuntime>(
         rearm_start_timeouts(&task, &tx);
     }
     let mut images: Vec<Option<PulledImage>> = vec![None; task.containers().len()];
+    // OOM kills by the task's memory limit already explained (a restored
+    // task's earlier ones included), so that each explains one exit.
+    let mut oom_explained = if restored {
+        inner.task_oom_kills(task.def().id()).unwrap_or(0)
+    } else {
+        0
+    };
     let mut network_released = false;
     loop {
         let actions = task.next_actions();
@@ -56,6 +63,12 @@ pub(crate) async fn run<R: ContainerRuntime>(
         let Some(msg) = rx.recv().await else { break };
         match msg {
             Msg::Event(event) => {
+                if let Some(i) = sigkilled(&event) {
+                    if oom_killed(&inner, &task, &mut oom_explained) {
+                        tracing::warn!(task = %task.arn(), container = i, "container killed by the task's memory limit");
+                        task.apply(Event::OomKilled { container: i });
+                    }
+                }
                 let stamp = runtime_time(&event);
                 let started = match stamp {
                     Some(Stamp::Started(i)) => Some(i),
@@ -128,6 +141,33 @@ fn rearm_start_timeouts(task: &Task, tx: &mpsc::UnboundedSender<Msg>) {
             let elapsed = Duration::from_millis(now.saturating_sub(at).max(0) as u64);
             arm_start_timeout(task, i, elapsed, tx);
         }
+    }
+}
+
+/// The container of an exit with SIGKILL's code: the OOM killer's signal.
+fn sigkilled(event: &Event) -> Option<usize> {
+    const SIGKILL_EXIT: i32 = 128 + 9;
+    match event {
+        Event::Exited {
+            container,
+            exit_code: SIGKILL_EXIT,
+            ..
+        } => Some(*container),
+        _ => None,
+    }
+}
+
+/// Whether the task cgroup counts an OOM kill not yet explained. The Go
+/// agent only trusts Docker's flag on the container itself, which a kill by
+/// the task's limit (the task cgroup, a parent) does not always set; the
+/// task cgroup's own count does not miss it.
+fn oom_killed<R>(inner: &Inner<R>, task: &Task, explained: &mut u64) -> bool {
+    match inner.task_oom_kills(task.def().id()) {
+        Some(n) if n > *explained => {
+            *explained += 1;
+            true
+        }
+        _ => false,
     }
 }
 
@@ -234,6 +274,8 @@ async fn cleanup<R: ContainerRuntime>(
     }
     // Again, in case the release at stop failed; idempotent.
     inner.release_network(task.def()).await;
+    // Its containers are gone, so nothing holds the cgroup any more.
+    inner.remove_task_cgroup(task.def().id());
     let logs = inner
         .settings
         .data_dir

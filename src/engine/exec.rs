@@ -25,6 +25,7 @@ use crate::task::image_ref::ImageRef;
 use crate::task::spec::{container_id, container_spec, set_env, SpecContext};
 use crate::task::{Action, Event, Task};
 
+use super::cgroups::CgroupRequest;
 use super::inner::{Inner, Msg};
 use super::{netsetup, publish};
 use tokens::endpoint_env;
@@ -98,9 +99,26 @@ pub(crate) fn execute<R: ContainerRuntime>(
             };
             let mut spec = container_spec(task.def(), def, image, &ctx);
             let net_request = netsetup::request(task, i);
+            let cgroup_request = CgroupRequest::new(&inner, task.def());
             let files = ContainerFiles::new(&inner, task, i, &id);
             inner.route(&id, &arn, i);
             tokio::spawn(async move {
+                // The task's cgroup first: limits in place before any of its
+                // containers can run (Go: a resource the containers wait for).
+                if let Some(req) = cgroup_request {
+                    match req.ensure().await {
+                        Ok(parent) => spec.cgroup_parent = Some(parent),
+                        Err(reason) => {
+                            inner.metrics.inc_error("create");
+                            tracing::warn!(task = %arn, container = %id, reason = %reason, "task cgroup setup failed");
+                            let _ = tx.send(Msg::Event(Event::Created {
+                                container: i,
+                                result: Err(Failure::new(FailureKind::CannotCreate, reason)),
+                            }));
+                            return;
+                        }
+                    }
+                }
                 // The namespace comes first: the container is created inside it.
                 let mut namespace = None;
                 if let Some(req) = net_request {

@@ -54,6 +54,9 @@ pub(crate) struct Inner<R> {
     pub(crate) network: Option<Arc<dyn TaskNetwork>>,
     /// Task role credentials, in memory only.
     pub(crate) credentials: CredentialsStore,
+    /// Task cgroups; None when ECS_ENABLE_TASK_CPU_MEM_LIMIT is off or the
+    /// host cannot do them.
+    pub(crate) cgroups: Option<super::settings::TaskCgroupSettings>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

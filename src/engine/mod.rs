@@ -7,6 +7,7 @@
 
 mod accept;
 mod actor;
+mod cgroups;
 pub mod checkpoint;
 pub mod exec;
 pub mod image_gc;
@@ -18,6 +19,8 @@ pub mod settings;
 
 #[cfg(test)]
 mod actor_tests;
+#[cfg(test)]
+mod cgroups_tests;
 #[cfg(test)]
 mod netsetup_tests;
 #[cfg(test)]
@@ -44,13 +47,15 @@ pub use inner::Engine;
 use inner::{lock, Inner, Msg};
 pub use netsetup::CREDENTIALS_URI_ENV;
 pub use reporter::{ReportError, ReportQueue, StateReporter};
-pub use settings::EngineSettings;
+pub use settings::{EngineSettings, TaskCgroupSettings};
 
 /// The outside services the engine uses besides the runtime.
 #[derive(Default)]
 pub struct EngineServices {
     pub network: Option<Arc<dyn TaskNetwork>>,
     pub credentials: CredentialsStore,
+    /// Task cgroups (ECS_ENABLE_TASK_CPU_MEM_LIMIT); None when off.
+    pub cgroups: Option<TaskCgroupSettings>,
 }
 
 impl<R: ContainerRuntime> Engine<R> {
@@ -79,6 +84,7 @@ impl<R: ContainerRuntime> Engine<R> {
                 metrics,
                 network: services.network,
                 credentials: services.credentials,
+                cgroups: services.cgroups,
             }),
         }
     }

@@ -1,8 +1,10 @@
 //! What the engine needs from the agent's configuration.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::cgroups::TaskCgroups;
 use crate::config::{ImagePullBehavior, RegistryAuth, RegistryCredentials};
 use crate::task::image_ref::Reference;
 
@@ -44,4 +46,14 @@ impl EngineSettings {
     pub fn credentials_for_image(&self, image: &Reference) -> Option<RegistryCredentials> {
         self.registry_auth.get(&image.registry()).cloned()
     }
+}
+
+/// The task cgroups and the settings their limits take.
+#[derive(Clone)]
+pub struct TaskCgroupSettings {
+    pub cgroups: Arc<dyn TaskCgroups>,
+    /// ECS_CGROUP_CPU_PERIOD.
+    pub cpu_period: Duration,
+    /// ECS_TASK_PIDS_LIMIT.
+    pub pids_limit: Option<u32>,
 }

@@ -11,7 +11,9 @@ use tokio::time::Instant;
 
 use super::reporter::{ReportError, ReportQueue, StateReporter};
 use super::settings::EngineSettings;
+use super::settings::TaskCgroupSettings;
 use super::{Engine, EngineServices, NoCheckpoint};
+use crate::cgroups::fake::FakeCgroups;
 use crate::config::{ImagePullBehavior, RegistryAuth};
 use crate::network::TaskNetwork;
 use crate::runtime::fake::FakeRuntime;
@@ -110,6 +112,31 @@ pub fn engine_with(
     pull_behavior: ImagePullBehavior,
     network: Option<Arc<dyn TaskNetwork>>,
 ) -> Harness {
+    engine_with_services(
+        pull_behavior,
+        EngineServices {
+            network,
+            ..EngineServices::default()
+        },
+    )
+}
+
+/// The same, with task cgroups made by `cgroups` (period 100ms, pids.max 64).
+pub fn engine_with_cgroups(cgroups: Arc<FakeCgroups>) -> Harness {
+    engine_with_services(
+        ImagePullBehavior::Default,
+        EngineServices {
+            cgroups: Some(TaskCgroupSettings {
+                cgroups,
+                cpu_period: Duration::from_millis(100),
+                pids_limit: Some(64),
+            }),
+            ..EngineServices::default()
+        },
+    )
+}
+
+fn engine_with_services(pull_behavior: ImagePullBehavior, services: EngineServices) -> Harness {
     let runtime = Arc::new(FakeRuntime::new());
     let reporter = Arc::new(RecordingReporter::default());
     let data = tempfile::tempdir().expect("a temporary data directory");
@@ -133,10 +160,7 @@ pub fn engine_with(
         settings,
         reports,
         Arc::new(NoCheckpoint),
-        EngineServices {
-            network,
-            ..EngineServices::default()
-        },
+        services,
     );
     let router = engine.clone();
     tokio::spawn(async move { router.route_exits().await });

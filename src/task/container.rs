@@ -93,6 +93,9 @@ pub struct ContainerSpec {
     pub cpu_shares: Option<u64>,
     pub memory_limit_bytes: Option<i64>,
     pub memory_reservation_bytes: Option<i64>,
+    /// The task's cgroup (`/ecs/<task id>`) when task cgroups are on: the
+    /// container's cgroup goes under it. None: under the namespace's.
+    pub cgroup_parent: Option<String>,
     pub privileged: bool,
     pub readonly_rootfs: bool,
     pub ulimits: Vec<Ulimit>,

@@ -23,6 +23,8 @@ pub enum FailureKind {
     Dependency,
     /// The container was running and is gone from containerd after an agent restart.
     Vanished,
+    /// The kernel's OOM killer killed it (the task's memory limit).
+    OutOfMemory,
     /// A reason from an older agent's checkpoint that names no known kind:
     /// shown as it was written.
     Recorded,
@@ -30,6 +32,10 @@ pub enum FailureKind {
 
 /// The fixed reason of `FailureKind::Vanished`.
 const VANISHED: &str = "the container disappeared from containerd while the agent was down";
+
+/// The fixed reason of `FailureKind::OutOfMemory`: the Go agent's
+/// (agent/api/container/container.go, `OutOfMemoryError`).
+pub const OUT_OF_MEMORY: &str = "OutOfMemoryError: Container killed due to memory usage";
 
 /// Prefixes of the ECS reason strings, longest first where one contains another.
 const PREFIXES: [(FailureKind, &str); 5] = [
@@ -63,10 +69,17 @@ impl Failure {
         Failure::new(FailureKind::Vanished, "")
     }
 
+    pub fn out_of_memory() -> Failure {
+        Failure::new(FailureKind::OutOfMemory, "")
+    }
+
     /// Reads a reason string as older agents stored it.
     fn from_reason(reason: String) -> Failure {
         if reason == VANISHED {
             return Failure::vanished();
+        }
+        if reason == OUT_OF_MEMORY {
+            return Failure::out_of_memory();
         }
         for (kind, prefix) in PREFIXES {
             if let Some(detail) = reason.strip_prefix(prefix) {
@@ -82,6 +95,7 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
             FailureKind::Vanished => f.write_str(VANISHED),
+            FailureKind::OutOfMemory => f.write_str(OUT_OF_MEMORY),
             FailureKind::Recorded => f.write_str(&self.detail),
             kind => {
                 let prefix = PREFIXES

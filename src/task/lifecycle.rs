@@ -95,6 +95,11 @@ pub enum Event {
     StopTimedOut {
         container: usize,
     },
+    /// The kernel's OOM killer killed the container (comes just before its
+    /// `Exited`): its reason becomes the Go agent's `OutOfMemoryError`.
+    OomKilled {
+        container: usize,
+    },
     /// The container's `startTimeout` has passed since it started (the Go
     /// agent's `hasDependencyTimedOut`: counted from the dependency's start).
     StartTimeoutPassed {
@@ -343,6 +348,13 @@ impl Task {
                 self.after_container_stopped(container);
             }
             Event::StopTimedOut { .. } => {}
+            Event::OomKilled { container } => {
+                if let Some(c) = self.containers.get_mut(container) {
+                    if c.known != ContainerStatus::Stopped {
+                        c.reason = Some(Failure::out_of_memory());
+                    }
+                }
+            }
             Event::StartTimeoutPassed { container } => {
                 if let Some(c) = self.containers.get_mut(container) {
                     c.start_timed_out = c.started;
@@ -381,10 +393,13 @@ impl Task {
         };
         if def.essential && self.desired != DesiredStatus::Stopped {
             self.desired = DesiredStatus::Stopped;
+            // An exit, even one the OOM killer caused, stops the task as an
+            // exit (the Go agent's task reason); the container keeps its own.
             let own_reason = self
                 .containers
                 .get(container)
-                .and_then(|c| c.reason.clone());
+                .and_then(|c| c.reason.clone())
+                .filter(|r| r.kind != FailureKind::OutOfMemory);
             self.stop_reason.get_or_insert_with(|| {
                 own_reason.map_or(StopReason::EssentialExited, StopReason::Failed)
             });

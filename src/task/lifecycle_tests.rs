@@ -613,3 +613,32 @@ fn digests_are_reported_once_after_the_last_pull() {
         "{r:?}"
     );
 }
+
+/// The Go agent reports an OOM-killed container with its own reason, and the
+/// task with the essential-exit one.
+#[test]
+fn an_oom_kill_gives_the_container_the_go_agents_reason() {
+    let mut t = task(vec![container("app", true, &[])]);
+    t.next_actions();
+    bring_up(&mut t, 0);
+    t.next_actions();
+    t.apply(Event::Started {
+        container: 0,
+        result: Ok(()),
+    });
+    t.take_report();
+    t.apply(Event::OomKilled { container: 0 });
+    t.apply(Event::Exited {
+        container: 0,
+        exit_code: 137,
+        at_ms: 1,
+    });
+    t.next_actions();
+    let r = t.take_report().unwrap();
+    assert_eq!(
+        r.containers[0].reason.as_deref(),
+        Some("OutOfMemoryError: Container killed due to memory usage")
+    );
+    assert_eq!(r.containers[0].exit_code, Some(137));
+    assert_eq!(r.reason.as_deref(), Some(ESSENTIAL_EXITED));
+}

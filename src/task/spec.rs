@@ -70,6 +70,7 @@ pub fn container_spec(
         cpu_shares: Some(u64::from(def.cpu).max(MIN_CPU_SHARES)),
         memory_limit_bytes: def.memory_mib.map(mib),
         memory_reservation_bytes: def.memory_reservation_mib.map(mib),
+        cgroup_parent: None,
         privileged: def.privileged,
         readonly_rootfs: def.readonly_rootfs,
         ulimits: def.ulimits.clone(),

@@ -805,6 +805,7 @@ async fn containerd_containers_in_task_namespaces() {
         cpu_shares: None,
         memory_limit_bytes: None,
         memory_reservation_bytes: None,
+        cgroup_parent: None,
         privileged: false,
         readonly_rootfs: false,
         ulimits: Vec::new(),

@@ -219,7 +219,11 @@ pub fn build_spec(spec: &ContainerSpec, inputs: &SpecInputs) -> Result<Spec, Spe
     let mut linux = LinuxBuilder::default()
         .namespaces(namespaces)
         .resources(resources(spec)?)
-        .cgroups_path(PathBuf::from(format!("/{}/{}", inputs.namespace, spec.id)));
+        .cgroups_path(PathBuf::from(match &spec.cgroup_parent {
+            // runc's cgroupfs driver takes a path: the task cgroup's child.
+            Some(parent) => format!("{}/{}", parent.trim_end_matches('/'), spec.id),
+            None => format!("/{}/{}", inputs.namespace, spec.id),
+        }));
     if privileged {
         linux = linux
             .masked_paths(Vec::<String>::new())
@@ -596,6 +600,7 @@ mod tests {
             cpu_shares: None,
             memory_limit_bytes: None,
             memory_reservation_bytes: None,
+            cgroup_parent: None,
             privileged: false,
             readonly_rootfs: false,
             ulimits: Vec::new(),
@@ -647,6 +652,11 @@ mod tests {
         assert_eq!(v["linux"]["namespaces"][4]["path"], "/var/run/netns/task1");
         assert_eq!(v["hostname"], "c0123456789a");
         assert_eq!(v["linux"]["cgroupsPath"], "/ecs/c0123456789abcdef");
+        // With task cgroups, under the task's (the Go agent's CgroupParent).
+        let mut s = spec();
+        s.cgroup_parent = Some("/ecs/task1".into());
+        let v2 = json(&s, &inputs());
+        assert_eq!(v2["linux"]["cgroupsPath"], "/ecs/task1/c0123456789abcdef");
         let dests = mount_dests(&v);
         assert!(dests.contains(&"/etc/resolv.conf".to_string()));
         assert!(!dests.contains(&"/etc/hosts".to_string()));
