@@ -26,6 +26,8 @@ mod netsetup_tests;
 #[cfg(test)]
 mod reporter_tests;
 #[cfg(test)]
+mod start_timeout_tests;
+#[cfg(test)]
 mod test_support;
 
 use std::collections::{HashMap, HashSet};

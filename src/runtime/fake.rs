@@ -71,6 +71,8 @@ pub struct FakeRuntime {
     called: Notify,
     /// The senders of every exit stream handed out.
     exits: Mutex<Vec<mpsc::Sender<ExitEvent>>>,
+    /// How long every start call takes (a runtime that hangs).
+    start_delay: Mutex<Option<std::time::Duration>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -92,6 +94,11 @@ pub fn pulled(reference: &str) -> PulledImage {
 impl FakeRuntime {
     pub fn new() -> FakeRuntime {
         FakeRuntime::default()
+    }
+
+    /// Every start call from now on takes `delay` before it answers.
+    pub fn delay_starts(&self, delay: std::time::Duration) {
+        *lock(&self.start_delay) = Some(delay);
     }
 
     pub fn queue_pull(&self, outcome: Result<PulledImage, RuntimeError>) {
@@ -200,6 +207,10 @@ impl ContainerRuntime for FakeRuntime {
 
     async fn start(&self, id: &str) -> Result<u32, RuntimeError> {
         self.record(Call::Start { id: id.to_string() });
+        let delay = *lock(&self.start_delay);
+        if let Some(d) = delay {
+            tokio::time::sleep(d).await;
+        }
         self.next(|o| o.start.pop_front(), Ok(4242))
     }
 
