@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::control::eni_watcher::{AttachmentCheckpoint, NoAttachmentCheckpoint};
 use crate::control::sink::{NoSeqCheckpoint, SeqCheckpoint};
 use crate::engine::{Checkpoint, NoCheckpoint};
 use crate::state::{Saved, StateStore};
@@ -18,6 +19,8 @@ pub struct Opened {
     pub checkpoint: Arc<dyn Checkpoint>,
     /// Where ACS keeps its sequence number: the store, or nothing.
     pub seq_checkpoint: Arc<dyn SeqCheckpoint>,
+    /// Where the ENI watcher keeps its attachments: the store, or nothing.
+    pub attachment_checkpoint: Arc<dyn AttachmentCheckpoint>,
     pub saved: Saved,
 }
 
@@ -28,6 +31,7 @@ pub fn open(cfg: &Config) -> Result<Opened, AgentError> {
             store: None,
             checkpoint: Arc::new(NoCheckpoint),
             seq_checkpoint: Arc::new(NoSeqCheckpoint),
+            attachment_checkpoint: Arc::new(NoAttachmentCheckpoint),
             saved: Saved::default(),
         });
     }
@@ -38,6 +42,7 @@ pub fn open(cfg: &Config) -> Result<Opened, AgentError> {
     Ok(Opened {
         checkpoint: store.clone(),
         seq_checkpoint: store.clone(),
+        attachment_checkpoint: store.clone(),
         store: Some(store),
         saved,
     })

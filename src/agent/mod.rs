@@ -157,6 +157,7 @@ pub async fn build(
         outbox,
         seq_num,
         images,
+        eni_attachments,
         ..
     } = opened.saved;
     for (id, change) in outbox {
@@ -232,7 +233,12 @@ pub async fn build(
         );
     }
     // Reports task ENIs ATTACHED as their MACs appear on the host.
-    let eni_watcher = Arc::new(EniWatcher::new());
+    let eni_watcher = Arc::new(EniWatcher::with_checkpoint(opened.attachment_checkpoint));
+    let wall_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    eni_watcher.restore(&eni_attachments, tokio::time::Instant::now(), wall_ms);
     tokio::spawn(eni_watcher.clone().run(ecs.clone()));
     let session = AcsSession {
         eni_watcher,

@@ -11,9 +11,10 @@
 //! The Go agent learns of new links from udev events plus a reconciliation
 //! every minute; this watcher lists the host's links every
 //! [`POLL_INTERVAL`] while an attachment waits, and not at all otherwise.
-//! The entries live in memory only: after a restart, an attachment not yet
-//! reported is not reported (ECS then stops that task), where the Go agent
-//! would re-arm it from its data store.
+//! The entries are checkpointed (`ECS_CHECKPOINT`) whenever they change, and
+//! re-armed at start with what is left of their time, as the Go agent
+//! re-arms its saved attachments (agent/engine/docker_task_engine.go,
+//! synchronizeState); those whose time ran out meanwhile are dropped.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,9 +22,39 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::state::{EniAttachmentRecord, StateError, StateStore};
 use crate::task::net::parse_mac;
 
 use super::ecs_client::EcsClient;
+
+/// Where the attachments are kept across restarts.
+pub trait AttachmentCheckpoint: Send + Sync + 'static {
+    fn save_eni_attachments(&self, list: &[EniAttachmentRecord]) -> Result<(), StateError>;
+}
+
+impl AttachmentCheckpoint for StateStore {
+    fn save_eni_attachments(&self, list: &[EniAttachmentRecord]) -> Result<(), StateError> {
+        StateStore::save_eni_attachments(self, list)
+    }
+}
+
+/// ECS_CHECKPOINT=false: in memory only.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoAttachmentCheckpoint;
+
+impl AttachmentCheckpoint for NoAttachmentCheckpoint {
+    fn save_eni_attachments(&self, _: &[EniAttachmentRecord]) -> Result<(), StateError> {
+        Ok(())
+    }
+}
+
+/// Unix ms now, for the checkpoint's deadlines.
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
 
 /// How often the host's links are listed while an attachment waits.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -113,10 +144,16 @@ pub fn attachments_of(
 }
 
 /// The attachments the agent knows of, by attachment ARN.
-#[derive(Debug, Default)]
 pub struct EniWatcher {
     entries: Mutex<HashMap<String, Entry>>,
     wake: tokio::sync::Notify,
+    checkpoint: Arc<dyn AttachmentCheckpoint>,
+}
+
+impl Default for EniWatcher {
+    fn default() -> Self {
+        EniWatcher::with_checkpoint(Arc::new(NoAttachmentCheckpoint))
+    }
 }
 
 /// What one look at the host's links decided.
@@ -131,6 +168,89 @@ pub struct Decision {
 impl EniWatcher {
     pub fn new() -> EniWatcher {
         EniWatcher::default()
+    }
+
+    pub fn with_checkpoint(checkpoint: Arc<dyn AttachmentCheckpoint>) -> EniWatcher {
+        EniWatcher {
+            entries: Mutex::new(HashMap::new()),
+            wake: tokio::sync::Notify::new(),
+            checkpoint,
+        }
+    }
+
+    /// Re-arms the attachments of the last process (`now` and `now_ms`: the
+    /// same moment on both clocks). Those not reported whose time ran out
+    /// meanwhile are dropped, as the Go agent drops them.
+    pub fn restore(&self, records: &[EniAttachmentRecord], now: Instant, now_ms: i64) {
+        let mut entries = self.lock();
+        for r in records {
+            if r.expires_at_ms <= now_ms {
+                if !r.sent {
+                    tracing::warn!(task = %r.task_arn, attachment = %r.attachment_arn, mac = %r.mac,
+                        "ENI attachment expired while the agent was down; attachment record removed");
+                }
+                continue;
+            }
+            let Ok(mac) = parse_mac(&r.mac) else {
+                tracing::warn!(attachment = %r.attachment_arn, mac = %r.mac, "saved ENI attachment with a bad MAC dropped");
+                continue;
+            };
+            let left = Duration::from_millis(r.expires_at_ms.saturating_sub(now_ms).unsigned_abs());
+            entries.insert(
+                r.attachment_arn.clone(),
+                Entry {
+                    attachment: EniAttachment {
+                        attachment_arn: r.attachment_arn.clone(),
+                        task_arn: r.task_arn.clone(),
+                        cluster_arn: r.cluster_arn.clone(),
+                        mac,
+                        expires_at: now + left,
+                    },
+                    sent: r.sent,
+                },
+            );
+        }
+        let waiting = entries.values().filter(|e| !e.sent).count();
+        drop(entries);
+        if waiting > 0 {
+            tracing::info!(waiting, "ENI attachments from the last run watched again");
+        }
+        self.wake.notify_one();
+    }
+
+    /// The entries as the checkpoint keeps them.
+    pub fn records(&self, now: Instant, now_ms: i64) -> Vec<EniAttachmentRecord> {
+        let mut list: Vec<EniAttachmentRecord> = self
+            .lock()
+            .values()
+            .map(|e| {
+                let left = e.attachment.expires_at.saturating_duration_since(now);
+                EniAttachmentRecord {
+                    attachment_arn: e.attachment.attachment_arn.clone(),
+                    task_arn: e.attachment.task_arn.clone(),
+                    cluster_arn: e.attachment.cluster_arn.clone(),
+                    mac: mac_str(&e.attachment.mac),
+                    expires_at_ms: now_ms
+                        .saturating_add(i64::try_from(left.as_millis()).unwrap_or(i64::MAX)),
+                    sent: e.sent,
+                }
+            })
+            .collect();
+        list.sort_by(|a, b| a.attachment_arn.cmp(&b.attachment_arn));
+        list
+    }
+
+    /// Writes the entries to the checkpoint; a failure is logged (the
+    /// attachment is still watched in this process).
+    fn persist(&self) {
+        let list = self.records(Instant::now(), unix_ms());
+        if let Err(e) = self.checkpoint.save_eni_attachments(&list) {
+            tracing::warn!(error = %e, "cannot checkpoint the ENI attachments");
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.lock().len()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
@@ -155,6 +275,7 @@ impl EniWatcher {
             }
         }
         drop(entries);
+        self.persist();
         self.wake.notify_one();
     }
 
@@ -188,6 +309,7 @@ impl EniWatcher {
         if let Some(e) = self.lock().get_mut(attachment_arn) {
             e.sent = true;
         }
+        self.persist();
     }
 
     /// Watches the host's links and reports attachments through `ecs` until
@@ -200,7 +322,11 @@ impl EniWatcher {
             }
             match crate::network::host_macs().await {
                 Ok(macs) => {
+                    let before = self.len();
                     let d = self.decide(&macs, Instant::now());
+                    if self.len() != before {
+                        self.persist();
+                    }
                     for a in d.expired {
                         tracing::warn!(task = %a.task_arn, attachment = %a.attachment_arn, mac = %mac_str(&a.mac),
                             "the ENI did not appear on the host before waitTimeoutMs; attachment record removed");

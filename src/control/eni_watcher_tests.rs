@@ -1,5 +1,6 @@
 use super::*;
 use crate::model::acs::{AcsMessage, AttachTaskNetworkInterfacesMessage};
+use crate::state::EniAttachmentRecord;
 
 const MAC: [u8; 6] = [0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x05];
 
@@ -110,4 +111,45 @@ fn a_report_that_failed_is_tried_again_until_the_deadline() {
         w.decide(&[MAC], now + Duration::from_millis(300)).report,
         vec![a]
     );
+}
+
+#[test]
+fn attachments_survive_a_restart_with_what_is_left_of_their_time() {
+    let now = Instant::now();
+    let now_ms = 1_700_000_000_000;
+    let w = EniWatcher::new();
+    let a = attachments_of(&message(10_000), now).unwrap().remove(0);
+    w.add(a.clone());
+    let later = now + Duration::from_millis(4000);
+    let records = w.records(later, now_ms + 4000);
+    assert_eq!(
+        records,
+        vec![EniAttachmentRecord {
+            attachment_arn: a.attachment_arn.clone(),
+            task_arn: a.task_arn.clone(),
+            cluster_arn: a.cluster_arn.clone(),
+            mac: "02:aa:bb:cc:dd:05".into(),
+            expires_at_ms: now_ms + 10_000,
+            sent: false,
+        }]
+    );
+    // A new process 2 s after that: 4 s of the 10 s are left.
+    let after = Instant::now();
+    let w2 = EniWatcher::new();
+    w2.restore(&records, after, now_ms + 6000);
+    assert!(w2.waiting());
+    assert_eq!(
+        w2.decide(&[MAC], after).report[0].expires_at,
+        after + Duration::from_millis(4000)
+    );
+    // Expired meanwhile: dropped; reported ones are not reported again.
+    let w3 = EniWatcher::new();
+    w3.restore(&records, after, now_ms + 10_000);
+    assert!(!w3.waiting());
+    let mut sent = records.clone();
+    sent[0].sent = true;
+    let w4 = EniWatcher::new();
+    w4.restore(&sent, after, now_ms + 5000);
+    assert!(!w4.waiting());
+    assert_eq!(w4.decide(&[MAC], after), Decision::default());
 }

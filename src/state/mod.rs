@@ -34,6 +34,7 @@ const IMAGES: TableDefinition<&str, &[u8]> = TableDefinition::new("images");
 
 const INSTANCE_KEY: &str = "instance";
 const SEQ_KEY: &str = "acs_seq_num";
+const ENI_KEY: &str = "eni_attachments";
 pub const FILE_NAME: &str = "agent.redb";
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +93,22 @@ pub struct ImageState {
     pub last_used_ms: i64,
 }
 
+/// A task ENI attachment the agent was told of (the Go agent keeps these in
+/// its data store too, agent/data/eniattachment_client.go), so that one
+/// not yet reported ATTACHED is watched again after a restart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EniAttachmentRecord {
+    pub attachment_arn: String,
+    pub task_arn: String,
+    pub cluster_arn: String,
+    /// `aa:bb:cc:dd:ee:ff`
+    pub mac: String,
+    /// Unix ms: `waitTimeoutMs` after the message arrived.
+    pub expires_at_ms: i64,
+    /// Reported ATTACHED already.
+    pub sent: bool,
+}
+
 /// Everything loaded at start.
 #[derive(Debug, Default)]
 pub struct Saved {
@@ -100,6 +117,7 @@ pub struct Saved {
     pub outbox: Vec<(u64, StateChange)>,
     pub seq_num: Option<i64>,
     pub images: Vec<(String, ImageState)>,
+    pub eni_attachments: Vec<EniAttachmentRecord>,
 }
 
 pub struct StateStore {
@@ -184,6 +202,9 @@ impl StateStore {
         if let Some(v) = meta.get(SEQ_KEY).map_err(|e| self.db_err(e))? {
             saved.seq_num = Some(self.decode("meta", SEQ_KEY.into(), v.value())?);
         }
+        if let Some(v) = meta.get(ENI_KEY).map_err(|e| self.db_err(e))? {
+            saved.eni_attachments = self.decode("meta", ENI_KEY.into(), v.value())?;
+        }
         let tasks = txn.open_table(TASKS).map_err(|e| self.db_err(e))?;
         for row in tasks.iter().map_err(|e| self.db_err(e))? {
             let (k, v) = row.map_err(|e| self.db_err(e))?;
@@ -260,6 +281,15 @@ impl StateStore {
         let bytes = serde_json::to_vec(&seq)?;
         self.write(|txn| {
             txn.open_table(META)?.insert(SEQ_KEY, bytes.as_slice())?;
+            Ok(())
+        })
+    }
+
+    /// Replaces the recorded ENI attachments with `list`.
+    pub fn save_eni_attachments(&self, list: &[EniAttachmentRecord]) -> Result<(), StateError> {
+        let bytes = serde_json::to_vec(list)?;
+        self.write(|txn| {
+            txn.open_table(META)?.insert(ENI_KEY, bytes.as_slice())?;
             Ok(())
         })
     }

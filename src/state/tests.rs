@@ -33,6 +33,17 @@ fn change(arn: &str) -> StateChange {
     }
 }
 
+fn eni_record() -> EniAttachmentRecord {
+    EniAttachmentRecord {
+        attachment_arn: "arn:att".into(),
+        task_arn: "arn:task".into(),
+        cluster_arn: "arn:c".into(),
+        mac: "02:aa:bb:cc:dd:05".into(),
+        expires_at_ms: 1_700_000_060_000,
+        sent: false,
+    }
+}
+
 #[test]
 fn everything_survives_reopening() {
     let dir = tempfile::tempdir().unwrap();
@@ -46,6 +57,7 @@ fn everything_survives_reopening() {
         };
         s.save_instance(&rec).unwrap();
         s.save_seq_num(42).unwrap();
+        s.save_eni_attachments(&[eni_record()]).unwrap();
         s.save_tasks(&[&task("a"), &task("b")]).unwrap();
         assert_eq!(
             s.save_task_with_report(&task("a"), Some(&change("a")))
@@ -65,6 +77,7 @@ fn everything_survives_reopening() {
     let saved = s.load().unwrap();
     assert_eq!(saved.instance.unwrap().container_instance_arn, "arn:ci");
     assert_eq!(saved.seq_num, Some(42));
+    assert_eq!(saved.eni_attachments, vec![eni_record()]);
     assert_eq!(saved.tasks.len(), 1);
     assert_eq!(saved.tasks[0].arn(), "a");
     assert_eq!(saved.outbox.len(), 1);

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::common::{
     describe_task, env, register_eni, register_task_definition, run_task_with, wait_task_status,
-    Agent, Aws, EcsLocal,
+    wait_until_with_log, Agent, Aws, EcsLocal, FakeEni,
 };
 
 const LONG: Duration = Duration::from_secs(90);
@@ -69,6 +69,47 @@ fn a_task_whose_eni_never_appears_is_stopped_naming_the_attachment() {
         t["containers"][0]["runtimeId"].is_null(),
         "a container was made for a task without its ENI: {t}"
     );
+}
+
+/// An attachment the agent acknowledged survives a kill -9: the restarted
+/// agent watches it again (with what is left of waitTimeoutMs, as the Go
+/// agent re-arms its saved attachments) and reports it ATTACHED when the
+/// ENI shows up, so the task runs.
+#[test]
+fn an_acknowledged_attachment_is_reported_after_an_agent_restart() {
+    let Some(env) = env() else { return };
+    let local = EcsLocal::start_with_args(&env, &["--eni-attach-timeout-secs", "60"]);
+    let mut agent = Agent::start(&env, &local, &[("ECS_ENABLE_TASK_ENI", "true")]);
+    let aws = Aws::new(&env, &local);
+    agent.wait_registered(&aws, LONG);
+    let n = std::process::id() % 200 + 20;
+    let mac = format!("02:16:00:00:{:02x}:01", n % 256);
+    register_eni(
+        &local,
+        &json!({"subnetId": format!("subnet-r{n}"), "macAddress": mac,
+                "privateIpv4Address": format!("10.214.{n}.7"),
+                "subnetCidr": format!("10.214.{n}.0/24"),
+                "gateway": format!("10.214.{n}.1")}),
+    );
+    let td = register_task_definition(
+        &aws,
+        json!({"family": "late-eni", "networkMode": "awsvpc", "containerDefinitions": [{
+            "name": "c", "image": env.image(), "memory": 32, "essential": true,
+            "stopTimeout": 2, "command": ["sleep", "300"]}]}),
+    );
+    let net = format!("awsvpcConfiguration={{subnets=[subnet-r{n}]}}");
+    let arn = run_task_with(&aws, &agent, &td, &["--network-configuration", &net]);
+    // The agent has it (acknowledged) and waits for the MAC.
+    wait_until_with_log(&agent, "attachment ATTACHING", LONG, || {
+        describe_task(&aws, &agent, &arn).filter(|t| t["attachments"][0]["status"] == "ATTACHING")
+    });
+    agent.kill9();
+    let _eni = FakeEni::new(&format!("ecslate{n}"), &mac);
+    agent.restart();
+    let t = wait_task_status(&aws, &agent, &arn, "RUNNING", LONG);
+    assert_eq!(t["attachments"][0]["status"], "ATTACHED", "{t}");
+    crate::common::stop_task(&aws, &agent, &arn);
+    wait_task_status(&aws, &agent, &arn, "STOPPED", LONG);
 }
 
 /// Our agent's ACS connect query fills versionInfo as the Go agent's does,
