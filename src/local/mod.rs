@@ -19,6 +19,7 @@ pub mod overrides;
 pub mod payload;
 pub mod placement;
 pub mod refresh;
+pub mod requires;
 pub mod server;
 pub mod sigv4;
 pub mod state;

@@ -44,6 +44,14 @@ fn has_attribute(have: &[Attribute], want: &Attribute) -> bool {
         .any(|a| a.name == want.name && (want.value.is_none() || a.value == want.value))
 }
 
+/// The first attribute `req` requires that `c` lacks.
+pub fn missing_attribute<'a>(c: &Candidate, req: &'a Requirement) -> Option<&'a str> {
+    req.attributes
+        .iter()
+        .find(|a| !has_attribute(&c.attributes, a))
+        .map(|a| a.name.as_str())
+}
+
 /// Whether `c` can take `req`, with ECS's failure reason when not.
 pub fn check(c: &Candidate, req: &Requirement) -> Result<(), Failure> {
     if c.status != "ACTIVE" {
@@ -56,12 +64,11 @@ pub fn check(c: &Candidate, req: &Requirement) -> Result<(), Failure> {
     if !c.connected {
         return Err(fail(&c.arn, "AGENT", None));
     }
-    if let Some(missing) = req
-        .attributes
-        .iter()
-        .find(|a| !has_attribute(&c.attributes, a))
-    {
-        return Err(fail(&c.arn, "ATTRIBUTE", Some(missing.name.clone())));
+    if missing_attribute(c, req).is_some() {
+        // As Amazon ECS answers RunTask: the instance and the reason, no
+        // detail naming the attribute (aws/amazon-ecs-cli#444 was written
+        // because of it); ecs-local names it in its log instead.
+        return Err(fail(&c.arn, "ATTRIBUTE", None));
     }
     let r = &req.reservation;
     if r.cpu > c.cpu_free {

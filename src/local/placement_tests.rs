@@ -106,9 +106,17 @@ fn required_attributes() {
         ..Default::default()
     });
     let f = check(&c, &r).unwrap_err();
-    assert_eq!(f.reason, "ATTRIBUTE");
+    // RunTask's shape: {arn, reason: "ATTRIBUTE"}, no detail.
     assert_eq!(
-        f.detail.as_deref(),
+        f,
+        Failure {
+            arn: "a".into(),
+            reason: "ATTRIBUTE".into(),
+            detail: None
+        }
+    );
+    assert_eq!(
+        missing_attribute(&c, &r),
         Some("com.amazonaws.ecs.capability.privileged-container")
     );
     // A required value must match.

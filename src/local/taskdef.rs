@@ -3,7 +3,6 @@
 //! the field. The definition itself is stored (and echoed back) verbatim.
 
 use super::error::ApiError;
-use super::state::Attribute;
 use crate::model::acs;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -21,6 +20,7 @@ pub struct TaskDefView {
     pub ipc_mode: Option<String>,
     pub container_definitions: Vec<ContainerDef>,
     pub volumes: Vec<VolumeDef>,
+    pub proxy_configuration: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -59,6 +59,28 @@ pub struct UlimitDef {
 pub struct LogConfigurationDef {
     pub log_driver: Option<String>,
     pub options: BTreeMap<String, String>,
+    pub secret_options: Vec<SecretDef>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct EnvironmentFileDef {
+    pub value: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct FirelensConfigurationDef {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RestartPolicyDef {
+    pub enabled: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -165,6 +187,9 @@ pub struct ContainerDef {
     pub system_controls: Vec<KeyValueSysctl>,
     pub secrets: Vec<SecretDef>,
     pub repository_credentials: Option<RepositoryCredentialsDef>,
+    pub environment_files: Vec<EnvironmentFileDef>,
+    pub firelens_configuration: Option<FirelensConfigurationDef>,
+    pub restart_policy: Option<RestartPolicyDef>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -373,53 +398,6 @@ pub fn parse_memory(s: &str) -> Option<i64> {
         .unwrap_or(&t)
         .trim();
     n.parse::<i64>().ok().filter(|v| *v >= 0)
-}
-
-/// The attributes ECS derives from a task definition; placement requires an
-/// instance to advertise each of them.
-pub fn requires_attributes(v: &TaskDefView) -> Vec<Attribute> {
-    let mut names: Vec<String> = Vec::new();
-    let mut add = |n: &str| {
-        if !names.iter().any(|x| x == n) {
-            names.push(n.to_string());
-        }
-    };
-    if v.task_role_arn.is_some() {
-        add("com.amazonaws.ecs.capability.task-iam-role");
-    }
-    if v.network_mode.as_deref() == Some("awsvpc") {
-        add("ecs.capability.task-eni");
-    }
-    for c in &v.container_definitions {
-        if let Some(driver) = c
-            .log_configuration
-            .as_ref()
-            .and_then(|l| l.log_driver.as_deref())
-        {
-            add(&format!(
-                "com.amazonaws.ecs.capability.logging-driver.{driver}"
-            ));
-        }
-        if c.privileged == Some(true) {
-            add("com.amazonaws.ecs.capability.privileged-container");
-        }
-        if !c.depends_on.is_empty() {
-            add("ecs.capability.container-ordering");
-        }
-        if c.health_check.is_some() {
-            add("ecs.capability.container-health-check");
-        }
-        if c.repository_credentials.is_some() {
-            add("com.amazonaws.ecs.capability.private-registry-authentication.secretsmanager");
-        }
-    }
-    names
-        .into_iter()
-        .map(|name| Attribute {
-            name,
-            ..Default::default()
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -267,13 +267,7 @@ fn register_instance(aws: &Aws, cluster: &str, memory: i64) -> Value {
         {"name": "PORTS_UDP", "type": "STRINGSET", "stringSetValue": []}
     ])
     .to_string();
-    let attrs = json!([
-        {"name": "ecs.capability.container-ordering"},
-        {"name": "com.amazonaws.ecs.capability.logging-driver.json-file"},
-        {"name": "ecs.os-type", "value": "linux"},
-        {"name": "ecs.cpu-architecture", "value": "x86_64"}
-    ])
-    .to_string();
+    let attrs = instance_attributes().to_string();
     aws.ecs_ok(&[
         "register-container-instance",
         "--cluster",
@@ -286,6 +280,19 @@ fn register_instance(aws: &Aws, cluster: &str, memory: i64) -> Value {
         "agentVersion=1.0.0,agentHash=abc,dockerVersion=containerd",
     ])["containerInstance"]
         .clone()
+}
+
+/// What our agent advertises for these definitions (logConfiguration needs
+/// 1.19, memoryReservation 1.21).
+fn instance_attributes() -> Value {
+    json!([
+        {"name": "ecs.capability.container-ordering"},
+        {"name": "com.amazonaws.ecs.capability.logging-driver.json-file"},
+        {"name": "com.amazonaws.ecs.capability.docker-remote-api.1.19"},
+        {"name": "com.amazonaws.ecs.capability.docker-remote-api.1.21"},
+        {"name": "ecs.os-type", "value": "linux"},
+        {"name": "ecs.cpu-architecture", "value": "x86_64"}
+    ])
 }
 
 async fn connect(port: u16, cluster_arn: &str, instance_arn: &str) -> Ws {
@@ -383,7 +390,7 @@ fn acs_delivers_payloads_until_acked_and_takes_state_changes() {
     let inst_arn = inst["containerInstanceArn"].as_str().unwrap().to_string();
     assert_eq!(
         inst["attributes"].as_array().unwrap().len(),
-        4,
+        instance_attributes().as_array().unwrap().len(),
         "every attribute echoed: {inst}"
     );
     assert_eq!(inst["status"], "ACTIVE");

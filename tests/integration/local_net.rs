@@ -64,6 +64,7 @@ fn register_instance(aws: &Aws, cluster: &str) -> String {
     .to_string();
     let attrs = json!([
         {"name": "ecs.capability.task-eni"},
+        {"name": "com.amazonaws.ecs.capability.docker-remote-api.1.18"},
         {"name": "com.amazonaws.ecs.capability.task-iam-role"},
         {"name": "ecs.capability.execution-role-ecr-pull"}
     ])

@@ -23,7 +23,10 @@ fn setup() -> (State, String) {
                 {"name": "CPU", "type": "INTEGER", "integerValue": 4096},
                 {"name": "MEMORY", "type": "INTEGER", "integerValue": 4096}
             ],
+            // What an agent with task networking advertises; awsvpc also
+            // requires docker-remote-api.1.18.
             "attributes": [{"name": "ecs.capability.task-eni"},
+                {"name": "com.amazonaws.ecs.capability.docker-remote-api.1.18"},
                 {"name": "com.amazonaws.ecs.capability.task-iam-role"}]
         }),
     );

@@ -322,6 +322,19 @@ fn eni_failure(arn: &str) -> Failure {
     }
 }
 
+/// RunTask's ATTRIBUTE failure does not say which attribute is missing (as
+/// in Amazon ECS); the log does.
+fn log_missing_attributes(cands: &[Candidate], need: &Requirement, failures: &[Failure]) {
+    for f in failures.iter().filter(|f| f.reason == "ATTRIBUTE") {
+        if let Some(c) = cands.iter().find(|c| c.arn == f.arn) {
+            if let Some(missing) = placement::missing_attribute(c, need) {
+                tracing::info!(container_instance = %c.arn, attribute = %missing,
+                    "task not placed: the instance lacks an attribute the task definition requires");
+            }
+        }
+    }
+}
+
 fn candidates(st: &State, cluster_arn: &str) -> Vec<Candidate> {
     st.instances
         .values()
@@ -350,6 +363,7 @@ pub fn run(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, ApiError
     let free = free_enis(st, &l);
     let limit = free.as_ref().map_or(want, |f| f.len().min(want));
     let (placed, mut failures) = placement::place(&mut cands, &need, limit);
+    log_missing_attributes(&cands, &need, &failures);
     if placed.len() == limit && limit < want {
         // Out of ENIs: every instance says why it cannot take another task.
         failures = cands
@@ -402,6 +416,7 @@ pub fn start(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, ApiErr
         };
         let cand = render::candidate(st, inst);
         if let Err(f) = placement::check(&cand, &need) {
+            log_missing_attributes(std::slice::from_ref(&cand), &need, std::slice::from_ref(&f));
             failures.push(render::failure(&f));
             continue;
         }
