@@ -12,6 +12,8 @@ mod agent_config;
 mod bench_smoke;
 #[path = "integration/credentials.rs"]
 mod credentials;
+#[path = "integration/defaults.rs"]
+mod defaults;
 #[path = "integration/durability.rs"]
 mod durability;
 #[path = "integration/e2e.rs"]

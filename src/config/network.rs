@@ -34,8 +34,13 @@ pub struct Networking {
     pub task_iam_role: bool,
     /// ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST
     pub task_iam_role_network_host: bool,
-    /// ECS_ENABLE_TASK_ENI
+    /// ECS_ENABLE_TASK_ENI (forced off on external instances).
     pub task_eni: bool,
+    /// ECS_EXTERNAL: an instance outside EC2 (ECS Anywhere).
+    pub external: bool,
+    /// ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE: awslogs may use the task
+    /// execution role. Accepted for when awslogs exists; nothing reads it yet.
+    pub awslogs_execution_role_override: bool,
 }
 
 /// `low-high`, inclusive, 1-65535: ECS_DYNAMIC_HOST_PORT_RANGE (and the
@@ -81,6 +86,24 @@ impl Reader<'_> {
         let flag = |r: &mut Self, name: &'static str, default: bool| {
             r.parse(name, values::parse_bool).unwrap_or(default)
         };
+        let external = flag(self, "ECS_EXTERNAL", false);
+        let task_eni_set = self.parse("ECS_ENABLE_TASK_ENI", values::parse_bool);
+        // ecs-init turns task ENIs off on external instances whatever the
+        // config file says ("Task networking is not supported when not
+        // running on EC2"); say so when the file said otherwise.
+        let task_eni = match (external, task_eni_set) {
+            (false, set) => set.unwrap_or(true),
+            (true, Some(true)) => {
+                self.warn(
+                    "ECS_ENABLE_TASK_ENI",
+                    "task ENIs are not supported on external instances (ECS_EXTERNAL=true); \
+                     turned off as ecs-init does"
+                        .into(),
+                );
+                false
+            }
+            (true, _) => false,
+        };
         Networking {
             host_setup: flag(self, "ECS_HOST_NETWORK_SETUP", true),
             skip_localhost_traffic_filter: flag(self, "ECS_SKIP_LOCALHOST_TRAFFIC_FILTER", false),
@@ -100,9 +123,20 @@ impl Reader<'_> {
             task_subnet: self
                 .parse("ECS_TASK_BRIDGE_SUBNET", parse_subnet)
                 .unwrap_or(DEFAULT_TASK_SUBNET),
-            task_iam_role: flag(self, "ECS_ENABLE_TASK_IAM_ROLE", false),
-            task_iam_role_network_host: flag(self, "ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST", false),
-            task_eni: flag(self, "ECS_ENABLE_TASK_ENI", false),
+            // ecs-init's defaults on the ECS-optimized AMI
+            // (ecs-init/docker/docker.go getContainerConfig and
+            // docker_config.go getPlatformSpecificEnvVariables): this agent
+            // does ecs-init's job, so it starts from what ecs-init gives the
+            // Go agent, not from the Go agent's own `false`.
+            task_iam_role: flag(self, "ECS_ENABLE_TASK_IAM_ROLE", true),
+            task_iam_role_network_host: flag(self, "ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST", true),
+            task_eni,
+            external,
+            awslogs_execution_role_override: flag(
+                self,
+                "ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE",
+                true,
+            ),
         }
     }
 }
@@ -123,7 +157,9 @@ mod tests {
         assert!(n.host_setup);
         assert!(!n.skip_localhost_traffic_filter);
         assert!(!n.allow_offhost_introspection);
-        assert!(!n.task_iam_role && !n.task_iam_role_network_host && !n.task_eni);
+        // ecs-init's defaults (ecs-init/docker/docker.go, docker_config.go).
+        assert!(n.task_iam_role && n.task_iam_role_network_host && n.task_eni);
+        assert!(n.awslogs_execution_role_override && !n.external);
         assert_eq!(n.dynamic_host_port_range, None);
         assert_eq!(n.task_bridge, "ecs-br0");
         assert_eq!(
@@ -133,8 +169,34 @@ mod tests {
         let doc = test_support::documented_defaults();
         assert_eq!(doc["ECS_TASK_BRIDGE_NAME"], "ecs-br0");
         assert_eq!(doc["ECS_TASK_BRIDGE_SUBNET"], "169.254.172.0/22");
-        assert_eq!(doc["ECS_ENABLE_TASK_IAM_ROLE"], "false");
+        assert_eq!(doc["ECS_ENABLE_TASK_IAM_ROLE"], "true");
+        assert_eq!(doc["ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST"], "true");
+        assert_eq!(doc["ECS_ENABLE_TASK_ENI"], "true");
+        assert_eq!(doc["ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE"], "true");
+        assert_eq!(doc["ECS_EXTERNAL"], "false");
         assert_eq!(doc["ECS_HOST_NETWORK_SETUP"], "true");
+    }
+
+    /// ecs-init sets ECS_ENABLE_TASK_ENI=false on external instances after
+    /// merging the config file (ecs-init/docker/docker.go), so the file
+    /// cannot turn it back on; the explicit `true` earns a warning.
+    #[test]
+    fn external_instances_have_no_task_enis() {
+        let c = cfg(&[("ECS_EXTERNAL", "true")]).unwrap();
+        assert!(c.networking.external && !c.networking.task_eni);
+        assert!(c.networking.task_iam_role, "roles stay on");
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let c = cfg(&[("ECS_EXTERNAL", "true"), ("ECS_ENABLE_TASK_ENI", "true")]).unwrap();
+        assert!(!c.networking.task_eni);
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert_eq!(c.warnings[0].variable, "ECS_ENABLE_TASK_ENI");
+        assert!(c.warnings[0].message.contains("ECS_EXTERNAL"));
+        let c = cfg(&[
+            ("ECS_ENABLE_TASK_ENI", "false"),
+            ("ECS_ENABLE_TASK_IAM_ROLE", "false"),
+        ])
+        .unwrap();
+        assert!(!c.networking.task_eni && !c.networking.task_iam_role);
     }
 
     #[test]
@@ -171,6 +233,8 @@ mod tests {
             ("ECS_TASK_BRIDGE_SUBNET", "10.0.0.0/31"),
             ("ECS_TASK_BRIDGE_SUBNET", "10.0.0.0"),
             ("ECS_ENABLE_TASK_IAM_ROLE", "yes please"),
+            ("ECS_EXTERNAL", "maybe"),
+            ("ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE", "on"),
         ] {
             let err = cfg(&[(name, value)]).unwrap_err().to_string();
             assert!(err.contains(name), "{name}={value}: {err}");

@@ -326,20 +326,37 @@ const DOCUMENTED: &[(&str, &str, &str)] = &[
     ),
     (
         "ECS_ENABLE_TASK_IAM_ROLE",
-        "false",
+        "true",
         "Serve task role credentials to bridge and awsvpc tasks at 169.254.170.2 and advertise \
-         task-iam-role.",
+         task-iam-role (when task networking works on the host). The default is ecs-init's; the Go \
+         agent alone defaults to false.",
     ),
     (
         "ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST",
-        "false",
-        "Also serve them to host-network tasks (needs ECS_HOST_NETWORK_SETUP's redirect).",
+        "true",
+        "Also serve them to host-network tasks and advertise task-iam-role-network-host (needs \
+         ECS_HOST_NETWORK_SETUP's redirect; without it this is not advertised). The default is \
+         ecs-init's.",
     ),
     (
         "ECS_ENABLE_TASK_ENI",
-        "false",
+        "true",
         "Accept awsvpc tasks with an ENI (moved into the task's namespace by MAC) and advertise \
-         task-eni. awsvpc tasks without one always run, on the task bridge.",
+         task-eni (when task networking works on the host). awsvpc tasks without one run on the \
+         task bridge. The default is ecs-init's (the Go agent alone: false); always off with \
+         ECS_EXTERNAL=true, as ecs-init does.",
+    ),
+    (
+        "ECS_EXTERNAL",
+        "false",
+        "The instance is outside EC2 (ECS Anywhere): task ENIs are off, as ecs-init turns them off.",
+    ),
+    (
+        "ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE",
+        "true",
+        "Let the awslogs driver use the task execution role (ecs-init's default). Accepted for \
+         compatibility; awslogs is not implemented yet, so it has no effect and \
+         execution-role-awslogs is not advertised.",
     ),
     (
         "CONTAINERD_ADDRESS",

@@ -72,60 +72,117 @@ pub struct RegistrationInput {
     pub task_cpu_mem_limit: bool,
 }
 
-/// The logging drivers this agent implements, with the capability ECS
-/// gates them by: json-file is what the shim-run logger writes.
-const LOGGING_DRIVERS: &[(&str, &str)] = &[(
-    "json-file",
-    "com.amazonaws.ecs.capability.logging-driver.json-file",
-)];
+/// When a capability is advertised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    Always,
+    /// Unless ECS_DISABLE_PRIVILEGED.
+    PrivilegedAllowed,
+    /// ECS_ENABLE_TASK_IAM_ROLE, and task networking works.
+    TaskIamRole,
+    /// Also ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST, and the host is prepared.
+    TaskIamRoleNetworkHost,
+    /// ECS_ENABLE_TASK_ENI, and task networking works.
+    TaskEni,
+    /// ECS_ENABLE_TASK_CPU_MEM_LIMIT, and task cgroups work on this host.
+    TaskCpuMemLimit,
+    /// ECS_AVAILABLE_LOGGING_DRIVERS lists this driver.
+    LoggingDriverListed(&'static str),
+}
+
+/// Every capability this build can advertise, each for a feature that works
+/// and is tested (the README's capability table names the test; a unit test
+/// keeps the two equal). ECS places a task only where every attribute its
+/// definition requires is present, so advertising more than this would send
+/// tasks we cannot run.
+///
+/// Docker API levels: the Go agent advertises every level dockerd supports
+/// from 1.17 to 1.32 except 1.26, 1.27 and 1.31 (agent/app/agent_capability.go);
+/// ECS requires a level of the instance for the fields that need it. This
+/// agent advertises a level only when every field ECS is known to gate by it
+/// works here: 1.17 (the baseline container fields), 1.18 (awsvpc), 1.19
+/// (logConfiguration), 1.21 (memoryReservation). Not 1.20, which gates no
+/// field we know of, nor 1.24 (healthCheck) and 1.25 (EFS, initProcessEnabled,
+/// sharedMemorySize, tmpfs), which are not implemented.
+pub const CAPABILITIES: &[(&str, When)] = &[
+    (
+        "com.amazonaws.ecs.capability.docker-remote-api.1.17",
+        When::Always,
+    ),
+    (
+        "com.amazonaws.ecs.capability.docker-remote-api.1.18",
+        When::Always,
+    ),
+    (
+        "com.amazonaws.ecs.capability.docker-remote-api.1.19",
+        When::Always,
+    ),
+    (
+        "com.amazonaws.ecs.capability.docker-remote-api.1.21",
+        When::Always,
+    ),
+    ("ecs.capability.container-ordering", When::Always),
+    (
+        "com.amazonaws.ecs.capability.privileged-container",
+        When::PrivilegedAllowed,
+    ),
+    (
+        "com.amazonaws.ecs.capability.task-iam-role",
+        When::TaskIamRole,
+    ),
+    (
+        "com.amazonaws.ecs.capability.task-iam-role-network-host",
+        When::TaskIamRoleNetworkHost,
+    ),
+    ("ecs.capability.task-eni", When::TaskEni),
+    // The Go agent's names (agent_capability.go); it advertises both
+    // whenever task cgroups are on, and so does this agent.
+    ("ecs.capability.task-cpu-mem-limit", When::TaskCpuMemLimit),
+    (
+        "ecs.capability.increased-task-cpu-limit",
+        When::TaskCpuMemLimit,
+    ),
+    (
+        "com.amazonaws.ecs.capability.logging-driver.json-file",
+        When::LoggingDriverListed("json-file"),
+    ),
+];
 
 /// The listed logging drivers this agent does not implement.
 pub fn unimplemented_logging_drivers(listed: &[String]) -> Vec<String> {
     listed
         .iter()
-        .filter(|d| !LOGGING_DRIVERS.iter().any(|(name, _)| name == d))
+        .filter(|d| {
+            !CAPABILITIES
+                .iter()
+                .any(|(_, when)| matches!(when, When::LoggingDriverListed(x) if x == d))
+        })
         .cloned()
         .collect()
 }
 
-/// Capabilities advertised because the code behind them exists and is tested.
-/// ECS places a task only where every attribute its definition requires is
-/// present, so advertising more than this would send tasks we cannot run.
+impl When {
+    fn holds(self, input: &RegistrationInput) -> bool {
+        match self {
+            When::Always => true,
+            When::PrivilegedAllowed => !input.disable_privileged,
+            When::TaskIamRole => input.task_iam_role,
+            // Host-mode roles mean nothing without task roles.
+            When::TaskIamRoleNetworkHost => input.task_iam_role && input.task_iam_role_network_host,
+            When::TaskEni => input.task_eni,
+            When::TaskCpuMemLimit => input.task_cpu_mem_limit,
+            When::LoggingDriverListed(driver) => input.logging_drivers.iter().any(|d| d == driver),
+        }
+    }
+}
+
+/// The capabilities `input` earns, in [`CAPABILITIES`] order.
 pub fn capabilities(input: &RegistrationInput) -> Vec<&'static str> {
-    let mut caps = vec![
-        // The container-definition fields these Docker API levels gate in ECS
-        // (command, env, cpu/memory, ulimits, dockerLabels, user, workingDirectory,
-        // readonlyRootFilesystem, hostname) are all implemented.
-        "com.amazonaws.ecs.capability.docker-remote-api.1.17",
-        "com.amazonaws.ecs.capability.docker-remote-api.1.18",
-        "com.amazonaws.ecs.capability.docker-remote-api.1.19",
-        // dependsOn with START, COMPLETE and SUCCESS.
-        "ecs.capability.container-ordering",
-    ];
-    if !input.disable_privileged {
-        caps.push("com.amazonaws.ecs.capability.privileged-container");
-    }
-    if input.task_iam_role {
-        caps.push("com.amazonaws.ecs.capability.task-iam-role");
-        if input.task_iam_role_network_host {
-            caps.push("com.amazonaws.ecs.capability.task-iam-role-network-host");
-        }
-    }
-    if input.task_eni {
-        caps.push("ecs.capability.task-eni");
-    }
-    // The Go agent's names (agent_capability.go); it advertises both
-    // whenever task cgroups are on, and so does this agent.
-    if input.task_cpu_mem_limit {
-        caps.push("ecs.capability.task-cpu-mem-limit");
-        caps.push("ecs.capability.increased-task-cpu-limit");
-    }
-    for (name, cap) in LOGGING_DRIVERS {
-        if input.logging_drivers.iter().any(|d| d == name) {
-            caps.push(cap);
-        }
-    }
-    caps
+    CAPABILITIES
+        .iter()
+        .filter(|(_, when)| when.holds(input))
+        .map(|(name, _)| *name)
+        .collect()
 }
 
 fn arch_attribute(arch: &str) -> &str {
@@ -180,6 +237,10 @@ pub fn registration(host: &HostFacts, input: &RegistrationInput, agent_hash: &st
         instance_identity: input.instance_identity.clone(),
     }
 }
+
+#[cfg(test)]
+#[path = "capability_table_tests.rs"]
+mod capability_table_tests;
 
 #[cfg(test)]
 mod tests {
@@ -307,6 +368,40 @@ mod tests {
                 "{absent} must not be advertised yet"
             );
         }
+        // Everything on, as with ecs-init's defaults: still none of these
+        // (awslogs and its execution-role override, health checks, EFS, the
+        // Docker levels of unimplemented fields).
+        let all = RegistrationInput {
+            task_iam_role: true,
+            task_iam_role_network_host: true,
+            task_eni: true,
+            logging_drivers: ["json-file", "syslog", "awslogs", "fluentd", "none"]
+                .map(String::from)
+                .to_vec(),
+            ..Default::default()
+        };
+        let caps = capabilities(&all);
+        for absent in [
+            "ecs.capability.execution-role-awslogs",
+            "ecs.capability.container-health-check",
+            "ecs.capability.efs",
+            "ecs.capability.efsAuth",
+            "com.amazonaws.ecs.capability.docker-remote-api.1.20",
+            "com.amazonaws.ecs.capability.docker-remote-api.1.24",
+            "com.amazonaws.ecs.capability.docker-remote-api.1.25",
+        ] {
+            assert!(!caps.contains(&absent), "{absent} must not be advertised");
+        }
+    }
+
+    /// The levels whose gated fields work here (memoryReservation is 1.21).
+    #[test]
+    fn docker_api_levels_stop_at_what_is_implemented() {
+        let levels: Vec<&str> = capabilities(&RegistrationInput::default())
+            .into_iter()
+            .filter_map(|c| c.strip_prefix("com.amazonaws.ecs.capability.docker-remote-api."))
+            .collect();
+        assert_eq!(levels, vec!["1.17", "1.18", "1.19", "1.21"]);
     }
 
     #[test]

@@ -700,7 +700,21 @@ fn host_mode_tasks_reach_credentials_through_the_prepared_host() {
 fn without_network_host_a_host_task_gets_no_credentials_uri() {
     let Some(env) = env() else { return };
     let local = EcsLocal::start(&env);
-    let agent = Agent::start(&env, &local, &[("ECS_ENABLE_TASK_IAM_ROLE", "true")]);
+    // Host tasks with a role require task-iam-role-network-host, which this
+    // agent (no host redirect in the harness) does not advertise; the
+    // instance claims it by a custom attribute so the task is placed anyway
+    // and the agent's own check is what the test sees.
+    let agent = Agent::start(
+        &env,
+        &local,
+        &[
+            ("ECS_ENABLE_TASK_IAM_ROLE", "true"),
+            (
+                "ECS_INSTANCE_ATTRIBUTES",
+                r#"{"com.amazonaws.ecs.capability.task-iam-role-network-host":"claimed"}"#,
+            ),
+        ],
+    );
     let aws = Aws::new(&env, &local);
     agent.wait_registered(&aws, LONG);
     let td = register(

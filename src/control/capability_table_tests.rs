@@ -1,0 +1,142 @@
+//! The README's capability table: each capability this build can advertise,
+//! when, for which feature, and the test that proves the feature works. It
+//! is generated from the rows below, which must name exactly the code's
+//! [`CAPABILITIES`], each with a test that exists.
+
+use super::{When, CAPABILITIES};
+
+/// (capability, feature, proving test as `file::function` under
+/// tests/integration/).
+const ROWS: &[(&str, &str, &str)] = &[
+    (
+        "com.amazonaws.ecs.capability.docker-remote-api.1.17",
+        "the container fields ECS gates by no finer attribute: command, entryPoint, environment, \
+         cpu, memory, ulimits, dockerLabels, user, workingDirectory, readonlyRootFilesystem, hostname",
+        "e2e::container_settings_reach_the_container",
+    ),
+    (
+        "com.amazonaws.ecs.capability.docker-remote-api.1.18",
+        "`networkMode: awsvpc` (with task-eni)",
+        "task_network::awsvpc_tasks_get_their_own_addresses_and_share_localhost",
+    ),
+    (
+        "com.amazonaws.ecs.capability.docker-remote-api.1.19",
+        "`logConfiguration` (with a logging-driver capability)",
+        "agent_config::json_file_logging_is_advertised_and_placed_by_default",
+    ),
+    (
+        "com.amazonaws.ecs.capability.docker-remote-api.1.21",
+        "`memoryReservation` (the cgroup's soft limit)",
+        "defaults::memory_reservation_is_placed_and_reaches_the_cgroup",
+    ),
+    (
+        "ecs.capability.container-ordering",
+        "`dependsOn` with START, COMPLETE and SUCCESS",
+        "e2e::depends_on_success_runs_the_init_container_first",
+    ),
+    (
+        "com.amazonaws.ecs.capability.privileged-container",
+        "`privileged: true`",
+        "runtime::privileged_gets_host_caps_and_no_readonly_proc",
+    ),
+    (
+        "com.amazonaws.ecs.capability.task-iam-role",
+        "`taskRoleArn`: credentials at 169.254.170.2 for bridge and awsvpc tasks",
+        "task_network::a_task_gets_exactly_its_own_credentials_and_no_one_elses",
+    ),
+    (
+        "com.amazonaws.ecs.capability.task-iam-role-network-host",
+        "`taskRoleArn` in host network mode",
+        "task_network::host_mode_tasks_reach_credentials_through_the_prepared_host",
+    ),
+    (
+        "ecs.capability.task-eni",
+        "awsvpc tasks, with an ENI moved into the task when the payload has one",
+        "task_network::an_eni_with_the_payloads_mac_moves_into_the_task_and_back",
+    ),
+    (
+        "ecs.capability.task-cpu-mem-limit",
+        "task-level `cpu` and `memory` enforced by a task cgroup",
+        "task_cgroups::the_task_cgroup_has_the_limits_holds_the_containers_and_goes_at_cleanup",
+    ),
+    (
+        "ecs.capability.increased-task-cpu-limit",
+        "task-level `cpu` above 10 vCPU (the task cgroup's quota has no such bound)",
+        "task_cgroups::the_task_cgroup_has_the_limits_holds_the_containers_and_goes_at_cleanup",
+    ),
+    (
+        "com.amazonaws.ecs.capability.logging-driver.json-file",
+        "`logDriver: json-file`",
+        "agent_config::json_file_logging_is_advertised_and_placed_by_default",
+    ),
+];
+
+fn when(w: When) -> String {
+    match w {
+        When::Always => "always".into(),
+        When::PrivilegedAllowed => "unless `ECS_DISABLE_PRIVILEGED`".into(),
+        When::TaskIamRole => "`ECS_ENABLE_TASK_IAM_ROLE` (default true) and task networking works".into(),
+        When::TaskIamRoleNetworkHost => {
+            "also `ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST` (default true) and the host is prepared \
+             (`ECS_HOST_NETWORK_SETUP`)"
+                .into()
+        }
+        When::TaskEni => {
+            "`ECS_ENABLE_TASK_ENI` (default true, false with `ECS_EXTERNAL`) and task networking works"
+                .into()
+        }
+        When::TaskCpuMemLimit => {
+            "`ECS_ENABLE_TASK_CPU_MEM_LIMIT` (default true) and task cgroups work on the host".into()
+        }
+        When::LoggingDriverListed(d) => {
+            format!("`ECS_AVAILABLE_LOGGING_DRIVERS` lists {d} (it does by default)")
+        }
+    }
+}
+
+fn table() -> String {
+    let mut t =
+        String::from("| capability | advertised | feature | proved by |\n|---|---|---|---|\n");
+    for ((name, w), (row_name, feature, test)) in CAPABILITIES.iter().zip(ROWS) {
+        assert_eq!(name, row_name, "ROWS must follow CAPABILITIES' order");
+        let feature = feature.split_whitespace().collect::<Vec<_>>().join(" ");
+        t.push_str(&format!(
+            "| `{name}` | {} | {feature} | `{test}` |\n",
+            when(*w)
+        ));
+    }
+    t
+}
+
+#[test]
+fn every_advertised_capability_has_a_row_and_every_row_is_advertised() {
+    let code: Vec<&str> = CAPABILITIES.iter().map(|(n, _)| *n).collect();
+    let rows: Vec<&str> = ROWS.iter().map(|(n, _, _)| *n).collect();
+    assert_eq!(code, rows);
+}
+
+#[test]
+fn every_row_names_a_test_that_exists() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration");
+    for (name, _, test) in ROWS {
+        let (file, func) = test
+            .split_once("::")
+            .unwrap_or_else(|| panic!("{name}: {test} is not file::function"));
+        let src = std::fs::read_to_string(root.join(format!("{file}.rs")))
+            .unwrap_or_else(|e| panic!("{name}: tests/integration/{file}.rs: {e}"));
+        assert!(
+            src.contains(&format!("fn {func}(")),
+            "{name}: no fn {func} in tests/integration/{file}.rs"
+        );
+    }
+}
+
+#[test]
+fn readme_capability_table_is_current() {
+    let table = table();
+    let readme = include_str!("../../README.md");
+    assert!(
+        readme.contains(&table),
+        "README.md's capability table is out of date; it must contain exactly:\n\n{table}"
+    );
+}
