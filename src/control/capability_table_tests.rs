@@ -82,7 +82,8 @@ fn when(w: When) -> String {
                 .into()
         }
         When::TaskEni => {
-            "`ECS_ENABLE_TASK_ENI` (default true, false with `ECS_EXTERNAL`) and task networking works"
+            "`ECS_ENABLE_TASK_ENI` (default true, false with `ECS_EXTERNAL`), task networking works \
+             and, on EC2, the instance's VPC and subnet are known"
                 .into()
         }
         When::TaskCpuMemLimit => {
