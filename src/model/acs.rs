@@ -4,6 +4,7 @@
 //! added by the service later still decodes. Numbers and booleans decode
 //! leniently (see `lenient`), absent or `null` lists and maps become empty.
 
+use super::folded;
 use super::frame::{self, DecodeError};
 use super::lenient;
 use serde::{Deserialize, Serialize};
@@ -1047,16 +1048,15 @@ pub struct UndecodableTask {
 impl UndecodableTask {
     fn read(index: usize, task: &serde_json::Value, path: String, e: serde_json::Error) -> Self {
         let text = |key: &str| {
-            task.get(key)
+            field(task, key)
                 .and_then(serde_json::Value::as_str)
                 .map(str::to_string)
         };
-        let containers = task
-            .get("containers")
+        let containers = field(task, "containers")
             .and_then(serde_json::Value::as_array)
             .map(|cs| {
                 cs.iter()
-                    .filter_map(|c| c.get("name")?.as_str().map(str::to_string))
+                    .filter_map(|c| field(c, "name")?.as_str().map(str::to_string))
                     .collect()
             })
             .unwrap_or_default();
@@ -1080,7 +1080,14 @@ impl PayloadMessage {
     /// message can be acknowledged. Only a broken envelope (its own fields,
     /// or `tasks` not a list) fails.
     fn decode(type_name: &str, mut body: serde_json::Value) -> Result<Self, DecodeError> {
-        let tasks = body.as_object_mut().and_then(|o| o.remove("tasks"));
+        // The key as the typed decoder would match it (see `folded`).
+        let key = body.as_object().and_then(|o| {
+            o.keys()
+                .find(|k| *k == "tasks")
+                .or_else(|| o.keys().find(|k| folded::fold_eq(k, "tasks")))
+                .cloned()
+        });
+        let tasks = key.and_then(|k| body.as_object_mut()?.remove(&k));
         let tasks = match tasks {
             None | Some(serde_json::Value::Null) => Vec::new(),
             Some(serde_json::Value::Array(tasks)) => tasks,
@@ -1106,6 +1113,17 @@ impl PayloadMessage {
         }
         Ok(msg)
     }
+}
+
+/// A field of a JSON object as the typed decoder finds it: the exact key, or
+/// one that equals it case-insensitively (see `folded`).
+fn field<'a>(v: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
+    let obj = v.as_object()?;
+    obj.get(name).or_else(|| {
+        obj.iter()
+            .find(|(k, _)| folded::fold_eq(k, name))
+            .map(|(_, v)| v)
+    })
 }
 
 fn json_kind(v: &serde_json::Value) -> &'static str {

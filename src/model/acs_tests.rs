@@ -295,3 +295,57 @@ fn a_broken_payload_envelope_fails_the_message() {
     assert_eq!(p.undecodable.len(), 1);
     assert_eq!(p.undecodable[0].arn, None);
 }
+
+/// Go's `encoding/json` matches every struct field case-insensitively, not
+/// only the envelope's: a payload keyed `"Arn"`, `"TASKS"` or `"MessageID"`
+/// runs on the Go agent, so it must decode the same here. Map keys (the
+/// environment) are data and keep their case.
+#[test]
+fn message_fields_match_case_insensitively_as_in_go() {
+    let frame = r#"{"type":"PayloadMessage","message":{"MessageID":"m1","SEQNUM":4,
+      "Tasks":[{"ARN":"arn:aws:ecs:us-east-1:1:task/c/t","DesiredStatus":"RUNNING",
+        "Containers":[{"Name":"app","IMAGE":"busybox","Essential":true,
+          "Environment":{"Path":"/x","path":"/y"},
+          "PortMappings":[{"ContainerPort":80}]}]}]}}"#;
+    let AcsMessage::Payload(p) = decode(frame).unwrap() else {
+        panic!("not a payload")
+    };
+    assert_eq!(p.message_id.as_deref(), Some("m1"));
+    assert_eq!(p.seq_num, Some(4));
+    let t = &p.tasks[0];
+    assert_eq!(t.arn.as_deref(), Some("arn:aws:ecs:us-east-1:1:task/c/t"));
+    assert_eq!(t.desired_status.as_deref(), Some("RUNNING"));
+    let c = &t.containers[0];
+    assert_eq!(
+        (c.name.as_deref(), c.image.as_deref(), c.essential),
+        (Some("app"), Some("busybox"), Some(true))
+    );
+    assert_eq!(c.port_mappings[0].container_port, Some(80));
+    assert_eq!(c.environment.get("Path").map(String::as_str), Some("/x"));
+    assert_eq!(c.environment.get("path").map(String::as_str), Some("/y"));
+    // An exact key wins over one that only folds to the same field.
+    let m = decode(
+        r#"{"type":"HeartbeatMessage","message":{"MessageId":"folded","messageId":"exact"}}"#,
+    )
+    .unwrap();
+    let AcsMessage::Heartbeat(h) = m else {
+        panic!()
+    };
+    assert_eq!(h.message_id.as_deref(), Some("exact"));
+    // And an undecodable task is still read for its report.
+    let AcsMessage::Payload(p) = decode(
+        r#"{"type":"PayloadMessage","message":{"tasks":[{"Arn":"a","Containers":[{"NAME":"web","Essential":"yes"}]}]}}"#,
+    )
+    .unwrap() else {
+        panic!()
+    };
+    assert_eq!(p.undecodable[0].arn.as_deref(), Some("a"));
+    assert_eq!(p.undecodable[0].containers, vec!["web".to_string()]);
+    assert!(
+        p.undecodable[0]
+            .error
+            .starts_with("containers[0].essential"),
+        "{:?}",
+        p.undecodable
+    );
+}

@@ -1,6 +1,8 @@
 //! The `{"type", "message"}` envelope shared by ACS and TCS frames.
 
 use serde::de::DeserializeOwned;
+
+use super::folded::{fold_eq, Folded};
 use serde::{Deserialize, Serialize};
 
 /// A frame that could not be turned into a typed message.
@@ -65,19 +67,6 @@ impl<'de> Deserialize<'de> for RawFrame {
     }
 }
 
-/// Go's case-insensitive key match (`encoding/json` folds with
-/// `unicode.SimpleFold`): upper- then lower-casing maps `ſ` to `s` and the
-/// Kelvin sign to `k`, as folding does.
-fn fold_eq(a: &str, b: &str) -> bool {
-    let fold = |s: &str| {
-        s.chars()
-            .flat_map(char::to_uppercase)
-            .flat_map(char::to_lowercase)
-            .collect::<Vec<char>>()
-    };
-    a.len() <= 4 * b.len() && fold(a) == fold(b)
-}
-
 #[derive(Serialize)]
 struct OutFrame<'a, T: Serialize> {
     #[serde(rename = "type")]
@@ -125,7 +114,7 @@ pub(crate) fn typed<T: DeserializeOwned>(
     type_name: &str,
     body: serde_json::Value,
 ) -> Result<T, DecodeError> {
-    serde_path_to_error::deserialize(body).map_err(|e| DecodeError::Message {
+    serde_path_to_error::deserialize(Folded(&body)).map_err(|e| DecodeError::Message {
         type_name: type_name.to_string(),
         path: e.path().to_string(),
         source: e.into_inner(),
@@ -138,7 +127,8 @@ pub(crate) fn typed<T: DeserializeOwned>(
 pub(crate) fn typed_part<T: DeserializeOwned>(
     part: &serde_json::Value,
 ) -> Result<T, (String, serde_json::Error)> {
-    serde_path_to_error::deserialize(part).map_err(|e| (e.path().to_string(), e.into_inner()))
+    serde_path_to_error::deserialize(Folded(part))
+        .map_err(|e| (e.path().to_string(), e.into_inner()))
 }
 
 pub(crate) fn envelope<T: Serialize>(type_name: &str, message: &T) -> String {

@@ -4,6 +4,7 @@
 //! Every frame on both sockets is `{"type": "<ShapeName>", "message": {...}}`.
 
 pub mod acs;
+mod folded;
 mod frame;
 mod lenient;
 pub mod tcs;
