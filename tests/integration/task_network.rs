@@ -411,6 +411,17 @@ fn a_task_gets_exactly_its_own_credentials_and_no_one_elses() {
     assert!(tlog.contains("403") && !tlog.contains("rc=0"), "{tlog}");
     stop(&aws, &agent, &arn);
     wait_task_status(&aws, &agent, &arn, "STOPPED", LONG);
+    // The id is a secret for host-mode tasks: the log carries its fingerprint.
+    let id = app["credentialsId"].as_str().unwrap_or("?");
+    let log = agent.log();
+    assert!(
+        !log.contains(id),
+        "the credentials id is in the agent's log"
+    );
+    assert!(
+        log.contains(&ecs::credentials::fingerprint(id)),
+        "no fingerprint in the log"
+    );
 }
 
 #[test]
