@@ -1,8 +1,11 @@
 //! RunTask/StartTask overrides and the effective container definitions and
 //! resource reservation they produce.
 
+use super::error::ApiError;
 use super::state::Reservation;
-use super::taskdef::{parse_cpu, parse_memory, ContainerDef, KeyValue, TaskDefView};
+use super::taskdef::{
+    parse_cpu, parse_memory, ContainerDef, KeyValue, TaskDefView, MAX_CONTAINER_VALUE,
+};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -75,20 +78,46 @@ pub fn task_cpu_memory(v: &TaskDefView, ov: &TaskOverride) -> (Option<i64>, Opti
     (cpu, mem)
 }
 
+/// Sums what the containers ask for, refusing values out of ECS's range
+/// instead of letting the sum wrap (which would place an impossible task and
+/// corrupt the instance's remaining resources).
+fn checked_total(
+    containers: &[ContainerDef],
+    field: &str,
+    value: impl Fn(&ContainerDef) -> Option<i64>,
+) -> Result<i64, ApiError> {
+    containers.iter().try_fold(0i64, |sum, c| {
+        let v = value(c).unwrap_or(0);
+        if !(0..=MAX_CONTAINER_VALUE).contains(&v) {
+            return Err(ApiError::invalid(format!(
+                "Invalid '{field}' setting for container '{}': {v} is out of range (0 to {MAX_CONTAINER_VALUE}).",
+                c.name.as_deref().unwrap_or("")
+            )));
+        }
+        sum.checked_add(v).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "The containers' total '{field}' is out of range."
+            ))
+        })
+    })
+}
+
 /// What the task holds on its instance: task-level cpu/memory when set, else
 /// the containers' sum (memoryReservation before memory, as ECS reserves);
 /// host ports by network mode (host: containerPort; bridge: a fixed hostPort;
-/// dynamic host ports and awsvpc hold none).
-pub fn reservation(v: &TaskDefView, ov: &TaskOverride) -> Reservation {
+/// dynamic host ports and awsvpc hold none). Values out of ECS's range are
+/// refused (InvalidParameterException), never wrapped.
+pub fn reservation(v: &TaskDefView, ov: &TaskOverride) -> Result<Reservation, ApiError> {
     let containers = effective_containers(v, ov);
     let (task_cpu, task_mem) = task_cpu_memory(v, ov);
-    let cpu = task_cpu.unwrap_or_else(|| containers.iter().map(|c| c.cpu.unwrap_or(0)).sum());
-    let memory = task_mem.unwrap_or_else(|| {
-        containers
-            .iter()
-            .map(|c| c.memory_reservation.or(c.memory).unwrap_or(0))
-            .sum()
-    });
+    let cpu = match task_cpu {
+        Some(c) => c,
+        None => checked_total(&containers, "cpu", |c| c.cpu)?,
+    };
+    let memory = match task_mem {
+        Some(m) => m,
+        None => checked_total(&containers, "memory", |c| c.memory_reservation.or(c.memory))?,
+    };
     let mode = v.network_mode.as_deref().unwrap_or("bridge");
     let mut r = Reservation {
         cpu,
@@ -112,5 +141,5 @@ pub fn reservation(v: &TaskDefView, ov: &TaskOverride) -> Reservation {
             }
         }
     }
-    r
+    Ok(r)
 }

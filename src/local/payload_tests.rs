@@ -117,7 +117,7 @@ fn overrides_are_merged() {
     let o: serde_json::Value = serde_json::from_str(c.overrides.as_deref().unwrap()).unwrap();
     assert_eq!(o["command"][1], "hi");
 
-    let r = reservation(&def(), &serde_json::from_value(ov).unwrap());
+    let r = reservation(&def(), &serde_json::from_value(ov).unwrap()).unwrap();
     assert_eq!(r.cpu, 64);
     assert_eq!(r.memory, 200 + 32);
     assert_eq!(r.tcp_ports, vec![8080]);
@@ -130,7 +130,7 @@ fn host_mode_reserves_container_ports_and_task_level_wins() {
     d.network_mode = Some("host".into());
     d.memory = Some("1 GB".into());
     d.cpu = Some("0.5 vCPU".into());
-    let r = reservation(&d, &Default::default());
+    let r = reservation(&d, &Default::default()).unwrap();
     assert_eq!(r.tcp_ports, vec![80, 81]);
     assert_eq!(r.udp_ports, vec![53]);
     assert_eq!(r.memory, 1024);

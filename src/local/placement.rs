@@ -92,9 +92,12 @@ fn has_conflict(want: &[u16], used: &BTreeSet<u16>) -> bool {
     want.iter().any(|p| used.contains(p) || !seen.insert(*p))
 }
 
-fn take(c: &mut Candidate, r: &Reservation) {
-    c.cpu_free -= r.cpu;
-    c.memory_free -= r.memory;
+/// Saturating: a reservation never makes an instance's free resources wrap
+/// round to a huge value (placement checked it fits, but stored tasks from
+/// before a limit existed may not).
+pub fn take(c: &mut Candidate, r: &Reservation) {
+    c.cpu_free = c.cpu_free.saturating_sub(r.cpu);
+    c.memory_free = c.memory_free.saturating_sub(r.memory);
     c.tcp_used.extend(r.tcp_ports.iter().copied());
     c.udp_used.extend(r.udp_ports.iter().copied());
 }

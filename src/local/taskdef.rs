@@ -221,6 +221,10 @@ fn valid_name(s: &str, max: usize) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
+/// The largest value ECS takes for a container's cpu, memory and
+/// memoryReservation: they are `Integer` (32-bit) in the ECS API model.
+pub const MAX_CONTAINER_VALUE: i64 = i32::MAX as i64;
+
 const NETWORK_MODES: [&str; 4] = ["bridge", "host", "awsvpc", "none"];
 const CONDITIONS: [&str; 4] = ["START", "COMPLETE", "SUCCESS", "HEALTHY"];
 
@@ -305,6 +309,19 @@ pub fn validate(v: &TaskDefView) -> Result<(), ApiError> {
                 )));
             }
         }
+        // cpu, memory and memoryReservation are `Integer` (32-bit) in the ECS
+        // API model; a larger value is out of range, not a huge reservation.
+        for (field, value) in [
+            ("cpu", c.cpu),
+            ("memory", c.memory),
+            ("memoryReservation", c.memory_reservation),
+        ] {
+            if let Some(n) = value.filter(|n| *n > MAX_CONTAINER_VALUE) {
+                return Err(ApiError::client(format!(
+                    "Invalid '{field}' setting for container '{name}': {n} is out of range (at most {MAX_CONTAINER_VALUE})."
+                )));
+            }
+        }
         for (j, p) in c.port_mappings.iter().enumerate() {
             let field = format!("containerDefinitions[{i}].portMappings[{j}]");
             let Some(cp) = p.container_port else {
@@ -379,10 +396,21 @@ pub fn parse_cpu(s: &str) -> Option<i64> {
     let t = s.trim().to_ascii_lowercase();
     if let Some(n) = t.strip_suffix("vcpu") {
         let v: f64 = n.trim().parse().ok()?;
-        return (v >= 0.0).then(|| (v * 1024.0).round() as i64);
+        return in_range((v * 1024.0).round());
     }
     let n = t.strip_suffix("cpu").unwrap_or(&t).trim();
-    n.parse::<i64>().ok().filter(|v| *v >= 0)
+    n.parse::<i64>()
+        .ok()
+        .filter(|v| (0..=MAX_TASK_VALUE).contains(v))
+}
+
+/// Task-level cpu and memory are strings in the ECS API, but ECS stores them
+/// as 32-bit integers: larger values (and "inf vCPU") are invalid settings,
+/// never saturated or wrapped.
+const MAX_TASK_VALUE: i64 = i32::MAX as i64;
+
+fn in_range(v: f64) -> Option<i64> {
+    (v >= 0.0 && v <= MAX_TASK_VALUE as f64).then_some(v as i64)
 }
 
 /// MiB from "512", "512 MiB", "1 GB" or "2gb".
@@ -390,14 +418,16 @@ pub fn parse_memory(s: &str) -> Option<i64> {
     let t = s.trim().to_ascii_lowercase();
     if let Some(n) = t.strip_suffix("gb") {
         let v: f64 = n.trim().parse().ok()?;
-        return (v >= 0.0).then(|| (v * 1024.0).round() as i64);
+        return in_range((v * 1024.0).round());
     }
     let n = t
         .strip_suffix("mib")
         .or_else(|| t.strip_suffix("mb"))
         .unwrap_or(&t)
         .trim();
-    n.parse::<i64>().ok().filter(|v| *v >= 0)
+    n.parse::<i64>()
+        .ok()
+        .filter(|v| (0..=MAX_TASK_VALUE).contains(v))
 }
 
 #[cfg(test)]

@@ -298,3 +298,121 @@ fn pagination() {
     assert_eq!(p2["clusterArns"].as_array().unwrap().len(), 3);
     assert!(p2["nextToken"].is_null());
 }
+
+fn remaining(st: &mut State, inst: &str, name: &str) -> Value {
+    let d = call(
+        st,
+        "DescribeContainerInstances",
+        json!({"cluster": "c", "containerInstances": [inst]}),
+    );
+    d["containerInstances"][0]["remainingResources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap()["integerValue"]
+        .clone()
+}
+
+/// Issue 18 point 13: two containers with cpu/memory i64::MAX used to wrap
+/// the task's sum (release builds), so the impossible task was placed and the
+/// instance's remaining resources went wrong. ECS's model types these fields
+/// as 32-bit integers: larger values are refused at registration.
+#[test]
+fn huge_container_values_are_refused_at_registration() {
+    let (mut st, inst) = setup();
+    for field in ["cpu", "memory", "memoryReservation"] {
+        let mut c = json!({"name": "a", "image": "busybox", "memory": 64});
+        c[field] = json!(i64::MAX);
+        if field == "memoryReservation" {
+            c["memory"] = json!(i64::MAX);
+        }
+        let mut d = c.clone();
+        d["name"] = json!("b");
+        let e = dispatch(
+            &mut st,
+            &mut ctx(),
+            "RegisterTaskDefinition",
+            json!({"family": "huge", "containerDefinitions": [c, d]}),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Client, "{field}: {e}");
+        assert!(e.message.contains("out of range"), "{field}: {e}");
+    }
+    assert_eq!(remaining(&mut st, &inst, "CPU"), 1024);
+    assert_eq!(remaining(&mut st, &inst, "MEMORY"), 512);
+}
+
+/// The same through RunTask overrides: refused with InvalidParameterException,
+/// nothing placed, the instance's resources untouched.
+#[test]
+fn huge_override_values_are_refused_not_wrapped() {
+    let (mut st, inst) = setup();
+    call(
+        &mut st,
+        "RegisterTaskDefinition",
+        json!({"family": "two", "containerDefinitions": [
+            {"name": "a", "image": "busybox", "memory": 10, "cpu": 1},
+            {"name": "b", "image": "busybox", "memory": 10, "cpu": 1}]}),
+    );
+    for field in ["cpu", "memory"] {
+        let ov = json!({"containerOverrides": [
+            {"name": "a", field: i64::MAX}, {"name": "b", field: i64::MAX}]});
+        let e = dispatch(
+            &mut st,
+            &mut ctx(),
+            "RunTask",
+            json!({"cluster": "c", "taskDefinition": "two", "overrides": ov}),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidParameter, "{field}: {e}");
+        assert!(e.message.contains("out of range"), "{field}: {e}");
+    }
+    assert!(st.tasks.is_empty());
+    assert_eq!(remaining(&mut st, &inst, "CPU"), 1024);
+    assert_eq!(remaining(&mut st, &inst, "MEMORY"), 512);
+}
+
+/// Task-level values ECS cannot hold ("inf vCPU", > 2^31) are invalid
+/// settings, not saturated into a huge reservation.
+#[test]
+fn huge_task_level_values_are_invalid_settings() {
+    let (mut st, _) = setup();
+    for (cpu, memory) in [("inf vCPU", "512"), ("256", "9223372036854775807")] {
+        let e = dispatch(
+            &mut st,
+            &mut ctx(),
+            "RegisterTaskDefinition",
+            json!({"family": "t", "cpu": cpu, "memory": memory,
+                "containerDefinitions": [{"name": "a", "image": "busybox"}]}),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Client, "{cpu}/{memory}: {e}");
+        assert!(e.message.starts_with("Invalid '"), "{e}");
+    }
+}
+
+/// A nextToken so large that start + maxResults overflows used to wrap (and
+/// panic in debug builds); it is refused as an invalid parameter.
+#[test]
+fn huge_next_token_is_refused() {
+    let mut st = State::default();
+    call(&mut st, "CreateCluster", json!({"clusterName": "c"}));
+    let tok = format!("ecs-local:{}", usize::MAX);
+    let e = dispatch(
+        &mut st,
+        &mut ctx(),
+        "ListClusters",
+        json!({"maxResults": 10, "nextToken": tok}),
+    )
+    .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidParameter, "{e}");
+    // A token just past the end (the list shrank) is an empty last page.
+    let p = call(
+        &mut st,
+        "ListClusters",
+        json!({"maxResults": 10, "nextToken": "ecs-local:5"}),
+    );
+    assert_eq!(p["clusterArns"], json!([]));
+    assert!(p["nextToken"].is_null());
+}

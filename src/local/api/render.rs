@@ -1,7 +1,7 @@
 //! Records to ECS API response shapes.
 
 use crate::local::enis::{render_attachments, render_container_interfaces};
-use crate::local::placement::{Candidate, Failure};
+use crate::local::placement::{self, Candidate, Failure};
 use crate::local::state::{
     ClusterRec, InstanceRec, Resource, State, TaskDefRec, TaskRec, ACCOUNT_ID,
 };
@@ -107,10 +107,7 @@ pub fn candidate(st: &State, i: &InstanceRec) -> Candidate {
         udp_used: ports(resource(i, "PORTS_UDP")),
     };
     for t in live_tasks_on(st, &i.arn) {
-        c.cpu_free -= t.reservation.cpu;
-        c.memory_free -= t.reservation.memory;
-        c.tcp_used.extend(t.reservation.tcp_ports.iter().copied());
-        c.udp_used.extend(t.reservation.udp_ports.iter().copied());
+        placement::take(&mut c, &t.reservation);
     }
     c
 }

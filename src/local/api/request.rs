@@ -39,7 +39,17 @@ pub(crate) fn paginate(
             )))
         }
     };
-    let end = (start + max).min(items.len());
+    // A token past the end (the list shrank) gives an empty page; one so
+    // large the arithmetic would wrap is not a token ecs-local handed out.
+    let end = start
+        .checked_add(max)
+        .ok_or_else(|| {
+            ApiError::invalid(format!(
+                "Invalid nextToken {:?}: out of range.",
+                next_token.unwrap_or_default()
+            ))
+        })?
+        .min(items.len());
     let page = items
         .get(start..end)
         .map(<[String]>::to_vec)

@@ -12,8 +12,10 @@ use crate::local::enis::{self, Pool};
 use crate::local::error::ApiError;
 use crate::local::overrides::{effective_containers, reservation, task_cpu_memory, TaskOverride};
 use crate::local::placement::{self, Candidate, Failure, Requirement};
-use crate::local::state::{ClusterRec, ContainerRec, EniRec, State, TaskDefRec, TaskEni, TaskRec};
-use crate::local::taskdef::{view, TaskDefView};
+use crate::local::state::{
+    ClusterRec, ContainerRec, EniRec, Reservation, State, TaskDefRec, TaskEni, TaskRec,
+};
+use crate::local::taskdef::{view, TaskDefView, MAX_CONTAINER_VALUE};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -115,6 +117,8 @@ struct Launch {
     tags: Vec<Value>,
     /// Subnets to take an ENI from (awsvpc with awsvpcConfiguration).
     subnets: Option<Vec<String>>,
+    /// What each task holds on its instance, checked for range once.
+    reservation: Reservation,
 }
 
 fn prepare(st: &mut State, ctx: &Ctx, req: &RunReq) -> Result<Launch, ApiError> {
@@ -172,6 +176,11 @@ fn prepare(st: &mut State, ctx: &Ctx, req: &RunReq) -> Result<Launch, ApiError> 
                     "overrides.containerOverrides[{i}].{field} must not be negative."
                 )));
             }
+            if let Some(n) = value.filter(|n| *n > MAX_CONTAINER_VALUE) {
+                return Err(ApiError::invalid(format!(
+                    "overrides.containerOverrides[{i}].{field} {n} is out of range (at most {MAX_CONTAINER_VALUE})."
+                )));
+            }
         }
     }
     let managed = req
@@ -179,6 +188,7 @@ fn prepare(st: &mut State, ctx: &Ctx, req: &RunReq) -> Result<Launch, ApiError> 
         .unwrap_or(false)
         .then_some(cluster.name.as_str());
     let tags = tags::task_tags(&req.tags, req.propagate_tags.as_deref(), &def.tags, managed)?;
+    let reservation = reservation(&v, &overrides)?;
     Ok(Launch {
         cluster,
         def,
@@ -189,6 +199,7 @@ fn prepare(st: &mut State, ctx: &Ctx, req: &RunReq) -> Result<Launch, ApiError> 
         group: req.group.clone(),
         tags,
         subnets,
+        reservation,
     })
 }
 
@@ -210,7 +221,7 @@ fn issue_credentials(t: &mut TaskRec, l: &Launch, now: f64, ttl: f64) {
 
 fn requirement(l: &Launch) -> Requirement {
     Requirement {
-        reservation: reservation(&l.view, &l.overrides),
+        reservation: l.reservation.clone(),
         attributes: l.def.requires_attributes.clone(),
     }
 }
@@ -240,7 +251,7 @@ fn create_task(
             ..Default::default()
         })
         .collect();
-    let r = reservation(&l.view, &l.overrides);
+    let r = l.reservation.clone();
     let (task_cpu, task_mem) = task_cpu_memory(&l.view, &l.overrides);
     let initial = if l.view.network_mode.as_deref() == Some("awsvpc") {
         "PROVISIONING"
