@@ -32,6 +32,8 @@ mod endpoints_netns;
 mod hardening;
 #[path = "integration/local_api.rs"]
 mod local_api;
+#[path = "integration/local_errors.rs"]
+mod local_errors;
 #[path = "integration/local_net.rs"]
 mod local_net;
 #[path = "integration/network.rs"]

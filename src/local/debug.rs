@@ -25,9 +25,15 @@ fn reply(status: StatusCode, body: Value) -> Response {
         .into_response()
 }
 
-/// `{"error": "...", "field": "..."}` (field when one is to blame).
+/// A refusal in AWS's JSON error shape (`__type`, `message`), with the
+/// hooks' own `error` and `field` (when one is to blame) kept beside them.
 fn error(status: StatusCode, field: Option<&str>, message: &str) -> Response {
-    let mut body = json!({ "error": message });
+    let type_name = match status {
+        StatusCode::BAD_REQUEST => "InvalidParameterException",
+        StatusCode::NOT_FOUND => "ResourceNotFoundException",
+        _ => "ServerException",
+    };
+    let mut body = json!({ "__type": type_name, "message": message, "error": message });
     if let Some(f) = field {
         body["field"] = json!(f);
     }
@@ -78,7 +84,7 @@ pub struct ForgetTask {
 pub async fn forget_task(
     State(app): State<Arc<App>>,
     axum::Json(req): axum::Json<ForgetTask>,
-) -> StatusCode {
+) -> Response {
     let mut ctx = app.ctx("");
     let found = app.transact(&mut ctx, |st, _| {
         let found = st.tasks.remove(&req.task).is_some();
@@ -88,9 +94,13 @@ pub async fn forget_task(
         Ok(found)
     });
     match found {
-        Ok(true) => StatusCode::NO_CONTENT,
-        Ok(false) => StatusCode::NOT_FOUND,
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => error(
+            StatusCode::NOT_FOUND,
+            Some("task"),
+            &format!("no task {}", req.task),
+        ),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, None, &e.to_string()),
     }
 }
 

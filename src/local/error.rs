@@ -95,20 +95,23 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({
-            "__type": self.kind.type_name(),
-            "message": self.message,
-        });
-        let mut resp = (self.kind.status(), body.to_string()).into_response();
-        let headers = resp.headers_mut();
-        headers.insert(
-            "content-type",
-            HeaderValue::from_static("application/x-amz-json-1.1"),
-        );
-        headers.insert(
-            "x-amzn-errortype",
-            HeaderValue::from_static(self.kind.type_name()),
-        );
-        resp
+        json_error(self.kind.status(), self.kind.type_name(), &self.message)
     }
+}
+
+/// A response in the AWS JSON 1.1 error shape: `{"__type", "message"}`,
+/// content type `application/x-amz-json-1.1`, `x-amzn-errortype`.
+pub fn json_error(status: StatusCode, type_name: &'static str, message: &str) -> Response {
+    let body = serde_json::json!({
+        "__type": type_name,
+        "message": message,
+    });
+    let mut resp = (status, body.to_string()).into_response();
+    let headers = resp.headers_mut();
+    headers.insert(
+        "content-type",
+        HeaderValue::from_static("application/x-amz-json-1.1"),
+    );
+    headers.insert("x-amzn-errortype", HeaderValue::from_static(type_name));
+    resp
 }

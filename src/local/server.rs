@@ -8,6 +8,8 @@ use super::auth;
 use super::config::now_secs;
 use super::debug;
 use super::error::{ApiError, ErrorKind};
+use super::refusal;
+use super::strict_json;
 use super::tcs;
 use super::ws::request_host;
 use axum::body::Bytes;
@@ -32,7 +34,15 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/debug/credentials", get(debug::credentials))
         .route("/debug/imds/latest/api/token", put(debug::imds_token))
         .route("/debug/imds/{*path}", get(debug::imds_get))
+        .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(refusal::BODY_LIMIT))
+        .layer(axum::middleware::map_response(refusal::shape))
         .with_state(app)
+}
+
+/// No such route: an empty 404, given its JSON body by `refusal::shape`.
+async fn not_found() -> StatusCode {
+    StatusCode::NOT_FOUND
 }
 
 async fn root() -> &'static str {
@@ -99,7 +109,7 @@ fn handle_api(
     let json: serde_json::Value = if body.iter().all(u8::is_ascii_whitespace) {
         serde_json::json!({})
     } else {
-        serde_json::from_slice(body).map_err(|e| {
+        strict_json::parse(body).map_err(|e| {
             ApiError::new(
                 ErrorKind::Serialization,
                 format!("Request body is not valid JSON: {e}"),
