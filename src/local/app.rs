@@ -41,7 +41,11 @@ pub struct TcsStats {
     pub task_metrics: AtomicU64,
     /// PublishMetricsRequests marked idle.
     pub idle: AtomicU64,
-    /// What agents reported per task ARN, for tests to observe.
+    /// Task entries of metrics (and health) for tasks ecs-local does not
+    /// know: dropped, only counted.
+    pub unknown_task_metrics: AtomicU64,
+    pub unknown_task_health: AtomicU64,
+    /// What agents reported per task ARN ecs-local knows, for tests to observe.
     pub tasks: Mutex<HashMap<String, TaskTelemetry>>,
     /// The JSON of the last PublishMetricsRequest.
     pub last_metrics: Mutex<Option<String>>,

@@ -63,6 +63,8 @@ pub async fn stats(State(app): State<Arc<App>>) -> Response {
         "instanceStatus": app.tcs_stats.instance_status.load(Ordering::Relaxed),
         "taskMetrics": app.tcs_stats.task_metrics.load(Ordering::Relaxed),
         "idle": app.tcs_stats.idle.load(Ordering::Relaxed),
+        "unknownTaskMetrics": app.tcs_stats.unknown_task_metrics.load(Ordering::Relaxed),
+        "unknownTaskHealth": app.tcs_stats.unknown_task_health.load(Ordering::Relaxed),
         "tasks": json!(*app.tcs_stats.tasks.lock().unwrap_or_else(|e| e.into_inner())),
         "lastMetrics": app.tcs_stats.last_metrics.lock().unwrap_or_else(|e| e.into_inner())
             .as_deref()

@@ -62,6 +62,14 @@ pub fn reply(app: &App, frame: &str) -> Option<TcsMessage> {
         }
         Ok(TcsMessage::PublishHealth(h)) => {
             app.tcs_stats.health.fetch_add(1, Ordering::Relaxed);
+            let known = known_tasks(app, h.tasks.iter().map(|t| t.task_arn.as_deref()));
+            let unknown = h.tasks.len() - known.iter().filter(|k| **k).count();
+            if unknown > 0 {
+                app.tcs_stats
+                    .unknown_task_health
+                    .fetch_add(unknown as u64, Ordering::Relaxed);
+                tracing::debug!(unknown, "health for unknown tasks dropped");
+            }
             tracing::debug!(tasks = h.tasks.len(), "health received");
             Some(TcsMessage::AckPublishHealth(AckPublishHealth {
                 message: Some("ok".into()),
@@ -88,7 +96,18 @@ pub fn reply(app: &App, frame: &str) -> Option<TcsMessage> {
     }
 }
 
-/// Counts a PublishMetricsRequest for /debug/stats.
+/// For each task ARN, whether ecs-local knows the task. Telemetry for
+/// other tasks is dropped (and counted): an agent, or anyone who can open the
+/// socket, could otherwise make ecs-local keep an entry per made-up ARN.
+fn known_tasks<'a>(app: &App, arns: impl Iterator<Item = Option<&'a str>>) -> Vec<bool> {
+    app.read(|st| {
+        arns.map(|a| a.is_some_and(|a| st.tasks.contains_key(a)))
+            .collect()
+    })
+}
+
+/// Counts a PublishMetricsRequest for /debug/stats, keeping per-task figures
+/// only for tasks ecs-local knows.
 fn record_metrics(app: &App, m: &PublishMetricsRequest, json: &str) {
     let stats = &app.tcs_stats;
     stats.metrics.fetch_add(1, Ordering::Relaxed);
@@ -99,8 +118,16 @@ fn record_metrics(app: &App, m: &PublishMetricsRequest, json: &str) {
         stats.idle.fetch_add(1, Ordering::Relaxed);
     }
     *stats.last_metrics.lock().unwrap_or_else(|e| e.into_inner()) = Some(json.to_string());
+    let known = known_tasks(app, m.task_metrics.iter().map(|t| t.task_arn.as_deref()));
+    let unknown = known.iter().filter(|k| !**k).count();
+    if unknown > 0 {
+        stats
+            .unknown_task_metrics
+            .fetch_add(unknown as u64, Ordering::Relaxed);
+        tracing::debug!(unknown, "metrics for unknown tasks dropped");
+    }
     let mut tasks = stats.tasks.lock().unwrap_or_else(|e| e.into_inner());
-    for t in &m.task_metrics {
+    for (t, _) in m.task_metrics.iter().zip(&known).filter(|(_, k)| **k) {
         let entry = tasks
             .entry(t.task_arn.clone().unwrap_or_default())
             .or_default();
@@ -149,13 +176,5 @@ async fn session(app: Arc<App>, socket: WebSocket, peer: String) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn strips_signed_header_block() {
-        let f = "Authorization: AWS4-HMAC-SHA256 x\r\nX-Amz-Date: 20260101T000000Z\r\n\r\n{\"type\":\"HeartbeatMessage\",\"message\":{}}";
-        assert!(json_part(f).starts_with("{\"type\""));
-        assert_eq!(json_part(" {\"a\":1}"), "{\"a\":1}");
-    }
-}
+#[path = "tcs_tests.rs"]
+mod tests;

@@ -1,0 +1,93 @@
+use super::*;
+use crate::local::config::Config;
+use crate::local::state::TaskRec;
+use crate::local::store::Store;
+use crate::model::tcs::{PublishHealthRequest, TaskHealth, TaskMetric};
+use std::time::Duration;
+
+#[test]
+fn strips_signed_header_block() {
+    let f = "Authorization: AWS4-HMAC-SHA256 x\r\nX-Amz-Date: 20260101T000000Z\r\n\r\n{\"type\":\"HeartbeatMessage\",\"message\":{}}";
+    assert!(json_part(f).starts_with("{\"type\""));
+    assert_eq!(json_part(" {\"a\":1}"), "{\"a\":1}");
+}
+
+fn app(dir: &std::path::Path) -> App {
+    let cfg = Config {
+        listen: "127.0.0.1:1".parse().unwrap(),
+        region: "us-east-1".into(),
+        auth: None,
+        heartbeat: Duration::from_secs(30),
+        resend: Duration::from_secs(5),
+        manifest: Duration::from_secs(60),
+        credentials_ttl: Duration::from_secs(3600),
+        eni_attach_timeout: Duration::from_secs(60),
+    };
+    App::new(cfg, Store::open(dir).unwrap()).unwrap()
+}
+
+const KNOWN: &str = "arn:aws:ecs:us-east-1:000000000000:task/c/known";
+
+/// Issue 18 point 12: 500,000 made-up task ARNs on one socket were all kept
+/// in the per-task telemetry map. Only tasks ecs-local knows are kept; the
+/// others are dropped and counted (shown in /debug/stats `tcs`).
+#[test]
+fn telemetry_for_unknown_tasks_is_dropped_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    let mut ctx = app.ctx("");
+    app.transact(&mut ctx, |st, _| {
+        st.put_task(TaskRec {
+            arn: KNOWN.into(),
+            ..Default::default()
+        });
+        Ok(())
+    })
+    .unwrap();
+    let metric = |arn: String| TaskMetric {
+        task_arn: Some(arn),
+        ..Default::default()
+    };
+    let mut task_metrics: Vec<TaskMetric> = (0..20_000)
+        .map(|i| {
+            metric(format!(
+                "arn:aws:ecs:us-east-1:000000000000:task/c/made-up-{i}"
+            ))
+        })
+        .collect();
+    task_metrics.push(metric(KNOWN.into()));
+    let frame = TcsMessage::PublishMetrics(PublishMetricsRequest {
+        task_metrics,
+        ..Default::default()
+    })
+    .encode();
+    assert!(
+        reply(&app, &frame).is_some(),
+        "the frame is still acknowledged"
+    );
+    let tasks = app.tcs_stats.tasks.lock().unwrap();
+    assert_eq!(tasks.keys().collect::<Vec<_>>(), vec![KNOWN]);
+    assert_eq!(tasks[KNOWN].frames, 1);
+    drop(tasks);
+    assert_eq!(
+        app.tcs_stats.unknown_task_metrics.load(Ordering::Relaxed),
+        20_000
+    );
+
+    let health = TcsMessage::PublishHealth(PublishHealthRequest {
+        tasks: vec![
+            TaskHealth {
+                task_arn: Some("made-up".into()),
+                ..Default::default()
+            },
+            TaskHealth {
+                task_arn: Some(KNOWN.into()),
+                ..Default::default()
+            },
+        ],
+        ..Default::default()
+    })
+    .encode();
+    assert!(reply(&app, &health).is_some());
+    assert_eq!(app.tcs_stats.unknown_task_health.load(Ordering::Relaxed), 1);
+}
