@@ -30,6 +30,8 @@ mod endpoints_agent;
 mod endpoints_netns;
 #[path = "integration/hardening.rs"]
 mod hardening;
+#[path = "integration/introspection_access.rs"]
+mod introspection_access;
 #[path = "integration/local_api.rs"]
 mod local_api;
 #[path = "integration/local_errors.rs"]

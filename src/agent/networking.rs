@@ -36,6 +36,10 @@ pub async fn start(cfg: &Config) -> Result<Networking, AgentError> {
         reserved_ports_tcp: cfg.reserved_ports.clone(),
         reserved_ports_udp: cfg.reserved_ports_udp.clone(),
         credentials_port: cfg.endpoints.credentials_port,
+        // Only when the host rules close the port: then awsvpc tasks on the
+        // bridge must not get through the bridge's ACCEPT.
+        introspection_port: (n.host_setup && !n.allow_offhost_introspection)
+            .then_some(cfg.endpoints.introspection_port),
         ..NetworkConfig::with_defaults(cfg.data_dir.join("network"))
     };
     let manager = NetworkManager::new(net_cfg)
@@ -48,7 +52,6 @@ pub async fn start(cfg: &Config) -> Result<Networking, AgentError> {
             introspection_port: cfg.endpoints.introspection_port,
             skip_localhost_traffic_filter: n.skip_localhost_traffic_filter,
             allow_offhost_introspection: n.allow_offhost_introspection,
-            offhost_introspection_interface: n.offhost_introspection_interface.clone(),
         };
         manager
             .prepare_host(&prep)

@@ -50,6 +50,9 @@ pub(crate) const GO_AGENT_IGNORED: &[&str] = &[
     "ECS_LOG_ROLLOVER_TYPE",
     "ECS_MANIFEST_PULL_TIMEOUT",
     "ECS_NVIDIA_RUNTIME",
+    // ecs-init (since 2025) drops the introspection port on every interface
+    // but loopback and the Docker bridge; the interface is no longer chosen.
+    "ECS_OFFHOST_INTROSPECTION_INTERFACE_NAME",
     "ECS_POLL_METRICS",
     "ECS_PROPAGATE_TASK_MEMORY_LIMIT_CGROUPV2",
     "ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT",

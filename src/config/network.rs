@@ -22,8 +22,6 @@ pub struct Networking {
     pub skip_localhost_traffic_filter: bool,
     /// ECS_ALLOW_OFFHOST_INTROSPECTION_ACCESS
     pub allow_offhost_introspection: bool,
-    /// ECS_OFFHOST_INTROSPECTION_INTERFACE_NAME; None = the default route's.
-    pub offhost_introspection_interface: Option<String>,
     /// ECS_DYNAMIC_HOST_PORT_RANGE; None = the kernel's ephemeral range.
     pub dynamic_host_port_range: Option<(u16, u16)>,
     /// ECS_TASK_BRIDGE_NAME
@@ -111,10 +109,6 @@ impl Reader<'_> {
                 self,
                 "ECS_ALLOW_OFFHOST_INTROSPECTION_ACCESS",
                 false,
-            ),
-            offhost_introspection_interface: self.parse(
-                "ECS_OFFHOST_INTROSPECTION_INTERFACE_NAME",
-                parse_bridge_name,
             ),
             dynamic_host_port_range: self.parse("ECS_DYNAMIC_HOST_PORT_RANGE", parse_port_range),
             task_bridge: self
@@ -208,7 +202,6 @@ mod tests {
             ("ECS_ENABLE_TASK_IAM_ROLE", "true"),
             ("ECS_ENABLE_TASK_ENI", "true"),
             ("ECS_HOST_NETWORK_SETUP", "false"),
-            ("ECS_OFFHOST_INTROSPECTION_INTERFACE_NAME", "ens5"),
         ])
         .unwrap()
         .networking;
@@ -219,7 +212,6 @@ mod tests {
             Ipv4Net::new(Ipv4Addr::new(10, 213, 4, 0), 24).unwrap()
         );
         assert!(n.task_iam_role && n.task_eni && !n.host_setup);
-        assert_eq!(n.offhost_introspection_interface.as_deref(), Some("ens5"));
     }
 
     #[test]

@@ -285,7 +285,8 @@ const DOCUMENTED: &[(&str, &str, &str)] = &[
         "true",
         "At start, prepare the host as ecs-init does for the Go agent: route_localnet, \
          169.254.170.2:80 to the task metadata/credentials listener (nat PREROUTING DNAT and OUTPUT \
-         REDIRECT), the localhost traffic filter and the off-host introspection block, in chains \
+         REDIRECT), the localhost traffic filter and the introspection port closed to all but \
+         loopback and the task bridge, in chains \
          ECS-AGENT-PREROUTING/OUTPUT/INPUT rewritten idempotently. false: leave host-wide rules to \
          someone else (bridge and awsvpc tasks still reach 169.254.170.2 through the task bridge). \
          Not a Go agent variable.",
@@ -298,13 +299,9 @@ const DOCUMENTED: &[(&str, &str, &str)] = &[
     (
         "ECS_ALLOW_OFFHOST_INTROSPECTION_ACCESS",
         "false",
-        "Do not add the rule that closes the introspection port to other hosts.",
-    ),
-    (
-        "ECS_OFFHOST_INTROSPECTION_INTERFACE_NAME",
-        "",
-        "Interface the off-host introspection block applies to. Unset: the interface of the IPv4 \
-         default route (eth0 if there is none).",
+        "Leave the introspection port open on every interface. false: as ecs-init, it answers \
+         only on loopback and the task bridge (bridge-mode tasks), not to other hosts or awsvpc \
+         tasks (with ECS_HOST_NETWORK_SETUP).",
     ),
     (
         "ECS_DYNAMIC_HOST_PORT_RANGE",

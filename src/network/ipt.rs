@@ -59,6 +59,28 @@ pub(crate) async fn ensure_hook(h: &Hook) -> Result<(), NetworkError> {
     .await
 }
 
+/// Like `ensure_hook`, and the jump is moved to the top of its built-in chain
+/// if something else got above it (a hook inserted later by the host
+/// preparation would otherwise shadow it). Idempotent: one jump, first.
+pub(crate) async fn ensure_hook_on_top(h: &Hook) -> Result<(), NetworkError> {
+    ensure_hook(h).await?;
+    let h = h.clone();
+    let what = format!("-t {} -I {} 1 {}", h.table, h.builtin, h.spec);
+    with_ipt(what, move |ipt| {
+        let wanted = format!("-A {} {}", h.builtin, h.spec);
+        let listed = ipt.list(h.table, h.builtin).map_err(s)?;
+        let first = listed.iter().find(|l| l.starts_with("-A "));
+        if first.map(|l| l.trim()) == Some(wanted.as_str()) {
+            return Ok(());
+        }
+        while ipt.exists(h.table, h.builtin, &h.spec).map_err(s)? {
+            ipt.delete(h.table, h.builtin, &h.spec).map_err(s)?;
+        }
+        ipt.insert(h.table, h.builtin, &h.spec, 1).map_err(s)
+    })
+    .await
+}
+
 /// Unhooks and deletes the chains (and their rules); nothing if absent.
 /// All jumps go first: a chain still referenced cannot be deleted.
 pub(crate) async fn remove_hooks(hooks: &[Hook]) -> Result<(), NetworkError> {

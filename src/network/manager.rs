@@ -150,23 +150,20 @@ impl NetworkManager {
 
     /// ecs-init's host preparation, idempotent: route_localnet, 169.254.170.2:80
     /// to 127.0.0.1:credentials_port (PREROUTING DNAT, OUTPUT REDIRECT), the
-    /// localhost traffic filter and the off-host introspection block. The
-    /// rules live in ECS-AGENT-{PREROUTING,OUTPUT,INPUT}, rewritten each call.
+    /// localhost traffic filter and the introspection port open only to
+    /// loopback and this manager's bridge. The rules live in
+    /// ECS-AGENT-{PREROUTING,OUTPUT,INPUT}, rewritten each call.
     pub async fn prepare_host(&self, prep: &HostPrep) -> Result<(), NetworkError> {
         write_sysctl("/proc/sys/net/ipv4/conf/all/route_localnet", "1")?;
-        let iface = match &prep.offhost_introspection_interface {
-            Some(i) => i.clone(),
-            None => std::fs::read_to_string("/proc/net/route")
-                .ok()
-                .and_then(|s| rules::default_route_interface(&s))
-                .unwrap_or_else(|| "eth0".to_string()),
-        };
-        let wanted = rules::host_rules(prep, &iface);
+        let bridge = &self.cfg.bridge_name;
+        let wanted = rules::host_rules(prep, bridge);
         for h in rules::host_hooks() {
             ipt::ensure_hook(&h).await?;
             ipt::sync_chain(h.table, &h.chain, wanted.clone()).await?;
         }
-        tracing::info!(credentials_port = prep.credentials_port, offhost_interface = %iface,
+        // The awsvpc tasks' DROPs must stay above the bridge's ACCEPT.
+        ipt::ensure_hook_on_top(&rules::input_hook(bridge)).await?;
+        tracing::info!(credentials_port = prep.credentials_port, %bridge,
             localhost_filter = !prep.skip_localhost_traffic_filter,
             introspection_blocked = !prep.allow_offhost_introspection, "host prepared for task networking");
         Ok(())
@@ -344,6 +341,9 @@ impl NetworkManager {
         for b in &lease.bindings {
             ipt::ensure_rule(&rules::port_rule(&self.cfg.bridge_name, b, ip)).await?;
         }
+        if let Some(r) = self.introspection_rule(lease.mode, ip) {
+            ipt::ensure_rule(&r).await?;
+        }
 
         if let (Some(mac), Some(eni)) = (eni_mac, req.eni.as_ref()) {
             let (idx, host_name) = link::by_mac(&host.handle, &mac).await?.ok_or_else(|| {
@@ -369,6 +369,14 @@ impl NetworkManager {
             }
         }
         Ok(())
+    }
+
+    /// The DROP that keeps an awsvpc task off the introspection port (see
+    /// `rules::input_chain`); bridge-mode tasks may reach it, as under ecs-init.
+    fn introspection_rule(&self, mode: NetworkMode, ip: Ipv4Addr) -> Option<rules::Rule> {
+        let port = self.cfg.introspection_port?;
+        (mode == NetworkMode::Awsvpc)
+            .then(|| rules::awsvpc_introspection_rule(&self.cfg.bridge_name, ip, port))
     }
 
     async fn must_index(&self, h: &rtnetlink::Handle, name: &str) -> Result<u32, NetworkError> {
@@ -399,7 +407,11 @@ impl NetworkManager {
             "1",
         )?;
         for h in rules::bridge_hooks(name) {
-            ipt::ensure_hook(&h).await?;
+            if h.chain == rules::input_chain(name) {
+                ipt::ensure_hook_on_top(&h).await?;
+            } else {
+                ipt::ensure_hook(&h).await?;
+            }
         }
         for r in rules::bridge_rules(name, subnet, self.cfg.credentials_port) {
             ipt::ensure_rule(&r).await?;
@@ -423,6 +435,9 @@ impl NetworkManager {
             if let Some(ip) = l.ip {
                 for b in &l.bindings {
                     ipt::delete_rule(&rules::port_rule(&self.cfg.bridge_name, b, ip)).await?;
+                }
+                if let Some(r) = self.introspection_rule(l.mode, ip) {
+                    ipt::delete_rule(&r).await?;
                 }
             }
             if let Some(eni) = &l.eni {

@@ -68,8 +68,16 @@ pub(crate) fn host_hooks() -> Vec<Hook> {
 
 /// ecs-init's rules: 169.254.170.2:80 to the credentials listener from
 /// containers (PREROUTING DNAT) and from the host (OUTPUT REDIRECT), the
-/// localhost traffic filter and the introspection port closed off-host.
-pub(crate) fn host_rules(prep: &HostPrep, offhost_iface: &str) -> Vec<Rule> {
+/// localhost traffic filter and the introspection port closed to all but
+/// loopback and the task bridge.
+///
+/// The INPUT rules come in the order ecs-init leaves them (it inserts each at
+/// the top: the localhost filter, then the introspection DROP, then the bridge
+/// ACCEPT, ecs-init/exec/iptables/iptables.go `Create`): the bridge's ACCEPT,
+/// then `! -i lo` DROP, then the localhost filter. ecs-init names docker0, the
+/// bridge of bridge-mode tasks; ours is the agent's task bridge. ecs-init
+/// adds no comment to these rules, so neither do we.
+pub(crate) fn host_rules(prep: &HostPrep, bridge: &str) -> Vec<Rule> {
     let mut rules = vec![
         Rule {
             table: "nat",
@@ -88,6 +96,19 @@ pub(crate) fn host_rules(prep: &HostPrep, offhost_iface: &str) -> Vec<Rule> {
             ),
         },
     ];
+    if !prep.allow_offhost_introspection {
+        let port = prep.introspection_port;
+        rules.push(Rule {
+            table: "filter",
+            chain: HOST_INPUT.into(),
+            spec: format!("-i {bridge} -p tcp -m tcp --dport {port} -j ACCEPT"),
+        });
+        rules.push(Rule {
+            table: "filter",
+            chain: HOST_INPUT.into(),
+            spec: format!("! -i {LOOPBACK} -p tcp -m tcp --dport {port} -j DROP"),
+        });
+    }
     if !prep.skip_localhost_traffic_filter {
         rules.push(Rule {
             table: "filter",
@@ -96,17 +117,39 @@ pub(crate) fn host_rules(prep: &HostPrep, offhost_iface: &str) -> Vec<Rule> {
                 .into(),
         });
     }
-    if !prep.allow_offhost_introspection {
-        rules.push(Rule {
-            table: "filter",
-            chain: HOST_INPUT.into(),
-            spec: format!(
-                "-i {offhost_iface} -p tcp -m tcp --dport {} -j DROP",
-                prep.introspection_port
-            ),
-        });
-    }
     rules
+}
+
+/// The loopback interface (ecs-init looks it up by its flags; Linux always
+/// names it `lo`).
+const LOOPBACK: &str = "lo";
+
+/// awsvpc tasks share the task bridge with bridge-mode tasks here (ecs-init's
+/// docker0 holds only bridge-mode tasks; the Go agent's awsvpc tasks reach the
+/// host over their ENI or ecs-bridge, both dropped). This chain, hooked into
+/// INPUT above ECS-AGENT-INPUT for packets from the bridge, holds one DROP per
+/// awsvpc task address so that the bridge's ACCEPT serves bridge-mode tasks only.
+pub(crate) fn input_chain(bridge: &str) -> String {
+    format!("ECS-IN-{bridge}")
+}
+
+pub(crate) fn input_hook(bridge: &str) -> Hook {
+    hook(
+        "filter",
+        "INPUT",
+        &input_chain(bridge),
+        &format!("-i {bridge}"),
+        true,
+    )
+}
+
+/// The introspection port closed to one awsvpc task's bridge address.
+pub(crate) fn awsvpc_introspection_rule(bridge: &str, task_ip: Ipv4Addr, port: u16) -> Rule {
+    Rule {
+        table: "filter",
+        chain: input_chain(bridge),
+        spec: format!("-s {task_ip}/32 -p tcp -m tcp --dport {port} -j DROP"),
+    }
 }
 
 /// Per-bridge chain names (bridge names are at most 15 bytes, chains 28).
@@ -154,6 +197,7 @@ pub(crate) fn bridge_hooks(bridge: &str) -> Vec<Hook> {
         ),
         hook("nat", "POSTROUTING", &snat_chain(bridge), "", false),
         hook("filter", "FORWARD", &forward_chain(bridge), "", true),
+        input_hook(bridge),
     ]
 }
 
@@ -211,15 +255,4 @@ pub(crate) fn port_rule(bridge: &str, b: &NetworkBinding, task_ip: Ipv4Addr) -> 
             b.host_port, b.container_port
         ),
     }
-}
-
-/// The interface of the first IPv4 default route in `/proc/net/route`
-/// content, skipping loopback (ecs-init's choice for the introspection rule).
-pub(crate) fn default_route_interface(proc_net_route: &str) -> Option<String> {
-    proc_net_route.lines().skip(1).find_map(|line| {
-        let mut f = line.split_whitespace();
-        let iface = f.next()?;
-        let dest = f.next()?;
-        (dest == "00000000" && iface != "lo").then(|| iface.to_string())
-    })
 }

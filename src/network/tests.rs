@@ -264,7 +264,7 @@ fn state_round_trips_and_refuses_another_bridge() {
 #[test]
 fn host_rules_match_ecs_init() {
     let prep = HostPrep::default();
-    let r = rules::host_rules(&prep, "ens5");
+    let r = rules::host_rules(&prep, "ecs-br0");
     let specs: Vec<(&str, &str, &str)> = r
         .iter()
         .map(|r| (r.table, r.chain.as_str(), r.spec.as_str()))
@@ -278,12 +278,34 @@ fn host_rules_match_ecs_init() {
                 "-d 169.254.170.2/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination 127.0.0.1:51679"
             ),
             ("nat", "ECS-AGENT-OUTPUT", "-d 169.254.170.2/32 -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 51679"),
+            // ecs-init/exec/iptables/iptables.go inserts each INPUT rule at the
+            // top (localhost filter, `! -i lo` DROP, docker0 ACCEPT), so this
+            // is the order it leaves: the bridge's ACCEPT first.
+            ("filter", "ECS-AGENT-INPUT", "-i ecs-br0 -p tcp -m tcp --dport 51678 -j ACCEPT"),
+            ("filter", "ECS-AGENT-INPUT", "! -i lo -p tcp -m tcp --dport 51678 -j DROP"),
             (
                 "filter",
                 "ECS-AGENT-INPUT",
                 "-d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP"
             ),
-            ("filter", "ECS-AGENT-INPUT", "-i ens5 -p tcp -m tcp --dport 51678 -j DROP"),
+        ]
+    );
+    // Another port: both introspection rules follow it; the filter stays.
+    let other = HostPrep {
+        introspection_port: 6000,
+        skip_localhost_traffic_filter: true,
+        ..HostPrep::default()
+    };
+    let specs: Vec<String> = rules::host_rules(&other, "ecs-t7")
+        .into_iter()
+        .filter(|r| r.table == "filter")
+        .map(|r| r.spec)
+        .collect();
+    assert_eq!(
+        specs,
+        vec![
+            "-i ecs-t7 -p tcp -m tcp --dport 6000 -j ACCEPT",
+            "! -i lo -p tcp -m tcp --dport 6000 -j DROP"
         ]
     );
     let skip = HostPrep {
@@ -292,7 +314,7 @@ fn host_rules_match_ecs_init() {
         credentials_port: 1234,
         ..HostPrep::default()
     };
-    let r = rules::host_rules(&skip, "eth0");
+    let r = rules::host_rules(&skip, "ecs-br0");
     assert_eq!(r.len(), 2);
     assert!(r[0].spec.ends_with("127.0.0.1:1234"));
     let hooks = rules::host_hooks();
@@ -337,16 +359,28 @@ fn bridge_and_port_rules() {
 }
 
 #[test]
-fn default_route_interface_as_ecs_init() {
-    let route = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\n\
-                 lo\t00000000\t00000000\t0001\t0\t0\t0\t00000000\n\
-                 ens5\t0020FEA9\t00000000\t0001\t0\t0\t0\t00FFFFFF\n\
-                 ens5\t00000000\t01201FAC\t0003\t0\t0\t512\t00000000\n";
+fn awsvpc_tasks_are_kept_off_the_bridge_introspection_accept() {
+    // Hooked first in INPUT, for packets from the bridge only, so its DROPs
+    // come before ECS-AGENT-INPUT's ACCEPT of the bridge.
+    let h = rules::input_hook("ecs-br0");
     assert_eq!(
-        rules::default_route_interface(route).as_deref(),
-        Some("ens5")
+        (h.table, h.builtin, h.spec.as_str(), h.first),
+        ("filter", "INPUT", "-i ecs-br0 -j ECS-IN-ecs-br0", true)
     );
-    assert_eq!(rules::default_route_interface("Iface\tDestination\n"), None);
+    assert!(
+        rules::bridge_hooks("ecs-br0").contains(&h),
+        "removed with the bridge"
+    );
+    let r = rules::awsvpc_introspection_rule("ecs-br0", Ipv4Addr::new(169, 254, 172, 9), 51678);
+    assert_eq!(
+        (r.table, r.chain.as_str(), r.spec.as_str()),
+        (
+            "filter",
+            "ECS-IN-ecs-br0",
+            "-s 169.254.172.9/32 -p tcp -m tcp --dport 51678 -j DROP"
+        )
+    );
+    assert!(rules::input_chain("abcdefghijklmno").len() <= 28);
 }
 
 #[test]

@@ -34,6 +34,10 @@ pub struct NetworkConfig {
     /// The agent's task metadata/credentials listener on 127.0.0.1, where
     /// 169.254.170.2:80 from the bridge's tasks is sent.
     pub credentials_port: u16,
+    /// The introspection port when it is closed off-host: awsvpc tasks on the
+    /// bridge get a DROP for it (bridge-mode tasks keep the host's ACCEPT).
+    /// `None`: no such rule (off-host access allowed, or no host preparation).
+    pub introspection_port: Option<u16>,
 }
 
 /// Default bridge name.
@@ -54,6 +58,7 @@ impl NetworkConfig {
             state_dir,
             netns_dir: PathBuf::from("/var/run/netns"),
             credentials_port: 51679,
+            introspection_port: None,
         }
     }
 
@@ -104,15 +109,13 @@ pub(crate) fn proc_port_range(s: &str) -> Option<(u16, u16)> {
 pub struct HostPrep {
     /// The agent's credentials listener on 127.0.0.1 (51679).
     pub credentials_port: u16,
-    /// The introspection port (51678), closed to other hosts.
+    /// The introspection port (51678): open to loopback and the task bridge,
+    /// closed on every other interface.
     pub introspection_port: u16,
     /// ECS_SKIP_LOCALHOST_TRAFFIC_FILTER
     pub skip_localhost_traffic_filter: bool,
     /// ECS_ALLOW_OFFHOST_INTROSPECTION_ACCESS
     pub allow_offhost_introspection: bool,
-    /// ECS_OFFHOST_INTROSPECTION_INTERFACE_NAME; `None` = the interface of the
-    /// IPv4 default route (falling back to eth0), as ecs-init.
-    pub offhost_introspection_interface: Option<String>,
 }
 
 impl Default for HostPrep {
@@ -122,7 +125,6 @@ impl Default for HostPrep {
             introspection_port: 51678,
             skip_localhost_traffic_filter: false,
             allow_offhost_introspection: false,
-            offhost_introspection_interface: None,
         }
     }
 }

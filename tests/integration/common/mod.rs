@@ -728,7 +728,7 @@ impl Agent {
         }
         script.push_str(&format!(
             "ip link del {b} 2>/dev/null; \
-             for tc in nat:ECS-DNAT-{b} nat:ECS-SNAT-{b} nat:ECS-CRED-{b} filter:ECS-FWD-{b}; do \
+             for tc in nat:ECS-DNAT-{b} nat:ECS-SNAT-{b} nat:ECS-CRED-{b} filter:ECS-FWD-{b} filter:ECS-IN-{b}; do \
                t=${{tc%%:*}}; c=${{tc#*:}}; \
                iptables -w -t $t -S 2>/dev/null | grep -- \"-j $c\\b\" | grep '^-A' | sed 's/^-A/-D/' | \
                  while read -r r; do eval iptables -w -t $t $r; done; \
