@@ -2,11 +2,13 @@
 //! ENIs, the credentials minted for a task, and the EC2 instance metadata
 //! stand-in (its behaviour in `imds`).
 
+use super::api;
 use super::app::App;
 use super::config::now_secs;
 use super::enis;
 use super::imds;
 use super::state::{OutMessage, Table, TaskEni};
+use super::strict_json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -103,6 +105,28 @@ pub async fn forget_task(
             &format!("no task {}", req.task),
         ),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, None, &e.to_string()),
+    }
+}
+
+/// POST /debug/task-definitions-unchecked: RegisterTaskDefinition without
+/// Amazon ECS's limits (10 containers, 64 KiB), so that a test can hand the
+/// agent a task ECS itself would refuse and see the agent refuse it too.
+/// Test-only: the parsing runs under the state lock, which the API never
+/// does for a definition this large.
+pub async fn register_task_definition_unchecked(
+    State(app): State<Arc<App>>,
+    body: Bytes,
+) -> Response {
+    let json = match strict_json::parse(&body) {
+        Ok(v) => v,
+        Err(e) => return error(StatusCode::BAD_REQUEST, None, &e.to_string()),
+    };
+    let mut ctx = app.ctx("");
+    match app.transact(&mut ctx, |st, ctx| {
+        api::register_task_definition_unchecked(st, ctx, json)
+    }) {
+        Ok(v) => reply(StatusCode::OK, v),
+        Err(e) => e.into_response(),
     }
 }
 

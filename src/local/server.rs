@@ -32,6 +32,10 @@ pub fn router(app: Arc<App>) -> Router {
             post(debug::register_eni).get(debug::list_enis),
         )
         .route("/debug/credentials", get(debug::credentials))
+        .route(
+            "/debug/task-definitions-unchecked",
+            post(debug::register_task_definition_unchecked),
+        )
         .route("/debug/imds/latest/api/token", put(debug::imds_token))
         .route("/debug/imds/{*path}", get(debug::imds_get))
         .fallback(not_found)
@@ -122,6 +126,7 @@ fn handle_api(
             "Request body must be a JSON object.",
         ));
     }
+    api::precheck(op, &json)?;
     let mut ctx = app.ctx(&request_host(app, headers));
     ctx.principal = principal;
     let result = app.transact(&mut ctx, |st, ctx| api::dispatch(st, ctx, op, json));

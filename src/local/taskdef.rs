@@ -221,6 +221,34 @@ fn valid_name(s: &str, max: usize) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
+/// Amazon ECS's quotas (service quotas page, "Amazon ECS"): at most 10
+/// containers per task definition, and 64 KiB for the task definition.
+pub const MAX_CONTAINERS: usize = 10;
+pub const MAX_DEFINITION_BYTES: usize = 64 * 1024;
+
+/// ECS's limits on a submitted definition, checked before anything parses
+/// it: the container count in O(1), then its size (linear, and the body is
+/// already bounded). The size message is the text Amazon ECS returns; the
+/// container message is ours (ECS's exact text for it is not documented).
+pub fn check_limits(def: &serde_json::Map<String, serde_json::Value>) -> Result<(), ApiError> {
+    let n = def
+        .get("containerDefinitions")
+        .and_then(serde_json::Value::as_array)
+        .map_or(0, Vec::len);
+    if n > MAX_CONTAINERS {
+        return Err(ApiError::client(format!(
+            "Too many containers: {n} given; a task definition can have at most {MAX_CONTAINERS} containerDefinitions."
+        )));
+    }
+    let len = serde_json::to_string(def).map_or(usize::MAX, |s| s.len());
+    if len > MAX_DEFINITION_BYTES {
+        return Err(ApiError::client(format!(
+            "Actual length: '{len}'. Max allowed length is '{MAX_DEFINITION_BYTES}' bytes."
+        )));
+    }
+    Ok(())
+}
+
 /// The largest value ECS takes for a container's cpu, memory and
 /// memoryReservation: they are `Integer` (32-bit) in the ECS API model.
 pub const MAX_CONTAINER_VALUE: i64 = i32::MAX as i64;
@@ -259,7 +287,14 @@ pub fn validate(v: &TaskDefView) -> Result<(), ApiError> {
             "containerDefinitions must contain at least one container definition.",
         ));
     }
-    let mut names = Vec::new();
+    // Sets, so that validation stays linear in the number of containers
+    // (the debug route that skips the limits registers 18,000 of them).
+    let all_names: std::collections::HashSet<&str> = v
+        .container_definitions
+        .iter()
+        .filter_map(|c| c.name.as_deref())
+        .collect();
+    let mut names = std::collections::HashSet::new();
     for (i, c) in v.container_definitions.iter().enumerate() {
         let name = c.name.clone().unwrap_or_default();
         if !valid_name(&name, 255) {
@@ -267,12 +302,11 @@ pub fn validate(v: &TaskDefView) -> Result<(), ApiError> {
                 "Invalid containerDefinitions[{i}].name {name:?}: up to 255 letters (uppercase and lowercase), numbers, hyphens, and underscores are allowed."
             )));
         }
-        if names.contains(&name) {
+        if !names.insert(name.clone()) {
             return Err(ApiError::client(format!(
                 "Duplicate container name {name:?} in containerDefinitions[{i}].name."
             )));
         }
-        names.push(name.clone());
         if c.image.as_deref().unwrap_or("").trim().is_empty() {
             return Err(ApiError::client(format!(
                 "Container.image should not be null or empty (containerDefinitions[{i}].image of container '{name}')."
@@ -361,12 +395,7 @@ pub fn validate(v: &TaskDefView) -> Result<(), ApiError> {
         for (j, d) in c.depends_on.iter().enumerate() {
             let field = format!("containerDefinitions[{i}].dependsOn[{j}]");
             let target = d.container_name.as_deref().unwrap_or("");
-            if !v
-                .container_definitions
-                .iter()
-                .any(|o| o.name.as_deref() == Some(target))
-                || target == name
-            {
+            if !all_names.contains(target) || target == name {
                 return Err(ApiError::client(format!(
                     "{field}.containerName {target:?} does not name another container in this task definition."
                 )));

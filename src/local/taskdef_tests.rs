@@ -84,3 +84,57 @@ fn parses_cpu_and_memory_units() {
     assert_eq!(parse_memory("2gb"), Some(2048));
     assert_eq!(parse_memory("-1"), None);
 }
+
+/// Issue 18 point 11: Amazon ECS's limits, checked before any parsing.
+#[test]
+fn amazon_ecs_limits_are_enforced() {
+    use super::{check_limits, MAX_DEFINITION_BYTES};
+    let def = |n: usize, pad: usize| {
+        let containers: Vec<serde_json::Value> = (0..n)
+            .map(|i| {
+                serde_json::json!({"name": format!("c{i}"), "image": "b", "memory": 64,
+                "environment": [{"name": "P", "value": "x".repeat(pad)}]})
+            })
+            .collect();
+        serde_json::json!({"family": "f", "containerDefinitions": containers})
+            .as_object()
+            .unwrap()
+            .clone()
+    };
+    assert!(check_limits(&def(10, 10)).is_ok());
+    let e = check_limits(&def(11, 0)).unwrap_err();
+    assert!(e.message.contains("Too many containers: 11 given"), "{e}");
+    assert!(check_limits(&def(49_000, 0)).is_err());
+    let e = check_limits(&def(1, MAX_DEFINITION_BYTES)).unwrap_err();
+    assert!(e.message.starts_with("Actual length: '"), "{e}");
+    assert!(
+        e.message.ends_with("Max allowed length is '65536' bytes."),
+        "{e}"
+    );
+}
+
+/// Validation is linear: an 18,000-container dependsOn chain (the unchecked
+/// debug route's input) validates quickly instead of in O(n^2).
+#[test]
+fn validation_of_a_long_chain_is_linear() {
+    let n = 18_000;
+    let containers: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            let mut c = serde_json::json!({"name": format!("c{i}"), "image": "b"});
+            if i + 1 < n {
+                c["dependsOn"] =
+                    serde_json::json!([{"containerName": format!("c{}", i + 1), "condition": "START"}]);
+            }
+            c
+        })
+        .collect();
+    let def =
+        serde_json::json!({"family": "chain", "memory": "128", "containerDefinitions": containers});
+    let started = std::time::Instant::now();
+    super::validate(&super::view(def.as_object().unwrap()).unwrap()).unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -18,15 +18,16 @@ fn pending_payloads(local: &EcsLocal) -> Option<u64> {
     serde_json::from_slice::<Value>(&out.stdout).ok()?["pendingPayloads"].as_u64()
 }
 
-/// The outside probe's task: 18,000 containers, each depending on the next,
-/// through a plain RegisterTaskDefinition and RunTask. The recursive
-/// dependsOn check overflowed the agent's stack on it, and the unacknowledged
-/// payload killed the agent again after every restart. Now: refused naming
-/// Amazon ECS's limit, reported STOPPED, acknowledged, and the agent lives.
+/// The outside probe's task: 18,000 containers, each depending on the next.
+/// The recursive dependsOn check overflowed the agent's stack on it, and the
+/// unacknowledged payload killed the agent again after every restart. Now:
+/// refused naming Amazon ECS's limit, reported STOPPED, acknowledged, and the
+/// agent lives.
 ///
-/// (This needs an ecs-local that registers such a definition; if ecs-local
-/// comes to enforce Amazon ECS's 10 containers itself, the same payload is
-/// checked by the ACS handler's unit test `an_18000_container_chain_...`.)
+/// ecs-local, like Amazon ECS, refuses such a definition at
+/// RegisterTaskDefinition (checked first, through the CLI); the test-only
+/// `/debug/task-definitions-unchecked` route registers it anyway so that the
+/// agent's own defence is what is tested.
 #[test]
 fn a_task_over_amazon_ecs_container_limit_is_refused_and_the_agent_lives() {
     let Some(env) = common::env() else { return };
@@ -58,13 +59,32 @@ fn a_task_over_amazon_ecs_container_limit_is_refused_and_the_agent_lives() {
         .to_string(),
     )
     .expect("write the definition");
-    let td = aws.ecs_ok(&[
-        "register-task-definition",
-        "--cli-input-json",
-        &format!("file://{}", input.display()),
-    ])["taskDefinition"]["taskDefinitionArn"]
+    let e = aws
+        .ecs(&[
+            "register-task-definition",
+            "--cli-input-json",
+            &format!("file://{}", input.display()),
+        ])
+        .expect_err("ecs-local registered 18,000 containers");
+    assert!(
+        e.contains("(ClientException)") && e.contains("Too many containers: 18000 given"),
+        "{e}"
+    );
+    let out = Command::new("curl")
+        .args([
+            "-sf",
+            "-X",
+            "POST",
+            "--data-binary",
+            &format!("@{}", input.display()),
+            &format!("{}/debug/task-definitions-unchecked", local.endpoint()),
+        ])
+        .output()
+        .expect("curl");
+    let td = serde_json::from_slice::<Value>(&out.stdout).unwrap_or_default()["taskDefinition"]
+        ["taskDefinitionArn"]
         .as_str()
-        .expect("taskDefinitionArn")
+        .unwrap_or_else(|| panic!("unchecked registration: {out:?}"))
         .to_string();
     let arn = common::run_task(&aws, &agent, &td);
     let t = common::wait_task_status(&aws, &agent, &arn, "STOPPED", START);

@@ -58,6 +58,23 @@ fn handler(op: &str) -> Option<Handler> {
     Some(h)
 }
 
+/// Stateless checks of a request, run before the state lock is taken.
+pub fn precheck(op: &str, body: &Value) -> Result<(), ApiError> {
+    match op {
+        "RegisterTaskDefinition" => taskdefs::precheck(body),
+        _ => Ok(()),
+    }
+}
+
+/// For the test-only `/debug/task-definitions-unchecked` route.
+pub fn register_task_definition_unchecked(
+    st: &mut State,
+    ctx: &mut Ctx,
+    body: Value,
+) -> Result<Value, ApiError> {
+    taskdefs::register_unchecked(st, ctx, body)
+}
+
 pub fn dispatch(st: &mut State, ctx: &mut Ctx, op: &str, body: Value) -> Result<Value, ApiError> {
     let h = handler(op).ok_or_else(|| {
         ApiError::new(

@@ -8,7 +8,7 @@ use crate::local::app::Ctx;
 use crate::local::error::ApiError;
 use crate::local::requires::requires_attributes;
 use crate::local::state::{State, TaskDefRec};
-use crate::local::taskdef::{validate, view};
+use crate::local::taskdef::{check_limits, validate, view};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
@@ -46,7 +46,41 @@ fn with_defaults(mut def: Map<String, Value>) -> Map<String, Value> {
     def
 }
 
+/// What RegisterTaskDefinition checks without the state: run by the server
+/// before it takes the state lock, so that no large or invalid definition
+/// is parsed while every other request waits.
+pub fn precheck(body: &Value) -> Result<(), ApiError> {
+    let Value::Object(def) = body else {
+        return Err(ApiError::client("The request body must be a JSON object."));
+    };
+    if !def.contains_key("family") {
+        return Err(ApiError::client("family is required."));
+    }
+    if !def.contains_key("containerDefinitions") {
+        return Err(ApiError::client("containerDefinitions is required."));
+    }
+    let mut def = def.clone();
+    def.remove("tags");
+    check_limits(&def)?;
+    validate(&view(&def)?)
+}
+
 pub fn register(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, ApiError> {
+    register_with(st, ctx, body, true)
+}
+
+/// RegisterTaskDefinition without Amazon ECS's limits: only for the test-only
+/// debug route that hands the agent a definition ECS itself would refuse.
+pub fn register_unchecked(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, ApiError> {
+    register_with(st, ctx, body, false)
+}
+
+fn register_with(
+    st: &mut State,
+    ctx: &mut Ctx,
+    body: Value,
+    limits: bool,
+) -> Result<Value, ApiError> {
     let Value::Object(mut def) = body else {
         return Err(ApiError::client("The request body must be a JSON object."));
     };
@@ -61,6 +95,9 @@ pub fn register(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, Api
         None | Some(Value::Null) => vec![],
         Some(_) => return Err(ApiError::client("tags must be a list of {key, value}.")),
     };
+    if limits {
+        check_limits(&def)?;
+    }
     let v = view(&def)?;
     validate(&v)?;
     let revision = st
