@@ -64,11 +64,16 @@ pub fn check(c: &Candidate, req: &Requirement) -> Result<(), Failure> {
     if !c.connected {
         return Err(fail(&c.arn, "AGENT", None));
     }
-    if missing_attribute(c, req).is_some() {
-        // As Amazon ECS answers RunTask: the instance and the reason, no
-        // detail naming the attribute (aws/amazon-ecs-cli#444 was written
-        // because of it); ecs-local names it in its log instead.
-        return Err(fail(&c.arn, "ATTRIBUTE", None));
+    if let Some(missing) = missing_attribute(c, req) {
+        // Amazon ECS answers RunTask with the instance and the reason only,
+        // which leaves users guessing (aws/amazon-ecs-cli#444 was written
+        // because of it). `detail` is part of ECS's Failure shape, so naming
+        // the attribute there is better and breaks no client.
+        return Err(fail(
+            &c.arn,
+            "ATTRIBUTE",
+            Some(format!("missing attribute {missing}")),
+        ));
     }
     let r = &req.reservation;
     if r.cpu > c.cpu_free {

@@ -106,13 +106,16 @@ fn required_attributes() {
         ..Default::default()
     });
     let f = check(&c, &r).unwrap_err();
-    // RunTask's shape: {arn, reason: "ATTRIBUTE"}, no detail.
+    // RunTask's shape {arn, reason: "ATTRIBUTE"}, and (better than Amazon
+    // ECS, which leaves it out) a detail naming the missing attribute.
     assert_eq!(
         f,
         Failure {
             arn: "a".into(),
             reason: "ATTRIBUTE".into(),
-            detail: None
+            detail: Some(
+                "missing attribute com.amazonaws.ecs.capability.privileged-container".into()
+            )
         }
     );
     assert_eq!(

@@ -87,9 +87,10 @@ fn awsvpc_and_task_role_tasks_run_with_default_settings() {
 /// A definition that needs what the agent does not advertise (a health
 /// check: container-health-check and docker-remote-api.1.24; the awslogs
 /// driver) is refused by RunTask as Amazon ECS refuses it: no task, and
-/// `failures: [{arn: <container instance>, reason: "ATTRIBUTE"}]`.
-/// describe-task-definition shows the derived requiresAttributes, and
-/// ecs-local's log names the missing attribute.
+/// `failures: [{arn: <container instance>, reason: "ATTRIBUTE"}]`, plus a
+/// `detail` naming the missing attribute (Amazon ECS leaves it out; the
+/// field is part of its Failure shape). describe-task-definition shows the
+/// derived requiresAttributes, and ecs-local's log names the missing attribute.
 #[test]
 fn definitions_needing_what_the_agent_lacks_fail_with_attribute() {
     let Some(env) = env() else { return };
@@ -121,7 +122,13 @@ fn definitions_needing_what_the_agent_lacks_fail_with_attribute() {
             "logConfiguration": {"logDriver": "awslogs", "options": {
                 "awslogs-group": "g", "awslogs-region": "us-east-1"}}}]}),
     );
-    for td in [&health, &awslogs] {
+    for (td, missing) in [
+        (&health, "ecs.capability.container-health-check"),
+        (
+            &awslogs,
+            "com.amazonaws.ecs.capability.logging-driver.awslogs",
+        ),
+    ] {
         let out = aws.ecs_ok(&[
             "run-task",
             "--cluster",
@@ -130,10 +137,11 @@ fn definitions_needing_what_the_agent_lacks_fail_with_attribute() {
             td,
         ]);
         assert_eq!(out["tasks"], json!([]), "{out}");
-        // The shape of Amazon ECS's answer: the instance and the reason only.
+        // Amazon ECS's shape (the instance and the reason), with the detail.
         assert_eq!(
             out["failures"],
-            json!([{"arn": instance, "reason": "ATTRIBUTE"}]),
+            json!([{"arn": instance, "reason": "ATTRIBUTE",
+                    "detail": format!("missing attribute {missing}")}]),
             "{out}"
         );
     }

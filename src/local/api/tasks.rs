@@ -333,8 +333,8 @@ fn eni_failure(arn: &str) -> Failure {
     }
 }
 
-/// RunTask's ATTRIBUTE failure does not say which attribute is missing (as
-/// in Amazon ECS); the log does.
+/// The log says which attribute is missing too (RunTask's failure detail
+/// names it; the log keeps it for users of tools that drop the detail).
 fn log_missing_attributes(cands: &[Candidate], need: &Requirement, failures: &[Failure]) {
     for f in failures.iter().filter(|f| f.reason == "ATTRIBUTE") {
         if let Some(c) = cands.iter().find(|c| c.arn == f.arn) {
