@@ -13,6 +13,9 @@ pub struct Backoff {
     current: Duration,
     /// Fraction of each wait that is randomized (0.0 - 1.0).
     jitter: f64,
+    /// The random part is added on top of the base (the Go agent's
+    /// `retry.ExponentialBackoff`) instead of taken out of it.
+    jitter_on_top: bool,
 }
 
 impl Backoff {
@@ -22,6 +25,17 @@ impl Backoff {
             max,
             current: min,
             jitter: jitter.clamp(0.0, 1.0),
+            jitter_on_top: false,
+        }
+    }
+
+    /// The Go agent's `retry.NewExponentialBackoff(min, max, jitter, 2)`:
+    /// each wait is its base plus up to `jitter` of it, the base doubling up
+    /// to `max`. For retries whose timing users know from the Go agent.
+    pub fn go(min: Duration, max: Duration, jitter: f64) -> Backoff {
+        Backoff {
+            jitter_on_top: true,
+            ..Backoff::new(min, max, jitter)
         }
     }
 
@@ -36,7 +50,8 @@ impl Backoff {
         let base = self.current;
         self.current = (self.current * 2).min(self.max);
         let spread = base.as_secs_f64() * self.jitter;
-        let wait = base.as_secs_f64() - spread + spread * random.clamp(0.0, 1.0);
+        let below = if self.jitter_on_top { 0.0 } else { spread };
+        let wait = base.as_secs_f64() - below + spread * random.clamp(0.0, 1.0);
         Duration::from_secs_f64(wait.max(0.0))
     }
 
@@ -74,6 +89,17 @@ mod tests {
             b.next(0.0);
         }
         assert_eq!(b.next(0.5), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn go_style_adds_the_jitter_on_top() {
+        // The Go agent's image pull backoff: 1.1s doubling to 5s, +0-20%.
+        let mut b = Backoff::go(Duration::from_millis(1100), Duration::from_secs(5), 0.2);
+        assert_eq!(b.next(0.0), Duration::from_millis(1100));
+        assert_eq!(b.next(0.5), Duration::from_millis(2420));
+        assert_eq!(b.next(0.0), Duration::from_millis(4400));
+        assert_eq!(b.next(1.0), Duration::from_secs(6));
+        assert_eq!(b.next(0.0), Duration::from_secs(5));
     }
 
     #[test]

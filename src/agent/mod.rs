@@ -28,7 +28,7 @@ use crate::engine::{Engine, EngineServices, EngineSettings, ReportQueue};
 use crate::image::Platform;
 use crate::network::TaskNetwork;
 use crate::observe::{AgentView, TaskSource};
-use crate::runtime::containerd::pull::PullOptions;
+use crate::runtime::containerd::pull::{PullOptions, PullTimeouts};
 use crate::runtime::containerd::{Conn, ContainerdRuntime};
 use crate::state::{InstanceRecord, Saved};
 use crate::task::from_acs::Policy;
@@ -76,6 +76,11 @@ pub async fn build(
         snapshotter: "overlayfs".into(),
         insecure_registries: cfg.insecure_registries.clone(),
         platform: Platform::host(),
+        timeouts: PullTimeouts {
+            whole: cfg.image_pull_timeout,
+            inactivity: cfg.image_pull_inactivity_timeout,
+            ..PullTimeouts::default()
+        },
     };
     // Owner-only before anything is written there (with or without a
     // checkpoint: container logs and metadata files live there too).

@@ -154,9 +154,73 @@ pub fn format_go_duration(d: Duration) -> String {
     out
 }
 
+/// Exactly Go's `time.Duration.String()` (`2h0m0s`, `5m0s`, `1.5s`, `300ms`):
+/// the Go agent writes durations this way into reasons users see, such as
+/// `DockerTimeoutError: ...; timed out after waiting 2h0m0s`.
+pub fn go_duration_string(d: Duration) -> String {
+    let ns = d.as_nanos();
+    if ns == 0 {
+        return "0s".to_string();
+    }
+    // `whole` units, then `frac` nanoseconds below it as a decimal fraction
+    // of `unit_ns` with trailing zeros dropped.
+    let fraction = |frac: u128, unit_ns: u128| -> String {
+        if frac == 0 {
+            return String::new();
+        }
+        let digits = unit_ns.ilog10() as usize;
+        let text = format!("{frac:0digits$}");
+        format!(".{}", text.trim_end_matches('0'))
+    };
+    if ns < 1_000 {
+        return format!("{ns}ns");
+    }
+    if ns < 1_000_000 {
+        return format!("{}{}\u{b5}s", ns / 1_000, fraction(ns % 1_000, 1_000));
+    }
+    if ns < 1_000_000_000 {
+        return format!(
+            "{}{}ms",
+            ns / 1_000_000,
+            fraction(ns % 1_000_000, 1_000_000)
+        );
+    }
+    let secs = ns / 1_000_000_000;
+    let sub = ns % 1_000_000_000;
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    let seconds = format!("{s}{}s", fraction(sub, 1_000_000_000));
+    match (h, m) {
+        (0, 0) => seconds,
+        (0, m) => format!("{m}m{seconds}"),
+        (h, m) => format!("{h}h{m}m{seconds}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_duration_string_matches_go() {
+        // Expected values from Go's time.Duration.String().
+        let cases = [
+            (Duration::ZERO, "0s"),
+            (Duration::from_secs(2 * 3600), "2h0m0s"),
+            (Duration::from_secs(300), "5m0s"),
+            (Duration::from_secs(60), "1m0s"),
+            (Duration::from_secs(90), "1m30s"),
+            (Duration::from_secs(3), "3s"),
+            (Duration::from_millis(1500), "1.5s"),
+            (Duration::from_millis(300), "300ms"),
+            (Duration::from_micros(1500), "1.5ms"),
+            (Duration::from_micros(2), "2\u{b5}s"),
+            (Duration::from_nanos(7), "7ns"),
+            (Duration::new(3723, 5_000_000), "1h2m3.005s"),
+        ];
+        for (d, want) in cases {
+            assert_eq!(go_duration_string(d), want, "{d:?}");
+        }
+    }
 
     fn ok(s: &str) -> Duration {
         parse_go_duration(s).unwrap_or_else(|e| panic!("{s:?}: {e}"))

@@ -36,8 +36,6 @@ pub(crate) const GO_AGENT_IGNORED: &[&str] = &[
     "ECS_EXCLUDE_IPV6_PORTBINDING",
     "ECS_FSX_WINDOWS_FILE_SERVER_SUPPORTED",
     "ECS_GMSA_SUPPORTED",
-    "ECS_IMAGE_PULL_INACTIVITY_TIMEOUT",
-    "ECS_IMAGE_PULL_TIMEOUT",
     "ECS_INIT_DOCKER_LOG_FILE_NUM",
     "ECS_INIT_DOCKER_LOG_FILE_SIZE",
     "ECS_INSTANCE_IP_COMPATIBILITY",
@@ -66,4 +64,9 @@ pub(crate) const GO_AGENT_IGNORED: &[&str] = &[
 
 /// Knobs for the integration tests, read from the same sources as the
 /// variables but neither documented for operators nor reported as unknown.
-pub(crate) const TEST_KNOBS: &[&str] = &["ECS_TEST_TCS_PUBLISH_INTERVAL_MS"];
+/// ECS_TEST_IMAGE_PULL_INACTIVITY_TIMEOUT_MS lets a test see a stalled
+/// registry stop a pull in a second; operators have the 1m minimum.
+pub(crate) const TEST_KNOBS: &[&str] = &[
+    "ECS_TEST_TCS_PUBLISH_INTERVAL_MS",
+    "ECS_TEST_IMAGE_PULL_INACTIVITY_TIMEOUT_MS",
+];

@@ -52,7 +52,7 @@ use std::time::Duration;
 
 pub use auth::{RegistryAuth, RegistryCredentials, RegistryHost, DOCKER_HUB};
 pub use container_metadata::ContainerMetadata;
-pub use duration::{format_go_duration, parse_go_duration, DurationError};
+pub use duration::{format_go_duration, go_duration_string, parse_go_duration, DurationError};
 pub use endpoints::{Endpoints, RpsLimit};
 pub use env_file::parse_env_file;
 pub use error::{ConfigError, ConfigWarning, EnvFileProblem};
@@ -80,6 +80,11 @@ const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(30);
 const MIN_STOP_TIMEOUT: Duration = Duration::from_secs(1);
 const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(3 * 60);
 const MIN_START_TIMEOUT: Duration = Duration::from_secs(45);
+/// The Go agent's DefaultImagePullTimeout: the whole pull, retries included.
+const DEFAULT_IMAGE_PULL_TIMEOUT: Duration = Duration::from_secs(2 * 3600);
+/// The Go agent's (Linux) default and minimum for ECS_IMAGE_PULL_INACTIVITY_TIMEOUT.
+const DEFAULT_IMAGE_PULL_INACTIVITY: Duration = Duration::from_secs(60);
+const MIN_IMAGE_PULL_INACTIVITY: Duration = Duration::from_secs(60);
 const DEFAULT_CLEANUP_WAIT: Duration = Duration::from_secs(3 * 3600);
 const MIN_CLEANUP_WAIT: Duration = Duration::from_secs(1);
 
@@ -140,6 +145,12 @@ pub struct Config {
     pub container_stop_timeout: Duration,
     /// ECS_CONTAINER_START_TIMEOUT.
     pub container_start_timeout: Duration,
+    /// ECS_IMAGE_PULL_TIMEOUT: a whole pull, every attempt included.
+    pub image_pull_timeout: Duration,
+    /// ECS_IMAGE_PULL_INACTIVITY_TIMEOUT (at least 1m): no byte from the
+    /// registry for this long stops a pull attempt. The test knob
+    /// ECS_TEST_IMAGE_PULL_INACTIVITY_TIMEOUT_MS overrides it, below the minimum.
+    pub image_pull_inactivity_timeout: Duration,
     /// ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION.
     pub engine_task_cleanup_wait: Duration,
     /// ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION_JITTER.
@@ -281,6 +292,24 @@ impl Config {
             DEFAULT_START_TIMEOUT,
             MIN_START_TIMEOUT,
         );
+        // Go: zero or unset is the default; there is no minimum.
+        let image_pull_timeout = match r.duration("ECS_IMAGE_PULL_TIMEOUT") {
+            Some(d) if !d.is_zero() => d,
+            _ => DEFAULT_IMAGE_PULL_TIMEOUT,
+        };
+        let image_pull_inactivity_timeout = r.duration_clamped(
+            "ECS_IMAGE_PULL_INACTIVITY_TIMEOUT",
+            DEFAULT_IMAGE_PULL_INACTIVITY,
+            MIN_IMAGE_PULL_INACTIVITY,
+        );
+        // A test knob, so that a stalled registry can be tested in seconds
+        // without lowering the operators' minimum: whole milliseconds above 0.
+        let image_pull_inactivity_timeout = r
+            .test_knob("ECS_TEST_IMAGE_PULL_INACTIVITY_TIMEOUT_MS")
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|ms| *ms > 0)
+            .map(Duration::from_millis)
+            .unwrap_or(image_pull_inactivity_timeout);
         let engine_task_cleanup_wait = r.cleanup_wait();
         let engine_task_cleanup_jitter = r
             .duration("ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION_JITTER")
@@ -363,6 +392,8 @@ impl Config {
             reserved_ports_udp,
             container_stop_timeout,
             container_start_timeout,
+            image_pull_timeout,
+            image_pull_inactivity_timeout,
             engine_task_cleanup_wait,
             engine_task_cleanup_jitter,
             image_cleanup,
@@ -427,6 +458,11 @@ impl fmt::Debug for Config {
             .field("reserved_ports_udp", &self.reserved_ports_udp)
             .field("container_stop_timeout", &self.container_stop_timeout)
             .field("container_start_timeout", &self.container_start_timeout)
+            .field("image_pull_timeout", &self.image_pull_timeout)
+            .field(
+                "image_pull_inactivity_timeout",
+                &self.image_pull_inactivity_timeout,
+            )
             .field("engine_task_cleanup_wait", &self.engine_task_cleanup_wait)
             .field("image_cleanup", &self.image_cleanup)
             .field("instance_attributes", &self.instance_attributes)

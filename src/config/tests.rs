@@ -67,6 +67,8 @@ fn defaults() {
     assert!(c.reserved_ports_udp.is_empty());
     assert_eq!(c.container_stop_timeout, Duration::from_secs(30));
     assert_eq!(c.container_start_timeout, Duration::from_secs(180));
+    assert_eq!(c.image_pull_timeout, Duration::from_secs(2 * 3600));
+    assert_eq!(c.image_pull_inactivity_timeout, Duration::from_secs(60));
     assert_eq!(c.engine_task_cleanup_wait, Duration::from_secs(3 * 3600));
     assert!(c.instance_attributes.is_empty());
     assert!(c.container_instance_tags.is_empty());
@@ -115,6 +117,14 @@ fn documented_defaults_match_behaviour() {
     assert_eq!(
         parse_go_duration(doc["ECS_CONTAINER_START_TIMEOUT"]).unwrap(),
         c.container_start_timeout
+    );
+    assert_eq!(
+        parse_go_duration(doc["ECS_IMAGE_PULL_TIMEOUT"]).unwrap(),
+        c.image_pull_timeout
+    );
+    assert_eq!(
+        parse_go_duration(doc["ECS_IMAGE_PULL_INACTIVITY_TIMEOUT"]).unwrap(),
+        c.image_pull_inactivity_timeout
     );
     assert_eq!(
         parse_go_duration(doc["ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION"]).unwrap(),
@@ -854,5 +864,58 @@ fn tcs_publish_interval_is_a_hidden_test_knob() {
     for ignored in ["0", "soon", "-5"] {
         let c = cfg(&[("ECS_TEST_TCS_PUBLISH_INTERVAL_MS", ignored)]);
         assert_eq!(c.tcs_publish_interval, None, "{ignored}");
+    }
+}
+
+#[test]
+fn image_pull_timeouts_follow_the_go_agent() {
+    // ECS_IMAGE_PULL_TIMEOUT: any positive duration; 0 is the default.
+    let t = |v: &str| cfg(&[("ECS_IMAGE_PULL_TIMEOUT", v)]);
+    assert_eq!(t("30m").image_pull_timeout, Duration::from_secs(1800));
+    assert_eq!(t("3s").image_pull_timeout, Duration::from_secs(3));
+    assert_eq!(t("0").image_pull_timeout, Duration::from_secs(7200));
+    invalid("ECS_IMAGE_PULL_TIMEOUT", "2 hours");
+    invalid("ECS_IMAGE_PULL_TIMEOUT", "-1m");
+
+    // ECS_IMAGE_PULL_INACTIVITY_TIMEOUT: at least 1m (raised, with a warning).
+    let t = |v: &str| cfg(&[("ECS_IMAGE_PULL_INACTIVITY_TIMEOUT", v)]);
+    assert_eq!(
+        t("5m").image_pull_inactivity_timeout,
+        Duration::from_secs(300)
+    );
+    assert_eq!(
+        t("0s").image_pull_inactivity_timeout,
+        Duration::from_secs(60)
+    );
+    let c = t("10s");
+    assert_eq!(c.image_pull_inactivity_timeout, Duration::from_secs(60));
+    assert_eq!(c.warnings[0].variable, "ECS_IMAGE_PULL_INACTIVITY_TIMEOUT");
+    invalid("ECS_IMAGE_PULL_INACTIVITY_TIMEOUT", "soon");
+    for set in [
+        "ECS_IMAGE_PULL_TIMEOUT",
+        "ECS_IMAGE_PULL_INACTIVITY_TIMEOUT",
+    ] {
+        let c = cfg(&[(set, "2m")]);
+        assert!(
+            c.ignored_variables.is_empty(),
+            "{set}: {:?}",
+            c.ignored_variables
+        );
+    }
+
+    // The test knob goes below the minimum; it is not an operator setting.
+    let c = cfg(&[("ECS_TEST_IMAGE_PULL_INACTIVITY_TIMEOUT_MS", "1500")]);
+    assert_eq!(c.image_pull_inactivity_timeout, Duration::from_millis(1500));
+    assert!(c.unknown_variables.is_empty(), "{:?}", c.unknown_variables);
+    assert!(!documented_variables()
+        .iter()
+        .any(|(n, _, _)| *n == "ECS_TEST_IMAGE_PULL_INACTIVITY_TIMEOUT_MS"));
+    for ignored in ["0", "soon", "-5"] {
+        let c = cfg(&[("ECS_TEST_IMAGE_PULL_INACTIVITY_TIMEOUT_MS", ignored)]);
+        assert_eq!(
+            c.image_pull_inactivity_timeout,
+            Duration::from_secs(60),
+            "{ignored}"
+        );
     }
 }

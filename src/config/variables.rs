@@ -166,6 +166,19 @@ const DOCUMENTED: &[(&str, &str, &str)] = &[
          pulled), prefer-cached (use a cached image if present).",
     ),
     (
+        "ECS_IMAGE_PULL_TIMEOUT",
+        "2h",
+        "Time allowed for a whole image pull, its 5 attempts included (Go duration); it then fails \
+         with DockerTimeoutError, as in the Go agent. 0 means the default.",
+    ),
+    (
+        "ECS_IMAGE_PULL_INACTIVITY_TIMEOUT",
+        "1m",
+        "A pull attempt that receives no byte from the registry for this long is stopped with \
+         CannotPullContainerError: inactivity time exceeded timeout while pulling image (Go \
+         duration). Values under 1m are raised to 1m.",
+    ),
+    (
         "ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION_JITTER",
         "0s",
         "A random extra wait of up to this much before a stopped task is cleaned up, so tasks \

@@ -8,7 +8,7 @@ use crate::config::ImagePullBehavior;
 use crate::control::sink::{PayloadTask, TaskSink};
 use crate::image::RegistryError;
 use crate::runtime::fake::Call;
-use crate::runtime::RuntimeError;
+use crate::runtime::{ErrorKind, RuntimeError};
 use crate::task::def::{Condition, ContainerDef, Dependency};
 use crate::task::spec::container_id;
 use crate::task::{ContainerStatus, StateChange, TaskStatus};
@@ -115,6 +115,22 @@ async fn pull_failure_is_reported_stopped_with_the_registry_words() {
     let calls = h.runtime.calls();
     assert!(calls.iter().any(|c| matches!(c, Call::FindImage { .. })));
     assert!(!calls.iter().any(|c| matches!(c, Call::Create { .. })));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pull_timeout_is_reported_as_the_go_agents_docker_timeout_error() {
+    let h = engine(ImagePullBehavior::Always);
+    h.runtime.queue_pull(Err(RuntimeError::Pull {
+        kind: ErrorKind::Timeout,
+        message: "Could not transition to pulled; timed out after waiting 2h0m0s".into(),
+    }));
+    run(&h, ContainerDef::minimal("app", "busybox"));
+
+    let stopped = h.reporter.wait_for(is_status(TaskStatus::Stopped)).await;
+    assert_eq!(
+        stopped.containers[0].reason.as_deref(),
+        Some("DockerTimeoutError: Could not transition to pulled; timed out after waiting 2h0m0s")
+    );
 }
 
 #[tokio::test(start_paused = true)]

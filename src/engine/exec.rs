@@ -17,7 +17,7 @@ use crate::backoff::Backoff;
 use crate::config::ImagePullBehavior;
 use crate::network::NamespaceInfo;
 use crate::observe::view::{AgentView, TaskSource, TaskView};
-use crate::runtime::{ContainerRuntime, ContainerState, RuntimeError};
+use crate::runtime::{ContainerRuntime, ContainerState, ErrorKind, RuntimeError};
 use crate::task::container::{BindMount, NetworkAttachment, PulledImage};
 use crate::task::def::{task_id, NetworkMode};
 use crate::task::failure::{Failure, FailureKind};
@@ -55,9 +55,14 @@ pub(crate) fn execute<R: ContainerRuntime>(
             let image = def.image.clone();
             tokio::spawn(async move {
                 let metered = inner.metrics.pull_started();
-                let result = pull(&inner, &image)
-                    .await
-                    .map_err(|e| Failure::new(FailureKind::CannotPull, e.to_string()));
+                let result = pull(&inner, &image).await.map_err(|e| {
+                    // The Go agent reports pull timeouts as DockerTimeoutError.
+                    let kind = match e.kind() {
+                        ErrorKind::Timeout => FailureKind::Timeout,
+                        _ => FailureKind::CannotPull,
+                    };
+                    Failure::new(kind, e.to_string())
+                });
                 if let Ok(pulled) = &result {
                     inner.record_image_use(&pulled.name);
                 }

@@ -4,6 +4,8 @@
 //! runtime adds while storing the image is its own error
 //! (`runtime::containerd::pull::PullError`).
 
+use std::time::Duration;
+
 use super::manifest::ManifestError;
 use crate::task::image_ref::{Reference, ReferenceError};
 
@@ -41,6 +43,24 @@ pub enum RegistryError {
         registry: String,
         expected: String,
         actual: String,
+    },
+
+    /// The registry sent nothing for the inactivity timeout
+    /// (ECS_IMAGE_PULL_INACTIVITY_TIMEOUT) while the pull waited for it.
+    /// The words are the Go agent's, which users search for.
+    #[error("inactivity time exceeded timeout while pulling image")]
+    Inactive { registry: String, after: Duration },
+
+    /// The registry ended a blob before its announced size (the connection
+    /// closed or broke part-way).
+    #[error("{reference}: content for {digest} from {registry} ended after {received} of {expected} bytes: {cause}")]
+    Truncated {
+        reference: String,
+        registry: String,
+        digest: String,
+        received: u64,
+        expected: u64,
+        cause: String,
     },
 
     /// Data from the registry does not have the announced size.

@@ -9,6 +9,10 @@ mod error;
 mod fuzz_tests;
 pub mod manifest;
 pub mod registry;
+#[cfg(test)]
+pub(crate) mod scripted;
+#[cfg(test)]
+mod timeout_tests;
 
 pub use error::RegistryError;
 pub use manifest::Platform;

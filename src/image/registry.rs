@@ -2,6 +2,8 @@
 //! anonymous, Basic and Bearer-token auth, and digest-checked downloads.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -21,8 +23,6 @@ use crate::task::image_ref::Reference;
 const MAX_ERROR_BODY: u64 = 64 << 10;
 const MAX_TOKEN_BODY: u64 = 1 << 20;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Per read, not per request: a big layer may take long, a stalled one may not.
-const READ_TIMEOUT: Duration = Duration::from_secs(120);
 const USER_AGENT: &str = concat!("ecs-agent-rs/", env!("CARGO_PKG_VERSION"));
 
 /// A manifest or index as fetched, with its verified digest.
@@ -58,8 +58,10 @@ fn shared_http() -> Result<reqwest::Client, reqwest::Error> {
     }
     let client = reqwest::Client::builder()
         .user_agent(USER_AGENT)
+        // No read timeout here: a pull's own inactivity timeout
+        // (ECS_IMAGE_PULL_INACTIVITY_TIMEOUT, see `RegistryClient::began`)
+        // bounds every wait for the registry once the pull has begun.
         .connect_timeout(CONNECT_TIMEOUT)
-        .read_timeout(READ_TIMEOUT)
         .build()?;
     if let Some(id) = runtime {
         *slot = Some((id, client.clone()));
@@ -76,6 +78,13 @@ pub struct RegistryClient {
     reference: String,
     credentials: Option<RegistryCredentials>,
     auth: Mutex<Auth>,
+    /// ECS_IMAGE_PULL_INACTIVITY_TIMEOUT: the longest wait for the
+    /// registry's next bytes (response headers or body) once `began`.
+    inactivity: Duration,
+    /// Set once the pull has begun (its manifest arrived), as the Go agent
+    /// starts its inactivity timer on Docker's first progress line; before
+    /// that only the caller's begin timeout applies.
+    began: AtomicBool,
 }
 
 impl RegistryClient {
@@ -83,6 +92,7 @@ impl RegistryClient {
         reference: &Reference,
         credentials: Option<RegistryCredentials>,
         insecure_registries: &[String],
+        inactivity: Duration,
     ) -> Result<RegistryClient, RegistryError> {
         let host = reference.registry_host().to_string();
         let scheme = if plain_http(&reference.registry(), insecure_registries) {
@@ -102,11 +112,32 @@ impl RegistryClient {
             reference: reference.to_string(),
             credentials,
             auth: Mutex::new(Auth::Anonymous),
+            inactivity,
+            began: AtomicBool::new(false),
         })
     }
 
     pub fn host(&self) -> &str {
         &self.host
+    }
+
+    /// The pull has begun: from now on every wait for the registry is
+    /// bounded by the inactivity timeout.
+    pub fn began(&self) {
+        self.began.store(true, Ordering::Relaxed);
+    }
+
+    /// The inactivity bound, once the pull has begun.
+    fn patience(&self) -> Option<Duration> {
+        self.began
+            .load(Ordering::Relaxed)
+            .then_some(self.inactivity)
+    }
+
+    /// Await `fut`, a wait for the registry, at most the inactivity timeout
+    /// once the pull has begun.
+    async fn wait<T>(&self, fut: impl Future<Output = T>) -> Result<T, RegistryError> {
+        within(self.patience(), &self.host, fut).await
     }
 
     /// Fetch a manifest or index by tag or digest. The digest is checked
@@ -121,7 +152,7 @@ impl RegistryClient {
         let resp = self.get(&url, Some(MANIFEST_ACCEPT)).await?;
         let content_type = header_str(resp.headers(), CONTENT_TYPE.as_str());
         let announced = header_str(resp.headers(), "docker-content-digest");
-        let bytes = read_limited(resp, MAX_MANIFEST_BYTES)
+        let bytes = read_limited(resp, MAX_MANIFEST_BYTES, self.patience(), &self.host)
             .await
             .map_err(|e| self.body_error(e, "manifest"))?;
         let digest = super::manifest::sha256_digest(&bytes);
@@ -181,6 +212,7 @@ impl RegistryClient {
             registry: self.host.clone(),
         };
         let registry = self.host.clone();
+        let patience = self.patience();
         let inner = resp.bytes_stream();
         // Chain a final item that runs the digest check once the body has ended.
         let state = (Box::pin(inner), Some(verifier), false);
@@ -191,18 +223,18 @@ impl RegistryClient {
                     return None;
                 }
                 let v = verifier.as_mut()?;
-                match inner.next().await {
+                // Only the wait for the registry's next bytes is timed, not
+                // the time the consumer takes to store what it read.
+                let next = match within(patience, &registry, inner.next()).await {
+                    Ok(next) => next,
+                    Err(e) => return Some((Err(e), (inner, verifier, true))),
+                };
+                match next {
                     Some(Ok(chunk)) => match v.update(&chunk) {
                         Ok(()) => Some((Ok(chunk), (inner, verifier, false))),
                         Err(e) => Some((Err(e), (inner, verifier, true))),
                     },
-                    Some(Err(e)) => Some((
-                        Err(RegistryError::Connect {
-                            registry,
-                            cause: format!("reading blob: {}", error_chain(&e)),
-                        }),
-                        (inner, verifier, true),
-                    )),
+                    Some(Err(e)) => Some((Err(v.broken(&e)), (inner, verifier, true))),
                     None => {
                         let v = verifier.take()?;
                         match v.finish() {
@@ -235,10 +267,13 @@ impl RegistryClient {
                 _ => req,
             };
             tracing::debug!(image = %self.reference, url, "registry request");
-            let resp = req.send().await.map_err(|e| RegistryError::Connect {
-                registry: self.host.clone(),
-                cause: error_chain(&e),
-            })?;
+            let resp = self
+                .wait(req.send())
+                .await?
+                .map_err(|e| RegistryError::Connect {
+                    registry: self.host.clone(),
+                    cause: error_chain(&e),
+                })?;
             let status = resp.status();
             if status == StatusCode::UNAUTHORIZED && !challenged {
                 challenged = true;
@@ -323,11 +358,17 @@ impl RegistryClient {
         if let Some(c) = &self.credentials {
             req = req.basic_auth(&c.username, Some(&c.password));
         }
-        let resp = req.send().await.map_err(|e| token_err(error_chain(&e)))?;
-        let status = resp.status();
-        let body = read_limited(resp, MAX_TOKEN_BODY)
-            .await
+        let resp = self
+            .wait(req.send())
+            .await?
             .map_err(|e| token_err(error_chain(&e)))?;
+        let status = resp.status();
+        let body = read_limited(resp, MAX_TOKEN_BODY, self.patience(), &self.host)
+            .await
+            .map_err(|e| match e {
+                BodyError::Inactive(e) => e,
+                other => token_err(error_chain(&other)),
+            })?;
         if !status.is_success() {
             return Err(token_err(format!(
                 "{} (HTTP {})",
@@ -353,7 +394,9 @@ impl RegistryClient {
 
     async fn status_error(&self, resp: reqwest::Response) -> RegistryError {
         let status = resp.status();
-        let body = read_limited(resp, MAX_ERROR_BODY).await.unwrap_or_default();
+        let body = read_limited(resp, MAX_ERROR_BODY, self.patience(), &self.host)
+            .await
+            .unwrap_or_default();
         RegistryError::Registry {
             reference: self.reference.clone(),
             registry: self.host.clone(),
@@ -372,8 +415,32 @@ impl RegistryClient {
                 registry: self.host.clone(),
                 cause: format!("reading {what}: {}", error_chain(&e)),
             },
+            BodyError::Inactive(e) => e,
         }
     }
+}
+
+/// Await `fut` for at most `patience`, if given; past it, the pull is
+/// inactive.
+async fn within<T>(
+    patience: Option<Duration>,
+    registry: &str,
+    fut: impl Future<Output = T>,
+) -> Result<T, RegistryError> {
+    let Some(after) = patience else {
+        return Ok(fut.await);
+    };
+    tokio::time::timeout(after, fut).await.map_err(|_| {
+        tracing::warn!(
+            registry,
+            timeout_ms = after.as_millis() as u64,
+            "inactivity time exceeded timeout while pulling image"
+        );
+        RegistryError::Inactive {
+            registry: registry.to_string(),
+            after,
+        }
+    })
 }
 
 struct Verifier {
@@ -411,6 +478,18 @@ impl Verifier {
         Ok(())
     }
 
+    /// The body broke off (connection closed or reset) before its end.
+    fn broken(&self, e: &reqwest::Error) -> RegistryError {
+        RegistryError::Truncated {
+            reference: self.reference.clone(),
+            registry: self.registry.clone(),
+            digest: self.expected_digest.clone(),
+            received: self.seen,
+            expected: self.expected_size,
+            cause: error_chain(e),
+        }
+    }
+
     fn size_error(&self) -> RegistryError {
         RegistryError::SizeMismatch {
             reference: self.reference.clone(),
@@ -428,14 +507,25 @@ enum BodyError {
     TooLarge(u64),
     #[error("reading body: {0}")]
     Read(#[source] reqwest::Error),
+    #[error(transparent)]
+    Inactive(RegistryError),
 }
 
-async fn read_limited(mut resp: reqwest::Response, limit: u64) -> Result<Bytes, BodyError> {
+async fn read_limited(
+    mut resp: reqwest::Response,
+    limit: u64,
+    patience: Option<Duration>,
+    registry: &str,
+) -> Result<Bytes, BodyError> {
     if resp.content_length().is_some_and(|n| n > limit) {
         return Err(BodyError::TooLarge(limit));
     }
     let mut out = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Read)? {
+    while let Some(chunk) = within(patience, registry, resp.chunk())
+        .await
+        .map_err(BodyError::Inactive)?
+        .map_err(BodyError::Read)?
+    {
         if (out.len() + chunk.len()) as u64 > limit {
             return Err(BodyError::TooLarge(limit));
         }
@@ -858,7 +948,7 @@ mod tests {
         let addr = fake::start().await;
         let r =
             crate::task::image_ref::parse_reference(&format!("{addr}/team/app:latest")).unwrap();
-        RegistryClient::new(&r, creds, &[]).unwrap()
+        RegistryClient::new(&r, creds, &[], Duration::from_secs(60)).unwrap()
     }
 
     #[tokio::test]

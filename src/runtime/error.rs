@@ -21,6 +21,9 @@ pub enum ErrorKind {
     ShimStillExiting,
     /// The container definition cannot run as given.
     InvalidSpec,
+    /// The operation did not finish in the time it is allowed (an image
+    /// pull past its begin or whole-pull timeout).
+    Timeout,
     /// Any other refusal or failure.
     Other,
 }

@@ -13,6 +13,10 @@ use std::fmt;
 pub enum FailureKind {
     /// The image could not be pulled (nor found cached).
     CannotPull,
+    /// A step did not finish in the time it is allowed (an image pull that
+    /// never began, or ran past ECS_IMAGE_PULL_TIMEOUT): the Go agent's
+    /// `DockerTimeoutError`.
+    Timeout,
     /// The container's network namespace could not be set up.
     Network,
     /// The runtime could not create the container, or its files could not be written.
@@ -38,8 +42,9 @@ const VANISHED: &str = "the container disappeared from containerd while the agen
 pub const OUT_OF_MEMORY: &str = "OutOfMemoryError: Container killed due to memory usage";
 
 /// Prefixes of the ECS reason strings, longest first where one contains another.
-const PREFIXES: [(FailureKind, &str); 5] = [
+const PREFIXES: [(FailureKind, &str); 6] = [
     (FailureKind::CannotPull, "CannotPullContainerError: "),
+    (FailureKind::Timeout, "DockerTimeoutError: "),
     (
         FailureKind::Network,
         "CannotCreateContainerError: network: ",
@@ -201,6 +206,13 @@ mod tests {
             (
                 Failure::new(FailureKind::CannotPull, "manifest unknown"),
                 "CannotPullContainerError: manifest unknown",
+            ),
+            (
+                Failure::new(
+                    FailureKind::Timeout,
+                    "Could not transition to pulled; timed out after waiting 2h0m0s",
+                ),
+                "DockerTimeoutError: Could not transition to pulled; timed out after waiting 2h0m0s",
             ),
             (
                 Failure::new(FailureKind::Network, "no iptables"),

@@ -59,6 +59,7 @@ impl From<PullError> for RuntimeError {
         let kind = match e {
             PullError::Registry(r) => return RuntimeError::Image(r),
             PullError::Unavailable { .. } => ErrorKind::Unavailable,
+            PullError::Timeout { .. } => ErrorKind::Timeout,
             PullError::Containerd { code, .. } => kind_of_code(code),
         };
         RuntimeError::Pull {

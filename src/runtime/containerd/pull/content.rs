@@ -183,26 +183,37 @@ impl<'a> Store<'a> {
             }
         };
 
+        // Armed until the write ends: a pull dropped mid-blob (its timeout
+        // fired) must not leave a partial ingest behind.
+        let mut guard = IngestGuard {
+            conn: self.conn,
+            lease: self.lease,
+            ref_key,
+            armed: true,
+        };
         let result = self
             .send_all(&tx, &mut responses, ref_key, digest, total, data, labels)
             .await;
         drop(tx);
+        guard.armed = false;
         match result {
             Ok(w) => {
                 tracing::debug!(%digest, bytes = size, ms = started.elapsed().as_millis() as u64, "blob committed");
                 Ok(w)
             }
             Err(e) => {
-                // Drop the partial ingest so that a retry starts clean.
-                let _ = self
-                    .client()
-                    .abort(self.req(AbortRequest {
-                        r#ref: ref_key.to_string(),
-                    }))
-                    .await;
+                // Drop the partial ingest so that a retry starts clean and
+                // nothing partial stays in the content store.
+                if let Err(s) = self.abort(ref_key).await {
+                    tracing::warn!(%digest, ref_key, error = %s, "cannot abort a failed ingest; GC removes it with the pull's lease");
+                }
                 Err(e)
             }
         }
+    }
+
+    async fn abort(&self, ref_key: &str) -> Result<(), tonic::Status> {
+        abort(self.conn, self.lease, ref_key).await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -335,6 +346,53 @@ async fn round_trip(
         Ok(Some(r)) => Ok(r),
         Ok(None) => Err(stream_closed()),
         Err(s) => Err(s),
+    }
+}
+
+async fn abort(conn: &Conn, lease: &str, ref_key: &str) -> Result<(), tonic::Status> {
+    let req = AbortRequest {
+        r#ref: ref_key.to_string(),
+    };
+    let req = if lease.is_empty() {
+        conn.request(req)
+    } else {
+        conn.leased_request(req, lease)
+    };
+    match ContentClient::new(conn.channel()).abort(req).await {
+        Ok(_) => Ok(()),
+        Err(s) if s.code() == Code::NotFound => Ok(()),
+        Err(s) => Err(s),
+    }
+}
+
+/// Aborts the ingest `ref_key` if dropped while armed: a write whose future
+/// was dropped (the pull timed out) cannot abort it itself.
+struct IngestGuard<'a> {
+    conn: &'a Conn,
+    lease: &'a str,
+    ref_key: &'a str,
+    armed: bool,
+}
+
+impl Drop for IngestGuard<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (conn, lease, ref_key) = (
+            self.conn.clone(),
+            self.lease.to_string(),
+            self.ref_key.to_string(),
+        );
+        handle.spawn(async move {
+            match abort(&conn, &lease, &ref_key).await {
+                Ok(()) => tracing::debug!(ref_key, "ingest of a cancelled pull aborted"),
+                Err(s) => tracing::warn!(ref_key, error = %s, "cannot abort the ingest of a cancelled pull; GC removes it with the pull's lease"),
+            }
+        });
     }
 }
 

@@ -1,8 +1,11 @@
 //! Everything a pull into containerd can fail with: the registry side
 //! (`image::RegistryError`, shown to users as is) or containerd itself.
 
+use std::time::Duration;
+
 use tonic::Code;
 
+use crate::config::go_duration_string;
 use crate::image::RegistryError;
 
 #[derive(Debug, thiserror::Error)]
@@ -14,6 +17,15 @@ pub enum PullError {
     /// containerd cannot be reached: the caller should retry later.
     #[error("containerd unavailable during {op}: {message}")]
     Unavailable { op: &'static str, message: String },
+
+    /// The pull did not reach `transition` in time: `pullBegin` (the
+    /// registry never answered with the manifest) or `pulled` (the whole
+    /// pull, ECS_IMAGE_PULL_TIMEOUT). The Go agent's DockerTimeoutError words.
+    #[error("Could not transition to {transition}; timed out after waiting {}", go_duration_string(*.after))]
+    Timeout {
+        transition: &'static str,
+        after: Duration,
+    },
 
     /// containerd refused a call.
     #[error("containerd {op} failed: {code:?}: {message}")]
@@ -41,6 +53,18 @@ impl PullError {
     /// succeed later and the task should not fail because of it.
     pub fn is_unavailable(&self) -> bool {
         matches!(self, PullError::Unavailable { .. })
+    }
+
+    /// Whether another attempt may succeed. As in the Go agent, every pull
+    /// failure is retried (a registry's 5xx, a broken or stalled download,
+    /// even a 404, which a push may yet fix) except what cannot change: a
+    /// malformed reference; and containerd being unreachable, which the
+    /// engine waits out itself.
+    pub fn is_retriable(&self) -> bool {
+        !matches!(
+            self,
+            PullError::Registry(RegistryError::Reference(_)) | PullError::Unavailable { .. }
+        )
     }
 
     /// Map a containerd gRPC status, keeping the codes that callers act on.

@@ -58,15 +58,23 @@ impl Lease {
     /// Delete the lease. What it protected stays only if something else references it.
     pub async fn delete(mut self) -> Result<(), PullError> {
         self.deleted = true;
-        delete(&self.conn, &self.id).await
+        delete(&self.conn, &self.id, false).await
+    }
+
+    /// Delete the lease of a failed pull and have containerd collect at
+    /// once what only it held (committed layers of an image that never
+    /// got a record, ingests, snapshots): nothing partial stays behind.
+    pub async fn delete_collecting(mut self) -> Result<(), PullError> {
+        self.deleted = true;
+        delete(&self.conn, &self.id, true).await
     }
 }
 
-async fn delete(conn: &Conn, id: &str) -> Result<(), PullError> {
+async fn delete(conn: &Conn, id: &str, sync: bool) -> Result<(), PullError> {
     let res = LeasesClient::new(conn.channel())
         .delete(conn.request(DeleteRequest {
             id: id.to_string(),
-            sync: false,
+            sync,
         }))
         .await;
     match res {
@@ -91,7 +99,7 @@ impl Drop for Lease {
         let conn = self.conn.clone();
         let id = std::mem::take(&mut self.id);
         handle.spawn(async move {
-            if let Err(e) = delete(&conn, &id).await {
+            if let Err(e) = delete(&conn, &id, true).await {
                 tracing::warn!(lease = %id, error = %e, "cannot delete lease of a cancelled pull; it expires by itself");
             }
         });

@@ -11,7 +11,7 @@ mod lease;
 mod unpack;
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use containerd_client::services::v1::images_client::ImagesClient;
@@ -24,6 +24,7 @@ use tokio::sync::Semaphore;
 use tonic::Code;
 
 use super::Conn;
+use crate::backoff::Backoff;
 use crate::config::RegistryCredentials;
 use crate::image::manifest::{self, Parsed, MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES};
 use crate::image::registry::{FetchedManifest, RegistryClient};
@@ -41,6 +42,37 @@ const CONCURRENT_DOWNLOADS: usize = 3;
 /// Indexes nested in indexes are legal but rare; refuse absurd depths.
 const MAX_INDEX_DEPTH: usize = 4;
 
+/// The Go agent's image pull retries (dockerapi `maximumPullRetries`,
+/// `minimumPullRetryDelay` ...): 5 attempts, waiting 1.1s doubling up to 5s,
+/// plus up to 20%, in between.
+pub const PULL_ATTEMPTS: u32 = 5;
+const RETRY_MIN: Duration = Duration::from_millis(1100);
+const RETRY_MAX: Duration = Duration::from_secs(5);
+const RETRY_JITTER: f64 = 0.2;
+
+/// How long a pull may take, as the Go agent bounds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PullTimeouts {
+    /// The whole pull, every attempt included (ECS_IMAGE_PULL_TIMEOUT).
+    pub whole: Duration,
+    /// One attempt until the registry has answered with the manifest (the
+    /// Go agent's DockerPullBeginTimeout, for pulls that never start).
+    pub begin: Duration,
+    /// The longest wait for the registry's next bytes once an attempt has
+    /// begun (ECS_IMAGE_PULL_INACTIVITY_TIMEOUT).
+    pub inactivity: Duration,
+}
+
+impl Default for PullTimeouts {
+    fn default() -> Self {
+        PullTimeouts {
+            whole: Duration::from_secs(2 * 3600),
+            begin: Duration::from_secs(5 * 60),
+            inactivity: Duration::from_secs(60),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PullOptions {
     /// containerd snapshotter to unpack into, normally `overlayfs`.
@@ -49,6 +81,7 @@ pub struct PullOptions {
     pub insecure_registries: Vec<String>,
     /// Which image to take from a multi-platform index.
     pub platform: Platform,
+    pub timeouts: PullTimeouts,
 }
 
 impl Default for PullOptions {
@@ -57,6 +90,7 @@ impl Default for PullOptions {
             snapshotter: "overlayfs".to_string(),
             insecure_registries: Vec::new(),
             platform: Platform::host(),
+            timeouts: PullTimeouts::default(),
         }
     }
 }
@@ -95,18 +129,24 @@ async fn pull_inner(
 ) -> Result<PulledImage, PullError> {
     let started = Instant::now();
     tracing::info!(image = %r, snapshotter = %opts.snapshotter, "pulling image");
-    let registry = RegistryClient::new(r, creds.cloned(), &opts.insecure_registries)?;
+    // One lease for every attempt: layers an attempt committed are kept for
+    // the next one, and all go together if the pull fails.
     let lease = Lease::create(conn, LEASE_EXPIRY).await?;
-    let result = Puller {
-        conn,
-        lease: lease.id(),
-        reference: r,
-        registry: &registry,
-        opts,
-    }
-    .run()
-    .await;
-    if let Err(e) = lease.delete().await {
+    let whole = opts.timeouts.whole;
+    let result = match tokio::time::timeout(whole, attempts(conn, lease.id(), r, creds, opts)).await
+    {
+        Ok(result) => result,
+        // The attempt in flight is dropped here; its ingest aborts itself.
+        Err(_) => Err(PullError::Timeout {
+            transition: "pulled",
+            after: whole,
+        }),
+    };
+    let deleted = match &result {
+        Ok(_) => lease.delete().await,
+        Err(_) => lease.delete_collecting().await,
+    };
+    if let Err(e) = deleted {
         // It expires by itself; the image record already holds what we pulled.
         tracing::warn!(image = %r, error = %e, "cannot delete pull lease");
     }
@@ -127,6 +167,79 @@ async fn pull_inner(
             Err(e)
         }
     }
+}
+
+/// Up to [`PULL_ATTEMPTS`] attempts with the Go agent's backoff between
+/// them; the last attempt's error is the pull's, as in the Go agent.
+async fn attempts(
+    conn: &Conn,
+    lease: &str,
+    r: &Reference,
+    creds: Option<&RegistryCredentials>,
+    opts: &PullOptions,
+) -> Result<(PulledImage, u64), PullError> {
+    let mut backoff = Backoff::go(RETRY_MIN, RETRY_MAX, RETRY_JITTER);
+    let mut attempt = 1;
+    loop {
+        match attempt_once(conn, lease, r, creds, opts).await {
+            Err(e) if attempt < PULL_ATTEMPTS && e.is_retriable() => {
+                let wait = backoff.next(rand::random::<f64>());
+                tracing::warn!(
+                    image = %r,
+                    attempt,
+                    error = %e,
+                    retry_in_ms = wait.as_millis() as u64,
+                    "image pull attempt failed; retrying"
+                );
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            Err(e) => {
+                if attempt > 1 {
+                    tracing::warn!(image = %r, attempts = attempt, error = %e, "image pull failed on its last attempt");
+                }
+                return Err(e);
+            }
+            Ok(pulled) => return Ok(pulled),
+        }
+    }
+}
+
+/// One attempt: the manifest within the begin timeout, then the rest with
+/// the inactivity timeout on every wait for the registry.
+async fn attempt_once(
+    conn: &Conn,
+    lease: &str,
+    r: &Reference,
+    creds: Option<&RegistryCredentials>,
+    opts: &PullOptions,
+) -> Result<(PulledImage, u64), PullError> {
+    let registry = RegistryClient::new(
+        r,
+        creds.cloned(),
+        &opts.insecure_registries,
+        opts.timeouts.inactivity,
+    )?;
+    let begin = opts.timeouts.begin;
+    let top = match tokio::time::timeout(begin, registry.manifest(r.object(), r.digest())).await {
+        Ok(top) => top?,
+        Err(_) => {
+            return Err(PullError::Timeout {
+                transition: "pullBegin",
+                after: begin,
+            })
+        }
+    };
+    registry.began();
+    Puller {
+        conn,
+        lease,
+        reference: r,
+        registry: &registry,
+        opts,
+    }
+    .run(top)
+    .await
 }
 
 /// The image if containerd has it recorded, its blobs present and its top
@@ -230,9 +343,8 @@ impl Puller<'_> {
     }
 
     /// Returns the image and the number of bytes downloaded.
-    async fn run(&self) -> Result<(PulledImage, u64), PullError> {
+    async fn run(&self, top: FetchedManifest) -> Result<(PulledImage, u64), PullError> {
         let r = self.reference;
-        let top = self.registry.manifest(r.object(), r.digest()).await?;
         let mut parsed = parse(r, top.content_type.as_deref(), &top.bytes)?;
         let target = CdDescriptor {
             media_type: media_type_of(&parsed),
@@ -504,5 +616,114 @@ mod tests {
             "{err:?}"
         );
         assert!(!err.is_unavailable());
+    }
+}
+
+/// The Go agent's begin timeout and retries, on tokio's paused clock
+/// against a scripted registry (containerd is never reached: the socket
+/// does not exist, which ends an attempt that gets that far).
+#[cfg(test)]
+mod retry_tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use tokio::time::Instant;
+
+    use super::*;
+    use crate::image::manifest::OCI_MANIFEST;
+    use crate::image::scripted::{Reply, Scripted};
+
+    fn conn() -> Conn {
+        let dir = std::env::temp_dir().join(format!("no-containerd-{}", uuid::Uuid::new_v4()));
+        Conn::lazy(&dir.join("containerd.sock"), "test").unwrap()
+    }
+
+    fn reference(addr: &str) -> Reference {
+        parse_reference(&format!("{addr}/team/app:latest")).unwrap()
+    }
+
+    const MANIFEST: &str = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","size":2},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb","size":2}]}"#;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pull_that_never_begins_times_out_after_five_minutes() {
+        let registry = Scripted::start(|_, _| Reply::Hang).await;
+        let started = Instant::now();
+        let err = attempt_once(
+            &conn(),
+            "lease",
+            &reference(&registry.addr),
+            None,
+            &PullOptions::default(),
+        )
+        .await
+        .unwrap_err();
+        // The Go agent's DockerTimeoutError{DockerPullBeginTimeout, "pullBegin"}.
+        assert_eq!(
+            err.to_string(),
+            "Could not transition to pullBegin; timed out after waiting 5m0s"
+        );
+        assert!(err.is_retriable());
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_secs(300) && waited < Duration::from_secs(301),
+            "{waited:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_registry_is_tried_five_times_with_the_go_backoff() {
+        for status in [503, 500, 404, 401] {
+            let registry = Scripted::start(move |_, _| Reply::Status(status)).await;
+            let started = Instant::now();
+            let err = attempts(
+                &conn(),
+                "lease",
+                &reference(&registry.addr),
+                None,
+                &PullOptions::default(),
+            )
+            .await
+            .unwrap_err();
+            assert_eq!(registry.requests(), 5, "HTTP {status}");
+            assert!(
+                err.to_string().contains(&format!("(HTTP {status} from ")),
+                "{err}"
+            );
+            // 1.1s + 2.2s + 4.4s + 5s between the attempts, each plus up to 20%.
+            let waited = started.elapsed();
+            assert!(
+                waited >= Duration::from_millis(12_700) && waited <= Duration::from_millis(15_240),
+                "HTTP {status}: {waited:?}"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_registry_that_recovers_is_used_and_containerd_down_is_not_retried() {
+        let manifests = Arc::new(AtomicUsize::new(0));
+        let seen = manifests.clone();
+        let registry = Scripted::start(move |path, _| {
+            if !path.contains("/manifests/") {
+                return Reply::Status(404);
+            }
+            match seen.fetch_add(1, Ordering::SeqCst) {
+                0 | 1 => Reply::Status(503),
+                _ => Reply::ok(OCI_MANIFEST, MANIFEST.as_bytes()),
+            }
+        })
+        .await;
+        let err = attempts(
+            &conn(),
+            "lease",
+            &reference(&registry.addr),
+            None,
+            &PullOptions::default(),
+        )
+        .await
+        .unwrap_err();
+        // The third attempt got the manifest and reached containerd, which
+        // is not there: that is the engine's to wait out, not a retry here.
+        assert_eq!(manifests.load(Ordering::SeqCst), 3);
+        assert!(err.is_unavailable(), "{err:?}");
     }
 }
