@@ -42,6 +42,8 @@ mod local_net;
 mod network;
 #[path = "integration/pull.rs"]
 mod pull;
+#[path = "integration/pull_faults.rs"]
+mod pull_faults;
 #[path = "integration/runtime.rs"]
 mod runtime;
 #[path = "integration/ship.rs"]

@@ -25,14 +25,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::common::{self, TestEnv};
 
 /// A namespace whose images and content are removed when the test ends.
-struct Ns {
+pub(crate) struct Ns {
     env: TestEnv,
-    name: String,
-    conn: Conn,
+    pub(crate) name: String,
+    pub(crate) conn: Conn,
 }
 
 impl Ns {
-    fn new(env: &TestEnv, prefix: &str) -> Ns {
+    pub(crate) fn new(env: &TestEnv, prefix: &str) -> Ns {
         let name = common::unique_ns(prefix);
         let conn = Conn::lazy(&env.containerd_sock, &name).unwrap();
         Ns {
@@ -46,12 +46,12 @@ impl Ns {
         common::ctr(&self.env, &self.name, args)
     }
 
-    fn image_names(&self) -> Vec<String> {
+    pub(crate) fn image_names(&self) -> Vec<String> {
         lines(&self.ctr(&["images", "ls", "-q"]))
     }
 
     /// `(name, parent, kind)` of every snapshot in `overlayfs`.
-    fn snapshots(&self) -> Vec<(String, String, String)> {
+    pub(crate) fn snapshots(&self) -> Vec<(String, String, String)> {
         self.ctr(&["snapshots", "--snapshotter", "overlayfs", "ls"])
             .lines()
             .skip(1)
@@ -68,8 +68,17 @@ impl Ns {
             .collect()
     }
 
-    fn content_digests(&self) -> Vec<String> {
+    pub(crate) fn content_digests(&self) -> Vec<String> {
         lines(&self.ctr(&["content", "ls", "-q"]))
+    }
+
+    /// Refs of the ingests in progress (`ctr content active`, header skipped).
+    pub(crate) fn active_ingests(&self) -> Vec<String> {
+        self.ctr(&["content", "active"])
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+            .collect()
     }
 
     /// The labels `ctr content ls` shows for `digest` (comma-separated k=v).
@@ -81,7 +90,7 @@ impl Ns {
             .unwrap_or_default()
     }
 
-    async fn leases(&self) -> Vec<String> {
+    pub(crate) async fn leases(&self) -> Vec<String> {
         LeasesClient::new(self.conn.channel())
             .list(self.conn.request(ListRequest { filters: vec![] }))
             .await
@@ -590,14 +599,14 @@ with open(os.path.join(out, "oci-layout"), "wb") as f: f.write(canon({"imageLayo
 print(json.dumps({"index": idx["digest"], "amd64": manifests[1]["digest"], "chain": chain}))
 "#;
 
-struct MultiImage {
-    reference: String,
+pub(crate) struct MultiImage {
+    pub(crate) reference: String,
     index_digest: String,
-    amd64_manifest: String,
+    pub(crate) amd64_manifest: String,
     chain: Vec<String>,
 }
 
-fn push_multi_image(env: &TestEnv, dir: &Path) -> MultiImage {
+pub(crate) fn push_multi_image(env: &TestEnv, dir: &Path) -> MultiImage {
     let out = Command::new("python3")
         .arg("-c")
         .arg(MAKE_MULTI)
