@@ -39,9 +39,37 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/debug/imds/latest/api/token", put(debug::imds_token))
         .route("/debug/imds/{*path}", get(debug::imds_get))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            debug_auth,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(refusal::BODY_LIMIT))
         .layer(axum::middleware::map_response(refusal::shape))
         .with_state(app)
+}
+
+/// Under `--auth`, the /debug hooks are signed like any API call: they hand
+/// out task credentials and change state. The IMDS stand-in under
+/// /debug/imds stays unsigned, as EC2's instance metadata service is (the
+/// agent reads it without AWS credentials).
+async fn debug_auth(
+    State(app): State<Arc<App>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = req.uri().path();
+    if app.cfg.auth.is_none() || !path.starts_with("/debug/") || path.starts_with("/debug/imds/") {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, refusal::BODY_LIMIT).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    if let Err(e) = auth::check(&app.cfg, &parts.method, &parts.uri, &parts.headers, &bytes) {
+        return e.into_response();
+    }
+    next.run(axum::extract::Request::from_parts(parts, bytes.into()))
+        .await
 }
 
 /// No such route: an empty 404, given its JSON body by `refusal::shape`.
@@ -136,3 +164,7 @@ fn handle_api(
     }
     result
 }
+
+#[cfg(test)]
+#[path = "server_tests.rs"]
+mod tests;

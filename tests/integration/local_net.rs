@@ -45,6 +45,56 @@ fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> (u16, Valu
     (status, v)
 }
 
+/// A GET signed with the test's `--auth` keys (ecs-local's /debug hooks
+/// need a signature under `--auth`), through the AWS SDK's own signer.
+fn signed_get(port: u16, path_and_query: &str) -> (u16, Value) {
+    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+    use aws_sigv4::sign::v4;
+    use aws_smithy_runtime_api::client::identity::Identity;
+    let identity: Identity = aws_credential_types::Credentials::new(
+        common::ACCESS_KEY_ID,
+        common::SECRET_ACCESS_KEY,
+        None,
+        None,
+        "test",
+    )
+    .into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("ecs")
+        .time(std::time::SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let host = format!("127.0.0.1:{port}");
+    let url = format!("http://{host}{path_and_query}");
+    let signable = SignableRequest::new(
+        "GET",
+        &url,
+        [("host", host.as_str())].into_iter(),
+        SignableBody::Bytes(&[]),
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let headers: String = instructions
+        .headers()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "GET {path_and_query} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{headers}\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
 fn stats(port: u16) -> Value {
     http(port, "GET", "/debug/stats", None).1
 }
@@ -1032,11 +1082,19 @@ fn task_role_keys_may_protect_their_own_task_only() {
     let mine = common::run_task(&aws, &agent, &td);
     let other = common::run_task(&aws, &agent, &td);
     common::wait_task_status(&aws, &agent, &mine, "RUNNING", PROTECT_WAIT);
+    // Under --auth the debug hooks need a signature: unsigned, no keys.
     let (status, c) = http(
         local.port(),
         "GET",
         &format!("/debug/credentials?taskArn={mine}"),
         None,
+    );
+    assert_eq!(status, 403, "{c}");
+    assert!(c["roleCredentials"].is_null(), "{c}");
+    let encoded = mine.replace(':', "%3A").replace('/', "%2F");
+    let (status, c) = signed_get(
+        local.port(),
+        &format!("/debug/credentials?taskArn={encoded}"),
     );
     assert_eq!(status, 200, "{c}");
     let keys = c["roleCredentials"].clone();
