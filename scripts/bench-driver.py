@@ -1115,7 +1115,8 @@ def remove_task_network(agent_data_dir):
                 pass
     subprocess.run(["ip", "link", "del", BENCH_BRIDGE], capture_output=True)
     for table, chain in (("nat", f"ECS-DNAT-{BENCH_BRIDGE}"), ("nat", f"ECS-SNAT-{BENCH_BRIDGE}"),
-                         ("nat", f"ECS-CRED-{BENCH_BRIDGE}"), ("filter", f"ECS-FWD-{BENCH_BRIDGE}")):
+                         ("nat", f"ECS-CRED-{BENCH_BRIDGE}"), ("filter", f"ECS-FWD-{BENCH_BRIDGE}"),
+                         ("filter", f"ECS-IN-{BENCH_BRIDGE}")):
         rules = subprocess.run(["iptables", "-w", "-t", table, "-S"], capture_output=True, text=True).stdout
         for rule in rules.splitlines():
             parts = shlex.split(rule)
