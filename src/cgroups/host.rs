@@ -216,20 +216,10 @@ impl TaskCgroups for HostCgroups {
             CgroupVersion::V1 => self.root.join("memory").join(&self.prefix),
             CgroupVersion::V2 => self.root.join(&self.prefix),
         };
-        let entries = match fs::read_dir(&parent) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(vec![]),
-            Err(e) => {
-                return Err(CgroupError::Io {
-                    path: parent,
-                    source: e,
-                })
-            }
-        };
-        Ok(entries
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
-            .map(|e| e.file_name().to_string_lossy().into_owned())
+        Ok(child_cgroups(&parent)?
+            .iter()
+            .filter_map(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
             .collect())
     }
 }
@@ -277,58 +267,42 @@ fn read_oom_kill(file: &Path) -> Result<u64, CgroupError> {
     match fs::read_to_string(file) {
         Ok(text) => Ok(parse_oom_kill(&text)),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(0),
-        Err(e) => Err(CgroupError::Io {
-            path: file.to_path_buf(),
-            source: e,
-        }),
+        Err(e) => Err(io(file)(e)),
     }
 }
 
 /// `memory.oom_control`'s oom_kill of `dir` and every cgroup below it (v1).
 fn sum_oom_kills(dir: &Path) -> Result<u64, CgroupError> {
     let mut n = read_oom_kill(&dir.join("memory.oom_control"))?;
-    let entries = match fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(n),
-        Err(e) => {
-            return Err(CgroupError::Io {
-                path: dir.to_path_buf(),
-                source: e,
-            })
-        }
-    };
-    for e in entries.filter_map(|e| e.ok()) {
-        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-            n += sum_oom_kills(&e.path())?;
-        }
+    for child in child_cgroups(dir)? {
+        n += sum_oom_kills(&child)?;
     }
     Ok(n)
+}
+
+/// The cgroups directly below `dir`; none if `dir` is gone.
+fn child_cgroups(dir: &Path) -> Result<Vec<PathBuf>, CgroupError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(dir)(e)),
+    };
+    Ok(entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+        .map(|e| e.path())
+        .collect())
 }
 
 /// rmdir, deepest first: a cgroup's files cannot be unlinked, only its
 /// (empty) directories removed. A directory still holding processes stays
 /// (EBUSY), which is reported.
 fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
-    let entries = match fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-        Err(e) => {
-            return Err(CgroupError::Io {
-                path: dir.to_path_buf(),
-                source: e,
-            })
-        }
-    };
-    for e in entries.filter_map(|e| e.ok()) {
-        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-            remove_tree(&e.path())?;
-        }
+    for child in child_cgroups(dir)? {
+        remove_tree(&child)?;
     }
     match fs::remove_dir(dir) {
-        Err(e) if e.kind() != ErrorKind::NotFound => Err(CgroupError::Io {
-            path: dir.to_path_buf(),
-            source: e,
-        }),
+        Err(e) if e.kind() != ErrorKind::NotFound => Err(io(dir)(e)),
         _ => Ok(()),
     }
 }
