@@ -108,19 +108,29 @@ pub(crate) fn execute<R: ContainerRuntime>(
             let files = ContainerFiles::new(&inner, task, i, &id);
             inner.route(&id, &arn, i);
             tokio::spawn(async move {
+                // A step before the create failed: counted, logged, and the
+                // container reported not created.
+                let refuse =
+                    |metric: &'static str, what: &str, kind: FailureKind, reason: String| {
+                        inner.metrics.inc_error(metric);
+                        tracing::warn!(task = %arn, container = %id, reason = %reason, "{what}");
+                        let _ = tx.send(Msg::Event(Event::Created {
+                            container: i,
+                            result: Err(Failure::new(kind, reason)),
+                        }));
+                    };
                 // The task's cgroup first: limits in place before any of its
                 // containers can run (Go: a resource the containers wait for).
                 if let Some(req) = cgroup_request {
                     match req.ensure().await {
                         Ok(parent) => spec.cgroup_parent = Some(parent),
                         Err(reason) => {
-                            inner.metrics.inc_error("create");
-                            tracing::warn!(task = %arn, container = %id, reason = %reason, "task cgroup setup failed");
-                            let _ = tx.send(Msg::Event(Event::Created {
-                                container: i,
-                                result: Err(Failure::new(FailureKind::CannotCreate, reason)),
-                            }));
-                            return;
+                            return refuse(
+                                "create",
+                                "task cgroup setup failed",
+                                FailureKind::CannotCreate,
+                                reason,
+                            );
                         }
                     }
                 }
@@ -137,13 +147,12 @@ pub(crate) fn execute<R: ContainerRuntime>(
                             namespace = Some(info);
                         }
                         Err(reason) => {
-                            inner.metrics.inc_error("network");
-                            tracing::warn!(task = %arn, container = %id, reason = %reason, "task network setup failed");
-                            let _ = tx.send(Msg::Event(Event::Created {
-                                container: i,
-                                result: Err(Failure::new(FailureKind::Network, reason)),
-                            }));
-                            return;
+                            return refuse(
+                                "network",
+                                "task network setup failed",
+                                FailureKind::Network,
+                                reason,
+                            );
                         }
                     }
                 }
@@ -155,13 +164,12 @@ pub(crate) fn execute<R: ContainerRuntime>(
                 match prepared {
                     Ok(p) => p.apply(&mut spec),
                     Err(reason) => {
-                        inner.metrics.inc_error("create");
-                        tracing::warn!(task = %arn, container = %id, reason = %reason, "cannot write the container's files");
-                        let _ = tx.send(Msg::Event(Event::Created {
-                            container: i,
-                            result: Err(Failure::new(FailureKind::CannotCreate, reason)),
-                        }));
-                        return;
+                        return refuse(
+                            "create",
+                            "cannot write the container's files",
+                            FailureKind::CannotCreate,
+                            reason,
+                        );
                     }
                 }
                 let result = retry_unavailable(&id, || inner.runtime.create(&spec))
