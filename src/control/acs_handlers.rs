@@ -332,7 +332,12 @@ mod tests {
         serde_json::from_value(serde_json::json!({
             "arn": ARN, "family": "web", "version": "4", "desiredStatus": desired,
             "networkMode": "host",
-            "containers": [{"name": "app", "image": image, "essential": true, "memory": 32}],
+            // dockerConfig as Amazon ECS sends it for a definition without Docker
+            // extras (the Go agent's fixture agent/statemanager/testdata/v13/1, with
+            // this task's network mode).
+            "containers": [{"name": "app", "image": image, "essential": true, "memory": 32,
+                            "dockerConfig": {"config": "{}", "version": "1.17",
+                                             "hostConfig": "{\"NetworkMode\":\"host\",\"CapAdd\":[],\"CapDrop\":[]}"}}],
             "roleCredentials": {"credentialsId": "c1", "accessKeyId": "AK", "secretAccessKey": "S",
                                 "sessionToken": "T", "expiration": "2030-01-01T00:00:00Z",
                                 "roleArn": "arn:aws:iam::000000000000:role/r"}
@@ -519,11 +524,14 @@ mod tests {
 
     #[tokio::test]
     async fn an_undecodable_task_is_refused_naming_the_field_and_the_others_run() {
+        // The good task's dockerConfig is shaped as Amazon ECS sends it (the Go
+        // agent's fixture agent/statemanager/testdata/v13/1, with its network mode).
         let frame = r#"{"type":"PayloadMessage","message":{"messageId":"m1","seqNum":2,"tasks":[
           {"arn":"arn:aws:ecs:us-east-1:1:task/c/bad","desiredStatus":"RUNNING",
            "containers":[{"name":"web","image":"busybox","essential":"yes"}]},
           {"arn":"arn:aws:ecs:us-east-1:1:task/c/good","desiredStatus":"RUNNING","networkMode":"host",
-           "containers":[{"name":"app","image":"busybox","essential":true}]}]}}"#;
+           "containers":[{"name":"app","image":"busybox","essential":true,
+             "dockerConfig":{"config":"{}","hostConfig":"{\"NetworkMode\":\"host\",\"CapAdd\":[],\"CapDrop\":[]}","version":"1.17"}}]}]}}"#;
         let (tasks, acked, _) = handled(frame).await;
         assert_eq!(acked, vec!["m1".to_string()]);
         let [PayloadTask::Run(good), PayloadTask::Refuse {

@@ -235,13 +235,16 @@ fn the_unframed_error_form_decodes_as_go_does() {
     assert!(decode("[]").is_err());
 }
 
+/// The good task's dockerConfig is shaped as Amazon ECS sends it (the Go
+/// agent's fixture agent/statemanager/testdata/v13/1).
 fn two_tasks(bad_field: &str) -> String {
     format!(
         r#"{{"type":"PayloadMessage","message":{{"messageId":"m1","seqNum":3,"tasks":[
           {{"arn":"arn:aws:ecs:us-east-1:1:task/c/bad","desiredStatus":"RUNNING",
             "containers":[{{"name":"web","image":"busybox",{bad_field}}},{{"name":"side","image":"busybox"}}]}},
-          {{"arn":"arn:aws:ecs:us-east-1:1:task/c/good","desiredStatus":"RUNNING",
-            "containers":[{{"name":"app","image":"busybox","essential":true}}]}}]}}}}"#
+          {{"arn":"arn:aws:ecs:us-east-1:1:task/c/good","desiredStatus":"RUNNING","networkMode":"bridge",
+            "containers":[{{"name":"app","image":"busybox","essential":true,
+              "dockerConfig":{{"config":"{{}}","hostConfig":"{{\"NetworkMode\":\"bridge\",\"CapAdd\":[],\"CapDrop\":[]}}","version":"1.17"}}}}]}}]}}}}"#
     )
 }
 
