@@ -1,6 +1,6 @@
 //! ecs-local: a local Amazon ECS control plane.
 //!
-//! ecs-local --listen ADDR:PORT --data-dir DIR [--region R] [--auth AK:SK]
+//! ecs-local --listen ADDR:PORT --data-dir DIR [--region R] [--auth AK:SK]...
 //!           [--heartbeat-secs N] [--resend-secs N] [--manifest-secs N]
 //!           [--credentials-ttl-secs N] [--eni-attach-timeout-secs N]
 
@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-const USAGE: &str = "usage: ecs-local --listen ADDR:PORT --data-dir DIR [--region REGION] [--auth ACCESS_KEY:SECRET] [--heartbeat-secs N] [--resend-secs N] [--manifest-secs N] [--credentials-ttl-secs N] [--eni-attach-timeout-secs N]";
+const USAGE: &str = "usage: ecs-local --listen ADDR:PORT --data-dir DIR [--region REGION] [--auth ACCESS_KEY:SECRET]... [--heartbeat-secs N] [--resend-secs N] [--manifest-secs N] [--credentials-ttl-secs N] [--eni-attach-timeout-secs N]";
 
 struct Args {
     cfg: Config,
@@ -32,7 +32,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args> {
     let mut listen: Option<SocketAddr> = None;
     let mut data_dir: Option<PathBuf> = None;
     let mut region = "us-east-1".to_string();
-    let mut auth = None;
+    let mut auth = Vec::new();
     let mut heartbeat = Duration::from_secs(20);
     let mut resend = Duration::from_secs(15);
     let mut manifest = Duration::from_secs(60);
@@ -80,7 +80,10 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args> {
                     .split_once(':')
                     .filter(|(a, s)| !a.is_empty() && !s.is_empty())
                     .ok_or_else(|| anyhow!("--auth: expected ACCESS_KEY:SECRET"))?;
-                auth = Some((ak.to_string(), sk.to_string()));
+                if auth.iter().any(|(a, _): &(String, String)| a == ak) {
+                    bail!("--auth: access key {ak} given twice");
+                }
+                auth.push((ak.to_string(), sk.to_string()));
             }
             "--heartbeat-secs" => heartbeat = secs("--heartbeat-secs", &value()?)?,
             "--resend-secs" => resend = secs("--resend-secs", &value()?)?,

@@ -31,9 +31,10 @@ pub async fn handler(
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    if let Some(refused) = ws::unsigned(&app, &method, &uri, &headers) {
-        return refused;
-    }
+    let signer = match ws::signer(&app, &method, &uri, &headers) {
+        Ok(s) => s,
+        Err(refused) => return *refused,
+    };
     let Ok(Query(q)) = query else {
         return refuse(
             StatusCode::BAD_REQUEST,
@@ -53,17 +54,29 @@ pub async fn handler(
         );
     };
     let found = app.read(|st| {
-        st.instances
-            .get(&instance)
-            .map(|i| (i.status.clone(), i.cluster_arn.clone()))
+        st.instances.get(&instance).map(|i| {
+            (
+                i.status.clone(),
+                i.cluster_arn.clone(),
+                i.registered_by.clone(),
+            )
+        })
     });
-    let Some((status, cluster_arn)) = found else {
+    let Some((status, cluster_arn, registered_by)) = found else {
         return refuse(
             StatusCode::BAD_REQUEST,
             "InvalidInstanceException",
             &format!("containerInstanceArn {instance} is not registered"),
         );
     };
+    if let Some(refused) = ws::not_the_registrant(
+        signer.as_deref(),
+        registered_by.as_deref(),
+        &instance,
+        "ecs:Poll",
+    ) {
+        return refused;
+    }
     if status == "INACTIVE" {
         return refuse(
             StatusCode::BAD_REQUEST,

@@ -30,6 +30,9 @@ pub struct Ctx {
     /// Set when the caller signed with a task's role keys: the handler holds
     /// the call to that task.
     pub principal: Option<TaskPrincipal>,
+    /// The `--auth` access key that signed the call (`None` without
+    /// `--auth`, or for task role keys).
+    pub signer: Option<String>,
 }
 
 #[derive(Default)]
@@ -141,6 +144,7 @@ impl App {
             eni_attach_timeout_ms: i64::try_from(self.cfg.eni_attach_timeout.as_millis())
                 .unwrap_or(i64::MAX),
             principal: None,
+            signer: None,
         }
     }
 

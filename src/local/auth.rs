@@ -24,8 +24,9 @@ pub fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
 /// Who signed an ECS API request.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Caller {
-    /// The `--auth` key pair, or anyone when ecs-local runs without `--auth`.
-    Operator,
+    /// One of the `--auth` key pairs (its access key id), or anyone (`None`)
+    /// when ecs-local runs without `--auth`.
+    Operator(Option<String>),
     /// Keys ecs-local minted for one of a task's roles.
     Task(TaskPrincipal),
 }
@@ -100,18 +101,19 @@ fn refused(uri: &Uri, e: SigV4Error) -> ApiError {
     ApiError::new(kind, e.to_string())
 }
 
-/// Checks the request's signature against the `--auth` key pair when set
-/// (the websockets: minted task keys never open them).
+/// Checks the request's signature against the `--auth` key pairs when set
+/// (the websockets: minted task keys never open them); the access key id
+/// that signed it (`None` without `--auth`).
 pub fn check(
     cfg: &Config,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(), ApiError> {
-    let Some((ak, sk)) = &cfg.auth else {
-        return Ok(());
-    };
+) -> Result<Option<String>, ApiError> {
+    if !cfg.auth_on() {
+        return Ok(None);
+    }
     let pairs = header_pairs(headers);
     let req = SignedRequest {
         method: method.as_str(),
@@ -120,9 +122,8 @@ pub fn check(
         headers: &pairs,
         body,
     };
-    let secret_for = |key: &str| (key == ak).then_some(sk.as_str());
-    sigv4::verify(&req, secret_for, now_secs() as i64)
-        .and_then(|_| in_region(cfg, &req))
+    sigv4::verify(&req, |key| cfg.secret_of(key), now_secs() as i64)
+        .and_then(|signer| in_region(cfg, &req).map(|()| Some(signer)))
         .map_err(|e| refused(uri, e))
 }
 
@@ -139,7 +140,7 @@ fn in_region(cfg: &Config, req: &SignedRequest<'_>) -> Result<(), SigV4Error> {
     }
 }
 
-/// Authenticates an ECS API request: the `--auth` key pair, or keys minted
+/// Authenticates an ECS API request: an `--auth` key pair, or keys minted
 /// for a task (`lookup` finds them) with their session token and unexpired.
 /// `now` is Unix seconds.
 pub fn authenticate(
@@ -151,9 +152,9 @@ pub fn authenticate(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Caller, ApiError> {
-    let Some((ak, sk)) = &cfg.auth else {
-        return Ok(Caller::Operator);
-    };
+    if !cfg.auth_on() {
+        return Ok(Caller::Operator(None));
+    }
     let pairs = header_pairs(headers);
     let req = SignedRequest {
         method: method.as_str(),
@@ -163,23 +164,21 @@ pub fn authenticate(
         body,
     };
     let minted = sigv4::access_key_id(&req)
-        .filter(|k| k != ak)
+        .filter(|k| cfg.secret_of(k).is_none())
         .and_then(|k| lookup(&k).map(|m| (k, m)));
     let secret_for = |key: &str| {
-        if key == ak {
-            Some(sk.as_str())
-        } else {
+        cfg.secret_of(key).or_else(|| {
             minted
                 .as_ref()
                 .filter(|(k, _)| k == key)
                 .map(|(_, m)| m.secret.as_str())
-        }
+        })
     };
     let signer = sigv4::verify(&req, secret_for, now as i64)
         .and_then(|signer| in_region(cfg, &req).map(|()| signer))
         .map_err(|e| refused(uri, e))?;
-    if &signer == ak {
-        return Ok(Caller::Operator);
+    if cfg.secret_of(&signer).is_some() {
+        return Ok(Caller::Operator(Some(signer)));
     }
     let Some((_, m)) = minted.filter(|(k, _)| *k == signer) else {
         // verify() only accepts keys secret_for knows.
@@ -220,7 +219,7 @@ pub fn access_denied(p: &TaskPrincipal, op: &str, resource: Option<&str>) -> Api
 /// the call to (none: the operator, unrestricted).
 pub fn authorize(caller: &Caller, op: &str) -> Result<Option<TaskPrincipal>, ApiError> {
     match caller {
-        Caller::Operator => Ok(None),
+        Caller::Operator(_) => Ok(None),
         Caller::Task(p) if p.role == Role::Task && TASK_ROLE_OPERATIONS.contains(&op) => {
             Ok(Some(p.clone()))
         }

@@ -17,7 +17,10 @@ fn cfg(auth: bool) -> Config {
     Config {
         listen: "127.0.0.1:1".parse().unwrap(),
         region: "us-east-1".into(),
-        auth: auth.then(|| ("AKIDOPERATOR".to_string(), "operatorsecret".to_string())),
+        auth: auth
+            .then(|| ("AKIDOPERATOR".to_string(), "operatorsecret".to_string()))
+            .into_iter()
+            .collect(),
         heartbeat: Duration::from_secs(1),
         resend: Duration::from_secs(1),
         manifest: Duration::from_secs(1),
@@ -98,7 +101,10 @@ fn kind(r: Result<Caller, ApiError>) -> ErrorKind {
 #[test]
 fn the_configured_pair_is_the_operator() {
     let h = signed("AKIDOPERATOR", "operatorsecret", None);
-    assert_eq!(run(&cfg(true), &h, None).unwrap(), Caller::Operator);
+    assert_eq!(
+        run(&cfg(true), &h, None).unwrap(),
+        Caller::Operator(Some("AKIDOPERATOR".into()))
+    );
     let h = signed("AKIDOPERATOR", "wrong", None);
     assert_eq!(kind(run(&cfg(true), &h, None)), ErrorKind::InvalidSignature);
 }
@@ -114,7 +120,10 @@ fn a_signature_for_another_region_is_refused() {
     assert_eq!(e.kind, ErrorKind::InvalidSignature);
     assert!(e.message.contains("not 'us-east-1'"), "{}", e.message);
     c.region = "us-east-1".into();
-    assert_eq!(run(&c, &h, None).unwrap(), Caller::Operator);
+    assert_eq!(
+        run(&c, &h, None).unwrap(),
+        Caller::Operator(Some("AKIDOPERATOR".into()))
+    );
 }
 
 #[test]
@@ -163,19 +172,22 @@ fn minted_keys_need_their_token_their_secret_and_time_left() {
 fn without_auth_anything_goes() {
     assert_eq!(
         run(&cfg(false), &HeaderMap::new(), None).unwrap(),
-        Caller::Operator
+        Caller::Operator(None)
     );
     // Even task keys: no key pair was asked for.
     let h = signed(MINTED_AK, MINTED_SK, Some(TOKEN));
     assert_eq!(
         run(&cfg(false), &h, Some(minted(NOW + 10.0))).unwrap(),
-        Caller::Operator
+        Caller::Operator(None)
     );
 }
 
 #[test]
 fn task_role_keys_may_only_manage_protection() {
-    assert_eq!(authorize(&Caller::Operator, "DescribeTasks").unwrap(), None);
+    assert_eq!(
+        authorize(&Caller::Operator(None), "DescribeTasks").unwrap(),
+        None
+    );
     let task = Caller::Task(principal(Role::Task));
     for op in TASK_ROLE_OPERATIONS {
         assert_eq!(authorize(&task, op).unwrap(), Some(principal(Role::Task)));

@@ -9,8 +9,9 @@ use std::time::Duration;
 pub struct Config {
     pub listen: SocketAddr,
     pub region: String,
-    /// (access key, secret) every request must be signed with, if set.
-    pub auth: Option<(String, String)>,
+    /// The (access key, secret) pairs a request may be signed with (`--auth`,
+    /// repeatable: each pair is one principal); none: nothing is checked.
+    pub auth: Vec<(String, String)>,
     pub heartbeat: Duration,
     pub resend: Duration,
     /// How often each connected agent gets a TaskManifestMessage.
@@ -21,6 +22,21 @@ pub struct Config {
     /// how long the agent has to report an ENI ATTACHED before the task is
     /// stopped.
     pub eni_attach_timeout: Duration,
+}
+
+impl Config {
+    /// Whether requests must be signed (`--auth` given).
+    pub fn auth_on(&self) -> bool {
+        !self.auth.is_empty()
+    }
+
+    /// The secret of an `--auth` access key.
+    pub fn secret_of(&self, access_key: &str) -> Option<&str> {
+        self.auth
+            .iter()
+            .find(|(ak, _)| ak == access_key)
+            .map(|(_, sk)| sk.as_str())
+    }
 }
 
 /// Like an STS role session: 6 hours.

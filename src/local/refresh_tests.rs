@@ -54,6 +54,7 @@ fn a_refresh_keeps_the_replaced_keys_until_the_next_one() {
         credentials_ttl: 100.0,
         eni_attach_timeout_ms: 60_000,
         principal: None,
+        signer: None,
     };
     refresh(&mut st, &mut ctx, "a", Role::Task);
     let t = &st.tasks["a"];

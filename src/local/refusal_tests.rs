@@ -16,7 +16,7 @@ fn app(dir: &std::path::Path) -> axum::Router {
     let cfg = Config {
         listen: "127.0.0.1:1".parse().unwrap(),
         region: "us-east-1".into(),
-        auth: None,
+        auth: Vec::new(),
         heartbeat: Duration::from_secs(30),
         resend: Duration::from_secs(5),
         manifest: Duration::from_secs(60),

@@ -58,7 +58,7 @@ async fn debug_auth(
     next: axum::middleware::Next,
 ) -> Response {
     let path = req.uri().path();
-    if app.cfg.auth.is_none() || !path.starts_with("/debug/") || path.starts_with("/debug/imds/") {
+    if !app.cfg.auth_on() || !path.starts_with("/debug/") || path.starts_with("/debug/imds/") {
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
@@ -157,6 +157,9 @@ fn handle_api(
     api::precheck(op, &json)?;
     let mut ctx = app.ctx(&request_host(app, headers));
     ctx.principal = principal;
+    if let auth::Caller::Operator(signer) = caller {
+        ctx.signer = signer;
+    }
     let result = app.transact(&mut ctx, |st, ctx| api::dispatch(st, ctx, op, json));
     match &result {
         Ok(_) => tracing::debug!(op, "api call"),

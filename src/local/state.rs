@@ -130,6 +130,10 @@ pub struct InstanceRec {
     /// Next ACS payload sequence number for this instance.
     #[serde(default)]
     pub next_seq_num: i64,
+    /// The `--auth` access key that registered the instance: the only one
+    /// that may open its ACS and TCS sessions (`None` without `--auth`).
+    #[serde(default)]
+    pub registered_by: Option<String>,
 }
 
 /// What a placed task holds on its instance until it is STOPPED.

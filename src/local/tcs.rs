@@ -8,12 +8,14 @@ use crate::model::tcs::{
     AckPublishHealth, AckPublishInstanceStatus, AckPublishMetric, HeartbeatMessage,
     PublishMetricsRequest, TcsMessage,
 };
+use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::time::Instant;
@@ -23,9 +25,18 @@ pub async fn handler(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    if let Some(refused) = ws::unsigned(&app, &method, &uri, &headers) {
+    let signer = match ws::signer(&app, &method, &uri, &headers) {
+        Ok(s) => s,
+        Err(refused) => return *refused,
+    };
+    let instance = query
+        .as_ref()
+        .ok()
+        .and_then(|Query(q)| q.get("containerInstance"));
+    if let Some(refused) = bound(&app, signer.as_deref(), instance) {
         return refused;
     }
     let ws = match ws {
@@ -34,6 +45,29 @@ pub async fn handler(
     };
     let peer = uri.query().unwrap_or("").to_string();
     ws.on_upgrade(move |socket| session(app, socket, peer))
+}
+
+/// Under `--auth`, a TCS session is for one registered container instance
+/// (the agent's `containerInstance` query parameter) and only its registrant
+/// may open it.
+fn bound(app: &App, signer: Option<&str>, instance: Option<&String>) -> Option<Response> {
+    signer?;
+    let instance = instance.cloned().unwrap_or_default();
+    let Some(registered_by) =
+        app.read(|st| st.instances.get(&instance).map(|i| i.registered_by.clone()))
+    else {
+        return Some(ws::refuse(
+            StatusCode::FORBIDDEN,
+            "AccessDeniedException",
+            &format!("containerInstance {instance:?} is not a registered container instance"),
+        ));
+    };
+    ws::not_the_registrant(
+        signer,
+        registered_by.as_deref(),
+        &instance,
+        "ecs:StartTelemetrySession",
+    )
 }
 
 /// The JSON part of a frame: after the header block if there is one.

@@ -21,18 +21,48 @@ pub fn refuse(status: StatusCode, type_name: &str, message: &str) -> Response {
         .into_response()
 }
 
-/// The refusal for an upgrade request that is not signed like any API call
-/// (with an empty body), if it is not.
-pub fn unsigned(app: &App, method: &Method, uri: &Uri, headers: &HeaderMap) -> Option<Response> {
-    auth::check(&app.cfg, method, uri, headers, b"")
-        .err()
-        .map(|e| {
-            refuse(
-                StatusCode::FORBIDDEN,
-                "AccessDeniedException",
-                &e.to_string(),
-            )
-        })
+/// The access key that signed an upgrade request like any API call (with an
+/// empty body; `None` without `--auth`), or the refusal if it is not signed.
+pub fn signer(
+    app: &App,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<Option<String>, Box<Response>> {
+    auth::check(&app.cfg, method, uri, headers, b"").map_err(|e| {
+        Box::new(refuse(
+            StatusCode::FORBIDDEN,
+            "AccessDeniedException",
+            &e.to_string(),
+        ))
+    })
+}
+
+/// The refusal, under `--auth`, of a session for `instance` signed by anyone
+/// but the principal that registered it (`registered_by`): another key pair
+/// could otherwise take over the instance's task payloads and credentials, or
+/// report for it. `action` is the IAM action the session needs
+/// (`ecs:Poll` for ACS, `ecs:StartTelemetrySession` for TCS).
+pub fn not_the_registrant(
+    signer: Option<&str>,
+    registered_by: Option<&str>,
+    instance: &str,
+    action: &str,
+) -> Option<Response> {
+    let signer = signer?;
+    // Instances registered before ecs-local recorded who registered them
+    // have no registrant; any --auth key may open them.
+    let owner = registered_by?;
+    (signer != owner).then(|| {
+        tracing::warn!(instance, signer, "websocket refused: not the instance's registrant");
+        refuse(
+            StatusCode::FORBIDDEN,
+            "AccessDeniedException",
+            &format!(
+                "User {signer} is not authorized to perform: {action} on resource: {instance} because another principal registered that container instance"
+            ),
+        )
+    })
 }
 
 /// The refusal for a request that does not really ask for a websocket.

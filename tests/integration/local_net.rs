@@ -48,17 +48,27 @@ fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> (u16, Valu
 /// A GET signed with the test's `--auth` keys (ecs-local's /debug hooks
 /// need a signature under `--auth`), through the AWS SDK's own signer.
 fn signed_get(port: u16, path_and_query: &str) -> (u16, Value) {
+    signed_get_as(
+        port,
+        path_and_query,
+        (common::ACCESS_KEY_ID, common::SECRET_ACCESS_KEY),
+        &[],
+    )
+}
+
+/// A GET signed with `keys`, with `extra` (unsigned) headers, e.g. a
+/// websocket upgrade's.
+fn signed_get_as(
+    port: u16,
+    path_and_query: &str,
+    keys: (&str, &str),
+    extra: &[(&str, &str)],
+) -> (u16, Value) {
     use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
     use aws_sigv4::sign::v4;
     use aws_smithy_runtime_api::client::identity::Identity;
-    let identity: Identity = aws_credential_types::Credentials::new(
-        common::ACCESS_KEY_ID,
-        common::SECRET_ACCESS_KEY,
-        None,
-        None,
-        "test",
-    )
-    .into();
+    let identity: Identity =
+        aws_credential_types::Credentials::new(keys.0, keys.1, None, None, "test").into();
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region("us-east-1")
@@ -80,6 +90,7 @@ fn signed_get(port: u16, path_and_query: &str) -> (u16, Value) {
     let (instructions, _) = sign(signable, &params).unwrap().into_parts();
     let headers: String = instructions
         .headers()
+        .chain(extra.iter().copied())
         .map(|(k, v)| format!("{k}: {v}\r\n"))
         .collect();
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -1064,14 +1075,75 @@ fn aws_as_task(aws: &Aws, keys: &Value, with_token: bool, args: &[&str]) -> Resu
     serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
 }
 
+const SECOND_AK: &str = "AKIDSECONDPRINCIPAL";
+const SECOND_SK: &str = "second-principal-secret";
+
+/// A second ACS (and TCS) websocket for the agent's instance, signed by
+/// another `--auth` principal, is refused with a 403 and an AWS-shaped
+/// AccessDeniedException naming the IAM action (the Go agent's ACS session
+/// needs `ecs:Poll`, its TCS session `ecs:StartTelemetrySession`); the
+/// agent's own session is not replaced. The second principal's API calls
+/// work (it is an operator), so the refusal is about the instance.
+fn second_principal_cannot_take_the_instance(
+    env: &common::TestEnv,
+    local: &EcsLocal,
+    cluster: &str,
+    instance: &str,
+) {
+    let enc = |s: &str| s.replace(':', "%3A").replace('/', "%2F");
+    let upgrade = [
+        ("connection", "Upgrade"),
+        ("upgrade", "websocket"),
+        ("sec-websocket-version", "13"),
+        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ];
+    for (path, action) in [
+        (
+            format!(
+                "/acs/ws?clusterArn={}&containerInstanceArn={}&seqNum=1",
+                enc(cluster),
+                enc(instance)
+            ),
+            "ecs:Poll",
+        ),
+        (
+            format!(
+                "/tcs/ws?cluster={}&containerInstance={}",
+                enc(cluster),
+                enc(instance)
+            ),
+            "ecs:StartTelemetrySession",
+        ),
+    ] {
+        let (status, v) = signed_get_as(local.port(), &path, (SECOND_AK, SECOND_SK), &upgrade);
+        assert_eq!(status, 403, "{path}: {v}");
+        assert_eq!(v["type"], "AccessDeniedException", "{v}");
+        let m = v["message"]["message"].as_str().unwrap_or_default();
+        assert!(m.contains(action) && m.contains(instance), "{m}");
+    }
+    let other = Aws::with_keys(env, local, SECOND_AK, SECOND_SK);
+    let d = other.ecs_ok(&[
+        "describe-container-instances",
+        "--cluster",
+        cluster,
+        "--container-instances",
+        instance,
+    ]);
+    assert_eq!(d["containerInstances"][0]["agentConnected"], true, "{d}");
+}
+
 #[test]
 fn task_role_keys_may_protect_their_own_task_only() {
     let Some(env) = common::env() else { return };
     let auth = format!("{}:{}", common::ACCESS_KEY_ID, common::SECRET_ACCESS_KEY);
-    let local = EcsLocal::start_with_args(&env, &["--auth", &auth]);
+    // A second operator principal: it may call the API, but not open the
+    // sessions of an instance the first one registered (issue 18 point 10).
+    let second = format!("{SECOND_AK}:{SECOND_SK}");
+    let local = EcsLocal::start_with_args(&env, &["--auth", &auth, "--auth", &second]);
     let agent = common::Agent::start(&env, &local, &[("ECS_ENABLE_TASK_IAM_ROLE", "true")]);
     let aws = Aws::new(&env, &local);
-    agent.wait_registered(&aws, PROTECT_WAIT);
+    let instance = agent.wait_registered(&aws, PROTECT_WAIT);
+    second_principal_cannot_take_the_instance(&env, &local, agent.cluster(), &instance);
     let cluster = agent.cluster().to_string();
     let td = register_sleeper(
         &aws,

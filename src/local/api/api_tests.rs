@@ -15,6 +15,7 @@ pub(super) fn ctx() -> Ctx {
         credentials_ttl: 100.0,
         eni_attach_timeout_ms: 60_000,
         principal: None,
+        signer: None,
     }
 }
 

@@ -7,7 +7,7 @@ use super::lookup::{arn, cluster, cluster_or_default, instance_arn, new_id};
 use super::render;
 use super::request::{paginate, parse};
 use crate::local::app::Ctx;
-use crate::local::error::ApiError;
+use crate::local::error::{ApiError, ErrorKind};
 use crate::local::imds::derived_from_document;
 use crate::local::state::{Attribute, InstanceRec, Resource, State};
 use serde::Deserialize;
@@ -69,6 +69,16 @@ pub fn register(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, Api
                     old.arn
                 )));
             }
+            if old.registered_by.is_some() && old.registered_by != ctx.signer {
+                return Err(ApiError::new(
+                    ErrorKind::AccessDenied,
+                    format!(
+                        "User {} is not authorized to perform: ecs:RegisterContainerInstance on resource: {} because another principal registered that container instance",
+                        ctx.signer.as_deref().unwrap_or("(unsigned)"),
+                        old.arn
+                    ),
+                ));
+            }
             InstanceRec {
                 version: old.version + 1,
                 version_info: req
@@ -107,6 +117,7 @@ pub fn register(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, Api
                 registered_at: ctx.now,
                 tags: tags.clone(),
                 next_seq_num: 1,
+                registered_by: ctx.signer.clone(),
             }
         }
     };
