@@ -32,6 +32,8 @@ mod endpoints_netns;
 mod hardening;
 #[path = "integration/introspection_access.rs"]
 mod introspection_access;
+#[path = "integration/linux_params.rs"]
+mod linux_params;
 #[path = "integration/local_api.rs"]
 mod local_api;
 #[path = "integration/local_errors.rs"]

@@ -253,6 +253,7 @@ pub async fn build(
         policy: Policy {
             disable_privileged: cfg.disable_privileged,
             allow_eni: input.task_eni,
+            apparmor: false,
         },
         cluster_arn,
         instance_arn,

@@ -107,4 +107,7 @@ pub struct ContainerSpec {
     /// Mounted after the default mounts, in order; one whose destination is
     /// a default's (`/etc/hosts`, `/etc/resolv.conf`, ...) replaces it.
     pub mounts: Vec<BindMount>,
+    /// Capabilities, devices, init, shm, tmpfs, swap, sysctls, security
+    /// options, pid/ipc namespaces.
+    pub linux: super::linux::LinuxOptions,
 }

@@ -79,6 +79,9 @@ pub struct ContainerDef {
     pub start_timeout: Option<Duration>,
     pub port_mappings: Vec<PortMapping>,
     pub container_arn: Option<String>,
+    /// linuxParameters, systemControls, dockerSecurityOptions, pid/ipc mode.
+    #[serde(default)]
+    pub linux: super::linux::LinuxOptions,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -182,6 +185,7 @@ impl ContainerDef {
             start_timeout: None,
             port_mappings: vec![],
             container_arn: None,
+            linux: Default::default(),
         }
     }
 }

@@ -37,6 +37,8 @@ pub struct DockerHostConfig {
     /// `NetworkMode` as sent (Amazon ECS repeats the task's network mode
     /// here); the caller checks it against the task's.
     pub network_mode: Option<String>,
+    /// Capabilities, devices, init, shm, tmpfs, swap, sysctls, security options.
+    pub linux: super::linux::LinuxOptions,
     /// Keys that are no field of Docker's `HostConfig`, as `dockerConfig.hostConfig.KEY`.
     pub unknown_keys: Vec<String>,
 }
@@ -157,6 +159,19 @@ const HOST_CONFIG_IMPLEMENTED: &[&str] = &[
     "Privileged",
     "LogConfig",
     "NetworkMode",
+    // super::linux reads these:
+    "CapAdd",
+    "CapDrop",
+    "Devices",
+    "Init",
+    "ShmSize",
+    "Tmpfs",
+    "MemorySwap",
+    "MemorySwappiness",
+    "Sysctls",
+    "SecurityOpt",
+    "PidMode",
+    "IpcMode",
 ];
 
 /// A decoded object keyed by Docker's field names, each value with the key it
@@ -344,7 +359,9 @@ pub fn parse_host_config(text: Option<&str>) -> Result<DockerHostConfig, String>
         }
         Some(_) => return Err(format!("{}: expected a list", f.path("Ulimits"))),
     }
+    let linux = super::linux::parse_host_config(&|n| f.get(n).cloned(), &|n| f.path(n))?;
     Ok(DockerHostConfig {
+        linux,
         ulimits,
         readonly_rootfs: f.opt_bool("ReadonlyRootfs")?,
         memory_reservation_bytes,
@@ -467,10 +484,10 @@ mod tests {
         let e = parse_host_config(Some(r#"{"Ulimits":[{"Name":"nofile","Soft":5,"Hard":1}]}"#))
             .unwrap_err();
         assert!(e.contains("Soft (5) is greater than Hard (1)"), "{e}");
-        let e = parse_host_config(Some(r#"{"CapAdd":["NET_ADMIN"]}"#)).unwrap_err();
+        let e = parse_host_config(Some(r#"{"CapAdd":["NET_ADMINS"]}"#)).unwrap_err();
         assert_eq!(
             e,
-            "dockerConfig.hostConfig.CapAdd is not supported by this agent"
+            "dockerConfig.hostConfig.CapAdd[0]: unknown capability \"NET_ADMINS\""
         );
         let e = parse_host_config(Some(r#"{"LogConfig":{"Type":"awslogs"}}"#)).unwrap_err();
         assert!(e.contains("LogConfig.Type \"awslogs\""), "{e}");

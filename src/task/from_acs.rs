@@ -14,6 +14,7 @@ use super::def::{
 use super::docker_config::{parse_config, parse_host_config};
 use super::image_ref::ImageRef;
 use super::limits::{too_many_containers, MAX_CONTAINERS, MAX_NAME_LEN};
+use super::linux::{check_sysctls, IpcMode, LinuxOptions, PidMode};
 use super::net::{parse_mac, Eni};
 
 /// Instance-wide rules a task must follow (from the agent's config).
@@ -22,6 +23,8 @@ pub struct Policy {
     pub disable_privileged: bool,
     /// ECS_ENABLE_TASK_ENI: awsvpc tasks may come with an ENI.
     pub allow_eni: bool,
+    /// ECS_APPARMOR_CAPABLE and AppArmor present: `apparmor:PROFILE` applies.
+    pub apparmor: bool,
 }
 
 /// Why a task from ACS cannot run.
@@ -63,14 +66,6 @@ pub fn task_def(t: &acs::Task, policy: Policy) -> Result<TaskDef, InvalidTask> {
         ("volumes", !t.volumes.is_empty()),
         ("proxyConfiguration", t.proxy_configuration.is_some()),
         ("associations", !t.associations.is_empty()),
-        (
-            "pidMode",
-            t.pid_mode.as_deref().is_some_and(|m| !m.is_empty()),
-        ),
-        (
-            "ipcMode",
-            t.ipc_mode.as_deref().is_some_and(|m| !m.is_empty()),
-        ),
     ] {
         if set {
             return Err(invalid(format!(
@@ -78,10 +73,21 @@ pub fn task_def(t: &acs::Task, policy: Policy) -> Result<TaskDef, InvalidTask> {
             )));
         }
     }
+    let shared = task_namespaces(t)?;
     let mut names = BTreeSet::new();
     let mut containers = Vec::with_capacity(t.containers.len());
     for (i, c) in t.containers.iter().enumerate() {
-        let def = container_def(i, c, network_mode, policy)?;
+        let mut def = container_def(i, c, network_mode, policy)?;
+        // As the Go agent does (task.go pidModeOverride/ipcModeOverride): the
+        // task's mode, when set, replaces the container's.
+        if let Some(pid) = shared.0 {
+            def.linux.pid = pid;
+        }
+        if let Some(ipc) = shared.1 {
+            def.linux.ipc = ipc;
+        }
+        check_sysctls(&def.linux, network_mode != NetworkMode::Host)
+            .map_err(|e| invalid(format!("container {:?}: {e}", def.name)))?;
         if !names.insert(def.name.clone()) {
             return Err(invalid(format!(
                 "containers[{i}].name {:?} is used twice",
@@ -108,6 +114,38 @@ pub fn task_def(t: &acs::Task, policy: Policy) -> Result<TaskDef, InvalidTask> {
         execution_credentials_id: credentials_id(t.execution_role_credentials.as_ref()),
         limits: task_limits(t)?,
     })
+}
+
+/// The task's `pidMode` and `ipcMode` (Go: task.go; `task` shares one
+/// namespace among the task's containers through a pause container, which
+/// this agent does not have yet).
+fn task_namespaces(t: &acs::Task) -> Result<(Option<PidMode>, Option<IpcMode>), InvalidTask> {
+    let pid = match t.pid_mode.as_deref().unwrap_or("") {
+        "" => None,
+        "host" => Some(PidMode::Host),
+        "task" => {
+            return Err(invalid(
+                "pidMode \"task\" is not supported by this agent yet (host is)",
+            ))
+        }
+        other => return Err(invalid(format!("pidMode {other:?}: expected host or task"))),
+    };
+    let ipc = match t.ipc_mode.as_deref().unwrap_or("") {
+        "" => None,
+        "host" => Some(IpcMode::Host),
+        "none" => Some(IpcMode::None),
+        "task" => {
+            return Err(invalid(
+                "ipcMode \"task\" is not supported by this agent yet (host and none are)",
+            ))
+        }
+        other => {
+            return Err(invalid(format!(
+                "ipcMode {other:?}: expected host, task or none"
+            )))
+        }
+    };
+    Ok((pid, ipc))
 }
 
 /// Task-level cpu (vCPU) and memory (MiB); zero means unset, as in Go.
@@ -308,7 +346,6 @@ fn container_def(
         ("links", !c.links.is_empty()),
         ("secrets", !c.secrets.is_empty()),
         ("environmentFiles", !c.environment_files.is_empty()),
-        ("linuxParameters", c.linux_parameters.is_some()),
         ("firelensConfiguration", c.firelens_configuration.is_some()),
         (
             "registryAuthentication",
@@ -372,6 +409,7 @@ fn container_def(
             ))));
         }
     }
+    check_linux(&host.linux, memory_mib, policy).map_err(|e| invalid(at(&e)))?;
     let command = match override_command(c.overrides.as_deref()).map_err(|e| invalid(at(&e)))? {
         Some(cmd) => Some(cmd),
         None => non_empty(&c.command),
@@ -401,9 +439,35 @@ fn container_def(
         })?,
         port_mappings: port_mappings(&name, &c.port_mappings, network_mode)?,
         container_arn: c.container_arn.clone(),
+        linux: host.linux,
         name,
         image,
     })
+}
+
+/// What Docker would refuse at create: swap without a memory limit or below
+/// it; and an AppArmor profile where AppArmor is not applied.
+fn check_linux(l: &LinuxOptions, memory_mib: Option<u32>, policy: Policy) -> Result<(), String> {
+    if let Some(swap) = l.memory_swap_bytes.filter(|s| *s > 0) {
+        let Some(mib) = memory_mib else {
+            return Err(format!(
+                "linuxParameters.maxSwap (dockerConfig.hostConfig.MemorySwap {swap}): needs the container's memory limit (memory)"
+            ));
+        };
+        if swap < i64::from(mib) * 1024 * 1024 {
+            return Err(format!(
+                "linuxParameters.maxSwap (dockerConfig.hostConfig.MemorySwap {swap}): memory plus swap is below memory ({mib} MiB)"
+            ));
+        }
+    }
+    if let Some(p) = &l.apparmor_profile {
+        if !policy.apparmor {
+            return Err(format!(
+                "dockerSecurityOptions \"apparmor:{p}\": this instance does not apply AppArmor profiles (ECS_APPARMOR_CAPABLE is not true, or AppArmor is off)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn non_empty(v: &[String]) -> Option<Vec<String>> {

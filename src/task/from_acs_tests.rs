@@ -124,8 +124,29 @@ fn bad_tasks_are_refused_naming_the_field() {
             "container \"a\": mountPoints is not supported",
         ),
         (
-            serde_json::json!([{"name": "a", "image": "x", "dockerConfig": {"hostConfig": "{\"CapAdd\":[\"NET_ADMIN\"]}"}}]),
-            "dockerConfig.hostConfig.CapAdd is not supported",
+            serde_json::json!([{"name": "a", "image": "x", "dockerConfig": {"hostConfig": "{\"CapAdd\":[\"NET_ADMINS\"]}"}}]),
+            "container \"a\": dockerConfig.hostConfig.CapAdd[0]: unknown capability \"NET_ADMINS\"",
+        ),
+        (
+            serde_json::json!([{"name": "a", "image": "x", "dockerConfig": {"hostConfig": "{\"Sysctls\":{\"vm.overcommit_memory\":\"1\"}}"}}]),
+            "container \"a\": systemControls (dockerConfig.hostConfig.Sysctls) \"vm.overcommit_memory\" is not namespaced",
+        ),
+        (
+            // The task runs in host network mode (payload_task).
+            serde_json::json!([{"name": "a", "image": "x", "dockerConfig": {"hostConfig": "{\"Sysctls\":{\"net.core.somaxconn\":\"1\"}}"}}]),
+            "\"net.core.somaxconn\" is a network sysctl and the container shares the host's network namespace",
+        ),
+        (
+            serde_json::json!([{"name": "a", "image": "x", "dockerConfig": {"hostConfig": "{\"MemorySwap\":1048576}"}}]),
+            "linuxParameters.maxSwap (dockerConfig.hostConfig.MemorySwap 1048576): needs the container's memory limit",
+        ),
+        (
+            serde_json::json!([{"name": "a", "image": "x", "memory": 64, "dockerConfig": {"hostConfig": "{\"MemorySwap\":1048576}"}}]),
+            "memory plus swap is below memory (64 MiB)",
+        ),
+        (
+            serde_json::json!([{"name": "a", "image": "x", "dockerConfig": {"hostConfig": "{\"SecurityOpt\":[\"apparmor:custom\"]}"}}]),
+            "dockerSecurityOptions \"apparmor:custom\": this instance does not apply AppArmor profiles",
         ),
         (
             serde_json::json!([{"name": "a", "image": "x", "overrides": "{\"command\": 5}"}]),
@@ -144,6 +165,25 @@ fn bad_tasks_are_refused_naming_the_field() {
             "for {containers}: got {got:?}, want it to contain {want:?}"
         );
     }
+}
+
+#[test]
+fn task_pid_and_ipc_modes_replace_the_containers() {
+    let mut t = payload_task(serde_json::json!([{"name": "a", "image": "x",
+        "dockerConfig": {"hostConfig": "{\"IpcMode\":\"private\"}"}}]));
+    t.pid_mode = Some("host".into());
+    t.ipc_mode = Some("none".into());
+    let d = task_def(&t, Policy::default()).unwrap();
+    assert_eq!(d.containers[0].linux.pid, super::linux::PidMode::Host);
+    assert_eq!(d.containers[0].linux.ipc, super::linux::IpcMode::None);
+    t.pid_mode = Some("task".into());
+    assert!(reason(&t).starts_with("pidMode \"task\" is not supported"));
+    t.pid_mode = None;
+    t.ipc_mode = Some("shared".into());
+    assert_eq!(
+        reason(&t),
+        "ipcMode \"shared\": expected host, task or none"
+    );
 }
 
 #[test]

@@ -57,6 +57,7 @@ fn acs_tasks_never_panic_validation() {
         Policy {
             disable_privileged: true,
             allow_eni: true,
+            apparmor: true,
         },
     ];
     let seeds = task_seeds();

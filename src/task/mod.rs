@@ -11,6 +11,7 @@ mod fuzz_tests;
 pub mod image_ref;
 pub mod lifecycle;
 pub mod limits;
+pub mod linux;
 pub mod net;
 pub mod spec;
 pub mod status;

@@ -16,6 +16,7 @@ use crate::model::acs::AcsMessage;
 const POLICY: Policy = Policy {
     disable_privileged: false,
     allow_eni: true,
+    apparmor: false,
 };
 
 /// (fixture, the Go agent fixture whose shape it follows, what must happen:

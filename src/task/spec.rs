@@ -80,6 +80,7 @@ pub fn container_spec(
         // The engine adds its own (hosts files, metadata file) once the
         // container's network is known.
         mounts: Vec::new(),
+        linux: def.linux.clone(),
     }
 }
 

@@ -18,6 +18,7 @@ use containerd_client::services::v1::{
 use containerd_client::types::Mount;
 use tonic::Code;
 
+use super::devices;
 use super::error::from_status;
 use super::oci::{build_spec, SpecError, SpecInputs};
 use super::rootfs;
@@ -87,7 +88,13 @@ async fn create_steps(
     made.snapshot = true;
 
     let user = resolve_user(&spec.user, mounts.clone()).await?;
-    let inputs = spec_inputs(conn, spec, user).await;
+    let mut inputs = spec_inputs(conn, spec, user).await;
+    inputs.devices = devices::resolve(spec).await?;
+    inputs.swap_limit = devices::swap_limit_supported().await;
+    if !inputs.swap_limit && spec.linux.memory_swap_bytes.is_some() {
+        // Docker drops it the same way ("Your kernel does not support swap limit").
+        tracing::warn!(container = %id, "this host's memory cgroup cannot limit swap; maxSwap is not applied");
+    }
     let oci = build_spec(spec, &inputs).map_err(|e| match e {
         SpecError::Invalid {
             field,
@@ -396,6 +403,8 @@ async fn spec_inputs(conn: &Conn, spec: &ContainerSpec, user: ResolvedUser) -> S
         hosts,
         nofile_cap: nofile_cap(status.as_deref()).await,
         cap_bounding: status.as_deref().and_then(|s| cap_set(s, "CapBnd")),
+        devices: Vec::new(),
+        swap_limit: false,
     }
 }
 

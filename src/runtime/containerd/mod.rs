@@ -18,6 +18,7 @@
 
 pub mod conn;
 mod create;
+mod devices;
 mod error;
 mod events;
 mod images;

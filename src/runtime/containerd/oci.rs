@@ -6,15 +6,16 @@
 use std::path::PathBuf;
 
 use oci_spec::runtime::{
-    Capabilities, Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder,
-    LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxMemoryBuilder, LinuxNamespaceBuilder,
-    LinuxNamespaceType, LinuxResourcesBuilder, Mount, MountBuilder, PosixRlimit,
-    PosixRlimitBuilder, PosixRlimitType, ProcessBuilder, RootBuilder, Spec, SpecBuilder,
-    UserBuilder,
+    Capabilities, Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxDevice,
+    LinuxDeviceBuilder, LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxMemoryBuilder,
+    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxResourcesBuilder, Mount, MountBuilder,
+    PosixRlimit, PosixRlimitBuilder, PosixRlimitType, ProcessBuilder, RootBuilder, Spec,
+    SpecBuilder, UserBuilder,
 };
 
 use super::user::ResolvedUser;
 use crate::task::container::{ContainerSpec, NetworkAttachment, Ulimit, UlimitName};
+use crate::task::linux::{IpcMode, PidMode, CAPABILITY_NAMES};
 
 /// What the spec needs besides the container definition, gathered by the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +35,25 @@ pub struct SpecInputs {
     /// The host's capability bounding set (bit N = capability N), which limits
     /// what a privileged container gets; `None` = all.
     pub cap_bounding: Option<u64>,
+    /// The container's `devices`, as found on the host, in order.
+    pub devices: Vec<HostDevice>,
+    /// The memory cgroup can limit swap (`memory.memsw.*` on cgroup v1,
+    /// `memory.swap.max` on v2). Docker drops swap limits where it cannot.
+    pub swap_limit: bool,
+}
+
+/// A device node of the host to create in the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostDevice {
+    pub container_path: String,
+    pub block: bool,
+    pub major: i64,
+    pub minor: i64,
+    pub file_mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// Device cgroup access: some of `r`, `w`, `m`.
+    pub permissions: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,25 +77,8 @@ const DEFAULT_NOFILE_HARD: u64 = 65536;
 /// The kernel's minimum for cpu.shares; Docker and the ECS agent clamp to it.
 const MIN_CPU_SHARES: u64 = 2;
 
-/// Docker's default capability set (moby `oci/caps/defaults.go`).
-const DOCKER_DEFAULT_CAPS: [Capability; 14] = [
-    Capability::Chown,
-    Capability::DacOverride,
-    Capability::Fsetid,
-    Capability::Fowner,
-    Capability::Mknod,
-    Capability::NetRaw,
-    Capability::Setgid,
-    Capability::Setuid,
-    Capability::Setfcap,
-    Capability::Setpcap,
-    Capability::NetBindService,
-    Capability::SysChroot,
-    Capability::Kill,
-    Capability::AuditWrite,
-];
-
-/// Every capability with its number (linux/capability.h).
+/// Every capability with its number (linux/capability.h), in the order of
+/// `crate::task::linux::CAPABILITY_NAMES`.
 const ALL_CAPS: [(Capability, u32); 41] = [
     (Capability::Chown, 0),
     (Capability::DacOverride, 1),
@@ -146,21 +149,7 @@ pub fn build_spec(spec: &ContainerSpec, inputs: &SpecInputs) -> Result<Spec, Spe
     validate(spec)?;
     let privileged = spec.privileged;
 
-    let caps: Capabilities = if privileged {
-        // Like Docker: everything this host can grant. Asking runc for a
-        // capability outside its own bounding set fails the container.
-        ALL_CAPS
-            .iter()
-            .filter(|(_, bit)| {
-                inputs
-                    .cap_bounding
-                    .is_none_or(|mask| mask & (1u64 << bit) != 0)
-            })
-            .map(|(cap, _)| *cap)
-            .collect()
-    } else {
-        DOCKER_DEFAULT_CAPS.iter().copied().collect()
-    };
+    let caps = capabilities(spec, inputs);
     // The builder fills unset sets from oci-spec's defaults, which grant
     // inheritable and ambient capabilities; Docker grants neither.
     let mut capabilities = LinuxCapabilitiesBuilder::default()
@@ -188,8 +177,12 @@ pub fn build_spec(spec: &ContainerSpec, inputs: &SpecInputs) -> Result<Spec, Spe
         .capabilities(capabilities)
         .rlimits(rlimits(&spec.ulimits, inputs.nofile_cap)?)
         // Docker's default: setuid binaries (sudo, ping) keep working.
-        .no_new_privileges(false)
-        .build()?;
+        .no_new_privileges(spec.linux.no_new_privileges);
+    let process = match &spec.linux.apparmor_profile {
+        Some(profile) => process.apparmor_profile(profile.clone()),
+        None => process,
+    }
+    .build()?;
 
     let hostname = match (&spec.hostname, &spec.network) {
         (Some(h), _) => h.clone(),
@@ -199,13 +192,18 @@ pub fn build_spec(spec: &ContainerSpec, inputs: &SpecInputs) -> Result<Spec, Spe
     };
 
     let mut namespaces = Vec::new();
-    for typ in [
-        LinuxNamespaceType::Pid,
-        LinuxNamespaceType::Ipc,
-        LinuxNamespaceType::Uts,
-        LinuxNamespaceType::Mount,
+    // Without a namespace of its own, the container is in the host's.
+    let own_pid = spec.linux.pid != PidMode::Host;
+    let own_ipc = spec.linux.ipc != IpcMode::Host;
+    for (typ, own) in [
+        (LinuxNamespaceType::Pid, own_pid),
+        (LinuxNamespaceType::Ipc, own_ipc),
+        (LinuxNamespaceType::Uts, true),
+        (LinuxNamespaceType::Mount, true),
     ] {
-        namespaces.push(LinuxNamespaceBuilder::default().typ(typ).build()?);
+        if own {
+            namespaces.push(LinuxNamespaceBuilder::default().typ(typ).build()?);
+        }
     }
     if let NetworkAttachment::Namespace(path) = &spec.network {
         namespaces.push(
@@ -218,12 +216,22 @@ pub fn build_spec(spec: &ContainerSpec, inputs: &SpecInputs) -> Result<Spec, Spe
 
     let mut linux = LinuxBuilder::default()
         .namespaces(namespaces)
-        .resources(resources(spec)?)
+        .resources(resources(spec, inputs)?)
+        .devices(devices(inputs)?)
         .cgroups_path(PathBuf::from(match &spec.cgroup_parent {
             // runc's cgroupfs driver takes a path: the task cgroup's child.
             Some(parent) => format!("{}/{}", parent.trim_end_matches('/'), spec.id),
             None => format!("/{}/{}", inputs.namespace, spec.id),
         }));
+    if !spec.linux.sysctls.is_empty() {
+        linux = linux.sysctl(
+            spec.linux
+                .sysctls
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<std::collections::HashMap<_, _>>(),
+        );
+    }
     if privileged {
         linux = linux
             .masked_paths(Vec::<String>::new())
@@ -304,6 +312,15 @@ fn validate(spec: &ContainerSpec) -> Result<(), SpecError> {
             return invalid(
                 "mounts.destination",
                 &m.destination,
+                "must be an absolute path below / without . or .. parts",
+            );
+        }
+    }
+    for t in &spec.linux.tmpfs {
+        if !is_clean_absolute(&t.destination) {
+            return invalid(
+                "linuxParameters.tmpfs.containerPath",
+                &t.destination,
                 "must be an absolute path below / without . or .. parts",
             );
         }
@@ -422,7 +439,64 @@ fn rlimits(ulimits: &[Ulimit], nofile_cap: Option<u64>) -> Result<Vec<PosixRlimi
         .collect()
 }
 
-fn resources(spec: &ContainerSpec) -> Result<oci_spec::runtime::LinuxResources, SpecError> {
+/// The capability set: Docker's defaults as the definition tweaks them, or
+/// everything for a privileged container; never beyond what this host can
+/// grant (asking runc for a capability outside its own bounding set fails
+/// the container).
+fn capabilities(spec: &ContainerSpec, inputs: &SpecInputs) -> Capabilities {
+    let grantable = |bit: u32| {
+        inputs
+            .cap_bounding
+            .is_none_or(|mask| mask & (1u64 << bit) != 0)
+    };
+    let host: Vec<String> = CAPABILITY_NAMES
+        .iter()
+        .zip(ALL_CAPS.iter())
+        .filter(|(_, (_, bit))| grantable(*bit))
+        .map(|(name, _)| format!("CAP_{name}"))
+        .collect();
+    let names = if spec.privileged {
+        host
+    } else {
+        spec.linux.capabilities(&host)
+    };
+    names
+        .iter()
+        .filter_map(|n| {
+            let bare = n.strip_prefix("CAP_")?;
+            let i = CAPABILITY_NAMES.iter().position(|c| *c == bare)?;
+            let (cap, bit) = ALL_CAPS[i];
+            grantable(bit).then_some(cap)
+        })
+        .collect()
+}
+
+fn devices(inputs: &SpecInputs) -> Result<Vec<LinuxDevice>, SpecError> {
+    inputs
+        .devices
+        .iter()
+        .map(|d| {
+            Ok(LinuxDeviceBuilder::default()
+                .path(d.container_path.clone())
+                .typ(if d.block {
+                    LinuxDeviceType::B
+                } else {
+                    LinuxDeviceType::C
+                })
+                .major(d.major)
+                .minor(d.minor)
+                .file_mode(d.file_mode)
+                .uid(d.uid)
+                .gid(d.gid)
+                .build()?)
+        })
+        .collect()
+}
+
+fn resources(
+    spec: &ContainerSpec,
+    inputs: &SpecInputs,
+) -> Result<oci_spec::runtime::LinuxResources, SpecError> {
     let mut devices = Vec::new();
     if spec.privileged {
         devices.push(
@@ -467,15 +541,50 @@ fn resources(spec: &ContainerSpec) -> Result<oci_spec::runtime::LinuxResources, 
             devices.push(d.build()?);
         }
     }
+    // The definition's devices, with the access it gives them.
+    for d in &inputs.devices {
+        devices.push(
+            LinuxDeviceCgroupBuilder::default()
+                .allow(true)
+                .typ(if d.block {
+                    LinuxDeviceType::B
+                } else {
+                    LinuxDeviceType::C
+                })
+                .major(d.major)
+                .minor(d.minor)
+                .access(d.permissions.clone())
+                .build()?,
+        );
+    }
 
     let mut res = LinuxResourcesBuilder::default().devices(devices);
-    if spec.memory_limit_bytes.is_some() || spec.memory_reservation_bytes.is_some() {
+    // Docker: memory plus swap is twice the memory limit unless set; -1 is
+    // unlimited; without a limit, swap is not limited either.
+    let swap = match (spec.linux.memory_swap_bytes, spec.memory_limit_bytes) {
+        _ if !inputs.swap_limit => None,
+        (Some(swap), _) => Some(swap),
+        (None, Some(limit)) => Some(limit.saturating_mul(2)),
+        (None, None) => None,
+    };
+    let swappiness = spec.linux.swappiness;
+    if spec.memory_limit_bytes.is_some()
+        || spec.memory_reservation_bytes.is_some()
+        || swap.is_some()
+        || swappiness.is_some()
+    {
         let mut mem = LinuxMemoryBuilder::default();
         if let Some(limit) = spec.memory_limit_bytes {
             mem = mem.limit(limit);
         }
         if let Some(reservation) = spec.memory_reservation_bytes {
             mem = mem.reservation(reservation);
+        }
+        if let Some(swap) = swap {
+            mem = mem.swap(swap);
+        }
+        if let Some(swappiness) = swappiness {
+            mem = mem.swappiness(swappiness);
         }
         res = res.memory(mem.build()?);
     }
@@ -522,12 +631,6 @@ fn mounts(spec: &ContainerSpec, inputs: &SpecInputs) -> Result<Vec<Mount>, SpecE
             ],
         )?,
         mount(
-            "/dev/shm",
-            "tmpfs",
-            "shm",
-            &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
-        )?,
-        mount(
             "/dev/mqueue",
             "mqueue",
             "mqueue",
@@ -541,6 +644,36 @@ fn mounts(spec: &ContainerSpec, inputs: &SpecInputs) -> Result<Vec<Mount>, SpecE
             &["nosuid", "noexec", "nodev", "relatime", ro],
         )?,
     ];
+    match spec.linux.ipc {
+        // Docker's shm: 64 MiB unless ShmSize says otherwise (in bytes).
+        IpcMode::Private => {
+            let size = match spec.linux.shm_size_bytes {
+                Some(bytes) => format!("size={bytes}"),
+                None => "size=65536k".to_string(),
+            };
+            m.insert(
+                3,
+                mount(
+                    "/dev/shm",
+                    "tmpfs",
+                    "shm",
+                    &["nosuid", "noexec", "nodev", "mode=1777", &size],
+                )?,
+            );
+        }
+        // Docker: the host's /dev/shm with the host's IPC namespace.
+        IpcMode::Host => m.insert(
+            3,
+            MountBuilder::default()
+                .destination("/dev/shm")
+                .typ("bind")
+                .source("/dev/shm")
+                .options(vec!["rbind".to_string(), "rprivate".to_string()])
+                .build()?,
+        ),
+        // Docker's ipc none: no /dev/shm at all.
+        IpcMode::None => {}
+    }
     let mut bind = |dest: &str, source: &PathBuf| -> Result<(), SpecError> {
         m.push(
             MountBuilder::default()
@@ -560,8 +693,23 @@ fn mounts(spec: &ContainerSpec, inputs: &SpecInputs) -> Result<Vec<Mount>, SpecE
     }
     // The container's own mounts win over defaults at the same place, as in Docker.
     let trim = |d: &str| d.trim_end_matches('/').to_string();
-    let own: Vec<String> = spec.mounts.iter().map(|b| trim(&b.destination)).collect();
+    let own: Vec<String> = spec
+        .mounts
+        .iter()
+        .map(|b| trim(&b.destination))
+        .chain(spec.linux.tmpfs.iter().map(|t| trim(&t.destination)))
+        .collect();
     m.retain(|d| !own.contains(&trim(&d.destination().to_string_lossy())));
+    for t in &spec.linux.tmpfs {
+        m.push(
+            MountBuilder::default()
+                .destination(trim(&t.destination))
+                .typ("tmpfs")
+                .source("tmpfs")
+                .options(t.options.clone())
+                .build()?,
+        );
+    }
     for b in &spec.mounts {
         let mode = if b.read_only { "ro" } else { "rw" };
         m.push(
@@ -608,6 +756,7 @@ mod tests {
             log_path: "/var/log/x.log".into(),
             network: NetworkAttachment::Namespace("/var/run/netns/task1".into()),
             mounts: Vec::new(),
+            linux: Default::default(),
         }
     }
 
@@ -620,6 +769,8 @@ mod tests {
             hosts: Some("/etc/hosts".into()),
             nofile_cap: None,
             cap_bounding: None,
+            devices: Vec::new(),
+            swap_limit: true,
         }
     }
 
@@ -965,7 +1116,8 @@ mod tests {
         let v = json(&s, &inputs());
         assert_eq!(
             v["linux"]["resources"]["memory"],
-            serde_json::json!({"limit": 67108864, "reservation": 33554432})
+            // Docker's default swap: as much again as the memory limit.
+            serde_json::json!({"limit": 67108864, "reservation": 33554432, "swap": 134217728})
         );
         assert_eq!(
             v["linux"]["resources"]["cpu"],
@@ -981,6 +1133,124 @@ mod tests {
             .unwrap_err()
             .to_string()
             .starts_with("memory \"0\""));
+    }
+
+    #[test]
+    fn swap_follows_docker() {
+        let mut s = spec();
+        s.memory_limit_bytes = Some(64 << 20);
+        s.linux.memory_swap_bytes = Some(96 << 20);
+        s.linux.swappiness = Some(0);
+        let mem =
+            |s: &ContainerSpec, i: &SpecInputs| json(s, i)["linux"]["resources"]["memory"].clone();
+        assert_eq!(
+            mem(&s, &inputs()),
+            serde_json::json!({"limit": 67108864, "swap": 100663296, "swappiness": 0})
+        );
+        s.linux.memory_swap_bytes = Some(-1);
+        assert_eq!(mem(&s, &inputs())["swap"], -1);
+        // Where the cgroup cannot limit swap, Docker leaves it out.
+        let mut i = inputs();
+        i.swap_limit = false;
+        assert_eq!(mem(&s, &i)["swap"], serde_json::Value::Null);
+        // No memory limit, no swap limit.
+        let v = json(&spec(), &inputs());
+        assert_eq!(v["linux"]["resources"]["memory"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn linux_parameters_reach_the_spec() {
+        use crate::task::linux::{IpcMode, PidMode, TmpfsMount};
+        let mut s = spec();
+        s.linux.cap_add = vec!["CAP_SYS_ADMIN".into()];
+        s.linux.cap_drop = vec!["CAP_NET_RAW".into()];
+        s.linux.shm_size_bytes = Some(128 << 20);
+        s.linux.tmpfs = vec![TmpfsMount {
+            destination: "/scratch".into(),
+            options: vec!["noexec".into(), "size=32m".into()],
+        }];
+        s.linux.sysctls = [("net.core.somaxconn".to_string(), "512".to_string())].into();
+        s.linux.no_new_privileges = true;
+        s.linux.pid = PidMode::Host;
+        let mut i = inputs();
+        i.devices = vec![HostDevice {
+            container_path: "/dev/xnull".into(),
+            block: false,
+            major: 1,
+            minor: 3,
+            file_mode: 0o666,
+            uid: 0,
+            gid: 0,
+            permissions: "rw".into(),
+        }];
+        let v = json(&s, &i);
+        let eff = v["process"]["capabilities"]["effective"]
+            .as_array()
+            .unwrap();
+        assert!(eff.contains(&"CAP_SYS_ADMIN".into()));
+        assert!(!eff.contains(&"CAP_NET_RAW".into()));
+        assert_eq!(v["process"]["noNewPrivileges"], true);
+        assert_eq!(ns_types(&v), ["ipc", "uts", "mount", "network"]);
+        assert_eq!(v["linux"]["sysctl"]["net.core.somaxconn"], "512");
+        let shm = v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["destination"] == "/dev/shm")
+            .unwrap();
+        assert!(shm["options"]
+            .as_array()
+            .unwrap()
+            .contains(&"size=134217728".into()));
+        let tmpfs = v["mounts"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(
+            tmpfs,
+            serde_json::json!({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
+                "options": ["noexec", "size=32m"]})
+        );
+        assert_eq!(
+            v["linux"]["devices"],
+            serde_json::json!([{"path": "/dev/xnull", "type": "c", "major": 1, "minor": 3,
+                "fileMode": 0o666, "uid": 0, "gid": 0}])
+        );
+        let rule = v["linux"]["resources"]["devices"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+            .clone();
+        assert_eq!(
+            rule,
+            serde_json::json!({"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rw"})
+        );
+        // ipc host: the host's namespace and /dev/shm; none: no /dev/shm.
+        s.linux.ipc = IpcMode::Host;
+        let v = json(&s, &i);
+        assert_eq!(ns_types(&v), ["uts", "mount", "network"]);
+        assert!(v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["destination"] == "/dev/shm" && m["source"] == "/dev/shm"));
+        s.linux.ipc = IpcMode::None;
+        assert!(!mount_dests(&json(&s, &i)).contains(&"/dev/shm".to_string()));
+    }
+
+    #[test]
+    fn added_capabilities_stay_within_the_host_bounding_set() {
+        let mut s = spec();
+        s.linux.cap_add = vec!["ALL".into()];
+        let mut i = inputs();
+        i.cap_bounding = Some((1 << 21) | 1); // CAP_CHOWN and CAP_SYS_ADMIN
+        let v = json(&s, &i);
+        let mut got: Vec<String> = v["process"]["capabilities"]["bounding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect();
+        got.sort();
+        assert_eq!(got, ["CAP_CHOWN", "CAP_SYS_ADMIN"]);
     }
 
     #[test]
