@@ -460,6 +460,12 @@ fn check_linux(l: &LinuxOptions, memory_mib: Option<u32>, policy: Policy) -> Res
             ));
         }
     }
+    if l.init {
+        return Err(
+            "linuxParameters.initProcessEnabled (dockerConfig.hostConfig.Init) is not supported by this agent yet"
+                .into(),
+        );
+    }
     if let Some(p) = &l.apparmor_profile {
         if !policy.apparmor {
             return Err(format!(

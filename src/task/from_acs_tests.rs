@@ -156,6 +156,10 @@ fn bad_tasks_are_refused_naming_the_field() {
             serde_json::json!([{"name": "a", "image": "x", "memory": 32, "dockerConfig": {"hostConfig": "{\"MemoryReservation\":67108864}"}}]),
             "memoryReservation (64 MiB) must not be above memory (32 MiB)",
         ),
+        (
+            serde_json::json!([{"name": "a", "image": "x", "dockerConfig": {"hostConfig": "{\"Init\":true}"}}]),
+            "linuxParameters.initProcessEnabled (dockerConfig.hostConfig.Init) is not supported",
+        ),
         (serde_json::json!([]), "the task has no containers"),
     ];
     for (containers, want) in cases {

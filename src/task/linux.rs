@@ -282,10 +282,12 @@ pub(super) fn parse_host_config(
     o.pid = match get("PidMode").as_ref().and_then(Value::as_str) {
         None | Some("") => PidMode::Private,
         Some("host") => PidMode::Host,
-        Some(other) => return Err(format!(
+        Some(other) => {
+            return Err(format!(
             "{} {other:?}: expected host (containers of a task share one with the task's pidMode)",
             path("PidMode")
-        )),
+        ))
+        }
     };
     o.ipc = match get("IpcMode").as_ref().and_then(Value::as_str) {
         None | Some("") | Some("private") | Some("shareable") => IpcMode::Private,
