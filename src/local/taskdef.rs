@@ -228,7 +228,8 @@ pub const MAX_DEFINITION_BYTES: usize = 64 * 1024;
 
 /// ECS's limits on a submitted definition, checked before anything parses
 /// it: the container count in O(1), then its size (linear, and the body is
-/// already bounded). The size message is the text Amazon ECS returns; the
+/// already bounded), then the documented per-field limits
+/// (`taskdef_limits`). The size message is the text Amazon ECS returns; the
 /// container message is ours (ECS's exact text for it is not documented).
 pub fn check_limits(def: &serde_json::Map<String, serde_json::Value>) -> Result<(), ApiError> {
     let n = def
@@ -246,7 +247,7 @@ pub fn check_limits(def: &serde_json::Map<String, serde_json::Value>) -> Result<
             "Actual length: '{len}'. Max allowed length is '{MAX_DEFINITION_BYTES}' bytes."
         )));
     }
-    Ok(())
+    super::taskdef_limits::check(def)
 }
 
 /// The largest value ECS takes for a container's cpu, memory and
