@@ -66,6 +66,7 @@ MODES = {
         "pull_layer_mib": 24,
         "pull_rounds": 5,
         "profile": True,
+        "stopped_n": 50,
     },
     # For the test suite: every row, few tasks, tiny image, short windows.
     "smoke": {
@@ -78,6 +79,7 @@ MODES = {
         "pull_layer_mib": 1,
         "pull_rounds": 1,
         "profile": False,
+        "stopped_n": 3,
     },
 }
 
@@ -91,7 +93,10 @@ TARGETS = {
     "cpu-100": "<= 1% of a core",
     "pull": ">= 1.0x ctr speed",
     "restart": "<= 2 s, 0 restarted",
+    "stopped": "0 processes 1 s after the exit",
 }
+# What the short tasks of the stopped-task item run: exit at once.
+SHORT_CMD = "exit 0"
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 LOG_TS = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z")
@@ -435,13 +440,13 @@ disabled_plugins = [
 
     # ---- tasks
 
-    def register_taskdef(self, family, image, network_mode="host"):
+    def register_taskdef(self, family, image, network_mode="host", command=CMD):
         container = {
             "name": "c",
             "image": image,
             "memory": MEMORY_MIB,
             "essential": True,
-            "command": ["sh", "-c", CMD],
+            "command": ["sh", "-c", command],
         }
         if network_mode == "bridge":
             # As bridge tasks are used: one dynamic host port (DNAT rules).
@@ -505,14 +510,14 @@ disabled_plugins = [
 
     # ---- the ctr baseline
 
-    def ctr_run(self, cid, image):
+    def ctr_run(self, cid, image, command=CMD):
         """`ctr run -d` of the task's container; returns its wall time in seconds."""
         logfile = os.path.join(self.dir, "ctr-logs", f"{cid}.log")
         argv = [
             "ctr", "-a", self.sock, "-n", CTR_NS, "run", "-d", "--net-host",
             "--memory-limit", str(MEMORY_MIB * 1024 * 1024),
             "--log-uri", f"file://{logfile}",
-            image, cid, "sh", "-c", CMD,
+            image, cid, "sh", "-c", command,
         ]
         t0 = time.perf_counter()
         r = subprocess.run(argv, capture_output=True, text=True, timeout=120)
@@ -798,6 +803,53 @@ disabled_plugins = [
             f"{restarted} containers restarted"
         )
 
+    def phase_stopped(self):
+        """Processes and PSS that short tasks hold once they have exited (issue
+        19): the agent's, 1 s after the last exit, against as many exited
+        `ctr run -d` containers, which containerd keeps with their shims
+        until someone deletes their tasks."""
+        n = self.mode["stopped_n"]
+        ids = [f"stopped-{i}" for i in range(n)]
+        for cid in ids:
+            self.ctr_run(cid, self.image, command=SHORT_CMD)
+        wait_for(f"{n} ctr containers to exit", 60, 0.1,
+                 lambda: all(self.ctr_tasks(CTR_NS).get(c, ("", ""))[1] == "STOPPED" for c in ids) or None)
+        time.sleep(1.0)
+        ctr_procs = held_processes([f"-id {c}\0" for c in ids], ns=CTR_NS)
+        self.ctr_remove(ids)
+
+        self.register_taskdef("bench-short", self.image, command=SHORT_CMD)
+        arns = []
+        while len(arns) < n:
+            arns += self.run_tasks("bench-short", min(10, n - len(arns)))
+        d = self.wait_status(arns, "STOPPED", 120, 0.25)
+        bad = [t for t in d.values() if t["containers"][0].get("exitCode") != 0]
+        if bad:
+            raise BenchError(f"short task did not exit 0: {bad[0]}")
+        last_exit = max(ts(t["executionStoppedAt"]) for t in d.values())
+        time.sleep(max(0.0, last_exit + 1.0 - time.time()))
+        waited = time.time() - last_exit
+        task_ids = [a.rsplit("/", 1)[1] for a in arns]
+        agent_procs = held_processes(task_ids)
+        records = self.ctr(AGENT_NS, "containers", "ls", "-q").stdout.split()
+        kept = sum(1 for r in records if any(r.startswith(t) for t in task_ids))
+        self.results["stopped"] = {
+            "n": n,
+            "agent_processes": len(agent_procs),
+            "agent_pss_kib": sum(p["pss_kib"] for p in agent_procs),
+            "agent_kinds": sorted({p["kind"] for p in agent_procs}),
+            "agent_measured_after_exit_s": waited,
+            "agent_records_kept": kept,
+            "ctr_processes": len(ctr_procs),
+            "ctr_pss_kib": sum(p["pss_kib"] for p in ctr_procs),
+        }
+        log(
+            f"stopped: {n} exited tasks hold {len(agent_procs)} processes "
+            f"({mib(self.results['stopped']['agent_pss_kib']):.1f} MiB PSS) {waited:.2f} s after the last exit; "
+            f"{n} exited ctr containers hold {len(ctr_procs)} "
+            f"({mib(self.results['stopped']['ctr_pss_kib']):.1f} MiB PSS)"
+        )
+
     def phase_profile(self):
         """perf (software cpu-clock: this machine has no hardware counters) on
         the agent: once over a burst of 20 starts, once over 20 s at rest
@@ -931,6 +983,7 @@ disabled_plugins = [
         self.phase_burst()
         self.phase_loaded()
         self.phase_restart()
+        self.phase_stopped()
         if self.mode["profile"]:
             self.phase_profile()
         self.phase_pull()
@@ -1127,6 +1180,41 @@ def remove_task_network(agent_data_dir):
         subprocess.run(["iptables", "-w", "-t", table, "-X", chain], capture_output=True)
 
 
+def held_processes(needles, ns=AGENT_NS):
+    """Shims (`-namespace NS`) and loggers (`--containerd-logger`) whose
+    command line holds one of `needles` (task ids, `-id CONTAINER`), with
+    their PSS in KiB."""
+    found = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit() or not alive(int(p)):
+            continue
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                raw = f.read()
+        except OSError:
+            continue
+        cmd = raw.decode("utf-8", "replace")
+        if b"--containerd-logger" in raw:
+            kind = "logger"
+        elif f"-namespace\0{ns}\0" in cmd:
+            kind = "shim"
+        else:
+            continue
+        spaced = cmd + "\0"
+        if not any(nd.replace(" ", "\0") in spaced for nd in needles):
+            continue
+        pss = 0
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        pss = int(line.split()[1])
+        except OSError:
+            pass
+        found.append({"pid": int(p), "kind": kind, "pss_kib": pss})
+    return found
+
+
 def cmdline_in(pid, run_dir, name):
     """The pid still is our process (pids are reused)."""
     try:
@@ -1300,6 +1388,15 @@ def rows(res):
         "restart", f"kill -9 + start with {rs['tasks']} running tasks: reconciled and ACS connected",
         f"{rs['agent_s']:.2f} s, {rs['restarted']} restarted", "-", "-", TARGETS["restart"], verdict(ok),
     ))
+    so = res["stopped"]
+    out.append((
+        "stopped", f"processes and PSS held by {so['n']} stopped short tasks, "
+        f"{so['agent_measured_after_exit_s']:.1f} s after the last exit",
+        f"{so['agent_processes']} processes, {mib(so['agent_pss_kib']):.1f} MiB",
+        f"{so['ctr_processes']} processes, {mib(so['ctr_pss_kib']):.1f} MiB ({so['n']} exited ctr run -d)",
+        "-", TARGETS["stopped"],
+        verdict(so["agent_processes"] == 0 and so["agent_measured_after_exit_s"] <= 1.5),
+    ))
     return out
 
 
@@ -1409,6 +1506,18 @@ def details(res):
         f"{rs['restarted']} with a changed pid or status after, {rs['new_containers']} new; "
         f"{rs['tasks_running_after']}/{rs['tasks']} tasks RUNNING in describe-tasks; ecs-local duplicate state "
         f"changes: {rs['duplicate_state_changes']}."
+    )
+    so = res["stopped"]
+    out.append(
+        f"- Stopped tasks: {so['n']} tasks whose container exits at once (`{SHORT_CMD}`), run 10 per RunTask; once "
+        f"describe-tasks shows them all STOPPED and 1 s has passed since the last `executionStoppedAt` (the exit as "
+        f"containerd dated it; measured {so['agent_measured_after_exit_s']:.2f} s after it), every process whose "
+        f"command line names one of them is counted: shims (`-namespace {AGENT_NS} -id <container>`) and loggers "
+        f"(`--containerd-logger <log of the task>`); PSS from /proc/PID/smaps_rollup. Kinds left: "
+        f"{', '.join(so['agent_kinds']) or 'none'}; their {so['agent_records_kept']} container records (snapshot, "
+        f"log) stay until ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION. Baseline: as many `ctr run -d` containers of the "
+        f"same command, 1 s after all are STOPPED in `ctr tasks ls`: containerd keeps each exited task's shim until "
+        f"its task is deleted, which is what the agent did until issue 19 (plus a logger each)."
     )
     return "\n".join(out)
 

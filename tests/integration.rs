@@ -46,6 +46,8 @@ mod network;
 mod pull;
 #[path = "integration/pull_faults.rs"]
 mod pull_faults;
+#[path = "integration/reap.rs"]
+mod reap;
 #[path = "integration/runtime.rs"]
 mod runtime;
 #[path = "integration/ship.rs"]

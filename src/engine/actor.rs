@@ -13,6 +13,7 @@ use crate::task::{Action, ContainerStatus, Event, Observed, Task, TaskStatus};
 
 use super::exec;
 use super::inner::{now_ms, Inner, Msg};
+use super::reap::Reaper;
 
 pub(crate) async fn run<R: ContainerRuntime>(
     inner: Arc<Inner<R>>,
@@ -34,6 +35,7 @@ pub(crate) async fn run<R: ContainerRuntime>(
         0
     };
     let mut network_released = false;
+    let mut reaper = Reaper::new(&task);
     loop {
         let actions = task.next_actions();
         if actions.iter().any(|a| matches!(a, Action::Pull(_))) {
@@ -54,7 +56,9 @@ pub(crate) async fn run<R: ContainerRuntime>(
         // Checkpointed before the next message can act on it, so a restart
         // sees every decision taken so far.
         let change = task.take_report();
-        inner.persist_and_report(&task, change);
+        let checkpointed = inner.persist_and_report(&task, change);
+        // Stopped containers give up their processes once their exit is saved.
+        reaper.reap(&inner, &task, checkpointed);
         if task.is_done() {
             inner.mark_finished(task.arn());
             tracing::info!(task = %task.arn(), "task finished");

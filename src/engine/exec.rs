@@ -492,7 +492,7 @@ async fn pull<R: ContainerRuntime>(
 }
 
 /// Retries a runtime call while containerd is unreachable, with backoff.
-async fn retry_unavailable<T, F, Fut>(what: &str, mut call: F) -> Result<T, RuntimeError>
+pub(crate) async fn retry_unavailable<T, F, Fut>(what: &str, mut call: F) -> Result<T, RuntimeError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, RuntimeError>>,

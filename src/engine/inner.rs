@@ -118,12 +118,14 @@ impl<R> Inner<R> {
 
     /// Checkpoints the task with the change it produced, then hands the change
     /// to the reporter. Without checkpointing the change is only kept in memory.
-    pub(crate) fn persist_and_report(&self, task: &Task, change: Option<StateChange>) {
-        let outbox_id = match self.checkpoint.save_task_with_report(task, change.as_ref()) {
-            Ok(id) => id,
+    /// False when the checkpoint could not be written.
+    pub(crate) fn persist_and_report(&self, task: &Task, change: Option<StateChange>) -> bool {
+        let (outbox_id, saved) = match self.checkpoint.save_task_with_report(task, change.as_ref())
+        {
+            Ok(id) => (id, true),
             Err(e) => {
                 tracing::error!(task = %task.arn(), error = %e, "cannot checkpoint the task");
-                None
+                (None, false)
             }
         };
         if let Some(change) = change {
@@ -131,6 +133,7 @@ impl<R> Inner<R> {
         }
         self.metrics
             .set_state_changes_pending(self.reports.pending() as u64);
+        saved
     }
 }
 

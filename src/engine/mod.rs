@@ -14,6 +14,7 @@ pub mod image_gc;
 mod inner;
 mod netsetup;
 mod publish;
+mod reap;
 pub mod reporter;
 pub mod settings;
 
@@ -23,6 +24,8 @@ mod actor_tests;
 mod cgroups_tests;
 #[cfg(test)]
 mod netsetup_tests;
+#[cfg(test)]
+mod reap_tests;
 #[cfg(test)]
 mod reporter_tests;
 #[cfg(test)]

@@ -68,6 +68,12 @@ pub enum RuntimeError {
         kind: ErrorKind,
         message: String,
     },
+    #[error("deleting the exited task of container {id}: {message}")]
+    DeleteTask {
+        id: String,
+        kind: ErrorKind,
+        message: String,
+    },
     #[error("reading the state of container {id}: {message}")]
     State {
         id: String,
@@ -96,6 +102,7 @@ impl RuntimeError {
             | RuntimeError::Start { kind, .. }
             | RuntimeError::Kill { kind, .. }
             | RuntimeError::Remove { kind, .. }
+            | RuntimeError::DeleteTask { kind, .. }
             | RuntimeError::State { kind, .. }
             | RuntimeError::Events { kind, .. }
             | RuntimeError::Metrics { kind, .. }

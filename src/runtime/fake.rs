@@ -38,6 +38,9 @@ pub enum Call {
         id: String,
         signal: i32,
     },
+    DeleteTask {
+        id: String,
+    },
     Remove {
         id: String,
     },
@@ -59,6 +62,7 @@ struct Outcomes {
     create: VecDeque<Result<(), RuntimeError>>,
     start: VecDeque<Result<u32, RuntimeError>>,
     kill: VecDeque<Result<(), RuntimeError>>,
+    delete_task: VecDeque<Result<(), RuntimeError>>,
     remove: VecDeque<Result<(), RuntimeError>>,
     state: VecDeque<Result<Option<ContainerState>, RuntimeError>>,
 }
@@ -119,6 +123,10 @@ impl FakeRuntime {
 
     pub fn queue_kill(&self, outcome: Result<(), RuntimeError>) {
         lock(&self.outcomes).kill.push_back(outcome);
+    }
+
+    pub fn queue_delete_task(&self, outcome: Result<(), RuntimeError>) {
+        lock(&self.outcomes).delete_task.push_back(outcome);
     }
 
     pub fn queue_remove(&self, outcome: Result<(), RuntimeError>) {
@@ -220,6 +228,11 @@ impl ContainerRuntime for FakeRuntime {
             signal,
         });
         self.next(|o| o.kill.pop_front(), Ok(()))
+    }
+
+    async fn delete_task(&self, id: &str) -> Result<(), RuntimeError> {
+        self.record(Call::DeleteTask { id: id.to_string() });
+        self.next(|o| o.delete_task.pop_front(), Ok(()))
     }
 
     async fn remove(&self, id: &str) -> Result<(), RuntimeError> {

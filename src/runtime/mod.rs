@@ -18,7 +18,8 @@ pub mod metrics;
 /// What containerd says about one container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContainerState {
-    /// Container record exists, no task (process) yet or task created but not started.
+    /// Container record exists, no task (process) yet, task created but not
+    /// started, or its task was deleted after the exit (`delete_task`).
     Created,
     Running {
         pid: u32,
@@ -66,10 +67,19 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     /// Send a signal to the container's main process. Not an error if it already exited.
     fn kill(&self, id: &str, signal: i32) -> impl Future<Output = Result<(), RuntimeError>> + Send;
 
+    /// Delete the task of a container whose process has exited (or never
+    /// started): its shim and logger end, while the container record, its
+    /// snapshot and its log stay until [`remove`](Self::remove). Returns once
+    /// the logger has written the whole output. Idempotent (no task: `Ok`);
+    /// refused while the process runs.
+    fn delete_task(&self, id: &str) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+
     /// Delete the task, the container record and its snapshot. Idempotent.
     fn remove(&self, id: &str) -> impl Future<Output = Result<(), RuntimeError>> + Send;
 
-    /// Current state, `None` when containerd has no such container.
+    /// Current state, `None` when containerd has no such container. A record
+    /// without a task is `Created`, also after `delete_task`: whoever deleted
+    /// the task knows the exit.
     fn state(
         &self,
         id: &str,

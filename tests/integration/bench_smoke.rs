@@ -10,7 +10,7 @@ use std::process::Command;
 use crate::common;
 
 /// Row keys of the table, one per benchmark item.
-const ROWS: [&str; 9] = [
+const ROWS: [&str; 10] = [
     "start-host",
     "start-bridge",
     "start-awsvpc",
@@ -20,6 +20,7 @@ const ROWS: [&str; 9] = [
     "cpu-100",
     "pull",
     "restart",
+    "stopped",
 ];
 
 fn repo() -> PathBuf {
@@ -87,6 +88,7 @@ fn bench_smoke_run_prints_every_row_with_numbers_and_cleans_up() {
         "start-awsvpc",
         "burst",
         "pull",
+        "stopped",
     ] {
         let cells = row(&stdout, key).expect("row");
         assert!(

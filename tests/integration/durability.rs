@@ -119,11 +119,22 @@ fn kill_9_leaves_containers_running_and_the_restarted_agent_adopts_them() {
         long_pid(&during),
         "same process, not restarted"
     );
+    // The restarted agent finishes what an exit asks for (issue 19): the
+    // exited container's task, shim and logger go; its record stays.
+    wait_until_with_log(
+        &agent,
+        "the exited container's task to be deleted",
+        START,
+        || {
+            let rows = ctr_tasks(&env, agent.namespace());
+            (!rows.iter().any(|r| r.0.ends_with("-short"))).then_some(())
+        },
+    );
     let containers = common::ctr(&env, agent.namespace(), &["containers", "ls", "-q"]);
     assert_eq!(
         containers.lines().count(),
         2,
-        "no duplicate containers: {containers}"
+        "no duplicate containers, the exited one kept: {containers}"
     );
 
     // The adopted container is still under control.
@@ -459,10 +470,12 @@ fn a_task_the_control_plane_no_longer_knows_is_stopped_through_the_manifest() {
         "the forgotten task's container to stop",
         Duration::from_secs(40),
         || {
+            // Its task is deleted at once after the exit (issue 19).
             let rows = ctr_tasks(&env, agent.namespace());
-            rows.iter()
-                .any(|r| r.0.starts_with(&lost_id) && r.2 == "STOPPED")
-                .then_some(())
+            (!rows
+                .iter()
+                .any(|r| r.0.starts_with(&lost_id) && r.2 == "RUNNING"))
+            .then_some(())
         },
     );
     assert!(

@@ -126,6 +126,31 @@ pub(super) fn exit_code(status: u32) -> i32 {
     i32::try_from(status).unwrap_or(i32::MAX)
 }
 
+/// Deletes an exited (or never started) task. The shim closes the logger's
+/// pipes and waits for the logger to leave, which it does only once it has
+/// read both to their end (`crate::logger`): when this returns, the log is
+/// complete, and the shim goes away with its last task.
+pub(super) async fn delete_task(conn: &Conn, id: &str) -> Result<(), RuntimeError> {
+    match TasksClient::new(conn.channel())
+        .delete(conn.request(DeleteTaskRequest {
+            container_id: id.to_string(),
+        }))
+        .await
+    {
+        Ok(resp) => {
+            let r = resp.into_inner();
+            tracing::info!(container = %id, pid = r.pid, exit_code = exit_code(r.exit_status), "exited task deleted: its shim and logger end");
+            Ok(())
+        }
+        Err(s) if s.code() == Code::NotFound => Ok(()),
+        Err(s) => Err(from_status(s, |kind, message| RuntimeError::DeleteTask {
+            id: id.to_string(),
+            kind,
+            message,
+        })),
+    }
+}
+
 pub(super) async fn remove(conn: &Conn, snapshotter: &str, id: &str) -> Result<(), RuntimeError> {
     let remove_err = |kind, message| RuntimeError::Remove {
         id: id.to_string(),

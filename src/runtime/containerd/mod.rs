@@ -9,7 +9,8 @@
 //!   and may lose the end of stderr). Any failure removes what was made.
 //!   Containers made with either keep their URI for life; the log file and
 //!   its format are the same.
-//! - `lifecycle`: start, kill, state, remove (idempotent).
+//! - `lifecycle`: start, kill, state, delete an exited task (its shim and
+//!   logger end, the record stays), remove (idempotent).
 //! - `events`: the exit stream, resubscribing forever and replaying exits of
 //!   tasks that stopped while it was down (exits may repeat, never go missing).
 //! - `pull`: images fetched from their registry (`crate::image`) into the
@@ -118,6 +119,10 @@ impl ContainerRuntime for ContainerdRuntime {
 
     async fn kill(&self, id: &str, signal: i32) -> Result<(), RuntimeError> {
         lifecycle::kill(&self.conn, id, signal).await
+    }
+
+    async fn delete_task(&self, id: &str) -> Result<(), RuntimeError> {
+        lifecycle::delete_task(&self.conn, id).await
     }
 
     async fn remove(&self, id: &str) -> Result<(), RuntimeError> {
