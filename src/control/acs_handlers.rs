@@ -642,6 +642,70 @@ mod tests {
         });
     }
 
+    /// The corpus of bad ACS frames (tests/corpus/acs, see its README): each
+    /// has its outcome. The good task beside each bad one is shaped as Amazon
+    /// ECS sends it (dockerConfig from the Go fixture
+    /// agent/statemanager/testdata/v13/1) and must run.
+    #[tokio::test]
+    async fn corpus_frames_have_their_outcomes() {
+        use serde_json::Value;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/acs");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        files.sort();
+        assert!(files.len() >= 10, "{files:?}");
+        for path in files {
+            let case: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let frame = match &case["frame"] {
+                Value::String(s) => s.clone(),
+                v => v.to_string(),
+            };
+            let name = path.display().to_string();
+            let (tasks, acked, session) = handled(&frame).await;
+            match case["expect"].as_str().unwrap() {
+                "stopped" => {
+                    let id = case["frame"]["message"]["messageId"].as_str().unwrap();
+                    assert_eq!(acked, vec![id.to_string()], "{name}");
+                    let field = case["field"].as_str().unwrap();
+                    let bad = tasks.iter().find_map(|t| match t {
+                        PayloadTask::Refuse { arn, reason, .. }
+                            if arn == case["arn"].as_str().unwrap() =>
+                        {
+                            Some(reason)
+                        }
+                        _ => None,
+                    });
+                    let reason = bad.unwrap_or_else(|| panic!("{name}: not refused: {tasks:?}"));
+                    assert!(reason.contains(field), "{name}: {reason}");
+                    assert!(
+                        tasks
+                            .iter()
+                            .any(|t| matches!(t, PayloadTask::Run(r) if r.arn.ends_with("/good"))),
+                        "{name}: the good task does not run: {tasks:?}"
+                    );
+                    assert_eq!(session.metrics.errors("acs_malformed_message"), 0, "{name}");
+                }
+                "malformed" => {
+                    assert!(
+                        tasks.is_empty() && acked.is_empty(),
+                        "{name}: {tasks:?} {acked:?}"
+                    );
+                    assert_eq!(session.metrics.errors("acs_malformed_message"), 1, "{name}");
+                }
+                "acked-no-task" => {
+                    assert!(tasks.is_empty(), "{name}: {tasks:?}");
+                    assert_eq!(acked.len(), 1, "{name}");
+                    assert_eq!(session.metrics.errors("acs_malformed_task"), 1, "{name}");
+                }
+                other => panic!("{name}: unknown expect {other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn manifest_desired_status_is_typed() {
         assert_eq!(

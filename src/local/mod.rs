@@ -8,6 +8,8 @@ pub mod app;
 pub mod attach_timeout;
 pub mod auth;
 pub mod config;
+#[cfg(test)]
+mod corpus_tests;
 pub mod credentials;
 pub mod debug;
 pub mod enis;
