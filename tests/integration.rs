@@ -58,3 +58,5 @@ mod task_cgroups;
 mod task_network;
 #[path = "integration/telemetry.rs"]
 mod telemetry;
+#[path = "integration/volumes.rs"]
+mod volumes;

@@ -154,6 +154,7 @@ pub async fn build(
         task_iam_role_network_host: input.task_iam_role_network_host,
         container_metadata: cfg.container_metadata.enabled,
         host_data_dir: cfg.container_metadata.host_data_dir.clone(),
+        shared_volume_match_full_config: cfg.shared_volume_match_full_config,
     };
     let reports = ReportQueue::start(ecs.clone(), opened.checkpoint.clone());
     // What the last process decided but the control plane has not taken yet goes first.

@@ -93,6 +93,7 @@ mod tests {
             credentials_id: None,
             execution_credentials_id: None,
             limits: TaskLimits { cpu, memory_mib },
+            volumes: Vec::new(),
         }
     }
 

@@ -188,6 +188,9 @@ pub struct Config {
     pub networking: Networking,
     /// ECS_ENABLE_CONTAINER_METADATA, ECS_HOST_DATA_DIR.
     pub container_metadata: ContainerMetadata,
+    /// ECS_SHARED_VOLUME_MATCH_FULL_CONFIG: an existing shared volume must
+    /// have the task's driverOpts and labels, not only its name.
+    pub shared_volume_match_full_config: bool,
     /// Task cgroups: ECS_ENABLE_TASK_CPU_MEM_LIMIT, ECS_CGROUP_PATH,
     /// ECS_CGROUP_CPU_PERIOD, ECS_TASK_PIDS_LIMIT.
     pub task_limits: TaskLimitsConfig,
@@ -360,6 +363,9 @@ impl Config {
         let endpoints = r.endpoints();
         let networking = r.networking();
         let container_metadata = r.container_metadata();
+        let shared_volume_match_full_config = r
+            .parse("ECS_SHARED_VOLUME_MATCH_FULL_CONFIG", values::parse_bool)
+            .unwrap_or(false);
         let task_limits = r.task_limits();
         // A test knob: anything but a positive number leaves the default.
         let tcs_publish_interval = r
@@ -411,6 +417,7 @@ impl Config {
             endpoints,
             networking,
             container_metadata,
+            shared_volume_match_full_config,
             task_limits,
             tcs_publish_interval,
             unknown_variables,

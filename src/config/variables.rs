@@ -286,6 +286,13 @@ const DOCUMENTED: &[(&str, &str, &str)] = &[
          the container at the path in its ECS_CONTAINER_METADATA_FILE.",
     ),
     (
+        "ECS_SHARED_VOLUME_MATCH_FULL_CONFIG",
+        "false",
+        "For a task's shared docker volume that already exists: true, its driverOpts and labels \
+         must equal the task's, or the task stops; false, the name alone finds it (Docker's \
+         behaviour).",
+    ),
+    (
         "ECS_HOST_DATA_DIR",
         "",
         "Only when the agent runs in a container: the host directory mounted at ECS_DATADIR, \

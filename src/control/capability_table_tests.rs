@@ -35,6 +35,12 @@ const ROWS: &[(&str, &str, &str)] = &[
         "e2e::depends_on_success_runs_the_init_container_first",
     ),
     (
+        "ecs.capability.docker-plugin.local",
+        "`dockerVolumeConfiguration` with the `local` driver: task and shared scope, \
+         `autoprovision`, `driverOpts` (`type`, `device`, `o` through mount(2)), `labels`",
+        "volumes::volumes_are_shared_by_containers_and_live_as_long_as_their_scope",
+    ),
+    (
         "com.amazonaws.ecs.capability.privileged-container",
         "`privileged: true`",
         "runtime::privileged_gets_host_caps_and_no_readonly_proc",

@@ -122,6 +122,7 @@ pub const CAPABILITIES: &[(&str, When)] = &[
         When::Always,
     ),
     ("ecs.capability.container-ordering", When::Always),
+    ("ecs.capability.docker-plugin.local", When::Always),
     (
         "com.amazonaws.ecs.capability.privileged-container",
         When::PrivilegedAllowed,

@@ -27,6 +27,7 @@ use crate::task::{Action, Event, Task};
 
 use super::cgroups::CgroupRequest;
 use super::inner::{Inner, Msg};
+use super::volumes::{VolumeRequest, VolumeSettings};
 use super::{netsetup, publish};
 use tokens::endpoint_env;
 
@@ -106,6 +107,16 @@ pub(crate) fn execute<R: ContainerRuntime>(
             let net_request = netsetup::request(task, i);
             let cgroup_request = CgroupRequest::new(&inner, task.def());
             let files = ContainerFiles::new(&inner, task, i, &id);
+            let volume_request = VolumeRequest::new(
+                VolumeSettings {
+                    data_dir: inner.settings.data_dir.clone(),
+                    host_data_dir: inner.settings.host_data_dir.clone(),
+                    shared_match_full_config: inner.settings.shared_volume_match_full_config,
+                },
+                task.def(),
+                i,
+                &|_| Vec::new(),
+            );
             inner.route(&id, &arn, i);
             tokio::spawn(async move {
                 // A step before the create failed: counted, logged, and the
@@ -151,6 +162,25 @@ pub(crate) fn execute<R: ContainerRuntime>(
                                 "network",
                                 "task network setup failed",
                                 FailureKind::Network,
+                                reason,
+                            );
+                        }
+                    }
+                }
+                // The task's volumes before the agent's own files: a mount
+                // of /etc must not hide /etc/hosts.
+                if let Some(req) = volume_request {
+                    let made = tokio::task::spawn_blocking(move || req.prepare())
+                        .await
+                        .map_err(|e| format!("preparing volumes: {e}"))
+                        .and_then(|r| r);
+                    match made {
+                        Ok(mounts) => spec.mounts.extend(mounts),
+                        Err(reason) => {
+                            return refuse(
+                                "create",
+                                "cannot prepare the container's volumes",
+                                FailureKind::CannotCreate,
                                 reason,
                             );
                         }
@@ -431,6 +461,7 @@ pub(crate) fn remove_task_files(data_dir: &Path, task_arn: &str) {
     if let Err(e) = metadata::remove_task(data_dir, task_arn) {
         tracing::warn!(task = %task_arn, error = %e, "cannot remove the task's metadata files");
     }
+    super::volumes::remove_task(data_dir, task_id(task_arn));
 }
 
 fn runtime_id(task: &Task, i: usize) -> Option<String> {

@@ -17,6 +17,7 @@ mod publish;
 mod reap;
 pub mod reporter;
 pub mod settings;
+mod volumes;
 
 #[cfg(test)]
 mod actor_tests;

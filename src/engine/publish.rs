@@ -185,6 +185,7 @@ mod tests {
             credentials_id: None,
             execution_credentials_id: None,
             limits: Default::default(),
+            volumes: Vec::new(),
             containers: vec![def("web"), def("side")],
         };
         edit(&mut def);

@@ -32,6 +32,8 @@ pub struct EngineSettings {
     /// ECS_HOST_DATA_DIR: `data_dir` as the host sees it, when the agent
     /// runs in a container; the source of files bind-mounted into containers.
     pub host_data_dir: Option<PathBuf>,
+    /// ECS_SHARED_VOLUME_MATCH_FULL_CONFIG.
+    pub shared_volume_match_full_config: bool,
 }
 
 impl EngineSettings {

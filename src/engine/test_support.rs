@@ -90,6 +90,7 @@ pub fn task_def_in(mode: NetworkMode, container: ContainerDef) -> TaskDef {
         credentials_id: None,
         execution_credentials_id: None,
         limits: Default::default(),
+        volumes: Vec::new(),
     }
 }
 
@@ -153,6 +154,7 @@ fn engine_with_services(pull_behavior: ImagePullBehavior, services: EngineServic
         task_iam_role_network_host: false,
         container_metadata: false,
         host_data_dir: None,
+        shared_volume_match_full_config: false,
     };
     let reports = ReportQueue::start(reporter.clone(), Arc::new(NoCheckpoint));
     let engine = Engine::new(

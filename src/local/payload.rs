@@ -90,7 +90,13 @@ fn build_volume(d: &super::taskdef::VolumeDef) -> acs::Volume {
     acs::Volume {
         name: d.name.clone(),
         kind: Some(kind.to_string()),
-        host: d.host.clone(),
+        // A name-only volume is a host volume with an empty `host`: the Go
+        // agent (taskvolume.go:unmarshalHostVolume) refuses a host volume
+        // without the key, so Amazon ECS sends `"host": {}`.
+        host: d
+            .host
+            .clone()
+            .or_else(|| (kind == "host").then(acs::HostVolumeProperties::default)),
         docker_volume_configuration: d.docker_volume_configuration.clone(),
         efs_volume_configuration: d.efs_volume_configuration.clone(),
         ..Default::default()

@@ -190,3 +190,50 @@ fn docker_config_has_amazon_ecs_shapes() {
     assert_eq!(version, "1.19");
     assert_eq!(host["LogConfig"]["Type"], "json-file");
 }
+
+#[test]
+fn volumes_and_mount_points_have_amazon_ecs_shapes() {
+    // The shapes the Go agent reads: agent/api/task/taskvolume.go
+    // (UnmarshalJSON: name, type, host / dockerVolumeConfiguration) and its
+    // fixture agent/statemanager/testdata/v1/1/ecs_agent_data.json
+    // ({"host": {"sourcePath": ...}, "name", "type": "host"}, {"host": {}, ...},
+    // mountPoints {sourceVolume, containerPath, readOnly}, volumesFrom
+    // {sourceContainer, readOnly}).
+    let d = serde_json::json!({
+        "family": "vols",
+        "volumes": [
+            {"name": "host", "host": {"sourcePath": "/tmp/host/path"}},
+            {"name": "local"},
+            {"name": "scratch", "dockerVolumeConfiguration": {"scope": "task", "driver": "local",
+                "driverOpts": {"type": "tmpfs", "device": "tmpfs"}, "labels": {"a": "b"}}},
+            {"name": "db", "dockerVolumeConfiguration": {"scope": "shared", "autoprovision": true}}
+        ],
+        "containerDefinitions": [
+            {"name": "app", "image": "busybox", "memory": 32,
+             "mountPoints": [{"sourceVolume": "host", "containerPath": "/data", "readOnly": true}]},
+            {"name": "side", "image": "busybox", "memory": 32,
+             "volumesFrom": [{"sourceContainer": "app", "readOnly": false}]}
+        ]
+    });
+    let v = view(d.as_object().unwrap()).unwrap();
+    let t = build_task(&task(serde_json::json!({})), "vols", 1, &v, "us-east-1");
+    let got = serde_json::to_value(&t).unwrap();
+    assert_eq!(
+        got["volumes"],
+        serde_json::json!([
+            {"name": "host", "type": "host", "host": {"sourcePath": "/tmp/host/path"}},
+            {"name": "local", "type": "host", "host": {}},
+            {"name": "scratch", "type": "docker", "dockerVolumeConfiguration": {"scope": "task",
+                "driver": "local", "driverOpts": {"type": "tmpfs", "device": "tmpfs"}, "labels": {"a": "b"}}},
+            {"name": "db", "type": "docker", "dockerVolumeConfiguration": {"scope": "shared", "autoprovision": true}}
+        ])
+    );
+    assert_eq!(
+        got["containers"][0]["mountPoints"],
+        serde_json::json!([{"sourceVolume": "host", "containerPath": "/data", "readOnly": true}])
+    );
+    assert_eq!(
+        got["containers"][1]["volumesFrom"],
+        serde_json::json!([{"sourceContainer": "app", "readOnly": false}])
+    );
+}

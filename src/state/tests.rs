@@ -16,6 +16,7 @@ fn task(arn: &str) -> Task {
         credentials_id: None,
         execution_credentials_id: None,
         limits: Default::default(),
+        volumes: Vec::new(),
         containers: vec![c],
     };
     Task::new(td, DesiredStatus::Running, Duration::from_secs(30))

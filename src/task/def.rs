@@ -82,6 +82,10 @@ pub struct ContainerDef {
     /// linuxParameters, systemControls, dockerSecurityOptions, pid/ipc mode.
     #[serde(default)]
     pub linux: super::linux::LinuxOptions,
+    #[serde(default)]
+    pub mount_points: Vec<super::volumes::MountPoint>,
+    #[serde(default)]
+    pub volumes_from: Vec<super::volumes::VolumesFrom>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -128,6 +132,10 @@ pub struct TaskDef {
     /// Task-level `cpu` and `memory` (task metadata `Limits`).
     #[serde(default)]
     pub limits: TaskLimits,
+    /// The task's `volumes` (checkpointed with the task: a restart finds
+    /// the same volumes at the same places).
+    #[serde(default)]
+    pub volumes: Vec<super::volumes::TaskVolume>,
 }
 
 /// Task-level limits as ACS sends them; `None` when the task sets none.
@@ -186,6 +194,8 @@ impl ContainerDef {
             port_mappings: vec![],
             container_arn: None,
             linux: Default::default(),
+            mount_points: vec![],
+            volumes_from: vec![],
         }
     }
 }

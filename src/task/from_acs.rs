@@ -16,6 +16,7 @@ use super::image_ref::ImageRef;
 use super::limits::{too_many_containers, MAX_CONTAINERS, MAX_NAME_LEN};
 use super::linux::{check_sysctls, IpcMode, LinuxOptions, PidMode};
 use super::net::{parse_mac, Eni};
+use super::volumes::{check_volumes_from, mount_points, task_volumes, volumes_from, TaskVolume};
 
 /// Instance-wide rules a task must follow (from the agent's config).
 #[derive(Debug, Clone, Copy, Default)]
@@ -62,8 +63,8 @@ pub fn task_def(t: &acs::Task, policy: Policy) -> Result<TaskDef, InvalidTask> {
     if t.containers.is_empty() {
         return Err(invalid("containers: the task has no containers"));
     }
+    let volumes = task_volumes(&t.volumes).map_err(invalid)?;
     for (field, set) in [
-        ("volumes", !t.volumes.is_empty()),
         ("proxyConfiguration", t.proxy_configuration.is_some()),
         ("associations", !t.associations.is_empty()),
     ] {
@@ -77,7 +78,7 @@ pub fn task_def(t: &acs::Task, policy: Policy) -> Result<TaskDef, InvalidTask> {
     let mut names = BTreeSet::new();
     let mut containers = Vec::with_capacity(t.containers.len());
     for (i, c) in t.containers.iter().enumerate() {
-        let mut def = container_def(i, c, network_mode, policy)?;
+        let mut def = container_def(i, c, network_mode, policy, &volumes)?;
         // As the Go agent does (task.go pidModeOverride/ipcModeOverride): the
         // task's mode, when set, replaces the container's.
         if let Some(pid) = shared.0 {
@@ -97,6 +98,14 @@ pub fn task_def(t: &acs::Task, policy: Policy) -> Result<TaskDef, InvalidTask> {
         containers.push(def);
     }
     check_dependencies(&containers)?;
+    let sources: Vec<(&str, Vec<&str>)> = containers
+        .iter()
+        .map(|c| {
+            let from = c.volumes_from.iter().map(|v| v.source_container.as_str());
+            (c.name.as_str(), from.collect())
+        })
+        .collect();
+    check_volumes_from(&sources).map_err(invalid)?;
     if !containers.iter().any(|c| c.essential) {
         return Err(invalid(
             "containers: at least one container must be essential",
@@ -113,6 +122,7 @@ pub fn task_def(t: &acs::Task, policy: Policy) -> Result<TaskDef, InvalidTask> {
         credentials_id: credentials_id(t.role_credentials.as_ref()),
         execution_credentials_id: credentials_id(t.execution_role_credentials.as_ref()),
         limits: task_limits(t)?,
+        volumes,
     })
 }
 
@@ -326,6 +336,7 @@ fn container_def(
     c: &acs::Container,
     network_mode: NetworkMode,
     policy: Policy,
+    volumes: &[TaskVolume],
 ) -> Result<ContainerDef, InvalidTask> {
     let name = c.name.clone().unwrap_or_default();
     if !valid_container_name(&name) {
@@ -341,8 +352,6 @@ fn container_def(
     // Parsed here, once: a reference that cannot be pulled stops the task now.
     let image = ImageRef::parse(&image).map_err(|e| invalid(at(&format!("image: {e}"))))?;
     for (field, set) in [
-        ("mountPoints", !c.mount_points.is_empty()),
-        ("volumesFrom", !c.volumes_from.is_empty()),
         ("links", !c.links.is_empty()),
         ("secrets", !c.secrets.is_empty()),
         ("environmentFiles", !c.environment_files.is_empty()),
@@ -440,6 +449,8 @@ fn container_def(
         port_mappings: port_mappings(&name, &c.port_mappings, network_mode)?,
         container_arn: c.container_arn.clone(),
         linux: host.linux,
+        mount_points: mount_points(&c.mount_points, volumes).map_err(|e| invalid(at(&e)))?,
+        volumes_from: volumes_from(&c.volumes_from),
         name,
         image,
     })

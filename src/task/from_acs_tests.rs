@@ -121,7 +121,7 @@ fn bad_tasks_are_refused_naming_the_field() {
         ),
         (
             serde_json::json!([{"name": "a", "image": "x", "mountPoints": [{"sourceVolume": "v", "containerPath": "/v"}]}]),
-            "container \"a\": mountPoints is not supported",
+            "container \"a\": mountPoints[0].sourceVolume \"v\": no such volume in the task",
         ),
         (
             serde_json::json!([{"name": "a", "image": "x", "dockerConfig": {"hostConfig": "{\"CapAdd\":[\"NET_ADMINS\"]}"}}]),

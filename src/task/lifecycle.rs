@@ -437,10 +437,13 @@ impl Task {
                     self.containers[i].in_flight = true;
                     actions.push(Action::Pull(i));
                 }
-                ContainerStatus::Pulled => {
+                // Docker copies a volumesFrom source's mounts at create, so
+                // the source is created first (the Go agent's dependency graph).
+                ContainerStatus::Pulled if self.volume_sources_created(i) => {
                     self.containers[i].in_flight = true;
                     actions.push(Action::Create(i));
                 }
+                ContainerStatus::Pulled => {}
                 ContainerStatus::Created => match self.check_dependencies(i) {
                     DependencyCheck::Met => {
                         self.containers[i].in_flight = true;
@@ -459,6 +462,18 @@ impl Task {
                 ContainerStatus::Running | ContainerStatus::Stopped => {}
             }
         }
+    }
+
+    /// Every `volumesFrom` source of container `i` is created (or already
+    /// past it, or stopped: a failed source stops the task anyway).
+    fn volume_sources_created(&self, i: usize) -> bool {
+        self.def.containers[i].volumes_from.iter().all(|v| {
+            self.def
+                .containers
+                .iter()
+                .position(|c| c.name == v.source_container)
+                .is_none_or(|k| self.containers[k].known >= ContainerStatus::Created)
+        })
     }
 
     fn plan_stop(&mut self, actions: &mut Vec<Action>) {

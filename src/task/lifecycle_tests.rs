@@ -32,6 +32,7 @@ fn task(containers: Vec<ContainerDef>) -> Task {
         credentials_id: None,
         execution_credentials_id: None,
         limits: Default::default(),
+        volumes: Vec::new(),
         containers,
     };
     Task::new(def, DesiredStatus::Running, Duration::from_secs(30))
@@ -641,4 +642,32 @@ fn an_oom_kill_gives_the_container_the_go_agents_reason() {
     );
     assert_eq!(r.containers[0].exit_code, Some(137));
     assert_eq!(r.reason.as_deref(), Some(ESSENTIAL_EXITED));
+}
+
+#[test]
+fn a_volumes_from_container_is_created_after_its_source() {
+    let mut reader = container("reader", true, &[]);
+    reader.volumes_from = vec![crate::task::volumes::VolumesFrom {
+        source_container: "data".into(),
+        read_only: true,
+    }];
+    let mut t = task(vec![reader, container("data", false, &[])]);
+    assert_eq!(t.next_actions(), vec![Action::Pull(0), Action::Pull(1)]);
+    for i in [0, 1] {
+        t.apply(Event::Pulled {
+            container: i,
+            result: Ok("sha256:d".into()),
+        });
+    }
+    assert_eq!(
+        t.next_actions(),
+        vec![Action::Create(1)],
+        "the source first"
+    );
+    t.apply(Event::Created {
+        container: 1,
+        result: Ok("id1".into()),
+    });
+    let next = t.next_actions();
+    assert!(next.contains(&Action::Create(0)), "{next:?}");
 }

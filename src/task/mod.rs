@@ -15,6 +15,7 @@ pub mod linux;
 pub mod net;
 pub mod spec;
 pub mod status;
+pub mod volumes;
 
 #[cfg(test)]
 mod from_acs_tests;

@@ -25,6 +25,7 @@ fn running_task() -> Task {
         credentials_id: None,
         execution_credentials_id: None,
         limits: Default::default(),
+        volumes: Vec::new(),
         containers: vec![def("app", true), def("side", false)],
     };
     let mut t = Task::new(td, DesiredStatus::Running, Duration::from_secs(30));
@@ -120,6 +121,7 @@ fn half_created_containers_are_removed_and_redone() {
         credentials_id: None,
         execution_credentials_id: None,
         limits: Default::default(),
+        volumes: Vec::new(),
         containers: vec![def("a", true), def("b", true)],
     };
     let mut t = Task::new(td, DesiredStatus::Running, Duration::from_secs(30));
@@ -152,6 +154,7 @@ fn created_but_never_started_is_redone_not_lost() {
         credentials_id: None,
         execution_credentials_id: None,
         limits: Default::default(),
+        volumes: Vec::new(),
         containers: vec![def("a", true)],
     };
     let mut t = Task::new(td, DesiredStatus::Running, Duration::from_secs(30));
@@ -183,6 +186,7 @@ fn a_start_in_flight_that_ran_and_exited_is_reported() {
         credentials_id: None,
         execution_credentials_id: None,
         limits: Default::default(),
+        volumes: Vec::new(),
         containers: vec![def("a", true)],
     };
     let mut t = Task::new(td, DesiredStatus::Running, Duration::from_secs(30));
@@ -249,6 +253,7 @@ fn the_exit_of_a_removed_half_made_container_does_not_stop_its_successor() {
         credentials_id: None,
         execution_credentials_id: None,
         limits: Default::default(),
+        volumes: Vec::new(),
         containers: vec![def("a", true)],
     };
     let mut t = Task::new(td, DesiredStatus::Running, Duration::from_secs(30));

@@ -169,6 +169,7 @@ mod tests {
             credentials_id: None,
             execution_credentials_id: None,
             limits: Default::default(),
+            volumes: Vec::new(),
             containers: vec![],
         }
     }

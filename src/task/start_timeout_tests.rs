@@ -32,6 +32,7 @@ fn task(condition: Condition) -> Task {
         credentials_id: None,
         execution_credentials_id: None,
         limits: Default::default(),
+        volumes: Vec::new(),
         containers: vec![init, app],
     };
     let mut t = Task::new(def, DesiredStatus::Running, Duration::from_secs(30));

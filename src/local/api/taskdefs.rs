@@ -42,6 +42,15 @@ fn with_defaults(mut def: Map<String, Value>) -> Map<String, Value> {
         }
     }
     def.entry("volumes").or_insert(json!([]));
+    // Amazon ECS gives a docker volume without a scope the task scope (the
+    // Go agent would treat a missing one as shared).
+    if let Some(Value::Array(volumes)) = def.get_mut("volumes") {
+        for v in volumes.iter_mut() {
+            if let Some(Value::Object(d)) = v.get_mut("dockerVolumeConfiguration") {
+                d.entry("scope").or_insert(json!("task"));
+            }
+        }
+    }
     def.entry("placementConstraints").or_insert(json!([]));
     def
 }
