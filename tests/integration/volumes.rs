@@ -70,7 +70,7 @@ fn exit_code(t: &Value, name: &str) -> Value {
 /// while a shared autoprovisioned volume stays.
 #[test]
 fn volumes_are_shared_by_containers_and_live_as_long_as_their_scope() {
-    let Some(w) = world(&[("ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION", "3s")]) else {
+    let Some(w) = world(&[("ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION", "1s")]) else {
         return;
     };
     let host = tempfile::tempdir().unwrap();
@@ -96,12 +96,13 @@ fn volumes_are_shared_by_containers_and_live_as_long_as_their_scope() {
                  {"sourceVolume": "ram", "containerPath": "/ram"}],
              "command": sh("echo from-the-container > /host/out && echo task-data > /scratch/f \
                             && echo e > /empty/f && echo kept > /keep/f; \
-                            grep ' /ram tmpfs ' /proc/mounts")},
+                            grep ' /ram tmpfs ' /proc/mounts > /host/ram-mount")},
             {"name": "reader", "image": w.env.image(), "memory": 32, "essential": true,
              "dependsOn": [{"containerName": "writer", "condition": "SUCCESS"}],
              "volumesFrom": [{"sourceContainer": "writer", "readOnly": true}],
-             "command": sh("echo scratch=$(cat /scratch/f) empty=$(cat /empty/f) keep=$(cat /keep/f); \
-                            touch /scratch/x 2>/dev/null && echo writable || echo read-only")}
+             "mountPoints": [{"sourceVolume": "hostdir", "containerPath": "/out"}],
+             "command": sh("{ echo scratch=$(cat /scratch/f) empty=$(cat /empty/f) keep=$(cat /keep/f); \
+                            touch /scratch/x 2>/dev/null && echo writable || echo read-only; } > /out/reader")}
         ]
     }));
     let t = w.stopped(&arn);
@@ -112,12 +113,13 @@ fn volumes_are_shared_by_containers_and_live_as_long_as_their_scope() {
         "from-the-container\n",
         "the bind source was made and the file is on the host"
     );
-    let mounts = w.agent.container_log(task_id(&arn), "writer");
+    // Read from the host directory: the containers' logs go at cleanup.
+    let mounts = std::fs::read_to_string(bind.join("ram-mount")).unwrap_or_default();
     assert!(
         mounts.contains("size=1024k") && mounts.contains("noexec"),
         "driverOpts mounted a 1 MiB noexec tmpfs: {mounts:?}"
     );
-    let log = w.agent.container_log(task_id(&arn), "reader");
+    let log = std::fs::read_to_string(bind.join("reader")).unwrap_or_default();
     assert!(
         log.contains("scratch=task-data empty=e keep=kept"),
         "reader sees the writer's volumes: {log:?}"
