@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Build the test image: an OCI image layout holding a static busybox.
 
-Usage: mkimage.py BUSYBOX_BINARY OUT_DIR
+Usage: mkimage.py BUSYBOX_BINARY OUT_DIR [--with-volume]
+
+--with-volume: the image also has /srv/seed/hello (owned by 1000) and
+declares /srv/seed a VOLUME (the volumes integration test's image).
 
 Deterministic: the same busybox binary gives the same digests (sorted tar
 entries, zero mtimes and owners, gzip header without a timestamp).
@@ -59,7 +62,7 @@ def entry(name, kind, mode, data=b"", link="", owner=0):
     return info, data
 
 
-def build_layer(busybox):
+def build_layer(busybox, with_volume=False):
     with open(busybox, "rb") as f:
         binary = f.read()
     applets = subprocess.run(
@@ -75,6 +78,12 @@ def build_layer(busybox):
     entries["etc/hosts"] = entry(
         "etc/hosts", tarfile.REGTYPE, 0o644, b"127.0.0.1\tlocalhost\n"
     )
+    if with_volume:
+        entries["srv"] = entry("srv", tarfile.DIRTYPE, 0o755)
+        entries["srv/seed"] = entry("srv/seed", tarfile.DIRTYPE, 0o755, owner=1000)
+        entries["srv/seed/hello"] = entry(
+            "srv/seed/hello", tarfile.REGTYPE, 0o640, b"from-the-image\n", owner=1000
+        )
     for path in applets:
         path = path.lstrip("/")
         if path in entries:
@@ -111,12 +120,13 @@ def canonical(obj):
 
 
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) not in (3, 4) or sys.argv[3:] not in ([], ["--with-volume"]):
         raise SystemExit(__doc__)
     busybox, out = sys.argv[1], sys.argv[2]
+    with_volume = sys.argv[3:] == ["--with-volume"]
     os.makedirs(os.path.join(out, "blobs", "sha256"), exist_ok=True)
 
-    uncompressed, compressed = build_layer(busybox)
+    uncompressed, compressed = build_layer(busybox, with_volume)
     layer = write_blob(out, compressed)
     layer["mediaType"] = "application/vnd.oci.image.layer.v1.tar+gzip"
 
@@ -130,6 +140,8 @@ def main():
         "rootfs": {"type": "layers", "diff_ids": [sha(uncompressed)]},
         "history": [{"created": "1970-01-01T00:00:00Z", "created_by": "scripts/mkimage.py"}],
     }
+    if with_volume:
+        config["config"]["Volumes"] = {"/srv/seed": {}}
     config_desc = write_blob(out, canonical(config))
     config_desc["mediaType"] = "application/vnd.oci.image.config.v1+json"
 

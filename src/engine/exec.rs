@@ -115,7 +115,15 @@ pub(crate) fn execute<R: ContainerRuntime>(
                 },
                 task.def(),
                 i,
-                &|_| Vec::new(),
+                // The image VOLUMEs of each container pulled so far (a
+                // volumesFrom source is created, so pulled, before).
+                &|k| {
+                    images
+                        .get(k)
+                        .and_then(Option::as_ref)
+                        .map(|img| img.config.volumes.clone())
+                        .unwrap_or_default()
+                },
             );
             inner.route(&id, &arn, i);
             tokio::spawn(async move {
@@ -175,7 +183,10 @@ pub(crate) fn execute<R: ContainerRuntime>(
                         .map_err(|e| format!("preparing volumes: {e}"))
                         .and_then(|r| r);
                     match made {
-                        Ok(mounts) => spec.mounts.extend(mounts),
+                        Ok(made) => {
+                            spec.mounts.extend(made.mounts);
+                            spec.populate_from_image = made.populate_from_image;
+                        }
                         Err(reason) => {
                             return refuse(
                                 "create",

@@ -51,6 +51,14 @@ pub(crate) struct VolumeRequest {
     mounts: Vec<PlannedMount>,
 }
 
+/// The container's volume mounts, in order, and which of them are volumes
+/// to fill from the image (Docker copies into a new volume, not into a bind).
+#[derive(Debug, Default)]
+pub(crate) struct PreparedVolumes {
+    pub mounts: Vec<BindMount>,
+    pub populate_from_image: Vec<String>,
+}
+
 /// The shared volume's record beside its data (Docker's volume options).
 #[derive(Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -115,9 +123,19 @@ impl VolumeRequest {
     /// Blocking. Makes each volume the container mounts (directories,
     /// local-driver mounts, shared volume records) and returns its bind
     /// mounts in order, or a reason naming the volume.
-    pub(crate) fn prepare(self) -> Result<Vec<BindMount>, String> {
-        let mut out = Vec::with_capacity(self.mounts.len());
+    pub(crate) fn prepare(self) -> Result<PreparedVolumes, String> {
+        let mut out = PreparedVolumes::default();
         for m in &self.mounts {
+            let is_volume = match &m.source {
+                MountSource::Volume(name) => self
+                    .volumes
+                    .iter()
+                    .any(|v| &v.name == name && !matches!(v.kind, VolumeKind::Bind { .. })),
+                MountSource::Anonymous { .. } => true,
+            };
+            if is_volume {
+                out.populate_from_image.push(m.destination.clone());
+            }
             let source = match &m.source {
                 MountSource::Volume(name) => self.volume(name)?,
                 MountSource::Anonymous { container, path } => {
@@ -131,7 +149,7 @@ impl VolumeRequest {
                     self.host_path(&dir)
                 }
             };
-            out.push(BindMount {
+            out.mounts.push(BindMount {
                 source,
                 destination: m.destination.clone(),
                 read_only: m.read_only,

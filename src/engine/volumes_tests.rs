@@ -25,7 +25,7 @@ fn settings(dir: &Path, full: bool) -> VolumeSettings {
 
 fn prepare(s: &VolumeSettings, d: &TaskDef, i: usize) -> Result<Vec<BindMount>, String> {
     VolumeRequest::new(s.clone(), d, i, &|_| Vec::new())
-        .map(VolumeRequest::prepare)
+        .map(|r| r.prepare().map(|p| p.mounts))
         .unwrap_or(Ok(Vec::new()))
 }
 

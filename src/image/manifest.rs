@@ -366,6 +366,9 @@ struct RawRunConfig {
     user: Option<String>,
     #[serde(rename = "Labels", default)]
     labels: Option<BTreeMap<String, String>>,
+    /// `{"/data": {}}`: only the keys mean something.
+    #[serde(rename = "Volumes", default)]
+    volumes: Option<BTreeMap<String, serde_json::Value>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -396,6 +399,7 @@ pub fn parse_config(body: &[u8]) -> Result<ImageConfigBlob, ManifestError> {
             working_dir: run.working_dir.unwrap_or_default(),
             user: run.user.unwrap_or_default(),
             labels: run.labels.unwrap_or_default(),
+            volumes: run.volumes.unwrap_or_default().into_keys().collect(),
         },
         diff_ids,
     })

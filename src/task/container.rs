@@ -14,6 +14,9 @@ pub struct ImageConfig {
     pub working_dir: String,
     pub user: String,
     pub labels: BTreeMap<String, String>,
+    /// Its `VOLUME`s (the config's `Volumes` keys): Docker gives each an
+    /// anonymous volume filled with the image's content there.
+    pub volumes: Vec<String>,
 }
 
 /// An image present in containerd: recorded, unpacked, ready to run.
@@ -107,6 +110,10 @@ pub struct ContainerSpec {
     /// Mounted after the default mounts, in order; one whose destination is
     /// a default's (`/etc/hosts`, `/etc/resolv.conf`, ...) replaces it.
     pub mounts: Vec<BindMount>,
+    /// Destinations of `mounts` that are volumes (not host binds): one
+    /// still empty gets the image's content at that path first, as Docker
+    /// fills a new volume.
+    pub populate_from_image: Vec<String>,
     /// Capabilities, devices, init, shm, tmpfs, swap, sysctls, security
     /// options, pid/ipc namespaces.
     pub linux: super::linux::LinuxOptions,

@@ -80,6 +80,7 @@ pub fn container_spec(
         // The engine adds its own (hosts files, metadata file) once the
         // container's network is known.
         mounts: Vec::new(),
+        populate_from_image: Vec::new(),
         linux: def.linux.clone(),
     }
 }
@@ -150,6 +151,7 @@ mod tests {
                 working_dir: "/img".into(),
                 user: "app".into(),
                 labels: BTreeMap::from([("from".into(), "image".into())]),
+                volumes: vec![],
             },
         }
     }

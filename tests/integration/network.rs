@@ -813,6 +813,7 @@ async fn containerd_containers_in_task_namespaces() {
         log_path: logs.path().join(format!("{id}.log")),
         network: NetworkAttachment::Namespace(netns.to_path_buf()),
         mounts: Vec::new(),
+        populate_from_image: Vec::new(),
         linux: Default::default(),
     };
     let web_cmd = [

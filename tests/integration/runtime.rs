@@ -76,6 +76,7 @@ impl Fixture {
             log_path: self.log_path(id),
             network: NetworkAttachment::Host,
             mounts: Vec::new(),
+            populate_from_image: Vec::new(),
             linux: Default::default(),
         }
     }
@@ -785,6 +786,7 @@ async fn exit_events_resume_after_containerd_restarts() {
         log_path: logs.path().join(format!("{id}.log")),
         network: NetworkAttachment::Host,
         mounts: Vec::new(),
+        populate_from_image: Vec::new(),
         linux: Default::default(),
     };
     let mut exits = rt.subscribe_exits().await.unwrap();

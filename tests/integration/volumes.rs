@@ -173,3 +173,52 @@ fn bad_mount_points_stop_the_task_naming_the_field() {
             .exists());
     }
 }
+
+/// The image's own VOLUME: an anonymous volume filled from the image (file
+/// content and owner), shared through volumesFrom (read-only) with a
+/// container of another image. The image is built as the test env builds
+/// its own (scripts/mkimage.py) and pushed to the test registry.
+#[test]
+fn an_image_volume_gets_the_images_content_and_is_shared_by_volumes_from() {
+    let Some(w) = world(&[]) else { return };
+    let layout = tempfile::tempdir().unwrap();
+    let built = std::process::Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/mkimage.py"))
+        .arg("/bin/busybox")
+        .arg(layout.path())
+        .arg("--with-volume")
+        .status()
+        .expect("python3");
+    assert!(built.success(), "mkimage.py --with-volume");
+    let image = format!("{}/volume-image:latest", w.env.registry);
+    let pushed = std::process::Command::new("skopeo")
+        .args(["copy", "-q", "--dest-tls-verify=false"])
+        .arg(format!("oci:{}:latest", layout.path().display()))
+        .arg(format!("docker://{image}"))
+        .status()
+        .expect("skopeo");
+    assert!(pushed.success(), "skopeo copy to {image}");
+    let out = tempfile::tempdir().unwrap();
+    let arn = w.run(json!({
+        "family": "image-volume", "networkMode": "host",
+        "volumes": [{"name": "out", "host": {"sourcePath": out.path().to_str().unwrap()}}],
+        "containerDefinitions": [
+            {"name": "app", "image": image, "memory": 32, "essential": false,
+             "command": sh("echo app-wrote > /srv/seed/new")},
+            {"name": "side", "image": w.env.image(), "memory": 32, "essential": true,
+             "dependsOn": [{"containerName": "app", "condition": "SUCCESS"}],
+             "volumesFrom": [{"sourceContainer": "app", "readOnly": true}],
+             "mountPoints": [{"sourceVolume": "out", "containerPath": "/out"}],
+             "command": sh("{ cat /srv/seed/hello /srv/seed/new; stat -c owner=%u /srv/seed/hello; \
+                            touch /srv/seed/x 2>/dev/null && echo writable || echo read-only; } > /out/side")}
+        ]
+    }));
+    let t = w.stopped(&arn);
+    assert_eq!(exit_code(&t, "app"), 0, "{t}");
+    assert_eq!(exit_code(&t, "side"), 0, "{t}");
+    let side = std::fs::read_to_string(out.path().join("side")).unwrap_or_default();
+    assert_eq!(
+        side, "from-the-image\napp-wrote\nowner=1000\nread-only\n",
+        "the image's content, the source's write, kept owner, readOnly"
+    );
+}

@@ -88,6 +88,7 @@ async fn create_steps(
     made.snapshot = true;
 
     let user = resolve_user(&spec.user, mounts.clone()).await?;
+    populate_volumes(spec, &mounts).await?;
     let mut inputs = spec_inputs(conn, spec, user).await;
     inputs.devices = devices::resolve(spec).await?;
     inputs.swap_limit = devices::swap_limit_supported().await;
@@ -512,6 +513,42 @@ async fn cleanup(conn: &Conn, snapshotter: &str, id: &str, made: &Made) {
             log("removing snapshot", s);
         }
     }
+}
+
+/// Fills each still-empty volume of `spec.populate_from_image` with the
+/// image's content at its path, as Docker does before the first start.
+async fn populate_volumes(spec: &ContainerSpec, mounts: &[Mount]) -> Result<(), RuntimeError> {
+    if spec.populate_from_image.is_empty() {
+        return Ok(());
+    }
+    let fail = |message: String| RuntimeError::Create {
+        id: spec.id.clone(),
+        kind: ErrorKind::Other,
+        message,
+    };
+    let dirs = rootfs::layer_dirs(mounts).map_err(|e| fail(e.to_string()))?;
+    let jobs: Vec<(String, std::path::PathBuf)> = spec
+        .populate_from_image
+        .iter()
+        .filter_map(|d| {
+            let m = spec.mounts.iter().find(|m| &m.destination == d)?;
+            Some((d.clone(), m.source.clone()))
+        })
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        for (path, source) in jobs {
+            super::copy_up::populate(&dirs, &path, &source).map_err(|e| {
+                format!(
+                    "filling the volume at {path} from the image ({}): {e}",
+                    source.display()
+                )
+            })?;
+        }
+        Ok::<(), String>(())
+    })
+    .await
+    .map_err(|e| fail(e.to_string()))?
+    .map_err(fail)
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@
 //! - `metrics`: cgroup metrics of running containers and their pids.
 
 pub mod conn;
+mod copy_up;
 mod create;
 mod devices;
 mod error;

@@ -756,6 +756,7 @@ mod tests {
             log_path: "/var/log/x.log".into(),
             network: NetworkAttachment::Namespace("/var/run/netns/task1".into()),
             mounts: Vec::new(),
+            populate_from_image: Vec::new(),
             linux: Default::default(),
         }
     }
