@@ -414,7 +414,11 @@ async fn session(app: Arc<App>, socket: WebSocket, instance: String) {
                     let _ = send(&mut sink, &msg).await;
                     break;
                 }
-                open = flush_outbox(&app, &instance, &mut sink, &mut sent, false).await;
+                for frame in app.take_raw_frames(&instance, generation) {
+                    tracing::info!(instance = %instance, bytes = frame.len(), "raw debug frame sent");
+                    open = open && sink.send(Message::Text(frame.into())).await.is_ok();
+                }
+                open = open && flush_outbox(&app, &instance, &mut sink, &mut sent, false).await;
             }
             _ = heartbeat.tick() => {
                 let hb = AcsMessage::Heartbeat(HeartbeatMessage {

@@ -67,6 +67,8 @@ pub struct TaskTelemetry {
 struct Session {
     generation: u64,
     notify: Arc<Notify>,
+    /// Frames the test-only `/debug/acs-frame` hook queued, sent as they are.
+    raw: Vec<String>,
 }
 
 pub struct App {
@@ -169,6 +171,7 @@ impl App {
                 Session {
                     generation,
                     notify: notify.clone(),
+                    raw: Vec::new(),
                 },
             );
         if let Some(old) = old {
@@ -183,6 +186,29 @@ impl App {
             .unwrap_or_else(|p| p.into_inner())
             .get(instance_arn)
             .is_some_and(|s| s.generation == generation)
+    }
+
+    /// Queues a raw frame for the instance's open ACS session (test-only
+    /// `/debug/acs-frame`); false when it has none.
+    pub fn push_raw_frame(&self, instance_arn: &str, frame: String) -> bool {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(s) = sessions.get_mut(instance_arn) else {
+            return false;
+        };
+        s.raw.push(frame);
+        s.notify.notify_one();
+        true
+    }
+
+    /// The raw frames queued for this session, if it is still the current one.
+    pub fn take_raw_frames(&self, instance_arn: &str, generation: u64) -> Vec<String> {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(instance_arn)
+            .filter(|s| s.generation == generation)
+            .map(|s| std::mem::take(&mut s.raw))
+            .unwrap_or_default()
     }
 
     /// Forgets the session if it is still the current one; returns whether it was.

@@ -1,5 +1,6 @@
 //! Test hooks under /debug: counters, forgetting a task, registering stand-in
-//! ENIs, the credentials minted for a task, and the EC2 instance metadata
+//! ENIs, the credentials minted for a task, a raw ACS frame for a connected
+//! agent, and the EC2 instance metadata
 //! stand-in (its behaviour in `imds`).
 
 use super::api;
@@ -40,6 +41,41 @@ fn error(status: StatusCode, field: Option<&str>, message: &str) -> Response {
         body["field"] = json!(f);
     }
     reply(status, body)
+}
+
+/// POST /debug/acs-frame?containerInstanceArn=ARN: sends the body, as it
+/// is, as one text frame on the instance's open ACS session. Test-only: it
+/// lets a test hand the agent a frame Amazon ECS would never send (a task
+/// with a wrong-typed field) and see the agent survive it; under `--auth` it
+/// needs a signature like the other hooks.
+pub async fn acs_frame(
+    State(app): State<Arc<App>>,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let Some(instance) = q.get("containerInstanceArn").filter(|s| !s.is_empty()) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            Some("containerInstanceArn"),
+            "containerInstanceArn is required",
+        );
+    };
+    let Ok(frame) = String::from_utf8(body.to_vec()) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            Some("body"),
+            "the frame must be UTF-8 text",
+        );
+    };
+    if app.push_raw_frame(instance, frame) {
+        StatusCode::ACCEPTED.into_response()
+    } else {
+        error(
+            StatusCode::NOT_FOUND,
+            Some("containerInstanceArn"),
+            &format!("no open ACS session for {instance}"),
+        )
+    }
 }
 
 /// GET /debug/stats

@@ -27,6 +27,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/tcs/ws", get(tcs::handler))
         .route("/debug/stats", get(debug::stats))
         .route("/debug/forget-task", post(debug::forget_task))
+        .route("/debug/acs-frame", post(debug::acs_frame))
         .route(
             "/debug/enis",
             post(debug::register_eni).get(debug::list_enis),

@@ -99,6 +99,41 @@ fn a_task_over_amazon_ecs_container_limit_is_refused_and_the_agent_lives() {
     });
     assert!(agent.is_running(), "the agent died:\n{}", agent.log());
 
+    // A frame Amazon ECS would never send, through the test-only raw-frame
+    // hook: a payload whose one task has a wrong-typed field (the corpus's
+    // tests/corpus/acs/essential-yes.json). The agent lives, refuses that task
+    // naming the field path and acknowledges the payload.
+    let instance = agent.wait_registered(&aws, START);
+    let bad_arn = "arn:aws:ecs:us-east-1:000000000000:task/raw/0badf00d";
+    let frame = json!({"type": "PayloadMessage", "message": {"messageId": "raw-bad", "seqNum": 99,
+        "containerInstanceArn": instance, "tasks": [{"arn": bad_arn, "desiredStatus": "RUNNING",
+        "containers": [{"name": "web", "image": env.image(), "essential": "yes"}]}]}});
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-X",
+            "POST",
+            "--data-binary",
+            &frame.to_string(),
+            &format!(
+                "{}/debug/acs-frame?containerInstanceArn={}",
+                local.endpoint(),
+                instance.replace(':', "%3A").replace('/', "%2F")
+            ),
+        ])
+        .output()
+        .expect("curl");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "202", "{out:?}");
+    common::wait_until_with_log(&agent, "the raw payload refused", START, || {
+        let log = agent.log();
+        (log.contains("raw-bad") && log.contains("containers[0].essential")).then_some(())
+    });
+    assert!(agent.is_running(), "the agent died:\n{}", agent.log());
+
     // And it still runs what it is sent.
     let td = common::register_task_def(
         &aws,
