@@ -30,6 +30,8 @@ mod endpoints_agent;
 mod endpoints_netns;
 #[path = "integration/hardening.rs"]
 mod hardening;
+#[path = "integration/health.rs"]
+mod health;
 #[path = "integration/introspection_access.rs"]
 mod introspection_access;
 #[path = "integration/linux_params.rs"]

@@ -86,7 +86,11 @@ pub async fn build(
     // checkpoint: container logs and metadata files live there too).
     crate::state::secure_data_dir(&cfg.data_dir).map_err(AgentError::OpenState)?;
     let logger = crate::logger::install(&cfg.data_dir).map_err(AgentError::Logger)?;
-    let runtime = Arc::new(ContainerdRuntime::new(conn, pull).with_logger(logger));
+    let runtime = Arc::new(
+        ContainerdRuntime::new(conn, pull)
+            .with_logger(logger)
+            .with_exec_dir(cfg.data_dir.join("exec")),
+    );
 
     let opened = checkpoint::open(cfg)?;
     let endpoint = cfg.backend_host.clone().unwrap_or_default();
@@ -220,8 +224,10 @@ pub async fn build(
         Arc::new(ResourceTags::new(&ecs)),
     )
     .await?;
-    if cfg.disable_metrics {
-        tracing::info!("task metrics are off (ECS_DISABLE_METRICS); no TCS session");
+    // As the Go agent: the telemetry session carries metrics and health,
+    // and is left out only when both are off.
+    if cfg.disable_metrics && cfg.disable_health_check {
+        tracing::info!("task metrics and health checks are off (ECS_DISABLE_METRICS, ECS_DISABLE_DOCKER_HEALTH_CHECK); no TCS session");
     } else {
         let tasks: Arc<dyn TaskSource> = Arc::new(engine.published().clone());
         tokio::spawn(
@@ -234,6 +240,8 @@ pub async fn build(
                 tasks,
                 sample_interval: cfg.endpoints.stats_poll_interval,
                 publish_interval: cfg.tcs_publish_interval.unwrap_or(PUBLISH_INTERVAL),
+                publish_metrics: !cfg.disable_metrics,
+                publish_health: !cfg.disable_health_check,
             }
             .run(),
         );
@@ -255,6 +263,7 @@ pub async fn build(
             disable_privileged: cfg.disable_privileged,
             allow_eni: input.task_eni,
             apparmor: false,
+            disable_health_check: cfg.disable_health_check,
         },
         cluster_arn,
         instance_arn,

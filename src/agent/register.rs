@@ -73,6 +73,7 @@ pub fn input(
         vpc_subnet,
         // Set by the caller once task cgroups are set up.
         task_cpu_mem_limit: false,
+        health_checks: !cfg.disable_health_check,
     }
 }
 

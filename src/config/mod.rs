@@ -168,6 +168,9 @@ pub struct Config {
     pub image_pull_behavior: ImagePullBehavior,
     /// ECS_DISABLE_PRIVILEGED.
     pub disable_privileged: bool,
+    /// ECS_DISABLE_DOCKER_HEALTH_CHECK: containers with a health check are
+    /// refused and container-health-check is not advertised.
+    pub disable_health_check: bool,
     /// ECS_ENGINE_AUTH_TYPE + ECS_ENGINE_AUTH_DATA, keyed by [`RegistryHost`].
     pub engine_auth: RegistryAuth,
     /// ECS_INSECURE_REGISTRIES: lowercased host[:port] entries.
@@ -337,6 +340,9 @@ impl Config {
         let disable_privileged = r
             .parse("ECS_DISABLE_PRIVILEGED", values::parse_bool)
             .unwrap_or(false);
+        let disable_health_check = r
+            .parse("ECS_DISABLE_DOCKER_HEALTH_CHECK", values::parse_bool)
+            .unwrap_or(false);
         let engine_auth = r.engine_auth();
         let logging_drivers = r.parse(
             "ECS_AVAILABLE_LOGGING_DRIVERS",
@@ -408,6 +414,7 @@ impl Config {
             detailed_os_family,
             image_pull_behavior,
             disable_privileged,
+            disable_health_check,
             engine_auth,
             insecure_registries,
             available_logging_drivers,
@@ -477,6 +484,7 @@ impl fmt::Debug for Config {
             .field("detailed_os_family", &self.detailed_os_family)
             .field("image_pull_behavior", &self.image_pull_behavior)
             .field("disable_privileged", &self.disable_privileged)
+            .field("disable_health_check", &self.disable_health_check)
             .field("engine_auth_users", &auth)
             .field("insecure_registries", &self.insecure_registries)
             .field("available_logging_drivers", &self.available_logging_drivers)

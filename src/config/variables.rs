@@ -187,8 +187,9 @@ const DOCUMENTED: &[(&str, &str, &str)] = &[
     (
         "ECS_DISABLE_METRICS",
         "false",
-        "Do not send task CPU and memory metrics to the telemetry service (TCS). The agent has no \
-         container health checks yet, so with metrics off no TCS connection is made.",
+        "Do not send task CPU and memory metrics to the telemetry service (TCS). Container health \
+         still goes there unless ECS_DISABLE_DOCKER_HEALTH_CHECK is also true; with both, no TCS \
+         connection is made.",
     ),
     (
         "ECS_DISABLE_IMAGE_CLEANUP",
@@ -232,6 +233,13 @@ const DOCUMENTED: &[(&str, &str, &str)] = &[
         "ECS_DISABLE_PRIVILEGED",
         "false",
         "Refuse tasks with privileged containers.",
+    ),
+    (
+        "ECS_DISABLE_DOCKER_HEALTH_CHECK",
+        "false",
+        "Run no container health checks: tasks with a healthCheck are refused and \
+         ecs.capability.container-health-check is not advertised. Otherwise the agent runs each \
+         check inside its container through containerd, as Docker would.",
     ),
     (
         "ECS_ENGINE_AUTH_TYPE",

@@ -30,8 +30,13 @@ const ROWS: &[(&str, &str, &str)] = &[
         "defaults::memory_reservation_is_placed_and_reaches_the_cgroup",
     ),
     (
+        "com.amazonaws.ecs.capability.docker-remote-api.1.24",
+        "`healthCheck` (the one field ECS gates by 1.24; with container-health-check)",
+        "health::a_health_check_gates_its_dependent_survives_kill_9_and_turns_the_task_unhealthy",
+    ),
+    (
         "ecs.capability.container-ordering",
-        "`dependsOn` with START, COMPLETE and SUCCESS",
+        "`dependsOn` with START, COMPLETE and SUCCESS (HEALTHY with container-health-check)",
         "e2e::depends_on_success_runs_the_init_container_first",
     ),
     (
@@ -39,6 +44,12 @@ const ROWS: &[(&str, &str, &str)] = &[
         "`dockerVolumeConfiguration` with the `local` driver: task and shared scope, \
          `autoprovision`, `driverOpts` (`type`, `device`, `o` through mount(2)), `labels`",
         "volumes::volumes_are_shared_by_containers_and_live_as_long_as_their_scope",
+    ),
+    (
+        "ecs.capability.container-health-check",
+        "`healthCheck` run in the container through containerd, its status in task metadata, \
+         TCS and describe-tasks; `dependsOn` HEALTHY",
+        "health::a_health_check_gates_its_dependent_survives_kill_9_and_turns_the_task_unhealthy",
     ),
     (
         "com.amazonaws.ecs.capability.privileged-container",
@@ -95,6 +106,7 @@ fn when(w: When) -> String {
         When::TaskCpuMemLimit => {
             "`ECS_ENABLE_TASK_CPU_MEM_LIMIT` (default true) and task cgroups work on the host".into()
         }
+        When::HealthChecks => "unless `ECS_DISABLE_DOCKER_HEALTH_CHECK`".into(),
         When::LoggingDriverListed(d) => {
             format!("`ECS_AVAILABLE_LOGGING_DRIVERS` lists {d} (it does by default)")
         }

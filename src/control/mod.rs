@@ -17,6 +17,7 @@ pub mod tags;
 pub mod task_protection;
 pub mod tcs;
 pub mod tcs_frame;
+pub mod tcs_health;
 pub mod tcs_metrics;
 pub mod tcs_url;
 

@@ -70,6 +70,8 @@ pub struct RegistrationInput {
     pub vpc_subnet: Option<(String, String)>,
     /// ECS_ENABLE_TASK_CPU_MEM_LIMIT, and task cgroups work on this host.
     pub task_cpu_mem_limit: bool,
+    /// Container health checks run (ECS_DISABLE_DOCKER_HEALTH_CHECK is not true).
+    pub health_checks: bool,
 }
 
 /// When a capability is advertised.
@@ -86,6 +88,8 @@ pub enum When {
     TaskEni,
     /// ECS_ENABLE_TASK_CPU_MEM_LIMIT, and task cgroups work on this host.
     TaskCpuMemLimit,
+    /// Unless ECS_DISABLE_DOCKER_HEALTH_CHECK.
+    HealthChecks,
     /// ECS_AVAILABLE_LOGGING_DRIVERS lists this driver.
     LoggingDriverListed(&'static str),
 }
@@ -101,8 +105,9 @@ pub enum When {
 /// ECS requires a level of the instance for the fields that need it. This
 /// agent advertises a level only when every field ECS is known to gate by it
 /// works here: 1.17 (the baseline container fields), 1.18 (awsvpc), 1.19
-/// (logConfiguration), 1.21 (memoryReservation). Not 1.20, which gates no
-/// field we know of, nor 1.24 (healthCheck) and 1.25 (EFS, initProcessEnabled,
+/// (logConfiguration), 1.21 (memoryReservation), 1.24 (healthCheck, with
+/// container-health-check, and like it only while checks run). Not 1.20,
+/// which gates no field we know of, nor 1.25 (EFS, initProcessEnabled,
 /// sharedMemorySize, tmpfs), which are not implemented.
 pub const CAPABILITIES: &[(&str, When)] = &[
     (
@@ -121,8 +126,15 @@ pub const CAPABILITIES: &[(&str, When)] = &[
         "com.amazonaws.ecs.capability.docker-remote-api.1.21",
         When::Always,
     ),
+    (
+        "com.amazonaws.ecs.capability.docker-remote-api.1.24",
+        When::HealthChecks,
+    ),
     ("ecs.capability.container-ordering", When::Always),
     ("ecs.capability.docker-plugin.local", When::Always),
+    // The Go agent's name (agent_capability.go), advertised unless
+    // ECS_DISABLE_DOCKER_HEALTH_CHECK, as there.
+    ("ecs.capability.container-health-check", When::HealthChecks),
     (
         "com.amazonaws.ecs.capability.privileged-container",
         When::PrivilegedAllowed,
@@ -172,6 +184,7 @@ impl When {
             When::TaskIamRoleNetworkHost => input.task_iam_role && input.task_iam_role_network_host,
             When::TaskEni => input.task_eni,
             When::TaskCpuMemLimit => input.task_cpu_mem_limit,
+            When::HealthChecks => input.health_checks,
             When::LoggingDriverListed(driver) => input.logging_drivers.iter().any(|d| d == driver),
         }
     }
@@ -370,9 +383,10 @@ mod tests {
             );
         }
         // Everything on, as with ecs-init's defaults: still none of these
-        // (awslogs and its execution-role override, health checks, EFS, the
-        // Docker levels of unimplemented fields).
+        // (awslogs and its execution-role override, EFS, the Docker levels
+        // of unimplemented fields).
         let all = RegistrationInput {
+            health_checks: true,
             task_iam_role: true,
             task_iam_role_network_host: true,
             task_eni: true,
@@ -384,15 +398,28 @@ mod tests {
         let caps = capabilities(&all);
         for absent in [
             "ecs.capability.execution-role-awslogs",
-            "ecs.capability.container-health-check",
             "ecs.capability.efs",
             "ecs.capability.efsAuth",
             "com.amazonaws.ecs.capability.docker-remote-api.1.20",
-            "com.amazonaws.ecs.capability.docker-remote-api.1.24",
             "com.amazonaws.ecs.capability.docker-remote-api.1.25",
         ] {
             assert!(!caps.contains(&absent), "{absent} must not be advertised");
         }
+    }
+
+    /// As the Go agent: container-health-check (and here its Docker level,
+    /// 1.24) unless ECS_DISABLE_DOCKER_HEALTH_CHECK.
+    #[test]
+    fn health_check_capabilities_follow_ecs_disable_docker_health_check() {
+        let on = capabilities(&RegistrationInput {
+            health_checks: true,
+            ..Default::default()
+        });
+        assert!(on.contains(&"ecs.capability.container-health-check"));
+        assert!(on.contains(&"com.amazonaws.ecs.capability.docker-remote-api.1.24"));
+        let off = capabilities(&RegistrationInput::default());
+        assert!(!off.contains(&"ecs.capability.container-health-check"));
+        assert!(!off.contains(&"com.amazonaws.ecs.capability.docker-remote-api.1.24"));
     }
 
     /// The levels whose gated fields work here (memoryReservation is 1.21).

@@ -3,9 +3,9 @@
 //! [`PUBLISH_INTERVAL`], as the Go agent does. Samples come from the stats
 //! store the endpoints' collector keeps fresh; nothing here polls containerd.
 //!
-//! Health: the Go agent publishes PublishHealthRequest only for containers
-//! with a health check result; this agent runs no health checks, so none is
-//! ever sent.
+//! Health: on the same tick, a PublishHealthRequest per 10 tasks with a
+//! running container that has a health check (`tcs_health`), as the Go
+//! agent's stats engine sends it; none when no container has one.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -20,6 +20,7 @@ use crate::observe::StatsStore;
 use super::ecs_client::EcsClient;
 use super::signing::connect_signed;
 use super::tcs_frame::signed_frame;
+use super::tcs_health::{health_requests, task_health};
 use super::tcs_metrics::{publish_requests, Accumulator, Sample};
 use super::tcs_url::{tcs_url, TcsQuery};
 use crate::backoff::Backoff;
@@ -61,6 +62,10 @@ pub struct TcsSession {
     pub sample_interval: Duration,
     /// How often metrics are published: [`PUBLISH_INTERVAL`] outside tests.
     pub publish_interval: Duration,
+    /// Task metrics are published (not ECS_DISABLE_METRICS).
+    pub publish_metrics: bool,
+    /// Container health is published (not ECS_DISABLE_DOCKER_HEALTH_CHECK).
+    pub publish_health: bool,
 }
 
 impl TcsSession {
@@ -138,7 +143,14 @@ impl TcsSession {
                     }
                 }
                 _ = publish.tick() => {
-                    let frames = self.metrics_frames(acc);
+                    let mut frames = if self.publish_metrics {
+                        self.metrics_frames(acc)
+                    } else {
+                        Vec::new()
+                    };
+                    if self.publish_health {
+                        frames.extend(self.health_frames());
+                    }
                     if frames.is_empty() {
                         continue;
                     }
@@ -155,6 +167,28 @@ impl TcsSession {
                 }
             }
         }
+    }
+
+    /// The encoded PublishHealthRequests of one publish.
+    fn health_frames(&self) -> Vec<String> {
+        let now = SystemTime::now();
+        let tasks = task_health(&self.tasks.snapshot(), now);
+        if tasks.is_empty() {
+            return Vec::new();
+        }
+        let message_id = uuid::Uuid::new_v4().to_string();
+        let requests = health_requests(
+            &self.cluster_arn,
+            &self.instance_arn,
+            &message_id,
+            tasks,
+            now,
+        );
+        tracing::debug!(message_id = %message_id, frames = requests.len(), "publishing container health");
+        requests
+            .into_iter()
+            .map(|r| TcsMessage::PublishHealth(r).encode())
+            .collect()
     }
 
     /// The encoded PublishMetricsRequests of one publish.

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::gojson::GoTime;
 use super::prometheus::{render, self_rss};
-use super::tmds_json::{PortJson, VolumeJson};
+use super::tmds_json::{health_json, HealthJson, PortJson, VolumeJson};
 use super::LICENSE_TEXT;
 use crate::observe::metadata_json::NetworkJson;
 use crate::observe::names;
@@ -96,6 +96,9 @@ pub struct ContainerJson {
     pub networks: Vec<NetworkJson>,
     #[serde(rename = "Volumes", skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<VolumeJson>,
+    /// Beyond the Go agent's introspection: the health task metadata shows.
+    #[serde(rename = "Health", skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthJson>,
 }
 
 #[derive(Debug, Serialize)]
@@ -158,6 +161,7 @@ fn container_json(task: &TaskView, c: &ContainerView) -> ContainerJson {
                 destination: v.destination.clone(),
             })
             .collect(),
+        health: c.health.as_ref().map(health_json),
     }
 }
 

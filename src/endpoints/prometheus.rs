@@ -90,6 +90,51 @@ pub fn render(
         );
     }
 
+    family(
+        &mut out,
+        "ecs_agent_container_health",
+        "gauge",
+        "Containers with a health check by health status (HEALTHY, UNHEALTHY, UNKNOWN).",
+    );
+    let mut health: BTreeMap<&str, u64> = [("HEALTHY", 0), ("UNHEALTHY", 0), ("UNKNOWN", 0)].into();
+    for h in snapshot
+        .tasks
+        .iter()
+        .flat_map(|t| &t.containers)
+        .filter_map(|c| c.health.as_ref())
+    {
+        let status = match h.status.as_str() {
+            "" => "UNKNOWN",
+            s => s,
+        };
+        *health.entry(status).or_insert(0) += 1;
+    }
+    for (status, n) in &health {
+        sample(
+            &mut out,
+            "ecs_agent_container_health",
+            &[("status", status)],
+            *n as f64,
+        );
+    }
+    family(
+        &mut out,
+        "ecs_agent_health_checks_total",
+        "counter",
+        "Health check probes run in containers, by result (timed_out: killed at their timeout, also counted as failed).",
+    );
+    for (result, n) in ["passed", "failed", "timed_out"]
+        .iter()
+        .zip(m.health_checks)
+    {
+        sample(
+            &mut out,
+            "ecs_agent_health_checks_total",
+            &[("result", result)],
+            n as f64,
+        );
+    }
+
     let gauges: [(&str, &str, f64); 2] = [
         (
             "ecs_agent_image_pulls_in_flight",

@@ -182,7 +182,7 @@ fn is_zero(n: &u16) -> bool {
     *n == 0
 }
 
-fn health_json(h: &HealthView) -> HealthJson {
+pub fn health_json(h: &HealthView) -> HealthJson {
     HealthJson {
         status: h.status.clone(),
         since: h.since.map(GoTime),
@@ -314,5 +314,35 @@ pub fn task_json(agent: &AgentView, task: &TaskView, v: Version, with_tags: bool
         },
         fault_injection_enabled: v4.then_some(false),
         errors: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod health_tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+
+    /// The Go agent's tmdsv2.HealthStatus (agent/handlers/v2/response.go
+    /// dockerContainerHealthToV2Health): `status` left out while UNKNOWN,
+    /// `exitCode` and `output` when set, `statusSince` as Go prints times.
+    #[test]
+    fn health_is_the_go_agents_shape() {
+        let unknown = HealthView::default();
+        assert_eq!(
+            serde_json::to_value(health_json(&unknown)).unwrap(),
+            serde_json::json!({})
+        );
+        let unhealthy = HealthView {
+            status: "UNHEALTHY".into(),
+            since: Some(UNIX_EPOCH + Duration::from_millis(1_700_000_000_500)),
+            exit_code: 1,
+            output: "down\n".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(health_json(&unhealthy)).unwrap(),
+            serde_json::json!({"status": "UNHEALTHY", "statusSince": "2023-11-14T22:13:20.5Z",
+                               "exitCode": 1, "output": "down\n"})
+        );
     }
 }

@@ -36,6 +36,7 @@ pub(crate) async fn run<R: ContainerRuntime>(
     };
     let mut network_released = false;
     let mut reaper = Reaper::new(&task);
+    let mut health = super::health::HealthLoops::new(task.containers().len());
     loop {
         let actions = task.next_actions();
         if actions.iter().any(|a| matches!(a, Action::Pull(_))) {
@@ -47,6 +48,8 @@ pub(crate) async fn run<R: ContainerRuntime>(
         for action in actions {
             exec::execute(&inner, &task, &images, action, &tx);
         }
+        // Checks run while their container runs, resumed after a restart.
+        health.sync(&inner, &task, &tx);
         // Released before STOPPED is reported, so that the control plane
         // can place the next task on these host ports as soon as it hears.
         if task.known() == TaskStatus::Stopped && !network_released {
@@ -108,8 +111,11 @@ pub(crate) async fn run<R: ContainerRuntime>(
                 }
             }
             Msg::Recheck => recheck(&inner, &mut task).await,
+            Msg::Health(i, state) => task.set_health(i, state),
         }
     }
+    // Stops any loop still running (their containers are gone).
+    drop(health);
     cleanup(&inner, &task, &mut rx).await;
 }
 

@@ -26,6 +26,8 @@ pub(crate) enum Msg {
     StopTimedOut(usize),
     /// The exit stream was down for a while: ask containerd about running containers.
     Recheck,
+    /// Container `.0`'s health check changed its status.
+    Health(usize, crate::task::health::HealthState),
 }
 
 pub(crate) struct Inner<R> {

@@ -10,6 +10,7 @@ mod actor;
 mod cgroups;
 pub mod checkpoint;
 pub mod exec;
+mod health;
 pub mod image_gc;
 mod inner;
 mod netsetup;
@@ -23,6 +24,8 @@ mod volumes;
 mod actor_tests;
 #[cfg(test)]
 mod cgroups_tests;
+#[cfg(test)]
+mod health_tests;
 #[cfg(test)]
 mod netsetup_tests;
 #[cfg(test)]

@@ -3,8 +3,11 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::observe::view::{ContainerView, EniView, NetworkView, PortView, TaskLimits, TaskView};
+use crate::observe::view::{
+    ContainerView, EniView, HealthView, NetworkView, PortView, TaskLimits, TaskView,
+};
 use crate::task::def::NetworkMode;
+use crate::task::health::HealthStatus;
 use crate::task::spec::{container_id, ecs_labels};
 use crate::task::Task;
 
@@ -117,7 +120,17 @@ pub(crate) fn task_view(task: &Task, cluster_arn: &str) -> TaskView {
                     eni: task.def().eni.as_ref().map(eni_view),
                     ..NetworkView::new(mode)
                 }],
-                health: None,
+                // As the Go agent: shown for containers with a check; the
+                // status is left out while UNKNOWN.
+                health: def.health_check.as_ref().map(|_| HealthView {
+                    status: match state.health.status {
+                        HealthStatus::Unknown => String::new(),
+                        s => s.backend().to_string(),
+                    },
+                    since: at(state.health.since_ms),
+                    exit_code: state.health.exit_code,
+                    output: state.health.output.clone(),
+                }),
                 container_type: NORMAL.into(),
             }
         })

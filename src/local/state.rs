@@ -171,6 +171,44 @@ pub struct ContainerRec {
     pub memory: Option<i64>,
     #[serde(default)]
     pub memory_reservation: Option<i64>,
+    /// From the definition: whether the task stops with it (`None`: true,
+    /// ECS's default), and whether it has a `healthCheck`.
+    #[serde(default)]
+    pub essential: Option<bool>,
+    #[serde(default)]
+    pub has_health_check: bool,
+    /// What the agent last published over TCS (PublishHealthRequest):
+    /// HEALTHY, UNHEALTHY or UNKNOWN; none before.
+    #[serde(default)]
+    pub health_status: Option<String>,
+}
+
+impl ContainerRec {
+    /// `healthStatus` as describe-tasks shows it.
+    pub fn health(&self) -> &str {
+        match self.health_status.as_deref() {
+            Some(s @ ("HEALTHY" | "UNHEALTHY")) => s,
+            _ => "UNKNOWN",
+        }
+    }
+}
+
+/// A task's `healthStatus` as Amazon ECS derives it from its containers':
+/// UNHEALTHY when an essential container is, HEALTHY when every essential
+/// container with a health check is (and there is one), else UNKNOWN.
+/// Non-essential containers do not count.
+pub fn task_health(containers: &[ContainerRec]) -> &'static str {
+    let checked: Vec<&ContainerRec> = containers
+        .iter()
+        .filter(|c| c.essential != Some(false) && c.has_health_check)
+        .collect();
+    if checked.iter().any(|c| c.health() == "UNHEALTHY") {
+        "UNHEALTHY"
+    } else if !checked.is_empty() && checked.iter().all(|c| c.health() == "HEALTHY") {
+        "HEALTHY"
+    } else {
+        "UNKNOWN"
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

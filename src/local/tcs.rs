@@ -3,10 +3,11 @@
 //! them) by a signed HTTP header block and a blank line.
 
 use super::app::App;
+use super::state::Table;
 use super::ws;
 use crate::model::tcs::{
     AckPublishHealth, AckPublishInstanceStatus, AckPublishMetric, HeartbeatMessage,
-    PublishMetricsRequest, TcsMessage,
+    PublishHealthRequest, PublishMetricsRequest, TcsMessage,
 };
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -96,8 +97,7 @@ pub fn reply(app: &App, frame: &str) -> Option<TcsMessage> {
         }
         Ok(TcsMessage::PublishHealth(h)) => {
             app.tcs_stats.health.fetch_add(1, Ordering::Relaxed);
-            let known = known_tasks(app, h.tasks.iter().map(|t| t.task_arn.as_deref()));
-            let unknown = h.tasks.len() - known.iter().filter(|k| **k).count();
+            let unknown = record_health(app, &h);
             if unknown > 0 {
                 app.tcs_stats
                     .unknown_task_health
@@ -128,6 +128,53 @@ pub fn reply(app: &App, frame: &str) -> Option<TcsMessage> {
             None
         }
     }
+}
+
+/// Keeps each known task's container health statuses (what describe-tasks
+/// shows, the task's own derived from them as Amazon ECS derives it);
+/// written to the store only when one changed. Returns how many task
+/// entries named no task ecs-local knows (dropped, as for metrics).
+fn record_health(app: &App, h: &PublishHealthRequest) -> usize {
+    let mut ctx = app.ctx("");
+    let recorded = app.transact(&mut ctx, |st, _| {
+        let mut unknown = 0;
+        let mut changed = Vec::new();
+        for t in &h.tasks {
+            let Some(rec) = t.task_arn.as_deref().and_then(|a| st.tasks.get_mut(a)) else {
+                unknown += 1;
+                continue;
+            };
+            let mut any = false;
+            for c in &t.containers {
+                let (Some(name), Some(status)) =
+                    (c.container_name.as_deref(), c.health_status.as_deref())
+                else {
+                    continue;
+                };
+                // The model's HealthStatus enum; anything else is not kept.
+                if !matches!(status, "HEALTHY" | "UNHEALTHY" | "UNKNOWN") {
+                    continue;
+                }
+                if let Some(rc) = rec.containers.iter_mut().find(|x| x.name == name) {
+                    if rc.health_status.as_deref() != Some(status) {
+                        rc.health_status = Some(status.to_string());
+                        any = true;
+                    }
+                }
+            }
+            if any {
+                changed.push(rec.arn.clone());
+            }
+        }
+        for arn in &changed {
+            st.mark(Table::Tasks, arn);
+        }
+        Ok(unknown)
+    });
+    recorded.unwrap_or_else(|e| {
+        tracing::warn!(error = ?e, "container health not recorded");
+        0
+    })
 }
 
 /// For each task ARN, whether ecs-local knows the task. Telemetry for

@@ -22,6 +22,8 @@ pub struct AgentMetrics {
     state_changes_pending: AtomicU64,
     state_changes_submitted: AtomicU64,
     metadata_throttled: AtomicU64,
+    /// Health check probes by outcome: passed, failed, timed out.
+    health_checks: [AtomicU64; 3],
     errors: Mutex<BTreeMap<&'static str, u64>>,
     started_ms: u64,
 }
@@ -40,6 +42,8 @@ pub struct MetricsReading {
     pub state_changes_pending: u64,
     pub state_changes_submitted: u64,
     pub metadata_throttled: u64,
+    /// Health check probes: passed, failed (timeouts included), timed out.
+    pub health_checks: [u64; 3],
     /// Errors by kind, sorted by kind.
     pub errors: BTreeMap<&'static str, u64>,
     /// Unix ms when the counters were created (the agent's start).
@@ -71,6 +75,7 @@ impl AgentMetrics {
             state_changes_pending: AtomicU64::new(0),
             state_changes_submitted: AtomicU64::new(0),
             metadata_throttled: AtomicU64::new(0),
+            health_checks: Default::default(),
             errors: Mutex::new(BTreeMap::new()),
             started_ms: unix_ms(SystemTime::now()),
         }
@@ -120,6 +125,16 @@ impl AgentMetrics {
         self.metadata_throttled.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// engine: a health check probe ended: passed (exit 0), or failed,
+    /// `timed_out` when it was killed at its timeout.
+    pub fn record_health_check(&self, passed: bool, timed_out: bool) {
+        let i = if passed { 0 } else { 1 };
+        self.health_checks[i].fetch_add(1, Ordering::Relaxed);
+        if timed_out {
+            self.health_checks[2].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Any component: one error of `kind`. Use a small fixed vocabulary
     /// (`acs`, `tcs`, `pull`, `create`, `start`, `stop`, `state_change`,
     /// `stats`, `metadata_file`, ...): each kind is a time series.
@@ -147,6 +162,7 @@ impl AgentMetrics {
             state_changes_pending: self.state_changes_pending.load(Ordering::Relaxed),
             state_changes_submitted: self.state_changes_submitted.load(Ordering::Relaxed),
             metadata_throttled: self.metadata_throttled.load(Ordering::Relaxed),
+            health_checks: [0, 1, 2].map(|i| self.health_checks[i].load(Ordering::Relaxed)),
             errors: self
                 .errors
                 .lock()

@@ -80,6 +80,12 @@ pub enum RuntimeError {
         kind: ErrorKind,
         message: String,
     },
+    #[error("running a process in container {id}: {message}")]
+    Exec {
+        id: String,
+        kind: ErrorKind,
+        message: String,
+    },
     #[error("subscribing to containerd events: {message}")]
     Events { kind: ErrorKind, message: String },
     #[error("reading container metrics: {message}")]
@@ -104,6 +110,7 @@ impl RuntimeError {
             | RuntimeError::Remove { kind, .. }
             | RuntimeError::DeleteTask { kind, .. }
             | RuntimeError::State { kind, .. }
+            | RuntimeError::Exec { kind, .. }
             | RuntimeError::Events { kind, .. }
             | RuntimeError::Metrics { kind, .. }
             | RuntimeError::ListTasks { kind, .. } => *kind,

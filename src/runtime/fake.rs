@@ -48,6 +48,10 @@ pub enum Call {
         id: String,
     },
     SubscribeExits,
+    Exec {
+        id: String,
+        args: Vec<String>,
+    },
     Metrics {
         ids: Vec<String>,
     },
@@ -65,6 +69,7 @@ struct Outcomes {
     delete_task: VecDeque<Result<(), RuntimeError>>,
     remove: VecDeque<Result<(), RuntimeError>>,
     state: VecDeque<Result<Option<ContainerState>, RuntimeError>>,
+    exec: VecDeque<Result<super::ExecOutcome, RuntimeError>>,
 }
 
 #[derive(Default)]
@@ -135,6 +140,12 @@ impl FakeRuntime {
 
     pub fn queue_state(&self, outcome: Result<Option<ContainerState>, RuntimeError>) {
         lock(&self.outcomes).state.push_back(outcome);
+    }
+
+    /// The outcome of the next exec; one without an exit code (a hang)
+    /// answers only once the call's timeout has passed.
+    pub fn queue_exec(&self, outcome: Result<super::ExecOutcome, RuntimeError>) {
+        lock(&self.outcomes).exec.push_back(outcome);
     }
 
     /// Every call so far, in order.
@@ -255,6 +266,31 @@ impl ContainerRuntime for FakeRuntime {
     async fn metrics(&self, ids: &[String]) -> Result<Vec<ContainerMetrics>, RuntimeError> {
         self.record(Call::Metrics { ids: ids.to_vec() });
         Ok(Vec::new())
+    }
+
+    async fn exec(
+        &self,
+        id: &str,
+        _exec_id: &str,
+        args: &[String],
+        timeout: std::time::Duration,
+        _output_cap: usize,
+    ) -> Result<super::ExecOutcome, RuntimeError> {
+        self.record(Call::Exec {
+            id: id.to_string(),
+            args: args.to_vec(),
+        });
+        let outcome = self.next(
+            |o| o.exec.pop_front(),
+            Ok(super::ExecOutcome {
+                exit_code: Some(0),
+                output: Vec::new(),
+            }),
+        );
+        if matches!(&outcome, Ok(o) if o.exit_code.is_none()) {
+            tokio::time::sleep(timeout).await;
+        }
+        outcome
     }
 
     async fn pids(&self) -> Result<HashMap<String, u32>, RuntimeError> {

@@ -40,6 +40,15 @@ pub struct ExitEvent {
 
 pub use error::{ErrorKind, RuntimeError};
 
+/// How a process run in a container ([`ContainerRuntime::exec`]) ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecOutcome {
+    /// `None`: it outlived its timeout and was killed.
+    pub exit_code: Option<i32>,
+    /// stdout and stderr together, the first bytes up to the caller's cap.
+    pub output: Vec<u8>,
+}
+
 /// The runtime as the engine uses it. Implementations must be cheap to clone
 /// behind an `Arc` and safe to call concurrently.
 pub trait ContainerRuntime: Send + Sync + 'static {
@@ -98,6 +107,20 @@ pub trait ContainerRuntime: Send + Sync + 'static {
         &self,
         ids: &[String],
     ) -> impl Future<Output = Result<Vec<metrics::ContainerMetrics>, RuntimeError>> + Send;
+
+    /// Runs `args` inside the running container `id` as its main process
+    /// runs (user, environment, working directory), as process `exec_id`
+    /// (one at a time per id); keeps the first `output_cap` bytes of its
+    /// output; kills it once `timeout` passed. The process is always
+    /// removed from the runtime before this returns.
+    fn exec(
+        &self,
+        id: &str,
+        exec_id: &str,
+        args: &[String],
+        timeout: std::time::Duration,
+        output_cap: usize,
+    ) -> impl Future<Output = Result<ExecOutcome, RuntimeError>> + Send;
 
     /// The pid of every container's main process, by container id, in one call.
     fn pids(&self) -> impl Future<Output = Result<HashMap<String, u32>, RuntimeError>> + Send;

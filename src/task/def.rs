@@ -16,6 +16,8 @@ pub enum Condition {
     Complete,
     /// The dependency exited with code 0.
     Success,
+    /// The dependency's health check passed (its health is HEALTHY).
+    Healthy,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -86,6 +88,9 @@ pub struct ContainerDef {
     pub mount_points: Vec<super::volumes::MountPoint>,
     #[serde(default)]
     pub volumes_from: Vec<super::volumes::VolumesFrom>,
+    /// `healthCheckType: "docker"` with `dockerConfig.config.HealthCheck`.
+    #[serde(default)]
+    pub health_check: Option<super::health::HealthCheck>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -196,6 +201,7 @@ impl ContainerDef {
             linux: Default::default(),
             mount_points: vec![],
             volumes_from: vec![],
+            health_check: None,
         }
     }
 }

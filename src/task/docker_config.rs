@@ -24,6 +24,9 @@ pub struct DockerCreateConfig {
     pub user: Option<String>,
     pub working_dir: Option<String>,
     pub hostname: Option<String>,
+    /// `Healthcheck` (Amazon ECS spells it `HealthCheck`); `None` when
+    /// absent or `["NONE"]`.
+    pub health_check: Option<super::health::HealthCheck>,
     /// Keys that are no field of Docker's `Config`, as `dockerConfig.config.KEY`.
     pub unknown_keys: Vec<String>,
 }
@@ -73,7 +76,16 @@ const CONFIG_FIELDS: &[&str] = &[
 ];
 
 /// The `Config` fields this agent applies.
-const CONFIG_IMPLEMENTED: &[&str] = &["Labels", "User", "WorkingDir", "Hostname"];
+const CONFIG_IMPLEMENTED: &[&str] = &[
+    "Labels",
+    "User",
+    "WorkingDir",
+    "Hostname",
+    "Healthcheck",
+    // Only as the shell of a CMD-SHELL health check, its one use in a
+    // container that is not building an image.
+    "Shell",
+];
 
 /// Every field of Docker's `container.HostConfig`, its embedded `Resources`
 /// included (their JSON names).
@@ -306,8 +318,22 @@ pub fn parse_config(text: Option<&str>) -> Result<DockerCreateConfig, String> {
             ))
         }
     };
+    let shell = match f.get("Shell") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| format!("{}: expected a list of strings", f.path("Shell")))?,
+        Some(_) => return Err(format!("{}: expected a list of strings", f.path("Shell"))),
+    };
+    let health_check = match f.get("Healthcheck") {
+        None | Some(Value::Null) => None,
+        Some(v) => super::health::parse(&f.path("Healthcheck"), v, shell)?,
+    };
     Ok(DockerCreateConfig {
         labels,
+        health_check,
         user: f.opt_string("User")?,
         working_dir: f.opt_string("WorkingDir")?,
         hostname: f.opt_string("Hostname")?,

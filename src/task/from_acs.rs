@@ -26,6 +26,8 @@ pub struct Policy {
     pub allow_eni: bool,
     /// ECS_APPARMOR_CAPABLE and AppArmor present: `apparmor:PROFILE` applies.
     pub apparmor: bool,
+    /// ECS_DISABLE_DOCKER_HEALTH_CHECK: containers with a health check are refused.
+    pub disable_health_check: bool,
 }
 
 /// Why a task from ACS cannot run.
@@ -362,12 +364,6 @@ fn container_def(
         ),
         ("credentialSpecs", !c.credential_specs.is_empty()),
         (
-            "healthCheckType",
-            c.health_check_type
-                .as_deref()
-                .is_some_and(|h| !h.is_empty()),
-        ),
-        (
             "restartPolicy",
             c.restart_policy
                 .as_ref()
@@ -394,6 +390,21 @@ fn container_def(
                 network_mode.as_str()
             ))));
         }
+    }
+    // The Go agent's only health check type (apicontainer.DockerHealthCheckType).
+    match c.health_check_type.as_deref() {
+        None | Some("") => {}
+        Some(t) if t.eq_ignore_ascii_case("docker") => {}
+        Some(other) => {
+            return Err(invalid(at(&format!(
+                "healthCheckType {other:?}: expected \"docker\""
+            ))))
+        }
+    }
+    if config.health_check.is_some() && policy.disable_health_check {
+        return Err(invalid(at(
+            "dockerConfig.config.HealthCheck: health checks are disabled on this instance (ECS_DISABLE_DOCKER_HEALTH_CHECK=true)",
+        )));
     }
     let privileged = c.privileged.unwrap_or(false) || host.privileged;
     if privileged && policy.disable_privileged {
@@ -451,6 +462,7 @@ fn container_def(
         linux: host.linux,
         mount_points: mount_points(&c.mount_points, volumes).map_err(|e| invalid(at(&e)))?,
         volumes_from: volumes_from(&c.volumes_from),
+        health_check: config.health_check,
         name,
         image,
     })
@@ -534,14 +546,10 @@ fn dependencies(
                 Some("START") => Condition::Start,
                 Some("COMPLETE") => Condition::Complete,
                 Some("SUCCESS") => Condition::Success,
-                Some("HEALTHY") => {
-                    return Err(invalid(format!(
-                        "container {name:?}: dependsOn[{j}].condition HEALTHY is not supported by this agent yet (container health checks are not implemented)"
-                    )))
-                }
+                Some("HEALTHY") => Condition::Healthy,
                 other => {
                     return Err(invalid(format!(
-                        "container {name:?}: dependsOn[{j}].condition {:?}: expected START, COMPLETE or SUCCESS",
+                        "container {name:?}: dependsOn[{j}].condition {:?}: expected START, COMPLETE, SUCCESS or HEALTHY",
                         other.unwrap_or("")
                     )))
                 }
@@ -613,10 +621,17 @@ fn check_dependencies(containers: &[ContainerDef]) -> Result<(), InvalidTask> {
             if d.container == c.name {
                 return Err(invalid(format!("container {:?}: dependsOn itself", c.name)));
             }
-            if !index.contains_key(d.container.as_str()) {
+            let Some(&j) = index.get(d.container.as_str()) else {
                 return Err(invalid(format!(
                     "container {:?}: dependsOn container {:?}, which is not in the task",
                     c.name, d.container
+                )));
+            };
+            // It could never be met: the dependency would wait forever.
+            if d.condition == Condition::Healthy && containers[j].health_check.is_none() {
+                return Err(invalid(format!(
+                    "container {:?}: dependsOn container {:?} with condition HEALTHY, but {:?} has no health check",
+                    c.name, d.container, d.container
                 )));
             }
         }

@@ -93,11 +93,19 @@ fn bad_tasks_are_refused_naming_the_field() {
         ),
         (
             serde_json::json!([{"name": "a", "image": "x"}, {"name": "b", "image": "x", "dependsOn": [{"containerName": "a", "condition": "HEALTHY"}]}]),
-            "dependsOn[0].condition HEALTHY is not supported",
+            "dependsOn container \"a\" with condition HEALTHY, but \"a\" has no health check",
+        ),
+        (
+            serde_json::json!([{"name": "a", "image": "x", "healthCheckType": "ecs"}]),
+            "container \"a\": healthCheckType \"ecs\": expected \"docker\"",
+        ),
+        (
+            serde_json::json!([{"name": "a", "image": "x", "dockerConfig": {"config": "{\"HealthCheck\":{\"Test\":[\"CMD\"]}}"}}]),
+            "container \"a\": dockerConfig.config.HealthCheck.Test: CMD without a command",
         ),
         (
             serde_json::json!([{"name": "a", "image": "x", "dependsOn": [{"containerName": "b", "condition": "LATER"}]}, {"name": "b", "image": "x"}]),
-            "dependsOn[0].condition \"LATER\": expected START, COMPLETE or SUCCESS",
+            "dependsOn[0].condition \"LATER\": expected START, COMPLETE, SUCCESS or HEALTHY",
         ),
         (
             serde_json::json!([{"name": "a", "image": "x", "memory": -5}]),
@@ -260,6 +268,34 @@ fn role_credential_ids_are_kept_but_not_the_secrets() {
     assert!(
         !saved.contains("SECRET") && !saved.contains("TOKEN"),
         "{saved}"
+    );
+}
+
+#[test]
+fn health_checks_are_read_and_refused_when_disabled() {
+    // The shape of the Go agent's v10/container-health-check fixture.
+    let t = payload_task(serde_json::json!([
+        {"name": "web", "image": "x", "healthCheckType": "docker", "dockerConfig": {"config":
+            "{\"HealthCheck\":{\"Test\":[\"CMD-SHELL\",\"test -f /ok\"],\"Interval\":2000000000,\"Timeout\":1000000000,\"Retries\":2,\"StartPeriod\":3000000000}}"}},
+        {"name": "app", "image": "x", "dependsOn": [{"containerName": "web", "condition": "HEALTHY"}]}
+    ]));
+    let d = task_def(&t, Policy::default()).unwrap();
+    let h = d.containers[0].health_check.as_ref().unwrap();
+    assert_eq!(h.argv(), vec!["/bin/sh", "-c", "test -f /ok"]);
+    assert_eq!((h.retries, h.start_period.as_secs()), (2, 3));
+    assert_eq!(d.containers[1].depends_on[0].condition, Condition::Healthy);
+    let e = task_def(
+        &t,
+        Policy {
+            disable_health_check: true,
+            ..Policy::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        e.reason.contains("ECS_DISABLE_DOCKER_HEALTH_CHECK=true"),
+        "{}",
+        e.reason
     );
 }
 

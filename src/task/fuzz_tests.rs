@@ -58,6 +58,7 @@ fn acs_tasks_never_panic_validation() {
             disable_privileged: true,
             allow_eni: true,
             apparmor: true,
+            disable_health_check: true,
         },
     ];
     let seeds = task_seeds();

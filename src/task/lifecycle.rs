@@ -50,6 +50,10 @@ pub struct ContainerState {
     /// timer says so): containers waiting on its SUCCESS or COMPLETE give up.
     #[serde(default)]
     pub start_timed_out: bool,
+    /// Its health check's state as last changed (status, since, output);
+    /// UNKNOWN until a check decides.
+    #[serde(default)]
+    pub health: super::health::HealthState,
 }
 
 /// What the engine must do next.
@@ -266,6 +270,22 @@ impl Task {
     pub fn assign_tokens(&mut self, mut mint: impl FnMut() -> String) {
         for c in self.containers.iter_mut().filter(|c| c.token.is_empty()) {
             c.token = mint();
+        }
+    }
+
+    /// Container `i`'s health check changed its status: keep the new state
+    /// (containers waiting for it to be HEALTHY may start). Ignored unless
+    /// the container runs and has a check.
+    pub fn set_health(&mut self, i: usize, health: super::health::HealthState) {
+        let has_check = self
+            .def
+            .containers
+            .get(i)
+            .is_some_and(|d| d.health_check.is_some());
+        if let Some(c) = self.containers.get_mut(i) {
+            if has_check && c.known == ContainerStatus::Running {
+                c.health = health;
+            }
         }
     }
 
@@ -603,12 +623,17 @@ impl Task {
                     ),
                 ));
             }
-            // The Go agent's hasDependencyTimedOut: only SUCCESS and COMPLETE
-            // (and HEALTHY, which this agent refuses) time out, and a
-            // dependency that already stopped cannot. (Go checks it while the
-            // target is not yet created; this agent creates first and waits
-            // before the start, so the same moment is "not yet started".)
-            let times_out = matches!(dep.condition, Condition::Success | Condition::Complete);
+            // The Go agent's hasDependencyTimedOut: only SUCCESS, COMPLETE
+            // and HEALTHY time out, and a dependency that already stopped
+            // cannot. (Go checks it while the target is not yet created;
+            // this agent creates first and waits before the start, so the
+            // same moment is "not yet started".)
+            let times_out = matches!(
+                dep.condition,
+                Condition::Success | Condition::Complete | Condition::Healthy
+            );
+            let healthy = d.health.status == super::health::HealthStatus::Healthy;
+            let times_out = times_out && !(dep.condition == Condition::Healthy && healthy);
             if times_out && d.start_timed_out && d.known != ContainerStatus::Stopped {
                 return DependencyCheck::TimedOut(Failure::new(
                     FailureKind::CannotStart,
@@ -622,6 +647,18 @@ impl Task {
             match dep.condition {
                 Condition::Start => waiting |= d.known < ContainerStatus::Running,
                 Condition::Complete => waiting |= d.known < ContainerStatus::Stopped,
+                Condition::Healthy if healthy => {}
+                Condition::Healthy if d.known == ContainerStatus::Stopped => {
+                    // Its checks ended with it: it can never become HEALTHY.
+                    return DependencyCheck::Failed(Failure::new(
+                        FailureKind::Dependency,
+                        format!(
+                            "container {:?} stopped before its health check passed (condition HEALTHY)",
+                            dep.container
+                        ),
+                    ));
+                }
+                Condition::Healthy => waiting = true,
                 Condition::Success => {
                     if d.known < ContainerStatus::Stopped {
                         waiting = true;

@@ -8,6 +8,7 @@ pub mod failure;
 pub mod from_acs;
 #[cfg(test)]
 mod fuzz_tests;
+pub mod health;
 pub mod image_ref;
 pub mod lifecycle;
 pub mod limits;

@@ -17,6 +17,7 @@ const POLICY: Policy = Policy {
     disable_privileged: false,
     allow_eni: true,
     apparmor: false,
+    disable_health_check: false,
 };
 
 /// (fixture, the Go agent fixture whose shape it follows, what must happen:
@@ -45,7 +46,7 @@ const CASES: &[(&str, &str, Result<NetworkMode, &str>)] = &[
     (
         include_str!("testdata/payloads/health_check.json"),
         "v10/container-health-check: config {\"HealthCheck\":{...}}, version 1.24",
-        Err("healthCheckType is not supported by this agent yet"),
+        Ok(NetworkMode::Bridge),
     ),
     (
         include_str!("testdata/payloads/firelens_log_config.json"),
@@ -72,17 +73,17 @@ fn payloads_as_amazon_ecs_sends_them() {
     }
 }
 
-/// Without the health check type (the field ECS sets beside it), the
-/// `HealthCheck` key is still matched to Docker's `Healthcheck` field and
-/// refused by name, not silently dropped.
+/// The `HealthCheck` key Amazon ECS sends is Docker's `Healthcheck` field,
+/// read with its nanosecond durations (the Go agent's v10 fixture).
 #[test]
 fn the_health_check_spelling_is_docker_s_field() {
-    let e = super::docker_config::parse_config(Some(
+    let c = super::docker_config::parse_config(Some(
         r#"{"HealthCheck":{"Test":["CMD","echo","hello"],"Interval":30000000000,"Timeout":5000000000,"Retries":3}}"#,
     ))
-    .unwrap_err();
-    assert_eq!(
-        e,
-        "dockerConfig.config.HealthCheck is not supported by this agent"
-    );
+    .unwrap();
+    let h = c.health_check.expect("a health check");
+    assert_eq!(h.argv(), vec!["echo", "hello"]);
+    assert_eq!(h.interval, std::time::Duration::from_secs(30));
+    assert_eq!(h.timeout, std::time::Duration::from_secs(5));
+    assert_eq!(h.retries, 3);
 }

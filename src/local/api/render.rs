@@ -171,6 +171,7 @@ pub fn task(t: &TaskRec) -> Value {
             m.insert("lastStatus".into(), json!(c.last_status));
             put_opt(&mut m, "exitCode", &c.exit_code);
             put_opt(&mut m, "reason", &c.reason);
+            m.insert("healthStatus".into(), json!(c.health()));
             m.insert("networkBindings".into(), json!(c.network_bindings));
             m.insert("networkInterfaces".into(), render_container_interfaces(t));
             m.insert("cpu".into(), json!(c.cpu.unwrap_or(0).to_string()));
@@ -207,6 +208,10 @@ pub fn task(t: &TaskRec) -> Value {
     put_opt(&mut m, "cpu", &t.cpu);
     put_opt(&mut m, "memory", &t.memory);
     m.insert("containers".into(), Value::Array(containers));
+    m.insert(
+        "healthStatus".into(),
+        json!(crate::local::state::task_health(&t.containers)),
+    );
     put_opt(&mut m, "startedBy", &t.started_by);
     m.insert("version".into(), json!(t.version));
     put_opt(&mut m, "stoppedReason", &t.stopped_reason);

@@ -248,6 +248,8 @@ fn create_task(
             cpu: c.cpu,
             memory: c.memory,
             memory_reservation: c.memory_reservation,
+            essential: c.essential,
+            has_health_check: c.health_check.is_some(),
             ..Default::default()
         })
         .collect();

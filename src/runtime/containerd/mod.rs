@@ -11,6 +11,8 @@
 //!   its format are the same.
 //! - `lifecycle`: start, kill, state, delete an exited task (its shim and
 //!   logger end, the record stays), remove (idempotent).
+//! - `exec`: a process run in a running container (health check probes),
+//!   its output through a FIFO, always deleted from the shim afterwards.
 //! - `events`: the exit stream, resubscribing forever and replaying exits of
 //!   tasks that stopped while it was down (exits may repeat, never go missing).
 //! - `pull`: images fetched from their registry (`crate::image`) into the
@@ -23,6 +25,7 @@ mod create;
 mod devices;
 mod error;
 mod events;
+mod exec;
 mod images;
 mod lifecycle;
 pub mod metrics;
@@ -51,6 +54,8 @@ pub struct ContainerdRuntime {
     conn: Conn,
     pull: PullOptions,
     logger: Option<PathBuf>,
+    /// Where the FIFOs of exec'd processes' output are made.
+    exec_dir: PathBuf,
 }
 
 impl ContainerdRuntime {
@@ -62,7 +67,15 @@ impl ContainerdRuntime {
             conn,
             pull,
             logger: None,
+            exec_dir: std::env::temp_dir().join("ecs-agent-exec"),
         }
+    }
+
+    /// FIFOs for the output of exec'd processes go in `dir`, a path valid
+    /// on the host where the shim runs (under ECS_DATADIR).
+    pub fn with_exec_dir(mut self, dir: PathBuf) -> ContainerdRuntime {
+        self.exec_dir = dir;
+        self
     }
 
     /// Containers created from now on log through `binary`, an absolute path
@@ -142,6 +155,26 @@ impl ContainerRuntime for ContainerdRuntime {
 
     async fn metrics(&self, ids: &[String]) -> Result<Vec<ContainerMetrics>, RuntimeError> {
         metrics::metrics(&self.conn, ids).await
+    }
+
+    async fn exec(
+        &self,
+        id: &str,
+        exec_id: &str,
+        args: &[String],
+        timeout: std::time::Duration,
+        output_cap: usize,
+    ) -> Result<crate::runtime::ExecOutcome, RuntimeError> {
+        exec::exec(
+            &self.conn,
+            &self.exec_dir,
+            id,
+            exec_id,
+            args,
+            timeout,
+            output_cap,
+        )
+        .await
     }
 
     async fn pids(&self) -> Result<HashMap<String, u32>, RuntimeError> {
