@@ -50,6 +50,8 @@ mod pull;
 mod pull_faults;
 #[path = "integration/reap.rs"]
 mod reap;
+#[path = "integration/restart_policy.rs"]
+mod restart_policy;
 #[path = "integration/runtime.rs"]
 mod runtime;
 #[path = "integration/ship.rs"]

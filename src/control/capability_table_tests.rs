@@ -52,6 +52,11 @@ const ROWS: &[(&str, &str, &str)] = &[
         "health::a_health_check_gates_its_dependent_survives_kill_9_and_turns_the_task_unhealthy",
     ),
     (
+        "ecs.capability.container-restart-policy",
+        "`restartPolicy`: an exited container restarted in place unless its code is ignored or it ran less than `restartAttemptPeriod`",
+        "restart_policy::a_container_is_restarted_in_place_unless_its_exit_code_is_ignored",
+    ),
+    (
         "com.amazonaws.ecs.capability.privileged-container",
         "`privileged: true`",
         "runtime::privileged_gets_host_caps_and_no_readonly_proc",

@@ -135,6 +135,7 @@ pub const CAPABILITIES: &[(&str, When)] = &[
     // The Go agent's name (agent_capability.go), advertised unless
     // ECS_DISABLE_DOCKER_HEALTH_CHECK, as there.
     ("ecs.capability.container-health-check", When::HealthChecks),
+    ("ecs.capability.container-restart-policy", When::Always),
     (
         "com.amazonaws.ecs.capability.privileged-container",
         When::PrivilegedAllowed,

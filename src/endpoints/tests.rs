@@ -90,6 +90,7 @@ fn awsvpc_task() -> TaskView {
                 }),
             }],
             container_type: "NORMAL".into(),
+            restart_count: None,
             ..ContainerView::default()
         }],
         ..TaskView::default()

@@ -109,6 +109,10 @@ pub struct ContainerJson {
     pub container_arn: String,
     #[serde(rename = "Networks", skip_serializing_if = "Vec::is_empty")]
     pub networks: Vec<NetworkJson>,
+    /// v4 only, for containers with a restart policy (Go:
+    /// tmds/handlers/v4/state/response.go `RestartCount`).
+    #[serde(rename = "RestartCount", skip_serializing_if = "Option::is_none")]
+    pub restart_count: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -256,6 +260,7 @@ pub fn container_json(task: &TaskView, c: &ContainerView, v: Version) -> Contain
             String::new()
         },
         networks: networks_json(task, c, v),
+        restart_count: c.restart_count.filter(|_| v4),
     }
 }
 

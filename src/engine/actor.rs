@@ -205,6 +205,10 @@ fn runtime_time(event: &Event) -> Option<Stamp> {
         Event::Started {
             container,
             result: Ok(()),
+        }
+        | Event::Restarted {
+            container,
+            result: Ok(()),
         } => Some(Stamp::Started(*container)),
         _ => None,
     }
@@ -243,7 +247,9 @@ async fn reconcile<R: ContainerRuntime>(inner: &Inner<R>, task: &mut Task) {
 /// After the exit stream was down: containers that stopped meanwhile.
 async fn recheck<R: ContainerRuntime>(inner: &Inner<R>, task: &mut Task) {
     for i in 0..task.containers().len() {
-        if task.containers()[i].known != ContainerStatus::Running {
+        // A container being restarted has its old exit already.
+        let c = &task.containers()[i];
+        if c.known != ContainerStatus::Running || c.in_flight {
             continue;
         }
         let id = container_id(task.def().id(), i, &task.def().containers[i].name);

@@ -281,6 +281,30 @@ pub(crate) fn execute<R: ContainerRuntime>(
                 let _ = tx.send(Msg::StopTimedOut(i));
             });
         }
+        Action::Restart(i) => {
+            let (Some(id), Some(def)) = (runtime_id(task, i), task.def().containers.get(i)) else {
+                return;
+            };
+            let log_path = inner.settings.log_path(task_id(&arn), &def.name);
+            tokio::spawn(async move {
+                let result = retry_unavailable(&id, || inner.runtime.restart(&id, &log_path)).await;
+                let result = match result {
+                    Ok(pid) => {
+                        tracing::info!(task = %arn, container = %id, pid, "container restarted by its restart policy");
+                        Ok(())
+                    }
+                    Err(e) => {
+                        inner.metrics.inc_error("restart");
+                        tracing::warn!(task = %arn, container = %id, error = %e, "restart failed; the container stops");
+                        Err(Failure::new(FailureKind::CannotStart, e.to_string()))
+                    }
+                };
+                let _ = tx.send(Msg::Event(Event::Restarted {
+                    container: i,
+                    result,
+                }));
+            });
+        }
         Action::Kill(i) => {
             let Some(id) = runtime_id(task, i) else {
                 return;

@@ -132,6 +132,7 @@ pub(crate) fn task_view(task: &Task, cluster_arn: &str) -> TaskView {
                     output: state.health.output.clone(),
                 }),
                 container_type: NORMAL.into(),
+                restart_count: def.restart_policy.as_ref().map(|_| state.restart_count),
             }
         })
         .collect();

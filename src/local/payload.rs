@@ -199,6 +199,11 @@ fn build_container(
             })
             .collect(),
         registry_authentication: registry_auth(c, region),
+        restart_policy: c.restart_policy.as_ref().map(|p| acs::RestartPolicy {
+            enabled: p.enabled,
+            ignored_exit_codes: p.ignored_exit_codes.clone(),
+            restart_attempt_period: p.restart_attempt_period,
+        }),
         docker_config: Some(acs::DockerConfig {
             version: Some(docker_api_version(c, v).to_string()),
             config: Some(Value::Object(docker_config(c)).to_string()),

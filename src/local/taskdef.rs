@@ -81,6 +81,8 @@ pub struct FirelensConfigurationDef {
 #[serde(rename_all = "camelCase", default)]
 pub struct RestartPolicyDef {
     pub enabled: Option<bool>,
+    pub ignored_exit_codes: Vec<i64>,
+    pub restart_attempt_period: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

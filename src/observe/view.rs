@@ -113,6 +113,9 @@ pub struct ContainerView {
     pub health: Option<HealthView>,
     /// `NORMAL` for task containers.
     pub container_type: String,
+    /// Restarts by its restart policy; None without one (the Go agent
+    /// shows `RestartCount` only for containers with a policy).
+    pub restart_count: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

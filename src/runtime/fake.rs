@@ -41,6 +41,9 @@ pub enum Call {
     DeleteTask {
         id: String,
     },
+    Restart {
+        id: String,
+    },
     Remove {
         id: String,
     },
@@ -67,6 +70,7 @@ struct Outcomes {
     start: VecDeque<Result<u32, RuntimeError>>,
     kill: VecDeque<Result<(), RuntimeError>>,
     delete_task: VecDeque<Result<(), RuntimeError>>,
+    restart: VecDeque<Result<u32, RuntimeError>>,
     remove: VecDeque<Result<(), RuntimeError>>,
     state: VecDeque<Result<Option<ContainerState>, RuntimeError>>,
     exec: VecDeque<Result<super::ExecOutcome, RuntimeError>>,
@@ -128,6 +132,10 @@ impl FakeRuntime {
 
     pub fn queue_kill(&self, outcome: Result<(), RuntimeError>) {
         lock(&self.outcomes).kill.push_back(outcome);
+    }
+
+    pub fn queue_restart(&self, outcome: Result<u32, RuntimeError>) {
+        lock(&self.outcomes).restart.push_back(outcome);
     }
 
     pub fn queue_delete_task(&self, outcome: Result<(), RuntimeError>) {
@@ -239,6 +247,11 @@ impl ContainerRuntime for FakeRuntime {
             signal,
         });
         self.next(|o| o.kill.pop_front(), Ok(()))
+    }
+
+    async fn restart(&self, id: &str, _: &std::path::Path) -> Result<u32, RuntimeError> {
+        self.record(Call::Restart { id: id.to_string() });
+        self.next(|o| o.restart.pop_front(), Ok(4343))
     }
 
     async fn delete_task(&self, id: &str) -> Result<(), RuntimeError> {

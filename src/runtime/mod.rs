@@ -76,6 +76,15 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     /// Send a signal to the container's main process. Not an error if it already exited.
     fn kill(&self, id: &str, signal: i32) -> impl Future<Output = Result<(), RuntimeError>> + Send;
 
+    /// Run an exited container again in place: its old task deleted, a new
+    /// one made on the same record and snapshot, logging to `log_path`, and
+    /// started. Returns the new main process's pid.
+    fn restart(
+        &self,
+        id: &str,
+        log_path: &std::path::Path,
+    ) -> impl Future<Output = Result<u32, RuntimeError>> + Send;
+
     /// Delete the task of a container whose process has exited (or never
     /// started): its shim and logger end, while the container record, its
     /// snapshot and its log stay until [`remove`](Self::remove). Returns once

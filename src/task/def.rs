@@ -91,6 +91,19 @@ pub struct ContainerDef {
     /// `healthCheckType: "docker"` with `dockerConfig.config.HealthCheck`.
     #[serde(default)]
     pub health_check: Option<super::health::HealthCheck>,
+    /// `restartPolicy` when `enabled`.
+    #[serde(default)]
+    pub restart_policy: Option<RestartPolicy>,
+}
+
+/// A container's `restartPolicy` (the Go agent's `restart.RestartPolicy`):
+/// restart it in place after an exit unless its code is one of
+/// `ignored_exit_codes` or it has run less than `attempt_period` since it
+/// started or last restarted.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct RestartPolicy {
+    pub ignored_exit_codes: Vec<i32>,
+    pub attempt_period: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -202,6 +215,7 @@ impl ContainerDef {
             mount_points: vec![],
             volumes_from: vec![],
             health_check: None,
+            restart_policy: None,
         }
     }
 }

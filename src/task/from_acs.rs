@@ -363,13 +363,6 @@ fn container_def(
             c.registry_authentication.is_some(),
         ),
         ("credentialSpecs", !c.credential_specs.is_empty()),
-        (
-            "restartPolicy",
-            c.restart_policy
-                .as_ref()
-                .and_then(|r| r.enabled)
-                .unwrap_or(false),
-        ),
     ] {
         if set {
             return Err(invalid(at(&format!(
@@ -463,6 +456,7 @@ fn container_def(
         mount_points: mount_points(&c.mount_points, volumes).map_err(|e| invalid(at(&e)))?,
         volumes_from: volumes_from(&c.volumes_from),
         health_check: config.health_check,
+        restart_policy: restart_policy(c.restart_policy.as_ref()).map_err(|e| invalid(at(&e)))?,
         name,
         image,
     })
@@ -497,6 +491,33 @@ fn check_linux(l: &LinuxOptions, memory_mib: Option<u32>, policy: Policy) -> Res
         }
     }
     Ok(())
+}
+
+/// `restartPolicy` when enabled (the Go agent ignores it otherwise). Its
+/// exit codes and period arrive as ECS validated them; what no Go int holds
+/// sensibly (a negative period, an exit code beyond i32) is refused here.
+fn restart_policy(
+    p: Option<&crate::model::acs::RestartPolicy>,
+) -> Result<Option<super::def::RestartPolicy>, String> {
+    let Some(p) = p.filter(|p| p.enabled == Some(true)) else {
+        return Ok(None);
+    };
+    let ignored_exit_codes = p
+        .ignored_exit_codes
+        .iter()
+        .map(|&c| {
+            i32::try_from(c)
+                .map_err(|_| format!("restartPolicy.ignoredExitCodes: {c} is not an exit code"))
+        })
+        .collect::<Result<Vec<i32>, String>>()?;
+    let period = p.restart_attempt_period.unwrap_or(0);
+    let period = u64::try_from(period).map_err(|_| {
+        format!("restartPolicy.restartAttemptPeriod {period}: expected seconds, 0 or more")
+    })?;
+    Ok(Some(super::def::RestartPolicy {
+        ignored_exit_codes,
+        attempt_period: Duration::from_secs(period),
+    }))
 }
 
 fn non_empty(v: &[String]) -> Option<Vec<String>> {

@@ -54,6 +54,20 @@ pub struct ContainerState {
     /// UNKNOWN until a check decides.
     #[serde(default)]
     pub health: super::health::HealthState,
+    /// Restarts by its restart policy (the Go agent's RestartTracker).
+    #[serde(default)]
+    pub restart_count: u32,
+    /// Unix ms of the last restart decision.
+    #[serde(default)]
+    pub last_restart_at_ms: Option<i64>,
+    /// The exit code of an exit its restart policy answers with a restart
+    /// not yet done; reported as the container's exit if the restart fails.
+    #[serde(default)]
+    pub restart_pending: Option<i32>,
+    /// An exit of the restarted process seen before the restart's outcome:
+    /// (exit code, Unix ms), applied once the restart is done.
+    #[serde(default)]
+    pub exit_during_restart: Option<(i32, i64)>,
 }
 
 /// What the engine must do next.
@@ -69,6 +83,9 @@ pub enum Action {
     },
     /// The stop timeout passed: SIGKILL.
     Kill(usize),
+    /// Its restart policy restarts the exited container in place: a new
+    /// process in the same container (record, snapshot, namespaces, log).
+    Restart(usize),
 }
 
 /// An outcome the engine observed.
@@ -98,6 +115,11 @@ pub enum Event {
     },
     StopTimedOut {
         container: usize,
+    },
+    /// The outcome of an `Action::Restart`.
+    Restarted {
+        container: usize,
+        result: Result<(), Failure>,
     },
     /// The kernel's OOM killer killed the container (comes just before its
     /// `Exited`): its reason becomes the Go agent's `OutOfMemoryError`.
@@ -360,14 +382,54 @@ impl Task {
                 if c.known == ContainerStatus::Stopped || c.runtime_id.is_none() {
                     return;
                 }
+                if c.restart_pending.is_some() {
+                    // The replaced process's exit seen again, or the new
+                    // process's, which waits for the restart's outcome.
+                    if at_ms > c.last_restart_at_ms.unwrap_or(i64::MIN) {
+                        c.exit_during_restart = Some((exit_code, at_ms));
+                    }
+                    return;
+                }
+                if self.should_restart(container, exit_code, at_ms) {
+                    let c = &mut self.containers[container];
+                    c.restart_count += 1;
+                    c.last_restart_at_ms = Some(at_ms);
+                    c.restart_pending = Some(exit_code);
+                    return;
+                }
+                let c = &mut self.containers[container];
                 c.started = true;
-                c.known = ContainerStatus::Stopped;
-                c.exit_code = Some(exit_code);
-                c.finished_at_ms = Some(at_ms);
-                self.execution_stopped_at_ms = Some(at_ms);
-                self.after_container_stopped(container);
+                self.container_exited(container, exit_code, at_ms);
             }
             Event::StopTimedOut { .. } => {}
+            Event::Restarted { container, result } => {
+                let Some(c) = self.containers.get_mut(container) else {
+                    return;
+                };
+                c.in_flight = false;
+                let Some(exit_code) = c.restart_pending.take() else {
+                    return;
+                };
+                let during = c.exit_during_restart.take();
+                match result {
+                    Ok(()) => {
+                        if let Some((exit_code, at_ms)) = during {
+                            self.apply(Event::Exited {
+                                container,
+                                exit_code,
+                                at_ms,
+                            });
+                            return;
+                        }
+                    }
+                    // As the Go agent: a failed restart ends in the stop the
+                    // exit would have caused.
+                    Err(_) => {
+                        let at_ms = c.last_restart_at_ms.unwrap_or(0);
+                        self.container_exited(container, exit_code, at_ms);
+                    }
+                }
+            }
             Event::OomKilled { container } => {
                 if let Some(c) = self.containers.get_mut(container) {
                     if c.known != ContainerStatus::Stopped {
@@ -396,6 +458,41 @@ impl Task {
             }
         }
         self.update_task_status();
+    }
+
+    fn container_exited(&mut self, container: usize, exit_code: i32, at_ms: i64) {
+        let Some(c) = self.containers.get_mut(container) else {
+            return;
+        };
+        c.known = ContainerStatus::Stopped;
+        c.exit_code = Some(exit_code);
+        c.finished_at_ms = Some(at_ms);
+        self.execution_stopped_at_ms = Some(at_ms);
+        self.after_container_stopped(container);
+    }
+
+    /// The Go agent's `RestartTracker.ShouldRestart`: a policy, no stop
+    /// asked for, a code not ignored, and at least the attempt period since
+    /// the container started or last restarted (`at_ms`: the exit).
+    fn should_restart(&self, container: usize, exit_code: i32, at_ms: i64) -> bool {
+        let (Some(def), Some(c)) = (
+            self.def.containers.get(container),
+            self.containers.get(container),
+        ) else {
+            return false;
+        };
+        let Some(policy) = &def.restart_policy else {
+            return false;
+        };
+        if self.desired == DesiredStatus::Stopped || c.stop_sent {
+            return false;
+        }
+        if policy.ignored_exit_codes.contains(&exit_code) {
+            return false;
+        }
+        let since = c.last_restart_at_ms.or(c.started_at_ms);
+        let period_ms = i64::try_from(policy.attempt_period.as_millis()).unwrap_or(i64::MAX);
+        since.is_none_or(|s| at_ms.saturating_sub(s) >= period_ms)
     }
 
     /// A pull, create or start failed: the container will never run.
@@ -449,6 +546,11 @@ impl Task {
     fn plan_run(&mut self, actions: &mut Vec<Action>) {
         for i in 0..self.containers.len() {
             let c = &self.containers[i];
+            if c.restart_pending.is_some() && !c.in_flight {
+                self.containers[i].in_flight = true;
+                actions.push(Action::Restart(i));
+                continue;
+            }
             if c.in_flight || c.known >= ContainerStatus::Running {
                 continue;
             }
@@ -499,6 +601,13 @@ impl Task {
     fn plan_stop(&mut self, actions: &mut Vec<Action>) {
         for i in 0..self.containers.len() {
             let c = &self.containers[i];
+            // A stop ends restarts: an exit waiting for its restart stands.
+            if let Some(code) = c.restart_pending.filter(|_| !c.in_flight) {
+                let at_ms = c.last_restart_at_ms.unwrap_or(0);
+                self.containers[i].restart_pending = None;
+                self.container_exited(i, code, at_ms);
+                continue;
+            }
             if c.known == ContainerStatus::Stopped || c.in_flight {
                 continue;
             }
@@ -534,6 +643,15 @@ impl Task {
             // Whatever was under way died with the old process.
             c.in_flight = false;
             if c.known == ContainerStatus::Stopped {
+                continue;
+            }
+            if c.restart_pending.is_some() && seen != Observed::Missing {
+                // The restart was under way: done if the new process runs,
+                // otherwise done again (it deletes what is left first).
+                if seen == Observed::Running {
+                    c.restart_pending = None;
+                    c.exit_during_restart = None;
+                }
                 continue;
             }
             match seen {

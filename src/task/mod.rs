@@ -27,6 +27,8 @@ mod payload_fixture_tests;
 #[cfg(test)]
 mod reconcile_tests;
 #[cfg(test)]
+mod restart_tests;
+#[cfg(test)]
 mod start_timeout_tests;
 
 pub use def::{ContainerDef, TaskDef};

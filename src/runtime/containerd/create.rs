@@ -268,7 +268,7 @@ fn validate_id(id: &str) -> Result<(), RuntimeError> {
 
 /// Creates the log file (so a bad path fails here, with a message in our
 /// log, not in a logger whose stderr goes nowhere) and returns the stdio URI.
-async fn prepare_log(
+pub(super) async fn prepare_log(
     id: &str,
     log_path: &Path,
     logger: Option<&Path>,

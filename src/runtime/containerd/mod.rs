@@ -31,6 +31,7 @@ mod lifecycle;
 pub mod metrics;
 pub mod oci;
 pub mod pull;
+mod restart;
 mod rootfs;
 pub mod user;
 
@@ -133,6 +134,24 @@ impl ContainerRuntime for ContainerdRuntime {
 
     async fn kill(&self, id: &str, signal: i32) -> Result<(), RuntimeError> {
         lifecycle::kill(&self.conn, id, signal).await
+    }
+
+    async fn restart(&self, id: &str, log_path: &std::path::Path) -> Result<u32, RuntimeError> {
+        // A shim of the old task still going away refuses the new one for a
+        // moment, as at create.
+        let mut attempts = 0;
+        loop {
+            let logger = self.logger.as_deref();
+            match restart::restart(&self.conn, &self.pull.snapshotter, logger, id, log_path).await {
+                Err(e)
+                    if attempts < SHIM_DIR_RETRIES && e.kind() == ErrorKind::ShimStillExiting =>
+                {
+                    attempts += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn delete_task(&self, id: &str) -> Result<(), RuntimeError> {
