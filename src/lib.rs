@@ -23,6 +23,7 @@ pub mod observe;
 pub mod runtime;
 pub mod state;
 pub mod task;
+pub mod taskres;
 pub mod token_bucket;
 
 #[cfg(test)]

@@ -8,6 +8,8 @@ mod common;
 mod agent_api;
 #[path = "integration/agent_config.rs"]
 mod agent_config;
+#[path = "integration/aws_resources.rs"]
+mod aws_resources;
 #[path = "integration/bench_smoke.rs"]
 mod bench_smoke;
 #[path = "integration/credentials.rs"]

@@ -177,6 +177,7 @@ pub async fn build(
         network: net.manager.clone().map(|m| m as Arc<dyn TaskNetwork>),
         credentials: CredentialsStore::new(),
         cgroups,
+        aws: Some(crate::taskres::AwsResources::new(&region).await),
     };
     let engine = Engine::new(
         runtime.clone(),

@@ -57,6 +57,29 @@ const ROWS: &[(&str, &str, &str)] = &[
         "restart_policy::a_container_is_restarted_in_place_unless_its_exit_code_is_ignored",
     ),
     (
+        "ecs.capability.secrets.ssm.environment-variables",
+        "`secrets` from SSM Parameter Store (name or ARN, other regions, SecureString) as \
+         environment variables, fetched with the execution role",
+        "aws_resources::secrets_and_env_files_reach_the_container_and_a_missing_parameter_stops_the_task",
+    ),
+    (
+        "ecs.capability.secrets.asm.environment-variables",
+        "`secrets` from Secrets Manager (ARN with `:json-key:version-stage:version-id`) as \
+         environment variables, fetched with the execution role",
+        "aws_resources::secrets_and_env_files_reach_the_container_and_a_missing_parameter_stops_the_task",
+    ),
+    (
+        "ecs.capability.env-files.s3",
+        "`environmentFiles` from S3, fetched with the execution role",
+        "aws_resources::secrets_and_env_files_reach_the_container_and_a_missing_parameter_stops_the_task",
+    ),
+    (
+        "ecs.capability.private-registry-authentication.secretsmanager",
+        "`repositoryCredentials`: the pull's login from a Secrets Manager secret, fetched with the \
+         execution role",
+        "aws_resources::secrets_and_env_files_reach_the_container_and_a_missing_parameter_stops_the_task",
+    ),
+    (
         "com.amazonaws.ecs.capability.privileged-container",
         "`privileged: true`",
         "runtime::privileged_gets_host_caps_and_no_readonly_proc",

@@ -136,6 +136,20 @@ pub const CAPABILITIES: &[(&str, When)] = &[
     // ECS_DISABLE_DOCKER_HEALTH_CHECK, as there.
     ("ecs.capability.container-health-check", When::HealthChecks),
     ("ecs.capability.container-restart-policy", When::Always),
+    // Fetched with the execution role through the SDKs (see `taskres`).
+    (
+        "ecs.capability.secrets.ssm.environment-variables",
+        When::Always,
+    ),
+    (
+        "ecs.capability.secrets.asm.environment-variables",
+        When::Always,
+    ),
+    ("ecs.capability.env-files.s3", When::Always),
+    (
+        "ecs.capability.private-registry-authentication.secretsmanager",
+        When::Always,
+    ),
     (
         "com.amazonaws.ecs.capability.privileged-container",
         When::PrivilegedAllowed,

@@ -34,6 +34,43 @@ use tokens::endpoint_env;
 const SIGTERM: i32 = 15;
 const SIGKILL: i32 = 9;
 
+/// A container's secrets and environment files, fetched with the task's
+/// execution role. The error is the task's stoppedReason: it names what
+/// could not be fetched, never a value.
+async fn aws_env<R>(
+    inner: &Inner<R>,
+    arn: &str,
+    inputs: &crate::task::def::AwsInputs,
+) -> Result<crate::taskres::ContainerEnv, String> {
+    let Some(aws) = &inner.aws else {
+        return Err("secrets and environment files are not available on this agent".into());
+    };
+    let creds = inner
+        .credentials
+        .task_credentials(arn, crate::credentials::RoleType::TaskExecution);
+    aws.container_env(creds.as_ref(), inputs)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// A container's registry login from Secrets Manager, with the task's
+/// execution role; the error is the task's stoppedReason.
+async fn registry_login<R>(
+    inner: &Inner<R>,
+    arn: &str,
+    auth: &crate::task::resources::AsmRegistryAuth,
+) -> Result<crate::config::RegistryCredentials, String> {
+    let Some(aws) = &inner.aws else {
+        return Err("repositoryCredentials are not available on this agent".into());
+    };
+    let creds = inner
+        .credentials
+        .task_credentials(arn, crate::credentials::RoleType::TaskExecution);
+    aws.registry_credentials(creds.as_ref(), auth)
+        .await
+        .map_err(|e| e.to_string())
+}
+
 /// How long to keep retrying while containerd is unreachable before failing
 /// the container: long enough to ride out a containerd restart.
 const UNAVAILABLE_PATIENCE: Duration = Duration::from_secs(300);
@@ -54,9 +91,25 @@ pub(crate) fn execute<R: ContainerRuntime>(
                 return;
             };
             let image = def.image.clone();
+            let registry_auth = def.aws.registry_auth.clone();
             tokio::spawn(async move {
+                // repositoryCredentials: the login comes from Secrets Manager
+                // first (Go: the asmauth task resource, before the pull).
+                let mut login = None;
+                if let Some(auth) = &registry_auth {
+                    match registry_login(&inner, &arn, auth).await {
+                        Ok(c) => login = Some(c),
+                        Err(reason) => {
+                            inner.metrics.inc_error("resources");
+                            tracing::warn!(task = %arn, image = %image, reason = %reason, "fetching the registry login failed");
+                            let failure = Failure::new(FailureKind::Resource, reason);
+                            let _ = tx.send(Msg::Pulled(i, Err(failure)));
+                            return;
+                        }
+                    }
+                }
                 let metered = inner.metrics.pull_started();
-                let result = pull(&inner, &image).await.map_err(|e| {
+                let result = pull(&inner, &image, login).await.map_err(|e| {
                     // The Go agent reports pull timeouts as DockerTimeoutError.
                     let kind = match e.kind() {
                         ErrorKind::Timeout => FailureKind::Timeout,
@@ -104,6 +157,13 @@ pub(crate) fn execute<R: ContainerRuntime>(
                 extra_env,
             };
             let mut spec = container_spec(task.def(), def, image, &ctx);
+            let aws_inputs = def.aws.clone();
+            let keep: Vec<String> = def
+                .environment
+                .keys()
+                .cloned()
+                .chain(ctx.extra_env.iter().map(|(k, _)| k.clone()))
+                .collect();
             let net_request = netsetup::request(task, i);
             let cgroup_request = CgroupRequest::new(&inner, task.def());
             let files = ContainerFiles::new(&inner, task, i, &id);
@@ -138,6 +198,21 @@ pub(crate) fn execute<R: ContainerRuntime>(
                             result: Err(Failure::new(kind, reason)),
                         }));
                     };
+                // Secrets and environment files before anything is set up
+                // for the container (Go: task resources the containers wait for).
+                if !aws_inputs.is_empty() {
+                    match aws_env(&inner, &arn, &aws_inputs).await {
+                        Ok(env) => env.apply(&mut spec.env, &keep),
+                        Err(reason) => {
+                            return refuse(
+                                "resources",
+                                "fetching secrets or environment files failed",
+                                FailureKind::Resource,
+                                reason,
+                            );
+                        }
+                    }
+                }
                 // The task's cgroup first: limits in place before any of its
                 // containers can run (Go: a resource the containers wait for).
                 if let Some(req) = cgroup_request {
@@ -528,9 +603,12 @@ async fn signal<R: ContainerRuntime>(
 async fn pull<R: ContainerRuntime>(
     inner: &Inner<R>,
     image: &ImageRef,
+    login: Option<crate::config::RegistryCredentials>,
 ) -> Result<PulledImage, RuntimeError> {
     let runtime = &inner.runtime;
-    let creds = inner.settings.credentials_for_image(image.reference());
+    // The container's own login (repositoryCredentials) before the agent's
+    // ECS_ENGINE_AUTH_DATA, as the Go agent's per-container auth.
+    let creds = login.or_else(|| inner.settings.credentials_for_image(image.reference()));
     let parsed = image;
     let image = image.as_written();
     let cached = || retry_unavailable(image, || runtime.find_image(parsed));

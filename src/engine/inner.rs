@@ -59,6 +59,8 @@ pub(crate) struct Inner<R> {
     /// Task cgroups; None when ECS_ENABLE_TASK_CPU_MEM_LIMIT is off or the
     /// host cannot do them.
     pub(crate) cgroups: Option<super::settings::TaskCgroupSettings>,
+    /// Secrets and environment files from AWS (see `taskres`).
+    pub(crate) aws: Option<crate::taskres::AwsResources>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

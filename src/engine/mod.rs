@@ -65,6 +65,9 @@ pub struct EngineServices {
     pub credentials: CredentialsStore,
     /// Task cgroups (ECS_ENABLE_TASK_CPU_MEM_LIMIT); None when off.
     pub cgroups: Option<TaskCgroupSettings>,
+    /// Secrets and environment files from AWS; None: containers that name
+    /// any fail to be created.
+    pub aws: Option<crate::taskres::AwsResources>,
 }
 
 impl<R: ContainerRuntime> Engine<R> {
@@ -94,6 +97,7 @@ impl<R: ContainerRuntime> Engine<R> {
                 network: services.network,
                 credentials: services.credentials,
                 cgroups: services.cgroups,
+                aws: services.aws,
             }),
         }
     }

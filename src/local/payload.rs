@@ -177,11 +177,7 @@ fn build_container(
             .iter()
             .map(|s| {
                 let value_from = s.value_from.clone().unwrap_or_default();
-                let provider = if value_from.starts_with("arn:aws:secretsmanager:") {
-                    "asm"
-                } else {
-                    "ssm"
-                };
+                let provider = super::requires::secret_provider(&value_from);
                 let secret_region = value_from
                     .split(':')
                     .nth(3)
@@ -196,6 +192,16 @@ fn build_container(
                     target: Some("CONTAINER".to_string()),
                     ..Default::default()
                 }
+            })
+            .collect(),
+        // As Amazon ECS sends them (the Go agent's v28/environmentFiles
+        // checkpoint keeps them as received: `{"type": "s3", "value": ARN}`).
+        environment_files: c
+            .environment_files
+            .iter()
+            .map(|f| acs::EnvironmentFile {
+                value: f.value.clone(),
+                kind: Some(f.kind.clone().unwrap_or_else(|| "s3".to_string())),
             })
             .collect(),
         registry_authentication: registry_auth(c, region),

@@ -237,3 +237,58 @@ fn volumes_and_mount_points_have_amazon_ecs_shapes() {
         serde_json::json!([{"sourceContainer": "app", "readOnly": false}])
     );
 }
+
+/// secrets and environmentFiles as Amazon ECS sends them (the Go agent's
+/// checkpoints keep the payload's fields: agent/statemanager/testdata/v18/secrets
+/// `{"name", "valueFrom", "provider", "type": "ENVIRONMENT_VARIABLE", "region"}`,
+/// v28/environmentFiles `{"type": "s3", "value"}`), and the execution role's
+/// credentials under executionRoleCredentials (ACS has no executionRoleArn: the
+/// role's ARN travels as the credentials' roleArn).
+#[test]
+fn secrets_env_files_and_the_execution_role_travel_as_amazon_ecs_sends_them() {
+    let d = serde_json::json!({
+        "family": "web", "executionRoleArn": "arn:aws:iam::000000000000:role/exec",
+        "containerDefinitions": [{
+            "name": "app", "image": "busybox:latest",
+            "secrets": [
+                {"name": "P", "valueFrom": "/app/p"},
+                {"name": "X", "valueFrom": "arn:aws:ssm:eu-west-1:000000000000:parameter/x"},
+                {"name": "S", "valueFrom": "arn:aws:secretsmanager:us-west-2:000000000000:secret:s-AbCdEf:k::"}
+            ],
+            "environmentFiles": [{"value": "arn:aws:s3:::bucket/a.env", "type": "s3"}]
+        }]
+    });
+    let v = view(d.as_object().unwrap()).unwrap();
+    let mut rec = task(serde_json::json!({}));
+    rec.execution_role_credentials = Some(crate::local::credentials::issue(
+        &mut rand::rng(),
+        "arn:aws:iam::000000000000:role/exec",
+        1_800_000_000.0,
+        3600.0,
+    ));
+    let t = build_task(&rec, "web", 1, &v, "us-east-1");
+    let c = serde_json::to_value(&t.containers[0]).unwrap();
+    assert_eq!(
+        c["secrets"],
+        serde_json::json!([
+            {"name": "P", "valueFrom": "/app/p", "provider": "ssm", "type": "ENVIRONMENT_VARIABLE",
+             "region": "us-east-1", "target": "CONTAINER"},
+            {"name": "X", "valueFrom": "arn:aws:ssm:eu-west-1:000000000000:parameter/x", "provider": "ssm",
+             "type": "ENVIRONMENT_VARIABLE", "region": "eu-west-1", "target": "CONTAINER"},
+            {"name": "S", "valueFrom": "arn:aws:secretsmanager:us-west-2:000000000000:secret:s-AbCdEf:k::",
+             "provider": "asm", "type": "ENVIRONMENT_VARIABLE", "region": "us-west-2", "target": "CONTAINER"}
+        ])
+    );
+    assert_eq!(
+        c["environmentFiles"],
+        serde_json::json!([{"value": "arn:aws:s3:::bucket/a.env", "type": "s3"}])
+    );
+    let exec = t
+        .execution_role_credentials
+        .expect("executionRoleCredentials");
+    assert_eq!(
+        exec.role_arn.as_deref(),
+        Some("arn:aws:iam::000000000000:role/exec")
+    );
+    assert!(exec.access_key_id.is_some() && exec.credentials_id.is_some());
+}

@@ -72,7 +72,7 @@ fn is_ecr_image(image: &str) -> bool {
     image.contains('/') && parts.len() >= 6 && parts[1] == "dkr" && parts[2].starts_with("ecr")
 }
 
-fn secret_provider(value_from: &str) -> &'static str {
+pub(super) fn secret_provider(value_from: &str) -> &'static str {
     if value_from.starts_with("arn:aws:secretsmanager:")
         || value_from.starts_with("arn:aws-cn:secretsmanager:")
         || value_from.starts_with("arn:aws-us-gov:secretsmanager:")

@@ -94,6 +94,28 @@ pub struct ContainerDef {
     /// `restartPolicy` when `enabled`.
     #[serde(default)]
     pub restart_policy: Option<RestartPolicy>,
+    /// `secrets` and `environmentFiles`: references only, fetched with the
+    /// execution role when the container is created.
+    #[serde(default)]
+    pub aws: AwsInputs,
+}
+
+/// What a container takes from AWS before it is created (see `resources`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AwsInputs {
+    pub secrets: Vec<super::resources::SecretRef>,
+    pub env_files: Vec<super::resources::EnvFileRef>,
+    /// `registryAuthentication` (`repositoryCredentials`): the pull's
+    /// credentials, fetched before the pull.
+    #[serde(default)]
+    pub registry_auth: Option<super::resources::AsmRegistryAuth>,
+}
+
+impl AwsInputs {
+    /// Nothing to fetch before the container is created (secrets, files).
+    pub fn is_empty(&self) -> bool {
+        self.secrets.is_empty() && self.env_files.is_empty()
+    }
 }
 
 /// A container's `restartPolicy` (the Go agent's `restart.RestartPolicy`):
@@ -216,6 +238,7 @@ impl ContainerDef {
             volumes_from: vec![],
             health_check: None,
             restart_policy: None,
+            aws: AwsInputs::default(),
         }
     }
 }

@@ -29,6 +29,10 @@ pub enum FailureKind {
     Vanished,
     /// The kernel's OOM killer killed it (the task's memory limit).
     OutOfMemory,
+    /// A container's secrets or environment files could not be fetched with
+    /// the execution role: the Go agent's resource error, shown as it is
+    /// (`fetching secret data from SSM Parameter Store in REGION: ...`).
+    Resource,
     /// A reason from an older agent's checkpoint that names no known kind:
     /// shown as it was written.
     Recorded,
@@ -101,7 +105,7 @@ impl fmt::Display for Failure {
         match self.kind {
             FailureKind::Vanished => f.write_str(VANISHED),
             FailureKind::OutOfMemory => f.write_str(OUT_OF_MEMORY),
-            FailureKind::Recorded => f.write_str(&self.detail),
+            FailureKind::Recorded | FailureKind::Resource => f.write_str(&self.detail),
             kind => {
                 let prefix = PREFIXES
                     .iter()

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::model::acs;
 
+use super::def::AwsInputs;
 use super::def::{
     Condition, ContainerDef, Dependency, NetworkMode, PortMapping, Protocol, TaskDef, TaskLimits,
 };
@@ -16,6 +17,7 @@ use super::image_ref::ImageRef;
 use super::limits::{too_many_containers, MAX_CONTAINERS, MAX_NAME_LEN};
 use super::linux::{check_sysctls, IpcMode, LinuxOptions, PidMode};
 use super::net::{parse_mac, Eni};
+use super::resources::{self, AsmRegistryAuth, EnvFileRef, SecretProvider, SecretRef};
 use super::volumes::{check_volumes_from, mount_points, task_volumes, volumes_from, TaskVolume};
 
 /// Instance-wide rules a task must follow (from the agent's config).
@@ -355,13 +357,7 @@ fn container_def(
     let image = ImageRef::parse(&image).map_err(|e| invalid(at(&format!("image: {e}"))))?;
     for (field, set) in [
         ("links", !c.links.is_empty()),
-        ("secrets", !c.secrets.is_empty()),
-        ("environmentFiles", !c.environment_files.is_empty()),
         ("firelensConfiguration", c.firelens_configuration.is_some()),
-        (
-            "registryAuthentication",
-            c.registry_authentication.is_some(),
-        ),
         ("credentialSpecs", !c.credential_specs.is_empty()),
     ] {
         if set {
@@ -457,6 +453,11 @@ fn container_def(
         volumes_from: volumes_from(&c.volumes_from),
         health_check: config.health_check,
         restart_policy: restart_policy(c.restart_policy.as_ref()).map_err(|e| invalid(at(&e)))?,
+        aws: AwsInputs {
+            secrets: secrets(&name, &c.secrets)?,
+            env_files: env_files(&name, &c.environment_files)?,
+            registry_auth: registry_auth(&name, c.registry_authentication.as_ref())?,
+        },
         name,
         image,
     })
@@ -518,6 +519,125 @@ fn restart_policy(
         ignored_exit_codes,
         attempt_period: Duration::from_secs(period),
     }))
+}
+
+/// `secrets`: environment variables from SSM or Secrets Manager. Secrets for
+/// a log driver (`logConfiguration.secretOptions`, target LOG_DRIVER) have no
+/// driver to go to yet and are refused by name.
+fn secrets(container: &str, list: &[acs::Secret]) -> Result<Vec<SecretRef>, InvalidTask> {
+    let mut out = Vec::with_capacity(list.len());
+    for (i, s) in list.iter().enumerate() {
+        let at = |what: &str| invalid(format!("container {container:?}: secrets[{i}].{what}"));
+        let name = s
+            .name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| at("name: missing"))?;
+        let value_from = s
+            .value_from
+            .clone()
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| at("valueFrom: missing"))?;
+        if s.target.as_deref() == Some("LOG_DRIVER") {
+            return Err(at(
+                "target LOG_DRIVER (logConfiguration.secretOptions) is not supported by this agent yet",
+            ));
+        }
+        match s.kind.as_deref() {
+            None | Some("") | Some("ENVIRONMENT_VARIABLE") => {}
+            Some(other) => {
+                return Err(at(&format!(
+                    "type {other:?}: only ENVIRONMENT_VARIABLE is supported"
+                )))
+            }
+        }
+        let provider = match s.provider.as_deref() {
+            Some("ssm") => SecretProvider::Ssm,
+            Some("asm") => SecretProvider::Asm,
+            other => {
+                return Err(at(&format!("provider {other:?}: expected ssm or asm")));
+            }
+        };
+        // Amazon ECS always sends the region; an ARN names its own.
+        let region = s
+            .region
+            .clone()
+            .filter(|r| !r.is_empty())
+            .or_else(|| resources::arn_region(&value_from).map(str::to_string))
+            .ok_or_else(|| at("region: missing"))?;
+        if provider == SecretProvider::Asm {
+            resources::asm_query(&value_from)
+                .map_err(|e| at(&format!("valueFrom {value_from:?}: {e}")))?;
+        }
+        out.push(SecretRef {
+            name,
+            value_from,
+            provider,
+            region,
+        });
+    }
+    Ok(out)
+}
+
+/// `registryAuthentication`: asm (`repositoryCredentials`) is fetched with
+/// the execution role; ecr is refused by name until it is implemented.
+fn registry_auth(
+    container: &str,
+    auth: Option<&acs::RegistryAuthenticationData>,
+) -> Result<Option<AsmRegistryAuth>, InvalidTask> {
+    let Some(auth) = auth else { return Ok(None) };
+    let at = |what: &str| {
+        invalid(format!(
+            "container {container:?}: registryAuthentication.{what}"
+        ))
+    };
+    match auth.kind.as_deref() {
+        Some("asm") => {}
+        Some("ecr") => return Err(at("type ecr is not supported by this agent yet")),
+        other => return Err(at(&format!("type {other:?}: expected asm or ecr"))),
+    }
+    let data = auth
+        .asm_auth_data
+        .as_ref()
+        .ok_or_else(|| at("asmAuthData: missing"))?;
+    let credentials_parameter = data
+        .credentials_parameter
+        .clone()
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| at("asmAuthData.credentialsParameter: missing"))?;
+    let region = data
+        .region
+        .clone()
+        .filter(|r| !r.is_empty())
+        .or_else(|| resources::arn_region(&credentials_parameter).map(str::to_string))
+        .ok_or_else(|| at("asmAuthData.region: missing"))?;
+    Ok(Some(AsmRegistryAuth {
+        credentials_parameter,
+        region,
+    }))
+}
+
+/// `environmentFiles`: only type s3 exists.
+fn env_files(
+    container: &str,
+    list: &[acs::EnvironmentFile],
+) -> Result<Vec<EnvFileRef>, InvalidTask> {
+    list.iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let at = |what: String| {
+                invalid(format!(
+                    "container {container:?}: environmentFiles[{i}].{what}"
+                ))
+            };
+            match f.kind.as_deref() {
+                Some("s3") => {}
+                other => return Err(at(format!("type {other:?}: expected s3"))),
+            }
+            let value = f.value.clone().unwrap_or_default();
+            resources::parse_s3_arn(&value).map_err(|e| at(format!("value: {e}")))
+        })
+        .collect()
 }
 
 fn non_empty(v: &[String]) -> Option<Vec<String>> {

@@ -14,10 +14,13 @@ pub mod lifecycle;
 pub mod limits;
 pub mod linux;
 pub mod net;
+pub mod resources;
 pub mod spec;
 pub mod status;
 pub mod volumes;
 
+#[cfg(test)]
+mod from_acs_resources_tests;
 #[cfg(test)]
 mod from_acs_tests;
 #[cfg(test)]

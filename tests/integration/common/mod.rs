@@ -120,6 +120,27 @@ pub fn env() -> Option<TestEnv> {
     })
 }
 
+/// moto's endpoint (ECS_TEST_MOTO, `http://127.0.0.1:5002`), the AWS emulator
+/// `scripts/testenv up` runs; like [`env`], `None` after a loud SKIPPED line
+/// outside CI, a failure in CI. Separate from [`env`] so that an environment
+/// brought up before moto joined it still runs every other test.
+pub fn moto() -> Option<String> {
+    match std::env::var("ECS_TEST_MOTO") {
+        Ok(v) if !v.trim().is_empty() => Some(v.trim().to_string()),
+        _ => {
+            let test = current_test();
+            if in_ci() {
+                panic!("{test}: CI is set but ECS_TEST_MOTO is missing: run `scripts/testenv up`");
+            }
+            eprintln!(
+                "\n!!!!!!!! SKIPPED (not in CI): {test} needs moto from scripts/testenv up \
+                 (ECS_TEST_MOTO missing) !!!!!!!!\n"
+            );
+            None
+        }
+    }
+}
+
 /// A name unique across tests and test runs, valid as a containerd namespace
 /// and as an ECS cluster name (`[A-Za-z0-9][A-Za-z0-9_-]*`).
 pub fn unique_ns(prefix: &str) -> String {
@@ -762,6 +783,25 @@ impl Aws {
             endpoint: local.endpoint(),
             keys: (access_key_id.to_string(), secret.to_string()),
             region: REGION.to_string(),
+        }
+    }
+
+    /// The CLI against moto (`moto`: its endpoint) in `region`; moto takes any keys.
+    pub fn moto(env: &TestEnv, moto: &str, region: &str) -> Aws {
+        Aws {
+            bin: env.aws.clone(),
+            endpoint: moto.to_string(),
+            keys: ("AKIDMOTOTEST".into(), "moto-test-secret".into()),
+            region: region.to_string(),
+        }
+    }
+
+    /// Like [`Aws::run`] but panics with the CLI error.
+    #[track_caller]
+    pub fn run_ok(&self, args: &[&str]) -> serde_json::Value {
+        match self.run(args) {
+            Ok(v) => v,
+            Err(e) => panic!("aws {}: {e}", args.join(" ")),
         }
     }
 

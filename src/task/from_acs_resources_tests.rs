@@ -1,0 +1,148 @@
+//! `secrets` and `environmentFiles` as Amazon ECS sends them (shapes: the Go
+//! agent's agent/statemanager/testdata/v18/secrets and
+//! v28/environmentFiles checkpoints, which hold the payload's fields as
+//! received; ecs-agent/acs/model/api/api-2.json `Secret`, `EnvironmentFile`).
+
+use super::from_acs::{task_def, Policy};
+use super::resources::{SecretProvider, SecretRef};
+use crate::model::acs;
+
+const ASM_ARN: &str = "arn:aws:secretsmanager:us-west-2:123456789012:secret:db-AbCdEf";
+
+fn task(container: serde_json::Value) -> acs::Task {
+    let mut c = serde_json::json!({"name": "app", "image": "busybox"});
+    if let (Some(c), Some(extra)) = (c.as_object_mut(), container.as_object()) {
+        c.extend(extra.clone());
+    }
+    serde_json::from_value(serde_json::json!({
+        "arn": "arn:aws:ecs:us-west-2:123456789012:task/demo/0123456789abcdef",
+        "family": "web", "version": "1", "desiredStatus": "RUNNING", "networkMode": "host",
+        "containers": [c]
+    }))
+    .unwrap()
+}
+
+#[test]
+fn secrets_and_env_files_are_kept_as_references() {
+    let t = task(serde_json::json!({
+        "secrets": [
+            {"name": "ssm-secret", "valueFrom": "secret-value-from", "provider": "ssm",
+             "containerPath": null, "type": "ENVIRONMENT_VARIABLE", "region": "us-west-2"},
+            {"name": "CROSS", "valueFrom": "arn:aws:ssm:eu-west-1:123456789012:parameter/app/x",
+             "provider": "ssm", "type": "ENVIRONMENT_VARIABLE", "region": "eu-west-1", "target": "CONTAINER"},
+            {"name": "asm-secret", "valueFrom": format!("{ASM_ARN}:password:AWSCURRENT:"), "provider": "asm",
+             "containerPath": null, "type": "ENVIRONMENT_VARIABLE", "region": "us-west-2"}
+        ],
+        "environmentFiles": [
+            {"type": "s3", "value": "arn:aws:s3:::bucket/key1.env"},
+            {"type": "s3", "value": "arn:aws:s3:::bucket/dir/key2.env"}
+        ]
+    }));
+    let d = task_def(&t, Policy::default()).unwrap();
+    let aws = &d.containers[0].aws;
+    assert_eq!(
+        aws.secrets[0],
+        SecretRef {
+            name: "ssm-secret".into(),
+            value_from: "secret-value-from".into(),
+            provider: SecretProvider::Ssm,
+            region: "us-west-2".into(),
+        }
+    );
+    assert_eq!(aws.secrets[1].region, "eu-west-1");
+    assert_eq!(aws.secrets[2].provider, SecretProvider::Asm);
+    assert_eq!(
+        aws.env_files
+            .iter()
+            .map(|f| (f.bucket.as_str(), f.key.as_str()))
+            .collect::<Vec<_>>(),
+        [("bucket", "key1.env"), ("bucket", "dir/key2.env")]
+    );
+    // The checkpoint holds what to fetch, and nothing fetched.
+    let saved = serde_json::to_string(&d).unwrap();
+    assert!(saved.contains("secret-value-from") && saved.contains("key1.env"));
+}
+
+#[test]
+fn a_secret_without_region_takes_its_arns() {
+    let t = task(serde_json::json!({"secrets": [
+        {"name": "A", "valueFrom": ASM_ARN, "provider": "asm", "type": "ENVIRONMENT_VARIABLE"}
+    ]}));
+    let d = task_def(&t, Policy::default()).unwrap();
+    assert_eq!(d.containers[0].aws.secrets[0].region, "us-west-2");
+}
+
+#[test]
+fn bad_secrets_and_env_files_are_refused_naming_the_field() {
+    let cases = [
+        (
+            serde_json::json!({"secrets": [{"valueFrom": "/x", "provider": "ssm", "region": "r"}]}),
+            "container \"app\": secrets[0].name: missing",
+        ),
+        (
+            serde_json::json!({"secrets": [{"name": "A", "provider": "ssm", "region": "r"}]}),
+            "container \"app\": secrets[0].valueFrom: missing",
+        ),
+        (
+            serde_json::json!({"secrets": [{"name": "A", "valueFrom": "/x", "provider": "vault", "region": "r"}]}),
+            "container \"app\": secrets[0].provider Some(\"vault\"): expected ssm or asm",
+        ),
+        (
+            serde_json::json!({"secrets": [{"name": "A", "valueFrom": "/x", "provider": "ssm"}]}),
+            "container \"app\": secrets[0].region: missing",
+        ),
+        (
+            serde_json::json!({"secrets": [{"name": "A", "valueFrom": "/x", "provider": "ssm", "region": "r",
+                                            "type": "ENVIRONMENT_VARIABLE", "target": "LOG_DRIVER"}]}),
+            "container \"app\": secrets[0].target LOG_DRIVER (logConfiguration.secretOptions) is not supported by this agent yet",
+        ),
+        (
+            serde_json::json!({"secrets": [{"name": "A", "valueFrom": format!("{ASM_ARN}:key"), "provider": "asm", "region": "r"}]}),
+            "an invalid ARN format for the AWS Secrets Manager secret was specified",
+        ),
+        (
+            serde_json::json!({"environmentFiles": [{"type": "efs", "value": "arn:aws:s3:::b/k"}]}),
+            "container \"app\": environmentFiles[0].type Some(\"efs\"): expected s3",
+        ),
+        (
+            serde_json::json!({"environmentFiles": [{"type": "s3", "value": "s3://b/k"}]}),
+            "container \"app\": environmentFiles[0].value: invalid s3 arn: s3://b/k",
+        ),
+    ];
+    for (container, want) in cases {
+        let reason = task_def(&task(container.clone()), Policy::default())
+            .unwrap_err()
+            .reason;
+        assert!(reason.contains(want), "{container}: {reason}");
+    }
+}
+
+/// `repositoryCredentials` as Amazon ECS sends it: registryAuthentication of
+/// type asm (ecs-agent/acs/model/api/api-2.json `RegistryAuthenticationData`,
+/// `ASMAuthData`).
+#[test]
+fn repository_credentials_are_kept_and_ecr_is_refused_by_name() {
+    let t = task(serde_json::json!({"registryAuthentication": {"type": "asm",
+        "asmAuthData": {"credentialsParameter": ASM_ARN, "region": "us-west-2"}}}));
+    let d = task_def(&t, Policy::default()).unwrap();
+    let auth = d.containers[0]
+        .aws
+        .registry_auth
+        .as_ref()
+        .expect("registry auth");
+    assert_eq!(auth.credentials_parameter, ASM_ARN);
+    assert_eq!(auth.region, "us-west-2");
+    // Nothing to fetch at create time for it: it is the pull's.
+    assert!(d.containers[0].aws.is_empty());
+    let t = task(serde_json::json!({"registryAuthentication": {"type": "ecr",
+        "ecrAuthData": {"region": "us-west-2", "registryId": "123456789012", "useExecutionRole": true}}}));
+    assert_eq!(
+        task_def(&t, Policy::default()).unwrap_err().reason,
+        "container \"app\": registryAuthentication.type ecr is not supported by this agent yet"
+    );
+    let t = task(serde_json::json!({"registryAuthentication": {"type": "asm", "asmAuthData": {}}}));
+    assert!(task_def(&t, Policy::default())
+        .unwrap_err()
+        .reason
+        .ends_with("registryAuthentication.asmAuthData.credentialsParameter: missing"));
+}
