@@ -115,3 +115,52 @@ fn bad_linux_parameters_stop_the_task_naming_the_field() {
         );
     }
 }
+
+/// Docker's default seccomp profile: creating a user namespace (unshare,
+/// allowed only with CAP_SYS_ADMIN) fails in an ordinary container and works
+/// in a privileged one and with `seccomp=unconfined`; threads and processes
+/// still start (clone3 gets ENOSYS, not EPERM, so libc falls back to clone).
+#[test]
+fn default_seccomp_profile_blocks_unshare_unless_privileged_or_unconfined() {
+    let Some((env, _local, agent, aws)) = world() else {
+        return;
+    };
+    let script = "unshare -U true 2>/dev/null && echo userns=allowed || echo userns=denied; \
+        grep '^Seccomp:' /proc/self/status; (echo child=ok) | cat";
+    let c = |name: &str, extra: Value| {
+        let mut c = json!({"name": name, "image": env.image(), "memory": 32, "essential": false,
+            "command": common::sh(script)});
+        for (k, v) in extra.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        c
+    };
+    let td = register_task_definition(
+        &aws,
+        json!({"family": "seccomp", "networkMode": "host", "containerDefinitions": [
+            // Essential and last, so that the others have run when it ends the task.
+            c(
+                "ordinary",
+                json!({"essential": true, "dependsOn": [
+                    {"containerName": "privileged", "condition": "COMPLETE"},
+                    {"containerName": "unconfined", "condition": "COMPLETE"}
+                ]}),
+            ),
+            c("privileged", json!({"privileged": true})),
+            c("unconfined", json!({"dockerSecurityOptions": ["seccomp=unconfined"]})),
+        ]}),
+    );
+    let arn = run_task(&aws, &agent, &td);
+    let t = wait_task_status(&aws, &agent, &arn, "STOPPED", START);
+    for (name, userns, mode) in [
+        ("ordinary", "userns=denied", "Seccomp:\t2"),
+        ("privileged", "userns=allowed", "Seccomp:\t0"),
+        ("unconfined", "userns=allowed", "Seccomp:\t0"),
+    ] {
+        assert_eq!(container(&t, name)["exitCode"], 0, "{t}");
+        let log = agent.container_log(common::task_id(&arn), name);
+        for want in [userns, mode, "child=ok"] {
+            assert!(log.contains(want), "{name}: {want:?} missing in {log:?}");
+        }
+    }
+}

@@ -33,6 +33,7 @@ pub mod oci;
 pub mod pull;
 mod restart;
 mod rootfs;
+mod seccomp;
 pub mod user;
 
 pub use conn::{Conn, ConnError};

@@ -149,7 +149,15 @@ pub fn build_spec(spec: &ContainerSpec, inputs: &SpecInputs) -> Result<Spec, Spe
     validate(spec)?;
     let privileged = spec.privileged;
 
-    let caps = capabilities(spec, inputs);
+    let named_caps = capabilities(spec, inputs);
+    let caps: Capabilities = named_caps.iter().map(|(_, c)| *c).collect();
+    // Docker's default seccomp profile, unless privileged or lifted.
+    let seccomp = if privileged || spec.linux.seccomp_unconfined {
+        None
+    } else {
+        let names: Vec<String> = named_caps.into_iter().map(|(n, _)| n).collect();
+        Some(super::seccomp::default_profile(&names)?)
+    };
     // The builder fills unset sets from oci-spec's defaults, which grant
     // inheritable and ambient capabilities; Docker grants neither.
     let mut capabilities = LinuxCapabilitiesBuilder::default()
@@ -223,6 +231,9 @@ pub fn build_spec(spec: &ContainerSpec, inputs: &SpecInputs) -> Result<Spec, Spe
             Some(parent) => format!("{}/{}", parent.trim_end_matches('/'), spec.id),
             None => format!("/{}/{}", inputs.namespace, spec.id),
         }));
+    if let Some(seccomp) = seccomp {
+        linux = linux.seccomp(seccomp);
+    }
     if !spec.linux.sysctls.is_empty() {
         linux = linux.sysctl(
             spec.linux
@@ -443,7 +454,7 @@ fn rlimits(ulimits: &[Ulimit], nofile_cap: Option<u64>) -> Result<Vec<PosixRlimi
 /// everything for a privileged container; never beyond what this host can
 /// grant (asking runc for a capability outside its own bounding set fails
 /// the container).
-fn capabilities(spec: &ContainerSpec, inputs: &SpecInputs) -> Capabilities {
+fn capabilities(spec: &ContainerSpec, inputs: &SpecInputs) -> Vec<(String, Capability)> {
     let grantable = |bit: u32| {
         inputs
             .cap_bounding
@@ -461,12 +472,12 @@ fn capabilities(spec: &ContainerSpec, inputs: &SpecInputs) -> Capabilities {
         spec.linux.capabilities(&host)
     };
     names
-        .iter()
+        .into_iter()
         .filter_map(|n| {
             let bare = n.strip_prefix("CAP_")?;
             let i = CAPABILITY_NAMES.iter().position(|c| *c == bare)?;
             let (cap, bit) = ALL_CAPS[i];
-            grantable(bit).then_some(cap)
+            grantable(bit).then_some((n, cap))
         })
         .collect()
 }
@@ -1235,6 +1246,38 @@ mod tests {
             .any(|m| m["destination"] == "/dev/shm" && m["source"] == "/dev/shm"));
         s.linux.ipc = IpcMode::None;
         assert!(!mount_dests(&json(&s, &i)).contains(&"/dev/shm".to_string()));
+    }
+
+    #[test]
+    fn seccomp_is_dockers_default_unless_privileged_or_unconfined() {
+        let mut s = spec();
+        let v = json(&s, &inputs());
+        assert_eq!(v["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ERRNO");
+        // The filter follows the container's capabilities.
+        let allows = |v: &serde_json::Value, name: &str| {
+            v["linux"]["seccomp"]["syscalls"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| {
+                    r["action"] == "SCMP_ACT_ALLOW"
+                        && r["names"].as_array().unwrap().iter().any(|n| n == name)
+                })
+        };
+        assert!(!allows(&v, "mount"));
+        s.linux.cap_add = vec!["CAP_SYS_ADMIN".into()];
+        assert!(allows(&json(&s, &inputs()), "mount"));
+        s.linux.seccomp_unconfined = true;
+        assert_eq!(
+            json(&s, &inputs())["linux"]["seccomp"],
+            serde_json::Value::Null
+        );
+        let mut p = spec();
+        p.privileged = true;
+        assert_eq!(
+            json(&p, &inputs())["linux"]["seccomp"],
+            serde_json::Value::Null
+        );
     }
 
     #[test]
