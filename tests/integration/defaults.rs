@@ -84,9 +84,9 @@ fn awsvpc_and_task_role_tasks_run_with_default_settings() {
     assert!(uri.starts_with("[/v2/credentials/"), "{uri}");
 }
 
-/// A definition that needs what the agent does not advertise (a health
-/// check: container-health-check and docker-remote-api.1.24; the awslogs
-/// driver) is refused by RunTask as Amazon ECS refuses it: no task, and
+/// A definition that needs what the agent does not advertise (an init
+/// process: docker-remote-api.1.25, not advertised while initProcessEnabled
+/// and EFS are missing; the awslogs driver) is refused by RunTask as Amazon ECS refuses it: no task, and
 /// `failures: [{arn: <container instance>, reason: "ATTRIBUTE"}]`, plus a
 /// `detail` naming the missing attribute (Amazon ECS leaves it out; the
 /// field is part of its Failure shape). describe-task-definition shows the
@@ -99,21 +99,18 @@ fn definitions_needing_what_the_agent_lacks_fail_with_attribute() {
     let aws = Aws::new(&env, &local);
     let instance = agent.wait_registered(&aws, LONG);
 
-    let health = register_task_definition(
+    let init = register_task_definition(
         &aws,
-        json!({"family": "needs-health", "containerDefinitions": [{
+        json!({"family": "needs-init", "containerDefinitions": [{
             "name": "app", "image": env.image(), "memory": 32, "essential": true,
             "command": ["sleep", "300"],
-            "healthCheck": {"command": ["CMD-SHELL", "true"], "interval": 5}}]}),
+            "linuxParameters": {"initProcessEnabled": true}}]}),
     );
-    let d = aws.ecs_ok(&["describe-task-definition", "--task-definition", &health]);
+    let d = aws.ecs_ok(&["describe-task-definition", "--task-definition", &init]);
     let required = names(&d["taskDefinition"]["requiresAttributes"]);
     assert_eq!(
         required,
-        vec![
-            "ecs.capability.container-health-check",
-            "com.amazonaws.ecs.capability.docker-remote-api.1.24"
-        ]
+        vec!["com.amazonaws.ecs.capability.docker-remote-api.1.25"]
     );
     let awslogs = register_task_definition(
         &aws,
@@ -123,7 +120,7 @@ fn definitions_needing_what_the_agent_lacks_fail_with_attribute() {
                 "awslogs-group": "g", "awslogs-region": "us-east-1"}}}]}),
     );
     for (td, missing) in [
-        (&health, "ecs.capability.container-health-check"),
+        (&init, "com.amazonaws.ecs.capability.docker-remote-api.1.25"),
         (
             &awslogs,
             "com.amazonaws.ecs.capability.logging-driver.awslogs",
@@ -147,7 +144,7 @@ fn definitions_needing_what_the_agent_lacks_fail_with_attribute() {
     }
     let log = local.log();
     for missing in [
-        "ecs.capability.container-health-check",
+        "com.amazonaws.ecs.capability.docker-remote-api.1.25",
         "com.amazonaws.ecs.capability.logging-driver.awslogs",
     ] {
         assert!(
