@@ -230,6 +230,9 @@ pub async fn build(
     if cfg.disable_metrics && cfg.disable_health_check {
         tracing::info!("task metrics and health checks are off (ECS_DISABLE_METRICS, ECS_DISABLE_DOCKER_HEALTH_CHECK); no TCS session");
     } else {
+        if cfg.disable_metrics {
+            tracing::info!("task metrics are off (ECS_DISABLE_METRICS); the TCS session carries container health only");
+        }
         let tasks: Arc<dyn TaskSource> = Arc::new(engine.published().clone());
         tokio::spawn(
             TcsSession {
