@@ -1,24 +1,12 @@
 use std::time::Duration;
 
 use super::*;
-use crate::task::def::{ContainerDef, NetworkMode, TaskDef};
+use crate::task::def::{ContainerDef, TaskDef};
 use crate::task::{DesiredStatus, TaskStatus};
 
 fn task(arn: &str) -> Task {
     let c = ContainerDef::minimal("c", "busybox");
-    let td = TaskDef {
-        arn: arn.into(),
-        family: "f".into(),
-        version: "1".into(),
-        network_mode: NetworkMode::Host,
-        eni: None,
-        eni_attachment_arn: None,
-        credentials_id: None,
-        execution_credentials_id: None,
-        limits: Default::default(),
-        volumes: Vec::new(),
-        containers: vec![c],
-    };
+    let td = TaskDef::minimal(arn, vec![c]);
     Task::new(td, DesiredStatus::Running, Duration::from_secs(30))
 }
 

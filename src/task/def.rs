@@ -208,6 +208,27 @@ pub struct ContainerNetwork {
 }
 
 #[cfg(test)]
+impl TaskDef {
+    /// A host-mode task of family `f`, revision 1, with nothing else set,
+    /// for tests.
+    pub fn minimal(arn: &str, containers: Vec<ContainerDef>) -> TaskDef {
+        TaskDef {
+            arn: arn.into(),
+            family: "f".into(),
+            version: "1".into(),
+            network_mode: NetworkMode::Host,
+            eni: None,
+            eni_attachment_arn: None,
+            credentials_id: None,
+            execution_credentials_id: None,
+            limits: Default::default(),
+            volumes: Vec::new(),
+            containers,
+        }
+    }
+}
+
+#[cfg(test)]
 impl ContainerDef {
     /// An essential container with only a name and an image set, for tests.
     pub fn minimal(name: &str, image: &str) -> ContainerDef {

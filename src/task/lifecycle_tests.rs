@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::def::{Condition, ContainerDef, Dependency, NetworkMode, TaskDef};
+use super::def::{Condition, ContainerDef, Dependency, TaskDef};
 use super::failure::{Failure, FailureKind, ESSENTIAL_EXITED};
 use super::lifecycle::{Action, Event, Task};
 use super::status::{ContainerStatus, DesiredStatus, TaskStatus};
@@ -22,19 +22,7 @@ fn container(name: &str, essential: bool, deps: &[(&str, Condition)]) -> Contain
 }
 
 fn task(containers: Vec<ContainerDef>) -> Task {
-    let def = TaskDef {
-        arn: "arn:aws:ecs:us-east-1:0:task/c/t1".into(),
-        family: "f".into(),
-        version: "1".into(),
-        network_mode: NetworkMode::Host,
-        eni: None,
-        eni_attachment_arn: None,
-        credentials_id: None,
-        execution_credentials_id: None,
-        limits: Default::default(),
-        volumes: Vec::new(),
-        containers,
-    };
+    let def = TaskDef::minimal("arn:aws:ecs:us-east-1:0:task/c/t1", containers);
     Task::new(def, DesiredStatus::Running, Duration::from_secs(30))
 }
 

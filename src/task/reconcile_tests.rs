@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::def::{ContainerDef, NetworkMode, TaskDef};
+use super::def::{ContainerDef, TaskDef};
 use super::lifecycle::{Action, Event, Observed, Task};
 use super::status::{ContainerStatus, DesiredStatus, TaskStatus};
 
@@ -15,19 +15,10 @@ fn def(name: &str, essential: bool) -> ContainerDef {
 
 /// A two-container task with both containers running and reported.
 fn running_task() -> Task {
-    let td = TaskDef {
-        arn: "arn:aws:ecs:r:0:task/c/t".into(),
-        family: "f".into(),
-        version: "1".into(),
-        network_mode: NetworkMode::Host,
-        eni: None,
-        eni_attachment_arn: None,
-        credentials_id: None,
-        execution_credentials_id: None,
-        limits: Default::default(),
-        volumes: Vec::new(),
-        containers: vec![def("app", true), def("side", false)],
-    };
+    let td = TaskDef::minimal(
+        "arn:aws:ecs:r:0:task/c/t",
+        vec![def("app", true), def("side", false)],
+    );
     let mut t = Task::new(td, DesiredStatus::Running, Duration::from_secs(30));
     t.next_actions();
     for i in 0..2 {
@@ -111,19 +102,10 @@ fn a_stop_under_way_is_sent_again_after_restart() {
 
 #[test]
 fn half_created_containers_are_removed_and_redone() {
-    let td = TaskDef {
-        arn: "arn:aws:ecs:r:0:task/c/t".into(),
-        family: "f".into(),
-        version: "1".into(),
-        network_mode: NetworkMode::Host,
-        eni: None,
-        eni_attachment_arn: None,
-        credentials_id: None,
-        execution_credentials_id: None,
-        limits: Default::default(),
-        volumes: Vec::new(),
-        containers: vec![def("a", true), def("b", true)],
-    };
+    let td = TaskDef::minimal(
+        "arn:aws:ecs:r:0:task/c/t",
+        vec![def("a", true), def("b", true)],
+    );
     let mut t = Task::new(td, DesiredStatus::Running, Duration::from_secs(30));
     t.next_actions();
     t.apply(Event::Pulled {
@@ -144,19 +126,7 @@ fn half_created_containers_are_removed_and_redone() {
 
 #[test]
 fn created_but_never_started_is_redone_not_lost() {
-    let td = TaskDef {
-        arn: "arn:aws:ecs:r:0:task/c/t".into(),
-        family: "f".into(),
-        version: "1".into(),
-        network_mode: NetworkMode::Host,
-        eni: None,
-        eni_attachment_arn: None,
-        credentials_id: None,
-        execution_credentials_id: None,
-        limits: Default::default(),
-        volumes: Vec::new(),
-        containers: vec![def("a", true)],
-    };
+    let td = TaskDef::minimal("arn:aws:ecs:r:0:task/c/t", vec![def("a", true)]);
     let mut t = Task::new(td, DesiredStatus::Running, Duration::from_secs(30));
     t.next_actions();
     t.apply(Event::Pulled {
@@ -176,19 +146,7 @@ fn created_but_never_started_is_redone_not_lost() {
 
 #[test]
 fn a_start_in_flight_that_ran_and_exited_is_reported() {
-    let td = TaskDef {
-        arn: "arn:aws:ecs:r:0:task/c/t".into(),
-        family: "f".into(),
-        version: "1".into(),
-        network_mode: NetworkMode::Host,
-        eni: None,
-        eni_attachment_arn: None,
-        credentials_id: None,
-        execution_credentials_id: None,
-        limits: Default::default(),
-        volumes: Vec::new(),
-        containers: vec![def("a", true)],
-    };
+    let td = TaskDef::minimal("arn:aws:ecs:r:0:task/c/t", vec![def("a", true)]);
     let mut t = Task::new(td, DesiredStatus::Running, Duration::from_secs(30));
     t.next_actions();
     t.apply(Event::Pulled {
@@ -243,19 +201,7 @@ fn reported_changes_are_not_reported_again_after_reload() {
 
 #[test]
 fn the_exit_of_a_removed_half_made_container_does_not_stop_its_successor() {
-    let td = TaskDef {
-        arn: "arn:aws:ecs:r:0:task/c/t".into(),
-        family: "f".into(),
-        version: "1".into(),
-        network_mode: NetworkMode::Host,
-        eni: None,
-        eni_attachment_arn: None,
-        credentials_id: None,
-        execution_credentials_id: None,
-        limits: Default::default(),
-        volumes: Vec::new(),
-        containers: vec![def("a", true)],
-    };
+    let td = TaskDef::minimal("arn:aws:ecs:r:0:task/c/t", vec![def("a", true)]);
     let mut t = Task::new(td, DesiredStatus::Running, Duration::from_secs(30));
     t.next_actions();
     t.apply(Event::Pulled {

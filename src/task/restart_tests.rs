@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::def::{ContainerDef, NetworkMode, RestartPolicy, TaskDef};
+use super::def::{ContainerDef, RestartPolicy, TaskDef};
 use super::lifecycle::{Action, Event, Observed, Task};
 use super::status::{ContainerStatus, DesiredStatus, TaskStatus};
 
@@ -14,25 +14,16 @@ const STARTED_MS: i64 = 1_000_000;
 /// One essential container with a policy (ignores 7, period 10 s), running
 /// since STARTED_MS and reported.
 fn running() -> Task {
-    let td = TaskDef {
-        arn: "arn:aws:ecs:r:0:task/c/t".into(),
-        family: "f".into(),
-        version: "1".into(),
-        network_mode: NetworkMode::Host,
-        eni: None,
-        eni_attachment_arn: None,
-        credentials_id: None,
-        execution_credentials_id: None,
-        limits: Default::default(),
-        volumes: Vec::new(),
-        containers: vec![ContainerDef {
+    let td = TaskDef::minimal(
+        "arn:aws:ecs:r:0:task/c/t",
+        vec![ContainerDef {
             restart_policy: Some(RestartPolicy {
                 ignored_exit_codes: vec![7],
                 attempt_period: Duration::from_secs(10),
             }),
             ..ContainerDef::minimal("app", "busybox")
         }],
-    };
+    );
     let mut t = Task::new(td, DesiredStatus::Running, Duration::from_secs(30));
     t.next_actions();
     t.apply(Event::Pulled {

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::def::{Condition, ContainerDef, Dependency, NetworkMode, TaskDef};
+use super::def::{Condition, ContainerDef, Dependency, TaskDef};
 use super::health::{HealthState, HealthStatus};
 use super::lifecycle::{Action, Event, Task, DEPENDENCY_TIMEOUT_EXIT_CODE};
 use super::status::{ContainerStatus, DesiredStatus, TaskStatus};
@@ -34,19 +34,7 @@ fn task(condition: Condition) -> Task {
         }],
         ..ContainerDef::minimal("app", "busybox")
     };
-    let def = TaskDef {
-        arn: "arn:aws:ecs:us-east-1:0:task/c/t1".into(),
-        family: "f".into(),
-        version: "1".into(),
-        network_mode: NetworkMode::Host,
-        eni: None,
-        eni_attachment_arn: None,
-        credentials_id: None,
-        execution_credentials_id: None,
-        limits: Default::default(),
-        volumes: Vec::new(),
-        containers: vec![init, app],
-    };
+    let def = TaskDef::minimal("arn:aws:ecs:us-east-1:0:task/c/t1", vec![init, app]);
     let mut t = Task::new(def, DesiredStatus::Running, Duration::from_secs(30));
     t.next_actions();
     for i in 0..2 {
