@@ -55,3 +55,22 @@ pub fn now_secs() -> f64 {
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
 }
+
+#[cfg(test)]
+impl Config {
+    /// What the unit tests of the router and the sessions run with: an
+    /// unused address, us-east-1, the given `--auth` principals and fixed
+    /// timings.
+    pub fn for_tests(auth: Vec<(String, String)>) -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 1)),
+            region: "us-east-1".into(),
+            auth,
+            heartbeat: Duration::from_secs(30),
+            resend: Duration::from_secs(5),
+            manifest: Duration::from_secs(60),
+            credentials_ttl: Duration::from_secs(3600),
+            eni_attach_timeout: Duration::from_secs(60),
+        }
+    }
+}

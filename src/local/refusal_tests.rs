@@ -9,20 +9,10 @@ use axum::body::{to_bytes, Body};
 use axum::http::{Request, StatusCode};
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::Duration;
 use tower::ServiceExt;
 
 fn app(dir: &std::path::Path) -> axum::Router {
-    let cfg = Config {
-        listen: "127.0.0.1:1".parse().unwrap(),
-        region: "us-east-1".into(),
-        auth: Vec::new(),
-        heartbeat: Duration::from_secs(30),
-        resend: Duration::from_secs(5),
-        manifest: Duration::from_secs(60),
-        credentials_ttl: Duration::from_secs(3600),
-        eni_attach_timeout: Duration::from_secs(60),
-    };
+    let cfg = Config::for_tests(Vec::new());
     router(Arc::new(App::new(cfg, Store::open(dir).unwrap()).unwrap()))
 }
 

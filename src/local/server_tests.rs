@@ -12,7 +12,6 @@ use axum::body::{to_bytes, Body};
 use axum::http::{Request, StatusCode};
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::Duration;
 use tower::ServiceExt;
 
 const AK: &str = "AKIDOPERATOR";
@@ -22,16 +21,7 @@ const AK2: &str = "AKIDSECONDUSER";
 const SK2: &str = "second-secret";
 
 fn app(dir: &std::path::Path) -> axum::Router {
-    let cfg = Config {
-        listen: "127.0.0.1:1".parse().unwrap(),
-        region: "us-east-1".into(),
-        auth: vec![(AK.into(), SK.into()), (AK2.into(), SK2.into())],
-        heartbeat: Duration::from_secs(30),
-        resend: Duration::from_secs(5),
-        manifest: Duration::from_secs(60),
-        credentials_ttl: Duration::from_secs(3600),
-        eni_attach_timeout: Duration::from_secs(60),
-    };
+    let cfg = Config::for_tests(vec![(AK.into(), SK.into()), (AK2.into(), SK2.into())]);
     router(Arc::new(App::new(cfg, Store::open(dir).unwrap()).unwrap()))
 }
 

@@ -3,7 +3,6 @@ use crate::local::config::Config;
 use crate::local::state::TaskRec;
 use crate::local::store::Store;
 use crate::model::tcs::{PublishHealthRequest, TaskHealth, TaskMetric};
-use std::time::Duration;
 
 #[test]
 fn strips_signed_header_block() {
@@ -13,16 +12,7 @@ fn strips_signed_header_block() {
 }
 
 fn app(dir: &std::path::Path) -> App {
-    let cfg = Config {
-        listen: "127.0.0.1:1".parse().unwrap(),
-        region: "us-east-1".into(),
-        auth: Vec::new(),
-        heartbeat: Duration::from_secs(30),
-        resend: Duration::from_secs(5),
-        manifest: Duration::from_secs(60),
-        credentials_ttl: Duration::from_secs(3600),
-        eni_attach_timeout: Duration::from_secs(60),
-    };
+    let cfg = Config::for_tests(Vec::new());
     App::new(cfg, Store::open(dir).unwrap()).unwrap()
 }
 
