@@ -1,7 +1,7 @@
 //! AWS Signature Version 4 verification (header and query-string forms).
 //! Pure: the caller passes the request parts and the current time.
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 

@@ -406,10 +406,11 @@ fn agent_image_registers_with_ecs_local_and_runs_a_task() {
         .tempdir()
         .expect("tempdir");
 
-    // Build (cargo release build, static; buildah) and import, as a user would.
+    // Build (static cargo build of ECS_IMAGE_PROFILE, release unless set; CI's
+    // scripts/test sets dev; buildah) and import, as a user would.
     let archive = work.path().join("ecs-agent.oci.tar");
     let started = Instant::now();
-    // Niced: when nothing built the release binary before `cargo test` (CI
+    // Niced: when nothing built the binary before `cargo test` (CI
     // should run scripts/image first), this build competes with the other
     // tests, whose timeouts matter more than this one's.
     let out = run(Command::new("nice")

@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 #[cfg(test)]
+pub mod ecs_api;
 mod selftest;
 
 use std::ffi::OsStr;
@@ -621,19 +622,24 @@ impl Agent {
     /// Waits until the instance is registered and its ACS session is open
     /// (ECS places tasks only on connected instances) and returns its ARN.
     pub fn wait_registered(&self, aws: &Aws, timeout: Duration) -> String {
+        // Polled in-process (ecs_api), confirmed once through the CLI.
         wait_until_with_log(
             self,
             "container instance registration and ACS connection",
             timeout,
             || {
-                let v = aws
-                    .ecs(&["list-container-instances", "--cluster", &self.cluster])
-                    .ok()?;
+                let cluster = json!({ "cluster": self.cluster });
+                let v = ecs_api::call(aws, "ListContainerInstances", &cluster).ok()?;
                 let arn = v["containerInstanceArns"]
                     .as_array()?
                     .first()?
                     .as_str()?
                     .to_string();
+                let query = json!({ "cluster": self.cluster, "containerInstances": [arn] });
+                let d = ecs_api::call(aws, "DescribeContainerInstances", &query).ok()?;
+                if d["containerInstances"][0]["agentConnected"] != true {
+                    return None;
+                }
                 let d = aws
                     .ecs(&[
                         "describe-container-instances",
@@ -1002,7 +1008,13 @@ pub fn wait_task_status(
     status: &str,
     timeout: Duration,
 ) -> Value {
+    // Polled in-process (ecs_api), confirmed through the CLI.
     wait_until_with_log(agent, &format!("{arn} {status}"), timeout, || {
+        let query = json!({ "cluster": agent.cluster(), "tasks": [arn] });
+        let polled = ecs_api::call(aws, "DescribeTasks", &query).ok()?;
+        if polled["tasks"][0]["lastStatus"] != status {
+            return None;
+        }
         describe_task(aws, agent, arn).filter(|t| t["lastStatus"] == status)
     })
 }
