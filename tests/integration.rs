@@ -16,6 +16,8 @@ mod bench_smoke;
 mod credentials;
 #[path = "integration/defaults.rs"]
 mod defaults;
+#[path = "integration/dns.rs"]
+mod dns;
 #[path = "integration/durability.rs"]
 mod durability;
 #[path = "integration/e2e.rs"]

@@ -1,6 +1,7 @@
 //! Carrying out one action against the runtime. Each runs in its own tokio
 //! task and reports its outcome to the task actor as a message.
 
+mod links;
 mod metadata;
 pub mod metadata_file;
 mod netfiles;
@@ -22,6 +23,7 @@ use crate::task::container::{BindMount, NetworkAttachment, PulledImage};
 use crate::task::def::{task_id, NetworkMode};
 use crate::task::failure::{Failure, FailureKind};
 use crate::task::image_ref::ImageRef;
+use crate::task::netopts::NetOptions;
 use crate::task::spec::{container_id, container_spec, set_env, SpecContext};
 use crate::task::{Action, Event, Task};
 
@@ -144,18 +146,7 @@ pub(crate) fn execute<R: ContainerRuntime>(
                 return;
             };
             let id = container_id(task_id(&arn), i, &def.name);
-            let mut extra_env = vec![("AWS_EXECUTION_ENV".into(), "AWS_ECS_EC2".into())];
-            if let Some(c) = task.containers().get(i).filter(|c| !c.token.is_empty()) {
-                extra_env.extend(endpoint_env(&c.token));
-            }
-            extra_env.extend(inner.credentials_env(task.def()));
-            let ctx = SpecContext {
-                cluster_arn: inner.settings.cluster_arn.clone(),
-                container_id: id.clone(),
-                log_path: inner.settings.log_path(task_id(&arn), &def.name),
-                network: NetworkAttachment::Host,
-                extra_env,
-            };
+            let ctx = spec_context(&inner, task, i, &id);
             let mut spec = container_spec(task.def(), def, image, &ctx);
             let aws_inputs = def.aws.clone();
             let keep: Vec<String> = def
@@ -166,7 +157,7 @@ pub(crate) fn execute<R: ContainerRuntime>(
                 .collect();
             let net_request = netsetup::request(task, i);
             let cgroup_request = CgroupRequest::new(&inner, task.def());
-            let files = ContainerFiles::new(&inner, task, i, &id);
+            let files = ContainerFiles::new(&inner, task, images, i, &id);
             let volume_request = VolumeRequest::new(
                 VolumeSettings {
                     data_dir: inner.settings.data_dir.clone(),
@@ -389,6 +380,103 @@ pub(crate) fn execute<R: ContainerRuntime>(
     }
 }
 
+/// How container `i` of the task is created: its id, log, and the
+/// variables the agent injects.
+fn spec_context<R>(inner: &Inner<R>, task: &Task, i: usize, id: &str) -> SpecContext {
+    let name = task.def().containers.get(i).map_or("", |d| d.name.as_str());
+    let mut extra_env = vec![("AWS_EXECUTION_ENV".into(), "AWS_ECS_EC2".into())];
+    if let Some(c) = task.containers().get(i).filter(|c| !c.token.is_empty()) {
+        extra_env.extend(endpoint_env(&c.token));
+    }
+    extra_env.extend(inner.credentials_env(task.def()));
+    SpecContext {
+        cluster_arn: inner.settings.cluster_arn.clone(),
+        container_id: id.to_string(),
+        log_path: inner.settings.log_path(task_id(task.arn()), name),
+        network: NetworkAttachment::Host,
+        extra_env,
+    }
+}
+
+/// The containers container `i` links to (`links`), as it sees them; a
+/// linked container without an address (it never got a network) is an error
+/// naming the link.
+fn linked<R>(
+    inner: &Inner<R>,
+    task: &Task,
+    images: &[Option<PulledImage>],
+    i: usize,
+) -> Result<Vec<links::Linked>, String> {
+    let def = task.def();
+    let Some(c) = def.containers.get(i) else {
+        return Ok(Vec::new());
+    };
+    c.net
+        .links
+        .iter()
+        .enumerate()
+        .map(|(k, l)| {
+            let j = def
+                .containers
+                .iter()
+                .position(|d| d.name == l.container)
+                .ok_or_else(|| format!("links[{k}]: no container {:?}", l.container))?;
+            let child = &def.containers[j];
+            let state = task.containers().get(j);
+            let ip = state
+                .and_then(|s| s.network.as_ref())
+                .and_then(|n| n.ipv4)
+                .ok_or_else(|| {
+                    format!(
+                        "links[{k}]: container {:?} has no network address",
+                        l.container
+                    )
+                })?;
+            let id = state
+                .and_then(|s| s.runtime_id.clone())
+                .unwrap_or_else(|| container_id(def.id(), j, &child.name));
+            let hostname = netfiles::hostname(
+                def.network_mode,
+                child.hostname.as_deref(),
+                &id,
+                def.id(),
+                Some(ip),
+            );
+            // Its environment as it was created with (Docker: its Config.Env).
+            let env = match images.get(j) {
+                Some(Some(image)) => {
+                    container_spec(def, child, image, &spec_context(inner, task, j, &id)).env
+                }
+                _ => child
+                    .environment
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect(),
+            };
+            // Docker's ExposedPorts: the port mappings' (the Go agent's
+            // Config) and the image's.
+            let image_ports = match images.get(j) {
+                Some(Some(image)) => image.config.exposed_ports.as_slice(),
+                _ => &[],
+            };
+            let ports = child
+                .port_mappings
+                .iter()
+                .map(|p| (p.container_port, p.protocol))
+                .chain(image_ports.iter().filter_map(|p| links::exposed_port(p)))
+                .collect();
+            Ok(links::Linked {
+                alias: l.alias.clone(),
+                ip,
+                hostname,
+                id,
+                env,
+                ports,
+            })
+        })
+        .collect()
+}
+
 /// What the agent mounts into a container beside its image: the hosts files
 /// of its own network namespace, and (ECS_ENABLE_CONTAINER_METADATA) the
 /// metadata file. Gathered from the task when the create is planned,
@@ -402,6 +490,10 @@ struct ContainerFiles {
     container: String,
     container_id: String,
     defined_hostname: Option<String>,
+    /// The definition's DNS and hosts settings.
+    net: NetOptions,
+    /// Its links, resolved (or why they cannot be).
+    links: Result<Vec<links::Linked>, String>,
     metadata: Option<(AgentView, TaskView)>,
 }
 
@@ -410,6 +502,9 @@ struct ContainerFiles {
 struct PreparedFiles {
     mounts: Vec<BindMount>,
     env: Vec<String>,
+    /// Set only where the container's own environment does not (Docker's
+    /// link variables).
+    default_env: Vec<String>,
     hostname: Option<String>,
 }
 
@@ -421,6 +516,16 @@ impl PreparedFiles {
                 set_env(&mut spec.env, k, v);
             }
         }
+        for e in self.default_env {
+            let key = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
+            if !spec
+                .env
+                .iter()
+                .any(|x| x.split_once('=').map(|(k, _)| k) == Some(key))
+            {
+                spec.env.push(e);
+            }
+        }
         if self.hostname.is_some() {
             spec.hostname = self.hostname;
         }
@@ -428,7 +533,13 @@ impl PreparedFiles {
 }
 
 impl ContainerFiles {
-    fn new<R>(inner: &Inner<R>, task: &Task, i: usize, container_id: &str) -> ContainerFiles {
+    fn new<R>(
+        inner: &Inner<R>,
+        task: &Task,
+        images: &[Option<PulledImage>],
+        i: usize,
+        container_id: &str,
+    ) -> ContainerFiles {
         let def = &task.def().containers[i];
         let settings = &inner.settings;
         let metadata = settings.container_metadata.then(|| {
@@ -455,6 +566,8 @@ impl ContainerFiles {
                     .filter(|h| !h.is_empty())
                     .map(str::to_string)
             }),
+            net: def.net.clone(),
+            links: linked(inner, task, images, i),
             metadata,
         }
     }
@@ -467,60 +580,109 @@ impl ContainerFiles {
         }
     }
 
-    /// Blocking. A container in its own namespace gets /etc/hosts,
-    /// /etc/hostname and, with the ENI's DNS settings, /etc/resolv.conf;
-    /// failing to write those fails the create. The metadata file only warns.
+    /// Blocking. A container in its own namespace (or, with
+    /// disableNetworking, one with only loopback) gets /etc/hosts,
+    /// /etc/hostname and /etc/resolv.conf as Docker writes them; in host
+    /// mode it keeps the host's unless its definition sets extraHosts or DNS
+    /// settings. Failing to write those fails the create. The metadata file
+    /// only warns.
     fn prepare(self, namespace: Option<&NamespaceInfo>) -> Result<PreparedFiles, String> {
         let mut out = PreparedFiles::default();
-        if let Some(ns) = namespace {
+        let links = self.links.clone()?;
+        let (ns_dir, own_dir) =
+            netfiles::dirs(&self.data_dir, &self.task_id, self.mode, &self.container)
+                .map_err(|e| e.to_string())?;
+        let net = &self.net;
+        let servers: Vec<String> = net.dns_servers.iter().map(|d| d.to_string()).collect();
+        let link_lines: Vec<(std::net::IpAddr, String)> = links
+            .iter()
+            .map(|l| (std::net::IpAddr::V4(l.ip), l.host_names()))
+            .collect();
+        let mut files = Vec::new();
+        if namespace.is_some() || net.disabled {
+            let ns_ip = namespace.and_then(|n| n.ipv4);
             let hostname = netfiles::hostname(
                 self.mode,
                 self.defined_hostname.as_deref(),
                 &self.container_id,
                 &self.task_id,
-                ns.ipv4,
+                ns_ip,
             );
-            let (ns_dir, own_dir) =
-                netfiles::dirs(&self.data_dir, &self.task_id, self.mode, &self.container)
-                    .map_err(|e| e.to_string())?;
-            // In none mode the namespace has no address for the name.
-            let ipv4 = ns.ipv4.filter(|_| self.mode != NetworkMode::None);
-            let mut files = vec![
-                (
-                    ns_dir.join("hosts"),
-                    "/etc/hosts",
-                    netfiles::hosts(&hostname, ipv4),
+            // In none mode, or alone with loopback, there is no address for the name.
+            let ipv4 = ns_ip.filter(|_| self.mode != NetworkMode::None && !net.disabled);
+            // A container's own settings make its files its own.
+            let dir = if net.has_own_files() || net.disabled {
+                &own_dir
+            } else {
+                &ns_dir
+            };
+            // The task definition's servers and search list, else the ENI's.
+            let eni_servers: Vec<String> = namespace
+                .map(|n| n.dns.iter().map(|d| d.to_string()).collect())
+                .unwrap_or_default();
+            let servers = if servers.is_empty() {
+                eni_servers
+            } else {
+                servers
+            };
+            let search = match (&net.dns_search, namespace) {
+                (s, _) if !s.is_empty() => s.clone(),
+                (_, Some(n)) => n.dns_search.clone(),
+                (_, None) => Vec::new(),
+            };
+            files.push((
+                dir.join("hosts"),
+                "/etc/hosts",
+                netfiles::hosts(&hostname, ipv4, &net.extra_hosts, &link_lines),
+            ));
+            files.push((
+                own_dir.join("hostname"),
+                "/etc/hostname",
+                format!("{hostname}\n"),
+            ));
+            files.push((
+                dir.join("resolv.conf"),
+                "/etc/resolv.conf",
+                netfiles::Resolv::for_container(
+                    &netfiles::host_resolv_conf(),
+                    &servers,
+                    &search,
+                    true,
                 ),
-                (
-                    own_dir.join("hostname"),
-                    "/etc/hostname",
-                    format!("{hostname}\n"),
-                ),
-            ];
-            if !ns.dns.is_empty() || !ns.dns_search.is_empty() {
-                let servers = if ns.dns.is_empty() {
-                    // A search list alone keeps the host's servers, as Docker does.
-                    std::fs::read_to_string("/etc/resolv.conf")
-                        .map(|t| netfiles::nameservers(&t))
-                        .unwrap_or_default()
-                } else {
-                    ns.dns.iter().map(|d| d.to_string()).collect()
-                };
+            ));
+            out.hostname = Some(hostname);
+        } else {
+            // Host mode: Docker copies the host's files unless told otherwise.
+            if !net.extra_hosts.is_empty() {
                 files.push((
-                    ns_dir.join("resolv.conf"),
-                    "/etc/resolv.conf",
-                    netfiles::resolv_conf(&servers, &ns.dns_search),
+                    own_dir.join("hosts"),
+                    "/etc/hosts",
+                    netfiles::hosts("", None, &net.extra_hosts, &[]),
                 ));
             }
-            for (path, destination, contents) in files {
-                netfiles::write(&path, &contents).map_err(|e| e.to_string())?;
-                out.mounts.push(BindMount {
-                    source: self.host_path(&path),
-                    destination: destination.to_string(),
-                    read_only: true,
-                });
+            if !servers.is_empty() || !net.dns_search.is_empty() {
+                files.push((
+                    own_dir.join("resolv.conf"),
+                    "/etc/resolv.conf",
+                    netfiles::Resolv::for_container(
+                        &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+                        &servers,
+                        &net.dns_search,
+                        false,
+                    ),
+                ));
             }
-            out.hostname = Some(hostname);
+        }
+        for (path, destination, contents) in files {
+            netfiles::write(&path, &contents).map_err(|e| e.to_string())?;
+            out.mounts.push(BindMount {
+                source: self.host_path(&path),
+                destination: destination.to_string(),
+                read_only: true,
+            });
+        }
+        for l in &links {
+            out.default_env.extend(l.env(&self.container_id));
         }
         if let Some((agent, view)) = &self.metadata {
             match metadata::at_create(

@@ -41,6 +41,10 @@ fn keys(def: &TaskDef) -> Vec<String> {
 /// `None` in host mode.
 pub(crate) fn request(task: &Task, i: usize) -> Option<NamespaceRequest> {
     let def = task.def().containers.get(i)?;
+    // disableNetworking: runc gives it a namespace with only loopback.
+    if def.net.disabled {
+        return None;
+    }
     // None in host mode.
     let key = key(task.def(), &def.name)?;
     let mode = task.def().network_mode;

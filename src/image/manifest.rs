@@ -369,6 +369,8 @@ struct RawRunConfig {
     /// `{"/data": {}}`: only the keys mean something.
     #[serde(rename = "Volumes", default)]
     volumes: Option<BTreeMap<String, serde_json::Value>>,
+    #[serde(rename = "ExposedPorts", default)]
+    exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -400,6 +402,7 @@ pub fn parse_config(body: &[u8]) -> Result<ImageConfigBlob, ManifestError> {
             user: run.user.unwrap_or_default(),
             labels: run.labels.unwrap_or_default(),
             volumes: run.volumes.unwrap_or_default().into_keys().collect(),
+            exposed_ports: run.exposed_ports.unwrap_or_default().into_keys().collect(),
         },
         diff_ids,
     })
@@ -631,7 +634,8 @@ mod tests {
     fn parses_image_configs() {
         let cfg = parse_config(
             br#"{"architecture":"amd64","os":"linux","config":{"Entrypoint":["/e"],"Cmd":["sh","-c","x"],
-              "Env":["PATH=/bin","A=b"],"WorkingDir":"/w","User":"1000:1000","Labels":{"k":"v"}},
+              "Env":["PATH=/bin","A=b"],"WorkingDir":"/w","User":"1000:1000","Labels":{"k":"v"},
+              "ExposedPorts":{"8080/tcp":{},"53/udp":{}}},
               "rootfs":{"type":"layers","diff_ids":["sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]}}"#,
         )
         .unwrap();
@@ -641,10 +645,11 @@ mod tests {
         assert_eq!(cfg.config.working_dir, "/w");
         assert_eq!(cfg.config.user, "1000:1000");
         assert_eq!(cfg.config.labels.get("k").map(String::as_str), Some("v"));
+        assert_eq!(cfg.config.exposed_ports, vec!["53/udp", "8080/tcp"]);
         assert_eq!(cfg.diff_ids, vec![A.to_string()]);
 
         // Docker writes nulls for unset fields.
-        let cfg = parse_config(br#"{"config":{"Entrypoint":null,"Cmd":null,"Env":null,"Labels":null},"rootfs":{"diff_ids":[]}}"#).unwrap();
+        let cfg = parse_config(br#"{"config":{"Entrypoint":null,"Cmd":null,"Env":null,"Labels":null,"ExposedPorts":null},"rootfs":{"diff_ids":[]}}"#).unwrap();
         assert_eq!(cfg.config, ImageConfig::default());
         assert!(parse_config(b"{}").unwrap().diff_ids.is_empty());
         assert!(matches!(

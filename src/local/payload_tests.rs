@@ -292,3 +292,54 @@ fn secrets_env_files_and_the_execution_role_travel_as_amazon_ecs_sends_them() {
     );
     assert!(exec.access_key_id.is_some() && exec.credentials_id.is_some());
 }
+
+#[test]
+fn dns_hosts_links_and_terminal_reach_the_agent_as_amazon_ecs_sends_them() {
+    // Where Amazon ECS puts these (the ECS service model's ContainerDefinition
+    // docs: dnsServers "maps to Dns", dnsSearchDomains to DnsSearch,
+    // extraHosts to ExtraHosts (--add-host host:ip), hostname to Hostname,
+    // disableNetworking to NetworkDisabled, pseudoTerminal to Tty,
+    // interactive to OpenStdin; acs-api-2.json: `links` is a field of the ACS
+    // Container). The Go agent decodes them into Docker's Config/HostConfig
+    // (agent/api/task/task.go dockerConfig/dockerHostConfig; its
+    // TestDockerHostConfigRawConfig has ExtraHosts ["extra:hosts"]).
+    let d = serde_json::json!({
+        "family": "net", "networkMode": "bridge",
+        "containerDefinitions": [{
+            "name": "web", "image": "busybox:latest", "memory": 32, "links": ["db:database"],
+            "hostname": "webhost", "dnsServers": ["10.0.0.2"], "dnsSearchDomains": ["corp.example"],
+            "extraHosts": [{"hostname": "extra.example", "ipAddress": "192.0.2.10"}],
+            "disableNetworking": false, "pseudoTerminal": true, "interactive": true
+        }, {"name": "db", "image": "busybox:latest", "memory": 32}]
+    });
+    let view = view(d.as_object().unwrap()).unwrap();
+    let mut rec = task(serde_json::json!({}));
+    rec.containers.push(ContainerRec {
+        name: "db".into(),
+        ..Default::default()
+    });
+    let t = build_task(&rec, "net", 1, &view, "us-east-1");
+    let c = &t.containers[0];
+    assert_eq!(c.links, vec!["db:database"]);
+    let dc = c.docker_config.as_ref().unwrap();
+    let config: serde_json::Value = serde_json::from_str(dc.config.as_deref().unwrap()).unwrap();
+    assert_eq!(config["Hostname"], "webhost");
+    assert_eq!(config["Tty"], true);
+    assert_eq!(config["OpenStdin"], true);
+    assert_eq!(config["NetworkDisabled"], false);
+    let host: serde_json::Value = serde_json::from_str(dc.host_config.as_deref().unwrap()).unwrap();
+    assert_eq!(host["Dns"], serde_json::json!(["10.0.0.2"]));
+    assert_eq!(host["DnsSearch"], serde_json::json!(["corp.example"]));
+    assert_eq!(
+        host["ExtraHosts"],
+        serde_json::json!(["extra.example:192.0.2.10"])
+    );
+    // And the agent takes them as sent.
+    let def = crate::task::from_acs::task_def(&t, Default::default()).unwrap();
+    let web = &def.containers[0];
+    assert_eq!(web.net.links[0].alias, "database");
+    assert_eq!(web.net.extra_hosts[0].hostname, "extra.example");
+    assert_eq!(web.net.dns_search, vec!["corp.example"]);
+    assert!(web.tty && !web.net.disabled);
+    assert_eq!(web.hostname.as_deref(), Some("webhost"));
+}

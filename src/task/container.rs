@@ -17,6 +17,8 @@ pub struct ImageConfig {
     /// Its `VOLUME`s (the config's `Volumes` keys): Docker gives each an
     /// anonymous volume filled with the image's content there.
     pub volumes: Vec<String>,
+    /// `ExposedPorts` keys as the image writes them (`80/tcp`), sorted.
+    pub exposed_ports: Vec<String>,
 }
 
 /// An image present in containerd: recorded, unpacked, ready to run.
@@ -65,6 +67,9 @@ pub enum NetworkAttachment {
     Host,
     /// An existing namespace made by the network layer, by path (`/var/run/netns/...`).
     Namespace(PathBuf),
+    /// A namespace of its own with only loopback, made by runc
+    /// (`disableNetworking`).
+    Isolated,
 }
 
 /// A host file or directory bind-mounted into the container.
@@ -117,4 +122,7 @@ pub struct ContainerSpec {
     /// Capabilities, devices, init, shm, tmpfs, swap, sysctls, security
     /// options, pid/ipc namespaces.
     pub linux: super::linux::LinuxOptions,
+    /// pseudoTerminal: the shim gives the process a terminal and copies
+    /// what it prints to the log.
+    pub tty: bool,
 }

@@ -88,6 +88,12 @@ pub struct ContainerDef {
     pub mount_points: Vec<super::volumes::MountPoint>,
     #[serde(default)]
     pub volumes_from: Vec<super::volumes::VolumesFrom>,
+    /// dnsServers, dnsSearchDomains, extraHosts, links, disableNetworking.
+    #[serde(default)]
+    pub net: super::netdef::NetOptions,
+    /// pseudoTerminal: the process runs on a terminal from the shim.
+    #[serde(default)]
+    pub tty: bool,
     /// `healthCheckType: "docker"` with `dockerConfig.config.HealthCheck`.
     #[serde(default)]
     pub health_check: Option<super::health::HealthCheck>,
@@ -260,6 +266,8 @@ impl ContainerDef {
             health_check: None,
             restart_policy: None,
             aws: AwsInputs::default(),
+            net: Default::default(),
+            tty: false,
         }
     }
 }

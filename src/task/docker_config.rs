@@ -27,6 +27,12 @@ pub struct DockerCreateConfig {
     /// `Healthcheck` (Amazon ECS spells it `HealthCheck`); `None` when
     /// absent or `["NONE"]`.
     pub health_check: Option<super::health::HealthCheck>,
+    /// `NetworkDisabled` (disableNetworking).
+    pub network_disabled: bool,
+    /// `Tty` (pseudoTerminal).
+    pub tty: bool,
+    /// `OpenStdin` (interactive).
+    pub open_stdin: bool,
     /// Keys that are no field of Docker's `Config`, as `dockerConfig.config.KEY`.
     pub unknown_keys: Vec<String>,
 }
@@ -42,6 +48,12 @@ pub struct DockerHostConfig {
     pub network_mode: Option<String>,
     /// Capabilities, devices, init, shm, tmpfs, swap, sysctls, security options.
     pub linux: super::linux::LinuxOptions,
+    /// `Dns` (dnsServers), as sent; `task::netopts` validates them.
+    pub dns: Vec<String>,
+    /// `DnsSearch` (dnsSearchDomains).
+    pub dns_search: Vec<String>,
+    /// `ExtraHosts` (extraHosts), Docker's `host:ip` strings.
+    pub extra_hosts: Vec<String>,
     /// Keys that are no field of Docker's `HostConfig`, as `dockerConfig.hostConfig.KEY`.
     pub unknown_keys: Vec<String>,
 }
@@ -85,6 +97,9 @@ const CONFIG_IMPLEMENTED: &[&str] = &[
     // Only as the shell of a CMD-SHELL health check, its one use in a
     // container that is not building an image.
     "Shell",
+    "NetworkDisabled",
+    "Tty",
+    "OpenStdin",
 ];
 
 /// Every field of Docker's `container.HostConfig`, its embedded `Resources`
@@ -184,6 +199,9 @@ const HOST_CONFIG_IMPLEMENTED: &[&str] = &[
     "SecurityOpt",
     "PidMode",
     "IpcMode",
+    "Dns",
+    "DnsSearch",
+    "ExtraHosts",
 ];
 
 /// A decoded object keyed by Docker's field names, each value with the key it
@@ -268,6 +286,22 @@ impl Fields {
         }
     }
 
+    /// A list of strings; null is empty, as Go decodes it.
+    fn strings(&self, name: &str) -> Result<Vec<String>, String> {
+        match self.get(name) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| match v {
+                    Value::String(s) => Ok(s.clone()),
+                    _ => Err(format!("{}[{i}]: expected a string", self.path(name))),
+                })
+                .collect(),
+            Some(_) => Err(format!("{}: expected a list of strings", self.path(name))),
+        }
+    }
+
     fn opt_bool(&self, name: &str) -> Result<bool, String> {
         match self.get(name) {
             None | Some(Value::Null) => Ok(false),
@@ -337,6 +371,9 @@ pub fn parse_config(text: Option<&str>) -> Result<DockerCreateConfig, String> {
         user: f.opt_string("User")?,
         working_dir: f.opt_string("WorkingDir")?,
         hostname: f.opt_string("Hostname")?,
+        network_disabled: f.opt_bool("NetworkDisabled")?,
+        tty: f.opt_bool("Tty")?,
+        open_stdin: f.opt_bool("OpenStdin")?,
         unknown_keys: f.unknown.clone(),
     })
 }
@@ -393,6 +430,9 @@ pub fn parse_host_config(text: Option<&str>) -> Result<DockerHostConfig, String>
         memory_reservation_bytes,
         privileged: f.opt_bool("Privileged")?,
         network_mode: f.opt_string("NetworkMode")?,
+        dns: f.strings("Dns")?,
+        dns_search: f.strings("DnsSearch")?,
+        extra_hosts: f.strings("ExtraHosts")?,
         unknown_keys: f.unknown.clone(),
     })
 }
@@ -553,17 +593,53 @@ mod tests {
 
     #[test]
     fn docker_fields_not_implemented_are_refused_by_the_name_sent() {
-        let e = parse_host_config(Some(r#"{"dns":["10.0.0.2"]}"#)).unwrap_err();
+        let e = parse_host_config(Some(r#"{"dnsOptions":["ndots:2"]}"#)).unwrap_err();
         assert_eq!(
             e,
-            "dockerConfig.hostConfig.dns is not supported by this agent"
+            "dockerConfig.hostConfig.dnsOptions is not supported by this agent"
         );
-        let e = parse_config(Some(r#"{"Tty":true}"#)).unwrap_err();
-        assert_eq!(e, "dockerConfig.config.Tty is not supported by this agent");
+        let e = parse_config(Some(r#"{"StdinOnce":true}"#)).unwrap_err();
+        assert_eq!(
+            e,
+            "dockerConfig.config.StdinOnce is not supported by this agent"
+        );
         // Set to Docker's zero value, they are not set at all.
         parse_host_config(Some(
             r#"{"Dns":[],"ShmSize":0,"Init":false,"SecurityOpt":null}"#,
         ))
         .unwrap();
+    }
+
+    #[test]
+    fn dns_hosts_and_terminal_fields_are_read_as_amazon_ecs_sends_them() {
+        // Docker's field names (Amazon ECS maps dnsServers to Dns,
+        // dnsSearchDomains to DnsSearch, extraHosts to ExtraHosts as
+        // "host:ip", pseudoTerminal to Tty, interactive to OpenStdin,
+        // disableNetworking to NetworkDisabled: the ECS service model's
+        // ContainerDefinition docs; the Go agent's TestDockerHostConfigRawConfig
+        // and TestDockerConfigRawConfig decode these keys).
+        let h = parse_host_config(Some(
+            r#"{"Dns":["10.0.0.2","fd00::53"],"DnsSearch":["a.example"],"ExtraHosts":["db:10.0.0.9"],"CapAdd":[]}"#,
+        ))
+        .unwrap();
+        assert_eq!(h.dns, vec!["10.0.0.2", "fd00::53"]);
+        assert_eq!(h.dns_search, vec!["a.example"]);
+        assert_eq!(h.extra_hosts, vec!["db:10.0.0.9"]);
+        let c = parse_config(Some(
+            r#"{"Tty":true,"OpenStdin":true,"NetworkDisabled":true}"#,
+        ))
+        .unwrap();
+        assert!(c.tty && c.open_stdin && c.network_disabled);
+        assert_eq!(
+            parse_host_config(Some(r#"{"Dns":null}"#)).unwrap().dns,
+            Vec::<String>::new()
+        );
+        let e = parse_host_config(Some(r#"{"Dns":"10.0.0.2"}"#)).unwrap_err();
+        assert_eq!(e, "dockerConfig.hostConfig.Dns: expected a list of strings");
+        let e = parse_host_config(Some(r#"{"ExtraHosts":["a:1.2.3.4",5]}"#)).unwrap_err();
+        assert_eq!(
+            e,
+            "dockerConfig.hostConfig.ExtraHosts[1]: expected a string"
+        );
     }
 }

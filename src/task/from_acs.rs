@@ -18,6 +18,7 @@ use super::limits::{too_many_containers, MAX_CONTAINERS, MAX_NAME_LEN};
 use super::linux::{check_sysctls, IpcMode, LinuxOptions, PidMode};
 use super::net::{parse_mac, Eni};
 use super::resources::{self, AsmRegistryAuth, EnvFileRef, SecretProvider, SecretRef};
+use super::netopts::net_options;
 use super::volumes::{check_volumes_from, mount_points, task_volumes, volumes_from, TaskVolume};
 
 /// Instance-wide rules a task must follow (from the agent's config).
@@ -101,6 +102,7 @@ pub fn task_def(t: &acs::Task, policy: Policy) -> Result<TaskDef, InvalidTask> {
         }
         containers.push(def);
     }
+    link_dependencies(&mut containers)?;
     check_dependencies(&containers)?;
     let sources: Vec<(&str, Vec<&str>)> = containers
         .iter()
@@ -356,7 +358,6 @@ fn container_def(
     // Parsed here, once: a reference that cannot be pulled stops the task now.
     let image = ImageRef::parse(&image).map_err(|e| invalid(at(&format!("image: {e}"))))?;
     for (field, set) in [
-        ("links", !c.links.is_empty()),
         ("firelensConfiguration", c.firelens_configuration.is_some()),
         ("credentialSpecs", !c.credential_specs.is_empty()),
     ] {
@@ -395,6 +396,8 @@ fn container_def(
             "dockerConfig.config.HealthCheck: health checks are disabled on this instance (ECS_DISABLE_DOCKER_HEALTH_CHECK=true)",
         )));
     }
+    let (net, tty) =
+        net_options(&config, &host, &c.links, network_mode).map_err(|e| invalid(at(&e)))?;
     let privileged = c.privileged.unwrap_or(false) || host.privileged;
     if privileged && policy.disable_privileged {
         return Err(invalid(at(
@@ -458,6 +461,8 @@ fn container_def(
             env_files: env_files(&name, &c.environment_files)?,
             registry_auth: registry_auth(&name, c.registry_authentication.as_ref())?,
         },
+        net,
+        tty,
         name,
         image,
     })
@@ -748,6 +753,37 @@ fn port_mappings(
             })
         })
         .collect()
+}
+
+/// A link names another container of the task, which starts first: the Go
+/// agent adds a START dependency on it (`task.go:initializeContainerOrdering`),
+/// as Docker needs the linked container running.
+fn link_dependencies(containers: &mut [ContainerDef]) -> Result<(), InvalidTask> {
+    let names: BTreeSet<String> = containers.iter().map(|c| c.name.clone()).collect();
+    for c in containers.iter_mut() {
+        for (j, l) in c.net.links.iter().enumerate() {
+            if l.container == c.name {
+                return Err(invalid(format!(
+                    "container {:?}: links[{j}] links the container to itself",
+                    c.name
+                )));
+            }
+            if !names.contains(&l.container) {
+                return Err(invalid(format!(
+                    "container {:?}: links[{j}] names container {:?}, which is not in the task",
+                    c.name, l.container
+                )));
+            }
+            let container = l.container.clone();
+            if !c.depends_on.iter().any(|d| d.container == container) {
+                c.depends_on.push(Dependency {
+                    container,
+                    condition: Condition::Start,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Every dependency names another container of the task, and there is no cycle.

@@ -427,3 +427,59 @@ fn eni_from_the_acs_payload() {
         "domainNameServers"
     );
 }
+
+fn bridge_task(containers: serde_json::Value) -> acs::Task {
+    let mut t = payload_task(containers);
+    t.network_mode = Some("bridge".into());
+    t
+}
+
+#[test]
+fn links_name_containers_of_the_task_which_start_first() {
+    // `links` is a field of the ACS container (acs-api-2.json Container.links);
+    // the Go agent adds a START dependency on each linked container
+    // (task.go:initializeContainerOrdering).
+    let t = bridge_task(serde_json::json!([
+        {"name": "db", "image": "busybox"},
+        {"name": "web", "image": "busybox", "links": ["db:database"],
+         "dockerConfig": {"hostConfig": "{\"Dns\":[\"10.0.0.2\"],\"ExtraHosts\":[\"x:192.0.2.1\"]}",
+                          "config": "{\"Tty\":true,\"OpenStdin\":true,\"Hostname\":\"web\"}"}}
+    ]));
+    let def = task_def(&t, Policy::default()).unwrap();
+    let web = &def.containers[1];
+    assert_eq!(web.net.links[0].alias, "database");
+    assert_eq!(web.net.dns_servers.len(), 1);
+    assert!(web.tty);
+    assert_eq!(web.hostname.as_deref(), Some("web"));
+    assert_eq!(
+        web.depends_on,
+        vec![super::def::Dependency {
+            container: "db".into(),
+            condition: Condition::Start
+        }]
+    );
+    let t = bridge_task(serde_json::json!([
+        {"name": "web", "image": "busybox", "links": ["cache"]}
+    ]));
+    assert_eq!(
+        reason(&t),
+        "container \"web\": links[0] names container \"cache\", which is not in the task"
+    );
+    let t = bridge_task(serde_json::json!([
+        {"name": "web", "image": "busybox", "links": ["web:me"]}
+    ]));
+    assert!(reason(&t).contains("links[0] links the container to itself"));
+    let t = bridge_task(serde_json::json!([
+        {"name": "a", "image": "busybox", "links": ["b"]},
+        {"name": "b", "image": "busybox", "links": ["a"]}
+    ]));
+    assert!(reason(&t).contains("cycle"), "{}", reason(&t));
+    let t = bridge_task(serde_json::json!([
+        {"name": "web", "image": "busybox",
+         "dockerConfig": {"hostConfig": "{\"ExtraHosts\":[\"x:192.0.2.300\"]}"}}
+    ]));
+    assert_eq!(
+        reason(&t),
+        "container \"web\": extraHosts[0] \"x:192.0.2.300\": \"192.0.2.300\" is not an IPv4 or IPv6 address"
+    );
+}

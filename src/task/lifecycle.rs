@@ -560,8 +560,12 @@ impl Task {
                     actions.push(Action::Pull(i));
                 }
                 // Docker copies a volumesFrom source's mounts at create, so
-                // the source is created first (the Go agent's dependency graph).
-                ContainerStatus::Pulled if self.volume_sources_created(i) => {
+                // the source is created first (the Go agent's dependency graph);
+                // linked containers too: their addresses go into this one's
+                // /etc/hosts and environment when it is created.
+                ContainerStatus::Pulled
+                    if self.volume_sources_created(i) && !self.links_pending(i) =>
+                {
                     self.containers[i].in_flight = true;
                     actions.push(Action::Create(i));
                 }
@@ -595,6 +599,19 @@ impl Task {
                 .iter()
                 .position(|c| c.name == v.source_container)
                 .is_none_or(|k| self.containers[k].known >= ContainerStatus::Created)
+        })
+    }
+
+    /// Whether a container container `i` links to is not made yet (one that
+    /// stopped before it was made is not waited for: the create then fails
+    /// naming the link).
+    fn links_pending(&self, i: usize) -> bool {
+        self.def.containers[i].net.links.iter().any(|l| {
+            self.def
+                .containers
+                .iter()
+                .position(|d| d.name == l.container)
+                .is_some_and(|j| self.containers[j].known < ContainerStatus::Created)
         })
     }
 

@@ -659,3 +659,28 @@ fn a_volumes_from_container_is_created_after_its_source() {
     let next = t.next_actions();
     assert!(next.contains(&Action::Create(0)), "{next:?}");
 }
+
+#[test]
+fn a_linking_container_is_created_after_the_linked_one() {
+    let mut web = container("web", true, &[("db", Condition::Start)]);
+    web.net.links = vec![crate::task::netopts::Link {
+        container: "db".into(),
+        alias: "database".into(),
+    }];
+    let mut t = task(vec![container("db", false, &[]), web]);
+    t.next_actions();
+    for i in 0..2 {
+        t.apply(Event::Pulled {
+            container: i,
+            result: Ok("d".into()),
+        });
+    }
+    // Only db is created while it is not made yet.
+    assert_eq!(t.next_actions(), vec![Action::Create(0)]);
+    t.apply(Event::Created {
+        container: 0,
+        result: Ok("id0".into()),
+    });
+    let actions = t.next_actions();
+    assert!(actions.contains(&Action::Create(1)), "{actions:?}");
+}

@@ -15,6 +15,8 @@ pub mod limits;
 pub mod linux;
 pub mod net;
 pub mod resources;
+pub mod netdef;
+pub mod netopts;
 pub mod spec;
 pub mod status;
 pub mod volumes;

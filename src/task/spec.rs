@@ -76,12 +76,17 @@ pub fn container_spec(
         ulimits: def.ulimits.clone(),
         labels,
         log_path: ctx.log_path.clone(),
-        network: ctx.network.clone(),
+        network: if def.net.disabled {
+            NetworkAttachment::Isolated
+        } else {
+            ctx.network.clone()
+        },
         // The engine adds its own (hosts files, metadata file) once the
         // container's network is known.
         mounts: Vec::new(),
         populate_from_image: Vec::new(),
         linux: def.linux.clone(),
+        tty: def.tty,
     }
 }
 
@@ -152,6 +157,7 @@ mod tests {
                 user: "app".into(),
                 labels: BTreeMap::from([("from".into(), "image".into())]),
                 volumes: vec![],
+                exposed_ports: vec![],
             },
         }
     }

@@ -815,6 +815,7 @@ async fn containerd_containers_in_task_namespaces() {
         mounts: Vec::new(),
         populate_from_image: Vec::new(),
         linux: Default::default(),
+        tty: false,
     };
     let web_cmd = [
         "sh",

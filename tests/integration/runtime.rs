@@ -78,6 +78,7 @@ impl Fixture {
             mounts: Vec::new(),
             populate_from_image: Vec::new(),
             linux: Default::default(),
+            tty: false,
         }
     }
 
@@ -788,6 +789,7 @@ async fn exit_events_resume_after_containerd_restarts() {
         mounts: Vec::new(),
         populate_from_image: Vec::new(),
         linux: Default::default(),
+        tty: false,
     };
     let mut exits = rt.subscribe_exits().await.unwrap();
     rt.create(&spec("before")).await.unwrap();

@@ -2,14 +2,16 @@
 //! own network namespace, as Docker writes them for its containers: without
 //! them a busybox container has only its image's files, where `localhost`
 //! may not resolve. Kept under `$ECS_DATADIR/netfiles/<task id>/` until the
-//! task is cleaned up: hosts and resolv.conf once per namespace (the task
-//! for awsvpc and none, the container for bridge), hostname per container.
+//! task is cleaned up: hosts and resolv.conf once per task for awsvpc (its
+//! containers share the namespace and its settings), per container
+//! otherwise, hostname per container.
 
 use std::io::Write;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Component, Path, PathBuf};
 
 use crate::task::def::NetworkMode;
+use crate::task::netopts::HostEntry;
 
 const DIR: &str = "netfiles";
 
@@ -21,40 +23,131 @@ ff00::0\tip6-mcastprefix\n\
 ff02::1\tip6-allnodes\n\
 ff02::2\tip6-allrouters\n";
 
-/// `/etc/hosts`: loopback names, then the namespace's address with the
-/// container's hostname when it has an address.
-pub(crate) fn hosts(hostname: &str, ipv4: Option<Ipv4Addr>) -> String {
+/// `/etc/hosts` in Docker's order: loopback names, the task definition's
+/// extraHosts, the linked containers (`links`), then the namespace's
+/// address with the container's hostname when it has an address.
+pub(crate) fn hosts(
+    hostname: &str,
+    ipv4: Option<Ipv4Addr>,
+    extra: &[HostEntry],
+    links: &[(IpAddr, String)],
+) -> String {
     let mut s = LOCALHOST.to_string();
+    for e in extra {
+        s.push_str(&format!("{}\t{}\n", e.ip, e.hostname));
+    }
+    for (ip, names) in links {
+        s.push_str(&format!("{ip}\t{names}\n"));
+    }
     if let Some(ip) = ipv4 {
         s.push_str(&format!("{ip}\t{hostname}\n"));
     }
     s
 }
 
-/// `/etc/resolv.conf` with the ENI's servers and search list, in Docker's order.
-pub(crate) fn resolv_conf(nameservers: &[String], search: &[String]) -> String {
-    let mut s = String::new();
-    for ns in nameservers {
-        s.push_str(&format!("nameserver {ns}\n"));
+/// Where Docker reads the host's resolver settings: /etc/resolv.conf, or
+/// systemd-resolved's upstream list when that names only its local stub
+/// (which answers on the host's loopback, not a container's).
+pub(crate) fn host_resolv_conf() -> String {
+    let main = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    if Resolv::parse(&main).nameservers == ["127.0.0.53"] {
+        if let Ok(upstream) = std::fs::read_to_string("/run/systemd/resolve/resolv.conf") {
+            return upstream;
+        }
     }
-    if !search.is_empty() {
-        s.push_str(&format!("search {}\n", search.join(" ")));
-    }
-    s
+    main
 }
 
-/// The `nameserver` entries of a resolv.conf.
-pub(crate) fn nameservers(resolv: &str) -> Vec<String> {
-    resolv
-        .lines()
-        .filter_map(|l| {
-            let mut words = l.split_whitespace();
-            (words.next() == Some("nameserver"))
-                .then(|| words.next())
-                .flatten()
-                .map(str::to_string)
-        })
-        .collect()
+/// Docker's fallback when no usable nameserver is left.
+const DEFAULT_NAMESERVERS: [&str; 2] = ["8.8.8.8", "8.8.4.4"];
+
+/// A resolv.conf as Docker's resolvconf package reads and writes it.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Resolv {
+    pub nameservers: Vec<String>,
+    search: Vec<String>,
+    options: Vec<String>,
+    /// Lines that are no directive it knows, kept as written.
+    other: Vec<String>,
+}
+
+impl Resolv {
+    pub(crate) fn parse(text: &str) -> Resolv {
+        let mut r = Resolv::default();
+        for line in text.lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let Some(first) = fields.first() else {
+                continue;
+            };
+            if first.starts_with('#') || first.starts_with(';') {
+                continue;
+            }
+            match (*first, &fields[1..]) {
+                (_, []) => {}
+                ("nameserver", [ns, ..]) => {
+                    if ns.parse::<IpAddr>().is_ok() {
+                        r.nameservers.push(ns.to_string());
+                    }
+                }
+                // `domain` is the obsolete spelling; the last one wins.
+                ("search" | "domain", rest) => {
+                    r.search = rest.iter().map(|s| s.to_string()).collect()
+                }
+                ("options", rest) => r.options.extend(rest.iter().map(|s| s.to_string())),
+                _ => r.other.push(line.to_string()),
+            }
+        }
+        r
+    }
+
+    /// The container's file: the host's settings with the task
+    /// definition's (or the ENI's) servers and search list in their place.
+    /// In a namespace of its own (`namespaced`) the host's loopback and IPv6
+    /// servers cannot answer, so Docker drops them (its legacy bridge has no
+    /// IPv6) and falls back to public servers; servers given explicitly are
+    /// kept as given.
+    pub(crate) fn for_container(
+        host: &str,
+        servers: &[String],
+        search: &[String],
+        namespaced: bool,
+    ) -> String {
+        let mut r = Resolv::parse(host);
+        if !search.is_empty() {
+            r.search = search.iter().filter(|s| *s != ".").cloned().collect();
+        }
+        if !servers.is_empty() {
+            r.nameservers = servers.to_vec();
+        } else if namespaced {
+            r.nameservers.retain(|ns| match ns.parse::<IpAddr>() {
+                Ok(IpAddr::V4(a)) => !a.is_loopback(),
+                _ => false,
+            });
+            if r.nameservers.is_empty() {
+                r.nameservers = DEFAULT_NAMESERVERS.map(String::from).to_vec();
+            }
+        }
+        r.render()
+    }
+
+    /// Docker's layout: nameservers, search, options, the rest.
+    fn render(&self) -> String {
+        let mut s = String::new();
+        for ns in &self.nameservers {
+            s.push_str(&format!("nameserver {ns}\n"));
+        }
+        if !self.search.is_empty() {
+            s.push_str(&format!("search {}\n", self.search.join(" ")));
+        }
+        if !self.options.is_empty() {
+            s.push_str(&format!("options {}\n", self.options.join(" ")));
+        }
+        for line in &self.other {
+            s.push_str(line);
+            s.push('\n');
+        }
+        s
+    }
 }
 
 /// EC2's host name for a private address (`ip-10-0-1-5`): an awsvpc task's
@@ -121,9 +214,11 @@ pub(crate) fn dirs(
     plain("container name", container)?;
     let task = task_dir(data_dir, task_id)?;
     let own = task.join(container);
+    // awsvpc: one namespace and one set of settings for the task. Bridge
+    // and none containers each have their own with Docker.
     let namespace = match mode {
-        NetworkMode::Bridge => own.clone(),
-        _ => task,
+        NetworkMode::Awsvpc => task,
+        _ => own.clone(),
     };
     Ok((namespace, own))
 }
@@ -170,37 +265,74 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hosts_lists_localhost_then_the_container() {
-        let h = hosts("ip-10-0-1-5", Some(Ipv4Addr::new(10, 0, 1, 5)));
+    fn hosts_lists_localhost_extra_hosts_links_then_the_container() {
+        let h = hosts("ip-10-0-1-5", Some(Ipv4Addr::new(10, 0, 1, 5)), &[], &[]);
         let lines: Vec<&str> = h.lines().collect();
         assert_eq!(lines[0], "127.0.0.1\tlocalhost");
         assert_eq!(lines[1], "::1\tlocalhost ip6-localhost ip6-loopback");
         assert_eq!(*lines.last().unwrap(), "10.0.1.5\tip-10-0-1-5");
         assert_eq!(lines.len(), 7);
         assert_eq!(
-            hosts("abc", None).lines().count(),
+            hosts("abc", None, &[], &[]).lines().count(),
             6,
             "no address, no entry"
         );
         assert!(h.ends_with('\n'));
+        // Docker's order: defaults, --add-host entries, links, own address.
+        let extra = [HostEntry {
+            hostname: "db.example".into(),
+            ip: "192.0.2.10".parse().unwrap(),
+        }];
+        let links = [(
+            "172.17.0.3".parse().unwrap(),
+            "database abcdef012345 t-0-db".to_string(),
+        )];
+        let h = hosts("web", Some(Ipv4Addr::new(172, 17, 0, 2)), &extra, &links);
+        let tail: Vec<&str> = h.lines().skip(6).collect();
+        assert_eq!(
+            tail,
+            [
+                "192.0.2.10\tdb.example",
+                "172.17.0.3\tdatabase abcdef012345 t-0-db",
+                "172.17.0.2\tweb"
+            ]
+        );
     }
 
     #[test]
-    fn resolv_conf_has_servers_then_search() {
+    fn resolv_conf_is_docker_s() {
+        let host = "# managed\nnameserver 127.0.0.53\nnameserver 10.0.0.2\nnameserver fd00::1\n\
+                    search a.example\nsearch b.example\noptions edns0\noptions ndots:2\nsortlist 10.0.0.0\n";
+        // A namespace of its own: the host's loopback and IPv6 servers go.
         assert_eq!(
-            resolv_conf(
-                &["10.0.0.2".into(), "10.0.0.3".into()],
-                &["a.example".into(), "b.example".into()]
+            Resolv::for_container(host, &[], &[], true),
+            "nameserver 10.0.0.2\nsearch b.example\noptions edns0 ndots:2\nsortlist 10.0.0.0\n"
+        );
+        // None left: Docker's public fallback.
+        assert_eq!(
+            Resolv::for_container("nameserver 127.0.0.53\n", &[], &[], true),
+            "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
+        );
+        // Given servers and search list replace the host's; options stay.
+        assert_eq!(
+            Resolv::for_container(
+                host,
+                &["10.9.9.9".into(), "127.0.0.1".into()],
+                &["x.example".into(), "y.example".into()],
+                true
             ),
-            "nameserver 10.0.0.2\nnameserver 10.0.0.3\nsearch a.example b.example\n"
+            "nameserver 10.9.9.9\nnameserver 127.0.0.1\nsearch x.example y.example\n\
+             options edns0 ndots:2\nsortlist 10.0.0.0\n"
+        );
+        // A search list alone keeps the host's servers; "." means none.
+        assert_eq!(
+            Resolv::for_container(host, &[], &[".".into()], false),
+            "nameserver 127.0.0.53\nnameserver 10.0.0.2\nnameserver fd00::1\n\
+             options edns0 ndots:2\nsortlist 10.0.0.0\n"
         );
         assert_eq!(
-            resolv_conf(&["1.1.1.1".into()], &[]),
-            "nameserver 1.1.1.1\n"
-        );
-        assert_eq!(
-            nameservers("# x\nnameserver 127.0.0.53\noptions edns0\nnameserver  ::1 \nsearch y\n"),
-            vec!["127.0.0.53", "::1"]
+            Resolv::parse("nameserver  ::1 \nnameserver bogus\ndomain d.example\n").nameservers,
+            vec!["::1"]
         );
     }
 
@@ -231,7 +363,7 @@ mod tests {
     }
 
     #[test]
-    fn bridge_files_are_per_container_the_others_per_task() {
+    fn awsvpc_files_are_per_task_the_others_per_container() {
         let d = Path::new("/data");
         let (ns, own) = dirs(d, "t1", NetworkMode::Bridge, "web").unwrap();
         assert_eq!(ns, Path::new("/data/netfiles/t1/web"));
@@ -239,6 +371,8 @@ mod tests {
         let (ns, own) = dirs(d, "t1", NetworkMode::Awsvpc, "web").unwrap();
         assert_eq!(ns, Path::new("/data/netfiles/t1"));
         assert_eq!(own, Path::new("/data/netfiles/t1/web"));
+        let (ns, own) = dirs(d, "t1", NetworkMode::None, "web").unwrap();
+        assert_eq!(ns, own);
         assert!(dirs(d, "..", NetworkMode::None, "web").is_err());
         assert!(dirs(d, "t1", NetworkMode::None, "a/b").is_err());
         assert!(dirs(d, "", NetworkMode::None, "web").is_err());

@@ -155,6 +155,9 @@ async fn create_steps(
             rootfs: mounts,
             stdout: log_uri.to_string(),
             stderr: log_uri.to_string(),
+            // The shim holds the terminal and copies its output to the log
+            // (stdout only: a terminal has one stream).
+            terminal: spec.tty,
             ..Default::default()
         }))
         .await
@@ -394,7 +397,7 @@ async fn spec_inputs(conn: &Conn, spec: &ContainerSpec, user: ResolvedUser) -> S
     let status = tokio::fs::read_to_string("/proc/self/status").await.ok();
     let hosts = match spec.network {
         NetworkAttachment::Host => existing("/etc/hosts").await,
-        NetworkAttachment::Namespace(_) => None,
+        NetworkAttachment::Namespace(_) | NetworkAttachment::Isolated => None,
     };
     SpecInputs {
         user,

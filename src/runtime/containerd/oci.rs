@@ -177,7 +177,7 @@ pub fn build_spec(spec: &ContainerSpec, inputs: &SpecInputs) -> Result<Spec, Spe
     }
 
     let process = ProcessBuilder::default()
-        .terminal(false)
+        .terminal(spec.tty)
         .user(user.build()?)
         .args(spec.args.clone())
         .env(process_env(spec, &inputs.user))
@@ -196,7 +196,9 @@ pub fn build_spec(spec: &ContainerSpec, inputs: &SpecInputs) -> Result<Spec, Spe
         (Some(h), _) => h.clone(),
         (None, NetworkAttachment::Host) => inputs.host_hostname.clone(),
         // Docker's default: the short container id.
-        (None, NetworkAttachment::Namespace(_)) => spec.id.chars().take(12).collect(),
+        (None, NetworkAttachment::Namespace(_) | NetworkAttachment::Isolated) => {
+            spec.id.chars().take(12).collect()
+        }
     };
 
     let mut namespaces = Vec::new();
@@ -213,13 +215,20 @@ pub fn build_spec(spec: &ContainerSpec, inputs: &SpecInputs) -> Result<Spec, Spe
             namespaces.push(LinuxNamespaceBuilder::default().typ(typ).build()?);
         }
     }
-    if let NetworkAttachment::Namespace(path) = &spec.network {
-        namespaces.push(
+    match &spec.network {
+        NetworkAttachment::Namespace(path) => namespaces.push(
             LinuxNamespaceBuilder::default()
                 .typ(LinuxNamespaceType::Network)
                 .path(path.clone())
                 .build()?,
-        );
+        ),
+        // A new namespace: runc brings its loopback up, nothing else is in it.
+        NetworkAttachment::Isolated => namespaces.push(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::Network)
+                .build()?,
+        ),
+        NetworkAttachment::Host => {}
     }
 
     let mut linux = LinuxBuilder::default()
@@ -374,6 +383,10 @@ fn process_env(spec: &ContainerSpec, user: &ResolvedUser) -> Vec<String> {
         if let Some(h) = &spec.hostname {
             env.push(format!("HOSTNAME={h}"));
         }
+    }
+    // Docker sets TERM for a container with a terminal, unless it has one.
+    if spec.tty && !has(&env, "TERM") {
+        env.push("TERM=xterm".to_string());
     }
     if !has(&env, "HOME") {
         let home = user.home.clone().unwrap_or_else(|| "/".to_string());
@@ -769,6 +782,7 @@ mod tests {
             mounts: Vec::new(),
             populate_from_image: Vec::new(),
             linux: Default::default(),
+            tty: false,
         }
     }
 
@@ -1021,6 +1035,37 @@ mod tests {
         assert_eq!(v["process"]["terminal"], false);
         assert!(v["linux"]["resources"].get("memory").is_none());
         assert!(v["linux"]["resources"].get("cpu").is_none());
+    }
+
+    #[test]
+    fn a_terminal_and_an_isolated_namespace() {
+        let mut s = spec();
+        s.tty = true;
+        s.network = NetworkAttachment::Isolated;
+        let v = json(&s, &inputs());
+        assert_eq!(v["process"]["terminal"], true);
+        assert_eq!(
+            v["process"]["env"],
+            serde_json::json!(["PATH=/bin", "A=b", "TERM=xterm", "HOME=/"])
+        );
+        // disableNetworking: a new network namespace (no path), the short id
+        // as hostname, and not the host's /etc/hosts.
+        let net: Vec<&serde_json::Value> = v["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["type"] == "network")
+            .collect();
+        assert_eq!(net.len(), 1);
+        assert!(net[0].get("path").is_none(), "{v}");
+        assert_eq!(v["hostname"], "c0123456789a");
+        let dests: Vec<&serde_json::Value> = v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| &m["destination"])
+            .collect();
+        assert!(!dests.contains(&&serde_json::json!("/etc/hosts")));
     }
 
     #[test]
