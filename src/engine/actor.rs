@@ -94,7 +94,7 @@ pub(crate) async fn run<R: ContainerRuntime>(
                 let result = result.map(|image| {
                     let digest = image.digest.clone();
                     if let Some(slot) = images.get_mut(i) {
-                        *slot = Some(image);
+                        *slot = Some(*image);
                     }
                     digest
                 });

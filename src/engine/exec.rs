@@ -130,7 +130,7 @@ pub(crate) fn execute<R: ContainerRuntime>(
                         tracing::warn!(task = %arn, image = %image, reason = %reason, "pull failed");
                     }
                 }
-                let _ = tx.send(Msg::Pulled(i, result));
+                let _ = tx.send(Msg::Pulled(i, result.map(Box::new)));
             });
         }
         Action::Create(i) => {

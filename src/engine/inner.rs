@@ -22,7 +22,11 @@ use crate::task::{Event, StateChange, Task};
 #[derive(Debug)]
 pub(crate) enum Msg {
     Event(Event),
-    Pulled(usize, Result<crate::task::container::PulledImage, Failure>),
+    /// Boxed: an image's config is large beside the other messages.
+    Pulled(
+        usize,
+        Result<Box<crate::task::container::PulledImage>, Failure>,
+    ),
     StopTimedOut(usize),
     /// The exit stream was down for a while: ask containerd about running containers.
     Recheck,
