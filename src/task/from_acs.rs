@@ -17,8 +17,8 @@ use super::image_ref::ImageRef;
 use super::limits::{too_many_containers, MAX_CONTAINERS, MAX_NAME_LEN};
 use super::linux::{check_sysctls, IpcMode, LinuxOptions, PidMode};
 use super::net::{parse_mac, Eni};
-use super::resources::{self, AsmRegistryAuth, EnvFileRef, SecretProvider, SecretRef};
 use super::netopts::net_options;
+use super::resources::{self, AsmRegistryAuth, EnvFileRef, SecretProvider, SecretRef};
 use super::volumes::{check_volumes_from, mount_points, task_volumes, volumes_from, TaskVolume};
 
 /// Instance-wide rules a task must follow (from the agent's config).
