@@ -4,6 +4,7 @@
 use crate::control::ControlError;
 use crate::logger::InstallError;
 use crate::network::NetworkError;
+use crate::runtime::containerd::probe::ProbeError;
 use crate::runtime::containerd::ConnError;
 use crate::state::StateError;
 
@@ -14,6 +15,9 @@ pub enum AgentError {
     Config(crate::config::ConfigError),
     #[error("CONTAINERD_ADDRESS / CONTAINERD_NAMESPACE: {0}")]
     Containerd(ConnError),
+    /// Names the variable itself (or says what to upgrade).
+    #[error(transparent)]
+    ContainerdProbe(ProbeError),
     #[error("ECS_DATADIR: {0}")]
     Logger(InstallError),
     #[error("ECS_DATADIR: {0}")]

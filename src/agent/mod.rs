@@ -29,12 +29,15 @@ use crate::image::Platform;
 use crate::network::TaskNetwork;
 use crate::observe::{AgentView, TaskSource};
 use crate::runtime::containerd::pull::{PullOptions, PullTimeouts};
-use crate::runtime::containerd::{Conn, ContainerdRuntime};
+use crate::runtime::containerd::{probe, Conn, ContainerdRuntime};
 use crate::state::{InstanceRecord, Saved};
 use crate::task::from_acs::Policy;
 
 pub use error::AgentError;
 use register::{AGENT_HASH, RUNTIME_VERSION};
+
+/// How long start-up waits for containerd to listen (both started at boot).
+const CONTAINERD_START_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A started agent: tasks run, endpoints listen, the ACS session is open.
 pub struct Agent {
@@ -82,6 +85,10 @@ pub async fn build(
             ..PullTimeouts::default()
         },
     };
+    let containerd = probe::probe(&conn, &pull.snapshotter, CONTAINERD_START_WAIT)
+        .await
+        .map_err(AgentError::ContainerdProbe)?;
+    tracing::info!(version = %containerd.version, revision = %containerd.revision, socket = %cfg.containerd_address.display(), namespace = %cfg.containerd_namespace, "containerd");
     // Owner-only before anything is written there (with or without a
     // checkpoint: container logs and metadata files live there too).
     crate::state::secure_data_dir(&cfg.data_dir).map_err(AgentError::OpenState)?;
@@ -212,6 +219,7 @@ pub async fn build(
             cluster: cfg.cluster.clone(),
             container_instance_arn: Some(instance_arn.clone()),
             version: format!("ecs-agent v{}", env!("CARGO_PKG_VERSION")),
+            containerd_version: containerd.version.clone(),
             container_instance_tags: cfg.container_instance_tags.clone().into_iter().collect(),
             // As the Go agent hands its task metadata server the VPC it read.
             vpc_id: ec2

@@ -158,8 +158,20 @@ pub(crate) fn validate_containerd_namespace(s: &str) -> Result<(), Expected> {
     if prev_sep {
         return Err(expected());
     }
+    // Namespaces other container managers own and garbage-collect: kubelet
+    // removes images in k8s.io that no pod uses, dockerd's containerd image
+    // store prunes moby's. The agent's images and containers must not sit
+    // where someone else deletes them.
+    if let Some((_, owner)) = OTHER_OWNERS.iter().find(|(ns, _)| *ns == s) {
+        return Err(format!(
+            "a containerd namespace of the agent's own, not {owner}'s (e.g. ecs)"
+        ));
+    }
     Ok(())
 }
+
+/// containerd namespaces used by other container managers: (namespace, owner).
+const OTHER_OWNERS: &[(&str, &str)] = &[("k8s.io", "Kubernetes (CRI)"), ("moby", "Docker")];
 
 /// A cluster name as ECS accepts it (1-255 letters, digits, hyphens,
 /// underscores) or a cluster ARN, which the API also takes.
@@ -578,6 +590,8 @@ mod tests {
             "ns!",
             &"a".repeat(77),
             "é",
+            "k8s.io",
+            "moby",
         ] {
             assert!(validate_containerd_namespace(bad).is_err(), "{bad}");
         }

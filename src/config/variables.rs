@@ -392,6 +392,7 @@ const DOCUMENTED: &[(&str, &str, &str)] = &[
         "CONTAINERD_NAMESPACE",
         DEFAULT_CONTAINERD_NAMESPACE,
         "containerd namespace for task containers, images and snapshots: letters and digits joined \
-         by single . _ or -, at most 76 characters.",
+         by single . _ or -, at most 76 characters; not `k8s.io` or `moby` (Kubernetes' and Docker's, \
+         which garbage-collect what they did not make).",
     ),
 ];

@@ -22,6 +22,22 @@ pub fn render(
 ) -> String {
     let m = metrics.read();
     let mut out = String::new();
+    // The usual Prometheus "info" pattern: constant 1, facts as labels.
+    family(
+        &mut out,
+        "ecs_agent_info",
+        "gauge",
+        "Always 1: the agent's version and the containerd version it found at start.",
+    );
+    sample(
+        &mut out,
+        "ecs_agent_info",
+        &[
+            ("version", env!("CARGO_PKG_VERSION")),
+            ("containerd_version", &snapshot.agent.containerd_version),
+        ],
+        1.0,
+    );
     let up = u64::from(m.acs_connected);
     family(
         &mut out,

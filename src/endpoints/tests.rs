@@ -555,6 +555,15 @@ async fn metrics_text_has_help_type_and_moving_counters() {
             "missing {line:?} in\n{text}"
         );
     }
+    // The containerd version found at start, as a label (test_fixtures::agent).
+    let info = format!(
+        "ecs_agent_info{{version=\"{}\",containerd_version=\"1.7.24~ds1\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(
+        text.lines().any(|l| l == info),
+        "missing {info:?} in\n{text}"
+    );
     let age_line = text
         .lines()
         .find(|l| l.starts_with("ecs_agent_acs_last_heartbeat_age_seconds "))

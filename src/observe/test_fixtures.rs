@@ -56,6 +56,7 @@ pub fn agent() -> AgentView {
         cluster: "default".into(),
         container_instance_arn: None,
         version: "ecs-agent v0.1.0".into(),
+        containerd_version: "1.7.24~ds1".into(),
         container_instance_tags: vec![("rack".into(), "r1".into())],
         vpc_id: "vpc-1234".into(),
     }

@@ -187,6 +187,9 @@ pub struct AgentView {
     pub container_instance_arn: Option<String>,
     /// Shown as `Version` by `/v1/metadata`.
     pub version: String,
+    /// As containerd's Version service said it at start: the
+    /// `containerd_version` label of `/metrics`' `ecs_agent_info`.
+    pub containerd_version: String,
     /// Shown as `ContainerInstanceTags` by `/taskWithTags`.
     pub container_instance_tags: Vec<(String, String)>,
     /// The instance's VPC, shown as v4 `VPCID` when known.

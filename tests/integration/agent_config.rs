@@ -28,6 +28,8 @@ fn bad_settings_stop_the_agent_naming_the_variable() {
         ("ECS_RESERVED_PORTS", "[22,"),
         ("ECS_IMAGE_PULL_BEHAVIOR", "sometimes"),
         ("ECS_ENGINE_AUTH_TYPE", "docker"),
+        // Kubernetes' namespace: kubelet garbage-collects what it did not make.
+        ("CONTAINERD_NAMESPACE", "k8s.io"),
     ] {
         let (ok, stderr) = run_agent(&[("AWS_DEFAULT_REGION", "us-east-1"), (var, value)]);
         assert!(!ok, "{var}={value} must stop the agent");
@@ -127,4 +129,44 @@ fn json_file_logging_is_advertised_and_placed_by_default() {
     );
     let arn = run_task(&aws, &agent, &td);
     wait_task_status(&aws, &agent, &arn, "RUNNING", Duration::from_secs(90));
+}
+
+/// A CONTAINERD_ADDRESS socket that speaks something else (here: a server
+/// that answers every connection with an HTTP/1.1 error, as a Docker or
+/// other HTTP API socket would) stops the agent at start, naming the
+/// variable and the socket, within seconds rather than after a wait.
+#[test]
+fn a_socket_that_is_not_containerd_stops_the_agent_at_start() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("not-containerd.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut buf = [0u8; 256];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    let started = std::time::Instant::now();
+    let (ok, stderr) = run_agent(&[
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        ("CONTAINERD_ADDRESS", &sock.display().to_string()),
+        (
+            "ECS_DATADIR",
+            &dir.path().join("data").display().to_string(),
+        ),
+    ]);
+    assert!(!ok, "the agent must not start: {stderr}");
+    assert!(
+        stderr.contains("CONTAINERD_ADDRESS")
+            && stderr.contains(&sock.display().to_string())
+            && stderr.contains("is not a containerd socket"),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
 }

@@ -318,6 +318,14 @@ fn a_container_reads_its_own_metadata_and_operators_see_the_task() {
         sample(&m, "ecs_agent_state_changes_submitted", &[]).is_some_and(|n| n >= 1.0),
         "{text}"
     );
+    // The containerd version the agent found at start is the one `ctr`
+    // gets from the same socket (Server: Version: ...).
+    let server = common::ctr_version(&w.env);
+    assert_eq!(
+        sample(&m, "ecs_agent_info", &[("containerd_version", &server)]),
+        Some(1.0),
+        "ctr says {server}; {text}"
+    );
 
     // Unknown tokens are refused the Go agent's way.
     let (status, _) = get(&format!(

@@ -18,6 +18,9 @@
 //! - `pull`: images fetched from their registry (`crate::image`) into the
 //!   content store, unpacked into snapshots and recorded.
 //! - `metrics`: cgroup metrics of running containers and their pids.
+//! - `probe`: asked once at start: containerd's version (`version`: older
+//!   than 1.6 is refused), that the socket is containerd at all, that our
+//!   namespace and snapshotter can be used.
 
 pub mod conn;
 mod copy_up;
@@ -30,11 +33,13 @@ mod images;
 mod lifecycle;
 pub mod metrics;
 pub mod oci;
+pub mod probe;
 pub mod pull;
 mod restart;
 mod rootfs;
 mod seccomp;
 pub mod user;
+pub mod version;
 
 pub use conn::{Conn, ConnError};
 

@@ -222,6 +222,21 @@ pub fn try_ctr(env: &TestEnv, ns: &str, args: &[&str]) -> Result<String, String>
     }
 }
 
+/// The version containerd's Version service reports, as `ctr version`
+/// prints it under `Server:`.
+pub fn ctr_version(env: &TestEnv) -> String {
+    let out = try_ctr(env, "default", &["version"]).expect("ctr version");
+    out.split("Server:")
+        .nth(1)
+        .and_then(|server| {
+            server
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("Version:"))
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no server version in: {out}"))
+}
+
 /// Kills every task and deletes every container (and image) in `ns`, then
 /// tries to drop the namespace. Best effort: used from `Drop`.
 pub fn cleanup_ns(env: &TestEnv, ns: &str) {
