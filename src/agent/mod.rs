@@ -201,6 +201,11 @@ pub async fn build(
     engine.restore_images(images);
     if cfg.image_cleanup.disabled {
         tracing::info!("image cleanup is off (ECS_DISABLE_IMAGE_CLEANUP)");
+        if cfg.image_cleanup.free_space.is_some() {
+            tracing::warn!(
+                "ECS_IMAGE_CLEANUP_FREE_SPACE_THRESHOLD has no effect: ECS_DISABLE_IMAGE_CLEANUP is true"
+            );
+        }
     } else {
         tokio::spawn(
             engine

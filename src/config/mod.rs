@@ -36,6 +36,7 @@ mod duration;
 mod endpoints;
 mod env_file;
 mod error;
+mod free_space;
 #[cfg(test)]
 mod fuzz_tests;
 mod ignored;
@@ -56,6 +57,7 @@ pub use duration::{format_go_duration, go_duration_string, parse_go_duration, Du
 pub use endpoints::{Endpoints, RpsLimit};
 pub use env_file::parse_env_file;
 pub use error::{ConfigError, ConfigWarning, EnvFileProblem};
+pub use free_space::FreeSpaceThreshold;
 use ignored::{GO_AGENT_IGNORED, TEST_KNOBS};
 pub use network::{parse_port_range, Networking, DEFAULT_TASK_BRIDGE, DEFAULT_TASK_SUBNET};
 pub use subnet::{Ipv4Net, SubnetError};
@@ -98,6 +100,12 @@ pub struct ImageCleanup {
     pub per_cycle: u32,
     pub untracked: bool,
     pub exclude_untracked: Vec<String>,
+    /// ECS_IMAGE_CLEANUP_FREE_SPACE_THRESHOLD (ours): below this much free
+    /// space on the image filesystem, unused images go whatever their age.
+    pub free_space: Option<FreeSpaceThreshold>,
+    /// ECS_IMAGE_FILESYSTEM_PATH (ours): a directory on the filesystem that
+    /// holds containerd's images; unset, containerd's content store root.
+    pub filesystem: Option<PathBuf>,
 }
 
 /// The settings file to read: `ECS_CONFIG_FILE` if set and non-empty, else
@@ -650,6 +658,13 @@ impl<'a> Reader<'a> {
                     )
                 })
                 .unwrap_or_default(),
+            free_space: self.parse(
+                "ECS_IMAGE_CLEANUP_FREE_SPACE_THRESHOLD",
+                FreeSpaceThreshold::parse,
+            ),
+            filesystem: self.parse("ECS_IMAGE_FILESYSTEM_PATH", |s| {
+                values::parse_abs_path(s, false)
+            }),
         }
     }
 

@@ -919,3 +919,33 @@ fn image_pull_timeouts_follow_the_go_agent() {
         );
     }
 }
+
+#[test]
+fn free_space_threshold_and_image_filesystem_are_ours_and_validated() {
+    use super::FreeSpaceThreshold;
+    let c = cfg(&[]);
+    assert_eq!(c.image_cleanup.free_space, None);
+    assert_eq!(c.image_cleanup.filesystem, None);
+    let c = cfg(&[
+        ("ECS_IMAGE_CLEANUP_FREE_SPACE_THRESHOLD", "15%"),
+        ("ECS_IMAGE_FILESYSTEM_PATH", "/var/lib/containerd"),
+    ]);
+    assert_eq!(
+        c.image_cleanup.free_space,
+        Some(FreeSpaceThreshold::Percent(15))
+    );
+    assert_eq!(
+        c.image_cleanup.filesystem.as_deref(),
+        Some(std::path::Path::new("/var/lib/containerd"))
+    );
+    assert!(c.unknown_variables.is_empty() && c.ignored_variables.is_empty());
+    assert_eq!(
+        cfg(&[("ECS_IMAGE_CLEANUP_FREE_SPACE_THRESHOLD", "2GiB")])
+            .image_cleanup
+            .free_space,
+        Some(FreeSpaceThreshold::Bytes(2 << 30))
+    );
+    invalid("ECS_IMAGE_CLEANUP_FREE_SPACE_THRESHOLD", "150%");
+    invalid("ECS_IMAGE_CLEANUP_FREE_SPACE_THRESHOLD", "lots");
+    invalid("ECS_IMAGE_FILESYSTEM_PATH", "relative/dir");
+}

@@ -230,6 +230,25 @@ const DOCUMENTED: &[(&str, &str, &str)] = &[
         "Comma-separated image names never removed by untracked image cleanup.",
     ),
     (
+        "ECS_IMAGE_CLEANUP_FREE_SPACE_THRESHOLD",
+        "",
+        "Not a Go agent variable (aws/amazon-ecs-agent#2429). Free space to keep on the image \
+         filesystem: a percentage of its size (1% to 99%, e.g. 15%) or a size (e.g. 2GiB, 500MB). \
+         Checked every ECS_IMAGE_CLEANUP_INTERVAL (at least every minute); below it, unused images \
+         are removed least recently used first, whatever ECS_IMAGE_MINIMUM_CLEANUP_AGE and \
+         ECS_NUM_IMAGES_DELETE_PER_CYCLE say, until it is met again (images the agent did not pull \
+         only with ECS_ENABLE_UNTRACKED_IMAGE_CLEANUP). Images of tasks not yet cleaned up are never \
+         removed. Unset: no free-space cleanup.",
+    ),
+    (
+        "ECS_IMAGE_FILESYSTEM_PATH",
+        "",
+        "Not a Go agent variable. A directory on the filesystem holding containerd's images, for \
+         ECS_IMAGE_CLEANUP_FREE_SPACE_THRESHOLD. Unset: containerd's content store root as \
+         containerd reports it, which the agent must be able to see (run it on the host, or mount \
+         that directory into the agent's container).",
+    ),
+    (
         "ECS_DISABLE_PRIVILEGED",
         "false",
         "Refuse tasks with privileged containers.",

@@ -1,16 +1,25 @@
 //! Image cleanup as the Go agent does it: every interval, remove up to N
 //! images no task uses any more, least recently used first, once they are old
-//! enough; optionally also images the agent did not pull.
+//! enough; optionally also images the agent did not pull. Beyond the Go agent
+//! (aws/amazon-ecs-agent#2429): when the image filesystem's free space is
+//! below ECS_IMAGE_CLEANUP_FREE_SPACE_THRESHOLD, unused images go oldest
+//! first, whatever their age, until it is met again.
 
 use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::config::ImageCleanup;
+use crate::config::{FreeSpaceThreshold, ImageCleanup};
 use crate::runtime::images::{ImageRecord, ImageStore};
 use crate::runtime::ContainerRuntime;
 use crate::state::ImageState;
 
+use super::disk_space::disk_space;
 use super::inner::{lock, now_ms, Engine};
+
+/// How often free space is looked at when the cleanup interval is longer: a
+/// disk fills faster than the Go agent's 30 minutes.
+const FREE_SPACE_CHECK: Duration = Duration::from_secs(60);
 
 /// The images to remove now. Pure: every fact is passed in.
 pub fn choose(
@@ -46,21 +55,161 @@ pub fn choose(
     out
 }
 
+/// Unused images in the order free-space cleanup removes them: oldest first
+/// (the agent's images by last use, others by creation), with no age rule
+/// and no per-cycle limit. Images the agent did not pull only with untracked
+/// cleanup on, and never the excluded ones. Pure.
+pub fn choose_for_space(
+    tracked: &HashMap<String, ImageState>,
+    present: &[ImageRecord],
+    in_use: &HashSet<String>,
+    policy: &ImageCleanup,
+) -> Vec<String> {
+    let mut all: Vec<(i64, &String)> = tracked
+        .iter()
+        .filter(|(name, _)| !in_use.contains(*name))
+        .map(|(name, s)| (s.last_used_ms, name))
+        .collect();
+    if policy.untracked {
+        all.extend(
+            present
+                .iter()
+                .filter(|r| !tracked.contains_key(&r.name) && !in_use.contains(&r.name))
+                .filter(|r| !policy.exclude_untracked.iter().any(|x| x == &r.name))
+                .map(|r| (r.created_at_ms, &r.name)),
+        );
+    }
+    all.sort();
+    all.into_iter().map(|(_, n)| n.clone()).collect()
+}
+
 impl<R: ContainerRuntime + ImageStore> Engine<R> {
     /// Runs image cleanup for as long as the agent does.
     pub async fn clean_images_forever(self, policy: ImageCleanup) {
+        let tick = match policy.free_space {
+            Some(_) => policy.interval.min(FREE_SPACE_CHECK),
+            None => policy.interval,
+        };
+        let mut filesystem = policy.filesystem.clone();
+        let mut since_age_pass = Duration::ZERO;
         loop {
-            tokio::time::sleep(policy.interval).await;
-            self.clean_images_once(&policy).await;
+            tokio::time::sleep(tick).await;
+            since_age_pass += tick;
+            if since_age_pass >= policy.interval {
+                since_age_pass = Duration::ZERO;
+                self.clean_images_once(&policy).await;
+            }
+            if let Some(threshold) = policy.free_space {
+                if filesystem.is_none() {
+                    filesystem = self.image_filesystem().await;
+                }
+                if let Some(path) = &filesystem {
+                    self.free_space_once(&policy, threshold, path).await;
+                }
+            }
         }
     }
 
-    pub async fn clean_images_once(&self, policy: &ImageCleanup) {
+    /// Where containerd keeps image content, as it says; `None` (logged)
+    /// when it cannot tell, asked again next time.
+    async fn image_filesystem(&self) -> Option<PathBuf> {
+        match self.inner.runtime.image_filesystem().await {
+            Ok(Some(path)) => {
+                tracing::info!(path = %path.display(), "image cleanup: watching the free space of containerd's content store");
+                Some(path)
+            }
+            Ok(None) => {
+                tracing::warn!("image cleanup: containerd names no content store root; set ECS_IMAGE_FILESYSTEM_PATH");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "image cleanup: cannot ask containerd where its images are");
+                None
+            }
+        }
+    }
+
+    /// Removes unused images, oldest first, while the filesystem holding
+    /// `path` has less free space than `threshold`.
+    pub async fn free_space_once(
+        &self,
+        policy: &ImageCleanup,
+        threshold: FreeSpaceThreshold,
+        path: &Path,
+    ) {
+        let measure = || match disk_space(path) {
+            Ok(space) => Some(space),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "image cleanup: cannot read the image filesystem's free space (ECS_IMAGE_FILESYSTEM_PATH)");
+                None
+            }
+        };
+        let Some(space) = measure() else { return };
+        if threshold.is_met(space.available, space.total) {
+            return;
+        }
+        tracing::warn!(
+            available = space.available,
+            wanted = threshold.wanted_bytes(space.total),
+            threshold = %threshold,
+            "image cleanup: the image filesystem is short of free space; removing unused images"
+        );
+        let Some((present, tracked)) = self.image_facts().await else {
+            return;
+        };
+        let in_use = self.images_in_use();
+        for name in choose_for_space(&tracked, &present, &in_use, policy) {
+            // A task may have arrived since: its images stay.
+            if self.images_in_use().contains(&name) {
+                continue;
+            }
+            if !self.remove_image(&name, "free space").await {
+                continue;
+            }
+            let Some(space) = measure() else { return };
+            if threshold.is_met(space.available, space.total) {
+                tracing::info!(
+                    available = space.available,
+                    "image cleanup: free space is back above the threshold"
+                );
+                return;
+            }
+        }
+        tracing::warn!(
+            "image cleanup: no unused image left to remove and the image filesystem is still short of free space"
+        );
+    }
+
+    async fn remove_image(&self, name: &str, why: &'static str) -> bool {
+        match self.inner.runtime.remove_image(name).await {
+            Ok(()) => {
+                tracing::info!(image = %name, reason = why, "image cleanup: removed");
+                self.inner.forget_image(name);
+                true
+            }
+            Err(e) => {
+                tracing::warn!(image = %name, error = %e, "image cleanup: cannot remove");
+                false
+            }
+        }
+    }
+
+    fn images_in_use(&self) -> HashSet<String> {
+        lock(&self.inner.task_images)
+            .values()
+            .flatten()
+            .cloned()
+            .collect()
+    }
+
+    /// The images present and the agent's own, after forgetting those
+    /// removed by someone else.
+    async fn image_facts(&self) -> Option<(Vec<ImageRecord>, HashMap<String, ImageState>)> {
         let present = match self.inner.runtime.list_images().await {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(error = %e, "image cleanup: cannot list images");
-                return;
+                return None;
             }
         };
         let present_names: HashSet<&str> = present.iter().map(|r| r.name.as_str()).collect();
@@ -74,19 +223,16 @@ impl<R: ContainerRuntime + ImageStore> Engine<R> {
             self.inner.forget_image(&name);
         }
         let tracked = lock(&self.inner.images).clone();
-        let in_use: HashSet<String> = lock(&self.inner.task_images)
-            .values()
-            .flatten()
-            .cloned()
-            .collect();
+        Some((present, tracked))
+    }
+
+    pub async fn clean_images_once(&self, policy: &ImageCleanup) {
+        let Some((present, tracked)) = self.image_facts().await else {
+            return;
+        };
+        let in_use = self.images_in_use();
         for name in choose(&tracked, &present, &in_use, policy, now_ms()) {
-            match self.inner.runtime.remove_image(&name).await {
-                Ok(()) => {
-                    tracing::info!(image = %name, "image cleanup: removed");
-                    self.inner.forget_image(&name);
-                }
-                Err(e) => tracing::warn!(image = %name, error = %e, "image cleanup: cannot remove"),
-            }
+            self.remove_image(&name, "age").await;
         }
     }
 }
@@ -111,6 +257,8 @@ mod tests {
             per_cycle: per_cycle as u32,
             untracked,
             exclude_untracked: vec!["keep:me".into()],
+            free_space: None,
+            filesystem: None,
         }
     }
 
@@ -171,6 +319,45 @@ mod tests {
             choose(&tracked, &present, &none, &policy(1, true), 100_000),
             vec!["mine"],
             "per-cycle limit covers both kinds"
+        );
+    }
+
+    #[test]
+    fn free_space_takes_every_unused_image_oldest_first_whatever_its_age() {
+        let tracked = HashMap::from([
+            ("used-long-ago".to_string(), st(0, 100)),
+            ("in-use".to_string(), st(0, 0)),
+            ("just-pulled".to_string(), st(99_999, 99_999)),
+            ("used-lately".to_string(), st(0, 90_000)),
+        ]);
+        let present = vec![
+            ImageRecord {
+                name: "theirs-old".into(),
+                created_at_ms: 50,
+            },
+            ImageRecord {
+                name: "keep:me".into(),
+                created_at_ms: 0,
+            },
+            ImageRecord {
+                name: "theirs-in-use".into(),
+                created_at_ms: 0,
+            },
+            ImageRecord {
+                name: "used-long-ago".into(),
+                created_at_ms: 0,
+            },
+        ];
+        let in_use = HashSet::from(["in-use".to_string(), "theirs-in-use".to_string()]);
+        // The per-cycle limit (1) and the minimum age (10 s) do not apply.
+        assert_eq!(
+            choose_for_space(&tracked, &present, &in_use, &policy(1, false)),
+            vec!["used-long-ago", "used-lately", "just-pulled"]
+        );
+        assert_eq!(
+            choose_for_space(&tracked, &present, &in_use, &policy(1, true)),
+            vec!["theirs-old", "used-long-ago", "used-lately", "just-pulled"],
+            "others by creation time among the agent's by last use; excluded ones never"
         );
     }
 }

@@ -9,6 +9,7 @@ mod accept;
 mod actor;
 mod cgroups;
 pub mod checkpoint;
+mod disk_space;
 pub mod exec;
 mod health;
 pub mod image_gc;

@@ -92,6 +92,8 @@ pub enum RuntimeError {
     Metrics { kind: ErrorKind, message: String },
     #[error("listing tasks: {message}")]
     ListTasks { kind: ErrorKind, message: String },
+    #[error("asking containerd where it keeps images: {message}")]
+    Introspect { kind: ErrorKind, message: String },
     /// containerd's socket is missing, refuses connections or answers UNAVAILABLE.
     #[error("containerd unavailable: {0}")]
     Unavailable(String),
@@ -113,7 +115,8 @@ impl RuntimeError {
             | RuntimeError::Exec { kind, .. }
             | RuntimeError::Events { kind, .. }
             | RuntimeError::Metrics { kind, .. }
-            | RuntimeError::ListTasks { kind, .. } => *kind,
+            | RuntimeError::ListTasks { kind, .. }
+            | RuntimeError::Introspect { kind, .. } => *kind,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The runtime's image records, as image cleanup needs them.
 
 use std::future::Future;
+use std::path::PathBuf;
 
 use super::RuntimeError;
 
@@ -19,4 +20,10 @@ pub trait ImageStore: Send + Sync + 'static {
     /// Deletes the record and lets the runtime collect what only it kept
     /// alive (content, unpacked snapshots). Not an error if it is gone.
     fn remove_image(&self, name: &str) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+
+    /// The directory where the runtime keeps image content (a path on the
+    /// runtime's host), if it says.
+    fn image_filesystem(
+        &self,
+    ) -> impl Future<Output = Result<Option<PathBuf>, RuntimeError>> + Send;
 }

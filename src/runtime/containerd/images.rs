@@ -1,7 +1,10 @@
 //! Image records through containerd's Images service.
 
+use std::path::PathBuf;
+
 use containerd_client::services::v1::images_client::ImagesClient;
-use containerd_client::services::v1::{DeleteImageRequest, ListImagesRequest};
+use containerd_client::services::v1::introspection_client::IntrospectionClient;
+use containerd_client::services::v1::{DeleteImageRequest, ListImagesRequest, PluginsRequest};
 use tonic::Code;
 
 use super::error::from_status;
@@ -56,5 +59,27 @@ impl ImageStore for ContainerdRuntime {
                 message,
             })),
         }
+    }
+
+    async fn image_filesystem(&self) -> Result<Option<PathBuf>, RuntimeError> {
+        let conn = self.conn();
+        // The content plugin exports its root (…/io.containerd.content.v1.content),
+        // on the filesystem of containerd's root, where the snapshots live too.
+        let resp = IntrospectionClient::new(conn.channel())
+            .plugins(conn.request(PluginsRequest {
+                filters: vec!["type==io.containerd.content.v1".into()],
+            }))
+            .await
+            .map_err(|s| {
+                from_status(s, |kind, message| RuntimeError::Introspect {
+                    kind,
+                    message,
+                })
+            })?;
+        Ok(resp
+            .into_inner()
+            .plugins
+            .into_iter()
+            .find_map(|p| p.exports.get("root").map(PathBuf::from)))
     }
 }
