@@ -5,6 +5,7 @@
 //! records is acknowledged anywhere.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
@@ -120,9 +121,16 @@ pub struct Saved {
     pub eni_attachments: Vec<EniAttachmentRecord>,
 }
 
+/// Opens the database file (again).
+type Opener = Box<dyn Fn() -> Result<redb::Database, redb::DatabaseError> + Send + Sync>;
+
 pub struct StateStore {
-    db: redb::Database,
+    /// `None` after an I/O failure (a full disk): redb then refuses every
+    /// later operation until the file is reopened, so the next write reopens
+    /// it, which recovers the last committed transaction.
+    db: Mutex<Option<redb::Database>>,
     path: PathBuf,
+    open: Opener,
 }
 
 impl std::fmt::Debug for StateStore {
@@ -140,11 +148,20 @@ impl StateStore {
         perms::secure_dir(dir)?;
         let path = dir.join(FILE_NAME);
         perms::secure_file(&path)?;
-        let db = redb::Database::create(&path).map_err(|source| StateError::Open {
+        let file = path.clone();
+        Self::with_opener(path, Box::new(move || redb::Database::create(&file)))
+    }
+
+    fn with_opener(path: PathBuf, open: Opener) -> Result<StateStore, StateError> {
+        let db = open().map_err(|source| StateError::Open {
             path: path.clone(),
             source,
         })?;
-        let store = StateStore { db, path };
+        let store = StateStore {
+            db: Mutex::new(Some(db)),
+            path,
+            open,
+        };
         store.write(|txn| {
             txn.open_table(META)?;
             txn.open_table(TASKS)?;
@@ -166,15 +183,53 @@ impl StateStore {
         }
     }
 
+    /// Runs `f` on the open database, reopened first if an I/O failure
+    /// closed it. An I/O failure in `f` closes it: redb refuses everything
+    /// after one until the file is reopened, and reopening recovers the last
+    /// commit (a full disk that has room again).
+    fn with_db<T>(
+        &self,
+        f: impl FnOnce(&redb::Database) -> Result<T, StateError>,
+    ) -> Result<T, StateError> {
+        let mut guard = self.db.lock().unwrap_or_else(PoisonError::into_inner);
+        let db = match guard.take() {
+            Some(db) => db,
+            None => {
+                let db = (self.open)().map_err(|source| StateError::Open {
+                    path: self.path.clone(),
+                    source,
+                })?;
+                tracing::info!(path = %self.path.display(), "agent state reopened after an I/O failure");
+                db
+            }
+        };
+        let result = f(&db);
+        let failed_io = matches!(
+            &result,
+            Err(StateError::Db {
+                source: redb::Error::Io(_) | redb::Error::PreviousIo,
+                ..
+            })
+        );
+        if failed_io {
+            drop(db);
+        } else {
+            *guard = Some(db);
+        }
+        result
+    }
+
     fn write(
         &self,
         f: impl FnOnce(&redb::WriteTransaction) -> Result<(), redb::Error>,
     ) -> Result<(), StateError> {
         // A commit fsyncs: off the async worker, by the one rule.
         crate::blocking::run(|| {
-            let txn = self.db.begin_write().map_err(|e| self.db_err(e))?;
-            f(&txn).map_err(|e| self.db_err(e))?;
-            txn.commit().map_err(|e| self.db_err(e))
+            self.with_db(|db| {
+                let txn = db.begin_write().map_err(|e| self.db_err(e))?;
+                f(&txn).map_err(|e| self.db_err(e))?;
+                txn.commit().map_err(|e| self.db_err(e))
+            })
         })
     }
 
@@ -193,7 +248,11 @@ impl StateStore {
     }
 
     pub fn load(&self) -> Result<Saved, StateError> {
-        let txn = self.db.begin_read().map_err(|e| self.db_err(e))?;
+        self.with_db(|db| self.load_from(db))
+    }
+
+    fn load_from(&self, db: &redb::Database) -> Result<Saved, StateError> {
+        let txn = db.begin_read().map_err(|e| self.db_err(e))?;
         let meta = txn.open_table(META).map_err(|e| self.db_err(e))?;
         let mut saved = Saved::default();
         if let Some(v) = meta.get(INSTANCE_KEY).map_err(|e| self.db_err(e))? {
@@ -363,5 +422,7 @@ impl StateStore {
     }
 }
 
+#[cfg(test)]
+mod full_disk_tests;
 #[cfg(test)]
 mod tests;

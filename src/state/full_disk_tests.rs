@@ -1,0 +1,131 @@
+//! A full disk: redb refuses every operation after one failed write until the
+//! file is reopened; the store reopens it, so checkpoints resume once there is
+//! room again and nothing committed before is lost.
+
+use std::ops::Bound;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use redb::backends::FileBackend;
+use redb::{BackendError, StorageBackend};
+
+use super::*;
+use crate::task::def::{ContainerDef, TaskDef};
+use crate::task::{DesiredStatus, Task};
+
+/// The real file backend, with writes failing as on a full disk while `full`.
+#[derive(Debug)]
+struct FillableDisk {
+    file: FileBackend,
+    full: Arc<AtomicBool>,
+}
+
+impl FillableDisk {
+    fn check(&self) -> Result<(), std::io::Error> {
+        if self.full.load(Ordering::SeqCst) {
+            return Err(std::io::Error::from_raw_os_error(libc::ENOSPC));
+        }
+        Ok(())
+    }
+}
+
+impl StorageBackend for FillableDisk {
+    fn len(&self) -> Result<u64, std::io::Error> {
+        self.file.len()
+    }
+    fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), std::io::Error> {
+        self.file.read(offset, out)
+    }
+    fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
+        self.check()?;
+        self.file.set_len(len)
+    }
+    fn sync_data(&self) -> Result<(), std::io::Error> {
+        self.check()?;
+        self.file.sync_data()
+    }
+    fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
+        self.check()?;
+        self.file.write(offset, data)
+    }
+    fn close(&self) -> Result<(), std::io::Error> {
+        self.file.close()
+    }
+    fn try_lock_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<bool, BackendError> {
+        self.file.try_lock_range(s, e)
+    }
+    fn try_lock_shared_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<bool, BackendError> {
+        self.file.try_lock_shared_range(s, e)
+    }
+    fn lock_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<(), BackendError> {
+        self.file.lock_range(s, e)
+    }
+    fn lock_shared_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<(), BackendError> {
+        self.file.lock_shared_range(s, e)
+    }
+    fn unlock_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<(), BackendError> {
+        self.file.unlock_range(s, e)
+    }
+    fn query_lock_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<bool, BackendError> {
+        self.file.query_lock_range(s, e)
+    }
+}
+
+fn store_on(path: &Path, full: &Arc<AtomicBool>) -> StateStore {
+    let (file, full) = (path.to_path_buf(), full.clone());
+    StateStore::with_opener(
+        path.to_path_buf(),
+        Box::new(move || {
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&file)
+                .map_err(redb::StorageError::from)?;
+            redb::Database::builder().create_with_backend(FillableDisk {
+                file: FileBackend::new(f)?,
+                full: full.clone(),
+            })
+        }),
+    )
+    .unwrap()
+}
+
+fn task(arn: &str) -> Task {
+    let td = TaskDef::minimal(arn, vec![ContainerDef::minimal("c", "busybox")]);
+    Task::new(td, DesiredStatus::Running, Duration::from_secs(30))
+}
+
+#[test]
+fn checkpoints_resume_when_a_full_disk_has_room_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(FILE_NAME);
+    let full = Arc::new(AtomicBool::new(false));
+    let store = store_on(&path, &full);
+    store.save_tasks(&[&task("arn:before")]).unwrap();
+
+    full.store(true, Ordering::SeqCst);
+    for arn in ["arn:while-full-1", "arn:while-full-2"] {
+        let e = store.save_tasks(&[&task(arn)]).unwrap_err();
+        assert!(e.to_string().contains("No space left"), "{e}");
+    }
+    full.store(false, Ordering::SeqCst);
+    // Without reopening, redb answers PreviousIo to every write from now on.
+    store.save_tasks(&[&task("arn:after")]).unwrap();
+    store.save_seq_num(7).unwrap();
+    let arns = |s: &Saved| {
+        let mut a: Vec<String> = s.tasks.iter().map(|t| t.arn().to_string()).collect();
+        a.sort();
+        a
+    };
+    assert_eq!(arns(&store.load().unwrap()), ["arn:after", "arn:before"]);
+    drop(store);
+
+    // The file itself is sound: a fresh open (as at agent start) reads it all.
+    let reopened = StateStore::open(dir.path()).unwrap();
+    let saved = reopened.load().unwrap();
+    assert_eq!(arns(&saved), ["arn:after", "arn:before"]);
+    assert_eq!(saved.seq_num, Some(7));
+}
