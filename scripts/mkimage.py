@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """Build the test image: an OCI image layout holding a static busybox.
 
-Usage: mkimage.py BUSYBOX_BINARY OUT_DIR [--with-volume]
+Usage: mkimage.py BUSYBOX_BINARY OUT_DIR [--with-volume] [--filler=MIB:SEED]
 
 --with-volume: the image also has /srv/seed/hello (owned by 1000) and
 declares /srv/seed a VOLUME (the volumes integration test's image).
+--filler=MIB:SEED: the image also has /srv/filler, MIB MiB of pseudo-random
+bytes from SEED (incompressible), so that images of different seeds share no
+layer and each takes about twice MIB on disk once pulled and unpacked (the
+full-disk integration test's images).
 
 Deterministic: the same busybox binary gives the same digests (sorted tar
 entries, zero mtimes and owners, gzip header without a timestamp).
@@ -15,6 +19,7 @@ import io
 import json
 import os
 import platform
+import random
 import subprocess
 import sys
 import tarfile
@@ -62,7 +67,7 @@ def entry(name, kind, mode, data=b"", link="", owner=0):
     return info, data
 
 
-def build_layer(busybox, with_volume=False):
+def build_layer(busybox, with_volume=False, filler=None):
     with open(busybox, "rb") as f:
         binary = f.read()
     applets = subprocess.run(
@@ -84,6 +89,11 @@ def build_layer(busybox, with_volume=False):
         entries["srv/seed/hello"] = entry(
             "srv/seed/hello", tarfile.REGTYPE, 0o640, b"from-the-image\n", owner=1000
         )
+    if filler is not None:
+        mib, seed = filler
+        data = random.Random(seed).randbytes(mib << 20)
+        entries.setdefault("srv", entry("srv", tarfile.DIRTYPE, 0o755))
+        entries["srv/filler"] = entry("srv/filler", tarfile.REGTYPE, 0o644, data)
     for path in applets:
         path = path.lstrip("/")
         if path in entries:
@@ -120,13 +130,24 @@ def canonical(obj):
 
 
 def main():
-    if len(sys.argv) not in (3, 4) or sys.argv[3:] not in ([], ["--with-volume"]):
+    if len(sys.argv) < 3:
         raise SystemExit(__doc__)
     busybox, out = sys.argv[1], sys.argv[2]
-    with_volume = sys.argv[3:] == ["--with-volume"]
+    with_volume, filler = False, None
+    for flag in sys.argv[3:]:
+        if flag == "--with-volume":
+            with_volume = True
+        elif flag.startswith("--filler="):
+            try:
+                mib, seed = flag.split("=", 1)[1].split(":")
+                filler = (int(mib), int(seed))
+            except ValueError:
+                raise SystemExit(__doc__)
+        else:
+            raise SystemExit(__doc__)
     os.makedirs(os.path.join(out, "blobs", "sha256"), exist_ok=True)
 
-    uncompressed, compressed = build_layer(busybox, with_volume)
+    uncompressed, compressed = build_layer(busybox, with_volume, filler)
     layer = write_blob(out, compressed)
     layer["mediaType"] = "application/vnd.oci.image.layer.v1.tar+gzip"
 

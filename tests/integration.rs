@@ -32,6 +32,8 @@ mod endpoints;
 mod endpoints_agent;
 #[path = "integration/endpoints_netns.rs"]
 mod endpoints_netns;
+#[path = "integration/full_disk.rs"]
+mod full_disk;
 #[path = "integration/hardening.rs"]
 mod hardening;
 #[path = "integration/health.rs"]

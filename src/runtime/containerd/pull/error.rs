@@ -58,13 +58,21 @@ impl PullError {
     /// Whether another attempt may succeed. As in the Go agent, every pull
     /// failure is retried (a registry's 5xx, a broken or stalled download,
     /// even a 404, which a push may yet fix) except what cannot change: a
-    /// malformed reference; and containerd being unreachable, which the
-    /// engine waits out itself.
+    /// malformed reference; containerd being unreachable, which the engine
+    /// waits out itself; and a full disk under containerd (ours: the Go
+    /// agent retries it too, for 14 s of backoff in which nothing frees space,
+    /// and only then says so).
     pub fn is_retriable(&self) -> bool {
-        !matches!(
+        !(matches!(
             self,
             PullError::Registry(RegistryError::Reference(_)) | PullError::Unavailable { .. }
-        )
+        ) || self.is_disk_full())
+    }
+
+    /// containerd could not write the content or the unpacked layers: ENOSPC
+    /// reaches the client only as this text in an Unknown status.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, PullError::Containerd { message, .. } if message.contains("no space left on device"))
     }
 
     /// Map a containerd gRPC status, keeping the codes that callers act on.
@@ -78,5 +86,24 @@ impl PullError {
 
     pub(crate) fn bad_image(reference: impl ToString, detail: impl ToString) -> PullError {
         PullError::Registry(RegistryError::bad_image(reference, detail))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_not_retried() {
+        // As containerd 1.6 answers a content write on a full filesystem.
+        let full = PullError::grpc(
+            "content write",
+            tonic::Status::unknown(
+                "mkdir /var/lib/containerd/io.containerd.content.v1.content/ingest/150f: no space left on device",
+            ),
+        );
+        assert!(full.is_disk_full() && !full.is_retriable(), "{full}");
+        let other = PullError::grpc("content write", tonic::Status::unknown("short write"));
+        assert!(!other.is_disk_full() && other.is_retriable());
     }
 }
