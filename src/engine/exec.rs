@@ -94,6 +94,8 @@ pub(crate) fn execute<R: ContainerRuntime>(
             };
             let image = def.image.clone();
             let registry_auth = def.aws.registry_auth.clone();
+            // The container's namespace is made while its image is pulled.
+            inner.begin_network(task, i);
             tokio::spawn(async move {
                 // repositoryCredentials: the login comes from Secrets Manager
                 // first (Go: the asmauth task resource, before the pull).
@@ -155,7 +157,8 @@ pub(crate) fn execute<R: ContainerRuntime>(
                 .cloned()
                 .chain(ctx.extra_env.iter().map(|(k, _)| k.clone()))
                 .collect();
-            let net_request = netsetup::request(task, i);
+            let net_request =
+                netsetup::request(task, i).map(|req| (inner.setup_cell(&req.key), req));
             let cgroup_request = CgroupRequest::new(&inner, task.def());
             let files = ContainerFiles::new(&inner, task, images, i, &id);
             let volume_request = VolumeRequest::new(
@@ -221,8 +224,8 @@ pub(crate) fn execute<R: ContainerRuntime>(
                 }
                 // The namespace comes first: the container is created inside it.
                 let mut namespace = None;
-                if let Some(req) = net_request {
-                    match inner.setup_network(&arn, &req).await {
+                if let Some((cell, req)) = net_request {
+                    match inner.network_for(&cell, &arn, &req).await {
                         Ok(info) => {
                             spec.network = NetworkAttachment::Namespace(info.netns_path.clone());
                             let _ = tx.send(Msg::Event(Event::NetworkReady {

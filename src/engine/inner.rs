@@ -34,6 +34,11 @@ pub(crate) enum Msg {
     Health(usize, crate::task::health::HealthState),
 }
 
+/// One namespace's setup, run once by whoever gets to it first (the start
+/// begun with the image pull, or the create) and awaited by the others.
+pub(crate) type SetupCell =
+    Arc<tokio::sync::OnceCell<Result<crate::network::NamespaceInfo, String>>>;
+
 pub(crate) struct Inner<R> {
     pub(crate) runtime: Arc<R>,
     pub(crate) settings: EngineSettings,
@@ -58,6 +63,9 @@ pub(crate) struct Inner<R> {
     /// Task namespaces; None when the host cannot do task networking
     /// (then only host-mode tasks run).
     pub(crate) network: Option<Arc<dyn TaskNetwork>>,
+    /// Namespace key -> its setup, begun alongside the image pull and
+    /// awaited by the create; until the task's network is released.
+    pub(crate) net_setups: Mutex<HashMap<String, SetupCell>>,
     /// Task role credentials, in memory only.
     pub(crate) credentials: CredentialsStore,
     /// Task cgroups; None when ECS_ENABLE_TASK_CPU_MEM_LIMIT is off or the

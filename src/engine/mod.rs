@@ -96,6 +96,7 @@ impl<R: ContainerRuntime> Engine<R> {
                 published: Published::default(),
                 metrics,
                 network: services.network,
+                net_setups: Mutex::new(HashMap::new()),
                 credentials: services.credentials,
                 cgroups: services.cgroups,
                 aws: services.aws,

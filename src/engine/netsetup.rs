@@ -4,13 +4,17 @@
 
 use std::collections::HashSet;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use crate::credentials::CredentialsStore;
 use crate::network::{NamespaceInfo, NamespaceRequest};
 use crate::task::def::{ContainerNetwork, NetworkMode, TaskDef};
 use crate::task::Task;
 
-use super::inner::{Engine, Inner};
+use super::inner::{lock, Engine, Inner, SetupCell};
+
+/// What a setup that never began reads once the network was released.
+const RELEASED: &str = "the task's network was released before it was set up";
 
 /// `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`, as the Go agent injects it.
 pub const CREDENTIALS_URI_ENV: &str = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI";
@@ -70,6 +74,47 @@ pub(crate) fn container_network(info: &NamespaceInfo) -> ContainerNetwork {
     }
 }
 
+impl<R: Send + Sync + 'static> Inner<R> {
+    /// The setup of `key`'s namespace, shared by the pull-time start and the
+    /// create. Taken by the task's actor (not in a spawned task), so that a
+    /// release that the actor runs later always finds it.
+    pub(crate) fn setup_cell(&self, key: &str) -> SetupCell {
+        lock(&self.net_setups)
+            .entry(key.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Begins container `i`'s namespace while its image is pulled: the two
+    /// do not depend on each other, and the create then finds it made (or
+    /// waits for it). A failure is reported by the create, as before.
+    pub(crate) fn begin_network(self: &Arc<Self>, task: &Task, i: usize) {
+        if self.network.is_none() {
+            return;
+        }
+        let Some(req) = request(task, i) else { return };
+        let cell = self.setup_cell(&req.key);
+        let inner = self.clone();
+        let arn = task.arn().to_string();
+        tokio::spawn(async move {
+            // Its outcome is the create's to report.
+            let _ = inner.network_for(&cell, &arn, &req).await;
+        });
+    }
+
+    /// The namespace of `req`, set up once.
+    pub(crate) async fn network_for(
+        &self,
+        cell: &SetupCell,
+        task_arn: &str,
+        req: &NamespaceRequest,
+    ) -> Result<NamespaceInfo, String> {
+        cell.get_or_init(|| self.setup_network(task_arn, req))
+            .await
+            .clone()
+    }
+}
+
 impl<R> Inner<R> {
     /// Sets up the namespace; the task's credentials are then served only to
     /// its addresses.
@@ -96,6 +141,15 @@ impl<R> Inner<R> {
     pub(crate) async fn release_network(&self, def: &TaskDef) {
         let Some(net) = &self.network else { return };
         for key in keys(def) {
+            // A setup under way (begun with a pull that then failed, say)
+            // ends first, so the teardown below finds all it made; one that
+            // never began never will.
+            let cell = lock(&self.net_setups).remove(&key);
+            if let Some(cell) = cell {
+                let _ = cell
+                    .get_or_init(|| async { Err(RELEASED.to_string()) })
+                    .await;
+            }
             if let Err(e) = net.teardown(&key).await {
                 self.metrics.inc_error("network");
                 tracing::warn!(task = %def.arn, key = %key, error = %e, "cannot tear down the task network; will retry at cleanup");

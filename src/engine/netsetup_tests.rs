@@ -101,3 +101,50 @@ async fn a_port_conflict_fails_the_create_without_touching_the_runtime() {
         .iter()
         .any(|c| matches!(c, Call::Create { .. })));
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_namespace_made_alongside_a_pull_that_fails_is_removed() {
+    let network = Arc::new(FakeNetwork::default());
+    let h = engine_with(
+        ImagePullBehavior::Always,
+        Some(network.clone() as Arc<dyn TaskNetwork>),
+    );
+    h.runtime
+        .queue_pull(Err(crate::runtime::RuntimeError::Pull {
+            kind: crate::runtime::ErrorKind::Other,
+            message: "manifest unknown".into(),
+        }));
+    h.engine
+        .accept(vec![PayloadTask::Run(Box::new(task_def_in(
+            NetworkMode::Bridge,
+            web(),
+        )))])
+        .expect("NoCheckpoint accepts every task");
+
+    let stopped = h.reporter.wait_for(is_status(TaskStatus::Stopped)).await;
+    let reason = stopped.containers[0].reason.clone().unwrap_or_default();
+    assert!(reason.contains("manifest unknown"), "reason: {reason}");
+    // The namespace was begun with the pull (no create ever came), and
+    // taken down before STOPPED was reported.
+    let key = "t1/web".to_string();
+    assert_eq!(
+        net_calls(&network),
+        vec![
+            NetCall::Setup {
+                key: key.clone(),
+                mode: NetworkMode::Bridge
+            },
+            NetCall::Teardown { key }
+        ]
+    );
+    assert!(network
+        .live
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .is_empty());
+    assert!(!h
+        .runtime
+        .calls()
+        .iter()
+        .any(|c| matches!(c, Call::Create { .. })));
+}

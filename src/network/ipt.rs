@@ -123,6 +123,26 @@ pub(crate) async fn ensure_rule(r: &Rule) -> Result<(), NetworkError> {
     .await
 }
 
+/// Appends the rules without checking for them first (one process per
+/// rule instead of two): for rules known to be absent, or harmless twice.
+pub(crate) async fn append_rules(rules: Vec<Rule>) -> Result<(), NetworkError> {
+    if rules.is_empty() {
+        return Ok(());
+    }
+    let what = rules
+        .iter()
+        .map(|r| format!("-t {} -A {} {}", r.table, r.chain, r.spec))
+        .collect::<Vec<_>>()
+        .join("; ");
+    with_ipt(what, move |ipt| {
+        for r in &rules {
+            ipt.append(r.table, &r.chain, &r.spec).map_err(s)?;
+        }
+        Ok(())
+    })
+    .await
+}
+
 /// Deletes every copy of the rule; nothing if absent (or its chain is).
 pub(crate) async fn delete_rule(r: &Rule) -> Result<(), NetworkError> {
     let r = r.clone();

@@ -1,11 +1,13 @@
 //! `NetworkManager`: sets up and tears down task namespaces. See the module docs.
 
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::state::{self, EniLease, Lease, State};
 use super::types::{HostPrep, NamespaceInfo, NamespaceRequest, NetworkConfig};
@@ -25,14 +27,19 @@ fn eni_mac(mac: &str) -> Result<[u8; 6], NetworkError> {
 const ENI_BRIDGE_IF: &str = "ecs-eth0";
 const TASK_IF: &str = "eth0";
 
+/// Independent tasks set up their networks in parallel: the persisted
+/// state is locked only to allocate, record and save; the bridge only
+/// while it is made; and each key has a lock of its own, so that a setup
+/// and a teardown of one namespace never interleave. Netlink work runs
+/// under none of them, and iptables serialises itself (`--wait`, the
+/// xtables lock).
 pub struct NetworkManager {
     cfg: NetworkConfig,
-    inner: Mutex<Inner>,
-}
-
-struct Inner {
-    state: State,
-    bridge_ready: bool,
+    state: Mutex<State>,
+    /// Whether the bridge, its sysctls and chains were made by this manager.
+    bridge_ready: Mutex<bool>,
+    /// One lock per key in use; dropped from the map when the key is idle.
+    key_locks: std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>,
 }
 
 /// Names derived from the key alone, so teardown works without a lease.
@@ -125,11 +132,30 @@ impl NetworkManager {
         let state = state::load(&cfg.state_dir, &cfg.bridge_name, cfg.bridge_subnet)?;
         Ok(Self {
             cfg,
-            inner: Mutex::new(Inner {
-                state,
-                bridge_ready: false,
-            }),
+            state: Mutex::new(state),
+            bridge_ready: Mutex::new(false),
+            key_locks: std::sync::Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Serialises the work on one key; other keys go on in parallel.
+    async fn lock_key(&self, key: &str) -> KeyGuard<'_> {
+        let lock = {
+            let mut locks = self.key_locks.lock().unwrap_or_else(|p| p.into_inner());
+            locks.entry(key.to_string()).or_default().clone()
+        };
+        KeyGuard {
+            manager: self,
+            key: key.to_string(),
+            guard: Some(lock.lock_owned().await),
+        }
+    }
+
+    /// Records the state and saves it, under the state lock (saves in order).
+    async fn save_lease(&self, key: &str, lease: &Lease) -> Result<(), NetworkError> {
+        let mut state = self.state.lock().await;
+        state.leases.insert(key.to_string(), lease.clone());
+        state::save(&self.cfg.state_dir, &state)
     }
 
     pub fn config(&self) -> &NetworkConfig {
@@ -138,14 +164,7 @@ impl NetworkManager {
 
     /// Keys with a lease (for reconciliation after a restart).
     pub async fn keys(&self) -> Vec<String> {
-        self.inner
-            .lock()
-            .await
-            .state
-            .leases
-            .keys()
-            .cloned()
-            .collect()
+        self.state.lock().await.leases.keys().cloned().collect()
     }
 
     /// ecs-init's host preparation, idempotent: route_localnet, 169.254.170.2:80
@@ -214,12 +233,13 @@ impl NetworkManager {
             }
             (None, _) => None,
         };
-        let mut inner = self.inner.lock().await;
-        if let Some(lease) = inner.state.leases.get(&req.key) {
+        let _key = self.lock_key(&req.key).await;
+        let existing = self.state.lock().await.leases.get(&req.key).cloned();
+        if let Some(lease) = existing {
             if netns::is_mounted(&lease.netns_path) {
-                return Ok(info_of(lease));
+                return Ok(info_of(&lease));
             }
-            self.teardown_locked(&mut inner, &req.key).await?;
+            self.teardown_key(&req.key).await?;
         }
         let names = Names::new(&self.cfg, &req.key);
         // Leftovers of a lost state file would make creation fail.
@@ -235,18 +255,6 @@ impl NetworkManager {
             dns: Vec::new(),
             dns_search: Vec::new(),
         };
-        if req.mode != NetworkMode::None {
-            lease.ip = Some(inner.state.allocate_ip()?);
-            lease.host_veth = Some(names.veth.clone());
-        }
-        if req.mode == NetworkMode::Bridge {
-            lease.bindings = inner.state.allocate_ports(
-                &req.ports,
-                self.cfg.dynamic_port_range,
-                (&self.cfg.reserved_ports_tcp, &self.cfg.reserved_ports_udp),
-                port_is_free,
-            )?;
-        }
         if let Some(e) = &req.eni {
             lease.eni = Some(EniLease {
                 mac: e.mac.to_ascii_lowercase(),
@@ -256,17 +264,30 @@ impl NetworkManager {
             lease.dns = e.dns.clone();
             lease.dns_search = e.dns_search.clone();
         }
-        // Recorded before anything is created, so a crash midway can be undone.
-        inner.state.leases.insert(req.key.clone(), lease.clone());
-        state::save(&self.cfg.state_dir, &inner.state)?;
-
-        match self
-            .build(&mut inner, &names, &mut lease, req, eni_mac)
-            .await
         {
+            // Allocated and recorded in one hold of the state lock, so that
+            // parallel setups never get the same address or port; recorded
+            // before anything is created, so a crash midway can be undone.
+            let mut state = self.state.lock().await;
+            if req.mode != NetworkMode::None {
+                lease.ip = Some(state.allocate_ip()?);
+                lease.host_veth = Some(names.veth.clone());
+            }
+            if req.mode == NetworkMode::Bridge {
+                lease.bindings = state.allocate_ports(
+                    &req.ports,
+                    self.cfg.dynamic_port_range,
+                    (&self.cfg.reserved_ports_tcp, &self.cfg.reserved_ports_udp),
+                    port_is_free,
+                )?;
+            }
+            state.leases.insert(req.key.clone(), lease.clone());
+            state::save(&self.cfg.state_dir, &state)?;
+        }
+
+        match self.build(&names, &mut lease, req, eni_mac).await {
             Ok(()) => {
-                inner.state.leases.insert(req.key.clone(), lease.clone());
-                state::save(&self.cfg.state_dir, &inner.state)?;
+                self.save_lease(&req.key, &lease).await?;
                 let info = info_of(&lease);
                 tracing::info!(key = %req.key, mode = ?req.mode, netns = %info.netns_path.display(),
                     ip = ?info.ipv4, bindings = ?info.bindings, "task network set up");
@@ -274,8 +295,12 @@ impl NetworkManager {
             }
             Err(e) => {
                 // Keep what build learned (the ENI's host name) for the undo.
-                inner.state.leases.insert(req.key.clone(), lease);
-                if let Err(undo) = self.teardown_locked(&mut inner, &req.key).await {
+                self.state
+                    .lock()
+                    .await
+                    .leases
+                    .insert(req.key.clone(), lease);
+                if let Err(undo) = self.teardown_key(&req.key).await {
                     tracing::warn!(key = %req.key, error = %undo, "undoing a failed network setup failed");
                 }
                 Err(e)
@@ -285,7 +310,6 @@ impl NetworkManager {
 
     async fn build(
         &self,
-        inner: &mut Inner,
         names: &Names,
         lease: &mut Lease,
         req: &NamespaceRequest,
@@ -307,7 +331,7 @@ impl NetworkManager {
             field: "mode",
             reason: "no address was allocated".into(),
         })?;
-        let bridge = self.ensure_bridge(inner).await?;
+        let bridge = self.ensure_bridge().await?;
         let host = netns::host_handle()?;
         let ns_file =
             std::fs::File::open(&names.netns).map_err(|source| NetworkError::Namespace {
@@ -323,27 +347,38 @@ impl NetworkManager {
             TASK_IF
         };
 
-        link::create_veth(&host.handle, &names.veth, &names.peer).await?;
-        let vi = self.must_index(&host.handle, &names.veth).await?;
-        link::attach_to_bridge(&host.handle, vi, bridge, &names.veth).await?;
-        link::set_up(&host.handle, vi, &names.veth).await?;
-        let pi = self.must_index(&host.handle, &names.peer).await?;
-        link::move_to_ns(&host.handle, pi, inner_if, ns_file.as_raw_fd(), &names.peer).await?;
-        let ii = self.must_index(&ns.handle, inner_if).await?;
-        link::set_up(&ns.handle, ii, inner_if).await?;
-        link::add_addr(&ns.handle, ii, ip, subnet.prefix(), inner_if).await?;
-        if eni_mac.is_some() {
-            link::add_route(&ns.handle, rules::CREDENTIALS_IP, 32, gw, ii).await?;
-        } else {
-            link::add_route(&ns.handle, Ipv4Addr::UNSPECIFIED, 0, gw, ii).await?;
-        }
-
-        for b in &lease.bindings {
-            ipt::ensure_rule(&rules::port_rule(&self.cfg.bridge_name, b, ip)).await?;
-        }
-        if let Some(r) = self.introspection_rule(lease.mode, ip) {
-            ipt::ensure_rule(&r).await?;
-        }
+        // The iptables rules (a process each, the slow part) are added while
+        // the links are made: they name the task's address, not its links.
+        // A fresh lease has no rules yet (teardown deletes them before it
+        // lets a lease go), so they are appended without a check first; a
+        // copy left by a lost state file is harmless, as deletion removes
+        // every copy.
+        let mut task_rules: Vec<rules::Rule> = lease
+            .bindings
+            .iter()
+            .map(|b| rules::port_rule(&self.cfg.bridge_name, b, ip))
+            .collect();
+        task_rules.extend(self.introspection_rule(lease.mode, ip));
+        let links = async {
+            link::create_veth(&host.handle, &names.veth, &names.peer).await?;
+            let vi = self.must_index(&host.handle, &names.veth).await?;
+            link::attach_to_bridge(&host.handle, vi, bridge, &names.veth).await?;
+            link::set_up(&host.handle, vi, &names.veth).await?;
+            let pi = self.must_index(&host.handle, &names.peer).await?;
+            link::move_to_ns(&host.handle, pi, inner_if, ns_file.as_raw_fd(), &names.peer).await?;
+            let ii = self.must_index(&ns.handle, inner_if).await?;
+            link::set_up(&ns.handle, ii, inner_if).await?;
+            link::add_addr(&ns.handle, ii, ip, subnet.prefix(), inner_if).await?;
+            if eni_mac.is_some() {
+                link::add_route(&ns.handle, rules::CREDENTIALS_IP, 32, gw, ii).await?;
+            } else {
+                link::add_route(&ns.handle, Ipv4Addr::UNSPECIFIED, 0, gw, ii).await?;
+            }
+            Ok::<(), NetworkError>(())
+        };
+        let (linked, ruled) = tokio::join!(links, ipt::append_rules(task_rules));
+        linked?;
+        ruled?;
 
         if let (Some(mac), Some(eni)) = (eni_mac, req.eni.as_ref()) {
             let (idx, host_name) = link::by_mac(&host.handle, &mac).await?.ok_or_else(|| {
@@ -354,8 +389,7 @@ impl NetworkManager {
             if let Some(l) = lease.eni.as_mut() {
                 l.host_name = host_name.clone();
             }
-            inner.state.leases.insert(req.key.clone(), lease.clone());
-            state::save(&self.cfg.state_dir, &inner.state)?;
+            self.save_lease(&req.key, lease).await?;
             link::set_down(&host.handle, idx, &host_name).await?;
             link::flush_addrs(&host.handle, idx, &host_name).await?;
             link::move_to_ns(&host.handle, idx, TASK_IF, ns_file.as_raw_fd(), &host_name).await?;
@@ -390,10 +424,11 @@ impl NetworkManager {
 
     /// The bridge, its sysctls and its iptables chains: once per manager,
     /// again if the bridge was deleted behind our back.
-    async fn ensure_bridge(&self, inner: &mut Inner) -> Result<u32, NetworkError> {
+    async fn ensure_bridge(&self) -> Result<u32, NetworkError> {
+        let mut ready = self.bridge_ready.lock().await;
         let host = netns::host_handle()?;
         let name = &self.cfg.bridge_name;
-        if inner.bridge_ready {
+        if *ready {
             if let Some(i) = link::index_of(&host.handle, name).await? {
                 return Ok(i);
             }
@@ -416,7 +451,7 @@ impl NetworkManager {
         for r in rules::bridge_rules(name, subnet, self.cfg.credentials_port) {
             ipt::ensure_rule(&r).await?;
         }
-        inner.bridge_ready = true;
+        *ready = true;
         tracing::info!(bridge = %name, subnet = %subnet, "task bridge ready");
         Ok(index)
     }
@@ -424,13 +459,14 @@ impl NetworkManager {
     /// Removes the namespace of `key` and everything set up for it; the
     /// lease is released only when all of it is gone. Unknown keys are fine.
     pub async fn teardown(&self, key: &str) -> Result<(), NetworkError> {
-        let mut inner = self.inner.lock().await;
-        self.teardown_locked(&mut inner, key).await
+        let _key = self.lock_key(key).await;
+        self.teardown_key(key).await
     }
 
-    async fn teardown_locked(&self, inner: &mut Inner, key: &str) -> Result<(), NetworkError> {
+    /// `teardown`, with the key's lock already held.
+    async fn teardown_key(&self, key: &str) -> Result<(), NetworkError> {
         let names = Names::new(&self.cfg, key);
-        let lease = inner.state.leases.get(key).cloned();
+        let lease = self.state.lock().await.leases.get(key).cloned();
         if let Some(l) = &lease {
             if let Some(ip) = l.ip {
                 for b in &l.bindings {
@@ -464,8 +500,9 @@ impl NetworkManager {
                 Err(e) => tracing::warn!(key, %ip, error = %e, "cannot flush conntrack entries"),
             }
         }
-        if inner.state.leases.remove(key).is_some() {
-            state::save(&self.cfg.state_dir, &inner.state)?;
+        let mut state = self.state.lock().await;
+        if state.leases.remove(key).is_some() {
+            state::save(&self.cfg.state_dir, &state)?;
             tracing::info!(key, "task network torn down");
         }
         Ok(())
@@ -504,8 +541,9 @@ impl NetworkManager {
     /// Deletes the bridge and its chains when no lease is left (tests, or an
     /// operator cleaning up). Returns false and does nothing otherwise.
     pub async fn remove_bridge(&self) -> Result<bool, NetworkError> {
-        let mut inner = self.inner.lock().await;
-        if !inner.state.leases.is_empty() {
+        let mut ready = self.bridge_ready.lock().await;
+        let state = self.state.lock().await;
+        if !state.leases.is_empty() {
             return Ok(false);
         }
         ipt::remove_hooks(&rules::bridge_hooks(&self.cfg.bridge_name)).await?;
@@ -513,7 +551,33 @@ impl NetworkManager {
         if let Some(i) = link::index_of(&host.handle, &self.cfg.bridge_name).await? {
             link::delete(&host.handle, i, &self.cfg.bridge_name).await?;
         }
-        inner.bridge_ready = false;
+        *ready = false;
         Ok(true)
+    }
+}
+
+/// Holds one key's lock; forgets the key's entry when nobody else wants it.
+struct KeyGuard<'a> {
+    manager: &'a NetworkManager,
+    key: String,
+    guard: Option<OwnedMutexGuard<()>>,
+}
+
+impl Drop for KeyGuard<'_> {
+    fn drop(&mut self) {
+        let mut locks = self
+            .manager
+            .key_locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        // The guard's own reference goes first: a count of one left means
+        // only the map holds the lock (every waiter holds a clone).
+        self.guard.take();
+        if locks
+            .get(&self.key)
+            .is_some_and(|l| Arc::strong_count(l) == 1)
+        {
+            locks.remove(&self.key);
+        }
     }
 }

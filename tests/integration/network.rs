@@ -712,6 +712,70 @@ async fn twenty_cycles_leave_nothing_behind_and_leases_persist() {
     assert!(sh("ip", &["-o", "link", "show", &net.bridge]).is_empty());
 }
 
+/// Independent keys are set up and torn down in parallel (the manager's
+/// state is locked only to allocate and save, iptables serialises itself):
+/// twelve at once, bridge with two dynamic ports and awsvpc, get twelve
+/// distinct addresses and distinct host ports, each DNAT rule exactly once,
+/// all of it in the lease file; twelve parallel teardowns leave nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_setups_get_distinct_addresses_ports_and_single_rules() {
+    if !is_root() {
+        return;
+    }
+    let net = Arc::new(Net::new(17).await);
+    let keys: Vec<String> = (0..12).map(|i| net.key(&format!("par{i}"))).collect();
+    let mut set = tokio::task::JoinSet::new();
+    for (i, k) in keys.iter().enumerate() {
+        let (net, k) = (net.clone(), k.clone());
+        set.spawn(async move {
+            let mode = if i % 2 == 0 {
+                NetworkMode::Bridge
+            } else {
+                NetworkMode::Awsvpc
+            };
+            let ports = if mode == NetworkMode::Bridge {
+                vec![tcp(80, None), tcp(81, None)]
+            } else {
+                vec![]
+            };
+            net.setup(&k, mode, ports, None).await
+        });
+    }
+    let infos: Vec<NamespaceInfo> = set.join_all().await;
+    let ips: std::collections::HashSet<_> = infos.iter().map(|i| i.ipv4.unwrap()).collect();
+    assert_eq!(ips.len(), 12, "one address each: {infos:#?}");
+    let ports: Vec<u16> = infos
+        .iter()
+        .flat_map(|i| i.bindings.iter().map(|b| b.host_port))
+        .collect();
+    let distinct: std::collections::HashSet<_> = ports.iter().collect();
+    assert_eq!((ports.len(), distinct.len()), (12, 12), "{ports:?}");
+    let rules = sh("iptables-save", &["-t", "nat"]);
+    for p in &ports {
+        let n = rules
+            .lines()
+            .filter(|l| {
+                l.contains(&format!("ECS-DNAT-{}", net.bridge))
+                    && l.contains(&format!("--dport {p} "))
+            })
+            .count();
+        assert_eq!(n, 1, "one DNAT rule for port {p}:\n{rules}");
+    }
+    assert_eq!(net.lease_file()["leases"].as_object().unwrap().len(), 12);
+
+    let names: Vec<String> = infos.iter().map(ns_name).collect();
+    let mut set = tokio::task::JoinSet::new();
+    for k in keys {
+        let net = net.clone();
+        set.spawn(async move { net.mgr.teardown(&k).await });
+    }
+    for r in set.join_all().await {
+        r.unwrap();
+    }
+    let left = leftovers(&net, &names);
+    assert!(left.is_empty(), "left behind: {left:#?}");
+}
+
 /// Removes the containerd namespace's tasks, containers, snapshots and images.
 struct CtrNs(crate::common::TestEnv, String);
 impl Drop for CtrNs {
