@@ -3,6 +3,7 @@
 //! reads the environment and the config file and calls [`run`].
 
 mod checkpoint;
+pub mod code_pages;
 mod endpoints;
 mod error;
 pub mod host;
