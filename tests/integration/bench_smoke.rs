@@ -10,12 +10,14 @@ use std::process::Command;
 use crate::common;
 
 /// Row keys of the table, one per benchmark item.
-const ROWS: [&str; 10] = [
+const ROWS: [&str; 12] = [
     "start-host",
     "start-bridge",
     "start-awsvpc",
     "burst",
+    "burst-awsvpc",
     "rss-idle",
+    "binary",
     "rss-100",
     "cpu-100",
     "pull",
@@ -87,6 +89,7 @@ fn bench_smoke_run_prints_every_row_with_numbers_and_cleans_up() {
         "start-bridge",
         "start-awsvpc",
         "burst",
+        "burst-awsvpc",
         "pull",
         "stopped",
     ] {
