@@ -3,7 +3,6 @@
 //! reads the environment and the config file and calls [`run`].
 
 mod checkpoint;
-pub mod code_pages;
 mod endpoints;
 mod error;
 pub mod host;

@@ -12,8 +12,6 @@ use aws_credential_types::Credentials;
 use ecs::config::{self, Config, LogFormat};
 
 fn main() -> ExitCode {
-    // First: every page of the binary brought in from here on is one it runs.
-    ecs::agent::code_pages::on_demand();
     // containerd's shim runs this same binary as each container's log writer
     // (`binary://` stdio); that must happen before tokio or any setup.
     if let Some(code) = ecs::logger::run_if_invoked(std::env::args_os()) {
