@@ -22,6 +22,11 @@ pub enum AgentError {
     Logger(InstallError),
     #[error("ECS_DATADIR: {0}")]
     OpenState(StateError),
+    #[error("ECS_IMAGE_FILESYSTEM_PATH={}: {error}", .path.display())]
+    ImageFilesystem {
+        path: std::path::PathBuf,
+        error: std::io::Error,
+    },
     #[error(transparent)]
     State(#[from] StateError),
     #[error("task networking state in ECS_DATADIR/network: {0}")]

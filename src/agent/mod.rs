@@ -92,6 +92,25 @@ pub async fn build(
     // Owner-only before anything is written there (with or without a
     // checkpoint: container logs and metadata files live there too).
     crate::state::secure_data_dir(&cfg.data_dir).map_err(AgentError::OpenState)?;
+    if let Some(path) = &cfg.image_cleanup.filesystem {
+        // Free-space cleanup reads it every minute: a wrong path is a
+        // setting to fix now, not a warning a minute after start.
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(AgentError::ImageFilesystem {
+                    path: path.clone(),
+                    error: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a directory"),
+                })
+            }
+            Err(error) => {
+                return Err(AgentError::ImageFilesystem {
+                    path: path.clone(),
+                    error,
+                })
+            }
+        }
+    }
     let logger = crate::logger::install(&cfg.data_dir).map_err(AgentError::Logger)?;
     let runtime = Arc::new(
         ContainerdRuntime::new(conn, pull)

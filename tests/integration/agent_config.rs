@@ -28,6 +28,8 @@ fn bad_settings_stop_the_agent_naming_the_variable() {
         ("ECS_RESERVED_PORTS", "[22,"),
         ("ECS_IMAGE_PULL_BEHAVIOR", "sometimes"),
         ("ECS_ENGINE_AUTH_TYPE", "docker"),
+        ("ECS_IMAGE_CLEANUP_FREE_SPACE_THRESHOLD", "150%"),
+        ("ECS_IMAGE_FILESYSTEM_PATH", "relative/dir"),
         // Kubernetes' namespace: kubelet garbage-collects what it did not make.
         ("CONTAINERD_NAMESPACE", "k8s.io"),
     ] {

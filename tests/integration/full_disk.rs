@@ -236,6 +236,23 @@ fn a_full_disk_is_cleaned_by_free_space_and_survived() {
     let (old, middle, newest, used) = (&images[0], &images[1], &images[2], &images[3]);
 
     let data = disk.mnt().join("data");
+    // A free-space path the agent cannot see stops it at start, naming it.
+    let out = Command::new(env!("CARGO_BIN_EXE_ecs-agent"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("ECS_CONFIG_FILE", "/nonexistent/ecs.config")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("CONTAINERD_ADDRESS", disk.sock())
+        .env("ECS_DATADIR", &data)
+        .env("ECS_IMAGE_FILESYSTEM_PATH", "/nonexistent/containerd")
+        .output()
+        .expect("ecs-agent");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && stderr.contains("ECS_IMAGE_FILESYSTEM_PATH=/nonexistent/containerd"),
+        "{stderr}"
+    );
     let local = EcsLocal::start(&env);
     let mut agent = Agent::start(
         &denv,
