@@ -12,6 +12,8 @@ mod agent_config;
 mod aws_resources;
 #[path = "integration/bench_smoke.rs"]
 mod bench_smoke;
+#[path = "integration/churn.rs"]
+mod churn;
 #[path = "integration/credentials.rs"]
 mod credentials;
 #[path = "integration/defaults.rs"]

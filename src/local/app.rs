@@ -84,7 +84,10 @@ pub struct App {
 
 impl App {
     pub fn new(cfg: Config, store: Store) -> Result<Self, StoreError> {
-        let state = store.load()?;
+        let mut state = store.load()?;
+        // Loading may have rewritten records (task definitions stored with
+        // their definition inline move it to its own table).
+        store.write(&state.take_changes()?)?;
         let mut rng = rand::rng();
         let instance = Instance::generate(&mut rng, ACCOUNT_ID, &cfg.region, now_secs());
         let imds = Imds::new(instance, &mut rng);

@@ -147,8 +147,8 @@ pub async fn forget_task(
 /// POST /debug/task-definitions-unchecked: RegisterTaskDefinition without
 /// Amazon ECS's limits (10 containers, 64 KiB), so that a test can hand the
 /// agent a task ECS itself would refuse and see the agent refuse it too.
-/// Test-only: the parsing runs under the state lock, which the API never
-/// does for a definition this large.
+/// Test-only; like the API, it parses the definition before taking the
+/// state lock.
 pub async fn register_task_definition_unchecked(
     State(app): State<Arc<App>>,
     body: Bytes,
@@ -157,9 +157,13 @@ pub async fn register_task_definition_unchecked(
         Ok(v) => v,
         Err(e) => return error(StatusCode::BAD_REQUEST, None, &e.to_string()),
     };
+    let req = match api::prepare_task_definition_unchecked(json) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
     let mut ctx = app.ctx("");
     match app.transact(&mut ctx, |st, ctx| {
-        api::register_task_definition_unchecked(st, ctx, json)
+        api::dispatch_prepared(st, ctx, "RegisterTaskDefinition", req)
     }) {
         Ok(v) => reply(StatusCode::OK, v),
         Err(e) => e.into_response(),

@@ -29,6 +29,7 @@ pub mod state;
 pub mod store;
 pub mod strict_json;
 pub mod taskdef;
+pub mod taskdef_bodies;
 pub mod taskdef_limits;
 pub mod tcs;
 pub mod ws;

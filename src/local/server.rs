@@ -90,9 +90,17 @@ async fn ecs_api(
     body: Bytes,
 ) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
-    let mut resp = match handle_api(&app, &method, &uri, &headers, &body) {
+    // Off the async workers: the call parses and serializes up to a 64 KiB
+    // definition, takes the state lock and writes the store (an fsync), and
+    // the agents' websocket sessions must keep running meanwhile.
+    let result = tokio::task::spawn_blocking(move || {
+        handle_api(&app, &method, &uri, &headers, &body).map(|v| v.to_string())
+    })
+    .await
+    .unwrap_or_else(|e| Err(ApiError::server(format!("request handler failed: {e}"))));
+    let mut resp = match result {
         Ok(v) => {
-            let mut r = (StatusCode::OK, v.to_string()).into_response();
+            let mut r = (StatusCode::OK, v).into_response();
             r.headers_mut().insert(
                 "content-type",
                 HeaderValue::from_static("application/x-amz-json-1.1"),
@@ -155,13 +163,13 @@ fn handle_api(
             "Request body must be a JSON object.",
         ));
     }
-    api::precheck(op, &json)?;
+    let req = api::prepare(op, json)?;
     let mut ctx = app.ctx(&request_host(app, headers));
     ctx.principal = principal;
     if let auth::Caller::Operator(signer) = caller {
         ctx.signer = signer;
     }
-    let result = app.transact(&mut ctx, |st, ctx| api::dispatch(st, ctx, op, json));
+    let result = app.transact(&mut ctx, |st, ctx| api::dispatch_prepared(st, ctx, op, req));
     match &result {
         Ok(_) => tracing::debug!(op, "api call"),
         Err(e) => tracing::info!(op, error = %e, "api call failed"),

@@ -2,6 +2,7 @@
 //! Every mutation marks the record dirty; `take_changes` hands the dirty
 //! records to the store, which writes them in one transaction.
 
+use super::taskdef_bodies::Bodies;
 use crate::model::acs::{
     AcsMessage, AttachTaskNetworkInterfacesMessage, IamRoleCredentials, IamRoleCredentialsMessage,
     PayloadMessage,
@@ -20,10 +21,12 @@ pub enum Table {
     Outbox,
     Meta,
     Enis,
+    /// Full task definitions (`taskdef_bodies`): written, never loaded whole.
+    TaskDefBodies,
 }
 
 impl Table {
-    pub const ALL: [Table; 7] = [
+    pub const ALL: [Table; 8] = [
         Table::Clusters,
         Table::TaskDefs,
         Table::Instances,
@@ -31,6 +34,7 @@ impl Table {
         Table::Outbox,
         Table::Meta,
         Table::Enis,
+        Table::TaskDefBodies,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -41,6 +45,7 @@ impl Table {
             Table::Outbox => "outbox",
             Table::Meta => "meta",
             Table::Enis => "enis",
+            Table::TaskDefBodies => super::taskdef_bodies::TABLE_NAME,
         }
     }
 }
@@ -86,6 +91,10 @@ pub struct ClusterRec {
     pub settings: Vec<serde_json::Value>,
 }
 
+/// What memory holds of a task definition revision: what lookups, listing
+/// and placement need. The definition itself (the registration request as
+/// given, minus tags, with ECS's defaults) is in `State::bodies` under the
+/// same key, read back when a describe, RunTask or payload needs it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskDefRec {
@@ -96,8 +105,6 @@ pub struct TaskDefRec {
     pub registered_at: f64,
     #[serde(default)]
     pub deregistered_at: Option<f64>,
-    /// The registration request as given (minus tags): echoed back verbatim.
-    pub definition: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
     pub requires_attributes: Vec<Attribute>,
     #[serde(default)]
@@ -423,7 +430,17 @@ pub struct State {
     pub meta: Meta,
     /// By network interface id.
     pub enis: BTreeMap<String, EniRec>,
+    /// Full task definitions, by `taskdef_key`.
+    pub bodies: Bodies,
     dirty: BTreeSet<(Table, String)>,
+}
+
+/// A stored task definition record as written before bodies had their own
+/// table: the definition inline.
+#[derive(Deserialize)]
+struct InlineDefinition {
+    #[serde(default)]
+    definition: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 pub fn taskdef_key(family: &str, revision: i64) -> String {
@@ -443,6 +460,11 @@ impl State {
         let key = taskdef_key(&t.family, t.revision);
         self.mark(Table::TaskDefs, &key);
         self.taskdefs.insert(key, t);
+    }
+    /// A new revision's full definition, serialized (outside the lock).
+    pub fn put_taskdef_body(&mut self, key: &str, body: Vec<u8>) {
+        self.mark(Table::TaskDefBodies, key);
+        self.bodies.put(key.to_string(), body);
     }
     pub fn put_instance(&mut self, i: InstanceRec) {
         self.mark(Table::Instances, &i.arn);
@@ -501,6 +523,7 @@ impl State {
                 Table::Outbox => self.outbox.get(&key).map(serde_json::to_vec),
                 Table::Meta => Some(serde_json::to_vec(&self.meta)),
                 Table::Enis => self.enis.get(&key).map(serde_json::to_vec),
+                Table::TaskDefBodies => self.bodies.take_for_write(&key).map(Ok),
             }
             .transpose()?;
             out.push((table, key, value));
@@ -521,9 +544,17 @@ impl State {
                     .insert(key.to_string(), serde_json::from_slice(bytes)?);
             }
             Table::TaskDefs => {
-                self.taskdefs
-                    .insert(key.to_string(), serde_json::from_slice(bytes)?);
+                let rec: TaskDefRec = serde_json::from_slice(bytes)?;
+                // Move an inline definition (older records) to its own table;
+                // the slim record is written back with it.
+                if let Some(def) = serde_json::from_slice::<InlineDefinition>(bytes)?.definition {
+                    self.put_taskdef_body(key, serde_json::to_vec(&def)?);
+                    self.mark(Table::TaskDefs, key);
+                }
+                self.taskdefs.insert(key.to_string(), rec);
             }
+            // Read on demand (`bodies`), never loaded.
+            Table::TaskDefBodies => {}
             Table::Instances => {
                 let mut i: InstanceRec = serde_json::from_slice(bytes)?;
                 // No websocket survives a restart of the control plane.

@@ -2,8 +2,16 @@
 //! table per record kind) under `--data-dir`.
 
 use super::state::{Change, State, Table};
+use super::taskdef_bodies::Bodies;
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::Path;
+use std::sync::Arc;
+
+/// redb's page cache (its default is 1 GiB). Records are loaded into memory
+/// at start and task definition bodies are read one at a time, so a small
+/// cache costs nothing, and a large one would keep every body read or
+/// written since start in memory.
+const CACHE_BYTES: usize = 4 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -31,7 +39,7 @@ fn def(table: Table) -> TableDefinition<'static, &'static str, &'static [u8]> {
 }
 
 pub struct Store {
-    db: redb::Database,
+    db: Arc<redb::Database>,
 }
 
 impl Store {
@@ -40,20 +48,28 @@ impl Store {
             path: dir.display().to_string(),
             source,
         })?;
-        let db = redb::Database::create(dir.join("ecs-local.redb")).map_err(redb::Error::from)?;
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(dir.join("ecs-local.redb"))
+            .map_err(redb::Error::from)?;
         // Create every table up front so that reads never meet a missing one.
         let txn = db.begin_write().map_err(redb::Error::from)?;
         for t in Table::ALL {
             txn.open_table(def(t)).map_err(redb::Error::from)?;
         }
         txn.commit().map_err(redb::Error::from)?;
-        Ok(Self { db })
+        Ok(Self { db: Arc::new(db) })
     }
 
     pub fn load(&self) -> Result<State, StoreError> {
         let mut state = State::default();
+        state.bodies = Bodies::persistent(self.db.clone());
         let txn = self.db.begin_read().map_err(redb::Error::from)?;
-        for t in Table::ALL {
+        // Bodies are read when needed, not held in memory.
+        for t in Table::ALL
+            .into_iter()
+            .filter(|t| *t != Table::TaskDefBodies)
+        {
             let table = txn.open_table(def(t)).map_err(redb::Error::from)?;
             for row in table.iter().map_err(redb::Error::from)? {
                 let (k, v) = row.map_err(redb::Error::from)?;
@@ -159,5 +175,62 @@ mod tests {
         let back = store.load().unwrap();
         assert_eq!(back.outbox["p"], st.outbox["p"]);
         assert_eq!(back.outbox["c"], st.outbox["c"]);
+    }
+
+    #[test]
+    fn task_definition_bodies_are_stored_apart_and_inline_ones_move_there() {
+        use crate::local::state::{taskdef_key, TaskDefRec};
+        let dir = tempfile::tempdir().unwrap();
+        let rec = |revision| TaskDefRec {
+            arn: format!("arn:td/f:{revision}"),
+            family: "f".into(),
+            revision,
+            status: "INACTIVE".into(),
+            registered_at: 1.0,
+            deregistered_at: Some(2.0),
+            requires_attributes: vec![],
+            tags: vec![],
+        };
+        {
+            let store = Store::open(dir.path()).unwrap();
+            let mut st = store.load().unwrap();
+            st.put_taskdef(rec(1));
+            st.put_taskdef_body(
+                &taskdef_key("f", 1),
+                br#"{"family":"f","cpu":"1"}"#.to_vec(),
+            );
+            store.write(&st.take_changes().unwrap()).unwrap();
+            // Handed to the store, not kept.
+            assert!(format!("{:?}", st.bodies).contains("unsaved: 0"));
+            // A record as written before bodies had their own table.
+            let mut old = serde_json::to_value(rec(2)).unwrap();
+            old["definition"] = serde_json::json!({"family": "f", "cpu": "2"});
+            let old = serde_json::to_vec(&old).unwrap();
+            store
+                .write(&[(Table::TaskDefs, taskdef_key("f", 2), Some(old))])
+                .unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        let mut st = store.load().unwrap();
+        store.write(&st.take_changes().unwrap()).unwrap();
+        let cpu = |st: &State, rev| {
+            st.bodies
+                .with(&taskdef_key("f", rev), |b| {
+                    serde_json::from_slice::<serde_json::Value>(b).unwrap()["cpu"].clone()
+                })
+                .unwrap()
+        };
+        assert_eq!(cpu(&st, 1), "1");
+        assert_eq!(cpu(&st, 2), "2");
+        assert_eq!(st.taskdefs[&taskdef_key("f", 2)], rec(2));
+        // The migrated record no longer holds its definition.
+        let txn = store.db.begin_read().unwrap();
+        let t = txn.open_table(def(Table::TaskDefs)).unwrap();
+        let raw = t.get(taskdef_key("f", 2).as_str()).unwrap().unwrap();
+        assert!(!String::from_utf8_lossy(raw.value()).contains("definition"));
+        drop((raw, t, txn, st, store));
+        // And it still reads after another restart.
+        let st = Store::open(dir.path()).unwrap().load().unwrap();
+        assert_eq!(cpu(&st, 2), "2");
     }
 }

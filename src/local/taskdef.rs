@@ -216,6 +216,14 @@ pub fn view(def: &serde_json::Map<String, serde_json::Value>) -> Result<TaskDefV
         .map_err(|e| ApiError::client(format!("Invalid value at '{}': {}", e.path(), e.inner())))
 }
 
+/// Parses a stored body (the JSON of a registered definition) straight into
+/// the view, without building a JSON tree first.
+pub fn view_of_body(body: &[u8]) -> Result<TaskDefView, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| ApiError::client(format!("Invalid value at '{}': {}", e.path(), e.inner())))
+}
+
 fn valid_name(s: &str, max: usize) -> bool {
     !s.is_empty()
         && s.len() <= max

@@ -7,7 +7,6 @@ use crate::local::credentials::Role;
 use crate::local::enis::{self, acs_eni};
 use crate::local::payload::build_task;
 use crate::local::state::{taskdef_key, OutMessage, Outgoing, State, TaskRec};
-use crate::local::taskdef::view;
 use crate::model::acs::{
     AttachTaskNetworkInterfacesMessage, IamRoleCredentialsMessage, PayloadMessage,
 };
@@ -40,7 +39,7 @@ pub fn queue_payload(st: &mut State, ctx: &mut Ctx, task_arn: &str) {
         tracing::error!(task = %task_arn, task_definition = %task.task_definition_arn, "task definition of a task is gone; no payload");
         return;
     };
-    let v = match view(&def.definition) {
+    let v = match super::lookup::definition_view(st, &def) {
         Ok(v) => v,
         Err(e) => {
             tracing::error!(task = %task_arn, error = %e, "stored task definition no longer parses");

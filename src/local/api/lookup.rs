@@ -2,6 +2,8 @@
 
 use crate::local::error::ApiError;
 use crate::local::state::{taskdef_key, ClusterRec, State, TaskDefRec, ACCOUNT_ID};
+use crate::local::taskdef::{view_of_body, TaskDefView};
+use serde_json::{Map, Value};
 
 pub const DEFAULT_CLUSTER: &str = "default";
 
@@ -112,6 +114,28 @@ pub fn taskdef<'a>(st: &'a State, param: &str) -> Result<&'a TaskDefRec, ApiErro
             .max_by_key(|t| t.revision)
             .ok_or_else(not_found),
     }
+}
+
+fn body_error(rec: &TaskDefRec, e: impl std::fmt::Display) -> ApiError {
+    tracing::error!(task_definition = %rec.arn, error = %e, "stored task definition unreadable");
+    ApiError::server(format!("reading task definition {}: {e}", rec.arn))
+}
+
+/// The full definition of a revision (from the store).
+pub fn definition(st: &State, rec: &TaskDefRec) -> Result<Map<String, Value>, ApiError> {
+    st.bodies
+        .with(&taskdef_key(&rec.family, rec.revision), |b| {
+            serde_json::from_slice::<Map<String, Value>>(b)
+        })
+        .map_err(|e| body_error(rec, e))?
+        .map_err(|e| body_error(rec, e))
+}
+
+/// The typed view of a revision's definition (from the store).
+pub fn definition_view(st: &State, rec: &TaskDefRec) -> Result<TaskDefView, ApiError> {
+    st.bodies
+        .with(&taskdef_key(&rec.family, rec.revision), view_of_body)
+        .map_err(|e| body_error(rec, e))?
 }
 
 #[cfg(test)]

@@ -58,21 +58,42 @@ fn handler(op: &str) -> Option<Handler> {
     Some(h)
 }
 
-/// Stateless checks of a request, run before the state lock is taken.
-pub fn precheck(op: &str, body: &Value) -> Result<(), ApiError> {
+/// A request with the work that needs no state done: run before the state
+/// lock is taken (`prepare`), then handed to `dispatch_prepared` under it.
+pub enum Request {
+    Body(Value),
+    /// RegisterTaskDefinition, parsed, validated and serialized.
+    RegisterTaskDefinition(taskdefs::Prepared),
+}
+
+/// The stateless part of a request, outside the state lock.
+pub fn prepare(op: &str, body: Value) -> Result<Request, ApiError> {
     match op {
-        "RegisterTaskDefinition" => taskdefs::precheck(body),
-        _ => Ok(()),
+        "RegisterTaskDefinition" => Ok(Request::RegisterTaskDefinition(taskdefs::prepare(
+            body, true,
+        )?)),
+        _ => Ok(Request::Body(body)),
     }
 }
 
-/// For the test-only `/debug/task-definitions-unchecked` route.
-pub fn register_task_definition_unchecked(
+/// For the test-only `/debug/task-definitions-unchecked` route: without
+/// Amazon ECS's limits.
+pub fn prepare_task_definition_unchecked(body: Value) -> Result<Request, ApiError> {
+    Ok(Request::RegisterTaskDefinition(taskdefs::prepare(
+        body, false,
+    )?))
+}
+
+pub fn dispatch_prepared(
     st: &mut State,
     ctx: &mut Ctx,
-    body: Value,
+    op: &str,
+    req: Request,
 ) -> Result<Value, ApiError> {
-    taskdefs::register_unchecked(st, ctx, body)
+    match req {
+        Request::RegisterTaskDefinition(p) => taskdefs::register_prepared(st, ctx, p),
+        Request::Body(body) => dispatch(st, ctx, op, body),
+    }
 }
 
 pub fn dispatch(st: &mut State, ctx: &mut Ctx, op: &str, body: Value) -> Result<Value, ApiError> {

@@ -50,8 +50,10 @@ pub fn cluster(st: &State, c: &ClusterRec) -> Value {
     })
 }
 
-pub fn taskdef(t: &TaskDefRec) -> Value {
-    let mut m = t.definition.clone();
+/// A revision as DescribeTaskDefinition shows it: its stored definition
+/// with the record's members.
+pub fn taskdef(t: &TaskDefRec, definition: serde_json::Map<String, Value>) -> Value {
+    let mut m = definition;
     m.insert("taskDefinitionArn".into(), json!(t.arn));
     m.insert("revision".into(), json!(t.revision));
     m.insert("status".into(), json!(t.status));

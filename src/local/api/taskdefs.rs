@@ -1,13 +1,13 @@
 //! RegisterTaskDefinition, DeregisterTaskDefinition, DescribeTaskDefinition,
 //! ListTaskDefinitions, ListTaskDefinitionFamilies.
 
-use super::lookup::{arn, taskdef};
+use super::lookup::{arn, definition, taskdef};
 use super::render;
 use super::request::{paginate, parse};
 use crate::local::app::Ctx;
 use crate::local::error::ApiError;
 use crate::local::requires::requires_attributes;
-use crate::local::state::{State, TaskDefRec};
+use crate::local::state::{taskdef_key, Attribute, State, TaskDefRec};
 use crate::local::taskdef::{check_limits, validate, view};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -55,41 +55,24 @@ fn with_defaults(mut def: Map<String, Value>) -> Map<String, Value> {
     def
 }
 
-/// What RegisterTaskDefinition checks without the state: run by the server
-/// before it takes the state lock, so that no large or invalid definition
-/// is parsed while every other request waits.
-pub fn precheck(body: &Value) -> Result<(), ApiError> {
-    let Value::Object(def) = body else {
-        return Err(ApiError::client("The request body must be a JSON object."));
-    };
-    if !def.contains_key("family") {
-        return Err(ApiError::client("family is required."));
-    }
-    if !def.contains_key("containerDefinitions") {
-        return Err(ApiError::client("containerDefinitions is required."));
-    }
-    let mut def = def.clone();
-    def.remove("tags");
-    check_limits(&def)?;
-    validate(&view(&def)?)
+/// A RegisterTaskDefinition request checked, parsed and serialized before
+/// the state lock is taken: under the lock the revision is only numbered and
+/// stored, so no definition is parsed, validated or serialized while every
+/// other request (and the agents' sessions) wait.
+pub struct Prepared {
+    family: String,
+    tags: Vec<Value>,
+    /// With ECS's defaults; moved into the response.
+    definition: Map<String, Value>,
+    /// Its JSON, as stored.
+    body: Vec<u8>,
+    requires_attributes: Vec<Attribute>,
 }
 
-pub fn register(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, ApiError> {
-    register_with(st, ctx, body, true)
-}
-
-/// RegisterTaskDefinition without Amazon ECS's limits: only for the test-only
-/// debug route that hands the agent a definition ECS itself would refuse.
-pub fn register_unchecked(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, ApiError> {
-    register_with(st, ctx, body, false)
-}
-
-fn register_with(
-    st: &mut State,
-    ctx: &mut Ctx,
-    body: Value,
-    limits: bool,
-) -> Result<Value, ApiError> {
+/// Checks and prepares a registration; `limits: false` only for the
+/// test-only debug route that hands the agent a definition ECS itself
+/// would refuse.
+pub fn prepare(body: Value, limits: bool) -> Result<Prepared, ApiError> {
     let Value::Object(mut def) = body else {
         return Err(ApiError::client("The request body must be a JSON object."));
     };
@@ -109,30 +92,55 @@ fn register_with(
     }
     let v = view(&def)?;
     validate(&v)?;
-    let revision = st
-        .taskdefs
-        .values()
-        .filter(|t| t.family == v.family)
-        .map(|t| t.revision)
+    let definition = with_defaults(def);
+    let body = serde_json::to_vec(&definition)
+        .map_err(|e| ApiError::server(format!("serializing the task definition: {e}")))?;
+    Ok(Prepared {
+        requires_attributes: requires_attributes(&v),
+        family: v.family,
+        tags,
+        definition,
+        body,
+    })
+}
+
+pub fn register(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, ApiError> {
+    register_prepared(st, ctx, prepare(body, true)?)
+}
+
+/// The next revision of a family: its records are one contiguous key range
+/// (`family:revision`, and a family has no ':').
+fn next_revision(st: &State, family: &str) -> i64 {
+    let prefix = format!("{family}:");
+    st.taskdefs
+        .range(prefix.clone()..)
+        .take_while(|(k, _)| k.starts_with(&prefix))
+        .map(|(_, t)| t.revision)
         .max()
         .unwrap_or(0)
-        + 1;
+        + 1
+}
+
+/// Numbers and stores a prepared registration (under the state lock).
+pub fn register_prepared(st: &mut State, ctx: &mut Ctx, p: Prepared) -> Result<Value, ApiError> {
+    let revision = next_revision(st, &p.family);
     let rec = TaskDefRec {
         arn: arn(
             &ctx.region,
-            &format!("task-definition/{}:{revision}", v.family),
+            &format!("task-definition/{}:{revision}", p.family),
         ),
-        family: v.family.clone(),
+        family: p.family,
         revision,
         status: "ACTIVE".into(),
         registered_at: ctx.now,
         deregistered_at: None,
-        definition: with_defaults(def),
-        requires_attributes: requires_attributes(&v),
-        tags: tags.clone(),
+        requires_attributes: p.requires_attributes,
+        tags: p.tags,
     };
     tracing::info!(task_definition = %rec.arn, "task definition registered");
-    let out = render::taskdef(&rec);
+    st.put_taskdef_body(&taskdef_key(&rec.family, revision), p.body);
+    let out = render::taskdef(&rec, p.definition);
+    let tags = rec.tags.clone();
     st.put_taskdef(rec);
     Ok(json!({ "taskDefinition": out, "tags": tags }))
 }
@@ -160,18 +168,19 @@ pub fn deregister(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, A
         )));
     }
     let mut rec = taskdef(st, name)?.clone();
+    let definition = definition(st, &rec)?;
     if rec.status == "ACTIVE" {
         rec.status = "INACTIVE".into();
         rec.deregistered_at = Some(ctx.now);
         st.put_taskdef(rec.clone());
     }
-    Ok(json!({ "taskDefinition": render::taskdef(&rec) }))
+    Ok(json!({ "taskDefinition": render::taskdef(&rec, definition) }))
 }
 
 pub fn describe(st: &mut State, _ctx: &mut Ctx, body: Value) -> Result<Value, ApiError> {
     let req: OneReq = parse(body)?;
     let rec = taskdef(st, required_taskdef(&req)?)?;
-    let mut out = json!({ "taskDefinition": render::taskdef(rec) });
+    let mut out = json!({ "taskDefinition": render::taskdef(rec, definition(st, rec)?) });
     if req.include.iter().any(|i| i == "TAGS") {
         out["tags"] = json!(rec.tags);
     }

@@ -3,7 +3,9 @@
 use super::lifecycle::{
     new_task_id, queue_eni_attachment, queue_payload, request_stop, taskdef_of,
 };
-use super::lookup::{arn, cluster, cluster_or_default, instance_arn, task_arn, taskdef};
+use super::lookup::{
+    arn, cluster, cluster_or_default, definition_view, instance_arn, task_arn, taskdef,
+};
 use super::request::{paginate, parse};
 use super::{render, tags};
 use crate::local::app::Ctx;
@@ -15,7 +17,7 @@ use crate::local::placement::{self, Candidate, Failure, Requirement};
 use crate::local::state::{
     ClusterRec, ContainerRec, EniRec, Reservation, State, TaskDefRec, TaskEni, TaskRec,
 };
-use crate::local::taskdef::{view, TaskDefView, MAX_CONTAINER_VALUE};
+use crate::local::taskdef::{TaskDefView, MAX_CONTAINER_VALUE};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -150,7 +152,7 @@ fn prepare(st: &mut State, ctx: &Ctx, req: &RunReq) -> Result<Launch, ApiError> 
             def.arn
         )));
     }
-    let v = view(&def.definition)?;
+    let v = definition_view(st, &def)?;
     let subnets = subnets(&v, req.network_configuration.as_ref())?;
     let overrides_raw = req.overrides.clone().unwrap_or_else(|| json!({}));
     let overrides: TaskOverride = serde_path_to_error::deserialize(overrides_raw.clone())

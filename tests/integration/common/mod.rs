@@ -411,6 +411,11 @@ impl EcsLocal {
         self.port
     }
 
+    /// The running ecs-local's process id (for /proc measurements).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.log_path.with_file_name("data")
     }
@@ -875,6 +880,18 @@ impl Aws {
         }
         serde_json::from_str(&stdout).map_err(|e| format!("aws output is not JSON ({e}): {stdout}"))
     }
+}
+
+/// VmRSS of a process in KiB (from /proc/PID/status).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// `["sh", "-c", script]` for a container definition's command.
