@@ -1,8 +1,17 @@
 //! Compiles the cgroups metrics protos that containerd-client does not ship
-//! (the payloads inside containerd's Tasks.Metrics). Messages only: no
-//! services, so plain prost-build is enough.
+//! (the payloads inside containerd's Tasks.Metrics), and the container
+//! logger the agent installs for containerd's shim.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 fn main() {
+    protos();
+    logger();
+}
+
+/// Messages only: no services, so plain prost-build is enough.
+fn protos() {
     let protos = [
         "proto/cgroups/v1/metrics.proto",
         "proto/cgroups/v2/metrics.proto",
@@ -14,4 +23,49 @@ fn main() {
         // protoc is a build prerequisite (Debian: protobuf-compiler), as for containerd-client.
         panic!("compiling {protos:?} failed (is protoc installed?): {e}");
     }
+}
+
+/// `src/bin/ecs-agent-logger` compiled on its own with rustc: std only, so
+/// no crate graph; static, so it runs on any host the shim runs on; always
+/// size-optimised without unwinding, whatever the agent's profile, because
+/// one runs per container (src/logger/install.rs embeds the result).
+fn logger() {
+    let dir = Path::new("src/bin/ecs-agent-logger");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
+    let target = std::env::var("TARGET").expect("TARGET");
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let bin = out.join("ecs-agent-logger");
+    let status = Command::new(rustc)
+        .args([
+            "--edition=2021",
+            "--crate-type=bin",
+            "--crate-name=ecs_agent_logger",
+        ])
+        .args([
+            "-C",
+            "opt-level=s",
+            "-C",
+            "panic=abort",
+            "-C",
+            "codegen-units=1",
+        ])
+        .args(["-C", "debuginfo=0", "-C", "strip=symbols"])
+        .args(["-C", "target-feature=+crt-static", "--target", &target])
+        .arg("-o")
+        .arg(&bin)
+        .arg(dir.join("main.rs"))
+        .status()
+        .expect("running rustc for the container logger");
+    // A static link needs the C library's static archive (Debian: libc6-dev).
+    assert!(status.success(), "compiling {} failed", dir.display());
+    let bytes = std::fs::read(&bin).expect("reading the built logger");
+    println!("cargo:rustc-env=ECS_LOGGER_FNV1A={:016x}", fnv1a(&bytes));
+}
+
+/// The same hash as `src/logger/install.rs` computes of the installed file.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }

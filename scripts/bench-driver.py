@@ -1216,7 +1216,8 @@ def remove_task_network(agent_data_dir):
 
 
 def held_processes(needles, ns=AGENT_NS):
-    """Shims (`-namespace NS`) and loggers (`--containerd-logger`) whose
+    """Shims (`-namespace NS`) and loggers (`--containerd-logger` or
+    `--json-file`, the modes of ecs-agent-logger) whose
     command line holds one of `needles` (task ids, `-id CONTAINER`), with
     their PSS in KiB."""
     found = []
@@ -1229,7 +1230,7 @@ def held_processes(needles, ns=AGENT_NS):
         except OSError:
             continue
         cmd = raw.decode("utf-8", "replace")
-        if b"--containerd-logger" in raw:
+        if b"\0--containerd-logger\0" in raw or b"\0--json-file\0" in raw:
             kind = "logger"
         elif f"-namespace\0{ns}\0" in cmd:
             kind = "shim"

@@ -14,6 +14,8 @@ mod aws_resources;
 mod bench_smoke;
 #[path = "integration/churn.rs"]
 mod churn;
+#[path = "integration/container_logs.rs"]
+mod container_logs;
 #[path = "integration/credentials.rs"]
 mod credentials;
 #[path = "integration/defaults.rs"]

@@ -12,10 +12,10 @@ use aws_credential_types::Credentials;
 use ecs::config::{self, Config, LogFormat};
 
 fn main() -> ExitCode {
-    // containerd's shim runs this same binary as each container's log writer
-    // (`binary://` stdio); that must happen before tokio or any setup.
-    if let Some(code) = ecs::logger::run_if_invoked(std::env::args_os()) {
-        return code;
+    // `ecs-agent logs ...` reads a container's log; any other start is the agent.
+    let mut args = std::env::args_os().skip(1);
+    if args.next().is_some_and(|a| a == ecs::logger::LOGS_COMMAND) {
+        return logs(args);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -32,6 +32,25 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ecs-agent: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `ecs-agent logs ...`: a container's output, read from the json-file log
+/// under the configured ECS_DATADIR. No async runtime, no agent.
+fn logs(args: impl Iterator<Item = std::ffi::OsString>) -> ExitCode {
+    let result = ecs::logger::parse_logs_args(args)
+        .map_err(anyhow::Error::from)
+        .and_then(|args| {
+            let (cfg, _) = load_config()?;
+            ecs::logger::run_logs(&cfg.data_dir, &args)?;
+            Ok(())
+        });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ecs-agent logs: {e:#}");
             ExitCode::FAILURE
         }
     }

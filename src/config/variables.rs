@@ -151,7 +151,7 @@ const DOCUMENTED: &[(&str, &str, &str)] = &[
         "[\"json-file\",\"syslog\",\"awslogs\",\"fluentd\",\"none\"]",
         "JSON array of the logging drivers tasks may use; the default is ecs-init's on the \
          ECS-optimized AMI. Advertised as logging-driver.NAME for the listed drivers this agent \
-         implements (json-file); the others are named in a start-up warning when set explicitly.",
+         implements (json-file, none); the others are named in a start-up warning when set explicitly.",
     ),
     (
         "ECS_DETAILED_OS_FAMILY",

@@ -114,6 +114,11 @@ const ROWS: &[(&str, &str, &str)] = &[
         "`logDriver: json-file`",
         "agent_config::json_file_logging_is_advertised_and_placed_by_default",
     ),
+    (
+        "com.amazonaws.ecs.capability.logging-driver.none",
+        "`logDriver: none`: output discarded, no logger process",
+        "container_logs::json_file_rotates_none_discards_and_ecs_agent_logs_prints_every_byte",
+    ),
 ];
 
 fn when(w: When) -> String {

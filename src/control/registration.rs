@@ -174,6 +174,10 @@ pub const CAPABILITIES: &[(&str, When)] = &[
         "com.amazonaws.ecs.capability.logging-driver.json-file",
         When::LoggingDriverListed("json-file"),
     ),
+    (
+        "com.amazonaws.ecs.capability.logging-driver.none",
+        When::LoggingDriverListed("none"),
+    ),
 ];
 
 /// The listed logging drivers this agent does not implement.
@@ -295,10 +299,10 @@ mod tests {
         let caps = capabilities(&input);
         assert!(caps.contains(&"com.amazonaws.ecs.capability.logging-driver.json-file"));
         assert!(!caps.iter().any(|c| c.ends_with("logging-driver.awslogs")));
-        assert!(!caps.iter().any(|c| c.ends_with("logging-driver.none")));
+        assert!(caps.contains(&"com.amazonaws.ecs.capability.logging-driver.none"));
         assert_eq!(
             unimplemented_logging_drivers(&input.logging_drivers),
-            vec!["awslogs".to_string(), "none".to_string()]
+            vec!["awslogs".to_string()]
         );
         let none = RegistrationInput {
             logging_drivers: vec!["awslogs".into()],

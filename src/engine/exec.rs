@@ -354,9 +354,12 @@ pub(crate) fn execute<R: ContainerRuntime>(
             let (Some(id), Some(def)) = (runtime_id(task, i), task.def().containers.get(i)) else {
                 return;
             };
-            let log_path = inner.settings.log_path(task_id(&arn), &def.name);
+            let log = crate::task::spec::container_log(
+                def.log,
+                inner.settings.log_path(task_id(&arn), &def.name),
+            );
             tokio::spawn(async move {
-                let result = retry_unavailable(&id, || inner.runtime.restart(&id, &log_path)).await;
+                let result = retry_unavailable(&id, || inner.runtime.restart(&id, &log)).await;
                 let result = match result {
                     Ok(pid) => {
                         tracing::info!(task = %arn, container = %id, pid, "container restarted by its restart policy");

@@ -11,7 +11,7 @@ use crate::task::image_ref::Reference;
 #[derive(Debug, Clone)]
 pub struct EngineSettings {
     pub cluster_arn: String,
-    /// Container logs go under `<data_dir>/logs/<task-id>/<container>.log`.
+    /// Container logs go under `<data_dir>/logs/<task-id>/`.
     pub data_dir: PathBuf,
     pub default_stop_timeout: Duration,
     /// ECS_CONTAINER_START_TIMEOUT: how long the runtime's start call may take.
@@ -37,11 +37,11 @@ pub struct EngineSettings {
 }
 
 impl EngineSettings {
+    /// A container's json-file log, `<data_dir>/logs/<task-id>/<container>-json.log`
+    /// (Docker's `<id>-json.log` name; rotated files get `.1`, `.2`, ...),
+    /// where `ecs-agent logs` looks for it.
     pub fn log_path(&self, task_id: &str, container: &str) -> PathBuf {
-        self.data_dir
-            .join("logs")
-            .join(task_id)
-            .join(format!("{container}.log"))
+        crate::logger::json_log_path(&self.data_dir, task_id, container)
     }
 
     /// Credentials for the registry an image reference points at.

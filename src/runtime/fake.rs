@@ -249,7 +249,11 @@ impl ContainerRuntime for FakeRuntime {
         self.next(|o| o.kill.pop_front(), Ok(()))
     }
 
-    async fn restart(&self, id: &str, _: &std::path::Path) -> Result<u32, RuntimeError> {
+    async fn restart(
+        &self,
+        id: &str,
+        _: &crate::task::container::ContainerLog,
+    ) -> Result<u32, RuntimeError> {
         self.record(Call::Restart { id: id.to_string() });
         self.next(|o| o.restart.pop_front(), Ok(4343))
     }

@@ -77,12 +77,12 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     fn kill(&self, id: &str, signal: i32) -> impl Future<Output = Result<(), RuntimeError>> + Send;
 
     /// Run an exited container again in place: its old task deleted, a new
-    /// one made on the same record and snapshot, logging to `log_path`, and
+    /// one made on the same record and snapshot, logging to `log`, and
     /// started. Returns the new main process's pid.
     fn restart(
         &self,
         id: &str,
-        log_path: &std::path::Path,
+        log: &crate::task::container::ContainerLog,
     ) -> impl Future<Output = Result<u32, RuntimeError>> + Send;
 
     /// Delete the task of a container whose process has exited (or never

@@ -82,6 +82,32 @@ pub struct BindMount {
     pub read_only: bool,
 }
 
+/// Where a container's stdout and stderr go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContainerLog {
+    /// Both streams as written, into one file.
+    Plain(PathBuf),
+    /// Docker's json-file records at `path`, rotated when `max_size` (bytes)
+    /// is reached, keeping `max_file` files.
+    JsonFile {
+        path: PathBuf,
+        max_size: Option<u64>,
+        max_file: u32,
+    },
+    /// Discarded (`logDriver: none`): no logger, the shim's /dev/null.
+    Discard,
+}
+
+impl ContainerLog {
+    /// The file written, if any.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        match self {
+            ContainerLog::Plain(p) | ContainerLog::JsonFile { path: p, .. } => Some(p),
+            ContainerLog::Discard => None,
+        }
+    }
+}
+
 /// Everything needed to create one container, already validated and resolved
 /// (entrypoint/command merged with the image config, env merged, ...).
 #[derive(Debug, Clone, PartialEq)]
@@ -109,8 +135,8 @@ pub struct ContainerSpec {
     pub ulimits: Vec<Ulimit>,
     /// dockerLabels plus the agent's own `com.amazonaws.ecs.*` labels.
     pub labels: BTreeMap<String, String>,
-    /// stdout and stderr of the container land here, written by the containerd shim.
-    pub log_path: PathBuf,
+    /// Where stdout and stderr of the container go (through the containerd shim).
+    pub log: ContainerLog,
     pub network: NetworkAttachment,
     /// Mounted after the default mounts, in order; one whose destination is
     /// a default's (`/etc/hosts`, `/etc/resolv.conf`, ...) replaces it.

@@ -104,6 +104,10 @@ pub struct ContainerDef {
     /// execution role when the container is created.
     #[serde(default)]
     pub aws: AwsInputs,
+    /// `logConfiguration`: json-file (also with none sent) or none. A
+    /// checkpoint from before it was kept reads as json-file.
+    #[serde(default)]
+    pub log: super::log_driver::LogDriver,
 }
 
 /// What a container takes from AWS before it is created (see `resources`).
@@ -268,6 +272,7 @@ impl ContainerDef {
             aws: AwsInputs::default(),
             net: Default::default(),
             tty: false,
+            log: Default::default(),
         }
     }
 }

@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::container::{Ulimit, UlimitName};
+use super::log_driver::LogDriver;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DockerCreateConfig {
@@ -54,6 +55,8 @@ pub struct DockerHostConfig {
     pub dns_search: Vec<String>,
     /// `ExtraHosts` (extraHosts), Docker's `host:ip` strings.
     pub extra_hosts: Vec<String>,
+    /// `LogConfig`: the log driver and its options.
+    pub log: LogDriver,
     /// Keys that are no field of Docker's `HostConfig`, as `dockerConfig.hostConfig.KEY`.
     pub unknown_keys: Vec<String>,
 }
@@ -381,24 +384,18 @@ pub fn parse_config(text: Option<&str>) -> Result<DockerCreateConfig, String> {
 pub fn parse_host_config(text: Option<&str>) -> Result<DockerHostConfig, String> {
     let f = Fields::decode("dockerConfig.hostConfig", text, HOST_CONFIG_FIELDS)?;
     f.refuse_unimplemented(HOST_CONFIG_IMPLEMENTED)?;
-    match f.get("LogConfig") {
-        None | Some(Value::Null) => {}
+    let log = match f.get("LogConfig") {
+        None | Some(Value::Null) => LogDriver::default(),
         Some(Value::Object(log)) => {
             let kind = match nested(log, "Type") {
                 None | Some(Value::Null) => "",
                 Some(Value::String(s)) => s.as_str(),
                 Some(_) => return Err(format!("{}.Type: expected a string", f.path("LogConfig"))),
             };
-            // Our log files are what json-file gives users: the output on local disk.
-            if !matches!(kind, "" | "json-file") {
-                return Err(format!(
-                    "{}.Type {kind:?} is not supported by this agent (supported: json-file)",
-                    f.path("LogConfig")
-                ));
-            }
+            super::log_driver::parse(kind, nested(log, "Config"), &f.path("LogConfig"))?
         }
         Some(_) => return Err(format!("{}: expected an object", f.path("LogConfig"))),
-    }
+    };
     let memory_reservation_bytes = match f.get("MemoryReservation") {
         None | Some(Value::Null) => None,
         Some(v) => match v.as_i64() {
@@ -433,6 +430,7 @@ pub fn parse_host_config(text: Option<&str>) -> Result<DockerHostConfig, String>
         dns: f.strings("Dns")?,
         dns_search: f.strings("DnsSearch")?,
         extra_hosts: f.strings("ExtraHosts")?,
+        log,
         unknown_keys: f.unknown.clone(),
     })
 }

@@ -463,6 +463,7 @@ fn container_def(
         },
         net,
         tty,
+        log: host.log,
         name,
         image,
     })

@@ -13,6 +13,7 @@ pub mod image_ref;
 pub mod lifecycle;
 pub mod limits;
 pub mod linux;
+pub mod log_driver;
 pub mod net;
 pub mod netdef;
 pub mod netopts;

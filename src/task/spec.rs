@@ -5,15 +5,17 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::container::{ContainerSpec, NetworkAttachment, PulledImage};
+use super::container::{ContainerLog, ContainerSpec, NetworkAttachment, PulledImage};
 
 use super::def::{ContainerDef, TaskDef};
+use super::log_driver::LogDriver;
 
 /// Facts about where the container runs, decided by the engine.
 #[derive(Debug, Clone)]
 pub struct SpecContext {
     pub cluster_arn: String,
     pub container_id: String,
+    /// Where the container's log goes; `def.log` says in which format.
     pub log_path: PathBuf,
     pub network: NetworkAttachment,
     /// Variables the agent injects, applied last.
@@ -75,7 +77,7 @@ pub fn container_spec(
         readonly_rootfs: def.readonly_rootfs,
         ulimits: def.ulimits.clone(),
         labels,
-        log_path: ctx.log_path.clone(),
+        log: container_log(def.log, ctx.log_path.clone()),
         network: if def.net.disabled {
             NetworkAttachment::Isolated
         } else {
@@ -87,6 +89,18 @@ pub fn container_spec(
         populate_from_image: Vec::new(),
         linux: def.linux.clone(),
         tty: def.tty,
+    }
+}
+
+/// What a container's log driver makes of its log path.
+pub fn container_log(driver: LogDriver, path: PathBuf) -> ContainerLog {
+    match driver {
+        LogDriver::JsonFile { max_size, max_file } => ContainerLog::JsonFile {
+            path,
+            max_size,
+            max_file,
+        },
+        LogDriver::None => ContainerLog::Discard,
     }
 }
 

@@ -874,7 +874,7 @@ async fn containerd_containers_in_task_namespaces() {
         readonly_rootfs: false,
         ulimits: Vec::new(),
         labels: BTreeMap::new(),
-        log_path: logs.path().join(format!("{id}.log")),
+        log: ecs::task::container::ContainerLog::Plain(logs.path().join(format!("{id}.log"))),
         network: NetworkAttachment::Namespace(netns.to_path_buf()),
         mounts: Vec::new(),
         populate_from_image: Vec::new(),
@@ -939,7 +939,7 @@ async fn containerd_containers_in_task_namespaces() {
         }
     }
     rt.remove("client").await.unwrap();
-    let log = std::fs::read_to_string(&client.log_path).unwrap_or_default();
+    let log = std::fs::read_to_string(client.log.path().unwrap()).unwrap_or_default();
     assert!(log.contains("web-ok"), "localhost within the task: {log}");
     assert!(
         log.contains(r#""AccessKeyId":"ASIACTRTEST""#),

@@ -175,7 +175,8 @@ fn an_exited_container_leaves_no_process_and_keeps_every_byte_of_its_output() {
 }
 
 fn assert_whole_log(path: &Path) {
-    let text = std::fs::read_to_string(path).expect("the container log");
+    assert!(path.exists(), "no container log at {}", path.display());
+    let text = common::json_log_text(path);
     let expected: String = (1..=LINES)
         .map(|i| format!("{i}\n"))
         .chain(["LAST\n".to_string()])

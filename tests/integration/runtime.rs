@@ -73,7 +73,7 @@ impl Fixture {
             readonly_rootfs: false,
             ulimits: Vec::new(),
             labels: BTreeMap::from([("com.amazonaws.ecs.container-name".into(), id.into())]),
-            log_path: self.log_path(id),
+            log: ecs::task::container::ContainerLog::Plain(self.log_path(id)),
             network: NetworkAttachment::Host,
             mounts: Vec::new(),
             populate_from_image: Vec::new(),
@@ -89,7 +89,7 @@ impl Fixture {
         let ev = wait_exit(exits, &spec.id).await;
         // Deleting the task waits for the shim to finish copying output.
         self.rt.remove(&spec.id).await.unwrap();
-        let log = read_log(&spec.log_path);
+        let log = read_log(spec.log.path().unwrap());
         (ev.exit_code, log)
     }
 
@@ -140,12 +140,15 @@ impl Drop for Fixture {
 }
 
 fn runtime(env: &TestEnv, ns: &str) -> ContainerdRuntime {
-    // The agent binary is the shim's logger, as in production.
+    // The container logger is the shim's logger, as in production (cargo's
+    // build of it here; `logging_runtime` takes the one the agent installs).
     ContainerdRuntime::new(
         Conn::lazy(&env.containerd_sock, ns).unwrap(),
         PullOptions::default(),
     )
-    .with_logger(std::path::PathBuf::from(env!("CARGO_BIN_EXE_ecs-agent")))
+    .with_logger(std::path::PathBuf::from(env!(
+        "CARGO_BIN_EXE_ecs-agent-logger"
+    )))
 }
 
 async fn wait_exit(exits: &mut Receiver<ExitEvent>, id: &str) -> ExitEvent {
@@ -237,7 +240,10 @@ async fn echo_exits_zero_with_log_and_state_transitions() {
         fx.rt.state("echo").await.unwrap(),
         Some(ContainerState::Stopped { exit_code: 0 })
     );
-    assert_eq!(read_log(&spec.log_path), "hello from the container\n");
+    assert_eq!(
+        read_log(spec.log.path().unwrap()),
+        "hello from the container\n"
+    );
 
     // Killing an exited container is not an error.
     fx.rt.kill("echo", 15).await.unwrap();
@@ -284,7 +290,7 @@ async fn exit_code_is_reported() {
         Some(ContainerState::Stopped { exit_code: 3 })
     );
     assert_eq!(
-        read_log(&spec.log_path),
+        read_log(spec.log.path().unwrap()),
         "bye\n",
         "stderr lands in the same log"
     );
@@ -483,7 +489,7 @@ async fn memory_limit_reaches_the_cgroup() {
         assert_eq!(std::fs::read_to_string(v2).unwrap().trim(), "67108864");
     }
     assert_eq!(wait_exit(&mut exits, "mem").await.exit_code, 0);
-    assert_eq!(read_log(&spec.log_path), "67108864\n");
+    assert_eq!(read_log(spec.log.path().unwrap()), "67108864\n");
     fx.rt.remove("mem").await.unwrap();
     fx.assert_gone("mem");
 }
@@ -784,7 +790,7 @@ async fn exit_events_resume_after_containerd_restarts() {
         readonly_rootfs: false,
         ulimits: Vec::new(),
         labels: BTreeMap::new(),
-        log_path: logs.path().join(format!("{id}.log")),
+        log: ecs::task::container::ContainerLog::Plain(logs.path().join(format!("{id}.log"))),
         network: NetworkAttachment::Host,
         mounts: Vec::new(),
         populate_from_image: Vec::new(),
@@ -829,8 +835,10 @@ async fn exit_events_resume_after_containerd_restarts() {
 
 /// The runtime the agent uses: stdio through our `binary://` logger (the
 /// `ecs-agent` binary itself), not the shim's `file://` writer.
+/// With the logger the agent installs (`$ECS_DATADIR/bin/ecs-agent-logger`).
 fn logging_runtime(fx: &Fixture) -> ContainerdRuntime {
-    runtime(&fx.env, &fx.ns).with_logger(PathBuf::from(env!("CARGO_BIN_EXE_ecs-agent")))
+    let logger = ecs::logger::install(fx.dir.path()).expect("install the container logger");
+    runtime(&fx.env, &fx.ns).with_logger(logger)
 }
 
 /// Every line of both streams reaches the log, the end of stderr included,
@@ -880,7 +888,7 @@ async fn binary_logger_keeps_every_line_of_both_streams() {
     }
     for spec in &specs {
         rt.remove(&spec.id).await.unwrap();
-        let log = std::fs::read_to_string(&spec.log_path).unwrap();
+        let log = std::fs::read_to_string(spec.log.path().unwrap()).unwrap();
         let (mut outs, mut errs) = (Vec::new(), Vec::new());
         for line in log.lines() {
             if line.starts_with("out") {
@@ -904,7 +912,7 @@ async fn binary_logger_keeps_every_line_of_both_streams() {
         .unwrap()
         .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
         .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-        .filter(|c| c.contains(ecs::logger::FLAG) && c.contains(&ours))
+        .filter(|c| c.contains(ecs::logger::PLAIN_FLAG) && c.contains(&ours))
         .collect();
     assert!(loggers.is_empty(), "loggers left: {loggers:?}");
 }

@@ -585,8 +585,8 @@ fn agent_image_registers_with_ecs_local_and_runs_a_task() {
     // The shim wrote the log at the agent's ECS_DATADIR path, on the host:
     // the reason the data directory is mounted at an identical path.
     let task_id = task_arn.rsplit('/').next().unwrap_or_default();
-    let log_path = data_dir.join("logs").join(task_id).join("hello.log");
-    let log = fs::read_to_string(&log_path).unwrap_or_default();
+    let log_path = data_dir.join("logs").join(task_id).join("hello-json.log");
+    let log = common::json_log_text(&log_path);
     assert!(
         log.contains("shipped-agent-ran-me uid=1000"),
         "container log {} on the host: {log:?}",

@@ -26,7 +26,7 @@ use super::user::{self, ResolvedUser};
 use super::Conn;
 use crate::logger;
 use crate::runtime::{ErrorKind, RuntimeError};
-use crate::task::container::{ContainerSpec, NetworkAttachment};
+use crate::task::container::{ContainerLog, ContainerSpec, NetworkAttachment};
 
 pub(super) const RUNC_V2: &str = "io.containerd.runc.v2";
 const SPEC_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
@@ -51,7 +51,7 @@ pub(super) async fn create(
 ) -> Result<(), RuntimeError> {
     validate_id(&spec.id)?;
     let id = spec.id.as_str();
-    let log_uri = prepare_log(id, &spec.log_path, logger).await?;
+    let log_uri = prepare_log(id, &spec.log, logger).await?;
 
     // The snapshot is unreferenced until the container record names it; the
     // lease keeps the garbage collector off it in between.
@@ -64,7 +64,12 @@ pub(super) async fn create(
     }
     delete_lease(conn, &lease).await;
     if result.is_ok() {
-        tracing::info!(container = %id, image = %spec.image.name, log = %spec.log_path.display(), "container created");
+        let log = spec
+            .log
+            .path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        tracing::info!(container = %id, image = %spec.image.name, log, "container created");
     }
     result
 }
@@ -270,16 +275,20 @@ fn validate_id(id: &str) -> Result<(), RuntimeError> {
 }
 
 /// Creates the log file (so a bad path fails here, with a message in our
-/// log, not in a logger whose stderr goes nowhere) and returns the stdio URI.
+/// log, not in a logger whose stderr goes nowhere) and returns the stdio URI
+/// (empty for a discarded log: the shim gives the container /dev/null).
 pub(super) async fn prepare_log(
     id: &str,
-    log_path: &Path,
+    log: &ContainerLog,
     logger: Option<&Path>,
 ) -> Result<String, RuntimeError> {
     let create_err = |kind, message| RuntimeError::Create {
         id: id.to_string(),
         kind,
         message,
+    };
+    let Some(log_path) = log.path() else {
+        return Ok(String::new());
     };
     if !log_path.is_absolute() {
         return Err(RuntimeError::InvalidSpec {
@@ -308,10 +317,16 @@ pub(super) async fn prepare_log(
                 format!("creating log file {}: {e}", log_path.display()),
             )
         })?;
-    Ok(match logger {
-        Some(bin) => binary_uri(bin, log_path),
-        None => file_uri(log_path),
-    })
+    match (logger, log) {
+        (Some(bin), log) => Ok(binary_uri(bin, log)),
+        (None, ContainerLog::Plain(path)) => Ok(file_uri(path)),
+        // containerd's own file writer knows no other format.
+        (None, _) => Err(RuntimeError::InvalidSpec {
+            field: "log",
+            value: log_path.display().to_string(),
+            reason: "json-file needs the container logger (ContainerdRuntime::with_logger)".into(),
+        }),
+    }
 }
 
 /// `file://` URI: the shim opens the file and copies both streams into it.
@@ -320,16 +335,29 @@ pub(super) fn file_uri(path: &Path) -> String {
 }
 
 /// `binary://` URI: the shim runs `logger` with the container's stdout and
-/// stderr as fds 3 and 4 (see `crate::logger`). The shim turns each query key
-/// and its value into two arguments, in a Go map's random order, hence a
-/// single key: `logger --containerd-logger <log path>`.
-pub(super) fn binary_uri(logger: &Path, log_path: &Path) -> String {
-    format!(
-        "binary://{}?{}={}",
-        uri_escape(logger),
-        logger::FLAG,
-        uri_escape(log_path)
-    )
+/// stderr as fds 3 and 4 (see `src/bin/ecs-agent-logger`). The shim turns
+/// each query key and its value into two arguments, in a Go map's random
+/// order, hence a single key: `logger --containerd-logger <log path>`, or
+/// `logger --json-file <max-size>:<max-file>:<log path>` (max-size 0: none).
+pub(super) fn binary_uri(logger: &Path, log: &ContainerLog) -> String {
+    let (flag, value) = match log {
+        ContainerLog::Plain(path) => (logger::PLAIN_FLAG, uri_escape(path)),
+        ContainerLog::JsonFile {
+            path,
+            max_size,
+            max_file,
+        } => (
+            logger::JSON_FILE_FLAG,
+            format!(
+                "{}%3A{}%3A{}",
+                max_size.unwrap_or(0),
+                max_file,
+                uri_escape(path)
+            ),
+        ),
+        ContainerLog::Discard => return String::new(),
+    };
+    format!("binary://{}?{flag}={value}", uri_escape(logger))
 }
 
 /// Percent-encodes all but unreserved characters and `/`: what a URL parser
@@ -625,11 +653,12 @@ mod tests {
     }
 
     #[test]
-    fn binary_uri_carries_the_flag_and_the_log_path() {
+    fn binary_uri_carries_the_mode_and_the_log_path() {
+        let plain = |p: &str| ContainerLog::Plain(p.into());
         assert_eq!(
             binary_uri(
                 Path::new("/var/lib/ecs/data/bin/ecs-agent-logger"),
-                Path::new("/var/lib/ecs/data/logs/t1/web.log")
+                &plain("/var/lib/ecs/data/logs/t1/web.log")
             ),
             "binary:///var/lib/ecs/data/bin/ecs-agent-logger\
              ?--containerd-logger=/var/lib/ecs/data/logs/t1/web.log"
@@ -640,10 +669,29 @@ mod tests {
             "/d/x&y=z;w+v.log",
             "/d/caf\u{e9}/%41.log",
             "/plain/web.log",
+            "/d/a:b.log",
         ] {
-            let (program, args) = shim_command(&binary_uri(logger, Path::new(log)));
+            let (program, args) = shim_command(&binary_uri(logger, &plain(log)));
             assert_eq!(program, logger);
-            assert_eq!(args, [logger::FLAG, log], "{log}");
+            assert_eq!(args, [logger::PLAIN_FLAG, log], "{log}");
+            let json = ContainerLog::JsonFile {
+                path: log.into(),
+                max_size: Some(10_000),
+                max_file: 3,
+            };
+            let (_, args) = shim_command(&binary_uri(logger, &json));
+            assert_eq!(
+                args,
+                [logger::JSON_FILE_FLAG, &format!("10000:3:{log}")],
+                "{log}"
+            );
         }
+        let json = ContainerLog::JsonFile {
+            path: "/l/c-json.log".into(),
+            max_size: None,
+            max_file: 1,
+        };
+        let (_, args) = shim_command(&binary_uri(logger, &json));
+        assert_eq!(args, [logger::JSON_FILE_FLAG, "0:1:/l/c-json.log"]);
     }
 }

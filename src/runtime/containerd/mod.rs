@@ -87,7 +87,7 @@ impl ContainerdRuntime {
 
     /// Containers created from now on log through `binary`, an absolute path
     /// valid on the host where the shim runs: `crate::logger::install`'s
-    /// result, or any `ecs-agent` binary.
+    /// result, or any build of `src/bin/ecs-agent-logger`.
     pub fn with_logger(mut self, binary: PathBuf) -> ContainerdRuntime {
         self.logger = Some(binary);
         self
@@ -142,13 +142,17 @@ impl ContainerRuntime for ContainerdRuntime {
         lifecycle::kill(&self.conn, id, signal).await
     }
 
-    async fn restart(&self, id: &str, log_path: &std::path::Path) -> Result<u32, RuntimeError> {
+    async fn restart(
+        &self,
+        id: &str,
+        log: &crate::task::container::ContainerLog,
+    ) -> Result<u32, RuntimeError> {
         // A shim of the old task still going away refuses the new one for a
         // moment, as at create.
         let mut attempts = 0;
         loop {
             let logger = self.logger.as_deref();
-            match restart::restart(&self.conn, &self.pull.snapshotter, logger, id, log_path).await {
+            match restart::restart(&self.conn, &self.pull.snapshotter, logger, id, log).await {
                 Err(e)
                     if attempts < SHIM_DIR_RETRIES && e.kind() == ErrorKind::ShimStillExiting =>
                 {

@@ -777,7 +777,7 @@ mod tests {
             readonly_rootfs: false,
             ulimits: Vec::new(),
             labels: BTreeMap::new(),
-            log_path: "/var/log/x.log".into(),
+            log: crate::task::container::ContainerLog::Plain("/var/log/x.log".into()),
             network: NetworkAttachment::Namespace("/var/run/netns/task1".into()),
             mounts: Vec::new(),
             populate_from_image: Vec::new(),

@@ -15,13 +15,14 @@ use super::create::prepare_log;
 use super::error::from_status;
 use super::{lifecycle, Conn};
 use crate::runtime::RuntimeError;
+use crate::task::container::ContainerLog;
 
 pub(super) async fn restart(
     conn: &Conn,
     snapshotter: &str,
     logger: Option<&Path>,
     id: &str,
-    log_path: &Path,
+    log: &ContainerLog,
 ) -> Result<u32, RuntimeError> {
     let err = |kind, message| RuntimeError::Start {
         id: id.to_string(),
@@ -42,7 +43,7 @@ pub(super) async fn restart(
         })?
         .into_inner()
         .mounts;
-    let log_uri = prepare_log(id, log_path, logger).await?;
+    let log_uri = prepare_log(id, log, logger).await?;
     TasksClient::new(conn.channel())
         .create(conn.request(CreateTaskRequest {
             container_id: id.to_string(),

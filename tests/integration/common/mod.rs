@@ -296,6 +296,14 @@ fn read_log(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// The text of a json-file log: each record's `log`, in file order (empty
+/// when there is no file yet).
+pub fn json_log_text(path: &Path) -> String {
+    ecs::logger::read::read_all(path, None)
+        .map(|records| records.into_iter().map(|r| r.log).collect())
+        .unwrap_or_default()
+}
+
 fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
@@ -583,16 +591,18 @@ impl Agent {
         self.log_path.with_file_name("data")
     }
 
-    /// `$ECS_DATADIR/logs/<task-id>/<container-name>.log`
+    /// `$ECS_DATADIR/logs/<task-id>/<container-name>-json.log` (json-file,
+    /// the default log driver)
     pub fn container_log_path(&self, task_id: &str, container: &str) -> PathBuf {
         self.data_dir()
             .join("logs")
             .join(task_id)
-            .join(format!("{container}.log"))
+            .join(format!("{container}-json.log"))
     }
 
+    /// The container's output so far, both streams in the order written.
     pub fn container_log(&self, task_id: &str, container: &str) -> String {
-        read_log(&self.container_log_path(task_id, container))
+        json_log_text(&self.container_log_path(task_id, container))
     }
 
     /// The agent's own stdout and stderr so far.

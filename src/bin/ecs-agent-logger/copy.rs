@@ -1,0 +1,409 @@
+//! Copying the container's stdout and stderr into the log file until both
+//! streams have ended: one reader thread per stream, each record written
+//! whole under a lock, in the order it was read.
+//!
+//! json-file frames lines as moby's copier does (daemon/logger/copier.go):
+//! a 16 KiB buffer per stream; every complete line is one record (its `\n`
+//! kept); a buffer that fills with no newline is written as a partial record
+//! of exactly 16 KiB (no `\n`), the rest of the line following in further
+//! records, all with the time of the first piece; what is left without a
+//! newline when the stream ends is written as it is. A partial line waits
+//! in the buffer until its newline arrives, as in Docker.
+
+use std::io::{self, Read};
+use std::sync::Mutex;
+use std::thread;
+use std::time::{Duration, SystemTime};
+
+use super::json;
+use super::logfile::LogFile;
+use super::Error;
+
+/// moby's copier `defaultBufSize`: the longest record of a json-file line.
+pub const LINE_BUFFER: usize = 16 * 1024;
+/// A pipe's default capacity: in plain mode one read takes everything
+/// pending, so a write of up to PIPE_BUF bytes is never split between chunks.
+const PLAIN_CHUNK: usize = 64 * 1024;
+/// The reader thread only loops over read and write.
+const THREAD_STACK: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// The bytes as they came, no framing.
+    Plain,
+    /// Docker's json-file records.
+    JsonFile,
+}
+
+/// Bytes read from each stream (all of them reached the file unless the
+/// copy returned a write error).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Copied {
+    pub stdout: u64,
+    pub stderr: u64,
+}
+
+struct Sink {
+    file: LogFile,
+    error: Option<io::Error>,
+    dropped: u64,
+}
+
+impl Sink {
+    /// `records`: whole records back to back, `ends` the end of each. A
+    /// failed write (disk full, say) must not stop the reading: the
+    /// container would block on a full pipe. The batch is dropped instead
+    /// and later ones are tried again.
+    fn put(&mut self, records: &[u8], ends: &[usize]) {
+        let mut start = 0;
+        for &end in ends {
+            if let Err((lost, e)) = self.file.record(&records[start..end]) {
+                self.dropped += lost;
+                self.error.get_or_insert(e);
+            }
+            start = end;
+        }
+        if let Err((lost, e)) = self.file.flush() {
+            self.dropped += lost;
+            self.error.get_or_insert(e);
+        }
+    }
+}
+
+/// Copies both streams into `file` until each has reached end-of-file.
+pub fn copy_streams(
+    stdout: impl Read + Send,
+    stderr: impl Read + Send,
+    file: LogFile,
+    framing: Framing,
+) -> Result<Copied, Error> {
+    let sink = Mutex::new(Sink {
+        file,
+        error: None,
+        dropped: 0,
+    });
+    let (out_res, err_res) = thread::scope(|s| {
+        let stderr_thread = thread::Builder::new()
+            .name("stderr".into())
+            .stack_size(THREAD_STACK)
+            .spawn_scoped(s, || pump("stderr", stderr, &sink, framing));
+        match stderr_thread {
+            Ok(handle) => {
+                let out_res = pump("stdout", stdout, &sink, framing);
+                let err_res = handle.join().unwrap_or(Err(Error::Thread("stderr")));
+                (out_res, err_res)
+            }
+            Err(e) => (Err(Error::Spawn(e)), Ok(0)),
+        }
+    });
+    let sink = sink.into_inner().unwrap_or_else(|p| p.into_inner());
+    let copied = Copied {
+        stdout: out_res?,
+        stderr: err_res?,
+    };
+    match sink.error {
+        Some(source) => Err(Error::Write {
+            dropped: sink.dropped,
+            source,
+        }),
+        None => Ok(copied),
+    }
+}
+
+/// One read; `Ok(0)` at end-of-file.
+fn read_some(stream: &'static str, from: &mut impl Read, buf: &mut [u8]) -> Result<usize, Error> {
+    loop {
+        match from.read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // The descriptors are made blocking at start; should one still
+            // be non-blocking, wait instead of spinning.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                thread::sleep(Duration::from_millis(10));
+            }
+            Err(source) => return Err(Error::Read { stream, source }),
+        }
+    }
+}
+
+fn pump(
+    stream: &'static str,
+    mut from: impl Read,
+    sink: &Mutex<Sink>,
+    framing: Framing,
+) -> Result<u64, Error> {
+    let put = |records: &[u8], ends: &[usize]| {
+        sink.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .put(records, ends)
+    };
+    match framing {
+        Framing::Plain => {
+            let mut buf = vec![0u8; PLAIN_CHUNK];
+            let mut total = 0u64;
+            loop {
+                let n = read_some(stream, &mut from, &mut buf)?;
+                if n == 0 {
+                    return Ok(total);
+                }
+                total += n as u64;
+                put(&buf[..n], &[n]);
+            }
+        }
+        Framing::JsonFile => {
+            let mut lines = Lines::new(stream);
+            let mut total = 0u64;
+            loop {
+                let n = read_some(stream, &mut from, lines.space())?;
+                total += n as u64;
+                let done = lines.filled(n, SystemTime::now());
+                if !lines.records.is_empty() {
+                    put(&lines.records, &lines.ends);
+                }
+                if done {
+                    return Ok(total);
+                }
+            }
+        }
+    }
+}
+
+/// moby's copier state for one stream: the line buffer and the records the
+/// last read made.
+struct Lines {
+    stream: &'static str,
+    buf: Vec<u8>,
+    /// Bytes of `buf` in use.
+    n: usize,
+    /// Time of the first piece of a line written partially.
+    partial_time: Option<SystemTime>,
+    records: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Lines {
+    fn new(stream: &'static str) -> Lines {
+        Lines {
+            stream,
+            buf: vec![0u8; LINE_BUFFER],
+            n: 0,
+            partial_time: None,
+            records: Vec::new(),
+            ends: Vec::new(),
+        }
+    }
+
+    /// Where the next read goes (never empty: a full buffer was emptied).
+    fn space(&mut self) -> &mut [u8] {
+        &mut self.buf[self.n..]
+    }
+
+    /// `read` bytes arrived at `now` (0: end of the stream). Fills
+    /// `records`; true when the stream is done.
+    fn filled(&mut self, read: usize, now: SystemTime) -> bool {
+        self.records.clear();
+        self.ends.clear();
+        let eof = read == 0;
+        self.n += read;
+        let mut p = 0;
+        while let Some(q) = self.buf[p..self.n].iter().position(|&b| b == b'\n') {
+            let time = self.partial_time.take().unwrap_or(now);
+            json::record(
+                &mut self.records,
+                &self.buf[p..p + q + 1],
+                self.stream,
+                time,
+            );
+            self.ends.push(self.records.len());
+            p += q + 1;
+        }
+        if (eof || (p == 0 && self.n == self.buf.len())) && p < self.n {
+            let time = *self.partial_time.get_or_insert(now);
+            json::record(&mut self.records, &self.buf[p..self.n], self.stream, time);
+            self.ends.push(self.records.len());
+            p = self.n;
+        }
+        self.buf.copy_within(p..self.n, 0);
+        self.n -= p;
+        eof
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{PipeWriter, Write};
+    use std::path::{Path, PathBuf};
+    use std::time::{Instant, UNIX_EPOCH};
+
+    use crate::logfile::Rotation;
+
+    fn tempfile(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("ecs-logger-copy-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d.join("c-json.log")
+    }
+
+    fn write(mut w: &PipeWriter, s: &[u8]) {
+        w.write_all(s).unwrap();
+    }
+
+    fn wait_for(path: &Path, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .contains(what)
+        {
+            assert!(Instant::now() < deadline, "{what:?} never arrived");
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// The records' (log, stream) pairs: a small reader for the tests (the
+    /// agent's own is `src/logger/jsonfile.rs`).
+    fn records(text: &str) -> Vec<(String, String)> {
+        text.lines()
+            .map(|l| {
+                let rest = l.strip_prefix("{\"log\":\"").expect(l);
+                let (log, rest) = rest.split_once("\",\"stream\":\"").expect(l);
+                let (stream, rest) = rest.split_once("\",\"time\":\"").expect(l);
+                assert!(rest.ends_with("Z\"}"), "{l}");
+                (log.replace("\\n", "\n"), stream.to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lines_are_framed_and_long_ones_split_at_16_kib_as_docker_does() {
+        let mut lines = Lines::new("stdout");
+        let t0 = UNIX_EPOCH + Duration::from_secs(1);
+        let t1 = UNIX_EPOCH + Duration::from_secs(2);
+        let feed = |lines: &mut Lines, data: &[u8], t: SystemTime| -> Vec<String> {
+            let mut out = Vec::new();
+            let mut data = data;
+            loop {
+                let space = lines.space();
+                let k = space.len().min(data.len());
+                space[..k].copy_from_slice(&data[..k]);
+                data = &data[k..];
+                let eof = k == 0;
+                lines.filled(k, t);
+                out.push(String::from_utf8(lines.records.clone()).unwrap());
+                if data.is_empty() || eof {
+                    return out;
+                }
+            }
+        };
+        // A line without its newline waits.
+        assert_eq!(
+            feed(&mut lines, b"a\nb", t0).concat(),
+            "{\"log\":\"a\\n\",\"stream\":\"stdout\",\"time\":\"1970-01-01T00:00:01Z\"}\n"
+        );
+        // 40,000 bytes more of the same line, then its end: two pieces of
+        // exactly 16,384 bytes, stamped with the first piece's time, then
+        // the rest with its newline.
+        let long = vec![b'x'; 40_000];
+        let mut all = feed(&mut lines, &long, t0).concat();
+        all += &feed(&mut lines, b"\n", t1).concat();
+        let recs = records(&all);
+        let lens: Vec<usize> = recs.iter().map(|(l, _)| l.len()).collect();
+        assert_eq!(lens, [16_384, 16_384, 40_001 - 2 * 16_384 + 1]);
+        assert!(recs[0].0.starts_with("bxxx") && recs[2].0.ends_with("x\n"));
+        assert!(
+            all.lines().all(|l| l.contains("1970-01-01T00:00:01Z")),
+            "{all}"
+        );
+        // At the end of the stream what is left is written without a newline.
+        let tail =
+            feed(&mut lines, b"last words", t1).concat() + &feed(&mut lines, b"", t1).concat();
+        assert_eq!(
+            records(&tail),
+            [("last words".to_string(), "stdout".to_string())]
+        );
+    }
+
+    #[test]
+    fn every_byte_of_both_streams_lands_in_json_records() {
+        let path = tempfile("all");
+        let (out_r, out_w) = io::pipe().unwrap();
+        let (err_r, err_w) = io::pipe().unwrap();
+        let p = path.clone();
+        let stdout_writer = thread::spawn(move || {
+            for i in 0..20_000 {
+                write(&out_w, format!("out{i}\n").as_bytes());
+            }
+        });
+        let stderr_writer = thread::spawn(move || {
+            wait_for(&p, "out19999\\n");
+            let burst: String = (0..50_000).map(|i| format!("err{i}\n")).collect();
+            write(&err_w, burst.as_bytes());
+            write(&err_w, b"LAST-ERR");
+        });
+        let file = LogFile::open(&path, Rotation::default()).unwrap();
+        let copied = copy_streams(out_r, err_r, file, Framing::JsonFile).unwrap();
+        stdout_writer.join().unwrap();
+        stderr_writer.join().unwrap();
+        let recs = records(&std::fs::read_to_string(&path).unwrap());
+        let out: Vec<&str> = recs
+            .iter()
+            .filter(|r| r.1 == "stdout")
+            .map(|r| r.0.as_str())
+            .collect();
+        let err: String = recs
+            .iter()
+            .filter(|r| r.1 == "stderr")
+            .map(|r| r.0.as_str())
+            .collect();
+        let expected_out: Vec<String> = (0..20_000).map(|i| format!("out{i}\n")).collect();
+        assert_eq!(out, expected_out);
+        let expected_err: String =
+            (0..50_000).map(|i| format!("err{i}\n")).collect::<String>() + "LAST-ERR";
+        assert_eq!(err, expected_err);
+        assert_eq!(copied.stderr, expected_err.len() as u64);
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn plain_returns_only_after_both_streams_end_in_arrival_order() {
+        let path = tempfile("plain");
+        let (out_r, out_w) = io::pipe().unwrap();
+        let (err_r, err_w) = io::pipe().unwrap();
+        let file = LogFile::open(&path, Rotation::default()).unwrap();
+        let copy = thread::spawn(move || copy_streams(out_r, err_r, file, Framing::Plain));
+        for (w, line) in [(&out_w, "a\n"), (&err_w, "b\n"), (&out_w, "c\n")] {
+            write(w, line.as_bytes());
+            wait_for(&path, line);
+        }
+        drop(out_w);
+        thread::sleep(Duration::from_millis(100));
+        assert!(!copy.is_finished());
+        drop(err_w);
+        let copied = copy.join().unwrap().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a\nb\nc\n");
+        assert_eq!(
+            copied,
+            Copied {
+                stdout: 4,
+                stderr: 2
+            }
+        );
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_failing_file_does_not_block_the_container() {
+        let (out_r, out_w) = io::pipe().unwrap();
+        let (err_r, err_w) = io::pipe().unwrap();
+        drop(err_w);
+        // /dev/full fails every write with ENOSPC; more than a pipe holds
+        // is written, so the writer finishes only if we keep reading.
+        let file = LogFile::open(Path::new("/dev/full"), Rotation::default()).unwrap();
+        let writer = thread::spawn(move || write(&out_w, &vec![b'x'; 1 << 20]));
+        let err = copy_streams(out_r, err_r, file, Framing::Plain).unwrap_err();
+        writer.join().unwrap();
+        match err {
+            Error::Write { dropped, .. } => assert_eq!(dropped, 1 << 20),
+            other => panic!("{other}"),
+        }
+    }
+}

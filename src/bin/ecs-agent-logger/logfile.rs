@@ -1,0 +1,232 @@
+//! The log file and its rotation, as moby's loggerutils.LogFile does it
+//! (daemon/logger/loggerutils/logfile.go `WriteLogEntry` and `rotate`):
+//! before a record is written, a file that has reached max-size is rotated:
+//! `file.N-1` becomes `file.N` down to `file.1` becoming `file.2`, the oldest
+//! (`file.<max-file - 1>`) is removed, `file` becomes `file.1` and a new
+//! empty `file` is opened; with max-file 1 the file is just started again.
+//! A record is never split across files, so a file may pass max-size by
+//! one record.
+//!
+//! For a later shipper (awslogs) tailing these files with a checkpointed
+//! offset: every record ends in `\n` and reaches the file in whole records
+//! (one write(2) per batch, O_APPEND), so an offset just past a `\n` is a
+//! safe checkpoint; a rotation renames the file (the inode moves to
+//! `file.1`), so a checkpoint is (inode, offset): after a restart the
+//! shipper finds its inode among `file`, `file.1`, ... and goes on from
+//! there, then to the next newer file at offset 0. Lines are lost only if
+//! it falls more than max-file rotations behind; with no max-size the file
+//! never moves.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// Mode of a container log file (moby's 0640): output may hold secrets.
+const LOG_MODE: u32 = 0o640;
+
+/// Docker's defaults: no rotation unless max-size is set; max-file 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    pub max_size: Option<u64>,
+    pub max_file: u32,
+}
+
+impl Default for Rotation {
+    fn default() -> Self {
+        Rotation {
+            max_size: None,
+            max_file: 1,
+        }
+    }
+}
+
+pub struct LogFile {
+    path: PathBuf,
+    file: File,
+    /// Bytes in `file`, counting `pending`.
+    size: u64,
+    rotation: Rotation,
+    /// Records not yet written: they go out in one write per batch.
+    pending: Vec<u8>,
+}
+
+impl LogFile {
+    /// Opens (creating it and its directory) `path` for appending, as moby
+    /// does at container start: a restarted container goes on in its file.
+    pub fn open(path: &Path, rotation: Rotation) -> io::Result<LogFile> {
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(LOG_MODE)
+            .open(path)?;
+        let size = file.metadata()?.len();
+        Ok(LogFile {
+            path: path.to_path_buf(),
+            file,
+            size,
+            rotation,
+            pending: Vec::new(),
+        })
+    }
+
+    /// Adds one whole record; it reaches the file at the next [`flush`]
+    /// (or before, when a rotation is due). An error carries the bytes lost.
+    pub fn record(&mut self, record: &[u8]) -> Result<(), (u64, io::Error)> {
+        if self.rotation.max_size.is_some_and(|max| self.size >= max) {
+            self.flush()?;
+            if let Err(e) = self.rotate() {
+                // Go on in the file we have rather than retry at every record.
+                self.size = 0;
+                self.pending.extend_from_slice(record);
+                self.size += record.len() as u64;
+                return Err((0, e));
+            }
+        }
+        self.pending.extend_from_slice(record);
+        self.size += record.len() as u64;
+        Ok(())
+    }
+
+    /// Writes what [`record`] gathered. On failure it is dropped (the
+    /// container must not block on a full disk) and its length returned
+    /// with the error.
+    pub fn flush(&mut self) -> Result<(), (u64, io::Error)> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let result = self.file.write_all(&self.pending);
+        let len = self.pending.len() as u64;
+        self.pending.clear();
+        result.map_err(|e| {
+            self.size = self.size.saturating_sub(len);
+            (len, e)
+        })
+    }
+
+    fn rotate(&mut self) -> io::Result<()> {
+        let max_file = self.rotation.max_file;
+        let name = |i: u32| {
+            let mut p = self.path.clone().into_os_string();
+            p.push(format!(".{i}"));
+            PathBuf::from(p)
+        };
+        if max_file >= 2 {
+            remove_if_present(&name(max_file - 1))?;
+            for i in (2..max_file).rev() {
+                rename_if_present(&name(i - 1), &name(i))?;
+            }
+            rename_if_present(&self.path, &name(1))?;
+        } else {
+            remove_if_present(&self.path)?;
+        }
+        self.file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(LOG_MODE)
+            .open(&self.path)?;
+        self.size = 0;
+        Ok(())
+    }
+}
+
+fn remove_if_present(p: &Path) -> io::Result<()> {
+    match fs::remove_file(p) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+fn rename_if_present(from: &Path, to: &Path) -> io::Result<()> {
+    match fs::rename(from, to) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(p: &Path) -> String {
+        fs::read_to_string(p).unwrap_or_else(|e| format!("<{e}>"))
+    }
+
+    fn tempdir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("ecs-logger-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        d
+    }
+
+    fn files(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn rotates_as_docker_names_the_files() {
+        let dir = tempdir("rotate");
+        let path = dir.join("c-json.log");
+        let rotation = Rotation {
+            max_size: Some(10),
+            max_file: 3,
+        };
+        let mut f = LogFile::open(&path, rotation).unwrap();
+        for r in [
+            "aaaaaa\n", "bbbbbb\n", "cccccc\n", "dddddd\n", "eeeeee\n", "ffffff\n", "g\n",
+        ] {
+            f.record(r.as_bytes()).unwrap();
+        }
+        f.flush().unwrap();
+        // 10 bytes are reached after two records of 7: each file holds two.
+        assert_eq!(files(&dir), ["c-json.log", "c-json.log.1", "c-json.log.2"]);
+        assert_eq!(read(&path), "g\n");
+        assert_eq!(read(&dir.join("c-json.log.1")), "eeeeee\nffffff\n");
+        assert_eq!(read(&dir.join("c-json.log.2")), "cccccc\ndddddd\n");
+
+        // Reopened (a restarted container), the size counts what is there.
+        let mut f = LogFile::open(&path, rotation).unwrap();
+        f.record(b"hhhhhhhh\n").unwrap();
+        f.record(b"i\n").unwrap();
+        f.flush().unwrap();
+        assert_eq!(read(&path), "i\n");
+        assert_eq!(read(&dir.join("c-json.log.1")), "g\nhhhhhhhh\n");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn max_file_one_starts_the_file_again_and_no_max_size_never_rotates() {
+        let dir = tempdir("one");
+        let path = dir.join("c-json.log");
+        let mut f = LogFile::open(
+            &path,
+            Rotation {
+                max_size: Some(4),
+                max_file: 1,
+            },
+        )
+        .unwrap();
+        for r in ["one\n", "two\n", "three\n"] {
+            f.record(r.as_bytes()).unwrap();
+        }
+        f.flush().unwrap();
+        assert_eq!(files(&dir), ["c-json.log"]);
+        assert_eq!(read(&path), "three\n");
+
+        let mut f = LogFile::open(&path, Rotation::default()).unwrap();
+        for _ in 0..1000 {
+            f.record(b"0123456789\n").unwrap();
+        }
+        f.flush().unwrap();
+        assert_eq!(files(&dir), ["c-json.log"]);
+        assert_eq!(fs::metadata(&path).unwrap().len(), 6 + 11_000);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
