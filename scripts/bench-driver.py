@@ -1578,7 +1578,7 @@ def details(res):
         f"describe-tasks shows them all STOPPED and 1 s has passed since the last `executionStoppedAt` (the exit as "
         f"containerd dated it; measured {so['agent_measured_after_exit_s']:.2f} s after it), every process whose "
         f"command line names one of them is counted: shims (`-namespace {AGENT_NS} -id <container>`) and loggers "
-        f"(`--containerd-logger <log of the task>`); PSS from /proc/PID/smaps_rollup. Kinds left: "
+        f"(`--containerd-logger` or `--json-file` naming the log of the task); PSS from /proc/PID/smaps_rollup. Kinds left: "
         f"{', '.join(so['agent_kinds']) or 'none'}; their {so['agent_records_kept']} container records (snapshot, "
         f"log) stay until ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION. Baseline: as many `ctr run -d` containers of the "
         f"same command, 1 s after all are STOPPED in `ctr tasks ls`: containerd keeps each exited task's shim until "
