@@ -279,8 +279,15 @@ impl PrivateContainerd {
             .tempdir_in("/tmp")
             .expect("tempdir");
         let p = dir.path();
+        // The version's own config format: 2.x migrates version 2 at every
+        // start, so it gets version 3 (what scripts/testenv writes too).
+        let format = if containerd_major(&containerd_bin()) >= 2 {
+            3
+        } else {
+            2
+        };
         let config = format!(
-            "version = 2\nroot = \"{r}/root\"\nstate = \"{r}/state\"\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n[grpc]\n  address = \"{r}/c.sock\"\n[ttrpc]\n  address = \"{r}/c.sock.ttrpc\"\n",
+            "version = {format}\nroot = \"{r}/root\"\nstate = \"{r}/state\"\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n[grpc]\n  address = \"{r}/c.sock\"\n[ttrpc]\n  address = \"{r}/c.sock.ttrpc\"\n",
             r = p.display()
         );
         std::fs::write(p.join("config.toml"), config).expect("config");
@@ -299,7 +306,16 @@ impl PrivateContainerd {
             .append(true)
             .open(self.dir.path().join("log"))
             .expect("log");
-        let child = Command::new("containerd")
+        // The containerd under test (ECS_TEST_CONTAINERD_BIN: scripts/testenv
+        // runs 1.7 and 2.1 from their own directories), its shim found first.
+        let bin = containerd_bin();
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let child = Command::new(bin.join("containerd"))
+            .env("PATH", path)
             .args([
                 "--config",
                 &self.dir.path().join("config.toml").display().to_string(),
@@ -355,6 +371,28 @@ impl Drop for PrivateContainerd {
             .arg(self.dir.path())
             .status();
     }
+}
+
+/// Where the containerd under test lives: ECS_TEST_CONTAINERD_BIN, or the
+/// host's.
+fn containerd_bin() -> PathBuf {
+    std::env::var_os("ECS_TEST_CONTAINERD_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin"))
+}
+
+/// The major version `containerd --version` prints (`containerd
+/// github.com/containerd/containerd/v2 2.1.9+unknown`, `... v1.7.27 ...`).
+fn containerd_major(bin: &Path) -> u32 {
+    let out = Command::new(bin.join("containerd"))
+        .arg("--version")
+        .output()
+        .expect("containerd --version");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .nth(2)
+        .and_then(|v| v.trim_start_matches('v').split('.').next()?.parse().ok())
+        .unwrap_or(1)
 }
 
 fn is_mounted_under(dir: &Path) -> bool {
