@@ -222,9 +222,13 @@ fn stopped_tasks_are_cleaned_up_after_the_wait() {
             (!ids.contains(&task_id)).then_some(())
         },
     );
-    assert!(
-        !agent.container_log_path(&task_id, "c").exists(),
-        "its logs are removed"
+    // The logs go after the containers (and the network and cgroup), in the
+    // same cleanup step: wait for it rather than race it.
+    wait_until_with_log(
+        &agent,
+        "its logs are removed",
+        Duration::from_secs(10),
+        || (!agent.container_log_path(&task_id, "c").exists()).then_some(()),
     );
     let ids = common::ctr(&env, agent.namespace(), &["containers", "ls", "-q"]);
     assert!(
