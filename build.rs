@@ -32,6 +32,8 @@ fn protos() {
 fn logger() {
     let dir = Path::new("src/bin/ecs-agent-logger");
     println!("cargo:rerun-if-changed={}", dir.display());
+    // Included by path from main.rs (one time formatter for both).
+    println!("cargo:rerun-if-changed=src/endpoints/gotime.rs");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
     let target = std::env::var("TARGET").expect("TARGET");
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());

@@ -53,6 +53,7 @@
 
 pub mod agent_api;
 mod gojson;
+mod gotime;
 pub mod introspection;
 pub mod prometheus;
 pub mod ratelimit;

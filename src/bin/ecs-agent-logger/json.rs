@@ -4,7 +4,7 @@
 //! `log`, `stream`, `time`; `time` in Go's RFC3339Nano (UTC, `Z`, trailing
 //! zeros of the fraction dropped); one record per line.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 /// Appends one record and its newline to `out`. `log` is the bytes as the
 /// container wrote them (with their `\n`, unless it is a partial piece).
@@ -96,47 +96,15 @@ fn decode(s: &[u8]) -> Option<(char, usize)> {
     text.chars().next().map(|c| (c, width))
 }
 
-/// Go's `time.RFC3339Nano` of `t` in UTC: `2006-01-02T15:04:05.999999999Z`.
+/// Go's `time.RFC3339Nano` of `t` in UTC (the library's own function).
 pub fn rfc3339_nano(out: &mut Vec<u8>, t: SystemTime) {
-    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    let text = format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    );
-    out.extend_from_slice(text.as_bytes());
-    let nanos = since.subsec_nanos();
-    if nanos != 0 {
-        let frac = format!("{nanos:09}");
-        out.push(b'.');
-        out.extend_from_slice(frac.trim_end_matches('0').as_bytes());
-    }
-    out.push(b'Z');
-}
-
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian
-/// calendar (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    out.extend_from_slice(crate::gotime::format_go_time(t).as_bytes());
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     fn at(secs: u64, nanos: u32) -> SystemTime {
         UNIX_EPOCH + Duration::new(secs, nanos)

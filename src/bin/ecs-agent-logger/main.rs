@@ -37,6 +37,8 @@
 
 mod args;
 mod copy;
+#[path = "../../endpoints/gotime.rs"]
+mod gotime;
 mod json;
 mod logfile;
 mod sys;
