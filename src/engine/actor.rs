@@ -234,7 +234,7 @@ async fn reconcile<R: ContainerRuntime>(inner: &Inner<R>, task: &mut Task) {
             }
         });
     }
-    for i in task.reconcile(&observed) {
+    for i in task.reconcile(&observed, now_ms()) {
         let id = container_id(task.def().id(), i, &task.def().containers[i].name);
         tracing::info!(task = %task.arn(), container = %id, "removing a half-made container to make it again");
         if let Err(e) = inner.runtime.remove(&id).await {

@@ -650,12 +650,21 @@ impl Task {
     /// After an agent restart: align with what the runtime reports for each
     /// container (`observed`, parallel to the containers). Running containers
     /// are adopted as they are; those that exited while the agent was down
-    /// become STOPPED with their real exit code; anything half-made is redone.
-    /// Returns the containers whose runtime leftovers must be removed first.
-    pub fn reconcile(&mut self, observed: &[Observed]) -> Vec<usize> {
+    /// become STOPPED with their real exit code, unless their restart policy
+    /// restarts them now (`now_ms`: the exit is only seen now); anything
+    /// half-made is redone. Returns the containers whose runtime leftovers
+    /// must be removed first.
+    pub fn reconcile(&mut self, observed: &[Observed], now_ms: i64) -> Vec<usize> {
         let mut remove = Vec::new();
         for i in 0..self.containers.len() {
             let seen = observed.get(i).copied().unwrap_or(Observed::Missing);
+            let restart_now = match seen {
+                Observed::Exited { exit_code } => {
+                    self.containers[i].known == ContainerStatus::Running
+                        && self.should_restart(i, exit_code, now_ms)
+                }
+                _ => false,
+            };
             let c = &mut self.containers[i];
             // Whatever was under way died with the old process.
             c.in_flight = false;
@@ -678,6 +687,16 @@ impl Task {
                     // The stop timer died with the old process: stop again if still wanted.
                     c.stop_sent = false;
                     c.kill_sent = false;
+                }
+                Observed::Exited { exit_code } if restart_now => {
+                    // Exited while the agent was down: restarted as if seen live
+                    // (the Go agent restarts it too once it syncs the state).
+                    c.started = true;
+                    c.stop_sent = false;
+                    c.kill_sent = false;
+                    c.restart_count += 1;
+                    c.last_restart_at_ms = Some(now_ms);
+                    c.restart_pending = Some(exit_code);
                 }
                 Observed::Exited { exit_code } => {
                     c.known = ContainerStatus::Stopped;

@@ -50,7 +50,7 @@ fn reload(t: &Task) -> Task {
 #[test]
 fn running_containers_are_adopted_without_any_action() {
     let mut t = reload(&running_task());
-    let remove = t.reconcile(&[Observed::Running, Observed::Running]);
+    let remove = t.reconcile(&[Observed::Running, Observed::Running], 0);
     assert!(remove.is_empty());
     assert_eq!(
         t.next_actions(),
@@ -64,7 +64,7 @@ fn running_containers_are_adopted_without_any_action() {
 #[test]
 fn exit_while_down_is_reported_with_the_real_exit_code() {
     let mut t = reload(&running_task());
-    t.reconcile(&[Observed::Exited { exit_code: 7 }, Observed::Running]);
+    t.reconcile(&[Observed::Exited { exit_code: 7 }, Observed::Running], 0);
     assert_eq!(
         t.desired,
         DesiredStatus::Stopped,
@@ -92,7 +92,7 @@ fn a_stop_under_way_is_sent_again_after_restart() {
     });
     assert_eq!(t.next_actions().len(), 2);
     let mut t = reload(&t);
-    t.reconcile(&[Observed::Running, Observed::Running]);
+    t.reconcile(&[Observed::Running, Observed::Running], 0);
     assert_eq!(
         t.next_actions().len(),
         2,
@@ -119,7 +119,7 @@ fn half_created_containers_are_removed_and_redone() {
     assert_eq!(t.next_actions(), vec![Action::Create(0), Action::Create(1)]);
     // Killed mid-create: one container record exists, the other not.
     let mut t = reload(&t);
-    let remove = t.reconcile(&[Observed::Created, Observed::Missing]);
+    let remove = t.reconcile(&[Observed::Created, Observed::Missing], 0);
     assert_eq!(remove, vec![0]);
     assert_eq!(t.next_actions(), vec![Action::Pull(0), Action::Pull(1)]);
 }
@@ -140,7 +140,7 @@ fn created_but_never_started_is_redone_not_lost() {
     });
     assert_eq!(t.next_actions(), vec![Action::Start(0)]);
     let mut t = reload(&t);
-    assert_eq!(t.reconcile(&[Observed::Created]), vec![0]);
+    assert_eq!(t.reconcile(&[Observed::Created], 0), vec![0]);
     assert_eq!(t.next_actions(), vec![Action::Pull(0)]);
 }
 
@@ -160,7 +160,7 @@ fn a_start_in_flight_that_ran_and_exited_is_reported() {
     });
     t.next_actions();
     let mut t = reload(&t);
-    t.reconcile(&[Observed::Exited { exit_code: 0 }]);
+    t.reconcile(&[Observed::Exited { exit_code: 0 }], 0);
     assert_eq!(t.known, TaskStatus::Stopped);
     let r = t.take_report().unwrap();
     assert_eq!(r.task_status, Some(TaskStatus::Stopped));
@@ -170,7 +170,7 @@ fn a_start_in_flight_that_ran_and_exited_is_reported() {
 #[test]
 fn a_running_container_that_vanished_is_stopped_with_a_reason() {
     let mut t = reload(&running_task());
-    t.reconcile(&[Observed::Missing, Observed::Running]);
+    t.reconcile(&[Observed::Missing, Observed::Running], 0);
     let r = t.take_report().unwrap();
     assert!(r.containers[0]
         .reason
@@ -191,7 +191,7 @@ fn reported_changes_are_not_reported_again_after_reload() {
     let first = t.take_report().unwrap();
     assert_eq!(first.containers.len(), 1);
     let mut t = reload(&t);
-    t.reconcile(&[Observed::Running, Observed::Exited { exit_code: 0 }]);
+    t.reconcile(&[Observed::Running, Observed::Exited { exit_code: 0 }], 0);
     assert_eq!(
         t.take_report(),
         None,
@@ -214,7 +214,7 @@ fn the_exit_of_a_removed_half_made_container_does_not_stop_its_successor() {
         result: Ok("id0".into()),
     });
     let mut t = reload(&t);
-    assert_eq!(t.reconcile(&[Observed::Created]), vec![0]);
+    assert_eq!(t.reconcile(&[Observed::Created], 0), vec![0]);
     // Removing it kills its never-started process: containerd reports that exit.
     t.apply(Event::Exited {
         container: 0,
@@ -232,7 +232,7 @@ fn a_checkpoint_with_reason_strings_loads_and_reports_them_unchanged() {
     use super::failure::{Failure, FailureKind, StopReason};
 
     let mut t = running_task();
-    t.reconcile(&[Observed::Missing, Observed::Running]);
+    t.reconcile(&[Observed::Missing, Observed::Running], 0);
     let mut saved = serde_json::to_value(&t).unwrap();
     // Today's shape: typed.
     assert_eq!(

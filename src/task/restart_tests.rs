@@ -151,12 +151,58 @@ fn an_agent_restart_mid_restart_finishes_it_or_adopts_its_result() {
     exit(&mut t, 1, STARTED_MS + 60_000);
     t.next_actions();
     let mut again: Task = serde_json::from_str(&serde_json::to_string(&t).unwrap()).unwrap();
-    again.reconcile(&[Observed::Created]);
+    again.reconcile(&[Observed::Created], 0);
     assert_eq!(again.next_actions(), vec![Action::Restart(0)]);
 
     let mut done: Task = serde_json::from_str(&serde_json::to_string(&t).unwrap()).unwrap();
-    done.reconcile(&[Observed::Running]);
+    done.reconcile(&[Observed::Running], 0);
     assert_eq!(done.next_actions(), vec![]);
     assert_eq!(done.containers()[0].known, ContainerStatus::Running);
     assert_eq!(done.containers()[0].restart_count, 1);
+}
+
+/// The task as saved, then loaded: as after an agent restart.
+fn reload(t: &Task) -> Task {
+    serde_json::from_str(&serde_json::to_string(t).expect("save")).expect("load")
+}
+
+#[test]
+fn an_exit_while_the_agent_was_down_is_restarted_when_it_is_found() {
+    let mut t = reload(&running());
+    let remove = t.reconcile(&[Observed::Exited { exit_code: 1 }], STARTED_MS + 60_000);
+    assert!(remove.is_empty());
+    assert_eq!(t.next_actions(), vec![Action::Restart(0)]);
+    assert_eq!(t.known(), TaskStatus::Running);
+    assert_eq!(t.take_report(), None, "a restart is not a state change");
+    assert_eq!(t.containers()[0].restart_count, 1);
+    t.apply(Event::Restarted {
+        container: 0,
+        result: Ok(()),
+    });
+    assert_eq!(t.containers()[0].known, ContainerStatus::Running);
+    assert_eq!(t.next_actions(), vec![]);
+}
+
+#[test]
+fn an_exit_while_down_that_the_policy_does_not_restart_stops_as_before() {
+    // Ignored code.
+    let mut t = reload(&running());
+    t.reconcile(&[Observed::Exited { exit_code: 7 }], STARTED_MS + 60_000);
+    assert_eq!(t.containers()[0].known, ContainerStatus::Stopped);
+    assert_eq!(t.containers()[0].restart_count, 0);
+    // Ran less than the attempt period (found 5 s after its start).
+    let mut t = reload(&running());
+    t.reconcile(&[Observed::Exited { exit_code: 1 }], STARTED_MS + 5_000);
+    assert_eq!(t.containers()[0].known, ContainerStatus::Stopped);
+    assert_eq!(t.containers()[0].exit_code, Some(1));
+    // The task was being stopped.
+    let mut t = running();
+    t.apply(Event::DesiredStatus {
+        status: DesiredStatus::Stopped,
+        reason: None,
+    });
+    t.next_actions();
+    let mut t = reload(&t);
+    t.reconcile(&[Observed::Exited { exit_code: 1 }], STARTED_MS + 60_000);
+    assert_eq!(t.containers()[0].known, ContainerStatus::Stopped);
 }
