@@ -9,8 +9,8 @@ use std::collections::{HashMap, VecDeque};
 use std::time::UNIX_EPOCH;
 
 use crate::model::tcs::{
-    ContainerMetric, CwStatsSet, MetricsMetadata, PublishMetricsRequest, StorageStatsSet,
-    TaskMetric, ULongStatsSet,
+    ContainerMetric, CwStatsSet, MetricsMetadata, PublishMetricsRequest, RestartStatsSet,
+    StorageStatsSet, TaskMetric, ULongStatsSet,
 };
 use crate::observe::stats::{ContainerSample, Memory};
 use crate::observe::view::Snapshot;
@@ -224,6 +224,13 @@ pub fn split_overflow(v: u64) -> (i64, i64) {
 #[derive(Debug, Default)]
 pub struct Accumulator {
     queues: HashMap<String, ContainerQueue>,
+    /// Restart count already published, by (task ARN, container name), for
+    /// containers with a restart policy. Apart from the sample queues: a
+    /// restarting container may miss samples, and its restarts must still
+    /// be counted once.
+    restarts_sent: HashMap<(String, String), u32>,
+    /// Whether a publish has happened since the agent started.
+    published: bool,
 }
 
 impl Accumulator {
@@ -247,25 +254,51 @@ impl Accumulator {
         self.queues.is_empty()
     }
 
+    /// The restart count of a container with a restart policy as last
+    /// published (the Go agent's `RestartStatsSet` is the count's growth
+    /// over the unsent samples). A container first seen at the first publish
+    /// after an agent start counts from its current count, as Go's new stats
+    /// queue does; one first seen later started since the last publish.
+    fn restarts_published(&self, key: &(String, String), count: u32) -> u32 {
+        match self.restarts_sent.get(key) {
+            Some(b) => *b,
+            None if self.published => 0,
+            None => count,
+        }
+    }
+
     /// Task metrics for every task with at least one container that has
     /// both a CPU and a memory set; then every queue is marked sent.
     pub fn take_task_metrics(&mut self, snapshot: &Snapshot) -> Vec<TaskMetric> {
         let mut out = Vec::new();
+        let mut restarts_sent = HashMap::new();
         for task in &snapshot.tasks {
-            let containers: Vec<ContainerMetric> = task
-                .containers
-                .iter()
-                .filter_map(|c| {
-                    let q = self.queues.get(&c.runtime_id)?;
+            let mut containers = Vec::new();
+            for c in &task.containers {
+                let restarts = c.restart_count.map(|count| {
+                    let key = (task.arn.clone(), c.name.clone());
+                    (count, self.restarts_published(&key, count), key)
+                });
+                let metric = self.queues.get(&c.runtime_id).and_then(|q| {
                     Some(ContainerMetric {
                         container_name: Some(c.name.clone()),
                         cpu_stats_set: Some(q.cpu_set()?),
                         memory_stats_set: Some(q.memory_set()?),
                         storage_stats_set: q.storage_set(),
+                        restart_stats_set: restarts.as_ref().map(|(count, base, _)| {
+                            RestartStatsSet {
+                                restart_count: Some(i64::from(count.saturating_sub(*base))),
+                            }
+                        }),
                         ..ContainerMetric::default()
                     })
-                })
-                .collect();
+                });
+                if let Some((count, base, key)) = restarts {
+                    // Without a metric this time its restarts wait for the next.
+                    restarts_sent.insert(key, if metric.is_some() { count } else { base });
+                }
+                containers.extend(metric);
+            }
             if containers.is_empty() {
                 continue;
             }
@@ -280,6 +313,9 @@ impl Accumulator {
         for q in self.queues.values_mut() {
             q.reset();
         }
+        // Containers no longer in the snapshot are forgotten with it.
+        self.restarts_sent = restarts_sent;
+        self.published = true;
         out
     }
 }

@@ -324,3 +324,52 @@ fn request_encodes_as_the_wire_expects() {
         "{text}"
     );
 }
+
+fn with_restarts(mut s: Snapshot, web: Option<u32>, solo: Option<u32>) -> Snapshot {
+    s.tasks[0].containers[0].restart_count = web;
+    s.tasks[1].containers[0].restart_count = solo;
+    s
+}
+
+fn restarts_of(tasks: &[TaskMetric], name: &str) -> Option<i64> {
+    tasks
+        .iter()
+        .flat_map(|t| &t.container_metrics)
+        .find(|c| c.container_name.as_deref() == Some(name))
+        .and_then(|c| c.restart_stats_set.as_ref())
+        .and_then(|r| r.restart_count)
+}
+
+#[test]
+fn restart_stats_carry_the_restarts_since_the_last_publish() {
+    let mut acc = Accumulator::default();
+    // The agent (re)starts with web already restarted 4 times: Go's new
+    // stats queue counts from there, so the first publish says 0.
+    acc.observe([("id-web", sample(0, 0, 1)), ("id-solo", sample(0, 0, 1))]);
+    acc.observe([("id-web", sample(1, 0, 1)), ("id-solo", sample(1, 0, 1))]);
+    let tasks = acc.take_task_metrics(&with_restarts(snapshot(), Some(4), None));
+    assert_eq!(restarts_of(&tasks, "web"), Some(0), "{tasks:?}");
+    assert_eq!(restarts_of(&tasks, "solo"), None, "no policy, no set");
+
+    // Two restarts, then a publish.
+    acc.observe([("id-web", sample(2, 0, 1)), ("id-solo", sample(2, 0, 1))]);
+    let tasks = acc.take_task_metrics(&with_restarts(snapshot(), Some(6), Some(1)));
+    assert_eq!(restarts_of(&tasks, "web"), Some(2));
+    // solo got a policy's count only now (first seen after a publish): all
+    // of its restarts happened since.
+    assert_eq!(restarts_of(&tasks, "solo"), Some(1));
+
+    // No new samples for web: no metric, its new restart waits.
+    acc.observe([("id-solo", sample(3, 0, 1))]);
+    let tasks = acc.take_task_metrics(&with_restarts(snapshot(), Some(7), Some(1)));
+    assert_eq!(restarts_of(&tasks, "web"), None);
+    assert_eq!(restarts_of(&tasks, "solo"), Some(0));
+    acc.observe([("id-web", sample(4, 0, 1)), ("id-solo", sample(4, 0, 1))]);
+    acc.observe([("id-web", sample(5, 0, 1)), ("id-solo", sample(5, 0, 1))]);
+    let tasks = acc.take_task_metrics(&with_restarts(snapshot(), Some(7), Some(1)));
+    assert_eq!(
+        restarts_of(&tasks, "web"),
+        Some(1),
+        "the restart waited, not lost"
+    );
+}

@@ -96,6 +96,10 @@ pub struct ContainerJson {
     pub networks: Vec<NetworkJson>,
     #[serde(rename = "Volumes", skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<VolumeJson>,
+    /// Restarts by its restart policy, for containers with one (Go:
+    /// ecs-agent/introspection/v1/response.go).
+    #[serde(rename = "RestartCount", skip_serializing_if = "Option::is_none")]
+    pub restart_count: Option<u32>,
     /// Beyond the Go agent's introspection: the health task metadata shows.
     #[serde(rename = "Health", skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthJson>,
@@ -161,6 +165,7 @@ fn container_json(task: &TaskView, c: &ContainerView) -> ContainerJson {
                 destination: v.destination.clone(),
             })
             .collect(),
+        restart_count: c.restart_count,
         health: c.health.as_ref().map(health_json),
     }
 }

@@ -681,3 +681,12 @@ async fn task_with_tags_asks_the_control_plane_and_reports_what_failed() {
         .as_str()
         .is_some_and(|a| a.contains("container-instance")));
 }
+
+#[test]
+fn introspection_shows_restart_count_for_containers_with_a_policy() {
+    let mut task = awsvpc_task();
+    let json = |t: &TaskView| serde_json::to_value(introspection::task_json(t)).unwrap();
+    assert!(json(&task)["Containers"][0].get("RestartCount").is_none());
+    task.containers[0].restart_count = Some(3);
+    assert_eq!(json(&task)["Containers"][0]["RestartCount"], 3);
+}

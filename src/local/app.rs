@@ -62,6 +62,9 @@ pub struct TaskTelemetry {
     pub cpu_samples: i64,
     pub cpu_max: f64,
     pub memory_max_mib: f64,
+    /// Restarts reported per container (`restartStatsSet.restartCount`
+    /// summed: each frame carries the restarts since the last one).
+    pub restarts: std::collections::BTreeMap<String, i64>,
 }
 
 struct Session {

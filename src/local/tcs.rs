@@ -221,6 +221,10 @@ fn record_metrics(app: &App, m: &PublishMetricsRequest, json: &str) {
             if let Some(mem) = &c.memory_stats_set {
                 entry.memory_max_mib = entry.memory_max_mib.max(mem.max.unwrap_or(0.0));
             }
+            if let Some(n) = c.restart_stats_set.as_ref().and_then(|r| r.restart_count) {
+                let name = c.container_name.clone().unwrap_or_default();
+                *entry.restarts.entry(name).or_default() += n.max(0);
+            }
         }
     }
 }
