@@ -29,6 +29,21 @@ pub const MAX_VOLUME_NAME: usize = 255;
 /// each task."
 pub const MAX_PLACEMENT_CONSTRAINTS: usize = 10;
 
+/// healthCheck: "between 5 and 300 seconds" (interval), "between 2 and 120
+/// seconds" (timeout), "between 1 and 10" (retries), "between 0 and 300
+/// seconds" (startPeriod) (ECS API reference, `HealthCheck`).
+pub const HEALTH_CHECK_RANGES: [(&str, i64, i64); 4] = [
+    ("interval", 5, 300),
+    ("timeout", 2, 120),
+    ("retries", 1, 10),
+    ("startPeriod", 0, 300),
+];
+/// restartPolicy: "a minimum restartAttemptPeriod of 60 seconds and a
+/// maximum ... of 1800 seconds"; "a maximum of 50 container exit codes"
+/// (ECS API reference, `ContainerRestartPolicy`).
+pub const RESTART_ATTEMPT_PERIOD: (i64, i64) = (60, 1800);
+pub const MAX_IGNORED_EXIT_CODES: usize = 50;
+
 fn array<'a>(obj: &'a Map<String, Value>, key: &str) -> &'a [Value] {
     obj.get(key)
         .and_then(Value::as_array)
@@ -88,8 +103,43 @@ fn check_port_name(field: &str, name: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+fn in_range(field: &str, v: &Value, (min, max): (i64, i64)) -> Result<(), ApiError> {
+    match v.as_i64() {
+        Some(n) if n < min || n > max => Err(ApiError::client(format!(
+            "Invalid {field}: {n}; it must be between {min} and {max}."
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn check_health_and_restarts(at: &str, c: &Map<String, Value>) -> Result<(), ApiError> {
+    if let Some(Value::Object(h)) = c.get("healthCheck") {
+        for (key, min, max) in HEALTH_CHECK_RANGES {
+            if let Some(v) = h.get(key) {
+                in_range(&format!("{at}.healthCheck.{key}"), v, (min, max))?;
+            }
+        }
+    }
+    if let Some(Value::Object(r)) = c.get("restartPolicy") {
+        if let Some(v) = r.get("restartAttemptPeriod") {
+            in_range(
+                &format!("{at}.restartPolicy.restartAttemptPeriod"),
+                v,
+                RESTART_ATTEMPT_PERIOD,
+            )?;
+        }
+        at_most(
+            &format!("{at}.restartPolicy.ignoredExitCodes"),
+            array(r, "ignoredExitCodes").len(),
+            MAX_IGNORED_EXIT_CODES,
+        )?;
+    }
+    Ok(())
+}
+
 fn check_container(i: usize, c: &Map<String, Value>) -> Result<(), ApiError> {
     let at = format!("containerDefinitions[{i}]");
+    check_health_and_restarts(&at, c)?;
     if let Some(image) = c.get("image").and_then(Value::as_str) {
         check_image(&format!("{at}.image"), image)?;
     }

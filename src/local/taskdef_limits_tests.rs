@@ -130,3 +130,42 @@ fn wrong_types_are_left_to_the_parse() {
     );
     check(&d).unwrap();
 }
+
+#[test]
+fn health_check_and_restart_policy_ranges() {
+    for (key, min, max) in HEALTH_CHECK_RANGES {
+        let hc = |n: i64| {
+            let mut h = json!({"command": ["CMD", "true"]});
+            h[key] = json!(n);
+            def(container(json!({"healthCheck": h})), json!({}))
+        };
+        check(&hc(min)).expect(key);
+        check(&hc(max)).expect(key);
+        refused(
+            &hc(min - 1),
+            &format!("containerDefinitions[0].healthCheck.{key}"),
+        );
+        refused(
+            &hc(max + 1),
+            &format!("containerDefinitions[0].healthCheck.{key}"),
+        );
+    }
+    let rp = |p: Value| def(container(json!({"restartPolicy": p})), json!({}));
+    check(&rp(json!({"enabled": true, "restartAttemptPeriod": 60}))).expect("60");
+    check(&rp(json!({"enabled": true, "restartAttemptPeriod": 1800}))).expect("1800");
+    let field = "containerDefinitions[0].restartPolicy.restartAttemptPeriod";
+    refused(
+        &rp(json!({"enabled": true, "restartAttemptPeriod": 59})),
+        field,
+    );
+    refused(
+        &rp(json!({"enabled": true, "restartAttemptPeriod": 1801})),
+        field,
+    );
+    let codes = |n: usize| json!({"enabled": true, "ignoredExitCodes": vec![1; n]});
+    check(&rp(codes(50))).expect("50 codes");
+    refused(
+        &rp(codes(51)),
+        "containerDefinitions[0].restartPolicy.ignoredExitCodes",
+    );
+}

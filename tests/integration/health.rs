@@ -116,23 +116,35 @@ fn a_health_check_gates_its_dependent_survives_kill_9_and_turns_the_task_unhealt
     }
     // web passes its check 2s after it starts, and fails it from 12s on;
     // app waits for web to be HEALTHY; hang's probe never ends by itself.
-    let td = common::register_task_def(
-        &aws,
-        "health",
-        json!([
-            {"name": "web", "image": env.image(), "memory": 32, "essential": true,
-             "command": sh("sleep 2; cat /proc/uptime; touch /tmp/ok; sleep 10; rm /tmp/ok; exec sleep 3600"),
-             "healthCheck": {"command": ["CMD-SHELL", "test -f /tmp/ok && echo ok"],
-                             "interval": 1, "timeout": 1, "retries": 2}},
-            {"name": "app", "image": env.image(), "memory": 32, "essential": true,
-             "dependsOn": [{"containerName": "web", "condition": "HEALTHY"}],
-             "command": sh("cat /proc/uptime; exec sleep 3600")},
-            {"name": "hang", "image": env.image(), "memory": 32, "essential": false,
-             "command": ["sleep", "3600"],
-             "healthCheck": {"command": ["CMD", "sleep", "30"],
-                             "interval": 1, "timeout": 1, "retries": 1}}
-        ]),
+    let input = json!({"family": "health", "networkMode": "host", "containerDefinitions": [
+        {"name": "web", "image": env.image(), "memory": 32, "essential": true,
+         "command": sh("sleep 2; cat /proc/uptime; touch /tmp/ok; sleep 10; rm /tmp/ok; exec sleep 3600"),
+         "healthCheck": {"command": ["CMD-SHELL", "test -f /tmp/ok && echo ok"],
+                         "interval": 1, "timeout": 1, "retries": 2}},
+        {"name": "app", "image": env.image(), "memory": 32, "essential": true,
+         "dependsOn": [{"containerName": "web", "condition": "HEALTHY"}],
+         "command": sh("cat /proc/uptime; exec sleep 3600")},
+        {"name": "hang", "image": env.image(), "memory": 32, "essential": false,
+         "command": ["sleep", "3600"],
+         "healthCheck": {"command": ["CMD", "sleep", "30"],
+                         "interval": 1, "timeout": 1, "retries": 1}}
+    ]});
+    // Amazon ECS refuses checks more often than every 5 s (and so does
+    // ecs-local); the agent runs whatever it is sent, so the test registers
+    // its 1 s checks through the unchecked route to stay short.
+    let refused = aws
+        .ecs(&[
+            "register-task-definition",
+            "--cli-input-json",
+            &input.to_string(),
+        ])
+        .expect_err("a 1 s health check interval was registered");
+    assert!(
+        refused.contains("(ClientException)")
+            && refused.contains("containerDefinitions[0].healthCheck.interval: 1"),
+        "{refused}"
     );
+    let td = local.register_task_definition_unchecked(&input);
     let arn = common::run_task(&aws, &agent, &td);
     common::wait_task_status(&aws, &agent, &arn, "RUNNING", START);
 

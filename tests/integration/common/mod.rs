@@ -442,6 +442,44 @@ impl EcsLocal {
     pub fn kill9(&mut self) {
         kill_child(&mut self.child);
     }
+
+    /// GET /debug/stats: what ecs-local received (TCS frames, duplicates...).
+    pub fn debug_stats(&self) -> serde_json::Value {
+        let out = Command::new("curl")
+            .args(["-sf", &format!("{}/debug/stats", self.endpoint())])
+            .output()
+            .expect("curl");
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("stats: {}", String::from_utf8_lossy(&out.stdout)))
+    }
+
+    /// RegisterTaskDefinition through the test-only unchecked route: for
+    /// values Amazon ECS refuses (a 1 s health check interval, a restart
+    /// attempt period under 60 s) that keep a test short. The definition is
+    /// parsed and stored as the API would; only the limits are skipped.
+    pub fn register_task_definition_unchecked(&self, input: &serde_json::Value) -> String {
+        let out = Command::new("curl")
+            .args([
+                "-sS",
+                "-X",
+                "POST",
+                "--data-binary",
+                &input.to_string(),
+                &format!("{}/debug/task-definitions-unchecked", self.endpoint()),
+            ])
+            .output()
+            .expect("curl");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        v["taskDefinition"]["taskDefinitionArn"]
+            .as_str()
+            .unwrap_or_else(|| {
+                panic!(
+                    "unchecked registration: {}",
+                    String::from_utf8_lossy(&out.stdout)
+                )
+            })
+            .to_string()
+    }
 }
 
 impl Drop for EcsLocal {
