@@ -203,7 +203,7 @@ pub async fn build(
         network: net.manager.clone().map(|m| m as Arc<dyn TaskNetwork>),
         credentials: CredentialsStore::new(),
         cgroups,
-        aws: Some(crate::taskres::AwsResources::new(&region).await),
+        aws: Some(crate::taskres::AwsResources::new(&region, ecs.credentials_provider()).await),
     };
     let engine = Engine::new(
         runtime.clone(),

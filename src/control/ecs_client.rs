@@ -125,6 +125,13 @@ impl EcsClient {
         &self.client
     }
 
+    /// The agent's own credentials (static keys or the default chain), for
+    /// other AWS calls made as the instance (ECR tokens without the
+    /// execution role).
+    pub fn credentials_provider(&self) -> Option<SharedCredentialsProvider> {
+        self.credentials.clone()
+    }
+
     /// Credentials for signing the websocket upgrade requests.
     pub async fn credentials(&self) -> Result<Credentials, ControlError> {
         let provider = self.credentials.as_ref().ok_or_else(|| {

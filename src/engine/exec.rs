@@ -94,15 +94,16 @@ pub(crate) fn execute<R: ContainerRuntime>(
             };
             let image = def.image.clone();
             let registry_auth = def.aws.registry_auth.clone();
+            let ecr_auth = def.aws.ecr_auth.clone();
             // The container's namespace is made while its image is pulled.
             inner.begin_network(task, i);
             tokio::spawn(async move {
                 // repositoryCredentials: the login comes from Secrets Manager
                 // first (Go: the asmauth task resource, before the pull).
-                let mut login = None;
+                let mut login = PullLogin::Given(None);
                 if let Some(auth) = &registry_auth {
                     match registry_login(&inner, &arn, auth).await {
-                        Ok(c) => login = Some(c),
+                        Ok(c) => login = PullLogin::Given(Some(c)),
                         Err(reason) => {
                             inner.metrics.inc_error("resources");
                             tracing::warn!(task = %arn, image = %image, reason = %reason, "fetching the registry login failed");
@@ -111,16 +112,11 @@ pub(crate) fn execute<R: ContainerRuntime>(
                             return;
                         }
                     }
+                } else if let Some(auth) = ecr_auth {
+                    login = PullLogin::Ecr(auth);
                 }
                 let metered = inner.metrics.pull_started();
-                let result = pull(&inner, &image, login).await.map_err(|e| {
-                    // The Go agent reports pull timeouts as DockerTimeoutError.
-                    let kind = match e.kind() {
-                        ErrorKind::Timeout => FailureKind::Timeout,
-                        _ => FailureKind::CannotPull,
-                    };
-                    Failure::new(kind, e.to_string())
-                });
+                let result = pull(&inner, &arn, &image, login).await;
                 if let Ok(pulled) = &result {
                     inner.record_image_use(&pulled.name);
                 }
@@ -768,19 +764,45 @@ async fn signal<R: ContainerRuntime>(
     }
 }
 
+/// Where a pull's registry login comes from.
+enum PullLogin {
+    /// The container's repositoryCredentials (already fetched), else the
+    /// agent's ECS_ENGINE_AUTH_DATA for the registry.
+    Given(Option<crate::config::RegistryCredentials>),
+    /// Private ECR: a token asked for only when the image is fetched (Go:
+    /// dockerGoClient.pullImage asks for it), so a cached image under
+    /// ECS_IMAGE_PULL_BEHAVIOR once or prefer-cached needs none.
+    Ecr(crate::task::resources::EcrRegistryAuth),
+}
+
 async fn pull<R: ContainerRuntime>(
     inner: &Inner<R>,
+    arn: &str,
     image: &ImageRef,
-    login: Option<crate::config::RegistryCredentials>,
-) -> Result<PulledImage, RuntimeError> {
+    login: PullLogin,
+) -> Result<PulledImage, Failure> {
     let runtime = &inner.runtime;
-    // The container's own login (repositoryCredentials) before the agent's
-    // ECS_ENGINE_AUTH_DATA, as the Go agent's per-container auth.
-    let creds = login.or_else(|| inner.settings.credentials_for_image(image.reference()));
     let parsed = image;
     let image = image.as_written();
-    let cached = || retry_unavailable(image, || runtime.find_image(parsed));
-    let fetch = || retry_unavailable(image, || runtime.pull_image(parsed, creds.clone()));
+    let ecr = match &login {
+        PullLogin::Ecr(auth) => Some(auth),
+        PullLogin::Given(_) => None,
+    };
+    let failed = |e: RuntimeError| pull_failure(e, ecr);
+    let cached = || async { retry_unavailable(image, || runtime.find_image(parsed)).await };
+    let fetch = || async {
+        let creds = match &login {
+            // The container's own login (repositoryCredentials) before the
+            // agent's ECS_ENGINE_AUTH_DATA, as the Go agent's per-container auth.
+            PullLogin::Given(c) => c
+                .clone()
+                .or_else(|| inner.settings.credentials_for_image(parsed.reference())),
+            PullLogin::Ecr(auth) => Some(ecr_login(inner, arn, auth).await?),
+        };
+        retry_unavailable(image, || runtime.pull_image(parsed, creds.clone()))
+            .await
+            .map_err(failed)
+    };
     match inner.settings.pull_behavior {
         ImagePullBehavior::Always => fetch().await,
         ImagePullBehavior::Default => match fetch().await {
@@ -793,14 +815,69 @@ async fn pull<R: ContainerRuntime>(
                 _ => Err(e),
             },
         },
-        ImagePullBehavior::Once | ImagePullBehavior::PreferCached => match cached().await? {
-            Some(img) => {
-                tracing::info!(image, "using cached image");
-                Ok(img)
+        ImagePullBehavior::Once | ImagePullBehavior::PreferCached => {
+            match cached().await.map_err(failed)? {
+                Some(img) => {
+                    tracing::info!(image, "using cached image");
+                    Ok(img)
+                }
+                None => fetch().await,
             }
-            None => fetch().await,
-        },
+        }
     }
+}
+
+/// A private ECR image's login, with the task's execution role or the
+/// agent's credentials: the Go agent's CannotPullECRContainerError when it
+/// cannot be had.
+async fn ecr_login<R>(
+    inner: &Inner<R>,
+    arn: &str,
+    auth: &crate::task::resources::EcrRegistryAuth,
+) -> Result<crate::config::RegistryCredentials, Failure> {
+    let Some(aws) = &inner.aws else {
+        return Err(Failure::new(
+            FailureKind::CannotPullEcr,
+            "private ECR images are not available on this agent",
+        ));
+    };
+    let creds = inner
+        .credentials
+        .task_credentials(arn, crate::credentials::RoleType::TaskExecution);
+    aws.ecr_login(creds.as_ref(), auth).await.map_err(|e| {
+        inner.metrics.inc_error("resources");
+        tracing::warn!(task = %arn, registry_id = %auth.registry_id, region = %auth.region, reason = %e, "ECR authorization token failed");
+        Failure::new(FailureKind::CannotPullEcr, e.to_string())
+    })
+}
+
+/// A failed pull as the task's reason. The Go agent reports pull timeouts
+/// as DockerTimeoutError. A registry that refuses an ECR token says only
+/// "unauthorized" or "denied": the reason adds whose token it was.
+fn pull_failure(e: RuntimeError, ecr: Option<&crate::task::resources::EcrRegistryAuth>) -> Failure {
+    let kind = match e.kind() {
+        ErrorKind::Timeout => FailureKind::Timeout,
+        _ => FailureKind::CannotPull,
+    };
+    let mut detail = e.to_string();
+    if let (
+        Some(auth),
+        RuntimeError::Image(crate::image::RegistryError::Registry {
+            status: 401 | 403, ..
+        }),
+    ) = (ecr, &e)
+    {
+        let role = if auth.use_execution_role {
+            "the task execution role"
+        } else {
+            "the instance's credentials"
+        };
+        detail.push_str(&format!(
+            "; the registry refused the ECR authorization token of registry {} in {}, asked with {role}: check that the image is in that registry and that the role may pull from it",
+            auth.registry_id, auth.region
+        ));
+    }
+    Failure::new(kind, detail)
 }
 
 /// Retries a runtime call while containerd is unreachable, with backoff.

@@ -119,6 +119,9 @@ pub struct AwsInputs {
     /// credentials, fetched before the pull.
     #[serde(default)]
     pub registry_auth: Option<super::resources::AsmRegistryAuth>,
+    /// `registryAuthentication` of type ecr: the pull asks ECR for a token.
+    #[serde(default)]
+    pub ecr_auth: Option<super::resources::EcrRegistryAuth>,
 }
 
 impl AwsInputs {

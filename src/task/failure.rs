@@ -13,6 +13,9 @@ use std::fmt;
 pub enum FailureKind {
     /// The image could not be pulled (nor found cached).
     CannotPull,
+    /// A private ECR image's authorization token could not be had: the Go
+    /// agent's `CannotPullECRContainerError`.
+    CannotPullEcr,
     /// A step did not finish in the time it is allowed (an image pull that
     /// never began, or ran past ECS_IMAGE_PULL_TIMEOUT): the Go agent's
     /// `DockerTimeoutError`.
@@ -46,8 +49,9 @@ const VANISHED: &str = "the container disappeared from containerd while the agen
 pub const OUT_OF_MEMORY: &str = "OutOfMemoryError: Container killed due to memory usage";
 
 /// Prefixes of the ECS reason strings, longest first where one contains another.
-const PREFIXES: [(FailureKind, &str); 6] = [
+const PREFIXES: [(FailureKind, &str); 7] = [
     (FailureKind::CannotPull, "CannotPullContainerError: "),
+    (FailureKind::CannotPullEcr, "CannotPullECRContainerError: "),
     (FailureKind::Timeout, "DockerTimeoutError: "),
     (
         FailureKind::Network,

@@ -18,7 +18,9 @@ use super::limits::{too_many_containers, MAX_CONTAINERS, MAX_NAME_LEN};
 use super::linux::{check_sysctls, IpcMode, LinuxOptions, PidMode};
 use super::net::{parse_mac, Eni};
 use super::netopts::net_options;
-use super::resources::{self, AsmRegistryAuth, EnvFileRef, SecretProvider, SecretRef};
+use super::resources::{
+    self, AsmRegistryAuth, EcrRegistryAuth, EnvFileRef, SecretProvider, SecretRef,
+};
 use super::volumes::{check_volumes_from, mount_points, task_volumes, volumes_from, TaskVolume};
 
 /// Instance-wide rules a task must follow (from the agent's config).
@@ -460,6 +462,7 @@ fn container_def(
             secrets: secrets(&name, &c.secrets)?,
             env_files: env_files(&name, &c.environment_files)?,
             registry_auth: registry_auth(&name, c.registry_authentication.as_ref())?,
+            ecr_auth: ecr_auth(&name, c.registry_authentication.as_ref())?,
         },
         net,
         tty,
@@ -585,8 +588,8 @@ fn secrets(container: &str, list: &[acs::Secret]) -> Result<Vec<SecretRef>, Inva
     Ok(out)
 }
 
-/// `registryAuthentication`: asm (`repositoryCredentials`) is fetched with
-/// the execution role; ecr is refused by name until it is implemented.
+/// `registryAuthentication` of type asm (`repositoryCredentials`): fetched
+/// with the execution role before the pull. Type ecr is [`ecr_auth`]'s.
 fn registry_auth(
     container: &str,
     auth: Option<&acs::RegistryAuthenticationData>,
@@ -599,7 +602,7 @@ fn registry_auth(
     };
     match auth.kind.as_deref() {
         Some("asm") => {}
-        Some("ecr") => return Err(at("type ecr is not supported by this agent yet")),
+        Some("ecr") => return Ok(None),
         other => return Err(at(&format!("type {other:?}: expected asm or ecr"))),
     }
     let data = auth
@@ -620,6 +623,39 @@ fn registry_auth(
     Ok(Some(AsmRegistryAuth {
         credentials_parameter,
         region,
+    }))
+}
+
+/// `registryAuthentication` of type ecr: the pull asks ECR's
+/// GetAuthorizationToken for the registry's login. The Go agent takes the
+/// fields as they come and fails at the pull (an empty registry id or region
+/// makes the ECR call fail); here a task without them is refused naming the
+/// field.
+fn ecr_auth(
+    container: &str,
+    auth: Option<&acs::RegistryAuthenticationData>,
+) -> Result<Option<EcrRegistryAuth>, InvalidTask> {
+    let Some(auth) = auth.filter(|a| a.kind.as_deref() == Some("ecr")) else {
+        return Ok(None);
+    };
+    let at = |what: &str| {
+        invalid(format!(
+            "container {container:?}: registryAuthentication.ecrAuthData.{what}"
+        ))
+    };
+    let data = auth.ecr_auth_data.as_ref().ok_or_else(|| {
+        invalid(format!(
+            "container {container:?}: registryAuthentication.ecrAuthData: missing"
+        ))
+    })?;
+    let non_empty = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
+    let registry_id = non_empty(&data.registry_id).ok_or_else(|| at("registryId: missing"))?;
+    let region = non_empty(&data.region).ok_or_else(|| at("region: missing"))?;
+    Ok(Some(EcrRegistryAuth {
+        registry_id,
+        region,
+        endpoint_override: non_empty(&data.endpoint_override),
+        use_execution_role: data.use_execution_role.unwrap_or(false),
     }))
 }
 

@@ -121,7 +121,7 @@ fn bad_secrets_and_env_files_are_refused_naming_the_field() {
 /// type asm (ecs-agent/acs/model/api/api-2.json `RegistryAuthenticationData`,
 /// `ASMAuthData`).
 #[test]
-fn repository_credentials_are_kept_and_ecr_is_refused_by_name() {
+fn repository_credentials_are_kept() {
     let t = task(serde_json::json!({"registryAuthentication": {"type": "asm",
         "asmAuthData": {"credentialsParameter": ASM_ARN, "region": "us-west-2"}}}));
     let d = task_def(&t, Policy::default()).unwrap();
@@ -132,17 +132,82 @@ fn repository_credentials_are_kept_and_ecr_is_refused_by_name() {
         .expect("registry auth");
     assert_eq!(auth.credentials_parameter, ASM_ARN);
     assert_eq!(auth.region, "us-west-2");
+    assert_eq!(d.containers[0].aws.ecr_auth, None);
     // Nothing to fetch at create time for it: it is the pull's.
     assert!(d.containers[0].aws.is_empty());
-    let t = task(serde_json::json!({"registryAuthentication": {"type": "ecr",
-        "ecrAuthData": {"region": "us-west-2", "registryId": "123456789012", "useExecutionRole": true}}}));
-    assert_eq!(
-        task_def(&t, Policy::default()).unwrap_err().reason,
-        "container \"app\": registryAuthentication.type ecr is not supported by this agent yet"
-    );
     let t = task(serde_json::json!({"registryAuthentication": {"type": "asm", "asmAuthData": {}}}));
     assert!(task_def(&t, Policy::default())
         .unwrap_err()
         .reason
         .ends_with("registryAuthentication.asmAuthData.credentialsParameter: missing"));
+    let t = task(serde_json::json!({"registryAuthentication": {"type": "vault"}}));
+    assert_eq!(
+        task_def(&t, Policy::default()).unwrap_err().reason,
+        "container \"app\": registryAuthentication.type Some(\"vault\"): expected asm or ecr"
+    );
+}
+
+/// A private ECR image as Amazon ECS sends it: registryAuthentication of type
+/// ecr (api-2.json `ECRAuthData`: registryId, region, endpointOverride,
+/// useExecutionRole; the Go agent's checkpoint fixture
+/// agent/statemanager/testdata/v23/firelens keeps the four as received),
+/// decoded through the ACS frame decoder as Go decodes it: keys matched
+/// case-insensitively, unknown keys ignored.
+#[test]
+fn ecr_registry_authentication_is_kept_as_received() {
+    let frame = r#"{"type":"PayloadMessage","message":{"messageId":"m","tasks":[{
+      "arn":"arn:aws:ecs:us-west-2:123456789012:task/demo/0123456789abcdef",
+      "family":"web","version":"1","desiredStatus":"RUNNING","networkMode":"host",
+      "containers":[
+        {"name":"a","image":"123456789012.dkr.ecr.us-west-2.amazonaws.com/app:1",
+         "registryAuthentication":{"type":"ecr","ecrAuthData":{"endpointOverride":"",
+           "region":"us-west-2","registryId":"123456789012","useExecutionRole":true,
+           "futureField":1}}},
+        {"name":"b","image":"210987654321.dkr.ecr.eu-west-1.amazonaws.com/b",
+         "RegistryAuthentication":{"Type":"ecr","ECRAuthData":{"RegistryID":"210987654321",
+           "REGION":"eu-west-1","EndpointOverride":"https://ecr.example.test"}}}]}]}}"#;
+    let crate::model::acs::AcsMessage::Payload(p) = crate::model::acs::decode(frame).unwrap()
+    else {
+        panic!("not a payload")
+    };
+    let d = task_def(&p.tasks[0], Policy::default()).unwrap();
+    let a = d.containers[0].aws.ecr_auth.clone().expect("ecr auth of a");
+    assert_eq!(
+        a,
+        super::resources::EcrRegistryAuth {
+            registry_id: "123456789012".into(),
+            region: "us-west-2".into(),
+            endpoint_override: None,
+            use_execution_role: true,
+        }
+    );
+    assert_eq!(d.containers[0].aws.registry_auth, None);
+    let b = d.containers[1].aws.ecr_auth.clone().expect("ecr auth of b");
+    assert_eq!(
+        (b.registry_id.as_str(), b.region.as_str()),
+        ("210987654321", "eu-west-1")
+    );
+    assert_eq!(
+        b.endpoint_override.as_deref(),
+        Some("https://ecr.example.test")
+    );
+    assert!(!b.use_execution_role);
+
+    for (auth, want) in [
+        (
+            serde_json::json!({"type": "ecr"}),
+            "container \"app\": registryAuthentication.ecrAuthData: missing",
+        ),
+        (
+            serde_json::json!({"type": "ecr", "ecrAuthData": {"region": "us-west-2"}}),
+            "container \"app\": registryAuthentication.ecrAuthData.registryId: missing",
+        ),
+        (
+            serde_json::json!({"type": "ecr", "ecrAuthData": {"registryId": "1", "region": ""}}),
+            "container \"app\": registryAuthentication.ecrAuthData.region: missing",
+        ),
+    ] {
+        let t = task(serde_json::json!({ "registryAuthentication": auth }));
+        assert_eq!(task_def(&t, Policy::default()).unwrap_err().reason, want);
+    }
 }

@@ -47,6 +47,22 @@ pub struct AsmRegistryAuth {
     pub region: String,
 }
 
+/// `registryAuthentication` of type ecr: whom to ask for the registry's
+/// authorization token (ACS `ECRAuthData`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct EcrRegistryAuth {
+    /// The registry's account id (`<registryId>.dkr.ecr.<region>.amazonaws.com`).
+    pub registry_id: String,
+    pub region: String,
+    /// ECR's API endpoint instead of the region's (`endpointOverride`).
+    #[serde(default)]
+    pub endpoint_override: Option<String>,
+    /// The token is asked for with the task's execution role, else with the
+    /// instance's credentials.
+    #[serde(default)]
+    pub use_execution_role: bool,
+}
+
 /// GetSecretValue's input for a `valueFrom` (Go: asmsecret
 /// getASMParametersFromInput, after CloudFormation's dynamic references).
 #[derive(Debug, Clone, PartialEq, Eq)]

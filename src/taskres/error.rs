@@ -19,6 +19,20 @@ pub enum ResourceError {
     AsmRegistryAuth { secret_id: String, detail: String },
     #[error("{0}")]
     RegistryLogin(&'static str),
+    /// Go: engine.setRegistryCredentials without the task's execution
+    /// role credentials.
+    #[error("engine ecr credentials: not found")]
+    EcrNoExecutionRole,
+    /// useExecutionRole false and the agent has no credentials of its own.
+    #[error("ecr auth: the agent has no instance credentials to ask ECR for the registry {registry_id} token with (set useExecutionRole with a task execution role, or give the agent credentials)")]
+    EcrNoInstanceCredentials { registry_id: String },
+    /// GetAuthorizationToken failed, or its answer is unusable.
+    #[error("ecr auth: GetAuthorizationToken for registry {registry_id} in {region}: {detail}")]
+    Ecr {
+        registry_id: String,
+        region: String,
+        detail: String,
+    },
     #[error("unable to download env file with key {key} from bucket {bucket}, error: {detail}")]
     EnvFile {
         bucket: String,

@@ -3,10 +3,15 @@
 //! and Secrets Manager, `environmentFiles` from S3 (the Go agent's ssmsecret,
 //! asmsecret and envFiles task resources).
 //!
+//! Also the registry logins a pull needs: `repositoryCredentials` from
+//! Secrets Manager, and private ECR's authorization tokens (cached as the Go
+//! agent caches them, `ecr_cache`).
+//!
 //! Calls go through the official SDK crates. Endpoints are the SDKs' own:
 //! only their standard settings override them (`AWS_ENDPOINT_URL`,
-//! `AWS_ENDPOINT_URL_SSM`, `_SECRETS_MANAGER`, `_S3`), so the binary that
-//! talks to moto in the tests talks to AWS in production.
+//! `AWS_ENDPOINT_URL_SSM`, `_SECRETS_MANAGER`, `_S3`, `_ECR`; for ECR also
+//! the payload's `endpointOverride`), so the binary that talks to moto in
+//! the tests talks to AWS in production.
 //!
 //! Values are held only while the container's spec is built: never logged
 //! (errors name the parameter, the secret or the file, not what they hold),
@@ -14,27 +19,33 @@
 //! after a restart fetches them again).
 //!
 //! ```text
-//! let aws = AwsResources::new("us-west-2").await;     // once, at agent start
+//! let aws = AwsResources::new("us-west-2", instance_creds).await; // once, at agent start
 //! let env = aws.container_env(exec_creds, &def.aws).await?;
 //! // env.env_files fill what `environment` does not set; env.secrets override.
 //! ```
 
 mod asm;
+mod ecr;
+mod ecr_cache;
 mod error;
 mod s3;
 mod sdk;
 mod ssm;
 
 use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
 
 use crate::config::RegistryCredentials;
 use crate::credentials::RoleCredentials;
 use crate::task::def::AwsInputs;
-use crate::task::resources::{merge_env_files, AsmRegistryAuth, SecretProvider};
+use crate::task::resources::{merge_env_files, AsmRegistryAuth, EcrRegistryAuth, SecretProvider};
 use crate::task::spec::set_env;
 
+use ecr_cache::{CacheKey, TokenCache, REFRESH_AHEAD};
 pub use error::ResourceError;
 use sdk::{key, sdk_credentials};
 
@@ -82,6 +93,10 @@ impl ContainerEnv {
 pub struct AwsResources {
     base: SdkConfig,
     region: String,
+    /// The agent's own credentials (its ECS client's): ECR tokens of a
+    /// `registryAuthentication` without useExecutionRole are asked with them.
+    instance: Option<SharedCredentialsProvider>,
+    ecr_tokens: Arc<Mutex<TokenCache>>,
 }
 
 impl fmt::Debug for AwsResources {
@@ -94,8 +109,9 @@ impl fmt::Debug for AwsResources {
 
 impl AwsResources {
     /// `region`: the agent's (AWS_DEFAULT_REGION / the instance's). Loads no
-    /// credentials: every call is signed with a task's execution role.
-    pub async fn new(region: &str) -> AwsResources {
+    /// credentials: every call is signed with a task's execution role, or
+    /// (ECR without useExecutionRole) with `instance`, the agent's own.
+    pub async fn new(region: &str, instance: Option<SharedCredentialsProvider>) -> AwsResources {
         let base = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_string()))
             .no_credentials()
@@ -104,6 +120,8 @@ impl AwsResources {
         AwsResources {
             base,
             region: region.to_string(),
+            instance,
+            ecr_tokens: Arc::default(),
         }
     }
 
@@ -168,6 +186,62 @@ impl AwsResources {
     ) -> Result<RegistryCredentials, ResourceError> {
         let creds = creds.ok_or(ResourceError::NoExecutionRole { resource: "asm" })?;
         asm::registry_login(&self.base, &sdk_credentials(creds), auth).await
+    }
+}
+
+impl AwsResources {
+    /// The registry login of a `registryAuthentication` of type ecr: a
+    /// cached token while it is good (see `ecr_cache`), else a new one from
+    /// GetAuthorizationToken, with the execution role when useExecutionRole
+    /// (`creds`), else with the agent's own credentials.
+    pub async fn ecr_login(
+        &self,
+        creds: Option<&RoleCredentials>,
+        auth: &EcrRegistryAuth,
+    ) -> Result<RegistryCredentials, ResourceError> {
+        let (key, provider) = if auth.use_execution_role {
+            let c = creds.ok_or(ResourceError::EcrNoExecutionRole)?;
+            let key = CacheKey {
+                credentials_id: c.credentials_id.clone(),
+                role_arn: c.role_arn.clone(),
+                region: auth.region.clone(),
+                registry_id: auth.registry_id.clone(),
+                endpoint_override: auth.endpoint_override.clone().unwrap_or_default(),
+            };
+            (key, SharedCredentialsProvider::new(sdk_credentials(c)))
+        } else {
+            let provider =
+                self.instance
+                    .clone()
+                    .ok_or_else(|| ResourceError::EcrNoInstanceCredentials {
+                        registry_id: auth.registry_id.clone(),
+                    })?;
+            let key = CacheKey {
+                credentials_id: String::new(),
+                role_arn: String::new(),
+                region: auth.region.clone(),
+                registry_id: auth.registry_id.clone(),
+                endpoint_override: auth.endpoint_override.clone().unwrap_or_default(),
+            };
+            (key, provider)
+        };
+        if let Some(login) = self.tokens().get(&key, SystemTime::now()) {
+            tracing::debug!(registry_id = %auth.registry_id, region = %auth.region, "ECR token from the cache");
+            return Ok(login);
+        }
+        tracing::debug!(registry_id = %auth.registry_id, region = %auth.region, execution_role = auth.use_execution_role, "calling ECR GetAuthorizationToken");
+        let token = ecr::authorization_token(&self.base, provider, auth).await?;
+        let login = token.login.clone();
+        let jitter = REFRESH_AHEAD.mul_f64(rand::random::<f64>());
+        self.tokens().put(key, token, SystemTime::now(), jitter);
+        // Used whatever its expiresAt says, as Go uses a token it was just given.
+        Ok(login)
+    }
+
+    fn tokens(&self) -> std::sync::MutexGuard<'_, TokenCache> {
+        self.ecr_tokens
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

@@ -1,5 +1,5 @@
 use super::*;
-use crate::task::resources::{AsmRegistryAuth, EnvFileRef, SecretRef};
+use crate::task::resources::{AsmRegistryAuth, EcrRegistryAuth, EnvFileRef, SecretRef};
 
 fn secret(provider: SecretProvider) -> SecretRef {
     SecretRef {
@@ -12,7 +12,7 @@ fn secret(provider: SecretProvider) -> SecretRef {
 
 #[tokio::test]
 async fn no_execution_role_stops_with_the_go_agents_reason_per_resource() {
-    let aws = AwsResources::new("us-west-2").await;
+    let aws = AwsResources::new("us-west-2", None).await;
     let cases = [
         (
             AwsInputs {
@@ -140,5 +140,29 @@ fn env_files_fill_gaps_and_secrets_override_everything() {
         ]
         .map(String::from)
         .to_vec()
+    );
+}
+
+/// Without the credentials it is to use, the ECR login fails before any
+/// call: the Go agent's reason for a missing execution role, ours naming the
+/// registry for an agent without credentials of its own.
+#[tokio::test]
+async fn an_ecr_login_without_its_credentials_names_what_is_missing() {
+    let aws = AwsResources::new("us-west-2", None).await;
+    let mut auth = EcrRegistryAuth {
+        registry_id: "123456789012".into(),
+        region: "us-west-2".into(),
+        endpoint_override: None,
+        use_execution_role: true,
+    };
+    assert_eq!(
+        aws.ecr_login(None, &auth).await.unwrap_err().to_string(),
+        "engine ecr credentials: not found"
+    );
+    auth.use_execution_role = false;
+    let err = aws.ecr_login(None, &auth).await.unwrap_err().to_string();
+    assert!(
+        err.starts_with("ecr auth: the agent has no instance credentials to ask ECR for the registry 123456789012 token"),
+        "{err}"
     );
 }
