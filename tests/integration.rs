@@ -28,6 +28,8 @@ mod durability;
 mod e2e;
 #[path = "integration/ec2_identity.rs"]
 mod ec2_identity;
+#[path = "integration/ecr.rs"]
+mod ecr;
 #[path = "integration/ecs_parity.rs"]
 mod ecs_parity;
 #[path = "integration/endpoints.rs"]

@@ -3,6 +3,7 @@
 //! ecs-local --listen ADDR:PORT --data-dir DIR [--region R] [--auth AK:SK]...
 //!           [--heartbeat-secs N] [--resend-secs N] [--manifest-secs N]
 //!           [--credentials-ttl-secs N] [--eni-attach-timeout-secs N]
+//!           [--ecr-registry HOST=REGISTRY_ID]...
 
 use anyhow::{anyhow, bail, Context, Result};
 use ecs::local::config::{
@@ -12,7 +13,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-const USAGE: &str = "usage: ecs-local --listen ADDR:PORT --data-dir DIR [--region REGION] [--auth ACCESS_KEY:SECRET]... [--heartbeat-secs N] [--resend-secs N] [--manifest-secs N] [--credentials-ttl-secs N] [--eni-attach-timeout-secs N]";
+const USAGE: &str = "usage: ecs-local --listen ADDR:PORT --data-dir DIR [--region REGION] [--auth ACCESS_KEY:SECRET]... [--heartbeat-secs N] [--resend-secs N] [--manifest-secs N] [--credentials-ttl-secs N] [--eni-attach-timeout-secs N] [--ecr-registry HOST=REGISTRY_ID]...";
 
 struct Args {
     cfg: Config,
@@ -38,6 +39,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args> {
     let mut manifest = Duration::from_secs(60);
     let mut credentials_ttl = DEFAULT_CREDENTIALS_TTL;
     let mut eni_attach_timeout = DEFAULT_ENI_ATTACH_TIMEOUT;
+    let mut ecr_registries: Vec<(String, String)> = Vec::new();
     while let Some(flag) = args.next() {
         if flag == "-h" || flag == "--help" {
             println!("{USAGE}");
@@ -102,6 +104,14 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args> {
             "--eni-attach-timeout-secs" => {
                 eni_attach_timeout = secs("--eni-attach-timeout-secs", &value()?)?
             }
+            "--ecr-registry" => {
+                let (host, id) = ecs::local::ecr::parse_mapping(&value()?)
+                    .map_err(|e| anyhow!("--ecr-registry: {e}"))?;
+                if ecr_registries.iter().any(|(h, _)| *h == host) {
+                    bail!("--ecr-registry: {host} given twice");
+                }
+                ecr_registries.push((host, id));
+            }
             other => bail!("{other}: unknown flag\n{USAGE}"),
         }
     }
@@ -117,6 +127,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args> {
             manifest,
             credentials_ttl,
             eni_attach_timeout,
+            ecr_registries: std::sync::Arc::new(ecr_registries),
         },
         data_dir,
     })

@@ -80,6 +80,17 @@ const ROWS: &[(&str, &str, &str)] = &[
         "aws_resources::secrets_and_env_files_reach_the_container_and_a_missing_parameter_stops_the_task",
     ),
     (
+        "com.amazonaws.ecs.capability.ecr-auth",
+        "private ECR images (`registryAuthentication` of type ecr): a token from ECR's \
+         GetAuthorizationToken, cached as the Go agent caches it, as the pull's login",
+        "ecr::a_private_ecr_image_is_pulled_with_its_token_and_a_wrong_registry_id_stops_the_task",
+    ),
+    (
+        "ecs.capability.execution-role-ecr-pull",
+        "the ECR token asked with the task's execution role (`useExecutionRole`)",
+        "ecr::a_private_ecr_image_is_pulled_with_its_token_and_a_wrong_registry_id_stops_the_task",
+    ),
+    (
         "com.amazonaws.ecs.capability.privileged-container",
         "`privileged: true`",
         "runtime::privileged_gets_host_caps_and_no_readonly_proc",

@@ -150,6 +150,10 @@ pub const CAPABILITIES: &[(&str, When)] = &[
         "ecs.capability.private-registry-authentication.secretsmanager",
         When::Always,
     ),
+    // Private ECR: GetAuthorizationToken with the instance's credentials
+    // (ecr-auth) or the execution role's (execution-role-ecr-pull).
+    ("com.amazonaws.ecs.capability.ecr-auth", When::Always),
+    ("ecs.capability.execution-role-ecr-pull", When::Always),
     (
         "com.amazonaws.ecs.capability.privileged-container",
         When::PrivilegedAllowed,

@@ -33,6 +33,8 @@ pub struct Ctx {
     /// The `--auth` access key that signed the call (`None` without
     /// `--auth`, or for task role keys).
     pub signer: Option<String>,
+    /// `--ecr-registry` mappings, for the payloads built.
+    pub ecr_registries: std::sync::Arc<Vec<(String, String)>>,
 }
 
 #[derive(Default)]
@@ -153,6 +155,7 @@ impl App {
                 .unwrap_or(i64::MAX),
             principal: None,
             signer: None,
+            ecr_registries: self.cfg.ecr_registries.clone(),
         }
     }
 

@@ -26,6 +26,7 @@ fn cfg(auth: bool) -> Config {
         manifest: Duration::from_secs(1),
         credentials_ttl: Duration::from_secs(60),
         eni_attach_timeout: Duration::from_secs(60),
+        ecr_registries: Default::default(),
     }
 }
 

@@ -3,6 +3,7 @@
 //! all use them without importing each other.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -22,6 +23,9 @@ pub struct Config {
     /// how long the agent has to report an ENI ATTACHED before the task is
     /// stopped.
     pub eni_attach_timeout: Duration,
+    /// `--ecr-registry HOST=REGISTRY_ID`: registries treated as private ECR
+    /// registries of ecs-local's region (see `ecr`).
+    pub ecr_registries: Arc<Vec<(String, String)>>,
 }
 
 impl Config {
@@ -71,6 +75,7 @@ impl Config {
             manifest: Duration::from_secs(60),
             credentials_ttl: Duration::from_secs(3600),
             eni_attach_timeout: Duration::from_secs(60),
+            ecr_registries: Arc::default(),
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod config;
 mod corpus_tests;
 pub mod credentials;
 pub mod debug;
+pub mod ecr;
 pub mod enis;
 pub mod error;
 #[cfg(test)]

@@ -24,6 +24,7 @@ pub fn build_task(
     revision: i64,
     v: &TaskDefView,
     region: &str,
+    ecr: &super::ecr::EcrRegistries,
 ) -> acs::Task {
     let ov: TaskOverride = serde_json::from_value(task.overrides.clone()).unwrap_or_default();
     let (cpu, memory) = task_cpu_memory(v, &ov);
@@ -44,6 +45,7 @@ pub fn build_task(
                     .find(|o| o.name == c.name)
                     .and_then(|o| o.command.clone()),
                 region,
+                ecr,
             )
         })
         .collect();
@@ -109,6 +111,7 @@ fn build_container(
     arn: Option<String>,
     command_override: Option<Vec<String>>,
     region: &str,
+    ecr: &super::ecr::EcrRegistries,
 ) -> acs::Container {
     let environment: BTreeMap<String, String> = c
         .environment
@@ -204,7 +207,7 @@ fn build_container(
                 kind: Some(f.kind.clone().unwrap_or_else(|| "s3".to_string())),
             })
             .collect(),
-        registry_authentication: registry_auth(c, region),
+        registry_authentication: registry_auth(c, region, ecr, v.execution_role_arn.is_some()),
         restart_policy: c.restart_policy.as_ref().map(|p| acs::RestartPolicy {
             enabled: p.enabled,
             ignored_exit_codes: p.ignored_exit_codes.clone(),
@@ -219,7 +222,13 @@ fn build_container(
     }
 }
 
-fn registry_auth(c: &ContainerDef, region: &str) -> Option<acs::RegistryAuthenticationData> {
+/// `repositoryCredentials` (type asm) or a private ECR image (type ecr).
+fn registry_auth(
+    c: &ContainerDef,
+    region: &str,
+    ecr: &super::ecr::EcrRegistries,
+    execution_role: bool,
+) -> Option<acs::RegistryAuthenticationData> {
     if let Some(param) = c
         .repository_credentials
         .as_ref()
@@ -240,22 +249,7 @@ fn registry_auth(c: &ContainerDef, region: &str) -> Option<acs::RegistryAuthenti
             ..Default::default()
         });
     }
-    // <account>.dkr.ecr.<region>.amazonaws.com/repo:tag
-    let image = c.image.as_deref()?;
-    let host = image.split('/').next()?;
-    let parts: Vec<&str> = host.split('.').collect();
-    if parts.len() >= 6 && parts[1] == "dkr" && parts[2] == "ecr" {
-        return Some(acs::RegistryAuthenticationData {
-            kind: Some("ecr".to_string()),
-            ecr_auth_data: Some(acs::EcrAuthData {
-                registry_id: Some(parts[0].to_string()),
-                region: Some(parts[3].to_string()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        });
-    }
-    None
+    super::ecr::registry_auth(c.image.as_deref()?, region, ecr, execution_role)
 }
 
 /// The Docker remote API version a container's dockerConfig is written for,

@@ -41,7 +41,14 @@ fn task(overrides: serde_json::Value) -> TaskRec {
 
 #[test]
 fn payload_carries_what_the_agent_needs() {
-    let t = build_task(&task(serde_json::json!({})), "web", 3, &def(), "us-east-1");
+    let t = build_task(
+        &task(serde_json::json!({})),
+        "web",
+        3,
+        &def(),
+        "us-east-1",
+        &[],
+    );
     assert_eq!(t.version.as_deref(), Some("3"));
     assert_eq!(t.task_definition_account_id.as_deref(), Some(ACCOUNT_ID));
     assert_eq!(t.launch_type.as_deref(), Some("EC2"));
@@ -96,7 +103,7 @@ fn payload_carries_what_the_agent_needs() {
 fn overrides_are_merged() {
     let ov = serde_json::json!({"containerOverrides": [{"name": "app", "command": ["echo", "hi"],
         "environment": [{"name": "B", "value": "override"}, {"name": "C", "value": "3"}], "cpu": 64, "memory": 512, "memoryReservation": 200}]});
-    let t = build_task(&task(ov.clone()), "web", 1, &def(), "us-east-1");
+    let t = build_task(&task(ov.clone()), "web", 1, &def(), "us-east-1", &[]);
     let c = &t.containers[0];
     assert_eq!(c.command, vec!["echo", "hi"]);
     assert_eq!(c.environment["A"], "1");
@@ -135,7 +142,7 @@ fn host_mode_reserves_container_ports_and_task_level_wins() {
     assert_eq!(r.udp_ports, vec![53]);
     assert_eq!(r.memory, 1024);
     assert_eq!(r.cpu, 512);
-    let t = build_task(&task(serde_json::json!({})), "web", 1, &d, "us-east-1");
+    let t = build_task(&task(serde_json::json!({})), "web", 1, &d, "us-east-1", &[]);
     assert_eq!(t.cpu, Some(0.5));
     assert_eq!(t.memory, Some(1024));
 }
@@ -149,7 +156,7 @@ fn host_mode_reserves_container_ports_and_task_level_wins() {
 fn docker_config_has_amazon_ecs_shapes() {
     let shaped = |def: serde_json::Value| {
         let v = view(def.as_object().unwrap()).unwrap();
-        let t = build_task(&task(serde_json::json!({})), "f", 1, &v, "us-east-1");
+        let t = build_task(&task(serde_json::json!({})), "f", 1, &v, "us-east-1", &[]);
         let dc = t.containers[0].docker_config.clone().unwrap();
         let host: Value = serde_json::from_str(dc.host_config.as_deref().unwrap()).unwrap();
         let config: Value = serde_json::from_str(dc.config.as_deref().unwrap()).unwrap();
@@ -216,7 +223,14 @@ fn volumes_and_mount_points_have_amazon_ecs_shapes() {
         ]
     });
     let v = view(d.as_object().unwrap()).unwrap();
-    let t = build_task(&task(serde_json::json!({})), "vols", 1, &v, "us-east-1");
+    let t = build_task(
+        &task(serde_json::json!({})),
+        "vols",
+        1,
+        &v,
+        "us-east-1",
+        &[],
+    );
     let got = serde_json::to_value(&t).unwrap();
     assert_eq!(
         got["volumes"],
@@ -266,7 +280,7 @@ fn secrets_env_files_and_the_execution_role_travel_as_amazon_ecs_sends_them() {
         1_800_000_000.0,
         3600.0,
     ));
-    let t = build_task(&rec, "web", 1, &v, "us-east-1");
+    let t = build_task(&rec, "web", 1, &v, "us-east-1", &[]);
     let c = serde_json::to_value(&t.containers[0]).unwrap();
     assert_eq!(
         c["secrets"],
@@ -318,7 +332,7 @@ fn dns_hosts_links_and_terminal_reach_the_agent_as_amazon_ecs_sends_them() {
         name: "db".into(),
         ..Default::default()
     });
-    let t = build_task(&rec, "net", 1, &view, "us-east-1");
+    let t = build_task(&rec, "net", 1, &view, "us-east-1", &[]);
     let c = &t.containers[0];
     assert_eq!(c.links, vec!["db:database"]);
     let dc = c.docker_config.as_ref().unwrap();
@@ -342,4 +356,48 @@ fn dns_hosts_links_and_terminal_reach_the_agent_as_amazon_ecs_sends_them() {
     assert_eq!(web.net.dns_search, vec!["corp.example"]);
     assert!(web.tty && !web.net.disabled);
     assert_eq!(web.hostname.as_deref(), Some("webhost"));
+}
+
+/// A private ECR image, and one on a registry mapped with `--ecr-registry`,
+/// carry registryAuthentication of type ecr with useExecutionRole when the
+/// task has an execution role (shape: `local::ecr`); others carry none.
+#[test]
+fn ecr_images_carry_ecr_auth_data() {
+    let def = |exec: bool| {
+        let mut d = serde_json::json!({
+            "family": "web",
+            "containerDefinitions": [
+                {"name": "ecr", "image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:1"},
+                {"name": "mapped", "image": "127.0.0.1:5003/busybox:latest"},
+                {"name": "plain", "image": "127.0.0.1:5000/busybox:latest"}
+            ]
+        });
+        if exec {
+            d["executionRoleArn"] = serde_json::json!("arn:aws:iam::000000000000:role/exec");
+        }
+        view(d.as_object().unwrap()).unwrap()
+    };
+    let mapped = [("127.0.0.1:5003".to_string(), "210987654321".to_string())];
+    let rec = task(serde_json::json!({}));
+    let t = build_task(&rec, "web", 1, &def(true), "us-west-2", &mapped);
+    let auth = |i: usize| {
+        serde_json::to_value(&t.containers[i]).unwrap()["registryAuthentication"].clone()
+    };
+    assert_eq!(
+        auth(0),
+        serde_json::json!({"type": "ecr", "ecrAuthData": {
+            "registryId": "123456789012", "region": "eu-west-1", "useExecutionRole": true}})
+    );
+    assert_eq!(
+        auth(1),
+        serde_json::json!({"type": "ecr", "ecrAuthData": {
+            "registryId": "210987654321", "region": "us-west-2", "useExecutionRole": true}})
+    );
+    assert_eq!(auth(2), serde_json::Value::Null);
+    let t = build_task(&rec, "web", 1, &def(false), "us-west-2", &mapped);
+    let c = serde_json::to_value(&t.containers[0]).unwrap();
+    assert_eq!(
+        c["registryAuthentication"]["ecrAuthData"]["useExecutionRole"],
+        false
+    );
 }

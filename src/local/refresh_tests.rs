@@ -55,6 +55,7 @@ fn a_refresh_keeps_the_replaced_keys_until_the_next_one() {
         eni_attach_timeout_ms: 60_000,
         principal: None,
         signer: None,
+        ecr_registries: Default::default(),
     };
     refresh(&mut st, &mut ctx, "a", Role::Task);
     let t = &st.tasks["a"];

@@ -16,6 +16,7 @@ pub(super) fn ctx() -> Ctx {
         eni_attach_timeout_ms: 60_000,
         principal: None,
         signer: None,
+        ecr_registries: Default::default(),
     }
 }
 

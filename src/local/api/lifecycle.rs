@@ -71,6 +71,7 @@ pub fn queue_payload(st: &mut State, ctx: &mut Ctx, task_arn: &str) {
             def.revision,
             &v,
             &ctx.region,
+            &ctx.ecr_registries,
         )],
         generated_at: Some(ctx.now as i64),
         message_id: Some(message_id.clone()),

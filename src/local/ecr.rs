@@ -1,0 +1,156 @@
+//! Which images a task pulls with ECR authentication, and the
+//! `registryAuthentication` sent for them.
+//!
+//! Amazon ECS sends one for an image whose host is a private ECR registry,
+//! `<registry id>.dkr.ecr.<region>.amazonaws.com[.cn]` (or `dkr.ecr-fips`):
+//! type `ecr` with `ecrAuthData` of the registry id and region the host
+//! names, and `useExecutionRole` set when the task has an execution role
+//! (api-2.json `ECRAuthData`; the Go agent's checkpoint fixture
+//! agent/statemanager/testdata/v23/firelens). No ECR host can be served on
+//! a loopback address, so `--ecr-registry HOST=REGISTRY_ID` names a registry
+//! ecs-local treats as that ECR registry in its own region: images on HOST
+//! get the same `registryAuthentication`, and the agent asks ECR (or its
+//! stand-in, moto) for the token.
+
+use crate::model::acs;
+
+/// `--ecr-registry` mappings, registry host to ECR registry id.
+pub type EcrRegistries = [(String, String)];
+
+/// Parses one `--ecr-registry HOST=REGISTRY_ID`.
+pub fn parse_mapping(v: &str) -> Result<(String, String), String> {
+    let (host, id) = v.split_once('=').ok_or_else(|| {
+        format!("{v:?}: expected HOST=REGISTRY_ID (e.g. 127.0.0.1:5003=123456789012)")
+    })?;
+    if host.is_empty() || host.contains('/') {
+        return Err(format!(
+            "{v:?}: {host:?} is not a registry host (HOST or HOST:PORT)"
+        ));
+    }
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
+        return Err(format!(
+            "{v:?}: {id:?} is not a registry id (an AWS account id, digits)"
+        ));
+    }
+    Ok((host.to_string(), id.to_string()))
+}
+
+/// The registry host of an image reference (Docker's rule: the first path
+/// part when it has a `.` or `:`, or is `localhost`).
+fn registry_host(image: &str) -> Option<&str> {
+    let (first, _) = image.split_once('/')?;
+    (first.contains('.') || first.contains(':') || first == "localhost").then_some(first)
+}
+
+/// `(registry id, region)` of an ECR registry host.
+fn ecr_host(host: &str) -> Option<(&str, &str)> {
+    let parts: Vec<&str> = host.split('.').collect();
+    let [id, "dkr", ecr, region, "amazonaws", "com", rest @ ..] = parts.as_slice() else {
+        return None;
+    };
+    let known = matches!(*ecr, "ecr" | "ecr-fips") && matches!(rest, [] | ["cn"]);
+    (known && !id.is_empty() && !region.is_empty()).then_some((*id, *region))
+}
+
+/// The `registryAuthentication` Amazon ECS sends for `image`, if any.
+pub fn registry_auth(
+    image: &str,
+    region: &str,
+    mapped: &EcrRegistries,
+    execution_role: bool,
+) -> Option<acs::RegistryAuthenticationData> {
+    let host = registry_host(image)?;
+    let (id, region) = match ecr_host(host) {
+        Some(found) => found,
+        None => {
+            let (_, id) = mapped.iter().find(|(h, _)| h == host)?;
+            (id.as_str(), region)
+        }
+    };
+    Some(acs::RegistryAuthenticationData {
+        kind: Some("ecr".to_string()),
+        ecr_auth_data: Some(acs::EcrAuthData {
+            registry_id: Some(id.to_string()),
+            region: Some(region.to_string()),
+            use_execution_role: Some(execution_role),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wire(auth: Option<acs::RegistryAuthenticationData>) -> serde_json::Value {
+        serde_json::to_value(auth).unwrap()
+    }
+
+    #[test]
+    fn ecr_hosts_get_ecr_auth_data_as_amazon_ecs_sends_it() {
+        let got = registry_auth(
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:1",
+            "us-east-1",
+            &[],
+            true,
+        );
+        assert_eq!(
+            wire(got),
+            serde_json::json!({"type": "ecr", "ecrAuthData": {
+                "registryId": "123456789012", "region": "eu-west-1", "useExecutionRole": true}})
+        );
+        let cn = registry_auth(
+            "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/app",
+            "us-east-1",
+            &[],
+            false,
+        );
+        assert_eq!(
+            wire(cn)["ecrAuthData"],
+            serde_json::json!({"registryId": "123456789012", "region": "cn-north-1", "useExecutionRole": false})
+        );
+        for plain in [
+            "busybox",
+            "library/busybox:latest",
+            "127.0.0.1:5000/busybox",
+            "public.ecr.aws/docker/library/busybox",
+            "123456789012.dkr.ecr.us-east-1.example.com/app",
+        ] {
+            assert_eq!(
+                registry_auth(plain, "us-east-1", &[], true),
+                None,
+                "{plain}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_mapped_host_is_that_ecr_registry_in_ecs_locals_region() {
+        let mapped = [parse_mapping("127.0.0.1:5003=123456789012").unwrap()];
+        let got = registry_auth("127.0.0.1:5003/busybox:latest", "us-west-2", &mapped, true);
+        assert_eq!(
+            wire(got),
+            serde_json::json!({"type": "ecr", "ecrAuthData": {
+                "registryId": "123456789012", "region": "us-west-2", "useExecutionRole": true}})
+        );
+        assert_eq!(
+            registry_auth("127.0.0.1:5000/busybox", "us-west-2", &mapped, true),
+            None
+        );
+    }
+
+    #[test]
+    fn a_bad_mapping_is_refused_naming_the_part() {
+        for (v, want) in [
+            ("127.0.0.1:5003", "expected HOST=REGISTRY_ID"),
+            ("=1", "is not a registry host"),
+            ("a/b=1", "is not a registry host"),
+            ("h=", "is not a registry id"),
+            ("h=12ab", "is not a registry id"),
+        ] {
+            let e = parse_mapping(v).unwrap_err();
+            assert!(e.contains(want), "{v}: {e}");
+        }
+    }
+}
