@@ -508,7 +508,15 @@ impl Task {
         let Some(def) = self.def.containers.get(container) else {
             return;
         };
-        if def.essential && self.desired != DesiredStatus::Stopped {
+        // Secrets, environment files and repositoryCredentials are task
+        // resources in the Go agent, made before any container: one that
+        // cannot be had stops the task, whichever container needs it.
+        let resource_failed = self
+            .containers
+            .get(container)
+            .and_then(|c| c.reason.as_ref())
+            .is_some_and(|r| r.kind == FailureKind::Resource);
+        if (def.essential || resource_failed) && self.desired != DesiredStatus::Stopped {
             self.desired = DesiredStatus::Stopped;
             // An exit, even one the OOM killer caused, stops the task as an
             // exit (the Go agent's task reason); the container keeps its own.

@@ -684,3 +684,40 @@ fn a_linking_container_is_created_after_the_linked_one() {
     let actions = t.next_actions();
     assert!(actions.contains(&Action::Create(1)), "{actions:?}");
 }
+
+/// A non-essential container whose secrets (or environment files, or
+/// repositoryCredentials) cannot be fetched stops the task with the
+/// resource's reason, as the Go agent's failed task resource does; another
+/// failure of a non-essential container leaves the task running.
+#[test]
+fn a_non_essential_containers_resource_failure_stops_the_task() {
+    let reason =
+        "fetching secret data from SSM Parameter Store in us-east-1: invalid parameters: /gone";
+    let mut t = task(vec![
+        container("app", true, &[]),
+        container("job", false, &[]),
+        container("side", false, &[]),
+    ]);
+    t.next_actions();
+    bring_up(&mut t, 0);
+    t.apply(Event::Pulled {
+        container: 2,
+        result: Err(Failure::new(FailureKind::CannotPull, "manifest unknown")),
+    });
+    t.next_actions();
+    assert_eq!(t.desired, DesiredStatus::Running);
+    t.apply(Event::Pulled {
+        container: 1,
+        result: Ok("sha256:d".into()),
+    });
+    t.apply(Event::Created {
+        container: 1,
+        result: Err(Failure::new(FailureKind::Resource, reason)),
+    });
+    t.next_actions();
+    assert_eq!(t.desired, DesiredStatus::Stopped);
+    assert_eq!(
+        t.stop_reason.as_ref().map(ToString::to_string).as_deref(),
+        Some(reason)
+    );
+}

@@ -173,6 +173,23 @@ fn secrets_and_env_files_reach_the_container_and_a_missing_parameter_stops_the_t
             false,
         ),
     );
+    // A non-essential container's missing parameter stops the task too (the
+    // Go agent's secrets are task resources), the essential one running.
+    let side = common::run_task(
+        &aws,
+        &agent,
+        &common::register_task_definition(
+            &aws,
+            json!({"family": "secrets-side", "networkMode": "host",
+                   "executionRoleArn": format!("arn:aws:iam::{MOTO_ACCOUNT}:role/exec"),
+                   "containerDefinitions": [
+                       {"name": "main", "image": env.image(), "memory": 32, "essential": true,
+                        "stopTimeout": 2, "command": sh("sleep 600")},
+                       {"name": "job", "image": env.image(), "memory": 32, "essential": false,
+                        "secrets": [{"name": "GONE", "valueFrom": missing}],
+                        "command": sh("env")}]}),
+        ),
+    );
 
     let t = common::wait_task_status(&aws, &agent, &good, "STOPPED", START);
     assert_eq!(t["containers"][0]["exitCode"], 0, "{t}");
@@ -204,6 +221,12 @@ fn secrets_and_env_files_reach_the_container_and_a_missing_parameter_stops_the_t
     let reason = t["stoppedReason"].as_str().unwrap_or_default();
     assert_eq!(
         reason,
+        format!("fetching secret data from SSM Parameter Store in {REGION}: invalid parameters: {missing}"),
+        "{t}"
+    );
+    let t = common::wait_task_status(&aws, &agent, &side, "STOPPED", START);
+    assert_eq!(
+        t["stoppedReason"].as_str().unwrap_or_default(),
         format!("fetching secret data from SSM Parameter Store in {REGION}: invalid parameters: {missing}"),
         "{t}"
     );
