@@ -96,6 +96,7 @@ TARGETS = {
     "pull": ">= 1.0x ctr speed",
     "restart": "<= 2 s, 0 restarted",
     "stopped": "0 processes 1 s after the exit",
+    "health-100": "agent <= 1% of a core",
 }
 # What the short tasks of the stopped-task item run: exit at once.
 SHORT_CMD = "exit 0"
@@ -179,6 +180,32 @@ def proc_cpu_s(pid):
         fields = f.read().rpartition(")")[2].split()
     # fields[0] is the state (field 3 of proc(5)): utime is field 14, stime 15.
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_cpu_children_s(pid):
+    """(own utime + stime, reaped children's cutime + cstime) in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    own = (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return own, (int(fields[13]) + int(fields[14])) / CLK_TCK
+
+
+def shim_pids(ns):
+    """The runc shims serving namespace `ns` (from their command lines)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and b"containerd-shim" in argv[0] and b"-namespace" in argv:
+            i = argv.index(b"-namespace")
+            if i + 1 < len(argv) and argv[i + 1] == ns.encode():
+                out.append(int(d))
+    return out
 
 
 def alive(pid):
@@ -1006,6 +1033,70 @@ disabled_plugins = [
                 "pull", lambda: self.pull_agent(ref, "profile"), None
             )
 
+    # ---- health checks (issue 15)
+
+    def health_window(self, family, n):
+        """Runs n tasks of `family`, waits until they run (and, with checks,
+        are all HEALTHY), then measures CPU over the window: the agent,
+        containerd, the shims themselves, and what the shims reaped (the runc
+        processes of each exec and the probes: the exec path's cost)."""
+        arns = []
+        while len(arns) < n:
+            arns += self.run_tasks(family, min(10, n - len(arns)))
+        self.wait_status(arns, "RUNNING", 600, 0.25)
+        if family == "bench-health":
+            def healthy():
+                d = self.describe(arns)
+                return all(t.get("healthStatus") == "HEALTHY" for t in d.values()) or None
+            wait_for(f"{n} tasks HEALTHY", 180, 0.5, healthy)
+        time.sleep(self.mode["settle_s"])
+        shims = shim_pids(AGENT_NS)
+
+        def sample():
+            own = children = 0.0
+            for pid in shims:
+                try:
+                    o, c = proc_cpu_children_s(pid)
+                except OSError:
+                    continue
+                own, children = own + o, children + c
+            return proc_cpu_s(self.agent_pid), proc_cpu_s(self.containerd_pid), own, children
+
+        window = self.mode["cpu_window_s"]
+        before, t0 = sample(), time.monotonic()
+        time.sleep(window)
+        after, elapsed = sample(), time.monotonic() - t0
+        agent, containerd, shim_own, shim_children = (a - b for a, b in zip(after, before))
+        self.stop_all_tasks(timeout=300)
+        return {
+            "window_s": elapsed, "tasks": n, "shims": len(shims), "agent_s": agent,
+            "containerd_s": containerd, "shim_s": shim_own, "shim_children_s": shim_children,
+        }
+
+    def phase_health(self):
+        """100 running containers with a `CMD-SHELL true` check every 5 s,
+        next to the same containers without a check, same window."""
+        n = self.mode["burst_calls"] * self.mode["burst_count"]
+        self.stop_all_tasks(timeout=300)
+        self.register_taskdef("bench-plain", self.image)
+        container = {
+            "name": "c", "image": self.image, "memory": MEMORY_MIB, "essential": True,
+            "command": ["sh", "-c", CMD],
+            "healthCheck": {"command": ["CMD-SHELL", "true"], "interval": 5, "timeout": 5, "retries": 3},
+        }
+        self.client.register_task_definition(
+            family="bench-health", networkMode="host", containerDefinitions=[container]
+        )
+        plain = self.health_window("bench-plain", n)
+        checked = self.health_window("bench-health", n)
+        self.results["health"] = {"plain": plain, "checked": checked}
+        for name, r in (("without checks", plain), ("with 5 s checks", checked)):
+            log(
+                f"health: {n} tasks {name}, CPU over {r['window_s']:.0f} s: agent {r['agent_s']:.2f} s, "
+                f"containerd {r['containerd_s']:.2f} s, {r['shims']} shims {r['shim_s']:.2f} s, "
+                f"reaped by the shims {r['shim_children_s']:.2f} s"
+            )
+
     # ---- everything
 
     def measure(self):
@@ -1022,6 +1113,7 @@ disabled_plugins = [
             self.phase_profile()
         self.phase_burst_awsvpc()
         self.phase_pull()
+        self.phase_health()
 
     def teardown(self):
         """Graceful where possible, then forceful: nothing may outlive the run."""
@@ -1449,6 +1541,24 @@ def rows(res):
         "-", TARGETS["stopped"],
         verdict(so["agent_processes"] == 0 and so["agent_measured_after_exit_s"] <= 1.5),
     ))
+    h = res.get("health")
+    if h is not None:
+        hc, hp = h["checked"], h["plain"]
+
+        def pct(r, key):
+            return 100 * r[key] / r["window_s"]
+
+        def stack(r):
+            return (f"containerd {pct(r, 'containerd_s'):.2f}%, shims {pct(r, 'shim_s'):.2f}%, "
+                    f"runc + probes {pct(r, 'shim_children_s'):.2f}%")
+
+        out.append((
+            "health-100", f"CPU of {hc['tasks']} running tasks with a `CMD-SHELL true` check every 5 s, "
+            f"over {hc['window_s']:.0f} s (% of a core)",
+            f"agent {pct(hc, 'agent_s'):.2f}%; {stack(hc)}",
+            f"without checks: agent {pct(hp, 'agent_s'):.2f}%; {stack(hp)}",
+            "-", TARGETS["health-100"], verdict(pct(hc, "agent_s") <= 1.0),
+        ))
     return out
 
 
@@ -1552,6 +1662,14 @@ def details(res):
         f"- CPU: utime+stime from /proc/PID/stat (resolution {1 / CLK_TCK:.2f} s), agent {c['agent_s']:.2f} s and "
         f"containerd {c['containerd_s']:.2f} s over {c['window_s']:.1f} s; the shims are not counted."
     )
+    if res.get("health"):
+        out.append(
+            "- Health checks: the same number of host-mode tasks, first without and then with a "
+            "`CMD-SHELL true` check every 5 s (timeout 5 s, retries 3), each set run until RUNNING (and all "
+            "HEALTHY in describe-tasks for the checked set), then CPU over the same window: the agent and "
+            "containerd (utime+stime), the tasks' shims (their own utime+stime) and what the shims reaped "
+            "(cutime+cstime: the `runc exec` of every probe and the probe itself), stopped before the next set."
+        )
     out.append(
         f"- Pull: agent time is `pullStoppedAt - pullStartedAt` from describe-tasks (fetch + unpack; ms resolution); "
         f"median time to RUNNING was {p['agent_to_running_s']:.2f} s, i.e. {p['agent_to_running_minus_cached_start_s']:.2f} s "

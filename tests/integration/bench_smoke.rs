@@ -10,7 +10,7 @@ use std::process::Command;
 use crate::common;
 
 /// Row keys of the table, one per benchmark item.
-const ROWS: [&str; 12] = [
+const ROWS: [&str; 13] = [
     "start-host",
     "start-bridge",
     "start-awsvpc",
@@ -23,6 +23,7 @@ const ROWS: [&str; 12] = [
     "pull",
     "restart",
     "stopped",
+    "health-100",
 ];
 
 fn repo() -> PathBuf {
