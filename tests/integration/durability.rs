@@ -28,13 +28,7 @@ fn ctr_tasks(env: &TestEnv, ns: &str) -> Vec<(String, String, String)> {
 }
 
 fn duplicates(local: &EcsLocal) -> u64 {
-    let out = Command::new("curl")
-        .args(["-sf", &format!("{}/debug/stats", local.endpoint())])
-        .output()
-        .expect("curl");
-    let v: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|_| panic!("stats: {}", String::from_utf8_lossy(&out.stdout)));
-    v["duplicateStateChanges"]
+    local.debug_stats()["duplicateStateChanges"]
         .as_u64()
         .expect("duplicateStateChanges")
 }

@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::common::{
     describe_task, env, register_eni, register_task_definition, run_task_with, wait_task_status,
@@ -182,12 +182,7 @@ fn describe_tasks_shows_the_registrys_image_digest() {
     let expected = registry_digest(&env.registry, "busybox", "latest");
     assert!(expected.starts_with("sha256:"), "{expected}");
     assert_eq!(t["containers"][0]["imageDigest"], expected.as_str(), "{t}");
-    let stats: Value = Command::new("curl")
-        .args(["-sf", &format!("{}/debug/stats", local.endpoint())])
-        .output()
-        .ok()
-        .and_then(|o| serde_json::from_slice(&o.stdout).ok())
-        .unwrap_or_default();
+    let stats = local.debug_stats();
     assert_eq!(stats["duplicateStateChanges"], 0, "{stats}");
     assert!(
         local

@@ -1,7 +1,6 @@
 //! TCS telemetry end to end: the real agent publishes task metrics to
 //! ecs-local's /tcs/ws, seen through GET /debug/stats.
 
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -18,15 +17,6 @@ const FAST: [(&str, &str); 2] = [
     ("ECS_TEST_TCS_PUBLISH_INTERVAL_MS", "1500"),
     ("ECS_POLLING_METRICS_WAIT_DURATION", "5s"),
 ];
-
-fn debug_stats(local: &EcsLocal) -> Value {
-    let out = Command::new("curl")
-        .args(["-sf", &format!("{}/debug/stats", local.endpoint())])
-        .output()
-        .expect("curl");
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|_| panic!("stats: {}", String::from_utf8_lossy(&out.stdout)))
-}
 
 /// A container that exits at once on SIGTERM after `body`.
 fn container(body: &str, image: &str) -> Value {
@@ -54,7 +44,7 @@ fn agent_publishes_cpu_metrics_of_a_busy_task() {
 
     // Idle instance: idle frames arrive before any task runs.
     wait_until_with_log(&agent, "an idle PublishMetricsRequest", LONG, || {
-        let s = debug_stats(&local);
+        let s = local.debug_stats();
         (s["tcs"]["idle"].as_u64() > Some(0)).then_some(())
     });
 
@@ -66,7 +56,7 @@ fn agent_publishes_cpu_metrics_of_a_busy_task() {
     let arn = run_task(&aws, &agent, &td);
     wait_task_status(&aws, &agent, &arn, "RUNNING", LONG);
     let task = wait_until_with_log(&agent, "CPU metrics for the busy task", LONG, || {
-        let s = debug_stats(&local);
+        let s = local.debug_stats();
         let t = s["tcs"]["tasks"][&arn].clone();
         (t["cpuSamples"].as_i64() > Some(0) && t["cpuMax"].as_f64() > Some(5.0)).then_some(s)
     });
@@ -128,7 +118,7 @@ fn disabled_metrics_send_nothing() {
     wait_task_status(&aws, &agent, &arn, "RUNNING", LONG);
     // Two sample polls and several publish intervals.
     std::thread::sleep(Duration::from_secs(12));
-    let s = debug_stats(&local);
+    let s = local.debug_stats();
     stop(&aws, &agent, &arn);
     assert_eq!(s["tcs"]["metrics"], 0, "{s}");
     assert_eq!(s["tcs_metrics_received"], 0, "{s}");
