@@ -26,6 +26,8 @@ mod actor_tests;
 #[cfg(test)]
 mod cgroups_tests;
 #[cfg(test)]
+mod ecr_pull_tests;
+#[cfg(test)]
 mod health_tests;
 #[cfg(test)]
 mod netsetup_tests;
