@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -392,55 +392,6 @@ async fn network_counters_come_from_the_task_namespace() {
     assert!(v["networks"]["eth0"]["tx_bytes"].as_u64().unwrap() > 0);
 }
 
-/// Parses Prometheus text with the Python prometheus_client parser (the venv
-/// of the test environment) and returns {family: {type, samples}}.
-fn parse_prometheus(env: &TestEnv, text: &str) -> Value {
-    let python = env.aws.with_file_name("python");
-    let script = r#"
-import json, sys
-from prometheus_client.parser import text_string_to_metric_families
-out = {}
-for fam in text_string_to_metric_families(sys.stdin.read()):
-    out[fam.name] = {"type": fam.type, "samples": [[s.name, s.labels, s.value] for s in fam.samples]}
-print(json.dumps(out))
-"#;
-    let mut child = Command::new(&python)
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{}: {e}", python.display()));
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "prometheus_client could not parse /metrics (pip install prometheus-client into the venv):\n{}\n--- text ---\n{text}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn sample_value(families: &Value, family: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    families[family]["samples"]
-        .as_array()?
-        .iter()
-        .find_map(|s| {
-            let l = &s[1];
-            labels
-                .iter()
-                .all(|(k, v)| l[*k] == *v)
-                .then(|| s[2].as_f64())
-                .flatten()
-        })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routers_over_real_http_and_from_inside_a_container() {
     let Some(env) = common::env() else { return };
@@ -564,27 +515,33 @@ async fn routers_over_real_http_and_from_inside_a_container() {
     let (s, ct, text) = get(&format!("http://{intro}/metrics")).await;
     assert_eq!(s, 200);
     assert!(ct.starts_with("text/plain; version=0.0.4"), "{ct}");
-    let before = parse_prometheus(&env, &text);
+    let before = common::parse_prometheus(&env, &text);
     assert_eq!(before["ecs_agent_acs_connected"]["type"], "gauge");
     assert_eq!(
-        sample_value(&before, "ecs_agent_acs_connected", &[]),
+        common::prometheus_sample(&before, "ecs_agent_acs_connected", &[]),
         Some(1.0)
     );
     assert_eq!(before["ecs_agent_errors"]["type"], "counter");
     assert_eq!(
-        sample_value(&before, "ecs_agent_errors", &[("kind", "pull")]),
+        common::prometheus_sample(&before, "ecs_agent_errors", &[("kind", "pull")]),
         Some(1.0)
     );
     assert_eq!(
-        sample_value(&before, "ecs_agent_tasks", &[("status", "RUNNING")]),
+        common::prometheus_sample(&before, "ecs_agent_tasks", &[("status", "RUNNING")]),
         Some(1.0)
     );
     assert_eq!(
-        sample_value(&before, "ecs_agent_tasks", &[("status", "STOPPED")]),
+        common::prometheus_sample(&before, "ecs_agent_tasks", &[("status", "STOPPED")]),
         Some(1.0)
     );
-    assert!(sample_value(&before, "process_resident_memory_bytes", &[]).unwrap() > 1e6);
-    assert!(sample_value(&before, "ecs_agent_acs_last_heartbeat_age_seconds", &[]).unwrap() < 60.0);
+    assert!(
+        common::prometheus_sample(&before, "process_resident_memory_bytes", &[]).unwrap() > 1e6
+    );
+    assert!(
+        common::prometheus_sample(&before, "ecs_agent_acs_last_heartbeat_age_seconds", &[])
+            .unwrap()
+            < 60.0
+    );
 
     {
         let pull = metrics.pull_started();
@@ -613,28 +570,31 @@ async fn routers_over_real_http_and_from_inside_a_container() {
     }
     assert!(throttled >= 40, "only {throttled} of 260 throttled");
     let (_, _, text) = get(&format!("http://{intro}/metrics")).await;
-    let after = parse_prometheus(&env, &text);
+    let after = common::parse_prometheus(&env, &text);
     assert_eq!(
-        sample_value(&after, "ecs_agent_acs_connected", &[]),
+        common::prometheus_sample(&after, "ecs_agent_acs_connected", &[]),
         Some(0.0)
     );
     assert_eq!(
-        sample_value(&after, "ecs_agent_errors", &[("kind", "pull")]),
+        common::prometheus_sample(&after, "ecs_agent_errors", &[("kind", "pull")]),
         Some(2.0)
     );
     assert_eq!(
-        sample_value(&after, "ecs_agent_image_pull_bytes", &[]),
+        common::prometheus_sample(&after, "ecs_agent_image_pull_bytes", &[]),
         Some(4096.0)
     );
     assert_eq!(
-        sample_value(&after, "ecs_agent_image_pulls_completed", &[]),
+        common::prometheus_sample(&after, "ecs_agent_image_pulls_completed", &[]),
         Some(1.0)
     );
     assert_eq!(
-        sample_value(&after, "ecs_agent_tasks", &[("status", "STOPPED")]),
+        common::prometheus_sample(&after, "ecs_agent_tasks", &[("status", "STOPPED")]),
         Some(0.0)
     );
-    assert!(sample_value(&after, "ecs_agent_task_metadata_throttled", &[]).unwrap() >= 40.0);
+    assert!(
+        common::prometheus_sample(&after, "ecs_agent_task_metadata_throttled", &[]).unwrap()
+            >= 40.0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,6 @@
 //! the path of its injected URI, which is what the redirect would reach.
 
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -154,54 +153,6 @@ done
     )
 }
 
-/// Parses Prometheus text with the prometheus_client parser of the test
-/// venv: {family: {type, samples: [[name, labels, value]]}}.
-fn parse_prometheus(env: &TestEnv, text: &str) -> Value {
-    let python = env.aws.with_file_name("python");
-    let script = r#"
-import json, sys
-from prometheus_client.parser import text_string_to_metric_families
-out = {}
-for fam in text_string_to_metric_families(sys.stdin.read()):
-    out[fam.name] = {"type": fam.type, "samples": [[s.name, s.labels, s.value] for s in fam.samples]}
-print(json.dumps(out))
-"#;
-    let mut child = Command::new(&python)
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{}: {e}", python.display()));
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "prometheus_client cannot parse /metrics:\n{}\n--- text ---\n{text}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn sample(families: &Value, family: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    families[family]["samples"]
-        .as_array()?
-        .iter()
-        .find_map(|s| {
-            labels
-                .iter()
-                .all(|(k, v)| s[1][*k] == *v)
-                .then(|| s[2].as_f64())
-                .flatten()
-        })
-}
-
 #[test]
 fn a_container_reads_its_own_metadata_and_operators_see_the_task() {
     let Some(w) = world() else { return };
@@ -289,40 +240,42 @@ fn a_container_reads_its_own_metadata_and_operators_see_the_task() {
     // Operators: /metrics, parsed by a real Prometheus parser.
     let (status, text) = get(&w.intro("/metrics")).unwrap();
     assert_eq!(status, 200);
-    let m = parse_prometheus(&w.env, &text);
+    let m = common::parse_prometheus(&w.env, &text);
     assert_eq!(
-        sample(&m, "ecs_agent_acs_connected", &[]),
+        common::prometheus_sample(&m, "ecs_agent_acs_connected", &[]),
         Some(1.0),
         "{text}"
     );
     assert_eq!(
-        sample(&m, "ecs_agent_tasks", &[("status", "RUNNING")]),
+        common::prometheus_sample(&m, "ecs_agent_tasks", &[("status", "RUNNING")]),
         Some(1.0),
         "{text}"
     );
     assert_eq!(
-        sample(&m, "ecs_agent_containers", &[("status", "RUNNING")]),
+        common::prometheus_sample(&m, "ecs_agent_containers", &[("status", "RUNNING")]),
         Some(1.0),
         "{text}"
     );
     assert!(
-        sample(&m, "ecs_agent_acs_last_heartbeat_age_seconds", &[]).is_some(),
+        common::prometheus_sample(&m, "ecs_agent_acs_last_heartbeat_age_seconds", &[]).is_some(),
         "{text}"
     );
     // The engine's own counters: the pull, and RUNNING reported to ECS.
     assert!(
-        sample(&m, "ecs_agent_image_pulls_completed", &[]).is_some_and(|n| n >= 1.0),
+        common::prometheus_sample(&m, "ecs_agent_image_pulls_completed", &[])
+            .is_some_and(|n| n >= 1.0),
         "{text}"
     );
     assert!(
-        sample(&m, "ecs_agent_state_changes_submitted", &[]).is_some_and(|n| n >= 1.0),
+        common::prometheus_sample(&m, "ecs_agent_state_changes_submitted", &[])
+            .is_some_and(|n| n >= 1.0),
         "{text}"
     );
     // The containerd version the agent found at start is the one `ctr`
     // gets from the same socket (Server: Version: ...).
     let server = common::ctr_version(&w.env);
     assert_eq!(
-        sample(&m, "ecs_agent_info", &[("containerd_version", &server)]),
+        common::prometheus_sample(&m, "ecs_agent_info", &[("containerd_version", &server)]),
         Some(1.0),
         "ctr says {server}; {text}"
     );

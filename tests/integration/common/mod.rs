@@ -1098,3 +1098,57 @@ pub fn wait_task_status(
         describe_task(aws, agent, arn).filter(|t| t["lastStatus"] == status)
     })
 }
+
+/// Parses Prometheus text with the prometheus_client parser of the test
+/// venv (an independent reader of the exposition format):
+/// {family: {type, samples: [[name, labels, value]]}}.
+pub fn parse_prometheus(env: &TestEnv, text: &str) -> serde_json::Value {
+    use std::io::Write;
+    let python = env.aws.with_file_name("python");
+    let script = r#"
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+out = {}
+for fam in text_string_to_metric_families(sys.stdin.read()):
+    out[fam.name] = {"type": fam.type, "samples": [[s.name, s.labels, s.value] for s in fam.samples]}
+print(json.dumps(out))
+"#;
+    let mut child = Command::new(&python)
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e}", python.display()));
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write /metrics to the parser");
+    let out = child.wait_with_output().expect("prometheus_client parser");
+    assert!(
+        out.status.success(),
+        "prometheus_client cannot parse /metrics (scripts/setup installs it into the venv):\n{}\n--- text ---\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("parser output")
+}
+
+/// The value of the sample of `family` whose labels include `labels`.
+pub fn prometheus_sample(
+    families: &serde_json::Value,
+    family: &str,
+    labels: &[(&str, &str)],
+) -> Option<f64> {
+    families[family]["samples"]
+        .as_array()?
+        .iter()
+        .find_map(|s| {
+            labels
+                .iter()
+                .all(|(k, v)| s[1][*k] == *v)
+                .then(|| s[2].as_f64())
+                .flatten()
+        })
+}
