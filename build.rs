@@ -1,13 +1,15 @@
 //! Compiles the cgroups metrics protos that containerd-client does not ship
-//! (the payloads inside containerd's Tasks.Metrics), and the container
-//! logger the agent installs for containerd's shim.
+//! (the payloads inside containerd's Tasks.Metrics), and the two small
+//! programs the agent installs: the container logger containerd's shim runs
+//! and the container init.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn main() {
     protos();
-    logger();
+    helper("ecs-agent-logger", "ECS_LOGGER_FNV1A");
+    helper("ecs-agent-init", "ECS_INIT_FNV1A");
 }
 
 /// Messages only: no services, so plain prost-build is enough.
@@ -25,25 +27,24 @@ fn protos() {
     }
 }
 
-/// `src/bin/ecs-agent-logger` compiled on its own with rustc: std only, so
-/// no crate graph; static, so it runs on any host the shim runs on; always
+/// `src/bin/<name>` compiled on its own with rustc: std only, so no crate
+/// graph; static, so it runs on any host the shim runs on and in any
+/// container image (the init is mounted into containers); always
 /// size-optimised without unwinding, whatever the agent's profile, because
-/// one runs per container (src/logger/install.rs embeds the result).
-fn logger() {
-    let dir = Path::new("src/bin/ecs-agent-logger");
+/// one runs per container (src/logger/install.rs embeds the result, whose
+/// hash goes to the agent in `hash_env`).
+fn helper(name: &str, hash_env: &str) {
+    let dir = Path::new("src/bin").join(name);
     println!("cargo:rerun-if-changed={}", dir.display());
-    // Included by path from main.rs (one time formatter for both).
+    // Included by path from the logger's main.rs (one time formatter for both).
     println!("cargo:rerun-if-changed=src/endpoints/gotime.rs");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
     let target = std::env::var("TARGET").expect("TARGET");
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let bin = out.join("ecs-agent-logger");
+    let bin = out.join(name);
     let status = Command::new(rustc)
-        .args([
-            "--edition=2021",
-            "--crate-type=bin",
-            "--crate-name=ecs_agent_logger",
-        ])
+        .args(["--edition=2021", "--crate-type=bin", "--crate-name"])
+        .arg(name.replace('-', "_"))
         .args([
             "-C",
             "opt-level=s",
@@ -58,11 +59,11 @@ fn logger() {
         .arg(&bin)
         .arg(dir.join("main.rs"))
         .status()
-        .expect("running rustc for the container logger");
+        .unwrap_or_else(|e| panic!("running rustc for {name}: {e}"));
     // A static link needs the C library's static archive (Debian: libc6-dev).
     assert!(status.success(), "compiling {} failed", dir.display());
-    let bytes = std::fs::read(&bin).expect("reading the built logger");
-    println!("cargo:rustc-env=ECS_LOGGER_FNV1A={:016x}", fnv1a(&bytes));
+    let bytes = std::fs::read(&bin).unwrap_or_else(|e| panic!("reading the built {name}: {e}"));
+    println!("cargo:rustc-env={hash_env}={:016x}", fnv1a(&bytes));
 }
 
 /// The same hash as `src/logger/install.rs` computes of the installed file.

@@ -1,4 +1,5 @@
-//! Placing the logger where the shim can run it: `$ECS_DATADIR/bin`.
+//! Placing the logger where the shim can run it, and the container init
+//! where containers can mount it: `$ECS_DATADIR/bin`.
 //!
 //! The logger is `src/bin/ecs-agent-logger`, which build.rs compiles as a
 //! small static program; the agent carries its bytes and writes them out at
@@ -22,29 +23,63 @@ static LOGGER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ecs-agent-logge
 /// without reading `LOGGER`, whose pages then stay out of the agent's memory.
 const LOGGER_FNV1A: &str = env!("ECS_LOGGER_FNV1A");
 
+/// File name of the container init (`src/bin/ecs-agent-init`) under
+/// `$ECS_DATADIR/bin`, mounted read-only into containers with
+/// `initProcessEnabled` and run as a task's namespace holder.
+pub const INIT_FILE: &str = "ecs-agent-init";
+static INIT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ecs-agent-init"));
+const INIT_FNV1A: &str = env!("ECS_INIT_FNV1A");
+
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
     #[error("ECS_DATADIR {0:?}: must be an absolute path")]
     RelativeDataDir(PathBuf),
-    #[error("installing the container logger at {path}: {source}")]
-    Target { path: PathBuf, source: io::Error },
+    #[error("installing the {what} at {path}: {source}")]
+    Target {
+        what: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
 }
 
 /// Puts the logger at `$ECS_DATADIR/bin/ecs-agent-logger` unless it is
 /// already there; returns that path. Blocking; called once at startup.
 pub fn install(data_dir: &Path) -> Result<PathBuf, InstallError> {
+    install_program(
+        data_dir,
+        "container logger",
+        LOGGER_FILE,
+        LOGGER,
+        LOGGER_FNV1A,
+    )
+}
+
+/// Puts the container init at `$ECS_DATADIR/bin/ecs-agent-init` unless it
+/// is already there; returns that path. Blocking; called once at startup.
+pub fn install_init(data_dir: &Path) -> Result<PathBuf, InstallError> {
+    install_program(data_dir, "container init", INIT_FILE, INIT, INIT_FNV1A)
+}
+
+fn install_program(
+    data_dir: &Path,
+    what: &'static str,
+    file: &str,
+    program: &[u8],
+    hash: &str,
+) -> Result<PathBuf, InstallError> {
     if !data_dir.is_absolute() {
         return Err(InstallError::RelativeDataDir(data_dir.to_path_buf()));
     }
-    let target = data_dir.join("bin").join(LOGGER_FILE);
-    let written = place(LOGGER, LOGGER_FNV1A, &target).map_err(|source| InstallError::Target {
+    let target = data_dir.join("bin").join(file);
+    let written = place(program, hash, &target).map_err(|source| InstallError::Target {
+        what,
         path: target.clone(),
         source,
     })?;
     if written {
-        tracing::info!(path = %target.display(), bytes = LOGGER.len(), "container logger installed");
+        tracing::info!(path = %target.display(), bytes = program.len(), "{what} installed");
     } else {
-        tracing::debug!(path = %target.display(), "container logger already in place");
+        tracing::debug!(path = %target.display(), "{what} already in place");
     }
     Ok(target)
 }
@@ -63,7 +98,8 @@ fn place(program: &[u8], hash: &str, target: &Path) -> io::Result<bool> {
     }
     let dir = target.parent().unwrap_or(Path::new("/"));
     fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".{LOGGER_FILE}.{}.tmp", std::process::id()));
+    let name = target.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         let mut file = fs::File::create(&tmp)?;
         file.write_all(program)?;
@@ -147,5 +183,94 @@ mod tests {
             install(Path::new("relative")),
             Err(InstallError::RelativeDataDir(_))
         ));
+    }
+
+    /// Runs `path` with `args`, retrying while another test thread's fork
+    /// briefly holds the freshly written file open (ETXTBSY).
+    fn spawn(path: &Path, args: &[&str]) -> std::process::Child {
+        (0..50)
+            .find_map(
+                |_| match std::process::Command::new(path).args(args).spawn() {
+                    Err(e) if e.raw_os_error() == Some(26) => {
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        None
+                    }
+                    other => Some(other.unwrap()),
+                },
+            )
+            .expect("the program runs")
+    }
+
+    fn children(pid: u32) -> Vec<String> {
+        fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !f() {
+            assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// The init as a program (not PID 1 here: a subreaper, as in a
+    /// container that shares a PID namespace): exit statuses, signals
+    /// passed on, orphans reaped.
+    #[test]
+    fn installs_an_init_that_reaps_and_passes_signals_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let init = install_init(dir.path()).unwrap();
+        assert_eq!(init, dir.path().join("bin").join(INIT_FILE));
+        assert_eq!(hash(&fs::read(&init).unwrap()), INIT_FNV1A);
+        let code = |args: &[&str]| spawn(&init, args).wait().unwrap().code();
+        // Waiting in sigtimedwait: its signals are blocked and looked for
+        // (/proc's SigBlk shows them unblocked while it waits).
+        let blocked = |pid: u32| {
+            fs::read_to_string(format!("/proc/{pid}/wchan"))
+                .is_ok_and(|w| w.contains("sigtimedwait"))
+        };
+        assert_eq!(code(&["--", "sh", "-c", "exit 3"]), Some(3));
+        assert_eq!(code(&["--", "sh", "-c", "kill -KILL $$"]), Some(137));
+        assert_eq!(code(&["--", "/no/such/program"]), Some(127));
+        assert_eq!(code(&[]), Some(1), "no program");
+
+        // SIGTERM to the init reaches the program, whose exit code is the init's.
+        let ready = dir.path().join("ready");
+        let script = format!(
+            "trap 'exit 42' TERM; touch {}; while :; do sleep 0.05; done",
+            ready.display()
+        );
+        let mut child = spawn(&init, &["--", "sh", "-c", &script]);
+        wait_for("the trap", || ready.exists());
+        wait_for("signals blocked", || blocked(child.id()));
+        // SAFETY: kill with integer arguments, to a child of ours.
+        extern "C" {
+            fn kill(pid: i32, sig: i32) -> i32;
+        }
+        assert_eq!(unsafe { kill(child.id() as i32, 15) }, 0);
+        assert_eq!(child.wait().unwrap().code(), Some(42));
+
+        // An orphan (the backgrounded sleep, whose subshell is gone) comes to
+        // the init; once it ends, it is reaped: no zombie stays a child.
+        let mut child = spawn(&init, &["--", "sh", "-c", "(sleep 0.3 &); exec sleep 3"]);
+        let pid = child.id();
+        wait_for("the orphan is the init's", || children(pid).len() == 2);
+        wait_for("the orphan reaped", || children(pid).len() == 1);
+        assert_eq!(unsafe { kill(pid as i32, 15) }, 0);
+        assert_eq!(
+            child.wait().unwrap().code(),
+            Some(143),
+            "sleep killed by SIGTERM"
+        );
+
+        // The namespace holder leaves on SIGTERM with 0.
+        let mut pause = spawn(&init, &["--pause"]);
+        wait_for("signals blocked", || blocked(pause.id()));
+        assert_eq!(unsafe { kill(pause.id() as i32, 15) }, 0);
+        assert_eq!(pause.wait().unwrap().code(), Some(0));
     }
 }

@@ -19,7 +19,7 @@ pub use cli::{
     json_log_path, parse_args as parse_logs_args, run as run_logs, LogsArgs, LogsError,
     COMMAND as LOGS_COMMAND,
 };
-pub use install::{install, InstallError, LOGGER_FILE};
+pub use install::{install, install_init, InstallError, INIT_FILE, LOGGER_FILE};
 
 /// The logger's modes, one URI query key each (the shim passes the key and
 /// its value as the logger's two arguments); the logger's `args.rs` defines
