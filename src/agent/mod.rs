@@ -112,9 +112,11 @@ pub async fn build(
         }
     }
     let logger = crate::logger::install(&cfg.data_dir).map_err(AgentError::Logger)?;
+    let init = crate::logger::install_init(&cfg.data_dir).map_err(AgentError::Logger)?;
     let runtime = Arc::new(
         ContainerdRuntime::new(conn, pull)
             .with_logger(logger)
+            .with_init(init)
             .with_exec_dir(cfg.data_dir.join("exec")),
     );
 

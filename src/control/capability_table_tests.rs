@@ -35,6 +35,12 @@ const ROWS: &[(&str, &str, &str)] = &[
         "health::a_health_check_gates_its_dependent_survives_kill_9_and_turns_the_task_unhealthy",
     ),
     (
+        "com.amazonaws.ecs.capability.docker-remote-api.1.25",
+        "`linuxParameters` `initProcessEnabled` (an init as PID 1), `sharedMemorySize`, `tmpfs` \
+         (EFS, gated by 1.25 too, also needs ecs.capability.efs, not advertised)",
+        "linux_params::an_init_reaps_orphans_and_passes_the_stop_on_shm_and_tmpfs_sizes_hold",
+    ),
+    (
         "ecs.capability.container-ordering",
         "`dependsOn` with START, COMPLETE and SUCCESS (HEALTHY with container-health-check)",
         "e2e::depends_on_success_runs_the_init_container_first",
@@ -55,6 +61,12 @@ const ROWS: &[(&str, &str, &str)] = &[
         "ecs.capability.container-restart-policy",
         "`restartPolicy`: an exited container restarted in place unless its code is ignored or it ran less than `restartAttemptPeriod`",
         "restart_policy::a_container_is_restarted_in_place_unless_its_exit_code_is_ignored",
+    ),
+    (
+        "ecs.capability.pid-ipc-namespace-sharing",
+        "task `pidMode` and `ipcMode` (`host`, `task`: one namespace and /dev/shm for the task's \
+         containers, held by the agent's init; ipcMode `none`)",
+        "linux_params::task_pid_and_ipc_namespaces_are_shared_and_host_mode_sees_the_host",
     ),
     (
         "ecs.capability.secrets.ssm.environment-variables",

@@ -106,9 +106,10 @@ pub enum When {
 /// agent advertises a level only when every field ECS is known to gate by it
 /// works here: 1.17 (the baseline container fields), 1.18 (awsvpc), 1.19
 /// (logConfiguration), 1.21 (memoryReservation), 1.24 (healthCheck, with
-/// container-health-check, and like it only while checks run). Not 1.20,
-/// which gates no field we know of, nor 1.25 (EFS, initProcessEnabled,
-/// sharedMemorySize, tmpfs), which are not implemented.
+/// container-health-check, and like it only while checks run), 1.25
+/// (initProcessEnabled, sharedMemorySize, tmpfs; EFS, also gated by 1.25,
+/// needs ecs.capability.efs too, which is not advertised). Not 1.20, which
+/// gates no field we know of.
 pub const CAPABILITIES: &[(&str, When)] = &[
     (
         "com.amazonaws.ecs.capability.docker-remote-api.1.17",
@@ -130,12 +131,20 @@ pub const CAPABILITIES: &[(&str, When)] = &[
         "com.amazonaws.ecs.capability.docker-remote-api.1.24",
         When::HealthChecks,
     ),
+    (
+        "com.amazonaws.ecs.capability.docker-remote-api.1.25",
+        When::Always,
+    ),
     ("ecs.capability.container-ordering", When::Always),
     ("ecs.capability.docker-plugin.local", When::Always),
     // The Go agent's name (agent_capability.go), advertised unless
     // ECS_DISABLE_DOCKER_HEALTH_CHECK, as there.
     ("ecs.capability.container-health-check", When::HealthChecks),
     ("ecs.capability.container-restart-policy", When::Always),
+    // The Go agent's name (its typo'd constant capabiltyPIDAndIPCNamespaceSharing),
+    // advertised there once its pause image is loaded; here the holder is
+    // the agent's own init, installed at start.
+    ("ecs.capability.pid-ipc-namespace-sharing", When::Always),
     // Fetched with the execution role through the SDKs (see `taskres`).
     (
         "ecs.capability.secrets.ssm.environment-variables",
@@ -406,8 +415,8 @@ mod tests {
             );
         }
         // Everything on, as with ecs-init's defaults: still none of these
-        // (awslogs and its execution-role override, EFS, the Docker levels
-        // of unimplemented fields).
+        // (awslogs and its execution-role override, EFS, the Docker level
+        // that gates no field).
         let all = RegistrationInput {
             health_checks: true,
             task_iam_role: true,
@@ -424,7 +433,6 @@ mod tests {
             "ecs.capability.efs",
             "ecs.capability.efsAuth",
             "com.amazonaws.ecs.capability.docker-remote-api.1.20",
-            "com.amazonaws.ecs.capability.docker-remote-api.1.25",
         ] {
             assert!(!caps.contains(&absent), "{absent} must not be advertised");
         }
@@ -445,14 +453,15 @@ mod tests {
         assert!(!off.contains(&"com.amazonaws.ecs.capability.docker-remote-api.1.24"));
     }
 
-    /// The levels whose gated fields work here (memoryReservation is 1.21).
+    /// The levels whose gated fields work here (memoryReservation is 1.21,
+    /// initProcessEnabled, sharedMemorySize and tmpfs 1.25).
     #[test]
     fn docker_api_levels_stop_at_what_is_implemented() {
         let levels: Vec<&str> = capabilities(&RegistrationInput::default())
             .into_iter()
             .filter_map(|c| c.strip_prefix("com.amazonaws.ecs.capability.docker-remote-api."))
             .collect();
-        assert_eq!(levels, vec!["1.17", "1.18", "1.19", "1.21"]);
+        assert_eq!(levels, vec!["1.17", "1.18", "1.19", "1.21", "1.25"]);
     }
 
     #[test]

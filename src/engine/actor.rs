@@ -54,6 +54,8 @@ pub(crate) async fn run<R: ContainerRuntime>(
         // can place the next task on these host ports as soon as it hears.
         if task.known() == TaskStatus::Stopped && !network_released {
             inner.release_network(task.def()).await;
+            // Every container has exited: nothing is left in its namespaces.
+            inner.release_namespace_holder(task.def()).await;
             network_released = true;
         }
         // Checkpointed before the next message can act on it, so a restart
@@ -290,6 +292,7 @@ async fn cleanup<R: ContainerRuntime>(
     }
     // Again, in case the release at stop failed; idempotent.
     inner.release_network(task.def()).await;
+    inner.release_namespace_holder(task.def()).await;
     // Its containers are gone, so nothing holds the cgroup any more.
     inner.remove_task_cgroup(task.def().id());
     let logs = inner

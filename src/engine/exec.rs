@@ -30,7 +30,7 @@ use crate::task::{Action, Event, Task};
 use super::cgroups::CgroupRequest;
 use super::inner::{Inner, Msg};
 use super::volumes::{VolumeRequest, VolumeSettings};
-use super::{netsetup, publish};
+use super::{netsetup, nsholder, publish};
 use tokens::endpoint_env;
 
 const SIGTERM: i32 = 15;
@@ -156,6 +156,13 @@ pub(crate) fn execute<R: ContainerRuntime>(
             let net_request =
                 netsetup::request(task, i).map(|req| (inner.setup_cell(&req.key), req));
             let cgroup_request = CgroupRequest::new(&inner, task.def());
+            let holder_request = nsholder::request(task.def(), i).map(|h| {
+                let shm = nsholder::shm_size(task.def(), i).map(|size| {
+                    let data_dir = inner.settings.data_dir.clone();
+                    (data_dir, task_id(&arn).to_string(), size)
+                });
+                (h, shm)
+            });
             let files = ContainerFiles::new(&inner, task, images, i, &id);
             let volume_request = VolumeRequest::new(
                 VolumeSettings {
@@ -215,6 +222,41 @@ pub(crate) fn execute<R: ContainerRuntime>(
                                 FailureKind::CannotCreate,
                                 reason,
                             );
+                        }
+                    }
+                }
+                // pidMode/ipcMode task: the holder of the shared namespaces
+                // runs before a container joins it, in the task's cgroup.
+                if let Some((mut holder, shm)) = holder_request {
+                    holder.cgroup_parent = spec.cgroup_parent.clone();
+                    match inner.runtime.ensure_namespace_holder(&holder).await {
+                        Ok(pid) => spec.namespace_holder = Some(pid),
+                        Err(e) => {
+                            return refuse(
+                                "create",
+                                "task namespace holder failed",
+                                FailureKind::CannotCreate,
+                                e.to_string(),
+                            );
+                        }
+                    }
+                    if let Some((data_dir, task, size)) = shm {
+                        let made = tokio::task::spawn_blocking(move || {
+                            super::volumes::task_shm(&data_dir, &task, size)
+                        })
+                        .await
+                        .map_err(|e| format!("making the task's /dev/shm: {e}"))
+                        .and_then(|r| r);
+                        match made {
+                            Ok(dir) => spec.task_shm = Some(host_data_path(&inner, &dir)),
+                            Err(reason) => {
+                                return refuse(
+                                    "create",
+                                    "cannot make the task's shared /dev/shm",
+                                    FailureKind::CannotCreate,
+                                    reason,
+                                );
+                            }
                         }
                     }
                 }
@@ -725,6 +767,16 @@ pub(crate) fn metadata_ready<R>(inner: &Inner<R>, task: &Task, i: usize) {
             tracing::warn!(task = %view.arn, container = %container, error = %e, "cannot update the container metadata file");
         }
     });
+}
+
+/// Where a path under the data directory is for the runtime (the host's
+/// view when the agent runs in a container: ECS_HOST_DATA_DIR).
+fn host_data_path<R>(inner: &Inner<R>, path: &Path) -> PathBuf {
+    let s = &inner.settings;
+    match (&s.host_data_dir, path.strip_prefix(&s.data_dir)) {
+        (Some(host), Ok(rel)) => host.join(rel),
+        _ => path.to_path_buf(),
+    }
 }
 
 /// Removes what `ContainerFiles` wrote for a task (at cleanup). Blocking.

@@ -15,6 +15,7 @@ mod health;
 pub mod image_gc;
 mod inner;
 mod netsetup;
+mod nsholder;
 mod publish;
 mod reap;
 pub mod reporter;

@@ -261,6 +261,29 @@ fn write_atomic(path: &Path, body: &[u8]) -> Result<(), String> {
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
+/// The /dev/shm the containers of a task with `ipcMode: task` share (as
+/// Docker mounts the pause container's into them): a tmpfs in the task's
+/// volume directory, so that it is unmounted and removed with the task's
+/// volumes at cleanup. Found again when already mounted. Blocking.
+pub(crate) fn task_shm(data_dir: &Path, task_id: &str, size_bytes: u64) -> Result<PathBuf, String> {
+    // Volume names are letters, digits, `-` and `_`: no volume is called this.
+    let dir = task_root(data_dir, task_id).join(".ipc-shm");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let opts = [
+        ("type", "tmpfs".to_string()),
+        ("device", "shm".to_string()),
+        (
+            "o",
+            format!("nosuid,noexec,nodev,mode=1777,size={size_bytes}"),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    local_driver::mount_if_needed(&dir, &opts)?;
+    Ok(dir)
+}
+
 /// Removes a task's volumes (at its cleanup). Blocking. Whatever is mounted
 /// under them is unmounted first; if something stays mounted, nothing is
 /// removed, so a bind-mounted host directory is never emptied.

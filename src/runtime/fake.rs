@@ -59,6 +59,12 @@ pub enum Call {
         ids: Vec<String>,
     },
     Pids,
+    EnsureNamespaceHolder {
+        id: String,
+    },
+    RemoveNamespaceHolder {
+        id: String,
+    },
 }
 
 /// The queued outcomes, one queue per kind of call.
@@ -313,5 +319,20 @@ impl ContainerRuntime for FakeRuntime {
     async fn pids(&self) -> Result<HashMap<String, u32>, RuntimeError> {
         self.record(Call::Pids);
         Ok(HashMap::new())
+    }
+
+    async fn ensure_namespace_holder(
+        &self,
+        holder: &super::NamespaceHolder,
+    ) -> Result<u32, RuntimeError> {
+        self.record(Call::EnsureNamespaceHolder {
+            id: holder.id.clone(),
+        });
+        Ok(4242)
+    }
+
+    async fn remove_namespace_holder(&self, id: &str) -> Result<(), RuntimeError> {
+        self.record(Call::RemoveNamespaceHolder { id: id.to_string() });
+        Ok(())
     }
 }

@@ -49,6 +49,16 @@ pub struct ExecOutcome {
     pub output: Vec<u8>,
 }
 
+/// The process that holds a task's shared PID and IPC namespaces
+/// (`pidMode`/`ipcMode` `task`), as the Go agent's pause container does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamespaceHolder {
+    /// Its container id (`crate::task::spec::namespace_holder_id`).
+    pub id: String,
+    /// The task's cgroup, as for the task's containers.
+    pub cgroup_parent: Option<String>,
+}
+
 /// The runtime as the engine uses it. Implementations must be cheap to clone
 /// behind an `Arc` and safe to call concurrently.
 pub trait ContainerRuntime: Send + Sync + 'static {
@@ -133,4 +143,18 @@ pub trait ContainerRuntime: Send + Sync + 'static {
 
     /// The pid of every container's main process, by container id, in one call.
     fn pids(&self) -> impl Future<Output = Result<HashMap<String, u32>, RuntimeError>> + Send;
+
+    /// Starts the task's namespace holder, or finds it running; returns its
+    /// host pid, whose namespaces the task's containers join. Safe to call
+    /// concurrently for one task (one holder is made).
+    fn ensure_namespace_holder(
+        &self,
+        holder: &NamespaceHolder,
+    ) -> impl Future<Output = Result<u32, RuntimeError>> + Send;
+
+    /// Stops and removes the holder `id`. Idempotent.
+    fn remove_namespace_holder(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<(), RuntimeError>> + Send;
 }

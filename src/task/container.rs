@@ -148,6 +148,13 @@ pub struct ContainerSpec {
     /// Capabilities, devices, init, shm, tmpfs, swap, sysctls, security
     /// options, pid/ipc namespaces.
     pub linux: super::linux::LinuxOptions,
+    /// Host pid of the task's namespace holder, whose PID and/or IPC
+    /// namespace the container joins (`pidMode`/`ipcMode` `task`); set by
+    /// the engine once the holder runs.
+    pub namespace_holder: Option<u32>,
+    /// The host directory mounted at /dev/shm with `ipcMode: task` (a
+    /// tmpfs the task's containers share); set by the engine.
+    pub task_shm: Option<std::path::PathBuf>,
     /// pseudoTerminal: the shim gives the process a terminal and copies
     /// what it prints to the log.
     pub tty: bool,

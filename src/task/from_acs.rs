@@ -135,28 +135,20 @@ pub fn task_def(t: &acs::Task, policy: Policy) -> Result<TaskDef, InvalidTask> {
 }
 
 /// The task's `pidMode` and `ipcMode` (Go: task.go; `task` shares one
-/// namespace among the task's containers through a pause container, which
-/// this agent does not have yet).
+/// namespace among the task's containers, held by a process of the task's
+/// own as the Go agent's pause container holds it).
 fn task_namespaces(t: &acs::Task) -> Result<(Option<PidMode>, Option<IpcMode>), InvalidTask> {
     let pid = match t.pid_mode.as_deref().unwrap_or("") {
         "" => None,
         "host" => Some(PidMode::Host),
-        "task" => {
-            return Err(invalid(
-                "pidMode \"task\" is not supported by this agent yet (host is)",
-            ))
-        }
+        "task" => Some(PidMode::Task),
         other => return Err(invalid(format!("pidMode {other:?}: expected host or task"))),
     };
     let ipc = match t.ipc_mode.as_deref().unwrap_or("") {
         "" => None,
         "host" => Some(IpcMode::Host),
         "none" => Some(IpcMode::None),
-        "task" => {
-            return Err(invalid(
-                "ipcMode \"task\" is not supported by this agent yet (host and none are)",
-            ))
-        }
+        "task" => Some(IpcMode::Task),
         other => {
             return Err(invalid(format!(
                 "ipcMode {other:?}: expected host, task or none"
@@ -486,12 +478,6 @@ fn check_linux(l: &LinuxOptions, memory_mib: Option<u32>, policy: Policy) -> Res
                 "linuxParameters.maxSwap (dockerConfig.hostConfig.MemorySwap {swap}): memory plus swap is below memory ({mib} MiB)"
             ));
         }
-    }
-    if l.init {
-        return Err(
-            "linuxParameters.initProcessEnabled (dockerConfig.hostConfig.Init) is not supported by this agent yet"
-                .into(),
-        );
     }
     if let Some(p) = &l.apparmor_profile {
         if !policy.apparmor {

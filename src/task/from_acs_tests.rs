@@ -164,10 +164,6 @@ fn bad_tasks_are_refused_naming_the_field() {
             serde_json::json!([{"name": "a", "image": "x", "memory": 32, "dockerConfig": {"hostConfig": "{\"MemoryReservation\":67108864}"}}]),
             "memoryReservation (64 MiB) must not be above memory (32 MiB)",
         ),
-        (
-            serde_json::json!([{"name": "a", "image": "x", "dockerConfig": {"hostConfig": "{\"Init\":true}"}}]),
-            "linuxParameters.initProcessEnabled (dockerConfig.hostConfig.Init) is not supported",
-        ),
         (serde_json::json!([]), "the task has no containers"),
     ];
     for (containers, want) in cases {
@@ -189,7 +185,13 @@ fn task_pid_and_ipc_modes_replace_the_containers() {
     assert_eq!(d.containers[0].linux.pid, super::linux::PidMode::Host);
     assert_eq!(d.containers[0].linux.ipc, super::linux::IpcMode::None);
     t.pid_mode = Some("task".into());
-    assert!(reason(&t).starts_with("pidMode \"task\" is not supported"));
+    t.ipc_mode = Some("task".into());
+    let d = task_def(&t, Policy::default()).unwrap();
+    assert_eq!(d.containers[0].linux.pid, super::linux::PidMode::Task);
+    assert_eq!(d.containers[0].linux.ipc, super::linux::IpcMode::Task);
+    assert!(d.containers[0].linux.joins_task_namespaces());
+    t.pid_mode = Some("container".into());
+    assert_eq!(reason(&t), "pidMode \"container\": expected host or task");
     t.pid_mode = None;
     t.ipc_mode = Some("shared".into());
     assert_eq!(

@@ -64,6 +64,9 @@ pub enum PidMode {
     Private,
     /// The host's (`pidMode: host`).
     Host,
+    /// One shared by the task's containers (`pidMode: task`), held by the
+    /// task's namespace holder (the Go agent's pause container).
+    Task,
 }
 
 /// The container's IPC namespace.
@@ -75,6 +78,16 @@ pub enum IpcMode {
     Host,
     /// Its own namespace without /dev/shm (`ipcMode: none`).
     None,
+    /// One namespace and one /dev/shm shared by the task's containers
+    /// (`ipcMode: task`), held by the task's namespace holder.
+    Task,
+}
+
+impl LinuxOptions {
+    /// The container joins its task's namespace holder.
+    pub fn joins_task_namespaces(&self) -> bool {
+        self.pid == PidMode::Task || self.ipc == IpcMode::Task
+    }
 }
 
 /// Capability names without `CAP_` (linux/capability.h; Docker's list).

@@ -87,6 +87,8 @@ pub fn container_spec(
         // container's network is known.
         mounts: Vec::new(),
         populate_from_image: Vec::new(),
+        namespace_holder: None,
+        task_shm: None,
         linux: def.linux.clone(),
         tty: def.tty,
     }
@@ -138,18 +140,28 @@ pub(crate) fn set_env(env: &mut Vec<String>, key: &str, value: &str) {
     }
 }
 
+fn clean_id_part(s: &str) -> String {
+    s.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
 /// A containerd id for a task's container: readable in `ctr containers ls`,
 /// valid for containerd (alphanumerics joined by single `-`), at most 76 bytes.
 pub fn container_id(task_id: &str, container_index: usize, name: &str) -> String {
-    let clean = |s: &str| {
-        s.split(|c: char| !c.is_ascii_alphanumeric())
-            .filter(|p| !p.is_empty())
-            .collect::<Vec<_>>()
-            .join("-")
-    };
+    let clean = clean_id_part;
     let mut id = format!("{}-{}-{}", clean(task_id), container_index, clean(name));
     id.truncate(76);
     id.trim_end_matches('-').to_string()
+}
+
+/// The containerd id of a task's namespace holder (`pidMode`/`ipcMode`
+/// `task`): `<task id>-ns`, never a container's (those have an index).
+pub fn namespace_holder_id(task_id: &str) -> String {
+    let mut id = clean_id_part(task_id);
+    id.truncate(73);
+    format!("{}-ns", id.trim_end_matches('-'))
 }
 
 #[cfg(test)]
@@ -298,5 +310,7 @@ mod tests {
         let long = container_id(&"a".repeat(32), 2, &"b".repeat(200));
         assert!(long.len() <= 76);
         assert!(!long.ends_with('-'));
+        assert_eq!(namespace_holder_id("abc/123"), "abc-123-ns");
+        assert!(namespace_holder_id(&"a".repeat(100)).len() <= 76);
     }
 }

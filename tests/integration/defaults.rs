@@ -84,9 +84,9 @@ fn awsvpc_and_task_role_tasks_run_with_default_settings() {
     assert!(uri.starts_with("[/v2/credentials/"), "{uri}");
 }
 
-/// A definition that needs what the agent does not advertise (an init
-/// process: docker-remote-api.1.25, not advertised while initProcessEnabled
-/// and EFS are missing; the awslogs driver) is refused by RunTask as Amazon ECS refuses it: no task, and
+/// A definition that needs what the agent does not advertise (an EFS
+/// volume: ecs.capability.efs, with docker-remote-api.1.25, which is
+/// advertised; the awslogs driver) is refused by RunTask as Amazon ECS refuses it: no task, and
 /// `failures: [{arn: <container instance>, reason: "ATTRIBUTE"}]`, plus a
 /// `detail` naming the missing attribute (Amazon ECS leaves it out; the
 /// field is part of its Failure shape). describe-task-definition shows the
@@ -99,19 +99,26 @@ fn definitions_needing_what_the_agent_lacks_fail_with_attribute() {
     let aws = Aws::new(&env, &local);
     let instance = agent.wait_registered(&aws, LONG);
 
-    let init = register_task_definition(
+    let efs = register_task_definition(
         &aws,
-        json!({"family": "needs-init", "containerDefinitions": [{
+        json!({"family": "needs-efs",
+            "volumes": [{"name": "shared", "efsVolumeConfiguration": {"fileSystemId": "fs-12345678"}}],
+            "containerDefinitions": [{
             "name": "app", "image": env.image(), "memory": 32, "essential": true,
             "command": ["sleep", "300"],
-            "linuxParameters": {"initProcessEnabled": true}}]}),
+            "mountPoints": [{"sourceVolume": "shared", "containerPath": "/data"}]}]}),
     );
-    let d = aws.ecs_ok(&["describe-task-definition", "--task-definition", &init]);
+    let d = aws.ecs_ok(&["describe-task-definition", "--task-definition", &efs]);
     let required = names(&d["taskDefinition"]["requiresAttributes"]);
-    assert_eq!(
-        required,
-        vec!["com.amazonaws.ecs.capability.docker-remote-api.1.25"]
-    );
+    for want in [
+        "com.amazonaws.ecs.capability.docker-remote-api.1.25",
+        "ecs.capability.efs",
+    ] {
+        assert!(
+            required.iter().any(|r| r == want),
+            "{want} not in {required:?}"
+        );
+    }
     let awslogs = register_task_definition(
         &aws,
         json!({"family": "needs-awslogs", "containerDefinitions": [{
@@ -120,7 +127,7 @@ fn definitions_needing_what_the_agent_lacks_fail_with_attribute() {
                 "awslogs-group": "g", "awslogs-region": "us-east-1"}}}]}),
     );
     for (td, missing) in [
-        (&init, "com.amazonaws.ecs.capability.docker-remote-api.1.25"),
+        (&efs, "ecs.capability.efs"),
         (
             &awslogs,
             "com.amazonaws.ecs.capability.logging-driver.awslogs",
@@ -144,7 +151,7 @@ fn definitions_needing_what_the_agent_lacks_fail_with_attribute() {
     }
     let log = local.log();
     for missing in [
-        "com.amazonaws.ecs.capability.docker-remote-api.1.25",
+        "ecs.capability.efs",
         "com.amazonaws.ecs.capability.logging-driver.awslogs",
     ] {
         assert!(

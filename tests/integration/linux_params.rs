@@ -164,3 +164,153 @@ fn default_seccomp_profile_blocks_unshare_unless_privileged_or_unconfined() {
         }
     }
 }
+
+/// Waits until the container's log holds `marker`; returns the log.
+fn log_with(agent: &Agent, task: &str, name: &str, marker: &str) -> String {
+    common::wait_until_with(
+        &format!("{marker:?} in {name}'s log"),
+        START,
+        Duration::from_millis(200),
+        || {
+            let log = agent.container_log(task, name);
+            log.contains(marker).then_some(log)
+        },
+    )
+}
+
+/// initProcessEnabled as Docker's --init: the init is PID 1 with the command
+/// as its child; an orphan the command leaves is reaped (no zombie); a task
+/// stop's SIGTERM reaches a command that has no handler for it (as PID 1 it
+/// would be ignored, and only the SIGKILL after the stop timeout would end
+/// it: 137) and one that traps it, and each container's exit code is its
+/// command's. The same task shows the other fields of Docker API 1.25:
+/// sharedMemorySize and tmpfs sizes as df reports them.
+#[test]
+fn an_init_reaps_orphans_and_passes_the_stop_on_shm_and_tmpfs_sizes_hold() {
+    let Some((env, _local, agent, aws)) = world() else {
+        return;
+    };
+    let app = "echo \"pid1=$(tr '\\0' ' ' < /proc/1/cmdline)\"; \
+        df -k /dev/shm /scratch | awk 'NR>1 {print \"df\", $6, $2}'; \
+        (sleep 1 &); sleep 3; \
+        echo \"zombies=$(grep -l ') Z ' /proc/[0-9]*/stat 2>/dev/null | wc -l)\"; \
+        echo up=$((1+1)); exec sleep 600";
+    let trapper = "trap 'echo term; exit 42' TERM; echo up=$((1+1)); while :; do sleep 1; done";
+    let td = register_task_definition(
+        &aws,
+        json!({"family": "init", "networkMode": "host", "containerDefinitions": [
+            {"name": "app", "image": env.image(), "memory": 64, "essential": true,
+             "stopTimeout": 30,
+             "linuxParameters": {
+                 "initProcessEnabled": true, "sharedMemorySize": 128,
+                 "tmpfs": [{"containerPath": "/scratch", "size": 16, "mountOptions": ["noexec"]}]
+             },
+             "command": common::sh(app)},
+            {"name": "trapper", "image": env.image(), "memory": 32, "essential": true,
+             "stopTimeout": 30,
+             "linuxParameters": {"initProcessEnabled": true},
+             "command": common::sh(trapper)}
+        ]}),
+    );
+    let arn = run_task(&aws, &agent, &td);
+    let id = common::task_id(&arn);
+    // Not in the script's text, which the pid1 line repeats.
+    let log = log_with(&agent, id, "app", "up=2");
+    log_with(&agent, id, "trapper", "up=2");
+    for want in [
+        "pid1=/sbin/docker-init -- sh -c ",
+        "df /dev/shm 131072",
+        "df /scratch 16384",
+        "zombies=0",
+    ] {
+        assert!(log.contains(want), "{want:?} missing in {log:?}");
+    }
+    common::stop_task(&aws, &agent, &arn);
+    let t = wait_task_status(&aws, &agent, &arn, "STOPPED", START);
+    // 128 + SIGTERM: the command (not PID 1) died of the forwarded signal.
+    assert_eq!(container(&t, "app")["exitCode"], 143, "{t}");
+    assert_eq!(container(&t, "trapper")["exitCode"], 42, "{t}");
+    assert!(agent.container_log(id, "trapper").contains("term"));
+}
+
+/// pidMode and ipcMode `task`: two containers of a task see each other's
+/// processes, one IPC namespace and one /dev/shm, with the task's holder as
+/// PID 1; the holder goes with the task. pidMode `host` sees the host's
+/// processes (this test's own), ipcMode `none` has no /dev/shm.
+#[test]
+fn task_pid_and_ipc_namespaces_are_shared_and_host_mode_sees_the_host() {
+    let Some((env, _local, agent, aws)) = world() else {
+        return;
+    };
+    let ns = "echo \"ns ipc=$(readlink /proc/self/ns/ipc) pid=$(readlink /proc/self/ns/pid)\"";
+    let server = format!("echo token-$$ > /dev/shm/token; {ns}; exec sleep 601");
+    let client = format!(
+        "for i in $(seq 50); do [ -f /dev/shm/token ] && break; sleep 0.2; done; \
+         echo \"shm=$(cat /dev/shm/token)\"; {ns}; \
+         echo \"pid1=$(tr '\\0' ' ' < /proc/1/cmdline)\"; \
+         echo \"server-procs=$(for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; done | grep -c '^sleep 601')\""
+    );
+    let td = register_task_definition(
+        &aws,
+        json!({"family": "shared-ns", "networkMode": "host", "pidMode": "task", "ipcMode": "task",
+            "containerDefinitions": [
+            {"name": "server", "image": env.image(), "memory": 32, "essential": false,
+             "command": common::sh(&server)},
+            {"name": "client", "image": env.image(), "memory": 32, "essential": true,
+             "dependsOn": [{"containerName": "server", "condition": "START"}],
+             "command": common::sh(&client)}
+        ]}),
+    );
+    let arn = run_task(&aws, &agent, &td);
+    let t = wait_task_status(&aws, &agent, &arn, "STOPPED", START);
+    assert_eq!(container(&t, "client")["exitCode"], 0, "{t}");
+    let id = common::task_id(&arn);
+    let server_log = agent.container_log(id, "server");
+    let client_log = agent.container_log(id, "client");
+    let ns_line = |log: &str| {
+        log.lines()
+            .find(|l| l.starts_with("ns "))
+            .unwrap_or_else(|| panic!("no ns line in {log:?}"))
+            .to_string()
+    };
+    assert_eq!(ns_line(&server_log), ns_line(&client_log));
+    for want in [
+        "shm=token-",
+        "pid1=/ecs-agent-init --pause",
+        "server-procs=1",
+    ] {
+        assert!(
+            client_log.contains(want),
+            "{want:?} missing in {client_log:?}"
+        );
+    }
+    // The holder is gone with the task's containers.
+    common::wait_until_with(
+        "the namespace holder removed",
+        START,
+        Duration::from_millis(200),
+        || {
+            let ls = common::ctr(&env, agent.namespace(), &["containers", "ls", "-q"]);
+            (!ls.contains(&format!("{id}-ns"))).then_some(())
+        },
+    );
+
+    // Host modes: this test's own process is visible; no /dev/shm with none.
+    let me = std::process::id();
+    let comm = std::fs::read_to_string("/proc/self/comm").unwrap();
+    let td = register_task_definition(
+        &aws,
+        json!({"family": "host-pid", "networkMode": "host", "pidMode": "host", "ipcMode": "none",
+            "containerDefinitions": [
+            {"name": "c", "image": env.image(), "memory": 32, "essential": true,
+             "command": common::sh(&format!(
+                 "echo \"comm=$(cat /proc/{me}/comm)\"; [ -e /dev/shm ] && echo shm=yes || echo shm=no"))}
+        ]}),
+    );
+    let arn = run_task(&aws, &agent, &td);
+    let t = wait_task_status(&aws, &agent, &arn, "STOPPED", START);
+    assert_eq!(container(&t, "c")["exitCode"], 0, "{t}");
+    let log = agent.container_log(common::task_id(&arn), "c");
+    assert!(log.contains(&format!("comm={}", comm.trim())), "{log:?}");
+    assert!(log.contains("shm=no"), "{log:?}");
+}

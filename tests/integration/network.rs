@@ -878,6 +878,8 @@ async fn containerd_containers_in_task_namespaces() {
         network: NetworkAttachment::Namespace(netns.to_path_buf()),
         mounts: Vec::new(),
         populate_from_image: Vec::new(),
+        namespace_holder: None,
+        task_shm: None,
         linux: Default::default(),
         tty: false,
     };

@@ -77,6 +77,8 @@ impl Fixture {
             network: NetworkAttachment::Host,
             mounts: Vec::new(),
             populate_from_image: Vec::new(),
+            namespace_holder: None,
+            task_shm: None,
             linux: Default::default(),
             tty: false,
         }
@@ -794,6 +796,8 @@ async fn exit_events_resume_after_containerd_restarts() {
         network: NetworkAttachment::Host,
         mounts: Vec::new(),
         populate_from_image: Vec::new(),
+        namespace_holder: None,
+        task_shm: None,
         linux: Default::default(),
         tty: false,
     };

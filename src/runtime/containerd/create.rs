@@ -42,11 +42,13 @@ struct Made {
 }
 
 /// `logger`: the program the shim runs to write the log (`binary://`); `None`
-/// lets the shim write the file itself (`file://`).
+/// lets the shim write the file itself (`file://`). `init`: the program
+/// mounted into containers with `initProcessEnabled`.
 pub(super) async fn create(
     conn: &Conn,
     snapshotter: &str,
     logger: Option<&Path>,
+    init: Option<&Path>,
     spec: &ContainerSpec,
 ) -> Result<(), RuntimeError> {
     validate_id(&spec.id)?;
@@ -57,7 +59,7 @@ pub(super) async fn create(
     // lease keeps the garbage collector off it in between.
     let lease = create_lease(conn, id).await?;
     let mut made = Made::default();
-    let result = create_steps(conn, snapshotter, spec, &lease, &log_uri, &mut made).await;
+    let result = create_steps(conn, snapshotter, spec, &lease, &log_uri, init, &mut made).await;
     if let Err(e) = &result {
         tracing::warn!(container = %id, image = %spec.image.name, error = %e, "create failed; cleaning up");
         cleanup(conn, snapshotter, id, &made).await;
@@ -80,6 +82,7 @@ async fn create_steps(
     spec: &ContainerSpec,
     lease: &str,
     log_uri: &str,
+    init: Option<&Path>,
     made: &mut Made,
 ) -> Result<(), RuntimeError> {
     let id = spec.id.as_str();
@@ -95,6 +98,7 @@ async fn create_steps(
     let user = resolve_user(&spec.user, mounts.clone()).await?;
     populate_volumes(spec, &mounts).await?;
     let mut inputs = spec_inputs(conn, spec, user).await;
+    inputs.init = init.map(Path::to_path_buf);
     inputs.devices = devices::resolve(spec).await?;
     inputs.swap_limit = devices::swap_limit_supported().await;
     if !inputs.swap_limit && spec.linux.memory_swap_bytes.is_some() {
@@ -437,6 +441,7 @@ async fn spec_inputs(conn: &Conn, spec: &ContainerSpec, user: ResolvedUser) -> S
         cap_bounding: status.as_deref().and_then(|s| cap_set(s, "CapBnd")),
         devices: Vec::new(),
         swap_limit: false,
+        init: None,
     }
 }
 

@@ -29,6 +29,7 @@ mod devices;
 mod error;
 mod events;
 mod exec;
+mod holder;
 mod images;
 mod lifecycle;
 pub mod metrics;
@@ -61,6 +62,11 @@ pub struct ContainerdRuntime {
     conn: Conn,
     pull: PullOptions,
     logger: Option<PathBuf>,
+    /// The init mounted into containers with `initProcessEnabled`, and run
+    /// as task namespace holders.
+    init: Option<PathBuf>,
+    /// Held while a namespace holder is looked up or made.
+    holders: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// Where the FIFOs of exec'd processes' output are made.
     exec_dir: PathBuf,
 }
@@ -74,6 +80,8 @@ impl ContainerdRuntime {
             conn,
             pull,
             logger: None,
+            init: None,
+            holders: Default::default(),
             exec_dir: std::env::temp_dir().join("ecs-agent-exec"),
         }
     }
@@ -90,6 +98,14 @@ impl ContainerdRuntime {
     /// result, or any build of `src/bin/ecs-agent-logger`.
     pub fn with_logger(mut self, binary: PathBuf) -> ContainerdRuntime {
         self.logger = Some(binary);
+        self
+    }
+
+    /// Containers with `initProcessEnabled` get `binary` (a path valid on
+    /// the host where runc runs: `crate::logger::install_init`'s result) as
+    /// their init; without it they are refused at create.
+    pub fn with_init(mut self, binary: PathBuf) -> ContainerdRuntime {
+        self.init = Some(binary);
         self
     }
 
@@ -120,8 +136,8 @@ impl ContainerRuntime for ContainerdRuntime {
         // after itself, so trying again shortly is safe.
         let mut attempts = 0;
         loop {
-            let logger = self.logger.as_deref();
-            match create::create(&self.conn, &self.pull.snapshotter, logger, spec).await {
+            let (logger, init) = (self.logger.as_deref(), self.init.as_deref());
+            match create::create(&self.conn, &self.pull.snapshotter, logger, init, spec).await {
                 Err(e)
                     if attempts < SHIM_DIR_RETRIES && e.kind() == ErrorKind::ShimStillExiting =>
                 {
@@ -208,5 +224,27 @@ impl ContainerRuntime for ContainerdRuntime {
 
     async fn pids(&self) -> Result<HashMap<String, u32>, RuntimeError> {
         metrics::pids(&self.conn).await
+    }
+
+    async fn ensure_namespace_holder(
+        &self,
+        holder: &crate::runtime::NamespaceHolder,
+    ) -> Result<u32, RuntimeError> {
+        let Some(init) = self.init.as_deref() else {
+            return Err(RuntimeError::InvalidSpec {
+                field: "pidMode/ipcMode",
+                value: "task".into(),
+                reason: "this agent has no init program installed to hold the task's namespaces"
+                    .into(),
+            });
+        };
+        // One at a time: the task's containers are created concurrently
+        // and must find one holder.
+        let _one = self.holders.lock().await;
+        holder::ensure(&self.conn, &self.pull.snapshotter, init, holder).await
+    }
+
+    async fn remove_namespace_holder(&self, id: &str) -> Result<(), RuntimeError> {
+        holder::remove(&self.conn, &self.pull.snapshotter, id).await
     }
 }

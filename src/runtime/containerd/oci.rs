@@ -40,7 +40,14 @@ pub struct SpecInputs {
     /// The memory cgroup can limit swap (`memory.memsw.*` on cgroup v1,
     /// `memory.swap.max` on v2). Docker drops swap limits where it cannot.
     pub swap_limit: bool,
+    /// The init program on the host (`crate::logger::install_init`), for
+    /// containers with `initProcessEnabled`.
+    pub init: Option<PathBuf>,
 }
+
+/// Where Docker mounts its init in the container (moby daemon/oci_linux.go
+/// `inContainerInitPath`); programs and scripts look for it there.
+pub const INIT_PATH: &str = "/sbin/docker-init";
 
 /// A device node of the host to create in the container.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,7 +186,7 @@ pub fn build_spec(spec: &ContainerSpec, inputs: &SpecInputs) -> Result<Spec, Spe
     let process = ProcessBuilder::default()
         .terminal(spec.tty)
         .user(user.build()?)
-        .args(spec.args.clone())
+        .args(process_args(spec, inputs)?)
         .env(process_env(spec, &inputs.user))
         .cwd(spec.cwd.clone())
         .capabilities(capabilities)
@@ -202,17 +209,33 @@ pub fn build_spec(spec: &ContainerSpec, inputs: &SpecInputs) -> Result<Spec, Spe
     };
 
     let mut namespaces = Vec::new();
-    // Without a namespace of its own, the container is in the host's.
-    let own_pid = spec.linux.pid != PidMode::Host;
-    let own_ipc = spec.linux.ipc != IpcMode::Host;
-    for (typ, own) in [
-        (LinuxNamespaceType::Pid, own_pid),
-        (LinuxNamespaceType::Ipc, own_ipc),
-        (LinuxNamespaceType::Uts, true),
-        (LinuxNamespaceType::Mount, true),
+    // Without a namespace entry the container is in the host's; with a
+    // path it joins the task's namespace holder's.
+    let pid = match spec.linux.pid {
+        PidMode::Private => Some(None),
+        PidMode::Host => None,
+        PidMode::Task => Some(Some(holder_ns(spec, "pid")?)),
+    };
+    let ipc = match spec.linux.ipc {
+        IpcMode::Private | IpcMode::None => Some(None),
+        IpcMode::Host => None,
+        IpcMode::Task => Some(Some(holder_ns(spec, "ipc")?)),
+    };
+    for (typ, ns) in [
+        (LinuxNamespaceType::Pid, pid),
+        (LinuxNamespaceType::Ipc, ipc),
+        (LinuxNamespaceType::Uts, Some(None)),
+        (LinuxNamespaceType::Mount, Some(None)),
     ] {
-        if own {
-            namespaces.push(LinuxNamespaceBuilder::default().typ(typ).build()?);
+        match ns {
+            None => {}
+            Some(None) => namespaces.push(LinuxNamespaceBuilder::default().typ(typ).build()?),
+            Some(Some(path)) => namespaces.push(
+                LinuxNamespaceBuilder::default()
+                    .typ(typ)
+                    .path(path)
+                    .build()?,
+            ),
         }
     }
     match &spec.network {
@@ -285,6 +308,41 @@ pub fn build_spec(spec: &ContainerSpec, inputs: &SpecInputs) -> Result<Spec, Spe
         .mounts(mounts(spec, inputs)?)
         .linux(linux.build()?)
         .build()?)
+}
+
+/// A namespace of the task's holder, as runc on the host finds it.
+fn holder_ns(spec: &ContainerSpec, ns: &'static str) -> Result<PathBuf, SpecError> {
+    let pid = spec.namespace_holder.ok_or_else(|| SpecError::Invalid {
+        field: if ns == "pid" { "pidMode" } else { "ipcMode" },
+        value: "task".into(),
+        reason: "the task's namespace holder is not running",
+    })?;
+    Ok(PathBuf::from(format!("/proc/{pid}/ns/{ns}")))
+}
+
+/// Docker's `--init`: only a container with a PID namespace of its own gets
+/// it (moby: `PidMode.IsPrivate()`); in the host's or a shared one the init
+/// would not be PID 1.
+fn uses_init(spec: &ContainerSpec) -> bool {
+    spec.linux.init && spec.linux.pid == PidMode::Private
+}
+
+/// The command, behind the init when the container has one.
+fn process_args(spec: &ContainerSpec, inputs: &SpecInputs) -> Result<Vec<String>, SpecError> {
+    if !uses_init(spec) {
+        return Ok(spec.args.clone());
+    }
+    if inputs.init.is_none() {
+        return Err(SpecError::Invalid {
+            field: "linuxParameters.initProcessEnabled",
+            value: "true".into(),
+            reason: "this agent has no init program installed",
+        });
+    }
+    Ok([INIT_PATH.to_string(), "--".to_string()]
+        .into_iter()
+        .chain(spec.args.iter().cloned())
+        .collect())
 }
 
 fn validate(spec: &ContainerSpec) -> Result<(), SpecError> {
@@ -697,6 +755,24 @@ fn mounts(spec: &ContainerSpec, inputs: &SpecInputs) -> Result<Vec<Mount>, SpecE
         ),
         // Docker's ipc none: no /dev/shm at all.
         IpcMode::None => {}
+        // The task's shared /dev/shm, as Docker mounts the pause
+        // container's into containers of `ipc: container:<pause>`.
+        IpcMode::Task => {
+            let shm = spec.task_shm.as_ref().ok_or_else(|| SpecError::Invalid {
+                field: "ipcMode",
+                value: "task".into(),
+                reason: "the task's shared /dev/shm is not made",
+            })?;
+            m.insert(
+                3,
+                MountBuilder::default()
+                    .destination("/dev/shm")
+                    .typ("bind")
+                    .source(shm.clone())
+                    .options(vec!["rbind".to_string(), "rprivate".to_string()])
+                    .build()?,
+            )
+        }
     }
     let mut bind = |dest: &str, source: &PathBuf| -> Result<(), SpecError> {
         m.push(
@@ -745,6 +821,17 @@ fn mounts(spec: &ContainerSpec, inputs: &SpecInputs) -> Result<Vec<Mount>, SpecE
                 .build()?,
         );
     }
+    // Last, as Docker appends it: over whatever the task mounts at /sbin.
+    if let (true, Some(init)) = (uses_init(spec), &inputs.init) {
+        m.push(
+            MountBuilder::default()
+                .destination(INIT_PATH)
+                .typ("bind")
+                .source(init.clone())
+                .options(vec!["bind".to_string(), "ro".to_string()])
+                .build()?,
+        );
+    }
     Ok(m)
 }
 
@@ -781,6 +868,8 @@ mod tests {
             network: NetworkAttachment::Namespace("/var/run/netns/task1".into()),
             mounts: Vec::new(),
             populate_from_image: Vec::new(),
+            namespace_holder: None,
+            task_shm: None,
             linux: Default::default(),
             tty: false,
         }
@@ -797,6 +886,7 @@ mod tests {
             cap_bounding: None,
             devices: Vec::new(),
             swap_limit: true,
+            init: Some("/var/lib/ecs/data/bin/ecs-agent-init".into()),
         }
     }
 
@@ -1190,6 +1280,87 @@ mod tests {
             .unwrap_err()
             .to_string()
             .starts_with("memory \"0\""));
+    }
+
+    #[test]
+    fn task_namespaces_are_joined_through_the_holder() {
+        use crate::task::linux::{IpcMode, PidMode};
+        let mut s = spec();
+        s.linux.pid = PidMode::Task;
+        s.linux.ipc = IpcMode::Task;
+        s.linux.init = true;
+        s.namespace_holder = Some(4242);
+        s.task_shm = Some("/var/lib/ecs/data/volumes/tasks/t1/.ipc-shm".into());
+        let v = json(&s, &inputs());
+        let ns = v["linux"]["namespaces"].as_array().unwrap();
+        assert_eq!(
+            ns[0],
+            serde_json::json!({"type": "pid", "path": "/proc/4242/ns/pid"})
+        );
+        assert_eq!(
+            ns[1],
+            serde_json::json!({"type": "ipc", "path": "/proc/4242/ns/ipc"})
+        );
+        let shm = v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["destination"] == "/dev/shm")
+            .unwrap();
+        assert_eq!(shm["source"], "/var/lib/ecs/data/volumes/tasks/t1/.ipc-shm");
+        assert_eq!(shm["type"], "bind");
+        // The holder is PID 1 there: no init of the container's own (Docker's
+        // rule for a shared PID namespace).
+        assert_eq!(v["process"]["args"][0], "sh");
+        // Only the IPC namespace shared: a PID namespace of its own.
+        s.linux.pid = PidMode::Private;
+        let v = json(&s, &inputs());
+        assert_eq!(
+            v["linux"]["namespaces"][0],
+            serde_json::json!({"type": "pid"})
+        );
+        assert_eq!(v["process"]["args"][0], "/sbin/docker-init");
+        // No holder, no shared /dev/shm: refused naming the field.
+        s.namespace_holder = None;
+        let e = build_spec(&s, &inputs()).unwrap_err().to_string();
+        assert!(e.starts_with("ipcMode \"task\""), "{e}");
+        s.namespace_holder = Some(4242);
+        s.task_shm = None;
+        let e = build_spec(&s, &inputs()).unwrap_err().to_string();
+        assert!(e.contains("shared /dev/shm"), "{e}");
+    }
+
+    #[test]
+    fn an_init_runs_the_command_as_docker_init_does() {
+        let mut s = spec();
+        s.linux.init = true;
+        let v = json(&s, &inputs());
+        assert_eq!(
+            v["process"]["args"],
+            serde_json::json!(["/sbin/docker-init", "--", "sh", "-c", "echo hi"])
+        );
+        let mounts = v["mounts"].as_array().unwrap();
+        let init = mounts.last().unwrap();
+        assert_eq!(
+            init,
+            &serde_json::json!({"destination": "/sbin/docker-init", "type": "bind",
+                "source": "/var/lib/ecs/data/bin/ecs-agent-init", "options": ["bind", "ro"]})
+        );
+        // In the host's PID namespace it would not be PID 1: Docker leaves it out.
+        s.linux.pid = crate::task::linux::PidMode::Host;
+        let v = json(&s, &inputs());
+        assert_eq!(v["process"]["args"][0], "sh");
+        assert!(!v.to_string().contains("docker-init"));
+        // Without an installed init the container is refused, naming the field.
+        s.linux.pid = Default::default();
+        let mut i = inputs();
+        i.init = None;
+        let e = build_spec(&s, &i).unwrap_err().to_string();
+        assert!(e.starts_with("linuxParameters.initProcessEnabled"), "{e}");
+        // Without initProcessEnabled nothing changes.
+        let v = json(&spec(), &inputs());
+        assert_eq!(v["process"]["args"][0], "sh");
+        assert!(!v.to_string().contains("docker-init"));
     }
 
     #[test]
