@@ -262,3 +262,27 @@ async fn a_dependency_start_timeout_counts_from_its_start() {
         })
         .await;
 }
+
+/// pidMode task: the holder of the task's namespaces is ensured before the
+/// container is created, and removed once the task stopped.
+#[tokio::test(start_paused = true)]
+async fn a_task_namespace_holder_runs_before_the_container_and_goes_at_stop() {
+    let h = engine(ImagePullBehavior::Default);
+    let mut app = ContainerDef::minimal("app", "busybox");
+    app.linux.pid = crate::task::linux::PidMode::Task;
+    run(&h, app);
+    h.reporter.wait_for(is_status(TaskStatus::Running)).await;
+    let holder = Call::EnsureNamespaceHolder { id: "t1-ns".into() };
+    let id = app_id();
+    let calls = h.runtime.calls();
+    let at = |want: &Call| calls.iter().position(|c| c == want);
+    let ensured = at(&holder).expect("holder ensured");
+    assert!(ensured < at(&Call::Create { id: id.clone() }).unwrap());
+    assert!(!calls.contains(&Call::RemoveNamespaceHolder { id: "t1-ns".into() }));
+
+    h.runtime.exit(&id, 0).await;
+    h.reporter.wait_for(is_status(TaskStatus::Stopped)).await;
+    h.runtime
+        .wait_for(|c| *c == Call::RemoveNamespaceHolder { id: "t1-ns".into() })
+        .await;
+}
