@@ -183,7 +183,8 @@ fn log_with(agent: &Agent, task: &str, name: &str, marker: &str) -> String {
 /// stop's SIGTERM reaches a command that has no handler for it (as PID 1 it
 /// would be ignored, and only the SIGKILL after the stop timeout would end
 /// it: 137) and one that traps it, and each container's exit code is its
-/// command's. The same task shows the other fields of Docker API 1.25:
+/// command's; with a terminal the command is its foreground process group.
+/// The same task shows the other fields of Docker API 1.25:
 /// sharedMemorySize and tmpfs sizes as df reports them.
 #[test]
 fn an_init_reaps_orphans_and_passes_the_stop_on_shm_and_tmpfs_sizes_hold() {
@@ -209,7 +210,14 @@ fn an_init_reaps_orphans_and_passes_the_stop_on_shm_and_tmpfs_sizes_hold() {
             {"name": "trapper", "image": env.image(), "memory": 32, "essential": true,
              "stopTimeout": 30,
              "linuxParameters": {"initProcessEnabled": true},
-             "command": common::sh(trapper)}
+             "command": common::sh(trapper)},
+            // With a terminal, the command's process group is its foreground
+            // group (tpgid, field 8 of stat, is its pgrp, field 5), as tini
+            // hands it over: job control and ^C reach the command.
+            {"name": "tty", "image": env.image(), "memory": 32, "essential": false,
+             "pseudoTerminal": true,
+             "linuxParameters": {"initProcessEnabled": true},
+             "command": common::sh("awk '{print ($5 == $8 ? \"fg=yes\" : \"fg=no\")}' /proc/$$/stat")}
         ]}),
     );
     let arn = run_task(&aws, &agent, &td);
@@ -231,6 +239,9 @@ fn an_init_reaps_orphans_and_passes_the_stop_on_shm_and_tmpfs_sizes_hold() {
     assert_eq!(container(&t, "app")["exitCode"], 143, "{t}");
     assert_eq!(container(&t, "trapper")["exitCode"], 42, "{t}");
     assert!(agent.container_log(id, "trapper").contains("term"));
+    assert_eq!(container(&t, "tty")["exitCode"], 0, "{t}");
+    let tty = agent.container_log(id, "tty");
+    assert!(tty.contains("fg=yes"), "{tty:?}");
 }
 
 /// pidMode and ipcMode `task`: two containers of a task see each other's
