@@ -482,7 +482,7 @@ fn check_linux(l: &LinuxOptions, memory_mib: Option<u32>, policy: Policy) -> Res
     if let Some(p) = &l.apparmor_profile {
         if !policy.apparmor {
             return Err(format!(
-                "dockerSecurityOptions \"apparmor:{p}\": this instance does not apply AppArmor profiles (ECS_APPARMOR_CAPABLE is not true, or AppArmor is off)"
+                "dockerSecurityOptions \"apparmor:{p}\": this instance does not apply AppArmor profiles (this agent applies none yet; ECS_APPARMOR_CAPABLE has no effect)"
             ));
         }
     }
