@@ -325,3 +325,48 @@ fn task_pid_and_ipc_namespaces_are_shared_and_host_mode_sees_the_host() {
     assert!(log.contains(&format!("comm={}", comm.trim())), "{log:?}");
     assert!(log.contains("shm=no"), "{log:?}");
 }
+
+/// The task's shared namespaces outlive the agent: a container created
+/// after a kill -9 and restart of the agent joins the PID namespace and the
+/// /dev/shm its task's first container had (the holder is found running,
+/// not made again).
+#[test]
+fn a_task_namespace_survives_an_agent_restart() {
+    let Some((env, _local, mut agent, aws)) = world() else {
+        return;
+    };
+    let ns = "echo \"ns $(readlink /proc/self/ns/pid)\"";
+    let td = register_task_definition(
+        &aws,
+        json!({"family": "ns-restart", "networkMode": "host", "pidMode": "task", "ipcMode": "task",
+            "containerDefinitions": [
+            {"name": "first", "image": env.image(), "memory": 32, "essential": false,
+             "command": common::sh(&format!("{ns}; echo kept > /dev/shm/kept; echo up=$((1+1)); sleep 8"))},
+            {"name": "second", "image": env.image(), "memory": 32, "essential": true,
+             "dependsOn": [{"containerName": "first", "condition": "COMPLETE"}],
+             "command": common::sh(&format!("{ns}; echo \"shm=$(cat /dev/shm/kept)\""))}
+        ]}),
+    );
+    let arn = run_task(&aws, &agent, &td);
+    let id = common::task_id(&arn).to_string();
+    let first = log_with(&agent, &id, "first", "up=2");
+    agent.kill9();
+    agent.restart();
+    let t = wait_task_status(&aws, &agent, &arn, "STOPPED", START);
+    assert_eq!(container(&t, "second")["exitCode"], 0, "{t}");
+    let second = agent.container_log(&id, "second");
+    let ns_line = |log: &str| {
+        log.lines()
+            .find(|l| l.starts_with("ns "))
+            .map(str::to_string)
+    };
+    assert!(ns_line(&first).is_some(), "{first:?}");
+    assert_eq!(ns_line(&first), ns_line(&second), "{second:?}");
+    assert!(second.contains("shm=kept"), "{second:?}");
+    // The agent's log spans both runs: one holder, made before the kill.
+    assert_eq!(
+        agent.log().matches("task namespace holder started").count(),
+        1,
+        "the restarted agent made a second holder"
+    );
+}
