@@ -393,7 +393,7 @@ pub(crate) fn execute<R: ContainerRuntime>(
                 return;
             };
             let log = crate::task::spec::container_log(
-                def.log,
+                &def.log,
                 inner.settings.log_path(task_id(&arn), &def.name),
             );
             tokio::spawn(async move {

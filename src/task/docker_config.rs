@@ -554,7 +554,10 @@ mod tests {
             "dockerConfig.hostConfig.CapAdd[0]: unknown capability \"NET_ADMINS\""
         );
         let e = parse_host_config(Some(r#"{"LogConfig":{"Type":"awslogs"}}"#)).unwrap_err();
-        assert!(e.contains("LogConfig.Type \"awslogs\""), "{e}");
+        assert!(
+            e.contains("LogConfig.Config: must specify a value for log opt 'awslogs-group'"),
+            "{e}"
+        );
         let e = parse_config(Some("{not json")).unwrap_err();
         assert!(e.starts_with("dockerConfig.config: invalid JSON"), "{e}");
         let e = parse_config(Some(r#"{"User":5}"#)).unwrap_err();

@@ -16,6 +16,7 @@ use super::docker_config::{parse_config, parse_host_config};
 use super::image_ref::ImageRef;
 use super::limits::{too_many_containers, MAX_CONTAINERS, MAX_NAME_LEN};
 use super::linux::{check_sysctls, IpcMode, LinuxOptions, PidMode};
+use super::log_driver::LogDriver;
 use super::net::{parse_mac, Eni};
 use super::netopts::net_options;
 use super::resources::{
@@ -458,10 +459,24 @@ fn container_def(
         },
         net,
         tty,
-        log: host.log,
+        log: with_logs_auth(host.log, c.logs_auth_strategy.as_deref()),
         name,
         image,
     })
+}
+
+/// `logsAuthStrategy: "ExecutionRole"` (Amazon ECS sets it on awslogs
+/// containers when the agent advertises execution-role-awslogs): the
+/// awslogs driver ships with the task execution role (Go:
+/// `AWSLogAuthExecutionRole`).
+fn with_logs_auth(log: LogDriver, strategy: Option<&str>) -> LogDriver {
+    match log {
+        LogDriver::Awslogs(mut a) => {
+            a.execution_role = strategy == Some("ExecutionRole");
+            LogDriver::Awslogs(a)
+        }
+        other => other,
+    }
 }
 
 /// What Docker would refuse at create: swap without a memory limit or below

@@ -77,7 +77,7 @@ pub fn container_spec(
         readonly_rootfs: def.readonly_rootfs,
         ulimits: def.ulimits.clone(),
         labels,
-        log: container_log(def.log, ctx.log_path.clone()),
+        log: container_log(&def.log, ctx.log_path.clone()),
         network: if def.net.disabled {
             NetworkAttachment::Isolated
         } else {
@@ -95,12 +95,26 @@ pub fn container_spec(
 }
 
 /// What a container's log driver makes of its log path.
-pub fn container_log(driver: LogDriver, path: PathBuf) -> ContainerLog {
+/// awslogs keeps the json-file as its spool, which the agent ships: in
+/// blocking mode never rotated (nothing may be dropped); in non-blocking
+/// mode rotated at max-buffer-size with one older file kept, so the spool
+/// runs at most about twice max-buffer-size ahead of CloudWatch.
+pub fn container_log(driver: &LogDriver, path: PathBuf) -> ContainerLog {
     match driver {
         LogDriver::JsonFile { max_size, max_file } => ContainerLog::JsonFile {
             path,
-            max_size,
-            max_file,
+            max_size: *max_size,
+            max_file: *max_file,
+        },
+        LogDriver::Awslogs(a) if a.blocking => ContainerLog::JsonFile {
+            path,
+            max_size: None,
+            max_file: 1,
+        },
+        LogDriver::Awslogs(a) => ContainerLog::JsonFile {
+            path,
+            max_size: Some(a.max_buffer_size),
+            max_file: 2,
         },
         LogDriver::None => ContainerLog::Discard,
     }
