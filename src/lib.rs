@@ -2,6 +2,7 @@
 //! and ecs-local, a local ECS control plane. See ARCHITECTURE in the README.
 
 pub mod agent;
+pub mod awslogs;
 pub mod backoff;
 pub mod blocking;
 pub mod cgroups;

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::awslogs::{MemoryOffsets, OffsetStore, Position};
 use crate::config::Config;
 use crate::control::eni_watcher::{AttachmentCheckpoint, NoAttachmentCheckpoint};
 use crate::control::sink::{NoSeqCheckpoint, SeqCheckpoint};
@@ -21,7 +22,36 @@ pub struct Opened {
     pub seq_checkpoint: Arc<dyn SeqCheckpoint>,
     /// Where the ENI watcher keeps its attachments: the store, or nothing.
     pub attachment_checkpoint: Arc<dyn AttachmentCheckpoint>,
+    /// Where awslogs keeps how far each spool is shipped: the store, or memory.
+    pub log_offsets: Arc<dyn OffsetStore>,
     pub saved: Saved,
+}
+
+/// awslogs positions in the state file, as JSON. A failed write is logged:
+/// the worst it costs is lines shipped twice after a restart.
+struct StateOffsets(Arc<StateStore>);
+
+impl OffsetStore for StateOffsets {
+    fn load(&self, key: &str) -> Option<Position> {
+        match self.0.log_offset(key) {
+            Ok(v) => v.and_then(|b| serde_json::from_slice(&b).ok()),
+            Err(e) => {
+                tracing::warn!(key, error = %e, "cannot read an awslogs position; shipping starts from the spool's start");
+                None
+            }
+        }
+    }
+    fn save(&self, key: &str, at: Position) {
+        let bytes = serde_json::to_vec(&at).unwrap_or_default();
+        if let Err(e) = self.0.save_log_offset(key, &bytes) {
+            tracing::warn!(key, error = %e, "cannot checkpoint an awslogs position");
+        }
+    }
+    fn delete(&self, key: &str) {
+        if let Err(e) = self.0.delete_log_offset(key) {
+            tracing::warn!(key, error = %e, "cannot remove an awslogs position");
+        }
+    }
 }
 
 pub fn open(cfg: &Config) -> Result<Opened, AgentError> {
@@ -32,6 +62,7 @@ pub fn open(cfg: &Config) -> Result<Opened, AgentError> {
             checkpoint: Arc::new(NoCheckpoint),
             seq_checkpoint: Arc::new(NoSeqCheckpoint),
             attachment_checkpoint: Arc::new(NoAttachmentCheckpoint),
+            log_offsets: Arc::new(MemoryOffsets::default()),
             saved: Saved::default(),
         });
     }
@@ -43,6 +74,7 @@ pub fn open(cfg: &Config) -> Result<Opened, AgentError> {
         checkpoint: store.clone(),
         seq_checkpoint: store.clone(),
         attachment_checkpoint: store.clone(),
+        log_offsets: Arc::new(StateOffsets(store.clone())),
         store: Some(store),
         saved,
     })

@@ -201,11 +201,25 @@ pub async fn build(
     for (id, change) in outbox {
         reports.push(Some(id), change);
     }
+    let credentials = CredentialsStore::new();
+    let metrics = Arc::new(crate::observe::AgentMetrics::new());
+    let shipping = crate::awslogs::Shipping::new(
+        &region,
+        ecs.credentials_provider(),
+        cfg.networking.awslogs_execution_role_override,
+        credentials.clone(),
+        opened.log_offsets,
+        metrics.clone(),
+        cfg.data_dir.clone(),
+    )
+    .await;
     let services = EngineServices {
         network: net.manager.clone().map(|m| m as Arc<dyn TaskNetwork>),
-        credentials: CredentialsStore::new(),
+        credentials,
         cgroups,
         aws: Some(crate::taskres::AwsResources::new(&region, ecs.credentials_provider()).await),
+        log_shipper: Some(Arc::new(shipping)),
+        metrics: Some(metrics),
     };
     let engine = Engine::new(
         runtime.clone(),

@@ -168,7 +168,7 @@ pub fn render(
         sample(&mut out, name, &[], v);
     }
 
-    let counters: [(&str, &str, u64); 4] = [
+    let counters: [(&str, &str, u64); 6] = [
         (
             "ecs_agent_image_pull_bytes_total",
             "Bytes fetched from registries by image pulls.",
@@ -188,6 +188,16 @@ pub fn render(
             "ecs_agent_image_pulls_failed_total",
             "Image pulls that ended without an image.",
             m.pulls_failed,
+        ),
+        (
+            "ecs_agent_awslogs_events_shipped_total",
+            "awslogs: log events CloudWatch Logs accepted.",
+            m.awslogs_events_shipped,
+        ),
+        (
+            "ecs_agent_awslogs_lines_dropped_total",
+            "awslogs non-blocking: lines dropped because CloudWatch Logs fell more than max-buffer-size behind.",
+            m.awslogs_lines_dropped,
         ),
     ];
     for (name, help, v) in counters {

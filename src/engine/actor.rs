@@ -26,6 +26,10 @@ pub(crate) async fn run<R: ContainerRuntime>(
         reconcile(&inner, &mut task).await;
         rearm_start_timeouts(&task, &tx);
     }
+    // Before any container writes (new task) or from the checkpoint (restored).
+    if let Some(shipper) = &inner.log_shipper {
+        shipper.start(task.def());
+    }
     let mut images: Vec<Option<PulledImage>> = vec![None; task.containers().len()];
     // OOM kills by the task's memory limit already explained (a restored
     // task's earlier ones included), so that each explains one exit.
@@ -295,6 +299,11 @@ async fn cleanup<R: ContainerRuntime>(
     inner.release_namespace_holder(task.def()).await;
     // Its containers are gone, so nothing holds the cgroup any more.
     inner.remove_task_cgroup(task.def().id());
+    // Their loggers are gone too: what is left of the spools ships before
+    // the logs go.
+    if let Some(shipper) = &inner.log_shipper {
+        shipper.finish(task.arn()).await;
+    }
     let logs = inner
         .settings
         .data_dir

@@ -73,6 +73,7 @@ pub(crate) struct Inner<R> {
     pub(crate) cgroups: Option<super::settings::TaskCgroupSettings>,
     /// Secrets and environment files from AWS (see `taskres`).
     pub(crate) aws: Option<crate::taskres::AwsResources>,
+    pub(crate) log_shipper: Option<Arc<dyn crate::awslogs::LogShipper>>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -72,6 +72,11 @@ pub struct EngineServices {
     /// Secrets and environment files from AWS; None: containers that name
     /// any fail to be created.
     pub aws: Option<crate::taskres::AwsResources>,
+    /// awslogs shipping; None: nothing ships (containers' spools stay local).
+    pub log_shipper: Option<Arc<dyn crate::awslogs::LogShipper>>,
+    /// The agent's counters, when others (the log shipper) bump them too;
+    /// None: the engine makes its own.
+    pub metrics: Option<Arc<AgentMetrics>>,
 }
 
 impl<R: ContainerRuntime> Engine<R> {
@@ -82,7 +87,10 @@ impl<R: ContainerRuntime> Engine<R> {
         checkpoint: Arc<dyn Checkpoint>,
         services: EngineServices,
     ) -> Engine<R> {
-        let metrics = Arc::new(AgentMetrics::new());
+        let metrics = services
+            .metrics
+            .clone()
+            .unwrap_or_else(|| Arc::new(AgentMetrics::new()));
         reports.report_into(metrics.clone());
         Engine {
             inner: Arc::new(Inner {
@@ -103,6 +111,7 @@ impl<R: ContainerRuntime> Engine<R> {
                 credentials: services.credentials,
                 cgroups: services.cgroups,
                 aws: services.aws,
+                log_shipper: services.log_shipper,
             }),
         }
     }

@@ -22,6 +22,8 @@ pub struct AgentMetrics {
     state_changes_pending: AtomicU64,
     state_changes_submitted: AtomicU64,
     metadata_throttled: AtomicU64,
+    awslogs_events_shipped: AtomicU64,
+    awslogs_lines_dropped: AtomicU64,
     /// Health check probes by outcome: passed, failed, timed out.
     health_checks: [AtomicU64; 3],
     errors: Mutex<BTreeMap<&'static str, u64>>,
@@ -42,6 +44,10 @@ pub struct MetricsReading {
     pub state_changes_pending: u64,
     pub state_changes_submitted: u64,
     pub metadata_throttled: u64,
+    /// awslogs: events CloudWatch accepted.
+    pub awslogs_events_shipped: u64,
+    /// awslogs non-blocking: lines dropped because CloudWatch fell too far behind.
+    pub awslogs_lines_dropped: u64,
     /// Health check probes: passed, failed (timeouts included), timed out.
     pub health_checks: [u64; 3],
     /// Errors by kind, sorted by kind.
@@ -75,6 +81,8 @@ impl AgentMetrics {
             state_changes_pending: AtomicU64::new(0),
             state_changes_submitted: AtomicU64::new(0),
             metadata_throttled: AtomicU64::new(0),
+            awslogs_events_shipped: AtomicU64::new(0),
+            awslogs_lines_dropped: AtomicU64::new(0),
             health_checks: Default::default(),
             errors: Mutex::new(BTreeMap::new()),
             started_ms: unix_ms(SystemTime::now()),
@@ -125,6 +133,16 @@ impl AgentMetrics {
         self.metadata_throttled.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// awslogs: `n` events accepted by CloudWatch.
+    pub fn add_awslogs_shipped(&self, n: u64) {
+        self.awslogs_events_shipped.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// awslogs: `n` lines dropped (non-blocking, the spool rotated past them).
+    pub fn add_awslogs_dropped(&self, n: u64) {
+        self.awslogs_lines_dropped.fetch_add(n, Ordering::Relaxed);
+    }
+
     /// engine: a health check probe ended: passed (exit 0), or failed,
     /// `timed_out` when it was killed at its timeout.
     pub fn record_health_check(&self, passed: bool, timed_out: bool) {
@@ -162,6 +180,8 @@ impl AgentMetrics {
             state_changes_pending: self.state_changes_pending.load(Ordering::Relaxed),
             state_changes_submitted: self.state_changes_submitted.load(Ordering::Relaxed),
             metadata_throttled: self.metadata_throttled.load(Ordering::Relaxed),
+            awslogs_events_shipped: self.awslogs_events_shipped.load(Ordering::Relaxed),
+            awslogs_lines_dropped: self.awslogs_lines_dropped.load(Ordering::Relaxed),
             health_checks: [0, 1, 2].map(|i| self.health_checks[i].load(Ordering::Relaxed)),
             errors: self
                 .errors

@@ -32,6 +32,9 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const TASKS: TableDefinition<&str, &[u8]> = TableDefinition::new("tasks");
 const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
 const IMAGES: TableDefinition<&str, &[u8]> = TableDefinition::new("images");
+/// awslogs: how far each container's spool is shipped (`<task-id>/<container>`
+/// to the shipper's own encoding of its position).
+const LOG_OFFSETS: TableDefinition<&str, &[u8]> = TableDefinition::new("log_offsets");
 
 const INSTANCE_KEY: &str = "instance";
 const SEQ_KEY: &str = "acs_seq_num";
@@ -167,6 +170,7 @@ impl StateStore {
             txn.open_table(TASKS)?;
             txn.open_table(OUTBOX)?;
             txn.open_table(IMAGES)?;
+            txn.open_table(LOG_OFFSETS)?;
             Ok(())
         })?;
         Ok(store)
@@ -410,6 +414,30 @@ impl StateStore {
     pub fn delete_report(&self, id: u64) -> Result<(), StateError> {
         self.write(|txn| {
             txn.open_table(OUTBOX)?.remove(id)?;
+            Ok(())
+        })
+    }
+
+    /// awslogs: a spool's shipped position, stored as given.
+    pub fn save_log_offset(&self, key: &str, value: &[u8]) -> Result<(), StateError> {
+        self.write(|txn| {
+            txn.open_table(LOG_OFFSETS)?.insert(key, value)?;
+            Ok(())
+        })
+    }
+
+    pub fn log_offset(&self, key: &str) -> Result<Option<Vec<u8>>, StateError> {
+        self.with_db(|db| {
+            let txn = db.begin_read().map_err(|e| self.db_err(e))?;
+            let table = txn.open_table(LOG_OFFSETS).map_err(|e| self.db_err(e))?;
+            let v = table.get(key).map_err(|e| self.db_err(e))?;
+            Ok(v.map(|v| v.value().to_vec()))
+        })
+    }
+
+    pub fn delete_log_offset(&self, key: &str) -> Result<(), StateError> {
+        self.write(|txn| {
+            txn.open_table(LOG_OFFSETS)?.remove(key)?;
             Ok(())
         })
     }

@@ -151,3 +151,25 @@ fn wider_modes_are_narrowed_at_start_and_the_state_is_kept() {
     assert_eq!(mode(&file), 0o600);
     assert_eq!(s.load().unwrap().seq_num, Some(42));
 }
+
+#[test]
+fn awslogs_positions_survive_reopening_until_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = StateStore::open(dir.path()).unwrap();
+        assert_eq!(s.log_offset("t/c").unwrap(), None);
+        s.save_log_offset("t/c", b"{\"inode\":1,\"offset\":10}")
+            .unwrap();
+        s.save_log_offset("t/c", b"{\"inode\":1,\"offset\":20}")
+            .unwrap();
+        s.save_log_offset("t/d", b"x").unwrap();
+    }
+    let s = StateStore::open(dir.path()).unwrap();
+    assert_eq!(
+        s.log_offset("t/c").unwrap().as_deref(),
+        Some(&b"{\"inode\":1,\"offset\":20}"[..])
+    );
+    s.delete_log_offset("t/c").unwrap();
+    assert_eq!(s.log_offset("t/c").unwrap(), None);
+    assert_eq!(s.log_offset("t/d").unwrap().as_deref(), Some(&b"x"[..]));
+}

@@ -1,0 +1,430 @@
+//! The awslogs log driver's shipping: for each container logging with
+//! awslogs, the logger the shim runs keeps writing Docker's json-file (the
+//! spool, `logger::json_log_path`) and a task here tails it into CloudWatch
+//! Logs. So a container never waits on the agent or on CloudWatch, and its
+//! lines survive a kill -9 of the agent: the shipped position of each spool
+//! is checkpointed after every PutLogEvents that succeeds, and a restarted
+//! agent goes on from there (at least once; exactly once unless the agent
+//! dies between a put and its checkpoint).
+//!
+//! Failures never stop the task: a put that fails is retried with backoff
+//! (throttling, 5xx, the network, a group that is missing or cannot be
+//! created), each failure in the agent's log and the `awslogs` error
+//! counter, while the spool holds the lines. In blocking mode the spool
+//! never rotates, so nothing is dropped; in non-blocking mode it rotates at
+//! max-buffer-size and what rotates past the shipper is dropped and counted.
+//! A request CloudWatch refuses outright (InvalidParameterException) is
+//! logged, counted and skipped, so one bad batch cannot stall a stream.
+
+mod batch;
+mod cloudwatch;
+mod shipper;
+mod spool;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::{
+    error::CredentialsError, future, ProvideCredentials, SharedCredentialsProvider,
+};
+use aws_credential_types::Credentials;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::backoff::Backoff;
+use crate::credentials::{CredentialsStore, RoleType};
+use crate::observe::AgentMetrics;
+use crate::task::def::{task_id, TaskDef};
+use crate::task::log_driver::{Awslogs, LogDriver};
+use crate::task::spec::container_id;
+
+pub use batch::{Batch, Event};
+use cloudwatch::{CloudWatchError, Destination};
+pub use shipper::LogShipper;
+pub use spool::Position;
+use spool::Spool;
+
+/// How often a spool with nothing new is looked at again.
+const POLL: Duration = Duration::from_millis(200);
+/// A batch goes out at most this long after its first event was read
+/// (moby's default awslogs-force-flush-interval-seconds).
+const FLUSH_AFTER: Duration = Duration::from_secs(5);
+/// How long cleanup waits for a task's last lines to ship.
+const FINISH_WAIT: Duration = Duration::from_secs(120);
+
+/// Where shipped positions are kept across restarts (the agent's state
+/// file; in memory when checkpointing is off).
+pub trait OffsetStore: Send + Sync {
+    fn load(&self, key: &str) -> Option<Position>;
+    fn save(&self, key: &str, at: Position);
+    fn delete(&self, key: &str);
+}
+
+/// Offsets kept for this process only.
+#[derive(Default)]
+pub struct MemoryOffsets(Mutex<HashMap<String, Position>>);
+
+impl OffsetStore for MemoryOffsets {
+    fn load(&self, key: &str) -> Option<Position> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .copied()
+    }
+    fn save(&self, key: &str, at: Position) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.to_string(), at);
+    }
+    fn delete(&self, key: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key);
+    }
+}
+
+struct Shipper {
+    stop: watch::Sender<bool>,
+    done: JoinHandle<()>,
+    key: String,
+}
+
+/// What every shipping task shares.
+struct Ctx {
+    /// The SDK's settings without credentials (region, retries, endpoint
+    /// variables such as AWS_ENDPOINT_URL_CLOUDWATCH_LOGS).
+    base: SdkConfig,
+    /// The agent's own credentials (static keys or the default chain), as
+    /// its ECS client has them; None: none configured.
+    instance: Option<SharedCredentialsProvider>,
+    region: String,
+    /// ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE.
+    execution_role_override: bool,
+    credentials: CredentialsStore,
+    offsets: Arc<dyn OffsetStore>,
+    metrics: Arc<AgentMetrics>,
+    data_dir: PathBuf,
+}
+
+/// The awslogs shipping of every task (see the module's header).
+pub struct Shipping {
+    ctx: Arc<Ctx>,
+    tasks: Mutex<HashMap<String, Vec<Shipper>>>,
+}
+
+impl Shipping {
+    pub async fn new(
+        region: &str,
+        instance: Option<SharedCredentialsProvider>,
+        execution_role_override: bool,
+        credentials: CredentialsStore,
+        offsets: Arc<dyn OffsetStore>,
+        metrics: Arc<AgentMetrics>,
+        data_dir: PathBuf,
+    ) -> Shipping {
+        let base = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region.to_string()))
+            .no_credentials()
+            .load()
+            .await;
+        Shipping {
+            ctx: Arc::new(Ctx {
+                base,
+                instance,
+                region: region.to_string(),
+                execution_role_override,
+                credentials,
+                offsets,
+                metrics,
+                data_dir,
+            }),
+            tasks: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl LogShipper for Shipping {
+    fn start(&self, task: &TaskDef) {
+        let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+        if tasks.contains_key(&task.arn) {
+            return;
+        }
+        let id = task_id(&task.arn);
+        let mut shippers = Vec::new();
+        for (i, c) in task.containers.iter().enumerate() {
+            let LogDriver::Awslogs(opts) = &c.log else {
+                continue;
+            };
+            let key = format!("{id}/{}", c.name);
+            let job = Job {
+                ctx: self.ctx.clone(),
+                task_arn: task.arn.clone(),
+                key: key.clone(),
+                path: crate::logger::json_log_path(&self.ctx.data_dir, id, &c.name),
+                stream: opts.stream_name(&c.name, id, &container_id(id, i, &c.name)),
+                opts: (**opts).clone(),
+            };
+            let (stop, stopped) = watch::channel(false);
+            let done = tokio::spawn(job.run(stopped));
+            shippers.push(Shipper { stop, done, key });
+        }
+        if !shippers.is_empty() {
+            tasks.insert(task.arn.clone(), shippers);
+        }
+    }
+
+    fn finish<'a>(&'a self, task_arn: &'a str) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        Box::pin(async move {
+            let shippers = self
+                .tasks
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(task_arn)
+                .unwrap_or_default();
+            for s in &shippers {
+                let _ = s.stop.send(true);
+            }
+            for mut s in shippers {
+                match tokio::time::timeout(FINISH_WAIT, &mut s.done).await {
+                    Ok(_) => {}
+                    Err(_) => {
+                        s.done.abort();
+                        self.ctx.metrics.inc_error("awslogs");
+                        tracing::error!(task = %task_arn, container = %s.key, wait_s = FINISH_WAIT.as_secs(), "awslogs: the last lines did not ship before cleanup; they are lost with the task's logs");
+                    }
+                }
+                let offsets = self.ctx.offsets.clone();
+                let key = s.key.clone();
+                crate::blocking::run(move || offsets.delete(&key));
+            }
+        })
+    }
+}
+
+/// One container's shipping.
+struct Job {
+    ctx: Arc<Ctx>,
+    task_arn: String,
+    key: String,
+    path: PathBuf,
+    stream: String,
+    opts: Awslogs,
+}
+
+impl Job {
+    fn destination(&self) -> Destination {
+        let region = self.opts.region.clone().unwrap_or(self.ctx.region.clone());
+        let mut conf = aws_sdk_cloudwatchlogs::config::Builder::from(&self.ctx.base);
+        if uses_execution_role(&self.opts, self.ctx.execution_role_override) {
+            conf.set_credentials_provider(Some(SharedCredentialsProvider::new(ExecutionRole {
+                store: self.ctx.credentials.clone(),
+                task_arn: self.task_arn.clone(),
+            })));
+        } else {
+            conf.set_credentials_provider(self.ctx.instance.clone());
+        }
+        conf = conf.region(Region::new(region));
+        if let Some(url) = &self.opts.endpoint {
+            conf = conf.endpoint_url(url);
+        }
+        Destination {
+            client: aws_sdk_cloudwatchlogs::Client::from_conf(conf.build()),
+            group: self.opts.group.clone(),
+            stream: self.stream.clone(),
+            create_group: self.opts.create_group,
+        }
+    }
+
+    async fn run(self, mut stop: watch::Receiver<bool>) {
+        let dest = self.destination();
+        let resume = {
+            let offsets = self.ctx.offsets.clone();
+            let key = self.key.clone();
+            crate::blocking::run(move || offsets.load(&key))
+        };
+        tracing::info!(task = %self.task_arn, container = %self.key, group = %dest.group, stream = %dest.stream, resume = ?resume, "awslogs: shipping");
+        let mut spool = Spool::new(&self.path, resume, !self.opts.blocking);
+        let mut batch = Batch::new();
+        let mut checkpoint: Option<Position> = None;
+        let mut first_read: Option<tokio::time::Instant> = None;
+        let mut ensured = false;
+        loop {
+            let stopping = *stop.borrow();
+            let mut items = match crate::blocking::run(|| spool.read()) {
+                Ok(items) => items,
+                Err(e) => {
+                    tracing::warn!(task = %self.task_arn, container = %self.key, path = %self.path.display(), error = %e, "awslogs: cannot read the spool");
+                    Vec::new()
+                }
+            };
+            if spool.dropped > 0 {
+                self.ctx.metrics.add_awslogs_dropped(spool.dropped);
+                spool.dropped = 0;
+            }
+            let at_end = items.is_empty();
+            if stopping && at_end {
+                items = spool.finish();
+            }
+            for item in items {
+                if !batch.fits(&item.event) {
+                    self.flush(&dest, &mut batch, checkpoint, &mut ensured)
+                        .await;
+                    first_read = None;
+                }
+                first_read.get_or_insert_with(tokio::time::Instant::now);
+                batch.push(item.event);
+                checkpoint = Some(item.checkpoint);
+            }
+            let due = first_read.is_some_and(|t| t.elapsed() >= FLUSH_AFTER);
+            if !batch.is_empty() && (due || (stopping && at_end)) {
+                self.flush(&dest, &mut batch, checkpoint, &mut ensured)
+                    .await;
+                first_read = None;
+            }
+            if stopping && at_end && batch.is_empty() {
+                return;
+            }
+            if at_end {
+                tokio::select! {
+                    _ = tokio::time::sleep(POLL) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+    }
+
+    /// Sends the batch until CloudWatch takes it (or refuses it outright),
+    /// then checkpoints `checkpoint`.
+    async fn flush(
+        &self,
+        dest: &Destination,
+        batch: &mut Batch,
+        checkpoint: Option<Position>,
+        ensured: &mut bool,
+    ) {
+        let events = batch.take();
+        let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30), 0.2);
+        loop {
+            let result = match *ensured {
+                true => dest.put(&events).await,
+                false => match dest.ensure().await {
+                    Ok(()) => {
+                        *ensured = true;
+                        dest.put(&events).await
+                    }
+                    Err(e) => Err(e),
+                },
+            };
+            match result {
+                Ok(()) => {
+                    self.ctx.metrics.add_awslogs_shipped(events.len() as u64);
+                    break;
+                }
+                Err(e @ CloudWatchError::Refused { .. }) => {
+                    self.ctx.metrics.inc_error("awslogs");
+                    tracing::error!(task = %self.task_arn, container = %self.key, events = events.len(), error = %e, "awslogs: CloudWatch refused a batch; its events are skipped");
+                    break;
+                }
+                Err(e @ CloudWatchError::Retry { missing, .. }) => {
+                    self.ctx.metrics.inc_error("awslogs");
+                    if missing {
+                        *ensured = false;
+                    }
+                    let wait = backoff.next(rand::random::<f64>());
+                    tracing::warn!(task = %self.task_arn, container = %self.key, events = events.len(), retry_in_ms = wait.as_millis() as u64, error = %e, "awslogs: cannot ship; the lines wait in the spool");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+        if let Some(at) = checkpoint {
+            let offsets = self.ctx.offsets.clone();
+            let key = self.key.clone();
+            crate::blocking::run(move || offsets.save(&key, at));
+        }
+    }
+}
+
+/// The Go agent's rule (docker_task_engine.go, `AWSLogAuthExecutionRole` and
+/// `OverrideAWSLogsExecutionRole`): the execution role when Amazon ECS marked
+/// the container and the setting is on, else the instance's credentials.
+fn uses_execution_role(opts: &Awslogs, execution_role_override: bool) -> bool {
+    opts.execution_role && execution_role_override
+}
+
+/// The task execution role's latest credentials, as ACS refreshes them.
+#[derive(Debug)]
+struct ExecutionRole {
+    store: CredentialsStore,
+    task_arn: String,
+}
+
+impl ProvideCredentials for ExecutionRole {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::ready(
+            match self
+                .store
+                .task_credentials(&self.task_arn, RoleType::TaskExecution)
+            {
+                Some(c) => Ok(Credentials::new(
+                    c.access_key_id,
+                    c.secret_access_key,
+                    Some(c.session_token).filter(|t| !t.is_empty()),
+                    None,
+                    "task-execution-role",
+                )),
+                None => Err(CredentialsError::not_loaded(
+                    "the task's execution role credentials have not arrived",
+                )),
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::log_driver::StreamName;
+
+    #[test]
+    fn the_execution_role_only_when_marked_and_allowed() {
+        let mut opts = Awslogs {
+            group: "g".into(),
+            region: None,
+            stream: StreamName::ContainerId,
+            create_group: false,
+            endpoint: None,
+            blocking: false,
+            max_buffer_size: 1,
+            execution_role: true,
+        };
+        assert!(uses_execution_role(&opts, true));
+        assert!(!uses_execution_role(&opts, false));
+        opts.execution_role = false;
+        assert!(!uses_execution_role(&opts, true));
+    }
+
+    #[test]
+    fn offsets_in_memory_load_what_was_saved() {
+        let m = MemoryOffsets::default();
+        assert_eq!(m.load("t/c"), None);
+        let at = Position {
+            inode: 7,
+            offset: 42,
+        };
+        m.save("t/c", at);
+        assert_eq!(m.load("t/c"), Some(at));
+        m.delete("t/c");
+        assert_eq!(m.load("t/c"), None);
+    }
+}
