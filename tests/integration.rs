@@ -10,6 +10,8 @@ mod agent_api;
 mod agent_config;
 #[path = "integration/aws_resources.rs"]
 mod aws_resources;
+#[path = "integration/awslogs.rs"]
+mod awslogs;
 #[path = "integration/bench_smoke.rs"]
 mod bench_smoke;
 #[path = "integration/churn.rs"]

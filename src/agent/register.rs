@@ -61,6 +61,7 @@ pub fn input(
         runtime_version: RUNTIME_VERSION.into(),
         detailed_os_family: cfg.detailed_os_family.clone(),
         logging_drivers: cfg.available_logging_drivers.clone(),
+        awslogs_execution_role: cfg.networking.awslogs_execution_role_override,
         // Advertised only where they work: roles need 169.254.170.2 routed
         // here, ENIs need task networking.
         task_iam_role: cfg.networking.task_iam_role && net_ok,

@@ -37,7 +37,7 @@ pub struct Networking {
     /// ECS_EXTERNAL: an instance outside EC2 (ECS Anywhere).
     pub external: bool,
     /// ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE: awslogs may use the task
-    /// execution role. Accepted for when awslogs exists; nothing reads it yet.
+    /// execution role (and execution-role-awslogs is advertised).
     pub awslogs_execution_role_override: bool,
 }
 

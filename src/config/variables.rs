@@ -151,7 +151,7 @@ const DOCUMENTED: &[(&str, &str, &str)] = &[
         "[\"json-file\",\"syslog\",\"awslogs\",\"fluentd\",\"none\"]",
         "JSON array of the logging drivers tasks may use; the default is ecs-init's on the \
          ECS-optimized AMI. Advertised as logging-driver.NAME for the listed drivers this agent \
-         implements (json-file, none); the others are named in a start-up warning when set explicitly.",
+         implements (json-file, none, awslogs); the others are named in a start-up warning when set explicitly.",
     ),
     (
         "ECS_DETAILED_OS_FAMILY",
@@ -398,9 +398,10 @@ const DOCUMENTED: &[(&str, &str, &str)] = &[
     (
         "ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE",
         "true",
-        "Let the awslogs driver use the task execution role (ecs-init's default). Accepted for \
-         compatibility; awslogs is not implemented yet, so it has no effect and \
-         execution-role-awslogs is not advertised.",
+        "awslogs containers that Amazon ECS marks `logsAuthStrategy: ExecutionRole` ship with the \
+         task execution role's credentials (ecs-init's default); advertises \
+         execution-role-awslogs. Off: every awslogs container ships with the agent's own \
+         credentials (those of its ECS calls: the config file's keys or the SDK's default chain).",
     ),
     (
         "CONTAINERD_ADDRESS",

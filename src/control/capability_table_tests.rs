@@ -142,6 +142,16 @@ const ROWS: &[(&str, &str, &str)] = &[
         "`logDriver: none`: output discarded, no logger process",
         "container_logs::json_file_rotates_none_discards_and_ecs_agent_logs_prints_every_byte",
     ),
+    (
+        "com.amazonaws.ecs.capability.logging-driver.awslogs",
+        "`logDriver: awslogs`: the json-file spool shipped to CloudWatch Logs by the agent, resumed after a kill -9",
+        "awslogs::every_line_reaches_cloudwatch_once_across_a_kill_9_of_the_agent",
+    ),
+    (
+        "ecs.capability.execution-role-awslogs",
+        "awslogs containers marked `logsAuthStrategy: ExecutionRole` ship with the task execution role",
+        "awslogs::lines_reach_the_stream_ecs_names_with_the_execution_role",
+    ),
 ];
 
 fn when(w: When) -> String {
@@ -165,6 +175,9 @@ fn when(w: When) -> String {
         When::HealthChecks => "unless `ECS_DISABLE_DOCKER_HEALTH_CHECK`".into(),
         When::LoggingDriverListed(d) => {
             format!("`ECS_AVAILABLE_LOGGING_DRIVERS` lists {d} (it does by default)")
+        }
+        When::AwslogsExecutionRole => {
+            "`ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE` (default true) and awslogs is advertised".into()
         }
     }
 }

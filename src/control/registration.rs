@@ -72,6 +72,8 @@ pub struct RegistrationInput {
     pub task_cpu_mem_limit: bool,
     /// Container health checks run (ECS_DISABLE_DOCKER_HEALTH_CHECK is not true).
     pub health_checks: bool,
+    /// ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE.
+    pub awslogs_execution_role: bool,
 }
 
 /// When a capability is advertised.
@@ -92,6 +94,8 @@ pub enum When {
     HealthChecks,
     /// ECS_AVAILABLE_LOGGING_DRIVERS lists this driver.
     LoggingDriverListed(&'static str),
+    /// ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE, and awslogs is listed.
+    AwslogsExecutionRole,
 }
 
 /// Every capability this build can advertise, each for a feature that works
@@ -191,6 +195,16 @@ pub const CAPABILITIES: &[(&str, When)] = &[
         "com.amazonaws.ecs.capability.logging-driver.none",
         When::LoggingDriverListed("none"),
     ),
+    (
+        "com.amazonaws.ecs.capability.logging-driver.awslogs",
+        When::LoggingDriverListed("awslogs"),
+    ),
+    // The Go agent advertises it on the setting alone; here only where
+    // awslogs itself is, since it means nothing without it.
+    (
+        "ecs.capability.execution-role-awslogs",
+        When::AwslogsExecutionRole,
+    ),
 ];
 
 /// The listed logging drivers this agent does not implement.
@@ -218,6 +232,9 @@ impl When {
             When::TaskCpuMemLimit => input.task_cpu_mem_limit,
             When::HealthChecks => input.health_checks,
             When::LoggingDriverListed(driver) => input.logging_drivers.iter().any(|d| d == driver),
+            When::AwslogsExecutionRole => {
+                input.awslogs_execution_role && input.logging_drivers.iter().any(|d| d == "awslogs")
+            }
         }
     }
 }
@@ -306,24 +323,37 @@ mod tests {
     #[test]
     fn logging_drivers_listed_and_implemented_are_advertised() {
         let input = RegistrationInput {
-            logging_drivers: vec!["json-file".into(), "awslogs".into(), "none".into()],
+            logging_drivers: vec!["json-file".into(), "syslog".into(), "none".into()],
             ..Default::default()
         };
         let caps = capabilities(&input);
         assert!(caps.contains(&"com.amazonaws.ecs.capability.logging-driver.json-file"));
-        assert!(!caps.iter().any(|c| c.ends_with("logging-driver.awslogs")));
+        assert!(!caps.iter().any(|c| c.ends_with("logging-driver.syslog")));
         assert!(caps.contains(&"com.amazonaws.ecs.capability.logging-driver.none"));
         assert_eq!(
             unimplemented_logging_drivers(&input.logging_drivers),
-            vec!["awslogs".to_string()]
+            vec!["syslog".to_string()]
         );
         let none = RegistrationInput {
-            logging_drivers: vec!["awslogs".into()],
+            logging_drivers: vec!["syslog".into()],
             ..Default::default()
         };
         assert!(!capabilities(&none)
             .iter()
             .any(|c| c.contains("logging-driver")));
+        // awslogs, and its execution role only with the setting and the driver.
+        let aws = |drivers: &[&str], role: bool| {
+            capabilities(&RegistrationInput {
+                logging_drivers: drivers.iter().map(|d| d.to_string()).collect(),
+                awslogs_execution_role: role,
+                ..Default::default()
+            })
+        };
+        let caps = aws(&["awslogs"], true);
+        assert!(caps.contains(&"com.amazonaws.ecs.capability.logging-driver.awslogs"));
+        assert!(caps.contains(&"ecs.capability.execution-role-awslogs"));
+        assert!(!aws(&["awslogs"], false).contains(&"ecs.capability.execution-role-awslogs"));
+        assert!(!aws(&["json-file"], true).contains(&"ecs.capability.execution-role-awslogs"));
     }
 
     /// ecs.os-family is always LINUX (the Go agent's GetOSFamily); the
@@ -408,6 +438,7 @@ mod tests {
             "com.amazonaws.ecs.capability.task-iam-role",
             "ecs.capability.container-health-check",
             "com.amazonaws.ecs.capability.logging-driver.awslogs",
+            "ecs.capability.execution-role-awslogs",
         ] {
             assert!(
                 !caps.contains(&absent),
@@ -415,8 +446,7 @@ mod tests {
             );
         }
         // Everything on, as with ecs-init's defaults: still none of these
-        // (awslogs and its execution-role override, EFS, the Docker level
-        // that gates no field).
+        // (EFS, the Docker level that gates no field).
         let all = RegistrationInput {
             health_checks: true,
             task_iam_role: true,
@@ -429,7 +459,6 @@ mod tests {
         };
         let caps = capabilities(&all);
         for absent in [
-            "ecs.capability.execution-role-awslogs",
             "ecs.capability.efs",
             "ecs.capability.efsAuth",
             "com.amazonaws.ecs.capability.docker-remote-api.1.20",

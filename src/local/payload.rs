@@ -46,6 +46,7 @@ pub fn build_task(
                     .and_then(|o| o.command.clone()),
                 region,
                 ecr,
+                task.arn.rsplit('/').next().unwrap_or_default(),
             )
         })
         .collect();
@@ -112,7 +113,14 @@ fn build_container(
     command_override: Option<Vec<String>>,
     region: &str,
     ecr: &super::ecr::EcrRegistries,
+    task_id: &str,
 ) -> acs::Container {
+    let resolved = awslogs_stream_resolved(c, task_id);
+    let c = &resolved;
+    let has_exec_role = v
+        .execution_role_arn
+        .as_deref()
+        .is_some_and(|s| !s.trim().is_empty());
     let environment: BTreeMap<String, String> = c
         .environment
         .iter()
@@ -208,6 +216,15 @@ fn build_container(
             })
             .collect(),
         registry_authentication: registry_auth(c, region, ecr, v.execution_role_arn.is_some()),
+        // The ACS model's `AuthStrategy` (ecs-agent/acs/model/api/api-2.json:
+        // enum ["ExecutionRole"], absent otherwise): awslogs containers of a
+        // task with an execution role, which only instances advertising
+        // execution-role-awslogs are given (see requires.rs).
+        logs_auth_strategy: c
+            .log_configuration
+            .as_ref()
+            .filter(|l| l.log_driver.as_deref() == Some("awslogs") && has_exec_role)
+            .map(|_| "ExecutionRole".to_string()),
         restart_policy: c.restart_policy.as_ref().map(|p| acs::RestartPolicy {
             enabled: p.enabled,
             ignored_exit_codes: p.ignored_exit_codes.clone(),
@@ -220,6 +237,29 @@ fn build_container(
         }),
         ..Default::default()
     }
+}
+
+/// `awslogs-stream-prefix` becomes `awslogs-stream: prefix/container-name/task-id`,
+/// the stream Amazon ECS documents for it. Sent resolved because the Go
+/// agent hands LogConfig to Docker unchanged and Docker's awslogs driver
+/// knows no `awslogs-stream-prefix` option (it would refuse it), so the
+/// payload Amazon ECS sends can only carry the resolved stream.
+fn awslogs_stream_resolved(c: &ContainerDef, task_id: &str) -> ContainerDef {
+    let mut c = c.clone();
+    if let Some(l) = c.log_configuration.as_mut() {
+        if l.log_driver.as_deref() == Some("awslogs") {
+            if let Some(prefix) = l.options.remove("awslogs-stream-prefix") {
+                l.options.insert(
+                    "awslogs-stream".into(),
+                    format!(
+                        "{prefix}/{}/{task_id}",
+                        c.name.as_deref().unwrap_or_default()
+                    ),
+                );
+            }
+        }
+    }
+    c
 }
 
 /// `repositoryCredentials` (type asm) or a private ECR image (type ecr).

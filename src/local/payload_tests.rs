@@ -401,3 +401,66 @@ fn ecr_images_carry_ecr_auth_data() {
         false
     );
 }
+
+/// awslogs as Amazon ECS hands it to an agent: `logsAuthStrategy` is the
+/// ACS model's `AuthStrategy` (ecs-agent/acs/model/api/api-2.json, enum
+/// ["ExecutionRole"]) on awslogs containers of a task with an execution role
+/// and absent otherwise; the options travel in
+/// `dockerConfig.hostConfig.LogConfig` like every driver's (the Go agent's
+/// checkpoint fixtures, agent/statemanager/testdata), with
+/// `awslogs-stream-prefix` resolved into the stream ECS names
+/// (`prefix/container-name/task-id`), since Docker's driver would refuse it.
+#[test]
+fn awslogs_travels_with_its_stream_and_the_execution_role_strategy() {
+    let d = |exec: bool| {
+        let mut d = serde_json::json!({
+            "family": "web",
+            "containerDefinitions": [{
+                "name": "app", "image": "busybox:latest",
+                "logConfiguration": {"logDriver": "awslogs", "options": {
+                    "awslogs-group": "/ecs/web", "awslogs-region": "us-east-1",
+                    "awslogs-stream-prefix": "ecs", "mode": "blocking"}}
+            }, {"name": "side", "image": "busybox:latest"}]
+        });
+        if exec {
+            d["executionRoleArn"] = "arn:aws:iam::000000000000:role/exec".into();
+        }
+        view(d.as_object().unwrap()).unwrap()
+    };
+    let t = build_task(
+        &task(serde_json::json!({})),
+        "web",
+        1,
+        &d(true),
+        "us-east-1",
+        &[],
+    );
+    let c = serde_json::to_value(&t.containers[0]).unwrap();
+    assert_eq!(c["logsAuthStrategy"], "ExecutionRole");
+    assert!(serde_json::to_value(&t.containers[1]).unwrap()["logsAuthStrategy"].is_null());
+    let host: serde_json::Value = serde_json::from_str(
+        t.containers[0]
+            .docker_config
+            .as_ref()
+            .unwrap()
+            .host_config
+            .as_deref()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        host["LogConfig"],
+        serde_json::json!({"Type": "awslogs", "Config": {
+            "awslogs-group": "/ecs/web", "awslogs-region": "us-east-1",
+            "awslogs-stream": "ecs/app/abc", "mode": "blocking"}})
+    );
+    let t = build_task(
+        &task(serde_json::json!({})),
+        "web",
+        1,
+        &d(false),
+        "us-east-1",
+        &[],
+    );
+    assert!(serde_json::to_value(&t.containers[0]).unwrap()["logsAuthStrategy"].is_null());
+}

@@ -120,7 +120,7 @@ fn json_file_logging_is_advertised_and_placed_by_default() {
         attrs.contains("com.amazonaws.ecs.capability.logging-driver.json-file"),
         "{attrs}"
     );
-    assert!(!attrs.contains("logging-driver.awslogs"), "{attrs}");
+    assert!(!attrs.contains("logging-driver.fluentd"), "{attrs}");
     let td = register_task_definition(
         &aws,
         serde_json::json!({"family": "json-file-logs", "containerDefinitions": [{

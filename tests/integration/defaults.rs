@@ -86,7 +86,7 @@ fn awsvpc_and_task_role_tasks_run_with_default_settings() {
 
 /// A definition that needs what the agent does not advertise (an EFS
 /// volume: ecs.capability.efs, with docker-remote-api.1.25, which is
-/// advertised; the awslogs driver) is refused by RunTask as Amazon ECS refuses it: no task, and
+/// advertised; the fluentd driver) is refused by RunTask as Amazon ECS refuses it: no task, and
 /// `failures: [{arn: <container instance>, reason: "ATTRIBUTE"}]`, plus a
 /// `detail` naming the missing attribute (Amazon ECS leaves it out; the
 /// field is part of its Failure shape). describe-task-definition shows the
@@ -119,18 +119,18 @@ fn definitions_needing_what_the_agent_lacks_fail_with_attribute() {
             "{want} not in {required:?}"
         );
     }
-    let awslogs = register_task_definition(
+    let fluentd = register_task_definition(
         &aws,
-        json!({"family": "needs-awslogs", "containerDefinitions": [{
+        json!({"family": "needs-fluentd", "containerDefinitions": [{
             "name": "app", "image": env.image(), "memory": 32, "essential": true,
-            "logConfiguration": {"logDriver": "awslogs", "options": {
-                "awslogs-group": "g", "awslogs-region": "us-east-1"}}}]}),
+            "logConfiguration": {"logDriver": "fluentd", "options": {
+                "fluentd-address": "127.0.0.1:24224"}}}]}),
     );
     for (td, missing) in [
         (&efs, "ecs.capability.efs"),
         (
-            &awslogs,
-            "com.amazonaws.ecs.capability.logging-driver.awslogs",
+            &fluentd,
+            "com.amazonaws.ecs.capability.logging-driver.fluentd",
         ),
     ] {
         let out = aws.ecs_ok(&[
@@ -152,7 +152,7 @@ fn definitions_needing_what_the_agent_lacks_fail_with_attribute() {
     let log = local.log();
     for missing in [
         "ecs.capability.efs",
-        "com.amazonaws.ecs.capability.logging-driver.awslogs",
+        "com.amazonaws.ecs.capability.logging-driver.fluentd",
     ] {
         assert!(
             log.contains(missing),

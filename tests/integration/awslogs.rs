@@ -1,0 +1,251 @@
+//! The awslogs log driver against moto's CloudWatch Logs (the AWS emulator
+//! scripts/testenv runs): tasks run through ecs-local with the real `aws
+//! ecs` CLI, their output read back with `aws logs get-log-events`, never
+//! from the agent's own log. The agent reaches moto only through the SDK's
+//! standard setting (AWS_ENDPOINT_URL_CLOUDWATCH_LOGS).
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::common::{
+    self, register_task_definition, run_task, sh, task_id, wait_task_status, Agent, Aws, EcsLocal,
+    REGION,
+};
+
+const START: Duration = Duration::from_secs(60);
+/// The shipper sends a batch at most 5 s after reading its first line.
+const ARRIVE: Duration = Duration::from_secs(60);
+const MOTO_ACCOUNT: &str = "123456789012";
+
+/// Every message of a stream, oldest first (get-log-events pages until its
+/// forward token stops moving); empty while the stream does not exist.
+fn events(logs: &Aws, group: &str, stream: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut args = vec![
+            "logs",
+            "get-log-events",
+            "--log-group-name",
+            group,
+            "--log-stream-name",
+            stream,
+            "--start-from-head",
+        ];
+        if let Some(t) = &token {
+            args.extend(["--next-token", t.as_str()]);
+        }
+        let Ok(page) = logs.run(&args) else {
+            return out;
+        };
+        let batch = page["events"].as_array().cloned().unwrap_or_default();
+        out.extend(
+            batch
+                .iter()
+                .map(|e| e["message"].as_str().unwrap_or_default().to_string()),
+        );
+        let next = page["nextForwardToken"].as_str().map(String::from);
+        if batch.is_empty() || next.is_none() || next == token {
+            return out;
+        }
+        token = next;
+    }
+}
+
+fn start_agent(env: &common::TestEnv, local: &EcsLocal, moto: &str) -> Agent {
+    Agent::start(env, local, &[("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", moto)])
+}
+
+/// A one-container task definition logging with awslogs; with an execution
+/// role its logs ship with the role's credentials (ecs-local marks the
+/// container `logsAuthStrategy: ExecutionRole`), without one with the
+/// agent's own (the harness's keys, through the SDK's default chain).
+fn awslogs_task(
+    env: &common::TestEnv,
+    aws: &Aws,
+    family: &str,
+    options: Value,
+    script: &str,
+    execution_role: bool,
+) -> String {
+    let mut td = json!({"family": family, "networkMode": "host",
+           "containerDefinitions": [{
+               "name": "app", "image": env.image(), "memory": 32, "essential": true,
+               "logConfiguration": {"logDriver": "awslogs", "options": options},
+               "command": sh(script)}]});
+    if execution_role {
+        td["executionRoleArn"] = json!(format!("arn:aws:iam::{MOTO_ACCOUNT}:role/exec"));
+    }
+    register_task_definition(aws, td)
+}
+
+/// The capabilities are advertised; a task whose container writes both
+/// streams, an empty line and a 300,000-byte line ships every line to the
+/// stream ECS names (`prefix/container/task-id`) in the group given, with the
+/// execution role (the payload carries `logsAuthStrategy: ExecutionRole`);
+/// the long line arrives split at 262,118 bytes as Docker splits it, and the
+/// local spool still serves `ecs-agent logs`.
+#[test]
+fn lines_reach_the_stream_ecs_names_with_the_execution_role() {
+    let Some(env) = common::env() else { return };
+    let Some(moto) = common::moto() else { return };
+    let group = format!("/ecs/{}", common::unique_ns("awslogs"));
+    let logs = Aws::moto(&env, &moto, REGION);
+    logs.run_ok(&["logs", "create-log-group", "--log-group-name", &group]);
+
+    let local = EcsLocal::start(&env);
+    let agent = start_agent(&env, &local, &moto);
+    let aws = Aws::new(&env, &local);
+    let instance = agent.wait_registered(&aws, START);
+    let attrs = agent.registered_attributes(&aws, &instance).to_string();
+    for cap in [
+        "com.amazonaws.ecs.capability.logging-driver.awslogs",
+        "ecs.capability.execution-role-awslogs",
+    ] {
+        assert!(attrs.contains(cap), "{cap} not advertised: {attrs}");
+    }
+
+    let td = awslogs_task(
+        &env,
+        &aws,
+        "awslogs-basic",
+        json!({"awslogs-group": group, "awslogs-region": REGION,
+               "awslogs-stream-prefix": "web", "mode": "blocking"}),
+        "for i in $(seq 1 500); do echo out-$i; echo err-$i >&2; done; echo; \
+         head -c 300000 /dev/zero | tr '\\0' x; echo; echo last",
+        true,
+    );
+    let arn = run_task(&aws, &agent, &td);
+    let t = wait_task_status(&aws, &agent, &arn, "STOPPED", START);
+    assert_eq!(t["containers"][0]["exitCode"], 0, "{t}");
+    let stream = format!("web/app/{}", task_id(&arn));
+    let got = common::wait_until_with_log(&agent, "every line in CloudWatch", ARRIVE, || {
+        let got = events(&logs, &group, &stream);
+        got.iter().any(|m| m == "last").then_some(got)
+    });
+    let outs: Vec<&String> = got.iter().filter(|m| m.starts_with("out-")).collect();
+    let errs: Vec<&String> = got.iter().filter(|m| m.starts_with("err-")).collect();
+    assert_eq!(outs.len(), 500, "{:?}", &got[..got.len().min(20)]);
+    assert_eq!(errs.len(), 500);
+    for (i, m) in outs.iter().enumerate() {
+        assert_eq!(**m, format!("out-{}", i + 1), "stdout in order");
+    }
+    // No event for the empty line; the long one in Docker's pieces.
+    assert!(!got.iter().any(String::is_empty));
+    let long: Vec<usize> = got
+        .iter()
+        .filter(|m| m.starts_with('x'))
+        .map(String::len)
+        .collect();
+    assert_eq!(long, [262_118, 300_000 - 262_118]);
+    assert_eq!(got.len(), 1000 + 2 + 1);
+    // The spool is Docker's json-file, where `ecs-agent logs` reads it.
+    let spool = agent.container_log(task_id(&arn), "app");
+    assert!(spool.contains("out-500\n") && spool.contains("last\n"));
+    // Counted in /metrics.
+    let port = agent
+        .var("ECS_AGENT_INTROSPECTION_PORT")
+        .expect("introspection port");
+    let shipped = metric(&port, "ecs_agent_awslogs_events_shipped_total ");
+    assert_eq!(shipped, Some(1003.0));
+}
+
+/// One sample of the agent's /metrics.
+fn metric(port: &str, prefix: &str) -> Option<f64> {
+    metrics(port)
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+}
+
+/// A container writes 4,000 numbered lines over several seconds while the
+/// agent is killed with SIGKILL and started again: every line arrives in
+/// CloudWatch, and exactly once (the shipper resumes from the position it
+/// checkpointed after its last successful PutLogEvents). The container
+/// stays up a while after its lines, so that its task is still running when
+/// the agent is back: ECS sends execution role credentials only for tasks
+/// meant to run, and they live in the agent's memory only (README, known
+/// issues). A second task, without an execution role (the instance's
+/// credentials), logs to a group that does not exist and may not be
+/// created: it runs to its end all the same, and /metrics counts the errors.
+#[test]
+fn every_line_reaches_cloudwatch_once_across_a_kill_9_of_the_agent() {
+    let Some(env) = common::env() else { return };
+    let Some(moto) = common::moto() else { return };
+    let group = format!("/ecs/{}", common::unique_ns("awslogs-k9"));
+    let logs = Aws::moto(&env, &moto, REGION);
+    logs.run_ok(&["logs", "create-log-group", "--log-group-name", &group]);
+
+    let local = EcsLocal::start(&env);
+    let mut agent = start_agent(&env, &local, &moto);
+    let aws = Aws::new(&env, &local);
+    agent.wait_registered(&aws, START);
+
+    const LINES: usize = 4000;
+    let td = awslogs_task(
+        &env,
+        &aws,
+        "awslogs-kill9",
+        json!({"awslogs-group": group, "awslogs-stream-prefix": "k9", "mode": "blocking"}),
+        // 40 bursts of 100 lines, 0.2 s apart: about 8 s of output.
+        "i=0; while [ $i -lt 40 ]; do j=0; while [ $j -lt 100 ]; do \
+         echo line-$((i*100+j)); j=$((j+1)); done; i=$((i+1)); sleep 0.2; done; sleep 30",
+        true,
+    );
+    let missing = awslogs_task(
+        &env,
+        &aws,
+        "awslogs-nogroup",
+        json!({"awslogs-group": format!("{group}-missing"), "mode": "non-blocking"}),
+        "echo nowhere; sleep 2",
+        false,
+    );
+    let arn = run_task(&aws, &agent, &td);
+    let nowhere = run_task(&aws, &agent, &missing);
+    let stream = format!("k9/app/{}", task_id(&arn));
+    // Some lines shipped, the container still writing: kill -9.
+    let before =
+        common::wait_until_with_log(&agent, "the first lines in CloudWatch", ARRIVE, || {
+            let n = events(&logs, &group, &stream).len();
+            (n > 0).then_some(n)
+        });
+    agent.kill9();
+    assert!(before < LINES, "the container had finished before the kill");
+    std::thread::sleep(Duration::from_secs(2));
+    agent.restart();
+    let t = wait_task_status(&aws, &agent, &arn, "STOPPED", START);
+    assert_eq!(t["containers"][0]["exitCode"], 0, "{t}");
+    let got = common::wait_until_with_log(&agent, "every line in CloudWatch", ARRIVE, || {
+        let got = events(&logs, &group, &stream);
+        (got.len() >= LINES).then_some(got)
+    });
+    let want: Vec<String> = (0..LINES).map(|i| format!("line-{i}")).collect();
+    assert_eq!(got.len(), LINES, "duplicates after the restart");
+    assert_eq!(got, want);
+
+    // The group that is not there: the task ran to its end all the same,
+    // and the failures are counted in /metrics.
+    let t = wait_task_status(&aws, &agent, &nowhere, "STOPPED", START);
+    assert_eq!(t["containers"][0]["exitCode"], 0, "{t}");
+    assert!(agent.is_running(), "the agent survived CloudWatch's errors");
+    let port = agent
+        .var("ECS_AGENT_INTROSPECTION_PORT")
+        .expect("introspection port");
+    common::wait_until_with_log(&agent, "awslogs errors in /metrics", ARRIVE, || {
+        metric(&port, "ecs_agent_errors_total{kind=\"awslogs\"} ").filter(|n| *n > 0.0)
+    });
+}
+
+/// The agent's /metrics text (plain HTTP/1.0 on its introspection port).
+fn metrics(port: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap_or(0)))
+    else {
+        return String::new();
+    };
+    let _ = s.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n");
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    text
+}
