@@ -33,8 +33,10 @@ pub struct Item {
     pub checkpoint: Position,
 }
 
-/// How much is read from the file at a time.
-const READ_CHUNK: usize = 256 * 1024;
+/// How much is read from the file at a time: the buffer each spool keeps
+/// for its whole life (allocated at the first read, never zeroed again, so
+/// an idle spool costs one read(2) per poll).
+const READ_CHUNK: usize = 64 * 1024;
 
 #[derive(serde::Deserialize)]
 struct Record {
@@ -69,6 +71,8 @@ pub struct Spool {
     partial: [Option<Partial>; 2],
     /// Lines skipped (non-blocking, too far behind) since the last call.
     pub dropped: u64,
+    /// The read buffer (READ_CHUNK bytes once used).
+    chunk: Vec<u8>,
 }
 
 impl Spool {
@@ -85,6 +89,7 @@ impl Spool {
             torn: Vec::new(),
             partial: [None, None],
             dropped: 0,
+            chunk: Vec::new(),
         }
     }
 
@@ -134,12 +139,21 @@ impl Spool {
         if self.drop_behind {
             self.skip_if_overrun()?;
         }
-        let mut chunk = vec![0u8; READ_CHUNK];
+        if self.chunk.is_empty() {
+            self.chunk = vec![0u8; READ_CHUNK];
+        }
+        let mut chunk = std::mem::take(&mut self.chunk);
+        let result = self.read_into(&mut chunk);
+        self.chunk = chunk;
+        result
+    }
+
+    fn read_into(&mut self, chunk: &mut [u8]) -> io::Result<Vec<Item>> {
         loop {
             let Some(file) = self.file.as_mut() else {
                 return Ok(Vec::new());
             };
-            let n = file.read(&mut chunk)?;
+            let n = file.read(chunk)?;
             if n > 0 {
                 // Only pieces of a long line so far: read on, so that an
                 // empty answer always means "at the end".
@@ -163,7 +177,7 @@ impl Spool {
                         inode: m.ino(),
                         offset: 0,
                     };
-                    items.extend(self.read()?);
+                    items.extend(self.read_into(chunk)?);
                     return Ok(items);
                 }
                 _ => return Ok(Vec::new()),
