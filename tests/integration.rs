@@ -18,6 +18,8 @@ mod bench_smoke;
 mod churn;
 #[path = "integration/container_logs.rs"]
 mod container_logs;
+#[path = "integration/containerd_in_docker.rs"]
+mod containerd_in_docker;
 #[path = "integration/credentials.rs"]
 mod credentials;
 #[path = "integration/defaults.rs"]
