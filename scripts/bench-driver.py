@@ -98,6 +98,8 @@ TARGETS = {
     "stopped": "0 processes 1 s after the exit",
     "health-100": "agent <= 1% of a core",
 }
+# Row keys, in table order (what --only accepts).
+ITEMS = tuple(TARGETS)
 # What the short tasks of the stopped-task item run: exit at once.
 SHORT_CMD = "exit 0"
 
@@ -1100,20 +1102,36 @@ disabled_plugins = [
     # ---- everything
 
     def measure(self):
+        only = set(self.args.only) if self.args.only else None
+
+        def wanted(*items):
+            return only is None or not only.isdisjoint(items)
+
         self.phase_world()
-        self.phase_idle_memory()
+        if wanted("rss-idle", "binary"):
+            self.phase_idle_memory()
         self.phase_warmup()
         for network_mode in START_MODES:
-            self.phase_start(network_mode)
-        self.phase_burst()
-        self.phase_loaded()
-        self.phase_restart()
-        self.phase_stopped()
-        if self.mode["profile"]:
+            if wanted(f"start-{network_mode}"):
+                self.phase_start(network_mode)
+        # The host-mode burst's tasks are the load of the next three items
+        # and the baseline of the awsvpc burst.
+        if wanted("burst", "rss-100", "cpu-100", "restart", "burst-awsvpc"):
+            self.phase_burst()
+        if wanted("rss-100", "cpu-100"):
+            self.phase_loaded()
+        if wanted("restart"):
+            self.phase_restart()
+        if wanted("stopped"):
+            self.phase_stopped()
+        if only is None and self.mode["profile"]:
             self.phase_profile()
-        self.phase_burst_awsvpc()
-        self.phase_pull()
-        self.phase_health()
+        if wanted("burst-awsvpc"):
+            self.phase_burst_awsvpc()
+        if wanted("pull"):
+            self.phase_pull()
+        if wanted("health-100"):
+            self.phase_health()
 
     def teardown(self):
         """Graceful where possible, then forceful: nothing may outlive the run."""
@@ -1468,13 +1486,14 @@ def rows(res):
             f"median {fmt_ms(am)}, p90 {fmt_ms(ap)}", f"median {fmt_ms(cm)}, p90 {fmt_ms(cp)}",
             f"{r:.2f}x (p90 {ap / cp:.2f}x)", TARGETS[f"start-{network_mode}"], verdict(r <= limit),
         ))
-    b = res["burst"]
-    r = b["agent_s"] / b["ctr_s"]
-    out.append((
-        "burst", f"burst: {b['n']} tasks ({b['calls']} RunTask x {b['count_per_call']}) until all RUNNING",
-        f"{b['agent_s']:.2f} s", f"{b['ctr_s']:.2f} s ({b['n']} sequential ctr run -d)",
-        f"{r:.2f}x", TARGETS["burst"], verdict(r <= 1.0),
-    ))
+    b = res.get("burst")
+    if b is not None:
+        r = b["agent_s"] / b["ctr_s"]
+        out.append((
+            "burst", f"burst: {b['n']} tasks ({b['calls']} RunTask x {b['count_per_call']}) until all RUNNING",
+            f"{b['agent_s']:.2f} s", f"{b['ctr_s']:.2f} s ({b['n']} sequential ctr run -d)",
+            f"{r:.2f}x", TARGETS["burst"], verdict(r <= 1.0),
+        ))
     ba = res.get("burst_awsvpc")
     if ba is not None:
         out.append((
@@ -1482,18 +1501,20 @@ def rows(res):
             f"{ba['agent_s']:.2f} s", f"{b['agent_s']:.2f} s (host-mode burst, same run)",
             f"{ba['agent_s'] / b['agent_s']:.2f}x", TARGETS["burst-awsvpc"], "met",
         ))
-    i = res["rss_idle"]
-    out.append((
-        "rss-idle", "agent RSS idle (VmRSS steady / VmHWM peak)",
-        f"{mib(i['rss_kib']):.1f} MiB / {mib(i['hwm_kib']):.1f} MiB", "-", "-",
-        TARGETS["rss-idle"], verdict(mib(i["rss_kib"]) <= 12),
-    ))
-    ld = res["rss_loaded"]
-    out.append((
-        "rss-100", f"agent RSS with {ld['tasks']} running tasks (VmRSS steady / VmHWM peak)",
-        f"{mib(ld['rss_after_window_kib']):.1f} MiB / {mib(ld['hwm_after_window_kib']):.1f} MiB", "-", "-",
-        TARGETS["rss-100"], verdict(mib(ld["rss_after_window_kib"]) <= 30),
-    ))
+    i = res.get("rss_idle")
+    if i is not None:
+        out.append((
+            "rss-idle", "agent RSS idle (VmRSS steady / VmHWM peak)",
+            f"{mib(i['rss_kib']):.1f} MiB / {mib(i['hwm_kib']):.1f} MiB", "-", "-",
+            TARGETS["rss-idle"], verdict(mib(i["rss_kib"]) <= 12),
+        ))
+    ld = res.get("rss_loaded")
+    if ld is not None:
+        out.append((
+            "rss-100", f"agent RSS with {ld['tasks']} running tasks (VmRSS steady / VmHWM peak)",
+            f"{mib(ld['rss_after_window_kib']):.1f} MiB / {mib(ld['hwm_after_window_kib']):.1f} MiB", "-", "-",
+            TARGETS["rss-100"], verdict(mib(ld["rss_after_window_kib"]) <= 30),
+        ))
     bi = res.get("binary")
     if bi is not None:
         base = f"{bi['ctr_bytes'] / 2**20:.1f} MiB (ctr)" if bi.get("ctr_bytes") else "-"
@@ -1503,44 +1524,48 @@ def rows(res):
             f"{bi['bytes'] / 2**20:.1f} MiB{local}", base, "-",
             TARGETS["binary"], verdict(bi["bytes"] <= 20 * 2**20),
         ))
-    c = res["cpu"]
-    pct = 100 * c["agent_s"] / c["window_s"]
-    out.append((
-        "cpu-100", f"CPU over {c['window_s']:.0f} s with {c['tasks']} running tasks",
-        f"{c['agent_s']:.2f} s ({pct:.2f}% of a core)",
-        f"containerd {c['containerd_s']:.2f} s ({100 * c['containerd_s'] / c['window_s']:.2f}%)",
-        "-", TARGETS["cpu-100"], verdict(pct <= 1.0),
-    ))
-    p = res["pull"]
-    if p["agent_s"] is not None:
-        r = p["agent_s"] / p["ctr_s"]
+    c = res.get("cpu")
+    if c is not None:
+        pct = 100 * c["agent_s"] / c["window_s"]
         out.append((
-            "pull", f"cold pull, {p['layers']} layers, {p['compressed_mib']:.0f} MiB, median of {p['rounds']} (pullStartedAt->pullStoppedAt)",
-            f"{p['agent_s']:.2f} s", f"{p['ctr_s']:.2f} s (ctr image pull, fresh namespace)",
-            f"{r:.2f}x time ({1 / r:.2f}x speed)", TARGETS["pull"], verdict(r <= 1.0),
+            "cpu-100", f"CPU over {c['window_s']:.0f} s with {c['tasks']} running tasks",
+            f"{c['agent_s']:.2f} s ({pct:.2f}% of a core)",
+            f"containerd {c['containerd_s']:.2f} s ({100 * c['containerd_s'] / c['window_s']:.2f}%)",
+            "-", TARGETS["cpu-100"], verdict(pct <= 1.0),
         ))
-    else:
-        r = p["agent_to_running_minus_cached_start_s"] / p["ctr_s"]
+    p = res.get("pull")
+    if p is not None:
+        if p["agent_s"] is not None:
+            r = p["agent_s"] / p["ctr_s"]
+            out.append((
+                "pull", f"cold pull, {p['layers']} layers, {p['compressed_mib']:.0f} MiB, median of {p['rounds']} (pullStartedAt->pullStoppedAt)",
+                f"{p['agent_s']:.2f} s", f"{p['ctr_s']:.2f} s (ctr image pull, fresh namespace)",
+                f"{r:.2f}x time ({1 / r:.2f}x speed)", TARGETS["pull"], verdict(r <= 1.0),
+            ))
+        else:
+            r = p["agent_to_running_minus_cached_start_s"] / p["ctr_s"]
+            out.append((
+                "pull", f"cold pull, {p['layers']} layers, {p['compressed_mib']:.0f} MiB (to RUNNING minus cached start)",
+                f"{p['agent_to_running_minus_cached_start_s']:.2f} s", f"{p['ctr_s']:.2f} s",
+                f"{r:.2f}x time", TARGETS["pull"], verdict(r <= 1.0),
+            ))
+    rs = res.get("restart")
+    if rs is not None:
+        ok = rs["agent_s"] <= 2.0 and rs["restarted"] == 0 and rs["tasks_running_after"] == rs["tasks"]
         out.append((
-            "pull", f"cold pull, {p['layers']} layers, {p['compressed_mib']:.0f} MiB (to RUNNING minus cached start)",
-            f"{p['agent_to_running_minus_cached_start_s']:.2f} s", f"{p['ctr_s']:.2f} s",
-            f"{r:.2f}x time", TARGETS["pull"], verdict(r <= 1.0),
+            "restart", f"kill -9 + start with {rs['tasks']} running tasks: reconciled and ACS connected",
+            f"{rs['agent_s']:.2f} s, {rs['restarted']} restarted", "-", "-", TARGETS["restart"], verdict(ok),
         ))
-    rs = res["restart"]
-    ok = rs["agent_s"] <= 2.0 and rs["restarted"] == 0 and rs["tasks_running_after"] == rs["tasks"]
-    out.append((
-        "restart", f"kill -9 + start with {rs['tasks']} running tasks: reconciled and ACS connected",
-        f"{rs['agent_s']:.2f} s, {rs['restarted']} restarted", "-", "-", TARGETS["restart"], verdict(ok),
-    ))
-    so = res["stopped"]
-    out.append((
-        "stopped", f"processes and PSS held by {so['n']} stopped short tasks, "
-        f"{so['agent_measured_after_exit_s']:.1f} s after the last exit",
-        f"{so['agent_processes']} processes, {mib(so['agent_pss_kib']):.1f} MiB",
-        f"{so['ctr_processes']} processes, {mib(so['ctr_pss_kib']):.1f} MiB ({so['n']} exited ctr run -d)",
-        "-", TARGETS["stopped"],
-        verdict(so["agent_processes"] == 0 and so["agent_measured_after_exit_s"] <= 1.5),
-    ))
+    so = res.get("stopped")
+    if so is not None:
+        out.append((
+            "stopped", f"processes and PSS held by {so['n']} stopped short tasks, "
+            f"{so['agent_measured_after_exit_s']:.1f} s after the last exit",
+            f"{so['agent_processes']} processes, {mib(so['agent_pss_kib']):.1f} MiB",
+            f"{so['ctr_processes']} processes, {mib(so['ctr_pss_kib']):.1f} MiB ({so['n']} exited ctr run -d)",
+            "-", TARGETS["stopped"],
+            verdict(so["agent_processes"] == 0 and so["agent_measured_after_exit_s"] <= 1.5),
+        ))
     h = res.get("health")
     if h is not None:
         hc, hp = h["checked"], h["plain"]
@@ -1837,7 +1862,14 @@ def main():
     ap.add_argument("--command", default="scripts/bench", help="the command line to record")
     ap.add_argument("--agent-env", action="append", default=[], metavar="KEY=VALUE",
                     help="extra agent environment (e.g. ECS_IMAGE_PULL_BEHAVIOR=prefer-cached)")
+    ap.add_argument("--only", action="append", default=[], metavar="ITEM",
+                    help="measure only these items (repeatable; the report file is then not written)")
     args = ap.parse_args()
+    unknown = [i for i in args.only if i not in ITEMS]
+    if unknown:
+        ap.error(f"--only: unknown item(s) {', '.join(unknown)}; items: {', '.join(ITEMS)}")
+    if args.only and args.out:
+        ap.error("--only measures part of the table: it writes no report (pass --out '')")
 
     for kv in args.agent_env:
         if "=" not in kv or not re.fullmatch(r"[A-Z_][A-Z0-9_]*", kv.partition("=")[0]):
