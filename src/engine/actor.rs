@@ -40,6 +40,7 @@ pub(crate) async fn run<R: ContainerRuntime>(
     };
     let mut network_released = false;
     let mut reaper = Reaper::new(&task);
+    let mut checkpointed;
     let mut health = super::health::HealthLoops::new(task.containers().len());
     loop {
         let actions = task.next_actions();
@@ -65,7 +66,7 @@ pub(crate) async fn run<R: ContainerRuntime>(
         // Checkpointed before the next message can act on it, so a restart
         // sees every decision taken so far.
         let change = task.take_report();
-        let checkpointed = inner.persist_and_report(&task, change);
+        checkpointed = inner.persist_and_report(&task, change);
         // Stopped containers give up their processes once their exit is saved.
         reaper.reap(&inner, &task, checkpointed);
         if task.is_done() {
@@ -122,7 +123,7 @@ pub(crate) async fn run<R: ContainerRuntime>(
     }
     // Stops any loop still running (their containers are gone).
     drop(health);
-    cleanup(&inner, &task, &mut rx).await;
+    cleanup(&inner, &mut task, &mut reaper, checkpointed, &mut rx).await;
 }
 
 /// Container `i` started `elapsed` ago: tell the task when its own
@@ -272,9 +273,13 @@ async fn recheck<R: ContainerRuntime>(inner: &Inner<R>, task: &mut Task) {
 
 /// ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION after the task stopped: its
 /// containers, snapshots and logs go, and the agent forgets it.
+/// `checkpointed`: the task's last checkpoint (its containers' exits) was
+/// written.
 async fn cleanup<R: ContainerRuntime>(
-    inner: &Inner<R>,
-    task: &Task,
+    inner: &Arc<Inner<R>>,
+    task: &mut Task,
+    reaper: &mut Reaper,
+    checkpointed: bool,
     rx: &mut mpsc::UnboundedReceiver<Msg>,
 ) {
     let jitter = inner.settings.cleanup_jitter.mul_f64(rand::random::<f64>());
@@ -285,7 +290,17 @@ async fn cleanup<R: ContainerRuntime>(
     loop {
         tokio::select! {
             _ = &mut sleep => break,
-            msg = rx.recv() => if msg.is_none() { break },
+            msg = rx.recv() => match msg {
+                None => break,
+                // A container that exits at once can be seen exited (and
+                // its task done) before its start call returns; the
+                // start's answer frees it to give up its containerd task.
+                Some(Msg::Event(event)) => {
+                    task.apply(event);
+                    reaper.reap(inner, task, checkpointed);
+                }
+                Some(_) => {}
+            },
         }
     }
     for (i, def) in task.def().containers.iter().enumerate() {

@@ -63,6 +63,42 @@ async fn an_exited_container_gives_up_its_task_at_once_and_its_record_at_cleanup
     assert_eq!(deletes, 1, "one delete per exit");
 }
 
+/// A container that exits at once: containerd's exit event can come before
+/// the start call returns. The task is STOPPED (and done) with the start
+/// still in flight, so the delete must wait for the start's answer, not for
+/// a next turn of the task that never comes.
+#[tokio::test(start_paused = true)]
+async fn a_container_that_exits_before_its_start_returns_gives_up_its_task_too() {
+    let h = engine(ImagePullBehavior::Default);
+    h.runtime.delay_starts(Duration::from_millis(50));
+    h.engine
+        .accept(vec![PayloadTask::Run(Box::new(task_def(
+            ContainerDef::minimal("app", "busybox"),
+        )))])
+        .expect("accepted");
+    let id = container_id("t1", 0, "app");
+    let started_at = h
+        .runtime
+        .wait_for(|c| *c == Call::Start { id: id.clone() })
+        .await;
+    h.runtime.exit(&id, 0).await;
+    let stopped = h.reporter.wait_for(is_stopped).await;
+    assert_eq!(stopped.containers[0].exit_code, Some(0));
+    let deleted_at = tokio::time::timeout(
+        Duration::from_secs(1),
+        h.runtime
+            .wait_for(|c| *c == Call::DeleteTask { id: id.clone() }),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("no delete of {id}'s task: {:?}", h.runtime.calls()));
+    assert_eq!(
+        deleted_at - started_at,
+        Duration::from_millis(50),
+        "deleted as soon as the start returned"
+    );
+    assert!(!h.runtime.calls().contains(&Call::Remove { id }));
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_never_started_container_of_a_stopped_task_gives_up_its_task_too() {
     let h = engine(ImagePullBehavior::Default);

@@ -4,6 +4,11 @@
 //! container record, snapshot, log and state stay until cleanup. (The agent
 //! restart between an exit and its reaping is in durability.rs's
 //! kill_9_leaves_containers_running_and_the_restarted_agent_adopts_them.)
+//!
+//! How fast is for `scripts/bench` (row `stopped`: 0 processes 1 s after
+//! the last of 50 exits); here the state is waited for, within a bound
+//! shorter than the 12 s after which the shim kills a logger that did not
+//! leave by itself, so that such a logger fails the test.
 
 use std::path::Path;
 use std::process::Command;
@@ -17,6 +22,8 @@ use crate::common::{
 };
 
 const START: Duration = Duration::from_secs(60);
+/// How long a STOPPED task's shim and logger may take to go (see above).
+const GONE: Duration = Duration::from_secs(10);
 /// Lines of the burst, written as fast as `seq` can and followed at once by
 /// the exit (1.2 MiB, twenty pipes' worth).
 const LINES: u32 = 200_000;
@@ -100,31 +107,18 @@ fn an_exited_container_leaves_no_process_and_keeps_every_byte_of_its_output() {
     let logger = processes_naming(&log_name);
     assert_eq!(shim.len(), 1, "the container's shim: {shim:?}");
     assert_eq!(logger.len(), 1, "the container's logger: {logger:?}");
-    let held: Vec<u32> = shim.iter().chain(&logger).map(|(p, _)| *p).collect();
 
     // The exit, as seen from here: its main process is gone.
     let exited = common::wait_until(Duration::from_secs(30), Duration::from_millis(10), || {
         (!alive(pid)).then(Instant::now)
     });
-    let gone = common::wait_until(Duration::from_secs(20), Duration::from_millis(10), || {
-        held.iter().all(|p| !alive(*p)).then(Instant::now)
-    });
-    let took = gone - exited;
-    eprintln!("shim and logger gone {took:?} after the container's exit");
-    // The target is 1 s; the margin is for a loaded CI host (the
-    // shim's own fallback, SIGKILL of a logger that does not leave, is 12 s).
-    assert!(
-        took < Duration::from_secs(3),
-        "shim and logger took {took:?} to go"
-    );
-
     let t = wait_task_status(&aws, &agent, &arn, "STOPPED", START);
     assert_eq!(t["containers"][0]["exitCode"], 3, "{t}");
-    assert!(
-        processes_naming(&container).is_empty() && processes_naming(&log_name).is_empty(),
-        "processes left: {:?} {:?}",
-        processes_naming(&container),
-        processes_naming(&log_name)
+    // Once STOPPED: the shim and the logger go by themselves.
+    let gone = wait_gone(&[container.as_str(), log_name.as_str()]);
+    eprintln!(
+        "shim and logger gone {:?} after the container's exit",
+        gone - exited
     );
     // containerd: no task, but the record and its snapshot stay for cleanup.
     let tasks = common::ctr(&env, &ns, &["tasks", "ls", "-q"]);
@@ -172,6 +166,90 @@ fn an_exited_container_leaves_no_process_and_keeps_every_byte_of_its_output() {
             .contains("exited task deleted: its shim and logger end")
             .then_some(())
     });
+}
+
+/// Waits (at most [`GONE`]) until no process that can still run names any
+/// of `needles`; returns when.
+#[track_caller]
+fn wait_gone(needles: &[&str]) -> Instant {
+    let started = Instant::now();
+    loop {
+        let left: Vec<(u32, String)> = needles
+            .iter()
+            .flat_map(|n| processes_naming(n))
+            .filter(|(p, _)| alive(*p))
+            .collect();
+        if left.is_empty() {
+            return Instant::now();
+        }
+        assert!(
+            started.elapsed() < GONE,
+            "{} process(es) still there {GONE:?} after STOPPED: {left:?}",
+            left.len()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Tasks whose container exits at once: containerd can send the exit before
+/// the start call has returned, and the task is STOPPED with its start still
+/// in flight (the agent deleted no task then, and kept the shim and logger
+/// until cleanup: 2 to 16 of 50 such tasks in scripts/bench runs). Many at
+/// once, so that some exits outrun their start.
+#[test]
+fn tasks_that_exit_at_once_leave_no_process_once_stopped() {
+    const CALLS: usize = 4;
+    const PER_CALL: usize = 10;
+    let Some(env) = common::env() else { return };
+    let local = EcsLocal::start(&env);
+    let agent = Agent::start(&env, &local, &[]);
+    let aws = Aws::new(&env, &local);
+    agent.wait_registered(&aws, START);
+    let td = register_task_def(
+        &aws,
+        "reap-short",
+        json!([{"name": "short", "image": env.image(), "memory": 16, "essential": true,
+        "command": sh("exit 0")}]),
+    );
+    let mut arns = Vec::new();
+    for _ in 0..CALLS {
+        let out = aws.ecs_ok(&[
+            "run-task",
+            "--cluster",
+            agent.cluster(),
+            "--task-definition",
+            &td,
+            "--count",
+            &PER_CALL.to_string(),
+        ]);
+        assert_eq!(out["failures"], json!([]), "{out}");
+        for t in out["tasks"].as_array().expect("tasks") {
+            arns.push(t["taskArn"].as_str().expect("taskArn").to_string());
+        }
+    }
+    assert_eq!(arns.len(), CALLS * PER_CALL);
+    for arn in &arns {
+        let t = wait_task_status(&aws, &agent, arn, "STOPPED", START);
+        assert_eq!(t["containers"][0]["exitCode"], 0, "{t}");
+    }
+    // Shims name their container (`-id <task id>-0-short`), loggers the log
+    // file under the task's directory: both name the task id.
+    let ids: Vec<&str> = arns.iter().map(|a| task_id(a)).collect();
+    wait_gone(&ids);
+    let tasks = common::ctr(&env, agent.namespace(), &["tasks", "ls", "-q"]);
+    let left: Vec<&str> = tasks
+        .lines()
+        .filter(|l| ids.iter().any(|id| l.trim().starts_with(id)))
+        .collect();
+    assert!(left.is_empty(), "containerd tasks left: {left:?}");
+    // Their records stay until cleanup.
+    let records = common::ctr(&env, agent.namespace(), &["containers", "ls", "-q"]);
+    for id in &ids {
+        assert!(
+            records.lines().any(|l| l.trim().starts_with(id)),
+            "record of {id} gone before cleanup: {records}"
+        );
+    }
 }
 
 fn assert_whole_log(path: &Path) {
