@@ -67,6 +67,8 @@ MODES = {
         "pull_rounds": 5,
         "profile": True,
         "stopped_n": 50,
+        "large_n": 100,
+        "local_cycles": 1000,
     },
     # For the test suite: every row, few tasks, tiny image, short windows.
     "smoke": {
@@ -80,6 +82,8 @@ MODES = {
         "pull_rounds": 1,
         "profile": False,
         "stopped_n": 3,
+        "large_n": 2,
+        "local_cycles": 60,
     },
 }
 
@@ -97,11 +101,63 @@ TARGETS = {
     "restart": "<= 2 s, 0 restarted",
     "stopped": "0 processes 1 s after the exit",
     "health-100": "agent <= 1% of a core",
+    "rss-large": "flat: <= +8 MiB",
+    "rss-local": "flat: <= +8 MiB",
 }
+# "Flat" for the rows above: what tests/integration/churn.rs allows ecs-local
+# (twice the noise measured there).
+FLAT_KIB = 8 * 1024
 # Row keys, in table order (what --only accepts).
 ITEMS = tuple(TARGETS)
 # What the short tasks of the stopped-task item run: exit at once.
 SHORT_CMD = "exit 0"
+# Amazon ECS's quotas, which the largest task definition fills: 10 containers,
+# 64 KiB of compact JSON (as tests/integration/churn.rs's largest_definition).
+MAX_CONTAINERS = 10
+MAX_DEFINITION_BYTES = 64 * 1024
+# The large-task item's agent cleans up a stopped task after this long
+# (ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION's minimum), so that what it keeps
+# afterwards is what it failed to forget.
+LARGE_CLEANUP_WAIT = "1s"
+
+
+def largest_definition(family, image, command):
+    """10 containers whose environments fill the definition to exactly
+    64 KiB; environment[0] of the first holds a 6-digit stamp."""
+    containers = [
+        {
+            "name": f"c{i}", "image": image, "memory": 16, "essential": i == 0,
+            "command": ["sh", "-c", command],
+            "environment": [{"name": "STAMP", "value": "000000"}],
+            "dockerLabels": {"churn.index": str(i)},
+        }
+        for i in range(MAX_CONTAINERS)
+    ]
+
+    def size():
+        return len(json.dumps({"family": family, "containerDefinitions": containers}, separators=(",", ":")))
+
+    value = "v" * 200
+    k = 0
+    total = size()
+    while True:
+        entry = {"name": f"VAR_{k}", "value": value}
+        grows = len(json.dumps(entry, separators=(",", ":"))) + 1
+        if total + grows > MAX_DEFINITION_BYTES:
+            break
+        containers[k % MAX_CONTAINERS]["environment"].append(entry)
+        total += grows
+        k += 1
+    last = containers[(k + MAX_CONTAINERS - 1) % MAX_CONTAINERS]["environment"]
+    last[-1]["value"] = value + "p" * (MAX_DEFINITION_BYTES - total)
+    assert size() == MAX_DEFINITION_BYTES, size()
+    return {"family": family, "containerDefinitions": containers}
+
+
+def stamped(definition, n):
+    d = json.loads(json.dumps(definition))
+    d["containerDefinitions"][0]["environment"][0]["value"] = f"{n:06d}"
+    return d
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 LOG_TS = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z")
@@ -262,6 +318,8 @@ class Run:
         self.agent_log_n = 0
         self.run_id = os.path.basename(self.dir)
         self.client = None
+        # Settings of one item's agent (phase_large), under --agent-env's.
+        self.extra_agent_env = {}
 
     # ---- bookkeeping for --cleanup
 
@@ -424,6 +482,7 @@ disabled_plugins = [
         }
         if "HOME" in os.environ:
             env["HOME"] = os.environ["HOME"]
+        env.update(self.extra_agent_env)
         for kv in self.args.agent_env:
             k, _, v = kv.partition("=")
             env[k] = v
@@ -1099,6 +1158,102 @@ disabled_plugins = [
                 f"reaped by the shims {r['shim_children_s']:.2f} s"
             )
 
+    def restart_agent_with(self, extra_env):
+        """A graceful stop (the tasks' containers stay) and a start with
+        `extra_env` in the agent's environment."""
+        self.stop_proc("ecs-agent")
+        wait_for("ecs-local to see the ACS session end", 15, 0.05, lambda: self.instance_connected() is None)
+        self.extra_agent_env = dict(extra_env)
+        self.start_agent()
+        self.wait_registered()
+
+    def wait_cleaned(self, arns, timeout):
+        """Until the agent's log says every task in `arns` is cleaned up
+        (containers removed, and the agent forgot it)."""
+        want = set(arns)
+
+        def done():
+            self.check_agent_alive()
+            seen = set()
+            for line in read_log(self.agent_log):
+                if "task cleaned up" in line:
+                    m = re.search(r"task=(\S+)", line)
+                    if m:
+                        seen.add(m.group(1))
+            return want <= seen or None
+
+        wait_for(f"{len(want)} task(s) cleaned up", timeout, 0.5, done)
+
+    def agent_memory(self):
+        s = proc_status(self.agent_pid)
+        return {"rss_kib": s["VmRSS"], "anon_kib": s.get("RssAnon"), "hwm_kib": s["VmHWM"]}
+
+    def phase_large(self):
+        """Agent RSS after many of the largest tasks Amazon ECS allows (issue
+        18 point 3), each run to STOPPED and cleaned up: what stays is what
+        the agent did not give back. Its own agent, with the minimum cleanup
+        wait; 10 tasks per RunTask; a sample after each batch is cleaned."""
+        n = self.mode["large_n"]
+        self.stop_all_tasks(timeout=300)
+        self.restart_agent_with({"ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION": LARGE_CLEANUP_WAIT})
+        self.client.register_task_definition(**largest_definition("bench-large", self.image, SHORT_CMD))
+        settle = self.mode["settle_s"]
+        samples = []
+        done = 0
+        t0 = time.time()
+        while done < n:
+            count = 1 if done == 0 else min(10, n - done)
+            arns = self.run_tasks("bench-large", count)
+            d = self.wait_status(arns, "STOPPED", 600, 0.5)
+            bad = [t for t in d.values() if t["containers"][0].get("exitCode") != 0]
+            if bad:
+                raise BenchError(f"large task did not exit 0: {bad[0]}")
+            self.wait_cleaned(arns, 120)
+            done += count
+            time.sleep(settle)
+            samples.append({"tasks": done, **self.agent_memory()})
+        self.results["rss_large"] = {
+            "n": n,
+            "containers": MAX_CONTAINERS,
+            "definition_bytes": MAX_DEFINITION_BYTES,
+            "samples": samples,
+            "settle_s": settle,
+            "seconds": time.time() - t0,
+        }
+        first, last = samples[0], samples[-1]
+        log(
+            f"large tasks: agent VmRSS {mib(first['rss_kib']):.1f} MiB after 1, "
+            f"{mib(last['rss_kib']):.1f} MiB after {n} (anonymous {mib(first['anon_kib']):.1f} -> "
+            f"{mib(last['anon_kib']):.1f} MiB), {time.time() - t0:.0f} s"
+        )
+
+    def phase_local_churn(self):
+        """ecs-local's RSS over register/deregister cycles of the largest task
+        definition (issue 18 point 11), from a sample after the first cycles
+        (allocator arenas, redb's page cache) to the last."""
+        cycles = self.mode["local_cycles"]
+        warm = min(50, cycles // 2)
+        base = largest_definition("bench-churn", self.image, SHORT_CMD)
+        pid = self.procs["ecs-local"].pid
+        samples = []
+        t0 = time.time()
+        for i in range(1, cycles + 1):
+            r = self.client.register_task_definition(**stamped(base, i))
+            self.client.deregister_task_definition(taskDefinition=r["taskDefinition"]["taskDefinitionArn"])
+            if i == warm or i == cycles or i % 100 == 0:
+                s = proc_status(pid)
+                samples.append({"cycles": i, "rss_kib": s["VmRSS"], "anon_kib": s.get("RssAnon")})
+        self.results["rss_local"] = {
+            "cycles": cycles,
+            "warm": warm,
+            "samples": samples,
+            "seconds": time.time() - t0,
+        }
+        log(
+            f"ecs-local churn: VmRSS {mib(samples[0]['rss_kib']):.1f} MiB after {warm} cycles, "
+            f"{mib(samples[-1]['rss_kib']):.1f} MiB after {cycles}, {time.time() - t0:.0f} s"
+        )
+
     # ---- everything
 
     def measure(self):
@@ -1132,6 +1287,11 @@ disabled_plugins = [
             self.phase_pull()
         if wanted("health-100"):
             self.phase_health()
+        # Last: the agent is restarted with a short cleanup wait for it.
+        if wanted("rss-local"):
+            self.phase_local_churn()
+        if wanted("rss-large"):
+            self.phase_large()
 
     def teardown(self):
         """Graceful where possible, then forceful: nothing may outlive the run."""
@@ -1584,6 +1744,28 @@ def rows(res):
             f"without checks: agent {pct(hp, 'agent_s'):.2f}%; {stack(hp)}",
             "-", TARGETS["health-100"], verdict(pct(hc, "agent_s") <= 1.0),
         ))
+    lg = res.get("rss_large")
+    if lg is not None:
+        first, last = lg["samples"][0], lg["samples"][-1]
+        grew = last["rss_kib"] - first["rss_kib"]
+        per = grew / max(1, last["tasks"] - first["tasks"])
+        out.append((
+            "rss-large", f"agent RSS after {lg['n']} of the largest tasks ({lg['containers']} containers, "
+            f"{lg['definition_bytes'] // 1024} KiB definition), each stopped and cleaned up",
+            f"{mib(last['rss_kib']):.1f} MiB", f"{mib(first['rss_kib']):.1f} MiB (after the first)",
+            f"{'+' if per >= 0 else ''}{per:.0f} KiB a task", TARGETS["rss-large"],
+            verdict(grew <= FLAT_KIB),
+        ))
+    lc = res.get("rss_local")
+    if lc is not None:
+        first, last = lc["samples"][0], lc["samples"][-1]
+        grew = last["rss_kib"] - first["rss_kib"]
+        out.append((
+            "rss-local", f"ecs-local RSS after {lc['cycles']} register/deregister cycles of the largest task definition",
+            f"{mib(last['rss_kib']):.1f} MiB", f"{mib(first['rss_kib']):.1f} MiB (after {first['cycles']} cycles)",
+            f"{'+' if grew >= 0 else ''}{grew / 1024:.1f} MiB", TARGETS["rss-local"],
+            verdict(grew <= FLAT_KIB),
+        ))
     return out
 
 
@@ -1727,6 +1909,26 @@ def details(res):
         f"same command, 1 s after all are STOPPED in `ctr tasks ls`: containerd keeps each exited task's shim until "
         f"its task is deleted, which is what the agent did until issue 19 (plus a logger each)."
     )
+    lg = res.get("rss_large")
+    if lg is not None:
+        curve = ", ".join(f"{x['tasks']}: {mib(x['rss_kib']):.1f}" for x in lg["samples"])
+        out.append(
+            f"- Large tasks: the agent restarted (SIGTERM, tasks left running) with "
+            f"ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION={LARGE_CLEANUP_WAIT}, then {lg['n']} tasks of the largest definition "
+            f"Amazon ECS allows ({lg['containers']} containers whose environments fill {lg['definition_bytes'] // 1024} KiB, "
+            f"each container `{SHORT_CMD}`), one first, then 10 per RunTask; each batch waited for until STOPPED and "
+            f"cleaned up (the agent's `task cleaned up` line), then {lg['settle_s']:.0f} s "
+            f"before VmRSS is read. VmRSS (MiB) by tasks done: {curve}. What the agent keeps after cleanup is what it "
+            f"did not give back: tasks it forgot (a leak), or free memory the allocator holds."
+        )
+    lc = res.get("rss_local")
+    if lc is not None:
+        curve = ", ".join(f"{x['cycles']}: {mib(x['rss_kib']):.1f}" for x in lc["samples"])
+        out.append(
+            f"- ecs-local under churn: {lc['cycles']} RegisterTaskDefinition + DeregisterTaskDefinition cycles of the "
+            f"largest definition (a new revision each), VmRSS (MiB) by cycles: {curve} (as tests/integration/churn.rs, "
+            f"through botocore)."
+        )
     return "\n".join(out)
 
 
@@ -1786,6 +1988,7 @@ scripts/bench --bin-dir DIR   # use the ecs-agent and ecs-local in DIR instead o
 scripts/bench --out FILE      # write the report to FILE ('' = do not write)
 scripts/bench --json FILE     # also write the raw results (every sample) as JSON
 scripts/bench --agent-env K=V # run the agent with an extra setting, e.g. ECS_IMAGE_PULL_BEHAVIOR=prefer-cached
+scripts/bench --only ITEM     # only this row (repeatable; e.g. --only stopped); prints it, writes no report
 ```
 
 A full run measures for about 3.5 minutes. The release build before it took

@@ -10,7 +10,7 @@ use std::process::Command;
 use crate::common;
 
 /// Row keys of the table, one per benchmark item.
-const ROWS: [&str; 13] = [
+const ROWS: [&str; 15] = [
     "start-host",
     "start-bridge",
     "start-awsvpc",
@@ -24,6 +24,8 @@ const ROWS: [&str; 13] = [
     "restart",
     "stopped",
     "health-100",
+    "rss-large",
+    "rss-local",
 ];
 
 fn repo() -> PathBuf {
@@ -93,6 +95,8 @@ fn bench_smoke_run_prints_every_row_with_numbers_and_cleans_up() {
         "burst-awsvpc",
         "pull",
         "stopped",
+        "rss-large",
+        "rss-local",
     ] {
         let cells = row(&stdout, key).expect("row");
         assert!(
