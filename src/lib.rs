@@ -15,6 +15,7 @@ pub mod endpoints;
 pub mod engine;
 #[cfg(test)]
 mod fuzz_support;
+pub mod heap;
 pub mod image;
 pub mod local;
 pub mod logger;

@@ -17,6 +17,8 @@ fn main() -> ExitCode {
     if args.next().is_some_and(|a| a == ecs::logger::LOGS_COMMAND) {
         return logs(args);
     }
+    // Before the runtime starts its threads (see ecs::heap).
+    ecs::heap::limit_arenas();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
