@@ -382,17 +382,34 @@ pub fn parse_config(text: Option<&str>) -> Result<DockerCreateConfig, String> {
 }
 
 pub fn parse_host_config(text: Option<&str>) -> Result<DockerHostConfig, String> {
+    parse_host_config_with(text, &[])
+}
+
+/// `log_secrets`: the names of the container's `logConfiguration.secretOptions`
+/// (their values are fetched at create; see `log_driver::accept`).
+pub fn parse_host_config_with(
+    text: Option<&str>,
+    log_secrets: &[String],
+) -> Result<DockerHostConfig, String> {
     let f = Fields::decode("dockerConfig.hostConfig", text, HOST_CONFIG_FIELDS)?;
     f.refuse_unimplemented(HOST_CONFIG_IMPLEMENTED)?;
     let log = match f.get("LogConfig") {
-        None | Some(Value::Null) => LogDriver::default(),
+        // Docker's default driver (json-file), which secretOptions may name.
+        None | Some(Value::Null) => {
+            super::log_driver::accept("", None, &f.path("LogConfig"), log_secrets)?
+        }
         Some(Value::Object(log)) => {
             let kind = match nested(log, "Type") {
                 None | Some(Value::Null) => "",
                 Some(Value::String(s)) => s.as_str(),
                 Some(_) => return Err(format!("{}.Type: expected a string", f.path("LogConfig"))),
             };
-            super::log_driver::parse(kind, nested(log, "Config"), &f.path("LogConfig"))?
+            super::log_driver::accept(
+                kind,
+                nested(log, "Config"),
+                &f.path("LogConfig"),
+                log_secrets,
+            )?
         }
         Some(_) => return Err(format!("{}: expected an object", f.path("LogConfig"))),
     };

@@ -12,7 +12,7 @@ use super::def::AwsInputs;
 use super::def::{
     Condition, ContainerDef, Dependency, NetworkMode, PortMapping, Protocol, TaskDef, TaskLimits,
 };
-use super::docker_config::{parse_config, parse_host_config};
+use super::docker_config::{parse_config, parse_host_config, parse_host_config_with};
 use super::image_ref::ImageRef;
 use super::limits::{too_many_containers, MAX_CONTAINERS, MAX_NAME_LEN};
 use super::linux::{check_sysctls, IpcMode, LinuxOptions, PidMode};
@@ -20,7 +20,7 @@ use super::log_driver::LogDriver;
 use super::net::{parse_mac, Eni};
 use super::netopts::net_options;
 use super::resources::{
-    self, AsmRegistryAuth, EcrRegistryAuth, EnvFileRef, SecretProvider, SecretRef,
+    self, AsmRegistryAuth, EcrRegistryAuth, EnvFileRef, SecretProvider, SecretRef, SecretTarget,
 };
 use super::volumes::{check_volumes_from, mount_points, task_volumes, volumes_from, TaskVolume};
 
@@ -364,7 +364,14 @@ fn container_def(
     }
     let docker = c.docker_config.clone().unwrap_or_default();
     let config = parse_config(docker.config.as_deref()).map_err(|e| invalid(at(&e)))?;
-    let host = parse_host_config(docker.host_config.as_deref()).map_err(|e| invalid(at(&e)))?;
+    let log_secrets: Vec<String> = c
+        .secrets
+        .iter()
+        .filter(|s| is_log_driver_secret(s))
+        .filter_map(|s| s.name.clone())
+        .collect();
+    let host = parse_host_config_with(docker.host_config.as_deref(), &log_secrets)
+        .map_err(|e| invalid(at(&e)))?;
     if let Some(mode) = host.network_mode.as_deref() {
         // Docker's "default" is its bridge.
         let same = mode == network_mode.as_str()
@@ -475,6 +482,11 @@ fn with_logs_auth(log: LogDriver, strategy: Option<&str>) -> LogDriver {
             a.execution_role = strategy == Some("ExecutionRole");
             LogDriver::Awslogs(a)
         }
+        // Known once its secretOptions are fetched, at create.
+        LogDriver::Pending(mut p) => {
+            p.execution_role = strategy == Some("ExecutionRole");
+            LogDriver::Pending(p)
+        }
         other => other,
     }
 }
@@ -531,9 +543,16 @@ fn restart_policy(
     }))
 }
 
-/// `secrets`: environment variables from SSM or Secrets Manager. Secrets for
-/// a log driver (`logConfiguration.secretOptions`, target LOG_DRIVER) have no
-/// driver to go to yet and are refused by name.
+/// A secret for the log driver (`logConfiguration.secretOptions`, sent as
+/// target LOG_DRIVER). As the Go agent's PopulateSecrets decides: a secret
+/// of type ENVIRONMENT_VARIABLE is an environment variable whatever its
+/// target (Amazon ECS sends secretOptions without a type).
+fn is_log_driver_secret(s: &acs::Secret) -> bool {
+    s.target.as_deref() == Some("LOG_DRIVER") && s.kind.as_deref() != Some("ENVIRONMENT_VARIABLE")
+}
+
+/// `secrets`: environment variables from SSM or Secrets Manager, and the
+/// log driver's `secretOptions` (references only, both fetched at create).
 fn secrets(container: &str, list: &[acs::Secret]) -> Result<Vec<SecretRef>, InvalidTask> {
     let mut out = Vec::with_capacity(list.len());
     for (i, s) in list.iter().enumerate() {
@@ -548,11 +567,6 @@ fn secrets(container: &str, list: &[acs::Secret]) -> Result<Vec<SecretRef>, Inva
             .clone()
             .filter(|v| !v.is_empty())
             .ok_or_else(|| at("valueFrom: missing"))?;
-        if s.target.as_deref() == Some("LOG_DRIVER") {
-            return Err(at(
-                "target LOG_DRIVER (logConfiguration.secretOptions) is not supported by this agent yet",
-            ));
-        }
         match s.kind.as_deref() {
             None | Some("") | Some("ENVIRONMENT_VARIABLE") => {}
             Some(other) => {
@@ -561,6 +575,18 @@ fn secrets(container: &str, list: &[acs::Secret]) -> Result<Vec<SecretRef>, Inva
                 )))
             }
         }
+        let target = if is_log_driver_secret(s) {
+            SecretTarget::LogDriver
+        } else {
+            match s.target.as_deref() {
+                None | Some("") | Some("CONTAINER") | Some("LOG_DRIVER") => SecretTarget::Env,
+                Some(other) => {
+                    return Err(at(&format!(
+                        "target {other:?}: expected CONTAINER or LOG_DRIVER"
+                    )))
+                }
+            }
+        };
         let provider = match s.provider.as_deref() {
             Some("ssm") => SecretProvider::Ssm,
             Some("asm") => SecretProvider::Asm,
@@ -584,6 +610,7 @@ fn secrets(container: &str, list: &[acs::Secret]) -> Result<Vec<SecretRef>, Inva
             value_from,
             provider,
             region,
+            target,
         });
     }
     Ok(out)

@@ -4,7 +4,8 @@
 //! received; ecs-agent/acs/model/api/api-2.json `Secret`, `EnvironmentFile`).
 
 use super::from_acs::{task_def, Policy};
-use super::resources::{SecretProvider, SecretRef};
+use super::log_driver::LogDriver;
+use super::resources::{SecretProvider, SecretRef, SecretTarget};
 use crate::model::acs;
 
 const ASM_ARN: &str = "arn:aws:secretsmanager:us-west-2:123456789012:secret:db-AbCdEf";
@@ -47,6 +48,7 @@ fn secrets_and_env_files_are_kept_as_references() {
             value_from: "secret-value-from".into(),
             provider: SecretProvider::Ssm,
             region: "us-west-2".into(),
+            target: SecretTarget::Env,
         }
     );
     assert_eq!(aws.secrets[1].region, "eu-west-1");
@@ -93,8 +95,8 @@ fn bad_secrets_and_env_files_are_refused_naming_the_field() {
         ),
         (
             serde_json::json!({"secrets": [{"name": "A", "valueFrom": "/x", "provider": "ssm", "region": "r",
-                                            "type": "ENVIRONMENT_VARIABLE", "target": "LOG_DRIVER"}]}),
-            "container \"app\": secrets[0].target LOG_DRIVER (logConfiguration.secretOptions) is not supported by this agent yet",
+                                            "target": "VOLUME"}]}),
+            "container \"app\": secrets[0].target \"VOLUME\": expected CONTAINER or LOG_DRIVER",
         ),
         (
             serde_json::json!({"secrets": [{"name": "A", "valueFrom": format!("{ASM_ARN}:key"), "provider": "asm", "region": "r"}]}),
@@ -210,4 +212,110 @@ fn ecr_registry_authentication_is_kept_as_received() {
         let t = task(serde_json::json!({ "registryAuthentication": auth }));
         assert_eq!(task_def(&t, Policy::default()).unwrap_err().reason, want);
     }
+}
+
+/// `logConfiguration.secretOptions` as Amazon ECS sends them: `secrets` of
+/// target LOG_DRIVER without a type (the Go agent's engine tests' payloads;
+/// the ACS model's `SecretTarget`), with LogConfig in hostConfig.
+fn log_task(log_config: serde_json::Value, secrets: serde_json::Value) -> acs::Task {
+    task(serde_json::json!({
+        "secrets": secrets,
+        "dockerConfig": {"hostConfig": serde_json::json!({"LogConfig": log_config}).to_string()}
+    }))
+}
+
+#[test]
+fn secret_options_are_kept_as_references_for_the_log_driver() {
+    let t = log_task(
+        serde_json::json!({"Type": "awslogs", "Config": {"awslogs-region": "us-west-2"}}),
+        serde_json::json!([
+            {"name": "awslogs-group", "valueFrom": "/app/group", "provider": "ssm",
+             "region": "us-west-2", "target": "LOG_DRIVER"},
+            {"name": "TOKEN", "valueFrom": "/app/token", "provider": "ssm",
+             "region": "us-west-2", "type": "ENVIRONMENT_VARIABLE", "target": "CONTAINER"},
+            // The Go agent's PopulateSecrets: a type ENVIRONMENT_VARIABLE
+            // goes to the environment whatever the target.
+            {"name": "ALSO_ENV", "valueFrom": "/app/x", "provider": "ssm",
+             "region": "us-west-2", "type": "ENVIRONMENT_VARIABLE", "target": "LOG_DRIVER"}
+        ]),
+    );
+    let mut t = t;
+    t.containers[0].logs_auth_strategy = Some("ExecutionRole".into());
+    let d = task_def(&t, Policy::default()).unwrap();
+    let c = &d.containers[0];
+    let targets: Vec<_> = c
+        .aws
+        .secrets
+        .iter()
+        .map(|s| (s.name.as_str(), s.target))
+        .collect();
+    assert_eq!(
+        targets,
+        [
+            ("awslogs-group", SecretTarget::LogDriver),
+            ("TOKEN", SecretTarget::Env),
+            ("ALSO_ENV", SecretTarget::Env)
+        ]
+    );
+    let LogDriver::Pending(p) = &c.log else {
+        panic!("{:?}", c.log)
+    };
+    assert_eq!(p.kind, "awslogs");
+    assert_eq!(p.secret_names, ["awslogs-group"]);
+    assert!(p.execution_role);
+    // Resolved at create with the fetched value, as if it had been sent.
+    let LogDriver::Awslogs(a) = p
+        .resolve(&[("awslogs-group".into(), "/ecs/from-ssm".into())])
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(a.group, "/ecs/from-ssm");
+    assert_eq!(a.region.as_deref(), Some("us-west-2"));
+    assert!(a.execution_role);
+    // A checkpoint of before reads its secrets as environment variables.
+    let old: SecretRef = serde_json::from_value(serde_json::json!({
+        "name": "A", "value_from": "/x", "provider": "Ssm", "region": "r"}))
+    .unwrap();
+    assert_eq!(old.target, SecretTarget::Env);
+}
+
+#[test]
+fn a_secret_option_the_driver_does_not_know_is_refused_by_name() {
+    for (log_config, name, want) in [
+        (
+            serde_json::json!({"Type": "awslogs", "Config": {}}),
+            "awslogs-token",
+            "unknown log opt 'awslogs-token' for awslogs log driver",
+        ),
+        (
+            serde_json::json!({"Type": "json-file"}),
+            "splunk-token",
+            "unknown log opt 'splunk-token' for json-file log driver",
+        ),
+        (
+            serde_json::json!({"Type": "awslogs"}),
+            "tag",
+            "Config.tag: not supported by this agent's awslogs",
+        ),
+    ] {
+        let t = log_task(
+            log_config,
+            serde_json::json!([{"name": name, "valueFrom": "/p", "provider": "ssm",
+                                "region": "us-west-2", "target": "LOG_DRIVER"}]),
+        );
+        let reason = task_def(&t, Policy::default()).unwrap_err().reason;
+        assert!(
+            reason.starts_with("container \"app\": dockerConfig.hostConfig.LogConfig"),
+            "{reason}"
+        );
+        assert!(reason.contains(want), "{name}: {reason}");
+    }
+    // Docker's none driver checks no option: accepted, and discarded.
+    let t = log_task(
+        serde_json::json!({"Type": "none"}),
+        serde_json::json!([{"name": "anything", "valueFrom": "/p", "provider": "ssm",
+                            "region": "us-west-2", "target": "LOG_DRIVER"}]),
+    );
+    assert!(task_def(&t, Policy::default()).is_ok());
 }

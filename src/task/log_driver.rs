@@ -23,6 +23,153 @@ pub enum LogDriver {
     /// CloudWatch Logs. The logger still writes the json-file (the spool)
     /// and the agent ships it (`logger::ship`).
     Awslogs(Box<Awslogs>),
+    /// A driver with `secretOptions`: only known once their values are
+    /// fetched, right before the container is created ([`PendingLog::resolve`]).
+    Pending(Box<PendingLog>),
+}
+
+/// `logConfiguration` with `secretOptions` (secrets of target LOG_DRIVER),
+/// as accepted: the options sent in clear and the names of the secret ones.
+/// Never their values: those are fetched with the execution role at each
+/// create and go only into the driver the container is created with (the
+/// Go agent's PopulateSecrets puts them into `LogConfig.Config` then).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PendingLog {
+    /// `LogConfig.Type` ("" for Docker's default).
+    pub kind: String,
+    /// `LogConfig.Config` as sent.
+    pub options: Map<String, Value>,
+    /// The secretOptions' names; each is an option the driver knows.
+    pub secret_names: Vec<String>,
+    /// The JSON path, for messages.
+    pub at: String,
+    /// `logsAuthStrategy: "ExecutionRole"` (see [`Awslogs::execution_role`]).
+    pub execution_role: bool,
+}
+
+impl PendingLog {
+    /// The driver with the fetched `(name, value)` pairs merged into its
+    /// options (a secret option wins over one of the same name in clear, as
+    /// Go's map assignment), checked as if they had been sent in `options`.
+    /// Errors never show a secret value: where Docker's message would quote
+    /// it, it says which secret option it came from.
+    pub fn resolve(&self, values: &[(String, String)]) -> Result<LogDriver, String> {
+        let mut options = self.options.clone();
+        for name in &self.secret_names {
+            let Some((_, v)) = values.iter().rev().find(|(k, _)| k == name) else {
+                return Err(format!(
+                    "{}.Config: no value fetched for secret option '{name}'",
+                    self.at
+                ));
+            };
+            options.insert(name.clone(), Value::String(v.clone()));
+        }
+        let parsed = parse(&self.kind, Some(&Value::Object(options)), &self.at).map_err(|e| {
+            let mut e = e;
+            for (name, v) in values {
+                if self.secret_names.contains(name) {
+                    e = e.replace(
+                        &format!("{v:?}"),
+                        &format!("(the value of secret option '{name}')"),
+                    );
+                }
+            }
+            e
+        })?;
+        Ok(match parsed {
+            LogDriver::Awslogs(mut a) => {
+                a.execution_role = self.execution_role;
+                a.secret_options = self.secret_names.clone();
+                LogDriver::Awslogs(a)
+            }
+            other => other,
+        })
+    }
+}
+
+/// At acceptance. Without `secret_names`, [`parse`]. With them (the names of
+/// the container's secretOptions), each must be an option the driver takes
+/// (refused by name in Docker's words otherwise) and the driver is
+/// [`LogDriver::Pending`] until create, when the values are there.
+pub fn accept(
+    kind: &str,
+    options: Option<&Value>,
+    at: &str,
+    secret_names: &[String],
+) -> Result<LogDriver, String> {
+    if secret_names.is_empty() {
+        return parse(kind, options, at);
+    }
+    let options = match options {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(o)) => o.clone(),
+        Some(_) => return Err(format!("{at}.Config: expected an object of strings")),
+    };
+    for name in secret_names {
+        check_name(kind, name, at)?;
+    }
+    // The options in clear, checked by name too: a bad one is refused now.
+    for name in options.keys() {
+        check_name(kind, name, at)?;
+    }
+    Ok(LogDriver::Pending(Box::new(PendingLog {
+        kind: kind.to_string(),
+        options,
+        secret_names: secret_names.to_vec(),
+        at: at.to_string(),
+        execution_role: false,
+    })))
+}
+
+/// json-file options this agent applies, and those Docker has that it does not.
+const JSON_FILE_OPTS: &[&str] = &["max-size", "max-file", "compress"];
+const JSON_FILE_UNSUPPORTED: &[&str] = &["labels", "labels-regex", "env", "env-regex", "tag"];
+/// awslogs options this agent applies, and those Docker has that it does not.
+const AWSLOGS_OPTS: &[&str] = &[
+    "awslogs-group",
+    "awslogs-region",
+    "awslogs-stream",
+    "awslogs-stream-prefix",
+    "awslogs-create-group",
+    "awslogs-endpoint",
+    "mode",
+    "max-buffer-size",
+];
+const AWSLOGS_UNSUPPORTED: &[&str] = &[
+    "awslogs-datetime-format",
+    "awslogs-multiline-pattern",
+    "awslogs-credentials-endpoint",
+    "awslogs-force-flush-interval-seconds",
+    "awslogs-max-buffered-events",
+    "awslogs-format",
+    "tag",
+];
+
+/// An option name as the driver `kind` takes it: Docker's "unknown log opt"
+/// for a name it does not know, this agent's refusal for one Docker has and
+/// this agent does not apply. Docker's none driver checks no option.
+fn check_name(kind: &str, key: &str, at: &str) -> Result<(), String> {
+    match kind {
+        "" | "json-file" if JSON_FILE_OPTS.contains(&key) => Ok(()),
+        "" | "json-file" if JSON_FILE_UNSUPPORTED.contains(&key) => Err(format!(
+            "{at}.Config.{key}: not supported by this agent's json-file (supported: max-size, max-file)"
+        )),
+        "" | "json-file" => Err(format!(
+            "{at}.Config: unknown log opt '{key}' for json-file log driver"
+        )),
+        "none" => Ok(()),
+        "awslogs" if AWSLOGS_OPTS.contains(&key) => Ok(()),
+        "awslogs" if AWSLOGS_UNSUPPORTED.contains(&key) => Err(format!(
+            "{at}.Config.{key}: not supported by this agent's awslogs (supported: {})",
+            AWSLOGS_OPTS.join(", ")
+        )),
+        "awslogs" => Err(format!(
+            "{at}.Config: unknown log opt '{key}' for awslogs log driver"
+        )),
+        other => Err(format!(
+            "{at}.Type {other:?} is not supported by this agent (supported: {SUPPORTED})"
+        )),
+    }
 }
 
 /// The awslogs options, checked.
@@ -46,6 +193,22 @@ pub struct Awslogs {
     /// `from_acs`, not an option): ship with the task execution role.
     #[serde(default)]
     pub execution_role: bool,
+    /// The options whose value came from `secretOptions` (set by
+    /// [`PendingLog::resolve`]): their values are never logged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_options: Vec<String>,
+}
+
+impl Awslogs {
+    /// `value` of option `key` as the agent's log may show it: a secret
+    /// option's is replaced by its name.
+    pub fn shown(&self, key: &str, value: &str) -> String {
+        if self.secret_options.iter().any(|k| k == key) {
+            format!("(secret option '{key}')")
+        } else {
+            value.to_string()
+        }
+    }
 }
 
 /// Where a container's events go in its group.
@@ -113,6 +276,7 @@ fn json_file(options: &Map<String, Value>, at: &str) -> Result<LogDriver, String
         let Some(value) = value.as_str() else {
             return Err(format!("{at}.Config.{key}: expected a string"));
         };
+        check_name("json-file", key, at)?;
         let bad = |why: &str| format!("{at}.Config.{key} {value:?}: {why}");
         match key.as_str() {
             "max-size" => {
@@ -133,15 +297,17 @@ fn json_file(options: &Map<String, Value>, at: &str) -> Result<LogDriver, String
             }
             "compress" => match value.parse::<bool>() {
                 Ok(false) => {}
-                Ok(true) => return Err(bad("compressed rotated logs are not supported by this agent")),
+                Ok(true) => {
+                    return Err(bad(
+                        "compressed rotated logs are not supported by this agent",
+                    ))
+                }
                 Err(_) => return Err(bad("expected true or false")),
             },
             // Docker's other json-file options put extra attributes on each
-            // record; not done here, so refused rather than ignored.
-            "labels" | "labels-regex" | "env" | "env-regex" | "tag" => {
-                return Err(format!("{at}.Config.{key}: not supported by this agent's json-file (supported: max-size, max-file)"))
-            }
-            _ => return Err(format!("{at}.Config: unknown log opt '{key}' for json-file log driver")),
+            // record; not done here, so refused (by check_name) rather than
+            // ignored.
+            _ => {}
         }
     }
     Ok(LogDriver::JsonFile { max_size, max_file })
@@ -153,34 +319,10 @@ fn awslogs(options: &Map<String, Value>, at: &str) -> Result<LogDriver, String> 
         let Some(value) = value.as_str() else {
             return Err(format!("{at}.Config.{key}: expected a string"));
         };
-        match key.as_str() {
-            "awslogs-group"
-            | "awslogs-region"
-            | "awslogs-stream"
-            | "awslogs-stream-prefix"
-            | "awslogs-create-group"
-            | "awslogs-endpoint"
-            | "mode"
-            | "max-buffer-size" => {
-                o.insert(key.as_str(), value);
-            }
-            // Docker's other awslogs options: not done here, so refused by
-            // name rather than ignored.
-            "awslogs-datetime-format"
-            | "awslogs-multiline-pattern"
-            | "awslogs-credentials-endpoint"
-            | "awslogs-force-flush-interval-seconds"
-            | "awslogs-max-buffered-events"
-            | "awslogs-format"
-            | "tag" => {
-                return Err(format!(
-                    "{at}.Config.{key}: not supported by this agent's awslogs (supported: awslogs-group, \
-                     awslogs-region, awslogs-stream, awslogs-stream-prefix, awslogs-create-group, \
-                     awslogs-endpoint, mode, max-buffer-size)"
-                ))
-            }
-            _ => return Err(format!("{at}.Config: unknown log opt '{key}' for awslogs log driver")),
-        }
+        // Docker's other awslogs options: not done here, so refused by name
+        // rather than ignored.
+        check_name("awslogs", key, at)?;
+        o.insert(key.as_str(), value);
     }
     let bad = |key: &str, why: &str| {
         format!(
@@ -283,6 +425,7 @@ fn awslogs(options: &Map<String, Value>, at: &str) -> Result<LogDriver, String> 
         blocking,
         max_buffer_size,
         execution_role: false,
+        secret_options: Vec::new(),
     })))
 }
 
@@ -329,192 +472,4 @@ pub fn human_size(s: &str) -> Option<u64> {
     };
     let bytes = size * mul;
     (bytes.is_finite() && bytes < u64::MAX as f64).then_some(bytes as u64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    const AT: &str = "dockerConfig.hostConfig.LogConfig";
-
-    #[test]
-    fn sizes_as_go_units_reads_them() {
-        for (s, n) in [
-            ("10", 10),
-            ("10b", 10),
-            ("1k", 1000),
-            ("10m", 10_000_000),
-            ("10M", 10_000_000),
-            ("10MB", 10_000_000),
-            ("10MiB", 10_000_000),
-            ("1.5g", 1_500_000_000),
-            ("2 k", 2000),
-        ] {
-            assert_eq!(human_size(s), Some(n), "{s}");
-        }
-        for s in ["", "m", "10x", "10mbb", "-1", "10 mx", "ten"] {
-            assert_eq!(human_size(s), None, "{s}");
-        }
-    }
-
-    #[test]
-    fn json_file_is_the_default_and_takes_docker_options() {
-        assert_eq!(parse("", None, AT), Ok(LogDriver::default()));
-        assert_eq!(
-            parse(
-                "json-file",
-                Some(&json!({"max-size": "10k", "max-file": "3", "compress": "false"})),
-                AT
-            ),
-            Ok(LogDriver::JsonFile {
-                max_size: Some(10_000),
-                max_file: 3
-            })
-        );
-        assert_eq!(
-            parse("none", Some(&json!({"x": "y"})), AT),
-            Ok(LogDriver::None)
-        );
-    }
-
-    #[test]
-    fn bad_options_are_named() {
-        for (opts, says) in [
-            (
-                json!({"max-size": "0"}),
-                "max-size must be a positive number",
-            ),
-            (json!({"max-size": "big"}), "Config.max-size \"big\""),
-            (json!({"max-file": "0"}), "max-file must be a whole number"),
-            (json!({"max-file": 2}), "Config.max-file: expected a string"),
-            (
-                json!({"compress": "true"}),
-                "compressed rotated logs are not supported",
-            ),
-            (json!({"tag": "x"}), "Config.tag: not supported"),
-            (
-                json!({"mode": "x"}),
-                "unknown log opt 'mode' for json-file log driver",
-            ),
-        ] {
-            let e = parse("json-file", Some(&opts), AT).unwrap_err();
-            assert!(e.contains(says) && e.starts_with(AT), "{opts}: {e}");
-        }
-        let e = parse("gelf", None, AT).unwrap_err();
-        assert!(
-            e.contains(
-                "Type \"gelf\" is not supported by this agent (supported: json-file, none, awslogs)"
-            ),
-            "{e}"
-        );
-    }
-
-    fn aws(opts: Value) -> Result<Awslogs, String> {
-        match parse("awslogs", Some(&opts), AT)? {
-            LogDriver::Awslogs(a) => Ok(*a),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn awslogs_takes_docker_options_with_ecs_defaults() {
-        let a = aws(json!({"awslogs-group": "/ecs/web"})).unwrap();
-        assert_eq!(
-            a,
-            Awslogs {
-                group: "/ecs/web".into(),
-                region: None,
-                stream: StreamName::ContainerId,
-                create_group: false,
-                endpoint: None,
-                // Amazon ECS's default since June 2025, with the Go agent's 10m.
-                blocking: false,
-                max_buffer_size: 10_000_000,
-                execution_role: false,
-            }
-        );
-        assert_eq!(a.stream_name("web", "t1", "cid"), "cid");
-        let a = aws(json!({
-            "awslogs-group": "g", "awslogs-region": "eu-west-1",
-            "awslogs-stream-prefix": "app", "awslogs-create-group": "true",
-            "awslogs-endpoint": "http://127.0.0.1:5000", "mode": "non-blocking",
-            "max-buffer-size": "4m"
-        }))
-        .unwrap();
-        assert_eq!(a.stream_name("web", "abc123", "cid"), "app/web/abc123");
-        assert_eq!(a.region.as_deref(), Some("eu-west-1"));
-        assert!(a.create_group && !a.blocking);
-        assert_eq!(a.max_buffer_size, 4_000_000);
-        assert_eq!(a.endpoint.as_deref(), Some("http://127.0.0.1:5000"));
-        let a =
-            aws(json!({"awslogs-group": "g", "awslogs-stream": "s", "mode": "blocking"})).unwrap();
-        assert!(a.blocking);
-        assert_eq!(a.stream_name("web", "t", "c"), "s");
-    }
-
-    #[test]
-    fn awslogs_refuses_as_docker_does_naming_the_option() {
-        for (opts, says) in [
-            (
-                json!({}),
-                "must specify a value for log opt 'awslogs-group'",
-            ),
-            (
-                json!({"awslogs-group": ""}),
-                "must specify a value for log opt 'awslogs-group'",
-            ),
-            (
-                json!({"awslogs-group": "a b"}),
-                "Config.awslogs-group \"a b\"",
-            ),
-            (
-                json!({"awslogs-group": "g", "awslogs-create-group": "yes"}),
-                "Config.awslogs-create-group \"yes\": expected true or false",
-            ),
-            (
-                json!({"awslogs-group": "g", "mode": "fast"}),
-                "logging mode not supported: fast",
-            ),
-            (
-                json!({"awslogs-group": "g", "mode": "blocking", "max-buffer-size": "1m"}),
-                "only supported with 'mode=non-blocking'",
-            ),
-            (
-                json!({"awslogs-group": "g", "max-buffer-size": "0"}),
-                "Config.max-buffer-size \"0\"",
-            ),
-            (
-                json!({"awslogs-group": "g", "awslogs-stream": "a", "awslogs-stream-prefix": "b"}),
-                "cannot be used together",
-            ),
-            (
-                json!({"awslogs-group": "g", "awslogs-stream": "a:b"}),
-                "Config.awslogs-stream \"a:b\"",
-            ),
-            (
-                json!({"awslogs-group": "g", "awslogs-endpoint": "logs.local"}),
-                "Config.awslogs-endpoint",
-            ),
-            (
-                json!({"awslogs-group": "g", "awslogs-region": "us west"}),
-                "Config.awslogs-region",
-            ),
-            (
-                json!({"awslogs-group": "g", "awslogs-multiline-pattern": "^x"}),
-                "Config.awslogs-multiline-pattern: not supported",
-            ),
-            (
-                json!({"awslogs-group": "g", "max-size": "1m"}),
-                "unknown log opt 'max-size' for awslogs log driver",
-            ),
-            (
-                json!({"awslogs-group": 3}),
-                "Config.awslogs-group: expected a string",
-            ),
-        ] {
-            let e = aws(opts.clone()).unwrap_err();
-            assert!(e.contains(says) && e.starts_with(AT), "{opts}: {e}");
-        }
-    }
 }

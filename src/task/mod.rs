@@ -29,6 +29,8 @@ mod from_acs_tests;
 #[cfg(test)]
 mod lifecycle_tests;
 #[cfg(test)]
+mod log_driver_tests;
+#[cfg(test)]
 mod payload_fixture_tests;
 #[cfg(test)]
 mod reconcile_tests;

@@ -17,16 +17,30 @@ pub enum SecretProvider {
     Asm,
 }
 
-/// One `secrets` entry injected as an environment variable.
+/// Where a secret's value goes (ACS `target`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum SecretTarget {
+    /// An environment variable of the container (`CONTAINER`, or none).
+    #[default]
+    Env,
+    /// An option of the container's log driver (`LOG_DRIVER`: the task
+    /// definition's `logConfiguration.secretOptions`).
+    LogDriver,
+}
+
+/// One `secrets` entry: an environment variable, or a log driver option.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecretRef {
-    /// The environment variable's name.
+    /// The environment variable's name, or the log driver option's.
     pub name: String,
     /// A parameter name or ARN (SSM), a secret ARN with optional suffix (ASM).
     pub value_from: String,
     pub provider: SecretProvider,
     /// Region of the service to ask (ACS `region`: the ARN's, else the task's).
     pub region: String,
+    /// A checkpoint from before secretOptions reads as an environment variable.
+    #[serde(default)]
+    pub target: SecretTarget,
 }
 
 /// An `environmentFiles` entry of type s3.

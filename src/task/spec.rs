@@ -117,6 +117,9 @@ pub fn container_log(driver: &LogDriver, path: PathBuf) -> ContainerLog {
             max_file: 2,
         },
         LogDriver::None => ContainerLog::Discard,
+        // Never reaches the runtime: the create replaces it with the driver
+        // its fetched secretOptions resolve to (engine::exec).
+        LogDriver::Pending(_) => ContainerLog::Discard,
     }
 }
 
