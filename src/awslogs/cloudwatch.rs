@@ -43,6 +43,10 @@ pub struct Destination {
     pub client: Client,
     pub group: String,
     pub stream: String,
+    /// The group and stream as errors and the agent's log show them: from
+    /// secretOptions, the option's name instead of its value.
+    pub shown_group: String,
+    pub shown_stream: String,
     pub create_group: bool,
 }
 
@@ -68,15 +72,15 @@ impl Destination {
         if refused {
             return CloudWatchError::Refused {
                 call,
-                group: self.group.clone(),
-                stream: self.stream.clone(),
+                group: self.shown_group.clone(),
+                stream: self.shown_stream.clone(),
                 detail,
             };
         }
         CloudWatchError::Retry {
             call,
-            group: self.group.clone(),
-            stream: self.stream.clone(),
+            group: self.shown_group.clone(),
+            stream: self.shown_stream.clone(),
             missing: e.code() == Some("ResourceNotFoundException"),
             detail,
         }
@@ -85,8 +89,8 @@ impl Destination {
     fn timeout(&self, call: &'static str) -> CloudWatchError {
         CloudWatchError::Retry {
             call,
-            group: self.group.clone(),
-            stream: self.stream.clone(),
+            group: self.shown_group.clone(),
+            stream: self.shown_stream.clone(),
             detail: format!("no answer in {CALL_TIMEOUT:?}"),
             missing: false,
         }
@@ -133,8 +137,8 @@ impl Destination {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| CloudWatchError::Refused {
                 call: "PutLogEvents",
-                group: self.group.clone(),
-                stream: self.stream.clone(),
+                group: self.shown_group.clone(),
+                stream: self.shown_stream.clone(),
                 detail: e.to_string(),
             })?;
         let call = self
@@ -149,7 +153,7 @@ impl Destination {
             Ok(Err(e)) => Err(self.err("PutLogEvents", &e)),
             Ok(Ok(out)) => {
                 if let Some(r) = out.rejected_log_events_info() {
-                    tracing::warn!(group = %self.group, stream = %self.stream, too_old_end = ?r.too_old_log_event_end_index(), too_new_start = ?r.too_new_log_event_start_index(), expired_end = ?r.expired_log_event_end_index(), "CloudWatch rejected some events of a batch (outside its time window)");
+                    tracing::warn!(group = %self.shown_group, stream = %self.shown_stream, too_old_end = ?r.too_old_log_event_end_index(), too_new_start = ?r.too_new_log_event_start_index(), expired_end = ?r.expired_log_event_end_index(), "CloudWatch rejected some events of a batch (outside its time window)");
                 }
                 Ok(())
             }

@@ -40,7 +40,7 @@ use crate::backoff::Backoff;
 use crate::credentials::{CredentialsStore, RoleType};
 use crate::observe::AgentMetrics;
 use crate::task::def::{task_id, TaskDef};
-use crate::task::log_driver::{Awslogs, LogDriver};
+use crate::task::log_driver::{Awslogs, LogDriver, StreamName};
 use crate::task::spec::container_id;
 
 pub use batch::{Batch, Event};
@@ -151,34 +151,59 @@ impl Shipping {
     }
 }
 
+impl Shipping {
+    /// Ships container `i` of `task` with `opts`.
+    fn spawn(&self, task: &TaskDef, i: usize, opts: &Awslogs) -> Shipper {
+        let id = task_id(&task.arn);
+        let name = task
+            .containers
+            .get(i)
+            .map(|c| c.name.as_str())
+            .unwrap_or_default();
+        let key = format!("{id}/{name}");
+        let job = Job {
+            ctx: self.ctx.clone(),
+            task_arn: task.arn.clone(),
+            key: key.clone(),
+            path: crate::logger::json_log_path(&self.ctx.data_dir, id, name),
+            stream: opts.stream_name(name, id, &container_id(id, i, name)),
+            opts: opts.clone(),
+        };
+        let (stop, stopped) = watch::channel(false);
+        let done = tokio::spawn(job.run(stopped));
+        Shipper { stop, done, key }
+    }
+}
+
 impl LogShipper for Shipping {
     fn start(&self, task: &TaskDef) {
         let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
         if tasks.contains_key(&task.arn) {
             return;
         }
-        let id = task_id(&task.arn);
         let mut shippers = Vec::new();
         for (i, c) in task.containers.iter().enumerate() {
             let LogDriver::Awslogs(opts) = &c.log else {
                 continue;
             };
-            let key = format!("{id}/{}", c.name);
-            let job = Job {
-                ctx: self.ctx.clone(),
-                task_arn: task.arn.clone(),
-                key: key.clone(),
-                path: crate::logger::json_log_path(&self.ctx.data_dir, id, &c.name),
-                stream: opts.stream_name(&c.name, id, &container_id(id, i, &c.name)),
-                opts: (**opts).clone(),
-            };
-            let (stop, stopped) = watch::channel(false);
-            let done = tokio::spawn(job.run(stopped));
-            shippers.push(Shipper { stop, done, key });
+            shippers.push(self.spawn(task, i, opts));
         }
         if !shippers.is_empty() {
             tasks.insert(task.arn.clone(), shippers);
         }
+    }
+
+    fn start_container(&self, task: &TaskDef, index: usize, opts: &Awslogs) {
+        let Some(c) = task.containers.get(index) else {
+            return;
+        };
+        let key = format!("{}/{}", task_id(&task.arn), c.name);
+        let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+        let shippers = tasks.entry(task.arn.clone()).or_default();
+        if shippers.iter().any(|s| s.key == key) {
+            return;
+        }
+        shippers.push(self.spawn(task, index, opts));
     }
 
     fn finish<'a>(&'a self, task_arn: &'a str) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
@@ -239,6 +264,12 @@ impl Job {
             client: aws_sdk_cloudwatchlogs::Client::from_conf(conf.build()),
             group: self.opts.group.clone(),
             stream: self.stream.clone(),
+            shown_group: self.opts.shown("awslogs-group", &self.opts.group),
+            shown_stream: match &self.opts.stream {
+                StreamName::Fixed(_) => self.opts.shown("awslogs-stream", &self.stream),
+                StreamName::Prefix(_) => self.opts.shown("awslogs-stream-prefix", &self.stream),
+                StreamName::ContainerId => self.stream.clone(),
+            },
             create_group: self.opts.create_group,
         }
     }
@@ -250,7 +281,7 @@ impl Job {
             let key = self.key.clone();
             crate::blocking::run(move || offsets.load(&key))
         };
-        tracing::info!(task = %self.task_arn, container = %self.key, group = %dest.group, stream = %dest.stream, resume = ?resume, "awslogs: shipping");
+        tracing::info!(task = %self.task_arn, container = %self.key, group = %dest.shown_group, stream = %dest.shown_stream, resume = ?resume, "awslogs: shipping");
         let mut spool = Spool::new(&self.path, resume, !self.opts.blocking);
         let mut batch = Batch::new();
         let mut checkpoint: Option<Position> = None;
@@ -394,7 +425,6 @@ impl ProvideCredentials for ExecutionRole {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::log_driver::StreamName;
 
     #[test]
     fn the_execution_role_only_when_marked_and_allowed() {
@@ -407,6 +437,7 @@ mod tests {
             blocking: false,
             max_buffer_size: 1,
             execution_role: true,
+            secret_options: Vec::new(),
         };
         assert!(uses_execution_role(&opts, true));
         assert!(!uses_execution_role(&opts, false));

@@ -31,6 +31,9 @@ pub(crate) async fn run<R: ContainerRuntime>(
     if let Some(shipper) = &inner.log_shipper {
         shipper.start(task.def());
     }
+    if restored {
+        exec::resume_secret_log_shipping(&inner, &task);
+    }
     let mut images: Vec<Option<PulledImage>> = vec![None; task.containers().len()];
     // OOM kills by the task's memory limit already explained (a restored
     // task's earlier ones included), so that each explains one exit.

@@ -5,6 +5,7 @@ mod links;
 mod metadata;
 pub mod metadata_file;
 mod netfiles;
+mod secret_log;
 pub mod tokens;
 
 use std::future::Future;
@@ -23,14 +24,16 @@ use crate::task::container::{BindMount, NetworkAttachment, PulledImage};
 use crate::task::def::{task_id, NetworkMode};
 use crate::task::failure::{Failure, FailureKind};
 use crate::task::image_ref::ImageRef;
+use crate::task::log_driver::LogDriver;
 use crate::task::netopts::NetOptions;
-use crate::task::spec::{container_id, container_spec, set_env, SpecContext};
+use crate::task::spec::{container_id, container_log, container_spec, set_env, SpecContext};
 use crate::task::{Action, Event, Task};
 
 use super::cgroups::CgroupRequest;
 use super::inner::{Inner, Msg};
 use super::volumes::{VolumeRequest, VolumeSettings};
 use super::{netsetup, nsholder, publish};
+pub(crate) use secret_log::resume_secret_log_shipping;
 use tokens::endpoint_env;
 
 const SIGTERM: i32 = 15;
@@ -147,6 +150,13 @@ pub(crate) fn execute<R: ContainerRuntime>(
             let ctx = spec_context(&inner, task, i, &id);
             let mut spec = container_spec(task.def(), def, image, &ctx);
             let aws_inputs = def.aws.clone();
+            // A log driver with secretOptions: resolved once they are fetched.
+            let pending_log = match &def.log {
+                LogDriver::Pending(p) => {
+                    Some((p.clone(), ctx.log_path.clone(), task.def().clone()))
+                }
+                _ => None,
+            };
             let keep: Vec<String> = def
                 .environment
                 .keys()
@@ -199,7 +209,31 @@ pub(crate) fn execute<R: ContainerRuntime>(
                 // for the container (Go: task resources the containers wait for).
                 if !aws_inputs.is_empty() {
                     match aws_env(&inner, &arn, &aws_inputs).await {
-                        Ok(env) => env.apply(&mut spec.env, &keep),
+                        Ok(mut env) => {
+                            let log_options = std::mem::take(&mut env.log_options);
+                            env.apply(&mut spec.env, &keep);
+                            if let Some((pending, path, task_def)) = &pending_log {
+                                // Checked as Docker checks LogConfig at create.
+                                match pending.resolve(&log_options) {
+                                    Ok(driver) => {
+                                        spec.log = container_log(&driver, path.clone());
+                                        if let (LogDriver::Awslogs(a), Some(shipper)) =
+                                            (&driver, &inner.log_shipper)
+                                        {
+                                            shipper.start_container(task_def, i, a);
+                                        }
+                                    }
+                                    Err(reason) => {
+                                        return refuse(
+                                            "create",
+                                            "the log driver refuses its secretOptions",
+                                            FailureKind::CannotCreate,
+                                            reason,
+                                        );
+                                    }
+                                }
+                            }
+                        }
                         Err(reason) => {
                             return refuse(
                                 "resources",

@@ -42,7 +42,9 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use crate::config::RegistryCredentials;
 use crate::credentials::RoleCredentials;
 use crate::task::def::AwsInputs;
-use crate::task::resources::{merge_env_files, AsmRegistryAuth, EcrRegistryAuth, SecretProvider};
+use crate::task::resources::{
+    merge_env_files, AsmRegistryAuth, EcrRegistryAuth, SecretProvider, SecretTarget,
+};
 use crate::task::spec::set_env;
 
 use ecr_cache::{CacheKey, TokenCache, REFRESH_AHEAD};
@@ -54,6 +56,9 @@ use sdk::{key, sdk_credentials};
 pub struct ContainerEnv {
     /// From `secrets`: they override every other source (Go: MergeEnvironmentVariables).
     pub secrets: Vec<(String, String)>,
+    /// From `secrets` of target LOG_DRIVER (`logConfiguration.secretOptions`):
+    /// `(option, value)` for the log driver (`PendingLog::resolve`).
+    pub log_options: Vec<(String, String)>,
     /// From `environmentFiles`, merged (the first file that sets a key wins):
     /// only for keys the definition's `environment` does not set.
     pub env_files: Vec<(String, String)>,
@@ -65,6 +70,7 @@ impl fmt::Debug for ContainerEnv {
         f.debug_struct("ContainerEnv")
             .field("secrets", &names(&self.secrets))
             .field("env_files", &names(&self.env_files))
+            .field("log_options", &names(&self.log_options))
             .finish()
     }
 }
@@ -164,7 +170,11 @@ impl AwsResources {
                 .iter()
                 .find(|(from, _)| *from == key(&s.value_from, &s.region))
             {
-                out.secrets.push((s.name.clone(), v.clone()));
+                let to = match s.target {
+                    SecretTarget::Env => &mut out.secrets,
+                    SecretTarget::LogDriver => &mut out.log_options,
+                };
+                to.push((s.name.clone(), v.clone()));
             }
         }
         if !inputs.env_files.is_empty() {

@@ -7,6 +7,7 @@ fn secret(provider: SecretProvider) -> SecretRef {
         value_from: "/app/db".into(),
         provider,
         region: "us-west-2".into(),
+        target: crate::task::resources::SecretTarget::Env,
     }
 }
 
@@ -96,14 +97,15 @@ fn debug_shows_names_never_values() {
     let env = ContainerEnv {
         secrets: vec![("DB_PASSWORD".into(), "hunter2".into())],
         env_files: vec![("MODE".into(), "s3cr3t-mode".into())],
+        log_options: vec![("awslogs-group".into(), "/secret/group".into())],
     };
     let shown = format!("{env:?}");
     assert!(
-        shown.contains("DB_PASSWORD") && shown.contains("MODE"),
+        shown.contains("DB_PASSWORD") && shown.contains("MODE") && shown.contains("awslogs-group"),
         "{shown}"
     );
     assert!(
-        !shown.contains("hunter2") && !shown.contains("s3cr3t"),
+        !shown.contains("hunter2") && !shown.contains("s3cr3t") && !shown.contains("/secret/group"),
         "{shown}"
     );
 }
@@ -127,6 +129,7 @@ fn env_files_fill_gaps_and_secrets_override_everything() {
             ("AWS_EXECUTION_ENV".into(), "file".into()),
             ("ONLY_FILE".into(), "f".into()),
         ],
+        log_options: Vec::new(),
     }
     .apply(&mut env, &keep);
     assert_eq!(
