@@ -183,27 +183,20 @@ fn build_container(
             shared_memory_size: l.shared_memory_size,
         }),
         health_check_type: c.health_check.as_ref().map(|_| "docker".to_string()),
+        // `secrets`, then `logConfiguration.secretOptions` as Amazon ECS
+        // sends them: secrets of target LOG_DRIVER without a type (the Go
+        // agent's apicontainer.SecretTargetLogDriver and its engine tests'
+        // payload secrets; the ACS model's SecretTarget enum).
         secrets: c
             .secrets
             .iter()
-            .map(|s| {
-                let value_from = s.value_from.clone().unwrap_or_default();
-                let provider = super::requires::secret_provider(&value_from);
-                let secret_region = value_from
-                    .split(':')
-                    .nth(3)
-                    .filter(|r| !r.is_empty())
-                    .unwrap_or(region);
-                acs::Secret {
-                    name: s.name.clone(),
-                    value_from: Some(value_from.clone()),
-                    kind: Some("ENVIRONMENT_VARIABLE".to_string()),
-                    provider: Some(provider.to_string()),
-                    region: Some(secret_region.to_string()),
-                    target: Some("CONTAINER".to_string()),
-                    ..Default::default()
-                }
-            })
+            .map(|s| payload_secret(s, region, "CONTAINER"))
+            .chain(
+                c.log_configuration
+                    .iter()
+                    .flat_map(|l| l.secret_options.iter())
+                    .map(|s| payload_secret(s, region, "LOG_DRIVER")),
+            )
             .collect(),
         // As Amazon ECS sends them (the Go agent's v28/environmentFiles
         // checkpoint keeps them as received: `{"type": "s3", "value": ARN}`).
@@ -235,6 +228,27 @@ fn build_container(
             config: Some(Value::Object(docker_config(c)).to_string()),
             host_config: Some(Value::Object(docker_host_config(c, v)).to_string()),
         }),
+        ..Default::default()
+    }
+}
+
+/// One secret of the payload: `target` CONTAINER (an environment variable,
+/// type ENVIRONMENT_VARIABLE) or LOG_DRIVER (a secretOption, no type).
+fn payload_secret(s: &super::taskdef::SecretDef, region: &str, target: &str) -> acs::Secret {
+    let value_from = s.value_from.clone().unwrap_or_default();
+    let provider = super::requires::secret_provider(&value_from);
+    let secret_region = value_from
+        .split(':')
+        .nth(3)
+        .filter(|r| !r.is_empty())
+        .unwrap_or(region);
+    acs::Secret {
+        name: s.name.clone(),
+        value_from: Some(value_from.clone()),
+        kind: (target == "CONTAINER").then(|| "ENVIRONMENT_VARIABLE".to_string()),
+        provider: Some(provider.to_string()),
+        region: Some(secret_region.to_string()),
+        target: Some(target.to_string()),
         ..Default::default()
     }
 }

@@ -464,3 +464,55 @@ fn awslogs_travels_with_its_stream_and_the_execution_role_strategy() {
     );
     assert!(serde_json::to_value(&t.containers[0]).unwrap()["logsAuthStrategy"].is_null());
 }
+
+/// `logConfiguration.secretOptions` as Amazon ECS hands them to an agent:
+/// `secrets` entries with `target: "LOG_DRIVER"` (the ACS model's
+/// `SecretTarget` enum, ecs-agent/acs/model/api/api-2.json; the Go agent's
+/// apicontainer.SecretTargetLogDriver) and no type (its engine tests'
+/// LOG_DRIVER secrets carry none, and its PopulateSecrets would put a type
+/// ENVIRONMENT_VARIABLE into the environment), after the container's own
+/// `secrets`; the options in clear stay in LogConfig, the secret ones do not.
+#[test]
+fn secret_options_travel_as_secrets_of_target_log_driver() {
+    let d = serde_json::json!({
+        "family": "web",
+        "executionRoleArn": "arn:aws:iam::000000000000:role/exec",
+        "containerDefinitions": [{
+            "name": "app", "image": "busybox:latest",
+            "secrets": [{"name": "TOKEN", "valueFrom": "/app/token"}],
+            "logConfiguration": {"logDriver": "awslogs",
+                "options": {"awslogs-region": "us-east-1"},
+                "secretOptions": [
+                    {"name": "awslogs-group", "valueFrom": "/app/group"},
+                    {"name": "awslogs-stream",
+                     "valueFrom": "arn:aws:secretsmanager:eu-west-1:000000000000:secret:s-AbCdEf"}]}
+        }]
+    });
+    let t = build_task(
+        &task(serde_json::json!({})),
+        "web",
+        1,
+        &view(d.as_object().unwrap()).unwrap(),
+        "us-east-1",
+        &[],
+    );
+    let c = serde_json::to_value(&t.containers[0]).unwrap();
+    assert_eq!(
+        c["secrets"],
+        serde_json::json!([
+            {"name": "TOKEN", "valueFrom": "/app/token", "type": "ENVIRONMENT_VARIABLE",
+             "provider": "ssm", "region": "us-east-1", "target": "CONTAINER"},
+            {"name": "awslogs-group", "valueFrom": "/app/group",
+             "provider": "ssm", "region": "us-east-1", "target": "LOG_DRIVER"},
+            {"name": "awslogs-stream",
+             "valueFrom": "arn:aws:secretsmanager:eu-west-1:000000000000:secret:s-AbCdEf",
+             "provider": "asm", "region": "eu-west-1", "target": "LOG_DRIVER"}
+        ])
+    );
+    let host: serde_json::Value =
+        serde_json::from_str(c["dockerConfig"]["hostConfig"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        host["LogConfig"],
+        serde_json::json!({"Type": "awslogs", "Config": {"awslogs-region": "us-east-1"}})
+    );
+}
