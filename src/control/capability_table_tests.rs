@@ -81,6 +81,18 @@ const ROWS: &[(&str, &str, &str)] = &[
         "aws_resources::secrets_and_env_files_reach_the_container_and_a_missing_parameter_stops_the_task",
     ),
     (
+        "ecs.capability.secrets.ssm.bootstrap.log-driver",
+        "`logConfiguration.secretOptions` from SSM Parameter Store: fetched with the execution \
+         role at create and applied as the log driver's options",
+        "awslogs::secret_options_set_the_group_and_stream_and_bad_ones_stop_the_task",
+    ),
+    (
+        "ecs.capability.secrets.asm.bootstrap.log-driver",
+        "`logConfiguration.secretOptions` from Secrets Manager: fetched with the execution \
+         role at create and applied as the log driver's options",
+        "awslogs::secret_options_set_the_group_and_stream_and_bad_ones_stop_the_task",
+    ),
+    (
         "ecs.capability.env-files.s3",
         "`environmentFiles` from S3, fetched with the execution role",
         "aws_resources::secrets_and_env_files_reach_the_container_and_a_missing_parameter_stops_the_task",

@@ -158,6 +158,16 @@ pub const CAPABILITIES: &[(&str, When)] = &[
         "ecs.capability.secrets.asm.environment-variables",
         When::Always,
     ),
+    // logConfiguration.secretOptions: fetched with the env secrets and
+    // merged into the log driver's options at create.
+    (
+        "ecs.capability.secrets.ssm.bootstrap.log-driver",
+        When::Always,
+    ),
+    (
+        "ecs.capability.secrets.asm.bootstrap.log-driver",
+        When::Always,
+    ),
     ("ecs.capability.env-files.s3", When::Always),
     (
         "ecs.capability.private-registry-authentication.secretsmanager",

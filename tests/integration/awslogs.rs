@@ -249,3 +249,213 @@ fn metrics(port: &str) -> String {
     let _ = s.read_to_string(&mut text);
     text
 }
+
+/// `logConfiguration.secretOptions` (ecs-local sends them as Amazon ECS
+/// does: `secrets` of target LOG_DRIVER, see src/local/payload.rs): the
+/// group comes from an SSM parameter and the stream from a Secrets Manager
+/// secret, fetched with the execution role at create and merged into the
+/// options sent in clear (awslogs-region, mode); the lines land in that
+/// group and stream. A secret
+/// option awslogs does not know stops its task naming it (Docker's words);
+/// one whose fetched value awslogs refuses stops its task naming the option,
+/// not the value. No value is in the agent's log or its checkpoint.
+#[test]
+fn secret_options_set_the_group_and_stream_and_bad_ones_stop_the_task() {
+    let Some(env) = common::env() else { return };
+    let Some(moto) = common::moto() else { return };
+    let u = common::unique_ns("secopt").to_lowercase();
+    let group = format!("/ecs/{u}-group-from-ssm");
+    let stream = format!("{u}-stream-from-asm");
+    let ssm = Aws::moto(&env, &moto, REGION);
+    for (name, value) in [("group", group.as_str()), ("region", "us west")] {
+        ssm.run_ok(&[
+            "ssm",
+            "put-parameter",
+            "--name",
+            &format!("/{u}/{name}"),
+            "--value",
+            value,
+            "--type",
+            "String",
+        ]);
+    }
+    let secret = ssm.run_ok(&[
+        "secretsmanager",
+        "create-secret",
+        "--name",
+        &format!("{u}-stream"),
+        "--secret-string",
+        &stream,
+    ]);
+    let secret_arn = secret["ARN"].as_str().expect("secret ARN").to_string();
+    ssm.run_ok(&["logs", "create-log-group", "--log-group-name", &group]);
+
+    let local = EcsLocal::start(&env);
+    let agent = Agent::start(
+        &env,
+        &local,
+        &[
+            ("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", moto.as_str()),
+            ("AWS_ENDPOINT_URL_SSM", moto.as_str()),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto.as_str()),
+        ],
+    );
+    let aws = Aws::new(&env, &local);
+    let instance = agent.wait_registered(&aws, START);
+    let attrs = agent.registered_attributes(&aws, &instance).to_string();
+    for cap in [
+        "ecs.capability.secrets.ssm.bootstrap.log-driver",
+        "ecs.capability.secrets.asm.bootstrap.log-driver",
+    ] {
+        assert!(attrs.contains(cap), "{cap} not advertised: {attrs}");
+    }
+
+    let td = |family: &str, secret_options: Value| {
+        register_task_definition(
+            &aws,
+            json!({"family": family, "networkMode": "host",
+                   "executionRoleArn": format!("arn:aws:iam::{MOTO_ACCOUNT}:role/exec"),
+                   "containerDefinitions": [{
+                       "name": "app", "image": env.image(), "memory": 32, "essential": true,
+                       "logConfiguration": {
+                           "logDriver": "awslogs",
+                           "options": {"awslogs-region": REGION, "mode": "blocking"},
+                           "secretOptions": secret_options},
+                       "command": sh("for i in $(seq 1 50); do echo line-$i; done")}]}),
+        )
+    };
+    let good = run_task(
+        &aws,
+        &agent,
+        &td(
+            "secopts-good",
+            json!([{"name": "awslogs-group", "valueFrom": format!("/{u}/group")},
+                   {"name": "awslogs-stream", "valueFrom": secret_arn}]),
+        ),
+    );
+    let unknown = run_task(
+        &aws,
+        &agent,
+        &td(
+            "secopts-unknown",
+            json!([{"name": "awslogs-group", "valueFrom": format!("/{u}/group")},
+                   {"name": "awslogs-token", "valueFrom": format!("/{u}/group")}]),
+        ),
+    );
+    let bad_value = run_task(
+        &aws,
+        &agent,
+        &td(
+            "secopts-bad-value",
+            json!([{"name": "awslogs-group", "valueFrom": format!("/{u}/group")},
+                   {"name": "awslogs-region", "valueFrom": format!("/{u}/region")}]),
+        ),
+    );
+
+    let t = wait_task_status(&aws, &agent, &good, "STOPPED", START);
+    assert_eq!(t["containers"][0]["exitCode"], 0, "{t}");
+    let got = common::wait_until_with_log(&agent, "every line in CloudWatch", ARRIVE, || {
+        let got = events(&ssm, &group, &stream);
+        got.iter().any(|m| m == "line-50").then_some(got)
+    });
+    let want: Vec<String> = (1..=50).map(|i| format!("line-{i}")).collect();
+    assert_eq!(got, want);
+
+    let t = wait_task_status(&aws, &agent, &unknown, "STOPPED", START);
+    let reason = t["stoppedReason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("unknown log opt 'awslogs-token' for awslogs log driver"),
+        "{t}"
+    );
+    let t = wait_task_status(&aws, &agent, &bad_value, "STOPPED", START);
+    let reason = t["stoppedReason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("awslogs-region (the value of secret option 'awslogs-region')"),
+        "{t}"
+    );
+    assert!(!reason.contains("us west"), "{t}");
+
+    let log = agent.log();
+    let state = std::fs::read(agent.data_dir().join("agent.redb")).unwrap_or_default();
+    let state = String::from_utf8_lossy(&state);
+    for value in [group.as_str(), stream.as_str(), "us west"] {
+        assert!(!log.contains(value), "{value:?} in the agent's log");
+        assert!(!state.contains(value), "{value:?} in the checkpoint");
+    }
+}
+
+/// A container whose awslogs group came from secretOptions goes on shipping
+/// after a kill -9 of the agent: the value is not in the checkpoint, so the
+/// restarted agent fetches it again (with the execution role, once ACS has
+/// sent its credentials again) and resumes from the checkpointed position:
+/// every line exactly once.
+#[test]
+fn a_secret_group_is_fetched_again_after_a_kill_9_and_every_line_ships_once() {
+    let Some(env) = common::env() else { return };
+    let Some(moto) = common::moto() else { return };
+    let u = common::unique_ns("secopt-k9").to_lowercase();
+    let group = format!("/ecs/{u}-group-from-ssm");
+    let aws_moto = Aws::moto(&env, &moto, REGION);
+    aws_moto.run_ok(&["logs", "create-log-group", "--log-group-name", &group]);
+    aws_moto.run_ok(&[
+        "ssm",
+        "put-parameter",
+        "--name",
+        &format!("/{u}/group"),
+        "--value",
+        &group,
+        "--type",
+        "String",
+    ]);
+    let local = EcsLocal::start(&env);
+    let mut agent = Agent::start(
+        &env,
+        &local,
+        &[
+            ("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", moto.as_str()),
+            ("AWS_ENDPOINT_URL_SSM", moto.as_str()),
+        ],
+    );
+    let aws = Aws::new(&env, &local);
+    agent.wait_registered(&aws, START);
+
+    const LINES: usize = 2000;
+    let td = register_task_definition(
+        &aws,
+        json!({"family": "secopts-k9", "networkMode": "host",
+               "executionRoleArn": format!("arn:aws:iam::{MOTO_ACCOUNT}:role/exec"),
+               "containerDefinitions": [{
+                   "name": "app", "image": env.image(), "memory": 32, "essential": true,
+                   "logConfiguration": {
+                       "logDriver": "awslogs",
+                       "options": {"awslogs-stream-prefix": "k9", "mode": "blocking"},
+                       "secretOptions": [{"name": "awslogs-group", "valueFrom": format!("/{u}/group")}]},
+                   // 20 bursts of 100 lines, 0.3 s apart: about 6 s of output.
+                   "command": sh("i=0; while [ $i -lt 20 ]; do j=0; while [ $j -lt 100 ]; do \
+                                  echo line-$((i*100+j)); j=$((j+1)); done; i=$((i+1)); sleep 0.3; done; sleep 20")}]}),
+    );
+    let arn = run_task(&aws, &agent, &td);
+    let stream = format!("k9/app/{}", task_id(&arn));
+    let before =
+        common::wait_until_with_log(&agent, "the first lines in CloudWatch", ARRIVE, || {
+            let n = events(&aws_moto, &group, &stream).len();
+            (n > 0).then_some(n)
+        });
+    agent.kill9();
+    assert!(before < LINES, "the container had finished before the kill");
+    std::thread::sleep(Duration::from_secs(2));
+    agent.restart();
+    let got = common::wait_until_with_log(&agent, "every line in CloudWatch", ARRIVE, || {
+        let got = events(&aws_moto, &group, &stream);
+        (got.len() >= LINES).then_some(got)
+    });
+    let want: Vec<String> = (0..LINES).map(|i| format!("line-{i}")).collect();
+    assert_eq!(got.len(), LINES, "duplicates after the restart");
+    assert_eq!(got, want);
+    let t = wait_task_status(&aws, &agent, &arn, "STOPPED", START);
+    assert_eq!(t["containers"][0]["exitCode"], 0, "{t}");
+    assert!(
+        !agent.log().contains(&group),
+        "the group in the agent's log"
+    );
+}
