@@ -34,6 +34,8 @@ import tarfile
 import time
 import urllib.request
 
+import bench_logs
+
 REGION = "us-east-1"
 ACCESS_KEY_ID = "AKIDECSLOCALBENCH"
 SECRET_ACCESS_KEY = "ecs-local-bench-secret"
@@ -68,6 +70,7 @@ MODES = {
         "profile": True,
         "stopped_n": 50,
         "large_n": 100,
+        "log_lines": 200000,
         "local_cycles": 1000,
     },
     # For the test suite: every row, few tasks, tiny image, short windows.
@@ -83,6 +86,7 @@ MODES = {
         "profile": False,
         "stopped_n": 3,
         "large_n": 2,
+        "log_lines": 2000,
         "local_cycles": 60,
     },
 }
@@ -103,6 +107,7 @@ TARGETS = {
     "health-100": "agent <= 1% of a core",
     "rss-large": "flat: <= +8 MiB",
     "rss-local": "flat: <= +8 MiB",
+    "logs": "every line delivered",
 }
 # "Flat" for the rows above: what tests/integration/churn.rs allows ecs-local
 # (twice the noise measured there).
@@ -480,6 +485,10 @@ disabled_plugins = [
             "ECS_TASK_BRIDGE_SUBNET": BENCH_SUBNET,
             "ECS_DYNAMIC_HOST_PORT_RANGE": BENCH_PORTS,
         }
+        if os.environ.get("ECS_TEST_MOTO"):
+            # The log item's awslogs containers ship to moto (the SDK's own setting).
+            env["AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"] = os.environ["ECS_TEST_MOTO"]
+            env["ECS_AVAILABLE_LOGGING_DRIVERS"] = '["json-file","none","awslogs"]'
         if "HOME" in os.environ:
             env["HOME"] = os.environ["HOME"]
         env.update(self.extra_agent_env)
@@ -1094,6 +1103,21 @@ disabled_plugins = [
                 "pull", lambda: self.pull_agent(ref, "profile"), None
             )
 
+    # ---- logs (issue 16)
+
+    def phase_logs(self):
+        moto = os.environ.get("ECS_TEST_MOTO")
+        if not moto:
+            self.notes.append("ECS_TEST_MOTO unset (scripts/testenv up starts moto): no log item")
+            return
+        r = bench_logs.phase(self, self.mode["log_lines"], moto, REGION, proc_cpu_s, proc_status)
+        self.results["logs"] = r
+        for side in (r["json_file"], r["awslogs"]):
+            log(
+                f"logs: {side['driver']}: {side['arrived']} of {side['lines']} lines in {side['seconds']:.2f} s; "
+                f"agent CPU {side['agent_cpu_s']:.2f} s, logger CPU {side['logger_cpu_s']}"
+            )
+
     # ---- health checks (issue 15)
 
     def health_window(self, family, n):
@@ -1287,6 +1311,8 @@ disabled_plugins = [
             self.phase_pull()
         if wanted("health-100"):
             self.phase_health()
+        if wanted("logs"):
+            self.phase_logs()
         # Last: the agent is restarted with a short cleanup wait for it.
         if wanted("rss-local"):
             self.phase_local_churn()
@@ -1766,6 +1792,9 @@ def rows(res):
             f"{'+' if grew >= 0 else ''}{grew / 1024:.1f} MiB", TARGETS["rss-local"],
             verdict(grew <= FLAT_KIB),
         ))
+    lr = bench_logs.row(res, TARGETS["logs"], verdict, mib)
+    if lr is not None:
+        out.append(lr)
     return out
 
 

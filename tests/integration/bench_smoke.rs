@@ -10,7 +10,7 @@ use std::process::Command;
 use crate::common;
 
 /// Row keys of the table, one per benchmark item.
-const ROWS: [&str; 15] = [
+const ROWS: [&str; 16] = [
     "start-host",
     "start-bridge",
     "start-awsvpc",
@@ -26,6 +26,7 @@ const ROWS: [&str; 15] = [
     "health-100",
     "rss-large",
     "rss-local",
+    "logs",
 ];
 
 fn repo() -> PathBuf {
