@@ -1898,6 +1898,16 @@ def details(res):
         f"- CPU: utime+stime from /proc/PID/stat (resolution {1 / CLK_TCK:.2f} s), agent {c['agent_s']:.2f} s and "
         f"containerd {c['containerd_s']:.2f} s over {c['window_s']:.1f} s; the shims are not counted."
     )
+    if res.get("logs"):
+        out.append(
+            "- Logs: one host-mode container writes N identical 31-byte lines at once (`yes | head -n N`) and "
+            "waits; with json-file the time runs from RunTask until the file holds N lines, with awslogs "
+            "(blocking mode, the agent's own credentials, `AWS_ENDPOINT_URL_CLOUDWATCH_LOGS` at moto) until "
+            "moto's GetLogEvents returns N events in the stream ECS names; the agent's CPU over that time, the "
+            "logger's (utime+stime) at its end, and the agent's VmRSS peak over its start. Moto is a Python "
+            "emulator, so the awslogs rate is a floor set partly by moto; the batch is sent when full or 5 s "
+            "after its first line, as Docker's driver flushes."
+        )
     if res.get("health"):
         out.append(
             "- Health checks: the same number of host-mode tasks, first without and then with a "
