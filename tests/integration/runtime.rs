@@ -920,3 +920,59 @@ async fn binary_logger_keeps_every_line_of_both_streams() {
         .collect();
     assert!(loggers.is_empty(), "loggers left: {loggers:?}");
 }
+
+/// Health checks are execs (issue 15): 100 of them, one timed out, leave no
+/// exec process behind in the shim: the id they all use is free again for
+/// `ctr tasks exec`, and only the main process runs in the container.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_execs_leave_no_exec_process_in_the_shim() {
+    let Some(fx) = Fixture::new("rt-execs").await else {
+        return;
+    };
+    let spec = fx.spec("probe", &["sleep", "600"]);
+    fx.rt.create(&spec).await.unwrap();
+    fx.rt.start("probe").await.unwrap();
+    let exec_id = "ecs-health-check";
+    let args = |s: &str| vec!["sh".to_string(), "-c".to_string(), s.to_string()];
+    for i in 0..100 {
+        let out = fx
+            .rt
+            .exec(
+                "probe",
+                exec_id,
+                &args(&format!("echo {i}")),
+                Duration::from_secs(10),
+                4096,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("exec {i}: {e}"));
+        assert_eq!(out.exit_code, Some(0), "exec {i}");
+        assert_eq!(out.output, format!("{i}\n").into_bytes(), "exec {i}");
+    }
+    let hung = fx
+        .rt
+        .exec(
+            "probe",
+            exec_id,
+            &args("sleep 60"),
+            Duration::from_millis(300),
+            4096,
+        )
+        .await
+        .unwrap();
+    assert_eq!(hung.exit_code, None, "killed at its timeout");
+    // Free for another client: containerd keeps no record of the last one.
+    common::ctr(
+        &fx.env,
+        &fx.ns,
+        &["tasks", "exec", "--exec-id", exec_id, "probe", "true"],
+    );
+    let ps = common::ctr(&fx.env, &fx.ns, &["tasks", "ps", "probe"]);
+    assert_eq!(
+        ps.lines().skip(1).count(),
+        1,
+        "only the main process:\n{ps}"
+    );
+    fx.rt.remove("probe").await.unwrap();
+    fx.assert_gone("probe");
+}
