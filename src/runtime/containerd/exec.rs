@@ -20,6 +20,7 @@ use tokio::io::AsyncReadExt;
 use tonic::Code;
 
 use super::error::from_status;
+use super::exec_specs::ExecSpecs;
 use super::lifecycle::exit_code;
 use super::Conn;
 use crate::runtime::{ErrorKind, ExecOutcome, RuntimeError};
@@ -44,13 +45,21 @@ fn exec_err(id: &str, kind: ErrorKind, message: String) -> RuntimeError {
 pub(super) async fn exec(
     conn: &Conn,
     fifo_dir: &Path,
+    specs: &ExecSpecs,
     id: &str,
     exec_id: &str,
     args: &[String],
     timeout: Duration,
     output_cap: usize,
 ) -> Result<ExecOutcome, RuntimeError> {
-    let process = process_spec(conn, id, args).await?;
+    let process = match specs.get(id, args) {
+        Some(p) => p,
+        None => {
+            let p = std::sync::Arc::new(process_spec(conn, id, args).await?);
+            specs.insert(id, args, p.clone());
+            p
+        }
+    };
     let fifo = make_fifo(fifo_dir, id, exec_id)
         .await
         .map_err(|e| exec_err(id, ErrorKind::Other, format!("output FIFO: {e}")))?;
@@ -80,7 +89,7 @@ async fn run(
     id: &str,
     exec_id: &str,
     fifo: &Path,
-    process: Vec<u8>,
+    process: std::sync::Arc<Vec<u8>>,
     mut reader: tokio::net::unix::pipe::Receiver,
     timeout: Duration,
     output_cap: usize,
@@ -95,7 +104,7 @@ async fn run(
         terminal: false,
         spec: Some(prost_types::Any {
             type_url: PROCESS_TYPE_URL.to_string(),
-            value: process.clone(),
+            value: process.to_vec(),
         }),
         exec_id: exec_id.to_string(),
     };

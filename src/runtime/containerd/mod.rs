@@ -29,6 +29,7 @@ mod devices;
 mod error;
 mod events;
 mod exec;
+mod exec_specs;
 mod holder;
 mod images;
 mod lifecycle;
@@ -69,6 +70,8 @@ pub struct ContainerdRuntime {
     holders: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// Where the FIFOs of exec'd processes' output are made.
     exec_dir: PathBuf,
+    /// The process specs probes are exec'd with, per container.
+    exec_specs: std::sync::Arc<exec_specs::ExecSpecs>,
 }
 
 impl ContainerdRuntime {
@@ -83,6 +86,7 @@ impl ContainerdRuntime {
             init: None,
             holders: Default::default(),
             exec_dir: std::env::temp_dir().join("ecs-agent-exec"),
+            exec_specs: Default::default(),
         }
     }
 
@@ -130,6 +134,7 @@ impl ContainerRuntime for ContainerdRuntime {
     }
 
     async fn create(&self, spec: &ContainerSpec) -> Result<(), RuntimeError> {
+        self.exec_specs.forget(&spec.id);
         // containerd removes a deleted task's shim directory asynchronously; an
         // id made again right after (a half-made container redone after an
         // agent restart) can meet it still there. A failed create cleans up
@@ -185,6 +190,7 @@ impl ContainerRuntime for ContainerdRuntime {
     }
 
     async fn remove(&self, id: &str) -> Result<(), RuntimeError> {
+        self.exec_specs.forget(id);
         lifecycle::remove(&self.conn, &self.pull.snapshotter, id).await
     }
 
@@ -213,6 +219,7 @@ impl ContainerRuntime for ContainerdRuntime {
         exec::exec(
             &self.conn,
             &self.exec_dir,
+            &self.exec_specs,
             id,
             exec_id,
             args,
