@@ -109,7 +109,17 @@ pub(super) async fn state(conn: &Conn, id: &str) -> Result<Option<ContainerState
         return Ok(Some(ContainerState::Created));
     };
     let state = match ProcessStatus::try_from(p.status).unwrap_or(ProcessStatus::Unknown) {
-        ProcessStatus::Created | ProcessStatus::Unknown => ContainerState::Created,
+        // containerd answers UNKNOWN when the shim did not tell it the state
+        // in time (a busy host; its Get gives the shim 2 s) rather than
+        // failing the call. A running container read as half-made would be
+        // taken for vanished and its task stopped: say "cannot tell" instead.
+        ProcessStatus::Unknown => {
+            return Err(state_err(
+                ErrorKind::Unavailable,
+                format!("containerd could not tell the state of the task of container {id} (its shim did not answer in time)"),
+            ))
+        }
+        ProcessStatus::Created => ContainerState::Created,
         ProcessStatus::Running | ProcessStatus::Paused | ProcessStatus::Pausing => {
             ContainerState::Running { pid: p.pid }
         }
