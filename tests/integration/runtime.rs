@@ -934,19 +934,25 @@ async fn a_hundred_execs_leave_no_exec_process_in_the_shim() {
     fx.rt.start("probe").await.unwrap();
     let exec_id = "ecs-health-check";
     let args = |s: &str| vec!["sh".to_string(), "-c".to_string(), s.to_string()];
+    // The first half take their exit from Tasks.Wait (no exit event stream
+    // yet), the second half from the stream, as the agent's probes do.
+    let mut exits = None;
     for i in 0..100 {
+        if i == 50 {
+            exits = Some(fx.rt.subscribe_exits().await.unwrap());
+        }
         let out = fx
             .rt
             .exec(
                 "probe",
                 exec_id,
-                &args(&format!("echo {i}")),
+                &args(&format!("echo {i}; exit {}", i % 3)),
                 Duration::from_secs(10),
                 4096,
             )
             .await
             .unwrap_or_else(|e| panic!("exec {i}: {e}"));
-        assert_eq!(out.exit_code, Some(0), "exec {i}");
+        assert_eq!(out.exit_code, Some(i % 3), "exec {i}");
         assert_eq!(out.output, format!("{i}\n").into_bytes(), "exec {i}");
     }
     let hung = fx
@@ -975,4 +981,8 @@ async fn a_hundred_execs_leave_no_exec_process_in_the_shim() {
     );
     fx.rt.remove("probe").await.unwrap();
     fx.assert_gone("probe");
+    // The output FIFO, kept between runs, goes with the container.
+    let fifos = std::env::temp_dir().join("ecs-agent-exec").join("probe");
+    assert!(!fifos.exists(), "{} left behind", fifos.display());
+    drop(exits);
 }

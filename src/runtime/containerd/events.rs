@@ -6,6 +6,7 @@
 //! subscription is live (and no exit can slip by unseen) we publish a probe
 //! event on our own topic until it comes back through the stream.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use containerd_client::events::TaskExit;
@@ -19,6 +20,7 @@ use tokio::sync::mpsc;
 use tonic::codec::Streaming;
 
 use super::error::from_status;
+use super::exec_exits::ExecExits;
 use super::lifecycle::exit_code;
 use super::Conn;
 use crate::backoff::Backoff;
@@ -38,21 +40,31 @@ const HEALTHY_AFTER: Duration = Duration::from_secs(5);
 
 /// Returns once the first subscription is live; from then on the events flow
 /// into the channel, across containerd restarts, until the receiver is dropped.
+/// Exits of exec'd processes go to their waiters in `exec_exits`.
 pub(super) async fn subscribe_exits(
     conn: &Conn,
+    exec_exits: Arc<ExecExits>,
 ) -> Result<mpsc::Receiver<ExitEvent>, RuntimeError> {
     let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
     let stream = open(conn).await?;
     tracing::info!(namespace = %conn.namespace(), "subscribed to containerd exit events");
-    tokio::spawn(run(conn.clone(), tx, stream));
+    tokio::spawn(run(conn.clone(), tx, stream, exec_exits));
     Ok(rx)
 }
 
-async fn run(conn: Conn, tx: mpsc::Sender<ExitEvent>, mut stream: Streaming<Envelope>) {
+async fn run(
+    conn: Conn,
+    tx: mpsc::Sender<ExitEvent>,
+    mut stream: Streaming<Envelope>,
+    exec_exits: Arc<ExecExits>,
+) {
     let mut backoff = Backoff::doubling(BACKOFF_MIN, BACKOFF_MAX);
     loop {
         let since = Instant::now();
-        match pump(&conn, &tx, &mut stream).await {
+        exec_exits.stream_up();
+        let pumped = pump(&conn, &tx, &mut stream, &exec_exits).await;
+        exec_exits.stream_down();
+        match pumped {
             Pumped::ReceiverGone => {
                 tracing::debug!("exit event receiver dropped; unsubscribing");
                 return;
@@ -140,6 +152,7 @@ async fn pump(
     conn: &Conn,
     tx: &mpsc::Sender<ExitEvent>,
     stream: &mut Streaming<Envelope>,
+    exec_exits: &ExecExits,
 ) -> Pumped {
     loop {
         let msg = tokio::select! {
@@ -151,8 +164,18 @@ async fn pump(
             Ok(None) => return Pumped::Broken("stream ended".into()),
             Err(s) => return Pumped::Broken(s.to_string()),
         };
-        let Some(event) = decode_exit(conn.namespace(), &envelope) else {
-            continue;
+        let event = match decode(conn.namespace(), &envelope) {
+            None => continue,
+            Some(Exit::Exec {
+                container_id,
+                exec_id,
+                pid,
+                exit_code,
+            }) => {
+                exec_exits.deliver(&container_id, &exec_id, (pid, exit_code));
+                continue;
+            }
+            Some(Exit::Init(event)) => event,
         };
         tracing::info!(
             container = %event.container_id,
@@ -165,9 +188,33 @@ async fn pump(
     }
 }
 
+/// A process exit in our namespace.
+#[derive(Debug, PartialEq, Eq)]
+enum Exit {
+    /// A container's init process: the container exited.
+    Init(ExitEvent),
+    /// A process exec'd in a container.
+    Exec {
+        container_id: String,
+        exec_id: String,
+        pid: u32,
+        exit_code: i32,
+    },
+}
+
 /// The exit of a container's init process in `namespace`, or None for
 /// anything else (probes, exec'd processes, other namespaces, other types).
+#[cfg(test)]
 fn decode_exit(namespace: &str, envelope: &Envelope) -> Option<ExitEvent> {
+    match decode(namespace, envelope)? {
+        Exit::Init(e) => Some(e),
+        Exit::Exec { .. } => None,
+    }
+}
+
+/// A process exit in `namespace`, or None for anything else (probes, other
+/// namespaces, other types).
+fn decode(namespace: &str, envelope: &Envelope) -> Option<Exit> {
     if envelope.topic != EXIT_TOPIC || envelope.namespace != namespace {
         return None;
     }
@@ -186,16 +233,21 @@ fn decode_exit(namespace: &str, envelope: &Envelope) -> Option<ExitEvent> {
     };
     // An exec'd process has its own id; the init process's id is the container's.
     if exit.id != exit.container_id {
-        return None;
+        return Some(Exit::Exec {
+            container_id: exit.container_id,
+            exec_id: exit.id,
+            pid: exit.pid,
+            exit_code: exit_code(exit.exit_status),
+        });
     }
     let at = exit.exited_at.or(envelope.timestamp)?;
     let exited_at_ms = at.seconds.saturating_mul(1000) + i64::from(at.nanos / 1_000_000);
     tracing::debug!(container = %exit.container_id, pid = exit.pid, exit_code = exit.exit_status, "task exit event");
-    Some(ExitEvent {
+    Some(Exit::Init(ExitEvent {
         container_id: exit.container_id,
         exit_code: exit_code(exit.exit_status),
         exited_at_ms,
-    })
+    }))
 }
 
 /// Subscribe, and probe until the stream delivers: then it is live.
@@ -262,6 +314,21 @@ mod tests {
                 nanos: 123_456_789,
             }),
         }
+    }
+
+    #[test]
+    fn exec_exit_is_decoded_with_its_ids_and_pid() {
+        let env = envelope("ecs", EXIT_TOPIC, &exit("c1", "ecs-health-check", 1));
+        assert_eq!(
+            decode("ecs", &env),
+            Some(Exit::Exec {
+                container_id: "c1".into(),
+                exec_id: "ecs-health-check".into(),
+                pid: 42,
+                exit_code: 1,
+            })
+        );
+        assert!(decode("other", &env).is_none(), "another namespace");
     }
 
     #[test]

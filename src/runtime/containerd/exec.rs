@@ -5,6 +5,12 @@
 //! always deleted from the shim before this returns, so exec ids never pile
 //! up. A leftover of the same exec id (an agent killed mid-check) is killed
 //! and deleted before the next run.
+//!
+//! A probe runs every few seconds for as long as its container lives, so
+//! what can be kept between runs is: the process spec ([`ExecSpecs`]), the
+//! FIFO (made once per container and exec id, removed with the container),
+//! and the exit, which comes from the event stream the runtime reads anyway
+//! ([`ExecExits`]) instead of a Tasks.Wait call of its own.
 
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -20,6 +26,7 @@ use tokio::io::AsyncReadExt;
 use tonic::Code;
 
 use super::error::from_status;
+use super::exec_exits::{exit_of, ExecExits, Exit};
 use super::exec_specs::ExecSpecs;
 use super::lifecycle::exit_code;
 use super::Conn;
@@ -41,46 +48,59 @@ fn exec_err(id: &str, kind: ErrorKind, message: String) -> RuntimeError {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What the runtime keeps for exec'd processes.
+pub(super) struct Execs<'a> {
+    pub(super) conn: &'a Conn,
+    /// Where the output FIFOs are, one directory per container.
+    pub(super) fifo_dir: &'a Path,
+    pub(super) specs: &'a ExecSpecs,
+    pub(super) exits: &'a ExecExits,
+}
+
 pub(super) async fn exec(
-    conn: &Conn,
-    fifo_dir: &Path,
-    specs: &ExecSpecs,
+    execs: &Execs<'_>,
     id: &str,
     exec_id: &str,
     args: &[String],
     timeout: Duration,
     output_cap: usize,
 ) -> Result<ExecOutcome, RuntimeError> {
-    let process = match specs.get(id, args) {
+    let conn = execs.conn;
+    let process = match execs.specs.get(id, args) {
         Some(p) => p,
         None => {
             let p = std::sync::Arc::new(process_spec(conn, id, args).await?);
-            specs.insert(id, args, p.clone());
+            execs.specs.insert(id, args, p.clone());
             p
         }
     };
-    let fifo = make_fifo(fifo_dir, id, exec_id)
+    let fifo = reusable_fifo(execs.fifo_dir, id, exec_id)
         .await
         .map_err(|e| exec_err(id, ErrorKind::Other, format!("output FIFO: {e}")))?;
     // Opened before the shim opens its end, so its open does not block and
     // our reads wait for its output (not an early end of file).
     let reader = tokio::net::unix::pipe::OpenOptions::new()
         .open_receiver(&fifo)
-        .map_err(|e| exec_err(id, ErrorKind::Other, format!("output FIFO: {e}")));
-    let result = match reader {
-        Ok(reader) => {
-            run(
-                conn, id, exec_id, &fifo, process, reader, timeout, output_cap,
-            )
-            .await
-        }
-        Err(e) => Err(e),
-    };
-    if let Err(e) = tokio::fs::remove_file(&fifo).await {
-        tracing::debug!(container = %id, path = %fifo.display(), error = %e, "cannot remove the exec FIFO");
-    }
+        .map_err(|e| exec_err(id, ErrorKind::Other, format!("output FIFO: {e}")))?;
+    let exits = execs.exits.register(id, exec_id);
+    let result = run(
+        conn, id, exec_id, &fifo, process, reader, exits, timeout, output_cap,
+    )
+    .await;
+    execs.exits.unregister(id, exec_id);
     result
+}
+
+/// Removes the FIFOs of container `id`'s exec'd processes (it is gone, or
+/// made anew).
+pub(super) fn forget_fifos(fifo_dir: &Path, id: &str) {
+    let dir = fifo_dir.join(id);
+    match std::fs::remove_dir_all(&dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            tracing::debug!(container = %id, path = %dir.display(), error = %e, "cannot remove the exec FIFOs");
+        }
+        _ => {}
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -91,6 +111,7 @@ async fn run(
     fifo: &Path,
     process: std::sync::Arc<Vec<u8>>,
     mut reader: tokio::net::unix::pipe::Receiver,
+    mut exits: Option<tokio::sync::mpsc::UnboundedReceiver<Exit>>,
     timeout: Duration,
     output_cap: usize,
 ) -> Result<ExecOutcome, RuntimeError> {
@@ -125,16 +146,25 @@ async fn run(
         container_id: id.to_string(),
         exec_id: exec_id.to_string(),
     };
-    if let Err(s) = tasks.start(conn.request(start)).await {
-        let e = from_status(s, |k, m| exec_err(id, k, m));
-        discard(conn, id, exec_id).await?;
-        return Err(e);
-    }
+    let pid = match tasks.start(conn.request(start)).await {
+        Ok(r) => r.into_inner().pid,
+        Err(s) => {
+            let e = from_status(s, |k, m| exec_err(id, k, m));
+            discard(conn, id, exec_id).await?;
+            return Err(e);
+        }
+    };
+    let process = Started {
+        id,
+        exec_id,
+        pid,
+        exits: exits.as_mut(),
+    };
     let mut output = Vec::new();
     let waited = {
         let read = read_capped(&mut reader, &mut output, output_cap);
         tokio::pin!(read);
-        let wait = wait_or_kill(conn, id, exec_id, timeout);
+        let wait = wait_or_kill(conn, process, timeout);
         tokio::pin!(wait);
         let mut read_done = false;
         let waited = loop {
@@ -155,19 +185,41 @@ async fn run(
     Ok(ExecOutcome { exit_code, output })
 }
 
+/// A started exec'd process, and where its exit will be announced.
+struct Started<'a> {
+    id: &'a str,
+    exec_id: &'a str,
+    pid: u32,
+    exits: Option<&'a mut tokio::sync::mpsc::UnboundedReceiver<Exit>>,
+}
+
+impl Started<'_> {
+    /// Its exit code: from the event stream, or from containerd when no
+    /// stream was live or it broke meanwhile.
+    async fn exit(&mut self, conn: &Conn) -> Result<i32, RuntimeError> {
+        if let Some(rx) = self.exits.as_deref_mut() {
+            if let Some(code) = exit_of(rx, self.pid).await {
+                return Ok(code);
+            }
+            self.exits = None;
+        }
+        wait(conn, self.id, self.exec_id).await
+    }
+}
+
 /// The exit code, or `None` when the timeout passed and the process was killed.
 async fn wait_or_kill(
     conn: &Conn,
-    id: &str,
-    exec_id: &str,
+    mut process: Started<'_>,
     timeout: Duration,
 ) -> Result<Option<i32>, RuntimeError> {
-    match tokio::time::timeout(timeout, wait(conn, id, exec_id)).await {
+    let (id, exec_id) = (process.id, process.exec_id);
+    match tokio::time::timeout(timeout, process.exit(conn)).await {
         Ok(r) => r.map(Some),
         Err(_) => {
             tracing::debug!(container = %id, exec_id, timeout_ms = timeout.as_millis() as u64, "exec timed out; killing it");
             kill(conn, id, exec_id).await?;
-            match tokio::time::timeout(KILL_WAIT, wait(conn, id, exec_id)).await {
+            match tokio::time::timeout(KILL_WAIT, process.exit(conn)).await {
                 Ok(r) => r.map(|_| None),
                 Err(_) => Err(exec_err(
                     id,
@@ -283,11 +335,18 @@ async fn process_spec(conn: &Conn, id: &str, args: &[String]) -> Result<Vec<u8>,
     })
 }
 
-/// A fresh FIFO named after the container and exec id (one run at a time
-/// per pair), readable by root only.
-async fn make_fifo(dir: &Path, id: &str, exec_id: &str) -> std::io::Result<PathBuf> {
-    let path = dir.join(format!("{id}.{exec_id}.out"));
-    let dir = dir.to_path_buf();
+/// The FIFO of `exec_id` in container `id` (one run at a time per pair),
+/// readable by root only: made on first use, then reused. A FIFO holds no
+/// data once both ends are closed, so a reused one starts empty; only a
+/// process a probe left running with the output open (a backgrounded
+/// child) could still write into the next run's, as it could into a shared
+/// terminal.
+async fn reusable_fifo(dir: &Path, id: &str, exec_id: &str) -> std::io::Result<PathBuf> {
+    let dir = dir.join(id);
+    let path = dir.join(format!("{exec_id}.out"));
+    if is_fifo(&path) {
+        return Ok(path);
+    }
     let p = path.clone();
     tokio::task::spawn_blocking(move || {
         use std::os::unix::fs::DirBuilderExt;
@@ -310,4 +369,9 @@ async fn make_fifo(dir: &Path, id: &str, exec_id: &str) -> std::io::Result<PathB
     .await
     .map_err(std::io::Error::other)??;
     Ok(path)
+}
+
+fn is_fifo(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_fifo())
 }

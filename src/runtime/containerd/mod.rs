@@ -29,6 +29,7 @@ mod devices;
 mod error;
 mod events;
 mod exec;
+mod exec_exits;
 mod exec_specs;
 mod holder;
 mod images;
@@ -72,6 +73,8 @@ pub struct ContainerdRuntime {
     exec_dir: PathBuf,
     /// The process specs probes are exec'd with, per container.
     exec_specs: std::sync::Arc<exec_specs::ExecSpecs>,
+    /// Waiters for exec'd processes' exits from the event stream.
+    exec_exits: std::sync::Arc<exec_exits::ExecExits>,
 }
 
 impl ContainerdRuntime {
@@ -87,6 +90,7 @@ impl ContainerdRuntime {
             holders: Default::default(),
             exec_dir: std::env::temp_dir().join("ecs-agent-exec"),
             exec_specs: Default::default(),
+            exec_exits: Default::default(),
         }
     }
 
@@ -135,6 +139,7 @@ impl ContainerRuntime for ContainerdRuntime {
 
     async fn create(&self, spec: &ContainerSpec) -> Result<(), RuntimeError> {
         self.exec_specs.forget(&spec.id);
+        exec::forget_fifos(&self.exec_dir, &spec.id);
         // containerd removes a deleted task's shim directory asynchronously; an
         // id made again right after (a half-made container redone after an
         // agent restart) can meet it still there. A failed create cleans up
@@ -191,6 +196,7 @@ impl ContainerRuntime for ContainerdRuntime {
 
     async fn remove(&self, id: &str) -> Result<(), RuntimeError> {
         self.exec_specs.forget(id);
+        exec::forget_fifos(&self.exec_dir, id);
         lifecycle::remove(&self.conn, &self.pull.snapshotter, id).await
     }
 
@@ -201,7 +207,7 @@ impl ContainerRuntime for ContainerdRuntime {
     async fn subscribe_exits(
         &self,
     ) -> Result<tokio::sync::mpsc::Receiver<ExitEvent>, RuntimeError> {
-        events::subscribe_exits(&self.conn).await
+        events::subscribe_exits(&self.conn, self.exec_exits.clone()).await
     }
 
     async fn metrics(&self, ids: &[String]) -> Result<Vec<ContainerMetrics>, RuntimeError> {
@@ -216,17 +222,13 @@ impl ContainerRuntime for ContainerdRuntime {
         timeout: std::time::Duration,
         output_cap: usize,
     ) -> Result<crate::runtime::ExecOutcome, RuntimeError> {
-        exec::exec(
-            &self.conn,
-            &self.exec_dir,
-            &self.exec_specs,
-            id,
-            exec_id,
-            args,
-            timeout,
-            output_cap,
-        )
-        .await
+        let execs = exec::Execs {
+            conn: &self.conn,
+            fifo_dir: &self.exec_dir,
+            specs: &self.exec_specs,
+            exits: &self.exec_exits,
+        };
+        exec::exec(&execs, id, exec_id, args, timeout, output_cap).await
     }
 
     async fn pids(&self) -> Result<HashMap<String, u32>, RuntimeError> {
