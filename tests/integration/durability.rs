@@ -9,23 +9,11 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::common::{
-    self, describe_task as describe, register_task_def as register, run_task as run, sh,
+    self, ctr_tasks, describe_task as describe, register_task_def as register, run_task as run, sh,
     wait_task_status as wait_status, wait_until_with_log, Agent, Aws, EcsLocal, TestEnv,
 };
 
 const START: Duration = Duration::from_secs(60);
-
-/// `ctr tasks ls` rows of this namespace: (container id, pid, status).
-fn ctr_tasks(env: &TestEnv, ns: &str) -> Vec<(String, String, String)> {
-    common::ctr(env, ns, &["tasks", "ls"])
-        .lines()
-        .skip(1)
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() >= 3).then(|| (f[0].to_string(), f[1].to_string(), f[2].to_string()))
-        })
-        .collect()
-}
 
 fn duplicates(local: &EcsLocal) -> u64 {
     local.debug_stats()["duplicateStateChanges"]

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::common::procs::{alive, processes_naming};
 use crate::common::{
     self, register_task_def, run_task, sh, task_id, wait_task_status, wait_until_with_log, Agent,
     Aws, EcsLocal,
@@ -27,43 +28,6 @@ const GONE: Duration = Duration::from_secs(10);
 /// Lines of the burst, written as fast as `seq` can and followed at once by
 /// the exit (1.2 MiB, twenty pipes' worth).
 const LINES: u32 = 200_000;
-
-/// Pids of the processes whose command line mentions `needle` (the shim
-/// names its container id, the logger its log file), this test excluded.
-fn processes_naming(needle: &str) -> Vec<(u32, String)> {
-    let me = std::process::id();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let cmdline = String::from_utf8_lossy(&raw).replace('\0', " ");
-        if cmdline.contains(needle) {
-            found.push((pid, cmdline.trim().to_string()));
-        }
-    }
-    found
-}
-
-fn alive(pid: u32) -> bool {
-    // A zombie still has its /proc entry: count only what can still run.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            let state = s.rsplit(')').next().unwrap_or("").trim_start();
-            !state.starts_with('Z')
-        })
-        .unwrap_or(false)
-}
 
 #[test]
 fn an_exited_container_leaves_no_process_and_keeps_every_byte_of_its_output() {

@@ -912,12 +912,9 @@ async fn binary_logger_keeps_every_line_of_both_streams() {
     }
     // Each logger has exited (the shim waited for it in `remove`).
     let ours = fx.dir.path().to_string_lossy().into_owned();
-    let loggers: Vec<String> = std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
-        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-        .filter(|c| c.contains(ecs::logger::PLAIN_FLAG) && c.contains(&ours))
-        .collect();
+    let loggers = crate::common::procs::processes_where(|c| {
+        c.contains(ecs::logger::PLAIN_FLAG) && c.contains(&ours)
+    });
     assert!(loggers.is_empty(), "loggers left: {loggers:?}");
 }
 

@@ -12,6 +12,7 @@
 
 #[cfg(test)]
 pub mod ecs_api;
+pub mod procs;
 mod selftest;
 
 use std::ffi::OsStr;
@@ -199,6 +200,18 @@ pub fn ctr(env: &TestEnv, ns: &str, args: &[&str]) -> String {
         Ok(out) => out,
         Err(e) => panic!("ctr -n {ns} {}: {e}", args.join(" ")),
     }
+}
+
+/// `ctr tasks ls` rows of namespace `ns`: (container id, pid, status).
+pub fn ctr_tasks(env: &TestEnv, ns: &str) -> Vec<(String, String, String)> {
+    ctr(env, ns, &["tasks", "ls"])
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() >= 3).then(|| (f[0].to_string(), f[1].to_string(), f[2].to_string()))
+        })
+        .collect()
 }
 
 /// `ctr` returning stderr as the error instead of panicking.
