@@ -50,6 +50,8 @@ mod hardening;
 mod health;
 #[path = "integration/introspection_access.rs"]
 mod introspection_access;
+#[path = "integration/leftovers.rs"]
+mod leftovers;
 #[path = "integration/linux_params.rs"]
 mod linux_params;
 #[path = "integration/local_api.rs"]

@@ -230,6 +230,11 @@ pub async fn build(
     );
     let router = engine.clone();
     tokio::spawn(async move { router.route_exits().await });
+    // Leftovers first: their processes go before the networks and cgroups
+    // of unknown tasks are released.
+    engine
+        .remove_leftover_containers(&tasks, opened.store.is_some())
+        .await;
     engine.release_orphan_networks(&tasks).await;
     engine.remove_stale_cgroups(&tasks);
     engine.restore(tasks);

@@ -413,6 +413,8 @@ const DOCUMENTED: &[(&str, &str, &str)] = &[
         DEFAULT_CONTAINERD_NAMESPACE,
         "containerd namespace for task containers, images and snapshots: letters and digits joined \
          by single . _ or -, at most 76 characters; not `k8s.io` or `moby` (Kubernetes' and Docker's, \
-         which garbage-collect what they did not make).",
+         which garbage-collect what they did not make). It must be the agent's alone: at start the \
+         agent removes the containers and snapshots in it that no checkpointed task owns (see \
+         \"Leftovers swept at start\").",
     ),
 ];

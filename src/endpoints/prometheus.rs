@@ -168,7 +168,7 @@ pub fn render(
         sample(&mut out, name, &[], v);
     }
 
-    let counters: [(&str, &str, u64); 6] = [
+    let counters: [(&str, &str, u64); 7] = [
         (
             "ecs_agent_image_pull_bytes_total",
             "Bytes fetched from registries by image pulls.",
@@ -198,6 +198,11 @@ pub fn render(
             "ecs_agent_awslogs_lines_dropped_total",
             "awslogs non-blocking: lines dropped because CloudWatch Logs fell more than max-buffer-size behind.",
             m.awslogs_lines_dropped,
+        ),
+        (
+            "ecs_agent_leftovers_removed_total",
+            "Containers, namespace holders and snapshots no checkpointed task owned, removed at start.",
+            m.leftovers_removed,
         ),
     ];
     for (name, help, v) in counters {

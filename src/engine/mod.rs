@@ -14,6 +14,7 @@ pub mod exec;
 mod health;
 pub mod image_gc;
 mod inner;
+mod leftovers;
 mod netsetup;
 mod nsholder;
 mod publish;

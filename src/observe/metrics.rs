@@ -24,6 +24,7 @@ pub struct AgentMetrics {
     metadata_throttled: AtomicU64,
     awslogs_events_shipped: AtomicU64,
     awslogs_lines_dropped: AtomicU64,
+    leftovers_removed: AtomicU64,
     /// Health check probes by outcome: passed, failed, timed out.
     health_checks: [AtomicU64; 3],
     errors: Mutex<BTreeMap<&'static str, u64>>,
@@ -48,6 +49,9 @@ pub struct MetricsReading {
     pub awslogs_events_shipped: u64,
     /// awslogs non-blocking: lines dropped because CloudWatch fell too far behind.
     pub awslogs_lines_dropped: u64,
+    /// Containers, namespace holders and snapshots found at start that no
+    /// checkpointed task owned, removed.
+    pub leftovers_removed: u64,
     /// Health check probes: passed, failed (timeouts included), timed out.
     pub health_checks: [u64; 3],
     /// Errors by kind, sorted by kind.
@@ -83,6 +87,7 @@ impl AgentMetrics {
             metadata_throttled: AtomicU64::new(0),
             awslogs_events_shipped: AtomicU64::new(0),
             awslogs_lines_dropped: AtomicU64::new(0),
+            leftovers_removed: AtomicU64::new(0),
             health_checks: Default::default(),
             errors: Mutex::new(BTreeMap::new()),
             started_ms: unix_ms(SystemTime::now()),
@@ -143,6 +148,11 @@ impl AgentMetrics {
         self.awslogs_lines_dropped.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// engine: a leftover of an earlier agent process was removed at start.
+    pub fn inc_leftovers_removed(&self) {
+        self.leftovers_removed.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// engine: a health check probe ended: passed (exit 0), or failed,
     /// `timed_out` when it was killed at its timeout.
     pub fn record_health_check(&self, passed: bool, timed_out: bool) {
@@ -182,6 +192,7 @@ impl AgentMetrics {
             metadata_throttled: self.metadata_throttled.load(Ordering::Relaxed),
             awslogs_events_shipped: self.awslogs_events_shipped.load(Ordering::Relaxed),
             awslogs_lines_dropped: self.awslogs_lines_dropped.load(Ordering::Relaxed),
+            leftovers_removed: self.leftovers_removed.load(Ordering::Relaxed),
             health_checks: [0, 1, 2].map(|i| self.health_checks[i].load(Ordering::Relaxed)),
             errors: self
                 .errors

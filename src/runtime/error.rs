@@ -92,6 +92,8 @@ pub enum RuntimeError {
     Metrics { kind: ErrorKind, message: String },
     #[error("listing tasks: {message}")]
     ListTasks { kind: ErrorKind, message: String },
+    #[error("listing the namespace's {message}")]
+    List { kind: ErrorKind, message: String },
     #[error("asking containerd where it keeps images: {message}")]
     Introspect { kind: ErrorKind, message: String },
     /// containerd's socket is missing, refuses connections or answers UNAVAILABLE.
@@ -116,6 +118,7 @@ impl RuntimeError {
             | RuntimeError::Events { kind, .. }
             | RuntimeError::Metrics { kind, .. }
             | RuntimeError::ListTasks { kind, .. }
+            | RuntimeError::List { kind, .. }
             | RuntimeError::Introspect { kind, .. } => *kind,
         }
     }

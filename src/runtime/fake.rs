@@ -58,6 +58,7 @@ pub enum Call {
     Metrics {
         ids: Vec<String>,
     },
+    List,
     Pids,
     EnsureNamespaceHolder {
         id: String,
@@ -80,6 +81,7 @@ struct Outcomes {
     remove: VecDeque<Result<(), RuntimeError>>,
     state: VecDeque<Result<Option<ContainerState>, RuntimeError>>,
     exec: VecDeque<Result<super::ExecOutcome, RuntimeError>>,
+    list: VecDeque<Result<Vec<String>, RuntimeError>>,
 }
 
 #[derive(Default)]
@@ -160,6 +162,11 @@ impl FakeRuntime {
     /// answers only once the call's timeout has passed.
     pub fn queue_exec(&self, outcome: Result<super::ExecOutcome, RuntimeError>) {
         lock(&self.outcomes).exec.push_back(outcome);
+    }
+
+    /// What the next `list` finds in the namespace (empty when not queued).
+    pub fn queue_list(&self, outcome: Result<Vec<String>, RuntimeError>) {
+        lock(&self.outcomes).list.push_back(outcome);
     }
 
     /// Every call so far, in order.
@@ -314,6 +321,11 @@ impl ContainerRuntime for FakeRuntime {
             tokio::time::sleep(timeout).await;
         }
         outcome
+    }
+
+    async fn list(&self) -> Result<Vec<String>, RuntimeError> {
+        self.record(Call::List);
+        self.next(|o| o.list.pop_front(), Ok(Vec::new()))
     }
 
     async fn pids(&self) -> Result<HashMap<String, u32>, RuntimeError> {

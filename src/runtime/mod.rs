@@ -103,6 +103,7 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     fn delete_task(&self, id: &str) -> impl Future<Output = Result<(), RuntimeError>> + Send;
 
     /// Delete the task, the container record and its snapshot. Idempotent.
+    /// Also clears an id of [`list`](Self::list) that has only a snapshot.
     fn remove(&self, id: &str) -> impl Future<Output = Result<(), RuntimeError>> + Send;
 
     /// Current state, `None` when containerd has no such container. A record
@@ -140,6 +141,11 @@ pub trait ContainerRuntime: Send + Sync + 'static {
         timeout: std::time::Duration,
         output_cap: usize,
     ) -> impl Future<Output = Result<ExecOutcome, RuntimeError>> + Send;
+
+    /// The ids of everything the runtime holds in its namespace: every
+    /// container record (namespace holders included) and every writable
+    /// snapshot no record uses (a create that died half-way). Sorted.
+    fn list(&self) -> impl Future<Output = Result<Vec<String>, RuntimeError>> + Send;
 
     /// The pid of every container's main process, by container id, in one call.
     fn pids(&self) -> impl Future<Output = Result<HashMap<String, u32>, RuntimeError>> + Send;

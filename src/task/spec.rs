@@ -181,6 +181,16 @@ pub fn namespace_holder_id(task_id: &str) -> String {
     format!("{}-ns", id.trim_end_matches('-'))
 }
 
+/// Whether containerd id `id` is named after task `task_id`, as its
+/// containers' and its namespace holder's are.
+pub fn owned_by_task(task_id: &str, id: &str) -> bool {
+    let task = clean_id_part(task_id);
+    !task.is_empty()
+        && id
+            .strip_prefix(task.as_str())
+            .is_some_and(|rest| rest.starts_with('-'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,5 +339,9 @@ mod tests {
         assert!(!long.ends_with('-'));
         assert_eq!(namespace_holder_id("abc/123"), "abc-123-ns");
         assert!(namespace_holder_id(&"a".repeat(100)).len() <= 76);
+        assert!(owned_by_task("abc/123", &container_id("abc/123", 0, "web")));
+        assert!(owned_by_task("abc/123", &namespace_holder_id("abc/123")));
+        assert!(!owned_by_task("abc", "abc1-0-web"));
+        assert!(!owned_by_task("", "-0-web"));
     }
 }

@@ -17,6 +17,8 @@
 //!   tasks that stopped while it was down (exits may repeat, never go missing).
 //! - `pull`: images fetched from their registry (`crate::image`) into the
 //!   content store, unpacked into snapshots and recorded.
+//! - `inventory`: what the namespace holds (records, orphaned snapshots),
+//!   for the sweep of leftovers at start.
 //! - `metrics`: cgroup metrics of running containers and their pids.
 //! - `probe`: asked once at start: containerd's version (`version`: older
 //!   than 1.6 is refused), that the socket is containerd at all, that our
@@ -33,6 +35,7 @@ mod exec_exits;
 mod exec_specs;
 mod holder;
 mod images;
+mod inventory;
 mod lifecycle;
 pub mod metrics;
 pub mod oci;
@@ -229,6 +232,10 @@ impl ContainerRuntime for ContainerdRuntime {
             exits: &self.exec_exits,
         };
         exec::exec(&execs, id, exec_id, args, timeout, output_cap).await
+    }
+
+    async fn list(&self) -> Result<Vec<String>, RuntimeError> {
+        inventory::ids(&self.conn, &self.pull.snapshotter).await
     }
 
     async fn pids(&self) -> Result<HashMap<String, u32>, RuntimeError> {
