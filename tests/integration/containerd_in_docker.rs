@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use ecs::task::linux::CAPABILITY_NAMES;
 use serde_json::json;
 use tempfile::TempDir;
 
@@ -259,51 +260,6 @@ impl Drop for Dockerd {
     }
 }
 
-/// Capability names by number (linux/capability.h), as Docker spells them.
-const CAPS: [&str; 41] = [
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "DAC_READ_SEARCH",
-    "FOWNER",
-    "FSETID",
-    "KILL",
-    "SETGID",
-    "SETUID",
-    "SETPCAP",
-    "LINUX_IMMUTABLE",
-    "NET_BIND_SERVICE",
-    "NET_BROADCAST",
-    "NET_ADMIN",
-    "NET_RAW",
-    "IPC_LOCK",
-    "IPC_OWNER",
-    "SYS_MODULE",
-    "SYS_RAWIO",
-    "SYS_CHROOT",
-    "SYS_PTRACE",
-    "SYS_PACCT",
-    "SYS_ADMIN",
-    "SYS_BOOT",
-    "SYS_NICE",
-    "SYS_RESOURCE",
-    "SYS_TIME",
-    "SYS_TTY_CONFIG",
-    "MKNOD",
-    "LEASE",
-    "AUDIT_WRITE",
-    "AUDIT_CONTROL",
-    "SETFCAP",
-    "MAC_OVERRIDE",
-    "MAC_ADMIN",
-    "SYSLOG",
-    "WAKE_ALARM",
-    "BLOCK_SUSPEND",
-    "AUDIT_READ",
-    "PERFMON",
-    "BPF",
-    "CHECKPOINT_RESTORE",
-];
-
 /// Capabilities missing from this process's bounding set (dockerd inherits
 /// it). The test machines lack SYS_RESOURCE, and `--privileged` asks runc for
 /// every capability the kernel has, which fails there with "unable to apply
@@ -318,8 +274,10 @@ fn missing_capabilities() -> Vec<&'static str> {
     let last: usize = fs::read_to_string("/proc/sys/kernel/cap_last_cap")
         .ok()
         .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(CAPS.len() - 1);
-    CAPS.iter()
+        .unwrap_or(CAPABILITY_NAMES.len() - 1);
+    // By number (linux/capability.h), as Docker spells them.
+    CAPABILITY_NAMES
+        .iter()
         .enumerate()
         .filter(|(bit, _)| *bit <= last && bounding & (1 << bit) == 0)
         .map(|(_, name)| *name)
