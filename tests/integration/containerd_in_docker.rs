@@ -20,9 +20,9 @@ use ecs::task::linux::CAPABILITY_NAMES;
 use serde_json::json;
 use tempfile::TempDir;
 
-use crate::common::{self, Aws, EcsLocal};
+use crate::common::agent_image::{self, is_root, missing};
+use crate::common::{self, tail, text, Aws, EcsLocal};
 
-const REPO: &str = env!("CARGO_MANIFEST_DIR");
 const IMAGE: &str = "localhost/ecs-agent-containerd:latest";
 const DOCKERD: &str = "/usr/sbin/dockerd";
 /// Debian's client, the daemon's own version (the /usr/local/bin client on
@@ -31,41 +31,6 @@ const DOCKER: &str = "/usr/bin/docker";
 const CONTAINER: &str = "ecs-agent-dind";
 /// Where the agent inside keeps its data (ECS_DATADIR, passed explicitly).
 const DATADIR_INSIDE: &str = "/var/lib/ecs/data";
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| {
-        let v = v.trim().to_ascii_lowercase();
-        !v.is_empty() && v != "false" && v != "0"
-    })
-}
-
-/// Skip loudly (outside CI) or fail (in CI) for a missing prerequisite.
-fn missing(what: &str) {
-    let test = std::thread::current()
-        .name()
-        .unwrap_or("<unnamed test>")
-        .to_string();
-    if in_ci() {
-        panic!("{test}: CI is set but {what} (scripts/setup installs it)");
-    }
-    eprintln!("\n!!!!!!!! SKIPPED (not in CI): {test}: {what} (run scripts/setup) !!!!!!!!\n");
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
 
 /// A private dockerd under a temp dir, stopped and removed (with its
 /// containers, images and mounts) on drop.
@@ -364,26 +329,11 @@ fn agent_with_its_own_containerd_runs_tasks_inside_docker() {
     // The image, as a user builds it (the Debian root is cached under
     // .work/containerd-in-docker after the first build).
     let archive = work.path().join("ecs-agent-containerd.docker.tar");
-    let started = Instant::now();
-    let out = Command::new("nice")
-        .args(["-n", "10"])
-        .arg(Path::new(REPO).join("scripts/image"))
-        .arg("--with-containerd")
-        .arg("--output")
-        .arg(&archive)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run scripts/image");
-    let log = text(&out.stderr);
-    assert!(
-        out.status.success(),
-        "scripts/image --with-containerd failed ({}):\n{log}",
-        out.status
-    );
-    eprintln!(
-        "scripts/image --with-containerd ({:.0?}):\n{log}",
-        started.elapsed()
-    );
+    agent_image::build(&[
+        "--with-containerd".as_ref(),
+        "--output".as_ref(),
+        archive.as_os_str(),
+    ]);
 
     // Its own containerd, but the host's cgroup tree (--cgroupns=host): a
     // namespace of its own keeps the task cgroups apart from other agents'.

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::common::{self, Aws, EcsLocal, TestEnv};
+use crate::common::agent_image::{self, is_root, missing};
+use crate::common::{self, tail, text, Aws, EcsLocal, TestEnv};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 const UNIT: &str = "deploy/ecs-agent.service";
@@ -37,30 +38,6 @@ fn read(rel: &str) -> String {
     fs::read_to_string(repo(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
 }
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| {
-        let v = v.trim().to_ascii_lowercase();
-        !v.is_empty() && v != "false" && v != "0"
-    })
-}
-
-fn test_name() -> String {
-    std::thread::current()
-        .name()
-        .unwrap_or("<unnamed test>")
-        .to_string()
-}
-
-/// Skip loudly (outside CI) or fail (in CI) for a missing prerequisite.
-fn missing(what: &str) -> Option<()> {
-    let test = test_name();
-    if in_ci() {
-        panic!("{test}: CI is set but {what} (scripts/setup installs it)");
-    }
-    eprintln!("\n!!!!!!!! SKIPPED (not in CI): {test}: {what} (run scripts/setup) !!!!!!!!\n");
-    None
-}
-
 /// The tool's path on PATH, or a loud skip / CI failure.
 fn tool(name: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|paths| {
@@ -74,22 +51,11 @@ fn tool(name: &str) -> Option<PathBuf> {
     }
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
 fn run(cmd: &mut Command) -> Output {
     let shown = format!("{cmd:?}");
     cmd.stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"))
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 // ---------------------------------------------------------------- ecs.config
@@ -380,11 +346,6 @@ fn snapshotter_root(env: &TestEnv) -> PathBuf {
     panic!("no overlayfs root in `ctr plugins ls --detailed`:\n{out}");
 }
 
-fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
 #[test]
 fn agent_image_registers_with_ecs_local_and_runs_a_task() {
     let Some(env) = common::env() else { return };
@@ -409,25 +370,13 @@ fn agent_image_registers_with_ecs_local_and_runs_a_task() {
     // Build (static cargo build of ECS_IMAGE_PROFILE, release unless set; CI's
     // scripts/test sets dev; buildah) and import, as a user would.
     let archive = work.path().join("ecs-agent.oci.tar");
-    let started = Instant::now();
-    // Niced: when nothing built the binary before `cargo test` (CI
-    // should run scripts/image first), this build competes with the other
-    // tests, whose timeouts matter more than this one's.
-    let out = run(Command::new("nice")
-        .args(["-n", "10"])
-        .arg(repo("scripts/image"))
-        .arg("--output")
-        .arg(&archive)
-        .arg("--import")
-        .arg(&env.containerd_sock)
-        .arg(&image_ns));
-    let log = text(&out.stderr);
-    assert!(
-        out.status.success(),
-        "scripts/image failed ({}):\n{log}",
-        out.status
-    );
-    eprintln!("scripts/image ({:.0?}):\n{log}", started.elapsed());
+    agent_image::build(&[
+        "--output".as_ref(),
+        archive.as_os_str(),
+        "--import".as_ref(),
+        env.containerd_sock.as_os_str(),
+        image_ns.as_ref(),
+    ]);
     let image = "localhost/ecs-agent:latest";
     let images = common::ctr(&env, &image_ns, &["images", "ls"]);
     let size = images

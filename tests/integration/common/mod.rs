@@ -10,6 +10,7 @@
 //! in parallel without leaking runc processes.
 #![allow(dead_code)]
 
+pub mod agent_image;
 #[cfg(test)]
 pub mod ecs_api;
 pub mod procs;
@@ -70,7 +71,7 @@ const VARS: [&str; 6] = [
     "ECS_TEST_AWS",
 ];
 
-fn in_ci() -> bool {
+pub fn in_ci() -> bool {
     match std::env::var("CI") {
         Ok(v) => {
             let v = v.trim().to_ascii_lowercase();
@@ -309,6 +310,11 @@ fn read_log(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// Bytes a process printed, as text.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
 /// The text of a json-file log: each record's `log`, in file order (empty
 /// when there is no file yet).
 pub fn json_log_text(path: &Path) -> String {
@@ -317,7 +323,8 @@ pub fn json_log_text(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-fn tail(text: &str, lines: usize) -> String {
+/// The last `lines` lines of `text`.
+pub fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
