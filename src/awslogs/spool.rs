@@ -329,24 +329,7 @@ fn parse_time_ms(s: &str) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
-
-    fn rec(log: &str, stream: &str, time: &str) -> String {
-        format!(
-            "{{\"log\":{},\"stream\":\"{stream}\",\"time\":\"{time}\"}}\n",
-            serde_json::to_string(log).unwrap()
-        )
-    }
-
-    fn append(path: &Path, text: &str) {
-        fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
-    }
+    use crate::logger::read::test_files::{append, record as rec};
 
     fn messages(items: &[Item]) -> Vec<String> {
         items.iter().map(|i| i.event.message.clone()).collect()

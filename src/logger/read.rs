@@ -140,26 +140,39 @@ fn drain(
     Ok(())
 }
 
+/// For tests that write json-file logs by hand (here and `crate::awslogs`).
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod test_files {
     use std::io::Write;
+    use std::path::Path;
 
-    fn rec(log: &str, stream: &str) -> String {
+    /// One record line as the logger writes it.
+    pub(crate) fn record(log: &str, stream: &str, time: &str) -> String {
         format!(
-            "{{\"log\":{},\"stream\":\"{stream}\",\"time\":\"2024-01-01T00:00:00.1Z\"}}\n",
+            "{{\"log\":{},\"stream\":\"{stream}\",\"time\":\"{time}\"}}\n",
             serde_json::to_string(log).unwrap()
         )
     }
 
-    fn append(path: &Path, text: &str) {
-        fs::OpenOptions::new()
+    /// Appends `text` to `path`, made if missing.
+    pub(crate) fn append(path: &Path, text: &str) {
+        std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
             .unwrap()
             .write_all(text.as_bytes())
             .unwrap();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_files::{append, record};
+    use super::*;
+
+    fn rec(log: &str, stream: &str) -> String {
+        record(log, stream, "2024-01-01T00:00:00.1Z")
     }
 
     #[test]
