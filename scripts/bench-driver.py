@@ -35,6 +35,7 @@ import time
 import urllib.request
 
 import bench_logs
+import procscan
 
 REGION = "us-east-1"
 ACCESS_KEY_ID = "AKIDECSLOCALBENCH"
@@ -255,20 +256,14 @@ def proc_cpu_children_s(pid):
 
 def shim_pids(ns):
     """The runc shims serving namespace `ns` (from their command lines)."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if argv and b"containerd-shim" in argv[0] and b"-namespace" in argv:
-            i = argv.index(b"-namespace")
-            if i + 1 < len(argv) and argv[i + 1] == ns.encode():
-                out.append(int(d))
-    return out
+
+    def serves(argv):
+        if b"containerd-shim" not in argv[0] or b"-namespace" not in argv:
+            return False
+        i = argv.index(b"-namespace")
+        return i + 1 < len(argv) and argv[i + 1] == ns.encode()
+
+    return [pid for pid, _ in procscan.processes(serves)]
 
 
 def alive(pid):
@@ -1517,14 +1512,10 @@ def held_processes(needles, ns=AGENT_NS):
     command line holds one of `needles` (task ids, `-id CONTAINER`), with
     their PSS in KiB."""
     found = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit() or not alive(int(p)):
+    for p, argv in procscan.processes(lambda argv: True):
+        if not alive(p):
             continue
-        try:
-            with open(f"/proc/{p}/cmdline", "rb") as f:
-                raw = f.read()
-        except OSError:
-            continue
+        raw = b"\0".join(argv)
         cmd = raw.decode("utf-8", "replace")
         if b"\0--containerd-logger\0" in raw or b"\0--json-file\0" in raw:
             kind = "logger"
@@ -1543,7 +1534,7 @@ def held_processes(needles, ns=AGENT_NS):
                         pss = int(line.split()[1])
         except OSError:
             pass
-        found.append({"pid": int(p), "kind": kind, "pss_kib": pss})
+        found.append({"pid": p, "kind": kind, "pss_kib": pss})
     return found
 
 

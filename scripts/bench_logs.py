@@ -10,6 +10,8 @@ meanwhile and the agent's memory growth. Imported by bench-driver.py.
 import os
 import time
 
+import procscan
+
 # What the container writes: N identical short lines, then it waits for the
 # stop (so its logger is still there to be measured).
 LINE = "bench-log-line-0123456789abcdef"
@@ -60,17 +62,10 @@ def file_lines(path):
 
 def logger_pid(task_id):
     """The container logger process of the task (its json-file path names it)."""
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if argv and argv[0].endswith(b"ecs-agent-logger") and any(task_id.encode() in a for a in argv):
-            return int(d)
-    return None
+    found = procscan.processes(
+        lambda argv: argv[0].endswith(b"ecs-agent-logger") and any(task_id.encode() in a for a in argv)
+    )
+    return found[0][0] if found else None
 
 
 def measure_side(run, family, driver, n, count, proc_cpu_s, proc_status):
