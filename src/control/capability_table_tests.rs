@@ -41,6 +41,28 @@ const ROWS: &[(&str, &str, &str)] = &[
         "linux_params::an_init_reaps_orphans_and_passes_the_stop_on_shm_and_tmpfs_sizes_hold",
     ),
     (
+        "com.amazonaws.ecs.capability.docker-remote-api.1.28",
+        "awslogs `mode` and `max-buffer-size` (non-blocking delivery within a bounded spool; in every \
+         definition the Amazon ECS console makes)",
+        "awslogs::the_consoles_default_awslogs_options_are_placed_and_create_the_group",
+    ),
+    (
+        "com.amazonaws.ecs.capability.docker-remote-api.1.29",
+        "`awslogs-create-group` (the group made when it is missing); healthCheck `startPeriod`",
+        "awslogs::the_consoles_default_awslogs_options_are_placed_and_create_the_group",
+    ),
+    (
+        "com.amazonaws.ecs.capability.docker-remote-api.1.30",
+        "no field Amazon ECS is known to gate by it; whatever it gates that this agent lacks is \
+         refused at task start, naming the field",
+        "linux_params::bad_linux_parameters_stop_the_task_naming_the_field",
+    ),
+    (
+        "com.amazonaws.ecs.capability.docker-remote-api.1.32",
+        "`ipcMode: none` (with pid-ipc-namespace-sharing)",
+        "linux_params::task_pid_and_ipc_namespaces_are_shared_and_host_mode_sees_the_host",
+    ),
+    (
         "ecs.capability.container-ordering",
         "`dependsOn` with START, COMPLETE and SUCCESS (HEALTHY with container-health-check)",
         "e2e::depends_on_success_runs_the_init_container_first",

@@ -105,15 +105,38 @@ pub enum When {
 /// tasks we cannot run.
 ///
 /// Docker API levels: the Go agent advertises every level dockerd supports
-/// from 1.17 to 1.32 except 1.26, 1.27 and 1.31 (agent/app/agent_capability.go);
-/// ECS requires a level of the instance for the fields that need it. This
-/// agent advertises a level only when every field ECS is known to gate by it
-/// works here: 1.17 (the baseline container fields), 1.18 (awsvpc), 1.19
-/// (logConfiguration), 1.21 (memoryReservation), 1.24 (healthCheck, with
-/// container-health-check, and like it only while checks run), 1.25
-/// (initProcessEnabled, sharedMemorySize, tmpfs; EFS, also gated by 1.25,
-/// needs ecs.capability.efs too, which is not advertised). Not 1.20, which
-/// gates no field we know of.
+/// from 1.17 to 1.32 except 1.26, 1.27 and 1.31 (agent/app/agent_capability.go,
+/// `excludedDockerAPIVersions`: ECS limits how many attributes an instance
+/// registers, and no field needs those three). Amazon ECS derives from a task
+/// definition the levels it requires (`requiresAttributes`) and places the
+/// task only on an instance that has them; it does not publish the
+/// derivation. The rule here: a level is advertised only if every field ECS
+/// gates by it, that this agent can be sent, either works or is refused at
+/// task start with a reason naming it. The second half holds for any field:
+/// `task::docker_config` refuses by name every Docker `Config`/`HostConfig`
+/// field this agent does not implement, and `task::from_acs` the task
+/// definition fields it does not. So the question for each level is only
+/// whether what ECS is known to gate by it works:
+/// - 1.17 (the baseline container fields), 1.18 (awsvpc), 1.19
+///   (logConfiguration), 1.21 (memoryReservation), 1.24 (healthCheck, with
+///   container-health-check, and like it only while checks run), 1.25
+///   (initProcessEnabled, sharedMemorySize, tmpfs; EFS, also gated by 1.25,
+///   needs ecs.capability.efs too, which is not advertised).
+/// - 1.28: the awslogs options `mode` and `max-buffer-size` (Docker 17.04's
+///   non-blocking log mode, API 1.28); every public describe-task-definition
+///   output with them requires 1.28, and the console puts them in every new
+///   definition. Both work here (`task::log_driver`, `crate::awslogs`).
+/// - 1.29: `awslogs-create-group` (real outputs with it require 1.29, also
+///   without mode); the agent creates the group (`awslogs::cloudwatch`).
+///   The healthCheck `startPeriod` is Docker API 1.29 too, and works.
+/// - 1.30: no field ECS is known to gate by it; refusal by name covers
+///   whatever it may gate.
+/// - 1.32: `ipcMode: none` (Docker's private/shareable/none IPC modes are
+///   API 1.32; a real output with it requires 1.32 beside
+///   pid-ipc-namespace-sharing); works here, as do `host` and `task`.
+/// Not (yet) 1.20, 1.22 and 1.23, which the Go agent advertises too and the
+/// same rule allows (1.23 gates `dockerSecurityOptions: no-new-privileges`
+/// in real output, which works here).
 pub const CAPABILITIES: &[(&str, When)] = &[
     (
         "com.amazonaws.ecs.capability.docker-remote-api.1.17",
@@ -137,6 +160,22 @@ pub const CAPABILITIES: &[(&str, When)] = &[
     ),
     (
         "com.amazonaws.ecs.capability.docker-remote-api.1.25",
+        When::Always,
+    ),
+    (
+        "com.amazonaws.ecs.capability.docker-remote-api.1.28",
+        When::Always,
+    ),
+    (
+        "com.amazonaws.ecs.capability.docker-remote-api.1.29",
+        When::Always,
+    ),
+    (
+        "com.amazonaws.ecs.capability.docker-remote-api.1.30",
+        When::Always,
+    ),
+    (
+        "com.amazonaws.ecs.capability.docker-remote-api.1.32",
         When::Always,
     ),
     ("ecs.capability.container-ordering", When::Always),
@@ -493,14 +532,20 @@ mod tests {
     }
 
     /// The levels whose gated fields work here (memoryReservation is 1.21,
-    /// initProcessEnabled, sharedMemorySize and tmpfs 1.25).
+    /// initProcessEnabled, sharedMemorySize and tmpfs 1.25, awslogs `mode`
+    /// and `max-buffer-size` 1.28, `awslogs-create-group` 1.29, `ipcMode:
+    /// none` 1.32; 1.30 gates nothing known), never one the Go agent leaves
+    /// out (1.26, 1.27, 1.31) or one above its 1.32.
     #[test]
     fn docker_api_levels_stop_at_what_is_implemented() {
         let levels: Vec<&str> = capabilities(&RegistrationInput::default())
             .into_iter()
             .filter_map(|c| c.strip_prefix("com.amazonaws.ecs.capability.docker-remote-api."))
             .collect();
-        assert_eq!(levels, vec!["1.17", "1.18", "1.19", "1.21", "1.25"]);
+        assert_eq!(
+            levels,
+            vec!["1.17", "1.18", "1.19", "1.21", "1.25", "1.28", "1.29", "1.30", "1.32"]
+        );
     }
 
     #[test]

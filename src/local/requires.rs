@@ -105,6 +105,11 @@ fn task_rules(v: &TaskDefView, r: &mut Required) {
     if has(&v.pid_mode) || has(&v.ipc_mode) {
         r.add(format!("{ATTR}pid-ipc-namespace-sharing"));
     }
+    // Real output: `ipcMode: none` carries 1.32 (Docker's none, private and
+    // shareable IPC modes are API 1.32).
+    if v.ipc_mode.as_deref() == Some("none") {
+        r.level(32);
+    }
     // App Mesh proxyConfiguration: the Go agent's aws-appmesh.
     if v.proxy_configuration.is_some() {
         r.add(format!("{ATTR}aws-appmesh"));
@@ -152,6 +157,15 @@ fn container_rules(v: &TaskDefView, c: &ContainerDef, r: &mut Required) {
             // Docker 17.05, API 1.29).
             if driver == "awslogs" && log.options.contains_key("awslogs-create-group") {
                 r.level(29);
+            }
+            // Real output: every definition whose options set `mode` or
+            // `max-buffer-size` (Docker 17.04's non-blocking mode, API
+            // 1.28; the console's defaults) carries 1.28.
+            if ["mode", "max-buffer-size"]
+                .iter()
+                .any(|k| log.options.contains_key(*k))
+            {
+                r.level(28);
             }
         }
         // The Go agent's secrets.<ssm|asm>.bootstrap.log-driver.

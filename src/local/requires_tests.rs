@@ -96,6 +96,48 @@ fn a_bridge_definition_with_awslogs_create_group_as_amazon_ecs_derives_it() {
     );
 }
 
+/// Shaped as a real awsvpc definition the console made (2024), with the
+/// console's awslogs defaults (`mode: non-blocking`, `max-buffer-size`,
+/// `awslogs-create-group`): Amazon ECS listed logging-driver.awslogs,
+/// execution-role-awslogs, ecr-auth, docker-remote-api.1.19, 1.28,
+/// execution-role-ecr-pull, 1.18, task-eni and 1.29.
+#[test]
+fn the_consoles_awslogs_defaults_as_amazon_ecs_derives_them() {
+    let def = json!({
+        "family": "server01", "networkMode": "awsvpc",
+        "executionRoleArn": "arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
+        "cpu": "2048", "memory": "4096",
+        "containerDefinitions": [{
+            "name": "server01", "image": ECR, "cpu": 0, "essential": true,
+            "portMappings": [{"name": "server01-80-tcp", "containerPort": 80, "hostPort": 80, "protocol": "tcp"}],
+            "logConfiguration": {"logDriver": "awslogs", "options": {
+                "awslogs-group": "/ecs/server01", "mode": "non-blocking",
+                "awslogs-create-group": "true", "max-buffer-size": "25m",
+                "awslogs-region": "us-east-1", "awslogs-stream-prefix": "ecs"}},
+            "systemControls": []
+        }]
+    });
+    assert_eq!(
+        set(def),
+        expect(&[
+            "com.amazonaws.ecs.capability.logging-driver.awslogs",
+            "ecs.capability.execution-role-awslogs",
+            "com.amazonaws.ecs.capability.ecr-auth",
+            "com.amazonaws.ecs.capability.docker-remote-api.1.19",
+            "com.amazonaws.ecs.capability.docker-remote-api.1.28",
+            "ecs.capability.execution-role-ecr-pull",
+            "com.amazonaws.ecs.capability.docker-remote-api.1.18",
+            "ecs.capability.task-eni",
+            "com.amazonaws.ecs.capability.docker-remote-api.1.29",
+        ])
+    );
+    // The rule keys on the options being there, whatever their value (no
+    // output tells more): `mode` alone adds 1.28 too.
+    let blocking = one(json!({"logConfiguration": {"logDriver": "awslogs",
+        "options": {"awslogs-group": "g", "mode": "blocking"}}}));
+    assert!(names(blocking).contains(&"com.amazonaws.ecs.capability.docker-remote-api.1.28".into()));
+}
+
 /// Shaped as a real awsvpc definition with an ECR image and an execution
 /// role only (2022): ecr-auth, execution-role-ecr-pull, 1.18, task-eni.
 #[test]
@@ -250,6 +292,14 @@ fn task_level_rules() {
     assert_eq!(
         with(json!({"pidMode": "task"})),
         vec!["ecs.capability.pid-ipc-namespace-sharing"]
+    );
+    // Real output (2021, EC2): ipcMode none carries 1.32 as well.
+    assert_eq!(
+        with(json!({"ipcMode": "none"})),
+        vec![
+            "ecs.capability.pid-ipc-namespace-sharing",
+            "com.amazonaws.ecs.capability.docker-remote-api.1.32"
+        ]
     );
     assert_eq!(
         with(json!({"proxyConfiguration": {"type": "APPMESH", "containerName": "envoy"}})),

@@ -459,3 +459,47 @@ fn a_secret_group_is_fetched_again_after_a_kill_9_and_every_line_ships_once() {
         "the group in the agent's log"
     );
 }
+
+/// The awslogs options the Amazon ECS console writes into every new
+/// definition: `mode: non-blocking` with `max-buffer-size` and
+/// `awslogs-create-group`. Amazon ECS then requires docker-remote-api 1.28
+/// and 1.29 of the instance (ecs-local derives them alike), which the agent
+/// advertises: the task is placed, and its lines reach a group that did not
+/// exist, made by the agent.
+#[test]
+fn the_consoles_default_awslogs_options_are_placed_and_create_the_group() {
+    let Some(env) = common::env() else { return };
+    let Some(moto) = common::moto() else { return };
+    let group = format!("/ecs/{}", common::unique_ns("awslogs-console"));
+    let logs = Aws::moto(&env, &moto, REGION);
+    let local = EcsLocal::start(&env);
+    let agent = start_agent(&env, &local, &moto);
+    let aws = Aws::new(&env, &local);
+    agent.wait_registered(&aws, START);
+    let td = awslogs_task(
+        &env,
+        &aws,
+        "awslogs-console",
+        json!({"awslogs-group": group, "mode": "non-blocking", "awslogs-create-group": "true",
+               "max-buffer-size": "25m", "awslogs-region": REGION, "awslogs-stream-prefix": "ecs"}),
+        "echo first; echo last",
+        true,
+    );
+    let required = aws.ecs_ok(&["describe-task-definition", "--task-definition", &td]);
+    let required = required["taskDefinition"]["requiresAttributes"].to_string();
+    for level in ["1.28", "1.29"] {
+        assert!(
+            required.contains(&format!("docker-remote-api.{level}")),
+            "{level} not required: {required}"
+        );
+    }
+    let arn = run_task(&aws, &agent, &td);
+    let t = wait_task_status(&aws, &agent, &arn, "STOPPED", START);
+    assert_eq!(t["containers"][0]["exitCode"], 0, "{t}");
+    let stream = format!("ecs/app/{}", task_id(&arn));
+    let got = common::wait_until_with_log(&agent, "the lines in the new group", ARRIVE, || {
+        let got = events(&logs, &group, &stream);
+        (got.len() >= 2).then_some(got)
+    });
+    assert_eq!(got, ["first", "last"]);
+}

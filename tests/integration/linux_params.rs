@@ -74,9 +74,10 @@ fn linux_parameters_reach_the_container() {
     }
 }
 
-/// Values that cannot work stop the task with a reason naming the field,
-/// before (sysctl) or while (device) its container is made; nothing of it is
-/// left in containerd.
+/// Values that cannot work, and fields this agent does not implement (an
+/// SELinux label), stop the task with a reason naming the field, before
+/// (sysctl, label) or while (device) its container is made; nothing of it
+/// is left in containerd.
 #[test]
 fn bad_linux_parameters_stop_the_task_naming_the_field() {
     let Some((env, _local, agent, aws)) = world() else {
@@ -90,6 +91,11 @@ fn bad_linux_parameters_stop_the_task_naming_the_field() {
         (
             json!({"linuxParameters": {"devices": [{"hostPath": "/dev/no-such-device"}]}}),
             "linuxParameters.devices.hostPath \"/dev/no-such-device\"",
+        ),
+        // A field Amazon ECS sends that this agent does not implement.
+        (
+            json!({"dockerSecurityOptions": ["label:type:container_t"]}),
+            "\"label:type:container_t\": SELinux labels are not supported by this agent yet",
         ),
     ];
     for (i, (extra, want)) in cases.into_iter().enumerate() {
