@@ -25,9 +25,26 @@ const ROWS: &[(&str, &str, &str)] = &[
         "agent_config::json_file_logging_is_advertised_and_placed_by_default",
     ),
     (
+        "com.amazonaws.ecs.capability.docker-remote-api.1.20",
+        "no field Amazon ECS is known to gate by it; whatever it gates that this agent lacks is \
+         refused at task start, naming the field",
+        "linux_params::bad_linux_parameters_stop_the_task_naming_the_field",
+    ),
+    (
         "com.amazonaws.ecs.capability.docker-remote-api.1.21",
         "`memoryReservation` (the cgroup's soft limit)",
         "defaults::memory_reservation_is_placed_and_reaches_the_cgroup",
+    ),
+    (
+        "com.amazonaws.ecs.capability.docker-remote-api.1.22",
+        "no field Amazon ECS is known to gate by it; whatever it gates that this agent lacks is \
+         refused at task start, naming the field",
+        "linux_params::bad_linux_parameters_stop_the_task_naming_the_field",
+    ),
+    (
+        "com.amazonaws.ecs.capability.docker-remote-api.1.23",
+        "`dockerSecurityOptions: no-new-privileges`",
+        "linux_params::linux_parameters_reach_the_container",
     ),
     (
         "com.amazonaws.ecs.capability.docker-remote-api.1.24",

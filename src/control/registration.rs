@@ -134,9 +134,9 @@ pub enum When {
 /// - 1.32: `ipcMode: none` (Docker's private/shareable/none IPC modes are
 ///   API 1.32; a real output with it requires 1.32 beside
 ///   pid-ipc-namespace-sharing); works here, as do `host` and `task`.
-/// Not (yet) 1.20, 1.22 and 1.23, which the Go agent advertises too and the
-/// same rule allows (1.23 gates `dockerSecurityOptions: no-new-privileges`
-/// in real output, which works here).
+/// - 1.20, 1.22: no field ECS is known to gate by them; as 1.30.
+/// - 1.23: `dockerSecurityOptions: no-new-privileges` (Docker 1.11's, API
+///   1.23; a real output with it requires 1.23); works here.
 pub const CAPABILITIES: &[(&str, When)] = &[
     (
         "com.amazonaws.ecs.capability.docker-remote-api.1.17",
@@ -151,7 +151,19 @@ pub const CAPABILITIES: &[(&str, When)] = &[
         When::Always,
     ),
     (
+        "com.amazonaws.ecs.capability.docker-remote-api.1.20",
+        When::Always,
+    ),
+    (
         "com.amazonaws.ecs.capability.docker-remote-api.1.21",
+        When::Always,
+    ),
+    (
+        "com.amazonaws.ecs.capability.docker-remote-api.1.22",
+        When::Always,
+    ),
+    (
+        "com.amazonaws.ecs.capability.docker-remote-api.1.23",
         When::Always,
     ),
     (
@@ -495,7 +507,7 @@ mod tests {
             );
         }
         // Everything on, as with ecs-init's defaults: still none of these
-        // (EFS, the Docker level that gates no field).
+        // (EFS, the Docker levels the Go agent leaves out).
         let all = RegistrationInput {
             health_checks: true,
             task_iam_role: true,
@@ -510,7 +522,9 @@ mod tests {
         for absent in [
             "ecs.capability.efs",
             "ecs.capability.efsAuth",
-            "com.amazonaws.ecs.capability.docker-remote-api.1.20",
+            "com.amazonaws.ecs.capability.docker-remote-api.1.26",
+            "com.amazonaws.ecs.capability.docker-remote-api.1.27",
+            "com.amazonaws.ecs.capability.docker-remote-api.1.31",
         ] {
             assert!(!caps.contains(&absent), "{absent} must not be advertised");
         }
@@ -534,7 +548,8 @@ mod tests {
     /// The levels whose gated fields work here (memoryReservation is 1.21,
     /// initProcessEnabled, sharedMemorySize and tmpfs 1.25, awslogs `mode`
     /// and `max-buffer-size` 1.28, `awslogs-create-group` 1.29, `ipcMode:
-    /// none` 1.32; 1.30 gates nothing known), never one the Go agent leaves
+    /// none` 1.32, no-new-privileges 1.23; 1.20, 1.22 and 1.30 gate nothing
+    /// known), never one the Go agent leaves
     /// out (1.26, 1.27, 1.31) or one above its 1.32.
     #[test]
     fn docker_api_levels_stop_at_what_is_implemented() {
@@ -544,7 +559,10 @@ mod tests {
             .collect();
         assert_eq!(
             levels,
-            vec!["1.17", "1.18", "1.19", "1.21", "1.25", "1.28", "1.29", "1.30", "1.32"]
+            vec![
+                "1.17", "1.18", "1.19", "1.20", "1.21", "1.22", "1.23", "1.25", "1.28", "1.29",
+                "1.30", "1.32"
+            ]
         );
     }
 

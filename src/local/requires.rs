@@ -237,6 +237,14 @@ fn container_rules(v: &TaskDefView, c: &ContainerDef, r: &mut Required) {
     if c.memory_reservation.is_some() {
         r.level(21);
     }
+    // Real output (2021): dockerSecurityOptions no-new-privileges carries
+    // 1.23 (Docker 1.11's option, API 1.23).
+    if c.docker_security_options
+        .iter()
+        .any(|o| o.starts_with("no-new-privileges"))
+    {
+        r.level(23);
+    }
     if let Some(l) = &c.linux_parameters {
         if l.init_process_enabled.is_some() || l.shared_memory_size.is_some() || !l.tmpfs.is_empty()
         {

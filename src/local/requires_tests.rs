@@ -235,6 +235,10 @@ fn each_rule_adds_its_attributes() {
             vec!["ecs.capability.env-files.s3"],
         ),
         (
+            one(json!({"dockerSecurityOptions": ["no-new-privileges"]})),
+            vec!["com.amazonaws.ecs.capability.docker-remote-api.1.23"],
+        ),
+        (
             one(json!({"linuxParameters": {"initProcessEnabled": true}})),
             vec!["com.amazonaws.ecs.capability.docker-remote-api.1.25"],
         ),
