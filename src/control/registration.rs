@@ -107,16 +107,17 @@ pub enum When {
 /// Docker API levels: the Go agent advertises every level dockerd supports
 /// from 1.17 to 1.32 except 1.26, 1.27 and 1.31 (agent/app/agent_capability.go,
 /// `excludedDockerAPIVersions`: ECS limits how many attributes an instance
-/// registers, and no field needs those three). Amazon ECS derives from a task
+/// registers, so levels no field needs are left out). Amazon ECS derives from a task
 /// definition the levels it requires (`requiresAttributes`) and places the
 /// task only on an instance that has them; it does not publish the
 /// derivation. The rule here: a level is advertised only if every field ECS
 /// gates by it, that this agent can be sent, either works or is refused at
 /// task start with a reason naming it. The second half holds for any field:
 /// `task::docker_config` refuses by name every Docker `Config`/`HostConfig`
-/// field this agent does not implement, and `task::from_acs` the task
-/// definition fields it does not. So the question for each level is only
-/// whether what ECS is known to gate by it works:
+/// field this agent does not implement, and `task::from_acs` the payload
+/// fields it knows but does not implement (a payload field unknown to the
+/// model would pass unseen; none is known to be gated by a level). So the
+/// question for each level is whether what ECS is known to gate by it works:
 /// - 1.17 (the baseline container fields), 1.18 (awsvpc), 1.19
 ///   (logConfiguration), 1.21 (memoryReservation), 1.24 (healthCheck, with
 ///   container-health-check, and like it only while checks run), 1.25
