@@ -390,29 +390,21 @@ fn agent_with_its_own_containerd_runs_tasks_inside_docker() {
         let out = dockerd.docker(&["logs", CONTAINER]);
         format!("{}{}", text(&out.stdout), text(&out.stderr))
     };
+    let state = || {
+        format!(
+            "container:\n{}\nlog tail:\n{}",
+            text(&dockerd.docker(&["ps", "-a"]).stdout),
+            tail(&logs(), 40)
+        )
+    };
     let wait = |what: &str, timeout: Duration, f: &mut dyn FnMut() -> bool| {
-        let deadline = Instant::now() + timeout;
-        while !f() {
-            if Instant::now() >= deadline {
-                panic!(
-                    "timed out after {timeout:?} waiting for {what}; container:\n{}\nlog tail:\n{}",
-                    text(&dockerd.docker(&["ps", "-a"]).stdout),
-                    tail(&logs(), 40)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
+        agent_image::wait_for(what, timeout, f, &state)
     };
 
     wait(
         "the agent in docker to register",
         Duration::from_secs(90),
-        &mut || {
-            aws.ecs(&["list-container-instances", "--cluster", &cluster])
-                .ok()
-                .and_then(|v| v["containerInstanceArns"].as_array().map(|a| !a.is_empty()))
-                .unwrap_or(false)
-        },
+        &mut || agent_image::registered(&aws, &cluster),
     );
     let startup = logs();
     assert!(

@@ -458,30 +458,21 @@ fn agent_image_registers_with_ecs_local_and_runs_a_task() {
     common::ctr(&env, &image_ns, &args);
     let agent_log_text = || fs::read_to_string(&agent_log).unwrap_or_default();
 
+    let state = || {
+        format!(
+            "agent container:\n{}\nagent log tail:\n{}",
+            common::try_ctr(&env, &image_ns, &["tasks", "ls"]).unwrap_or_default(),
+            tail(&agent_log_text(), 40)
+        )
+    };
     let wait = |what: &str, timeout: Duration, f: &mut dyn FnMut() -> bool| {
-        let deadline = Instant::now() + timeout;
-        while !f() {
-            if Instant::now() >= deadline {
-                panic!(
-                    "timed out after {timeout:?} waiting for {what}; agent container:\n{}\n\
-                     agent log tail:\n{}",
-                    common::try_ctr(&env, &image_ns, &["tasks", "ls"]).unwrap_or_default(),
-                    tail(&agent_log_text(), 40)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
+        agent_image::wait_for(what, timeout, f, &state)
     };
 
     wait(
         "the containerized agent to register",
         Duration::from_secs(60),
-        &mut || {
-            aws.ecs(&["list-container-instances", "--cluster", &cluster])
-                .ok()
-                .and_then(|v| v["containerInstanceArns"].as_array().map(|a| !a.is_empty()))
-                .unwrap_or(false)
-        },
+        &mut || agent_image::registered(&aws, &cluster),
     );
 
     // A task as in e2e.rs, with a user *name*: resolving it needs the image's

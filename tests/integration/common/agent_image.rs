@@ -6,7 +6,7 @@
 use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -53,4 +53,33 @@ pub fn build<S: AsRef<OsStr>>(args: &[S]) {
         out.status
     );
     eprintln!("scripts/image {shown} ({:.0?}):\n{log}", started.elapsed());
+}
+
+/// Polls `done` every 250 ms until it holds; past `timeout` the test fails
+/// naming `what`, with what `state` says of the agent's container then
+/// (its listing and log tail).
+pub fn wait_for(
+    what: &str,
+    timeout: Duration,
+    done: &mut dyn FnMut() -> bool,
+    state: &dyn Fn() -> String,
+) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        if Instant::now() >= deadline {
+            panic!(
+                "timed out after {timeout:?} waiting for {what}; {}",
+                state()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Whether a container instance has registered in `cluster`.
+pub fn registered(aws: &super::Aws, cluster: &str) -> bool {
+    aws.ecs(&["list-container-instances", "--cluster", cluster])
+        .ok()
+        .and_then(|v| v["containerInstanceArns"].as_array().map(|a| !a.is_empty()))
+        .unwrap_or(false)
 }
