@@ -35,6 +35,7 @@ import time
 import urllib.request
 
 import bench_logs
+import bench_transfer
 import procscan
 
 REGION = "us-east-1"
@@ -68,6 +69,7 @@ MODES = {
         "pull_layers": 4,
         "pull_layer_mib": 24,
         "pull_rounds": 5,
+        "transfer_rounds": 5,
         "profile": True,
         "stopped_n": 50,
         "large_n": 100,
@@ -84,6 +86,7 @@ MODES = {
         "pull_layers": 2,
         "pull_layer_mib": 1,
         "pull_rounds": 1,
+        "transfer_rounds": 1,
         "profile": False,
         "stopped_n": 3,
         "large_n": 2,
@@ -103,6 +106,7 @@ TARGETS = {
     "binary": "<= 20 MiB",
     "cpu-100": "<= 1% of a core",
     "pull": ">= 1.0x ctr speed",
+    "pull-transfer": "agent <= 1.0x Transfer",
     "restart": "<= 2 s, 0 restarted",
     "stopped": "0 processes 1 s after the exit",
     "health-100": "agent <= 1% of a core",
@@ -377,12 +381,20 @@ class Run:
         d = os.path.join(self.dir, "containerd")
         for sub in ("root", "state", "opt"):
             os.makedirs(os.path.join(d, sub), exist_ok=True)
-        # Same shape as scripts/testenv's containerd, with its own root and socket.
-        cfg = f"""version = 2
+        # Same shape as scripts/testenv's containerd, with its own root and
+        # socket: config version 3 for 2.x (scripts/bench --containerd 2.1),
+        # which would otherwise migrate version 2 at every start.
+        out = subprocess.run(["containerd", "--version"], capture_output=True, text=True).stdout
+        m = re.search(r" v?(\d+)\.(\d+)", out)
+        version = (int(m.group(1)), int(m.group(2))) if m else (1, 6)
+        cfg_version = 3 if version >= (2, 0) else 2
+        cfg = f"""version = {cfg_version}
 root = "{d}/root"
 state = "{d}/state"
 disabled_plugins = [
   "io.containerd.grpc.v1.cri",
+  "io.containerd.cri.v1.images",
+  "io.containerd.cri.v1.runtime",
   "io.containerd.snapshotter.v1.aufs",
   "io.containerd.snapshotter.v1.btrfs",
   "io.containerd.snapshotter.v1.devmapper",
@@ -1098,6 +1110,28 @@ disabled_plugins = [
                 "pull", lambda: self.pull_agent(ref, "profile"), None
             )
 
+    def phase_transfer(self):
+        """The agent's pull against containerd's Transfer service (issue 17):
+        see bench_transfer.py."""
+        rounds = self.mode["transfer_rounds"]
+        h = bench_transfer.Helpers(ts, wait_for, proc_cpu_s, log, CLUSTER, AGENT_NS)
+        try:
+            bench_transfer.require_transfer(self)
+            ref, info = self.pull_images("transfer", sides=("transfer",))["transfer"]
+            r = bench_transfer.phase(self, h, rounds, ref, info)
+        except bench_transfer.Unavailable as e:
+            if self.args.only:
+                raise BenchError(str(e)) from e
+            self.notes.append(f"pull-transfer not measured: {e}")
+            return
+        except RuntimeError as e:
+            raise BenchError(f"pull-transfer: {e}") from e
+        self.results["pull_transfer"] = r
+        log(
+            f"transfer: agent {r['agent']['s']:.2f} s, Transfer {r['transfer']['s']:.2f} s, "
+            f"ctr --local {r['local']['s']:.2f} s (containerd {r['containerd']})"
+        )
+
     # ---- logs (issue 16)
 
     def phase_logs(self):
@@ -1304,6 +1338,8 @@ disabled_plugins = [
             self.phase_burst_awsvpc()
         if wanted("pull"):
             self.phase_pull()
+        if wanted("pull-transfer"):
+            self.phase_transfer()
         if wanted("health-100"):
             self.phase_health()
         if wanted("logs"):
@@ -1398,7 +1434,7 @@ def make_image(busybox_layout, out, layers, layer_mib):
         json.dump({"schemaVersion": 2, "manifests": [{
             "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": man_d, "size": len(man),
             "annotations": {"org.opencontainers.image.ref.name": "latest"}}]}, f)
-    return {"blobs": blobs + [cfg_d, man_d], "compressed_bytes": total}
+    return {"blobs": blobs + [cfg_d, man_d], "compressed_bytes": total, "diff_ids": diff_ids}
 
 
 # ------------------------------------------------------------------ cleanup
@@ -1726,6 +1762,9 @@ def rows(res):
                 f"{p['agent_to_running_minus_cached_start_s']:.2f} s", f"{p['ctr_s']:.2f} s",
                 f"{r:.2f}x time", TARGETS["pull"], verdict(r <= 1.0),
             ))
+    pt = res.get("pull_transfer")
+    if pt is not None:
+        out.append(bench_transfer.row(pt, TARGETS["pull-transfer"], verdict))
     rs = res.get("restart")
     if rs is not None:
         ok = rs["agent_s"] <= 2.0 and rs["restarted"] == 0 and rs["tasks_running_after"] == rs["tasks"]
@@ -2019,6 +2058,7 @@ scripts/bench --out FILE      # write the report to FILE ('' = do not write)
 scripts/bench --json FILE     # also write the raw results (every sample) as JSON
 scripts/bench --agent-env K=V # run the agent with an extra setting, e.g. ECS_IMAGE_PULL_BEHAVIOR=prefer-cached
 scripts/bench --only ITEM     # only this row (repeatable; e.g. --only stopped); prints it, writes no report
+scripts/bench --containerd V  # run on containerd V (1.7 or 2.1, scripts/containerd-fetch) instead of the host's 1.6
 ```
 
 A full run measures for about 3.5 minutes. The release build before it took
