@@ -15,9 +15,13 @@
 //! max-buffer-size and what rotates past the shipper is dropped and counted.
 //! A request CloudWatch refuses outright (InvalidParameterException) is
 //! logged, counted and skipped, so one bad batch cannot stall a stream.
+//!
+//! With awslogs-multiline-pattern or awslogs-datetime-format, lines are
+//! grouped into events between the spool and the batch (`multiline`).
 
 mod batch;
 mod cloudwatch;
+mod multiline;
 mod shipper;
 mod spool;
 
@@ -45,6 +49,7 @@ use crate::task::spec::container_id;
 
 pub use batch::{Batch, Event};
 use cloudwatch::{CloudWatchError, Destination};
+use multiline::Multiline;
 pub use shipper::LogShipper;
 pub use spool::Position;
 use spool::Spool;
@@ -283,6 +288,7 @@ impl Job {
         };
         tracing::info!(task = %self.task_arn, container = %self.key, group = %dest.shown_group, stream = %dest.shown_stream, resume = ?resume, "awslogs: shipping");
         let mut spool = Spool::new(&self.path, resume, !self.opts.blocking);
+        let mut grouping = self.grouping();
         let mut batch = Batch::new();
         let mut checkpoint: Option<Position> = None;
         let mut first_read: Option<tokio::time::Instant> = None;
@@ -303,6 +309,16 @@ impl Job {
             let at_end = items.is_empty();
             if stopping && at_end {
                 items = spool.finish();
+            }
+            if let Some(g) = grouping.as_mut() {
+                let now = tokio::time::Instant::now();
+                let mut events: Vec<_> = items.into_iter().filter_map(|l| g.push(l, now)).collect();
+                if stopping && at_end {
+                    events.extend(g.finish());
+                } else if at_end {
+                    events.extend(g.take_older(FLUSH_AFTER, now));
+                }
+                items = events;
             }
             for item in items {
                 if !batch.fits(&item.event) {
@@ -328,6 +344,25 @@ impl Job {
                     _ = tokio::time::sleep(POLL) => {}
                     _ = stop.changed() => {}
                 }
+            }
+        }
+    }
+
+    /// The multi-line grouping the options ask for, if any.
+    fn grouping(&self) -> Option<Multiline> {
+        let start = self.opts.multiline_start.as_deref()?;
+        match Multiline::new(start) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                // Compiled when the task was accepted; a checkpoint from
+                // another build of the regex crate could still disagree.
+                // Only the error's last line: the others quote the pattern,
+                // which may come from a secretOptions entry.
+                let e = e.to_string();
+                let why = e.lines().last().unwrap_or_default().to_string();
+                self.ctx.metrics.inc_error("awslogs");
+                tracing::error!(task = %self.task_arn, container = %self.key, error = %why, "awslogs: the multiline pattern does not compile; every line is an event");
+                None
             }
         }
     }
@@ -436,6 +471,7 @@ mod tests {
             endpoint: None,
             blocking: false,
             max_buffer_size: 1,
+            multiline_start: None,
             execution_role: true,
             secret_options: Vec::new(),
         };

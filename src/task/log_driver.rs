@@ -132,12 +132,12 @@ const AWSLOGS_OPTS: &[&str] = &[
     "awslogs-stream-prefix",
     "awslogs-create-group",
     "awslogs-endpoint",
+    "awslogs-datetime-format",
+    "awslogs-multiline-pattern",
     "mode",
     "max-buffer-size",
 ];
 const AWSLOGS_UNSUPPORTED: &[&str] = &[
-    "awslogs-datetime-format",
-    "awslogs-multiline-pattern",
     "awslogs-credentials-endpoint",
     "awslogs-force-flush-interval-seconds",
     "awslogs-max-buffered-events",
@@ -189,6 +189,11 @@ pub struct Awslogs {
     /// `max-buffer-size` in bytes (non-blocking only; 10m when unset, as the
     /// Go agent fills it): how far the spool may run ahead of CloudWatch.
     pub max_buffer_size: u64,
+    /// The regular expression a line that starts a new event matches
+    /// (`awslogs-multiline-pattern`, or `awslogs-datetime-format` made into
+    /// one as Docker makes it); None: every line is an event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multiline_start: Option<String>,
     /// `logsAuthStrategy: "ExecutionRole"` on the container (set by
     /// `from_acs`, not an option): ship with the task execution role.
     #[serde(default)]
@@ -416,6 +421,7 @@ fn awslogs(options: &Map<String, Value>, at: &str) -> Result<LogDriver, String> 
         },
         None => DEFAULT_MAX_BUFFER_SIZE,
     };
+    let multiline_start = multiline_start(&o, at)?;
     Ok(LogDriver::Awslogs(Box::new(Awslogs {
         group,
         region,
@@ -424,9 +430,49 @@ fn awslogs(options: &Map<String, Value>, at: &str) -> Result<LogDriver, String> 
         endpoint,
         blocking,
         max_buffer_size,
+        multiline_start,
         execution_role: false,
         secret_options: Vec::new(),
     })))
+}
+
+/// Docker's `ValidateLogOpt` and `parseMultilineOptions`: the two options
+/// exclude each other (even when empty); an empty one groups nothing; a
+/// datetime format is converted (`strftime`) and then compiled like a
+/// pattern. One that does not compile is refused here, where Docker fails
+/// the container's create.
+fn multiline_start(
+    o: &std::collections::BTreeMap<&str, &str>,
+    at: &str,
+) -> Result<Option<String>, String> {
+    const DATETIME: &str = "awslogs-datetime-format";
+    const PATTERN: &str = "awslogs-multiline-pattern";
+    let (key, source) = match (o.get(DATETIME), o.get(PATTERN)) {
+        (Some(_), Some(_)) => {
+            return Err(format!(
+                "{at}.Config: you cannot configure log opt '{DATETIME}' and '{PATTERN}' at the same time"
+            ))
+        }
+        (Some(f), None) if !f.is_empty() => (DATETIME, super::strftime::datetime_pattern(f)),
+        (None, Some(p)) if !p.is_empty() => (PATTERN, p.to_string()),
+        _ => return Ok(None),
+    };
+    match regex::Regex::new(&source) {
+        Ok(_) => Ok(Some(source)),
+        Err(e) => {
+            // regex's message quotes the pattern on its first lines; its
+            // last line says what is wrong. Only that: the value may come
+            // from a secretOptions entry (PendingLog::resolve hides the
+            // value where the message quotes it whole).
+            let e = e.to_string();
+            let last = e.lines().last().unwrap_or_default().trim();
+            let why = last.strip_prefix("error: ").unwrap_or(last);
+            Err(format!(
+                "{at}.Config.{key} {:?}: awslogs could not parse multiline pattern: {why}",
+                o.get(key).copied().unwrap_or_default()
+            ))
+        }
+    }
 }
 
 /// Go's `strconv.ParseBool`, what Docker reads awslogs-create-group with.

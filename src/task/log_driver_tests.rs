@@ -98,6 +98,7 @@ fn awslogs_takes_docker_options_with_ecs_defaults() {
             // Amazon ECS's default since June 2025, with the Go agent's 10m.
             blocking: false,
             max_buffer_size: 10_000_000,
+            multiline_start: None,
             execution_role: false,
             secret_options: Vec::new(),
         }
@@ -168,8 +169,21 @@ fn awslogs_refuses_as_docker_does_naming_the_option() {
             "Config.awslogs-region",
         ),
         (
-            json!({"awslogs-group": "g", "awslogs-multiline-pattern": "^x"}),
-            "Config.awslogs-multiline-pattern: not supported",
+            json!({"awslogs-group": "g", "awslogs-force-flush-interval-seconds": "1"}),
+            "Config.awslogs-force-flush-interval-seconds: not supported",
+        ),
+        (
+            json!({"awslogs-group": "g", "awslogs-multiline-pattern": "^x",
+                   "awslogs-datetime-format": ""}),
+            "Config: you cannot configure log opt 'awslogs-datetime-format' and 'awslogs-multiline-pattern' at the same time",
+        ),
+        (
+            json!({"awslogs-group": "g", "awslogs-multiline-pattern": "(x"}),
+            "Config.awslogs-multiline-pattern \"(x\": awslogs could not parse multiline pattern: unclosed group",
+        ),
+        (
+            json!({"awslogs-group": "g", "awslogs-datetime-format": "[%Y"}),
+            "Config.awslogs-datetime-format \"[%Y\": awslogs could not parse multiline pattern: unclosed character class",
         ),
         (
             json!({"awslogs-group": "g", "max-size": "1m"}),
@@ -183,6 +197,40 @@ fn awslogs_refuses_as_docker_does_naming_the_option() {
         let e = aws(opts.clone()).unwrap_err();
         assert!(e.contains(says) && e.starts_with(AT), "{opts}: {e}");
     }
+}
+
+#[test]
+fn a_multiline_pattern_or_a_datetime_format_sets_where_events_start() {
+    let start = |opts: Value| aws(opts).unwrap().multiline_start;
+    assert_eq!(
+        start(json!({"awslogs-group": "g", "awslogs-multiline-pattern": "^INFO|^ERROR"})),
+        Some("^INFO|^ERROR".to_string())
+    );
+    assert_eq!(
+        start(json!({"awslogs-group": "g", "awslogs-datetime-format": "%Y-%m-%d"})),
+        Some(crate::task::strftime::datetime_pattern("%Y-%m-%d"))
+    );
+    // Empty: no grouping, as Docker.
+    for key in ["awslogs-multiline-pattern", "awslogs-datetime-format"] {
+        assert_eq!(start(json!({"awslogs-group": "g", key: ""})), None);
+    }
+    assert_eq!(start(json!({"awslogs-group": "g"})), None);
+}
+
+#[test]
+fn a_secret_multiline_pattern_that_does_not_compile_is_not_shown() {
+    let p = pending(
+        json!({"awslogs-group": "g"}),
+        &["awslogs-multiline-pattern"],
+    );
+    let e = p
+        .resolve(&[("awslogs-multiline-pattern".into(), "(secret-value".into())])
+        .unwrap_err();
+    assert!(!e.contains("secret-value"), "{e}");
+    assert!(
+        e.contains("(the value of secret option 'awslogs-multiline-pattern')"),
+        "{e}"
+    );
 }
 
 fn pending(options: Value, secrets: &[&str]) -> PendingLog {

@@ -20,6 +20,7 @@ pub mod netopts;
 pub mod resources;
 pub mod spec;
 pub mod status;
+pub mod strftime;
 pub mod volumes;
 
 #[cfg(test)]
