@@ -503,3 +503,75 @@ fn the_consoles_default_awslogs_options_are_placed_and_create_the_group() {
     });
     assert_eq!(got, ["first", "last"]);
 }
+
+/// `awslogs-datetime-format` (Docker's strftime-like format): a Java stack
+/// trace arrives as one event with its lines joined by `\n`, as Docker's
+/// driver groups them; an event with nothing after it goes once it has
+/// waited 5 s (the container still running), and the last one when the
+/// container ends. All on stdout: stdout and stderr are grouped together as
+/// in Docker, in the order the logger's two readers happened to write them.
+#[test]
+fn a_multi_line_stack_trace_arrives_as_one_event() {
+    let Some(env) = common::env() else { return };
+    let Some(moto) = common::moto() else { return };
+    let group = format!("/ecs/{}", common::unique_ns("awslogs-ml"));
+    let logs = Aws::moto(&env, &moto, REGION);
+    logs.run_ok(&["logs", "create-log-group", "--log-group-name", &group]);
+
+    let local = EcsLocal::start(&env);
+    let agent = start_agent(&env, &local, &moto);
+    let aws = Aws::new(&env, &local);
+    agent.wait_registered(&aws, START);
+
+    let td = awslogs_task(
+        &env,
+        &aws,
+        "awslogs-multiline",
+        json!({"awslogs-group": group, "awslogs-stream-prefix": "ml",
+               "awslogs-datetime-format": "\\[%Y-%m-%d %H:%M:%S\\]", "mode": "blocking"}),
+        "echo 'starting up'; \
+         echo '[2024-03-05 10:00:00] ERROR request failed'; \
+         echo 'java.lang.IllegalStateException: boom'; \
+         printf '\\tat a.B.c(B.java:1)\\n\\tat a.B.main(B.java:9)\\n'; \
+         echo '[2024-03-05 10:00:01] INFO recovered'; \
+         sleep 25; \
+         echo '[2024-03-05 10:00:30] INFO bye'; echo '  trailing detail'",
+        false,
+    );
+    let arn = run_task(&aws, &agent, &td);
+    let stream = format!("ml/app/{}", task_id(&arn));
+    let trace = "[2024-03-05 10:00:00] ERROR request failed\n\
+                 java.lang.IllegalStateException: boom\n\
+                 \tat a.B.c(B.java:1)\n\
+                 \tat a.B.main(B.java:9)\n";
+    // The open "recovered" event goes after 5 s with nothing new, well
+    // before the container's 25 s sleep ends.
+    let got = common::wait_until_with_log(&agent, "the first events in CloudWatch", ARRIVE, || {
+        let got = events(&logs, &group, &stream);
+        (got.len() >= 3).then_some(got)
+    });
+    assert_eq!(
+        got,
+        [
+            "starting up\n",
+            trace,
+            "[2024-03-05 10:00:01] INFO recovered\n"
+        ]
+    );
+    let t = common::describe_task(&aws, &agent, &arn).unwrap_or_default();
+    assert_eq!(
+        t["lastStatus"], "RUNNING",
+        "the open event waited for the container's end: {t}"
+    );
+    let t = wait_task_status(&aws, &agent, &arn, "STOPPED", START);
+    assert_eq!(t["containers"][0]["exitCode"], 0, "{t}");
+    let got = common::wait_until_with_log(&agent, "the last event in CloudWatch", ARRIVE, || {
+        let got = events(&logs, &group, &stream);
+        (got.len() >= 4).then_some(got)
+    });
+    assert_eq!(got.len(), 4, "{got:?}");
+    assert_eq!(
+        got[3],
+        "[2024-03-05 10:00:30] INFO bye\n  trailing detail\n"
+    );
+}
