@@ -10,9 +10,11 @@
 //! Failures never stop the task: a put that fails is retried with backoff
 //! (throttling, 5xx, the network, a group that is missing or cannot be
 //! created), each failure in the agent's log and the `awslogs` error
-//! counter, while the spool holds the lines. In blocking mode the spool
-//! never rotates, so nothing is dropped; in non-blocking mode it rotates at
-//! max-buffer-size and what rotates past the shipper is dropped and counted.
+//! counter, while the spool holds the lines. In blocking mode nothing is
+//! dropped: the logger hands a spool file over at about 1 MB and the
+//! shipper removes it once all of it is shipped (`spool::reclaim`); in
+//! non-blocking mode it rotates at max-buffer-size and what rotates past the
+//! shipper is dropped and counted.
 //! A request CloudWatch refuses outright (InvalidParameterException) is
 //! logged, counted and skipped, so one bad batch cannot stall a stream.
 //!
@@ -414,6 +416,24 @@ impl Job {
             let offsets = self.ctx.offsets.clone();
             let key = self.key.clone();
             crate::blocking::run(move || offsets.save(&key, at));
+            if self.opts.blocking {
+                self.reclaim(at);
+            }
+        }
+    }
+
+    /// Blocking mode: gives the spool file the logger handed over back to
+    /// the disk once `shipped` (checkpointed) shows all of it is shipped.
+    fn reclaim(&self, shipped: Position) {
+        match crate::blocking::run(|| spool::reclaim(&self.path, shipped)) {
+            Ok(true) => {
+                tracing::debug!(task = %self.task_arn, container = %self.key, "awslogs: a shipped spool file was removed");
+            }
+            Ok(false) => {}
+            Err(e) => {
+                self.ctx.metrics.inc_error("awslogs");
+                tracing::warn!(task = %self.task_arn, container = %self.key, path = %self.path.display(), error = %e, "awslogs: cannot remove a shipped spool file; the container's logger keeps writing to the current one");
+            }
         }
     }
 }

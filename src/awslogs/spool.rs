@@ -11,6 +11,12 @@
 //! mode a spool that ran a whole file past the reader (its inode neither
 //! `file` nor `file.1`) has the rest of that file skipped and counted as
 //! dropped, so the agent never holds more than the spool's two files.
+//!
+//! In blocking mode the logger hands files over instead (see its
+//! `logfile.rs`): it rotates `file` to `file.1` only once `file.1` is gone,
+//! and [`reclaim`] removes `file.1` once a checkpoint is in `file`, that is
+//! once all of `file.1` is in CloudWatch. The reader never falls a whole
+//! file behind, and a checkpoint is always in `file` or `file.1`.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
@@ -286,12 +292,18 @@ impl Spool {
             });
         }
         // A line of the other stream begun earlier is not shipped yet: the
-        // checkpoint must not pass its start.
+        // checkpoint must not pass its start, in its file or, when it began
+        // in the file before this one, at all (else a reclaim could remove
+        // its first pieces).
         if let Some(other) = &self.partial[1 - s] {
+            let older_file = other.start.inode != self.pos.inode;
             for it in items.iter_mut() {
-                if other.start.inode == it.checkpoint.inode
-                    && other.start.offset < it.checkpoint.offset
-                {
+                let past = if other.start.inode == it.checkpoint.inode {
+                    other.start.offset < it.checkpoint.offset
+                } else {
+                    older_file && it.checkpoint.inode == self.pos.inode
+                };
+                if past {
                     it.checkpoint = other.start;
                 }
             }
@@ -316,6 +328,34 @@ impl Spool {
             }
         }
         items
+    }
+}
+
+/// Blocking mode, once `shipped` is checkpointed: removes `path.1` when
+/// the checkpoint is in `path`, since all of `path.1` is then shipped.
+/// Ok(true): removed. Safe against the logger: it renames `path` to
+/// `path.1` only while `path.1` does not exist, so the `path.1` seen here
+/// is the one removed, and a `path` that is still the checkpoint's means
+/// no rotation came between.
+pub fn reclaim(path: &Path, shipped: Position) -> io::Result<bool> {
+    let current = match fs::metadata(path) {
+        Ok(m) => m.ino(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    if current != shipped.inode {
+        return Ok(false);
+    }
+    let mut older = path.to_path_buf().into_os_string();
+    older.push(".1");
+    match fs::metadata(&older) {
+        Ok(m) if m.ino() != shipped.inode => {
+            fs::remove_file(&older)?;
+            Ok(true)
+        }
+        Ok(_) => Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
@@ -455,5 +495,59 @@ mod tests {
         got.extend(messages(&s.read().unwrap()));
         assert_eq!(got, ["b", "c"]);
         assert_eq!(s.dropped, 2);
+    }
+
+    #[test]
+    fn reclaim_removes_the_older_file_once_the_checkpoint_is_in_the_newer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c-json.log");
+        let older = dir.path().join("c-json.log.1");
+        append(&path, &rec("a\n", "stdout", T));
+        let mut s = Spool::new(&path, None, false);
+        let a = s.read().unwrap();
+        // The logger hands the file over: renamed, a new one begun.
+        fs::rename(&path, &older).unwrap();
+        append(&path, &rec("b\n", "stdout", T));
+        // Shipped up to "a" only: file.1 stays.
+        assert!(!reclaim(&path, a[0].checkpoint).unwrap());
+        assert!(older.exists());
+        let b = s.read().unwrap();
+        assert_eq!(messages(&b), ["b"]);
+        assert!(reclaim(&path, b[0].checkpoint).unwrap());
+        assert!(!older.exists());
+        assert!(!reclaim(&path, b[0].checkpoint).unwrap(), "nothing left");
+        // A restart from that checkpoint reads on in `file`.
+        append(&path, &rec("c\n", "stdout", T));
+        let mut r = Spool::new(&path, Some(b[0].checkpoint), false);
+        assert_eq!(messages(&r.read().unwrap()), ["c"]);
+    }
+
+    #[test]
+    fn a_line_begun_in_the_older_file_holds_the_checkpoint_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c-json.log");
+        let older = dir.path().join("c-json.log.1");
+        // stderr begins a long line (a 16 KiB partial record), then the
+        // file is handed over and stdout lines follow in the new one.
+        append(&path, &rec(&"e".repeat(16 * 1024), "stderr", T));
+        let mut s = Spool::new(&path, None, false);
+        assert!(s.read().unwrap().is_empty());
+        fs::rename(&path, &older).unwrap();
+        append(&path, &rec("out\n", "stdout", T));
+        let items = s.read().unwrap();
+        assert_eq!(messages(&items), ["out"]);
+        let at = items[0].checkpoint;
+        assert_eq!(at.offset, 0, "at the stderr line's start");
+        assert_eq!(at.inode, fs::metadata(&older).unwrap().ino());
+        assert!(!reclaim(&path, at).unwrap(), "file.1 still needed");
+        // Resumed there, the line is read whole again.
+        append(&path, &rec("end\n", "stderr", T));
+        let mut r = Spool::new(&path, Some(at), false);
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            got.extend(messages(&r.read().unwrap()));
+        }
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got.contains(&format!("{}end", "e".repeat(16 * 1024))));
     }
 }

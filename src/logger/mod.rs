@@ -28,6 +28,9 @@ pub use install::{install, install_init, InstallError, INIT_FILE, LOGGER_FILE};
 pub const PLAIN_FLAG: &str = "--containerd-logger";
 /// Docker's json-file format: `--json-file <max-size>:<max-file>:<file>`.
 pub const JSON_FILE_FLAG: &str = "--json-file";
+/// json-file as the awslogs blocking-mode spool: `--spool <file-size>:<file>`,
+/// rotated at file-size only once the shipper removed the previous file.
+pub const SPOOL_FLAG: &str = "--spool";
 
 /// Mode of a container log file made by us (the agent creates it before the
 /// task, the logger if it is missing): output may hold secrets.
@@ -41,6 +44,7 @@ mod tests {
         for (name, value) in [
             ("PLAIN_FLAG", super::PLAIN_FLAG),
             ("JSON_FILE_FLAG", super::JSON_FILE_FLAG),
+            ("SPOOL_FLAG", super::SPOOL_FLAG),
         ] {
             let line = format!("pub const {name}: &str = \"{value}\";");
             assert!(args.contains(&line), "{line} not in the logger's args.rs");

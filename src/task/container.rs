@@ -94,6 +94,10 @@ pub enum ContainerLog {
         max_size: Option<u64>,
         max_file: u32,
     },
+    /// The awslogs blocking-mode spool: json-file records at `path`, moved
+    /// to `path.1` at `file_size` bytes only once the shipper has shipped
+    /// and removed the previous `path.1`; no file is ever dropped.
+    Spool { path: PathBuf, file_size: u64 },
     /// Discarded (`logDriver: none`): no logger, the shim's /dev/null.
     Discard,
 }
@@ -102,7 +106,9 @@ impl ContainerLog {
     /// The file written, if any.
     pub fn path(&self) -> Option<&std::path::Path> {
         match self {
-            ContainerLog::Plain(p) | ContainerLog::JsonFile { path: p, .. } => Some(p),
+            ContainerLog::Plain(p)
+            | ContainerLog::JsonFile { path: p, .. }
+            | ContainerLog::Spool { path: p, .. } => Some(p),
             ContainerLog::Discard => None,
         }
     }

@@ -94,11 +94,18 @@ pub fn container_spec(
     }
 }
 
+/// The size at which an awslogs blocking-mode spool file is handed to the
+/// shipper (about one full PutLogEvents batch): once shipped it is removed,
+/// so a container whose lines CloudWatch keeps up with holds about two of
+/// these on disk, however long it runs.
+pub const SPOOL_FILE_SIZE: u64 = 1_000_000;
+
 /// What a container's log driver makes of its log path.
 /// awslogs keeps the json-file as its spool, which the agent ships: in
-/// blocking mode never rotated (nothing may be dropped); in non-blocking
-/// mode rotated at max-buffer-size with one older file kept, so the spool
-/// runs at most about twice max-buffer-size ahead of CloudWatch.
+/// blocking mode rotated at SPOOL_FILE_SIZE only once the shipper removed
+/// the file before (nothing may be dropped); in non-blocking mode rotated
+/// at max-buffer-size with one older file kept, so the spool runs at most
+/// about twice max-buffer-size ahead of CloudWatch.
 pub fn container_log(driver: &LogDriver, path: PathBuf) -> ContainerLog {
     match driver {
         LogDriver::JsonFile { max_size, max_file } => ContainerLog::JsonFile {
@@ -106,10 +113,9 @@ pub fn container_log(driver: &LogDriver, path: PathBuf) -> ContainerLog {
             max_size: *max_size,
             max_file: *max_file,
         },
-        LogDriver::Awslogs(a) if a.blocking => ContainerLog::JsonFile {
+        LogDriver::Awslogs(a) if a.blocking => ContainerLog::Spool {
             path,
-            max_size: None,
-            max_file: 1,
+            file_size: SPOOL_FILE_SIZE,
         },
         LogDriver::Awslogs(a) => ContainerLog::JsonFile {
             path,

@@ -16,6 +16,10 @@ pub const PLAIN_FLAG: &str = "--containerd-logger";
 /// Docker's json-file format; value `<max-size>:<max-file>:<path>`, sizes in
 /// bytes, max-size 0 for no rotation.
 pub const JSON_FILE_FLAG: &str = "--json-file";
+/// json-file records as the awslogs blocking-mode spool: value
+/// `<file-size>:<path>`; rotated at file-size only once the shipper removed
+/// the previous file, never removing one (`logfile.rs`, handed-off rotation).
+pub const SPOOL_FLAG: &str = "--spool";
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -54,6 +58,24 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Mode, Error> {
             rotation: Rotation {
                 max_size: (max_size > 0).then_some(max_size),
                 max_file,
+                handoff: false,
+            },
+        }
+    } else if flag == SPOOL_FLAG {
+        let Some((size, path)) = value.split_once(':') else {
+            return Err(usage("spool: expected <file-size>:<path>"));
+        };
+        let size: u64 = size
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| usage("spool: file-size is not a positive number of bytes"))?;
+        Mode::JsonFile {
+            path: PathBuf::from(path),
+            rotation: Rotation {
+                max_size: Some(size),
+                max_file: 2,
+                handoff: true,
             },
         }
     } else {
@@ -88,7 +110,8 @@ mod tests {
                 path: "/d/l/a:b-json.log".into(),
                 rotation: Rotation {
                     max_size: None,
-                    max_file: 1
+                    max_file: 1,
+                    handoff: false,
                 }
             }
         );
@@ -98,7 +121,19 @@ mod tests {
                 path: "/x-json.log".into(),
                 rotation: Rotation {
                     max_size: Some(10000),
-                    max_file: 3
+                    max_file: 3,
+                    handoff: false,
+                }
+            }
+        );
+        assert_eq!(
+            parse(args(&[SPOOL_FLAG, "1000000:/d/a:b-json.log"])).unwrap(),
+            Mode::JsonFile {
+                path: "/d/a:b-json.log".into(),
+                rotation: Rotation {
+                    max_size: Some(1_000_000),
+                    max_file: 2,
+                    handoff: true,
                 }
             }
         );
@@ -117,6 +152,9 @@ mod tests {
             &[JSON_FILE_FLAG, "1:0:/x.log"],
             &[JSON_FILE_FLAG, "-1:1:/x.log"],
             &[JSON_FILE_FLAG, "1:1:x.log"],
+            &[SPOOL_FLAG, "/x.log"],
+            &[SPOOL_FLAG, "0:/x.log"],
+            &[SPOOL_FLAG, "1:x.log"],
         ] {
             assert!(matches!(parse(args(bad)), Err(Error::Usage(_))), "{bad:?}");
         }

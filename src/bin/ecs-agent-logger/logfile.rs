@@ -16,6 +16,15 @@
 //! there, then to the next newer file at offset 0. Lines are lost only if
 //! it falls more than max-file rotations behind; with no max-size the file
 //! never moves.
+//!
+//! Handed-off rotation (awslogs blocking mode, `--spool`): nothing may be
+//! lost, so the logger never removes a file. It rotates `file` to `file.1`
+//! only once `file.1` is gone, that is once the shipper has shipped all of
+//! it and removed it (`src/awslogs/spool.rs`, `reclaim`); until then `file`
+//! grows on. So the spool holds at most two files, the shipper's position
+//! is always in one of them, and the shipped part of the spool is given
+//! back to the disk while the container runs. Only the shipper removes and
+//! only the logger renames, each when the other will not act: no race.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -25,11 +34,18 @@ use std::path::{Path, PathBuf};
 /// Mode of a container log file (moby's 0640): output may hold secrets.
 const LOG_MODE: u32 = 0o640;
 
+/// How often, in bytes written, a handed-off spool past its size looks
+/// again whether the shipper took `file.1` (one stat(2) per this much).
+const HANDOFF_LOOK_EVERY: u64 = 64 * 1024;
+
 /// Docker's defaults: no rotation unless max-size is set; max-file 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rotation {
     pub max_size: Option<u64>,
     pub max_file: u32,
+    /// Rotate only once the shipper removed `file.1`, never removing a
+    /// file (see the header); `max_file` is then 2.
+    pub handoff: bool,
 }
 
 impl Default for Rotation {
@@ -37,6 +53,7 @@ impl Default for Rotation {
         Rotation {
             max_size: None,
             max_file: 1,
+            handoff: false,
         }
     }
 }
@@ -49,6 +66,8 @@ pub struct LogFile {
     rotation: Rotation,
     /// Records not yet written: they go out in one write per batch.
     pending: Vec<u8>,
+    /// Handoff: do not look for `file.1` again before `size` reaches this.
+    look_at: u64,
 }
 
 impl LogFile {
@@ -70,13 +89,14 @@ impl LogFile {
             size,
             rotation,
             pending: Vec::new(),
+            look_at: 0,
         })
     }
 
     /// Adds one whole record; it reaches the file at the next [`flush`]
     /// (or before, when a rotation is due). An error carries the bytes lost.
     pub fn record(&mut self, record: &[u8]) -> Result<(), (u64, io::Error)> {
-        if self.rotation.max_size.is_some_and(|max| self.size >= max) {
+        if self.rotation.max_size.is_some_and(|max| self.size >= max) && self.may_rotate() {
             self.flush()?;
             if let Err(e) = self.rotate() {
                 // Go on in the file we have rather than retry at every record.
@@ -107,13 +127,34 @@ impl LogFile {
         })
     }
 
+    fn name(&self, i: u32) -> PathBuf {
+        let mut p = self.path.clone().into_os_string();
+        p.push(format!(".{i}"));
+        PathBuf::from(p)
+    }
+
+    /// Handoff: whether the shipper took `file.1` (looked at no more than
+    /// once per HANDOFF_LOOK_EVERY bytes while it has not).
+    fn may_rotate(&mut self) -> bool {
+        if !self.rotation.handoff {
+            return true;
+        }
+        if self.size < self.look_at {
+            return false;
+        }
+        match fs::symlink_metadata(self.name(1)) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => true,
+            // There, or not known: keep it and write on in `file`.
+            _ => {
+                self.look_at = self.size + HANDOFF_LOOK_EVERY;
+                false
+            }
+        }
+    }
+
     fn rotate(&mut self) -> io::Result<()> {
         let max_file = self.rotation.max_file;
-        let name = |i: u32| {
-            let mut p = self.path.clone().into_os_string();
-            p.push(format!(".{i}"));
-            PathBuf::from(p)
-        };
+        let name = |i: u32| self.name(i);
         if max_file >= 2 {
             remove_if_present(&name(max_file - 1))?;
             for i in (2..max_file).rev() {
@@ -129,6 +170,7 @@ impl LogFile {
             .mode(LOG_MODE)
             .open(&self.path)?;
         self.size = 0;
+        self.look_at = 0;
         Ok(())
     }
 }
@@ -177,6 +219,7 @@ mod tests {
         let rotation = Rotation {
             max_size: Some(10),
             max_file: 3,
+            handoff: false,
         };
         let mut f = LogFile::open(&path, rotation).unwrap();
         for r in [
@@ -210,6 +253,7 @@ mod tests {
             Rotation {
                 max_size: Some(4),
                 max_file: 1,
+                handoff: false,
             },
         )
         .unwrap();
@@ -227,6 +271,45 @@ mod tests {
         f.flush().unwrap();
         assert_eq!(files(&dir), ["c-json.log"]);
         assert_eq!(fs::metadata(&path).unwrap().len(), 6 + 11_000);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_handed_off_spool_rotates_only_once_the_shipper_took_file_1() {
+        let dir = tempdir("handoff");
+        let path = dir.join("c-json.log");
+        let old = dir.join("c-json.log.1");
+        let rotation = Rotation {
+            max_size: Some(10),
+            max_file: 2,
+            handoff: true,
+        };
+        let mut f = LogFile::open(&path, rotation).unwrap();
+        for r in ["aaaaaa\n", "bbbbbb\n", "cccccc\n"] {
+            f.record(r.as_bytes()).unwrap();
+        }
+        f.flush().unwrap();
+        assert_eq!(read(&old), "aaaaaa\nbbbbbb\n");
+        assert_eq!(read(&path), "cccccc\n");
+        // file.1 not shipped yet: nothing is removed, `file` grows on.
+        for _ in 0..20 {
+            f.record(b"dddddd\n").unwrap();
+        }
+        f.flush().unwrap();
+        assert_eq!(read(&old), "aaaaaa\nbbbbbb\n");
+        assert_eq!(fs::metadata(&path).unwrap().len(), 7 * 21);
+        // Taken by the shipper: the next record past the look-again mark
+        // rotates (a look per HANDOFF_LOOK_EVERY bytes, not per record).
+        fs::remove_file(&old).unwrap();
+        f.record(b"eeeeee\n").unwrap();
+        f.flush().unwrap();
+        assert!(!old.exists(), "looked again too soon");
+        let big = vec![b'f'; HANDOFF_LOOK_EVERY as usize];
+        f.record(&big).unwrap();
+        f.record(b"g\n").unwrap();
+        f.flush().unwrap();
+        assert_eq!(fs::metadata(&old).unwrap().len(), 7 * 22 + big.len() as u64);
+        assert_eq!(read(&path), "g\n");
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -341,8 +341,9 @@ pub(super) fn file_uri(path: &Path) -> String {
 /// `binary://` URI: the shim runs `logger` with the container's stdout and
 /// stderr as fds 3 and 4 (see `src/bin/ecs-agent-logger`). The shim turns
 /// each query key and its value into two arguments, in a Go map's random
-/// order, hence a single key: `logger --containerd-logger <log path>`, or
-/// `logger --json-file <max-size>:<max-file>:<log path>` (max-size 0: none).
+/// order, hence a single key: `logger --containerd-logger <log path>`,
+/// `logger --json-file <max-size>:<max-file>:<log path>` (max-size 0: none)
+/// or `logger --spool <file-size>:<log path>`.
 pub(super) fn binary_uri(logger: &Path, log: &ContainerLog) -> String {
     let (flag, value) = match log {
         ContainerLog::Plain(path) => (logger::PLAIN_FLAG, uri_escape(path)),
@@ -358,6 +359,10 @@ pub(super) fn binary_uri(logger: &Path, log: &ContainerLog) -> String {
                 max_file,
                 uri_escape(path)
             ),
+        ),
+        ContainerLog::Spool { path, file_size } => (
+            logger::SPOOL_FLAG,
+            format!("{file_size}%3A{}", uri_escape(path)),
         ),
         ContainerLog::Discard => return String::new(),
     };
@@ -698,5 +703,11 @@ mod tests {
         };
         let (_, args) = shim_command(&binary_uri(logger, &json));
         assert_eq!(args, [logger::JSON_FILE_FLAG, "0:1:/l/c-json.log"]);
+        let spool = ContainerLog::Spool {
+            path: "/l/a:b-json.log".into(),
+            file_size: 1_000_000,
+        };
+        let (_, args) = shim_command(&binary_uri(logger, &spool));
+        assert_eq!(args, [logger::SPOOL_FLAG, "1000000:/l/a:b-json.log"]);
     }
 }
