@@ -575,3 +575,139 @@ fn a_multi_line_stack_trace_arrives_as_one_event() {
         "[2024-03-05 10:00:30] INFO bye\n  trailing detail\n"
     );
 }
+
+/// The bytes on disk of a container's spool: its json-file and any rotated
+/// `.N` file next to it.
+fn spool_bytes(path: &std::path::Path) -> u64 {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return 0;
+    };
+    let name = name.to_string_lossy().to_string();
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with(&name))
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// The newest event of a stream (get-log-events from the tail, one event).
+fn last_event(logs: &Aws, group: &str, stream: &str) -> Option<String> {
+    let page = logs
+        .run(&[
+            "logs",
+            "get-log-events",
+            "--log-group-name",
+            group,
+            "--log-stream-name",
+            stream,
+            "--limit",
+            "1",
+        ])
+        .ok()?;
+    page["events"][0]["message"].as_str().map(String::from)
+}
+
+/// The number in a `line-N ...` message.
+fn line_number(message: &str) -> Option<usize> {
+    message
+        .strip_prefix("line-")?
+        .split(' ')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// A chatty container in blocking mode writes 12,000 numbered lines of
+/// 1 KB (12.5 MB of spool) over about 25 s, and the agent is killed with
+/// SIGKILL midway and started again. The logger hands its spool over in
+/// 1 MB files, which the shipper removes once all of each is in
+/// CloudWatch: the spool on disk stays well under what was written (at
+/// most half of it at any time, under 4 MB and no rotated file once all is
+/// shipped) while every line arrives, exactly once and in order.
+#[test]
+fn a_chatty_blocking_spool_stays_bounded_and_every_line_arrives_once() {
+    let Some(env) = common::env() else { return };
+    let Some(moto) = common::moto() else { return };
+    let group = format!("/ecs/{}", common::unique_ns("awslogs-spool"));
+    let logs = Aws::moto(&env, &moto, REGION);
+    logs.run_ok(&["logs", "create-log-group", "--log-group-name", &group]);
+
+    let local = EcsLocal::start(&env);
+    let mut agent = start_agent(&env, &local, &moto);
+    let aws = Aws::new(&env, &local);
+    agent.wait_registered(&aws, START);
+
+    const LINES: usize = 12_000;
+    let td = awslogs_task(
+        &env,
+        &aws,
+        "awslogs-chatty",
+        json!({"awslogs-group": group, "awslogs-stream-prefix": "spool", "mode": "blocking"}),
+        // 120 bursts of 100 lines of about 1 KB, 0.2 s apart.
+        "l=$(head -c 1000 /dev/zero | tr '\\0' x); i=0; while [ $i -lt 120 ]; do j=0; \
+         while [ $j -lt 100 ]; do echo \"line-$((i*100+j)) $l\"; j=$((j+1)); done; \
+         i=$((i+1)); sleep 0.2; done; sleep 60",
+        false,
+    );
+    let arn = run_task(&aws, &agent, &td);
+    let id = task_id(&arn).to_string();
+    let stream = format!("spool/app/{id}");
+    let path = agent.container_log_path(&id, "app");
+    let mut max = 0u64;
+    let sample = |max: &mut u64| *max = (*max).max(spool_bytes(&path));
+    let shipped_past = |n: usize| {
+        last_event(&logs, &group, &stream)
+            .and_then(|m| line_number(&m))
+            .is_some_and(|i| i >= n)
+    };
+    common::wait_until_with_log(
+        &agent,
+        "a quarter of the lines in CloudWatch",
+        ARRIVE,
+        || {
+            sample(&mut max);
+            shipped_past(LINES / 4).then_some(())
+        },
+    );
+    agent.kill9();
+    for _ in 0..8 {
+        sample(&mut max);
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    agent.restart();
+    common::wait_until_with_log(&agent, "the last line in CloudWatch", ARRIVE, || {
+        sample(&mut max);
+        shipped_past(LINES - 1).then_some(())
+    });
+    let got = events(&logs, &group, &stream);
+    let numbers: Vec<Option<usize>> = got.iter().map(|m| line_number(m)).collect();
+    let want: Vec<Option<usize>> = (0..LINES).map(Some).collect();
+    assert_eq!(got.len(), LINES, "lines lost or sent twice");
+    assert!(numbers == want, "lines out of order or changed");
+    assert!(got.iter().all(|m| m.len() > 1000 && m.ends_with('x')));
+
+    // Everything is shipped and the container still runs (its last sleep).
+    let t = common::describe_task(&aws, &agent, &arn).unwrap_or_default();
+    assert_eq!(t["lastStatus"], "RUNNING", "{t}");
+    let written = LINES as u64 * 1040;
+    let now = spool_bytes(&path);
+    let rotated = path.with_file_name("app-json.log.1");
+    assert!(
+        max < written / 2,
+        "the spool held {max} bytes of the {written} written"
+    );
+    assert!(
+        now < 4_000_000 && !rotated.exists(),
+        "{now} bytes left on disk once all was shipped (rotated file there: {})",
+        rotated.exists()
+    );
+    assert!(
+        now > 0,
+        "the current spool file is kept for `ecs-agent logs`"
+    );
+}
