@@ -12,6 +12,8 @@ mod agent_config;
 mod aws_resources;
 #[path = "integration/awslogs.rs"]
 mod awslogs;
+#[path = "integration/awslogs_faults.rs"]
+mod awslogs_faults;
 #[path = "integration/bench_smoke.rs"]
 mod bench_smoke;
 #[path = "integration/churn.rs"]

@@ -13,14 +13,14 @@ use crate::common::{
     REGION,
 };
 
-const START: Duration = Duration::from_secs(60);
+pub(crate) const START: Duration = Duration::from_secs(60);
 /// The shipper sends a batch at most 5 s after reading its first line.
-const ARRIVE: Duration = Duration::from_secs(60);
+pub(crate) const ARRIVE: Duration = Duration::from_secs(60);
 const MOTO_ACCOUNT: &str = "123456789012";
 
 /// Every message of a stream, oldest first (get-log-events pages until its
 /// forward token stops moving); empty while the stream does not exist.
-fn events(logs: &Aws, group: &str, stream: &str) -> Vec<String> {
+pub(crate) fn events(logs: &Aws, group: &str, stream: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -61,7 +61,7 @@ fn start_agent(env: &common::TestEnv, local: &EcsLocal, moto: &str) -> Agent {
 /// role its logs ship with the role's credentials (ecs-local marks the
 /// container `logsAuthStrategy: ExecutionRole`), without one with the
 /// agent's own (the harness's keys, through the SDK's default chain).
-fn awslogs_task(
+pub(crate) fn awslogs_task(
     env: &common::TestEnv,
     aws: &Aws,
     family: &str,
@@ -152,7 +152,7 @@ fn lines_reach_the_stream_ecs_names_with_the_execution_role() {
 }
 
 /// One sample of the agent's /metrics.
-fn metric(port: &str, prefix: &str) -> Option<f64> {
+pub(crate) fn metric(port: &str, prefix: &str) -> Option<f64> {
     metrics(port)
         .lines()
         .find_map(|l| l.strip_prefix(prefix))
@@ -238,7 +238,7 @@ fn every_line_reaches_cloudwatch_once_across_a_kill_9_of_the_agent() {
 }
 
 /// The agent's /metrics text (plain HTTP/1.0 on its introspection port).
-fn metrics(port: &str) -> String {
+pub(crate) fn metrics(port: &str) -> String {
     use std::io::{Read, Write};
     let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap_or(0)))
     else {
@@ -578,7 +578,7 @@ fn a_multi_line_stack_trace_arrives_as_one_event() {
 
 /// The bytes on disk of a container's spool: its json-file and any rotated
 /// `.N` file next to it.
-fn spool_bytes(path: &std::path::Path) -> u64 {
+pub(crate) fn spool_bytes(path: &std::path::Path) -> u64 {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
         return 0;
     };
@@ -613,7 +613,7 @@ fn last_event(logs: &Aws, group: &str, stream: &str) -> Option<String> {
 }
 
 /// The number in a `line-N ...` message.
-fn line_number(message: &str) -> Option<usize> {
+pub(crate) fn line_number(message: &str) -> Option<usize> {
     message
         .strip_prefix("line-")?
         .split(' ')
