@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use crate::runtime::{ContainerRuntime, ContainerState};
 use crate::task::container::PulledImage;
 use crate::task::def::task_id;
+use crate::task::failure::Failure;
 use crate::task::spec::container_id;
 use crate::task::{Action, ContainerStatus, Event, Observed, Task, TaskStatus};
 
@@ -264,13 +265,22 @@ async fn recheck<R: ContainerRuntime>(inner: &Inner<R>, task: &mut Task) {
             continue;
         }
         let id = container_id(task.def().id(), i, &task.def().containers[i].name);
-        if let Ok(Some(ContainerState::Stopped { exit_code })) = inner.runtime.state(&id).await {
-            tracing::info!(task = %task.arn(), container = %id, exit_code, "exit seen on recheck");
-            task.apply(Event::Exited {
-                container: i,
-                exit_code,
-                at_ms: now_ms(),
-            });
+        match inner.runtime.state(&id).await {
+            Ok(Some(ContainerState::Stopped { exit_code })) => {
+                tracing::info!(task = %task.arn(), container = %id, exit_code, "exit seen on recheck");
+                task.apply(Event::Exited {
+                    container: i,
+                    exit_code,
+                    at_ms: now_ms(),
+                });
+            }
+            // Its task is gone with its exit status (containerd restarted
+            // after the process ended and dropped the task).
+            Ok(Some(ContainerState::Created) | None) => {
+                tracing::warn!(task = %task.arn(), container = %id, "the container's task is gone from containerd with its exit status");
+                task.container_lost(i, Failure::exit_lost());
+            }
+            Ok(Some(ContainerState::Running { .. })) | Err(_) => {}
         }
     }
 }

@@ -181,6 +181,13 @@ impl<R: ContainerRuntime> Engine<R> {
                     while let Some(exit) = rx.recv().await {
                         let route = lock(&self.inner.routes).get(&exit.container_id).cloned();
                         let Some((arn, index)) = route else { continue };
+                        if exit.task_gone {
+                            // No exit to apply: the actor asks containerd.
+                            if let Some(tx) = lock(&self.inner.tasks).get(&arn) {
+                                let _ = tx.send(Msg::Recheck);
+                            }
+                            continue;
+                        }
                         tracing::info!(task = %arn, container = %exit.container_id, exit_code = exit.exit_code, "container exited");
                         if let Some(tx) = lock(&self.inner.tasks).get(&arn) {
                             let _ = tx.send(Msg::Event(Event::Exited {

@@ -201,6 +201,7 @@ impl FakeRuntime {
             container_id: container_id.to_string(),
             exit_code,
             exited_at_ms: 0,
+            task_gone: false,
         };
         for tx in senders {
             let _ = tx.send(event.clone()).await;

@@ -44,6 +44,9 @@ pub enum FailureKind {
 /// The fixed reason of `FailureKind::Vanished`.
 const VANISHED: &str = "the container disappeared from containerd while the agent was down";
 
+/// The reason of a container whose exit containerd lost.
+const EXIT_LOST: &str = "the container exited while containerd was down, and containerd dropped its task and exit status when it started again";
+
 /// The fixed reason of `FailureKind::OutOfMemory`: the Go agent's
 /// (agent/api/container/container.go, `OutOfMemoryError`).
 pub const OUT_OF_MEMORY: &str = "OutOfMemoryError: Container killed due to memory usage";
@@ -82,6 +85,12 @@ impl Failure {
         Failure::new(FailureKind::Vanished, "")
     }
 
+    /// A running container's task that containerd dropped with its exit
+    /// status, restarting after the process ended.
+    pub fn exit_lost() -> Failure {
+        Failure::new(FailureKind::Vanished, EXIT_LOST)
+    }
+
     pub fn out_of_memory() -> Failure {
         Failure::new(FailureKind::OutOfMemory, "")
     }
@@ -90,6 +99,9 @@ impl Failure {
     fn from_reason(reason: String) -> Failure {
         if reason == VANISHED {
             return Failure::vanished();
+        }
+        if reason == EXIT_LOST {
+            return Failure::exit_lost();
         }
         if reason == OUT_OF_MEMORY {
             return Failure::out_of_memory();
@@ -107,7 +119,8 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
-            FailureKind::Vanished => f.write_str(VANISHED),
+            FailureKind::Vanished if self.detail.is_empty() => f.write_str(VANISHED),
+            FailureKind::Vanished => f.write_str(&self.detail),
             FailureKind::OutOfMemory => f.write_str(OUT_OF_MEMORY),
             FailureKind::Recorded | FailureKind::Resource => f.write_str(&self.detail),
             kind => {

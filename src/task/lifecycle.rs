@@ -732,6 +732,23 @@ impl Task {
         remove
     }
 
+    /// A running container's process ended with no exit status left to read
+    /// (`why` says how): stopped, its exit code unknown, as the Go agent
+    /// reports a container whose state Docker lost.
+    pub fn container_lost(&mut self, container: usize, why: Failure) {
+        let Some(c) = self.containers.get_mut(container) else {
+            return;
+        };
+        if c.known != ContainerStatus::Running || c.in_flight || c.restart_pending.is_some() {
+            return;
+        }
+        c.known = ContainerStatus::Stopped;
+        c.started = true;
+        c.reason = Some(why);
+        self.after_container_stopped(container);
+        self.update_task_status();
+    }
+
     /// The engine reports that the stop timeout passed; SIGKILL if it still runs.
     pub fn on_stop_timeout(&mut self, container: usize) -> Option<Action> {
         let c = self.containers.get_mut(container)?;

@@ -181,6 +181,33 @@ fn a_running_container_that_vanished_is_stopped_with_a_reason() {
 }
 
 #[test]
+fn a_running_container_whose_exit_containerd_lost_stops_with_no_exit_code() {
+    let mut t = running_task();
+    t.container_lost(1, super::failure::Failure::exit_lost());
+    let r = t.take_report().unwrap();
+    assert_eq!(r.containers.len(), 1);
+    let side = &r.containers[0];
+    assert_eq!(side.exit_code, None, "{side:?}");
+    assert!(
+        side.reason
+            .as_deref()
+            .unwrap()
+            .contains("containerd dropped its task and exit status"),
+        "{side:?}"
+    );
+    // The reason survives a checkpoint round trip.
+    let again = reload(&t);
+    assert_eq!(
+        again.containers()[1].reason,
+        Some(super::failure::Failure::exit_lost())
+    );
+    // A second word of it changes nothing; a stopped container stays so.
+    t.container_lost(1, super::failure::Failure::exit_lost());
+    assert_eq!(t.take_report(), None);
+    assert_eq!(t.containers()[1].known, ContainerStatus::Stopped);
+}
+
+#[test]
 fn reported_changes_are_not_reported_again_after_reload() {
     let mut t = running_task();
     t.apply(Event::Exited {

@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 
 use crate::common::{
     self, ctr_tasks, describe_task as describe, register_task_def as register, run_task as run, sh,
-    wait_task_status as wait_status, wait_until_with_log, Agent, Aws, EcsLocal, TestEnv,
+    wait_task_status as wait_status, wait_until, wait_until_with_log, Agent, Aws, EcsLocal,
+    TestEnv,
 };
 
 const START: Duration = Duration::from_secs(60);
@@ -405,22 +406,66 @@ fn containerd_restart_under_running_tasks_keeps_them_and_the_agent_follows() {
         json!([
             {"name": "long", "image": env.image(), "memory": 32, "essential": true,
              "command": sh("trap 'exit 0' TERM; while true; do sleep 1; done")},
+            // Each exits when the test says so (a file in its root):
+            // later once containerd is back, gone while it is down.
             {"name": "later", "image": env.image(), "memory": 32, "essential": false,
-             "command": sh("sleep 8; exit 6")}
+             "command": sh("while [ ! -e /tmp/go ]; do sleep 0.1; done; exit 6")},
+            {"name": "gone", "image": env.image(), "memory": 32, "essential": false,
+             "command": sh("while [ ! -e /tmp/go ]; do sleep 0.1; done; exit 7")}
         ]),
     );
     let arn = run(&aws, &agent, &td);
     wait_status(&aws, &agent, &arn, "RUNNING", START);
     let before = ctr_tasks(&env, agent.namespace());
+    let pid_of = |name: &str| -> String {
+        before
+            .iter()
+            .find(|r| r.0.ends_with(&format!("-{name}")))
+            .map(|r| r.1.clone())
+            .unwrap_or_else(|| panic!("no task for {name}: {before:?}"))
+    };
+    let (later_pid, gone_pid) = (pid_of("later"), pid_of("gone"));
+    let tell_to_exit = |pid: &str| {
+        std::fs::write(format!("/proc/{pid}/root/tmp/go"), b"")
+            .unwrap_or_else(|e| panic!("cannot signal container process {pid}: {e}"))
+    };
 
     ctrd.kill9();
-    std::thread::sleep(Duration::from_secs(2));
+    // gone exits while containerd is down: containerd 1.7 and later drop its
+    // task and exit status when they start again.
+    tell_to_exit(&gone_pid);
+    wait_until(Duration::from_secs(10), Duration::from_millis(100), || {
+        (!Path::new(&format!("/proc/{gone_pid}")).exists()).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(1));
     ctrd.spawn();
     let after = ctr_tasks(&env, agent.namespace());
     assert_eq!(
         before.iter().find(|r| r.0.ends_with("-long")),
         after.iter().find(|r| r.0.ends_with("-long")),
         "the shim kept the task running"
+    );
+    tell_to_exit(&later_pid);
+
+    // The exit during the outage is not lost either: with its code where
+    // containerd kept it, else as a stop with no exit code and the reason.
+    let gone = wait_until_with_log(&agent, "exit while containerd was down", START, || {
+        let t = describe(&aws, &agent, &arn)?;
+        let c = t["containers"]
+            .as_array()?
+            .iter()
+            .find(|c| c["name"] == "gone")?
+            .clone();
+        (c["lastStatus"] == "STOPPED").then_some(c)
+    });
+    eprintln!("gone, after containerd's restart: {gone}");
+    assert!(
+        gone["exitCode"] == 7
+            || (gone["exitCode"].is_null()
+                && gone["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("exited while containerd was down"))),
+        "{gone}"
     );
 
     // An exit after the restart still reaches the agent and the control plane.

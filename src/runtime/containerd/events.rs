@@ -10,9 +10,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use containerd_client::events::TaskExit;
+use containerd_client::services::v1::containers_client::ContainersClient;
 use containerd_client::services::v1::events_client::EventsClient;
 use containerd_client::services::v1::tasks_client::TasksClient;
-use containerd_client::services::v1::{ListTasksRequest, PublishRequest, SubscribeRequest};
+use containerd_client::services::v1::{
+    ListContainersRequest, ListTasksRequest, PublishRequest, SubscribeRequest,
+};
 use containerd_client::types::v1::{Process, Status as ProcessStatus};
 use containerd_client::types::Envelope;
 use prost::Message;
@@ -101,7 +104,11 @@ async fn run(
 
 /// Exits that happened while the stream was down were never seen: send one
 /// for every stopped task (the live stream is already back, so none falls in
-/// between). Receivers may thus see an exit twice, never not at all.
+/// between), and a `task_gone` one for every container whose task is gone
+/// (containerd 1.7+ drops, when it starts, a task whose process ended while
+/// it was down, with its exit status: containerd/containerd#6860's cleanup of
+/// shims without processes). Receivers may thus see an exit twice, or one for
+/// a container whose task they deleted themselves, never not at all.
 /// `Err` when the receiver is gone.
 async fn replay_stopped(conn: &Conn, tx: &mpsc::Sender<ExitEvent>) -> Result<(), ()> {
     let tasks = match TasksClient::new(conn.channel())
@@ -122,6 +129,45 @@ async fn replay_stopped(conn: &Conn, tx: &mpsc::Sender<ExitEvent>) -> Result<(),
         tracing::info!(container = %event.container_id, exit_code = event.exit_code, "replaying exit missed while the event stream was down");
         tx.send(event).await.map_err(|_| ())?;
     }
+    let containers = match ContainersClient::new(conn.channel())
+        .list(conn.request(ListContainersRequest {
+            filters: Vec::new(),
+        }))
+        .await
+    {
+        Ok(resp) => resp.into_inner().containers,
+        Err(s) => {
+            tracing::warn!(error = %s.message(), "listing containers after resubscribing failed");
+            return Ok(());
+        }
+    };
+    let with_task: std::collections::HashSet<&str> = tasks
+        .iter()
+        .map(|p| {
+            if p.container_id.is_empty() {
+                p.id.as_str()
+            } else {
+                p.container_id.as_str()
+            }
+        })
+        .collect();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    for c in containers
+        .iter()
+        .filter(|c| !with_task.contains(c.id.as_str()))
+    {
+        tracing::debug!(container = %c.id, "container without a task after resubscribing");
+        let event = ExitEvent {
+            container_id: c.id.clone(),
+            exit_code: 0,
+            exited_at_ms: now_ms,
+            task_gone: true,
+        };
+        tx.send(event).await.map_err(|_| ())?;
+    }
     Ok(())
 }
 
@@ -140,6 +186,7 @@ fn stopped_exit(p: &Process) -> Option<ExitEvent> {
         container_id: container_id.clone(),
         exit_code: exit_code(p.exit_status),
         exited_at_ms: at.seconds.saturating_mul(1000) + i64::from(at.nanos / 1_000_000),
+        task_gone: false,
     })
 }
 
@@ -247,6 +294,7 @@ fn decode(namespace: &str, envelope: &Envelope) -> Option<Exit> {
         container_id: exit.container_id,
         exit_code: exit_code(exit.exit_status),
         exited_at_ms,
+        task_gone: false,
     }))
 }
 
@@ -339,7 +387,8 @@ mod tests {
             ExitEvent {
                 container_id: "c1".into(),
                 exit_code: 137,
-                exited_at_ms: 1_700_000_000_123
+                exited_at_ms: 1_700_000_000_123,
+                task_gone: false,
             }
         );
     }
@@ -379,7 +428,8 @@ mod tests {
             Some(ExitEvent {
                 container_id: "c1".into(),
                 exit_code: 9,
-                exited_at_ms: 5002
+                exited_at_ms: 5002,
+                task_gone: false,
             })
         );
         assert_eq!(stopped_exit(&p(ProcessStatus::Running, Some(ts))), None);
