@@ -294,10 +294,14 @@ pub(crate) fn execute<R: ContainerRuntime>(
                         }
                     }
                 }
-                // The namespace comes first: the container is created inside it.
+                // The namespace comes first: the container is created inside
+                // it. Its links, addresses and rules are made while the
+                // container is created (`wired`, awaited below).
                 let mut namespace = None;
+                let mut wired = None;
                 if let Some((cell, req)) = net_request {
-                    match inner.network_for(&cell, &arn, &req).await {
+                    let setup = inner.network_setup(&cell, &arn, req);
+                    match setup.reserved.await {
                         Ok(info) => {
                             spec.network = NetworkAttachment::Namespace(info.netns_path.clone());
                             let _ = tx.send(Msg::Event(Event::NetworkReady {
@@ -305,6 +309,7 @@ pub(crate) fn execute<R: ContainerRuntime>(
                                 network: netsetup::container_network(&info),
                             }));
                             namespace = Some(info);
+                            wired = Some(setup.done);
                         }
                         Err(reason) => {
                             return refuse(
@@ -354,8 +359,30 @@ pub(crate) fn execute<R: ContainerRuntime>(
                         );
                     }
                 }
-                let result = retry_unavailable(&id, || inner.runtime.create(&spec))
-                    .await
+                let create = retry_unavailable(&id, || inner.runtime.create(&spec));
+                let wire = async {
+                    match wired {
+                        Some(done) => done.await.map(drop),
+                        None => Ok(()),
+                    }
+                };
+                let (created, wired) = tokio::join!(create, wire);
+                if let Err(reason) = wired {
+                    // Created in a namespace that was never finished (and is
+                    // gone again): it must not start, and goes now.
+                    if created.is_ok() {
+                        if let Err(e) = inner.runtime.remove(&id).await {
+                            tracing::warn!(task = %arn, container = %id, error = %e, "cannot remove a container whose network failed");
+                        }
+                    }
+                    return refuse(
+                        "network",
+                        "task network setup failed",
+                        FailureKind::Network,
+                        reason,
+                    );
+                }
+                let result = created
                     .map(|()| id.clone())
                     .map_err(|e| Failure::new(FailureKind::CannotCreate, e.to_string()));
                 match &result {

@@ -34,10 +34,27 @@ pub(crate) enum Msg {
     Health(usize, crate::task::health::HealthState),
 }
 
-/// One namespace's setup, run once by whoever gets to it first (the start
-/// begun with the image pull, or the create) and awaited by the others.
-pub(crate) type SetupCell =
-    Arc<tokio::sync::OnceCell<Result<crate::network::NamespaceInfo, String>>>;
+/// One namespace's setup, begun once by whoever gets to it first (the
+/// pull, or the create) and awaited by the others; or marked released
+/// before it began (see `netsetup.rs`).
+pub(crate) type SetupCell = Arc<std::sync::OnceLock<NetSetup>>;
+
+/// An outcome of a namespace's setup, shared by all who await it.
+pub(crate) type NetOutcome = futures_util::future::Shared<
+    futures_util::future::BoxFuture<'static, Result<crate::network::NamespaceInfo, String>>,
+>;
+
+/// A namespace's setup under way, in its two stages (begun and ended in
+/// `netsetup.rs`).
+#[derive(Clone)]
+pub(crate) struct NetSetup {
+    /// The namespace exists and its addresses and ports are allocated: the
+    /// container may be created in it (what it is to be told is known).
+    pub(crate) reserved: NetOutcome,
+    /// Everything is made (links, addresses, routes, rules): the container
+    /// may start.
+    pub(crate) done: NetOutcome,
+}
 
 pub(crate) struct Inner<R> {
     pub(crate) runtime: Arc<R>,

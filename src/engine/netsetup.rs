@@ -6,12 +6,14 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use futures_util::future::FutureExt as _;
+
 use crate::credentials::CredentialsStore;
-use crate::network::{NamespaceInfo, NamespaceRequest};
+use crate::network::{NamespaceInfo, NamespaceRequest, Reserved};
 use crate::task::def::{ContainerNetwork, NetworkMode, TaskDef};
 use crate::task::Task;
 
-use super::inner::{lock, Engine, Inner, SetupCell};
+use super::inner::{lock, Engine, Inner, NetSetup, SetupCell};
 
 /// What a setup that never began reads once the network was released.
 const RELEASED: &str = "the task's network was released before it was set up";
@@ -74,6 +76,46 @@ pub(crate) fn container_network(info: &NamespaceInfo) -> ContainerNetwork {
     }
 }
 
+impl NetSetup {
+    /// Runs the setup in a task of its own, so that it goes on whoever
+    /// awaits it (a release waits for it to end before tearing down).
+    fn begin<R: Send + Sync + 'static>(
+        inner: Arc<Inner<R>>,
+        task_arn: String,
+        req: NamespaceRequest,
+    ) -> Self {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let run = tokio::spawn(async move { inner.setup_network(&task_arn, &req, Some(tx)).await });
+        let done = async move {
+            run.await
+                .unwrap_or_else(|e| Err(format!("the network setup ended abnormally: {e}")))
+        }
+        .boxed()
+        .shared();
+        let whole = done.clone();
+        // Never reserved (an existing namespace, or a failure first): the
+        // whole setup's outcome is the reservation's.
+        let reserved = async move {
+            match rx.await {
+                Ok(info) => Ok(info),
+                Err(_) => whole.await,
+            }
+        }
+        .boxed()
+        .shared();
+        Self { reserved, done }
+    }
+
+    /// A setup that will never begin: the network was released first.
+    fn released() -> Self {
+        let gone = async { Err(RELEASED.to_string()) }.boxed().shared();
+        Self {
+            reserved: gone.clone(),
+            done: gone,
+        }
+    }
+}
+
 impl<R: Send + Sync + 'static> Inner<R> {
     /// The setup of `key`'s namespace, shared by the pull-time start and the
     /// create. Taken by the task's actor (not in a spawned task), so that a
@@ -94,34 +136,30 @@ impl<R: Send + Sync + 'static> Inner<R> {
         }
         let Some(req) = request(task, i) else { return };
         let cell = self.setup_cell(&req.key);
-        let inner = self.clone();
-        let arn = task.arn().to_string();
-        tokio::spawn(async move {
-            // Its outcome is the create's to report.
-            let _ = inner.network_for(&cell, &arn, &req).await;
-        });
+        self.network_setup(&cell, task.arn(), req);
     }
 
-    /// The namespace of `req`, set up once.
-    pub(crate) async fn network_for(
-        &self,
+    /// The setup of `req`'s namespace, begun now unless it already was.
+    pub(crate) fn network_setup(
+        self: &Arc<Self>,
         cell: &SetupCell,
         task_arn: &str,
-        req: &NamespaceRequest,
-    ) -> Result<NamespaceInfo, String> {
-        cell.get_or_init(|| self.setup_network(task_arn, req))
-            .await
+        req: NamespaceRequest,
+    ) -> NetSetup {
+        cell.get_or_init(|| NetSetup::begin(self.clone(), task_arn.to_string(), req))
             .clone()
     }
 }
 
 impl<R> Inner<R> {
-    /// Sets up the namespace; the task's credentials are then served only to
-    /// its addresses.
+    /// Sets up the namespace (telling `reserved` once a container may be
+    /// created in it); the task's credentials are then served only to its
+    /// addresses.
     pub(crate) async fn setup_network(
         &self,
         task_arn: &str,
         req: &NamespaceRequest,
+        reserved: Option<Reserved>,
     ) -> Result<NamespaceInfo, String> {
         let Some(net) = &self.network else {
             return Err(format!(
@@ -130,7 +168,7 @@ impl<R> Inner<R> {
                 req.mode.as_str()
             ));
         };
-        let info = net.setup(req).await.map_err(|e| e.to_string())?;
+        let info = net.setup(req, reserved).await.map_err(|e| e.to_string())?;
         let ips: Vec<IpAddr> = info.source_ips.iter().map(|ip| (*ip).into()).collect();
         self.credentials.add_task_sources(task_arn, &ips);
         Ok(info)
@@ -146,9 +184,8 @@ impl<R> Inner<R> {
             // never began never will.
             let cell = lock(&self.net_setups).remove(&key);
             if let Some(cell) = cell {
-                let _ = cell
-                    .get_or_init(|| async { Err(RELEASED.to_string()) })
-                    .await;
+                let setup = cell.get_or_init(NetSetup::released).clone();
+                let _ = setup.done.await;
             }
             if let Err(e) = net.teardown(&key).await {
                 self.metrics.inc_error("network");

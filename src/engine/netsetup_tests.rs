@@ -148,3 +148,42 @@ async fn the_namespace_made_alongside_a_pull_that_fails_is_removed() {
         .iter()
         .any(|c| matches!(c, Call::Create { .. })));
 }
+
+/// The container is created while its namespace's links and rules are
+/// made; when those fail, it is removed before anything starts it, and the
+/// task stops naming the network.
+#[tokio::test(start_paused = true)]
+async fn a_container_whose_namespace_links_fail_is_removed_and_never_started() {
+    let network = Arc::new(FakeNetwork::default());
+    *network.fail_links.lock().unwrap_or_else(|p| p.into_inner()) = Some("veth name taken".into());
+    let (h, network) = bridge_engine(network);
+
+    let stopped = h.reporter.wait_for(is_status(TaskStatus::Stopped)).await;
+    let reason = stopped.containers[0].reason.clone().unwrap_or_default();
+    assert!(
+        reason.starts_with("CannotCreateContainerError: network:")
+            && reason.contains("veth name taken"),
+        "reason: {reason}"
+    );
+    let id = crate::task::spec::container_id("t1", 0, "web");
+    let calls = h.runtime.calls();
+    let created = calls
+        .iter()
+        .position(|c| *c == Call::Create { id: id.clone() });
+    let removed = calls
+        .iter()
+        .position(|c| *c == Call::Remove { id: id.clone() });
+    assert!(
+        matches!((created, removed), (Some(c), Some(r)) if c < r),
+        "created in the reserved namespace, then removed: {calls:?}"
+    );
+    assert!(
+        !calls.iter().any(|c| matches!(c, Call::Start { .. })),
+        "nothing started in a half-made namespace: {calls:?}"
+    );
+    assert!(network
+        .live
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .is_empty());
+}

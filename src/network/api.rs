@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use super::{NamespaceInfo, NamespaceRequest, NetworkError, NetworkManager};
+use super::{NamespaceInfo, NamespaceRequest, NetworkError, NetworkManager, Reserved};
 
 /// A boxed future of the network: the engine holds the network as
 /// `Arc<dyn TaskNetwork>`, and async methods of a trait object must be boxed.
@@ -11,10 +11,13 @@ pub type NetFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// What the engine needs from task networking; `NetworkManager` is the real one.
 pub trait TaskNetwork: Send + Sync + 'static {
-    /// Create (or return the existing) namespace for `req.key`.
+    /// Create (or return the existing) namespace for `req.key`; `reserved`
+    /// hears of it as soon as a container may be created in it (see
+    /// `NetworkManager::setup_staged`), or is dropped unsent.
     fn setup<'a>(
         &'a self,
         req: &'a NamespaceRequest,
+        reserved: Option<Reserved>,
     ) -> NetFuture<'a, Result<NamespaceInfo, NetworkError>>;
 
     /// Remove everything of `key`; idempotent, retry on error.
@@ -29,8 +32,9 @@ impl TaskNetwork for NetworkManager {
     fn setup<'a>(
         &'a self,
         req: &'a NamespaceRequest,
+        reserved: Option<Reserved>,
     ) -> NetFuture<'a, Result<NamespaceInfo, NetworkError>> {
-        Box::pin(NetworkManager::setup(self, req))
+        Box::pin(NetworkManager::setup_staged(self, req, reserved))
     }
 
     fn teardown<'a>(&'a self, key: &'a str) -> NetFuture<'a, Result<(), NetworkError>> {
@@ -51,7 +55,7 @@ pub mod fake {
     use std::path::PathBuf;
     use std::sync::Mutex;
 
-    use super::super::{NamespaceInfo, NamespaceRequest, NetworkError};
+    use super::super::{NamespaceInfo, NamespaceRequest, NetworkError, Reserved};
     use super::{NetFuture, TaskNetwork};
     use crate::task::def::{NetworkBinding, NetworkMode, Protocol};
 
@@ -67,10 +71,17 @@ pub mod fake {
         pub live: Mutex<BTreeMap<String, NamespaceInfo>>,
         /// When set, `setup` fails with this port conflict.
         pub fail_setup: Mutex<Option<u16>>,
+        /// When set, `setup` reserves the namespace (a container may be
+        /// created in it) and then fails making its links with this reason.
+        pub fail_links: Mutex<Option<String>>,
     }
 
     impl FakeNetwork {
-        fn setup_now(&self, req: &NamespaceRequest) -> Result<NamespaceInfo, NetworkError> {
+        fn setup_now(
+            &self,
+            req: &NamespaceRequest,
+            reserved: Option<Reserved>,
+        ) -> Result<NamespaceInfo, NetworkError> {
             self.calls.lock().unwrap().push(Call::Setup {
                 key: req.key.clone(),
                 mode: req.mode,
@@ -109,6 +120,17 @@ pub mod fake {
                 dns_search: Vec::new(),
             };
             live.insert(req.key.clone(), info.clone());
+            if let Some(tx) = reserved {
+                let _ = tx.send(info.clone());
+            }
+            if let Some(reason) = self.fail_links.lock().unwrap().clone() {
+                // As the manager undoes a failed setup.
+                live.remove(&req.key);
+                return Err(NetworkError::Netlink {
+                    op: "create veth".into(),
+                    reason,
+                });
+            }
             Ok(info)
         }
     }
@@ -117,8 +139,9 @@ pub mod fake {
         fn setup<'a>(
             &'a self,
             req: &'a NamespaceRequest,
+            reserved: Option<Reserved>,
         ) -> NetFuture<'a, Result<NamespaceInfo, NetworkError>> {
-            let result = self.setup_now(req);
+            let result = self.setup_now(req, reserved);
             Box::pin(async move { result })
         }
 

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::state::{self, EniLease, Lease, State};
-use super::types::{HostPrep, NamespaceInfo, NamespaceRequest, NetworkConfig};
+use super::types::{HostPrep, NamespaceInfo, NamespaceRequest, NetworkConfig, Reserved};
 use super::{conntrack, ipt, link, netns, rules, NetworkError};
 use crate::task::def::{NetworkMode, Protocol};
 use crate::task::net::parse_mac;
@@ -211,6 +211,20 @@ impl NetworkManager {
 
     /// Creates the namespace for `req.key` and everything in it.
     pub async fn setup(&self, req: &NamespaceRequest) -> Result<NamespaceInfo, NetworkError> {
+        self.setup_staged(req, None).await
+    }
+
+    /// `setup`, which also tells `reserved` what the namespace will be as
+    /// soon as it exists with its addresses and ports allocated, before its
+    /// links, addresses, routes and rules are made: a container may be
+    /// created in it from then on (runc joins it by path), and started once
+    /// this returns `Ok`. An existing namespace, or a setup that fails
+    /// first, drops `reserved` unsent.
+    pub async fn setup_staged(
+        &self,
+        req: &NamespaceRequest,
+        reserved: Option<Reserved>,
+    ) -> Result<NamespaceInfo, NetworkError> {
         if req.key.is_empty() || req.key.len() > 255 {
             return Err(NetworkError::InvalidRequest {
                 field: "key",
@@ -285,9 +299,10 @@ impl NetworkManager {
             state::save(&self.cfg.state_dir, &state)?;
         }
 
-        match self.build(&names, &mut lease, req, eni_mac).await {
+        // The lease saved above is final but for the ENI's host name, which
+        // `build` saves itself before it moves the ENI.
+        match self.build(&names, &mut lease, req, eni_mac, reserved).await {
             Ok(()) => {
-                self.save_lease(&req.key, &lease).await?;
                 let info = info_of(&lease);
                 tracing::info!(key = %req.key, mode = ?req.mode, netns = %info.netns_path.display(),
                     ip = ?info.ipv4, bindings = ?info.bindings, "task network set up");
@@ -314,8 +329,13 @@ impl NetworkManager {
         lease: &mut Lease,
         req: &NamespaceRequest,
         eni_mac: Option<[u8; 6]>,
+        reserved: Option<Reserved>,
     ) -> Result<(), NetworkError> {
         netns::create(&names.netns).await?;
+        if let Some(tx) = reserved {
+            // Nobody waiting is fine: the caller then awaits the whole setup.
+            let _ = tx.send(info_of(lease));
+        }
         let ns = netns::handle_in(&names.netns).await?;
         let lo = link::index_of(&ns.handle, "lo")
             .await?

@@ -19,6 +19,10 @@
 //! //   bridge: one call per container, key = "<task id>/<container name>", ports = its portMappings
 //! let info = net.setup(&NamespaceRequest { key, mode, eni, ports }).await?;
 //! spec.network = NetworkAttachment::Namespace(info.netns_path.clone());
+//! // or setup_staged(&req, Some(tx)): `tx` gets the same info once the
+//! // namespace exists and its addresses and ports are allocated, so the
+//! // container can be created in it while the links and rules are made;
+//! // it starts only after setup_staged returned Ok.
 //! creds.set_task_sources(&task_arn, info.source_ips.iter().map(|ip| (*ip).into()).collect());
 //! // report info.bindings as the container's networkBindings (bindIP 0.0.0.0)
 //!
@@ -88,7 +92,7 @@ pub use host_links::host_macs;
 pub use manager::NetworkManager;
 pub use rules::CREDENTIALS_IP;
 pub use types::{
-    default_dynamic_port_range, HostPrep, NamespaceInfo, NamespaceRequest, NetworkConfig,
+    default_dynamic_port_range, HostPrep, NamespaceInfo, NamespaceRequest, NetworkConfig, Reserved,
     DEFAULT_BRIDGE, FALLBACK_DYNAMIC_RANGE,
 };
 

@@ -452,16 +452,19 @@ async fn fake_network_records_calls() {
     use super::TaskNetwork;
     let f = FakeNetwork::default();
     let info = f
-        .setup(&NamespaceRequest {
-            key: "t1/web".into(),
-            mode: NetworkMode::Bridge,
-            eni: None,
-            ports: vec![PortMapping {
-                container_port: 80,
-                host_port: None,
-                protocol: Protocol::Tcp,
-            }],
-        })
+        .setup(
+            &NamespaceRequest {
+                key: "t1/web".into(),
+                mode: NetworkMode::Bridge,
+                eni: None,
+                ports: vec![PortMapping {
+                    container_port: 80,
+                    host_port: None,
+                    protocol: Protocol::Tcp,
+                }],
+            },
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(info.bindings[0].host_port, 30080);

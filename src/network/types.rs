@@ -159,3 +159,8 @@ pub struct NamespaceInfo {
     pub dns: Vec<Ipv4Addr>,
     pub dns_search: Vec<String>,
 }
+
+/// Where a staged setup sends the namespace's info once the namespace
+/// exists and its addresses and ports are allocated (see
+/// `NetworkManager::setup_staged`).
+pub type Reserved = tokio::sync::oneshot::Sender<NamespaceInfo>;
