@@ -304,10 +304,6 @@ pub(crate) fn execute<R: ContainerRuntime>(
                     match setup.reserved.await {
                         Ok(info) => {
                             spec.network = NetworkAttachment::Namespace(info.netns_path.clone());
-                            let _ = tx.send(Msg::Event(Event::NetworkReady {
-                                container: i,
-                                network: netsetup::container_network(&info),
-                            }));
                             namespace = Some(info);
                             wired = Some(setup.done);
                         }
@@ -362,25 +358,34 @@ pub(crate) fn execute<R: ContainerRuntime>(
                 let create = retry_unavailable(&id, || inner.runtime.create(&spec));
                 let wire = async {
                     match wired {
-                        Some(done) => done.await.map(drop),
-                        None => Ok(()),
+                        Some(done) => done.await.map(Some),
+                        None => Ok(None),
                     }
                 };
                 let (created, wired) = tokio::join!(create, wire);
-                if let Err(reason) = wired {
-                    // Created in a namespace that was never finished (and is
-                    // gone again): it must not start, and goes now.
-                    if created.is_ok() {
-                        if let Err(e) = inner.runtime.remove(&id).await {
-                            tracing::warn!(task = %arn, container = %id, error = %e, "cannot remove a container whose network failed");
-                        }
+                match wired {
+                    Ok(Some(info)) => {
+                        let _ = tx.send(Msg::Event(Event::NetworkReady {
+                            container: i,
+                            network: netsetup::container_network(&info),
+                        }));
                     }
-                    return refuse(
-                        "network",
-                        "task network setup failed",
-                        FailureKind::Network,
-                        reason,
-                    );
+                    Ok(None) => {}
+                    Err(reason) => {
+                        // Created in a namespace that was never finished (and is
+                        // gone again): it must not start, and goes now.
+                        if created.is_ok() {
+                            if let Err(e) = inner.runtime.remove(&id).await {
+                                tracing::warn!(task = %arn, container = %id, error = %e, "cannot remove a container whose network failed");
+                            }
+                        }
+                        return refuse(
+                            "network",
+                            "task network setup failed",
+                            FailureKind::Network,
+                            reason,
+                        );
+                    }
                 }
                 let result = created
                     .map(|()| id.clone())
