@@ -80,6 +80,8 @@ mod ship;
 mod task_cgroups;
 #[path = "integration/task_network.rs"]
 mod task_network;
+#[path = "integration/task_network_start.rs"]
+mod task_network_start;
 #[path = "integration/telemetry.rs"]
 mod telemetry;
 #[path = "integration/volumes.rs"]

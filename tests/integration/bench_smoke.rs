@@ -10,7 +10,7 @@ use std::process::Command;
 use crate::common;
 
 /// Row keys of the table, one per benchmark item.
-const ROWS: [&str; 16] = [
+const ROWS: [&str; 17] = [
     "start-host",
     "start-bridge",
     "start-awsvpc",
@@ -19,6 +19,7 @@ const ROWS: [&str; 16] = [
     "rss-idle",
     "binary",
     "rss-100",
+    "stack-pss",
     "cpu-100",
     "pull",
     "restart",
@@ -94,6 +95,7 @@ fn bench_smoke_run_prints_every_row_with_numbers_and_cleans_up() {
         "start-awsvpc",
         "burst",
         "burst-awsvpc",
+        "stack-pss",
         "pull",
         "stopped",
         "rss-large",

@@ -18,7 +18,7 @@ const LONG: Duration = Duration::from_secs(90);
 
 /// A shell script that exits at once on SIGTERM (busybox sh as PID 1
 /// ignores it otherwise), after running `body`.
-fn stoppable(body: &str) -> Value {
+pub(crate) fn stoppable(body: &str) -> Value {
     json!([
         "sh",
         "-c",
@@ -26,7 +26,7 @@ fn stoppable(body: &str) -> Value {
     ])
 }
 
-fn sh_out(script: &str) -> String {
+pub(crate) fn sh_out(script: &str) -> String {
     let out = Command::new("sh")
         .arg("-c")
         .arg(script)
@@ -36,7 +36,7 @@ fn sh_out(script: &str) -> String {
 }
 
 /// `GET /` over plain TCP: the body, or None if nothing answered.
-fn http_get(addr: &str) -> Option<String> {
+pub(crate) fn http_get(addr: &str) -> Option<String> {
     let mut s = TcpStream::connect_timeout(&addr.parse().ok()?, Duration::from_secs(2)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
     s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
@@ -81,7 +81,7 @@ fn httpd_container(name: &str, port_mappings: Value) -> Value {
     })
 }
 
-fn with_image(mut v: Value, image: &str) -> Value {
+pub(crate) fn with_image(mut v: Value, image: &str) -> Value {
     let s = v.to_string().replace("IMAGE", image);
     v = serde_json::from_str(&s).expect("json");
     v
@@ -496,7 +496,7 @@ fn an_eni_with_the_payloads_mac_moves_into_the_task_and_back() {
 }
 
 /// What a task network leaves on the host, for one agent's bridge.
-fn footprint(agent: &Agent) -> (Vec<String>, Vec<String>, Vec<String>, usize) {
+pub(crate) fn footprint(agent: &Agent) -> (Vec<String>, Vec<String>, Vec<String>, usize) {
     let b = agent.bridge();
     let netns: Vec<String> = sh_out("ls /var/run/netns 2>/dev/null")
         .lines()
