@@ -103,6 +103,7 @@ TARGETS = {
     "burst-awsvpc": "reported",
     "rss-idle": "<= 12 MiB",
     "rss-100": "<= 30 MiB",
+    "stack-pss": "<= 1.1x ctr",
     "binary": "<= 20 MiB",
     "cpu-100": "<= 1% of a core",
     "pull": ">= 1.0x ctr speed",
@@ -226,6 +227,18 @@ def proc_status(pid):
             elif k == "Threads":
                 out[k] = int(v.split()[0])
     return out
+
+
+def pss_kib(pid):
+    """Pss of a process (/proc/PID/smaps_rollup), in KiB; 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def binary_rss_kib(pid):
@@ -814,6 +827,9 @@ disabled_plugins = [
             self.ctr_run(cid, self.image)
         ctr_s = time.time() - t0
         log(f"burst: {total} sequential ctr run -d took {ctr_s:.2f} s")
+        # The stack-pss baseline: what these running containers cost beside
+        # containerd (a shim each; the shim writes the file:// log itself).
+        self.ctr_stack = held_processes([f"-id {c}\0" for c in ids], ns=CTR_NS)
         self.ctr_remove(ids)
 
         t0 = time.time()
@@ -860,6 +876,23 @@ disabled_plugins = [
             "agent_s": a1 - a0,
             "containerd_s": c1 - c0,
             "tasks": len(self.burst_arns),
+        }
+        # The whole stack per running task: the agent's PSS shared among its
+        # tasks, plus each task's shim and logger. PSS adds up: pages the
+        # loggers share with the agent (one executable) are split among them.
+        task_ids = [a.rsplit("/", 1)[1] for a in self.burst_arns]
+        held = held_processes(task_ids)
+        ctr_held = getattr(self, "ctr_stack", [])
+        self.results["stack_pss"] = {
+            "tasks": len(self.burst_arns),
+            "agent_pss_kib": pss_kib(self.agent_pid),
+            "shim_pss_kib": sum(p["pss_kib"] for p in held if p["kind"] == "shim"),
+            "shims": sum(1 for p in held if p["kind"] == "shim"),
+            "logger_pss_kib": sum(p["pss_kib"] for p in held if p["kind"] == "logger"),
+            "loggers": sum(1 for p in held if p["kind"] == "logger"),
+            "ctr_containers": self.mode["burst_calls"] * self.mode["burst_count"],
+            "ctr_shims": len(ctr_held),
+            "ctr_pss_kib": sum(p["pss_kib"] for p in ctr_held),
         }
         log(
             f"loaded: VmRSS {mib(s2['VmRSS']):.1f} MiB, VmHWM {mib(s2['VmHWM']):.1f} MiB; "
@@ -1324,9 +1357,9 @@ disabled_plugins = [
                 self.phase_start(network_mode)
         # The host-mode burst's tasks are the load of the next three items
         # and the baseline of the awsvpc burst.
-        if wanted("burst", "rss-100", "cpu-100", "restart", "burst-awsvpc"):
+        if wanted("burst", "rss-100", "stack-pss", "cpu-100", "restart", "burst-awsvpc"):
             self.phase_burst()
-        if wanted("rss-100", "cpu-100"):
+        if wanted("rss-100", "stack-pss", "cpu-100"):
             self.phase_loaded()
         if wanted("restart"):
             self.phase_restart()
@@ -1728,6 +1761,19 @@ def rows(res):
             f"{mib(ld['rss_after_window_kib']):.1f} MiB / {mib(ld['hwm_after_window_kib']):.1f} MiB", "-", "-",
             TARGETS["rss-100"], verdict(mib(ld["rss_after_window_kib"]) <= 30),
         ))
+    sp = res.get("stack_pss")
+    if sp is not None and sp["tasks"] and sp["ctr_containers"]:
+        n, cn = sp["tasks"], sp["ctr_containers"]
+        per = (sp["agent_pss_kib"] + sp["shim_pss_kib"] + sp["logger_pss_kib"]) / n
+        base = sp["ctr_pss_kib"] / cn
+        r = per / base if base else float("inf")
+        out.append((
+            "stack-pss", f"whole-stack PSS per running task ({n} tasks): agent share + shim + logger",
+            f"{mib(per):.2f} MiB (agent {mib(sp['agent_pss_kib'] / n):.2f}, shim {mib(sp['shim_pss_kib'] / n):.2f}, "
+            f"logger {mib(sp['logger_pss_kib'] / n):.2f})",
+            f"{mib(base):.2f} MiB ({cn} running ctr run -d: the shim)",
+            f"{r:.2f}x", TARGETS["stack-pss"], verdict(r <= 1.1),
+        ))
     bi = res.get("binary")
     if bi is not None:
         base = f"{bi['ctr_bytes'] / 2**20:.1f} MiB (ctr)" if bi.get("ctr_bytes") else "-"
@@ -1924,6 +1970,17 @@ def details(res):
         f"{mib(ld['rss_kib']):.1f} MiB, after the CPU window {mib(ld['rss_after_window_kib']):.1f} MiB{split(ld)}; "
         f"VmHWM is the peak over the agent's life so far (start phase and burst included)."
     )
+    sp = res.get("stack_pss")
+    if sp is not None:
+        out.append(
+            f"- Whole-stack PSS: Pss of /proc/PID/smaps_rollup, read after the CPU window with the "
+            f"{sp['tasks']} burst tasks running: the agent's whole PSS divided by its tasks, plus every process "
+            f"whose command line names one of them ({sp['shims']} shims, {sp['loggers']} loggers); PSS adds up, "
+            f"so the pages the loggers share with the agent (one executable) are counted once in all. "
+            f"Baseline: the {sp['ctr_containers']} `ctr run -d` containers of the burst baseline ({sp['ctr_shims']} "
+            f"shims, no other process: the shim writes the file:// log), read right after the last was run and "
+            f"before any of the agent's tasks ran. containerd itself is in neither."
+        )
     out.append(
         f"- CPU: utime+stime from /proc/PID/stat (resolution {1 / CLK_TCK:.2f} s), agent {c['agent_s']:.2f} s and "
         f"containerd {c['containerd_s']:.2f} s over {c['window_s']:.1f} s; the shims are not counted."
