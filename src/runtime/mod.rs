@@ -38,8 +38,8 @@ pub struct ExitEvent {
     pub exited_at_ms: i64,
     /// containerd no longer has this container's task and kept no exit for
     /// it (containerd 1.7 and later drop, when they start, a task whose
-    /// process ended while they were down): `exit_code` means nothing, the
-    /// receiver should look at the container's state.
+    /// process ended while they were down): `exit_code` and `exited_at_ms`
+    /// mean nothing, the receiver should look at the container's state.
     pub task_gone: bool,
 }
 

@@ -141,29 +141,17 @@ async fn replay_stopped(conn: &Conn, tx: &mpsc::Sender<ExitEvent>) -> Result<(),
             return Ok(());
         }
     };
-    let with_task: std::collections::HashSet<&str> = tasks
-        .iter()
-        .map(|p| {
-            if p.container_id.is_empty() {
-                p.id.as_str()
-            } else {
-                p.container_id.as_str()
-            }
-        })
-        .collect();
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
+    let with_task: std::collections::HashSet<&str> = tasks.iter().map(task_container).collect();
     for c in containers
         .iter()
         .filter(|c| !with_task.contains(c.id.as_str()))
     {
         tracing::debug!(container = %c.id, "container without a task after resubscribing");
+        // No exit to tell: the receiver asks for the container's state.
         let event = ExitEvent {
             container_id: c.id.clone(),
             exit_code: 0,
-            exited_at_ms: now_ms,
+            exited_at_ms: 0,
             task_gone: true,
         };
         tx.send(event).await.map_err(|_| ())?;
@@ -171,19 +159,24 @@ async fn replay_stopped(conn: &Conn, tx: &mpsc::Sender<ExitEvent>) -> Result<(),
     Ok(())
 }
 
+/// The container of a task as Tasks.List lists it (whose `id` is the
+/// container id where `container_id` is left empty).
+fn task_container(p: &Process) -> &str {
+    if p.container_id.is_empty() {
+        &p.id
+    } else {
+        &p.container_id
+    }
+}
+
 /// The exit of a stopped task as listed by Tasks.List (whose `id` is the container id).
 fn stopped_exit(p: &Process) -> Option<ExitEvent> {
     if ProcessStatus::try_from(p.status).ok()? != ProcessStatus::Stopped {
         return None;
     }
-    let container_id = if p.container_id.is_empty() {
-        &p.id
-    } else {
-        &p.container_id
-    };
     let at = p.exited_at?;
     Some(ExitEvent {
-        container_id: container_id.clone(),
+        container_id: task_container(p).to_string(),
         exit_code: exit_code(p.exit_status),
         exited_at_ms: at.seconds.saturating_mul(1000) + i64::from(at.nanos / 1_000_000),
         task_gone: false,
