@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::awslogs::{awslogs_task, events, line_number, metric, spool_bytes, ARRIVE, START};
+use crate::common::app_thread::AppThread;
 use crate::common::{self, run_task, task_id, wait_task_status, Agent, Aws, EcsLocal, REGION};
 
 /// What the proxy does to PutLogEvents (every other call is forwarded).
@@ -41,12 +42,12 @@ struct Shared {
     passed: AtomicUsize,
 }
 
-/// The proxy: its own thread and runtime, like pull_faults' stand-in.
+/// The proxy, served from its own thread (common::app_thread).
 struct CwProxy {
     url: String,
     shared: Arc<Shared>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Dropped after `drop` below has let held requests go.
+    _server: AppThread,
 }
 
 impl CwProxy {
@@ -61,27 +62,13 @@ impl CwProxy {
             faulted: AtomicUsize::new(0),
             passed: AtomicUsize::new(0),
         });
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let state = shared.clone();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                let app = axum::Router::new().fallback(handle).with_state(state);
-                tokio::select! {
-                    _ = axum::serve(listener, app) => {}
-                    _ = stopped => {}
-                }
-            });
-        });
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(shared.clone());
         CwProxy {
             url,
             shared,
-            stop: Some(stop),
-            thread: Some(thread),
+            _server: AppThread::serve(listener, app),
         }
     }
 
@@ -102,12 +89,6 @@ impl Drop for CwProxy {
     fn drop(&mut self) {
         // Held requests go on (or fail) rather than hang the runtime.
         self.set(Mode::Pass);
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

@@ -20,6 +20,7 @@ use ecs::runtime::containerd::pull::{self, PullOptions, PullTimeouts};
 use futures_util::StreamExt as _;
 use serde_json::{json, Value};
 
+use crate::common::app_thread::AppThread;
 use crate::common::{self, Agent, Aws, EcsLocal, TestEnv};
 use crate::pull::{push_multi_image, Ns};
 
@@ -53,8 +54,7 @@ struct Shared {
 struct Standin {
     addr: String,
     shared: Arc<Shared>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: AppThread,
 }
 
 impl Standin {
@@ -73,28 +73,13 @@ impl Standin {
             script: Box::new(script),
             seen: Mutex::new(Vec::new()),
         });
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let state = shared.clone();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                let app = axum::Router::new().fallback(handle).with_state(state);
-                // Not a graceful shutdown: stalled connections never end.
-                tokio::select! {
-                    _ = axum::serve(listener, app) => {}
-                    _ = stopped => {}
-                }
-            });
-        });
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(shared.clone());
         Standin {
             addr,
             shared,
-            stop: Some(stop),
-            thread: Some(thread),
+            _server: AppThread::serve(listener, app),
         }
     }
 
@@ -107,17 +92,6 @@ impl Standin {
             .iter()
             .filter(|p| p.contains(part))
             .count()
-    }
-}
-
-impl Drop for Standin {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 pub mod agent_image;
+pub mod app_thread;
 #[cfg(test)]
 pub mod ecs_api;
 pub mod procs;
