@@ -63,10 +63,17 @@ impl AcsSession {
     pub async fn run(self) -> String {
         let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(120), 0.3);
         let mut seq_num: i64 = self.initial_seq_num.max(1);
+        // Credentials live in memory only: the first connection of this
+        // process asks ACS for those of every task, and only a connection
+        // that was made clears the ask (as the Go agent: ecs-agent/acs/
+        // session/session.go), so a first attempt that fails does not lose it.
         let mut send_credentials = true;
         loop {
             let started = Instant::now();
-            match self.connect_and_serve(&mut seq_num, send_credentials).await {
+            match self
+                .connect_and_serve(&mut seq_num, &mut send_credentials)
+                .await
+            {
                 Ok(Ended::Inactive(reason)) => {
                     let _ = self.connected.send(false);
                     return reason;
@@ -75,7 +82,6 @@ impl AcsSession {
                 Err(e) => tracing::warn!(error = %e, "ACS connection failed"),
             }
             let _ = self.connected.send(false);
-            send_credentials = false;
             if started.elapsed() >= HEALTHY_CONNECTION {
                 backoff.reset();
             }
@@ -88,7 +94,7 @@ impl AcsSession {
     async fn connect_and_serve(
         &self,
         seq_num: &mut i64,
-        send_credentials: bool,
+        send_credentials: &mut bool,
     ) -> Result<Ended, AcsError> {
         let (endpoint, _telemetry) = self.ecs.discover(&self.instance_arn).await?;
         let url = acs_url(
@@ -99,12 +105,13 @@ impl AcsSession {
                 agent_version: super::registration::AGENT_VERSION,
                 agent_hash: &self.agent_hash,
                 seq_num: *seq_num,
-                send_credentials,
+                send_credentials: *send_credentials,
                 docker_version: &self.runtime_version,
             },
         )?;
         let ws = connect_signed::<AcsError>(&self.ecs, url.as_str()).await?;
-        tracing::info!(endpoint = %endpoint, "ACS connected");
+        tracing::info!(endpoint = %endpoint, send_credentials = *send_credentials, "ACS connected");
+        *send_credentials = false;
         let _ = self.connected.send(true);
         let (mut write, mut read) = ws.split();
         let idle = IDLE_TIMEOUT + Duration::from_secs_f64(30.0 * rand::random::<f64>());

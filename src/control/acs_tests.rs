@@ -3,11 +3,14 @@
 //! on a paused clock: a connection on which ACS says nothing is closed after
 //! the idle timeout, and a new one is made.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::Query;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -36,6 +39,11 @@ struct Connection {
 struct SilentAcs {
     connections: Mutex<Vec<Connection>>,
     changed: Notify,
+    /// The `sendCredentials` query parameter of every connect request,
+    /// refused ones included, in order.
+    send_credentials: Mutex<Vec<String>>,
+    /// Connect requests still to refuse (503) before one is accepted.
+    refuse: AtomicUsize,
 }
 
 impl SilentAcs {
@@ -102,10 +110,23 @@ async fn serve(acs: Arc<SilentAcs>) -> String {
         )
         .route(
             "/ws",
-            get(move |ws: WebSocketUpgrade| {
-                let acs = acs.clone();
-                async move { ws.on_upgrade(move |socket| acs.hold(socket)) }
-            }),
+            get(
+                move |Query(q): Query<HashMap<String, String>>, ws: WebSocketUpgrade| {
+                    let acs = acs.clone();
+                    async move {
+                        let asked = q.get("sendCredentials").cloned().unwrap_or_default();
+                        lock(&acs.send_credentials).push(asked);
+                        let refused = acs
+                            .refuse
+                            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                            .is_ok();
+                        if refused {
+                            return http::StatusCode::SERVICE_UNAVAILABLE.into_response();
+                        }
+                        ws.on_upgrade(move |socket| acs.hold(socket))
+                    }
+                },
+            ),
         );
     tokio::spawn(async move { axum::serve(listener, app).await });
     endpoint
@@ -173,4 +194,26 @@ async fn a_silent_connection_is_closed_after_the_idle_timeout_and_replaced() {
         "reconnected after {gap:?}"
     );
     assert!(seen[1].closed.is_none(), "the new connection stays open");
+}
+
+/// Credentials are kept in memory only, so the first connection after a
+/// start asks ACS for them all (`sendCredentials=true`), and the ask is
+/// dropped only once a connection was made: a first attempt that fails
+/// asks again (the Go agent, ecs-agent/acs/session/session.go), and the
+/// reconnect after a session that was up does not.
+#[tokio::test(start_paused = true)]
+async fn credentials_are_asked_for_until_a_connection_is_made() {
+    let acs = Arc::new(SilentAcs::default());
+    acs.refuse.store(1, Ordering::SeqCst);
+    let endpoint = serve(acs.clone()).await;
+    let running = tokio::spawn(session(&endpoint).await.run());
+    // The accepted connection goes silent, is replaced after the idle
+    // timeout, and the replacement is the third connect request.
+    acs.wait_until(|c| c.len() >= 2).await;
+    running.abort();
+    assert_eq!(
+        lock(&acs.send_credentials)[..3],
+        ["true", "true", "false"],
+        "refused, first connection, reconnect"
+    );
 }

@@ -106,7 +106,18 @@ pub async fn handler(
         "ACS session opening"
     );
     record_versions(&app, &instance, &q);
-    ws.on_upgrade(move |socket| session(app, socket, instance))
+    let send_credentials = wants_credentials(&q);
+    ws.on_upgrade(move |socket| session(app, socket, instance, send_credentials))
+}
+
+/// The connect query's `sendCredentials`: the Go agent sets it on its first
+/// connection after it starts (it keeps credentials in memory only) and
+/// clears it for reconnects (ecs-agent/acs/session/session.go, "rely on ACS
+/// to send credentials to Agent at its own cadence"); ACS then sends the
+/// credentials of every task on the instance at once.
+fn wants_credentials(q: &HashMap<String, String>) -> bool {
+    q.get("sendCredentials")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
 /// The ACS connect query's version parameters and the `versionInfo` member
@@ -361,10 +372,12 @@ fn handle_frame(app: &App, instance: &str, text: &str) -> Option<AcsMessage> {
     None
 }
 
-async fn session(app: Arc<App>, socket: WebSocket, instance: String) {
+async fn session(app: Arc<App>, socket: WebSocket, instance: String, send_credentials: bool) {
     let (generation, notify) = app.open_session(&instance);
     set_connected(&app, &instance, true);
-    resend_credentials(&app, &instance);
+    if send_credentials {
+        resend_credentials(&app, &instance);
+    }
     let (mut sink, mut stream) = socket.split();
     let mut sent: HashMap<String, Instant> = HashMap::new();
     let mut heartbeat =
@@ -446,6 +459,19 @@ async fn session(app: Arc<App>, socket: WebSocket, instance: String) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn credentials_are_sent_again_when_the_connect_query_asks() {
+        let q = |v: Option<&str>| -> HashMap<String, String> {
+            v.map(|v| ("sendCredentials".to_string(), v.to_string()))
+                .into_iter()
+                .collect()
+        };
+        // Go's strconv.FormatBool: "true" on the first connection, "false" after.
+        assert!(wants_credentials(&q(Some("true"))));
+        assert!(!wants_credentials(&q(Some("false"))));
+        assert!(!wants_credentials(&q(None)));
+    }
 
     #[test]
     fn version_info_comes_from_the_connect_query() {

@@ -61,8 +61,10 @@ pub fn refresh(st: &mut State, ctx: &mut Ctx, task_arn: &str, role: Role) {
     queue_credentials(st, ctx, task_arn, role);
 }
 
-/// The agent on `instance` (re)connected: it keeps credentials in memory
-/// only, so ACS sends the current ones of its running tasks again.
+/// The agent on `instance` connected asking for credentials
+/// (`sendCredentials=true`, its first connection since it started: it keeps
+/// them in memory only), so ACS sends the current ones of its running tasks
+/// again.
 pub fn resend_on_connect(st: &mut State, ctx: &mut Ctx, instance: &str) -> usize {
     let tasks: Vec<String> = st
         .tasks
