@@ -157,7 +157,7 @@ pub async fn register_task_definition_unchecked(
         Ok(v) => v,
         Err(e) => return error(StatusCode::BAD_REQUEST, None, &e.to_string()),
     };
-    let req = match api::prepare_task_definition_unchecked(json) {
+    let req = match api::prepare_task_definition_unchecked(json, &app.cfg.ecr_registries) {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };

@@ -52,6 +52,30 @@ fn ecr_host(host: &str) -> Option<(&str, &str)> {
     (known && !id.is_empty() && !region.is_empty()).then_some((*id, *region))
 }
 
+/// `(registry id, region)` of the ECR registry `image` is in: a real ECR
+/// host's, or a mapped host's id in ecs-local's `region`.
+fn ecr_registry<'a>(
+    image: &'a str,
+    region: &'a str,
+    mapped: &'a EcrRegistries,
+) -> Option<(&'a str, &'a str)> {
+    let host = registry_host(image)?;
+    match ecr_host(host) {
+        Some(found) => Some(found),
+        None => {
+            let (_, id) = mapped.iter().find(|(h, _)| h == host)?;
+            Some((id.as_str(), region))
+        }
+    }
+}
+
+/// Whether Amazon ECS would take `image` for a private ECR image (with the
+/// `--ecr-registry` mappings): what `requiresAttributes` and the payload's
+/// `registryAuthentication` follow.
+pub fn is_ecr_image(image: &str, mapped: &EcrRegistries) -> bool {
+    ecr_registry(image, "", mapped).is_some()
+}
+
 /// The `registryAuthentication` Amazon ECS sends for `image`, if any.
 pub fn registry_auth(
     image: &str,
@@ -59,14 +83,7 @@ pub fn registry_auth(
     mapped: &EcrRegistries,
     execution_role: bool,
 ) -> Option<acs::RegistryAuthenticationData> {
-    let host = registry_host(image)?;
-    let (id, region) = match ecr_host(host) {
-        Some(found) => found,
-        None => {
-            let (_, id) = mapped.iter().find(|(h, _)| h == host)?;
-            (id.as_str(), region)
-        }
-    };
+    let (id, region) = ecr_registry(image, region, mapped)?;
     Some(acs::RegistryAuthenticationData {
         kind: Some("ecr".to_string()),
         ecr_auth_data: Some(acs::EcrAuthData {
@@ -138,6 +155,12 @@ mod tests {
             registry_auth("127.0.0.1:5000/busybox", "us-west-2", &mapped, true),
             None
         );
+        assert!(is_ecr_image("127.0.0.1:5003/busybox:latest", &mapped));
+        assert!(!is_ecr_image("127.0.0.1:5000/busybox", &mapped));
+        assert!(is_ecr_image(
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:1",
+            &[]
+        ));
     }
 
     #[test]

@@ -11,18 +11,20 @@
 //! agent/app/agent_capability.go), and the Docker API level a field needs.
 //! Attributes keep the order of first derivation; Docker API levels come last.
 
+use super::ecr::{is_ecr_image, EcrRegistries};
 use super::state::Attribute;
 use super::taskdef::{ContainerDef, TaskDefView};
 
 const CAP: &str = "com.amazonaws.ecs.capability.";
 const ATTR: &str = "ecs.capability.";
 
-/// The attributes an instance must have to take a task of `v`.
-pub fn requires_attributes(v: &TaskDefView) -> Vec<Attribute> {
+/// The attributes an instance must have to take a task of `v`; images on a
+/// host of `ecr` (`--ecr-registry`) count as private ECR images.
+pub fn requires_attributes(v: &TaskDefView, ecr: &EcrRegistries) -> Vec<Attribute> {
     let mut r = Required::default();
     task_rules(v, &mut r);
     for c in &v.container_definitions {
-        container_rules(v, c, &mut r);
+        container_rules(v, c, ecr, &mut r);
     }
     r.finish()
 }
@@ -63,13 +65,6 @@ impl Required {
             })
             .collect()
     }
-}
-
-/// `<account>.dkr.ecr.<region>.amazonaws.com[.cn]/...`
-fn is_ecr_image(image: &str) -> bool {
-    let host = image.split('/').next().unwrap_or("");
-    let parts: Vec<&str> = host.split('.').collect();
-    image.contains('/') && parts.len() >= 6 && parts[1] == "dkr" && parts[2].starts_with("ecr")
 }
 
 pub(super) fn secret_provider(value_from: &str) -> &'static str {
@@ -137,7 +132,7 @@ fn task_rules(v: &TaskDefView, r: &mut Required) {
     }
 }
 
-fn container_rules(v: &TaskDefView, c: &ContainerDef, r: &mut Required) {
+fn container_rules(v: &TaskDefView, c: &ContainerDef, ecr: &EcrRegistries, r: &mut Required) {
     let has_exec_role = v
         .execution_role_arn
         .as_deref()
@@ -174,9 +169,11 @@ fn container_rules(v: &TaskDefView, c: &ContainerDef, r: &mut Required) {
             r.add(format!("{ATTR}secrets.{provider}.bootstrap.log-driver"));
         }
     }
-    if c.image.as_deref().is_some_and(is_ecr_image) {
+    if c.image.as_deref().is_some_and(|i| is_ecr_image(i, ecr)) {
         // Real output: ECR images carry ecr-auth, and execution-role-ecr-pull
-        // when the task has an execution role to pull with.
+        // when the task has an execution role to pull with. A mapped host
+        // stands for an ECR registry: its payloads carry ECR authentication
+        // (`ecr.rs`), so its definitions require what that needs.
         r.add(format!("{CAP}ecr-auth"));
         if has_exec_role {
             r.add(format!("{ATTR}execution-role-ecr-pull"));

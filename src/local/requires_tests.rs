@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 fn names(def: Value) -> Vec<String> {
     let v = view(def.as_object().unwrap()).unwrap();
-    requires_attributes(&v)
+    requires_attributes(&v, &[])
         .into_iter()
         .map(|a| a.name)
         .collect()
@@ -164,6 +164,36 @@ fn an_ecr_image_with_an_execution_role() {
     // Not ECR: nothing.
     let hub = one(json!({"image": "public.ecr.aws/nginx/nginx:latest"}));
     assert!(names(hub).is_empty());
+}
+
+/// A host mapped with `--ecr-registry` stands for a private ECR registry
+/// (its payloads carry ECR authentication), so its images require what a
+/// real ECR image does; an unmapped host of the same machine nothing.
+#[test]
+fn an_image_on_a_mapped_host_requires_what_an_ecr_image_does() {
+    let mapped = [("127.0.0.1:5003".to_string(), "123456789012".to_string())];
+    let required = |def: Value| -> BTreeSet<String> {
+        let v = view(def.as_object().unwrap()).unwrap();
+        requires_attributes(&v, &mapped)
+            .into_iter()
+            .map(|a| a.name)
+            .collect()
+    };
+    let mut def = one(json!({"image": "127.0.0.1:5003/busybox:latest"}));
+    assert_eq!(
+        required(def.clone()),
+        expect(&["com.amazonaws.ecs.capability.ecr-auth"])
+    );
+    def["executionRoleArn"] = json!("arn:aws:iam::123456789012:role/exec");
+    assert_eq!(
+        required(def),
+        expect(&[
+            "com.amazonaws.ecs.capability.ecr-auth",
+            "ecs.capability.execution-role-ecr-pull",
+        ])
+    );
+    let other = one(json!({"image": "127.0.0.1:5000/busybox:latest"}));
+    assert!(required(other).is_empty());
 }
 
 #[test]

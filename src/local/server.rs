@@ -163,7 +163,7 @@ fn handle_api(
             "Request body must be a JSON object.",
         ));
     }
-    let req = api::prepare(op, json)?;
+    let req = api::prepare(op, json, &app.cfg.ecr_registries)?;
     let mut ctx = app.ctx(&request_host(app, headers));
     ctx.principal = principal;
     if let auth::Caller::Operator(signer) = caller {

@@ -93,6 +93,21 @@ fn a_private_ecr_image_is_pulled_with_its_token_and_a_wrong_registry_id_stops_th
         common::register_task_definition(&aws, def)
     };
     let image = format!("{registry}/busybox:latest");
+    // As Amazon ECS derives them for an ECR image with an execution role.
+    let exec_td = td("ecr-required", &image, true);
+    let d = aws.ecs_ok(&["describe-task-definition", "--task-definition", &exec_td]);
+    let required: Vec<&str> = d["taskDefinition"]["requiresAttributes"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|r| r["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        required,
+        [
+            "com.amazonaws.ecs.capability.ecr-auth",
+            "ecs.capability.execution-role-ecr-pull"
+        ],
+        "{d}"
+    );
     // With the execution role's credentials, then with the agent's own
     // (useExecutionRole false): each pulls with moto's token.
     for (family, execution_role) in [("ecr-exec", true), ("ecr-instance", false)] {

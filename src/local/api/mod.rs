@@ -16,6 +16,7 @@ mod taskdefs;
 mod tasks;
 
 use super::app::Ctx;
+use super::ecr::EcrRegistries;
 use super::error::{ApiError, ErrorKind};
 use super::state::State;
 use serde_json::Value;
@@ -67,10 +68,10 @@ pub enum Request {
 }
 
 /// The stateless part of a request, outside the state lock.
-pub fn prepare(op: &str, body: Value) -> Result<Request, ApiError> {
+pub fn prepare(op: &str, body: Value, ecr: &EcrRegistries) -> Result<Request, ApiError> {
     match op {
         "RegisterTaskDefinition" => Ok(Request::RegisterTaskDefinition(taskdefs::prepare(
-            body, true,
+            body, true, ecr,
         )?)),
         _ => Ok(Request::Body(body)),
     }
@@ -78,9 +79,12 @@ pub fn prepare(op: &str, body: Value) -> Result<Request, ApiError> {
 
 /// For the test-only `/debug/task-definitions-unchecked` route: without
 /// Amazon ECS's limits.
-pub fn prepare_task_definition_unchecked(body: Value) -> Result<Request, ApiError> {
+pub fn prepare_task_definition_unchecked(
+    body: Value,
+    ecr: &EcrRegistries,
+) -> Result<Request, ApiError> {
     Ok(Request::RegisterTaskDefinition(taskdefs::prepare(
-        body, false,
+        body, false, ecr,
     )?))
 }
 

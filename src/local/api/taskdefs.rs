@@ -5,6 +5,7 @@ use super::lookup::{arn, definition, taskdef};
 use super::render;
 use super::request::{paginate, parse};
 use crate::local::app::Ctx;
+use crate::local::ecr::EcrRegistries;
 use crate::local::error::ApiError;
 use crate::local::requires::requires_attributes;
 use crate::local::state::{taskdef_key, Attribute, State, TaskDefRec};
@@ -71,8 +72,9 @@ pub struct Prepared {
 
 /// Checks and prepares a registration; `limits: false` only for the
 /// test-only debug route that hands the agent a definition ECS itself
-/// would refuse.
-pub fn prepare(body: Value, limits: bool) -> Result<Prepared, ApiError> {
+/// would refuse. `ecr`: the `--ecr-registry` mappings (their images are
+/// private ECR images for `requiresAttributes`).
+pub fn prepare(body: Value, limits: bool, ecr: &EcrRegistries) -> Result<Prepared, ApiError> {
     let Value::Object(mut def) = body else {
         return Err(ApiError::client("The request body must be a JSON object."));
     };
@@ -96,7 +98,7 @@ pub fn prepare(body: Value, limits: bool) -> Result<Prepared, ApiError> {
     let body = serde_json::to_vec(&definition)
         .map_err(|e| ApiError::server(format!("serializing the task definition: {e}")))?;
     Ok(Prepared {
-        requires_attributes: requires_attributes(&v),
+        requires_attributes: requires_attributes(&v, ecr),
         family: v.family,
         tags,
         definition,
@@ -105,7 +107,8 @@ pub fn prepare(body: Value, limits: bool) -> Result<Prepared, ApiError> {
 }
 
 pub fn register(st: &mut State, ctx: &mut Ctx, body: Value) -> Result<Value, ApiError> {
-    register_prepared(st, ctx, prepare(body, true)?)
+    let ecr = ctx.ecr_registries.clone();
+    register_prepared(st, ctx, prepare(body, true, &ecr)?)
 }
 
 /// The next revision of a family: its records are one contiguous key range
