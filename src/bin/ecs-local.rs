@@ -3,7 +3,7 @@
 //! ecs-local --listen ADDR:PORT --data-dir DIR [--region R] [--auth AK:SK]...
 //!           [--heartbeat-secs N] [--resend-secs N] [--manifest-secs N]
 //!           [--credentials-ttl-secs N] [--eni-attach-timeout-secs N]
-//!           [--ecr-registry HOST=REGISTRY_ID]...
+//!           [--ecr-registry HOST=REGISTRY_ID[,ENDPOINT]]...
 
 use anyhow::{anyhow, bail, Context, Result};
 use ecs::local::config::{
@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-const USAGE: &str = "usage: ecs-local --listen ADDR:PORT --data-dir DIR [--region REGION] [--auth ACCESS_KEY:SECRET]... [--heartbeat-secs N] [--resend-secs N] [--manifest-secs N] [--credentials-ttl-secs N] [--eni-attach-timeout-secs N] [--ecr-registry HOST=REGISTRY_ID]...";
+const USAGE: &str = "usage: ecs-local --listen ADDR:PORT --data-dir DIR [--region REGION] [--auth ACCESS_KEY:SECRET]... [--heartbeat-secs N] [--resend-secs N] [--manifest-secs N] [--credentials-ttl-secs N] [--eni-attach-timeout-secs N] [--ecr-registry HOST=REGISTRY_ID[,ENDPOINT]]...";
 
 struct Args {
     cfg: Config,
@@ -39,7 +39,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args> {
     let mut manifest = Duration::from_secs(60);
     let mut credentials_ttl = DEFAULT_CREDENTIALS_TTL;
     let mut eni_attach_timeout = DEFAULT_ENI_ATTACH_TIMEOUT;
-    let mut ecr_registries: Vec<(String, String)> = Vec::new();
+    let mut ecr_registries: Vec<ecs::local::ecr::EcrMapping> = Vec::new();
     while let Some(flag) = args.next() {
         if flag == "-h" || flag == "--help" {
             println!("{USAGE}");
@@ -105,12 +105,12 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args> {
                 eni_attach_timeout = secs("--eni-attach-timeout-secs", &value()?)?
             }
             "--ecr-registry" => {
-                let (host, id) = ecs::local::ecr::parse_mapping(&value()?)
+                let m = ecs::local::ecr::parse_mapping(&value()?)
                     .map_err(|e| anyhow!("--ecr-registry: {e}"))?;
-                if ecr_registries.iter().any(|(h, _)| *h == host) {
-                    bail!("--ecr-registry: {host} given twice");
+                if ecr_registries.iter().any(|e| e.host == m.host) {
+                    bail!("--ecr-registry: {} given twice", m.host);
                 }
-                ecr_registries.push((host, id));
+                ecr_registries.push(m);
             }
             other => bail!("{other}: unknown flag\n{USAGE}"),
         }

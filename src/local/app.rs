@@ -34,7 +34,7 @@ pub struct Ctx {
     /// `--auth`, or for task role keys).
     pub signer: Option<String>,
     /// `--ecr-registry` mappings, for the payloads built.
-    pub ecr_registries: std::sync::Arc<Vec<(String, String)>>,
+    pub ecr_registries: std::sync::Arc<Vec<crate::local::ecr::EcrMapping>>,
 }
 
 #[derive(Default)]

@@ -23,9 +23,9 @@ pub struct Config {
     /// how long the agent has to report an ENI ATTACHED before the task is
     /// stopped.
     pub eni_attach_timeout: Duration,
-    /// `--ecr-registry HOST=REGISTRY_ID`: registries treated as private ECR
+    /// `--ecr-registry HOST=REGISTRY_ID[,ENDPOINT]`: registries treated as private ECR
     /// registries of ecs-local's region (see `ecr`).
-    pub ecr_registries: Arc<Vec<(String, String)>>,
+    pub ecr_registries: Arc<Vec<crate::local::ecr::EcrMapping>>,
 }
 
 impl Config {

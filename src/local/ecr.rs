@@ -11,17 +11,44 @@
 //! ecs-local treats as that ECR registry in its own region: images on HOST
 //! get the same `registryAuthentication`, and the agent asks ECR (or its
 //! stand-in, moto) for the token.
+//!
+//! `ecrAuthData.endpointOverride` is ECR's API endpoint for that token
+//! instead of the region's (the Go agent's ECRAuthData `EndpointOverride`,
+//! honoured by its ECR client factory). A mapping may name one,
+//! `HOST=REGISTRY_ID,ENDPOINT`, and its payloads then carry it, so that
+//! the agent's use of it can be tested end to end.
 
 use crate::model::acs;
 
-/// `--ecr-registry` mappings, registry host to ECR registry id.
-pub type EcrRegistries = [(String, String)];
+/// One `--ecr-registry` mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EcrMapping {
+    /// `HOST` or `HOST:PORT` of the registry, as image names spell it.
+    pub host: String,
+    pub registry_id: String,
+    /// Sent as `ecrAuthData.endpointOverride`.
+    pub endpoint: Option<String>,
+}
 
-/// Parses one `--ecr-registry HOST=REGISTRY_ID`.
-pub fn parse_mapping(v: &str) -> Result<(String, String), String> {
-    let (host, id) = v.split_once('=').ok_or_else(|| {
-        format!("{v:?}: expected HOST=REGISTRY_ID (e.g. 127.0.0.1:5003=123456789012)")
+/// `--ecr-registry` mappings.
+pub type EcrRegistries = [EcrMapping];
+
+/// Parses one `--ecr-registry HOST=REGISTRY_ID[,ENDPOINT]`.
+pub fn parse_mapping(v: &str) -> Result<EcrMapping, String> {
+    let (host, rest) = v.split_once('=').ok_or_else(|| {
+        format!("{v:?}: expected HOST=REGISTRY_ID[,ENDPOINT] (e.g. 127.0.0.1:5003=123456789012)")
     })?;
+    let (id, endpoint) = match rest.split_once(',') {
+        Some((id, endpoint)) => {
+            if endpoint.is_empty() || endpoint.chars().any(char::is_whitespace) {
+                return Err(format!(
+                    "{v:?}: {endpoint:?} is not an endpoint (a URL such as http://127.0.0.1:5000)"
+                ));
+            }
+            (id, Some(endpoint.to_string()))
+        }
+        None => (rest, None),
+    };
     if host.is_empty() || host.contains('/') {
         return Err(format!(
             "{v:?}: {host:?} is not a registry host (HOST or HOST:PORT)"
@@ -32,7 +59,11 @@ pub fn parse_mapping(v: &str) -> Result<(String, String), String> {
             "{v:?}: {id:?} is not a registry id (an AWS account id, digits)"
         ));
     }
-    Ok((host.to_string(), id.to_string()))
+    Ok(EcrMapping {
+        host: host.to_string(),
+        registry_id: id.to_string(),
+        endpoint,
+    })
 }
 
 /// The registry host of an image reference (Docker's rule: the first path
@@ -52,19 +83,19 @@ fn ecr_host(host: &str) -> Option<(&str, &str)> {
     (known && !id.is_empty() && !region.is_empty()).then_some((*id, *region))
 }
 
-/// `(registry id, region)` of the ECR registry `image` is in: a real ECR
-/// host's, or a mapped host's id in ecs-local's `region`.
+/// `(registry id, region, endpoint override)` of the ECR registry `image`
+/// is in: a real ECR host's, or a mapped host's in ecs-local's `region`.
 fn ecr_registry<'a>(
     image: &'a str,
     region: &'a str,
     mapped: &'a EcrRegistries,
-) -> Option<(&'a str, &'a str)> {
+) -> Option<(&'a str, &'a str, Option<&'a str>)> {
     let host = registry_host(image)?;
     match ecr_host(host) {
-        Some(found) => Some(found),
+        Some((id, region)) => Some((id, region, None)),
         None => {
-            let (_, id) = mapped.iter().find(|(h, _)| h == host)?;
-            Some((id.as_str(), region))
+            let m = mapped.iter().find(|m| m.host == host)?;
+            Some((m.registry_id.as_str(), region, m.endpoint.as_deref()))
         }
     }
 }
@@ -83,14 +114,14 @@ pub fn registry_auth(
     mapped: &EcrRegistries,
     execution_role: bool,
 ) -> Option<acs::RegistryAuthenticationData> {
-    let (id, region) = ecr_registry(image, region, mapped)?;
+    let (id, region, endpoint) = ecr_registry(image, region, mapped)?;
     Some(acs::RegistryAuthenticationData {
         kind: Some("ecr".to_string()),
         ecr_auth_data: Some(acs::EcrAuthData {
             registry_id: Some(id.to_string()),
             region: Some(region.to_string()),
             use_execution_role: Some(execution_role),
-            ..Default::default()
+            endpoint_override: endpoint.map(str::to_string),
         }),
         ..Default::default()
     })
@@ -156,6 +187,13 @@ mod tests {
             None
         );
         assert!(is_ecr_image("127.0.0.1:5003/busybox:latest", &mapped));
+        // With an endpoint: sent as the endpoint override.
+        let with = [parse_mapping("127.0.0.1:5003=123456789012,http://127.0.0.1:5000").unwrap()];
+        assert_eq!(
+            wire(registry_auth("127.0.0.1:5003/b", "us-west-2", &with, false))["ecrAuthData"],
+            serde_json::json!({"registryId": "123456789012", "region": "us-west-2",
+                "useExecutionRole": false, "endpointOverride": "http://127.0.0.1:5000"})
+        );
         assert!(!is_ecr_image("127.0.0.1:5000/busybox", &mapped));
         assert!(is_ecr_image(
             "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:1",
@@ -171,6 +209,9 @@ mod tests {
             ("a/b=1", "is not a registry host"),
             ("h=", "is not a registry id"),
             ("h=12ab", "is not a registry id"),
+            ("h=1,", "is not an endpoint"),
+            ("h=1,http://a b", "is not an endpoint"),
+            ("h=x,http://e", "is not a registry id"),
         ] {
             let e = parse_mapping(v).unwrap_err();
             assert!(e.contains(want), "{v}: {e}");

@@ -377,7 +377,7 @@ fn ecr_images_carry_ecr_auth_data() {
         }
         view(d.as_object().unwrap()).unwrap()
     };
-    let mapped = [("127.0.0.1:5003".to_string(), "210987654321".to_string())];
+    let mapped = [crate::local::ecr::parse_mapping("127.0.0.1:5003=210987654321").unwrap()];
     let rec = task(serde_json::json!({}));
     let t = build_task(&rec, "web", 1, &def(true), "us-west-2", &mapped);
     let auth = |i: usize| {

@@ -171,7 +171,7 @@ fn an_ecr_image_with_an_execution_role() {
 /// real ECR image does; an unmapped host of the same machine nothing.
 #[test]
 fn an_image_on_a_mapped_host_requires_what_an_ecr_image_does() {
-    let mapped = [("127.0.0.1:5003".to_string(), "123456789012".to_string())];
+    let mapped = [crate::local::ecr::parse_mapping("127.0.0.1:5003=123456789012").unwrap()];
     let required = |def: Value| -> BTreeSet<String> {
         let v = view(def.as_object().unwrap()).unwrap();
         requires_attributes(&v, &mapped)

@@ -144,3 +144,76 @@ fn a_private_ecr_image_is_pulled_with_its_token_and_a_wrong_registry_id_stops_th
         "the registry password in the agent's log"
     );
 }
+
+/// `ecrAuthData.endpointOverride`: ecs-local sends moto's address as the
+/// override of a mapped registry (`--ecr-registry HOST=ID,ENDPOINT`) while
+/// the agent's own ECR endpoint (AWS_ENDPOINT_URL_ECR) is a closed port, so
+/// the pull works only if GetAuthorizationToken goes to the override. The
+/// same registry mapped without an override (under a second name) fails on
+/// the closed port: the agent's setting is really nowhere.
+#[test]
+fn the_ecr_endpoint_override_of_the_payload_is_where_the_token_is_asked() {
+    let Some(env) = common::env() else { return };
+    let Some(moto) = common::moto() else { return };
+    let Some((registry, registry_id)) = ecr_registry() else {
+        return;
+    };
+    let port = registry.rsplit_once(':').map_or("", |(_, p)| p);
+    let alias = format!("localhost:{port}");
+    let nowhere = format!("http://127.0.0.1:{}", common::free_port());
+    let local = EcsLocal::start_with_args(
+        &env,
+        &[
+            "--ecr-registry",
+            &format!("{registry}={registry_id},{moto}"),
+            "--ecr-registry",
+            &format!("{alias}={registry_id}"),
+        ],
+    );
+    let agent = Agent::start(
+        &env,
+        &local,
+        &[
+            ("AWS_ENDPOINT_URL_ECR", &nowhere),
+            ("ECS_IMAGE_PULL_BEHAVIOR", "always"),
+        ],
+    );
+    let aws = Aws::new(&env, &local);
+    agent.wait_registered(&aws, START);
+    let td = |family: &str, image: &str| {
+        common::register_task_definition(
+            &aws,
+            json!({"family": family, "networkMode": "host",
+                "executionRoleArn": "arn:aws:iam::123456789012:role/exec",
+                "containerDefinitions": [{"name": "c", "image": image, "memory": 32,
+                    "essential": true, "command": sh("echo pulled-through-override")}]}),
+        )
+    };
+
+    let arn = common::run_task(
+        &aws,
+        &agent,
+        &td("ecr-override", &format!("{registry}/busybox:latest")),
+    );
+    let t = common::wait_task_status(&aws, &agent, &arn, "STOPPED", START);
+    assert_eq!(t["containers"][0]["exitCode"], 0, "{t}");
+    assert_eq!(
+        agent.container_log(common::task_id(&arn), "c").trim_end(),
+        "pulled-through-override"
+    );
+
+    let arn = common::run_task(
+        &aws,
+        &agent,
+        &td("ecr-no-override", &format!("{alias}/busybox:latest")),
+    );
+    let t = common::wait_task_status(&aws, &agent, &arn, "STOPPED", START);
+    let reason = t["stoppedReason"].as_str().unwrap_or_default();
+    // Go's reason for a failed ECR authorization, here a refused connection.
+    assert!(
+        reason.starts_with(&format!(
+            "CannotPullECRContainerError: ecr auth: GetAuthorizationToken for registry {registry_id} in {REGION}: "
+        )) && reason.contains("Connection refused"),
+        "{t}"
+    );
+}
