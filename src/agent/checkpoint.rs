@@ -28,8 +28,14 @@ pub struct Opened {
 }
 
 /// awslogs positions in the state file, as JSON. A failed write is logged:
-/// the worst it costs is lines shipped twice after a restart.
+/// the worst it costs is lines shipped twice after a restart (or, for the
+/// count of the logger's dropped lines, counted twice).
 struct StateOffsets(Arc<StateStore>);
+
+/// The record of a container's counted dropped lines, beside its position's.
+fn dropped_key(key: &str) -> String {
+    format!("{key}#dropped")
+}
 
 impl OffsetStore for StateOffsets {
     fn load(&self, key: &str) -> Option<Position> {
@@ -47,9 +53,28 @@ impl OffsetStore for StateOffsets {
             tracing::warn!(key, error = %e, "cannot checkpoint an awslogs position");
         }
     }
+    fn load_dropped(&self, key: &str) -> u64 {
+        match self.0.log_offset(&dropped_key(key)) {
+            Ok(v) => v.and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(0),
+            Err(e) => {
+                tracing::warn!(key, error = %e, "cannot read how many dropped awslogs lines were counted; they may be counted again");
+                0
+            }
+        }
+    }
+    fn save_dropped(&self, key: &str, counted: u64) {
+        if let Err(e) = self
+            .0
+            .save_log_offset(&dropped_key(key), counted.to_string().as_bytes())
+        {
+            tracing::warn!(key, error = %e, "cannot checkpoint how many dropped awslogs lines were counted");
+        }
+    }
     fn delete(&self, key: &str) {
-        if let Err(e) = self.0.delete_log_offset(key) {
-            tracing::warn!(key, error = %e, "cannot remove an awslogs position");
+        for k in [key.to_string(), dropped_key(key)] {
+            if let Err(e) = self.0.delete_log_offset(&k) {
+                tracing::warn!(key = %k, error = %e, "cannot remove an awslogs position");
+            }
         }
     }
 }

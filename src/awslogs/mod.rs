@@ -13,8 +13,9 @@
 //! counter, while the spool holds the lines. In blocking mode nothing is
 //! dropped: the logger hands a spool file over at about 1 MB and the
 //! shipper removes it once all of it is shipped (`spool::reclaim`); in
-//! non-blocking mode it rotates at max-buffer-size and what rotates past the
-//! shipper is dropped and counted.
+//! non-blocking mode the files are half of max-buffer-size, and while both
+//! are full the logger drops new lines and counts them beside the spool,
+//! which the agent adds to its dropped-lines metric once (`drops`).
 //! A request CloudWatch refuses outright (InvalidParameterException) is
 //! logged, counted and skipped, so one bad batch cannot stall a stream.
 //!
@@ -23,6 +24,7 @@
 
 mod batch;
 mod cloudwatch;
+mod drops;
 mod multiline;
 mod shipper;
 mod spool;
@@ -51,6 +53,7 @@ use crate::task::spec::container_id;
 
 pub use batch::{Batch, Event};
 use cloudwatch::{CloudWatchError, Destination};
+pub use drops::DROPS_SUFFIX;
 use multiline::Multiline;
 pub use shipper::LogShipper;
 pub use spool::Position;
@@ -63,38 +66,46 @@ const POLL: Duration = Duration::from_millis(200);
 const FLUSH_AFTER: Duration = Duration::from_secs(5);
 /// How long cleanup waits for a task's last lines to ship.
 const FINISH_WAIT: Duration = Duration::from_secs(120);
+/// How often the logger's count of dropped lines is looked at (non-blocking).
+const DROPS_EVERY: Duration = Duration::from_secs(1);
 
 /// Where shipped positions are kept across restarts (the agent's state
 /// file; in memory when checkpointing is off).
 pub trait OffsetStore: Send + Sync {
     fn load(&self, key: &str) -> Option<Position>;
     fn save(&self, key: &str, at: Position);
+    /// How many of the logger's dropped lines were counted (0 if none).
+    fn load_dropped(&self, key: &str) -> u64;
+    fn save_dropped(&self, key: &str, counted: u64);
+    /// Forgets both.
     fn delete(&self, key: &str);
 }
 
 /// Offsets kept for this process only.
 #[derive(Default)]
-pub struct MemoryOffsets(Mutex<HashMap<String, Position>>);
+pub struct MemoryOffsets(Mutex<HashMap<String, (Option<Position>, u64)>>);
+
+impl MemoryOffsets {
+    fn with<T>(&self, f: impl FnOnce(&mut HashMap<String, (Option<Position>, u64)>) -> T) -> T {
+        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
 
 impl OffsetStore for MemoryOffsets {
     fn load(&self, key: &str) -> Option<Position> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(key)
-            .copied()
+        self.with(|m| m.get(key).and_then(|e| e.0))
     }
     fn save(&self, key: &str, at: Position) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(key.to_string(), at);
+        self.with(|m| m.entry(key.to_string()).or_default().0 = Some(at));
+    }
+    fn load_dropped(&self, key: &str) -> u64 {
+        self.with(|m| m.get(key).map_or(0, |e| e.1))
+    }
+    fn save_dropped(&self, key: &str, counted: u64) {
+        self.with(|m| m.entry(key.to_string()).or_default().1 = counted);
     }
     fn delete(&self, key: &str) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(key);
+        self.with(|m| m.remove(key));
     }
 }
 
@@ -241,6 +252,13 @@ impl LogShipper for Shipping {
     }
 }
 
+/// Non-blocking mode: the logger's dropped lines counted so far, and when
+/// to look at its total again.
+struct LoggerDrops {
+    counted: u64,
+    next: tokio::time::Instant,
+}
+
 /// One container's shipping.
 struct Job {
     ctx: Arc<Ctx>,
@@ -290,6 +308,14 @@ impl Job {
         };
         tracing::info!(task = %self.task_arn, container = %self.key, group = %dest.shown_group, stream = %dest.shown_stream, resume = ?resume, "awslogs: shipping");
         let mut spool = Spool::new(&self.path, resume, !self.opts.blocking);
+        let mut logger_drops = (!self.opts.blocking).then(|| {
+            let offsets = self.ctx.offsets.clone();
+            let key = self.key.clone();
+            LoggerDrops {
+                counted: crate::blocking::run(move || offsets.load_dropped(&key)),
+                next: tokio::time::Instant::now(),
+            }
+        });
         let mut grouping = self.grouping();
         let mut batch = Batch::new();
         let mut checkpoint: Option<Position> = None;
@@ -338,7 +364,14 @@ impl Job {
                     .await;
                 first_read = None;
             }
-            if stopping && at_end && batch.is_empty() {
+            let done = stopping && at_end && batch.is_empty();
+            if let Some(d) = logger_drops.as_mut() {
+                if done || tokio::time::Instant::now() >= d.next {
+                    self.count_logger_drops(d);
+                    d.next = tokio::time::Instant::now() + DROPS_EVERY;
+                }
+            }
+            if done {
                 return;
             }
             if at_end {
@@ -416,14 +449,35 @@ impl Job {
             let offsets = self.ctx.offsets.clone();
             let key = self.key.clone();
             crate::blocking::run(move || offsets.save(&key, at));
-            if self.opts.blocking {
-                self.reclaim(at);
-            }
+            self.reclaim(at);
         }
     }
 
-    /// Blocking mode: gives the spool file the logger handed over back to
-    /// the disk once `shipped` (checkpointed) shows all of it is shipped.
+    /// Non-blocking mode: adds to the dropped-lines metric what the
+    /// logger's total holds beyond `d.counted`, saving the new count first
+    /// (see `drops`).
+    fn count_logger_drops(&self, d: &mut LoggerDrops) {
+        let total = match crate::blocking::run(|| drops::logger_total(&self.path)) {
+            Ok(total) => total,
+            Err(e) => {
+                tracing::warn!(task = %self.task_arn, container = %self.key, path = %self.path.display(), error = %e, "awslogs: cannot read the logger's count of dropped lines");
+                return;
+            }
+        };
+        let new = drops::new_drops(total, d.counted);
+        if new == 0 {
+            return;
+        }
+        let offsets = self.ctx.offsets.clone();
+        let key = self.key.clone();
+        crate::blocking::run(move || offsets.save_dropped(&key, total));
+        d.counted = total;
+        self.ctx.metrics.add_awslogs_dropped(new);
+        tracing::warn!(task = %self.task_arn, container = %self.key, lines = new, total, "awslogs non-blocking: CloudWatch is max-buffer-size behind; the container's logger dropped new lines");
+    }
+
+    /// Gives the spool file the logger handed over back to the disk once
+    /// `shipped` (checkpointed) shows all of it is shipped.
     fn reclaim(&self, shipped: Position) {
         match crate::blocking::run(|| spool::reclaim(&self.path, shipped)) {
             Ok(true) => {
@@ -511,7 +565,10 @@ mod tests {
         };
         m.save("t/c", at);
         assert_eq!(m.load("t/c"), Some(at));
+        assert_eq!(m.load_dropped("t/c"), 0);
+        m.save_dropped("t/c", 9);
+        assert_eq!((m.load("t/c"), m.load_dropped("t/c")), (Some(at), 9));
         m.delete("t/c");
-        assert_eq!(m.load("t/c"), None);
+        assert_eq!((m.load("t/c"), m.load_dropped("t/c")), (None, 0));
     }
 }

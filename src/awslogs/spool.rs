@@ -7,16 +7,18 @@
 //! A position is (inode, offset just past a record's `\n`). A rotation
 //! renames the file, so after a restart the position's inode is looked up
 //! among `file` and `file.1`; once the open file is read to its end and
-//! `file` is another inode, reading goes on there from 0. In non-blocking
-//! mode a spool that ran a whole file past the reader (its inode neither
-//! `file` nor `file.1`) has the rest of that file skipped and counted as
-//! dropped, so the agent never holds more than the spool's two files.
+//! `file` is another inode, reading goes on there from 0.
 //!
-//! In blocking mode the logger hands files over instead (see its
-//! `logfile.rs`): it rotates `file` to `file.1` only once `file.1` is gone,
-//! and [`reclaim`] removes `file.1` once a checkpoint is in `file`, that is
-//! once all of `file.1` is in CloudWatch. The reader never falls a whole
-//! file behind, and a checkpoint is always in `file` or `file.1`.
+//! The logger hands files over (see its `logfile.rs`): it rotates `file` to
+//! `file.1` only once `file.1` is gone, and [`reclaim`] removes `file.1`
+//! once a checkpoint is in `file`, that is once all of `file.1` is in
+//! CloudWatch. The reader never falls a whole file behind, and a checkpoint
+//! is always in `file` or `file.1`; in non-blocking mode the logger drops
+//! new lines instead while both files are full (counted by it, `drops.rs`).
+//! A non-blocking spool of a container started by an earlier agent, whose
+//! logger rotated at max-buffer-size regardless, may still run a whole file
+//! past the reader (its inode neither `file` nor `file.1`): the rest of
+//! that file is skipped and counted as dropped.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
@@ -106,7 +108,10 @@ impl Spool {
     }
 
     /// Opens the file to read first: the checkpoint's (in `file` or
-    /// `file.1`), else `file` from its start. Ok(false): no file yet.
+    /// `file.1`), else the oldest there is from its start (`file.1` when
+    /// the logger handed one over before anything was checkpointed, say
+    /// with CloudWatch away since the container started and the agent
+    /// restarted). Ok(false): no file yet.
     fn open_first(&mut self) -> io::Result<bool> {
         if let Some(at) = self.resume.take() {
             for p in [self.path.clone(), self.rotated(1)] {
@@ -121,6 +126,14 @@ impl Spool {
                 }
             }
             tracing::warn!(path = %self.path.display(), inode = at.inode, "the checkpointed spool file is gone (rotated away while the agent was down); lines in between are lost");
+        }
+        if let Ok(f) = File::open(self.rotated(1)) {
+            self.pos = Position {
+                inode: f.metadata()?.ino(),
+                offset: 0,
+            };
+            self.file = Some(f);
+            return Ok(true);
         }
         match File::open(&self.path) {
             Ok(f) => {
@@ -474,6 +487,18 @@ mod tests {
         let mut got = messages(&r.read().unwrap());
         got.extend(messages(&r.read().unwrap()));
         assert_eq!(got, ["b", "c"]);
+    }
+
+    #[test]
+    fn with_no_checkpoint_reading_starts_at_the_older_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c-json.log");
+        append(&dir.path().join("c-json.log.1"), &rec("a\n", "stdout", T));
+        append(&path, &rec("b\n", "stdout", T));
+        let mut s = Spool::new(&path, None, false);
+        let mut got = messages(&s.read().unwrap());
+        got.extend(messages(&s.read().unwrap()));
+        assert_eq!(got, ["a", "b"]);
     }
 
     #[test]

@@ -31,6 +31,10 @@ pub const JSON_FILE_FLAG: &str = "--json-file";
 /// json-file as the awslogs blocking-mode spool: `--spool <file-size>:<file>`,
 /// rotated at file-size only once the shipper removed the previous file.
 pub const SPOOL_FLAG: &str = "--spool";
+/// The awslogs non-blocking-mode spool: `--spool-drop <file-size>:<file>`,
+/// as `--spool` but dropping new lines while the file is full and the
+/// shipper still has the previous one, counted in `<file>.dropped`.
+pub const DROPPING_SPOOL_FLAG: &str = "--spool-drop";
 
 /// Mode of a container log file made by us (the agent creates it before the
 /// task, the logger if it is missing): output may hold secrets.
@@ -45,11 +49,17 @@ mod tests {
             ("PLAIN_FLAG", super::PLAIN_FLAG),
             ("JSON_FILE_FLAG", super::JSON_FILE_FLAG),
             ("SPOOL_FLAG", super::SPOOL_FLAG),
+            ("DROPPING_SPOOL_FLAG", super::DROPPING_SPOOL_FLAG),
         ] {
             let line = format!("pub const {name}: &str = \"{value}\";");
             assert!(args.contains(&line), "{line} not in the logger's args.rs");
         }
         let logfile = include_str!("../bin/ecs-agent-logger/logfile.rs");
         assert!(logfile.contains(&format!("const LOG_MODE: u32 = 0o{:o};", super::LOG_MODE)));
+        let drops = include_str!("../bin/ecs-agent-logger/drops.rs");
+        assert!(drops.contains(&format!(
+            "pub const SUFFIX: &str = \"{}\";",
+            crate::awslogs::DROPS_SUFFIX
+        )));
     }
 }

@@ -94,10 +94,16 @@ pub enum ContainerLog {
         max_size: Option<u64>,
         max_file: u32,
     },
-    /// The awslogs blocking-mode spool: json-file records at `path`, moved
-    /// to `path.1` at `file_size` bytes only once the shipper has shipped
-    /// and removed the previous `path.1`; no file is ever dropped.
-    Spool { path: PathBuf, file_size: u64 },
+    /// The awslogs spool: json-file records at `path`, moved to `path.1`
+    /// at `file_size` bytes only once the shipper has shipped and removed
+    /// the previous `path.1`; no file is ever dropped. Meanwhile `path`
+    /// grows on (blocking mode) or, with `drop_when_full` (non-blocking),
+    /// new lines are dropped and counted by the logger.
+    Spool {
+        path: PathBuf,
+        file_size: u64,
+        drop_when_full: bool,
+    },
     /// Discarded (`logDriver: none`): no logger, the shim's /dev/null.
     Discard,
 }

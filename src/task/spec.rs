@@ -101,11 +101,12 @@ pub fn container_spec(
 pub const SPOOL_FILE_SIZE: u64 = 1_000_000;
 
 /// What a container's log driver makes of its log path.
-/// awslogs keeps the json-file as its spool, which the agent ships: in
-/// blocking mode rotated at SPOOL_FILE_SIZE only once the shipper removed
-/// the file before (nothing may be dropped); in non-blocking mode rotated
-/// at max-buffer-size with one older file kept, so the spool runs at most
-/// about twice max-buffer-size ahead of CloudWatch.
+/// awslogs keeps the json-file as its spool, which the agent ships, rotated
+/// only once the shipper removed the file before: in blocking mode at
+/// SPOOL_FILE_SIZE, growing on while CloudWatch is behind (nothing may be
+/// dropped); in non-blocking mode at half of max-buffer-size, and while
+/// both files are full new lines are dropped (and counted by the logger),
+/// so the spool holds about max-buffer-size at most.
 pub fn container_log(driver: &LogDriver, path: PathBuf) -> ContainerLog {
     match driver {
         LogDriver::JsonFile { max_size, max_file } => ContainerLog::JsonFile {
@@ -116,11 +117,12 @@ pub fn container_log(driver: &LogDriver, path: PathBuf) -> ContainerLog {
         LogDriver::Awslogs(a) if a.blocking => ContainerLog::Spool {
             path,
             file_size: SPOOL_FILE_SIZE,
+            drop_when_full: false,
         },
-        LogDriver::Awslogs(a) => ContainerLog::JsonFile {
+        LogDriver::Awslogs(a) => ContainerLog::Spool {
             path,
-            max_size: Some(a.max_buffer_size),
-            max_file: 2,
+            file_size: (a.max_buffer_size / 2).max(1),
+            drop_when_full: true,
         },
         LogDriver::None => ContainerLog::Discard,
         // Never reaches the runtime: the create replaces it with the driver

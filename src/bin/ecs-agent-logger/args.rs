@@ -20,6 +20,10 @@ pub const JSON_FILE_FLAG: &str = "--json-file";
 /// `<file-size>:<path>`; rotated at file-size only once the shipper removed
 /// the previous file, never removing one (`logfile.rs`, handed-off rotation).
 pub const SPOOL_FLAG: &str = "--spool";
+/// The awslogs non-blocking-mode spool: as SPOOL_FLAG, but while the file
+/// is full and the shipper has not taken the previous one, new lines are
+/// dropped and counted (`logfile.rs`, `drops.rs`).
+pub const DROPPING_SPOOL_FLAG: &str = "--spool-drop";
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -59,9 +63,10 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Mode, Error> {
                 max_size: (max_size > 0).then_some(max_size),
                 max_file,
                 handoff: false,
+                drop_when_full: false,
             },
         }
-    } else if flag == SPOOL_FLAG {
+    } else if flag == SPOOL_FLAG || flag == DROPPING_SPOOL_FLAG {
         let Some((size, path)) = value.split_once(':') else {
             return Err(usage("spool: expected <file-size>:<path>"));
         };
@@ -76,6 +81,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Mode, Error> {
                 max_size: Some(size),
                 max_file: 2,
                 handoff: true,
+                drop_when_full: flag == DROPPING_SPOOL_FLAG,
             },
         }
     } else {
@@ -112,6 +118,7 @@ mod tests {
                     max_size: None,
                     max_file: 1,
                     handoff: false,
+                    drop_when_full: false,
                 }
             }
         );
@@ -123,6 +130,7 @@ mod tests {
                     max_size: Some(10000),
                     max_file: 3,
                     handoff: false,
+                    drop_when_full: false,
                 }
             }
         );
@@ -134,6 +142,19 @@ mod tests {
                     max_size: Some(1_000_000),
                     max_file: 2,
                     handoff: true,
+                    drop_when_full: false,
+                }
+            }
+        );
+        assert_eq!(
+            parse(args(&[DROPPING_SPOOL_FLAG, "500000:/d/a-json.log"])).unwrap(),
+            Mode::JsonFile {
+                path: "/d/a-json.log".into(),
+                rotation: Rotation {
+                    max_size: Some(500_000),
+                    max_file: 2,
+                    handoff: true,
+                    drop_when_full: true,
                 }
             }
         );
@@ -155,6 +176,7 @@ mod tests {
             &[SPOOL_FLAG, "/x.log"],
             &[SPOOL_FLAG, "0:/x.log"],
             &[SPOOL_FLAG, "1:x.log"],
+            &[DROPPING_SPOOL_FLAG, "0:/x.log"],
         ] {
             assert!(matches!(parse(args(bad)), Err(Error::Usage(_))), "{bad:?}");
         }

@@ -9,12 +9,18 @@
 //! records, all with the time of the first piece; what is left without a
 //! newline when the stream ends is written as it is. A partial line waits
 //! in the buffer until its newline arrives, as in Docker.
+//!
+//! A spool that drops when full (`--spool-drop`) decides per line, at its
+//! first record: a line is written whole or not at all, and each line
+//! dropped (but an empty one, which the shipper would not send either) is
+//! counted in the spool's drop counter (`drops.rs`).
 
 use std::io::{self, Read};
 use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, SystemTime};
 
+use super::drops::DropCounter;
 use super::json;
 use super::logfile::LogFile;
 use super::Error;
@@ -43,29 +49,55 @@ pub struct Copied {
     pub stderr: u64,
 }
 
+/// One record of a batch: where it ends, and what it is of its line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Piece {
+    end: usize,
+    /// The line's first record.
+    first: bool,
+    /// The whole line is just its `\n`.
+    blank: bool,
+}
+
 struct Sink {
     file: LogFile,
     error: Option<io::Error>,
     dropped: u64,
+    /// Lines dropped by a full spool (`--spool-drop` only).
+    drops: Option<DropCounter>,
+    /// Per stream (stdout, stderr): the line going on is being dropped.
+    dropping: [bool; 2],
 }
 
 impl Sink {
-    /// `records`: whole records back to back, `ends` the end of each. A
-    /// failed write (disk full, say) must not stop the reading: the
-    /// container would block on a full pipe. The batch is dropped instead
-    /// and later ones are tried again.
-    fn put(&mut self, records: &[u8], ends: &[usize]) {
+    /// `records` of `stream` (0 stdout, 1 stderr): whole records back to
+    /// back, `pieces` the end of each. A failed write (disk full, say) must
+    /// not stop the reading: the container would block on a full pipe. The
+    /// batch is dropped instead and later ones are tried again.
+    fn put(&mut self, stream: usize, records: &[u8], pieces: &[Piece]) {
         let mut start = 0;
-        for &end in ends {
-            if let Err((lost, e)) = self.file.record(&records[start..end]) {
+        for p in pieces {
+            if p.first {
+                self.dropping[stream] = !self.file.admits();
+                if let (true, false, Some(d)) = (self.dropping[stream], p.blank, &mut self.drops) {
+                    d.add(1);
+                }
+            }
+            if self.dropping[stream] {
+                self.file.skipped((p.end - start) as u64);
+            } else if let Err((lost, e)) = self.file.record(&records[start..p.end]) {
                 self.dropped += lost;
                 self.error.get_or_insert(e);
             }
-            start = end;
+            start = p.end;
         }
         if let Err((lost, e)) = self.file.flush() {
             self.dropped += lost;
             self.error.get_or_insert(e);
+        }
+        let dropping = self.dropping.contains(&true);
+        if let Some(d) = &mut self.drops {
+            d.write_if_due(dropping);
         }
     }
 }
@@ -77,10 +109,15 @@ pub fn copy_streams(
     file: LogFile,
     framing: Framing,
 ) -> Result<Copied, Error> {
+    let drops = file
+        .drops_when_full()
+        .then(|| DropCounter::load(file.path()));
     let sink = Mutex::new(Sink {
         file,
         error: None,
         dropped: 0,
+        drops,
+        dropping: [false; 2],
     });
     let (out_res, err_res) = thread::scope(|s| {
         let stderr_thread = thread::Builder::new()
@@ -96,7 +133,11 @@ pub fn copy_streams(
             Err(e) => (Err(Error::Spawn(e)), Ok(0)),
         }
     });
-    let sink = sink.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut sink = sink.into_inner().unwrap_or_else(|p| p.into_inner());
+    if let Some(d) = &mut sink.drops {
+        // Nothing to tell anyone if this fails (stderr is /dev/null).
+        let _ = d.write();
+    }
     let copied = Copied {
         stdout: out_res?,
         stderr: err_res?,
@@ -132,10 +173,11 @@ fn pump(
     sink: &Mutex<Sink>,
     framing: Framing,
 ) -> Result<u64, Error> {
-    let put = |records: &[u8], ends: &[usize]| {
+    let index = usize::from(stream == "stderr");
+    let put = |records: &[u8], pieces: &[Piece]| {
         sink.lock()
             .unwrap_or_else(|p| p.into_inner())
-            .put(records, ends)
+            .put(index, records, pieces)
     };
     match framing {
         Framing::Plain => {
@@ -147,7 +189,12 @@ fn pump(
                     return Ok(total);
                 }
                 total += n as u64;
-                put(&buf[..n], &[n]);
+                let whole = Piece {
+                    end: n,
+                    first: true,
+                    blank: false,
+                };
+                put(&buf[..n], &[whole]);
             }
         }
         Framing::JsonFile => {
@@ -158,7 +205,7 @@ fn pump(
                 total += n as u64;
                 let done = lines.filled(n, SystemTime::now());
                 if !lines.records.is_empty() {
-                    put(&lines.records, &lines.ends);
+                    put(&lines.records, &lines.pieces);
                 }
                 if done {
                     return Ok(total);
@@ -178,7 +225,7 @@ struct Lines {
     /// Time of the first piece of a line written partially.
     partial_time: Option<SystemTime>,
     records: Vec<u8>,
-    ends: Vec<usize>,
+    pieces: Vec<Piece>,
 }
 
 impl Lines {
@@ -189,7 +236,7 @@ impl Lines {
             n: 0,
             partial_time: None,
             records: Vec::new(),
-            ends: Vec::new(),
+            pieces: Vec::new(),
         }
     }
 
@@ -202,11 +249,12 @@ impl Lines {
     /// `records`; true when the stream is done.
     fn filled(&mut self, read: usize, now: SystemTime) -> bool {
         self.records.clear();
-        self.ends.clear();
+        self.pieces.clear();
         let eof = read == 0;
         self.n += read;
         let mut p = 0;
         while let Some(q) = self.buf[p..self.n].iter().position(|&b| b == b'\n') {
+            let first = self.partial_time.is_none();
             let time = self.partial_time.take().unwrap_or(now);
             json::record(
                 &mut self.records,
@@ -214,13 +262,22 @@ impl Lines {
                 self.stream,
                 time,
             );
-            self.ends.push(self.records.len());
+            self.pieces.push(Piece {
+                end: self.records.len(),
+                first,
+                blank: first && q == 0,
+            });
             p += q + 1;
         }
         if (eof || (p == 0 && self.n == self.buf.len())) && p < self.n {
+            let first = self.partial_time.is_none();
             let time = *self.partial_time.get_or_insert(now);
             json::record(&mut self.records, &self.buf[p..self.n], self.stream, time);
-            self.ends.push(self.records.len());
+            self.pieces.push(Piece {
+                end: self.records.len(),
+                first,
+                blank: false,
+            });
             p = self.n;
         }
         self.buf.copy_within(p..self.n, 0);
@@ -405,5 +462,46 @@ mod tests {
             Error::Write { dropped, .. } => assert_eq!(dropped, 1 << 20),
             other => panic!("{other}"),
         }
+    }
+
+    #[test]
+    fn a_full_dropping_spool_drops_whole_lines_and_counts_them() {
+        let path = tempfile("drop");
+        let (out_r, out_w) = io::pipe().unwrap();
+        let (err_r, err_w) = io::pipe().unwrap();
+        drop(err_w);
+        let writer = thread::spawn(move || {
+            let mut text: String = (0..1000).map(|i| format!("line-{i}\n")).collect();
+            // A long line (two partial records) and empty lines, all dropped:
+            // the long one counts once, the empty ones not at all.
+            text += &"y".repeat(LINE_BUFFER + 10);
+            text += "\n\n\n";
+            write(&out_w, text.as_bytes());
+        });
+        let rotation = Rotation {
+            max_size: Some(2000),
+            max_file: 2,
+            handoff: true,
+            drop_when_full: true,
+        };
+        let file = LogFile::open(&path, rotation).unwrap();
+        copy_streams(out_r, err_r, file, Framing::JsonFile).unwrap();
+        writer.join().unwrap();
+        let mut older = path.clone().into_os_string();
+        older.push(".1");
+        let kept: Vec<String> = [PathBuf::from(older), path.clone()]
+            .iter()
+            .flat_map(|p| records(&std::fs::read_to_string(p).unwrap()))
+            .map(|r| r.0)
+            .collect();
+        // The oldest lines are kept, in order, each whole.
+        let expected: Vec<String> = (0..kept.len()).map(|i| format!("line-{i}\n")).collect();
+        assert_eq!(kept, expected);
+        assert!(kept.len() < 100, "{} lines kept", kept.len());
+        let mut counter = path.clone().into_os_string();
+        counter.push(crate::drops::SUFFIX);
+        let counted = std::fs::read_to_string(PathBuf::from(counter)).unwrap();
+        assert_eq!(counted, format!("{}\n", 1000 - kept.len() + 1));
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 }

@@ -25,11 +25,20 @@
 //! is always in one of them, and the shipped part of the spool is given
 //! back to the disk while the container runs. Only the shipper removes and
 //! only the logger renames, each when the other will not act: no race.
+//!
+//! Dropping handoff (awslogs non-blocking mode, `--spool-drop`): the same,
+//! but once `file` is full and the shipper still holds `file.1`, a line
+//! that starts is not written at all (see [`LogFile::admits`]): the newest
+//! lines are dropped, as Docker's and shim-loggers-for-containerd's
+//! non-blocking ring buffer drops the message that does not fit, and the
+//! spool never holds much more than two files. The caller counts them
+//! (`drops.rs`).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// Mode of a container log file (moby's 0640): output may hold secrets.
 const LOG_MODE: u32 = 0o640;
@@ -37,6 +46,9 @@ const LOG_MODE: u32 = 0o640;
 /// How often, in bytes written, a handed-off spool past its size looks
 /// again whether the shipper took `file.1` (one stat(2) per this much).
 const HANDOFF_LOOK_EVERY: u64 = 64 * 1024;
+/// A dropping spool also looks again after this long, so that a slow
+/// writer's lines are not dropped for long after the shipper caught up.
+const DROP_LOOK_AFTER: Duration = Duration::from_millis(100);
 
 /// Docker's defaults: no rotation unless max-size is set; max-file 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +58,9 @@ pub struct Rotation {
     /// Rotate only once the shipper removed `file.1`, never removing a
     /// file (see the header); `max_file` is then 2.
     pub handoff: bool,
+    /// With `handoff`: drop lines while `file` is full and `file.1` is
+    /// still there, instead of writing on.
+    pub drop_when_full: bool,
 }
 
 impl Default for Rotation {
@@ -54,6 +69,7 @@ impl Default for Rotation {
             max_size: None,
             max_file: 1,
             handoff: false,
+            drop_when_full: false,
         }
     }
 }
@@ -66,8 +82,13 @@ pub struct LogFile {
     rotation: Rotation,
     /// Records not yet written: they go out in one write per batch.
     pending: Vec<u8>,
-    /// Handoff: do not look for `file.1` again before `size` reaches this.
+    /// Handoff: do not look for `file.1` again before `size + skipped`
+    /// reaches this...
     look_at: u64,
+    /// ...or, when dropping, before DROP_LOOK_AFTER past this.
+    looked: Option<Instant>,
+    /// Bytes of records dropped since the last rotation.
+    skipped: u64,
 }
 
 impl LogFile {
@@ -90,7 +111,39 @@ impl LogFile {
             rotation,
             pending: Vec::new(),
             look_at: 0,
+            looked: None,
+            skipped: 0,
         })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether lines are dropped when the spool is full (`--spool-drop`).
+    pub fn drops_when_full(&self) -> bool {
+        self.rotation.drop_when_full
+    }
+
+    /// Whether a line starting now may be written: always, unless lines are
+    /// dropped when full and `file` is full with `file.1` still the
+    /// shipper's. A line begun is written whole (its further records go
+    /// through [`record`] unasked), so a file passes its size by at most
+    /// the lines in progress.
+    pub fn admits(&mut self) -> bool {
+        if !self.rotation.drop_when_full {
+            return true;
+        }
+        match self.rotation.max_size {
+            Some(max) if self.size >= max => self.may_rotate(),
+            _ => true,
+        }
+    }
+
+    /// A record of `len` bytes was dropped (counts toward the next look).
+    pub fn skipped(&mut self, len: u64) {
+        self.skipped += len;
     }
 
     /// Adds one whole record; it reaches the file at the next [`flush`]
@@ -139,14 +192,19 @@ impl LogFile {
         if !self.rotation.handoff {
             return true;
         }
-        if self.size < self.look_at {
+        let by_time = self.rotation.drop_when_full
+            && self.looked.is_some_and(|t| t.elapsed() >= DROP_LOOK_AFTER);
+        if self.size + self.skipped < self.look_at && !by_time {
             return false;
         }
         match fs::symlink_metadata(self.name(1)) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => true,
-            // There, or not known: keep it and write on in `file`.
+            // There, or not known: keep it and write on in `file` (or drop).
             _ => {
-                self.look_at = self.size + HANDOFF_LOOK_EVERY;
+                self.look_at = self.size + self.skipped + HANDOFF_LOOK_EVERY;
+                if self.rotation.drop_when_full {
+                    self.looked = Some(Instant::now());
+                }
                 false
             }
         }
@@ -171,6 +229,8 @@ impl LogFile {
             .open(&self.path)?;
         self.size = 0;
         self.look_at = 0;
+        self.looked = None;
+        self.skipped = 0;
         Ok(())
     }
 }
@@ -220,6 +280,7 @@ mod tests {
             max_size: Some(10),
             max_file: 3,
             handoff: false,
+            drop_when_full: false,
         };
         let mut f = LogFile::open(&path, rotation).unwrap();
         for r in [
@@ -254,6 +315,7 @@ mod tests {
                 max_size: Some(4),
                 max_file: 1,
                 handoff: false,
+                drop_when_full: false,
             },
         )
         .unwrap();
@@ -283,6 +345,7 @@ mod tests {
             max_size: Some(10),
             max_file: 2,
             handoff: true,
+            drop_when_full: false,
         };
         let mut f = LogFile::open(&path, rotation).unwrap();
         for r in ["aaaaaa\n", "bbbbbb\n", "cccccc\n"] {
@@ -310,6 +373,45 @@ mod tests {
         f.flush().unwrap();
         assert_eq!(fs::metadata(&old).unwrap().len(), 7 * 22 + big.len() as u64);
         assert_eq!(read(&path), "g\n");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_dropping_spool_refuses_new_lines_while_full_and_the_shipper_holds_file_1() {
+        let dir = tempdir("dropping");
+        let path = dir.join("c-json.log");
+        let old = dir.join("c-json.log.1");
+        let rotation = Rotation {
+            max_size: Some(10),
+            max_file: 2,
+            handoff: true,
+            drop_when_full: true,
+        };
+        let mut f = LogFile::open(&path, rotation).unwrap();
+        assert!(f.drops_when_full());
+        let put = |f: &mut LogFile, r: &str| -> bool {
+            let ok = f.admits();
+            if ok {
+                f.record(r.as_bytes()).unwrap();
+            } else {
+                f.skipped(r.len() as u64);
+            }
+            f.flush().unwrap();
+            ok
+        };
+        // Two files fill; the third line rotates (file.1 was free).
+        assert!(put(&mut f, "aaaaaa\n") && put(&mut f, "bbbbbb\n") && put(&mut f, "cccccc\n"));
+        assert!(put(&mut f, "dddddd\n"));
+        // Both full, file.1 not taken: dropped.
+        assert!(!put(&mut f, "eeeeee\n"));
+        assert_eq!(read(&old), "aaaaaa\nbbbbbb\n");
+        assert_eq!(read(&path), "cccccc\ndddddd\n");
+        // Taken by the shipper: after DROP_LOOK_AFTER the next line goes in.
+        fs::remove_file(&old).unwrap();
+        std::thread::sleep(DROP_LOOK_AFTER);
+        assert!(put(&mut f, "ffffff\n"));
+        assert_eq!(read(&old), "cccccc\ndddddd\n");
+        assert_eq!(read(&path), "ffffff\n");
         fs::remove_dir_all(&dir).unwrap();
     }
 }

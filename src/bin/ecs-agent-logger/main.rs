@@ -37,6 +37,7 @@
 
 mod args;
 mod copy;
+mod drops;
 #[path = "../../endpoints/gotime.rs"]
 mod gotime;
 mod json;
@@ -119,10 +120,11 @@ impl std::fmt::Display for Error {
         match self {
             Error::Usage(why) => write!(
                 f,
-                "{why}; usage: ecs-agent-logger {} <absolute file> | {} <max-size bytes, 0 for none>:<max-file>:<absolute file> | {} <file-size bytes>:<absolute file> (run by containerd's shim)",
+                "{why}; usage: ecs-agent-logger {} <absolute file> | {} <max-size bytes, 0 for none>:<max-file>:<absolute file> | {}|{} <file-size bytes>:<absolute file> (run by containerd's shim)",
                 args::PLAIN_FLAG,
                 args::JSON_FILE_FLAG,
-                args::SPOOL_FLAG
+                args::SPOOL_FLAG,
+                args::DROPPING_SPOOL_FLAG
             ),
             Error::MissingFd { fd, what } => write!(
                 f,

@@ -343,7 +343,7 @@ pub(super) fn file_uri(path: &Path) -> String {
 /// each query key and its value into two arguments, in a Go map's random
 /// order, hence a single key: `logger --containerd-logger <log path>`,
 /// `logger --json-file <max-size>:<max-file>:<log path>` (max-size 0: none)
-/// or `logger --spool <file-size>:<log path>`.
+/// or `logger --spool[-drop] <file-size>:<log path>`.
 pub(super) fn binary_uri(logger: &Path, log: &ContainerLog) -> String {
     let (flag, value) = match log {
         ContainerLog::Plain(path) => (logger::PLAIN_FLAG, uri_escape(path)),
@@ -360,8 +360,16 @@ pub(super) fn binary_uri(logger: &Path, log: &ContainerLog) -> String {
                 uri_escape(path)
             ),
         ),
-        ContainerLog::Spool { path, file_size } => (
-            logger::SPOOL_FLAG,
+        ContainerLog::Spool {
+            path,
+            file_size,
+            drop_when_full,
+        } => (
+            if *drop_when_full {
+                logger::DROPPING_SPOOL_FLAG
+            } else {
+                logger::SPOOL_FLAG
+            },
             format!("{file_size}%3A{}", uri_escape(path)),
         ),
         ContainerLog::Discard => return String::new(),
@@ -703,11 +711,20 @@ mod tests {
         };
         let (_, args) = shim_command(&binary_uri(logger, &json));
         assert_eq!(args, [logger::JSON_FILE_FLAG, "0:1:/l/c-json.log"]);
-        let spool = ContainerLog::Spool {
+        let mut spool = ContainerLog::Spool {
             path: "/l/a:b-json.log".into(),
             file_size: 1_000_000,
+            drop_when_full: false,
         };
         let (_, args) = shim_command(&binary_uri(logger, &spool));
         assert_eq!(args, [logger::SPOOL_FLAG, "1000000:/l/a:b-json.log"]);
+        if let ContainerLog::Spool { drop_when_full, .. } = &mut spool {
+            *drop_when_full = true;
+        }
+        let (_, args) = shim_command(&binary_uri(logger, &spool));
+        assert_eq!(
+            args,
+            [logger::DROPPING_SPOOL_FLAG, "1000000:/l/a:b-json.log"]
+        );
     }
 }
