@@ -6,6 +6,7 @@ pub mod awslogs;
 pub mod backoff;
 pub mod blocking;
 pub mod cgroups;
+pub mod code_pages;
 pub mod config;
 pub mod control;
 pub mod credentials;

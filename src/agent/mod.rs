@@ -255,6 +255,15 @@ pub async fn build(
     }
 
     let (connected, acs_up) = tokio::sync::watch::channel(false);
+    // Start-up ends with the first ACS connection: what it alone touched
+    // (code, and heap it freed) goes back to the system.
+    let mut first_connection = acs_up.clone();
+    tokio::spawn(async move {
+        if first_connection.wait_for(|up| *up).await.is_ok() {
+            crate::heap::trim();
+            crate::code_pages::release_startup_pages();
+        }
+    });
     // The endpoints' collector fills this store; TCS reads it too.
     let stats = endpoints::serve(
         cfg,
