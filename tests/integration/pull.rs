@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::common::{self, TestEnv};
+use crate::pull_faults::{self, Fault, Standin};
 
 /// A namespace whose images and content are removed when the test ends.
 pub(crate) struct Ns {
@@ -784,6 +785,76 @@ async fn pulls_a_multi_platform_multi_layer_index() {
         msg.contains("linux/s390x") && msg.contains("linux/amd64"),
         "{msg}"
     );
+}
+
+/// The unpack overlaps the downloads (issue 17): with the last layer's blob
+/// held back by a stand-in registry, the two layers below it are unpacked
+/// into committed snapshots before that blob is even answered. A pull that
+/// downloads everything first never gets there and fails this.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lower_layers_are_unpacked_while_the_last_one_still_downloads() {
+    let Some(env) = common::env() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let img = push_multi_image(&env, dir.path());
+    let (repo, _) = img
+        .reference
+        .trim_start_matches(&format!("{}/", env.registry))
+        .split_once(':')
+        .unwrap();
+    let repo = repo.to_string();
+    // Every platform's manifest has the same three layers.
+    let layers = pull_faults::layers(&env, &repo, &img.amd64_manifest);
+    assert_eq!(layers.len(), 3);
+    let last = layers[2].clone();
+    let held = last.clone();
+    let standin = Standin::start(&env.registry, move |path, _| {
+        if path.ends_with(&held) {
+            Fault::Hold
+        } else {
+            Fault::Pass
+        }
+    });
+    let ns = Ns::new(&env, "pull-overlap");
+    let reference = format!("{}/{repo}:v1", standin.addr);
+    let conn = ns.conn.clone();
+    let pulling = tokio::spawn(async move { pull::pull(&conn, &reference, None, &opts()).await });
+
+    let committed = |ns: &Ns| -> Vec<String> {
+        let mut c: Vec<String> = ns
+            .snapshots()
+            .into_iter()
+            .filter(|(_, _, kind)| kind == "Committed")
+            .map(|(key, _, _)| key)
+            .collect();
+        c.sort();
+        c
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut seen = committed(&ns);
+    while seen.len() < 2 && std::time::Instant::now() < deadline && !pulling.is_finished() {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        seen = committed(&ns);
+    }
+    let held_requests = standin.requests(&last);
+    let blobs = ns.content_digests();
+    standin.release();
+    let pulled = pulling.await.unwrap().unwrap();
+
+    let mut want = img.chain[..2].to_vec();
+    want.sort();
+    assert_eq!(seen, want, "layers 0 and 1 unpacked while layer 2 was held");
+    assert_eq!(held_requests, 1, "layer 2 was requested and held");
+    assert!(!blobs.contains(&last), "layer 2 arrived before its release");
+    assert_eq!(pulled.chain_id, img.chain[2]);
+    assert!(
+        ns.snapshots()
+            .iter()
+            .any(|(k, p, kind)| *k == img.chain[2] && *p == img.chain[1] && kind == "Committed"),
+        "{:?}",
+        ns.snapshots()
+    );
+    assert!(ns.active_ingests().is_empty());
+    assert!(ns.leases().await.is_empty());
 }
 
 /// A lease holding overlayfs snapshot `key` (and so its parents).

@@ -26,7 +26,7 @@ use crate::pull::{push_multi_image, Ns};
 
 /// What the stand-in does to one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fault {
+pub(crate) enum Fault {
     /// Proxy it as it is.
     Pass,
     /// Answer this status itself.
@@ -38,6 +38,9 @@ enum Fault {
     CloseAfter(usize),
     /// The whole body with one byte flipped (so the digest does not match).
     Corrupt,
+    /// Nothing (not even headers) until the test calls `Standin::release`,
+    /// then proxy it as it is.
+    Hold,
 }
 
 type Script = dyn Fn(&str, usize) -> Fault + Send + Sync;
@@ -47,12 +50,13 @@ struct Shared {
     http: reqwest::Client,
     script: Box<Script>,
     seen: Mutex<Vec<String>>,
+    released: tokio::sync::watch::Sender<bool>,
 }
 
 /// The stand-in registry: its own thread and runtime, so that synchronous
 /// tests (the agent's) and async ones (the runtime's) can use it alike.
-struct Standin {
-    addr: String,
+pub(crate) struct Standin {
+    pub(crate) addr: String,
     shared: Arc<Shared>,
     _server: AppThread,
 }
@@ -60,7 +64,7 @@ struct Standin {
 impl Standin {
     /// Serves `upstream`'s registry with `script(path, n)` deciding, for the
     /// `n`th request (from 0) of each path, what goes wrong.
-    fn start(
+    pub(crate) fn start(
         upstream: &str,
         script: impl Fn(&str, usize) -> Fault + Send + Sync + 'static,
     ) -> Standin {
@@ -72,6 +76,7 @@ impl Standin {
             http: reqwest::Client::new(),
             script: Box::new(script),
             seen: Mutex::new(Vec::new()),
+            released: tokio::sync::watch::channel(false).0,
         });
         let app = axum::Router::new()
             .fallback(handle)
@@ -83,8 +88,13 @@ impl Standin {
         }
     }
 
+    /// Lets the requests held by `Fault::Hold` (and later ones) through.
+    pub(crate) fn release(&self) {
+        self.shared.released.send_replace(true);
+    }
+
     /// How many requests had a path containing `part`.
-    fn requests(&self, part: &str) -> usize {
+    pub(crate) fn requests(&self, part: &str) -> usize {
         self.shared
             .seen
             .lock()
@@ -111,6 +121,11 @@ async fn handle(State(s): State<Arc<Shared>>, req: Request) -> Response {
         );
         return (status, [(CONTENT_TYPE, "application/json")], body).into_response();
     }
+    if fault == Fault::Hold {
+        let mut released = s.released.subscribe();
+        // An error means the stand-in is going away: answer anyway.
+        let _ = released.wait_for(|r| *r).await;
+    }
     let mut up = s.http.get(format!("http://{}{}", s.upstream, req.uri()));
     if let Some(accept) = req.headers().get(ACCEPT) {
         up = up.header(ACCEPT, accept.clone());
@@ -133,7 +148,7 @@ async fn handle(State(s): State<Arc<Shared>>, req: Request) -> Response {
     // The real length is announced whatever is then sent.
     headers.insert(CONTENT_LENGTH, body.len().into());
     let body = match fault {
-        Fault::Pass | Fault::Status(_) => Body::from(body),
+        Fault::Pass | Fault::Status(_) | Fault::Hold => Body::from(body),
         Fault::Corrupt => {
             let mut b = body.to_vec();
             let i = b.len() / 2;
@@ -161,7 +176,7 @@ async fn handle(State(s): State<Arc<Shared>>, req: Request) -> Response {
 }
 
 /// The layer digests of `repo`'s manifest `object` in the real registry.
-fn layers(env: &TestEnv, repo: &str, object: &str) -> Vec<String> {
+pub(crate) fn layers(env: &TestEnv, repo: &str, object: &str) -> Vec<String> {
     let out = Command::new("curl")
         .args(["-sf", "-H"])
         .arg("Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")

@@ -8,6 +8,7 @@ mod content;
 mod error;
 mod labels;
 mod lease;
+mod overlap;
 mod unpack;
 
 use std::collections::HashMap;
@@ -411,51 +412,30 @@ impl Puller<'_> {
             manifest::parse_config(&config_bytes).map_err(|e| RegistryError::manifest(r, e))?;
         manifest::check_layers(&m, &cfg).map_err(|e| RegistryError::manifest(r, e))?;
 
-        let mut downloaded = self.fetch_layers(&m.layers).await?;
-        if config_from_registry {
-            downloaded += config_bytes.len() as u64;
-        }
-
-        // Children before parents, each parent labelled with its children.
-        let store = self.store();
-        store
-            .put_bytes(
-                &ref_key("config", &m.config.digest),
-                &m.config.digest,
-                config_bytes,
-                HashMap::new(),
-            )
-            .await?;
-        store
-            .put_bytes(
-                &ref_key("manifest", &current.digest),
-                &current.digest,
-                current.bytes.clone(),
-                labels::manifest_gc_labels(&m),
-            )
-            .await?;
-        downloaded += current.bytes.len() as u64;
-        for step in steps.iter().rev() {
-            store
-                .put_bytes(
-                    &ref_key("index", &step.fetched.digest),
-                    &step.fetched.digest,
-                    step.fetched.bytes.clone(),
-                    labels::index_gc_labels(step.position, &step.child),
-                )
-                .await?;
-            downloaded += step.fetched.bytes.len() as u64;
-        }
-
+        // Each layer is unpacked as soon as it and the ones below it are in
+        // the content store, while the later ones still download.
         let image_name = r.to_string();
-        let chain_id = unpack::Unpacker {
+        let config_len = config_bytes.len() as u64;
+        let (downloaded_tx, mut arrivals) = overlap::channel(m.layers.len());
+        let downloads = async {
+            let layers = self.fetch_layers(&m.layers, downloaded_tx).await?;
+            let metadata = self
+                .put_metadata(&m, config_bytes, &current, &steps)
+                .await?;
+            Ok(layers + metadata)
+        };
+        let unpack = unpack::Unpacker {
             conn: self.conn,
             lease: self.lease,
             snapshotter: &self.opts.snapshotter,
             image: &image_name,
+        };
+        let unpack = unpack.unpack(&m.layers, &cfg.diff_ids, &mut arrivals);
+        let (mut downloaded, chain_id) = overlap::side_by_side(downloads, unpack).await?;
+        if config_from_registry {
+            downloaded += config_len;
         }
-        .unpack(&m.layers, &cfg.diff_ids)
-        .await?;
+        let store = self.store();
         let (key, value) = labels::snapshot_gc_label(&self.opts.snapshotter, &chain_id);
         store
             .set_labels(&m.config.digest, HashMap::from([(key, value)]))
@@ -473,18 +453,68 @@ impl Puller<'_> {
         ))
     }
 
-    /// Download missing layers, a few at a time, straight into containerd.
-    async fn fetch_layers(&self, layers: &[manifest::Descriptor]) -> Result<u64, PullError> {
+    /// Write the config, the manifest and the indexes above it once the
+    /// layers are in: children before parents, each parent labelled with
+    /// its children. Returns the bytes written.
+    async fn put_metadata(
+        &self,
+        m: &manifest::Manifest,
+        config_bytes: Bytes,
+        current: &FetchedManifest,
+        steps: &[IndexStep],
+    ) -> Result<u64, PullError> {
+        let store = self.store();
+        store
+            .put_bytes(
+                &ref_key("config", &m.config.digest),
+                &m.config.digest,
+                config_bytes,
+                HashMap::new(),
+            )
+            .await?;
+        store
+            .put_bytes(
+                &ref_key("manifest", &current.digest),
+                &current.digest,
+                current.bytes.clone(),
+                labels::manifest_gc_labels(m),
+            )
+            .await?;
+        let mut written = current.bytes.len() as u64;
+        for step in steps.iter().rev() {
+            store
+                .put_bytes(
+                    &ref_key("index", &step.fetched.digest),
+                    &step.fetched.digest,
+                    step.fetched.bytes.clone(),
+                    labels::index_gc_labels(step.position, &step.child),
+                )
+                .await?;
+            written += step.fetched.bytes.len() as u64;
+        }
+        Ok(written)
+    }
+
+    /// Download missing layers, a few at a time (lowest first, as the
+    /// unpack needs them), straight into containerd, and report each to
+    /// the unpack once it is there. `downloaded` is dropped on return.
+    async fn fetch_layers(
+        &self,
+        layers: &[manifest::Descriptor],
+        downloaded: overlap::Downloaded,
+    ) -> Result<u64, PullError> {
         let permits = Semaphore::new(CONCURRENT_DOWNLOADS);
-        let jobs = layers.iter().map(|layer| {
-            let permits = &permits;
+        let jobs = layers.iter().enumerate().map(|(index, layer)| {
+            let (permits, downloaded) = (&permits, &downloaded);
             async move {
                 let _permit = permits.acquire().await.map_err(|_| PullError::Containerd {
                     op: "layer download",
                     code: Code::Cancelled,
                     message: "download slots closed".to_string(),
                 })?;
-                self.fetch_layer(layer).await
+                let bytes = self.fetch_layer(layer).await?;
+                downloaded.layer(index);
+                Ok::<u64, PullError>(bytes)
             }
         });
         let sizes = futures_util::future::try_join_all(jobs).await?;

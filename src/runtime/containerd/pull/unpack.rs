@@ -19,6 +19,7 @@ use tonic::Code;
 use super::content::Store;
 use super::error::PullError;
 use super::labels::LABEL_UNCOMPRESSED;
+use super::overlap::Arrivals;
 use crate::image::manifest::{chain_ids, Descriptor};
 use crate::runtime::containerd::Conn;
 
@@ -42,12 +43,17 @@ impl Unpacker<'_> {
     }
 
     /// Unpack `layers` (whose uncompressed digests are `diff_ids`) and return the
-    /// top chain ID. Layers whose snapshot already exists are skipped.
+    /// top chain ID. Layers whose snapshot already exists are skipped. Each
+    /// layer is applied as soon as `arrivals` says its blob is in the content
+    /// store (the ones below it are applied by then), while later ones may
+    /// still be downloading. `None` if the downloads ended without a layer
+    /// this needed: they failed, and their error is the pull's.
     pub async fn unpack(
         &self,
         layers: &[Descriptor],
         diff_ids: &[String],
-    ) -> Result<String, PullError> {
+        arrivals: &mut Arrivals,
+    ) -> Result<Option<String>, PullError> {
         let chain = chain_ids(diff_ids);
         let store = Store::new(self.conn, self.lease);
         // A committed snapshot keeps its parents, so the highest existing one
@@ -70,6 +76,12 @@ impl Unpacker<'_> {
             tracing::debug!(image = %self.image, layers = done, chain_id = %chain[done - 1], "snapshots exist, layers skipped");
         }
         for (i, (layer, chain_id)) in layers.iter().zip(&chain).enumerate() {
+            // Even a layer whose snapshot exists is waited for: its blob
+            // gets the label below, and the image record needs it.
+            let waiting = Instant::now();
+            if !arrivals.wait_for(i).await {
+                return Ok(None);
+            }
             if i >= done {
                 let parent = if i == 0 { "" } else { chain[i - 1].as_str() };
                 let started = Instant::now();
@@ -80,6 +92,7 @@ impl Unpacker<'_> {
                     layer = %layer.digest,
                     chain_id = %chain_id,
                     bytes = layer.size,
+                    waited_ms = started.duration_since(waiting).as_millis() as u64,
                     ms = started.elapsed().as_millis() as u64,
                     "layer unpacked"
                 );
@@ -95,6 +108,7 @@ impl Unpacker<'_> {
         chain
             .last()
             .cloned()
+            .map(Some)
             .ok_or_else(|| PullError::bad_image(self.image, "image has no layers"))
     }
 
