@@ -295,7 +295,14 @@ async fn license() -> Response {
 
 async fn prometheus(State(s): State<Introspection>) -> Response {
     let snap = s.source.snapshot();
-    let body = render(&s.metrics, &snap, SystemTime::now(), self_rss().await);
+    // mallinfo2 walks the free lists of the agent's two arenas: short.
+    let body = render(
+        &s.metrics,
+        &snap,
+        SystemTime::now(),
+        self_rss().await,
+        crate::heap::stats(),
+    );
     (
         StatusCode::OK,
         [(

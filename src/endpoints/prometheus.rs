@@ -8,17 +8,19 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::SystemTime;
 
+use crate::heap::HeapStats;
 use crate::observe::metrics::{unix_ms, AgentMetrics};
 use crate::observe::names;
 use crate::observe::view::Snapshot;
 
 /// The exposition text of `metrics` and the task counts of `snapshot`. `rss`
-/// is the process's resident set in bytes.
+/// is the process's resident set in bytes, `heap` malloc's counts.
 pub fn render(
     metrics: &AgentMetrics,
     snapshot: &Snapshot,
     now: SystemTime,
     rss: Option<u64>,
+    heap: Option<HeapStats>,
 ) -> String {
     let m = metrics.read();
     let mut out = String::new();
@@ -247,6 +249,26 @@ pub fn render(
     );
     if let Some(rss) = rss {
         sample(&mut out, "process_resident_memory_bytes", &[], rss as f64);
+    }
+    family(
+        &mut out,
+        "ecs_agent_heap_bytes",
+        "gauge",
+        "malloc's heap: bytes in use by the agent, and free bytes malloc keeps from the kernel. A leak grows in_use; held_free growing alone is the allocator's retention.",
+    );
+    if let Some(h) = heap {
+        sample(
+            &mut out,
+            "ecs_agent_heap_bytes",
+            &[("state", "in_use")],
+            h.in_use as f64,
+        );
+        sample(
+            &mut out,
+            "ecs_agent_heap_bytes",
+            &[("state", "held_free")],
+            h.held.saturating_sub(h.in_use) as f64,
+        );
     }
     family(
         &mut out,

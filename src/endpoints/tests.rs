@@ -575,6 +575,18 @@ async fn metrics_text_has_help_type_and_moving_counters() {
         .find(|l| l.starts_with("process_resident_memory_bytes "))
         .unwrap();
     assert!(rss_line.rsplit(' ').next().unwrap().parse::<u64>().unwrap() > 1 << 20);
+    // malloc's counts (glibc): what the agent uses, what the allocator keeps.
+    if cfg!(all(target_os = "linux", target_env = "gnu")) {
+        let heap = |state: &str| {
+            let prefix = format!("ecs_agent_heap_bytes{{state=\"{state}\"}} ");
+            text.lines()
+                .find_map(|l| l.strip_prefix(prefix.as_str()))
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or_else(|| panic!("no {prefix:?} in\n{text}"))
+        };
+        assert!(heap("in_use") > 0);
+        heap("held_free");
+    }
     // Every sample line belongs to a family announced by HELP and TYPE.
     let mut typed = std::collections::HashSet::new();
     for l in text.lines() {
