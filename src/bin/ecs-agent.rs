@@ -19,11 +19,10 @@ fn main() -> ExitCode {
     }
     // Before the runtime starts its threads (see ecs::heap).
     ecs::heap::limit_arenas();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.worker_threads(2).enable_all();
+    // Few blocking threads, and not kept idle (see ecs::blocking).
+    let runtime = match ecs::blocking::limit_pool(&mut builder).build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ecs-agent: cannot start the async runtime: {e}");
