@@ -314,6 +314,27 @@ def mib(kib):
     return kib / 1024.0
 
 
+def thin(samples, most):
+    """At most about `most` of `samples`, evenly spaced, first and last kept."""
+    if len(samples) <= most:
+        return samples
+    step = -(-(len(samples) - 1) // (most - 1))
+    picked = samples[::step]
+    return picked if picked[-1] is samples[-1] else picked + [samples[-1]]
+
+
+def large_sample_text(x):
+    """One memory sample of the large-task item, for the log and the notes."""
+    parts = [f"VmRSS {mib(x['rss_kib']):.1f} MiB"]
+    if x.get("anon_kib") is not None:
+        parts.append(f"anonymous {mib(x['anon_kib']):.1f}")
+    if x.get("heap_in_use_kib") is not None:
+        parts.append(f"heap in use {mib(x['heap_in_use_kib']):.1f}, free kept {mib(x['heap_free_kib']):.1f}")
+    if x.get("threads") is not None:
+        parts.append(f"{x['threads']} threads")
+    return f"after {x['tasks']} tasks: " + ", ".join(parts)
+
+
 def ts(v):
     """An ECS API timestamp (botocore datetime) as epoch seconds."""
     return v.timestamp() if v is not None else None
@@ -1261,31 +1282,60 @@ disabled_plugins = [
 
     def wait_cleaned(self, arns, timeout):
         """Until the agent's log says every task in `arns` is cleaned up
-        (containers removed, and the agent forgot it)."""
+        (containers removed, and the agent forgot it). The log is read from
+        where the last call stopped: a run of 1,000 tasks writes megabytes."""
         want = set(arns)
+        if getattr(self, "cleaned_log", None) != self.agent_log:
+            self.cleaned_log, self.cleaned_at, self.cleaned = self.agent_log, 0, set()
 
         def done():
             self.check_agent_alive()
-            seen = set()
-            for line in read_log(self.agent_log):
+            with open(self.agent_log, "rb") as f:
+                f.seek(self.cleaned_at)
+                chunk = f.read()
+            # Only whole lines; a partial last line is read again next time.
+            end = chunk.rfind(b"\n") + 1
+            self.cleaned_at += end
+            for line in ANSI.sub("", chunk[:end].decode("utf-8", "replace")).splitlines():
                 if "task cleaned up" in line:
                     m = re.search(r"task=(\S+)", line)
                     if m:
-                        seen.add(m.group(1))
-            return want <= seen or None
+                        self.cleaned.add(m.group(1))
+            return want <= self.cleaned or None
 
         wait_for(f"{len(want)} task(s) cleaned up", timeout, 0.5, done)
 
+    def agent_heap(self):
+        """malloc's counts from the agent's /metrics (ecs_agent_heap_bytes),
+        in KiB: {"heap_in_use_kib", "heap_free_kib"}; empty when the agent
+        has no such metric (an older build)."""
+        url = f"http://127.0.0.1:{self.agent_ports[0]}/metrics"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                text = r.read().decode()
+        except OSError:
+            return {}
+        out = {}
+        for line in text.splitlines():
+            m = re.fullmatch(r'ecs_agent_heap_bytes\{state="(in_use|held_free)"\} (\d+)', line)
+            if m:
+                key = "heap_in_use_kib" if m.group(1) == "in_use" else "heap_free_kib"
+                out[key] = int(m.group(2)) // 1024
+        return out
+
     def agent_memory(self):
         s = proc_status(self.agent_pid)
-        return {"rss_kib": s["VmRSS"], "anon_kib": s.get("RssAnon"), "hwm_kib": s["VmHWM"]}
+        return {
+            "rss_kib": s["VmRSS"], "anon_kib": s.get("RssAnon"), "hwm_kib": s["VmHWM"],
+            "threads": s.get("Threads"), **self.agent_heap(),
+        }
 
     def phase_large(self):
         """Agent RSS after many of the largest tasks Amazon ECS allows (issue
         18 point 3), each run to STOPPED and cleaned up: what stays is what
         the agent did not give back. Its own agent, with the minimum cleanup
         wait; 10 tasks per RunTask; a sample after each batch is cleaned."""
-        n = self.mode["large_n"]
+        n = self.args.large_tasks or self.mode["large_n"]
         self.stop_all_tasks(timeout=300)
         self.restart_agent_with({"ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION": LARGE_CLEANUP_WAIT})
         self.client.register_task_definition(**largest_definition("bench-large", self.image, SHORT_CMD))
@@ -1303,7 +1353,11 @@ disabled_plugins = [
             self.wait_cleaned(arns, 120)
             done += count
             time.sleep(settle)
-            samples.append({"tasks": done, **self.agent_memory()})
+            sample = {"tasks": done, **self.agent_memory()}
+            samples.append(sample)
+            log(
+                f"large tasks: {done} done, {time.time() - t0:.0f} s: {large_sample_text(sample)}"
+            )
         self.results["rss_large"] = {
             "n": n,
             "containers": MAX_CONTAINERS,
@@ -2044,7 +2098,9 @@ def details(res):
     )
     lg = res.get("rss_large")
     if lg is not None:
-        curve = ", ".join(f"{x['tasks']}: {mib(x['rss_kib']):.1f}" for x in lg["samples"])
+        curve = ", ".join(f"{x['tasks']}: {mib(x['rss_kib']):.1f}" for x in thin(lg["samples"], 12))
+        last = lg["samples"][-1]
+        first = lg["samples"][0]
         out.append(
             f"- Large tasks: the agent restarted (SIGTERM, tasks left running) with "
             f"ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION={LARGE_CLEANUP_WAIT}, then {lg['n']} tasks of the largest definition "
@@ -2052,7 +2108,9 @@ def details(res):
             f"each container `{SHORT_CMD}`), one first, then 10 per RunTask; each batch waited for until STOPPED and "
             f"cleaned up (the agent's `task cleaned up` line), then {lg['settle_s']:.0f} s "
             f"before VmRSS is read. VmRSS (MiB) by tasks done: {curve}. What the agent keeps after cleanup is what it "
-            f"did not give back: tasks it forgot (a leak), or free memory the allocator holds."
+            f"did not give back: tasks it forgot (a leak), or free memory the allocator holds. After the first and "
+            f"the last: {large_sample_text(first)}; {large_sample_text(last)} (heap: malloc's own counts from the "
+            f"agent's /metrics, `ecs_agent_heap_bytes`). The phase took {lg['seconds']:.0f} s."
         )
     lc = res.get("rss_local")
     if lc is not None:
@@ -2201,6 +2259,8 @@ def main():
                     help="extra agent environment (e.g. ECS_IMAGE_PULL_BEHAVIOR=prefer-cached)")
     ap.add_argument("--only", action="append", default=[], metavar="ITEM",
                     help="measure only these items (repeatable; the report file is then not written)")
+    ap.add_argument("--large-tasks", type=int, default=0, metavar="N",
+                    help="tasks of the rss-large item (default: the mode's, 100 in full mode)")
     args = ap.parse_args()
     unknown = [i for i in args.only if i not in ITEMS]
     if unknown:
