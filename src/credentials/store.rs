@@ -249,6 +249,13 @@ impl CredentialsStore {
 
     /// The latest credentials of this role type for a task (e.g. the
     /// execution role, for pulls and logs).
+    /// Nothing of any task is kept (ids, credentials, sources).
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
+        let i = self.read();
+        i.by_id.is_empty() && i.sources.is_empty() && i.open.is_empty() && i.expected.is_empty()
+    }
+
     pub fn task_credentials(&self, task_arn: &str, role_type: RoleType) -> Option<RoleCredentials> {
         self.read()
             .by_id

@@ -30,6 +30,8 @@ mod cgroups_tests;
 #[cfg(test)]
 mod ecr_pull_tests;
 #[cfg(test)]
+mod forget_tests;
+#[cfg(test)]
 mod health_tests;
 #[cfg(test)]
 mod netsetup_tests;

@@ -1,6 +1,7 @@
 //! What the engine's unit tests share: a recording [`StateReporter`] whose
 //! answers a test queues, and an engine on the fake runtime with nothing
-//! checkpointed and no task networking. Test-only.
+//! checkpointed (unless a test passes a store) and no task networking.
+//! Test-only.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -9,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use super::checkpoint::Checkpoint;
 use super::reporter::{ReportError, ReportQueue, StateReporter};
 use super::settings::EngineSettings;
 use super::settings::TaskCgroupSettings;
@@ -137,7 +139,24 @@ pub fn engine_with_cgroups(cgroups: Arc<FakeCgroups>) -> Harness {
     )
 }
 
+/// The same, checkpointing into `checkpoint` (and its reports' outbox).
+pub fn engine_with_checkpoint(checkpoint: Arc<dyn Checkpoint>) -> Harness {
+    build(
+        ImagePullBehavior::Default,
+        EngineServices::default(),
+        checkpoint,
+    )
+}
+
 fn engine_with_services(pull_behavior: ImagePullBehavior, services: EngineServices) -> Harness {
+    build(pull_behavior, services, Arc::new(NoCheckpoint))
+}
+
+fn build(
+    pull_behavior: ImagePullBehavior,
+    services: EngineServices,
+    checkpoint: Arc<dyn Checkpoint>,
+) -> Harness {
     let runtime = Arc::new(FakeRuntime::new());
     let reporter = Arc::new(RecordingReporter::default());
     let data = tempfile::tempdir().expect("a temporary data directory");
@@ -156,14 +175,8 @@ fn engine_with_services(pull_behavior: ImagePullBehavior, services: EngineServic
         host_data_dir: None,
         shared_volume_match_full_config: false,
     };
-    let reports = ReportQueue::start(reporter.clone(), Arc::new(NoCheckpoint));
-    let engine = Engine::new(
-        runtime.clone(),
-        settings,
-        reports,
-        Arc::new(NoCheckpoint),
-        services,
-    );
+    let reports = ReportQueue::start(reporter.clone(), checkpoint.clone());
+    let engine = Engine::new(runtime.clone(), settings, reports, checkpoint, services);
     let router = engine.clone();
     tokio::spawn(async move { router.route_exits().await });
     Harness {
