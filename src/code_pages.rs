@@ -91,12 +91,8 @@ fn pageout(_start: usize, _len: usize) -> bool {
 fn resident_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
+        .and_then(|s| crate::endpoints::stats::procfs::parse_vm_rss(&s))
+        .map_or(0, |bytes| bytes / 1024)
 }
 
 #[cfg(test)]

@@ -260,8 +260,12 @@ pub async fn build(
     let mut first_connection = acs_up.clone();
     tokio::spawn(async move {
         if first_connection.wait_for(|up| *up).await.is_ok() {
-            crate::heap::trim();
-            crate::code_pages::release_startup_pages();
+            // Both walk memory with locks held: off the async workers.
+            let _ = tokio::task::spawn_blocking(|| {
+                crate::heap::trim();
+                crate::code_pages::release_startup_pages();
+            })
+            .await;
         }
     });
     // The endpoints' collector fills this store; TCS reads it too.
