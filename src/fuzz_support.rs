@@ -16,6 +16,15 @@ use serde_json::Value;
 /// How long each target runs in a normal `cargo test`.
 const BUDGET_MS: u64 = 400;
 
+/// `ARBTEST_BUDGET_MS` if set (arbtest itself lets an explicit budget win
+/// over it, which made the variable do nothing here), else `BUDGET_MS`.
+fn budget_ms() -> u64 {
+    std::env::var("ARBTEST_BUDGET_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(BUDGET_MS)
+}
+
 /// Tokens that have broken parsers before: number edge cases, escapes,
 /// separators, unbalanced brackets, non-ASCII.
 const TOKENS: &[&str] = &[
@@ -75,7 +84,7 @@ pub fn bytes(seeds: &[&str], f: impl Fn(&[u8])) {
         f(&input);
         Ok(())
     })
-    .budget_ms(BUDGET_MS);
+    .budget_ms(budget_ms());
 }
 
 /// Runs `f` on JSON documents derived from `seeds`: mostly well-formed JSON
@@ -99,13 +108,13 @@ pub fn json(seeds: &[&str], f: impl Fn(&str)) {
         f(&doc.to_string());
         Ok(())
     })
-    .budget_ms(BUDGET_MS);
+    .budget_ms(budget_ms());
 }
 
 /// Runs `f` with arbtest's source of random choices, for targets that build
 /// structured input themselves (a map of variables, a request).
 pub fn run(mut f: impl FnMut(&mut Unstructured<'_>) -> Result<()>) {
-    arbtest::arbtest(|u| f(u)).budget_ms(BUDGET_MS);
+    arbtest::arbtest(|u| f(u)).budget_ms(budget_ms());
 }
 
 /// One input derived from `seeds` as text (invalid UTF-8 replaced).

@@ -607,10 +607,17 @@ mod tests {
             return None;
         }
         let m = v.get("message")?.as_object()?;
+        // Keys match case-insensitively, as in Go's decoder and ours: the
+        // fuzzer renames `seqNum` to `SEQNUM` and may then give it a string.
+        let mut id = None;
         for (k, val) in m {
-            let ok = match k.as_str() {
-                "messageId" | "clusterArn" | "containerInstanceArn" => val.is_string(),
-                "seqNum" | "generatedAt" | "timeline" => val.as_i64().is_some(),
+            let ok = match k.to_ascii_lowercase().as_str() {
+                "messageid" => {
+                    id = val.as_str().map(str::to_string);
+                    id.is_some()
+                }
+                "clusterarn" | "containerinstancearn" => val.is_string(),
+                "seqnum" | "generatedat" | "timeline" => val.as_i64().is_some(),
                 "tasks" => val.is_array(),
                 _ => true,
             };
@@ -618,7 +625,7 @@ mod tests {
                 return None;
             }
         }
-        m.get("messageId")?.as_str().map(str::to_string)
+        id
     }
 
     /// Fuzz-style: frames derived from Amazon ECS-shaped seeds with values of
