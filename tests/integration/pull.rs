@@ -134,22 +134,22 @@ fn creds(env: &TestEnv) -> RegistryCredentials {
     }
 }
 
-/// Runs a synchronous GC in containerd and proves that it ran: a blob held
-/// only by a lease is gone once the lease is deleted with `sync`.
-async fn force_gc(conn: &Conn) {
-    let lease = format!("gc-probe-{}", uuid::Uuid::new_v4());
+async fn create_lease(conn: &Conn, id: &str) {
     LeasesClient::new(conn.channel())
         .create(conn.request(CreateRequest {
-            id: lease.clone(),
+            id: id.to_string(),
             labels: HashMap::new(),
         }))
         .await
         .unwrap();
-    let data = format!("gc probe {lease}").into_bytes();
+}
+
+/// Writes and commits `data` as one blob under `lease`; its digest.
+async fn write_blob(conn: &Conn, lease: &str, data: Vec<u8>) -> String {
     let digest = format!("sha256:{}", hex::encode(Sha256::digest(&data)));
     let commit = WriteContentRequest {
         action: WriteAction::Commit as i32,
-        r#ref: format!("probe-{lease}"),
+        r#ref: format!("test-{lease}"),
         total: data.len() as i64,
         expected: digest.clone(),
         offset: 0,
@@ -157,11 +157,20 @@ async fn force_gc(conn: &Conn) {
         labels: HashMap::new(),
     };
     let mut write = ContentClient::new(conn.channel())
-        .write(conn.leased_request(tokio_stream::iter(vec![commit]), &lease))
+        .write(conn.leased_request(tokio_stream::iter(vec![commit]), lease))
         .await
         .unwrap()
         .into_inner();
     while write.message().await.unwrap().is_some() {}
+    digest
+}
+
+/// Runs a synchronous GC in containerd and proves that it ran: a blob held
+/// only by a lease is gone once the lease is deleted with `sync`.
+async fn force_gc(conn: &Conn) {
+    let lease = format!("gc-probe-{}", uuid::Uuid::new_v4());
+    create_lease(conn, &lease).await;
+    let digest = write_blob(conn, &lease, format!("gc probe {lease}").into_bytes()).await;
     let info = |d: String| async move {
         ContentClient::new(conn.channel())
             .info(conn.request(InfoRequest { digest: d }))
@@ -787,6 +796,71 @@ async fn pulls_a_multi_platform_multi_layer_index() {
     );
 }
 
+/// A pull of the multi-platform image whose last layer's blob a stand-in
+/// registry holds back until `standin.release()`.
+struct HeldPull {
+    img: MultiImage,
+    /// The image's three layer digests, bottom first.
+    layers: Vec<String>,
+    standin: Standin,
+    reference: String,
+}
+
+impl HeldPull {
+    fn start(env: &TestEnv, dir: &Path) -> HeldPull {
+        let img = push_multi_image(env, dir);
+        let (repo, _) = img
+            .reference
+            .trim_start_matches(&format!("{}/", env.registry))
+            .split_once(':')
+            .unwrap();
+        let repo = repo.to_string();
+        // Every platform's manifest has the same three layers.
+        let layers = pull_faults::layers(env, &repo, &img.amd64_manifest);
+        assert_eq!(layers.len(), 3);
+        let held = layers[2].clone();
+        let standin = Standin::start(&env.registry, move |path, _| {
+            if path.ends_with(&held) {
+                Fault::Hold
+            } else {
+                Fault::Pass
+            }
+        });
+        let reference = format!("{}/{repo}:v1", standin.addr);
+        HeldPull {
+            img,
+            layers,
+            standin,
+            reference,
+        }
+    }
+
+    /// The committed snapshots of `ns` once the two layers below the held
+    /// one are (or after 30 s, or once the pull ended), sorted.
+    async fn lower_layers_committed<T>(
+        ns: &Ns,
+        pulling: &tokio::task::JoinHandle<T>,
+    ) -> Vec<String> {
+        let committed = || -> Vec<String> {
+            let mut c: Vec<String> = ns
+                .snapshots()
+                .into_iter()
+                .filter(|(_, _, kind)| kind == "Committed")
+                .map(|(key, _, _)| key)
+                .collect();
+            c.sort();
+            c
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut seen = committed();
+        while seen.len() < 2 && std::time::Instant::now() < deadline && !pulling.is_finished() {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            seen = committed();
+        }
+        seen
+    }
+}
+
 /// The unpack overlaps the downloads (issue 17): with the last layer's blob
 /// held back by a stand-in registry, the two layers below it are unpacked
 /// into committed snapshots before that blob is even answered. A pull that
@@ -795,51 +869,19 @@ async fn pulls_a_multi_platform_multi_layer_index() {
 async fn lower_layers_are_unpacked_while_the_last_one_still_downloads() {
     let Some(env) = common::env() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let img = push_multi_image(&env, dir.path());
-    let (repo, _) = img
-        .reference
-        .trim_start_matches(&format!("{}/", env.registry))
-        .split_once(':')
-        .unwrap();
-    let repo = repo.to_string();
-    // Every platform's manifest has the same three layers.
-    let layers = pull_faults::layers(&env, &repo, &img.amd64_manifest);
-    assert_eq!(layers.len(), 3);
-    let last = layers[2].clone();
-    let held = last.clone();
-    let standin = Standin::start(&env.registry, move |path, _| {
-        if path.ends_with(&held) {
-            Fault::Hold
-        } else {
-            Fault::Pass
-        }
-    });
+    let held = HeldPull::start(&env, dir.path());
+    let last = held.layers[2].clone();
     let ns = Ns::new(&env, "pull-overlap");
-    let reference = format!("{}/{repo}:v1", standin.addr);
-    let conn = ns.conn.clone();
+    let (conn, reference) = (ns.conn.clone(), held.reference.clone());
     let pulling = tokio::spawn(async move { pull::pull(&conn, &reference, None, &opts()).await });
 
-    let committed = |ns: &Ns| -> Vec<String> {
-        let mut c: Vec<String> = ns
-            .snapshots()
-            .into_iter()
-            .filter(|(_, _, kind)| kind == "Committed")
-            .map(|(key, _, _)| key)
-            .collect();
-        c.sort();
-        c
-    };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let mut seen = committed(&ns);
-    while seen.len() < 2 && std::time::Instant::now() < deadline && !pulling.is_finished() {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        seen = committed(&ns);
-    }
-    let held_requests = standin.requests(&last);
+    let seen = HeldPull::lower_layers_committed(&ns, &pulling).await;
+    let held_requests = held.standin.requests(&last);
     let blobs = ns.content_digests();
-    standin.release();
+    held.standin.release();
     let pulled = pulling.await.unwrap().unwrap();
 
+    let img = &held.img;
     let mut want = img.chain[..2].to_vec();
     want.sort();
     assert_eq!(seen, want, "layers 0 and 1 unpacked while layer 2 was held");
@@ -854,6 +896,68 @@ async fn lower_layers_are_unpacked_while_the_last_one_still_downloads() {
         ns.snapshots()
     );
     assert!(ns.active_ingests().is_empty());
+    assert!(ns.leases().await.is_empty());
+}
+
+/// A layer the pull finds already in the content store is put under the
+/// pull's lease. Until the image record references it, that lease is all
+/// that can keep it: here the blob was held only by another lease (as a
+/// concurrent pull that then fails holds what it wrote), which is deleted
+/// with a synchronous collection while this pull waits for its last layer.
+/// A pull that only checked the blob's presence loses it and ends with an
+/// image whose bottom layer is not in the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_layer_found_in_the_store_is_held_by_the_pull_until_its_image_is_recorded() {
+    let Some(env) = common::env() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let held = HeldPull::start(&env, dir.path());
+    let ns = Ns::new(&env, "pull-present");
+    let (repo, _) = held
+        .reference
+        .trim_start_matches(&format!("{}/", held.standin.addr))
+        .split_once(':')
+        .unwrap();
+    let out = Command::new("curl")
+        .args(["-sf"])
+        .arg(format!(
+            "http://{}/v2/{repo}/blobs/{}",
+            env.registry, held.layers[0]
+        ))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "curl: {out:?}");
+    let other = format!("other-pull-{}", uuid::Uuid::new_v4());
+    create_lease(&ns.conn, &other).await;
+    let digest = write_blob(&ns.conn, &other, out.stdout).await;
+    assert_eq!(digest, held.layers[0]);
+
+    let (conn, reference) = (ns.conn.clone(), held.reference.clone());
+    let pulling = tokio::spawn(async move { pull::pull(&conn, &reference, None, &opts()).await });
+    let seen = HeldPull::lower_layers_committed(&ns, &pulling).await;
+    assert_eq!(seen.len(), 2, "the pull got past layers 0 and 1: {seen:?}");
+    LeasesClient::new(ns.conn.channel())
+        .delete(ns.conn.request(DeleteRequest {
+            id: other,
+            sync: true,
+        }))
+        .await
+        .unwrap();
+    let after_gc = ns.content_digests();
+    held.standin.release();
+    let pulled = pulling.await.unwrap().unwrap();
+
+    assert!(
+        after_gc.contains(&held.layers[0]),
+        "layer 0 was collected with the other lease while the pull relied on it: {after_gc:?}"
+    );
+    assert_eq!(pulled.chain_id, held.img.chain[2]);
+    let blobs = ns.content_digests();
+    for layer in &held.layers {
+        assert!(
+            blobs.contains(layer),
+            "{layer} missing after the pull: {blobs:?}"
+        );
+    }
     assert!(ns.leases().await.is_empty());
 }
 

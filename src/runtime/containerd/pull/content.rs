@@ -72,6 +72,26 @@ impl<'a> Store<'a> {
         }
     }
 
+    /// Whether the blob is in the store; if it is, it is put under this
+    /// store's lease, so that it stays until the pull's image references it.
+    pub async fn present(&self, digest: &str) -> Result<bool, PullError> {
+        if self.info(digest).await?.is_none() {
+            return Ok(false);
+        }
+        self.lease_present(digest).await?;
+        Ok(true)
+    }
+
+    /// Put a blob found present under this store's lease (see
+    /// `lease::add_content`). containerd's metadata store does it too for
+    /// a write that meets the blob; asking again is harmless.
+    async fn lease_present(&self, digest: &str) -> Result<(), PullError> {
+        if self.lease.is_empty() {
+            return Ok(());
+        }
+        super::lease::add_content(self.conn, self.lease, digest).await
+    }
+
     /// Set `labels` on a blob, leaving its other labels alone.
     pub async fn set_labels(
         &self,
@@ -105,7 +125,7 @@ impl<'a> Store<'a> {
         bytes: Bytes,
         labels: HashMap<String, String>,
     ) -> Result<Written, PullError> {
-        if self.info(digest).await?.is_some() {
+        if self.present(digest).await? {
             self.set_labels(digest, labels).await?;
             return Ok(Written::Present);
         }
@@ -171,11 +191,14 @@ impl<'a> Store<'a> {
             };
             match first {
                 Ok(s) => break (tx, s),
-                Err(s) if s.code() == Code::AlreadyExists => return Ok(Written::Present),
+                Err(s) if s.code() == Code::AlreadyExists => {
+                    self.lease_present(digest).await?;
+                    return Ok(Written::Present);
+                }
                 Err(s) if is_locked(&s) && started.elapsed() < LOCK_WAIT => {
                     tracing::debug!(%digest, ref_key, "blob is being written by another pull; waiting");
                     tokio::time::sleep(Duration::from_millis(500)).await;
-                    if self.info(digest).await?.is_some() {
+                    if self.present(digest).await? {
                         return Ok(Written::Present);
                     }
                 }
@@ -287,7 +310,10 @@ impl<'a> Store<'a> {
         match round_trip(tx, responses, commit).await {
             Ok(_) => Ok(Written::Bytes(offset as u64)),
             // Another writer committed the same content first.
-            Err(s) if s.code() == Code::AlreadyExists => Ok(Written::Present),
+            Err(s) if s.code() == Code::AlreadyExists => {
+                self.lease_present(digest).await?;
+                Ok(Written::Present)
+            }
             Err(s) => Err(PullError::grpc("content commit", s)),
         }
     }

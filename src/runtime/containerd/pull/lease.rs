@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use containerd_client::services::v1::leases_client::LeasesClient;
-use containerd_client::services::v1::{CreateRequest, DeleteRequest};
+use containerd_client::services::v1::{AddResourceRequest, CreateRequest, DeleteRequest, Resource};
 use time::format_description::well_known::Rfc3339;
 
 use super::error::PullError;
@@ -68,6 +68,25 @@ impl Lease {
         self.deleted = true;
         delete(&self.conn, &self.id, true).await
     }
+}
+
+/// Put a blob that was already in the content store under the lease `id`:
+/// until the image record references it, only the lease keeps it from GC
+/// (another pull's failed lease, deleted with a synchronous collection, may
+/// have been all that held it). containerd does this itself for a write
+/// that finds the blob present; a pull that checks with Info first must ask.
+pub async fn add_content(conn: &Conn, id: &str, digest: &str) -> Result<(), PullError> {
+    LeasesClient::new(conn.channel())
+        .add_resource(conn.request(AddResourceRequest {
+            id: id.to_string(),
+            resource: Some(Resource {
+                id: digest.to_string(),
+                r#type: "content".to_string(),
+            }),
+        }))
+        .await
+        .map_err(|s| PullError::grpc("lease add resource", s))?;
+    Ok(())
 }
 
 async fn delete(conn: &Conn, id: &str, sync: bool) -> Result<(), PullError> {

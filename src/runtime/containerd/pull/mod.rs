@@ -523,7 +523,7 @@ impl Puller<'_> {
 
     async fn fetch_layer(&self, layer: &manifest::Descriptor) -> Result<u64, PullError> {
         let store = self.store();
-        if store.info(&layer.digest).await?.is_some() {
+        if store.present(&layer.digest).await? {
             tracing::debug!(image = %self.reference, layer = %layer.digest, "layer already present");
             return Ok(0);
         }
