@@ -11,7 +11,9 @@ TESTENV="$WORK/testenv"
 
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 die() { printf '[%s] ERROR: %s\n' "$(basename "$0")" "$*" >&2; exit 1; }
-section() { printf '\n==================== %s ====================\n' "$*"; }
+# Each section says when it starts, in seconds since the script began, so
+# that a CI log shows where the time goes.
+section() { printf '\n==================== %s [+%d s] ====================\n' "$*" "$SECONDS"; }
 
 need_root() {
     [ "$(id -u)" = 0 ] || die "must run as root (containerd, runc and network namespaces need it)"

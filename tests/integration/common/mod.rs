@@ -17,6 +17,7 @@ pub mod ecs_api;
 pub mod procs;
 mod selftest;
 
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -49,6 +50,9 @@ pub struct TestEnv {
     pub auth_password: String,
     /// ECS_TEST_AWS: the `aws` CLI in the venv.
     pub aws: PathBuf,
+    /// ECS_TEST_AWS_SERVER (optional): the socket of scripts/aws-server.py,
+    /// the same CLI pre-imported; calls go there when it is set.
+    pub aws_server: Option<PathBuf>,
 }
 
 impl TestEnv {
@@ -121,6 +125,9 @@ pub fn env() -> Option<TestEnv> {
         auth_user: var("ECS_TEST_AUTH_USER"),
         auth_password: var("ECS_TEST_AUTH_PASSWORD"),
         aws: PathBuf::from(var("ECS_TEST_AWS")),
+        aws_server: std::env::var_os("ECS_TEST_AWS_SERVER")
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from),
     })
 }
 
@@ -859,6 +866,8 @@ impl Agent {
 #[derive(Debug, Clone)]
 pub struct Aws {
     pub bin: PathBuf,
+    /// scripts/aws-server.py's socket: the calls run there (see [`Aws::run`]).
+    pub server: Option<PathBuf>,
     pub endpoint: String,
     /// (access key id, secret) the CLI signs with.
     pub keys: (String, String),
@@ -875,6 +884,7 @@ impl Aws {
     pub fn with_keys(env: &TestEnv, local: &EcsLocal, access_key_id: &str, secret: &str) -> Aws {
         Aws {
             bin: env.aws.clone(),
+            server: env.aws_server.clone(),
             endpoint: local.endpoint(),
             keys: (access_key_id.to_string(), secret.to_string()),
             region: REGION.to_string(),
@@ -885,6 +895,7 @@ impl Aws {
     pub fn moto(env: &TestEnv, moto: &str, region: &str) -> Aws {
         Aws {
             bin: env.aws.clone(),
+            server: env.aws_server.clone(),
             endpoint: moto.to_string(),
             keys: ("AKIDMOTOTEST".into(), "moto-test-secret".into()),
             region: region.to_string(),
@@ -919,29 +930,50 @@ impl Aws {
 
     /// Any `aws` subcommand, with endpoint, region, credentials and JSON output set.
     pub fn run(&self, args: &[&str]) -> Result<serde_json::Value, String> {
-        let out = Command::new(&self.bin)
-            .args(args)
-            .args(["--endpoint-url", &self.endpoint])
-            .args(["--region", &self.region, "--output", "json"])
-            .env("AWS_ACCESS_KEY_ID", &self.keys.0)
-            .env("AWS_SECRET_ACCESS_KEY", &self.keys.1)
-            .env_remove("AWS_SESSION_TOKEN")
-            .env_remove("AWS_PROFILE")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_PAGER", "")
-            .env("AWS_MAX_ATTEMPTS", "1")
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", self.bin.display()))?;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        if !out.status.success() {
+        let mut full: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        for a in [
+            "--endpoint-url",
+            &self.endpoint,
+            "--region",
+            &self.region,
+            "--output",
+            "json",
+        ] {
+            full.push(a.to_string());
+        }
+        let mut env: BTreeMap<String, String> = std::env::vars().collect();
+        env.remove("AWS_SESSION_TOKEN");
+        env.remove("AWS_PROFILE");
+        for (k, v) in [
+            ("AWS_ACCESS_KEY_ID", self.keys.0.as_str()),
+            ("AWS_SECRET_ACCESS_KEY", self.keys.1.as_str()),
+            ("AWS_CONFIG_FILE", "/dev/null"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_PAGER", ""),
+            ("AWS_MAX_ATTEMPTS", "1"),
+        ] {
+            env.insert(k.to_string(), v.to_string());
+        }
+        let (code, stdout, stderr) = match &self.server {
+            Some(sock) => aws_server_call(sock, &full, &env)?,
+            None => {
+                let out = Command::new(&self.bin)
+                    .args(&full)
+                    .env_clear()
+                    .envs(&env)
+                    .stdin(Stdio::null())
+                    .output()
+                    .map_err(|e| format!("cannot run {}: {e}", self.bin.display()))?;
+                (out.status.code().unwrap_or(-1), out.stdout, out.stderr)
+            }
+        };
+        let stdout = String::from_utf8_lossy(&stdout);
+        if code != 0 {
             return Err(format!(
-                "{} (exit {}): {}",
+                "{} (exit {code}): {}",
                 self.bin.display(),
-                out.status.code().unwrap_or(-1),
-                String::from_utf8_lossy(&out.stderr).trim()
+                String::from_utf8_lossy(&stderr).trim()
             ));
         }
         if stdout.trim().is_empty() {
@@ -949,6 +981,33 @@ impl Aws {
         }
         serde_json::from_str(&stdout).map_err(|e| format!("aws output is not JSON ({e}): {stdout}"))
     }
+}
+
+/// One CLI call through scripts/aws-server.py: (exit code, stdout, stderr).
+fn aws_server_call(
+    sock: &Path,
+    args: &[String],
+    env: &BTreeMap<String, String>,
+) -> Result<(i32, Vec<u8>, Vec<u8>), String> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let fail = |e: &dyn std::fmt::Display| format!("aws server {}: {e}", sock.display());
+    let mut stream = std::os::unix::net::UnixStream::connect(sock).map_err(|e| fail(&e))?;
+    let mut request =
+        serde_json::to_vec(&json!({ "args": args, "env": env })).map_err(|e| fail(&e))?;
+    request.push(b'\n');
+    stream.write_all(&request).map_err(|e| fail(&e))?;
+    let mut reader = BufReader::new(stream);
+    let mut header = String::new();
+    reader.read_line(&mut header).map_err(|e| fail(&e))?;
+    let h: Value =
+        serde_json::from_str(&header).map_err(|e| fail(&format!("no answer ({e}): {header:?}")))?;
+    let len = |k: &str| h[k].as_u64().map(|n| n as usize).ok_or_else(|| fail(&h));
+    let mut stdout = vec![0; len("stdout")?];
+    let mut stderr = vec![0; len("stderr")?];
+    reader.read_exact(&mut stdout).map_err(|e| fail(&e))?;
+    reader.read_exact(&mut stderr).map_err(|e| fail(&e))?;
+    let code = h["code"].as_i64().ok_or_else(|| fail(&h))? as i32;
+    Ok((code, stdout, stderr))
 }
 
 /// VmRSS of a process in KiB (from /proc/PID/status).

@@ -48,6 +48,39 @@ fn testenv_is_reachable() {
     );
 }
 
+/// scripts/aws-server.py runs the CLI's own entry point in a forked,
+/// pre-imported process: what it answers must be what `aws` answers, for a
+/// call that succeeds and for one the CLI refuses (exit code and message).
+#[test]
+fn the_aws_server_answers_exactly_as_the_cli() {
+    let Some(env) = env() else { return };
+    let Some(moto) = moto() else { return };
+    let Some(server) = env.aws_server.clone() else {
+        assert!(
+            !in_ci(),
+            "CI: scripts/testenv up must start the aws server (ECS_TEST_AWS_SERVER)"
+        );
+        eprintln!("\n!!!!!!!! SKIPPED (not in CI): ECS_TEST_AWS_SERVER unset !!!!!!!!\n");
+        return;
+    };
+    let served = Aws::moto(&env, &moto, REGION);
+    assert_eq!(served.server.as_deref(), Some(server.as_path()));
+    let direct = Aws {
+        server: None,
+        ..Aws::moto(&env, &moto, REGION)
+    };
+    for args in [
+        &["sts", "get-caller-identity"][..],
+        &["ssm", "get-parameter", "--name", "/no/such/parameter"],
+        &["ecs", "list-clusterz"],
+    ] {
+        let (a, b) = (served.run(args), direct.run(args));
+        assert_eq!(a, b, "aws {}", args.join(" "));
+    }
+    let refused = direct.run(&["ecs", "list-clusterz"]).unwrap_err();
+    assert!(refused.contains("(exit 2)"), "{refused}");
+}
+
 #[test]
 fn cleanup_ns_kills_and_removes_containers() {
     let Some(env) = env() else { return };
