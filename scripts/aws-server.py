@@ -12,7 +12,8 @@ signing, requests and output as `aws ARGS`, without the imports.
   aws-server.py SOCKET      serve on the Unix socket SOCKET (scripts/testenv)
 
 Protocol, one call per connection: the client sends one JSON line
-{"args": [...], "env": {...}} (the whole environment the CLI should see),
+{"args": [...], "env": {...}, "cwd": "..."} (the whole environment the CLI
+should see, and the caller's working directory),
 then the server answers one JSON line {"code": N, "stdout": N, "stderr": N}
 followed by that many bytes of stdout and then of stderr. stdin is
 /dev/null, as the tests give the CLI.
@@ -67,6 +68,9 @@ def run_call(conn):
     )
     os.environ.clear()
     os.environ.update(env)
+    # Relative paths in arguments (file://...) are the caller's.
+    if request.get("cwd"):
+        os.chdir(request["cwd"])
     sys.argv = ["aws"] + request["args"]
     import random
 

@@ -992,8 +992,9 @@ fn aws_server_call(
     use std::io::{BufRead, BufReader, Read, Write};
     let fail = |e: &dyn std::fmt::Display| format!("aws server {}: {e}", sock.display());
     let mut stream = std::os::unix::net::UnixStream::connect(sock).map_err(|e| fail(&e))?;
-    let mut request =
-        serde_json::to_vec(&json!({ "args": args, "env": env })).map_err(|e| fail(&e))?;
+    let cwd = std::env::current_dir().map_err(|e| fail(&e))?;
+    let mut request = serde_json::to_vec(&json!({ "args": args, "env": env, "cwd": cwd }))
+        .map_err(|e| fail(&e))?;
     request.push(b'\n');
     stream.write_all(&request).map_err(|e| fail(&e))?;
     let mut reader = BufReader::new(stream);
