@@ -180,13 +180,7 @@ async fn force_gc(conn: &Conn) {
         info(digest.clone()).await.is_ok(),
         "probe blob was not written"
     );
-    LeasesClient::new(conn.channel())
-        .delete(conn.request(DeleteRequest {
-            id: lease,
-            sync: true,
-        }))
-        .await
-        .unwrap();
+    delete_lease(conn, lease, true).await;
     let gone = info(digest).await.unwrap_err();
     assert_eq!(
         gone.code(),
@@ -616,6 +610,25 @@ pub(crate) struct MultiImage {
     chain: Vec<String>,
 }
 
+/// [`push_multi_image`], with the image's repository in the test registry
+/// and its three layer digests, bottom first (every platform's manifest has
+/// the same ones).
+pub(crate) fn push_multi_image_layers(
+    env: &TestEnv,
+    dir: &Path,
+) -> (MultiImage, String, Vec<String>) {
+    let img = push_multi_image(env, dir);
+    let (repo, _) = img
+        .reference
+        .trim_start_matches(&format!("{}/", env.registry))
+        .split_once(':')
+        .unwrap();
+    let repo = repo.to_string();
+    let layers = pull_faults::layers(env, &repo, &img.amd64_manifest);
+    assert_eq!(layers.len(), 3);
+    (img, repo, layers)
+}
+
 pub(crate) fn push_multi_image(env: &TestEnv, dir: &Path) -> MultiImage {
     let out = Command::new("python3")
         .arg("-c")
@@ -765,7 +778,7 @@ async fn pulls_a_multi_platform_multi_layer_index() {
             .any(|(k, p, _)| *k == img.chain[2] && *p == img.chain[1]),
         "{snapshots:?}"
     );
-    drop_lease(&ns.conn, hold).await;
+    delete_lease(&ns.conn, hold, false).await;
 
     // By digest: a second record, nothing new to unpack.
     let repo = img.reference.trim_end_matches(":v1");
@@ -800,6 +813,8 @@ async fn pulls_a_multi_platform_multi_layer_index() {
 /// registry holds back until `standin.release()`.
 struct HeldPull {
     img: MultiImage,
+    /// Its repository in the test registry.
+    repo: String,
     /// The image's three layer digests, bottom first.
     layers: Vec<String>,
     standin: Standin,
@@ -808,16 +823,7 @@ struct HeldPull {
 
 impl HeldPull {
     fn start(env: &TestEnv, dir: &Path) -> HeldPull {
-        let img = push_multi_image(env, dir);
-        let (repo, _) = img
-            .reference
-            .trim_start_matches(&format!("{}/", env.registry))
-            .split_once(':')
-            .unwrap();
-        let repo = repo.to_string();
-        // Every platform's manifest has the same three layers.
-        let layers = pull_faults::layers(env, &repo, &img.amd64_manifest);
-        assert_eq!(layers.len(), 3);
+        let (img, repo, layers) = push_multi_image_layers(env, dir);
         let held = layers[2].clone();
         let standin = Standin::start(&env.registry, move |path, _| {
             if path.ends_with(&held) {
@@ -829,6 +835,7 @@ impl HeldPull {
         let reference = format!("{}/{repo}:v1", standin.addr);
         HeldPull {
             img,
+            repo,
             layers,
             standin,
             reference,
@@ -912,16 +919,11 @@ async fn a_layer_found_in_the_store_is_held_by_the_pull_until_its_image_is_recor
     let dir = tempfile::tempdir().unwrap();
     let held = HeldPull::start(&env, dir.path());
     let ns = Ns::new(&env, "pull-present");
-    let (repo, _) = held
-        .reference
-        .trim_start_matches(&format!("{}/", held.standin.addr))
-        .split_once(':')
-        .unwrap();
     let out = Command::new("curl")
         .args(["-sf"])
         .arg(format!(
-            "http://{}/v2/{repo}/blobs/{}",
-            env.registry, held.layers[0]
+            "http://{}/v2/{}/blobs/{}",
+            env.registry, held.repo, held.layers[0]
         ))
         .output()
         .unwrap();
@@ -935,13 +937,7 @@ async fn a_layer_found_in_the_store_is_held_by_the_pull_until_its_image_is_recor
     let pulling = tokio::spawn(async move { pull::pull(&conn, &reference, None, &opts()).await });
     let seen = HeldPull::lower_layers_committed(&ns, &pulling).await;
     assert_eq!(seen.len(), 2, "the pull got past layers 0 and 1: {seen:?}");
-    LeasesClient::new(ns.conn.channel())
-        .delete(ns.conn.request(DeleteRequest {
-            id: other,
-            sync: true,
-        }))
-        .await
-        .unwrap();
+    delete_lease(&ns.conn, other, true).await;
     let after_gc = ns.content_digests();
     held.standin.release();
     let pulled = pulling.await.unwrap().unwrap();
@@ -964,17 +960,8 @@ async fn a_layer_found_in_the_store_is_held_by_the_pull_until_its_image_is_recor
 /// A lease holding overlayfs snapshot `key` (and so its parents).
 async fn hold_snapshot(conn: &Conn, key: &str) -> String {
     let lease = format!("pull-hold-{}", uuid::Uuid::new_v4());
-    let leases = LeasesClient::new(conn.channel());
-    leases
-        .clone()
-        .create(conn.request(CreateRequest {
-            id: lease.clone(),
-            labels: HashMap::new(),
-        }))
-        .await
-        .unwrap();
-    leases
-        .clone()
+    create_lease(conn, &lease).await;
+    LeasesClient::new(conn.channel())
         .add_resource(conn.request(AddResourceRequest {
             id: lease.clone(),
             resource: Some(Resource {
@@ -987,12 +974,11 @@ async fn hold_snapshot(conn: &Conn, key: &str) -> String {
     lease
 }
 
-async fn drop_lease(conn: &Conn, lease: String) {
+/// Deletes lease `id`; with `sync`, containerd collects what only it held
+/// before answering.
+async fn delete_lease(conn: &Conn, id: String, sync: bool) {
     LeasesClient::new(conn.channel())
-        .delete(conn.request(DeleteRequest {
-            id: lease,
-            sync: false,
-        }))
+        .delete(conn.request(DeleteRequest { id, sync }))
         .await
         .unwrap();
 }
@@ -1001,13 +987,7 @@ async fn drop_lease(conn: &Conn, lease: String) {
 /// The view is made under a lease so that a GC run by a parallel test leaves it alone.
 async fn read_snapshot_files(ns: &Ns, chain_id: &str, paths: &[&str]) -> Vec<Option<String>> {
     let lease = format!("pull-view-{}", uuid::Uuid::new_v4());
-    LeasesClient::new(ns.conn.channel())
-        .create(ns.conn.request(CreateRequest {
-            id: lease.clone(),
-            labels: HashMap::new(),
-        }))
-        .await
-        .unwrap();
+    create_lease(&ns.conn, &lease).await;
     let mounts = SnapshotsClient::new(ns.conn.channel())
         .view(ns.conn.leased_request(
             ViewSnapshotRequest {
@@ -1047,12 +1027,6 @@ async fn read_snapshot_files(ns: &Ns, chain_id: &str, paths: &[&str]) -> Vec<Opt
         ))
         .await
         .unwrap();
-    LeasesClient::new(ns.conn.channel())
-        .delete(ns.conn.request(DeleteRequest {
-            id: lease,
-            sync: false,
-        }))
-        .await
-        .unwrap();
+    delete_lease(&ns.conn, lease, false).await;
     files
 }

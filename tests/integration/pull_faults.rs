@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 
 use crate::common::app_thread::AppThread;
 use crate::common::{self, Agent, Aws, EcsLocal, TestEnv};
-use crate::pull::{push_multi_image, Ns};
+use crate::pull::{push_multi_image_layers, Ns};
 
 /// What the stand-in does to one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,15 +238,7 @@ async fn assert_nothing_left(ns: &Ns) {
 async fn a_layer_cut_short_fails_the_pull_after_five_attempts_and_leaves_nothing() {
     let Some(env) = common::env() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let img = push_multi_image(&env, dir.path());
-    let (repo, _) = img
-        .reference
-        .trim_start_matches(&format!("{}/", env.registry))
-        .split_once(':')
-        .unwrap();
-    let repo = repo.to_string();
-    let layers = layers(&env, &repo, &img.amd64_manifest);
-    assert_eq!(layers.len(), 3);
+    let (_, repo, layers) = push_multi_image_layers(&env, dir.path());
     // The last layer breaks off half-way, every time; the others arrive, so
     // the failed pull has committed blobs to clean up.
     let broken = layers[2].clone();
