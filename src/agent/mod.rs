@@ -75,7 +75,7 @@ pub async fn build(
 ) -> Result<Agent, AgentError> {
     let conn = Conn::lazy(&cfg.containerd_address, &cfg.containerd_namespace)
         .map_err(AgentError::Containerd)?;
-    let pull = PullOptions {
+    let mut pull = PullOptions {
         snapshotter: "overlayfs".into(),
         insecure_registries: cfg.insecure_registries.clone(),
         platform: Platform::host(),
@@ -84,11 +84,13 @@ pub async fn build(
             inactivity: cfg.image_pull_inactivity_timeout,
             ..PullTimeouts::default()
         },
+        transfer: false,
     };
     let containerd = probe::probe(&conn, &pull.snapshotter, CONTAINERD_START_WAIT)
         .await
         .map_err(AgentError::ContainerdProbe)?;
-    tracing::info!(version = %containerd.version, revision = %containerd.revision, socket = %cfg.containerd_address.display(), namespace = %cfg.containerd_namespace, "containerd");
+    tracing::info!(version = %containerd.version, revision = %containerd.revision, socket = %cfg.containerd_address.display(), namespace = %cfg.containerd_namespace, pulls_through_transfer = containerd.transfer, "containerd");
+    pull.transfer = containerd.transfer;
     // Owner-only before anything is written there (with or without a
     // checkpoint: container logs and metadata files live there too).
     crate::state::secure_data_dir(&cfg.data_dir).map_err(AgentError::OpenState)?;
@@ -278,6 +280,7 @@ pub async fn build(
             container_instance_arn: Some(instance_arn.clone()),
             version: format!("ecs-agent v{}", env!("CARGO_PKG_VERSION")),
             containerd_version: containerd.version.clone(),
+            pulls_through_transfer: containerd.transfer,
             container_instance_tags: cfg.container_instance_tags.clone().into_iter().collect(),
             // As the Go agent hands its task metadata server the VPC it read.
             vpc_id: ec2

@@ -29,14 +29,20 @@ pub fn render(
         &mut out,
         "ecs_agent_info",
         "gauge",
-        "Always 1: the agent's version and the containerd version it found at start.",
+        "Always 1: the agent's version, the containerd version it found at start, and who pulls images (containerd's Transfer service on 2.x, else the agent).",
     );
+    let image_pull = if snapshot.agent.pulls_through_transfer {
+        "containerd-transfer"
+    } else {
+        "agent"
+    };
     sample(
         &mut out,
         "ecs_agent_info",
         &[
             ("version", env!("CARGO_PKG_VERSION")),
             ("containerd_version", &snapshot.agent.containerd_version),
+            ("image_pull", image_pull),
         ],
         1.0,
     );

@@ -557,7 +557,7 @@ async fn metrics_text_has_help_type_and_moving_counters() {
     }
     // The containerd version found at start, as a label (test_fixtures::agent).
     let info = format!(
-        "ecs_agent_info{{version=\"{}\",containerd_version=\"1.7.24~ds1\"}} 1",
+        "ecs_agent_info{{version=\"{}\",containerd_version=\"1.7.24~ds1\",image_pull=\"agent\"}} 1",
         env!("CARGO_PKG_VERSION")
     );
     assert!(

@@ -543,7 +543,7 @@ fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
 
 /// Loopback registries and the ones the operator listed are spoken to in
 /// plain HTTP; everything else over TLS. Host names compare without case.
-fn plain_http(registry: &RegistryHost, insecure_registries: &[String]) -> bool {
+pub fn plain_http(registry: &RegistryHost, insecure_registries: &[String]) -> bool {
     let host = registry.host();
     if matches!(host, "127.0.0.1" | "localhost" | "::1" | "[::1]") {
         return true;

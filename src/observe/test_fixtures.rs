@@ -57,6 +57,7 @@ pub fn agent() -> AgentView {
         container_instance_arn: None,
         version: "ecs-agent v0.1.0".into(),
         containerd_version: "1.7.24~ds1".into(),
+        pulls_through_transfer: false,
         container_instance_tags: vec![("rack".into(), "r1".into())],
         vpc_id: "vpc-1234".into(),
     }

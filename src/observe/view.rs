@@ -190,6 +190,9 @@ pub struct AgentView {
     /// As containerd's Version service said it at start: the
     /// `containerd_version` label of `/metrics`' `ecs_agent_info`.
     pub containerd_version: String,
+    /// Images are pulled through containerd's Transfer service (2.x), not
+    /// by the agent's own client: the `image_pull` label of `ecs_agent_info`.
+    pub pulls_through_transfer: bool,
     /// Shown as `ContainerInstanceTags` by `/taskWithTags`.
     pub container_instance_tags: Vec<(String, String)>,
     /// The instance's VPC, shown as v4 `VPCID` when known.

@@ -870,7 +870,10 @@ impl SlowProxy {
 fn kill_9_mid_pull_then_restart_runs_the_task_once() {
     let Some(env) = common::env() else { return };
     let proxy = SlowProxy::start(&env.registry);
-    let image = format!("127.0.0.1:{}/busybox:latest", proxy.port);
+    // Its own layer: containerd 2.x's Transfer would take busybox's shared
+    // one from another namespace without a download to interrupt.
+    let (repo, _, _) = common::images::push_unique_busybox(&env, "midpull");
+    let image = format!("127.0.0.1:{}/{repo}:latest", proxy.port);
     let local = EcsLocal::start(&env);
     let mut agent = Agent::start(&env, &local, &[]);
     let aws = Aws::new(&env, &local);

@@ -273,9 +273,19 @@ fn a_container_reads_its_own_metadata_and_operators_see_the_task() {
     );
     // The containerd version the agent found at start is the one `ctr`
     // gets from the same socket (Server: Version: ...).
+    // And who pulls: containerd's Transfer service on 2.x, the agent before.
     let server = common::ctr_version(&w.env);
+    let image_pull = if common::pulls_through_transfer(&w.env) {
+        "containerd-transfer"
+    } else {
+        "agent"
+    };
     assert_eq!(
-        common::prometheus_sample(&m, "ecs_agent_info", &[("containerd_version", &server)]),
+        common::prometheus_sample(
+            &m,
+            "ecs_agent_info",
+            &[("containerd_version", &server), ("image_pull", image_pull)]
+        ),
         Some(1.0),
         "ctr says {server}; {text}"
     );

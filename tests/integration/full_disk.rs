@@ -190,7 +190,7 @@ impl Drop for SmallDisk {
 }
 
 /// Builds an image whose only layer holds `mib` MiB of seeded random bytes
-/// (scripts/mkimage.py --filler) and pushes it as `name`.
+/// and pushes it as `name`, in a thread of its own.
 fn push_filler_image(
     env: &TestEnv,
     name: &str,
@@ -198,24 +198,7 @@ fn push_filler_image(
     seed: u32,
 ) -> std::thread::JoinHandle<String> {
     let (env, name) = (env.clone(), name.to_string());
-    std::thread::spawn(move || {
-        let layout = tempfile::tempdir().unwrap();
-        run_ok(
-            Command::new("python3")
-                .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/mkimage.py"))
-                .arg("/bin/busybox")
-                .arg(layout.path())
-                .arg(format!("--filler={mib}:{seed}")),
-        );
-        let image = format!("{}/{name}:latest", env.registry);
-        run_ok(
-            Command::new("skopeo")
-                .args(["copy", "-q", "--dest-tls-verify=false"])
-                .arg(format!("oci:{}:latest", layout.path().display()))
-                .arg(format!("docker://{image}")),
-        );
-        image
-    })
+    std::thread::spawn(move || common::images::push_busybox_with_filler(&env, &name, mib, seed))
 }
 
 #[test]

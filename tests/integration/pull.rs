@@ -17,6 +17,7 @@ use containerd_client::services::v1::{
 };
 use ecs::config::RegistryCredentials;
 use ecs::image;
+use ecs::runtime::containerd::probe;
 use ecs::runtime::containerd::pull::{self, PullOptions};
 use ecs::runtime::containerd::Conn;
 use sha2::{Digest, Sha256};
@@ -123,8 +124,22 @@ fn lines(s: &str) -> Vec<String> {
         .collect()
 }
 
-fn opts() -> PullOptions {
-    PullOptions::default()
+/// What the agent pulls with on the test's containerd: through its Transfer
+/// service on 2.x (the probe says), with our own client before.
+pub(crate) async fn opts_for(conn: &Conn) -> PullOptions {
+    static TRANSFER: tokio::sync::OnceCell<bool> = tokio::sync::OnceCell::const_new();
+    let transfer = *TRANSFER
+        .get_or_init(|| async {
+            probe::probe(conn, "overlayfs", std::time::Duration::from_secs(10))
+                .await
+                .unwrap()
+                .transfer
+        })
+        .await;
+    PullOptions {
+        transfer,
+        ..PullOptions::default()
+    }
 }
 
 fn creds(env: &TestEnv) -> RegistryCredentials {
@@ -279,14 +294,17 @@ async fn pull_busybox_unpacks_records_and_survives_gc() {
     let Some(env) = common::env() else { return };
     let ns = Ns::new(&env, "pull-busybox");
     let proxy = CountingProxy::start(&env.registry).await;
-    let reference = format!("{}/busybox:latest", proxy.addr());
+    // Its own layer, so that every blob is downloaded here: containerd 2.x
+    // takes blobs another namespace has without asking the registry.
+    let (repo, _, _) = common::images::push_unique_busybox(&env, "pulltest-busybox");
+    let reference = format!("{}/{repo}:latest", proxy.addr());
 
     assert_eq!(
         pull::find(&ns.conn, &reference, "overlayfs").await.unwrap(),
         None
     );
 
-    let pulled = pull::pull(&ns.conn, &reference, None, &opts())
+    let pulled = pull::pull(&ns.conn, &reference, None, &opts_for(&ns.conn).await)
         .await
         .unwrap();
     assert_eq!(
@@ -354,11 +372,15 @@ async fn pull_busybox_unpacks_records_and_survives_gc() {
     );
 
     // Again: only the manifest is fetched, nothing is downloaded or unpacked.
-    let again = pull::pull(&ns.conn, &reference, None, &opts())
+    let again = pull::pull(&ns.conn, &reference, None, &opts_for(&ns.conn).await)
         .await
         .unwrap();
     assert_eq!(again, pulled);
-    assert_eq!(proxy.take(), (1, 0), "second pull must not download blobs");
+    // (containerd's Transfer resolves with a HEAD and reads the manifest
+    // it has: no GET at all.)
+    let (manifests, blobs) = proxy.take();
+    assert!(manifests <= 1, "second pull: {manifests} manifest GETs");
+    assert_eq!(blobs, 0, "second pull must not download blobs");
 
     // Containerd's GC must leave everything that was pulled in place.
     let content_before = ns.content_digests();
@@ -410,11 +432,13 @@ async fn pull_busybox_unpacks_records_and_survives_gc() {
         pull::find(&ns.conn, &reference, "overlayfs").await.unwrap(),
         None
     );
-    let again = pull::pull(&ns.conn, &reference, None, &opts())
+    let again = pull::pull(&ns.conn, &reference, None, &opts_for(&ns.conn).await)
         .await
         .unwrap();
     assert_eq!(again, pulled);
-    assert_eq!(proxy.take(), (1, 0), "re-unpacking needs no download");
+    let (manifests, blobs) = proxy.take();
+    assert!(manifests <= 1, "re-unpacking: {manifests} manifest GETs");
+    assert_eq!(blobs, 0, "re-unpacking needs no download");
     assert!(ns.snapshots().iter().any(|(k, _, _)| *k == pulled.chain_id));
 }
 
@@ -443,7 +467,7 @@ async fn pulls_a_docker_v2_schema2_image() {
         String::from_utf8_lossy(&push.stderr)
     );
 
-    let pulled = pull::pull(&ns.conn, &reference, None, &opts())
+    let pulled = pull::pull(&ns.conn, &reference, None, &opts_for(&ns.conn).await)
         .await
         .unwrap();
     assert_eq!(pulled.config.cmd, vec!["sh"]);
@@ -472,7 +496,7 @@ async fn pull_from_the_auth_registry_needs_credentials() {
     let ns = Ns::new(&env, "pull-auth");
     let reference = env.auth_image();
 
-    let err = pull::pull(&ns.conn, &reference, None, &opts())
+    let err = pull::pull(&ns.conn, &reference, None, &opts_for(&ns.conn).await)
         .await
         .unwrap_err();
     let msg = err.to_string();
@@ -483,16 +507,26 @@ async fn pull_from_the_auth_registry_needs_credentials() {
         username: env.auth_user.clone(),
         password: "not-the-password".to_string(),
     };
-    let msg = pull::pull(&ns.conn, &reference, Some(&wrong), &opts())
-        .await
-        .unwrap_err()
-        .to_string();
+    let msg = pull::pull(
+        &ns.conn,
+        &reference,
+        Some(&wrong),
+        &opts_for(&ns.conn).await,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(msg.contains("unauthorized"), "{msg}");
     assert!(ns.image_names().is_empty());
 
-    let pulled = pull::pull(&ns.conn, &reference, Some(&creds(&env)), &opts())
-        .await
-        .unwrap();
+    let pulled = pull::pull(
+        &ns.conn,
+        &reference,
+        Some(&creds(&env)),
+        &opts_for(&ns.conn).await,
+    )
+    .await
+    .unwrap();
     assert_eq!(pulled.name, reference);
     assert_eq!(ns.image_names(), vec![reference.clone()]);
     assert!(ns.snapshots().iter().any(|(k, _, _)| *k == pulled.chain_id));
@@ -504,7 +538,7 @@ async fn missing_tag_says_manifest_unknown() {
     let Some(env) = common::env() else { return };
     let ns = Ns::new(&env, "pull-missing");
     let reference = format!("{}/busybox:no-such-tag", env.registry);
-    let err = pull::pull(&ns.conn, &reference, None, &opts())
+    let err = pull::pull(&ns.conn, &reference, None, &opts_for(&ns.conn).await)
         .await
         .unwrap_err();
     let msg = err.to_string();
@@ -514,9 +548,14 @@ async fn missing_tag_says_manifest_unknown() {
     assert!(ns.image_names().is_empty());
     assert!(ns.leases().await.is_empty(), "failed pull left its lease");
 
-    let err = pull::pull(&ns.conn, "127.0.0.1:1/busybox:latest", None, &opts())
-        .await
-        .unwrap_err();
+    let err = pull::pull(
+        &ns.conn,
+        "127.0.0.1:1/busybox:latest",
+        None,
+        &opts_for(&ns.conn).await,
+    )
+    .await
+    .unwrap_err();
     assert!(
         err.to_string()
             .contains("cannot reach registry 127.0.0.1:1"),
@@ -533,7 +572,7 @@ async fn concurrent_pulls_of_one_image_agree() {
     let Some(env) = common::env() else { return };
     let ns = Ns::new(&env, "pull-concurrent");
     let reference = env.image();
-    let o = opts();
+    let o = opts_for(&ns.conn).await;
     let (a, b, c) = tokio::join!(
         pull::pull(&ns.conn, &reference, None, &o),
         pull::pull(&ns.conn, &reference, None, &o),
@@ -572,7 +611,9 @@ def tar(files):
 layers = [
     (tar([("etc", None), ("etc/one", b"one\n"), ("etc/gone", b"x")]), True),
     (tar([("etc", None), ("etc/two", b"two\n"), ("etc/.wh.gone", b"")]), False),
-    (tar([("etc", None), ("etc/one", b"one-v2\n")]), True),
+    # A nonce in the top layer: containerd shares blobs between namespaces,
+    # so two tests pushing the same layer would see each other's downloads.
+    (tar([("etc", None), ("etc/one", b"one-v2\n"), ("etc/nonce", os.urandom(16).hex().encode())]), True),
 ]
 descs, diff_ids = [], []
 for raw, gz in layers:
@@ -682,7 +723,7 @@ async fn pulls_a_multi_platform_multi_layer_index() {
     let img = push_multi_image(&env, dir.path());
     let ns = Ns::new(&env, "pull-multi");
 
-    let pulled = pull::pull(&ns.conn, &img.reference, None, &opts())
+    let pulled = pull::pull(&ns.conn, &img.reference, None, &opts_for(&ns.conn).await)
         .await
         .unwrap();
     assert_eq!(
@@ -767,7 +808,7 @@ async fn pulls_a_multi_platform_multi_layer_index() {
         &img.chain[2],
     ]);
     assert_eq!(ns.snapshots().len(), 2);
-    let again = pull::pull(&ns.conn, &img.reference, None, &opts())
+    let again = pull::pull(&ns.conn, &img.reference, None, &opts_for(&ns.conn).await)
         .await
         .unwrap();
     assert_eq!(again, pulled);
@@ -783,7 +824,7 @@ async fn pulls_a_multi_platform_multi_layer_index() {
     // By digest: a second record, nothing new to unpack.
     let repo = img.reference.trim_end_matches(":v1");
     let by_digest = format!("{repo}@{}", img.index_digest);
-    let pinned = pull::pull(&ns.conn, &by_digest, None, &opts())
+    let pinned = pull::pull(&ns.conn, &by_digest, None, &opts_for(&ns.conn).await)
         .await
         .unwrap();
     assert_eq!(pinned.name, by_digest);
@@ -797,7 +838,7 @@ async fn pulls_a_multi_platform_multi_layer_index() {
             architecture: "s390x".into(),
             variant: None,
         },
-        ..opts()
+        ..opts_for(&ns.conn).await
     };
     let msg = pull::pull(&ns.conn, &img.reference, None, &s390x)
         .await
@@ -880,7 +921,8 @@ async fn lower_layers_are_unpacked_while_the_last_one_still_downloads() {
     let last = held.layers[2].clone();
     let ns = Ns::new(&env, "pull-overlap");
     let (conn, reference) = (ns.conn.clone(), held.reference.clone());
-    let pulling = tokio::spawn(async move { pull::pull(&conn, &reference, None, &opts()).await });
+    let opts = opts_for(&ns.conn).await;
+    let pulling = tokio::spawn(async move { pull::pull(&conn, &reference, None, &opts).await });
 
     let seen = HeldPull::lower_layers_committed(&ns, &pulling).await;
     let held_requests = held.standin.requests(&last);
@@ -934,7 +976,8 @@ async fn a_layer_found_in_the_store_is_held_by_the_pull_until_its_image_is_recor
     assert_eq!(digest, held.layers[0]);
 
     let (conn, reference) = (ns.conn.clone(), held.reference.clone());
-    let pulling = tokio::spawn(async move { pull::pull(&conn, &reference, None, &opts()).await });
+    let opts = opts_for(&ns.conn).await;
+    let pulling = tokio::spawn(async move { pull::pull(&conn, &reference, None, &opts).await });
     let seen = HeldPull::lower_layers_committed(&ns, &pulling).await;
     assert_eq!(seen.len(), 2, "the pull got past layers 0 and 1: {seen:?}");
     delete_lease(&ns.conn, other, true).await;

@@ -61,6 +61,9 @@ impl From<PullError> for RuntimeError {
             PullError::Unavailable { .. } => ErrorKind::Unavailable,
             PullError::Timeout { .. } => ErrorKind::Timeout,
             PullError::Containerd { code, .. } => kind_of_code(code),
+            // The registry's answer relayed by containerd, not containerd's
+            // own state: a NotFound here is the image's, not a record's.
+            PullError::Transfer { .. } => ErrorKind::Other,
         };
         RuntimeError::Pull {
             kind,

@@ -28,6 +28,10 @@ pub struct ContainerdInfo {
     pub revision: String,
     /// `None` for a version string that is not major.minor[.patch].
     pub release: Option<Release>,
+    /// Images are pulled through its Transfer service: 2.0 or later (1.7's
+    /// reaches registries over HTTPS only) with the Transfer and Streaming
+    /// services loaded.
+    pub transfer: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,10 +86,11 @@ pub async fn probe(
         .map_err(|s| not_containerd(status_text(&s)))?
         .into_inner();
     let release = Release::parse(&reply.version);
-    let info = ContainerdInfo {
+    let mut info = ContainerdInfo {
         version: reply.version,
         revision: reply.revision,
         release,
+        transfer: false,
     };
     match info.release {
         Some(r) if r.unsupported() => {
@@ -103,6 +108,9 @@ pub async fn probe(
     check_namespace(conn).await?;
     check_snapshotter(conn, snapshotter).await?;
     log_deprecations(conn).await;
+    if info.release.is_some_and(|r| r.major >= 2) {
+        info.transfer = serves(conn, "transfer").await && serves(conn, "streaming").await;
+    }
     Ok(info)
 }
 
@@ -201,6 +209,31 @@ async fn check_snapshotter(conn: &Conn, snapshotter: &str) -> Result<(), ProbeEr
             ))),
             _ => Ok(()),
         },
+    }
+}
+
+/// Whether containerd's gRPC service plugin `id` loaded. A question that
+/// gets no answer counts as no: the agent then uses its own client.
+async fn serves(conn: &Conn, id: &str) -> bool {
+    let req = PluginsRequest {
+        filters: vec![format!("type==io.containerd.grpc.v1,id=={id}")],
+    };
+    let reply = tokio::time::timeout(
+        CALL_TIMEOUT,
+        IntrospectionClient::new(conn.channel()).plugins(req),
+    )
+    .await;
+    match reply {
+        Ok(Ok(r)) => r
+            .into_inner()
+            .plugins
+            .first()
+            .is_some_and(|p| p.init_err.as_ref().is_none_or(|e| e.code == 0)),
+        Ok(Err(s)) => {
+            tracing::debug!(plugin = id, error = %status_text(&s), "containerd's plugins cannot be listed");
+            false
+        }
+        Err(_) => false,
     }
 }
 

@@ -14,6 +14,7 @@ pub mod agent_image;
 pub mod app_thread;
 #[cfg(test)]
 pub mod ecs_api;
+pub mod images;
 pub mod procs;
 mod selftest;
 
@@ -257,6 +258,18 @@ pub fn ctr_version(env: &TestEnv) -> String {
                 .map(|v| v.trim().to_string())
         })
         .unwrap_or_else(|| panic!("no server version in: {out}"))
+}
+
+/// Whether the agent pulls through containerd's Transfer service on the
+/// test's containerd (2.x, as `probe` decides), where the registry sees
+/// containerd's requests (a HEAD before each manifest GET) instead of ours.
+pub fn pulls_through_transfer(env: &TestEnv) -> bool {
+    let version = ctr_version(env);
+    let v = version.trim_start_matches('v');
+    v.split('.')
+        .next()
+        .and_then(|m| m.parse::<u32>().ok())
+        .is_some_and(|m| m >= 2)
 }
 
 /// Kills every task and deletes every container (and image) in `ns`, then

@@ -375,7 +375,7 @@ async fn round_trip(
     }
 }
 
-async fn abort(conn: &Conn, lease: &str, ref_key: &str) -> Result<(), tonic::Status> {
+pub(super) async fn abort(conn: &Conn, lease: &str, ref_key: &str) -> Result<(), tonic::Status> {
     let req = AbortRequest {
         r#ref: ref_key.to_string(),
     };

@@ -27,6 +27,18 @@ pub enum PullError {
         after: Duration,
     },
 
+    /// containerd's Transfer service failed the pull (2.x). `summary` is
+    /// the cause in our own pull's words (`manifest unknown`,
+    /// `unauthorized`) where containerd's message shows it, so that a
+    /// task's stopped reason reads alike on every containerd.
+    #[error("{reference}: {summary} (containerd: {message})")]
+    Transfer {
+        reference: String,
+        summary: String,
+        code: Code,
+        message: String,
+    },
+
     /// containerd refused a call.
     #[error("containerd {op} failed: {code:?}: {message}")]
     Containerd {
@@ -72,7 +84,7 @@ impl PullError {
     /// containerd could not write the content or the unpacked layers: ENOSPC
     /// reaches the client only as this text in an Unknown status.
     pub fn is_disk_full(&self) -> bool {
-        matches!(self, PullError::Containerd { message, .. } if message.contains("no space left on device"))
+        matches!(self, PullError::Containerd { message, .. } | PullError::Transfer { message, .. } if message.contains("no space left on device"))
     }
 
     /// Map a containerd gRPC status, keeping the codes that callers act on.

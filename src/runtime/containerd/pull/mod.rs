@@ -1,14 +1,24 @@
-//! Client-side image pulls into containerd (1.6 has no Transfer service):
-//! resolve and fetch from the registry (`crate::image`), write blobs into
-//! containerd's content store under a lease with the GC labels that keep
-//! them, unpack the layers into snapshots, and record the image, as `ctr pull`
-//! and nerdctl do.
+//! Image pulls into containerd, one of two ways under the same lease,
+//! attempts, timeouts and errors:
+//!
+//! - on 1.6 and 1.7, our own client: resolve and fetch from the registry
+//!   (`crate::image`), write blobs into containerd's content store with the
+//!   GC labels that keep them, unpack each layer as soon as it and the ones
+//!   below are in (`overlap`, `unpack`), and record the image, as `ctr
+//!   pull` and nerdctl do (1.6 has no Transfer service; 1.7's reaches
+//!   registries over HTTPS only);
+//! - on 2.x, containerd's Transfer service (`transfer`), measured faster
+//!   there (BENCHMARKS.md, `pull-transfer`).
 
 mod content;
 mod error;
+mod find;
 mod labels;
 mod lease;
+mod options;
 mod overlap;
+mod streams;
+mod transfer;
 mod unpack;
 
 use std::collections::HashMap;
@@ -16,9 +26,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use containerd_client::services::v1::images_client::ImagesClient;
-use containerd_client::services::v1::{
-    CreateImageRequest, GetImageRequest, Image, UpdateImageRequest,
-};
+use containerd_client::services::v1::{CreateImageRequest, Image, UpdateImageRequest};
 use containerd_client::types::Descriptor as CdDescriptor;
 use futures_util::StreamExt as _;
 use tokio::sync::Semaphore;
@@ -27,21 +35,22 @@ use tonic::Code;
 use super::Conn;
 use crate::backoff::Backoff;
 use crate::config::RegistryCredentials;
-use crate::image::manifest::{self, Parsed, MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES};
+use crate::image::manifest::{self, Parsed, MAX_CONFIG_BYTES};
 use crate::image::registry::{FetchedManifest, RegistryClient};
-use crate::image::{Platform, RegistryError};
+use crate::image::RegistryError;
 use crate::task::container::PulledImage;
 use crate::task::image_ref::{parse_reference, Reference};
 
 pub use error::PullError;
+pub use find::{find, find_parsed};
+pub use options::{PullOptions, PullTimeouts};
 
 use content::{ref_key, Store, Written};
+use find::{parse, MAX_INDEX_DEPTH};
 use lease::{Lease, LEASE_EXPIRY};
 
 /// Layers downloaded at once, as Docker and containerd default to.
 const CONCURRENT_DOWNLOADS: usize = 3;
-/// Indexes nested in indexes are legal but rare; refuse absurd depths.
-const MAX_INDEX_DEPTH: usize = 4;
 
 /// The Go agent's image pull retries (dockerapi `maximumPullRetries`,
 /// `minimumPullRetryDelay` ...): 5 attempts, waiting 1.1s doubling up to 5s,
@@ -50,51 +59,6 @@ pub const PULL_ATTEMPTS: u32 = 5;
 const RETRY_MIN: Duration = Duration::from_millis(1100);
 const RETRY_MAX: Duration = Duration::from_secs(5);
 const RETRY_JITTER: f64 = 0.2;
-
-/// How long a pull may take, as the Go agent bounds it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PullTimeouts {
-    /// The whole pull, every attempt included (ECS_IMAGE_PULL_TIMEOUT).
-    pub whole: Duration,
-    /// One attempt until the registry has answered with the manifest (the
-    /// Go agent's DockerPullBeginTimeout, for pulls that never start).
-    pub begin: Duration,
-    /// The longest wait for the registry's next bytes once an attempt has
-    /// begun (ECS_IMAGE_PULL_INACTIVITY_TIMEOUT).
-    pub inactivity: Duration,
-}
-
-impl Default for PullTimeouts {
-    fn default() -> Self {
-        PullTimeouts {
-            whole: Duration::from_secs(2 * 3600),
-            begin: Duration::from_secs(5 * 60),
-            inactivity: Duration::from_secs(60),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PullOptions {
-    /// containerd snapshotter to unpack into, normally `overlayfs`.
-    pub snapshotter: String,
-    /// `host[:port]` of registries spoken to in plain HTTP (loopback always is).
-    pub insecure_registries: Vec<String>,
-    /// Which image to take from a multi-platform index.
-    pub platform: Platform,
-    pub timeouts: PullTimeouts,
-}
-
-impl Default for PullOptions {
-    fn default() -> Self {
-        PullOptions {
-            snapshotter: "overlayfs".to_string(),
-            insecure_registries: Vec::new(),
-            platform: Platform::host(),
-            timeouts: PullTimeouts::default(),
-        }
-    }
-}
 
 /// Pull `reference` into containerd and unpack it. Blobs and snapshots already
 /// present are not fetched or unpacked again. The returned `digest` is that
@@ -182,7 +146,12 @@ async fn attempts(
     let mut backoff = Backoff::go(RETRY_MIN, RETRY_MAX, RETRY_JITTER);
     let mut attempt = 1;
     loop {
-        match attempt_once(conn, lease, r, creds, opts).await {
+        let attempted = if opts.transfer {
+            transfer::attempt(conn, lease, r, creds, opts).await
+        } else {
+            attempt_once(conn, lease, r, creds, opts).await
+        };
+        match attempted {
             Err(e) if attempt < PULL_ATTEMPTS && e.is_retriable() => {
                 let wait = backoff.next(rand::random::<f64>());
                 tracing::warn!(
@@ -241,86 +210,6 @@ async fn attempt_once(
     }
     .run(top)
     .await
-}
-
-/// The image if containerd has it recorded, its blobs present and its top
-/// snapshot unpacked in `snapshotter`. Never touches the network.
-pub async fn find(
-    conn: &Conn,
-    reference: &str,
-    snapshotter: &str,
-) -> Result<Option<PulledImage>, PullError> {
-    let r = parse_reference(reference).map_err(RegistryError::from)?;
-    find_parsed(conn, &r, snapshotter).await
-}
-
-/// [`find`] of a reference already parsed.
-pub async fn find_parsed(
-    conn: &Conn,
-    reference: &Reference,
-    snapshotter: &str,
-) -> Result<Option<PulledImage>, PullError> {
-    find_inner(conn, reference, snapshotter)
-        .await
-        .map_err(|e| e.with_socket(conn.socket()))
-}
-
-async fn find_inner(
-    conn: &Conn,
-    r: &Reference,
-    snapshotter: &str,
-) -> Result<Option<PulledImage>, PullError> {
-    let name = r.to_string();
-    let res = ImagesClient::new(conn.channel())
-        .get(conn.request(GetImageRequest { name: name.clone() }))
-        .await;
-    let image = match res {
-        Ok(resp) => resp.into_inner().image,
-        Err(s) if s.code() == Code::NotFound => return Ok(None),
-        Err(s) => return Err(PullError::grpc("image get", s)),
-    };
-    let Some(target) = image.and_then(|i| i.target) else {
-        return Ok(None);
-    };
-    let store = Store::new(conn, "");
-    let platform = Platform::host();
-    let mut media_type = target.media_type.clone();
-    let mut digest = target.digest.clone();
-    let mut depth = 0;
-    let m = loop {
-        let Some(bytes) = store.read_all(&digest, MAX_MANIFEST_BYTES).await? else {
-            return Ok(None);
-        };
-        match parse(r, Some(&media_type), &bytes)? {
-            Parsed::Manifest(m) => break m,
-            Parsed::Index(idx) => {
-                depth += 1;
-                if depth > MAX_INDEX_DEPTH {
-                    return Err(PullError::bad_image(r, "indexes nested too deep"));
-                }
-                let (_, d) = manifest::select_manifest(&idx, &platform)
-                    .map_err(|e| RegistryError::manifest(r, e))?;
-                media_type = d.media_type.clone();
-                digest = d.digest.clone();
-            }
-        }
-    };
-    let Some(config_bytes) = store.read_all(&m.config.digest, MAX_CONFIG_BYTES).await? else {
-        return Ok(None);
-    };
-    let cfg = manifest::parse_config(&config_bytes).map_err(|e| RegistryError::manifest(r, e))?;
-    let Some(chain_id) = manifest::chain_ids(&cfg.diff_ids).pop() else {
-        return Ok(None);
-    };
-    if !unpack::exists(conn, snapshotter, &chain_id).await? {
-        return Ok(None);
-    }
-    Ok(Some(PulledImage {
-        name,
-        digest: target.digest,
-        chain_id,
-        config: cfg.config,
-    }))
 }
 
 struct Puller<'a> {
@@ -606,10 +495,6 @@ impl Puller<'_> {
             message: format!("image record {name} keeps disappearing while it is updated"),
         })
     }
-}
-
-fn parse(r: &Reference, content_type: Option<&str>, bytes: &Bytes) -> Result<Parsed, PullError> {
-    Ok(manifest::parse_manifest(content_type, bytes).map_err(|e| RegistryError::manifest(r, e))?)
 }
 
 fn media_type_of(p: &Parsed) -> String {
