@@ -109,7 +109,7 @@ TARGETS = {
     "binary": "<= 20 MiB",
     "cpu-100": "<= 1% of a core",
     "pull": ">= 1.0x ctr speed",
-    "pull-transfer": "agent <= 1.0x Transfer",
+    "pull-transfer": "agent <= 1.1x Transfer",
     "restart": "<= 2 s, 0 restarted",
     "stopped": "0 processes 1 s after the exit",
     "health-100": "agent <= 1% of a core",

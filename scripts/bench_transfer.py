@@ -1,6 +1,9 @@
-"""The Transfer item of scripts/bench (issue 17): does containerd's Transfer
-service (1.7+; measured on 2.x) pull faster than the agent's own client-side
-pull?
+"""The Transfer item of scripts/bench (issue 17): the agent's pull against
+containerd's Transfer service on the same containerd. It decided that 2.x
+pulls go through Transfer (it was 1.5x faster than the agent's own
+client-side pull on 2.1); since then it measures what the agent adds around
+Transfer (its streams, lease, attempts and reading the image back), held to
+the 1.1x the start rows allow over `ctr`.
 
 One image (the pull item's shape: busybox plus N layers of random data) is
 pushed once to the test registry and pulled again and again on the same
@@ -243,5 +246,5 @@ def row(res, target, verdict):
         f"{t['s']:.2f} s; {cpu(t, 'ctr')} (ctr --local {lo['s']:.2f} s; {cpu(lo, 'ctr')})",
         f"{a['s'] / t['s']:.2f}x time",
         target,
-        verdict(a["s"] <= t["s"]),
+        verdict(a["s"] <= 1.1 * t["s"]),
     )
