@@ -20,10 +20,6 @@ use crate::task::{ContainerStatus, Task};
 
 use super::inner::{now_ms, Inner, Msg};
 
-/// The exec id of every probe: one runs at a time per container, and a
-/// leftover of a killed agent is found (and removed) under the same id.
-pub(crate) const EXEC_ID: &str = "ecs-health-check";
-
 /// The health check loops of one task's containers, by container index.
 pub(crate) struct HealthLoops {
     /// Dropping a sender stops its loop (between probes, never mid-probe,
@@ -135,7 +131,7 @@ impl Probe {
     ) -> (CheckResult, bool) {
         let start_ms = now_ms();
         let outcome = runtime
-            .exec(&self.id, EXEC_ID, argv, self.check.timeout, MAX_OUTPUT_LEN)
+            .health_check(&self.id, argv, self.check.timeout, MAX_OUTPUT_LEN)
             .await;
         let end_ms = now_ms();
         match outcome {

@@ -64,6 +64,11 @@ pub struct NamespaceHolder {
     pub cgroup_parent: Option<String>,
 }
 
+/// The exec id of every health check probe run as an exec: one runs at a
+/// time per container, and a leftover of a killed agent is found (and
+/// removed) under the same id.
+pub const HEALTH_CHECK_EXEC_ID: &str = "ecs-health-check";
+
 /// The runtime as the engine uses it. Implementations must be cheap to clone
 /// behind an `Arc` and safe to call concurrently.
 pub trait ContainerRuntime: Send + Sync + 'static {
@@ -146,6 +151,19 @@ pub trait ContainerRuntime: Send + Sync + 'static {
         timeout: std::time::Duration,
         output_cap: usize,
     ) -> impl Future<Output = Result<ExecOutcome, RuntimeError>> + Send;
+
+    /// One health check probe of `args` in the running container `id`,
+    /// with [`exec`](Self::exec)'s semantics; a runtime may run it some
+    /// cheaper way than a fresh exec (containerd: a runner in the container).
+    fn health_check(
+        &self,
+        id: &str,
+        args: &[String],
+        timeout: std::time::Duration,
+        output_cap: usize,
+    ) -> impl Future<Output = Result<ExecOutcome, RuntimeError>> + Send {
+        self.exec(id, HEALTH_CHECK_EXEC_ID, args, timeout, output_cap)
+    }
 
     /// The ids of everything the runtime holds in its namespace: every
     /// container record (namespace holders included) and every writable

@@ -170,4 +170,7 @@ pub struct ContainerSpec {
     /// pseudoTerminal: the shim gives the process a terminal and copies
     /// what it prints to the log.
     pub tty: bool,
+    /// The container has a health check: the runtime may mount its check
+    /// runner into it.
+    pub health_runner: bool,
 }

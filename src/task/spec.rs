@@ -91,6 +91,7 @@ pub fn container_spec(
         task_shm: None,
         linux: def.linux.clone(),
         tty: def.tty,
+        health_runner: def.health_check.is_some(),
     }
 }
 

@@ -189,8 +189,9 @@ fn a_health_check_gates_its_dependent_survives_kill_9_and_turns_the_task_unhealt
     wait_health(&agent, &arn, "hang", "UNHEALTHY");
 
     // The checks resume: hang's probes time out again in the new process,
-    // and no probe is left behind (a leftover of the killed agent's exec id
-    // is killed and deleted): at most the main process and one probe.
+    // and no probe is left behind (the killed agent's runner is replaced,
+    // and its check dies with it): at most the main process, the check
+    // runner and the one check it runs.
     wait_until(Duration::from_secs(20), Duration::from_millis(200), || {
         (metric(
             &agent,
@@ -200,7 +201,7 @@ fn a_health_check_gates_its_dependent_survives_kill_9_and_turns_the_task_unhealt
     });
     for _ in 0..5 {
         let ps = processes(&agent, &env, &hang_id);
-        assert!(ps.len() <= 2, "leftover probe processes in hang: {ps:?}");
+        assert!(ps.len() <= 3, "leftover probe processes in hang: {ps:?}");
         std::thread::sleep(Duration::from_millis(300));
     }
     // web's checks (each an exec) ran every second all along; none is left.
@@ -216,5 +217,76 @@ fn a_health_check_gates_its_dependent_survives_kill_9_and_turns_the_task_unhealt
         common::describe_task(&aws, &agent, &arn).filter(|t| t["healthStatus"] == "UNHEALTHY")
     });
     assert_eq!(described(&t, "web")["healthStatus"], "UNHEALTHY", "{t}");
+    common::stop_task(&aws, &agent, &arn);
+}
+
+/// The pid of `id`'s process with exec id `exec_id`, as `ctr tasks ps`
+/// shows it (`PID  &ProcessDetails{ExecID:...}`).
+fn exec_pid(agent: &Agent, env: &common::TestEnv, id: &str, exec_id: &str) -> Option<u32> {
+    processes(agent, env, id)
+        .iter()
+        .find(|l| l.contains(&format!("ExecID:{exec_id},")))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+}
+
+/// Issue 15's cost: every probe of a container goes through one runner
+/// exec'd into it once (src/runtime/containerd/runner.rs), not an exec of
+/// its own: containerd sees the runner and never a probe's exec. A runner
+/// that dies (killed here from the host) costs one probe run as an exec and
+/// is replaced; the container stays HEALTHY throughout.
+#[test]
+fn probes_go_through_one_runner_per_container_which_is_replaced_if_it_dies() {
+    let Some(env) = common::env() else { return };
+    let local = EcsLocal::start(&env);
+    let agent = Agent::start(&env, &local, &[]);
+    let aws = Aws::new(&env, &local);
+    agent.wait_registered(&aws, START);
+    let input = json!({"family": "runner", "networkMode": "host", "containerDefinitions": [
+        {"name": "web", "image": env.image(), "memory": 32, "essential": true,
+         "command": ["sleep", "3600"],
+         "healthCheck": {"command": ["CMD-SHELL", "echo ok from $(pwd)"],
+                         "interval": 1, "timeout": 2, "retries": 1}}
+    ]});
+    let td = local.register_task_definition_unchecked(&input);
+    let arn = common::run_task(&aws, &agent, &td);
+    common::wait_task_status(&aws, &agent, &arn, "RUNNING", START);
+    let web = wait_health(&agent, &arn, "web", "HEALTHY");
+    assert_eq!(web["output"], "ok from /\n", "{web}");
+    let id = container(&agent, &arn, "web")
+        .and_then(|c| c["DockerId"].as_str().map(str::to_string))
+        .expect("web's id");
+
+    // Five probes: every one through the runner, none as an exec.
+    let passed = |agent: &Agent| metric(agent, "ecs_agent_health_checks_total{result=\"passed\"}");
+    let first = exec_pid(&agent, &env, &id, "ecs-health-runner").expect("a runner");
+    let start = passed(&agent);
+    wait_until(Duration::from_secs(20), Duration::from_millis(100), || {
+        let ps = processes(&agent, &env, &id);
+        assert!(
+            !ps.iter().any(|l| l.contains("ExecID:ecs-health-check,")),
+            "a probe ran as an exec: {ps:?}"
+        );
+        (passed(&agent) >= start + 5.0).then_some(())
+    });
+    assert_eq!(
+        exec_pid(&agent, &env, &id, "ecs-health-runner"),
+        Some(first)
+    );
+
+    // The runner dies: a new one takes over, and the status never changes.
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &first.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let start = passed(&agent);
+    let second = wait_until(Duration::from_secs(20), Duration::from_millis(100), || {
+        let c = container(&agent, &arn, "web").expect("web");
+        assert_eq!(c["Health"]["status"], "HEALTHY", "{c}");
+        exec_pid(&agent, &env, &id, "ecs-health-runner")
+            .filter(|p| *p != first && passed(&agent) >= start + 3.0)
+    });
+    assert_ne!(second, first);
     common::stop_task(&aws, &agent, &arn);
 }

@@ -882,6 +882,7 @@ async fn containerd_containers_in_task_namespaces() {
         task_shm: None,
         linux: Default::default(),
         tty: false,
+        health_runner: false,
     };
     let web_cmd = [
         "sh",

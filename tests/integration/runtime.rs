@@ -81,6 +81,7 @@ impl Fixture {
             task_shm: None,
             linux: Default::default(),
             tty: false,
+            health_runner: false,
         }
     }
 
@@ -800,6 +801,7 @@ async fn exit_events_resume_after_containerd_restarts() {
         task_shm: None,
         linux: Default::default(),
         tty: false,
+        health_runner: false,
     };
     let mut exits = rt.subscribe_exits().await.unwrap();
     rt.create(&spec("before")).await.unwrap();

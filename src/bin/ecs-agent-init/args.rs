@@ -6,6 +6,8 @@ use std::ffi::OsString;
 
 /// The agent starts the task's namespace holder with this (see main.rs).
 pub const PAUSE_FLAG: &str = "--pause";
+/// `--health-runner <timeout ms> <output cap> -- <check...>` (health.rs).
+pub const HEALTH_FLAG: &str = "--health-runner";
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -18,6 +20,12 @@ pub enum Mode {
     },
     /// Hold the task's PID and IPC namespaces: reap, and leave on SIGTERM.
     Pause,
+    /// Run `program` each time the agent asks (health.rs).
+    Health {
+        timeout_ms: u64,
+        cap: usize,
+        program: Vec<OsString>,
+    },
 }
 
 /// `argv` without the program name; `group_env`: `TINI_KILL_PROCESS_GROUP`.
@@ -34,6 +42,7 @@ pub fn parse(
                 program.extend(argv);
                 break;
             }
+            Some(HEALTH_FLAG) if program.is_empty() => return health(argv),
             Some(PAUSE_FLAG) if program.is_empty() => {
                 if let Some(extra) = argv.next() {
                     return Err(format!("{PAUSE_FLAG} takes no arguments, got {extra:?}"));
@@ -55,6 +64,30 @@ pub fn parse(
         return Err("no program to run".into());
     }
     Ok(Mode::Run { program, to_group })
+}
+
+fn health(mut argv: impl Iterator<Item = OsString>) -> Result<Mode, String> {
+    let mut number = |what: &str| -> Result<u64, String> {
+        let arg = argv.next().ok_or(format!("{HEALTH_FLAG}: no {what}"))?;
+        arg.to_str()
+            .and_then(|s| s.parse().ok())
+            .ok_or(format!("{HEALTH_FLAG}: {what} {arg:?} is not a number"))
+    };
+    let timeout_ms = number("timeout")?;
+    let cap = number("output cap")? as usize;
+    match argv.next() {
+        Some(dd) if dd == "--" => {}
+        _ => return Err(format!("{HEALTH_FLAG}: expected -- before the check")),
+    }
+    let program: Vec<OsString> = argv.collect();
+    if program.is_empty() {
+        return Err(format!("{HEALTH_FLAG}: no check to run"));
+    }
+    Ok(Mode::Health {
+        timeout_ms,
+        cap,
+        program,
+    })
 }
 
 #[cfg(test)]
@@ -100,6 +133,23 @@ mod tests {
             Ok(run(&["app"], false))
         );
         assert_eq!(parse_strs(&["--pause"], None), Ok(Mode::Pause));
+        assert_eq!(
+            parse_strs(
+                &["--health-runner", "5000", "4096", "--", "sh", "-c", "true"],
+                None
+            ),
+            Ok(Mode::Health {
+                timeout_ms: 5000,
+                cap: 4096,
+                program: ["sh", "-c", "true"].iter().map(OsString::from).collect(),
+            })
+        );
+        assert!(parse_strs(&["--health-runner", "5s", "1", "--", "x"], None)
+            .unwrap_err()
+            .contains("not a number"));
+        assert!(parse_strs(&["--health-runner", "1", "1", "--"], None)
+            .unwrap_err()
+            .contains("no check"));
     }
 
     #[test]

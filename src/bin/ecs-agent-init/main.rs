@@ -12,6 +12,9 @@
 //! kernel does not deliver it signals it has no handler for (SIGTERM from a
 //! task stop is lost until the SIGKILL) and nothing reaps orphans.
 //!
+//! With `--health-runner` it is the agent's health check runner in a
+//! container (health.rs).
+//!
 //! With `--pause` it runs no command: it is PID 1 of a namespace that the
 //! containers of a task with `pidMode`/`ipcMode` `task` join (the Go agent
 //! uses its pause container for that), reaps what is orphaned there, and
@@ -23,6 +26,7 @@
 //! also builds it as a bin so that clippy and `cargo test --bins` cover it.
 
 mod args;
+mod health;
 mod status;
 mod sys;
 
@@ -52,6 +56,14 @@ fn main() {
 }
 
 fn run(mode: Mode) -> i32 {
+    if let Mode::Health {
+        timeout_ms,
+        cap,
+        program,
+    } = &mode
+    {
+        return health::serve(std::time::Duration::from_millis(*timeout_ms), *cap, program);
+    }
     // Every signal but the synchronous ones waits for us in sigtimedwait.
     let set = sys::SigSet::all_but(&NOT_FORWARDED);
     let old_mask = match sys::block(&set) {
@@ -65,6 +77,7 @@ fn run(mode: Mode) -> i32 {
     }
     let (child, to_group) = match mode {
         Mode::Pause => return pause(&set),
+        Mode::Health { .. } => return 1,
         Mode::Run { program, to_group } => {
             sys::ignore_tty_signals();
             let mut cmd = Command::new(&program[0]);

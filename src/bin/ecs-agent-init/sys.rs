@@ -10,6 +10,7 @@ const SIG_DFL: usize = 0;
 const SIG_IGN: usize = 1;
 const WNOHANG: i32 = 1;
 const PR_SET_CHILD_SUBREAPER: i32 = 36;
+const PR_SET_PDEATHSIG: i32 = 1;
 const EINTR: i32 = 4;
 const EAGAIN: i32 = 11;
 const ECHILD: i32 = 10;
@@ -156,6 +157,15 @@ pub fn pid() -> i32 {
 pub fn become_subreaper() -> io::Result<()> {
     // SAFETY: prctl with integer arguments.
     if unsafe { prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// In the child between fork and exec: SIGKILL when the parent dies.
+pub fn die_with_parent() -> io::Result<()> {
+    // SAFETY: prctl with integer arguments.
+    if unsafe { prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0) } != 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(())

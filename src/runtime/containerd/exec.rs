@@ -32,7 +32,8 @@ use super::lifecycle::exit_code;
 use super::Conn;
 use crate::runtime::{ErrorKind, ExecOutcome, RuntimeError};
 
-const PROCESS_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spec/1/Process";
+pub(super) const PROCESS_TYPE_URL: &str =
+    "types.containerd.io/opencontainers/runtime-spec/1/Process";
 const SIGKILL: u32 = 9;
 /// How long a SIGKILLed process gets to be reaped.
 const KILL_WAIT: Duration = Duration::from_secs(5);
@@ -40,7 +41,7 @@ const KILL_WAIT: Duration = Duration::from_secs(5);
 /// shim copies it on its own time; a child left behind may hold the pipe).
 const OUTPUT_GRACE: Duration = Duration::from_millis(500);
 
-fn exec_err(id: &str, kind: ErrorKind, message: String) -> RuntimeError {
+pub(super) fn exec_err(id: &str, kind: ErrorKind, message: String) -> RuntimeError {
     RuntimeError::Exec {
         id: id.to_string(),
         kind,
@@ -255,9 +256,11 @@ async fn kill(conn: &Conn, id: &str, exec_id: &str) -> Result<(), RuntimeError> 
         .await
     {
         Ok(_) => Ok(()),
-        // Exited meanwhile.
+        // Exited meanwhile, or never started (a start that failed).
         Err(s)
-            if s.code() == Code::NotFound || s.message().contains("process already finished") =>
+            if s.code() == Code::NotFound
+                || s.message().contains("process already finished")
+                || s.message().contains("process not created") =>
         {
             Ok(())
         }
@@ -283,7 +286,7 @@ async fn delete(conn: &Conn, id: &str, exec_id: &str) -> Result<(), RuntimeError
 }
 
 /// Kills, reaps and deletes the exec process, whatever state it is in.
-async fn discard(conn: &Conn, id: &str, exec_id: &str) -> Result<(), RuntimeError> {
+pub(super) async fn discard(conn: &Conn, id: &str, exec_id: &str) -> Result<(), RuntimeError> {
     kill(conn, id, exec_id).await?;
     let _ = tokio::time::timeout(KILL_WAIT, wait(conn, id, exec_id)).await;
     delete(conn, id, exec_id).await
@@ -306,19 +309,12 @@ async fn read_capped(reader: &mut tokio::net::unix::pipe::Receiver, out: &mut Ve
 
 /// The container's process spec (`process` of its OCI spec) with `args`
 /// in place of its own and no terminal: what Docker's exec inherits.
-async fn process_spec(conn: &Conn, id: &str, args: &[String]) -> Result<Vec<u8>, RuntimeError> {
-    let container = ContainersClient::new(conn.channel())
-        .get(conn.request(GetContainerRequest { id: id.to_string() }))
-        .await
-        .map_err(|s| from_status(s, |k, m| exec_err(id, k, m)))?
-        .into_inner()
-        .container
-        .ok_or_else(|| exec_err(id, ErrorKind::NotFound, "no container record".into()))?;
-    let spec = container
-        .spec
-        .ok_or_else(|| exec_err(id, ErrorKind::Other, "the container has no spec".into()))?;
-    let mut spec: serde_json::Value = serde_json::from_slice(&spec.value)
-        .map_err(|e| exec_err(id, ErrorKind::Other, format!("reading its OCI spec: {e}")))?;
+pub(super) async fn process_spec(
+    conn: &Conn,
+    id: &str,
+    args: &[String],
+) -> Result<Vec<u8>, RuntimeError> {
+    let mut spec = spec_json(conn, id).await?;
     let process = spec
         .get_mut("process")
         .and_then(serde_json::Value::as_object_mut)
@@ -335,6 +331,22 @@ async fn process_spec(conn: &Conn, id: &str, args: &[String]) -> Result<Vec<u8>,
     })
 }
 
+/// Container `id`'s OCI spec as containerd keeps it.
+pub(super) async fn spec_json(conn: &Conn, id: &str) -> Result<serde_json::Value, RuntimeError> {
+    let container = ContainersClient::new(conn.channel())
+        .get(conn.request(GetContainerRequest { id: id.to_string() }))
+        .await
+        .map_err(|s| from_status(s, |k, m| exec_err(id, k, m)))?
+        .into_inner()
+        .container
+        .ok_or_else(|| exec_err(id, ErrorKind::NotFound, "no container record".into()))?;
+    let spec = container
+        .spec
+        .ok_or_else(|| exec_err(id, ErrorKind::Other, "the container has no spec".into()))?;
+    serde_json::from_slice(&spec.value)
+        .map_err(|e| exec_err(id, ErrorKind::Other, format!("reading its OCI spec: {e}")))
+}
+
 /// The FIFO of `exec_id` in container `id` (one run at a time per pair),
 /// readable by root only: made on first use, then reused. A FIFO holds no
 /// data once both ends are closed, so a reused one starts empty; only a
@@ -342,8 +354,13 @@ async fn process_spec(conn: &Conn, id: &str, args: &[String]) -> Result<Vec<u8>,
 /// child) could still write into the next run's, as it could into a shared
 /// terminal.
 async fn reusable_fifo(dir: &Path, id: &str, exec_id: &str) -> std::io::Result<PathBuf> {
+    fifo(dir, id, &format!("{exec_id}.out")).await
+}
+
+/// The FIFO `name` of container `id`, made on first use.
+pub(super) async fn fifo(dir: &Path, id: &str, name: &str) -> std::io::Result<PathBuf> {
     let dir = dir.join(id);
-    let path = dir.join(format!("{exec_id}.out"));
+    let path = dir.join(name);
     if is_fifo(&path) {
         return Ok(path);
     }

@@ -43,6 +43,7 @@ pub mod probe;
 pub mod pull;
 mod restart;
 mod rootfs;
+pub mod runner;
 mod seccomp;
 pub mod user;
 pub mod version;
@@ -78,6 +79,8 @@ pub struct ContainerdRuntime {
     exec_specs: std::sync::Arc<exec_specs::ExecSpecs>,
     /// Waiters for exec'd processes' exits from the event stream.
     exec_exits: std::sync::Arc<exec_exits::ExecExits>,
+    /// The health check runners in containers.
+    runners: std::sync::Arc<runner::Runners>,
 }
 
 impl ContainerdRuntime {
@@ -94,6 +97,7 @@ impl ContainerdRuntime {
             exec_dir: std::env::temp_dir().join("ecs-agent-exec"),
             exec_specs: Default::default(),
             exec_exits: Default::default(),
+            runners: Default::default(),
         }
     }
 
@@ -142,6 +146,7 @@ impl ContainerRuntime for ContainerdRuntime {
 
     async fn create(&self, spec: &ContainerSpec) -> Result<(), RuntimeError> {
         self.exec_specs.forget(&spec.id);
+        self.runners.forget(&spec.id);
         exec::forget_fifos(&self.exec_dir, &spec.id);
         // containerd removes a deleted task's shim directory asynchronously; an
         // id made again right after (a half-made container redone after an
@@ -199,6 +204,7 @@ impl ContainerRuntime for ContainerdRuntime {
 
     async fn remove(&self, id: &str) -> Result<(), RuntimeError> {
         self.exec_specs.forget(id);
+        self.runners.forget(id);
         exec::forget_fifos(&self.exec_dir, id);
         lifecycle::remove(&self.conn, &self.pull.snapshotter, id).await
     }
@@ -231,6 +237,28 @@ impl ContainerRuntime for ContainerdRuntime {
             specs: &self.exec_specs,
             exits: &self.exec_exits,
         };
+        exec::exec(&execs, id, exec_id, args, timeout, output_cap).await
+    }
+
+    async fn health_check(
+        &self,
+        id: &str,
+        args: &[String],
+        timeout: std::time::Duration,
+        output_cap: usize,
+    ) -> Result<crate::runtime::ExecOutcome, RuntimeError> {
+        let execs = exec::Execs {
+            conn: &self.conn,
+            fifo_dir: &self.exec_dir,
+            specs: &self.exec_specs,
+            exits: &self.exec_exits,
+        };
+        if let Some(outcome) =
+            runner::probe(&execs, &self.runners, id, args, timeout, output_cap).await
+        {
+            return outcome;
+        }
+        let exec_id = crate::runtime::HEALTH_CHECK_EXEC_ID;
         exec::exec(&execs, id, exec_id, args, timeout, output_cap).await
     }
 

@@ -821,6 +821,22 @@ fn mounts(spec: &ContainerSpec, inputs: &SpecInputs) -> Result<Vec<Mount>, SpecE
                 .build()?,
         );
     }
+    // The health check runner (runner.rs) is the same program as the init.
+    if let (true, Some(init)) = (spec.health_runner, &inputs.init) {
+        m.push(
+            MountBuilder::default()
+                .destination(super::runner::RUNNER_PATH)
+                .typ("bind")
+                .source(init.clone())
+                .options(vec![
+                    "bind".to_string(),
+                    "ro".to_string(),
+                    "nosuid".to_string(),
+                    "nodev".to_string(),
+                ])
+                .build()?,
+        );
+    }
     // Last, as Docker appends it: over whatever the task mounts at /sbin.
     if let (true, Some(init)) = (uses_init(spec), &inputs.init) {
         m.push(
@@ -872,6 +888,7 @@ mod tests {
             task_shm: None,
             linux: Default::default(),
             tty: false,
+            health_runner: false,
         }
     }
 
