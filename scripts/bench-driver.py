@@ -285,6 +285,13 @@ def shim_pids(ns):
     return [pid for pid, _ in procscan.processes(serves)]
 
 
+def runner_pids():
+    """The agent's health check runners in containers (src/runtime/containerd/
+    runner.rs): its helper exec'd as `/dev/.ecs-agent-health-runner
+    --health-runner ...`. The checks they fork are their children."""
+    return [pid for pid, _ in procscan.processes(lambda argv: b"--health-runner" in argv)]
+
+
 def alive(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -1225,7 +1232,8 @@ disabled_plugins = [
         """Runs n tasks of `family`, waits until they run (and, with checks,
         are all HEALTHY), then measures CPU over the window: the agent,
         containerd, the shims themselves, and what the shims reaped (the runc
-        processes of each exec and the probes: the exec path's cost)."""
+        processes of each exec and the probes: the exec path's cost), and the
+        health check runners with the checks they ran (the runner path's)."""
         arns = []
         while len(arns) < n:
             arns += self.run_tasks(family, min(10, n - len(arns)))
@@ -1237,26 +1245,34 @@ disabled_plugins = [
             wait_for(f"{n} tasks HEALTHY", 180, 0.5, healthy)
         time.sleep(self.mode["settle_s"])
         shims = shim_pids(AGENT_NS)
+        runners = runner_pids()
 
         def sample():
-            own = children = 0.0
+            own = children = runs = 0.0
             for pid in shims:
                 try:
                     o, c = proc_cpu_children_s(pid)
                 except OSError:
                     continue
                 own, children = own + o, children + c
-            return proc_cpu_s(self.agent_pid), proc_cpu_s(self.containerd_pid), own, children
+            for pid in runners:
+                try:
+                    o, c = proc_cpu_children_s(pid)
+                except OSError:
+                    continue
+                runs += o + c
+            return proc_cpu_s(self.agent_pid), proc_cpu_s(self.containerd_pid), own, children, runs
 
         window = self.mode["cpu_window_s"]
         before, t0 = sample(), time.monotonic()
         time.sleep(window)
         after, elapsed = sample(), time.monotonic() - t0
-        agent, containerd, shim_own, shim_children = (a - b for a, b in zip(after, before))
+        agent, containerd, shim_own, shim_children, runs = (a - b for a, b in zip(after, before))
         self.stop_all_tasks(timeout=300)
         return {
             "window_s": elapsed, "tasks": n, "shims": len(shims), "agent_s": agent,
             "containerd_s": containerd, "shim_s": shim_own, "shim_children_s": shim_children,
+            "runners": len(runners), "runners_s": runs,
         }
 
     def phase_health(self):
@@ -1280,7 +1296,8 @@ disabled_plugins = [
             log(
                 f"health: {n} tasks {name}, CPU over {r['window_s']:.0f} s: agent {r['agent_s']:.2f} s, "
                 f"containerd {r['containerd_s']:.2f} s, {r['shims']} shims {r['shim_s']:.2f} s, "
-                f"reaped by the shims {r['shim_children_s']:.2f} s"
+                f"reaped by the shims {r['shim_children_s']:.2f} s, "
+                f"{r['runners']} check runners with their checks {r['runners_s']:.2f} s"
             )
 
     def restart_agent_with(self, extra_env):
@@ -1909,7 +1926,8 @@ def rows(res):
 
         def stack(r):
             return (f"containerd {pct(r, 'containerd_s'):.2f}%, shims {pct(r, 'shim_s'):.2f}%, "
-                    f"runc + probes {pct(r, 'shim_children_s'):.2f}%")
+                    f"runc + exec'd probes {pct(r, 'shim_children_s'):.2f}%, "
+                    f"check runners + checks {100 * r.get('runners_s', 0.0) / r['window_s']:.2f}%")
 
         out.append((
             "health-100", f"CPU of {hc['tasks']} running tasks with a `CMD-SHELL true` check every 5 s, "

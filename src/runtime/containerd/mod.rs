@@ -181,6 +181,8 @@ impl ContainerRuntime for ContainerdRuntime {
         id: &str,
         log: &crate::task::container::ContainerLog,
     ) -> Result<u32, RuntimeError> {
+        // The old task's runner went with it.
+        self.runners.forget(id);
         // A shim of the old task still going away refuses the new one for a
         // moment, as at create.
         let mut attempts = 0;
