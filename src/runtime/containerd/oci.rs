@@ -821,8 +821,12 @@ fn mounts(spec: &ContainerSpec, inputs: &SpecInputs) -> Result<Vec<Mount>, SpecE
                 .build()?,
         );
     }
-    // The health check runner (runner.rs) is the same program as the init.
-    if let (true, Some(init)) = (spec.health_runner, &inputs.init) {
+    // The health check runner (runner.rs) is the same program as the init,
+    // its mount point made in the container's own /dev tmpfs; not when the
+    // task mounts something of its own at /dev (a host's /dev would get
+    // the mount point): its probes are then plain execs.
+    let own_dev = own.iter().any(|d| d == "/dev");
+    if let (true, false, Some(init)) = (spec.health_runner, own_dev, &inputs.init) {
         m.push(
             MountBuilder::default()
                 .destination(super::runner::RUNNER_PATH)
@@ -1378,6 +1382,41 @@ mod tests {
         let v = json(&spec(), &inputs());
         assert_eq!(v["process"]["args"][0], "sh");
         assert!(!v.to_string().contains("docker-init"));
+    }
+
+    #[test]
+    fn the_health_check_runner_is_mounted_only_into_the_containers_own_dev() {
+        let runner = |v: &serde_json::Value| {
+            v["mounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["destination"] == crate::runtime::containerd::runner::RUNNER_PATH)
+                .cloned()
+        };
+        let mut s = spec();
+        assert_eq!(
+            runner(&json(&s, &inputs())),
+            None,
+            "no health check, no runner"
+        );
+        s.health_runner = true;
+        assert_eq!(
+            runner(&json(&s, &inputs())),
+            Some(
+                serde_json::json!({"destination": "/dev/.ecs-agent-health-runner", "type": "bind",
+                "source": "/var/lib/ecs/data/bin/ecs-agent-init",
+                "options": ["bind", "ro", "nosuid", "nodev"]})
+            )
+        );
+        // The host's /dev mounted by the task: runc would make the mount
+        // point there, on the host.
+        s.mounts.push(BindMount {
+            source: "/dev".into(),
+            destination: "/dev/".into(),
+            read_only: false,
+        });
+        assert_eq!(runner(&json(&s, &inputs())), None);
     }
 
     #[test]
