@@ -32,8 +32,7 @@ use super::lifecycle::exit_code;
 use super::Conn;
 use crate::runtime::{ErrorKind, ExecOutcome, RuntimeError};
 
-pub(super) const PROCESS_TYPE_URL: &str =
-    "types.containerd.io/opencontainers/runtime-spec/1/Process";
+const PROCESS_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spec/1/Process";
 const SIGKILL: u32 = 9;
 /// How long a SIGKILLed process gets to be reaped.
 const KILL_WAIT: Duration = Duration::from_secs(5);
@@ -116,45 +115,8 @@ async fn run(
     timeout: Duration,
     output_cap: usize,
 ) -> Result<ExecOutcome, RuntimeError> {
-    let mut tasks = TasksClient::new(conn.channel());
-    let path = fifo.to_string_lossy().into_owned();
-    let request = || ExecProcessRequest {
-        container_id: id.to_string(),
-        stdin: String::new(),
-        stdout: path.clone(),
-        stderr: path.clone(),
-        terminal: false,
-        spec: Some(prost_types::Any {
-            type_url: PROCESS_TYPE_URL.to_string(),
-            value: process.to_vec(),
-        }),
-        exec_id: exec_id.to_string(),
-    };
-    match tasks.exec(conn.request(request())).await {
-        Ok(_) => {}
-        Err(s) if s.code() == Code::AlreadyExists => {
-            // Left by an earlier process of the agent: remove it, then again.
-            tracing::info!(container = %id, exec_id, "removing a leftover exec process");
-            discard(conn, id, exec_id).await?;
-            tasks
-                .exec(conn.request(request()))
-                .await
-                .map_err(|s| from_status(s, |k, m| exec_err(id, k, m)))?;
-        }
-        Err(s) => return Err(from_status(s, |k, m| exec_err(id, k, m))),
-    }
-    let start = StartRequest {
-        container_id: id.to_string(),
-        exec_id: exec_id.to_string(),
-    };
-    let pid = match tasks.start(conn.request(start)).await {
-        Ok(r) => r.into_inner().pid,
-        Err(s) => {
-            let e = from_status(s, |k, m| exec_err(id, k, m));
-            discard(conn, id, exec_id).await?;
-            return Err(e);
-        }
-    };
+    let path = fifo.to_string_lossy();
+    let pid = create_and_start(conn, id, exec_id, "", &path, &process).await?;
     let process = Started {
         id,
         exec_id,
@@ -184,6 +146,59 @@ async fn run(
     let exit_code = waited?;
     deleted?;
     Ok(ExecOutcome { exit_code, output })
+}
+
+/// Creates process `exec_id` in container `id` with `process` (a JSON OCI
+/// process spec), `stdin` (a FIFO, or empty for none) and its stdout and
+/// stderr both into the FIFO `output`, and starts it; returns its pid. A
+/// leftover of the same exec id (an earlier agent's) is removed first; one
+/// that fails to start is removed before the error is returned.
+pub(super) async fn create_and_start(
+    conn: &Conn,
+    id: &str,
+    exec_id: &str,
+    stdin: &str,
+    output: &str,
+    process: &[u8],
+) -> Result<u32, RuntimeError> {
+    let mut tasks = TasksClient::new(conn.channel());
+    let request = || ExecProcessRequest {
+        container_id: id.to_string(),
+        stdin: stdin.to_string(),
+        stdout: output.to_string(),
+        stderr: output.to_string(),
+        terminal: false,
+        spec: Some(prost_types::Any {
+            type_url: PROCESS_TYPE_URL.to_string(),
+            value: process.to_vec(),
+        }),
+        exec_id: exec_id.to_string(),
+    };
+    match tasks.exec(conn.request(request())).await {
+        Ok(_) => {}
+        Err(s) if s.code() == Code::AlreadyExists => {
+            // Left by an earlier process of the agent: remove it, then again.
+            tracing::info!(container = %id, exec_id, "removing a leftover exec process");
+            discard(conn, id, exec_id).await?;
+            tasks
+                .exec(conn.request(request()))
+                .await
+                .map_err(|s| from_status(s, |k, m| exec_err(id, k, m)))?;
+        }
+        Err(s) => return Err(from_status(s, |k, m| exec_err(id, k, m))),
+    }
+    let start = StartRequest {
+        container_id: id.to_string(),
+        exec_id: exec_id.to_string(),
+    };
+    match tasks.start(conn.request(start)).await {
+        Ok(r) => Ok(r.into_inner().pid),
+        Err(s) => {
+            let e = from_status(s, |k, m| exec_err(id, k, m));
+            discard(conn, id, exec_id).await?;
+            Err(e)
+        }
+    }
 }
 
 /// A started exec'd process, and where its exit will be announced.

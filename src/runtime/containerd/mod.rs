@@ -127,6 +127,15 @@ impl ContainerdRuntime {
     pub fn conn(&self) -> &Conn {
         &self.conn
     }
+
+    fn execs(&self) -> exec::Execs<'_> {
+        exec::Execs {
+            conn: &self.conn,
+            fifo_dir: &self.exec_dir,
+            specs: &self.exec_specs,
+            exits: &self.exec_exits,
+        }
+    }
 }
 
 impl ContainerRuntime for ContainerdRuntime {
@@ -233,12 +242,7 @@ impl ContainerRuntime for ContainerdRuntime {
         timeout: std::time::Duration,
         output_cap: usize,
     ) -> Result<crate::runtime::ExecOutcome, RuntimeError> {
-        let execs = exec::Execs {
-            conn: &self.conn,
-            fifo_dir: &self.exec_dir,
-            specs: &self.exec_specs,
-            exits: &self.exec_exits,
-        };
+        let execs = self.execs();
         exec::exec(&execs, id, exec_id, args, timeout, output_cap).await
     }
 
@@ -249,12 +253,7 @@ impl ContainerRuntime for ContainerdRuntime {
         timeout: std::time::Duration,
         output_cap: usize,
     ) -> Result<crate::runtime::ExecOutcome, RuntimeError> {
-        let execs = exec::Execs {
-            conn: &self.conn,
-            fifo_dir: &self.exec_dir,
-            specs: &self.exec_specs,
-            exits: &self.exec_exits,
-        };
+        let execs = self.execs();
         if let Some(outcome) =
             runner::probe(&execs, &self.runners, id, args, timeout, output_cap).await
         {

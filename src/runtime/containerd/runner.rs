@@ -20,14 +20,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use containerd_client::services::v1::tasks_client::TasksClient;
-use containerd_client::services::v1::{ExecProcessRequest, StartRequest};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::pipe;
-use tonic::Code;
 
-use super::error::from_status;
-use super::exec::{self, exec_err, Execs, PROCESS_TYPE_URL};
+use super::exec::{self, exec_err, Execs};
 use super::Conn;
 use crate::runtime::{ErrorKind, ExecOutcome, RuntimeError};
 
@@ -215,42 +211,17 @@ async fn start(
     ];
     argv.extend(args.iter().cloned());
     let process = exec::process_spec(conn, id, &argv).await?;
-    let request = || ExecProcessRequest {
-        container_id: id.to_string(),
-        stdin: path_str(&stdin_path),
-        stdout: path_str(&stdout_path),
-        // The shim needs one; the runner writes nothing there but a usage
-        // error (its own bug), which then fails the protocol and ends it.
-        stderr: path_str(&stdout_path),
-        terminal: false,
-        spec: Some(prost_types::Any {
-            type_url: PROCESS_TYPE_URL.to_string(),
-            value: process.clone(),
-        }),
-        exec_id: RUNNER_EXEC_ID.to_string(),
-    };
-    let mut tasks = TasksClient::new(conn.channel());
-    match tasks.exec(conn.request(request())).await {
-        Ok(_) => {}
-        Err(s) if s.code() == Code::AlreadyExists => {
-            // An earlier agent's runner: its pipes are not ours to reuse.
-            exec::discard(conn, id, RUNNER_EXEC_ID).await?;
-            tasks
-                .exec(conn.request(request()))
-                .await
-                .map_err(|s| from_status(s, |k, m| exec_err(id, k, m)))?;
-        }
-        Err(s) => return Err(from_status(s, |k, m| exec_err(id, k, m))),
-    }
-    let start = StartRequest {
-        container_id: id.to_string(),
-        exec_id: RUNNER_EXEC_ID.to_string(),
-    };
-    if let Err(s) = tasks.start(conn.request(start)).await {
-        let e = from_status(s, |k, m| exec_err(id, k, m));
-        let _ = exec::discard(conn, id, RUNNER_EXEC_ID).await;
-        return Err(e);
-    }
+    // stderr into stdout too: the runner writes nothing there but a usage
+    // error (its own bug), which then fails the protocol and ends it.
+    exec::create_and_start(
+        conn,
+        id,
+        RUNNER_EXEC_ID,
+        &path_str(&stdin_path),
+        &path_str(&stdout_path),
+        &process,
+    )
+    .await?;
     tracing::debug!(container = %id, "health check runner started");
     Ok(Runner {
         args: args.to_vec(),
