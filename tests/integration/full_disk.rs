@@ -22,15 +22,7 @@ const START: Duration = Duration::from_secs(30);
 /// ECS_IMAGE_CLEANUP_FREE_SPACE_THRESHOLD in the test.
 const THRESHOLD: u64 = 100_000_000;
 
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
+use common::images::run_ok;
 
 /// Bytes an unprivileged writer may still use on the filesystem of `path`.
 fn available(path: &Path) -> u64 {

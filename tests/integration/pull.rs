@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::common::{self, TestEnv};
-use crate::pull_faults::{self, Fault, Standin};
+use crate::pull_faults::{Fault, Standin};
 
 /// A namespace whose images and content are removed when the test ends.
 pub(crate) struct Ns {
@@ -665,7 +665,7 @@ pub(crate) fn push_multi_image_layers(
         .split_once(':')
         .unwrap();
     let repo = repo.to_string();
-    let layers = pull_faults::layers(env, &repo, &img.amd64_manifest);
+    let layers = common::images::layers(env, &repo, &img.amd64_manifest);
     assert_eq!(layers.len(), 3);
     (img, repo, layers)
 }

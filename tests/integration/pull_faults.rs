@@ -7,7 +7,6 @@
 //! after waiting ...`), with nothing of the image left in containerd's
 //! content store.
 
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -173,24 +172,6 @@ async fn handle(State(s): State<Arc<Shared>>, req: Request) -> Response {
         }
     };
     (status, headers, body).into_response()
-}
-
-/// The layer digests of `repo`'s manifest `object` in the real registry.
-pub(crate) fn layers(env: &TestEnv, repo: &str, object: &str) -> Vec<String> {
-    let out = Command::new("curl")
-        .args(["-sf", "-H"])
-        .arg("Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
-        .arg(format!("http://{}/v2/{repo}/manifests/{object}", env.registry))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "curl: {out:?}");
-    let m: Value = serde_json::from_slice(&out.stdout).unwrap();
-    m["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["digest"].as_str().unwrap().to_string())
-        .collect()
 }
 
 /// The agent's options on this containerd (Transfer on 2.x), with `timeouts`.

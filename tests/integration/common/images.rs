@@ -36,7 +36,7 @@ pub fn push_unique_busybox(env: &TestEnv, prefix: &str) -> (String, String, Stri
     let repo = super::unique_ns(prefix).to_ascii_lowercase();
     let seed = rand_seed();
     let reference = push_busybox_with_filler(env, &repo, 1, seed);
-    let layers = layer_digests(env, &repo);
+    let layers = layers(env, &repo, "latest");
     assert_eq!(layers.len(), 1, "{layers:?}");
     (repo, reference, layers[0].clone())
 }
@@ -49,13 +49,13 @@ fn rand_seed() -> u32 {
     nanos ^ std::process::id().rotate_left(16)
 }
 
-/// The layer digests of `repo:latest` in the test registry.
-fn layer_digests(env: &TestEnv, repo: &str) -> Vec<String> {
+/// The layer digests of `repo`'s manifest `object` in the test registry.
+pub fn layers(env: &TestEnv, repo: &str, object: &str) -> Vec<String> {
     let out = run_ok(
         Command::new("curl")
             .args(["-sf", "-H"])
             .arg("Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
-            .arg(format!("http://{}/v2/{repo}/manifests/latest", env.registry)),
+            .arg(format!("http://{}/v2/{repo}/manifests/{object}", env.registry)),
     );
     let m: serde_json::Value = serde_json::from_str(&out).unwrap();
     m["layers"]
@@ -66,7 +66,8 @@ fn layer_digests(env: &TestEnv, repo: &str) -> Vec<String> {
         .collect()
 }
 
-fn run_ok(cmd: &mut Command) -> String {
+/// Runs `cmd`, panicking with its stderr unless it succeeds; its stdout.
+pub fn run_ok(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     assert!(
         out.status.success(),
