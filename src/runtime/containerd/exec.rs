@@ -329,7 +329,16 @@ pub(super) async fn process_spec(
     id: &str,
     args: &[String],
 ) -> Result<Vec<u8>, RuntimeError> {
-    let mut spec = spec_json(conn, id).await?;
+    process_from(spec_json(conn, id).await?, id, args)
+}
+
+/// The process of container `id`'s OCI spec `spec` with `args` in place of
+/// its own, for an exec.
+pub(super) fn process_from(
+    mut spec: serde_json::Value,
+    id: &str,
+    args: &[String],
+) -> Result<Vec<u8>, RuntimeError> {
     let process = spec
         .get_mut("process")
         .and_then(serde_json::Value::as_object_mut)

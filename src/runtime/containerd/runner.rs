@@ -100,8 +100,13 @@ pub(super) async fn probe(
     if slot.failures >= MAX_FAILURES {
         return None;
     }
+    // The spec read to learn whether the runner is mounted also makes the
+    // first runner's process.
+    let mut spec = None;
     if slot.mounted.is_none() {
-        slot.mounted = Some(mounted(execs.conn, id).await.ok()?);
+        let s = exec::spec_json(execs.conn, id).await.ok()?;
+        slot.mounted = Some(mounted(&s));
+        spec = Some(s);
     }
     if slot.mounted != Some(true) {
         return None;
@@ -112,7 +117,7 @@ pub(super) async fn probe(
     };
     if fresh {
         slot.runner = None;
-        match start(execs, id, args, timeout, output_cap).await {
+        match start(execs, id, spec, args, timeout, output_cap).await {
             Ok(r) => slot.runner = Some(r),
             Err(e) => {
                 fail(&mut slot, id, &e.to_string());
@@ -122,9 +127,9 @@ pub(super) async fn probe(
     }
     let runner = slot.runner.as_mut()?;
     match tokio::time::timeout(timeout + ANSWER_SLACK, ask(runner, output_cap)).await {
-        Ok(Ok(answer)) => {
+        Ok(Ok((status, body))) => {
             slot.failures = 0;
-            Some(answer.into_outcome(id))
+            Some(outcome(id, status, body))
         }
         Ok(Err(e)) => {
             fail(&mut slot, id, &e);
@@ -156,17 +161,19 @@ async fn discard(conn: &Conn, id: &str) {
     }
 }
 
-/// Whether container `id` was made with the runner mounted.
-async fn mounted(conn: &Conn, id: &str) -> Result<bool, RuntimeError> {
-    let spec = exec::spec_json(conn, id).await?;
-    Ok(spec["mounts"]
+/// Whether the container of OCI spec `spec` was made with the runner mounted.
+fn mounted(spec: &serde_json::Value) -> bool {
+    spec["mounts"]
         .as_array()
-        .is_some_and(|m| m.iter().any(|m| m["destination"] == RUNNER_PATH)))
+        .is_some_and(|m| m.iter().any(|m| m["destination"] == RUNNER_PATH))
 }
 
+/// Starts a runner in container `id`, whose spec is `spec` when the caller
+/// has just read it.
 async fn start(
     execs: &Execs<'_>,
     id: &str,
+    spec: Option<serde_json::Value>,
     args: &[String],
     timeout: Duration,
     output_cap: usize,
@@ -210,7 +217,11 @@ async fn start(
         "--".to_string(),
     ];
     argv.extend(args.iter().cloned());
-    let process = exec::process_spec(conn, id, &argv).await?;
+    let spec = match spec {
+        Some(s) => s,
+        None => exec::spec_json(conn, id).await?,
+    };
+    let process = exec::process_from(spec, id, &argv)?;
     // stderr into stdout too: the runner writes nothing there but a usage
     // error (its own bug), which then fails the protocol and ends it.
     exec::create_and_start(
@@ -248,31 +259,27 @@ fn path_str(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
-/// What the runner said about one run of the check.
-#[derive(Debug, PartialEq, Eq)]
-enum Answer {
-    Exited(i32, Vec<u8>),
-    TimedOut(Vec<u8>),
-    CannotRun(String),
-}
-
-impl Answer {
-    fn into_outcome(self, id: &str) -> Result<ExecOutcome, RuntimeError> {
-        match self {
-            Answer::Exited(code, output) => Ok(ExecOutcome {
-                exit_code: Some(code),
-                output,
-            }),
-            Answer::TimedOut(output) => Ok(ExecOutcome {
-                exit_code: None,
-                output,
-            }),
-            Answer::CannotRun(why) => Err(exec_err(id, ErrorKind::Other, why)),
-        }
+/// What the runner said about one run of the check, with its output (or
+/// why it could not run the check).
+fn outcome(id: &str, status: Status, body: Vec<u8>) -> Result<ExecOutcome, RuntimeError> {
+    match status {
+        Status::Exited(code) => Ok(ExecOutcome {
+            exit_code: Some(code),
+            output: body,
+        }),
+        Status::TimedOut => Ok(ExecOutcome {
+            exit_code: None,
+            output: body,
+        }),
+        Status::Error => Err(exec_err(
+            id,
+            ErrorKind::Other,
+            String::from_utf8_lossy(&body).into_owned(),
+        )),
     }
 }
 
-async fn ask(runner: &mut Runner, output_cap: usize) -> Result<Answer, String> {
+async fn ask(runner: &mut Runner, output_cap: usize) -> Result<(Status, Vec<u8>), String> {
     runner
         .stdin
         .write_all(b"\n")
@@ -295,11 +302,7 @@ async fn ask(runner: &mut Runner, output_cap: usize) -> Result<Answer, String> {
         .read_exact(&mut body)
         .await
         .map_err(|e| format!("reading the runner's answer: {e}"))?;
-    Ok(match status {
-        Status::Exited(code) => Answer::Exited(code, body),
-        Status::TimedOut => Answer::TimedOut(body),
-        Status::Error => Answer::CannotRun(String::from_utf8_lossy(&body).into_owned()),
-    })
+    Ok((status, body))
 }
 
 #[derive(Debug, PartialEq, Eq)]

@@ -93,9 +93,8 @@ pub(super) async fn attempt(
         tokio::pin!(call);
         let mut listening = true;
         loop {
-            let (deadline, late) = watch.deadline(&opts.timeouts);
             tokio::select! {
-                done = &mut call => break done.map_err(|s| transfer_error(r, s, &watch)),
+                done = &mut call => break done.map_err(|s| transfer_error(r, s, &ingests.downloading())),
                 message = progress.recv(), if listening => match message {
                     Ok(Some(any)) => {
                         if let Some(p) = unpack::<Progress>(&any) {
@@ -108,7 +107,9 @@ pub(super) async fn attempt(
                     _ => listening = false,
                 },
                 // Dropping the call (leaving this block) cancels it in containerd.
-                _ = tokio::time::sleep_until(deadline) => break Err(late),
+                _ = tokio::time::sleep_until(watch.deadline(&opts.timeouts)) => {
+                    break Err(watch.late(&opts.timeouts));
+                }
             }
         }
     };
@@ -146,9 +147,6 @@ struct Watch {
     began: bool,
     last: Instant,
     downloaded: u64,
-    /// Digests of the blobs asked for and not complete yet, for a reason
-    /// that names the one that broke off.
-    downloading: Vec<String>,
 }
 
 impl Watch {
@@ -159,7 +157,6 @@ impl Watch {
             began: false,
             last: now,
             downloaded: 0,
-            downloading: Vec::new(),
         }
     }
 
@@ -170,44 +167,38 @@ impl Watch {
         if p.event.starts_with("Pulling from") {
             self.began = true;
         }
-        let digest = p.desc.as_ref().map(|d| d.digest.clone());
-        match (p.event.as_str(), digest) {
-            ("waiting" | "downloading", Some(d)) if !self.downloading.contains(&d) => {
-                self.downloading.push(d)
-            }
-            ("complete", d) => {
-                self.downloaded += u64::try_from(p.total).unwrap_or(0);
-                self.downloading.retain(|x| Some(x) != d.as_ref());
-            }
-            ("already exists", d) => self.downloading.retain(|x| Some(x) != d.as_ref()),
-            _ => {}
+        if p.event == "complete" {
+            self.downloaded += u64::try_from(p.total).unwrap_or(0);
         }
     }
 
-    /// When the attempt is late, and the error it then fails with.
-    fn deadline(&self, t: &PullTimeouts) -> (Instant, PullError) {
+    /// When the attempt is late.
+    fn deadline(&self, t: &PullTimeouts) -> Instant {
         if self.began {
-            (
-                self.last + t.inactivity,
-                PullError::Registry(RegistryError::Inactive {
-                    registry: self.registry.clone(),
-                    after: t.inactivity,
-                }),
-            )
+            self.last + t.inactivity
         } else {
-            (
-                self.started + t.begin,
-                PullError::Timeout {
-                    transition: "pullBegin",
-                    after: t.begin,
-                },
-            )
+            self.started + t.begin
+        }
+    }
+
+    /// The error of an attempt that passed its deadline.
+    fn late(&self, t: &PullTimeouts) -> PullError {
+        if self.began {
+            PullError::Registry(RegistryError::Inactive {
+                registry: self.registry.clone(),
+                after: t.inactivity,
+            })
+        } else {
+            PullError::Timeout {
+                transition: "pullBegin",
+                after: t.begin,
+            }
         }
     }
 }
 
-/// The ingests containerd opened for this attempt (a progress event's name
-/// is its ingest's ref, `layer-sha256:...`), and whether each completed.
+/// The downloads containerd has under way in this attempt: each ingest's
+/// ref (a progress event's name, `layer-sha256:...`) and its blob's digest.
 /// containerd keeps a failed download's ingest and resumes it on the next
 /// attempt: one that holds corrupt bytes would then fail every attempt
 /// without the registry being asked again. So a failed attempt aborts what
@@ -215,7 +206,7 @@ impl Watch {
 struct Ingests {
     conn: Conn,
     lease: String,
-    open: std::collections::BTreeSet<String>,
+    open: std::collections::BTreeMap<String, String>,
     armed: bool,
 }
 
@@ -229,23 +220,34 @@ impl Ingests {
         }
     }
 
+    /// Only a blob's own events open an ingest ("fetching image content"
+    /// names the image, not a ref).
     fn see(&mut self, p: &Progress) {
-        if p.name.is_empty() || p.desc.is_none() {
+        let Some(desc) = p.desc.as_ref().filter(|_| !p.name.is_empty()) else {
             return;
-        }
+        };
         match p.event.as_str() {
-            "complete" | "already exists" | "extracting" | "extracted" => {
+            "waiting" | "downloading" => {
+                self.open
+                    .entry(p.name.clone())
+                    .or_insert_with(|| desc.digest.clone());
+            }
+            "complete" | "already exists" => {
                 self.open.remove(&p.name);
             }
-            _ => {
-                self.open.insert(p.name.clone());
-            }
+            _ => {}
         }
+    }
+
+    /// The digests of the blobs still downloading, for a reason that names
+    /// the one that broke off.
+    fn downloading(&self) -> Vec<&str> {
+        self.open.values().map(String::as_str).collect()
     }
 
     async fn abort(&mut self) {
         self.armed = false;
-        for r in std::mem::take(&mut self.open) {
+        for r in std::mem::take(&mut self.open).into_keys() {
             if let Err(s) = super::content::abort(&self.conn, &self.lease, &r).await {
                 tracing::warn!(ingest = %r, error = %s, "cannot abort a failed pull's ingest; GC removes it with the pull's lease");
             }
@@ -319,7 +321,8 @@ impl Drop for Answering {
 /// the registry's, so that a task's stopped reason reads the same on every
 /// containerd. The texts matched are containerd 2.x's
 /// (core/remotes/docker/resolver.go, net/http's dial errors).
-fn transfer_error(r: &Reference, status: tonic::Status, watch: &Watch) -> PullError {
+/// `downloading`: the digests of the blobs under way when it failed.
+fn transfer_error(r: &Reference, status: tonic::Status, downloading: &[&str]) -> PullError {
     let code = status.code();
     if code == Code::Unavailable {
         return PullError::grpc("transfer", status);
@@ -377,7 +380,7 @@ fn transfer_error(r: &Reference, status: tonic::Status, watch: &Watch) -> PullEr
         .iter()
         .any(|t| lower.contains(t))
     {
-        match watch.downloading.as_slice() {
+        match downloading {
             [] => "a download broke off".to_string(),
             blobs => format!("the download of {} broke off", blobs.join(", ")),
         }
@@ -425,10 +428,6 @@ fn digest_mismatch(message: &str) -> Option<(String, String)> {
 mod tests {
     use super::*;
 
-    fn watch() -> Watch {
-        Watch::new("127.0.0.1:5000", Instant::now())
-    }
-
     fn reference() -> Reference {
         crate::task::image_ref::parse_reference("127.0.0.1:5000/team/app:v1").unwrap()
     }
@@ -450,20 +449,20 @@ mod tests {
              "127.0.0.1:5000/team/app:v1: content for sha256:bb from 127.0.0.1:5000 has digest sha256:aa: refusing corrupted or tampered data"),
         ];
         for (code, message, want) in cases {
-            let got = transfer_error(&reference(), tonic::Status::new(code, message), &watch());
+            let got = transfer_error(&reference(), tonic::Status::new(code, message), &[]);
             assert_eq!(got.to_string(), want, "{message}");
             assert!(got.is_retriable(), "{message}");
         }
         let full = transfer_error(
             &reference(),
             tonic::Status::unknown("failed to extract layer sha256:aa: write /var/lib/containerd/x: no space left on device"),
-            &watch(),
+            &[],
         );
         assert!(full.is_disk_full() && !full.is_retriable(), "{full}");
         let down = transfer_error(
             &reference(),
             tonic::Status::unavailable("connection refused"),
-            &watch(),
+            &[],
         );
         assert!(down.is_unavailable(), "{down}");
     }
