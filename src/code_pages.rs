@@ -1,5 +1,5 @@
-//! Giving back the pages of the agent's own executable that only start-up
-//! needed (issue 19 point 3).
+//! Giving back the pages of the agent's own executable that only start-up,
+//! or a burst of task changes, needed (issue 19 point 3).
 //!
 //! Idle, most of the agent's RSS is not heap but file-backed pages of the
 //! `ecs-agent` executable: start-up runs code from all over it (the AWS SDK's
@@ -13,22 +13,32 @@
 //! and a page the process wrote (relocations) is never dropped, since
 //! `MADV_PAGEOUT` only reclaims and without swap keeps anonymous pages. What
 //! the running agent uses comes back on its next use; the rest stays out.
+//! A burst of task starts does the same to the code of the task path
+//! (specs, the runtime's create, networks, checkpoints): `agent::settle`
+//! gives that back too once the changes stop.
+//!
+//! What comes back comes with its neighbours: the kernel maps up to 64 KiB
+//! of cached pages around a fault and reads code in blocks of its own
+//! choosing (`MADV_RANDOM` on the executable's mappings was tried on the
+//! 6.18 kernel of our machines: the idle RSS did not move). So the idle
+//! loop's few functions bring back several MiB.
 
-/// Pages out every mapping of the running executable. Logs what it did;
-/// failures are logged and harmless (an older kernel without MADV_PAGEOUT
-/// says EINVAL: the pages then simply stay).
-pub fn release_startup_pages() {
+/// Pages out every mapping of the running executable, once the work that
+/// touched them (`after`, for the log) is over. Logs what it did; failures
+/// are logged and harmless (an older kernel without MADV_PAGEOUT says
+/// EINVAL: the pages then simply stay).
+pub fn release(after: &'static str) {
     let exe = match std::fs::read_link("/proc/self/exe") {
         Ok(p) => p,
         Err(e) => {
-            tracing::debug!(error = %e, "cannot name the executable; its start-up pages stay");
+            tracing::debug!(error = %e, after, "cannot name the executable; its pages stay");
             return;
         }
     };
     let maps = match std::fs::read_to_string("/proc/self/maps") {
         Ok(m) => m,
         Err(e) => {
-            tracing::debug!(error = %e, "cannot read /proc/self/maps; start-up pages stay");
+            tracing::debug!(error = %e, after, "cannot read /proc/self/maps; the executable's pages stay");
             return;
         }
     };
@@ -43,7 +53,8 @@ pub fn release_startup_pages() {
         mappings = released,
         rss_kib_before = before,
         rss_kib_after = resident_kib(),
-        "start-up pages of the executable given back"
+        after,
+        "pages of the executable given back"
     );
 }
 
@@ -125,7 +136,7 @@ garbage line
 
     #[test]
     fn relocated_data_and_code_survive_the_release() {
-        release_startup_pages();
+        release("a test");
         let lengths: Vec<usize> = std::hint::black_box(&WORDS)
             .iter()
             .map(|w| w.len())

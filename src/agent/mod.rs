@@ -10,6 +10,7 @@ pub mod imds;
 mod networking;
 mod register;
 mod reporter;
+mod settle;
 mod task_cgroups;
 
 use std::sync::Arc;
@@ -265,11 +266,13 @@ pub async fn build(
             // Both walk memory with locks held: off the async workers.
             let _ = tokio::task::spawn_blocking(|| {
                 crate::heap::trim();
-                crate::code_pages::release_startup_pages();
+                crate::code_pages::release("start-up");
             })
             .await;
         }
     });
+    // And every burst of task changes, once it is over.
+    tokio::spawn(settle::after_bursts(engine.metrics().clone()));
     // The endpoints' collector fills this store; TCS reads it too.
     let stats = endpoints::serve(
         cfg,
