@@ -2,7 +2,7 @@
 //! instance, discover the ACS endpoint, submit state changes.
 
 use aws_config::BehaviorVersion;
-use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
 use aws_sdk_ecs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ecs::primitives::DateTime;
@@ -83,6 +83,8 @@ where
 pub struct EcsClient {
     client: aws_sdk_ecs::Client,
     credentials: Option<SharedCredentialsProvider>,
+    // Shared by the clones (ACS, TCS and the reporter hold one each).
+    signing: std::sync::Arc<super::signing_credentials::SigningCredentials>,
     region: String,
     cluster: String,
 }
@@ -110,6 +112,7 @@ impl EcsClient {
         EcsClient {
             client: aws_sdk_ecs::Client::from_conf(builder.build()),
             credentials: shared.credentials_provider(),
+            signing: Default::default(),
             region: region.to_string(),
             cluster: cluster.to_string(),
         }
@@ -132,13 +135,14 @@ impl EcsClient {
         self.credentials.clone()
     }
 
-    /// Credentials for signing the websocket upgrade requests.
+    /// Credentials for signing the websocket upgrade requests and TCS
+    /// frames, kept until shortly before they expire.
     pub async fn credentials(&self) -> Result<Credentials, ControlError> {
         let provider = self.credentials.as_ref().ok_or_else(|| {
             ControlError::Credentials("no credentials provider is configured".into())
         })?;
-        provider
-            .provide_credentials()
+        self.signing
+            .get(provider, std::time::SystemTime::now())
             .await
             .map_err(|e| ControlError::Credentials(DisplayErrorContext(&e).to_string()))
     }

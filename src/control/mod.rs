@@ -12,6 +12,7 @@ pub mod ecs_client;
 pub mod eni_watcher;
 pub mod registration;
 pub mod signing;
+mod signing_credentials;
 pub mod sink;
 pub mod tags;
 pub mod task_protection;
