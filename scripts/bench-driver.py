@@ -561,6 +561,10 @@ disabled_plugins = [
         self.agent_log_n += 1
         self.agent_log = os.path.join(self.logs, f"ecs-agent-{self.agent_log_n}.log")
         os.makedirs(os.path.join(self.dir, "agent"), exist_ok=True)
+        # As on a host, where the agent was installed long before it runs: a
+        # binary copied just now has dirty page cache, which the agent's
+        # MADV_PAGEOUT cannot drop (its idle RSS read 18 MiB instead of 14).
+        os.sync()
         p = self.spawn(
             "ecs-agent",
             [os.path.join(self.args.bin_dir, "ecs-agent")],

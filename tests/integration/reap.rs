@@ -5,6 +5,9 @@
 //! restart between an exit and its reaping is in durability.rs's
 //! kill_9_leaves_containers_running_and_the_restarted_agent_adopts_them.)
 //!
+//! After such a burst of short tasks the agent gives back the memory the
+//! burst took (issue 19 point 3: its heap trimmed, its executable paged out).
+//!
 //! How fast is for `scripts/bench` (row `stopped`: 0 processes 1 s after
 //! the last of 50 exits); here the state is waited for, within a bound
 //! shorter than the 12 s after which the shim kills a logger that did not
@@ -214,7 +217,38 @@ fn tasks_that_exit_at_once_leave_no_process_once_stopped() {
             "record of {id} gone before cleanup: {records}"
         );
     }
+    // The burst is over: 30 to 60 s after its last change the agent gives
+    // back what it took (src/agent/settle.rs), and says so with its RSS.
+    let line = wait_until_with_log(&agent, "the burst's pages given back", RELEASE, || {
+        agent
+            .log()
+            .lines()
+            .find(|l| {
+                l.contains("pages of the executable given back")
+                    && l.contains("a burst of task changes")
+            })
+            .map(str::to_string)
+    });
+    let kib = |field: &str| -> u64 {
+        let at = line
+            .find(field)
+            .unwrap_or_else(|| panic!("no {field} in {line}"));
+        line[at + field.len()..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse()
+            .unwrap_or_else(|_| panic!("no number after {field} in {line}"))
+    };
+    assert!(
+        kib("rss_kib_after=") < kib("rss_kib_before="),
+        "the release gave nothing back: {line}"
+    );
 }
+
+/// Up to twice the agent's quiet spell (30 s) after the last task change,
+/// plus slack for a loaded machine.
+const RELEASE: Duration = Duration::from_secs(90);
 
 fn assert_whole_log(path: &Path) {
     assert!(path.exists(), "no container log at {}", path.display());
