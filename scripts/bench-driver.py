@@ -803,14 +803,15 @@ disabled_plugins = [
         """The price of giving a burst's pages back (src/agent/settle.rs):
         a task start right after the agent paged out its executable, against
         the warm host-mode starts of this run."""
-        marker = 'after="a burst of task changes"'
+        def releases():
+            return sum(1 for line in read_log(self.agent_log) if 'after="a burst of task changes"' in line)
+
         samples = []
         for _ in range(self.mode["quiet_n"]):
-            seen = sum(1 for line in read_log(self.agent_log) if marker in line)
+            seen = releases()
             # The last change (the previous start's stop) is followed by a
             # release within 30 to 60 s.
-            wait_for("the agent's release after a quiet spell", 120, 1.0,
-                     lambda: sum(1 for line in read_log(self.agent_log) if marker in line) > seen)
+            wait_for("the agent's release after a quiet spell", 120, 1.0, lambda: releases() > seen)
             arn = self.run_tasks(START_MODES["host"], 1)[0]
             t = self.wait_status([arn], "RUNNING", 60, 0.1)[arn]
             samples.append(ts(t["startedAt"]) - ts(t["createdAt"]))
@@ -907,7 +908,7 @@ disabled_plugins = [
         # 2.60 -> 2.96 MiB over 70 s idle, measured by hand), so they are
         # read again beside the agent's tasks, at about their age, and kept
         # running until then when that item is measured.
-        self.ctr_stack_young = held_processes([f"-id {c}\0" for c in ids], ns=CTR_NS)
+        self.ctr_stack_young = ctr_processes(ids)
         self.ctr_burst_ids = ids
         if not self.wants_stack_pss:
             self.ctr_remove(ids)
@@ -964,7 +965,7 @@ disabled_plugins = [
         task_ids = [a.rsplit("/", 1)[1] for a in self.burst_arns]
         held = held_processes(task_ids)
         ctr_ids = getattr(self, "ctr_burst_ids", [])
-        ctr_held = held_processes([f"-id {c}\0" for c in ctr_ids], ns=CTR_NS) if ctr_ids else []
+        ctr_held = ctr_processes(ctr_ids) if ctr_ids else []
         ctr_young = getattr(self, "ctr_stack_young", [])
         if ctr_ids:
             self.ctr_remove(ctr_ids)
@@ -1074,7 +1075,7 @@ disabled_plugins = [
         wait_for(f"{n} ctr containers to exit", 60, 0.1,
                  lambda: all(self.ctr_tasks(CTR_NS).get(c, ("", ""))[1] == "STOPPED" for c in ids) or None)
         time.sleep(1.0)
-        ctr_procs = held_processes([f"-id {c}\0" for c in ids], ns=CTR_NS)
+        ctr_procs = ctr_processes(ids)
         self.ctr_remove(ids)
 
         self.register_taskdef("bench-short", self.image, command=SHORT_CMD)
@@ -1289,20 +1290,20 @@ disabled_plugins = [
         shims = shim_pids(AGENT_NS)
         runners = runner_pids()
 
-        def sample():
-            own = children = runs = 0.0
-            for pid in shims:
+        def summed(pids):
+            """(own, reaped children's) CPU seconds of the pids still there."""
+            own = children = 0.0
+            for pid in pids:
                 try:
                     o, c = proc_cpu_children_s(pid)
                 except OSError:
                     continue
                 own, children = own + o, children + c
-            for pid in runners:
-                try:
-                    o, c = proc_cpu_children_s(pid)
-                except OSError:
-                    continue
-                runs += o + c
+            return own, children
+
+        def sample():
+            own, children = summed(shims)
+            runs = sum(summed(runners))
             return proc_cpu_s(self.agent_pid), proc_cpu_s(self.containerd_pid), own, children, runs
 
         window = self.mode["cpu_window_s"]
@@ -1709,6 +1710,11 @@ def remove_task_network(agent_data_dir):
         subprocess.run(["iptables", "-w", "-t", table, "-X", chain], capture_output=True)
 
 
+def ctr_processes(ids):
+    """held_processes of the `ctr run -d` containers `ids` (their shims)."""
+    return held_processes([f"-id {c}\0" for c in ids], ns=CTR_NS)
+
+
 def held_processes(needles, ns=AGENT_NS):
     """Shims (`-namespace NS`) and loggers (`--containerd-logger` or
     `--json-file`, the modes of ecs-agent-logger) whose
@@ -1982,7 +1988,7 @@ def rows(res):
         def stack(r):
             return (f"containerd {pct(r, 'containerd_s'):.2f}%, shims {pct(r, 'shim_s'):.2f}%, "
                     f"runc + exec'd probes {pct(r, 'shim_children_s'):.2f}%, "
-                    f"check runners + checks {100 * r.get('runners_s', 0.0) / r['window_s']:.2f}%")
+                    f"check runners + checks {pct(r, 'runners_s'):.2f}%")
 
         out.append((
             "health-100", f"CPU of {hc['tasks']} running tasks with a `CMD-SHELL true` check every 5 s, "

@@ -263,12 +263,7 @@ pub async fn build(
     let mut first_connection = acs_up.clone();
     tokio::spawn(async move {
         if first_connection.wait_for(|up| *up).await.is_ok() {
-            // Both walk memory with locks held: off the async workers.
-            let _ = tokio::task::spawn_blocking(|| {
-                crate::heap::trim();
-                crate::code_pages::release("start-up");
-            })
-            .await;
+            settle::give_back("start-up").await;
         }
     });
     // And every burst of task changes, once it is over.

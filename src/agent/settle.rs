@@ -33,14 +33,20 @@ pub async fn after_bursts(metrics: Arc<AgentMetrics>) {
     loop {
         tick.tick().await;
         if quiet.settled(metrics.read().state_changes_submitted) {
-            // Both walk memory with locks held: off the async workers.
-            let _ = tokio::task::spawn_blocking(|| {
-                crate::heap::trim();
-                crate::code_pages::release("a burst of task changes");
-            })
-            .await;
+            give_back("a burst of task changes").await;
         }
     }
+}
+
+/// Trims the heap and pages the executable out, once the work named by
+/// `after` (for the log) is over.
+pub async fn give_back(after: &'static str) {
+    // Both walk memory with locks held: off the async workers.
+    let _ = tokio::task::spawn_blocking(move || {
+        crate::heap::trim();
+        crate::code_pages::release(after);
+    })
+    .await;
 }
 
 /// Whether a burst has just ended, from one reading of a counter per tick.

@@ -7,10 +7,10 @@
 //! a publish every 20 s, so without this the agent asked the instance
 //! metadata service three times a minute for role credentials that last
 //! hours. The Go agent keeps them until they expire too (aws-sdk-go's
-//! `credentials.Credentials`). The windows below are the SDK's own cache's
-//! (aws-smithy-runtime's lazy identity cache): credentials without an
-//! expiry are asked for again after 15 minutes, others a little before they
-//! expire.
+//! `credentials.Credentials`). Credentials without an expiry are asked for
+//! again after 15 minutes, as the SDK's own cache (aws-smithy-runtime's lazy
+//! identity cache) does; others a minute before they expire (the SDK's
+//! cache: 10 s), as a signed TCS frame may wait that long to be sent.
 
 use std::time::{Duration, SystemTime};
 
