@@ -14,16 +14,24 @@ use super::*;
 use crate::task::def::{ContainerDef, TaskDef};
 use crate::task::{DesiredStatus, Task};
 
+/// Whether the disk is full right now.
+type Full = Arc<dyn Fn() -> bool + Send + Sync>;
+
 /// The real file backend, with writes failing as on a full disk while `full`.
-#[derive(Debug)]
 struct FillableDisk {
     file: FileBackend,
-    full: Arc<AtomicBool>,
+    full: Full,
+}
+
+impl std::fmt::Debug for FillableDisk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FillableDisk").finish_non_exhaustive()
+    }
 }
 
 impl FillableDisk {
     fn check(&self) -> Result<(), std::io::Error> {
-        if self.full.load(Ordering::SeqCst) {
+        if (self.full)() {
             return Err(std::io::Error::from_raw_os_error(libc::ENOSPC));
         }
         Ok(())
@@ -73,7 +81,12 @@ impl StorageBackend for FillableDisk {
 }
 
 fn store_on(path: &Path, full: &Arc<AtomicBool>) -> StateStore {
-    let (file, full) = (path.to_path_buf(), full.clone());
+    let full = full.clone();
+    store_with(path, Arc::new(move || full.load(Ordering::SeqCst)))
+}
+
+fn store_with(path: &Path, full: Full) -> StateStore {
+    let file = path.to_path_buf();
     StateStore::with_opener(
         path.to_path_buf(),
         Box::new(move || {
@@ -128,4 +141,45 @@ fn checkpoints_resume_when_a_full_disk_has_room_again() {
     let saved = reopened.load().unwrap();
     assert_eq!(arns(&saved), ["arn:after", "arn:before"]);
     assert_eq!(saved.seq_num, Some(7));
+}
+
+/// A disk filled by someone else while the reserve was held: the commit that
+/// fails gives the reserve up, is committed, and the reserve is taken again.
+#[test]
+fn a_full_disk_gives_the_reserve_up_for_a_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(FILE_NAME);
+    let reserve = dir.path().join(reserve::FILE_NAME);
+    let filled = Arc::new(AtomicBool::new(false));
+    let beyond_the_reserve = Arc::new(AtomicBool::new(false));
+    // Full while the reserve holds its bytes: freeing them makes room,
+    // unless the disk is full beyond them.
+    let full: Full = {
+        let (filled, beyond, reserve) =
+            (filled.clone(), beyond_the_reserve.clone(), reserve.clone());
+        Arc::new(move || {
+            filled.load(Ordering::SeqCst) && (reserve.exists() || beyond.load(Ordering::SeqCst))
+        })
+    };
+    let store = store_with(&path, full);
+    let held = || std::fs::metadata(&reserve).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(held(), reserve::BYTES, "the reserve is taken at open");
+
+    filled.store(true, Ordering::SeqCst);
+    store.save_tasks(&[&task("arn:on-a-full-disk")]).unwrap();
+    let saved = store.load().unwrap();
+    assert!(saved.tasks.iter().any(|t| t.arn() == "arn:on-a-full-disk"));
+    assert_eq!(held(), reserve::BYTES, "taken again after the commit");
+
+    // Full beyond the reserve: the failure is the disk's, and nothing
+    // committed before is lost.
+    beyond_the_reserve.store(true, Ordering::SeqCst);
+    let e = store.save_seq_num(3).unwrap_err();
+    assert!(e.is_disk_full(), "{e}");
+    filled.store(false, Ordering::SeqCst);
+    store.save_seq_num(4).unwrap();
+    assert_eq!(held(), reserve::BYTES, "taken again once there is room");
+    let saved = store.load().unwrap();
+    assert!(saved.tasks.iter().any(|t| t.arn() == "arn:on-a-full-disk"));
+    assert_eq!(saved.seq_num, Some(4));
 }

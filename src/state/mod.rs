@@ -13,10 +13,28 @@ use serde::{Deserialize, Serialize};
 use crate::task::{StateChange, Task};
 
 mod perms;
+mod reserve;
 
 /// Creates the data directory owner-only (0700), or narrows a wider one.
 pub fn secure_data_dir(dir: &Path) -> Result<(), StateError> {
     Ok(perms::secure_dir(dir)?)
+}
+
+impl StateError {
+    /// A write refused for want of space on the data dir's filesystem.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StateError::Db {
+                source: redb::Error::Io(io),
+                ..
+            }
+            | StateError::Open {
+                source: redb::DatabaseError::Storage(redb::StorageError::Io(io)),
+                ..
+            } => reserve::is_full(io),
+            _ => false,
+        }
+    }
 }
 
 impl From<perms::ModeError> for StateError {
@@ -134,6 +152,7 @@ pub struct StateStore {
     db: Mutex<Option<redb::Database>>,
     path: PathBuf,
     open: Opener,
+    reserve: reserve::Reserve,
 }
 
 impl std::fmt::Debug for StateStore {
@@ -160,10 +179,13 @@ impl StateStore {
             path: path.clone(),
             source,
         })?;
+        let reserve =
+            reserve::Reserve::new(path.parent().unwrap_or(Path::new(".")), reserve::BYTES);
         let store = StateStore {
             db: Mutex::new(Some(db)),
             path,
             open,
+            reserve,
         };
         store.write(|txn| {
             txn.open_table(META)?;
@@ -225,15 +247,35 @@ impl StateStore {
 
     fn write(
         &self,
-        f: impl FnOnce(&redb::WriteTransaction) -> Result<(), redb::Error>,
+        mut f: impl FnMut(&redb::WriteTransaction) -> Result<(), redb::Error>,
     ) -> Result<(), StateError> {
         // A commit fsyncs: off the async worker, by the one rule.
         crate::blocking::run(|| {
-            self.with_db(|db| {
-                let txn = db.begin_write().map_err(|e| self.db_err(e))?;
-                f(&txn).map_err(|e| self.db_err(e))?;
-                txn.commit().map_err(|e| self.db_err(e))
-            })
+            let result = match self.commit(&mut f) {
+                Err(e) if e.is_disk_full() => match self.reserve.release() {
+                    0 => Err(e),
+                    freed => {
+                        tracing::warn!(path = %self.path.display(), freed, "the disk of the agent state is full: its reserve is given up for this commit");
+                        self.commit(&mut f)
+                    }
+                },
+                other => other,
+            };
+            if result.is_ok() {
+                self.reserve.take();
+            }
+            result
+        })
+    }
+
+    fn commit(
+        &self,
+        f: &mut impl FnMut(&redb::WriteTransaction) -> Result<(), redb::Error>,
+    ) -> Result<(), StateError> {
+        self.with_db(|db| {
+            let txn = db.begin_write().map_err(|e| self.db_err(e))?;
+            f(&txn).map_err(|e| self.db_err(e))?;
+            txn.commit().map_err(|e| self.db_err(e))
         })
     }
 
