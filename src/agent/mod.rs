@@ -120,7 +120,8 @@ pub async fn build(
         ContainerdRuntime::new(conn, pull)
             .with_logger(logger)
             .with_init(init)
-            .with_exec_dir(cfg.data_dir.join("exec")),
+            .with_exec_dir(cfg.data_dir.join("exec"))
+            .with_cgroup_root(&cfg.task_limits.cgroup_path),
     );
 
     let opened = checkpoint::open(cfg)?;

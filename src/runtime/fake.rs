@@ -329,7 +329,7 @@ impl ContainerRuntime for FakeRuntime {
         self.next(|o| o.list.pop_front(), Ok(Vec::new()))
     }
 
-    async fn pids(&self) -> Result<HashMap<String, u32>, RuntimeError> {
+    async fn pids(&self, _ids: &[String]) -> Result<HashMap<String, u32>, RuntimeError> {
         self.record(Call::Pids);
         Ok(HashMap::new())
     }

@@ -8,6 +8,7 @@ use crate::config::RegistryCredentials;
 use crate::task::container::{ContainerSpec, PulledImage};
 use crate::task::image_ref::ImageRef;
 
+pub mod cgroupfs;
 pub mod containerd;
 mod error;
 #[cfg(test)]
@@ -170,8 +171,13 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     /// snapshot no record uses (a create that died half-way). Sorted.
     fn list(&self) -> impl Future<Output = Result<Vec<String>, RuntimeError>> + Send;
 
-    /// The pid of every container's main process, by container id, in one call.
-    fn pids(&self) -> impl Future<Output = Result<HashMap<String, u32>, RuntimeError>> + Send;
+    /// A pid in each running container among `ids` (its main process, or
+    /// one read from its cgroup), by container id: whose namespaces to read
+    /// the container's network counters in.
+    fn pids(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, u32>, RuntimeError>> + Send;
 
     /// Starts the task's namespace holder, or finds it running; returns its
     /// host pid, whose namespaces the task's containers join. Safe to call

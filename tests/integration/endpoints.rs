@@ -6,7 +6,7 @@
 //! from inside a container through its bind mount.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,11 +20,16 @@ use ecs::observe::{
 };
 use ecs::runtime::containerd::pull::PullOptions;
 use ecs::runtime::containerd::{Conn, ContainerdRuntime};
+use ecs::runtime::metrics::ContainerMetrics;
+use ecs::runtime::ContainerRuntime;
 use ecs::task::def::NetworkMode;
 use ecs::task::{ContainerStatus, DesiredStatus, TaskStatus};
 use serde_json::Value;
 
 use crate::common::{self, TestEnv};
+
+/// ECS_CGROUP_PATH's default, where the test containerd's runc puts cgroups.
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 const TASK_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:task/endpoints-it/0123456789abcdef";
 
@@ -50,12 +55,18 @@ impl Ns {
         ns
     }
 
-    /// The runtime the collector reads metrics through, in this namespace.
+    /// The runtime the collector reads metrics through, in this namespace,
+    /// as the agent makes it: from the containers' cgroup files.
     fn runtime(&self) -> Arc<ContainerdRuntime> {
-        Arc::new(ContainerdRuntime::new(
-            self.conn.clone(),
-            PullOptions::default(),
-        ))
+        Arc::new(
+            self.containerd_runtime()
+                .with_cgroup_root(Path::new(CGROUP_ROOT)),
+        )
+    }
+
+    /// A runtime that asks containerd's Tasks.Metrics for every sample.
+    fn containerd_runtime(&self) -> ContainerdRuntime {
+        ContainerdRuntime::new(self.conn.clone(), PullOptions::default())
     }
 
     fn ctr(&self, args: &[&str]) -> String {
@@ -651,4 +662,67 @@ async fn metadata_file_is_read_inside_the_container_in_both_phases() {
     assert_eq!(second["ImageName"], "127.0.0.1:5000/busybox:latest");
     metadata_file::remove_task(data.path(), TASK_ARN).unwrap();
     assert!(!mount.host_dir.exists());
+}
+
+/// The cgroup files read by the agent give what containerd's Tasks.Metrics
+/// (the shim's own reading of the same files) gives, for an idle container
+/// whose numbers do not move between the two readings; and the files read
+/// are those of the cgroup its OCI spec names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_from_cgroup_files_equal_containerds() {
+    let Some(env) = common::env() else { return };
+    let ns = Ns::new(&env);
+    ns.run_detached(
+        "still",
+        &["--net-host", "--memory-limit", "67108864"],
+        "exec sleep 600",
+    );
+    let ids = vec!["still".to_string()];
+    let one = |mut m: Vec<ContainerMetrics>| {
+        assert_eq!(m.len(), 1, "{m:?}");
+        m.remove(0)
+    };
+    let from_files = ns.runtime();
+    let from_containerd = ns.containerd_runtime();
+    // Until the container is idle: sleep's start still counts CPU time.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (files, theirs) = loop {
+        let files = one(from_files.metrics(&ids).await.unwrap());
+        let theirs = one(from_containerd.metrics(&ids).await.unwrap());
+        let again = one(from_files.metrics(&ids).await.unwrap());
+        if files.usage == theirs.usage && again.usage == theirs.usage {
+            break (files, theirs);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "cgroup files {files:#?} against containerd's {theirs:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let memory = files.usage.memory.as_ref().expect("memory");
+    assert_eq!(memory.limit, 67_108_864, "{files:?}");
+    assert!(
+        memory.usage > 0 && memory.stats["total_rss"] > 0,
+        "{files:?}"
+    );
+    let cpu = files.usage.cpu.as_ref().expect("cpu");
+    assert!(cpu.total_ns > 0 && !cpu.per_cpu_ns.is_empty(), "{files:?}");
+    assert_eq!(files.usage.pids.expect("pids").current, 1);
+    assert_eq!(theirs.id, "still");
+
+    // The path comes from the container's spec (ctr's `/<namespace>/<id>`):
+    // a root holding only that cgroup, with a number of ours, is what is read.
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("cpuacct").join(&ns.name).join("still");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("cpuacct.usage"), "4242\n").unwrap();
+    let ours = ns.containerd_runtime().with_cgroup_root(root.path());
+    let m = one(ours.metrics(&ids).await.unwrap());
+    assert_eq!(m.usage.cpu.expect("cpu").total_ns, 4242);
+    assert!(m.usage.memory.is_none(), "no memory cgroup under that root");
+    // A root without it: containerd is asked.
+    let empty = tempfile::tempdir().unwrap();
+    let asked = ns.containerd_runtime().with_cgroup_root(empty.path());
+    let m = one(asked.metrics(&ids).await.unwrap());
+    assert_eq!(m.usage.memory.expect("memory").limit, 67_108_864);
 }

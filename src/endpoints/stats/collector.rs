@@ -125,7 +125,12 @@ impl<R: ContainerRuntime> StatsCollector<R> {
             .map_err(StatsError::Metrics)?;
 
         let pids = if targets.values().any(|t| t.wants_net) {
-            self.runtime.pids().await.map_err(StatsError::List)?
+            let net: Vec<String> = ids
+                .iter()
+                .filter(|id| targets.get(*id).is_some_and(|t| t.wants_net))
+                .cloned()
+                .collect();
+            self.runtime.pids(&net).await.map_err(StatsError::List)?
         } else {
             HashMap::new()
         };

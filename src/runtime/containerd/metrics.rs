@@ -1,20 +1,25 @@
-//! Container metrics through containerd's Tasks service: one Tasks.Metrics
-//! call for the given ids (its payloads are the cgroups v1 or v2 `Metrics`
-//! protos, decoded here into the runtime's plain values) and one Tasks.List
-//! for pids. Never a stream per container.
+//! Container metrics: read from each container's cgroup files where the
+//! runtime knows the cgroup file system (`crate::runtime::cgroupfs`: no call
+//! reaches a shim), else through containerd's Tasks service: one
+//! Tasks.Metrics call for the given ids (its payloads are the cgroups v1 or v2
+//! `Metrics` protos, decoded here into the runtime's plain values). One
+//! Tasks.List for pids. Never a stream per container.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::SystemTime;
 
 use containerd_client::services::v1::tasks_client::TasksClient;
 use containerd_client::services::v1::{ListTasksRequest, MetricsRequest};
 use prost::Message;
 
+use super::cgroup_paths::CgroupPaths;
 use super::error::from_status;
 use super::Conn;
 use crate::observe::stats::{BlkioEntry, BlkioOp, BlkioV1, IoDevice};
+use crate::runtime::cgroupfs::CgroupFs;
 use crate::runtime::metrics::{
-    BlkioUsage, ContainerMetrics, CpuUsage, MemoryUsage, PidsUsage, ResourceUsage,
+    BlkioUsage, ContainerMetrics, CpuUsage, MemoryUsage, PidsUsage, ResourceUsage, V1_MEMORY_KEYS,
+    V2_MEMORY_KEYS,
 };
 use crate::runtime::RuntimeError;
 
@@ -43,12 +48,50 @@ pub enum DecodeError {
     },
 }
 
-/// The metrics of the running containers among `ids`. A payload that cannot
-/// be decoded is logged and left out; the others are still returned.
+/// The metrics of the running containers among `ids`: from their cgroup
+/// files with `fs`, and from containerd for those whose cgroup is not found
+/// there (a spec that cannot be read, a path of another cgroup driver).
 pub(super) async fn metrics(
     conn: &Conn,
+    fs: Option<&CgroupFs>,
+    paths: &CgroupPaths,
     ids: &[String],
 ) -> Result<Vec<ContainerMetrics>, RuntimeError> {
+    let Some(fs) = fs else {
+        return from_tasks(conn, ids).await;
+    };
+    let known = paths.of(conn, ids).await;
+    let (mut out, read) = crate::blocking::run(|| {
+        let mut out = Vec::with_capacity(known.len());
+        let mut read = HashSet::new();
+        for (id, path) in known {
+            let Some(usage) = path.as_deref().and_then(|p| fs.read(p)) else {
+                continue;
+            };
+            read.insert(id.clone());
+            out.push(ContainerMetrics {
+                id,
+                read: Some(SystemTime::now()),
+                usage,
+            });
+        }
+        (out, read)
+    });
+    let rest: Vec<String> = ids
+        .iter()
+        .filter(|id| !read.contains(*id))
+        .cloned()
+        .collect();
+    if !rest.is_empty() {
+        out.extend(from_tasks(conn, &rest).await?);
+    }
+    Ok(out)
+}
+
+/// The metrics of the running containers among `ids`, from containerd. A
+/// payload that cannot be decoded is logged and left out; the others are
+/// still returned.
+async fn from_tasks(conn: &Conn, ids: &[String]) -> Result<Vec<ContainerMetrics>, RuntimeError> {
     let filters = ids.iter().map(|id| format!("id=={id}")).collect();
     let metrics = TasksClient::new(conn.channel())
         .metrics(conn.request(MetricsRequest { filters }))
@@ -75,8 +118,37 @@ pub(super) async fn metrics(
     Ok(out)
 }
 
+/// A pid of each running container among `ids`: read from its cgroup with
+/// `fs`; containerd's Tasks.List (which asks every shim) only for those whose
+/// cgroup is not found there.
+pub(super) async fn pids(
+    conn: &Conn,
+    fs: Option<&CgroupFs>,
+    paths: &CgroupPaths,
+    ids: &[String],
+) -> Result<HashMap<String, u32>, RuntimeError> {
+    let mut out = HashMap::new();
+    if let Some(fs) = fs {
+        let known = paths.of(conn, ids).await;
+        out = crate::blocking::run(|| {
+            known
+                .into_iter()
+                .filter_map(|(id, path)| Some((id, fs.pid(path.as_deref()?)?)))
+                .collect()
+        });
+    }
+    if ids.iter().any(|id| !out.contains_key(id)) {
+        for (id, pid) in task_pids(conn).await? {
+            if ids.contains(&id) {
+                out.entry(id).or_insert(pid);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The pid of every task's main process in the namespace, by container id.
-pub(super) async fn pids(conn: &Conn) -> Result<HashMap<String, u32>, RuntimeError> {
+async fn task_pids(conn: &Conn) -> Result<HashMap<String, u32>, RuntimeError> {
     let tasks = TasksClient::new(conn.channel())
         .list(conn.request(ListTasksRequest {
             filter: String::new(),
@@ -171,45 +243,45 @@ pub fn from_v1(m: &v1::Metrics) -> ResourceUsage {
     }
 }
 
-/// Key names as in the cgroup v1 memory.stat file (which is what Docker shows).
+/// In the order of [`V1_MEMORY_KEYS`].
 fn v1_memory_stat(m: &v1::MemoryStat) -> BTreeMap<String, u64> {
-    [
-        ("cache", m.cache),
-        ("rss", m.rss),
-        ("rss_huge", m.rss_huge),
-        ("mapped_file", m.mapped_file),
-        ("dirty", m.dirty),
-        ("writeback", m.writeback),
-        ("pgpgin", m.pg_pg_in),
-        ("pgpgout", m.pg_pg_out),
-        ("pgfault", m.pg_fault),
-        ("pgmajfault", m.pg_maj_fault),
-        ("inactive_anon", m.inactive_anon),
-        ("active_anon", m.active_anon),
-        ("inactive_file", m.inactive_file),
-        ("active_file", m.active_file),
-        ("unevictable", m.unevictable),
-        ("hierarchical_memory_limit", m.hierarchical_memory_limit),
-        ("hierarchical_memsw_limit", m.hierarchical_swap_limit),
-        ("total_cache", m.total_cache),
-        ("total_rss", m.total_rss),
-        ("total_rss_huge", m.total_rss_huge),
-        ("total_mapped_file", m.total_mapped_file),
-        ("total_dirty", m.total_dirty),
-        ("total_writeback", m.total_writeback),
-        ("total_pgpgin", m.total_pg_pg_in),
-        ("total_pgpgout", m.total_pg_pg_out),
-        ("total_pgfault", m.total_pg_fault),
-        ("total_pgmajfault", m.total_pg_maj_fault),
-        ("total_inactive_anon", m.total_inactive_anon),
-        ("total_active_anon", m.total_active_anon),
-        ("total_inactive_file", m.total_inactive_file),
-        ("total_active_file", m.total_active_file),
-        ("total_unevictable", m.total_unevictable),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
+    memory_stat(
+        &V1_MEMORY_KEYS,
+        [
+            m.cache,
+            m.rss,
+            m.rss_huge,
+            m.mapped_file,
+            m.dirty,
+            m.writeback,
+            m.pg_pg_in,
+            m.pg_pg_out,
+            m.pg_fault,
+            m.pg_maj_fault,
+            m.inactive_anon,
+            m.active_anon,
+            m.inactive_file,
+            m.active_file,
+            m.unevictable,
+            m.hierarchical_memory_limit,
+            m.hierarchical_swap_limit,
+            m.total_cache,
+            m.total_rss,
+            m.total_rss_huge,
+            m.total_mapped_file,
+            m.total_dirty,
+            m.total_writeback,
+            m.total_pg_pg_in,
+            m.total_pg_pg_out,
+            m.total_pg_fault,
+            m.total_pg_maj_fault,
+            m.total_inactive_anon,
+            m.total_active_anon,
+            m.total_inactive_file,
+            m.total_active_file,
+            m.total_unevictable,
+        ],
+    )
 }
 
 pub fn from_v2(m: &v2::Metrics) -> ResourceUsage {
@@ -257,44 +329,51 @@ pub fn from_v2(m: &v2::Metrics) -> ResourceUsage {
     }
 }
 
-/// Key names as in the cgroup v2 memory.stat file.
+/// In the order of [`V2_MEMORY_KEYS`].
 fn v2_memory_stat(m: &v2::MemoryStat) -> BTreeMap<String, u64> {
-    [
-        ("anon", m.anon),
-        ("file", m.file),
-        ("kernel_stack", m.kernel_stack),
-        ("slab", m.slab),
-        ("sock", m.sock),
-        ("shmem", m.shmem),
-        ("file_mapped", m.file_mapped),
-        ("file_dirty", m.file_dirty),
-        ("file_writeback", m.file_writeback),
-        ("anon_thp", m.anon_thp),
-        ("inactive_anon", m.inactive_anon),
-        ("active_anon", m.active_anon),
-        ("inactive_file", m.inactive_file),
-        ("active_file", m.active_file),
-        ("unevictable", m.unevictable),
-        ("slab_reclaimable", m.slab_reclaimable),
-        ("slab_unreclaimable", m.slab_unreclaimable),
-        ("pgfault", m.pgfault),
-        ("pgmajfault", m.pgmajfault),
-        ("workingset_refault", m.workingset_refault),
-        ("workingset_activate", m.workingset_activate),
-        ("workingset_nodereclaim", m.workingset_nodereclaim),
-        ("pgrefill", m.pgrefill),
-        ("pgscan", m.pgscan),
-        ("pgsteal", m.pgsteal),
-        ("pgactivate", m.pgactivate),
-        ("pgdeactivate", m.pgdeactivate),
-        ("pglazyfree", m.pglazyfree),
-        ("pglazyfreed", m.pglazyfreed),
-        ("thp_fault_alloc", m.thp_fault_alloc),
-        ("thp_collapse_alloc", m.thp_collapse_alloc),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
+    memory_stat(
+        &V2_MEMORY_KEYS,
+        [
+            m.anon,
+            m.file,
+            m.kernel_stack,
+            m.slab,
+            m.sock,
+            m.shmem,
+            m.file_mapped,
+            m.file_dirty,
+            m.file_writeback,
+            m.anon_thp,
+            m.inactive_anon,
+            m.active_anon,
+            m.inactive_file,
+            m.active_file,
+            m.unevictable,
+            m.slab_reclaimable,
+            m.slab_unreclaimable,
+            m.pgfault,
+            m.pgmajfault,
+            m.workingset_refault,
+            m.workingset_activate,
+            m.workingset_nodereclaim,
+            m.pgrefill,
+            m.pgscan,
+            m.pgsteal,
+            m.pgactivate,
+            m.pgdeactivate,
+            m.pglazyfree,
+            m.pglazyfreed,
+            m.thp_fault_alloc,
+            m.thp_collapse_alloc,
+        ],
+    )
+}
+
+fn memory_stat<const N: usize>(keys: &[&str; N], values: [u64; N]) -> BTreeMap<String, u64> {
+    keys.iter()
+        .zip(values)
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
 }
 
 #[cfg(test)]

@@ -19,11 +19,13 @@
 //!   content store, unpacked into snapshots and recorded.
 //! - `inventory`: what the namespace holds (records, orphaned snapshots),
 //!   for the sweep of leftovers at start.
-//! - `metrics`: cgroup metrics of running containers and their pids.
+//! - `metrics`: cgroup metrics of running containers (from their cgroup
+//!   files, `cgroup_paths` keeping where each one's are) and their pids.
 //! - `probe`: asked once at start: containerd's version (`version`: older
 //!   than 1.6 is refused), that the socket is containerd at all, that our
 //!   namespace and snapshotter can be used.
 
+mod cgroup_paths;
 pub mod conn;
 mod copy_up;
 mod create;
@@ -81,6 +83,9 @@ pub struct ContainerdRuntime {
     exec_exits: std::sync::Arc<exec_exits::ExecExits>,
     /// The health check runners in containers.
     runners: std::sync::Arc<runner::Runners>,
+    /// Where metrics are read from cgroup files; `None`: from containerd.
+    cgroupfs: Option<crate::runtime::cgroupfs::CgroupFs>,
+    cgroup_paths: std::sync::Arc<cgroup_paths::CgroupPaths>,
 }
 
 impl ContainerdRuntime {
@@ -98,7 +103,17 @@ impl ContainerdRuntime {
             exec_specs: Default::default(),
             exec_exits: Default::default(),
             runners: Default::default(),
+            cgroupfs: None,
+            cgroup_paths: Default::default(),
         }
+    }
+
+    /// Container metrics are read from the cgroup file system mounted at
+    /// `root` (ECS_CGROUP_PATH) rather than asked of containerd, which asks
+    /// every container's shim (see `crate::runtime::cgroupfs`).
+    pub fn with_cgroup_root(mut self, root: &std::path::Path) -> ContainerdRuntime {
+        self.cgroupfs = Some(crate::runtime::cgroupfs::CgroupFs::at(root));
+        self
     }
 
     /// FIFOs for the output of exec'd processes go in `dir`, a path valid
@@ -156,6 +171,7 @@ impl ContainerRuntime for ContainerdRuntime {
     async fn create(&self, spec: &ContainerSpec) -> Result<(), RuntimeError> {
         self.exec_specs.forget(&spec.id);
         self.runners.forget(&spec.id);
+        self.cgroup_paths.forget(&spec.id);
         exec::forget_fifos(&self.exec_dir, &spec.id);
         // containerd removes a deleted task's shim directory asynchronously; an
         // id made again right after (a half-made container redone after an
@@ -216,6 +232,7 @@ impl ContainerRuntime for ContainerdRuntime {
     async fn remove(&self, id: &str) -> Result<(), RuntimeError> {
         self.exec_specs.forget(id);
         self.runners.forget(id);
+        self.cgroup_paths.forget(id);
         exec::forget_fifos(&self.exec_dir, id);
         lifecycle::remove(&self.conn, &self.pull.snapshotter, id).await
     }
@@ -231,7 +248,8 @@ impl ContainerRuntime for ContainerdRuntime {
     }
 
     async fn metrics(&self, ids: &[String]) -> Result<Vec<ContainerMetrics>, RuntimeError> {
-        metrics::metrics(&self.conn, ids).await
+        let fs = self.cgroupfs.as_ref();
+        metrics::metrics(&self.conn, fs, &self.cgroup_paths, ids).await
     }
 
     async fn exec(
@@ -267,8 +285,9 @@ impl ContainerRuntime for ContainerdRuntime {
         inventory::ids(&self.conn, &self.pull.snapshotter).await
     }
 
-    async fn pids(&self) -> Result<HashMap<String, u32>, RuntimeError> {
-        metrics::pids(&self.conn).await
+    async fn pids(&self, ids: &[String]) -> Result<HashMap<String, u32>, RuntimeError> {
+        let fs = self.cgroupfs.as_ref();
+        metrics::pids(&self.conn, fs, &self.cgroup_paths, ids).await
     }
 
     async fn ensure_namespace_holder(
