@@ -23,17 +23,22 @@ use crate::observe::AgentMetrics;
 /// is between bursts.
 pub const QUIET: Duration = Duration::from_secs(30);
 
-/// Watches the count of state changes sent to ECS and, between QUIET and
-/// twice QUIET after the last of a burst, gives the burst's memory back.
-/// Runs until the runtime ends.
+/// Watches the count of state changes sent to ECS and of tasks cleaned up
+/// (which come hours after their stops, with no state change) and, between
+/// QUIET and twice QUIET after the last of a burst, gives the burst's memory
+/// back. Runs until the runtime ends.
 pub async fn after_bursts(metrics: Arc<AgentMetrics>) {
-    let mut quiet = Quiet::new(metrics.read().state_changes_submitted);
+    let changes = || {
+        let m = metrics.read();
+        m.state_changes_submitted + m.tasks_cleaned_up
+    };
+    let mut quiet = Quiet::new(changes());
     let mut tick = tokio::time::interval(QUIET);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if quiet.settled(metrics.read().state_changes_submitted) {
-            give_back("a burst of task changes").await;
+        if quiet.settled(changes()) {
+            give_back("a burst of task changes or cleanups").await;
         }
     }
 }

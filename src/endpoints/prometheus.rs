@@ -176,7 +176,7 @@ pub fn render(
         sample(&mut out, name, &[], v);
     }
 
-    let counters: [(&str, &str, u64); 7] = [
+    let counters: [(&str, &str, u64); 8] = [
         (
             "ecs_agent_image_pull_bytes_total",
             "Bytes fetched from registries by image pulls.",
@@ -211,6 +211,11 @@ pub fn render(
             "ecs_agent_leftovers_removed_total",
             "Containers, namespace holders and snapshots no checkpointed task owned, removed at start.",
             m.leftovers_removed,
+        ),
+        (
+            "ecs_agent_tasks_cleaned_up_total",
+            "Stopped tasks removed (containers, snapshots, logs, state) after ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION.",
+            m.tasks_cleaned_up,
         ),
     ];
     for (name, help, v) in counters {

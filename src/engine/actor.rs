@@ -1,6 +1,5 @@
 //! One task's actor: the only owner of its `Task` state.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -351,24 +350,7 @@ async fn cleanup<R: ContainerRuntime>(
     }
     inner.forget(task);
     tracing::info!(task = %task.arn(), "task cleaned up");
-    trim_heap_soon();
-}
-
-/// A trim is scheduled and has not run yet.
-static TRIM_PENDING: AtomicBool = AtomicBool::new(false);
-/// Tasks stopped together are cleaned up together: one trim for all of them.
-const TRIM_AFTER: Duration = Duration::from_secs(1);
-
-/// What a cleaned-up task used is free now; glibc keeps free pages inside
-/// its arenas until asked (see `crate::heap`), so ask, once per burst of
-/// cleanups.
-fn trim_heap_soon() {
-    if TRIM_PENDING.swap(true, Ordering::AcqRel) {
-        return;
-    }
-    tokio::spawn(async {
-        tokio::time::sleep(TRIM_AFTER).await;
-        TRIM_PENDING.store(false, Ordering::Release);
-        let _ = tokio::task::spawn_blocking(crate::heap::trim).await;
-    });
+    // What it used is free now; the agent's settle watcher gives the pages
+    // back once the cleanups stop.
+    inner.metrics.inc_tasks_cleaned_up();
 }

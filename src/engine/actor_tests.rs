@@ -183,15 +183,18 @@ async fn a_stopped_task_is_cleaned_up_after_the_cleanup_wait() {
     tokio::time::sleep_until(exited_at + CLEANUP_WAIT - Duration::from_millis(1)).await;
     assert!(!h.runtime.calls().contains(&Call::Remove { id: id.clone() }));
     assert_eq!(h.engine.task_count(), 1, "the stopped task is still known");
+    assert_eq!(h.engine.metrics().read().tasks_cleaned_up, 0);
 
     let removed_at = h
         .runtime
         .wait_for(|c| *c == Call::Remove { id: id.clone() })
         .await;
     assert_eq!(removed_at - exited_at, CLEANUP_WAIT);
-    // Then the agent forgets it.
+    // Then the agent forgets it, and counts it (the settle watcher gives
+    // the memory back once such cleanups stop).
     tokio::task::yield_now().await;
     assert_eq!(h.engine.task_count(), 0);
+    assert_eq!(h.engine.metrics().read().tasks_cleaned_up, 1);
 }
 
 /// The Go agent's dependency timeout (dependencygraph/graph.go): `init`'s

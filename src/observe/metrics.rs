@@ -25,6 +25,7 @@ pub struct AgentMetrics {
     awslogs_events_shipped: AtomicU64,
     awslogs_lines_dropped: AtomicU64,
     leftovers_removed: AtomicU64,
+    tasks_cleaned_up: AtomicU64,
     /// Health check probes by outcome: passed, failed, timed out.
     health_checks: [AtomicU64; 3],
     errors: Mutex<BTreeMap<&'static str, u64>>,
@@ -52,6 +53,8 @@ pub struct MetricsReading {
     /// Containers, namespace holders and snapshots found at start that no
     /// checkpointed task owned, removed.
     pub leftovers_removed: u64,
+    /// Tasks removed once ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION passed.
+    pub tasks_cleaned_up: u64,
     /// Health check probes: passed, failed (timeouts included), timed out.
     pub health_checks: [u64; 3],
     /// Errors by kind, sorted by kind.
@@ -88,6 +91,7 @@ impl AgentMetrics {
             awslogs_events_shipped: AtomicU64::new(0),
             awslogs_lines_dropped: AtomicU64::new(0),
             leftovers_removed: AtomicU64::new(0),
+            tasks_cleaned_up: AtomicU64::new(0),
             health_checks: Default::default(),
             errors: Mutex::new(BTreeMap::new()),
             started_ms: unix_ms(SystemTime::now()),
@@ -153,6 +157,11 @@ impl AgentMetrics {
         self.leftovers_removed.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// engine: a stopped task was cleaned up (containers, logs, state).
+    pub fn inc_tasks_cleaned_up(&self) {
+        self.tasks_cleaned_up.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// engine: a health check probe ended: passed (exit 0), or failed,
     /// `timed_out` when it was killed at its timeout.
     pub fn record_health_check(&self, passed: bool, timed_out: bool) {
@@ -193,6 +202,7 @@ impl AgentMetrics {
             awslogs_events_shipped: self.awslogs_events_shipped.load(Ordering::Relaxed),
             awslogs_lines_dropped: self.awslogs_lines_dropped.load(Ordering::Relaxed),
             leftovers_removed: self.leftovers_removed.load(Ordering::Relaxed),
+            tasks_cleaned_up: self.tasks_cleaned_up.load(Ordering::Relaxed),
             health_checks: [0, 1, 2].map(|i| self.health_checks[i].load(Ordering::Relaxed)),
             errors: self
                 .errors
