@@ -1,6 +1,8 @@
 //! Copying the container's stdout and stderr into the log file until both
-//! streams have ended: one reader thread per stream, each record written
-//! whole under a lock, in the order it was read.
+//! streams have ended: one thread waits for either pipe (poll) and writes
+//! each record whole, in the order it was read. A second thread per stream
+//! cost every container its stack and its own malloc arena (about 30 KiB
+//! of the logger's 130 KiB; BENCHMARKS.md `stack-pss`).
 //!
 //! json-file frames lines as moby's copier does (daemon/logger/copier.go):
 //! a 16 KiB buffer per stream; every complete line is one record (its `\n`
@@ -16,22 +18,26 @@
 //! counted in the spool's drop counter (`drops.rs`).
 
 use std::io::{self, Read};
-use std::sync::Mutex;
+use std::os::fd::AsRawFd;
 use std::thread;
 use std::time::{Duration, SystemTime};
 
 use super::drops::DropCounter;
 use super::json;
 use super::logfile::LogFile;
+use super::sys;
 use super::Error;
 
 /// moby's copier `defaultBufSize`: the longest record of a json-file line.
 pub const LINE_BUFFER: usize = 16 * 1024;
+/// Where a stream's line buffer starts: it doubles (up to LINE_BUFFER) only
+/// when a read fills it, so a container that writes little never touches
+/// the pages of a full one (two zeroed 16 KiB buffers were a quarter of a
+/// logger's private memory).
+const FIRST_LINE_BUFFER: usize = 4 * 1024;
 /// A pipe's default capacity: in plain mode one read takes everything
 /// pending, so a write of up to PIPE_BUF bytes is never split between chunks.
 const PLAIN_CHUNK: usize = 64 * 1024;
-/// The reader thread only loops over read and write.
-const THREAD_STACK: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {
@@ -102,45 +108,44 @@ impl Sink {
     }
 }
 
-/// Copies both streams into `file` until each has reached end-of-file.
-pub fn copy_streams(
-    stdout: impl Read + Send,
-    stderr: impl Read + Send,
+/// Copies both streams into `file` until each has reached end-of-file. A
+/// stream that fails to read ends alone; the other is copied to its end.
+pub fn copy_streams<R: Read + AsRawFd>(
+    stdout: R,
+    stderr: R,
     file: LogFile,
     framing: Framing,
 ) -> Result<Copied, Error> {
     let drops = file
         .drops_when_full()
         .then(|| DropCounter::load(file.path()));
-    let sink = Mutex::new(Sink {
+    let mut sink = Sink {
         file,
         error: None,
         dropped: 0,
         drops,
         dropping: [false; 2],
-    });
-    let (out_res, err_res) = thread::scope(|s| {
-        let stderr_thread = thread::Builder::new()
-            .name("stderr".into())
-            .stack_size(THREAD_STACK)
-            .spawn_scoped(s, || pump("stderr", stderr, &sink, framing));
-        match stderr_thread {
-            Ok(handle) => {
-                let out_res = pump("stdout", stdout, &sink, framing);
-                let err_res = handle.join().unwrap_or(Err(Error::Thread("stderr")));
-                (out_res, err_res)
+    };
+    let mut pumps = [
+        Pump::new("stdout", stdout, framing),
+        Pump::new("stderr", stderr, framing),
+    ];
+    while pumps.iter().any(Pump::open) {
+        let ready = sys::wait_readable(pumps.each_ref().map(Pump::fd)).map_err(Error::Wait)?;
+        for (index, (pump, ready)) in pumps.iter_mut().zip(ready).enumerate() {
+            if ready {
+                pump.step(index, &mut sink);
             }
-            Err(e) => (Err(Error::Spawn(e)), Ok(0)),
         }
-    });
-    let mut sink = sink.into_inner().unwrap_or_else(|p| p.into_inner());
+    }
     if let Some(d) = &mut sink.drops {
         // Nothing to tell anyone if this fails (stderr is /dev/null).
         let _ = d.write();
     }
+    let [out, err] = pumps;
     let copied = Copied {
-        stdout: out_res?,
-        stderr: err_res?,
+        stdout: out.finish()?,
+        stderr: err.finish()?,
     };
     match sink.error {
         Some(source) => Err(Error::Write {
@@ -167,51 +172,85 @@ fn read_some(stream: &'static str, from: &mut impl Read, buf: &mut [u8]) -> Resu
     }
 }
 
-fn pump(
+/// How a stream's bytes become records.
+enum Framer {
+    Plain(Vec<u8>),
+    JsonFile(Lines),
+}
+
+/// One stream: where it is read from, its framing, and how it ended.
+struct Pump<R> {
     stream: &'static str,
-    mut from: impl Read,
-    sink: &Mutex<Sink>,
-    framing: Framing,
-) -> Result<u64, Error> {
-    let index = usize::from(stream == "stderr");
-    let put = |records: &[u8], pieces: &[Piece]| {
-        sink.lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .put(index, records, pieces)
-    };
-    match framing {
-        Framing::Plain => {
-            let mut buf = vec![0u8; PLAIN_CHUNK];
-            let mut total = 0u64;
-            loop {
-                let n = read_some(stream, &mut from, &mut buf)?;
-                if n == 0 {
-                    return Ok(total);
-                }
-                total += n as u64;
-                let whole = Piece {
-                    end: n,
-                    first: true,
-                    blank: false,
-                };
-                put(&buf[..n], &[whole]);
-            }
+    from: R,
+    framer: Framer,
+    total: u64,
+    /// `Some` once the stream ended: at end-of-file, or with its read error.
+    end: Option<Result<(), Error>>,
+}
+
+impl<R: Read + AsRawFd> Pump<R> {
+    fn new(stream: &'static str, from: R, framing: Framing) -> Pump<R> {
+        let framer = match framing {
+            Framing::Plain => Framer::Plain(vec![0u8; PLAIN_CHUNK]),
+            Framing::JsonFile => Framer::JsonFile(Lines::new(stream)),
+        };
+        Pump {
+            stream,
+            from,
+            framer,
+            total: 0,
+            end: None,
         }
-        Framing::JsonFile => {
-            let mut lines = Lines::new(stream);
-            let mut total = 0u64;
-            loop {
-                let n = read_some(stream, &mut from, lines.space())?;
-                total += n as u64;
-                let done = lines.filled(n, SystemTime::now());
-                if !lines.records.is_empty() {
-                    put(&lines.records, &lines.pieces);
+    }
+
+    fn open(&self) -> bool {
+        self.end.is_none()
+    }
+
+    /// The descriptor to wait on while the stream is open.
+    fn fd(&self) -> Option<i32> {
+        self.open().then(|| self.from.as_raw_fd())
+    }
+
+    /// One read (the stream is readable: it does not block), and the
+    /// records it completed written as stream `index` (0 stdout, 1 stderr).
+    fn step(&mut self, index: usize, sink: &mut Sink) {
+        let done = match &mut self.framer {
+            Framer::Plain(buf) => read_some(self.stream, &mut self.from, buf).map(|n| {
+                if n > 0 {
+                    let whole = Piece {
+                        end: n,
+                        first: true,
+                        blank: false,
+                    };
+                    sink.put(index, &buf[..n], &[whole]);
                 }
+                (n, n == 0)
+            }),
+            Framer::JsonFile(lines) => {
+                read_some(self.stream, &mut self.from, lines.space()).map(|n| {
+                    let done = lines.filled(n, SystemTime::now());
+                    if !lines.records.is_empty() {
+                        sink.put(index, &lines.records, &lines.pieces);
+                    }
+                    (n, done)
+                })
+            }
+        };
+        match done {
+            Ok((n, done)) => {
+                self.total += n as u64;
                 if done {
-                    return Ok(total);
+                    self.end = Some(Ok(()));
                 }
             }
+            Err(e) => self.end = Some(Err(e)),
         }
+    }
+
+    /// The bytes read, or the read error that ended the stream.
+    fn finish(self) -> Result<u64, Error> {
+        self.end.unwrap_or(Ok(())).map(|()| self.total)
     }
 }
 
@@ -232,7 +271,7 @@ impl Lines {
     fn new(stream: &'static str) -> Lines {
         Lines {
             stream,
-            buf: vec![0u8; LINE_BUFFER],
+            buf: vec![0u8; FIRST_LINE_BUFFER],
             n: 0,
             partial_time: None,
             records: Vec::new(),
@@ -240,7 +279,8 @@ impl Lines {
         }
     }
 
-    /// Where the next read goes (never empty: a full buffer was emptied).
+    /// Where the next read goes (never empty: a full buffer was emptied or
+    /// grown).
     fn space(&mut self) -> &mut [u8] {
         &mut self.buf[self.n..]
     }
@@ -251,6 +291,7 @@ impl Lines {
         self.records.clear();
         self.pieces.clear();
         let eof = read == 0;
+        let filled_up = !eof && self.n + read == self.buf.len();
         self.n += read;
         let mut p = 0;
         while let Some(q) = self.buf[p..self.n].iter().position(|&b| b == b'\n') {
@@ -269,7 +310,7 @@ impl Lines {
             });
             p += q + 1;
         }
-        if (eof || (p == 0 && self.n == self.buf.len())) && p < self.n {
+        if (eof || (p == 0 && self.n == LINE_BUFFER)) && p < self.n {
             let first = self.partial_time.is_none();
             let time = *self.partial_time.get_or_insert(now);
             json::record(&mut self.records, &self.buf[p..self.n], self.stream, time);
@@ -282,6 +323,10 @@ impl Lines {
         }
         self.buf.copy_within(p..self.n, 0);
         self.n -= p;
+        // More is waiting, or a line is longer than the buffer so far.
+        if filled_up && self.buf.len() < LINE_BUFFER {
+            self.buf.resize((self.buf.len() * 2).min(LINE_BUFFER), 0);
+        }
         eof
     }
 }
@@ -377,6 +422,29 @@ mod tests {
             records(&tail),
             [("last words".to_string(), "stdout".to_string())]
         );
+    }
+
+    /// The buffer starts small and grows: a line longer than its first size
+    /// (but within LINE_BUFFER) is still one record, as in Docker.
+    #[test]
+    fn a_line_longer_than_the_first_buffer_is_one_record() {
+        let mut lines = Lines::new("stderr");
+        assert_eq!(lines.space().len(), FIRST_LINE_BUFFER);
+        let line = [vec![b'z'; 10_000], b"\n".to_vec()].concat();
+        let mut data = line.as_slice();
+        let mut out = String::new();
+        while !data.is_empty() {
+            let space = lines.space();
+            let k = space.len().min(data.len());
+            space[..k].copy_from_slice(&data[..k]);
+            data = &data[k..];
+            lines.filled(k, UNIX_EPOCH);
+            out += std::str::from_utf8(&lines.records).unwrap();
+        }
+        let recs = records(&out);
+        assert_eq!(recs.len(), 1, "{out}");
+        assert_eq!(recs[0].0.len(), 10_001);
+        assert!(lines.space().len() <= LINE_BUFFER);
     }
 
     #[test]

@@ -111,8 +111,7 @@ pub enum Error {
         dropped: u64,
         source: std::io::Error,
     },
-    Spawn(std::io::Error),
-    Thread(&'static str),
+    Wait(std::io::Error),
 }
 
 impl std::fmt::Display for Error {
@@ -136,8 +135,7 @@ impl std::fmt::Display for Error {
             Error::Write { dropped, source } => {
                 write!(f, "writing log file: {dropped} bytes lost: {source}")
             }
-            Error::Spawn(e) => write!(f, "starting the stderr reader thread: {e}"),
-            Error::Thread(s) => write!(f, "copy thread for {s} panicked"),
+            Error::Wait(e) => write!(f, "waiting for container output: {e}"),
         }
     }
 }

@@ -14,9 +14,44 @@ const O_NONBLOCK: i32 = 0o4000;
 const SIGTERM: i32 = 15;
 const SIG_IGN: usize = 1;
 
+const POLLIN: i16 = 1;
+
+/// C's `struct pollfd`.
+#[repr(C)]
+struct PollFd {
+    fd: i32,
+    events: i16,
+    revents: i16,
+}
+
 extern "C" {
     fn fcntl(fd: i32, cmd: i32, ...) -> i32;
     fn signal(signum: i32, handler: usize) -> usize;
+    // nfds_t is an unsigned long on Linux.
+    fn poll(fds: *mut PollFd, nfds: std::ffi::c_ulong, timeout: i32) -> i32;
+}
+
+/// Waits until one of `fds` (`None`: not watched) can be read without
+/// blocking, or has ended (hang-up, error, closed): which ones.
+pub fn wait_readable(fds: [Option<i32>; 2]) -> std::io::Result<[bool; 2]> {
+    // poll ignores a negative descriptor.
+    let mut polled = fds.map(|fd| PollFd {
+        fd: fd.unwrap_or(-1),
+        events: POLLIN,
+        revents: 0,
+    });
+    loop {
+        // SAFETY: `polled` is an array of two pollfd structs we own, alive
+        // for the call.
+        let rc = unsafe { poll(polled.as_mut_ptr(), 2, -1) };
+        if rc >= 0 {
+            return Ok(polled.each_ref().map(|p| p.revents != 0));
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
 }
 
 pub fn take_fd(fd: i32, what: &'static str) -> Result<OwnedFd, Error> {
