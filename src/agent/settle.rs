@@ -38,7 +38,7 @@ pub async fn after_bursts(metrics: Arc<AgentMetrics>) {
     loop {
         tick.tick().await;
         if quiet.settled(changes()) {
-            give_back("a burst of task changes or cleanups").await;
+            give_back("a burst of task changes").await;
         }
     }
 }
