@@ -8,12 +8,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use containerd_client::services::v1::content_client::ContentClient;
+use containerd_client::services::v1::images_client::ImagesClient;
 use containerd_client::services::v1::leases_client::LeasesClient;
 use containerd_client::services::v1::snapshots::snapshots_client::SnapshotsClient;
 use containerd_client::services::v1::snapshots::{RemoveSnapshotRequest, ViewSnapshotRequest};
 use containerd_client::services::v1::{
-    AddResourceRequest, CreateRequest, DeleteRequest, InfoRequest, ListRequest, Resource,
-    WriteAction, WriteContentRequest,
+    AddResourceRequest, CreateRequest, DeleteRequest, GetImageRequest, InfoRequest, ListRequest,
+    Resource, WriteAction, WriteContentRequest,
 };
 use ecs::config::RegistryCredentials;
 use ecs::image;
@@ -182,6 +183,19 @@ async fn write_blob(conn: &Conn, lease: &str, data: Vec<u8>) -> String {
 
 /// Runs a synchronous GC in containerd and proves that it ran: a blob held
 /// only by a lease is gone once the lease is deleted with `sync`.
+/// When containerd last wrote the image record `name`.
+async fn image_updated_at(conn: &Conn, name: &str) -> Option<prost_types::Timestamp> {
+    ImagesClient::new(conn.channel())
+        .get(conn.request(GetImageRequest {
+            name: name.to_string(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .image
+        .and_then(|i| i.updated_at)
+}
+
 async fn force_gc(conn: &Conn) {
     let lease = format!("gc-probe-{}", uuid::Uuid::new_v4());
     create_lease(conn, &lease).await;
@@ -371,11 +385,20 @@ async fn pull_busybox_unpacks_records_and_survives_gc() {
         Some(pulled.clone())
     );
 
-    // Again: only the manifest is fetched, nothing is downloaded or unpacked.
+    // Again: only the manifest is fetched, nothing is downloaded or unpacked,
+    // and (our own client) nothing is written: the image record is as it was.
+    let recorded = image_updated_at(&ns.conn, &reference).await;
     let again = pull::pull(&ns.conn, &reference, None, &opts_for(&ns.conn).await)
         .await
         .unwrap();
     assert_eq!(again, pulled);
+    if !opts_for(&ns.conn).await.transfer {
+        assert_eq!(
+            image_updated_at(&ns.conn, &reference).await,
+            recorded,
+            "an image up to date is not recorded again"
+        );
+    }
     // (containerd's Transfer resolves with a HEAD and reads the manifest
     // it has: no GET at all.)
     let (manifests, blobs) = proxy.take();
@@ -531,6 +554,34 @@ async fn pull_from_the_auth_registry_needs_credentials() {
     assert_eq!(ns.image_names(), vec![reference.clone()]);
     assert!(ns.snapshots().iter().any(|(k, _, _)| *k == pulled.chain_id));
     assert!(ns.leases().await.is_empty(), "pull lease left behind");
+}
+
+/// A tag moved to another image is pulled again, not taken as up to date:
+/// the check compares the registry's digest with the one containerd recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tag_moved_to_another_image_is_pulled_again() {
+    let Some(env) = common::env() else { return };
+    let ns = Ns::new(&env, "pull-moved");
+    let repo = common::unique_ns("pulltest-moved").to_ascii_lowercase();
+    let opts = opts_for(&ns.conn).await;
+    let first_ref = common::images::push_busybox_with_filler(&env, &repo, 1, 1);
+    let first = pull::pull(&ns.conn, &first_ref, None, &opts).await.unwrap();
+    let moved_ref = common::images::push_busybox_with_filler(&env, &repo, 1, 2);
+    assert_eq!(moved_ref, first_ref, "the same tag");
+    let moved = pull::pull(&ns.conn, &moved_ref, None, &opts).await.unwrap();
+    assert_ne!(moved.digest, first.digest);
+    assert_ne!(moved.chain_id, first.chain_id);
+    assert_eq!(
+        pull::find(&ns.conn, &moved_ref, "overlayfs").await.unwrap(),
+        Some(moved.clone())
+    );
+    // And then it is up to date: the same image, nothing recorded again.
+    let recorded = image_updated_at(&ns.conn, &moved_ref).await;
+    let again = pull::pull(&ns.conn, &moved_ref, None, &opts).await.unwrap();
+    assert_eq!(again, moved);
+    if !opts.transfer {
+        assert_eq!(image_updated_at(&ns.conn, &moved_ref).await, recorded);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
