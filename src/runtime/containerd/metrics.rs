@@ -1,8 +1,8 @@
-//! Container metrics: read from each container's cgroup files where the
-//! runtime knows the cgroup file system (`crate::runtime::cgroupfs`: no call
-//! reaches a shim), else through containerd's Tasks service: one
+//! Container metrics and pids: read from each container's cgroup files where
+//! the runtime knows the cgroup file system (`crate::runtime::cgroupfs`: no
+//! call reaches a shim), else through containerd's Tasks service: one
 //! Tasks.Metrics call for the given ids (its payloads are the cgroups v1 or v2
-//! `Metrics` protos, decoded here into the runtime's plain values). One
+//! `Metrics` protos, decoded here into the runtime's plain values), one
 //! Tasks.List for pids. Never a stream per container.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
