@@ -10,7 +10,7 @@ use std::fs::OpenOptions;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Enough for many payloads of large tasks: a commit copies only the pages
 /// it changes, and redb reuses the pages earlier commits freed.
@@ -24,6 +24,10 @@ pub(super) struct Reserve {
     size: u64,
     /// Bytes allocated to the file as last seen.
     held: AtomicU64,
+    /// The file cannot be allocated for another reason than a full disk (a
+    /// file system without fallocate, say): tried no more, so that every
+    /// commit does not try and warn again.
+    given_up: AtomicBool,
 }
 
 impl Reserve {
@@ -33,6 +37,7 @@ impl Reserve {
             path: dir.join(FILE_NAME),
             size,
             held: AtomicU64::new(0),
+            given_up: AtomicBool::new(false),
         };
         reserve.take();
         reserve
@@ -41,7 +46,7 @@ impl Reserve {
     /// Allocates what is missing of the reserve, or as much of it as the disk
     /// has room for. A reserve that is whole costs nothing here.
     pub fn take(&self) {
-        if self.held.load(Ordering::Relaxed) >= self.size {
+        if self.held.load(Ordering::Relaxed) >= self.size || self.given_up.load(Ordering::Relaxed) {
             return;
         }
         match self.allocate() {
@@ -50,7 +55,8 @@ impl Reserve {
                 tracing::debug!(path = %self.path.display(), held, "checkpoint reserve taken");
             }
             Err(e) => {
-                tracing::warn!(path = %self.path.display(), error = %e, "cannot keep room for the checkpoint");
+                self.given_up.store(true, Ordering::Relaxed);
+                tracing::warn!(path = %self.path.display(), error = %e, "cannot keep room for the checkpoint; not tried again");
             }
         }
     }
@@ -93,4 +99,32 @@ impl Reserve {
 /// An I/O error for want of space.
 pub(super) fn is_full(io: &std::io::Error) -> bool {
     io.raw_os_error() == Some(libc::ENOSPC) || io.kind() == std::io::ErrorKind::StorageFull
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reserve that cannot be allocated (here its path is a directory) is
+    /// not tried again at every commit, even once it could be.
+    #[test]
+    fn a_reserve_that_cannot_be_made_is_not_tried_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        std::fs::create_dir(&path).unwrap();
+        let reserve = Reserve::new(dir.path(), 4096);
+        std::fs::remove_dir(&path).unwrap();
+        reserve.take();
+        assert!(!path.exists(), "tried again");
+
+        let fine = tempfile::tempdir().unwrap();
+        let reserve = Reserve::new(fine.path(), 4096);
+        assert_eq!(
+            std::fs::metadata(fine.path().join(FILE_NAME))
+                .unwrap()
+                .len(),
+            4096
+        );
+        assert_eq!(reserve.release(), 4096);
+    }
 }
