@@ -767,8 +767,10 @@ impl Drop for PrivateContainerd {
 async fn exit_events_resume_after_containerd_restarts() {
     let Some(shared) = common::env() else { return };
     let mut ctrd = PrivateContainerd::start(&shared);
-    let ns = "rt-restart";
-    let rt = runtime(&ctrd.env, ns);
+    // Unique: a run stopped mid-test leaves runc state under
+    // /run/containerd/runc/<namespace>/, which the next run must not meet.
+    let ns = common::unique_ns("rt-restart");
+    let rt = runtime(&ctrd.env, &ns);
     let image = rt
         .pull_image(
             &ImageRef::parse(&shared.image()).expect("image reference"),
