@@ -69,6 +69,13 @@ fn helper(name: &str, hash_env: &str) {
     assert!(status.success(), "compiling {} failed", dir.display());
     let bytes = std::fs::read(&bin).unwrap_or_else(|e| panic!("reading the built {name}: {e}"));
     println!("cargo:rustc-env={hash_env}={:016x}", fnv1a(&bytes));
+    // The agent carries it deflated (a static program is mostly the C
+    // library and std, which compress to less than half) and inflates it
+    // only when it has to write it out.
+    let packed = miniz_oxide::deflate::compress_to_vec(&bytes, 9);
+    let packed_path = out.join(format!("{name}.deflate"));
+    std::fs::write(&packed_path, packed)
+        .unwrap_or_else(|e| panic!("writing {}: {e}", packed_path.display()));
 }
 
 /// The same hash as `src/logger/install.rs` computes of the installed file.

@@ -17,17 +17,18 @@ use std::path::{Path, PathBuf};
 /// File name of the logger under `$ECS_DATADIR/bin`.
 pub const LOGGER_FILE: &str = "ecs-agent-logger";
 
-/// The logger program, as build.rs built it.
-static LOGGER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ecs-agent-logger"));
-/// Its FNV-1a hash, from build.rs: an installed file is checked against it
-/// without reading `LOGGER`, whose pages then stay out of the agent's memory.
+/// The logger program, as build.rs built it and deflated it.
+static LOGGER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ecs-agent-logger.deflate"));
+/// The program's FNV-1a hash, from build.rs: an installed file is checked
+/// against it without inflating `LOGGER`, whose pages then stay out of the
+/// agent's memory.
 const LOGGER_FNV1A: &str = env!("ECS_LOGGER_FNV1A");
 
 /// File name of the container init (`src/bin/ecs-agent-init`) under
 /// `$ECS_DATADIR/bin`, mounted read-only into containers with
 /// `initProcessEnabled` and run as a task's namespace holder.
 pub const INIT_FILE: &str = "ecs-agent-init";
-static INIT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ecs-agent-init"));
+static INIT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ecs-agent-init.deflate"));
 const INIT_FNV1A: &str = env!("ECS_INIT_FNV1A");
 
 #[derive(Debug, thiserror::Error)]
@@ -64,29 +65,38 @@ fn install_program(
     data_dir: &Path,
     what: &'static str,
     file: &str,
-    program: &[u8],
+    packed: &[u8],
     hash: &str,
 ) -> Result<PathBuf, InstallError> {
     if !data_dir.is_absolute() {
         return Err(InstallError::RelativeDataDir(data_dir.to_path_buf()));
     }
     let target = data_dir.join("bin").join(file);
-    let written = place(program, hash, &target).map_err(|source| InstallError::Target {
+    let written = place(packed, hash, &target).map_err(|source| InstallError::Target {
         what,
         path: target.clone(),
         source,
     })?;
     if written {
-        tracing::info!(path = %target.display(), bytes = program.len(), "{what} installed");
+        tracing::info!(path = %target.display(), "{what} installed");
     } else {
         tracing::debug!(path = %target.display(), "{what} already in place");
     }
     Ok(target)
 }
 
-/// Makes `target` an executable holding `program` (whose FNV-1a hash, in
-/// hex, is `hash`); true when it had to be written.
-fn place(program: &[u8], hash: &str, target: &Path) -> io::Result<bool> {
+/// No helper comes near this; a larger output means a broken build.
+const MAX_PROGRAM: usize = 64 << 20;
+
+/// The program carried deflated in `packed`.
+fn inflate(packed: &[u8]) -> io::Result<Vec<u8>> {
+    miniz_oxide::inflate::decompress_to_vec_with_limit(packed, MAX_PROGRAM)
+        .map_err(|e| io::Error::other(format!("inflating the carried program: {e}")))
+}
+
+/// Makes `target` an executable holding the program deflated in `packed`
+/// (whose FNV-1a hash, in hex, is `hash`); true when it had to be written.
+fn place(packed: &[u8], hash: &str, target: &Path) -> io::Result<bool> {
     let current = match fs::read(target) {
         Ok(bytes) => Some(bytes),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
@@ -96,13 +106,19 @@ fn place(program: &[u8], hash: &str, target: &Path) -> io::Result<bool> {
     if executable && current.is_some_and(|c| format!("{:016x}", fnv1a(&c)) == hash) {
         return Ok(false);
     }
+    let program = inflate(packed)?;
+    if format!("{:016x}", fnv1a(&program)) != hash {
+        return Err(io::Error::other(
+            "the carried program does not match its hash",
+        ));
+    }
     let dir = target.parent().unwrap_or(Path::new("/"));
     fs::create_dir_all(dir)?;
     let name = target.file_name().unwrap_or_default().to_string_lossy();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         let mut file = fs::File::create(&tmp)?;
-        file.write_all(program)?;
+        file.write_all(&program)?;
         file.set_permissions(fs::Permissions::from_mode(0o755))?;
         file.sync_all()?;
         fs::rename(&tmp, target)
@@ -129,18 +145,33 @@ mod tests {
         format!("{:016x}", fnv1a(b))
     }
 
+    fn pack(b: &[u8]) -> Vec<u8> {
+        miniz_oxide::deflate::compress_to_vec(b, 6)
+    }
+
+    #[test]
+    fn a_program_that_does_not_match_its_hash_is_not_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("bin").join(LOGGER_FILE);
+        let err = place(&pack(b"v1"), &hash(b"v2"), &target).unwrap_err();
+        assert!(err.to_string().contains("does not match its hash"), "{err}");
+        let err = place(b"not deflated", &hash(b"v1"), &target).unwrap_err();
+        assert!(err.to_string().contains("inflating"), "{err}");
+        assert!(!target.exists());
+    }
+
     #[test]
     fn writes_once_and_replaces_atomically() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("data/bin").join(LOGGER_FILE);
-        assert!(place(b"v1", &hash(b"v1"), &target).unwrap());
-        assert!(!place(b"v1", &hash(b"v1"), &target).unwrap());
+        assert!(place(&pack(b"v1"), &hash(b"v1"), &target).unwrap());
+        assert!(!place(&pack(b"v1"), &hash(b"v1"), &target).unwrap());
         let mode = fs::metadata(&target).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o755);
 
         // A logger still running v1 keeps reading v1 after an upgrade.
         let mut running_logger = fs::File::open(&target).unwrap();
-        assert!(place(b"v2", &hash(b"v2"), &target).unwrap());
+        assert!(place(&pack(b"v2"), &hash(b"v2"), &target).unwrap());
         assert_eq!(fs::read(&target).unwrap(), b"v2");
         let mut old = String::new();
         running_logger.read_to_string(&mut old).unwrap();
@@ -153,7 +184,7 @@ mod tests {
 
         // A file that lost its exec bit is written again.
         fs::set_permissions(&target, fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(place(b"v2", &hash(b"v2"), &target).unwrap());
+        assert!(place(&pack(b"v2"), &hash(b"v2"), &target).unwrap());
     }
 
     #[test]
@@ -161,8 +192,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = install(dir.path()).unwrap();
         assert_eq!(path, dir.path().join("bin").join(LOGGER_FILE));
-        assert_eq!(fs::read(&path).unwrap(), LOGGER);
-        assert_eq!(hash(LOGGER), LOGGER_FNV1A);
+        let program = inflate(LOGGER).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), program);
+        assert_eq!(hash(&program), LOGGER_FNV1A);
+        // Carried deflated: well under the program's own size.
+        assert!(
+            LOGGER.len() * 10 < program.len() * 6,
+            "{} of {}",
+            LOGGER.len(),
+            program.len()
+        );
         // The program itself: a logger that refuses a call without the
         // shim's descriptors and says what it is.
         // Another test thread forking while the file was open for writing
