@@ -584,6 +584,56 @@ async fn a_tag_moved_to_another_image_is_pulled_again() {
     }
 }
 
+/// The runtime remembers the images it pulled (`pull::Recent`), and trusts
+/// what it remembers only while containerd's record still points at the
+/// same manifest and the registry still names it: a tag moved, or an image
+/// removed behind the agent's back, is pulled again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remembered_image_is_trusted_only_while_containerd_and_the_registry_still_have_it() {
+    let Some(env) = common::env() else { return };
+    let ns = Ns::new(&env, "pull-recent");
+    let repo = common::unique_ns("pulltest-recent").to_ascii_lowercase();
+    let opts = opts_for(&ns.conn).await;
+    let recent = pull::Recent::default();
+    let remembered = |reference: String| {
+        let parsed = ecs::task::image_ref::parse_reference(&reference).expect("reference");
+        let (conn, opts, recent) = (&ns.conn, &opts, &recent);
+        async move {
+            pull::pull_remembered(conn, &parsed, None, opts, recent)
+                .await
+                .unwrap()
+        }
+    };
+    let first_ref = common::images::push_busybox_with_filler(&env, &repo, 1, 1);
+    let first = remembered(first_ref.clone()).await;
+    let recorded = image_updated_at(&ns.conn, &first_ref).await;
+    assert_eq!(remembered(first_ref.clone()).await, first);
+    if !opts.transfer {
+        assert_eq!(image_updated_at(&ns.conn, &first_ref).await, recorded);
+    }
+
+    let moved_ref = common::images::push_busybox_with_filler(&env, &repo, 1, 2);
+    let moved = remembered(moved_ref.clone()).await;
+    assert_ne!(moved.digest, first.digest, "a moved tag is pulled again");
+    assert_eq!(
+        pull::find(&ns.conn, &moved_ref, "overlayfs").await.unwrap(),
+        Some(moved.clone())
+    );
+
+    ns.ctr(&["images", "rm", &moved.name]);
+    assert_eq!(
+        pull::find(&ns.conn, &moved_ref, "overlayfs").await.unwrap(),
+        None
+    );
+    assert_eq!(remembered(moved_ref.clone()).await, moved);
+    assert_eq!(
+        pull::find(&ns.conn, &moved_ref, "overlayfs").await.unwrap(),
+        Some(moved),
+        "an image removed behind the runtime's back is recorded again"
+    );
+    assert!(ns.leases().await.is_empty(), "pull lease left behind");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_tag_says_manifest_unknown() {
     let Some(env) = common::env() else { return };

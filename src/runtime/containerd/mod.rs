@@ -86,6 +86,9 @@ pub struct ContainerdRuntime {
     /// Where metrics are read from cgroup files; `None`: from containerd.
     cgroupfs: Option<crate::runtime::cgroupfs::CgroupFs>,
     cgroup_paths: std::sync::Arc<cgroup_paths::CgroupPaths>,
+    /// The images pulled lately, so a pull of one still current asks
+    /// containerd less (`pull::Recent`).
+    recent_images: std::sync::Arc<pull::Recent>,
 }
 
 impl ContainerdRuntime {
@@ -105,6 +108,7 @@ impl ContainerdRuntime {
             runners: Default::default(),
             cgroupfs: None,
             cgroup_paths: Default::default(),
+            recent_images: Default::default(),
         }
     }
 
@@ -160,7 +164,14 @@ impl ContainerRuntime for ContainerdRuntime {
         credentials: Option<RegistryCredentials>,
     ) -> Result<PulledImage, RuntimeError> {
         let r = image.reference();
-        Ok(pull::pull_parsed(&self.conn, r, credentials.as_ref(), &self.pull).await?)
+        Ok(pull::pull_remembered(
+            &self.conn,
+            r,
+            credentials.as_ref(),
+            &self.pull,
+            &self.recent_images,
+        )
+        .await?)
     }
 
     async fn find_image(&self, image: &ImageRef) -> Result<Option<PulledImage>, RuntimeError> {

@@ -17,6 +17,7 @@ mod labels;
 mod lease;
 mod options;
 mod overlap;
+mod recent;
 mod streams;
 mod transfer;
 mod unpack;
@@ -44,6 +45,7 @@ use crate::task::image_ref::{parse_reference, Reference};
 pub use error::PullError;
 pub use find::{find, find_parsed};
 pub use options::{PullOptions, PullTimeouts};
+pub use recent::Recent;
 
 use content::{ref_key, Store, Written};
 use find::{parse, MAX_INDEX_DEPTH};
@@ -81,9 +83,24 @@ pub async fn pull_parsed(
     creds: Option<&RegistryCredentials>,
     opts: &PullOptions,
 ) -> Result<PulledImage, PullError> {
-    pull_inner(conn, reference, creds, opts)
+    pull_remembered(conn, reference, creds, opts, &Recent::default()).await
+}
+
+/// [`pull_parsed`], which remembers the image in `recent` and, for an image
+/// found there, asks containerd only whether it still has it (see
+/// [`Recent`]).
+pub async fn pull_remembered(
+    conn: &Conn,
+    reference: &Reference,
+    creds: Option<&RegistryCredentials>,
+    opts: &PullOptions,
+    recent: &Recent,
+) -> Result<PulledImage, PullError> {
+    let image = pull_inner(conn, reference, creds, opts, Some(recent))
         .await
-        .map_err(|e| e.with_socket(conn.socket()))
+        .map_err(|e| e.with_socket(conn.socket()))?;
+    recent.put(&image);
+    Ok(image)
 }
 
 async fn pull_inner(
@@ -91,25 +108,28 @@ async fn pull_inner(
     r: &Reference,
     creds: Option<&RegistryCredentials>,
     opts: &PullOptions,
+    recent: Option<&Recent>,
 ) -> Result<PulledImage, PullError> {
     let started = Instant::now();
     tracing::info!(image = %r, snapshotter = %opts.snapshotter, "pulling image");
     // One lease for every attempt: layers an attempt committed are kept for
     // the next one, and all go together if the pull fails.
-    let lease = Lease::create(conn, LEASE_EXPIRY).await?;
+    let mut lease = LazyLease::default();
     let whole = opts.timeouts.whole;
-    let result = match tokio::time::timeout(whole, attempts(conn, lease.id(), r, creds, opts)).await
-    {
-        Ok(result) => result,
-        // The attempt in flight is dropped here; its ingest aborts itself.
-        Err(_) => Err(PullError::Timeout {
-            transition: "pulled",
-            after: whole,
-        }),
-    };
-    let deleted = match &result {
-        Ok(_) => lease.delete().await,
-        Err(_) => lease.delete_collecting().await,
+    let result =
+        match tokio::time::timeout(whole, attempts(conn, &mut lease, r, creds, opts, recent)).await
+        {
+            Ok(result) => result,
+            // The attempt in flight is dropped here; its ingest aborts itself.
+            Err(_) => Err(PullError::Timeout {
+                transition: "pulled",
+                after: whole,
+            }),
+        };
+    let deleted = match (lease.0, &result) {
+        (None, _) => Ok(()),
+        (Some(lease), Ok(_)) => lease.delete().await,
+        (Some(lease), Err(_)) => lease.delete_collecting().await,
     };
     if let Err(e) = deleted {
         // It expires by itself; the image record already holds what we pulled.
@@ -134,22 +154,40 @@ async fn pull_inner(
     }
 }
 
+/// The pull's lease, taken only once something is to be written: a pull
+/// that finds its image up to date reads and writes nothing else.
+#[derive(Default)]
+struct LazyLease(Option<Lease>);
+
+impl LazyLease {
+    async fn id(&mut self, conn: &Conn) -> Result<&str, PullError> {
+        if self.0.is_none() {
+            self.0 = Some(Lease::create(conn, LEASE_EXPIRY).await?);
+        }
+        Ok(self.0.as_ref().map(Lease::id).unwrap_or_default())
+    }
+}
+
 /// Up to [`PULL_ATTEMPTS`] attempts with the Go agent's backoff between
 /// them; the last attempt's error is the pull's, as in the Go agent.
 async fn attempts(
     conn: &Conn,
-    lease: &str,
+    lease: &mut LazyLease,
     r: &Reference,
     creds: Option<&RegistryCredentials>,
     opts: &PullOptions,
+    recent: Option<&Recent>,
 ) -> Result<(PulledImage, u64), PullError> {
     let mut backoff = Backoff::go(RETRY_MIN, RETRY_MAX, RETRY_JITTER);
     let mut attempt = 1;
     loop {
         let attempted = if opts.transfer {
-            transfer::attempt(conn, lease, r, creds, opts).await
+            match lease.id(conn).await {
+                Ok(id) => transfer::attempt(conn, id, r, creds, opts).await,
+                Err(e) => Err(e),
+            }
         } else {
-            attempt_once(conn, lease, r, creds, opts).await
+            attempt_once(conn, lease, r, creds, opts, recent).await
         };
         match attempted {
             Err(e) if attempt < PULL_ATTEMPTS && e.is_retriable() => {
@@ -179,10 +217,11 @@ async fn attempts(
 /// the inactivity timeout on every wait for the registry.
 async fn attempt_once(
     conn: &Conn,
-    lease: &str,
+    lease: &mut LazyLease,
     r: &Reference,
     creds: Option<&RegistryCredentials>,
     opts: &PullOptions,
+    recent: Option<&Recent>,
 ) -> Result<(PulledImage, u64), PullError> {
     let registry = RegistryClient::new(
         r,
@@ -191,7 +230,29 @@ async fn attempt_once(
         opts.timeouts.inactivity,
     )?;
     let begin = opts.timeouts.begin;
-    let top = match tokio::time::timeout(begin, registry.manifest(r.object(), r.digest())).await {
+    // While the registry is asked, containerd is asked whether it still has
+    // the image this runtime last had under the name.
+    // (No `recent`: the registry alone, for the tests of its retries.)
+    let name = r.to_string();
+    let known = recent.and_then(|c| c.get(&name));
+    let kept = async {
+        match recent {
+            Some(_) => recent::still_there(conn, &opts.snapshotter, &name, known.as_ref()).await,
+            None => Ok(false),
+        }
+    };
+    let manifest = tokio::time::timeout(begin, registry.manifest(r.object(), r.digest()));
+    let (top, kept) = tokio::join!(manifest, kept);
+    let kept = match kept {
+        Ok(kept) => kept,
+        // Not the registry's fault, and not for this loop to wait out.
+        Err(e) if e.is_unavailable() => return Err(e),
+        Err(e) => {
+            tracing::debug!(image = %r, error = %e, "cannot check the image containerd had");
+            false
+        }
+    };
+    let top = match top {
         Ok(top) => top?,
         Err(_) => {
             return Err(PullError::Timeout {
@@ -201,9 +262,14 @@ async fn attempt_once(
         }
     };
     registry.began();
+    if let Some(image) = known.filter(|k| kept && k.digest == top.digest) {
+        tracing::debug!(image = %r, digest = %image.digest, "image up to date");
+        return Ok((image, 0));
+    }
     if let Some(image) = up_to_date(conn, r, opts, &top).await {
         return Ok((image, 0));
     }
+    let lease = lease.id(conn).await?;
     Puller {
         conn,
         lease,
@@ -542,6 +608,8 @@ mod tests {
         let conn = Conn::lazy(&dir.join("containerd.sock"), "test").unwrap();
         let err = find(&conn, "busybox", "overlayfs").await.unwrap_err();
         assert!(err.is_unavailable(), "{err:?}");
+        // The registry is down too: containerd is asked alongside it, and
+        // its absence is the pull's error, not five registry attempts.
         let err = pull(&conn, "127.0.0.1:9/busybox", None, &PullOptions::default())
             .await
             .unwrap_err();
@@ -593,10 +661,11 @@ mod retry_tests {
         let started = Instant::now();
         let err = attempt_once(
             &conn(),
-            "lease",
+            &mut LazyLease::default(),
             &reference(&registry.addr),
             None,
             &PullOptions::default(),
+            None,
         )
         .await
         .unwrap_err();
@@ -620,10 +689,11 @@ mod retry_tests {
             let started = Instant::now();
             let err = attempts(
                 &conn(),
-                "lease",
+                &mut LazyLease::default(),
                 &reference(&registry.addr),
                 None,
                 &PullOptions::default(),
+                None,
             )
             .await
             .unwrap_err();
@@ -657,10 +727,11 @@ mod retry_tests {
         .await;
         let err = attempts(
             &conn(),
-            "lease",
+            &mut LazyLease::default(),
             &reference(&registry.addr),
             None,
             &PullOptions::default(),
+            None,
         )
         .await
         .unwrap_err();
