@@ -380,12 +380,14 @@ impl NetworkManager {
             .collect();
         task_rules.extend(self.introspection_rule(lease.mode, ip));
         let links = async {
-            link::create_veth(&host.handle, &names.veth, &names.peer).await?;
-            let vi = self.must_index(&host.handle, &names.veth).await?;
-            link::attach_to_bridge(&host.handle, vi, bridge, &names.veth).await?;
-            link::set_up(&host.handle, vi, &names.veth).await?;
-            let pi = self.must_index(&host.handle, &names.peer).await?;
-            link::move_to_ns(&host.handle, pi, inner_if, ns_file.as_raw_fd(), &names.peer).await?;
+            link::create_veth_into(
+                &host.handle,
+                &names.veth,
+                bridge,
+                inner_if,
+                ns_file.as_raw_fd(),
+            )
+            .await?;
             let ii = self.must_index(&ns.handle, inner_if).await?;
             link::set_up(&ns.handle, ii, inner_if).await?;
             link::add_addr(&ns.handle, ii, ip, subnet.prefix(), inner_if).await?;
