@@ -783,8 +783,12 @@ impl ContainerFiles {
                 ));
             }
         }
+        // A namespace of the network layer's dies with the host (see
+        // `netfiles::write`); a host-mode or disableNetworking container may
+        // be restarted in place after a crash, mounting these again.
+        let durable = namespace.is_none();
         for (path, destination, contents) in files {
-            netfiles::write(&path, &contents).map_err(|e| e.to_string())?;
+            netfiles::write(&path, &contents, durable).map_err(|e| e.to_string())?;
             out.mounts.push(BindMount {
                 source: self.host_path(&path),
                 destination: destination.to_string(),

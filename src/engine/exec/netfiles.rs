@@ -225,8 +225,13 @@ pub(crate) fn dirs(
 
 /// Writes `contents` at `path` (mode 0644) through a temporary file and a
 /// rename, so a container mounting it never sees half a file and two
-/// containers of one task may write the same file at once.
-pub(crate) fn write(path: &Path, contents: &str) -> Result<(), NetFilesError> {
+/// containers of one task may write the same file at once. `durable`: synced
+/// to disk first. Files of a container in a task namespace need not be:
+/// that namespace (a bind mount under /run) does not survive the host crash
+/// that could lose them, so nothing could ever mount a lost one, and an
+/// agent restart finds them in the page cache. Three syncs a container were
+/// on the start path of bridge and awsvpc tasks (a few ms on a network disk).
+pub(crate) fn write(path: &Path, contents: &str, durable: bool) -> Result<(), NetFilesError> {
     use std::os::unix::fs::PermissionsExt;
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -241,7 +246,9 @@ pub(crate) fn write(path: &Path, contents: &str) -> Result<(), NetFilesError> {
         f.write_all(contents.as_bytes()).map_err(io(&tmp))?;
         f.set_permissions(std::fs::Permissions::from_mode(0o644))
             .map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
+        if durable {
+            f.sync_all().map_err(io(&tmp))?;
+        }
         std::fs::rename(&tmp, path).map_err(io(path))
     })();
     if result.is_err() {
@@ -382,9 +389,9 @@ mod tests {
     fn files_are_written_whole_and_removed_with_the_task() {
         let tmp = tempfile::tempdir().unwrap();
         let (ns, own) = dirs(tmp.path(), "t1", NetworkMode::Awsvpc, "web").unwrap();
-        write(&ns.join("hosts"), "one\n").unwrap();
-        write(&ns.join("hosts"), "two\n").unwrap();
-        write(&own.join("hostname"), "h\n").unwrap();
+        write(&ns.join("hosts"), "one\n", true).unwrap();
+        write(&ns.join("hosts"), "two\n", false).unwrap();
+        write(&own.join("hostname"), "h\n", false).unwrap();
         assert_eq!(std::fs::read_to_string(ns.join("hosts")).unwrap(), "two\n");
         assert_eq!(
             std::fs::read_dir(&ns).unwrap().count(),
