@@ -348,11 +348,13 @@ fn private_registry_host_matches_its_credentials_in_any_case() {
     let td = w.register(
         "private-case",
         json!([{"name": "c", "image": format!("LocalHost:{port}/busybox:latest"), "memory": 32,
-                "essential": true, "command": sh("echo pulled-in-any-case; sleep 600")}]),
+                "essential": true, "command": sh("trap 'exit 0' TERM; echo pulled-in-any-case; sleep 600 & wait")}]),
     );
     let arn = w.run(&td);
     let t = w.wait_status(&arn, "RUNNING", START);
     assert_eq!(World::container(&t, "c")["lastStatus"], "RUNNING", "{t}");
+    // The shell handles TERM: a PID 1 without a handler ignores it, and the
+    // stop would then wait out the whole 30 s stop timeout, as long as this wait.
     common::stop_task(&w.aws, &w.agent, &arn);
     w.wait_status(&arn, "STOPPED", Duration::from_secs(30));
     assert!(w.log(&arn, "c").contains("pulled-in-any-case"));
