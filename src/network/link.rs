@@ -161,7 +161,6 @@ pub(crate) async fn set_down(h: &Handle, index: u32, what: &str) -> Result<(), N
         .map_err(nl(format!("set {what} down")))
 }
 
-/// Creates a veth pair in the handle's namespace.
 /// A veth pair made in one request: `host` on the bridge `bridge` and up,
 /// its peer made directly inside the namespace `ns_fd` as `inner` (down).
 /// Made there rather than moved there: moving a link between namespaces

@@ -47,15 +47,7 @@ pub(super) async fn find_inner(
     platform: &Platform,
 ) -> Result<Option<PulledImage>, PullError> {
     let name = r.to_string();
-    let res = ImagesClient::new(conn.channel())
-        .get(conn.request(GetImageRequest { name: name.clone() }))
-        .await;
-    let image = match res {
-        Ok(resp) => resp.into_inner().image,
-        Err(s) if s.code() == Code::NotFound => return Ok(None),
-        Err(s) => return Err(PullError::grpc("image get", s)),
-    };
-    let Some(target) = image.and_then(|i| i.target) else {
+    let Some(target) = record_target(conn, &name).await? else {
         return Ok(None);
     };
     let store = Store::new(conn, "");
@@ -96,6 +88,23 @@ pub(super) async fn find_inner(
         chain_id,
         config: cfg.config,
     }))
+}
+
+/// What containerd's image record `name` points at; `None` without one.
+pub(super) async fn record_target(
+    conn: &Conn,
+    name: &str,
+) -> Result<Option<containerd_client::types::Descriptor>, PullError> {
+    match ImagesClient::new(conn.channel())
+        .get(conn.request(GetImageRequest {
+            name: name.to_string(),
+        }))
+        .await
+    {
+        Ok(resp) => Ok(resp.into_inner().image.and_then(|i| i.target)),
+        Err(s) if s.code() == Code::NotFound => Ok(None),
+        Err(s) => Err(PullError::grpc("image get", s)),
+    }
 }
 
 pub(super) fn parse(

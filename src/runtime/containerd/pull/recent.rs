@@ -10,12 +10,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use containerd_client::services::v1::images_client::ImagesClient;
-use containerd_client::services::v1::GetImageRequest;
-use tonic::Code;
-
 use super::error::PullError;
-use super::unpack;
+use super::{find, unpack};
 use crate::runtime::containerd::Conn;
 use crate::task::container::PulledImage;
 
@@ -57,18 +53,7 @@ pub(super) async fn still_there(
     name: &str,
     known: Option<&PulledImage>,
 ) -> Result<bool, PullError> {
-    let record = async {
-        match ImagesClient::new(conn.channel())
-            .get(conn.request(GetImageRequest {
-                name: name.to_string(),
-            }))
-            .await
-        {
-            Ok(resp) => Ok(resp.into_inner().image.and_then(|i| i.target)),
-            Err(s) if s.code() == Code::NotFound => Ok(None),
-            Err(s) => Err(PullError::grpc("image get", s)),
-        }
-    };
+    let record = find::record_target(conn, name);
     let unpacked = async {
         match known {
             Some(k) => unpack::exists(conn, snapshotter, &k.chain_id).await,
