@@ -115,6 +115,17 @@ pub(crate) async fn run<R: ContainerRuntime>(
                     result,
                 });
             }
+            Msg::PulledProvisionally(i, image) => {
+                if let Some(slot) = images.get_mut(i) {
+                    *slot = Some(*image);
+                }
+                task.apply(Event::PulledProvisionally { container: i });
+            }
+            Msg::PullConfirmed(i, digest, at_ms) => task.apply(Event::ImageConfirmed {
+                container: i,
+                digest,
+                at_ms,
+            }),
             Msg::StopTimedOut(i) => {
                 if let Some(kill) = task.on_stop_timeout(i) {
                     tracing::warn!(task = %task.arn(), container = i, "stop timeout passed; sending SIGKILL");
@@ -127,6 +138,7 @@ pub(crate) async fn run<R: ContainerRuntime>(
     }
     // Stops any loop still running (their containers are gone).
     drop(health);
+    inner.forget_image_checks(task.arn());
     cleanup(&inner, &mut task, &mut reaper, checkpointed, &mut rx).await;
 }
 

@@ -30,7 +30,8 @@ use crate::task::spec::{container_id, container_log, container_spec, set_env, Sp
 use crate::task::{Action, Event, Task};
 
 use super::cgroups::CgroupRequest;
-use super::inner::{Inner, Msg};
+use super::image_check::Verdict;
+use super::inner::{ImageCheck, Inner, Msg};
 use super::volumes::{VolumeRequest, VolumeSettings};
 use super::{netsetup, nsholder, publish};
 pub(crate) use secret_log::resume_secret_log_shipping;
@@ -100,6 +101,33 @@ pub(crate) fn execute<R: ContainerRuntime>(
             let ecr_auth = def.aws.ecr_auth.clone();
             // The container's namespace is made while its image is pulled.
             inner.begin_network(task, i);
+            // An image pulled before is taken at once, and the pull's answer
+            // goes to the create begun from it (`image_check.rs`).
+            let checked = match inner.settings.pull_behavior {
+                ImagePullBehavior::Default | ImagePullBehavior::Always => {
+                    inner.runtime.remembered_image(&image)
+                }
+                ImagePullBehavior::Once | ImagePullBehavior::PreferCached => None,
+            }
+            .map(|provisional| {
+                let (answer, outcome) = tokio::sync::oneshot::channel();
+                tracing::debug!(task = %arn, image = %image, digest = %provisional.digest, "creating from the image pulled before while the registry is asked");
+                let check = ImageCheck {
+                    provisional: provisional.clone(),
+                    outcome,
+                };
+                inner.put_image_check(&arn, i, check);
+                let _ = tx.send(Msg::PulledProvisionally(i, Box::new(provisional)));
+                answer
+            });
+            let deliver = move |result: Result<PulledImage, Failure>| match checked {
+                Some(answer) => {
+                    let _ = answer.send(result);
+                }
+                None => {
+                    let _ = tx.send(Msg::Pulled(i, result.map(Box::new)));
+                }
+            };
             tokio::spawn(async move {
                 // repositoryCredentials: the login comes from Secrets Manager
                 // first (Go: the asmauth task resource, before the pull).
@@ -111,8 +139,7 @@ pub(crate) fn execute<R: ContainerRuntime>(
                             inner.metrics.inc_error("resources");
                             tracing::warn!(task = %arn, image = %image, reason = %reason, "fetching the registry login failed");
                             let failure = Failure::new(FailureKind::Resource, reason);
-                            let _ = tx.send(Msg::Pulled(i, Err(failure)));
-                            return;
+                            return deliver(Err(failure));
                         }
                     }
                 } else if let Some(auth) = ecr_auth {
@@ -131,7 +158,7 @@ pub(crate) fn execute<R: ContainerRuntime>(
                         tracing::warn!(task = %arn, image = %image, reason = %reason, "pull failed");
                     }
                 }
-                let _ = tx.send(Msg::Pulled(i, result.map(Box::new)));
+                deliver(result);
             });
         }
         Action::Create(i) => {
@@ -193,17 +220,39 @@ pub(crate) fn execute<R: ContainerRuntime>(
                 },
             );
             inner.route(&id, &arn, i);
+            let check = std::sync::Mutex::new(inner.take_image_check(&arn, i));
             tokio::spawn(async move {
+                let take_check = || check.lock().unwrap_or_else(|p| p.into_inner()).take();
                 // A step before the create failed: counted, logged, and the
-                // container reported not created.
+                // container reported not created (once its pull has said
+                // that the image it was begun from is the one to use).
                 let refuse =
                     |metric: &'static str, what: &str, kind: FailureKind, reason: String| {
                         inner.metrics.inc_error(metric);
                         tracing::warn!(task = %arn, container = %id, reason = %reason, "{what}");
-                        let _ = tx.send(Msg::Event(Event::Created {
+                        let created = Msg::Event(Event::Created {
                             container: i,
                             result: Err(Failure::new(kind, reason)),
-                        }));
+                        });
+                        match take_check() {
+                            Some(check) => {
+                                let tx = tx.clone();
+                                tokio::spawn(async move {
+                                    match check.verdict().await {
+                                        Verdict::Same { at_ms, image } => {
+                                            let _ = tx.send(Verdict::confirmed(i, &image, at_ms));
+                                            let _ = tx.send(created);
+                                        }
+                                        Verdict::Other(result) => {
+                                            let _ = tx.send(Msg::Pulled(i, result.map(Box::new)));
+                                        }
+                                    }
+                                });
+                            }
+                            None => {
+                                let _ = tx.send(created);
+                            }
+                        }
                     };
                 // Secrets and environment files before anything is set up
                 // for the container (Go: task resources the containers wait for).
@@ -362,7 +411,44 @@ pub(crate) fn execute<R: ContainerRuntime>(
                         None => Ok(None),
                     }
                 };
-                let (created, wired) = tokio::join!(create, wire);
+                let checking = async {
+                    match take_check() {
+                        Some(check) => Some(check.verdict().await),
+                        None => None,
+                    }
+                };
+                let (created, wired, verdict) = tokio::join!(create, wire, checking);
+                // Begun from a provisional image: kept only if the pull says
+                // it is the image to use; else made again from what it says.
+                let redo = match verdict {
+                    None => None,
+                    Some(Verdict::Same { at_ms, image }) => match &created {
+                        // The image went (image cleanup) and the pull brought it back.
+                        Err(e) if e.kind() == ErrorKind::NotFound => Some(Ok(image)),
+                        _ => {
+                            let _ = tx.send(Verdict::confirmed(i, &image, at_ms));
+                            None
+                        }
+                    },
+                    Some(Verdict::Other(result)) => Some(result),
+                };
+                if let Some(result) = redo {
+                    match &result {
+                        Ok(image) => {
+                            tracing::info!(task = %arn, container = %id, digest = %image.digest, "the container is made again from the image the pull brought")
+                        }
+                        Err(reason) => {
+                            tracing::info!(task = %arn, container = %id, reason = %reason, "the pull of the image the container was begun from failed; it is removed")
+                        }
+                    }
+                    if created.is_ok() {
+                        if let Err(e) = inner.runtime.remove(&id).await {
+                            tracing::warn!(task = %arn, container = %id, error = %e, "cannot remove a container begun from an outdated image");
+                        }
+                    }
+                    let _ = tx.send(Msg::Pulled(i, result.map(Box::new)));
+                    return;
+                }
                 match wired {
                     Ok(Some(info)) => {
                         let _ = tx.send(Msg::Event(Event::NetworkReady {

@@ -81,6 +81,7 @@ fn assert_nothing_kept(h: &Harness) {
     assert!(lock(&inner.routes).is_empty(), "exit routes");
     assert!(lock(&inner.task_images).is_empty(), "images by task");
     assert!(lock(&inner.net_setups).is_empty(), "network setups");
+    assert!(lock(&inner.image_checks).is_empty(), "image checks");
     assert!(inner.credentials.is_empty(), "credentials");
     assert!(
         inner.published.snapshot().tasks.is_empty(),

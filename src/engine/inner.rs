@@ -27,6 +27,11 @@ pub(crate) enum Msg {
         usize,
         Result<Box<crate::task::container::PulledImage>, Failure>,
     ),
+    /// Container `.0` is created from the image its runtime pulled before
+    /// while the pull asks the registry (`image_check.rs`).
+    PulledProvisionally(usize, Box<crate::task::container::PulledImage>),
+    /// That pull said it is the same image (digest `.1`); it ended at `.2` ms.
+    PullConfirmed(usize, String, i64),
     StopTimedOut(usize),
     /// The exit stream was down for a while: ask containerd about running containers.
     Recheck,
@@ -56,6 +61,14 @@ pub(crate) struct NetSetup {
     pub(crate) done: NetOutcome,
 }
 
+/// The answer of a pull whose container was begun from `provisional`
+/// (used in `image_check.rs`).
+pub(crate) struct ImageCheck {
+    pub(crate) provisional: crate::task::container::PulledImage,
+    pub(crate) outcome:
+        tokio::sync::oneshot::Receiver<Result<crate::task::container::PulledImage, Failure>>,
+}
+
 pub(crate) struct Inner<R> {
     pub(crate) runtime: Arc<R>,
     pub(crate) settings: EngineSettings,
@@ -83,6 +96,9 @@ pub(crate) struct Inner<R> {
     /// Namespace key -> its setup, begun alongside the image pull and
     /// awaited by the create; until the task's network is released.
     pub(crate) net_setups: Mutex<HashMap<String, SetupCell>>,
+    /// (Task ARN, container) -> the pull of a container created meanwhile
+    /// from a provisional image, until its create takes it.
+    pub(crate) image_checks: Mutex<HashMap<(String, usize), ImageCheck>>,
     /// Task role credentials, in memory only.
     pub(crate) credentials: CredentialsStore,
     /// Task cgroups; None when ECS_ENABLE_TASK_CPU_MEM_LIMIT is off or the

@@ -12,6 +12,7 @@ pub mod checkpoint;
 mod disk_space;
 pub mod exec;
 mod health;
+mod image_check;
 pub mod image_gc;
 mod inner;
 mod leftovers;
@@ -33,6 +34,8 @@ mod ecr_pull_tests;
 mod forget_tests;
 #[cfg(test)]
 mod health_tests;
+#[cfg(test)]
+mod image_check_tests;
 #[cfg(test)]
 mod netsetup_tests;
 #[cfg(test)]
@@ -111,6 +114,7 @@ impl<R: ContainerRuntime> Engine<R> {
                 metrics,
                 network: services.network,
                 net_setups: Mutex::new(HashMap::new()),
+                image_checks: Mutex::new(HashMap::new()),
                 credentials: services.credentials,
                 cgroups: services.cgroups,
                 aws: services.aws,

@@ -94,6 +94,12 @@ pub struct FakeRuntime {
     exits: Mutex<Vec<mpsc::Sender<ExitEvent>>>,
     /// How long every start call takes (a runtime that hangs).
     start_delay: Mutex<Option<std::time::Duration>>,
+    /// How long every pull takes (a slow registry).
+    pull_delay: Mutex<Option<std::time::Duration>>,
+    /// What `remembered_image` answers, by reference as written.
+    remembered: Mutex<HashMap<String, PulledImage>>,
+    /// The image of every create, in order: (container id, image digest).
+    created: Mutex<Vec<(String, String)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -120,6 +126,21 @@ impl FakeRuntime {
     /// Every start call from now on takes `delay` before it answers.
     pub fn delay_starts(&self, delay: std::time::Duration) {
         *lock(&self.start_delay) = Some(delay);
+    }
+
+    /// Every pull from now on takes `delay` before it answers.
+    pub fn delay_pulls(&self, delay: std::time::Duration) {
+        *lock(&self.pull_delay) = Some(delay);
+    }
+
+    /// `remembered_image` of `reference` answers `image` from now on.
+    pub fn remember(&self, reference: &str, image: PulledImage) {
+        lock(&self.remembered).insert(reference.to_string(), image);
+    }
+
+    /// Each create so far: the container id and its image's digest.
+    pub fn created_images(&self) -> Vec<(String, String)> {
+        lock(&self.created).clone()
     }
 
     pub fn queue_pull(&self, outcome: Result<PulledImage, RuntimeError>) {
@@ -229,7 +250,15 @@ impl ContainerRuntime for FakeRuntime {
             reference: reference.to_string(),
             with_credentials: credentials.is_some(),
         });
+        let delay = *lock(&self.pull_delay);
+        if let Some(d) = delay {
+            tokio::time::sleep(d).await;
+        }
         self.next(|o| o.pull.pop_front(), Ok(pulled(reference)))
+    }
+
+    fn remembered_image(&self, image: &ImageRef) -> Option<PulledImage> {
+        lock(&self.remembered).get(image.as_written()).cloned()
     }
 
     async fn find_image(&self, image: &ImageRef) -> Result<Option<PulledImage>, RuntimeError> {
@@ -243,6 +272,7 @@ impl ContainerRuntime for FakeRuntime {
         self.record(Call::Create {
             id: spec.id.clone(),
         });
+        lock(&self.created).push((spec.id.clone(), spec.image.digest.clone()));
         self.next(|o| o.create.pop_front(), Ok(()))
     }
 

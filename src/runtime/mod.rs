@@ -81,6 +81,14 @@ pub trait ContainerRuntime: Send + Sync + 'static {
         credentials: Option<RegistryCredentials>,
     ) -> impl Future<Output = Result<PulledImage, RuntimeError>> + Send;
 
+    /// The image this runtime last pulled under `image`'s name, as it was
+    /// then; no call is made. The engine creates a container from it while
+    /// the pull asks the registry whether the name still points at it, and
+    /// keeps the container only if it does.
+    fn remembered_image(&self, _image: &ImageRef) -> Option<PulledImage> {
+        None
+    }
+
     /// The image if it is already present and unpacked, without touching the network.
     fn find_image(
         &self,

@@ -95,6 +95,19 @@ pub enum Event {
         container: usize,
         result: Result<String, Failure>,
     },
+    /// The container is to be created from an image the runtime pulled
+    /// before, while the pull asks the registry whether it is still the
+    /// one: pulled for the state machine, its digest not known yet.
+    PulledProvisionally {
+        container: usize,
+    },
+    /// The pull said that image is the one: its digest, and when the pull
+    /// ended.
+    ImageConfirmed {
+        container: usize,
+        digest: String,
+        at_ms: i64,
+    },
     /// The container's network namespace is set up (comes before `Created`).
     NetworkReady {
         container: usize,
@@ -336,6 +349,22 @@ impl Task {
                     }
                     Err(reason) => self.container_failed(container, reason),
                 }
+            }
+            Event::PulledProvisionally { container } => {
+                if let Some(c) = self.containers.get_mut(container) {
+                    c.in_flight = false;
+                    c.known = c.known.max(ContainerStatus::Pulled);
+                }
+            }
+            Event::ImageConfirmed {
+                container,
+                digest,
+                at_ms,
+            } => {
+                if let Some(c) = self.containers.get_mut(container) {
+                    c.image_digest = Some(digest);
+                }
+                self.pull_stopped_at_ms = Some(at_ms);
             }
             Event::NetworkReady { container, network } => {
                 if let Some(c) = self.containers.get_mut(container) {

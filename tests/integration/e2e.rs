@@ -476,3 +476,49 @@ fn aws_keys_in_ecs_config_sign_the_agents_requests() {
     agent.restart();
     agent.wait_registered(&aws, START);
 }
+
+/// A container is created from the image the agent pulled before while the
+/// registry is asked about its tag (src/engine/image_check.rs); when the tag
+/// has moved, the task must still run the image the tag points at now, and
+/// report that image's digest.
+#[test]
+fn a_tag_moved_between_two_tasks_runs_the_image_it_points_at_now() {
+    let Some(w) = world(&[]) else { return };
+    let repo = common::unique_ns("moved-tag").to_ascii_lowercase();
+    let image = common::images::push_busybox_with_filler(&w.env, &repo, 1, 1);
+    let td = w.register(
+        "moved-tag",
+        json!([{"name": "c", "image": image, "memory": 32, "essential": true,
+                "command": sh("md5sum /srv/filler")}]),
+    );
+    let run = |expect_same_as: Option<&(String, String)>| {
+        let arn = w.run(&td);
+        let t = w.wait_status(&arn, "STOPPED", START);
+        let c = World::container(&t, "c");
+        assert_eq!(c["exitCode"], 0, "{t}");
+        let digest = c["imageDigest"].as_str().unwrap_or_default().to_string();
+        assert!(digest.starts_with("sha256:"), "{t}");
+        let sum = w
+            .log(&arn, "c")
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        assert_eq!(sum.len(), 32, "md5sum printed: {:?}", w.log(&arn, "c"));
+        if let Some(same) = expect_same_as {
+            assert_eq!(&(digest.clone(), sum.clone()), same);
+        }
+        (digest, sum)
+    };
+    let first = run(None);
+    // Pushed again under the same tag: another layer, another digest.
+    assert_eq!(
+        common::images::push_busybox_with_filler(&w.env, &repo, 1, 2),
+        image
+    );
+    let moved = run(None);
+    assert_ne!(moved.0, first.0, "the moved tag's digest is reported");
+    assert_ne!(moved.1, first.1, "the moved tag's image runs");
+    // And again, now that the agent has the moved image: the same one.
+    run(Some(&moved));
+}

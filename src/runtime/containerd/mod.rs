@@ -174,6 +174,10 @@ impl ContainerRuntime for ContainerdRuntime {
         .await?)
     }
 
+    fn remembered_image(&self, image: &ImageRef) -> Option<PulledImage> {
+        self.recent_images.get(&image.reference().to_string())
+    }
+
     async fn find_image(&self, image: &ImageRef) -> Result<Option<PulledImage>, RuntimeError> {
         let r = image.reference();
         Ok(pull::find_parsed(&self.conn, r, &self.pull.snapshotter).await?)

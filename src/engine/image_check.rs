@@ -1,0 +1,71 @@
+//! Creating a container while its image is checked. Under
+//! ECS_IMAGE_PULL_BEHAVIOR default and always every start asks the
+//! registry what the image's name points at now (the Go agent pulls, then
+//! creates). An image this runtime pulled before is most often still what
+//! the registry has, so the create begins at once from it, alongside the
+//! pull (a round trip to the registry, tens of milliseconds to ECR, and its
+//! login): the container is kept, and started, only once the pull answers
+//! with the same image. Anything else (another image, a failed pull under
+//! always, a create that failed) removes what was made and the container is
+//! created again from what the pull says, as if nothing had been begun.
+
+use crate::task::container::PulledImage;
+use crate::task::failure::{Failure, FailureKind};
+
+use super::inner::{lock, now_ms, ImageCheck, Inner, Msg};
+
+/// What the pull said of a container begun from the provisional image.
+pub(crate) enum Verdict {
+    /// The same image: the container stands; the pull ended at `at_ms`.
+    Same { at_ms: i64, image: PulledImage },
+    /// Another image, or a failure: what the container must be made from
+    /// (or fail with) instead.
+    Other(Result<PulledImage, Failure>),
+}
+
+impl Verdict {
+    /// What the actor is told of a container that stands as made.
+    pub(crate) fn confirmed(container: usize, image: &PulledImage, at_ms: i64) -> Msg {
+        Msg::PullConfirmed(container, image.digest.clone(), at_ms)
+    }
+}
+
+impl ImageCheck {
+    pub(crate) async fn verdict(self) -> Verdict {
+        let outcome = self.outcome.await.unwrap_or_else(|_| {
+            Err(Failure::new(
+                FailureKind::CannotPull,
+                "the image pull ended abnormally",
+            ))
+        });
+        match outcome {
+            Ok(image)
+                if image.digest == self.provisional.digest
+                    && image.chain_id == self.provisional.chain_id =>
+            {
+                Verdict::Same {
+                    at_ms: now_ms(),
+                    image,
+                }
+            }
+            other => Verdict::Other(other),
+        }
+    }
+}
+
+impl<R> Inner<R> {
+    /// Container `i` of `arn` is begun from a provisional image; its create
+    /// takes the pull's answer from here.
+    pub(crate) fn put_image_check(&self, arn: &str, i: usize, check: ImageCheck) {
+        lock(&self.image_checks).insert((arn.to_string(), i), check);
+    }
+
+    pub(crate) fn take_image_check(&self, arn: &str, i: usize) -> Option<ImageCheck> {
+        lock(&self.image_checks).remove(&(arn.to_string(), i))
+    }
+
+    /// A task that ended before creating a container begun so.
+    pub(crate) fn forget_image_checks(&self, arn: &str) {
+        lock(&self.image_checks).retain(|(a, _), _| a != arn);
+    }
+}
