@@ -39,6 +39,8 @@ struct Made {
     snapshot: bool,
     container: bool,
     task: bool,
+    /// The lease went once the container record named the snapshot.
+    lease_deleted: bool,
 }
 
 /// `logger`: the program the shim runs to write the log (`binary://`); `None`
@@ -53,18 +55,27 @@ pub(super) async fn create(
 ) -> Result<(), RuntimeError> {
     validate_id(&spec.id)?;
     let id = spec.id.as_str();
-    let log_uri = prepare_log(id, &spec.log, logger).await?;
-
     // The snapshot is unreferenced until the container record names it; the
-    // lease keeps the garbage collector off it in between.
-    let lease = create_lease(conn, id).await?;
+    // lease keeps the garbage collector off it in between. Taken while the
+    // log file is made: the two do not depend on each other.
+    let (log_uri, lease) = tokio::join!(prepare_log(id, &spec.log, logger), create_lease(conn, id));
+    let lease = lease?;
+    let log_uri = match log_uri {
+        Ok(uri) => uri,
+        Err(e) => {
+            delete_lease(conn, &lease).await;
+            return Err(e);
+        }
+    };
     let mut made = Made::default();
     let result = create_steps(conn, snapshotter, spec, &lease, &log_uri, init, &mut made).await;
     if let Err(e) = &result {
         tracing::warn!(container = %id, image = %spec.image.name, error = %e, "create failed; cleaning up");
         cleanup(conn, snapshotter, id, &made).await;
     }
-    delete_lease(conn, &lease).await;
+    if !made.lease_deleted {
+        delete_lease(conn, &lease).await;
+    }
     if result.is_ok() {
         let log = spec
             .log
@@ -158,18 +169,22 @@ async fn create_steps(
     // From here a failure may leave a half-made task behind even when the
     // call errs, so cleanup must try to delete it.
     made.task = true;
-    let resp = TasksClient::new(conn.channel())
-        .create(conn.request(CreateTaskRequest {
-            container_id: id.to_string(),
-            rootfs: mounts,
-            stdout: log_uri.to_string(),
-            stderr: log_uri.to_string(),
-            // The shim holds the terminal and copies its output to the log
-            // (stdout only: a terminal has one stream).
-            terminal: spec.tty,
-            ..Default::default()
-        }))
-        .await
+    // The record holds the snapshot now: the lease goes while the shim and
+    // runc make the task, rather than after.
+    made.lease_deleted = true;
+    let mut tasks = TasksClient::new(conn.channel());
+    let task = tasks.create(conn.request(CreateTaskRequest {
+        container_id: id.to_string(),
+        rootfs: mounts,
+        stdout: log_uri.to_string(),
+        stderr: log_uri.to_string(),
+        // The shim holds the terminal and copies its output to the log
+        // (stdout only: a terminal has one stream).
+        terminal: spec.tty,
+        ..Default::default()
+    }));
+    let (task, ()) = tokio::join!(task, delete_lease(conn, lease));
+    let resp = task
         .map_err(|s| from_status(s, |kind, m| create_err(kind, format!("creating task: {m}"))))?
         .into_inner();
     tracing::debug!(container = %id, pid = resp.pid, "task created");
