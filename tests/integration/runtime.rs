@@ -228,6 +228,9 @@ async fn echo_exits_zero_with_log_and_state_transitions() {
         fx.rt.state("echo").await.unwrap(),
         Some(ContainerState::Created)
     );
+    // The create's lease (deleted while the task is made) is gone with it.
+    let leases = fx.ctr(&["leases", "ls", "-q"]);
+    assert!(!leases.contains("ecs-create-"), "{leases}");
     let pid = fx.rt.start("echo").await.unwrap();
     assert!(pid > 0);
     assert_eq!(assert_running(&fx.rt, "echo").await, pid);
