@@ -46,10 +46,21 @@ pub(super) async fn find_inner(
     snapshotter: &str,
     platform: &Platform,
 ) -> Result<Option<PulledImage>, PullError> {
-    let name = r.to_string();
-    let Some(target) = record_target(conn, &name).await? else {
+    let Some(target) = record_target(conn, &r.to_string()).await? else {
         return Ok(None);
     };
+    find_at(conn, r, target, snapshotter, platform).await
+}
+
+/// [`find_inner`] of an image whose record's target was read already.
+pub(super) async fn find_at(
+    conn: &Conn,
+    r: &Reference,
+    target: containerd_client::types::Descriptor,
+    snapshotter: &str,
+    platform: &Platform,
+) -> Result<Option<PulledImage>, PullError> {
+    let name = r.to_string();
     let store = Store::new(conn, "");
     let mut media_type = target.media_type.clone();
     let mut digest = target.digest.clone();

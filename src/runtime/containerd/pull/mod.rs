@@ -237,19 +237,22 @@ async fn attempt_once(
     let known = recent.and_then(|c| c.get(&name));
     let kept = async {
         match recent {
-            Some(_) => recent::still_there(conn, &opts.snapshotter, &name, known.as_ref()).await,
-            None => Ok(false),
+            Some(_) => recent::still_there(conn, &opts.snapshotter, &name, known.as_ref())
+                .await
+                .map(|(kept, record)| (kept, Some(record))),
+            None => Ok((false, None)),
         }
     };
     let manifest = tokio::time::timeout(begin, registry.manifest(r.object(), r.digest()));
     let (top, kept) = tokio::join!(manifest, kept);
-    let kept = match kept {
+    // `record`: the image record's target as read just now, if it was.
+    let (kept, record) = match kept {
         Ok(kept) => kept,
         // Not the registry's fault, and not for this loop to wait out.
         Err(e) if e.is_unavailable() => return Err(e),
         Err(e) => {
             tracing::debug!(image = %r, error = %e, "cannot check the image containerd had");
-            false
+            (false, None)
         }
     };
     let top = match top {
@@ -266,7 +269,7 @@ async fn attempt_once(
         tracing::debug!(image = %r, digest = %image.digest, "image up to date");
         return Ok((image, 0));
     }
-    if let Some(image) = up_to_date(conn, r, opts, &top).await {
+    if let Some(image) = up_to_date(conn, r, opts, &top, record).await {
         return Ok((image, 0));
     }
     let lease = lease.id(conn).await?;
@@ -292,8 +295,18 @@ async fn up_to_date(
     r: &Reference,
     opts: &PullOptions,
     top: &FetchedManifest,
+    record: Option<Option<containerd_client::types::Descriptor>>,
 ) -> Option<PulledImage> {
-    match find::find_inner(conn, r, &opts.snapshotter, &opts.platform).await {
+    let found = match record {
+        // The record was read alongside the registry: not read again.
+        Some(None) => Ok(None),
+        Some(Some(target)) if target.digest != top.digest => Ok(None),
+        Some(Some(target)) => {
+            find::find_at(conn, r, target, &opts.snapshotter, &opts.platform).await
+        }
+        None => find::find_inner(conn, r, &opts.snapshotter, &opts.platform).await,
+    };
+    match found {
         Ok(Some(image)) if image.digest == top.digest => {
             tracing::debug!(image = %r, digest = %image.digest, "image up to date");
             Some(image)

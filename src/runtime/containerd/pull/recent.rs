@@ -10,6 +10,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use containerd_client::types::Descriptor;
+
 use super::error::PullError;
 use super::{find, unpack};
 use crate::runtime::containerd::Conn;
@@ -43,16 +45,17 @@ impl Recent {
 }
 
 /// Whether containerd still has `known` as it was: its name's record points
-/// at the same manifest and the top snapshot is unpacked in `snapshotter`.
-/// The record is read even with nothing known, so that a containerd that
-/// is down is heard of at once, as before any pull. The reads are
-/// independent and go out together.
+/// at the same manifest and the top snapshot is unpacked in `snapshotter`;
+/// and what the record points at (`None` without one), for a pull that must
+/// look further. The record is read even with nothing known, so that a
+/// containerd that is down is heard of at once, as before any pull. The
+/// reads are independent and go out together.
 pub(super) async fn still_there(
     conn: &Conn,
     snapshotter: &str,
     name: &str,
     known: Option<&PulledImage>,
-) -> Result<bool, PullError> {
+) -> Result<(bool, Option<Descriptor>), PullError> {
     let record = find::record_target(conn, name);
     let unpacked = async {
         match known {
@@ -61,8 +64,11 @@ pub(super) async fn still_there(
         }
     };
     let (record, unpacked) = tokio::join!(record, unpacked);
-    let same = record?.is_some_and(|t| known.is_some_and(|k| k.digest == t.digest));
-    Ok(same && unpacked?)
+    let record = record?;
+    let same = record
+        .as_ref()
+        .is_some_and(|t| known.is_some_and(|k| k.digest == t.digest));
+    Ok((same && unpacked?, record))
 }
 
 #[cfg(test)]
