@@ -30,7 +30,6 @@ use crate::task::spec::{container_id, container_log, container_spec, set_env, Sp
 use crate::task::{Action, Event, Task};
 
 use super::cgroups::CgroupRequest;
-use super::image_check::Verdict;
 use super::inner::{ImageCheck, Inner, Msg};
 use super::volumes::{VolumeRequest, VolumeSettings};
 use super::{netsetup, nsholder, publish};
@@ -238,15 +237,10 @@ pub(crate) fn execute<R: ContainerRuntime>(
                             Some(check) => {
                                 let tx = tx.clone();
                                 tokio::spawn(async move {
-                                    match check.verdict().await {
-                                        Verdict::Same { at_ms, image } => {
-                                            let _ = tx.send(Verdict::confirmed(i, &image, at_ms));
-                                            let _ = tx.send(created);
-                                        }
-                                        Verdict::Other(result) => {
-                                            let _ = tx.send(Msg::Pulled(i, result.map(Box::new)));
-                                        }
-                                    }
+                                    let _ = match check.verdict().await.settle(i, &tx, false) {
+                                        None => tx.send(created),
+                                        Some(redo) => tx.send(Msg::Pulled(i, redo.map(Box::new))),
+                                    };
                                 });
                             }
                             None => {
@@ -420,18 +414,8 @@ pub(crate) fn execute<R: ContainerRuntime>(
                 let (created, wired, verdict) = tokio::join!(create, wire, checking);
                 // Begun from a provisional image: kept only if the pull says
                 // it is the image to use; else made again from what it says.
-                let redo = match verdict {
-                    None => None,
-                    Some(Verdict::Same { at_ms, image }) => match &created {
-                        // The image went (image cleanup) and the pull brought it back.
-                        Err(e) if e.kind() == ErrorKind::NotFound => Some(Ok(image)),
-                        _ => {
-                            let _ = tx.send(Verdict::confirmed(i, &image, at_ms));
-                            None
-                        }
-                    },
-                    Some(Verdict::Other(result)) => Some(result),
-                };
+                let image_gone = matches!(&created, Err(e) if e.kind() == ErrorKind::NotFound);
+                let redo = verdict.and_then(|v| v.settle(i, &tx, image_gone));
                 if let Some(result) = redo {
                     match &result {
                         Ok(image) => {

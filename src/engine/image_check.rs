@@ -9,6 +9,8 @@
 //! always, a create that failed) removes what was made and the container is
 //! created again from what the pull says, as if nothing had been begun.
 
+use tokio::sync::mpsc::UnboundedSender;
+
 use crate::task::container::PulledImage;
 use crate::task::failure::{Failure, FailureKind};
 
@@ -24,9 +26,26 @@ pub(crate) enum Verdict {
 }
 
 impl Verdict {
-    /// What the actor is told of a container that stands as made.
-    pub(crate) fn confirmed(container: usize, image: &PulledImage, at_ms: i64) -> Msg {
-        Msg::PullConfirmed(container, image.digest.clone(), at_ms)
+    /// What the verdict means for container `container`, begun from the
+    /// provisional image: `None` when it stands as made (the actor is told
+    /// the pull confirmed it), else what it is to be made from (or fail
+    /// with) instead. `image_gone`: its create found no image (image cleanup
+    /// took it, and the pull brought it back), so even the same image is
+    /// made again.
+    pub(crate) fn settle(
+        self,
+        container: usize,
+        tx: &UnboundedSender<Msg>,
+        image_gone: bool,
+    ) -> Option<Result<PulledImage, Failure>> {
+        match self {
+            Verdict::Same { image, .. } if image_gone => Some(Ok(image)),
+            Verdict::Same { at_ms, image } => {
+                let _ = tx.send(Msg::PullConfirmed(container, image.digest, at_ms));
+                None
+            }
+            Verdict::Other(result) => Some(result),
+        }
     }
 }
 
