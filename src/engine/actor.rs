@@ -80,25 +80,10 @@ pub(crate) async fn run<R: ContainerRuntime>(
         }
         let Some(msg) = rx.recv().await else { break };
         match msg {
-            Msg::Event(event) => {
-                if let Some(i) = sigkilled(&event) {
-                    if oom_killed(&inner, &task, &mut oom_explained) {
-                        tracing::warn!(task = %task.arn(), container = i, "container killed by the task's memory limit");
-                        task.apply(Event::OomKilled { container: i });
-                    }
-                }
-                let stamp = runtime_time(&event);
-                let started = match stamp {
-                    Some(Stamp::Started(i)) => Some(i),
-                    _ => None,
-                };
-                task.apply(event);
-                if let Some(stamp) = stamp {
-                    stamp.record(&mut task, now_ms());
-                }
-                if let Some(i) = started {
-                    exec::metadata_ready(&inner, &task, i);
-                    arm_start_timeout(&task, i, Duration::ZERO, &tx);
+            Msg::Event(event) => on_event(&inner, &mut task, event, &mut oom_explained, &tx),
+            Msg::Events(events) => {
+                for event in events {
+                    on_event(&inner, &mut task, event, &mut oom_explained, &tx);
                 }
             }
             Msg::Pulled(i, result) => {
@@ -145,6 +130,37 @@ pub(crate) async fn run<R: ContainerRuntime>(
 /// Container `i` started `elapsed` ago: tell the task when its own
 /// `startTimeout` (if any) has passed, so that containers waiting on its
 /// SUCCESS or COMPLETE stop waiting (the Go agent's dependency timeout).
+/// Applies a runtime's or a step's event, with what it implies: an OOM
+/// kill explained, the runtime's times stamped, a started container's
+/// metadata and start timeout.
+fn on_event<R>(
+    inner: &Arc<Inner<R>>,
+    task: &mut Task,
+    event: Event,
+    oom_explained: &mut u64,
+    tx: &mpsc::UnboundedSender<Msg>,
+) {
+    if let Some(i) = sigkilled(&event) {
+        if oom_killed(inner, task, oom_explained) {
+            tracing::warn!(task = %task.arn(), container = i, "container killed by the task's memory limit");
+            task.apply(Event::OomKilled { container: i });
+        }
+    }
+    let stamp = runtime_time(&event);
+    let started = match stamp {
+        Some(Stamp::Started(i)) => Some(i),
+        _ => None,
+    };
+    task.apply(event);
+    if let Some(stamp) = stamp {
+        stamp.record(task, now_ms());
+    }
+    if let Some(i) = started {
+        exec::metadata_ready(inner, task, i);
+        arm_start_timeout(task, i, Duration::ZERO, tx);
+    }
+}
+
 fn arm_start_timeout(task: &Task, i: usize, elapsed: Duration, tx: &mpsc::UnboundedSender<Msg>) {
     let Some(timeout) = task
         .def()

@@ -342,13 +342,15 @@ pub(crate) fn execute<R: ContainerRuntime>(
                 // container is created (`wired`, awaited below).
                 let mut namespace = None;
                 let mut wired = None;
+                let mut setup_begun = None;
                 if let Some((cell, req)) = net_request {
                     let setup = inner.network_setup(&cell, &arn, req);
-                    match setup.reserved.await {
+                    match setup.reserved.clone().await {
                         Ok(info) => {
                             spec.network = NetworkAttachment::Namespace(info.netns_path.clone());
                             namespace = Some(info);
-                            wired = Some(setup.done);
+                            wired = Some(setup.done.clone());
+                            setup_begun = Some(setup);
                         }
                         Err(reason) => {
                             return refuse(
@@ -399,6 +401,11 @@ pub(crate) fn execute<R: ContainerRuntime>(
                     }
                 }
                 let create = retry_unavailable(&id, || inner.runtime.create(&spec));
+                // The links and rules are made beside the create from now
+                // on, not while its files and spec were made.
+                if let Some(setup) = &setup_begun {
+                    setup.let_wire();
+                }
                 let wire = async {
                     match wired {
                         Some(done) => done.await.map(Some),
@@ -433,14 +440,12 @@ pub(crate) fn execute<R: ContainerRuntime>(
                     let _ = tx.send(Msg::Pulled(i, result.map(Box::new)));
                     return;
                 }
-                match wired {
-                    Ok(Some(info)) => {
-                        let _ = tx.send(Msg::Event(Event::NetworkReady {
-                            container: i,
-                            network: netsetup::container_network(&info),
-                        }));
-                    }
-                    Ok(None) => {}
+                let network = match wired {
+                    Ok(Some(info)) => Some(Event::NetworkReady {
+                        container: i,
+                        network: netsetup::container_network(&info),
+                    }),
+                    Ok(None) => None,
                     Err(reason) => {
                         // Created in a namespace that was never finished (and is
                         // gone again): it must not start, and goes now.
@@ -456,7 +461,7 @@ pub(crate) fn execute<R: ContainerRuntime>(
                             reason,
                         );
                     }
-                }
+                };
                 let result = created
                     .map(|()| id.clone())
                     .map_err(|e| Failure::new(FailureKind::CannotCreate, e.to_string()));
@@ -467,10 +472,14 @@ pub(crate) fn execute<R: ContainerRuntime>(
                         tracing::warn!(task = %arn, container = %id, reason = %reason, "create failed")
                     }
                 }
-                let _ = tx.send(Msg::Event(Event::Created {
+                let created = Event::Created {
                     container: i,
                     result,
-                }));
+                };
+                let _ = tx.send(match network {
+                    Some(network) => Msg::Events(vec![network, created]),
+                    None => Msg::Event(created),
+                });
             });
         }
         Action::Start(i) => {

@@ -22,6 +22,10 @@ use crate::task::{Event, StateChange, Task};
 #[derive(Debug)]
 pub(crate) enum Msg {
     Event(Event),
+    /// Events of one step, applied together: the task is checkpointed and
+    /// acted on once after them (a container's network and its creation:
+    /// one checkpoint, not two, between its create and its start).
+    Events(Vec<Event>),
     /// Boxed: an image's config is large beside the other messages.
     Pulled(
         usize,
@@ -59,6 +63,8 @@ pub(crate) struct NetSetup {
     /// Everything is made (links, addresses, routes, rules): the container
     /// may start.
     pub(crate) done: NetOutcome,
+    /// Lets the links and rules be made (see `NetSetup::let_wire`).
+    pub(crate) wire: Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>>,
 }
 
 /// The answer of a pull whose container was begun from `provisional`

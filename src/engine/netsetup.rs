@@ -85,7 +85,10 @@ impl NetSetup {
         req: NamespaceRequest,
     ) -> Self {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let run = tokio::spawn(async move { inner.setup_network(&task_arn, &req, Some(tx)).await });
+        let (wire_tx, wire) = tokio::sync::oneshot::channel();
+        let staged = Reserved { info: tx, wire };
+        let run =
+            tokio::spawn(async move { inner.setup_network(&task_arn, &req, Some(staged)).await });
         let done = async move {
             run.await
                 .unwrap_or_else(|e| Err(format!("the network setup ended abnormally: {e}")))
@@ -103,7 +106,21 @@ impl NetSetup {
         }
         .boxed()
         .shared();
-        Self { reserved, done }
+        Self {
+            reserved,
+            done,
+            wire: Arc::new(std::sync::Mutex::new(Some(wire_tx))),
+        }
+    }
+
+    /// The links, addresses and rules may be made now: the container's
+    /// create is under way (or nothing will be created, and the setup
+    /// must end before its teardown). Once is enough; later calls do nothing.
+    pub(crate) fn let_wire(&self) {
+        let tx = self.wire.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(tx) = tx {
+            let _ = tx.send(());
+        }
     }
 
     /// A setup that will never begin: the network was released first.
@@ -112,6 +129,7 @@ impl NetSetup {
         Self {
             reserved: gone.clone(),
             done: gone,
+            wire: Arc::default(),
         }
     }
 }
@@ -185,6 +203,7 @@ impl<R> Inner<R> {
             let cell = lock(&self.net_setups).remove(&key);
             if let Some(cell) = cell {
                 let setup = cell.get_or_init(NetSetup::released).clone();
+                setup.let_wire();
                 let _ = setup.done.await;
             }
             if let Err(e) = net.teardown(&key).await {

@@ -120,8 +120,8 @@ pub mod fake {
                 dns_search: Vec::new(),
             };
             live.insert(req.key.clone(), info.clone());
-            if let Some(tx) = reserved {
-                let _ = tx.send(info.clone());
+            if let Some(r) = reserved {
+                let _ = r.info.send(info.clone());
             }
             if let Some(reason) = self.fail_links.lock().unwrap().clone() {
                 // As the manager undoes a failed setup.

@@ -9,6 +9,8 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+use super::saver::Saver;
+use super::spares::Spares;
 use super::state::{self, EniLease, Lease, State};
 use super::types::{HostPrep, NamespaceInfo, NamespaceRequest, NetworkConfig, Reserved};
 use super::{conntrack, ipt, link, netns, rules, NetworkError};
@@ -36,6 +38,10 @@ const TASK_IF: &str = "eth0";
 pub struct NetworkManager {
     cfg: NetworkConfig,
     state: Mutex<State>,
+    /// Writes `state` to disk, in order.
+    saver: Saver,
+    /// Namespaces made ahead of the setups that take them.
+    spares: Arc<Spares>,
     /// Whether the bridge, its sysctls and chains were made by this manager.
     bridge_ready: Mutex<bool>,
     /// One lock per key in use; dropped from the map when the key is idle.
@@ -131,6 +137,8 @@ impl NetworkManager {
         cfg.validate()?;
         let state = state::load(&cfg.state_dir, &cfg.bridge_name, cfg.bridge_subnet)?;
         Ok(Self {
+            saver: Saver::new(cfg.state_dir.clone()),
+            spares: Spares::new(),
             cfg,
             state: Mutex::new(state),
             bridge_ready: Mutex::new(false),
@@ -151,11 +159,19 @@ impl NetworkManager {
         }
     }
 
-    /// Records the state and saves it, under the state lock (saves in order).
+    /// Records the lease and saves the state.
     async fn save_lease(&self, key: &str, lease: &Lease) -> Result<(), NetworkError> {
-        let mut state = self.state.lock().await;
-        state.leases.insert(key.to_string(), lease.clone());
-        state::save(&self.cfg.state_dir, &state)
+        let snap = {
+            let mut state = self.state.lock().await;
+            state.leases.insert(key.to_string(), lease.clone());
+            self.saver.take(&state)?
+        };
+        self.saver.write(snap).await
+    }
+
+    /// How many namespaces are made ahead and ready for the next setups.
+    pub fn spare_namespaces(&self) -> usize {
+        self.spares.ready()
     }
 
     pub fn config(&self) -> &NetworkConfig {
@@ -214,12 +230,12 @@ impl NetworkManager {
         self.setup_staged(req, None).await
     }
 
-    /// `setup`, which also tells `reserved` what the namespace will be as
-    /// soon as it exists with its addresses and ports allocated, before its
-    /// links, addresses, routes and rules are made: a container may be
-    /// created in it from then on (runc joins it by path), and started once
-    /// this returns `Ok`. An existing namespace, or a setup that fails
-    /// first, drops `reserved` unsent.
+    /// `setup`, which also tells `reserved.info` what the namespace will be
+    /// as soon as it exists with its addresses and ports allocated, and makes
+    /// its links, addresses, routes and rules once `reserved.wire` fires: a
+    /// container may be created in it from the first (runc joins it by
+    /// path), and started once this returns `Ok`. An existing namespace, or
+    /// a setup that fails first, drops `reserved.info` unsent.
     pub async fn setup_staged(
         &self,
         req: &NamespaceRequest,
@@ -247,6 +263,8 @@ impl NetworkManager {
             }
             (None, _) => None,
         };
+        // Spares are made only while the network is idle.
+        let _working = self.spares.working();
         let _key = self.lock_key(&req.key).await;
         let existing = self.state.lock().await.leases.get(&req.key).cloned();
         if let Some(lease) = existing {
@@ -256,8 +274,6 @@ impl NetworkManager {
             self.teardown_key(&req.key).await?;
         }
         let names = Names::new(&self.cfg, &req.key);
-        // Leftovers of a lost state file would make creation fail.
-        self.cleanup_names(&names).await?;
 
         let mut lease = Lease {
             mode: req.mode,
@@ -278,10 +294,9 @@ impl NetworkManager {
             lease.dns = e.dns.clone();
             lease.dns_search = e.dns_search.clone();
         }
-        {
+        let snap = {
             // Allocated and recorded in one hold of the state lock, so that
-            // parallel setups never get the same address or port; recorded
-            // before anything is created, so a crash midway can be undone.
+            // parallel setups never get the same address or port.
             let mut state = self.state.lock().await;
             if req.mode != NetworkMode::None {
                 lease.ip = Some(state.allocate_ip()?);
@@ -296,12 +311,46 @@ impl NetworkManager {
                 )?;
             }
             state.leases.insert(req.key.clone(), lease.clone());
-            state::save(&self.cfg.state_dir, &state)?;
-        }
+            match self.saver.take(&state) {
+                Ok(snap) => snap,
+                Err(e) => {
+                    state.leases.remove(&req.key);
+                    return Err(e);
+                }
+            }
+        };
+        // The namespace is made while the lease is written, and a container
+        // may be created in it at once. What only the lease can find again
+        // (the rules, which name the address) comes after the write; a
+        // namespace and links left by a crash before it are found by the
+        // key's names (`make_namespace`, `teardown`).
+        let (tell, wire) = match reserved {
+            Some(r) => (Some(r.info), Some(r.wire)),
+            None => (None, None),
+        };
+        let made = async {
+            self.make_namespace(&names).await?;
+            if let Some(tx) = tell {
+                // Nobody waiting is fine: the caller then awaits the whole setup.
+                let _ = tx.send(info_of(&lease));
+            }
+            Ok::<(), NetworkError>(())
+        };
+        let (made, saved) = tokio::join!(made, self.saver.write(snap));
+        let built = match made.and(saved) {
+            Ok(()) => {
+                if let Some(wire) = wire {
+                    // Fired, or dropped by a caller that has gone: either way on.
+                    let _ = wire.await;
+                }
+                self.build(&names, &mut lease, req, eni_mac).await
+            }
+            Err(e) => Err(e),
+        };
 
         // The lease saved above is final but for the ENI's host name, which
         // `build` saves itself before it moves the ENI.
-        match self.build(&names, &mut lease, req, eni_mac, reserved).await {
+        match built {
             Ok(()) => {
                 let info = info_of(&lease);
                 tracing::info!(key = %req.key, mode = ?req.mode, netns = %info.netns_path.display(),
@@ -329,24 +378,12 @@ impl NetworkManager {
         lease: &mut Lease,
         req: &NamespaceRequest,
         eni_mac: Option<[u8; 6]>,
-        reserved: Option<Reserved>,
     ) -> Result<(), NetworkError> {
-        netns::create(&names.netns).await?;
-        if let Some(tx) = reserved {
-            // Nobody waiting is fine: the caller then awaits the whole setup.
-            let _ = tx.send(info_of(lease));
-        }
-        let ns = netns::handle_in(&names.netns).await?;
-        let lo = link::index_of(&ns.handle, "lo")
-            .await?
-            .ok_or_else(|| NetworkError::Netlink {
-                op: "find lo in the new namespace".into(),
-                reason: "missing".into(),
-            })?;
-        link::set_up(&ns.handle, lo, "lo").await?;
+        // Loopback is up already (`netns::create`).
         if req.mode == NetworkMode::None {
             return Ok(());
         }
+        let ns = netns::handle_in(&names.netns).await?;
         let ip = lease.ip.ok_or_else(|| NetworkError::InvalidRequest {
             field: "mode",
             reason: "no address was allocated".into(),
@@ -380,14 +417,8 @@ impl NetworkManager {
             .collect();
         task_rules.extend(self.introspection_rule(lease.mode, ip));
         let links = async {
-            link::create_veth_into(
-                &host.handle,
-                &names.veth,
-                bridge,
-                inner_if,
-                ns_file.as_raw_fd(),
-            )
-            .await?;
+            self.make_veth(&host.handle, names, bridge, inner_if, ns_file.as_raw_fd())
+                .await?;
             let ii = self.must_index(&ns.handle, inner_if).await?;
             link::set_up(&ns.handle, ii, inner_if).await?;
             link::add_addr(&ns.handle, ii, ip, subnet.prefix(), inner_if).await?;
@@ -481,6 +512,7 @@ impl NetworkManager {
     /// Removes the namespace of `key` and everything set up for it; the
     /// lease is released only when all of it is gone. Unknown keys are fine.
     pub async fn teardown(&self, key: &str) -> Result<(), NetworkError> {
+        let _working = self.spares.working();
         let _key = self.lock_key(key).await;
         self.teardown_key(key).await
     }
@@ -522,9 +554,15 @@ impl NetworkManager {
                 Err(e) => tracing::warn!(key, %ip, error = %e, "cannot flush conntrack entries"),
             }
         }
-        let mut state = self.state.lock().await;
-        if state.leases.remove(key).is_some() {
-            state::save(&self.cfg.state_dir, &state)?;
+        let snap = {
+            let mut state = self.state.lock().await;
+            match state.leases.remove(key) {
+                Some(_) => Some(self.saver.take(&state)?),
+                None => None,
+            }
+        };
+        if let Some(snap) = snap {
+            self.saver.write(snap).await?;
             tracing::info!(key, "task network torn down");
         }
         Ok(())
@@ -539,6 +577,42 @@ impl NetworkManager {
             }
         }
         netns::remove(&names.netns)
+    }
+
+    /// Creates the key's namespace. Leftovers of an earlier agent that lost
+    /// its state file (or crashed before writing it) are cleared only when
+    /// they are in the way, so that a setup does not pay for looking.
+    async fn make_namespace(&self, names: &Names) -> Result<(), NetworkError> {
+        match netns::create(&names.netns, self.spares.take()).await {
+            Err(NetworkError::Namespace { ref source, .. })
+                if source.kind() == std::io::ErrorKind::AlreadyExists =>
+            {
+                tracing::info!(netns = %names.netns.display(), "removing a namespace left by an earlier agent");
+                self.cleanup_names(names).await?;
+                netns::create(&names.netns, None).await
+            }
+            other => other,
+        }
+    }
+
+    /// The task's veth (see `link::create_veth_into`); a host end of the
+    /// same name left by an earlier agent is deleted and the pair made again.
+    async fn make_veth(
+        &self,
+        host: &rtnetlink::Handle,
+        names: &Names,
+        bridge: u32,
+        inner_if: &str,
+        ns_fd: std::os::fd::RawFd,
+    ) -> Result<(), NetworkError> {
+        let made = link::create_veth_into(host, &names.veth, bridge, inner_if, ns_fd).await;
+        let Err(e) = made else { return Ok(()) };
+        let Some(i) = link::index_of(host, &names.veth).await? else {
+            return Err(e);
+        };
+        tracing::info!(veth = %names.veth, "removing a veth left by an earlier agent");
+        link::delete(host, i, &names.veth).await?;
+        link::create_veth_into(host, &names.veth, bridge, inner_if, ns_fd).await
     }
 
     /// Takes the ENI out of the task namespace: down, addresses flushed, its

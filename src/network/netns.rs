@@ -8,7 +8,7 @@
 use std::ffi::CString;
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -85,11 +85,52 @@ pub(crate) fn is_mounted(path: &Path) -> bool {
     }
 }
 
-/// Creates a new, empty network namespace mounted at `path`.
-pub(crate) async fn create(path: &Path) -> Result<(), NetworkError> {
+/// A network namespace made ahead of its task, with loopback up, held only
+/// by a file descriptor: mounted nowhere, so nothing of it shows on the
+/// host, and the kernel frees it when it is dropped (or the agent ends).
+pub(crate) struct Spare(File);
+
+/// Makes a namespace with loopback up (blocking). The namespace is made on
+/// a thread of its own that ends right after.
+pub(crate) fn make_spare() -> io::Result<Spare> {
+    std::thread::spawn(|| -> io::Result<Spare> {
+        // SAFETY: unshare only affects this thread, which does nothing else.
+        check(unsafe { libc::unshare(libc::CLONE_NEWNET) })?;
+        loopback_up()?;
+        File::open("/proc/thread-self/ns/net").map(Spare)
+    })
+    .join()
+    .unwrap_or_else(|_| Err(io::Error::other("namespace thread panicked")))
+}
+
+/// `ip link set lo up` in the calling thread's namespace, with one ioctl
+/// instead of a netlink connection.
+fn loopback_up() -> io::Result<()> {
+    // SAFETY: a plain socket(2); the fd is owned below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    check(fd)?;
+    // SAFETY: fd was just returned by socket(2) and is owned by nobody else.
+    let sock = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    // SAFETY: ifreq is plain old data; all zeroes is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in req.ifr_name.iter_mut().zip(b"lo") {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS/SIOCSIFFLAGS read and write `req`, which lives
+    // across both calls; the union's flags member is the one they use.
+    unsafe {
+        check(libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req))?;
+        req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        check(libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req))
+    }
+}
+
+/// Mounts a namespace at `path`, made now or taken from the spares: with
+/// loopback up, as `ip netns add` + `ip link set lo up` leave one.
+pub(crate) async fn create(path: &Path, spare: Option<Spare>) -> Result<(), NetworkError> {
     let path = path.to_path_buf();
     let p2 = path.clone();
-    tokio::task::spawn_blocking(move || create_blocking(&p2))
+    tokio::task::spawn_blocking(move || create_blocking(&p2, spare))
         .await
         .map_err(|e| NetworkError::Namespace {
             path: path.clone(),
@@ -98,7 +139,7 @@ pub(crate) async fn create(path: &Path) -> Result<(), NetworkError> {
         })?
 }
 
-fn create_blocking(path: &Path) -> Result<(), NetworkError> {
+fn create_blocking(path: &Path, spare: Option<Spare>) -> Result<(), NetworkError> {
     if let Some(dir) = path.parent() {
         if let Err(e) = prepare_dir(dir) {
             tracing::warn!(dir = %dir.display(), error = %e, "cannot make the netns directory a shared mount");
@@ -109,16 +150,16 @@ fn create_blocking(path: &Path) -> Result<(), NetworkError> {
         .create_new(true)
         .open(path)
         .map_err(ns_err(path, "create file"))?;
-    let target = path.to_path_buf();
-    // The namespace is made on a thread of its own that ends right after.
-    let res = std::thread::spawn(move || -> io::Result<()> {
-        // SAFETY: unshare only affects this thread, which does nothing else.
-        check(unsafe { libc::unshare(libc::CLONE_NEWNET) })?;
-        let src = CString::new("/proc/thread-self/ns/net")
+    let mounted = match spare {
+        Some(s) => Ok(s),
+        None => make_spare(),
+    }
+    .and_then(|Spare(ns)| {
+        let src = CString::new(format!("/proc/self/fd/{}", ns.as_raw_fd()))
             .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        let dst = cstr(&target)?;
+        let dst = cstr(path)?;
         let none = c"none";
-        // SAFETY: mount(2) with valid strings.
+        // SAFETY: mount(2) with valid strings; `ns` stays open across it.
         check(unsafe {
             libc::mount(
                 src.as_ptr(),
@@ -128,10 +169,8 @@ fn create_blocking(path: &Path) -> Result<(), NetworkError> {
                 std::ptr::null(),
             )
         })
-    })
-    .join()
-    .unwrap_or_else(|_| Err(io::Error::other("namespace thread panicked")));
-    if let Err(e) = res {
+    });
+    if let Err(e) = mounted {
         let _ = std::fs::remove_file(path);
         return Err(ns_err(path, "unshare+mount")(e));
     }

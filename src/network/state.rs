@@ -270,7 +270,22 @@ pub(crate) fn load(dir: &Path, bridge: &str, subnet: Ipv4Net) -> Result<State, N
 }
 
 /// Writes the state to a temporary file, syncs it and renames it over the old one.
+#[cfg(test)]
 pub(crate) fn save(dir: &Path, state: &State) -> Result<(), NetworkError> {
+    write(dir, &encode(dir, state)?)
+}
+
+/// The state as `network.json` holds it.
+pub(crate) fn encode(dir: &Path, state: &State) -> Result<Vec<u8>, NetworkError> {
+    serde_json::to_vec_pretty(state).map_err(|e| NetworkError::StateCorrupt {
+        path: dir.join(STATE_FILE),
+        reason: e.to_string(),
+    })
+}
+
+/// Writes encoded state to a temporary file, syncs it and renames it over
+/// the old one (blocking).
+pub(crate) fn write(dir: &Path, json: &[u8]) -> Result<(), NetworkError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| NetworkError::StateIo { path, source }
@@ -278,13 +293,9 @@ pub(crate) fn save(dir: &Path, state: &State) -> Result<(), NetworkError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let path = dir.join(STATE_FILE);
     let tmp = dir.join(format!("{STATE_FILE}.tmp"));
-    let json = serde_json::to_vec_pretty(state).map_err(|e| NetworkError::StateCorrupt {
-        path: path.clone(),
-        reason: e.to_string(),
-    })?;
     {
         let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(&json).map_err(io(&tmp))?;
+        f.write_all(json).map_err(io(&tmp))?;
         f.sync_all().map_err(io(&tmp))?;
     }
     std::fs::rename(&tmp, &path).map_err(io(&path))?;

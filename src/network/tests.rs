@@ -261,6 +261,28 @@ fn state_round_trips_and_refuses_another_bridge() {
     ));
 }
 
+/// A lease is written while its namespace is made, so writes may finish
+/// out of order: a late one never puts an older state over a newer one.
+#[tokio::test]
+async fn a_late_write_never_puts_an_older_state_over_a_newer_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = net("10.1.0.0/24");
+    let saver = super::saver::Saver::new(dir.path().to_path_buf());
+    let mut s = State::new("br", n);
+    s.leases.insert("a".into(), lease(None, &[]));
+    let older = saver.take(&s).unwrap();
+    s.leases.insert("b".into(), lease(None, &[]));
+    let newer = saver.take(&s).unwrap();
+    saver.write(newer).await.unwrap();
+    saver.write(older).await.unwrap();
+    assert_eq!(state::load(dir.path(), "br", n).unwrap(), s);
+    // In order, each is written.
+    s.leases.remove("a");
+    let next = saver.take(&s).unwrap();
+    saver.write(next).await.unwrap();
+    assert_eq!(state::load(dir.path(), "br", n).unwrap(), s);
+}
+
 #[test]
 fn host_rules_match_ecs_init() {
     let prep = HostPrep::default();

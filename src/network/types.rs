@@ -160,7 +160,16 @@ pub struct NamespaceInfo {
     pub dns_search: Vec<String>,
 }
 
-/// Where a staged setup sends the namespace's info once the namespace
-/// exists and its addresses and ports are allocated (see
-/// `NetworkManager::setup_staged`).
-pub type Reserved = tokio::sync::oneshot::Sender<NamespaceInfo>;
+/// How a staged setup and its caller meet (see `NetworkManager::setup_staged`).
+#[derive(Debug)]
+pub struct Reserved {
+    /// Gets the namespace's info once the namespace exists and its
+    /// addresses and ports are allocated: a container may be created in it.
+    pub info: tokio::sync::oneshot::Sender<NamespaceInfo>,
+    /// The links, addresses, routes and rules are made once this fires (or
+    /// its sender is dropped): the caller lets them go once its container's
+    /// create is under way, so that the two do not compete for the CPU
+    /// before it. Measured here: the files and spec of a bridge container
+    /// took 2.5 ms after the reservation with them, 1 ms without.
+    pub wire: tokio::sync::oneshot::Receiver<()>,
+}

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ecs::config::Ipv4Net;
-use ecs::network::{HostPrep, NamespaceInfo, NamespaceRequest, NetworkConfig, NetworkManager};
+use ecs::network::{
+    HostPrep, NamespaceInfo, NamespaceRequest, NetworkConfig, NetworkManager, Reserved,
+};
 use ecs::task::def::{NetworkBinding, NetworkMode, PortMapping, Protocol};
 use ecs::task::net::Eni;
 
@@ -710,6 +712,250 @@ async fn twenty_cycles_leave_nothing_behind_and_leases_persist() {
     let rules = sh("iptables-save", &[]);
     assert!(!rules.contains(&net.bridge), "chains left: {rules}");
     assert!(sh("ip", &["-o", "link", "show", &net.bridge]).is_empty());
+}
+
+/// The inodes of the network namespaces this process holds open.
+fn held_namespaces() -> std::collections::HashSet<u64> {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|l| {
+            let l = l.to_string_lossy().into_owned();
+            l.strip_prefix("net:[")?.strip_suffix(']')?.parse().ok()
+        })
+        .collect()
+}
+
+fn inode(p: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).unwrap().ino()
+}
+
+/// Namespaces are made ahead, once the manager has set one up and the
+/// network has been idle: the next setup mounts one of them under its
+/// key's name. Spares are held open and mounted nowhere, and go with
+/// their manager. Every namespace has loopback up, made ahead or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spare_namespaces_are_made_when_idle_and_taken_by_the_next_setup() {
+    if !is_root() {
+        return;
+    }
+    let net = Net::new(19).await;
+    assert_eq!(net.mgr.spare_namespaces(), 0, "none before the first setup");
+    let k1 = net.key("first");
+    let first = net.setup(&k1, NetworkMode::Awsvpc, vec![], None).await;
+    let lo = in_ns(&first, &["ip", "-o", "link", "show", "lo"]).unwrap();
+    assert!(lo.contains("LOOPBACK,UP"), "made on the spot: {lo}");
+
+    eventually("two spare namespaces", || {
+        (net.mgr.spare_namespaces() == 2).then_some(())
+    });
+    let held = held_namespaces();
+    let k2 = net.key("second");
+    let second = net
+        .setup(&k2, NetworkMode::Bridge, vec![tcp(80, None)], None)
+        .await;
+    assert!(
+        held.contains(&inode(&second.netns_path)),
+        "the setup mounted a spare under {}",
+        second.netns_path.display()
+    );
+    assert!(ns_name(&second).contains(&k2), "named after its key");
+    let lo = in_ns(&second, &["ip", "-o", "link", "show", "lo"]).unwrap();
+    assert!(lo.contains("LOOPBACK,UP"), "made ahead: {lo}");
+    let (_p, _d) = httpd(&second, 80, "from a spare");
+    let port = second.bindings[0].host_port;
+    assert_eq!(
+        eventually("the host port reaches the namespace", || http_get(
+            SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+        )),
+        "from a spare"
+    );
+    assert_eq!(
+        wget(&second, "http://127.0.0.1:80/").unwrap(),
+        "from a spare",
+        "loopback inside"
+    );
+
+    net.mgr.teardown(&k1).await.unwrap();
+    net.mgr.teardown(&k2).await.unwrap();
+    let names = [ns_name(&first), ns_name(&second)];
+    assert!(leftovers(&net, &names).is_empty());
+    eventually("the spares made again", || {
+        (net.mgr.spare_namespaces() == 2).then_some(())
+    });
+    let spares: Vec<u64> = held_namespaces().difference(&held).copied().collect();
+    assert!(!spares.is_empty(), "a new spare replaced the one taken");
+    drop(net);
+    let still = held_namespaces();
+    assert!(
+        spares.iter().all(|s| !still.contains(s)),
+        "spares outlived their manager"
+    );
+}
+
+/// A staged setup tells its caller the namespace as soon as it exists and
+/// makes the links and rules only once the caller lets it (its container's
+/// create under way); a caller that goes away lets it too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staged_setup_wires_the_namespace_when_its_caller_lets_it() {
+    if !is_root() {
+        return;
+    }
+    let net = Net::new(20).await;
+    let k = net.key("staged");
+    let (info_tx, info_rx) = tokio::sync::oneshot::channel();
+    let (go, wire) = tokio::sync::oneshot::channel();
+    let req = NamespaceRequest {
+        key: k.clone(),
+        mode: NetworkMode::Bridge,
+        eni: None,
+        ports: vec![tcp(80, None)],
+    };
+    let mgr = net.mgr.clone();
+    let setup = tokio::spawn(async move {
+        mgr.setup_staged(
+            &req,
+            Some(Reserved {
+                info: info_tx,
+                wire,
+            }),
+        )
+        .await
+    });
+    let info = info_rx.await.expect("told once the namespace exists");
+    let links = in_ns(&info, &["ip", "-o", "link"]).unwrap();
+    assert!(!links.contains("eth0"), "not wired yet: {links}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!setup.is_finished(), "the setup waits for its caller");
+    go.send(()).unwrap();
+    let done = setup.await.unwrap().unwrap();
+    assert_eq!(done, info, "what it was told is what was made");
+    let links = in_ns(&info, &["ip", "-o", "link"]).unwrap();
+    assert!(links.contains("eth0"), "wired: {links}");
+
+    // A caller gone before it let the setup go: the setup still ends.
+    let k2 = net.key("gone");
+    let (info_tx, info_rx) = tokio::sync::oneshot::channel();
+    let (go, wire) = tokio::sync::oneshot::channel::<()>();
+    let req = NamespaceRequest {
+        key: k2.clone(),
+        mode: NetworkMode::Awsvpc,
+        eni: None,
+        ports: vec![],
+    };
+    let mgr = net.mgr.clone();
+    let setup = tokio::spawn(async move {
+        mgr.setup_staged(
+            &req,
+            Some(Reserved {
+                info: info_tx,
+                wire,
+            }),
+        )
+        .await
+    });
+    let other = info_rx.await.unwrap();
+    drop(go);
+    let done = tokio::time::timeout(Duration::from_secs(10), setup)
+        .await
+        .expect("the setup ends without its caller")
+        .unwrap()
+        .unwrap();
+    assert_eq!(done, other);
+    net.mgr.teardown(&k).await.unwrap();
+    net.mgr.teardown(&k2).await.unwrap();
+    assert!(leftovers(&net, &[ns_name(&info), ns_name(&other)]).is_empty());
+}
+
+/// What an agent that lost `network.json` (or crashed before writing a
+/// lease) left behind does not stop the next setup of the key: the
+/// namespace still mounted under the key's name, and a host veth of the
+/// key's name, are cleared when they are in the way, and the key's network
+/// works again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leftovers_of_a_lost_state_file_are_cleared_by_the_next_setup() {
+    if !is_root() {
+        return;
+    }
+    let net = Net::new(18).await;
+    let k = net.key("lost");
+    let first = net.setup(&k, NetworkMode::Awsvpc, vec![], None).await;
+    let veth = net.lease_file()["leases"][&k]["host_veth"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_p, _d) = httpd(&first, 80, "first");
+
+    // Another manager of the same bridge with an empty state dir: the
+    // namespace above is all it finds.
+    let lost = tempfile::tempdir().unwrap();
+    let cfg = NetworkConfig {
+        state_dir: lost.path().to_path_buf(),
+        ..net.mgr.config().clone()
+    };
+    let again = NetworkManager::new(cfg).await.unwrap();
+    let second = again
+        .setup(&NamespaceRequest {
+            key: k.clone(),
+            mode: NetworkMode::Awsvpc,
+            eni: None,
+            ports: vec![],
+        })
+        .await
+        .unwrap();
+    assert_eq!(second.netns_path, first.netns_path, "the key's own name");
+    // A fresh namespace: the server in the old one went with it.
+    assert!(
+        wget(&second, "http://127.0.0.1:80/").is_err(),
+        "the old namespace is still there"
+    );
+    let (_p2, _d2) = httpd(&second, 80, "second");
+    let url = format!("http://{}:80/", second.ipv4.unwrap());
+    assert_eq!(
+        eventually("the host reaches the new namespace", || http_get(
+            SocketAddr::from((second.ipv4.unwrap(), 80))
+        )),
+        "second",
+        "{url}"
+    );
+    again.teardown(&k).await.unwrap();
+
+    // A host veth of the key's name whose namespace is gone (its peer
+    // stays on the host: there is no namespace to hold it).
+    let peer = format!("{veth}x");
+    let made = Command::new("ip")
+        .args(["link", "add", &veth, "type", "veth", "peer", "name", &peer])
+        .status()
+        .unwrap();
+    assert!(made.success(), "ip link add {veth}: {made}");
+    let third = again
+        .setup(&NamespaceRequest {
+            key: k.clone(),
+            mode: NetworkMode::Awsvpc,
+            eni: None,
+            ports: vec![],
+        })
+        .await
+        .unwrap();
+    let links = sh("ip", &["-o", "link", "show", &veth]);
+    assert!(
+        links.contains(&format!("master {}", net.bridge)),
+        "the veth is the task's again: {links}"
+    );
+    let (_p3, _d3) = httpd(&third, 80, "third");
+    assert_eq!(
+        eventually(
+            "the host reaches the namespace made over a leftover veth",
+            || { http_get(SocketAddr::from((third.ipv4.unwrap(), 80))) }
+        ),
+        "third"
+    );
+    again.teardown(&k).await.unwrap();
+    drop(again);
+    // The first manager still has its lease; its teardown finds nothing left.
+    net.mgr.teardown(&k).await.unwrap();
+    assert!(leftovers(&net, &[ns_name(&first)]).is_empty());
 }
 
 /// Independent keys are set up and torn down in parallel (the manager's
