@@ -287,123 +287,146 @@ pub(crate) fn execute<R: ContainerRuntime>(
                         }
                     }
                 }
-                // The task's cgroup first: limits in place before any of its
-                // containers can run (Go: a resource the containers wait for).
-                if let Some(req) = cgroup_request {
-                    match req.ensure().await {
-                        Ok(parent) => spec.cgroup_parent = Some(parent),
-                        Err(reason) => {
-                            return refuse(
+                // What the task needs before any of its containers (its
+                // cgroup, the holder of its shared namespaces) and what this
+                // container needs (its namespace, volumes and files) do not
+                // depend on each other: both are made at once, and the
+                // container is created once both are.
+                let cgroup_parent = spec.cgroup_parent.clone();
+                let task_side = async {
+                    // The task's cgroup first: limits in place before any of its
+                    // containers can run (Go: a resource the containers wait for).
+                    let mut cgroup_parent = cgroup_parent;
+                    if let Some(req) = cgroup_request {
+                        let parent = req.ensure().await.map_err(|reason| {
+                            refusal(
                                 "create",
                                 "task cgroup setup failed",
                                 FailureKind::CannotCreate,
                                 reason,
-                            );
-                        }
+                            )
+                        })?;
+                        cgroup_parent = Some(parent);
                     }
-                }
-                // pidMode/ipcMode task: the holder of the shared namespaces
-                // runs before a container joins it, in the task's cgroup.
-                if let Some((mut holder, shm)) = holder_request {
-                    holder.cgroup_parent = spec.cgroup_parent.clone();
-                    match inner.runtime.ensure_namespace_holder(&holder).await {
-                        Ok(pid) => spec.namespace_holder = Some(pid),
-                        Err(e) => {
-                            return refuse(
-                                "create",
-                                "task namespace holder failed",
-                                FailureKind::CannotCreate,
-                                e.to_string(),
-                            );
-                        }
-                    }
-                    if let Some((data_dir, task, size)) = shm {
-                        let made = tokio::task::spawn_blocking(move || {
-                            super::volumes::task_shm(&data_dir, &task, size)
-                        })
-                        .await
-                        .map_err(|e| format!("making the task's /dev/shm: {e}"))
-                        .and_then(|r| r);
-                        match made {
-                            Ok(dir) => spec.task_shm = Some(host_data_path(&inner, &dir)),
-                            Err(reason) => {
-                                return refuse(
+                    // pidMode/ipcMode task: the holder of the shared namespaces
+                    // runs before a container joins it, in the task's cgroup.
+                    let mut holder_pid = None;
+                    let mut shm_dir = None;
+                    if let Some((mut holder, shm)) = holder_request {
+                        holder.cgroup_parent = cgroup_parent.clone();
+                        let pid = inner
+                            .runtime
+                            .ensure_namespace_holder(&holder)
+                            .await
+                            .map_err(|e| {
+                                refusal(
+                                    "create",
+                                    "task namespace holder failed",
+                                    FailureKind::CannotCreate,
+                                    e.to_string(),
+                                )
+                            })?;
+                        holder_pid = Some(pid);
+                        if let Some((data_dir, task, size)) = shm {
+                            let dir = tokio::task::spawn_blocking(move || {
+                                super::volumes::task_shm(&data_dir, &task, size)
+                            })
+                            .await
+                            .map_err(|e| format!("making the task's /dev/shm: {e}"))
+                            .and_then(|r| r)
+                            .map_err(|reason| {
+                                refusal(
                                     "create",
                                     "cannot make the task's shared /dev/shm",
                                     FailureKind::CannotCreate,
                                     reason,
-                                );
-                            }
+                                )
+                            })?;
+                            shm_dir = Some(host_data_path(&inner, &dir));
                         }
                     }
-                }
-                // The namespace comes first: the container is created inside
-                // it. Its links, addresses and rules are made while the
-                // container is created (`wired`, awaited below).
-                let mut namespace = None;
-                let mut wired = None;
-                let mut setup_begun = None;
-                if let Some((cell, req)) = net_request {
-                    let setup = inner.network_setup(&cell, &arn, req);
-                    match setup.reserved.clone().await {
-                        Ok(info) => {
-                            spec.network = NetworkAttachment::Namespace(info.netns_path.clone());
-                            namespace = Some(info);
-                            wired = Some(setup.done.clone());
-                            setup_begun = Some(setup);
-                        }
-                        Err(reason) => {
-                            return refuse(
+                    Ok::<_, Refusal>((cgroup_parent, holder_pid, shm_dir))
+                };
+                let container_side = async {
+                    // The namespace comes first: the container is created inside
+                    // it. Its links, addresses and rules are made while the
+                    // container is created (`wired`, awaited below).
+                    let mut setup_begun = None;
+                    if let Some((cell, req)) = net_request {
+                        let setup = inner.network_setup(&cell, &arn, req);
+                        let info = setup.reserved.clone().await.map_err(|reason| {
+                            refusal(
                                 "network",
                                 "task network setup failed",
                                 FailureKind::Network,
                                 reason,
-                            );
-                        }
+                            )
+                        })?;
+                        setup_begun = Some((setup, info));
                     }
-                }
-                // The task's volumes before the agent's own files: a mount
-                // of /etc must not hide /etc/hosts.
-                if let Some(req) = volume_request {
-                    let made = tokio::task::spawn_blocking(move || req.prepare())
-                        .await
-                        .map_err(|e| format!("preparing volumes: {e}"))
-                        .and_then(|r| r);
-                    match made {
-                        Ok(made) => {
-                            spec.mounts.extend(made.mounts);
-                            spec.populate_from_image = made.populate_from_image;
-                        }
-                        Err(reason) => {
-                            return refuse(
-                                "create",
-                                "cannot prepare the container's volumes",
-                                FailureKind::CannotCreate,
-                                reason,
-                            );
-                        }
+                    // The task's volumes before the agent's own files: a mount
+                    // of /etc must not hide /etc/hosts.
+                    let mut volumes = None;
+                    if let Some(req) = volume_request {
+                        let made = tokio::task::spawn_blocking(move || req.prepare())
+                            .await
+                            .map_err(|e| format!("preparing volumes: {e}"))
+                            .and_then(|r| r)
+                            .map_err(|reason| {
+                                refusal(
+                                    "create",
+                                    "cannot prepare the container's volumes",
+                                    FailureKind::CannotCreate,
+                                    reason,
+                                )
+                            })?;
+                        volumes = Some(made);
                     }
+                    let namespace = setup_begun.as_ref().map(|(_, info)| info.clone());
+                    let prepared =
+                        tokio::task::spawn_blocking(move || files.prepare(namespace.as_ref()))
+                            .await
+                            .map_err(|e| format!("preparing container files: {e}"))
+                            .and_then(|r| r)
+                            .map_err(|reason| {
+                                refusal(
+                                    "create",
+                                    "cannot write the container's files",
+                                    FailureKind::CannotCreate,
+                                    reason,
+                                )
+                            })?;
+                    Ok::<_, Refusal>((setup_begun, volumes, prepared))
+                };
+                let (task_side, container_side) = tokio::join!(task_side, container_side);
+                let (cgroup_parent, holder_pid, shm_dir) = match task_side {
+                    Ok(made) => made,
+                    Err(r) => return refuse(r.metric, r.what, r.kind, r.reason),
+                };
+                let (setup_begun, volumes, prepared) = match container_side {
+                    Ok(made) => made,
+                    Err(r) => return refuse(r.metric, r.what, r.kind, r.reason),
+                };
+                spec.cgroup_parent = cgroup_parent;
+                if holder_pid.is_some() {
+                    spec.namespace_holder = holder_pid;
                 }
-                let prepared =
-                    tokio::task::spawn_blocking(move || files.prepare(namespace.as_ref()))
-                        .await
-                        .map_err(|e| format!("preparing container files: {e}"))
-                        .and_then(|r| r);
-                match prepared {
-                    Ok(p) => p.apply(&mut spec),
-                    Err(reason) => {
-                        return refuse(
-                            "create",
-                            "cannot write the container's files",
-                            FailureKind::CannotCreate,
-                            reason,
-                        );
-                    }
+                if shm_dir.is_some() {
+                    spec.task_shm = shm_dir;
                 }
+                let wired = setup_begun.as_ref().map(|(setup, info)| {
+                    spec.network = NetworkAttachment::Namespace(info.netns_path.clone());
+                    setup.done.clone()
+                });
+                if let Some(made) = volumes {
+                    spec.mounts.extend(made.mounts);
+                    spec.populate_from_image = made.populate_from_image;
+                }
+                prepared.apply(&mut spec);
                 let create = retry_unavailable(&id, || inner.runtime.create(&spec));
                 // The links and rules are made beside the create from now
                 // on, not while its files and spec were made.
-                if let Some(setup) = &setup_begun {
+                if let Some((setup, _)) = &setup_begun {
                     setup.let_wire();
                 }
                 let wire = async {
@@ -920,6 +943,23 @@ pub(crate) fn metadata_ready<R>(inner: &Inner<R>, task: &Task, i: usize) {
 
 /// Where a path under the data directory is for the runtime (the host's
 /// view when the agent runs in a container: ECS_HOST_DATA_DIR).
+/// A step before the create that failed: what `refuse` reports.
+struct Refusal {
+    metric: &'static str,
+    what: &'static str,
+    kind: FailureKind,
+    reason: String,
+}
+
+fn refusal(metric: &'static str, what: &'static str, kind: FailureKind, reason: String) -> Refusal {
+    Refusal {
+        metric,
+        what,
+        kind,
+        reason,
+    }
+}
+
 fn host_data_path<R>(inner: &Inner<R>, path: &Path) -> PathBuf {
     let s = &inner.settings;
     match (&s.host_data_dir, path.strip_prefix(&s.data_dir)) {
