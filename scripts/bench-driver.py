@@ -2074,7 +2074,7 @@ def details(res):
             continue
         stages = sm.get("stages_s") or {}
         out.append(
-            f"- Start in {network_mode} mode: measured the same way, right after the host-mode starts, "
+            f"- Start in {network_mode} mode: measured the same way, after the rows before it (host, bridge, awsvpc, in that order), "
             f"against the same `ctr run -d --net-host` baseline (ctr makes no network without CNI plugins), "
             f"so the ratio includes the whole cost of the task's network: "
             + (
