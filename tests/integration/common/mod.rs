@@ -739,16 +739,18 @@ impl Agent {
             || {
                 let cluster = json!({ "cluster": self.cluster });
                 let v = ecs_api::call(aws, "ListContainerInstances", &cluster).ok()?;
-                let arn = v["containerInstanceArns"]
+                // The connected one: an agent stopped between its registration
+                // and its checkpoint (a restart right after the cluster
+                // appeared) leaves an earlier, disconnected instance listed first.
+                let arns = v["containerInstanceArns"].as_array()?.clone();
+                let query = json!({ "cluster": self.cluster, "containerInstances": arns });
+                let d = ecs_api::call(aws, "DescribeContainerInstances", &query).ok()?;
+                let arn = d["containerInstances"]
                     .as_array()?
-                    .first()?
+                    .iter()
+                    .find(|ci| ci["agentConnected"] == true)?["containerInstanceArn"]
                     .as_str()?
                     .to_string();
-                let query = json!({ "cluster": self.cluster, "containerInstances": [arn] });
-                let d = ecs_api::call(aws, "DescribeContainerInstances", &query).ok()?;
-                if d["containerInstances"][0]["agentConnected"] != true {
-                    return None;
-                }
                 let d = aws
                     .ecs(&[
                         "describe-container-instances",
