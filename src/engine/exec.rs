@@ -328,12 +328,10 @@ pub(crate) fn execute<R: ContainerRuntime>(
                             })?;
                         holder_pid = Some(pid);
                         if let Some((data_dir, task, size)) = shm {
-                            let dir = tokio::task::spawn_blocking(move || {
+                            let dir = off_runtime("making the task's /dev/shm", move || {
                                 super::volumes::task_shm(&data_dir, &task, size)
                             })
                             .await
-                            .map_err(|e| format!("making the task's /dev/shm: {e}"))
-                            .and_then(|r| r)
                             .map_err(|reason| {
                                 refusal(
                                     "create",
@@ -368,10 +366,8 @@ pub(crate) fn execute<R: ContainerRuntime>(
                     // of /etc must not hide /etc/hosts.
                     let mut volumes = None;
                     if let Some(req) = volume_request {
-                        let made = tokio::task::spawn_blocking(move || req.prepare())
+                        let made = off_runtime("preparing volumes", move || req.prepare())
                             .await
-                            .map_err(|e| format!("preparing volumes: {e}"))
-                            .and_then(|r| r)
                             .map_err(|reason| {
                                 refusal(
                                     "create",
@@ -383,19 +379,18 @@ pub(crate) fn execute<R: ContainerRuntime>(
                         volumes = Some(made);
                     }
                     let namespace = setup_begun.as_ref().map(|(_, info)| info.clone());
-                    let prepared =
-                        tokio::task::spawn_blocking(move || files.prepare(namespace.as_ref()))
-                            .await
-                            .map_err(|e| format!("preparing container files: {e}"))
-                            .and_then(|r| r)
-                            .map_err(|reason| {
-                                refusal(
-                                    "create",
-                                    "cannot write the container's files",
-                                    FailureKind::CannotCreate,
-                                    reason,
-                                )
-                            })?;
+                    let prepared = off_runtime("preparing container files", move || {
+                        files.prepare(namespace.as_ref())
+                    })
+                    .await
+                    .map_err(|reason| {
+                        refusal(
+                            "create",
+                            "cannot write the container's files",
+                            FailureKind::CannotCreate,
+                            reason,
+                        )
+                    })?;
                     Ok::<_, Refusal>((setup_begun, volumes, prepared))
                 };
                 let (task_side, container_side) = tokio::join!(task_side, container_side);
@@ -943,6 +938,18 @@ pub(crate) fn metadata_ready<R>(inner: &Inner<R>, task: &Task, i: usize) {
 
 /// Where a path under the data directory is for the runtime (the host's
 /// view when the agent runs in a container: ECS_HOST_DATA_DIR).
+/// Blocking preparation off the async workers; a panic in it is a failure
+/// of `what`, as its own errors are.
+async fn off_runtime<T: Send + 'static>(
+    what: &str,
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| format!("{what}: {e}"))
+        .and_then(|r| r)
+}
+
 /// A step before the create that failed: what `refuse` reports.
 struct Refusal {
     metric: &'static str,
