@@ -794,6 +794,32 @@ async fn spare_namespaces_are_made_when_idle_and_taken_by_the_next_setup() {
     );
 }
 
+/// `setup_staged` of `key` in a task of its own: its outcome, where it tells
+/// the namespace, and what lets it wire the namespace.
+fn staged(
+    net: &Net,
+    key: &str,
+    mode: NetworkMode,
+    ports: Vec<PortMapping>,
+) -> (
+    tokio::task::JoinHandle<Result<NamespaceInfo, ecs::network::NetworkError>>,
+    tokio::sync::oneshot::Receiver<NamespaceInfo>,
+    tokio::sync::oneshot::Sender<()>,
+) {
+    let (info, told) = tokio::sync::oneshot::channel();
+    let (go, wire) = tokio::sync::oneshot::channel();
+    let req = NamespaceRequest {
+        key: key.to_string(),
+        mode,
+        eni: None,
+        ports,
+    };
+    let mgr = net.mgr.clone();
+    let setup =
+        tokio::spawn(async move { mgr.setup_staged(&req, Some(Reserved { info, wire })).await });
+    (setup, told, go)
+}
+
 /// A staged setup tells its caller the namespace as soon as it exists and
 /// makes the links and rules only once the caller lets it (its container's
 /// create under way); a caller that goes away lets it too.
@@ -804,25 +830,7 @@ async fn a_staged_setup_wires_the_namespace_when_its_caller_lets_it() {
     }
     let net = Net::new(20).await;
     let k = net.key("staged");
-    let (info_tx, info_rx) = tokio::sync::oneshot::channel();
-    let (go, wire) = tokio::sync::oneshot::channel();
-    let req = NamespaceRequest {
-        key: k.clone(),
-        mode: NetworkMode::Bridge,
-        eni: None,
-        ports: vec![tcp(80, None)],
-    };
-    let mgr = net.mgr.clone();
-    let setup = tokio::spawn(async move {
-        mgr.setup_staged(
-            &req,
-            Some(Reserved {
-                info: info_tx,
-                wire,
-            }),
-        )
-        .await
-    });
+    let (setup, info_rx, go) = staged(&net, &k, NetworkMode::Bridge, vec![tcp(80, None)]);
     let info = info_rx.await.expect("told once the namespace exists");
     let links = in_ns(&info, &["ip", "-o", "link"]).unwrap();
     assert!(!links.contains("eth0"), "not wired yet: {links}");
@@ -836,25 +844,7 @@ async fn a_staged_setup_wires_the_namespace_when_its_caller_lets_it() {
 
     // A caller gone before it let the setup go: the setup still ends.
     let k2 = net.key("gone");
-    let (info_tx, info_rx) = tokio::sync::oneshot::channel();
-    let (go, wire) = tokio::sync::oneshot::channel::<()>();
-    let req = NamespaceRequest {
-        key: k2.clone(),
-        mode: NetworkMode::Awsvpc,
-        eni: None,
-        ports: vec![],
-    };
-    let mgr = net.mgr.clone();
-    let setup = tokio::spawn(async move {
-        mgr.setup_staged(
-            &req,
-            Some(Reserved {
-                info: info_tx,
-                wire,
-            }),
-        )
-        .await
-    });
+    let (setup, info_rx, go) = staged(&net, &k2, NetworkMode::Awsvpc, vec![]);
     let other = info_rx.await.unwrap();
     drop(go);
     let done = tokio::time::timeout(Duration::from_secs(10), setup)
