@@ -87,6 +87,7 @@ pub fn health_requests(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
     use std::time::Duration;
 
     use super::*;
@@ -120,7 +121,7 @@ mod tests {
     fn only_running_containers_with_a_check_are_reported_as_the_go_agent_does() {
         let now = UNIX_EPOCH + Duration::from_secs(500);
         let snap = Snapshot {
-            tasks: vec![
+            tasks: [
                 task(
                     "arn:t1",
                     vec![
@@ -134,7 +135,9 @@ mod tests {
                     "arn:t2",
                     vec![container("plain", ContainerStatus::Running, None)],
                 ),
-            ],
+            ]
+            .map(Arc::new)
+            .to_vec(),
             ..Snapshot::default()
         };
         let tasks = task_health(&snap, now);

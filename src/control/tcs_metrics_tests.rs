@@ -1,3 +1,4 @@
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::*;
@@ -205,7 +206,7 @@ fn snapshot() -> Snapshot {
         ..ContainerView::default()
     };
     Snapshot {
-        tasks: vec![
+        tasks: [
             TaskView {
                 arn: "arn:task/a".into(),
                 family: "fam".into(),
@@ -220,7 +221,9 @@ fn snapshot() -> Snapshot {
                 containers: vec![container("solo", "id-solo")],
                 ..TaskView::default()
             },
-        ],
+        ]
+        .map(Arc::new)
+        .to_vec(),
         ..Snapshot::default()
     }
 }
@@ -326,8 +329,8 @@ fn request_encodes_as_the_wire_expects() {
 }
 
 fn with_restarts(mut s: Snapshot, web: Option<u32>, solo: Option<u32>) -> Snapshot {
-    s.tasks[0].containers[0].restart_count = web;
-    s.tasks[1].containers[0].restart_count = solo;
+    Arc::make_mut(&mut s.tasks[0]).containers[0].restart_count = web;
+    Arc::make_mut(&mut s.tasks[1]).containers[0].restart_count = solo;
     s
 }
 

@@ -242,7 +242,7 @@ pub fn tasks_response(snap: &Snapshot, query: &HashMap<String, String>) -> (Stat
         (None, None) => (
             StatusCode::OK,
             TasksBody::All(TasksJson {
-                tasks: snap.tasks.iter().map(task_json).collect(),
+                tasks: snap.tasks.iter().map(|t| task_json(t)).collect(),
             }),
         ),
     }

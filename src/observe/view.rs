@@ -200,10 +200,15 @@ pub struct AgentView {
 }
 
 /// Everything the endpoints show, as of one moment.
+///
+/// Each task's view is shared between snapshots: a task actor publishes
+/// after every step of its task, and copying every other task's view each
+/// time made a step cost more the more tasks the host knew (0.3 to 1 ms per
+/// step with 60 to 180 tasks known, on a start's path four times).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
     pub agent: AgentView,
-    pub tasks: Vec<TaskView>,
+    pub tasks: Vec<Arc<TaskView>>,
 }
 
 impl Snapshot {
@@ -216,12 +221,12 @@ impl Snapshot {
             t.containers
                 .iter()
                 .find(|c| c.token == token)
-                .map(|c| (t, c))
+                .map(|c| (&**t, c))
         })
     }
 
     pub fn task_by_arn(&self, arn: &str) -> Option<&TaskView> {
-        self.tasks.iter().find(|t| t.arn == arn)
+        self.tasks.iter().find(|t| t.arn == arn).map(|t| &**t)
     }
 }
 
@@ -250,12 +255,13 @@ impl Published {
 
     /// Replace the task list (call after every task/container change).
     pub fn publish_tasks(&self, tasks: Vec<TaskView>) {
-        self.update(|s| s.tasks = tasks);
+        self.update(|s| s.tasks = tasks.into_iter().map(Arc::new).collect());
     }
 
     /// Replace one task (matched by ARN), or add it at the end: for a
     /// publisher that owns one task, such as the engine's task actors.
     pub fn publish_task(&self, task: TaskView) {
+        let task = Arc::new(task);
         self.update(|s| match s.tasks.iter_mut().find(|t| t.arn == task.arn) {
             Some(slot) => *slot = task,
             None => s.tasks.push(task),
@@ -285,5 +291,43 @@ impl Published {
 impl TaskSource for Published {
     fn snapshot(&self) -> Arc<Snapshot> {
         self.inner.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::{AgentView, Published, TaskSource, TaskView};
+
+    fn view(arn: &str, family: &str) -> TaskView {
+        TaskView {
+            arn: arn.into(),
+            family: family.into(),
+            ..TaskView::default()
+        }
+    }
+
+    /// A task's publish replaces its own view and shares every other one
+    /// with the snapshot before: its cost does not grow with the tasks known.
+    #[test]
+    fn publishing_a_task_shares_the_other_tasks_views() {
+        let published = Published::new(AgentView::default());
+        published.publish_task(view("arn:a", "one"));
+        published.publish_task(view("arn:b", "one"));
+        let before = published.snapshot();
+        published.publish_task(view("arn:b", "two"));
+        let after = published.snapshot();
+
+        assert!(Arc::ptr_eq(&before.tasks[0], &after.tasks[0]));
+        assert_eq!(after.tasks.len(), 2);
+        assert_eq!(
+            after.task_by_arn("arn:b").map(|t| t.family.as_str()),
+            Some("two")
+        );
+        assert_eq!(
+            before.task_by_arn("arn:b").map(|t| t.family.as_str()),
+            Some("one")
+        );
     }
 }
