@@ -106,11 +106,6 @@ pub(crate) async fn run<R: ContainerRuntime>(
                 }
                 task.apply(Event::PulledProvisionally { container: i });
             }
-            Msg::PullConfirmed(i, digest, at_ms) => task.apply(Event::ImageConfirmed {
-                container: i,
-                digest,
-                at_ms,
-            }),
             Msg::StopTimedOut(i) => {
                 if let Some(kill) = task.on_stop_timeout(i) {
                     tracing::warn!(task = %task.arn(), container = i, "stop timeout passed; sending SIGKILL");

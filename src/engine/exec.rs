@@ -30,6 +30,7 @@ use crate::task::spec::{container_id, container_log, container_spec, set_env, Sp
 use crate::task::{Action, Event, Task};
 
 use super::cgroups::CgroupRequest;
+use super::image_check::Settled;
 use super::inner::{ImageCheck, Inner, Msg};
 use super::volumes::{VolumeRequest, VolumeSettings};
 use super::{netsetup, nsholder, publish};
@@ -229,22 +230,26 @@ pub(crate) fn execute<R: ContainerRuntime>(
                     |metric: &'static str, what: &str, kind: FailureKind, reason: String| {
                         inner.metrics.inc_error(metric);
                         tracing::warn!(task = %arn, container = %id, reason = %reason, "{what}");
-                        let created = Msg::Event(Event::Created {
+                        let created = Event::Created {
                             container: i,
                             result: Err(Failure::new(kind, reason)),
-                        });
+                        };
                         match take_check() {
                             Some(check) => {
                                 let tx = tx.clone();
                                 tokio::spawn(async move {
-                                    let _ = match check.verdict().await.settle(i, &tx, false) {
-                                        None => tx.send(created),
-                                        Some(redo) => tx.send(Msg::Pulled(i, redo.map(Box::new))),
+                                    let _ = match check.verdict().await.settle(i, false) {
+                                        Settled::Stands(confirmed) => {
+                                            tx.send(Msg::Events(vec![confirmed, created]))
+                                        }
+                                        Settled::Redo(redo) => {
+                                            tx.send(Msg::Pulled(i, redo.map(Box::new)))
+                                        }
                                     };
                                 });
                             }
                             None => {
-                                let _ = tx.send(created);
+                                let _ = tx.send(Msg::Event(created));
                             }
                         }
                     };
@@ -440,7 +445,11 @@ pub(crate) fn execute<R: ContainerRuntime>(
                 // Begun from a provisional image: kept only if the pull says
                 // it is the image to use; else made again from what it says.
                 let image_gone = matches!(&created, Err(e) if e.kind() == ErrorKind::NotFound);
-                let redo = verdict.and_then(|v| v.settle(i, &tx, image_gone));
+                let (confirmed, redo) = match verdict.map(|v| v.settle(i, image_gone)) {
+                    Some(Settled::Stands(confirmed)) => (Some(confirmed), None),
+                    Some(Settled::Redo(result)) => (None, Some(result)),
+                    None => (None, None),
+                };
                 if let Some(result) = redo {
                     match &result {
                         Ok(image) => {
@@ -472,6 +481,9 @@ pub(crate) fn execute<R: ContainerRuntime>(
                                 tracing::warn!(task = %arn, container = %id, error = %e, "cannot remove a container whose network failed");
                             }
                         }
+                        if let Some(confirmed) = confirmed {
+                            let _ = tx.send(Msg::Event(confirmed));
+                        }
                         return refuse(
                             "network",
                             "task network setup failed",
@@ -494,10 +506,11 @@ pub(crate) fn execute<R: ContainerRuntime>(
                     container: i,
                     result,
                 };
-                let _ = tx.send(match network {
-                    Some(network) => Msg::Events(vec![network, created]),
-                    None => Msg::Event(created),
-                });
+                // One message: the task takes one step (one checkpoint)
+                // for all of it before the container's start.
+                let mut events: Vec<Event> = confirmed.into_iter().chain(network).collect();
+                events.push(created);
+                let _ = tx.send(Msg::Events(events));
             });
         }
         Action::Start(i) => {

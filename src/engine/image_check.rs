@@ -9,12 +9,11 @@
 //! always, a create that failed) removes what was made and the container is
 //! created again from what the pull says, as if nothing had been begun.
 
-use tokio::sync::mpsc::UnboundedSender;
-
 use crate::task::container::PulledImage;
 use crate::task::failure::{Failure, FailureKind};
+use crate::task::Event;
 
-use super::inner::{lock, now_ms, ImageCheck, Inner, Msg};
+use super::inner::{lock, now_ms, ImageCheck, Inner};
 
 /// What the pull said of a container begun from the provisional image.
 pub(crate) enum Verdict {
@@ -25,26 +24,29 @@ pub(crate) enum Verdict {
     Other(Result<PulledImage, Failure>),
 }
 
+/// What becomes of a container begun from the provisional image.
+pub(crate) enum Settled {
+    /// It stands as made: the event (the pull confirmed its image) goes to
+    /// the task in the same message as the create's own, so that the task
+    /// takes one step and one checkpoint for both, not two before its start.
+    Stands(Event),
+    /// It is made again from this image (or fails with this).
+    Redo(Result<PulledImage, Failure>),
+}
+
 impl Verdict {
-    /// What the verdict means for container `container`, begun from the
-    /// provisional image: `None` when it stands as made (the actor is told
-    /// the pull confirmed it), else what it is to be made from (or fail
-    /// with) instead. `image_gone`: its create found no image (image cleanup
-    /// took it, and the pull brought it back), so even the same image is
-    /// made again.
-    pub(crate) fn settle(
-        self,
-        container: usize,
-        tx: &UnboundedSender<Msg>,
-        image_gone: bool,
-    ) -> Option<Result<PulledImage, Failure>> {
+    /// What the verdict means for container `container`. `image_gone`: its
+    /// create found no image (image cleanup took it, and the pull brought
+    /// it back), so even the same image is made again.
+    pub(crate) fn settle(self, container: usize, image_gone: bool) -> Settled {
         match self {
-            Verdict::Same { image, .. } if image_gone => Some(Ok(image)),
-            Verdict::Same { at_ms, image } => {
-                let _ = tx.send(Msg::PullConfirmed(container, image.digest, at_ms));
-                None
-            }
-            Verdict::Other(result) => Some(result),
+            Verdict::Same { image, .. } if image_gone => Settled::Redo(Ok(image)),
+            Verdict::Same { at_ms, image } => Settled::Stands(Event::ImageConfirmed {
+                container,
+                digest: image.digest,
+                at_ms,
+            }),
+            Verdict::Other(result) => Settled::Redo(result),
         }
     }
 }

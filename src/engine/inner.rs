@@ -23,8 +23,9 @@ use crate::task::{Event, StateChange, Task};
 pub(crate) enum Msg {
     Event(Event),
     /// Events of one step, applied together: the task is checkpointed and
-    /// acted on once after them (a container's network and its creation:
-    /// one checkpoint, not two, between its create and its start).
+    /// acted on once after them (a container's image confirmed by its pull,
+    /// its network and its creation: one checkpoint, not three, between its
+    /// create and its start).
     Events(Vec<Event>),
     /// Boxed: an image's config is large beside the other messages.
     Pulled(
@@ -34,8 +35,6 @@ pub(crate) enum Msg {
     /// Container `.0` is created from the image its runtime pulled before
     /// while the pull asks the registry (`image_check.rs`).
     PulledProvisionally(usize, Box<crate::task::container::PulledImage>),
-    /// That pull said it is the same image (digest `.1`); it ended at `.2` ms.
-    PullConfirmed(usize, String, i64),
     StopTimedOut(usize),
     /// The exit stream was down for a while: ask containerd about running containers.
     Recheck,
