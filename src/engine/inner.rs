@@ -63,8 +63,14 @@ pub(crate) struct NetSetup {
     /// may start.
     pub(crate) done: NetOutcome,
     /// Lets the links and rules be made (see `NetSetup::let_wire`).
-    pub(crate) wire: Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>>,
+    pub(crate) wire: Signal,
+    /// Tells the network its container is created (see `NetSetup::settle`).
+    pub(crate) settle: Signal,
 }
+
+/// A one-time go from the create to the network setup, shared by the
+/// setup's clones.
+pub(crate) type Signal = Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>>;
 
 /// The answer of a pull whose container was begun from `provisional`
 /// (used in `image_check.rs`).

@@ -13,7 +13,7 @@ use crate::network::{NamespaceInfo, NamespaceRequest, Reserved};
 use crate::task::def::{ContainerNetwork, NetworkMode, TaskDef};
 use crate::task::Task;
 
-use super::inner::{lock, Engine, Inner, NetSetup, SetupCell};
+use super::inner::{lock, Engine, Inner, NetSetup, SetupCell, Signal};
 
 /// What a setup that never began reads once the network was released.
 const RELEASED: &str = "the task's network was released before it was set up";
@@ -76,6 +76,13 @@ pub(crate) fn container_network(info: &NamespaceInfo) -> ContainerNetwork {
     }
 }
 
+fn fire(signal: &Signal) {
+    let tx = signal.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(tx) = tx {
+        let _ = tx.send(());
+    }
+}
+
 impl NetSetup {
     /// Runs the setup in a task of its own, so that it goes on whoever
     /// awaits it (a release waits for it to end before tearing down).
@@ -86,7 +93,12 @@ impl NetSetup {
     ) -> Self {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let (wire_tx, wire) = tokio::sync::oneshot::channel();
-        let staged = Reserved { info: tx, wire };
+        let (settle_tx, settled) = tokio::sync::oneshot::channel();
+        let staged = Reserved {
+            info: tx,
+            wire,
+            settled,
+        };
         let run =
             tokio::spawn(async move { inner.setup_network(&task_arn, &req, Some(staged)).await });
         let done = async move {
@@ -110,6 +122,7 @@ impl NetSetup {
             reserved,
             done,
             wire: Arc::new(std::sync::Mutex::new(Some(wire_tx))),
+            settle: Arc::new(std::sync::Mutex::new(Some(settle_tx))),
         }
     }
 
@@ -117,10 +130,14 @@ impl NetSetup {
     /// create is under way (or nothing will be created, and the setup
     /// must end before its teardown). Once is enough; later calls do nothing.
     pub(crate) fn let_wire(&self) {
-        let tx = self.wire.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(tx) = tx {
-            let _ = tx.send(());
-        }
+        fire(&self.wire);
+    }
+
+    /// The container's create is over: the network may make its spare
+    /// namespaces once it has been quiet a while (after the start, which
+    /// follows at once). Once is enough; later calls do nothing.
+    pub(crate) fn settle(&self) {
+        fire(&self.settle);
     }
 
     /// A setup that will never begin: the network was released first.
@@ -130,6 +147,7 @@ impl NetSetup {
             reserved: gone.clone(),
             done: gone,
             wire: Arc::default(),
+            settle: Arc::default(),
         }
     }
 }
@@ -204,6 +222,7 @@ impl<R> Inner<R> {
             if let Some(cell) = cell {
                 let setup = cell.get_or_init(NetSetup::released).clone();
                 setup.let_wire();
+                setup.settle();
                 let _ = setup.done.await;
             }
             if let Err(e) = net.teardown(&key).await {

@@ -324,10 +324,18 @@ impl NetworkManager {
         // (the rules, which name the address) comes after the write; a
         // namespace and links left by a crash before it are found by the
         // key's names (`make_namespace`, `teardown`).
-        let (tell, wire) = match reserved {
-            Some(r) => (Some(r.info), Some(r.wire)),
-            None => (None, None),
+        let (tell, wire, settled) = match reserved {
+            Some(r) => (Some(r.info), Some(r.wire), Some(r.settled)),
+            None => (None, None, None),
         };
+        if let Some(settled) = settled {
+            let hold = self.spares.hold();
+            tokio::spawn(async move {
+                // Fired, or dropped by a caller that has gone: either way on.
+                let _ = settled.await;
+                drop(hold);
+            });
+        }
         let made = async {
             self.make_namespace(&names).await?;
             if let Some(tx) = tell {

@@ -19,11 +19,12 @@
 //! //   bridge: one call per container, key = "<task id>/<container name>", ports = its portMappings
 //! let info = net.setup(&NamespaceRequest { key, mode, eni, ports }).await?;
 //! spec.network = NetworkAttachment::Namespace(info.netns_path.clone());
-//! // or setup_staged(&req, Some(Reserved { info, wire })): `info` gets the
-//! // same info once the namespace exists and its addresses and ports are
-//! // allocated, so the container can be created in it; the links and rules
-//! // are made once `wire` fires (the create under way); the container
-//! // starts only after setup_staged returned Ok.
+//! // or setup_staged(&req, Some(Reserved { info, wire, settled })): `info`
+//! // gets the same info once the namespace exists and its addresses and
+//! // ports are allocated, so the container can be created in it; the links
+//! // and rules are made once `wire` fires (the create under way); the
+//! // container starts only after setup_staged returned Ok; no spare
+//! // namespace is made until `settled` fires (the create is over).
 //! creds.set_task_sources(&task_arn, info.source_ips.iter().map(|ip| (*ip).into()).collect());
 //! // report info.bindings as the container's networkBindings (bindIP 0.0.0.0)
 //!

@@ -5,10 +5,11 @@
 //! measured here, and a container cannot be created before its namespace
 //! exists. A setup takes a spare instead and only mounts it under the key's
 //! name. Spares are made once this manager has set up a namespace (a host
-//! that runs only host-mode tasks never holds one), and only when no setup
-//! or teardown has been under way for `QUIET`, so that making them never
-//! competes with a task's start. They are held by file descriptor alone
-//! (see `netns::Spare`): nothing to find or clean up after a restart.
+//! that runs only host-mode tasks never holds one), and only when no setup,
+//! teardown or container create in a set-up namespace (a `Hold`, see
+//! `Reserved::settled`) has been under way for `QUIET`, so that making them
+//! never competes with a task's start. They are held by file descriptor
+//! alone (see `netns::Spare`): nothing to find or clean up after a restart.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -59,11 +60,20 @@ pub(super) struct Working<'a>(&'a Spares);
 
 impl Drop for Working<'_> {
     fn drop(&mut self) {
-        let mut b = lock(&self.0.busy);
-        b.in_flight = b.in_flight.saturating_sub(1);
-        b.last_end = Instant::now();
-        drop(b);
-        self.0.wake.notify_one();
+        self.0.end_work();
+    }
+}
+
+/// Like `Working`, for work that outlives the call that began it (a
+/// container created in a namespace once its setup has returned). Does not
+/// keep the spares alive.
+pub(super) struct Hold(Weak<Spares>);
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        if let Some(s) = self.0.upgrade() {
+            s.end_work();
+        }
     }
 }
 
@@ -84,6 +94,20 @@ impl Spares {
     pub(super) fn working(&self) -> Working<'_> {
         lock(&self.busy).in_flight += 1;
         Working(self)
+    }
+
+    /// Work under way until the hold is dropped.
+    pub(super) fn hold(self: &Arc<Self>) -> Hold {
+        lock(&self.busy).in_flight += 1;
+        Hold(Arc::downgrade(self))
+    }
+
+    fn end_work(&self) {
+        let mut b = lock(&self.busy);
+        b.in_flight = b.in_flight.saturating_sub(1);
+        b.last_end = Instant::now();
+        drop(b);
+        self.wake.notify_one();
     }
 
     /// A spare to use, if one is ready; from the first call on, spares are

@@ -795,19 +795,19 @@ async fn spare_namespaces_are_made_when_idle_and_taken_by_the_next_setup() {
 }
 
 /// `setup_staged` of `key` in a task of its own: its outcome, where it tells
-/// the namespace, and what lets it wire the namespace.
-fn staged(
-    net: &Net,
-    key: &str,
-    mode: NetworkMode,
-    ports: Vec<PortMapping>,
-) -> (
-    tokio::task::JoinHandle<Result<NamespaceInfo, ecs::network::NetworkError>>,
-    tokio::sync::oneshot::Receiver<NamespaceInfo>,
-    tokio::sync::oneshot::Sender<()>,
-) {
+/// the namespace, what lets it wire the namespace, and what tells it that
+/// the container is created.
+struct Staged {
+    setup: tokio::task::JoinHandle<Result<NamespaceInfo, ecs::network::NetworkError>>,
+    told: tokio::sync::oneshot::Receiver<NamespaceInfo>,
+    go: tokio::sync::oneshot::Sender<()>,
+    settle: tokio::sync::oneshot::Sender<()>,
+}
+
+fn staged(net: &Net, key: &str, mode: NetworkMode, ports: Vec<PortMapping>) -> Staged {
     let (info, told) = tokio::sync::oneshot::channel();
     let (go, wire) = tokio::sync::oneshot::channel();
+    let (settle, settled) = tokio::sync::oneshot::channel();
     let req = NamespaceRequest {
         key: key.to_string(),
         mode,
@@ -815,9 +815,18 @@ fn staged(
         ports,
     };
     let mgr = net.mgr.clone();
-    let setup =
-        tokio::spawn(async move { mgr.setup_staged(&req, Some(Reserved { info, wire })).await });
-    (setup, told, go)
+    let reserved = Reserved {
+        info,
+        wire,
+        settled,
+    };
+    let setup = tokio::spawn(async move { mgr.setup_staged(&req, Some(reserved)).await });
+    Staged {
+        setup,
+        told,
+        go,
+        settle,
+    }
 }
 
 /// A staged setup tells its caller the namespace as soon as it exists and
@@ -830,8 +839,10 @@ async fn a_staged_setup_wires_the_namespace_when_its_caller_lets_it() {
     }
     let net = Net::new(20).await;
     let k = net.key("staged");
-    let (setup, info_rx, go) = staged(&net, &k, NetworkMode::Bridge, vec![tcp(80, None)]);
-    let info = info_rx.await.expect("told once the namespace exists");
+    let Staged {
+        setup, told, go, ..
+    } = staged(&net, &k, NetworkMode::Bridge, vec![tcp(80, None)]);
+    let info = told.await.expect("told once the namespace exists");
     let links = in_ns(&info, &["ip", "-o", "link"]).unwrap();
     assert!(!links.contains("eth0"), "not wired yet: {links}");
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -844,8 +855,10 @@ async fn a_staged_setup_wires_the_namespace_when_its_caller_lets_it() {
 
     // A caller gone before it let the setup go: the setup still ends.
     let k2 = net.key("gone");
-    let (setup, info_rx, go) = staged(&net, &k2, NetworkMode::Awsvpc, vec![]);
-    let other = info_rx.await.unwrap();
+    let Staged {
+        setup, told, go, ..
+    } = staged(&net, &k2, NetworkMode::Awsvpc, vec![]);
+    let other = told.await.unwrap();
     drop(go);
     let done = tokio::time::timeout(Duration::from_secs(10), setup)
         .await
@@ -856,6 +869,58 @@ async fn a_staged_setup_wires_the_namespace_when_its_caller_lets_it() {
     net.mgr.teardown(&k).await.unwrap();
     net.mgr.teardown(&k2).await.unwrap();
     assert!(leftovers(&net, &[ns_name(&info), ns_name(&other)]).is_empty());
+}
+
+/// No spare namespace is made while a container is created in a staged
+/// setup's namespace (its caller has not settled), however long that takes:
+/// making one would compete with the container's create and start. Once
+/// the caller settles (or goes away), the spares are made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spares_wait_until_the_container_in_a_staged_namespace_is_created() {
+    if !is_root() {
+        return;
+    }
+    let net = Net::new(21).await;
+    let k = net.key("settle");
+    let staged = staged(&net, &k, NetworkMode::Awsvpc, vec![]);
+    let info = staged.told.await.unwrap();
+    staged.go.send(()).unwrap();
+    staged.setup.await.unwrap().unwrap();
+    // Five times the quiet spell the spares wait for after a setup.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        net.mgr.spare_namespaces(),
+        0,
+        "a spare was made while the container was being created"
+    );
+    staged.settle.send(()).unwrap();
+    eventually("the spares made once the create is over", || {
+        (net.mgr.spare_namespaces() == 2).then_some(())
+    });
+
+    // A caller gone without settling does not keep them waiting either.
+    let k2 = net.key("gone");
+    let other = staged_and_dropped(&net, &k2).await;
+    eventually("the spares made again", || {
+        (net.mgr.spare_namespaces() == 2).then_some(())
+    });
+    net.mgr.teardown(&k).await.unwrap();
+    net.mgr.teardown(&k2).await.unwrap();
+    assert!(leftovers(&net, &[ns_name(&info), ns_name(&other)]).is_empty());
+}
+
+/// A staged awsvpc setup of `key` whose caller goes away once it is told.
+async fn staged_and_dropped(net: &Net, key: &str) -> NamespaceInfo {
+    let Staged {
+        setup,
+        told,
+        go,
+        settle,
+    } = staged(net, key, NetworkMode::Awsvpc, vec![]);
+    let info = told.await.unwrap();
+    drop((go, settle));
+    setup.await.unwrap().unwrap();
+    info
 }
 
 /// What an agent that lost `network.json` (or crashed before writing a
