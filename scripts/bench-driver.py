@@ -2064,7 +2064,7 @@ def details(res):
         + f"The client (python, polling describe-tasks every 100 ms) saw RUNNING a median "
         f"{fmt_ms(statistics.median(st['client_observed_s']))} after sending RunTask. "
         f"Baseline: wall time of `ctr run -d --net-host --memory-limit --log-uri file://...` (process start included), "
-        f"one agent task and one ctr container alternately."
+        f"one agent task and one ctr container alternately, each started {SETTLE_S * 1000:.0f} ms after the other side's start has ended (so that neither's after-work, such as the agent's next spare network namespace, lands on the other's timing)."
     )
     if st.get("stages_s"):
         out.append(
