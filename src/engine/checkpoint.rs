@@ -9,13 +9,16 @@ use crate::task::{StateChange, Task};
 pub trait Checkpoint: Send + Sync + 'static {
     /// New tasks of a payload, before the payload is acknowledged.
     fn save_tasks(&self, tasks: &[&Task]) -> Result<(), StateError>;
-    /// A task with the state change it produced, in one transaction; the
-    /// change's outbox id, None when nothing is kept.
-    fn save_task_with_report(
+    /// A task with the state change it produced, in one transaction; `send`
+    /// gets the change once, with its outbox id (None when nothing is kept),
+    /// as soon as it is queued, possibly before the commit has ended
+    /// (`StateStore::save_task_and_send`).
+    fn save_task_and_send(
         &self,
         task: &Task,
-        change: Option<&StateChange>,
-    ) -> Result<Option<u64>, StateError>;
+        change: Option<StateChange>,
+        send: &mut dyn FnMut(Option<u64>, StateChange),
+    ) -> Result<(), StateError>;
     /// A state change that belongs to no saved task (a refused task); its
     /// outbox id, None when nothing is kept.
     fn queue_report(&self, change: &StateChange) -> Result<Option<u64>, StateError>;
@@ -31,12 +34,13 @@ impl Checkpoint for StateStore {
         StateStore::save_tasks(self, tasks)
     }
 
-    fn save_task_with_report(
+    fn save_task_and_send(
         &self,
         task: &Task,
-        change: Option<&StateChange>,
-    ) -> Result<Option<u64>, StateError> {
-        StateStore::save_task_with_report(self, task, change)
+        change: Option<StateChange>,
+        send: &mut dyn FnMut(Option<u64>, StateChange),
+    ) -> Result<(), StateError> {
+        StateStore::save_task_and_send(self, task, change, send)
     }
 
     fn queue_report(&self, change: &StateChange) -> Result<Option<u64>, StateError> {
@@ -70,12 +74,16 @@ impl Checkpoint for NoCheckpoint {
         Ok(())
     }
 
-    fn save_task_with_report(
+    fn save_task_and_send(
         &self,
         _: &Task,
-        _: Option<&StateChange>,
-    ) -> Result<Option<u64>, StateError> {
-        Ok(None)
+        change: Option<StateChange>,
+        send: &mut dyn FnMut(Option<u64>, StateChange),
+    ) -> Result<(), StateError> {
+        if let Some(change) = change {
+            send(None, change);
+        }
+        Ok(())
     }
 
     fn queue_report(&self, _: &StateChange) -> Result<Option<u64>, StateError> {

@@ -177,21 +177,22 @@ impl<R> Inner<R> {
         routes.retain(|_, (arn, _)| arn != task.arn());
     }
 
-    /// Checkpoints the task with the change it produced, then hands the change
-    /// to the reporter. Without checkpointing the change is only kept in memory.
+    /// Checkpoints the task with the change it produced, and hands the change
+    /// to the reporter as soon as it is queued (the commit's sync goes on
+    /// meanwhile). Without checkpointing the change is only kept in memory.
     /// False when the checkpoint could not be written.
     pub(crate) fn persist_and_report(&self, task: &Task, change: Option<StateChange>) -> bool {
-        let (outbox_id, saved) = match self.checkpoint.save_task_with_report(task, change.as_ref())
-        {
-            Ok(id) => (id, true),
+        let saved = match self
+            .checkpoint
+            .save_task_and_send(task, change, &mut |id, change| {
+                self.reports.push(id, change)
+            }) {
+            Ok(()) => true,
             Err(e) => {
                 tracing::error!(task = %task.arn(), error = %e, "cannot checkpoint the task");
-                (None, false)
+                false
             }
         };
-        if let Some(change) = change {
-            self.reports.push(outbox_id, change);
-        }
         self.metrics
             .set_state_changes_pending(self.reports.pending() as u64);
         saved

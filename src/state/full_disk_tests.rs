@@ -183,3 +183,47 @@ fn a_full_disk_gives_the_reserve_up_for_a_commit() {
     assert!(saved.tasks.iter().any(|t| t.arn() == "arn:on-a-full-disk"));
     assert_eq!(saved.seq_num, Some(4));
 }
+
+/// A change sent before its commit failed keeps its outbox id to itself:
+/// the next change gets another, so the first one's acceptance can never
+/// remove the second from the outbox. Each change is sent exactly once.
+#[test]
+fn an_outbox_id_sent_before_a_failed_commit_is_never_given_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(FILE_NAME);
+    let full = Arc::new(AtomicBool::new(false));
+    let store = store_on(&path, &full);
+    let change = |arn: &str| crate::task::StateChange {
+        task_arn: arn.into(),
+        task_status: Some(crate::task::TaskStatus::Running),
+        reason: None,
+        containers: vec![],
+        pull_started_at_ms: None,
+        pull_stopped_at_ms: None,
+        execution_stopped_at_ms: None,
+    };
+    let mut sent = Vec::new();
+    full.store(true, Ordering::SeqCst);
+    let failed = store.save_task_and_send(&task("arn:a"), Some(change("arn:a")), &mut |id, c| {
+        sent.push((id, c.task_arn))
+    });
+    assert!(failed.is_err(), "the full disk refuses the commit");
+    full.store(false, Ordering::SeqCst);
+    store
+        .save_task_and_send(&task("arn:b"), Some(change("arn:b")), &mut |id, c| {
+            sent.push((id, c.task_arn))
+        })
+        .unwrap();
+
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    let b_id = sent[1].0.expect("b is in the outbox");
+    assert_ne!(sent[0].0, Some(b_id), "{sent:?}");
+    let outbox: Vec<(u64, String)> = store
+        .load()
+        .unwrap()
+        .outbox
+        .into_iter()
+        .map(|(id, c)| (id, c.task_arn))
+        .collect();
+    assert_eq!(outbox, [(b_id, "arn:b".to_string())]);
+}

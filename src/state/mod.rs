@@ -1,8 +1,10 @@
 //! What survives a restart, in `ECS_DATADIR/agent.redb`: the instance's
 //! identity, every task with its containers' known/desired/sent statuses, the
 //! ACS sequence number, and the outbox of state changes not yet accepted by the
-//! control plane. Every write is a committed transaction before the fact it
-//! records is acknowledged anywhere.
+//! control plane. Every write is a committed transaction before the agent
+//! acknowledges what it records (an ACS message); a state change may be
+//! sent to the control plane while its own commit syncs, and its acceptance
+//! is applied only after that commit (`save_task_and_send`).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
@@ -153,6 +155,10 @@ pub struct StateStore {
     path: PathBuf,
     open: Opener,
     reserve: reserve::Reserve,
+    /// The highest outbox id handed out by this process: a change may be
+    /// sent before its commit ends (`save_task_and_send`), so an id whose
+    /// commit failed must never name another change.
+    outbox_issued: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for StateStore {
@@ -186,6 +192,7 @@ impl StateStore {
             path,
             open,
             reserve,
+            outbox_issued: std::sync::atomic::AtomicU64::new(0),
         };
         store.write(|txn| {
             txn.open_table(META)?;
@@ -430,7 +437,10 @@ impl StateStore {
                 .insert(task.arn(), task_bytes.as_slice())?;
             if let Some(bytes) = &change_bytes {
                 let mut outbox = txn.open_table(OUTBOX)?;
-                let next = outbox.last()?.map(|(k, _)| k.value() + 1).unwrap_or(1);
+                let next = match id {
+                    Some(id) => id,
+                    None => self.next_outbox_id(&outbox)?,
+                };
                 outbox.insert(next, bytes.as_slice())?;
                 id = Some(next);
             }
@@ -439,17 +449,79 @@ impl StateStore {
         Ok(id)
     }
 
+    /// Like `save_task_with_report`, and `send` gets the change with its
+    /// outbox id as soon as the change is in the transaction, before the
+    /// commit syncs the disk: the report goes out while the disk syncs (a
+    /// commit took 0.7 to 1.4 ms of every task start's RUNNING report). The
+    /// control plane's acceptance of it cannot be applied before the commit
+    /// ends (writes here are one at a time); a change sent and then lost to
+    /// a failed commit is sent again after a restart, from the task's own
+    /// checkpoint, as the Go agent resends (a duplicate, never a loss).
+    /// `send` is called exactly once for a change: with `None` when the
+    /// write failed before the change was queued.
+    pub fn save_task_and_send(
+        &self,
+        task: &Task,
+        change: Option<StateChange>,
+        send: &mut dyn FnMut(Option<u64>, StateChange),
+    ) -> Result<(), StateError> {
+        let mut pending = change;
+        let mut id = None;
+        let result = (|| {
+            let task_bytes = serde_json::to_vec(task)?;
+            let change_bytes = pending.as_ref().map(serde_json::to_vec).transpose()?;
+            self.write(|txn| {
+                txn.open_table(TASKS)?
+                    .insert(task.arn(), task_bytes.as_slice())?;
+                if let Some(bytes) = &change_bytes {
+                    let mut outbox = txn.open_table(OUTBOX)?;
+                    // A retried commit (a full disk) keeps the id it sent.
+                    let next = match id {
+                        Some(id) => id,
+                        None => self.next_outbox_id(&outbox)?,
+                    };
+                    id = Some(next);
+                    outbox.insert(next, bytes.as_slice())?;
+                    if let Some(change) = pending.take() {
+                        send(Some(next), change);
+                    }
+                }
+                Ok(())
+            })
+        })();
+        if let Some(change) = pending.take() {
+            send(None, change);
+        }
+        result
+    }
+
+    /// The next outbox id: past every row and every id handed out.
+    fn next_outbox_id(
+        &self,
+        outbox: &redb::Table<'_, u64, &[u8]>,
+    ) -> Result<u64, redb::StorageError> {
+        use std::sync::atomic::Ordering;
+        let after_rows = outbox.last()?.map(|(k, _)| k.value() + 1).unwrap_or(1);
+        let id = after_rows.max(self.outbox_issued.load(Ordering::Relaxed) + 1);
+        self.outbox_issued.store(id, Ordering::Relaxed);
+        Ok(id)
+    }
+
     /// Queues a state change that belongs to no saved task (a refused task).
     pub fn queue_report(&self, change: &StateChange) -> Result<u64, StateError> {
         let bytes = serde_json::to_vec(change)?;
-        let mut id = 0;
+        let mut id = None;
         self.write(|txn| {
             let mut outbox = txn.open_table(OUTBOX)?;
-            id = outbox.last()?.map(|(k, _)| k.value() + 1).unwrap_or(1);
-            outbox.insert(id, bytes.as_slice())?;
+            let next = match id {
+                Some(id) => id,
+                None => self.next_outbox_id(&outbox)?,
+            };
+            id = Some(next);
+            outbox.insert(next, bytes.as_slice())?;
             Ok(())
         })?;
-        Ok(id)
+        Ok(id.unwrap_or_default())
     }
 
     /// The control plane accepted the change.

@@ -173,3 +173,35 @@ fn awslogs_positions_survive_reopening_until_deleted() {
     assert_eq!(s.log_offset("t/c").unwrap(), None);
     assert_eq!(s.log_offset("t/d").unwrap().as_deref(), Some(&b"x"[..]));
 }
+
+/// A change goes to its sender while its commit is under way, and the
+/// control plane's acceptance of it, arriving at once, is applied after
+/// that commit: it removes the row, never runs before the row exists.
+#[test]
+fn an_acceptance_that_arrives_during_the_commit_removes_the_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = std::sync::Arc::new(StateStore::open(dir.path()).unwrap());
+    let mut accepting = Vec::new();
+    let mut sent = Vec::new();
+    s.save_task_and_send(&task("a"), Some(change("a")), &mut |id, c| {
+        sent.push((id, c.task_arn));
+        let store = s.clone();
+        let id = id.expect("queued in the outbox");
+        // The reporter's thread: blocks until the commit has ended.
+        accepting.push(std::thread::spawn(move || store.delete_report(id)));
+    })
+    .unwrap();
+    for t in accepting {
+        t.join().unwrap().unwrap();
+    }
+    assert_eq!(sent.len(), 1, "sent once: {sent:?}");
+    assert_eq!(sent[0].1, "a");
+    let saved = s.load().unwrap();
+    assert!(saved.outbox.is_empty(), "left: {:?}", saved.outbox);
+    assert_eq!(saved.tasks.len(), 1);
+
+    // No change, nothing sent; the task is saved all the same.
+    s.save_task_and_send(&task("b"), None, &mut |_, c| panic!("sent {c:?}"))
+        .unwrap();
+    assert_eq!(s.load().unwrap().tasks.len(), 2);
+}
