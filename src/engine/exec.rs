@@ -443,7 +443,7 @@ pub(crate) fn execute<R: ContainerRuntime>(
                 };
                 let (created, wired, verdict) = tokio::join!(create, wire, checking);
                 if let Some((setup, _)) = &setup_begun {
-                    setup.settle();
+                    setup.let_spares();
                 }
                 // Begun from a provisional image: kept only if the pull says
                 // it is the image to use; else made again from what it says.

@@ -64,8 +64,8 @@ pub(crate) struct NetSetup {
     pub(crate) done: NetOutcome,
     /// Lets the links and rules be made (see `NetSetup::let_wire`).
     pub(crate) wire: Signal,
-    /// Tells the network its container is created (see `NetSetup::settle`).
-    pub(crate) settle: Signal,
+    /// Tells the network its container is created (see `NetSetup::let_spares`).
+    pub(crate) spares: Signal,
 }
 
 /// A one-time go from the create to the network setup, shared by the

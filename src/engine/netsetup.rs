@@ -122,7 +122,7 @@ impl NetSetup {
             reserved,
             done,
             wire: Arc::new(std::sync::Mutex::new(Some(wire_tx))),
-            settle: Arc::new(std::sync::Mutex::new(Some(settle_tx))),
+            spares: Arc::new(std::sync::Mutex::new(Some(settle_tx))),
         }
     }
 
@@ -136,8 +136,8 @@ impl NetSetup {
     /// The container's create is over: the network may make its spare
     /// namespaces once it has been quiet a while (after the start, which
     /// follows at once). Once is enough; later calls do nothing.
-    pub(crate) fn settle(&self) {
-        fire(&self.settle);
+    pub(crate) fn let_spares(&self) {
+        fire(&self.spares);
     }
 
     /// A setup that will never begin: the network was released first.
@@ -147,7 +147,7 @@ impl NetSetup {
             reserved: gone.clone(),
             done: gone,
             wire: Arc::default(),
-            settle: Arc::default(),
+            spares: Arc::default(),
         }
     }
 }
@@ -222,7 +222,7 @@ impl<R> Inner<R> {
             if let Some(cell) = cell {
                 let setup = cell.get_or_init(NetSetup::released).clone();
                 setup.let_wire();
-                setup.settle();
+                setup.let_spares();
                 let _ = setup.done.await;
             }
             if let Err(e) = net.teardown(&key).await {
