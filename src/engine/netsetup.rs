@@ -93,7 +93,7 @@ impl NetSetup {
     ) -> Self {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let (wire_tx, wire) = tokio::sync::oneshot::channel();
-        let (settle_tx, settled) = tokio::sync::oneshot::channel();
+        let (spares_tx, settled) = tokio::sync::oneshot::channel();
         let staged = Reserved {
             info: tx,
             wire,
@@ -122,7 +122,7 @@ impl NetSetup {
             reserved,
             done,
             wire: Arc::new(std::sync::Mutex::new(Some(wire_tx))),
-            spares: Arc::new(std::sync::Mutex::new(Some(settle_tx))),
+            spares: Arc::new(std::sync::Mutex::new(Some(spares_tx))),
         }
     }
 

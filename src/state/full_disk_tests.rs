@@ -193,15 +193,7 @@ fn an_outbox_id_sent_before_a_failed_commit_is_never_given_again() {
     let path = dir.path().join(FILE_NAME);
     let full = Arc::new(AtomicBool::new(false));
     let store = store_on(&path, &full);
-    let change = |arn: &str| crate::task::StateChange {
-        task_arn: arn.into(),
-        task_status: Some(crate::task::TaskStatus::Running),
-        reason: None,
-        containers: vec![],
-        pull_started_at_ms: None,
-        pull_stopped_at_ms: None,
-        execution_stopped_at_ms: None,
-    };
+    use super::tests::change;
     let mut sent = Vec::new();
     full.store(true, Ordering::SeqCst);
     let failed = store.save_task_and_send(&task("arn:a"), Some(change("arn:a")), &mut |id, c| {

@@ -10,7 +10,7 @@ fn task(arn: &str) -> Task {
     Task::new(td, DesiredStatus::Running, Duration::from_secs(30))
 }
 
-fn change(arn: &str) -> StateChange {
+pub(super) fn change(arn: &str) -> StateChange {
     StateChange {
         task_arn: arn.into(),
         task_status: Some(TaskStatus::Running),
