@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::saver::Saver;
-use super::spares::Spares;
+use super::spares::Owner as SparesOwner;
 use super::state::{self, EniLease, Lease, State};
 use super::types::{HostPrep, NamespaceInfo, NamespaceRequest, NetworkConfig, Reserved};
 use super::{conntrack, ipt, link, netns, rules, NetworkError};
@@ -41,7 +41,7 @@ pub struct NetworkManager {
     /// Writes `state` to disk, in order.
     saver: Saver,
     /// Namespaces made ahead of the setups that take them.
-    spares: Arc<Spares>,
+    spares: SparesOwner,
     /// Whether the bridge, its sysctls and chains were made by this manager.
     bridge_ready: Mutex<bool>,
     /// One lock per key in use; dropped from the map when the key is idle.
@@ -138,7 +138,7 @@ impl NetworkManager {
         let state = state::load(&cfg.state_dir, &cfg.bridge_name, cfg.bridge_subnet)?;
         Ok(Self {
             saver: Saver::new(cfg.state_dir.clone()),
-            spares: Spares::new(),
+            spares: SparesOwner::new(),
             cfg,
             state: Mutex::new(state),
             bridge_ready: Mutex::new(false),
@@ -172,6 +172,12 @@ impl NetworkManager {
     /// How many namespaces are made ahead and ready for the next setups.
     pub fn spare_namespaces(&self) -> usize {
         self.spares.ready()
+    }
+
+    /// The inode numbers of the spare namespaces (what `/proc/<pid>/ns/net`
+    /// and `lsns` show), to tell them from any other namespace held.
+    pub fn spare_namespace_ids(&self) -> Vec<u64> {
+        self.spares.ids()
     }
 
     pub fn config(&self) -> &NetworkConfig {

@@ -90,6 +90,15 @@ pub(crate) fn is_mounted(path: &Path) -> bool {
 /// host, and the kernel frees it when it is dropped (or the agent ends).
 pub(crate) struct Spare(File);
 
+impl Spare {
+    /// The namespace's inode number, as `ip netns identify` or
+    /// `/proc/<pid>/ns/net` show it.
+    pub(crate) fn id(&self) -> Option<u64> {
+        use std::os::unix::fs::MetadataExt;
+        self.0.metadata().ok().map(|m| m.ino())
+    }
+}
+
 /// Makes a namespace with loopback up (blocking). The namespace is made on
 /// a thread of its own that ends right after.
 pub(crate) fn make_spare() -> io::Result<Spare> {

@@ -10,7 +10,10 @@
 //! `Reserved::settled`) has been under way for `QUIET`, so that making them
 //! never competes with a task's start. They are held by file descriptor
 //! alone (see `netns::Spare`): nothing to find or clean up after a restart.
+//! They close with their manager (`Owner`), not whenever the filler last
+//! lets go of them.
 
+use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
@@ -36,9 +39,48 @@ struct Busy {
 pub(super) struct Spares {
     held: Mutex<Vec<Spare>>,
     busy: Mutex<Busy>,
-    /// Wakes the filler: work ended, a spare was taken, or these are gone.
+    /// Wakes the filler: work ended, a spare was taken, or the owner went.
     wake: Arc<Notify>,
     filling: AtomicBool,
+    /// Set when the owner goes: nothing more is made or kept.
+    closed: AtomicBool,
+}
+
+/// The manager's handle on its spares. Its drop closes them at once: the
+/// filler holds them for an instant at each step, and the last holder's
+/// drop would otherwise close them on the filler's thread, after the
+/// manager is gone (a stopped agent's spares must be gone with it).
+pub(super) struct Owner(Arc<Spares>);
+
+impl Owner {
+    pub(super) fn new() -> Self {
+        Self(Arc::new(Spares {
+            held: Mutex::new(Vec::new()),
+            busy: Mutex::new(Busy {
+                in_flight: 0,
+                last_end: Instant::now(),
+            }),
+            wake: Arc::new(Notify::new()),
+            filling: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+        }))
+    }
+}
+
+impl Deref for Owner {
+    type Target = Arc<Spares>;
+    fn deref(&self) -> &Arc<Spares> {
+        &self.0
+    }
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.0.closed.store(true, Ordering::SeqCst);
+        let spares = std::mem::take(&mut *lock(&self.0.held));
+        drop(spares);
+        self.0.wake.notify_one();
+    }
 }
 
 /// What the filler does next.
@@ -46,13 +88,7 @@ enum Step {
     Wait,
     Sleep(Duration),
     Make,
-}
-
-impl Drop for Spares {
-    fn drop(&mut self) {
-        // The filler holds only a weak reference: it wakes up and ends.
-        self.wake.notify_one();
-    }
+    End,
 }
 
 /// Marks network work under way; its end starts the quiet spell.
@@ -78,18 +114,6 @@ impl Drop for Hold {
 }
 
 impl Spares {
-    pub(super) fn new() -> Arc<Self> {
-        Arc::new(Self {
-            held: Mutex::new(Vec::new()),
-            busy: Mutex::new(Busy {
-                in_flight: 0,
-                last_end: Instant::now(),
-            }),
-            wake: Arc::new(Notify::new()),
-            filling: AtomicBool::new(false),
-        })
-    }
-
     /// Called for the length of every setup and teardown.
     pub(super) fn working(&self) -> Working<'_> {
         lock(&self.busy).in_flight += 1;
@@ -121,12 +145,29 @@ impl Spares {
         spare
     }
 
+    /// Keeps a spare unless the owner has gone meanwhile; the flag is read
+    /// under the lock that the owner's drop empties the list under.
+    fn keep(&self, spare: Spare) {
+        let mut held = lock(&self.held);
+        if !self.closed.load(Ordering::SeqCst) {
+            held.push(spare);
+        }
+    }
+
     /// How many are ready (for tests and the agent's own view).
     pub(super) fn ready(&self) -> usize {
         lock(&self.held).len()
     }
 
+    /// The inode numbers of the namespaces ready.
+    pub(super) fn ids(&self) -> Vec<u64> {
+        lock(&self.held).iter().filter_map(Spare::id).collect()
+    }
+
     fn next_step(&self) -> Step {
+        if self.closed.load(Ordering::SeqCst) {
+            return Step::End;
+        }
         let wait = {
             let b = lock(&self.busy);
             (b.in_flight == 0).then(|| QUIET.saturating_sub(b.last_end.elapsed()))
@@ -141,14 +182,15 @@ impl Spares {
 }
 
 /// Keeps `SPARES` ready, making them only in quiet spells; ends when the
-/// spares are dropped with their manager.
+/// spares are closed with their manager.
 async fn fill(spares: Weak<Spares>, wake: Arc<Notify>) {
     loop {
         let step = match spares.upgrade() {
             Some(s) => s.next_step(),
-            None => return,
+            None => Step::End,
         };
         match step {
+            Step::End => return,
             // A `notify_one` before this wait is kept: nothing is missed.
             Step::Wait => wake.notified().await,
             Step::Sleep(d) => tokio::time::sleep(d).await,
@@ -158,7 +200,7 @@ async fn fill(spares: Weak<Spares>, wake: Arc<Notify>) {
                     .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
                 let Some(s) = spares.upgrade() else { return };
                 match made {
-                    Ok(spare) => lock(&s.held).push(spare),
+                    Ok(spare) => s.keep(spare),
                     Err(e) => {
                         // Setups make their own namespaces meanwhile; try
                         // again after the next one.
