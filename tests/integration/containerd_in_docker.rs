@@ -20,7 +20,8 @@ use ecs::task::linux::CAPABILITY_NAMES;
 use serde_json::json;
 use tempfile::TempDir;
 
-use crate::common::agent_image::{self, is_root, missing};
+use crate::common::agent_image::{self, missing};
+use crate::common::is_root;
 use crate::common::{self, tail, text, Aws, EcsLocal};
 
 const IMAGE: &str = "localhost/ecs-agent-containerd:latest";

@@ -12,7 +12,8 @@ use ecs::network::{HostPrep, NetworkManager};
 use ecs::task::def::NetworkMode;
 use ecs::task::net::Eni;
 
-use crate::network::{is_root, wget, Net, HOST_PREP};
+use crate::common::needs_root;
+use crate::network::{wget, Net, HOST_PREP};
 
 fn role(id: &str, key: &str) -> RoleCredentials {
     RoleCredentials {
@@ -35,7 +36,7 @@ impl Drop for VethPair {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_fetch_their_own_credentials_through_169_254_170_2() {
-    if !is_root() {
+    if !needs_root() {
         return;
     }
     let _host = HOST_PREP.lock().await;

@@ -18,17 +18,10 @@ use ecs::network::{
 use ecs::task::def::{NetworkBinding, NetworkMode, PortMapping, Protocol};
 use ecs::task::net::Eni;
 
+use crate::common::needs_root;
+
 /// Tests that change the host-wide ECS-AGENT-* chains take this.
 pub static HOST_PREP: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-pub fn is_root() -> bool {
-    // SAFETY: getuid has no preconditions.
-    let root = unsafe { libc::getuid() } == 0;
-    if !root {
-        eprintln!("\n!!!!!!!! SKIPPED: network tests need root !!!!!!!!\n");
-    }
-    root
-}
 
 fn unique(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
@@ -289,7 +282,7 @@ fn leftovers(net: &Net, names: &[String]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bridge_dynamic_port_answers_from_host_and_other_namespace() {
-    if !is_root() {
+    if !needs_root() {
         return;
     }
     let net = Net::new(11).await;
@@ -418,7 +411,7 @@ async fn bridge_dynamic_port_answers_from_host_and_other_namespace() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn awsvpc_tasks_get_distinct_addresses_and_reach_each_other() {
-    if !is_root() {
+    if !needs_root() {
         return;
     }
     let net = Net::new(12).await;
@@ -442,7 +435,7 @@ async fn awsvpc_tasks_get_distinct_addresses_and_reach_each_other() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn none_mode_has_only_loopback() {
-    if !is_root() {
+    if !needs_root() {
         return;
     }
     let net = Net::new(13).await;
@@ -472,7 +465,7 @@ impl Drop for Dummy {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eni_moves_into_the_namespace_and_back() {
-    if !is_root() {
+    if !needs_root() {
         return;
     }
     let _host = HOST_PREP.lock().await;
@@ -575,7 +568,7 @@ pub async fn peer_echo_server() -> (u16, tokio::task::JoinHandle<()>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_address_reaches_the_agent_listener_from_namespaces() {
-    if !is_root() {
+    if !needs_root() {
         return;
     }
     let _host = HOST_PREP.lock().await;
@@ -642,7 +635,7 @@ async fn credentials_address_reaches_the_agent_listener_from_namespaces() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_cycles_leave_nothing_behind_and_leases_persist() {
-    if !is_root() {
+    if !needs_root() {
         return;
     }
     let net = Net::new(16).await;
@@ -737,7 +730,7 @@ fn inode(p: &Path) -> u64 {
 /// their manager. Every namespace has loopback up, made ahead or not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spare_namespaces_are_made_when_idle_and_taken_by_the_next_setup() {
-    if !is_root() {
+    if !needs_root() {
         return;
     }
     let net = Net::new(19).await;
@@ -845,7 +838,7 @@ fn staged(net: &Net, key: &str, mode: NetworkMode, ports: Vec<PortMapping>) -> S
 /// create under way); a caller that goes away lets it too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_staged_setup_wires_the_namespace_when_its_caller_lets_it() {
-    if !is_root() {
+    if !needs_root() {
         return;
     }
     let net = Net::new(20).await;
@@ -888,7 +881,7 @@ async fn a_staged_setup_wires_the_namespace_when_its_caller_lets_it() {
 /// the caller settles (or goes away), the spares are made.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spares_wait_until_the_container_in_a_staged_namespace_is_created() {
-    if !is_root() {
+    if !needs_root() {
         return;
     }
     let net = Net::new(21).await;
@@ -941,7 +934,7 @@ async fn staged_and_dropped(net: &Net, key: &str) -> NamespaceInfo {
 /// works again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leftovers_of_a_lost_state_file_are_cleared_by_the_next_setup() {
-    if !is_root() {
+    if !needs_root() {
         return;
     }
     let net = Net::new(18).await;
@@ -1031,7 +1024,7 @@ async fn leftovers_of_a_lost_state_file_are_cleared_by_the_next_setup() {
 /// all of it in the lease file; twelve parallel teardowns leave nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parallel_setups_get_distinct_addresses_ports_and_single_rules() {
-    if !is_root() {
+    if !needs_root() {
         return;
     }
     let net = Arc::new(Net::new(17).await);
@@ -1120,7 +1113,7 @@ async fn containerd_containers_in_task_namespaces() {
     use ecs::task::image_ref::ImageRef;
     use std::collections::BTreeMap;
 
-    if !is_root() {
+    if !needs_root() {
         return;
     }
     let Some(env) = crate::common::env() else {

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::common::agent_image::{self, is_root, missing};
+use crate::common::agent_image::{self, missing};
+use crate::common::is_root;
 use crate::common::{self, tail, text, Aws, EcsLocal, TestEnv};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");

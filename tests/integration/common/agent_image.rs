@@ -21,13 +21,6 @@ pub fn missing(what: &str) -> Option<()> {
     None
 }
 
-pub fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
 /// Runs `scripts/image ARGS` and fails the test unless it succeeds; its log
 /// is printed with the time it took. Niced: when nothing built the binary
 /// before `cargo test` (CI runs scripts/image first), this build competes

@@ -87,6 +87,26 @@ pub fn in_ci() -> bool {
     }
 }
 
+/// Whether the tests run as root (namespaces, iptables, buildah need it).
+pub fn is_root() -> bool {
+    // SAFETY: getuid has no preconditions.
+    unsafe { libc::getuid() == 0 }
+}
+
+/// For tests that need root (namespaces, iptables): outside CI they skip
+/// loudly without it; in CI, which runs as root, they fail instead.
+pub fn needs_root() -> bool {
+    if is_root() {
+        return true;
+    }
+    let test = current_test();
+    if in_ci() {
+        panic!("{test}: CI is set but the tests do not run as root");
+    }
+    eprintln!("\n!!!!!!!! SKIPPED (not in CI): {test} needs root !!!!!!!!\n");
+    false
+}
+
 fn current_test() -> String {
     std::thread::current()
         .name()
